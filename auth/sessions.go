@@ -1,0 +1,131 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	tsql "tellonce/sql"
+)
+
+// Principal is who a request acts as.
+type Principal struct {
+	Username string `json:"username"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Agency   string `json:"agency"`
+	PII      bool   `json:"pii"`
+	// SessionID identifies the login, for logging out.
+	SessionID string `json:"-"`
+}
+
+// ErrInvalidToken is returned for a token that is unknown, malformed,
+// expired or does not match.
+var ErrInvalidToken = errors.New("invalid or expired session token")
+
+// Sessions stores login sessions. A token is "<id>.<secret>": the id finds
+// the row, and only a SHA-256 of the secret is stored and compared in
+// constant time, so a database leak yields no usable token.
+type Sessions struct {
+	db  *tsql.DB
+	ttl time.Duration
+	now func() time.Time
+}
+
+// NewSessions returns a session store whose sessions last ttl.
+func NewSessions(db *tsql.DB, ttl time.Duration, now func() time.Time) *Sessions {
+	if now == nil {
+		now = time.Now
+	}
+	return &Sessions{db: db, ttl: ttl, now: now}
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Create starts a session for username and returns its token and expiry.
+func (s *Sessions) Create(ctx context.Context, username, clientAddr string) (string, time.Time, error) {
+	id, err := randomString(12)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("create session: %w", err)
+	}
+	secret, err := randomString(32)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("create session: %w", err)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	exp := now.Add(s.ttl)
+	_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO sessions (id, secret_hash, username, client_addr, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`), id, hashSecret(secret), username, clientAddr, now, exp)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("create session for %s: %w", username, err)
+	}
+	return id + "." + secret, exp, nil
+}
+
+// Lookup returns the principal a token belongs to.
+func (s *Sessions) Lookup(ctx context.Context, token string) (Principal, error) {
+	id, secret, ok := strings.Cut(token, ".")
+	if !ok || id == "" || secret == "" || len(token) > 200 {
+		return Principal{}, ErrInvalidToken
+	}
+	var row struct {
+		SecretHash string         `db:"secret_hash"`
+		ExpiresAt  time.Time      `db:"expires_at"`
+		Username   string         `db:"username"`
+		Name       string         `db:"name"`
+		Role       string         `db:"role"`
+		Agency     sql.NullString `db:"agency_id"`
+		PII        bool           `db:"pii"`
+	}
+	err := s.db.GetContext(ctx, &row, s.db.Rebind(`SELECT s.secret_hash, s.expires_at, u.username, u.name, u.role, u.agency_id, u.pii
+		FROM sessions s JOIN users u ON u.username = s.username WHERE s.id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, ErrInvalidToken
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("look up session: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(row.SecretHash)) != 1 {
+		return Principal{}, ErrInvalidToken
+	}
+	if !s.now().Before(row.ExpiresAt) {
+		return Principal{}, ErrInvalidToken
+	}
+	return Principal{Username: row.Username, Name: row.Name, Role: row.Role, Agency: row.Agency.String, PII: row.PII, SessionID: id}, nil
+}
+
+// Delete ends one session.
+func (s *Sessions) Delete(ctx context.Context, sessionID string) error {
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM sessions WHERE id = ?`), sessionID); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// Purge removes expired sessions and returns how many.
+func (s *Sessions) Purge(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM sessions WHERE expires_at <= ?`), s.now().UTC())
+	if err != nil {
+		return 0, fmt.Errorf("purge sessions: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"tellonce/web"
+)
+
+// serveConfig is everything "tellonce serve" can be told. Every flag has
+// an environment variable; a flag given on the command line wins.
+type serveConfig struct {
+	web       web.Config
+	db        string
+	demo      bool
+	logLevel  string
+	logFormat string
+}
+
+// envFlag binds a flag to its environment variable for the help text and
+// the fallback.
+type envFlag struct{ flag, env string }
+
+var serveEnv = []envFlag{
+	{"addr", "TELLONCE_ADDR"},
+	{"db", "TELLONCE_DB"},
+	{"demo", "TELLONCE_DEMO"},
+	{"allowed-origins", "TELLONCE_ALLOWED_ORIGINS"},
+	{"trust-proxy", "TELLONCE_TRUST_PROXY"},
+	{"secure-cookies", "TELLONCE_SECURE_COOKIES"},
+	{"session-ttl", "TELLONCE_SESSION_TTL"},
+	{"log-level", "TELLONCE_LOG_LEVEL"},
+	{"log-format", "TELLONCE_LOG_FORMAT"},
+}
+
+func parseServe(name string, args []string, stderr io.Writer, getenv func(string) string) (serveConfig, error) {
+	c := serveConfig{web: web.DefaultConfig()}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	origins := ""
+	fs.StringVar(&c.web.Addr, "addr", c.web.Addr, "listen address, host:port")
+	fs.StringVar(&c.db, "db", "", "database: a postgres:// URL, or an SQLite file path (default ./data/tellonce.db; DATABASE_URL also works)")
+	fs.BoolVar(&c.demo, "demo", false, "seed demo agencies, queues and users and print their logins")
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra origins (https://host:port) allowed for cookie writes and WebSockets")
+	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a reverse proxy)")
+	fs.BoolVar(&c.web.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set this when served over HTTPS)")
+	fs.DurationVar(&c.web.SessionTTL, "session-ttl", c.web.SessionTTL, "how long a login lasts")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: tellonce %s [flags]\n\nFlags (each also read from the environment variable shown):\n", name)
+		fs.VisitAll(func(f *flag.Flag) {
+			env := ""
+			for _, e := range serveEnv {
+				if e.flag == f.Name {
+					env = e.env
+				}
+			}
+			fmt.Fprintf(stderr, "  --%s  (%s)\n      %s", f.Name, env, f.Usage)
+			if f.DefValue != "" && f.DefValue != "false" {
+				fmt.Fprintf(stderr, " [default %s]", f.DefValue)
+			}
+			fmt.Fprintln(stderr)
+		})
+		fmt.Fprintln(stderr, "\nTELLONCE_ADMIN_PASSWORD sets the first admin's password on an empty database (environment only).")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, e := range serveEnv {
+		v := getenv(e.env)
+		if set[e.flag] || v == "" {
+			continue
+		}
+		if err := fs.Set(e.flag, v); err != nil {
+			return c, fmt.Errorf("%s=%q: %w", e.env, v, err)
+		}
+	}
+	if !set["db"] && c.db == "" {
+		c.db = getenv("DATABASE_URL")
+	}
+	origins = strings.TrimSpace(origins)
+	if origins != "" {
+		for _, o := range strings.Split(origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.web.AllowedOrigins = append(c.web.AllowedOrigins, o)
+			}
+		}
+	}
+	if c.web.SessionTTL < time.Minute {
+		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)
+	}
+	return c, nil
+}
+
+func (c serveConfig) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+}

@@ -1,0 +1,90 @@
+// Command tellonce is the one binary of the tellonce call-centre router:
+// it serves the API and consoles, migrates the database and reports its
+// version. Run "tellonce help" for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `tellonce — one router for every public call centre
+
+Usage:
+  tellonce <command> [flags]
+
+Commands:
+  serve     start the HTTP server (API, agent/supervisor/admin consoles)
+  migrate   bring the database schema up to date and exit
+  version   print the version
+  help      print this help, or "tellonce help <command>" for a command's flags
+
+Storage: with no database configured, tellonce keeps everything in an
+embedded SQLite file (./data/tellonce.db). Point TELLONCE_DB (or DATABASE_URL)
+at a postgres:// URL for production.
+
+Quick start:
+  tellonce serve --demo      seed demo agencies, queues and users, print logins
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tellonce:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a command; getenv is os.Getenv outside tests.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, stdout, stderr, getenv)
+	case "migrate":
+		return migrate(ctx, rest, stdout, stderr, getenv)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "tellonce", buildVersion())
+		return nil
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && rest[0] != "help" {
+			return run(ctx, []string{rest[0], "-h"}, stdout, stderr, getenv)
+		}
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func buildVersion() string {
+	v := version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + info.GoVersion
+	}
+	return v
+}

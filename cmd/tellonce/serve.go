@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"tellonce/auth"
+	"tellonce/demo"
+	"tellonce/directory"
+	tsql "tellonce/sql"
+	"tellonce/web"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseServe("serve", args, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	db, err := openAndMigrate(ctx, cfg.db, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	hasher := auth.DefaultHasher()
+	dir := directory.NewStore(db, nil)
+	if err := ensureAdmin(ctx, dir, hasher, getenv("TELLONCE_ADMIN_PASSWORD"), stdout); err != nil {
+		return err
+	}
+	if cfg.demo {
+		logins, err := demo.Seed(ctx, dir, hasher)
+		if err != nil {
+			return err
+		}
+		printDemo(stdout, logins)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sessions := auth.NewSessions(db, cfg.web.SessionTTL, nil)
+	srv, err := web.New(cfg.web, web.Deps{DB: db, Directory: dir, Sessions: sessions, Hasher: hasher, Log: log, Registry: reg})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, cfg.web.Addr, describeDB(cfg.db))
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dsn := fs.String("db", "", "database: a postgres:// URL or an SQLite file path (TELLONCE_DB, DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dsn == "" {
+		*dsn = getenv("TELLONCE_DB")
+	}
+	if *dsn == "" {
+		*dsn = getenv("DATABASE_URL")
+	}
+	db, err := tsql.Open(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := db.Version(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migrations; schema version %d (%s)\n", n, v, describeDB(*dsn))
+	return nil
+}
+
+func openAndMigrate(ctx context.Context, dsn string, log *slog.Logger) (*tsql.DB, error) {
+	db, err := tsql.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	log.Info("database ready", "storage", describeDB(dsn), "migrations_applied", n)
+	return db, nil
+}
+
+// describeDB names the store without its password.
+func describeDB(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			return "postgresql " + u.Redacted()
+		}
+		return "postgresql"
+	}
+	if dsn == "" {
+		dsn = tsql.DefaultSQLitePath
+	}
+	return "embedded sqlite " + dsn
+}
+
+// ensureAdmin creates the first admin on an empty directory, with the
+// given password or a generated one printed once.
+func ensureAdmin(ctx context.Context, dir *directory.Store, h auth.Hasher, password string, stdout io.Writer) error {
+	n, err := dir.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	generated := password == ""
+	if generated {
+		b := make([]byte, 15)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		password = base64.RawURLEncoding.EncodeToString(b)
+	}
+	if err := directory.CheckPassword(password); err != nil {
+		return fmt.Errorf("TELLONCE_ADMIN_PASSWORD: %w", err)
+	}
+	hash, err := h.Hash(password)
+	if err != nil {
+		return err
+	}
+	req := directory.UserCreate{Username: "admin", Name: "Administrator", Password: password, Role: directory.RoleAdmin}
+	if _, err := dir.CreateUser(ctx, req, hash); err != nil {
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	if generated {
+		fmt.Fprintf(stdout, "\nCreated user \"admin\" with password: %s\nThis is shown once; change it after logging in.\n\n", password)
+	} else {
+		fmt.Fprintln(stdout, "Created user \"admin\" with the password from TELLONCE_ADMIN_PASSWORD.")
+	}
+	return nil
+}
+
+func printDemo(w io.Writer, logins []demo.Login) {
+	fmt.Fprintf(w, "\nDemo data is loaded. Every demo account's password is %q.\n", demo.Password)
+	fmt.Fprintf(w, "  %-22s %-11s %-12s %s\n", "USERNAME", "ROLE", "AGENCY", "NAME")
+	for _, l := range logins {
+		fmt.Fprintf(w, "  %-22s %-11s %-12s %s\n", l.Username, l.Role, l.Agency, l.Name)
+	}
+	fmt.Fprintln(w)
+}
+
+// purgeSessions removes expired logins every hour until ctx ends.
+func purgeSessions(ctx context.Context, s *auth.Sessions, log *slog.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.Purge(ctx); err != nil {
+			log.Warn("purge sessions", "err", err)
+		} else if n > 0 {
+			log.Info("purged expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,525 @@
+package directory
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+var (
+	agencyIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,31}$`)
+	queueSlug       = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+	usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,63}$`)
+	skillPattern    = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}(:[a-z0-9_-]{1,32})?$`)
+)
+
+// Limits on request fields, shared with the API docs.
+const (
+	MaxNameLen        = 100
+	MaxDescriptionLen = 1000
+	MinPasswordLen    = 10
+	MaxPasswordLen    = 256
+	MaxSkills         = 50
+	MaxSkillLevel     = 10
+	MaxMemberships    = 100
+	MaxOverflowRules  = 10
+	MaxChatsLimit     = 20
+)
+
+// Queue defaults, as DESIGN.md's contract fixes them where it does.
+const (
+	DefaultOfferTimeoutS  = 20
+	DefaultWrapupS        = 10
+	DefaultWidenAfterS    = 30
+	DefaultSLAWithinS     = 20
+	DefaultSLATargetPct   = 80
+	DefaultMaxChats       = 3
+	DefaultMembershipRank = 1
+)
+
+// QueueID joins an agency and a slug into a queue id.
+func QueueID(agency, slug string) string { return agency + "." + slug }
+
+// ValidAgencyID reports whether id is a well-formed agency id.
+func ValidAgencyID(id string) bool { return agencyIDPattern.MatchString(id) }
+
+// ValidQueueID reports whether id is a well-formed "<agency>.<slug>".
+func ValidQueueID(id string) bool {
+	agency, slug, ok := strings.Cut(id, ".")
+	return ok && ValidAgencyID(agency) && queueSlug.MatchString(slug)
+}
+
+// AgencyOfQueue returns the agency part of a queue id.
+func AgencyOfQueue(id string) string {
+	agency, _, _ := strings.Cut(id, ".")
+	return agency
+}
+
+func checkName(field, v string, required bool) error {
+	if strings.TrimSpace(v) == "" {
+		if required {
+			return invalid(field, "is required")
+		}
+		return nil
+	}
+	if !utf8.ValidString(v) {
+		return invalid(field, "must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(v) > MaxNameLen {
+		return invalid(field, "must be at most %d characters", MaxNameLen)
+	}
+	return nil
+}
+
+func checkRange(field string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return invalid(field, "must be between %d and %d", lo, hi)
+	}
+	return nil
+}
+
+func checkSkills(field string, skills map[string]int) error {
+	if len(skills) > MaxSkills {
+		return invalid(field, "may list at most %d skills", MaxSkills)
+	}
+	keys := make([]string, 0, len(skills))
+	for k := range skills {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // report the first bad one deterministically
+	for _, k := range keys {
+		if !skillPattern.MatchString(k) {
+			return invalid(field+"."+k, "must look like \"lang:ko\" or \"topic:tax\" (lowercase letters, digits, '-', '_')")
+		}
+		if err := checkRange(field+"."+k, skills[k], 1, MaxSkillLevel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AgencyCreate is the body of POST /v1/agencies.
+type AgencyCreate struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Validate checks the request on its own.
+func (r *AgencyCreate) Validate() error {
+	if !ValidAgencyID(r.ID) {
+		return invalid("id", "must match ^[a-z0-9][a-z0-9-]{1,31}$")
+	}
+	if err := checkName("name", r.Name, true); err != nil {
+		return err
+	}
+	return checkDescription(r.Description)
+}
+
+func checkDescription(d string) error {
+	if !utf8.ValidString(d) {
+		return invalid("description", "must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(d) > MaxDescriptionLen {
+		return invalid("description", "must be at most %d characters", MaxDescriptionLen)
+	}
+	return nil
+}
+
+// AgencyPatch is the body of PATCH /v1/agencies/{id}; absent fields stay.
+type AgencyPatch struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
+// Validate checks the request on its own.
+func (r *AgencyPatch) Validate() error {
+	if r.Name != nil {
+		if err := checkName("name", *r.Name, true); err != nil {
+			return err
+		}
+	}
+	if r.Description != nil {
+		return checkDescription(*r.Description)
+	}
+	return nil
+}
+
+// QueueSettings are a queue's changeable fields. In a create request nil
+// means "the default"; in a patch it means "unchanged".
+type QueueSettings struct {
+	Name           *string         `json:"name"`
+	Channels       *[]string       `json:"channels"`
+	RequiredSkills *map[string]int `json:"required_skills"`
+	Strategy       *string         `json:"strategy"`
+	OfferTimeoutS  *int            `json:"offer_timeout_s"`
+	WrapupS        *int            `json:"wrapup_s"`
+	WidenAfterS    *int            `json:"widen_after_s"`
+	Overflow       *[]OverflowRule `json:"overflow"`
+	OverflowPolicy *string         `json:"overflow_policy"`
+	SLA            *SLA            `json:"sla"`
+	CallbackAfterS *int            `json:"callback_after_s"`
+	MaxWaiting     *int            `json:"max_waiting"`
+	Public         *bool           `json:"public"`
+}
+
+// QueueCreate is the body of POST /v1/agencies/{agency}/queues; ID is the
+// slug, the queue's id becomes "<agency>.<slug>".
+type QueueCreate struct {
+	ID string `json:"id"`
+	QueueSettings
+}
+
+// Validate checks the request on its own (overflow targets are checked
+// against the store when it is applied).
+func (r *QueueCreate) Validate() error {
+	if !queueSlug.MatchString(r.ID) {
+		return invalid("id", "must match ^[a-z0-9][a-z0-9-]{0,31}$ (the agency is added in front)")
+	}
+	if r.Name == nil {
+		return invalid("name", "is required")
+	}
+	q := NewQueue("x", r.ID)
+	return r.Apply(&q)
+}
+
+// NewQueue returns a queue with every default filled in.
+func NewQueue(agency, slug string) Queue {
+	return Queue{
+		ID:             QueueID(agency, slug),
+		Agency:         agency,
+		Channels:       []string{ChannelVoice, ChannelChat},
+		RequiredSkills: map[string]int{},
+		Strategy:       StrategyLongestIdle,
+		OfferTimeoutS:  DefaultOfferTimeoutS,
+		WrapupS:        DefaultWrapupS,
+		WidenAfterS:    DefaultWidenAfterS,
+		Overflow:       []OverflowRule{},
+		OverflowPolicy: OverflowOwnFirst,
+		SLA:            SLA{AnswerWithinS: DefaultSLAWithinS, TargetPct: DefaultSLATargetPct},
+		Public:         true,
+	}
+}
+
+// Apply validates the settings and writes the present ones into q. On an
+// error q may be partly changed: callers apply to a copy.
+func (s *QueueSettings) Apply(q *Queue) error {
+	if s.Name != nil {
+		if err := checkName("name", *s.Name, true); err != nil {
+			return err
+		}
+		q.Name = strings.TrimSpace(*s.Name)
+	}
+	if s.Channels != nil {
+		ch, err := checkChannels(*s.Channels)
+		if err != nil {
+			return err
+		}
+		q.Channels = ch
+	}
+	if s.RequiredSkills != nil {
+		if err := checkSkills("required_skills", *s.RequiredSkills); err != nil {
+			return err
+		}
+		q.RequiredSkills = cloneSkills(*s.RequiredSkills)
+	}
+	if s.Strategy != nil {
+		switch *s.Strategy {
+		case StrategyLongestIdle, StrategyRoundRobin, StrategyFewestContacts, StrategyBestSkill:
+			q.Strategy = *s.Strategy
+		default:
+			return invalid("strategy", "must be one of longest-idle, round-robin, fewest-contacts, best-skill")
+		}
+	}
+	if err := s.applyNumbers(q); err != nil {
+		return err
+	}
+	if s.Overflow != nil {
+		rules, err := checkOverflow(q.ID, *s.Overflow)
+		if err != nil {
+			return err
+		}
+		q.Overflow = rules
+	}
+	if s.OverflowPolicy != nil {
+		switch *s.OverflowPolicy {
+		case OverflowOwnFirst, OverflowOldestFirst:
+			q.OverflowPolicy = *s.OverflowPolicy
+		default:
+			return invalid("overflow_policy", "must be own-first or oldest-first")
+		}
+	}
+	if s.Public != nil {
+		q.Public = *s.Public
+	}
+	return nil
+}
+
+func (s *QueueSettings) applyNumbers(q *Queue) error {
+	fields := []struct {
+		name   string
+		v      *int
+		lo, hi int
+		dst    *int
+	}{
+		{"offer_timeout_s", s.OfferTimeoutS, 5, 120, &q.OfferTimeoutS},
+		{"wrapup_s", s.WrapupS, 0, 600, &q.WrapupS},
+		{"widen_after_s", s.WidenAfterS, 0, 3600, &q.WidenAfterS},
+		{"callback_after_s", s.CallbackAfterS, 0, 86400, &q.CallbackAfterS},
+		{"max_waiting", s.MaxWaiting, 0, 100000, &q.MaxWaiting},
+	}
+	for _, f := range fields {
+		if f.v == nil {
+			continue
+		}
+		if err := checkRange(f.name, *f.v, f.lo, f.hi); err != nil {
+			return err
+		}
+		*f.dst = *f.v
+	}
+	if s.SLA != nil {
+		if err := checkRange("sla.answer_within_s", s.SLA.AnswerWithinS, 1, 3600); err != nil {
+			return err
+		}
+		if err := checkRange("sla.target_pct", s.SLA.TargetPct, 1, 100); err != nil {
+			return err
+		}
+		q.SLA = *s.SLA
+	}
+	return nil
+}
+
+func checkChannels(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return nil, invalid("channels", "must name at least one of voice, chat, callback")
+	}
+	seen := map[string]bool{}
+	for i, c := range in {
+		switch c {
+		case ChannelVoice, ChannelChat, ChannelCallback:
+		default:
+			return nil, invalid(fmt.Sprintf("channels[%d]", i), "must be voice, chat or callback")
+		}
+		if seen[c] {
+			return nil, invalid(fmt.Sprintf("channels[%d]", i), "%s is listed twice", c)
+		}
+		seen[c] = true
+	}
+	return append([]string(nil), in...), nil
+}
+
+func checkOverflow(self string, rules []OverflowRule) ([]OverflowRule, error) {
+	if len(rules) > MaxOverflowRules {
+		return nil, invalid("overflow", "may have at most %d rules", MaxOverflowRules)
+	}
+	seen := map[string]bool{}
+	for i, r := range rules {
+		f := fmt.Sprintf("overflow[%d]", i)
+		if err := checkRange(f+".after_s", r.AfterS, 0, 86400); err != nil {
+			return nil, err
+		}
+		if !ValidQueueID(r.To) {
+			return nil, invalid(f+".to", "must be a queue id like \"gov110.general\"")
+		}
+		if r.To == self {
+			return nil, invalid(f+".to", "a queue cannot overflow into itself")
+		}
+		if seen[r.To] {
+			return nil, invalid(f+".to", "%s is listed twice", r.To)
+		}
+		seen[r.To] = true
+	}
+	return append([]OverflowRule{}, rules...), nil
+}
+
+func cloneSkills(in map[string]int) map[string]int {
+	out := make(map[string]int, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+// UserCreate is the body of POST /v1/users.
+type UserCreate struct {
+	Username string         `json:"username"`
+	Name     string         `json:"name"`
+	Password string         `json:"password"`
+	Role     string         `json:"role"`
+	Agency   string         `json:"agency"`
+	Skills   map[string]int `json:"skills"`
+	Queues   []Membership   `json:"queues"`
+	MaxChats *int           `json:"max_chats"`
+	PII      bool           `json:"pii"`
+}
+
+// Validate checks the request on its own (agency and queues are checked
+// against the store when it is applied).
+func (r *UserCreate) Validate() error {
+	if !usernamePattern.MatchString(r.Username) {
+		return invalid("username", "must be 2-64 characters: lowercase letters, digits, '.', '_', '-'")
+	}
+	if err := checkName("name", r.Name, true); err != nil {
+		return err
+	}
+	if err := CheckPassword(r.Password); err != nil {
+		return err
+	}
+	if err := checkRoleAgency(r.Role, r.Agency); err != nil {
+		return err
+	}
+	if err := checkSkills("skills", r.Skills); err != nil {
+		return err
+	}
+	if _, err := checkMemberships(r.Queues); err != nil {
+		return err
+	}
+	if r.MaxChats != nil {
+		return checkRange("max_chats", *r.MaxChats, 0, MaxChatsLimit)
+	}
+	return nil
+}
+
+// CheckPassword applies the password policy.
+func CheckPassword(p string) error {
+	n := utf8.RuneCountInString(p)
+	if n < MinPasswordLen {
+		return invalid("password", "must be at least %d characters", MinPasswordLen)
+	}
+	if len(p) > MaxPasswordLen {
+		return invalid("password", "must be at most %d bytes", MaxPasswordLen)
+	}
+	if !utf8.ValidString(p) {
+		return invalid("password", "must be valid UTF-8")
+	}
+	return nil
+}
+
+func checkRoleAgency(role, agency string) error {
+	switch role {
+	case RoleAdmin:
+		if agency != "" {
+			return invalid("agency", "an admin is central and belongs to no agency")
+		}
+	case RoleSupervisor, RoleAgent:
+		if agency == "" {
+			return invalid("agency", "is required for a %s", role)
+		}
+	case RoleGateway:
+		// A gateway with no agency serves every agency.
+	default:
+		return invalid("role", "must be admin, supervisor, agent or gateway")
+	}
+	if agency != "" && !ValidAgencyID(agency) {
+		return invalid("agency", "must be an agency id")
+	}
+	return nil
+}
+
+func checkMemberships(ms []Membership) ([]Membership, error) {
+	if len(ms) > MaxMemberships {
+		return nil, invalid("queues", "may list at most %d queues", MaxMemberships)
+	}
+	out := make([]Membership, 0, len(ms))
+	seen := map[string]bool{}
+	for i, m := range ms {
+		f := fmt.Sprintf("queues[%d]", i)
+		if !ValidQueueID(m.Queue) {
+			return nil, invalid(f+".queue", "must be a queue id like \"gov110.general\"")
+		}
+		if seen[m.Queue] {
+			return nil, invalid(f+".queue", "%s is listed twice", m.Queue)
+		}
+		seen[m.Queue] = true
+		if m.Level == 0 {
+			m.Level = DefaultMembershipRank
+		}
+		if err := checkRange(f+".level", m.Level, 1, MaxSkillLevel); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// UserPatch is the body of PATCH /v1/users/{username}; absent fields stay.
+// A user's agency is fixed: move a person by creating a new account.
+type UserPatch struct {
+	Name     *string         `json:"name"`
+	Password *string         `json:"password"`
+	Role     *string         `json:"role"`
+	Skills   *map[string]int `json:"skills"`
+	Queues   *[]Membership   `json:"queues"`
+	MaxChats *int            `json:"max_chats"`
+	PII      *bool           `json:"pii"`
+}
+
+// Apply validates the patch and writes the present fields into u (not the
+// password, which the caller hashes). On an error u may be partly changed:
+// callers apply to a copy.
+func (p *UserPatch) Apply(u *User) error {
+	if p.Name != nil {
+		if err := checkName("name", *p.Name, true); err != nil {
+			return err
+		}
+		u.Name = strings.TrimSpace(*p.Name)
+	}
+	if p.Password != nil {
+		if err := CheckPassword(*p.Password); err != nil {
+			return err
+		}
+	}
+	if p.Role != nil {
+		if err := checkRoleAgency(*p.Role, u.Agency); err != nil {
+			if ve, ok := err.(*ValidationError); ok && ve.Field == "agency" {
+				return invalid("role", "%s (the user's agency is %q)", ve.Message, u.Agency)
+			}
+			return err
+		}
+		u.Role = *p.Role
+	}
+	if p.Skills != nil {
+		if err := checkSkills("skills", *p.Skills); err != nil {
+			return err
+		}
+		u.Skills = cloneSkills(*p.Skills)
+	}
+	if p.Queues != nil {
+		ms, err := checkMemberships(*p.Queues)
+		if err != nil {
+			return err
+		}
+		u.Queues = ms
+	}
+	if p.MaxChats != nil {
+		if err := checkRange("max_chats", *p.MaxChats, 0, MaxChatsLimit); err != nil {
+			return err
+		}
+		u.MaxChats = *p.MaxChats
+	}
+	if p.PII != nil {
+		u.PII = *p.PII
+	}
+	return nil
+}
+
+// NewUser builds the user a valid create request describes.
+func (r *UserCreate) NewUser() User {
+	ms, _ := checkMemberships(r.Queues)
+	u := User{
+		Username: r.Username,
+		Name:     strings.TrimSpace(r.Name),
+		Role:     r.Role,
+		Agency:   r.Agency,
+		Skills:   cloneSkills(r.Skills),
+		Queues:   ms,
+		MaxChats: DefaultMaxChats,
+		PII:      r.PII,
+	}
+	if r.MaxChats != nil {
+		u.MaxChats = *r.MaxChats
+	}
+	return u
+}

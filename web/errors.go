@@ -1,0 +1,97 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"tellonce/auth"
+	"tellonce/directory"
+)
+
+// Error codes of the API contract.
+const (
+	codeValidation   = "validation"
+	codeUnauthorized = "unauthorized"
+	codeForbidden    = "forbidden"
+	codeNotFound     = "not_found"
+	codeConflict     = "conflict"
+	codeTooLarge     = "too_large"
+	codeRateLimited  = "rate_limited"
+	codeUnavailable  = "unavailable"
+	codeInternal     = "internal"
+)
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// httpError is an error that already knows its answer.
+type httpError struct {
+	status int
+	apiError
+}
+
+func (e *httpError) Error() string { return e.Message }
+
+func errorf(status int, code, field, message string) *httpError {
+	return &httpError{status: status, apiError: apiError{Code: code, Message: message, Field: field}}
+}
+
+var (
+	errUnauthorized = errorf(http.StatusUnauthorized, codeUnauthorized, "", "log in first: send a valid session token")
+	errForbidden    = errorf(http.StatusForbidden, codeForbidden, "", "your role or agency does not allow this")
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client may have gone; nothing else to do
+}
+
+// writeError answers with the contract's error shape. Errors it does not
+// recognise are logged and answered as a 500 without their text, which may
+// hold internals.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	he := s.classify(err)
+	if he.status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, he.status, map[string]any{"error": he.apiError})
+}
+
+func (s *Server) classify(err error) *httpError {
+	var he *httpError
+	var ve *directory.ValidationError
+	var ce *directory.ConflictError
+	switch {
+	case errors.As(err, &he):
+		return he
+	case errors.As(err, &ve):
+		return errorf(http.StatusBadRequest, codeValidation, ve.Field, ve.Message)
+	case errors.As(err, &ce):
+		return errorf(http.StatusConflict, codeConflict, "", ce.Message)
+	case errors.Is(err, directory.ErrNotFound):
+		return errorf(http.StatusNotFound, codeNotFound, "", err.Error())
+	case errors.Is(err, auth.ErrInvalidToken):
+		return errUnauthorized
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "", "the request body is too large")
+	}
+	return errorf(http.StatusInternalServerError, codeInternal, "", "internal error; it has been logged")
+}
+
+// logError records a failure of a background step without answering.
+func logError(log *slog.Logger, msg string, err error) {
+	if err != nil {
+		log.Error(msg, "err", err)
+	}
+}

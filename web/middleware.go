@@ -1,0 +1,247 @@
+package web
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"tellonce/auth"
+)
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tellonce_http_requests_total",
+			Help: "HTTP requests answered, by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tellonce_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by route pattern and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// statusWriter remembers the status code a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (WebSockets).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// handle registers h for pattern with metrics, logging and panic recovery,
+// labelled by the pattern so that metrics stay bounded in cardinality.
+func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	_, route, _ := strings.Cut(pattern, " ")
+	mux.Handle(pattern, s.instrument(route, h))
+}
+
+func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "handler panic", "route", route, "panic", p)
+				if sw.status == 0 {
+					writeJSON(sw, http.StatusInternalServerError, map[string]any{"error": apiError{Code: codeInternal, Message: "internal error; it has been logged"}})
+				}
+			}
+			el := time.Since(start)
+			code := sw.status
+			if code == 0 {
+				code = http.StatusOK
+			}
+			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
+			s.metrics.duration.WithLabelValues(route, r.Method).Observe(el.Seconds())
+			level := slogLevelFor(code)
+			s.log.Log(r.Context(), level, "http", "method", r.Method, "route", route, "status", code,
+				"ms", float64(el.Microseconds())/1000, "client", s.clientAddr(r))
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// securityHeaders sets headers every answer carries.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// clientAddr is the caller's IP address, for rate limits and the audit.
+func (s *Server) clientAddr(r *http.Request) string {
+	if s.cfg.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			if ip := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(ip) != nil {
+				return ip
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+const sessionCookie = "tellonce_session"
+
+type principalKey struct{}
+
+// bearer returns the session token a request carries and whether it came
+// from the cookie (which makes a cross-site write possible).
+func bearer(r *http.Request) (token string, fromCookie bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t), false
+		}
+		return "", false
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		return c.Value, true
+	}
+	return "", false
+}
+
+// authed wraps h so that it runs only for a logged-in principal.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p auth.Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, fromCookie := bearer(r)
+		if token == "" {
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		p, err := s.sessions.Lookup(r.Context(), token)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if fromCookie && !safeMethod(r.Method) && !s.sameOrigin(r) {
+			s.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "", "cross-site request refused: the Origin is not this server's"))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), p)
+	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// sameOrigin reports whether a browser request comes from this server's
+// own pages or a configured origin. Browsers send Origin on every
+// cross-origin request and on same-origin writes.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		ref := r.Header.Get("Referer")
+		if ref == "" {
+			return false
+		}
+		u, err := url.Parse(ref)
+		if err != nil {
+			return false
+		}
+		origin = u.Scheme + "://" + u.Host
+	}
+	return s.OriginAllowed(origin, r.Host)
+}
+
+// OriginAllowed reports whether origin may act on this server reached as
+// host: the server itself or one of the configured origins.
+func (s *Server) OriginAllowed(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonNotFound turns the mux's plain-text 404 and 405 answers under /v1/
+// into the contract's JSON error shape.
+func jsonNotFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// No pattern: the mux would answer 404 or 405; find out which.
+		rec := &probeWriter{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": apiError{Code: "method_not_allowed", Message: r.Method + " is not allowed here; allowed: " + rec.header.Get("Allow")}})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": apiError{Code: codeNotFound, Message: "no such endpoint: " + r.URL.Path}})
+	})
+}
+
+// probeWriter catches what the mux's own error handler would answer.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (p *probeWriter) Header() http.Header         { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (p *probeWriter) WriteHeader(code int)        { p.status = code }

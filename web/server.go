@@ -1,0 +1,172 @@
+// Package web is tellonce's HTTP face: the REST API of DESIGN.md's
+// contract, authentication and the role and agency rules on every route,
+// operations endpoints, and the consoles embedded in the binary.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"tellonce/auth"
+	"tellonce/directory"
+	"tellonce/ratelimit"
+	tsql "tellonce/sql"
+)
+
+// Config holds the HTTP server's settings.
+type Config struct {
+	// Addr is the listen address, host:port.
+	Addr string
+	// AllowedOrigins are extra origins (scheme://host:port) trusted for
+	// cookie-authenticated writes and WebSockets, besides the server's own.
+	AllowedOrigins []string
+	// TrustProxy takes the client address from X-Forwarded-For (the entry
+	// the nearest proxy added); set it only behind a reverse proxy.
+	TrustProxy bool
+	// SecureCookies marks the session cookie Secure; on by default in
+	// production behind TLS, off for plain-HTTP local use.
+	SecureCookies bool
+	// SessionTTL is how long a login lasts.
+	SessionTTL time.Duration
+	// MaxBodyBytes bounds every request body.
+	MaxBodyBytes int64
+	// LoginPerAddr and LoginPerUser bound login attempts: a burst, then
+	// one more every Refill.
+	LoginBurstAddr, LoginBurstUser int
+	LoginRefill                    time.Duration
+}
+
+// DefaultConfig returns the settings used when nothing is configured.
+func DefaultConfig() Config {
+	return Config{
+		Addr:           "127.0.0.1:8080",
+		SessionTTL:     12 * time.Hour,
+		MaxBodyBytes:   1 << 20,
+		LoginBurstAddr: 20,
+		LoginBurstUser: 10,
+		LoginRefill:    6 * time.Second,
+	}
+}
+
+// Deps are the parts the server works with.
+type Deps struct {
+	DB        *tsql.DB
+	Directory *directory.Store
+	Sessions  *auth.Sessions
+	Hasher    auth.Hasher
+	Log       *slog.Logger
+	// Registry receives the server's metrics; /metrics serves it.
+	Registry *prometheus.Registry
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Server serves HTTP. Create it with New.
+type Server struct {
+	cfg       Config
+	db        *tsql.DB
+	dir       *directory.Store
+	sessions  *auth.Sessions
+	hasher    auth.Hasher
+	log       *slog.Logger
+	registry  *prometheus.Registry
+	metrics   *httpMetrics
+	now       func() time.Time
+	loginAddr *ratelimit.Limiter
+	loginUser *ratelimit.Limiter
+	dummyHash string
+	draining  atomic.Bool
+	handler   http.Handler
+}
+
+// New builds a server.
+func New(cfg Config, d Deps) (*Server, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
+	}
+	if cfg.LoginRefill <= 0 {
+		cfg.LoginRefill = DefaultConfig().LoginRefill
+	}
+	// Logging in with an unknown name costs the same hash as a known one,
+	// so response times do not tell which names exist.
+	dummy, err := d.Hasher.Hash("tellonce-no-such-user")
+	if err != nil {
+		return nil, err
+	}
+	m, err := newHTTPMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	refill := 1 / cfg.LoginRefill.Seconds()
+	s := &Server{
+		cfg: cfg, db: d.DB, dir: d.Directory, sessions: d.Sessions, hasher: d.Hasher,
+		log: d.Log, registry: d.Registry, metrics: m, now: d.Now, dummyHash: dummy,
+		loginAddr: ratelimit.New(refill, cfg.LoginBurstAddr, 100_000, d.Now),
+		loginUser: ratelimit.New(refill, cfg.LoginBurstUser, 100_000, d.Now),
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run serves on the configured address until ctx ends, then drains
+// in-flight requests for up to 15 seconds.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	s.log.Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,106 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"tellonce/auth"
+	"tellonce/directory"
+)
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type userView struct {
+	Username string `json:"username"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Agency   string `json:"agency"`
+	PII      bool   `json:"pii"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := s.readBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Username == "" || len(req.Username) > 64 {
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "username", "is required"))
+		return
+	}
+	if req.Password == "" || len(req.Password) > directory.MaxPasswordLen {
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "password", "is required"))
+		return
+	}
+	addr := s.clientAddr(r)
+	if ok, wait := s.loginAddr.Allow(addr); !ok {
+		s.tooMany(w, r, wait)
+		return
+	}
+	if ok, wait := s.loginUser.Allow(req.Username); !ok {
+		s.tooMany(w, r, wait)
+		return
+	}
+	u, hash, err := s.dir.Credentials(r.Context(), req.Username)
+	if errors.Is(err, directory.ErrNotFound) {
+		hash = s.dummyHash
+	} else if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok, verr := auth.Verify(req.Password, hash)
+	if verr != nil {
+		s.log.Error("stored password hash unreadable", "user", req.Username, "err", verr)
+	}
+	if err != nil || !ok {
+		s.log.Info("login failed", "user", req.Username, "client", addr)
+		s.writeError(w, r, errorf(http.StatusUnauthorized, codeUnauthorized, "", "wrong user name or password"))
+		return
+	}
+	token, exp, err := s.sessions.Create(r.Context(), u.Username, addr)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: token, Path: "/", Expires: exp,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.cfg.SecureCookies || r.TLS != nil,
+	})
+	s.log.Info("login", "user", u.Username, "role", u.Role, "client", addr)
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"token":      token,
+		"expires_at": exp,
+		"user":       userView{Username: u.Username, Name: u.Name, Role: u.Role, Agency: u.Agency, PII: u.PII},
+	})
+}
+
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(secs))
+	s.writeError(w, r, errorf(http.StatusTooManyRequests, codeRateLimited, "", fmt.Sprintf("too many attempts; try again in %d seconds", secs)))
+}
+
+func (s *Server) currentSession(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user": userView{Username: p.Username, Name: p.Name, Role: p.Role, Agency: p.Agency, PII: p.PII},
+	})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if err := s.sessions.Delete(r.Context(), p.SessionID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,188 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"tellonce/auth"
+	"tellonce/directory"
+)
+
+func forbiddenField(field, message string) error {
+	return errorf(http.StatusForbidden, codeForbidden, field, message)
+}
+
+// supervisorMayGrant checks what a supervisor puts into a user of their
+// agency: only agents and supervisors, no pii permission, and only queues
+// of their own agency.
+func supervisorMayGrant(p auth.Principal, role string, pii bool, ms []directory.Membership) error {
+	if isAdmin(p) {
+		return nil
+	}
+	if role != directory.RoleAgent && role != directory.RoleSupervisor {
+		return forbiddenField("role", "a supervisor manages agents and supervisors only")
+	}
+	if pii {
+		return forbiddenField("pii", "only an admin grants the pii permission")
+	}
+	for i, m := range ms {
+		if directory.AgencyOfQueue(m.Queue) != p.Agency {
+			return forbiddenField(fmt.Sprintf("queues[%d].queue", i), "a supervisor assigns queues of their own agency only")
+		}
+	}
+	return nil
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !isAdmin(p) && p.Role != directory.RoleSupervisor {
+		s.writeError(w, r, errForbidden)
+		return
+	}
+	var req directory.UserCreate
+	if err := s.readBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !isAdmin(p) && req.Agency != p.Agency {
+		s.writeError(w, r, forbiddenField("agency", "a supervisor creates users of their own agency only"))
+		return
+	}
+	// Validate before hashing: a bad request should not cost a hash.
+	if err := req.Validate(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := supervisorMayGrant(p, req.Role, req.PII, req.Queues); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hash, err := s.hasher.Hash(req.Password)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.dir.CreateUser(r.Context(), req, hash)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	f := directory.UserFilter{Agency: r.URL.Query().Get("agency"), Role: r.URL.Query().Get("role")}
+	if !isAdmin(p) {
+		if f.Agency == "" {
+			f.Agency = p.Agency
+		}
+		if !canManage(p, f.Agency) {
+			s.writeError(w, r, errForbidden)
+			return
+		}
+	}
+	pg, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	us, more, err := s.dir.ListUsers(r.Context(), f, pg)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list(w, us, more, func(u directory.User) string { return u.Username })
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	u, err := s.dir.GetUser(r.Context(), r.PathValue("username"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !canReadUser(p, u) {
+		s.writeError(w, r, errForbidden)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var req directory.UserPatch
+	if err := s.readBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hash := ""
+	if req.Password != nil {
+		if err := directory.CheckPassword(*req.Password); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h, err := s.hasher.Hash(*req.Password)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		hash = h
+	}
+	u, err := s.dir.UpdateUser(r.Context(), r.PathValue("username"), req, hash, func(before, after directory.User) error {
+		return mayPatchUser(p, req, before, after)
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+// mayPatchUser: admins change anyone; supervisors change the agents and
+// supervisors of their agency within supervisorMayGrant; anyone else may
+// change only their own name and password.
+func mayPatchUser(p auth.Principal, req directory.UserPatch, before, after directory.User) error {
+	if isAdmin(p) {
+		return nil
+	}
+	manages := canManage(p, before.Agency) && before.Agency != "" &&
+		(before.Role == directory.RoleAgent || before.Role == directory.RoleSupervisor)
+	if manages {
+		if req.PII != nil && *req.PII != before.PII {
+			return forbiddenField("pii", "only an admin grants the pii permission")
+		}
+		return supervisorMayGrant(p, after.Role, false, after.Queues)
+	}
+	if p.Username != before.Username {
+		return errForbidden
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"role", req.Role != nil}, {"skills", req.Skills != nil}, {"queues", req.Queues != nil},
+		{"max_chats", req.MaxChats != nil}, {"pii", req.PII != nil},
+	} {
+		if f.set {
+			return forbiddenField(f.name, "you may change only your own name and password")
+		}
+	}
+	return nil
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	err := s.dir.DeleteUser(r.Context(), r.PathValue("username"), func(u directory.User) error {
+		if u.Username == p.Username {
+			return errorf(http.StatusConflict, codeConflict, "", "you cannot delete your own account")
+		}
+		if isAdmin(p) {
+			return nil
+		}
+		if !canManage(p, u.Agency) || u.Agency == "" || (u.Role != directory.RoleAgent && u.Role != directory.RoleSupervisor) {
+			return errForbidden
+		}
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
