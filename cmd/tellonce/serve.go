@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -59,10 +60,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, cfg.web.Addr, describeDB(cfg.db))
+	ln, err := net.Listen("tcp", cfg.web.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.web.Addr, err)
+	}
+	fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, ln.Addr(), describeDB(cfg.db))
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {

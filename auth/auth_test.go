@@ -1,0 +1,128 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"tellonce/auth"
+	"tellonce/directory"
+	"tellonce/sql/sqltest"
+)
+
+var cheap = auth.Hasher{Time: 1, Memory: 64, Threads: 1}
+
+func TestHashVerify(t *testing.T) {
+	h, err := cheap.Hash("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("Hash() = %q; want a PHC argon2id string with the hasher's parameters", h)
+	}
+	h2, _ := cheap.Hash("correct horse battery")
+	if h == h2 {
+		t.Error("two hashes of one password are equal; want a fresh salt each time")
+	}
+	tests := []struct {
+		password string
+		want     bool
+	}{
+		{"correct horse battery", true},
+		{"correct horse batter", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		got, err := auth.Verify(tt.password, h)
+		if err != nil || got != tt.want {
+			t.Errorf("Verify(%q) = %v, %v; want %v, nil", tt.password, got, err, tt.want)
+		}
+	}
+}
+
+func TestVerifyRejectsUnreadableHashes(t *testing.T) {
+	for _, bad := range []string{
+		"", "plain", "$argon2i$v=19$m=64,t=1,p=1$c2FsdA$a2V5",
+		"$argon2id$v=18$m=64,t=1,p=1$c2FsdA$a2V5",
+		"$argon2id$v=19$m=64,t=0,p=1$c2FsdA$a2V5",
+		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdA$a2V5",
+		"$argon2id$v=19$m=64,t=1,p=1$!!$a2V5",
+		"$argon2id$v=19$m=64,t=1,p=1$c2FsdA$",
+	} {
+		if ok, err := auth.Verify("x", bad); ok || !errors.Is(err, auth.ErrBadHash) {
+			t.Errorf("Verify(x, %q) = %v, %v; want false, ErrBadHash", bad, ok, err)
+		}
+	}
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestSessions(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+		dir := directory.NewStore(b.DB, c.now)
+		if _, err := dir.CreateAgency(ctx, directory.AgencyCreate{ID: "gov110", Name: "110"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dir.CreateUser(ctx, directory.UserCreate{Username: "kim", Name: "김", Password: "long enough pw", Role: "agent", Agency: "gov110"}, "h"); err != nil {
+			t.Fatal(err)
+		}
+		s := auth.NewSessions(b.DB, time.Hour, c.now)
+		token, exp, err := s.Create(ctx, "kim", "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !exp.Equal(c.t.Add(time.Hour)) {
+			t.Errorf("expiry = %v; want %v", exp, c.t.Add(time.Hour))
+		}
+		p, err := s.Lookup(ctx, token)
+		if err != nil {
+			t.Fatalf("Lookup(fresh token) = %v", err)
+		}
+		if p.Username != "kim" || p.Role != "agent" || p.Agency != "gov110" {
+			t.Errorf("Lookup() = %+v; want kim, agent of gov110", p)
+		}
+		id, secret, _ := strings.Cut(token, ".")
+		for name, tok := range map[string]string{
+			"wrong secret": id + "." + secret[:len(secret)-1] + "x",
+			"no secret":    id + ".",
+			"no dot":       id,
+			"unknown id":   "nope." + secret,
+			"empty":        "",
+		} {
+			if _, err := s.Lookup(ctx, tok); !errors.Is(err, auth.ErrInvalidToken) {
+				t.Errorf("Lookup(%s) = %v; want ErrInvalidToken", name, err)
+			}
+		}
+		var stored string
+		if err := b.DB.GetContext(ctx, &stored, b.DB.Rebind(`SELECT secret_hash FROM sessions WHERE id = ?`), id); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(stored, secret) || stored == secret {
+			t.Error("the session secret is stored in clear; want only its hash")
+		}
+
+		c.t = c.t.Add(time.Hour)
+		if _, err := s.Lookup(ctx, token); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("Lookup(expired) = %v; want ErrInvalidToken", err)
+		}
+		n, err := s.Purge(ctx)
+		if err != nil || n != 1 {
+			t.Errorf("Purge() = %d, %v; want 1, nil", n, err)
+		}
+
+		token, _, _ = s.Create(ctx, "kim", "127.0.0.1")
+		p, _ = s.Lookup(ctx, token)
+		if err := s.Delete(ctx, p.SessionID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Lookup(ctx, token); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("Lookup(after Delete) = %v; want ErrInvalidToken", err)
+		}
+	})
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr bool
+		out     string // expected in stdout+stderr
+	}{
+		{[]string{"help"}, false, "Commands:"},
+		{[]string{"--help"}, false, "serve"},
+		{[]string{"version"}, false, "tellonce dev"},
+		{[]string{}, true, "Usage:"},
+		{[]string{"frobnicate"}, true, "Usage:"},
+		{[]string{"serve", "-h"}, true, "TELLONCE_ADDR"},
+		{[]string{"help", "serve"}, true, "TELLONCE_DB"},
+		{[]string{"serve", "--no-such-flag"}, true, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		err := run(context.Background(), tt.args, &out, &out, env(nil))
+		if (err != nil) != tt.wantErr {
+			t.Errorf("run(%q) error = %v; want error %v", tt.args, err, tt.wantErr)
+		}
+		if !strings.Contains(out.String(), tt.out) {
+			t.Errorf("run(%q) printed %q; want it to contain %q", tt.args, out.String(), tt.out)
+		}
+	}
+}
+
+func TestServeConfigFromFlagsAndEnvironment(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		addr   string
+		db     string
+		demo   bool
+		errStr string
+	}{
+		{name: "defaults", addr: "127.0.0.1:8080"},
+		{name: "env", env: map[string]string{"TELLONCE_ADDR": ":9000", "TELLONCE_DB": "postgres://x/y", "TELLONCE_DEMO": "true"}, addr: ":9000", db: "postgres://x/y", demo: true},
+		{name: "flag wins over env", args: []string{"--addr", ":7000"}, env: map[string]string{"TELLONCE_ADDR": ":9000"}, addr: ":7000"},
+		{name: "DATABASE_URL fallback", env: map[string]string{"DATABASE_URL": "postgres://d/b"}, addr: "127.0.0.1:8080", db: "postgres://d/b"},
+		{name: "TELLONCE_DB beats DATABASE_URL", env: map[string]string{"DATABASE_URL": "postgres://d/b", "TELLONCE_DB": "x.db"}, addr: "127.0.0.1:8080", db: "x.db"},
+		{name: "bad env bool", env: map[string]string{"TELLONCE_DEMO": "perhaps"}, errStr: "TELLONCE_DEMO"},
+		{name: "short ttl", args: []string{"--session-ttl", "5s"}, errStr: "too short"},
+		{name: "stray argument", args: []string{"extra"}, errStr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseServe("serve", tt.args, io.Discard, env(tt.env))
+			if tt.errStr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errStr) {
+					t.Fatalf("parseServe() error = %v; want one mentioning %q", err, tt.errStr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.web.Addr != tt.addr || c.db != tt.db || c.demo != tt.demo {
+				t.Errorf("parseServe() = addr %q db %q demo %v; want %q %q %v", c.web.Addr, c.db, c.demo, tt.addr, tt.db, tt.demo)
+			}
+		})
+	}
+}
+
+func TestDescribeDBHidesPassword(t *testing.T) {
+	got := describeDB("postgres://tell:s3cret@db.example:5432/tellonce")
+	if strings.Contains(got, "s3cret") {
+		t.Errorf("describeDB() = %q; the password must not appear", got)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to write from the server goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var servingRE = regexp.MustCompile(`serving on (http://[0-9.:]+/)`)
+
+// TestServeDemoAndGracefulStop starts the server in-process on the
+// embedded default, checks it answers with demo data, then cancels it.
+func TestServeDemoAndGracefulStop(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "t.db")}, &out, io.Discard,
+			env(map[string]string{"TELLONCE_ADMIN_PASSWORD": "admin-password-1"}))
+	}()
+	base := waitFor(t, &out, done)
+	if !strings.Contains(out.String(), "sup.gov110") || !strings.Contains(out.String(), "tellonce-demo") {
+		t.Errorf("serve --demo printed %q; want the demo logins", out.String())
+	}
+	res, err := http.Post(base+"v1/sessions", "application/json", strings.NewReader(`{"username":"admin","password":"admin-password-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("admin login with TELLONCE_ADMIN_PASSWORD = %d; want 201", res.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after cancel; want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20s of cancel")
+	}
+}
+
+func waitFor(t *testing.T, out *lockedBuffer, done <-chan error) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v; output %q", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not report its address; output %q", out.String())
+	return ""
+}
+
+// TestSIGTERMStopsTheBinary builds the real binary and checks that SIGTERM
+// ends it cleanly with exit status 0.
+func TestSIGTERMStopsTheBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "tellonce")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "t.db"))
+	cmd.Env = append(os.Environ(), "TELLONCE_ADMIN_PASSWORD=admin-password-1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var base string
+	for sc.Scan() {
+		if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	if base == "" {
+		cmd.Process.Kill()
+		t.Fatalf("the binary did not report its address; stderr %q", stderr.String())
+	}
+	go io.Copy(io.Discard, stdout)
+	res, err := http.Get(base + "readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET /readyz = %d; want 200", res.StatusCode)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM the binary exited with %v; want status 0 (stderr %q)", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "msg=stopped") {
+		t.Errorf("stderr %q; want the graceful-stop log line", stderr.String())
+	}
+}
