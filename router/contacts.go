@@ -1,0 +1,376 @@
+package router
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Input bounds.
+const (
+	maxTextLen     = 4000
+	maxNameLen     = 200
+	maxIVR         = 64
+	maxAttributes  = 64
+	maxDisposition = 64
+)
+
+// Validate checks an enqueue request without looking at router state.
+func (req EnqueueRequest) Validate() error {
+	if !req.Channel.valid() {
+		return invalid("channel", "must be voice, chat or callback")
+	}
+	if err := checkID("queue", req.Queue); err != nil {
+		return err
+	}
+	if err := checkID("caller.id", req.Caller.ID); err != nil {
+		return err
+	}
+	if len(req.Caller.Name) > maxNameLen {
+		return invalid("caller.name", "is longer than %d bytes", maxNameLen)
+	}
+	if l := req.Caller.Language; l != "" && (len(l) > 16 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "") {
+		return invalid("caller.language", "must be a language tag like en or zh-Hant")
+	}
+	if req.Priority < 0 || req.Priority > maxPriority {
+		return invalid("priority", "must be 0-%d", maxPriority)
+	}
+	if err := req.Context.validate(); err != nil {
+		return err
+	}
+	if n := req.CallbackNumber; n != "" && (len(n) < 3 || len(n) > 32 || strings.Trim(n, "+0123456789") != "") {
+		return invalid("callback_number", "must be 3-32 digits, optionally with +")
+	}
+	if req.Channel == ChannelCallback && req.CallbackNumber == "" {
+		return invalid("callback_number", "is required for a callback")
+	}
+	if req.CaseID != "" {
+		if err := checkID("case_id", req.CaseID); err != nil {
+			return err
+		}
+	}
+	return checkSkills("skills", req.Skills)
+}
+
+func (c ContactContext) validate() error {
+	if len(c.Summary) > maxTextLen {
+		return invalid("context.summary", "is longer than %d bytes", maxTextLen)
+	}
+	if len(c.IVR) > maxIVR {
+		return invalid("context.ivr", "has more than %d entries", maxIVR)
+	}
+	for _, s := range c.IVR {
+		if len(s) > maxNameLen {
+			return invalid("context.ivr", "an entry is longer than %d bytes", maxNameLen)
+		}
+	}
+	if len(c.Attributes) > maxAttributes {
+		return invalid("context.attributes", "has more than %d entries", maxAttributes)
+	}
+	for k, v := range c.Attributes {
+		if k == "" || len(k) > maxNameLen || len(v) > maxTextLen {
+			return invalid("context.attributes", "keys must be 1-%d bytes, values up to %d", maxNameLen, maxTextLen)
+		}
+	}
+	return nil
+}
+
+// Enqueue opens a case (or continues the caller's open case) and puts a new
+// contact in a queue, then routes. The returned view shows the contact after
+// routing: queued with its position, or already offered.
+func (r *Router) Enqueue(req EnqueueRequest) (ContactView, []Event, error) {
+	if err := req.Validate(); err != nil {
+		return ContactView{}, nil, fmt.Errorf("enqueue: %w", err)
+	}
+	var view ContactView
+	events, err := r.write(func(w *writer) error {
+		c, err := w.enqueueTxn(req)
+		if err != nil {
+			return fmt.Errorf("enqueue in %s: %w", req.Queue, err)
+		}
+		if err := w.settle(); err != nil {
+			return err
+		}
+		if c, err = getContact(w.txn, c.ID); err != nil {
+			return err
+		}
+		view = contactView(c)
+		view.Position, err = position(w.txn, c)
+		if err == nil && view.Position > 0 {
+			w.emit(Event{Type: EventQueued, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Position: view.Position})
+		}
+		return err
+	})
+	if err != nil {
+		return ContactView{}, nil, err
+	}
+	return view, events, nil
+}
+
+func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
+	q, err := getQueue(w.txn, req.Queue)
+	if err != nil {
+		return nil, err
+	}
+	if !hasChannel(q.Channels, req.Channel) {
+		return nil, invalid("channel", "queue %s does not take %s", q.ID, req.Channel)
+	}
+	if dup, err := liveContactOf(w.txn, q.ID, req.Caller.ID); err != nil {
+		return nil, err
+	} else if dup != nil {
+		return nil, &DuplicateContactError{Queue: q.ID, CallerID: req.Caller.ID, ContactID: dup.ID}
+	}
+	if q.MaxWaiting > 0 {
+		if n, err := waitingIn(w.txn, q.ID); err != nil {
+			return nil, err
+		} else if n >= q.MaxWaiting {
+			return nil, fmt.Errorf("queue %s is full (%d waiting): %w", q.ID, n, ErrUnavailable)
+		}
+	}
+	cs, err := w.caseForTxn(req)
+	if err != nil {
+		return nil, err
+	}
+	w.r.seq++
+	c := &contactRow{
+		ID: w.r.id("ct"), CaseID: cs.ID, Queue: q.ID, Agency: q.Agency, Channel: req.Channel,
+		Caller: req.Caller, Priority: req.Priority, Context: req.Context.clone(),
+		CallbackNumber: req.CallbackNumber, Extra: maps.Clone(req.Skills),
+		Skills: contactSkills(q.RequiredSkills, req.Skills, req.Caller.Language),
+		Seq:    w.r.seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: w.now, Status: StatusQueued,
+	}
+	if err := w.stickyTxn(c, cs); err != nil {
+		return nil, err
+	}
+	if err := w.addContactTxn(c, q); err != nil {
+		return nil, err
+	}
+	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+req.Caller.ID, req.Context.Summary,
+		map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)})
+	if err != nil {
+		return nil, err
+	}
+	v := contactView(c)
+	w.emit(Event{Type: EventContactCreated, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue,
+		Actor: e.Actor, CaseEvent: &e, Contact: &v})
+	return c, nil
+}
+
+// caseForTxn returns the case the request continues, or a new one.
+func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
+	if req.CaseID != "" {
+		cs, err := getCase(w.txn, req.CaseID)
+		if err != nil {
+			return nil, err
+		}
+		if cs.CallerID != req.Caller.ID {
+			return nil, fmt.Errorf("case %s belongs to another caller: %w", cs.ID, ErrForbidden)
+		}
+		return cs, nil
+	}
+	cs := &caseRow{ID: w.r.id("cs"), CallerID: req.Caller.ID, Caller: req.Caller,
+		Context: req.Context.clone(), CreatedAt: w.now}
+	return cs, w.putCase(cs)
+}
+
+// stickyTxn holds a returning caller's contact for the agent who last served
+// the case, if that agent is connected, not offline and in the queue.
+func (w *writer) stickyTxn(c *contactRow, cs *caseRow) error {
+	if cs.LastAgent == "" {
+		return nil
+	}
+	a, err := getAgent(w.txn, cs.LastAgent)
+	if err != nil {
+		return nil // the agent was removed: nobody to wait for
+	}
+	if _, member := a.Queues[c.Queue]; !member || !a.Connected || a.State == StateOffline {
+		return nil
+	}
+	c.Reserved = a.Username
+	return w.putTimer(&timerRow{ID: timerID(timerReserve, c.ID), Kind: timerReserve, Target: c.ID,
+		Due: w.now.Add(w.r.cfg.StickyWait)})
+}
+
+// addContactTxn stores a new queued contact as a new leg of its case and
+// schedules its timers.
+func (w *writer) addContactTxn(c *contactRow, q *queueRow) error {
+	cs, err := getCase(w.txn, c.CaseID)
+	if err != nil {
+		return err
+	}
+	n := cs.copy()
+	c.LegIndex = len(n.Legs)
+	n.Legs = append(n.Legs[:len(n.Legs):len(n.Legs)], Leg{ContactID: c.ID, Queue: c.Queue,
+		Agency: c.Agency, Channel: c.Channel, EnqueuedAt: w.now})
+	n.Live++
+	if err := w.putCase(n); err != nil {
+		return err
+	}
+	if q.strategy() != StrategyBestSkill || q.WidenAfter <= 0 {
+		c.Widened = true
+	}
+	if err := w.putContact(c); err != nil {
+		return err
+	}
+	w.markWaiting(c.ID)
+	w.touch(c.Queue)
+	return w.scheduleContactTimersTxn(c, q)
+}
+
+func (w *writer) scheduleContactTimersTxn(c *contactRow, q *queueRow) error {
+	for i, rule := range q.Overflow {
+		if containsString(c.Overflowed, rule.To) {
+			continue
+		}
+		t := &timerRow{ID: timerID(timerOverflow, c.ID, fmt.Sprint(i)), Kind: timerOverflow,
+			Target: c.ID, Rule: i, Due: c.EnqueuedAt.Add(rule.After)}
+		if err := w.putTimer(t); err != nil {
+			return err
+		}
+	}
+	if !c.Widened {
+		t := &timerRow{ID: timerID(timerWiden, c.ID), Kind: timerWiden, Target: c.ID,
+			Due: c.EnqueuedAt.Add(q.WidenAfter)}
+		if err := w.putTimer(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func contactSkills(queue, extra map[string]int, language string) map[string]int {
+	out := maps.Clone(queue)
+	if out == nil {
+		out = map[string]int{}
+	}
+	for k, v := range extra {
+		out[k] = max(out[k], v)
+	}
+	if language != "" {
+		k := "lang:" + strings.ToLower(language)
+		out[k] = max(out[k], 1)
+	}
+	return out
+}
+
+func hasChannel(chs []Channel, c Channel) bool {
+	for _, x := range chs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func containsString(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func waitingIn(txn *memdb.Txn, queue string) (int, error) {
+	it, err := txn.Get(tableContacts, indexContactRank, queue)
+	if err != nil {
+		return 0, fmt.Errorf("queue %s line: %w", queue, err)
+	}
+	n := 0
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		n++
+	}
+	return n, nil
+}
+
+// appendCaseEventTxn adds an entry to the case timeline with the next seq.
+func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[string]string) (CaseEvent, error) {
+	cs, err := getCase(w.txn, caseID)
+	if err != nil {
+		return CaseEvent{}, err
+	}
+	n := cs.copy()
+	n.NextSeq++
+	e := CaseEvent{Seq: n.NextSeq, At: w.now, Type: typ, Actor: actor, Text: text, Data: data}
+	if err := w.putCase(n); err != nil {
+		return CaseEvent{}, err
+	}
+	if err := w.txn.Insert(tableEvents, &eventRow{CaseID: caseID, Seq: e.Seq, Event: e}); err != nil {
+		return CaseEvent{}, fmt.Errorf("append case %s event: %w", caseID, err)
+	}
+	return e.clone(), nil
+}
+
+// setLegTxn applies fn to the contact's leg in its case.
+func (w *writer) setLegTxn(c *contactRow, fn func(l *Leg)) error {
+	cs, err := getCase(w.txn, c.CaseID)
+	if err != nil {
+		return err
+	}
+	if c.LegIndex >= len(cs.Legs) {
+		return fmt.Errorf("case %s has no leg %d: %w", cs.ID, c.LegIndex, ErrConflict)
+	}
+	l := cs.Legs[c.LegIndex]
+	fn(&l)
+	n := cs.copy()
+	n.Legs = withLeg(cs.Legs, c.LegIndex, l)
+	return w.putCase(n)
+}
+
+// Abandon ends a contact because the caller left (hung up, closed the chat),
+// together with a pending warm-transfer leg of it.
+func (r *Router) Abandon(contactID string) ([]Event, error) {
+	return r.write(func(w *writer) error {
+		c, err := getContact(w.txn, contactID)
+		if err != nil {
+			return fmt.Errorf("abandon: %w", err)
+		}
+		if !c.Status.live() {
+			return fmt.Errorf("abandon %s: contact already ended: %w", contactID, ErrConflict)
+		}
+		actor := "citizen:" + c.Caller.ID
+		if c.WarmOf != "" {
+			if err := w.endContactTxn(c.WarmOf, "abandoned", "", actor, EventAbandoned); err != nil {
+				return err
+			}
+		}
+		return w.endContactTxn(contactID, "abandoned", "", actor, EventAbandoned)
+	})
+}
+
+// End is the assigned agent closing a contact with a disposition; the agent
+// wraps up and the case closes if this was its last live leg.
+func (r *Router) End(username, contactID, disposition, summary string) ([]Event, error) {
+	if disposition == "" {
+		disposition = "completed"
+	}
+	if err := checkID("disposition", disposition); err != nil || len(disposition) > maxDisposition {
+		return nil, fmt.Errorf("end %s: %w", contactID, invalid("disposition", "must be 1-%d bytes", maxDisposition))
+	}
+	if len(summary) > maxTextLen {
+		return nil, fmt.Errorf("end %s: %w", contactID, invalid("summary", "is longer than %d bytes", maxTextLen))
+	}
+	return r.write(func(w *writer) error {
+		if _, err := w.assignedTo(username, contactID); err != nil {
+			return fmt.Errorf("end: %w", err)
+		}
+		return w.endContactTxn(contactID, disposition, summary, "agent:"+username, EventEnded)
+	})
+}
+
+// assignedTo returns the contact if it is assigned to username.
+func (w *writer) assignedTo(username, contactID string) (*contactRow, error) {
+	c, err := getContact(w.txn, contactID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Agent != username || !c.Status.live() {
+		return nil, fmt.Errorf("contact %s is not assigned to %s: %w", contactID, username, ErrForbidden)
+	}
+	if c.Status != StatusAssigned {
+		return nil, fmt.Errorf("contact %s is %s, not assigned: %w", contactID, c.Status, ErrConflict)
+	}
+	return c, nil
+}

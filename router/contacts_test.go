@@ -1,0 +1,273 @@
+package router
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestDuplicateCaller(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q"), queue("other")}, nil)
+	first := f.enqueue("q", "010-1234")
+	_, _, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "q", Caller: Caller{ID: "010-1234"}})
+	var dup *DuplicateContactError
+	if !errors.As(err, &dup) || dup.ContactID != first.ID || !errors.Is(err, ErrConflict) {
+		t.Fatalf("second Enqueue = %v; want DuplicateContactError for %s wrapping ErrConflict", err, first.ID)
+	}
+	if n, _ := f.r.QueueSnapshot("q"); n.Waiting != 1 {
+		t.Errorf("waiting = %d; want 1 (no second place)", n.Waiting)
+	}
+	f.enqueue("other", "010-1234") // another queue is fine
+	_, err = f.r.Abandon(first.ID)
+	f.must(err)
+	f.enqueue("q", "010-1234") // after the first ended
+}
+
+func TestPositions(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, nil)
+	a := f.enqueue("q", "a")
+	b := f.enqueue("q", "b", chat)
+	c := f.enqueue("q", "c", func(r *EnqueueRequest) { r.Priority = 5 })
+	want := map[string]int{c.ID: 1, a.ID: 2, b.ID: 3}
+	for id, pos := range want {
+		if got, _ := f.r.Position(id); got != pos {
+			t.Errorf("Position(%s) = %d; want %d", id, got, pos)
+		}
+	}
+	line, err := f.r.Waiting("q")
+	f.must(err)
+	if len(line) != 3 || line[0].ID != c.ID || line[1].ID != a.ID || line[2].ID != b.ID {
+		t.Errorf("Waiting(q) = %v; want c, a, b", line)
+	}
+	if a.Position != 1 || b.Position != 2 {
+		t.Errorf("Enqueue positions = %d, %d; want 1, 2", a.Position, b.Position)
+	}
+}
+
+func TestCaseClosesAndLeavesMemdb(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	f.accept(c.ID)
+	_, err := f.r.Say(AsAgent("a"), c.ID, "how can I help")
+	f.must(err)
+	evs, err := f.r.End("a", c.ID, "resolved", "explained the form")
+	f.must(err)
+	var closed *Event
+	for i := range evs {
+		if evs[i].Type == EventCaseClosed {
+			closed = &evs[i]
+		}
+	}
+	if closed == nil || closed.Case == nil {
+		t.Fatalf("End events lack case_closed with the case: %+v", evs)
+	}
+	if cs := closed.Case; cs.Status != "closed" || len(cs.Legs) != 1 || cs.Legs[0].Disposition != "resolved" ||
+		!hasCaseEvent(*cs, CaseMessage, "how can I help") || !hasCaseEvent(*cs, CaseEnded, "explained the form") {
+		t.Errorf("closed case = %+v", cs)
+	}
+	_, err = f.r.Case(c.CaseID)
+	wantErr(t, "Case after close", err, ErrNotFound)
+	_, err = f.r.Contact(c.ID)
+	wantErr(t, "Contact after close", err, ErrNotFound)
+	assertEmpty(t, f.r)
+}
+
+// assertEmpty checks that no contact, case, event, offer or contact timer is
+// left in memdb.
+func assertEmpty(t *testing.T, r *Router) {
+	t.Helper()
+	txn := r.db.Load().Txn(false)
+	for _, table := range []string{tableContacts, tableCases, tableEvents, tableOffers} {
+		it, err := txn.Get(table, indexID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw := it.Next(); raw != nil {
+			t.Errorf("table %s still holds %+v", table, raw)
+		}
+	}
+}
+
+func TestMessagesAndAuthorization(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q"), agent("b", "q")})
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	_, err := f.r.Say(AsAgent("a"), c.ID, "too early")
+	wantErr(t, "Say before accept", err, ErrConflict)
+	f.accept(c.ID)
+	for _, step := range []struct {
+		name string
+		do   func() ([]Event, error)
+		want error
+	}{
+		{"agent says", func() ([]Event, error) { return f.r.Say(AsAgent("a"), c.ID, "hello") }, nil},
+		{"citizen says", func() ([]Event, error) { return f.r.Say(AsCitizen(), c.ID, "hi") }, nil},
+		{"gateway transcript", func() ([]Event, error) { return f.r.Transcript(c.ID, RoleCitizen, "my card") }, nil},
+		{"assigned agent notes", func() ([]Event, error) { return f.r.Note("a", c.CaseID, "check id") }, nil},
+		{"other agent says", func() ([]Event, error) { return f.r.Say(AsAgent("b"), c.ID, "hi") }, ErrForbidden},
+		{"other agent notes", func() ([]Event, error) { return f.r.Note("b", c.CaseID, "x") }, ErrForbidden},
+		{"other agent ends", func() ([]Event, error) { return f.r.End("b", c.ID, "resolved", "") }, ErrForbidden},
+		{"other agent transfers", func() ([]Event, error) {
+			_, evs, err := f.r.Transfer("b", c.ID, Target{Queue: "q"}, TransferCold, "")
+			return evs, err
+		}, ErrForbidden},
+		{"empty text", func() ([]Event, error) { return f.r.Say(AsAgent("a"), c.ID, "") }, ErrInvalid},
+		{"unknown contact", func() ([]Event, error) { return f.r.Say(AsCitizen(), "nope", "x") }, ErrNotFound},
+	} {
+		_, err := step.do()
+		if step.want == nil && err != nil || step.want != nil && !errors.Is(err, step.want) {
+			t.Errorf("%s: err = %v; want %v", step.name, err, step.want)
+		}
+	}
+	cs, err := f.r.Case(c.CaseID)
+	f.must(err)
+	var last int64
+	for _, e := range cs.Events {
+		if e.Seq != last+1 {
+			t.Errorf("case seq %d after %d; want consecutive", e.Seq, last)
+		}
+		last = e.Seq
+	}
+	for _, typ := range []string{CaseContactCreated, CaseAssigned, CaseMessage, CaseTranscript, CaseNote} {
+		if !hasCaseEvent(cs, typ, "") {
+			t.Errorf("case timeline lacks %s: %+v", typ, cs.Events)
+		}
+	}
+}
+
+func TestSinkGetsEventsInOrder(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
+	f.sink.events = nil
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	f.accept(c.ID)
+	var last uint64
+	for _, e := range f.sink.events {
+		if e.Seq <= last {
+			t.Fatalf("sink event seq %d after %d", e.Seq, last)
+		}
+		last = e.Seq
+	}
+	if !hasEvent(f.sink.events, EventContactCreated, c.ID) || !hasEvent(f.sink.events, EventOffered, c.ID) ||
+		!hasEvent(f.sink.events, EventAccepted, c.ID) {
+		t.Errorf("sink lacks created/offered/accepted: %+v", f.sink.events)
+	}
+}
+
+func TestReadsAreCopies(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q", func(q *QueueConfig) { q.RequiredSkills = map[string]int{"x": 1} })}, nil)
+	c := f.enqueue("q", "caller", func(r *EnqueueRequest) { r.Context.IVR = []string{"1"} })
+	c.Skills["x"] = 99
+	c.Context.IVR[0] = "changed"
+	q, _ := f.r.Queue("q")
+	q.RequiredSkills["x"] = 99
+	again := f.contact(c.ID)
+	if again.Skills["x"] != 1 || again.Context.IVR[0] != "1" {
+		t.Errorf("changing a view changed the store: %+v", again)
+	}
+	if q2, _ := f.r.Queue("q"); q2.RequiredSkills["x"] != 1 {
+		t.Errorf("changing a queue view changed the store")
+	}
+}
+
+func TestStickyAgent(t *testing.T) {
+	// A returning caller (same case) prefers the agent who served them.
+	setup := func(t *testing.T) (*fixture, ContactView) {
+		f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q"), agent("b", "q")})
+		f.online("a", "b")
+		first := f.enqueue("q", "caller")
+		if f.accept(first.ID) != "a" {
+			t.Fatal("setup: a should take the first contact")
+		}
+		hold := f.enqueue("q", "other") // keeps the case open: a second leg below
+		f.accept(hold.ID)               // b
+		_, err := f.r.End("b", hold.ID, "resolved", "")
+		f.must(err)
+		// The caller's first contact is still live: they call back on another line.
+		return f, first
+	}
+	returning := func(f *fixture, first ContactView) ContactView {
+		return f.enqueue("q2", "caller", func(r *EnqueueRequest) { r.CaseID = first.CaseID })
+	}
+	t.Run("waits briefly for the last agent", func(t *testing.T) {
+		f, first := setup(t)
+		f.must(upsert(f, queue("q2"), agent("a", "q", "q2"), agent("b", "q", "q2")))
+		c := returning(f, first) // a is busy with the first contact; b is free
+		if got := f.offeredTo(c.ID); got != "" {
+			t.Fatalf("offered to %q; want held for a", got)
+		}
+		_, err := f.r.End("a", first.ID, "resolved", "")
+		f.must(err)
+		if got := f.offeredTo(c.ID); got != "a" {
+			t.Errorf("after a is free offered to %q; want a", got)
+		}
+	})
+	t.Run("bounded wait", func(t *testing.T) {
+		f, first := setup(t)
+		f.must(upsert(f, queue("q2"), agent("a", "q", "q2"), agent("b", "q", "q2")))
+		c := returning(f, first)
+		f.advance(DefaultStickyWait)
+		if got := f.offeredTo(c.ID); got != "b" {
+			t.Errorf("after the sticky wait offered to %q; want b", got)
+		}
+	})
+	t.Run("never held for an offline agent", func(t *testing.T) {
+		f, first := setup(t)
+		f.must(upsert(f, queue("q2"), agent("a", "q", "q2"), agent("b", "q", "q2")))
+		_, err := f.r.Disconnect("a")
+		f.must(err)
+		c := returning(f, first)
+		if got := f.offeredTo(c.ID); got != "b" {
+			t.Errorf("offered to %q; want b at once", got)
+		}
+	})
+	t.Run("a free last agent gets it over a longer-idle one", func(t *testing.T) {
+		f := newFixture(t, []QueueConfig{queue("q"), queue("q2"), queue("elsewhere")},
+			[]AgentProfile{agent("a", "q", "q2"), agent("b", "q2")})
+		f.online("b", "a") // b is idle longer
+		c1 := f.enqueue("q", "caller")
+		if f.accept(c1.ID) != "a" {
+			t.Fatal("setup: a should take c1")
+		}
+		// a hands the case on; it stays open, waiting elsewhere, and a is free.
+		_, _, err := f.r.Transfer("a", c1.ID, Target{Queue: "elsewhere"}, TransferCold, "")
+		f.must(err)
+		c2 := f.enqueue("q2", "caller", func(r *EnqueueRequest) { r.CaseID = c1.CaseID })
+		if got := f.offeredTo(c2.ID); got != "a" {
+			t.Errorf("returning contact offered to %q; want a, who served the case", got)
+		}
+	})
+}
+
+func upsert(f *fixture, q QueueConfig, agents ...AgentProfile) error {
+	if _, err := f.r.UpsertQueue(q); err != nil {
+		return err
+	}
+	for _, a := range agents {
+		if _, err := f.r.UpsertAgent(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestEnqueueErrors(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q", func(q *QueueConfig) {
+		q.Channels = []Channel{ChannelChat}
+		q.MaxWaiting = 1
+	})}, nil)
+	_, _, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "nope", Caller: Caller{ID: "x"}})
+	wantErr(t, "Enqueue(unknown queue)", err, ErrNotFound)
+	_, _, err = f.r.Enqueue(EnqueueRequest{Channel: ChannelVoice, Queue: "q", Caller: Caller{ID: "x"}})
+	wantErr(t, "Enqueue(voice into a chat queue)", err, ErrInvalid)
+	_, _, err = f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "q", Caller: Caller{ID: "z"}, CaseID: "cs404"})
+	wantErr(t, "Enqueue(unknown case)", err, ErrNotFound)
+	f.enqueue("q", "x", chat)
+	_, _, err = f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "q", Caller: Caller{ID: "y"}})
+	wantErr(t, "Enqueue(full queue)", err, ErrUnavailable)
+	var fe *FieldError
+	_, _, err = f.r.Enqueue(EnqueueRequest{Channel: "fax", Queue: "q", Caller: Caller{ID: "z"}})
+	if !errors.As(err, &fe) || fe.Field != "channel" {
+		t.Errorf("Enqueue(fax) = %v; want a FieldError on channel", err)
+	}
+}

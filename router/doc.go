@@ -1,0 +1,76 @@
+// Package router is tellonce's live routing state and policy: queues,
+// agents' live state, contacts, offers and open cases with their whole
+// context, held in go-memdb, with time coming from an injected Clock.
+//
+// # Model
+//
+// A case is one citizen's matter; each contact is one leg of it in one
+// queue (a transfer adds a leg, keeping the case). A contact is queued,
+// offered (reserved for one agent until the offer expires), assigned, or
+// ended. The case timeline (contact_created, assigned, message, transcript,
+// note, transfer, requeued, ended, with a per-case seq) lives in memdb while
+// the case is open; when its last leg ends the case leaves memdb and a
+// case_closed event carries it to the durable store.
+//
+// Every write method runs in one memdb write transaction built from small
+// fooTxn helpers on a writer (the transaction plus the change's time, its
+// events and the matching work it created), then matches, commits and hands
+// the events to the Sink in commit order. Reads run on memdb snapshots and
+// return copies. Timers (offer expiry, overflow, best-skill widening,
+// wrap-up end, reconnect grace, sticky and direct-transfer holds, warm
+// transfer limits) are rows with due times: Tick processes what is due,
+// NextDeadline says when to call it, and Run is a driver on a real timer.
+//
+// # Matching
+//
+// Waiting contacts are ordered by priority, then case age, then enqueue
+// sequence (a re-queued contact goes before all of them), encoded in a
+// fixed-width rank key so memdb's index order is routing order. An agent is
+// eligible for a contact when connected and available with a free slot of
+// the contact's class (voice and callback take the exclusive voice slot;
+// chats up to MaxChats), member of the contact's queue or of a queue it has
+// overflowed into, with every required skill at the required level
+// (including lang:<caller language>). A contact goes to an agent only if it
+// is that agent's best contact across all their queues, so an agent in
+// several queues always gets the best-ranked one; among the eligible agents
+// the queue's strategy decides. Overflow policy belongs to the receiving
+// queue: own-first queues' agents take overflowed contacts only when none of
+// their own (or oldest-first overflow) work is waiting for them; oldest-first
+// queues mix them in by rank.
+//
+// # Choices where the spec left room
+//
+//   - Declines: an agent who declined a contact, or let its offer time out,
+//     is passed over while another available agent (connected, available,
+//     in the queue, with the skills; busy or not) has not declined it. When
+//     the decliners are the only ones left, they may be offered it again,
+//     so a contact never starves because its only agent once said no.
+//   - Wrap-up works per slot: ending a contact turns its slot into a
+//     wrap-up slot for the queue's wrap-up time. For voice that blocks the
+//     agent (state wrapup); for chat only that slot, so a chat agent keeps
+//     serving their other chats and may take new ones within MaxChats.
+//   - Direct transfer to an agent: the new leg goes to the agent's first
+//     queue (highest level, then lowest id) held for that agent for
+//     DirectWait (default 60s), ignoring queue membership and skills for
+//     them; then anyone in that queue may take it. An agent who is offline
+//     or disconnected is not waited for at all.
+//   - Sticky: a returning caller's contact (EnqueueRequest.CaseID) is held
+//     for the case's last agent for StickyWait (default 10s) if that agent
+//     is connected, not offline and in the queue; never for an absent one.
+//   - Warm transfer: one decline or timeout by the target, or WarmWait
+//     (default 60s) without an accept, cancels it; the first agent keeps the
+//     contact and gets transfer_failed.
+//   - Best-skill: an agent's score is the sum of their levels on the
+//     contact's required skills. Until WidenAfter, only agents with the top
+//     score among the queue's logged-in members may take the contact.
+//   - Cold transfers carry the caller's language requirement but not the
+//     first contact's extra skills: the target queue sets its own.
+//   - An agent going offline with assigned contacts is refused (end or
+//     transfer them first); break keeps assigned contacts and revokes
+//     pending offers. Disconnecting starts the reconnect grace instead.
+//   - Citizens' positions: each change emits one queue_changed event per
+//     queue whose line moved rather than an event per waiting contact; the
+//     fan-out layer asks Position for the citizens it has connected.
+//   - Queue timings: OfferTimeout zero means 20s; Wrapup zero means 10s and
+//     a negative Wrapup means none.
+package router

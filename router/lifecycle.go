@@ -1,0 +1,256 @@
+package router
+
+import (
+	"fmt"
+	"time"
+)
+
+// endContactTxn ends a live contact: its offer is revoked or its agent goes
+// to wrap-up, its leg ends with the disposition, a pending warm leg of it is
+// cancelled, and its case closes when no live leg is left.
+func (w *writer) endContactTxn(contactID, disposition, summary, actor string, typ EventType) error {
+	c, err := getContact(w.txn, contactID)
+	if err != nil {
+		return err
+	}
+	if !c.Status.live() {
+		return nil
+	}
+	switch c.Status {
+	case StatusOffered:
+		if err := w.dropOfferTxn(c.OfferID); err != nil {
+			return err
+		}
+	case StatusAssigned:
+		if err := w.startWrapupTxn(c); err != nil {
+			return err
+		}
+	case StatusQueued:
+		w.touch(c.Queue)
+	}
+	n := c.copy()
+	n.Status, n.EndedAt, n.Disposition, n.OfferID, n.Reserved = StatusEnded, w.now, disposition, "", ""
+	if err := w.putContact(n); err != nil {
+		return err
+	}
+	if err := w.dropTimersOf(c.ID); err != nil {
+		return err
+	}
+	if err := w.setLegTxn(c, func(l *Leg) { l.EndedAt, l.Disposition = w.now, disposition }); err != nil {
+		return err
+	}
+	data := map[string]string{"contact_id": c.ID, "disposition": disposition}
+	e, err := w.appendCaseEventTxn(c.CaseID, CaseEnded, actor, summary, data)
+	if err != nil {
+		return err
+	}
+	v := contactView(n)
+	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
+		Actor: actor, Reason: disposition, Text: summary, CaseEvent: &e, Contact: &v})
+	if err := w.unlinkWarmTxn(c, actor); err != nil {
+		return err
+	}
+	if _, err := w.adjustCaseLive(c.CaseID, -1); err != nil {
+		return err
+	}
+	return w.closeCaseIfDoneTxn(c.CaseID)
+}
+
+// unlinkWarmTxn cleans up the warm-transfer link of a contact that ended:
+// a pending warm leg of it is cancelled; if it was the pending leg, the
+// first contact forgets it.
+func (w *writer) unlinkWarmTxn(c *contactRow, actor string) error {
+	if c.WarmTo != "" {
+		if err := w.endContactTxn(c.WarmTo, "transfer_cancelled", "", actor, EventEnded); err != nil {
+			return err
+		}
+	}
+	if c.WarmOf == "" {
+		return nil
+	}
+	first, err := getContact(w.txn, c.WarmOf)
+	if err != nil || first.WarmTo != c.ID {
+		return nil
+	}
+	n := first.copy()
+	n.WarmTo = ""
+	return w.putContact(n)
+}
+
+func (w *writer) adjustCaseLive(caseID string, delta int) (*caseRow, error) {
+	cs, err := getCase(w.txn, caseID)
+	if err != nil {
+		return nil, err
+	}
+	n := cs.copy()
+	n.Live += delta
+	return n, w.putCase(n)
+}
+
+// closeCaseIfDoneTxn removes a case with no live leg from memdb; the
+// case_closed event carries the whole case for the durable store.
+func (w *writer) closeCaseIfDoneTxn(caseID string) error {
+	cs, err := getCase(w.txn, caseID)
+	if err != nil || cs.Live > 0 {
+		return nil // already closed in this transaction, or still live
+	}
+	v, err := caseView(w.txn, cs, "closed")
+	if err != nil {
+		return err
+	}
+	legs, err := contactsOf(w.txn, caseID)
+	if err != nil {
+		return err
+	}
+	for _, c := range legs {
+		if err := w.dropTimersOf(c.ID); err != nil {
+			return err
+		}
+		if err := w.txn.Delete(tableContacts, c); err != nil {
+			return fmt.Errorf("close case %s: %w", caseID, err)
+		}
+	}
+	if _, err := w.txn.DeleteAll(tableEvents, indexID, caseID); err != nil {
+		return fmt.Errorf("close case %s: %w", caseID, err)
+	}
+	if err := w.txn.Delete(tableCases, cs); err != nil {
+		return fmt.Errorf("close case %s: %w", caseID, err)
+	}
+	w.emit(Event{Type: EventCaseClosed, CaseID: caseID, Actor: "router", Case: &v})
+	return nil
+}
+
+// startWrapupTxn turns the slot of an assigned contact into a wrap-up slot
+// for the queue's wrap-up time. For voice that is the whole agent; for chat
+// only that slot, so the agent keeps serving other chats.
+func (w *writer) startWrapupTxn(c *contactRow) error {
+	wrap := DefaultWrapup
+	if q, err := getQueue(w.txn, c.Queue); err == nil {
+		wrap = q.wrapup()
+	}
+	if wrap <= 0 {
+		return w.releaseSlotTxn(c.Agent, c.class(), false)
+	}
+	a, err := w.adjustAgentTxn(c.Agent, func(a *agentRow) { a.Wraps++ })
+	if err != nil {
+		return fmt.Errorf("wrap-up of %s: %w", c.Agent, err)
+	}
+	t := &timerRow{ID: timerID(timerWrapup, c.ID), Kind: timerWrapup, Target: c.Agent,
+		Agent: c.Agent, Class: c.class(), Due: w.now.Add(wrap)}
+	if err := w.putTimer(t); err != nil {
+		return err
+	}
+	w.emitAgentState(a, "wrapup")
+	return nil
+}
+
+// wrapupEndTxn frees a wrap-up slot.
+func (w *writer) wrapupEndTxn(t *timerRow) error {
+	if err := w.dropTimer(t.ID); err != nil {
+		return err
+	}
+	if _, err := getAgent(w.txn, t.Agent); err != nil {
+		return nil // removed meanwhile
+	}
+	if err := w.releaseSlotTxn(t.Agent, t.Class, true); err != nil {
+		return err
+	}
+	a, err := getAgent(w.txn, t.Agent)
+	if err != nil {
+		return err
+	}
+	w.emitAgentState(a, "wrapup_ended")
+	return nil
+}
+
+// requeueHeadTxn returns an assigned contact whose agent is gone to the head
+// of its queue. Its leg with that agent ends as "requeued" and a new leg
+// starts; the case keeps everything.
+func (w *writer) requeueHeadTxn(c *contactRow) error {
+	if err := w.releaseSlotTxn(c.Agent, c.class(), false); err != nil {
+		return err
+	}
+	if err := w.setLegTxn(c, func(l *Leg) { l.EndedAt, l.Disposition = w.now, "requeued" }); err != nil {
+		return err
+	}
+	cs, err := getCase(w.txn, c.CaseID)
+	if err != nil {
+		return err
+	}
+	ncs := cs.copy()
+	ncs.Legs = append(cs.Legs[:len(cs.Legs):len(cs.Legs)], Leg{ContactID: c.ID, Queue: c.Queue,
+		Agency: c.Agency, Channel: c.Channel, EnqueuedAt: w.now})
+	if err := w.putCase(ncs); err != nil {
+		return err
+	}
+	n := c.copy()
+	n.Status, n.Agent, n.OfferID, n.Head, n.Widened = StatusQueued, "", "", true, true
+	n.LegIndex, n.EnqueuedAt, n.AnsweredAt = len(ncs.Legs)-1, w.now, time.Time{}
+	if err := w.putContact(n); err != nil {
+		return err
+	}
+	if q, err := getQueue(w.txn, c.Queue); err == nil {
+		if err := w.scheduleContactTimersTxn(n, q); err != nil {
+			return err
+		}
+	}
+	e, err := w.appendCaseEventTxn(c.CaseID, CaseRequeued, "router", "",
+		map[string]string{"contact_id": c.ID, "agent": c.Agent})
+	if err != nil {
+		return err
+	}
+	v := contactView(n)
+	w.emit(Event{Type: EventRequeued, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue,
+		Agent: c.Agent, Actor: "router", Reason: "agent_lost", CaseEvent: &e, Contact: &v})
+	if c.WarmTo != "" {
+		if err := w.warmFailTxn(c.WarmTo, "agent_lost"); err != nil {
+			return err
+		}
+	}
+	w.markWaiting(c.ID)
+	w.touch(c.Queue)
+	return nil
+}
+
+// releaseReservationTxn lets anyone eligible take a contact that was held
+// for one agent.
+func (w *writer) releaseReservationTxn(c *contactRow) error {
+	if err := w.dropTimer(timerID(timerReserve, c.ID)); err != nil {
+		return err
+	}
+	if c.Reserved == "" {
+		return nil
+	}
+	n := c.copy()
+	n.Reserved, n.ReservedDirect = "", false
+	if err := w.putContact(n); err != nil {
+		return err
+	}
+	w.markWaiting(c.ID)
+	return nil
+}
+
+// warmFailTxn cancels a pending warm-transfer leg; the first agent keeps the
+// contact and is told why.
+func (w *writer) warmFailTxn(legID, reason string) error {
+	leg, err := getContact(w.txn, legID)
+	if err != nil || !leg.Status.live() || leg.WarmOf == "" {
+		return nil
+	}
+	first, err := getContact(w.txn, leg.WarmOf)
+	if err != nil {
+		return err
+	}
+	if err := w.endContactTxn(leg.ID, "transfer_"+reason, "", "router", EventEnded); err != nil {
+		return err
+	}
+	e, err := w.appendCaseEventTxn(first.CaseID, CaseTransferFailed, "router", reason,
+		map[string]string{"contact_id": first.ID, "transfer_contact_id": leg.ID})
+	if err != nil {
+		return err
+	}
+	w.emit(Event{Type: EventTransferFailed, CaseID: first.CaseID, ContactID: first.ID,
+		Queue: leg.Queue, Agent: first.Agent, Actor: "router", Reason: reason, CaseEvent: &e,
+		Data: map[string]string{"transfer_contact_id": leg.ID}})
+	return nil
+}

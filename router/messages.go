@@ -1,0 +1,108 @@
+package router
+
+import "fmt"
+
+func checkText(text string) error {
+	if text == "" {
+		return invalid("text", "is required")
+	}
+	if len(text) > maxTextLen {
+		return invalid("text", "is longer than %d bytes", maxTextLen)
+	}
+	return nil
+}
+
+// Say appends a chat message to the contact's case. An agent may speak only
+// on a contact assigned to them; the citizen on their own live contact.
+func (r *Router) Say(from Party, contactID, text string) ([]Event, error) {
+	if err := checkText(text); err != nil {
+		return nil, fmt.Errorf("say on %s: %w", contactID, err)
+	}
+	return r.write(func(w *writer) error {
+		var actor string
+		switch from.Role {
+		case RoleAgent:
+			if _, err := w.assignedTo(from.Username, contactID); err != nil {
+				return fmt.Errorf("say: %w", err)
+			}
+			actor = "agent:" + from.Username
+		case RoleCitizen:
+			c, err := getContact(w.txn, contactID)
+			if err != nil {
+				return fmt.Errorf("say: %w", err)
+			}
+			if !c.Status.live() {
+				return fmt.Errorf("say on %s: contact ended: %w", contactID, ErrConflict)
+			}
+			actor = "citizen:" + c.Caller.ID
+		default:
+			return fmt.Errorf("say: %w", invalid("from", "must be an agent or the citizen"))
+		}
+		return w.speakTxn(contactID, CaseMessage, EventMessage, actor, text)
+	})
+}
+
+// Transcript appends a speech-to-text segment from the telephony gateway;
+// speaker is RoleAgent or RoleCitizen.
+func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([]Event, error) {
+	if err := checkText(text); err != nil {
+		return nil, fmt.Errorf("transcript on %s: %w", contactID, err)
+	}
+	if speaker != RoleAgent && speaker != RoleCitizen {
+		return nil, fmt.Errorf("transcript on %s: %w", contactID, invalid("speaker", "must be agent or citizen"))
+	}
+	return r.write(func(w *writer) error {
+		c, err := getContact(w.txn, contactID)
+		if err != nil {
+			return fmt.Errorf("transcript: %w", err)
+		}
+		if !c.Status.live() {
+			return fmt.Errorf("transcript on %s: contact ended: %w", contactID, ErrConflict)
+		}
+		actor := "citizen:" + c.Caller.ID
+		if speaker == RoleAgent {
+			if c.Agent == "" {
+				return fmt.Errorf("transcript on %s: no agent: %w", contactID, ErrConflict)
+			}
+			actor = "agent:" + c.Agent
+		}
+		return w.speakTxn(contactID, CaseTranscript, EventTranscript, actor, text)
+	})
+}
+
+func (w *writer) speakTxn(contactID, caseType string, typ EventType, actor, text string) error {
+	c, err := getContact(w.txn, contactID)
+	if err != nil {
+		return err
+	}
+	e, err := w.appendCaseEventTxn(c.CaseID, caseType, actor, text, map[string]string{"contact_id": c.ID})
+	if err != nil {
+		return err
+	}
+	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
+		Actor: actor, Text: text, CaseEvent: &e})
+	return nil
+}
+
+// Note appends an agent's note to a case; only agents who are or were
+// assigned to the case may write one.
+func (r *Router) Note(username, caseID, text string) ([]Event, error) {
+	if err := checkText(text); err != nil {
+		return nil, fmt.Errorf("note on %s: %w", caseID, err)
+	}
+	return r.write(func(w *writer) error {
+		cs, err := getCase(w.txn, caseID)
+		if err != nil {
+			return fmt.Errorf("note: %w", err)
+		}
+		if !containsString(cs.Agents, username) {
+			return fmt.Errorf("note on %s by %s: never assigned: %w", caseID, username, ErrForbidden)
+		}
+		e, err := w.appendCaseEventTxn(caseID, CaseNote, "agent:"+username, text, nil)
+		if err != nil {
+			return err
+		}
+		w.emit(Event{Type: EventNote, CaseID: caseID, Agent: username, Actor: e.Actor, Text: text, CaseEvent: &e})
+		return nil
+	})
+}

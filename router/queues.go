@@ -1,0 +1,231 @@
+package router
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// maxIDLen bounds every id and name the router indexes.
+const maxIDLen = 128
+
+// checkID rejects empty, overlong or control-character ids: ids become
+// index keys, where a NUL byte would break key boundaries.
+func checkID(field, s string) error {
+	if s == "" {
+		return invalid(field, "is required")
+	}
+	if len(s) > maxIDLen {
+		return invalid(field, "is longer than %d bytes", maxIDLen)
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return invalid(field, "contains a control character")
+	}
+	return nil
+}
+
+func checkSkills(field string, skills map[string]int) error {
+	for k, lvl := range skills {
+		if err := checkID(field, k); err != nil {
+			return err
+		}
+		if lvl < 0 || lvl > 100 {
+			return invalid(field, "level of %q must be 0-100", k)
+		}
+	}
+	return nil
+}
+
+// Validate checks a queue configuration.
+func (q QueueConfig) Validate() error {
+	if err := checkID("id", q.ID); err != nil {
+		return err
+	}
+	if err := checkID("agency", q.Agency); err != nil {
+		return err
+	}
+	if len(q.Channels) == 0 {
+		return invalid("channels", "at least one channel is required")
+	}
+	for _, c := range q.Channels {
+		if !c.valid() {
+			return invalid("channels", "unknown channel %q", c)
+		}
+	}
+	if err := checkSkills("required_skills", q.RequiredSkills); err != nil {
+		return err
+	}
+	switch q.Strategy {
+	case "", StrategyLongestIdle, StrategyRoundRobin, StrategyFewestContacts, StrategyBestSkill:
+	default:
+		return invalid("strategy", "unknown strategy %q", q.Strategy)
+	}
+	switch q.OverflowPolicy {
+	case "", OverflowOwnFirst, OverflowOldestFirst:
+	default:
+		return invalid("overflow_policy", "unknown policy %q", q.OverflowPolicy)
+	}
+	if q.OfferTimeout < 0 || q.WidenAfter < 0 || q.CallbackAfter < 0 || q.MaxWaiting < 0 {
+		return invalid("timing", "durations and max_waiting must not be negative")
+	}
+	for _, o := range q.Overflow {
+		if err := checkID("overflow.to", o.To); err != nil {
+			return err
+		}
+		if o.To == q.ID {
+			return invalid("overflow.to", "a queue cannot overflow into itself")
+		}
+		if o.After <= 0 {
+			return invalid("overflow.after", "must be positive")
+		}
+	}
+	return nil
+}
+
+// UpsertQueue creates or replaces a queue's configuration. Contacts already
+// waiting keep the requirements they were enqueued with.
+func (r *Router) UpsertQueue(cfg QueueConfig) ([]Event, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("upsert queue %s: %w", cfg.ID, err)
+	}
+	return r.write(func(w *writer) error { return w.upsertQueueTxn(cfg) })
+}
+
+func (w *writer) upsertQueueTxn(cfg QueueConfig) error {
+	row := &queueRow{QueueConfig: cfg.clone()}
+	if old, err := getQueue(w.txn, cfg.ID); err == nil {
+		row.RRLast = old.RRLast
+	}
+	if err := w.putQueue(row); err != nil {
+		return err
+	}
+	// The new configuration may make someone eligible: try the whole line.
+	return w.markQueueWaiting(cfg.ID)
+}
+
+func (w *writer) markQueueWaiting(queue string) error {
+	it, err := w.txn.Get(tableContacts, indexContactRank, queue)
+	if err != nil {
+		return fmt.Errorf("queue %s line: %w", queue, err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		w.markWaiting(raw.(*contactRow).ID)
+	}
+	return nil
+}
+
+// RemoveQueue deletes a queue; it refuses (ErrConflict) while the queue has
+// live contacts.
+func (r *Router) RemoveQueue(id string) ([]Event, error) {
+	return r.write(func(w *writer) error {
+		q, err := getQueue(w.txn, id)
+		if err != nil {
+			return fmt.Errorf("remove queue: %w", err)
+		}
+		if n, err := liveInQueue(w.txn, id); err != nil {
+			return err
+		} else if n > 0 {
+			return fmt.Errorf("remove queue %s: %d live contacts: %w", id, n, ErrConflict)
+		}
+		if err := w.txn.Delete(tableQueues, q); err != nil {
+			return fmt.Errorf("remove queue %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// liveInQueue counts the queue's live contacts (by the caller index, which
+// holds exactly the live ones).
+func liveInQueue(txn *memdb.Txn, queue string) (int, error) {
+	it, err := txn.Get(tableContacts, indexContactCaller, queue)
+	if err != nil {
+		return 0, fmt.Errorf("queue %s contacts: %w", queue, err)
+	}
+	n := 0
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		n++
+	}
+	return n, nil
+}
+
+// Queue returns a queue's configuration.
+func (r *Router) Queue(id string) (QueueConfig, error) {
+	var out QueueConfig
+	err := r.read(func(txn *memdb.Txn) error {
+		q, err := getQueue(txn, id)
+		if err != nil {
+			return err
+		}
+		out = q.QueueConfig.clone()
+		return nil
+	})
+	return out, err
+}
+
+// Queues lists every queue's configuration, by id.
+func (r *Router) Queues() []QueueConfig {
+	var out []QueueConfig
+	_ = r.read(func(txn *memdb.Txn) error {
+		it, err := txn.Get(tableQueues, indexID)
+		if err != nil {
+			return err
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			out = append(out, raw.(*queueRow).QueueConfig.clone())
+		}
+		return nil
+	})
+	return out
+}
+
+// QueueSnapshot reports a queue's line and its agents by state.
+func (r *Router) QueueSnapshot(id string) (QueueStats, error) {
+	var out QueueStats
+	err := r.read(func(txn *memdb.Txn) error {
+		q, err := getQueue(txn, id)
+		if err != nil {
+			return err
+		}
+		now := r.clock.Now()
+		out = QueueStats{Queue: q.ID, Agency: q.Agency, Name: q.Name, Agents: map[AgentState]int{}}
+		it, err := txn.Get(tableContacts, indexContactRank, id)
+		if err != nil {
+			return err
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			c := raw.(*contactRow)
+			out.Waiting++
+			if out.OldestEnqueuedAt.IsZero() || c.EnqueuedAt.Before(out.OldestEnqueuedAt) {
+				out.OldestEnqueuedAt = c.EnqueuedAt
+			}
+		}
+		if out.Waiting > 0 {
+			out.LongestWait = max(now.Sub(out.OldestEnqueuedAt), time.Duration(0))
+		}
+		ait, err := txn.Get(tableAgents, indexAgentQueue, id)
+		if err != nil {
+			return err
+		}
+		for raw := ait.Next(); raw != nil; raw = ait.Next() {
+			out.Agents[raw.(*agentRow).display()]++
+		}
+		return nil
+	})
+	if err != nil {
+		return QueueStats{}, fmt.Errorf("queue snapshot: %w", err)
+	}
+	return out, nil
+}
+
+// sortedQueues is a profile's queue ids in order, for deterministic loops.
+func sortedQueues(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for q := range m {
+		out = append(out, q)
+	}
+	sort.Strings(out)
+	return out
+}

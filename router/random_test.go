@@ -1,0 +1,458 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// TestRandomOperations drives the router with thousands of seeded random
+// operations and checks the invariants after every step.
+func TestRandomOperations(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			steps := 2500
+			if testing.Short() {
+				steps = 300
+			}
+			runRandom(t, seed, steps)
+		})
+	}
+}
+
+type randomRun struct {
+	t       *testing.T
+	f       *fixture
+	rng     *rand.Rand
+	created map[string]bool // every contact id ever created: true while not ended
+	cases   map[string]CaseView
+}
+
+func runRandom(t *testing.T, seed uint64, steps int) {
+	queues := []QueueConfig{
+		queue("q0", func(q *QueueConfig) {
+			q.Overflow = []OverflowRule{{After: 30 * time.Second, To: "q1"}}
+			q.Wrapup = 5 * time.Second
+		}),
+		queue("q1", func(q *QueueConfig) { q.Strategy = StrategyRoundRobin; q.OverflowPolicy = OverflowOldestFirst }),
+		queue("q2", func(q *QueueConfig) {
+			q.Strategy, q.WidenAfter = StrategyBestSkill, 20*time.Second
+			q.RequiredSkills = map[string]int{"topic:tax": 2}
+		}),
+		queue("q3", func(q *QueueConfig) { q.Strategy = StrategyFewestContacts; q.Wrapup = 0 }),
+	}
+	rng := rand.New(rand.NewPCG(seed, seed*7919))
+	var agents []AgentProfile
+	for i := range 8 {
+		p := agent(fmt.Sprint("a", i))
+		for _, q := range queues {
+			if rng.IntN(2) == 0 {
+				p.Queues[q.ID] = 1 + rng.IntN(3)
+			}
+		}
+		p.Skills["topic:tax"] = 1 + rng.IntN(4)
+		if rng.IntN(2) == 0 {
+			p.Skills["lang:en"] = 1
+		}
+		p.MaxChats = 1 + rng.IntN(3)
+		agents = append(agents, p)
+	}
+	run := &randomRun{t: t, f: newFixture(t, queues, agents), rng: rng,
+		created: map[string]bool{}, cases: map[string]CaseView{}}
+	for step := range steps {
+		op := run.step()
+		if t.Failed() {
+			t.Fatalf("step %d (%s) failed", step, op)
+		}
+		checkInvariants(t, run.f.r, run.created)
+		run.checkCases()
+		if t.Failed() {
+			t.Fatalf("invariants broken after step %d (%s)", step, op)
+		}
+	}
+}
+
+func (run *randomRun) step() string {
+	f, rng := run.f, run.rng
+	agent := fmt.Sprint("a", rng.IntN(8))
+	var evs []Event
+	var err error
+	var op string
+	switch n := rng.IntN(100); {
+	case n < 25:
+		op = "enqueue"
+		evs, err = run.enqueue()
+	case n < 32:
+		op = "connect"
+		_, evs, err = f.r.Connect(agent)
+		if err == nil {
+			var e2 []Event
+			e2, err = f.r.SetState(agent, StateAvailable, "")
+			evs = append(evs, e2...)
+		}
+	case n < 36:
+		op = "disconnect"
+		evs, err = f.r.Disconnect(agent)
+	case n < 40:
+		op = "state"
+		evs, err = f.r.SetState(agent, []AgentState{StateAvailable, StateBreak, StateOffline}[rng.IntN(3)], "")
+	case n < 55:
+		op = "accept"
+		if o := run.pickOffer(); o != nil {
+			evs, err = f.r.Accept(o.Agent, o.ID)
+		}
+	case n < 60:
+		op = "decline"
+		if o := run.pickOffer(); o != nil {
+			evs, err = f.r.Decline(o.Agent, o.ID, "")
+		}
+	case n < 70:
+		op = "end"
+		if c := run.pickContact(StatusAssigned); c != nil {
+			evs, err = f.r.End(c.Agent, c.ID, "resolved", "")
+		}
+	case n < 77:
+		op = "transfer"
+		evs, err = run.transfer()
+	case n < 81:
+		op = "abandon"
+		if c := run.pickLive(); c != nil {
+			evs, err = f.r.Abandon(c.ID)
+		}
+	case n < 86:
+		op = "say"
+		if c := run.pickContact(StatusAssigned); c != nil {
+			evs, err = f.r.Say(AsAgent(c.Agent), c.ID, "text")
+		}
+	default:
+		op = "tick"
+		f.clock.Advance(time.Duration(rng.IntN(25000)) * time.Millisecond)
+		evs, err = f.r.Tick()
+		checkNoExpiredOffers(run.t, f.r, f.clock.Now())
+	}
+	if err != nil && !isRouterError(err) {
+		run.t.Errorf("%s: unexpected error %v", op, err)
+	}
+	run.track(evs)
+	return op
+}
+
+func isRouterError(err error) bool {
+	for _, s := range []error{ErrNotFound, ErrForbidden, ErrConflict, ErrInvalid, ErrUnavailable} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (run *randomRun) enqueue() ([]Event, error) {
+	rng := run.rng
+	req := EnqueueRequest{Channel: []Channel{ChannelVoice, ChannelChat, ChannelCallback}[rng.IntN(3)],
+		Queue: fmt.Sprint("q", rng.IntN(4)), Caller: Caller{ID: fmt.Sprint("c", rng.IntN(20))},
+		Priority: rng.IntN(3), CallbackNumber: "021234"}
+	if rng.IntN(4) == 0 {
+		req.Caller.Language = "en"
+	}
+	if rng.IntN(3) == 0 { // a returning caller continues one of their open cases
+		for id, cs := range run.cases {
+			if cs.Caller.ID == req.Caller.ID {
+				req.CaseID = id
+				break
+			}
+		}
+	}
+	c, evs, err := run.f.r.Enqueue(req)
+	if err == nil {
+		run.created[c.ID] = true
+	}
+	return evs, err
+}
+
+func (run *randomRun) transfer() ([]Event, error) {
+	c := run.pickContact(StatusAssigned)
+	if c == nil {
+		return nil, nil
+	}
+	to := Target{Queue: fmt.Sprint("q", run.rng.IntN(4))}
+	if run.rng.IntN(3) == 0 {
+		to = Target{Agent: fmt.Sprint("a", run.rng.IntN(8))}
+	}
+	mode := []TransferMode{TransferCold, TransferWarm}[run.rng.IntN(2)]
+	leg, evs, err := run.f.r.Transfer(c.Agent, c.ID, to, mode, "note")
+	if err == nil {
+		run.created[leg.ID] = true
+	}
+	return evs, err
+}
+
+// track marks contacts ended by events and remembers open cases.
+func (run *randomRun) track(evs []Event) {
+	for _, e := range evs {
+		switch e.Type {
+		case EventEnded, EventAbandoned:
+			if !run.created[e.ContactID] {
+				run.t.Errorf("%s for contact %s that was not live", e.Type, e.ContactID)
+			}
+			run.created[e.ContactID] = false
+		case EventCaseClosed:
+			for _, l := range e.Case.Legs {
+				if run.created[l.ContactID] {
+					run.t.Errorf("case %s closed with live leg %s", e.CaseID, l.ContactID)
+				}
+			}
+			run.checkExtends(e.CaseID, *e.Case)
+			delete(run.cases, e.CaseID)
+		}
+	}
+}
+
+// checkCases: every open case still holds every leg and event it had.
+func (run *randomRun) checkCases() {
+	txn := run.f.r.db.Load().Txn(false)
+	it, _ := txn.Get(tableCases, indexID)
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		cs := raw.(*caseRow)
+		v, err := caseView(txn, cs, "open")
+		if err != nil {
+			run.t.Fatal(err)
+		}
+		run.checkExtends(cs.ID, v)
+		run.cases[cs.ID] = v
+	}
+}
+
+func (run *randomRun) checkExtends(id string, now CaseView) {
+	before, ok := run.cases[id]
+	if !ok {
+		return
+	}
+	if len(now.Legs) < len(before.Legs) || len(now.Events) < len(before.Events) {
+		run.t.Errorf("case %s shrank: legs %d->%d events %d->%d", id, len(before.Legs), len(now.Legs), len(before.Events), len(now.Events))
+		return
+	}
+	for i, l := range before.Legs {
+		if now.Legs[i].ContactID != l.ContactID || now.Legs[i].Queue != l.Queue {
+			run.t.Errorf("case %s leg %d changed: %+v -> %+v", id, i, l, now.Legs[i])
+		}
+	}
+	for i, e := range before.Events {
+		if n := now.Events[i]; n.Seq != e.Seq || n.Type != e.Type || n.Text != e.Text {
+			run.t.Errorf("case %s event %d changed: %+v -> %+v", id, i, e, n)
+		}
+	}
+}
+
+func (run *randomRun) pickOffer() *offerRow {
+	txn := run.f.r.db.Load().Txn(false)
+	it, _ := txn.Get(tableOffers, indexID)
+	var all []*offerRow
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		all = append(all, raw.(*offerRow))
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return all[run.rng.IntN(len(all))]
+}
+
+func (run *randomRun) pickContact(status ContactStatus) *contactRow {
+	var all []*contactRow
+	for _, c := range allContacts(run.f.r) {
+		if c.Status == status {
+			all = append(all, c)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return all[run.rng.IntN(len(all))]
+}
+
+func (run *randomRun) pickLive() *contactRow {
+	var all []*contactRow
+	for _, c := range allContacts(run.f.r) {
+		if c.Status.live() {
+			all = append(all, c)
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return all[run.rng.IntN(len(all))]
+}
+
+func allContacts(r *Router) []*contactRow { return contactsIn(r.db.Load().Txn(false)) }
+
+func contactsIn(txn *memdb.Txn) []*contactRow {
+	it, _ := txn.Get(tableContacts, indexID)
+	var all []*contactRow
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		all = append(all, raw.(*contactRow))
+	}
+	return all
+}
+
+func checkNoExpiredOffers(t *testing.T, r *Router, now time.Time) {
+	t.Helper()
+	txn := r.db.Load().Txn(false)
+	it, _ := txn.Get(tableOffers, indexID)
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if o := raw.(*offerRow); !o.ExpiresAt.After(now) {
+			t.Errorf("offer %s expired at %s is still there after Tick at %s", o.ID, o.ExpiresAt, now)
+		}
+	}
+}
+
+// checkInvariants checks the state against the routing invariants. created
+// maps every contact id the test saw created to whether it should be live.
+func checkInvariants(t testing.TB, r *Router, created map[string]bool) {
+	t.Helper()
+	txn := r.db.Load().Txn(false)
+	offers := map[string]*offerRow{} // by contact
+	it, _ := txn.Get(tableOffers, indexID)
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		o := raw.(*offerRow)
+		if offers[o.ContactID] != nil {
+			t.Errorf("contact %s has two offers", o.ContactID)
+		}
+		offers[o.ContactID] = o
+	}
+	uses := map[string]*slotUse{}
+	live := checkContacts(t, txn, offers, uses, created)
+	tit, _ := txn.Get(tableTimers, indexID)
+	for raw := tit.Next(); raw != nil; raw = tit.Next() {
+		if tm := raw.(*timerRow); tm.Kind == timerWrapup {
+			u := useOf(uses, tm.Agent)
+			u.wraps++
+			if tm.Class == classVoice {
+				u.voice++
+			} else {
+				u.chats++
+			}
+		}
+	}
+	ait, _ := txn.Get(tableAgents, indexID)
+	for raw := ait.Next(); raw != nil; raw = ait.Next() {
+		a := raw.(*agentRow)
+		u := useOf(uses, a.Username)
+		if u.voice != a.Voice || u.chats != a.Chats || u.wraps != a.Wraps {
+			t.Errorf("agent %s counts voice %d chats %d wraps %d; holds %+v", a.Username, a.Voice, a.Chats, a.Wraps, *u)
+		}
+		if u.voice > 1 || (u.voice == 1 && u.chats > 0) || u.chats > a.maxChats() {
+			t.Errorf("agent %s over capacity: %+v (max chats %d)", a.Username, *u, a.maxChats())
+		}
+	}
+	cit, _ := txn.Get(tableCases, indexID)
+	for raw := cit.Next(); raw != nil; raw = cit.Next() {
+		cs := raw.(*caseRow)
+		if cs.Live != live[cs.ID] || cs.Live == 0 {
+			t.Errorf("case %s Live = %d; it has %d live contacts", cs.ID, cs.Live, live[cs.ID])
+		}
+	}
+}
+
+func countIndex(txn *memdb.Txn, index string, c *contactRow) int {
+	it, _ := txn.Get(tableContacts, index, c.Queue)
+	n := 0
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if raw.(*contactRow).ID == c.ID {
+			n++
+		}
+	}
+	return n
+}
+
+type slotUse struct{ voice, chats, wraps int }
+
+func useOf(uses map[string]*slotUse, a string) *slotUse {
+	if uses[a] == nil {
+		uses[a] = &slotUse{}
+	}
+	return uses[a]
+}
+
+// checkContacts checks every contact against its offer, the waiting line
+// and the created set, counts the agents' slots, and returns live legs per case.
+func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, uses map[string]*slotUse, created map[string]bool) map[string]int {
+	t.Helper()
+	live := map[string]int{} // per case
+	seen := map[string]bool{}
+	for _, c := range contactsIn(txn) {
+		seen[c.ID] = true
+		if want, ok := created[c.ID]; !ok || want != c.Status.live() {
+			t.Errorf("contact %s is %s; the test expects live=%v (known=%v)", c.ID, c.Status, want, ok)
+		}
+		if c.Status.live() {
+			live[c.CaseID]++
+		}
+		o := offers[c.ID]
+		switch c.Status {
+		case StatusOffered:
+			if o == nil || o.Agent != c.Agent || o.ID != c.OfferID {
+				t.Errorf("offered contact %s (agent %s) has offer %+v", c.ID, c.Agent, o)
+			}
+		case StatusQueued, StatusAssigned, StatusEnded:
+			if o != nil {
+				t.Errorf("%s contact %s has an offer to %s", c.Status, c.ID, o.Agent)
+			}
+		}
+		if c.Status == StatusOffered || c.Status == StatusAssigned {
+			u := useOf(uses, c.Agent)
+			if c.class() == classVoice {
+				u.voice++
+			} else {
+				u.chats++
+			}
+		}
+		n := countIndex(txn, indexContactRank, c)
+		if want := map[bool]int{true: 1, false: 0}[c.Status == StatusQueued]; n != want {
+			t.Errorf("contact %s (%s) is %d times in the waiting line; want %d", c.ID, c.Status, n, want)
+		}
+	}
+	for id, isLive := range created {
+		if isLive && !seen[id] {
+			t.Errorf("live contact %s is lost", id)
+		}
+	}
+	return live
+}
+
+// TestConcurrentUse hammers one router from several goroutines (run with
+// -race): writes serialize, reads see consistent snapshots.
+func TestConcurrentUse(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{chats(agent("a", "q"), 3), chats(agent("b", "q"), 3)})
+	f.online("a", "b")
+	created := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				c, _, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "q", Caller: Caller{ID: fmt.Sprint(g, "-", i)}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				created[c.ID] = true
+				mu.Unlock()
+				if _, err := f.r.QueueSnapshot("q"); err != nil {
+					t.Error(err)
+				}
+				if _, err := f.r.Tick(); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checkInvariants(t, f.r, created)
+}

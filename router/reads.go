@@ -1,0 +1,83 @@
+package router
+
+import (
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Contact returns a contact of an open case, with its position while queued.
+func (r *Router) Contact(id string) (ContactView, error) {
+	var out ContactView
+	err := r.read(func(txn *memdb.Txn) error {
+		c, err := getContact(txn, id)
+		if err != nil {
+			return err
+		}
+		out = contactView(c)
+		out.Position, err = position(txn, c)
+		return err
+	})
+	if err != nil {
+		return ContactView{}, fmt.Errorf("contact: %w", err)
+	}
+	return out, nil
+}
+
+// Position is the contact's place in its queue's line, from 1; 0 when it is
+// not waiting.
+func (r *Router) Position(contactID string) (int, error) {
+	var n int
+	err := r.read(func(txn *memdb.Txn) error {
+		c, err := getContact(txn, contactID)
+		if err != nil {
+			return err
+		}
+		n, err = position(txn, c)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("position: %w", err)
+	}
+	return n, nil
+}
+
+// Case returns an open case with every leg and timeline entry. Closed cases
+// have left the router: read them from the durable store.
+func (r *Router) Case(id string) (CaseView, error) {
+	var out CaseView
+	err := r.read(func(txn *memdb.Txn) error {
+		cs, err := getCase(txn, id)
+		if err != nil {
+			return err
+		}
+		out, err = caseView(txn, cs, "open")
+		return err
+	})
+	if err != nil {
+		return CaseView{}, fmt.Errorf("case: %w", err)
+	}
+	return out, nil
+}
+
+// Waiting lists a queue's waiting contacts in routing order (the order
+// positions count in).
+func (r *Router) Waiting(queue string) ([]ContactView, error) {
+	var out []ContactView
+	err := r.read(func(txn *memdb.Txn) error {
+		if _, err := getQueue(txn, queue); err != nil {
+			return err
+		}
+		line, err := waitingLine(txn, queue)
+		for i, c := range line {
+			v := contactView(c)
+			v.Position = i + 1
+			out = append(out, v)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,277 @@
+package router
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Snapshot is the durable state the router is rebuilt from after a restart.
+// The persistence layer fills it; Snapshot() produces one from a live router.
+type Snapshot struct {
+	Queues []QueueConfig
+	Agents []AgentProfile
+	Cases  []CaseSnapshot
+}
+
+// CaseSnapshot is an open case: its legs, timeline and live contacts.
+type CaseSnapshot struct {
+	ID        string
+	Caller    Caller
+	Context   ContactContext
+	CreatedAt time.Time
+	Legs      []Leg
+	Events    []CaseEvent
+	Contacts  []ContactSnapshot
+}
+
+// ContactSnapshot is a live contact. Queued and offered contacts return to
+// their queue (offers do not survive a restart); assigned ones are held for
+// their agent through the reconnect grace.
+type ContactSnapshot struct {
+	ID             string
+	Queue          string
+	Channel        Channel
+	Priority       int
+	Context        ContactContext
+	CallbackNumber string
+	// Skills are the contact's own requirements (see EnqueueRequest.Skills).
+	Skills map[string]int
+	// Seq is the original enqueue order; with the case age and Head it
+	// restores the line exactly.
+	Seq        uint64
+	EnqueuedAt time.Time
+	Head       bool
+	Status     ContactStatus
+	Agent      string
+	AnsweredAt time.Time
+	WarmOf     string
+}
+
+// Restore replaces all state with the snapshot, built in one transaction on
+// a fresh memdb and swapped in. Every agent starts disconnected: those who
+// held contacts get the reconnect grace to come back before their contacts
+// return to the head of their queues. Sticky and direct holds are not kept.
+func (r *Router) Restore(s Snapshot) error {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	txn := db.Txn(true)
+	defer txn.Abort()
+	w := &writer{r: r, txn: txn, now: r.clock.Now()}
+	var maxSeq uint64
+	if err := w.restoreTxn(s, &maxSeq); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	txn.Commit()
+	r.db.Store(db)
+	r.seq = max(r.seq, maxSeq)
+	r.poke()
+	return nil
+}
+
+func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {
+	for _, q := range s.Queues {
+		if err := q.Validate(); err != nil {
+			return fmt.Errorf("queue %s: %w", q.ID, err)
+		}
+		if err := w.putQueue(&queueRow{QueueConfig: q.clone()}); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.Agents {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("agent %s: %w", p.Username, err)
+		}
+		a := &agentRow{AgentProfile: p.clone(), State: StateOffline, StateSince: w.now, IdleSince: w.now}
+		if err := w.putAgent(a); err != nil {
+			return err
+		}
+	}
+	for _, cs := range s.Cases {
+		if err := w.restoreCaseTxn(cs, maxSeq); err != nil {
+			return fmt.Errorf("case %s: %w", cs.ID, err)
+		}
+	}
+	for _, cs := range s.Cases {
+		for _, c := range cs.Contacts {
+			if err := w.restoreWarmTxn(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
+	if err := checkID("case id", s.ID); err != nil {
+		return err
+	}
+	cs := &caseRow{ID: s.ID, CallerID: s.Caller.ID, Caller: s.Caller, Context: s.Context.clone(),
+		CreatedAt: s.CreatedAt, Legs: slices.Clone(s.Legs), Live: len(s.Contacts)}
+	for _, l := range s.Legs {
+		if l.Agent != "" {
+			cs.Agents = withAdded(cs.Agents, l.Agent)
+			cs.LastAgent = l.Agent
+		}
+	}
+	for _, e := range s.Events {
+		cs.NextSeq = max(cs.NextSeq, e.Seq)
+		if err := w.txn.Insert(tableEvents, &eventRow{CaseID: s.ID, Seq: e.Seq, Event: e.clone()}); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+	}
+	for _, c := range s.Contacts {
+		li := slices.IndexFunc(cs.Legs, func(l Leg) bool { return l.ContactID == c.ID })
+		for i := len(cs.Legs) - 1; i > li; i-- {
+			if cs.Legs[i].ContactID == c.ID {
+				li = i
+				break
+			}
+		}
+		if li < 0 {
+			li = len(cs.Legs)
+			cs.Legs = append(cs.Legs, Leg{ContactID: c.ID, Queue: c.Queue, Channel: c.Channel, EnqueuedAt: c.EnqueuedAt})
+		}
+		if err := w.restoreContactTxn(cs, c, li); err != nil {
+			return fmt.Errorf("contact %s: %w", c.ID, err)
+		}
+		*maxSeq = max(*maxSeq, c.Seq)
+	}
+	return w.putCase(cs)
+}
+
+func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) error {
+	if err := checkID("contact id", s.ID); err != nil {
+		return err
+	}
+	q, err := getQueue(w.txn, s.Queue)
+	if err != nil {
+		return err
+	}
+	c := &contactRow{
+		ID: s.ID, CaseID: cs.ID, Queue: q.ID, Agency: q.Agency, Channel: s.Channel, Caller: cs.Caller,
+		Priority: s.Priority, Context: s.Context.clone(), CallbackNumber: s.CallbackNumber,
+		Extra: s.Skills, Skills: contactSkills(q.RequiredSkills, s.Skills, cs.Caller.Language),
+		Seq: s.Seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: s.EnqueuedAt, Head: s.Head,
+		Status: StatusQueued, LegIndex: leg, Widened: q.strategy() != StrategyBestSkill || q.WidenAfter <= 0,
+	}
+	if s.Status == StatusAssigned {
+		a, err := getAgent(w.txn, s.Agent)
+		if err != nil {
+			return err
+		}
+		c.Status, c.Agent, c.AnsweredAt = StatusAssigned, s.Agent, s.AnsweredAt
+		n := a.copy()
+		*n.load(c.class())++
+		n.State = StateAvailable // they were working; the grace decides
+		if err := w.putAgent(n); err != nil {
+			return err
+		}
+		grace := &timerRow{ID: timerID(timerGrace, a.Username), Kind: timerGrace, Target: a.Username,
+			Agent: a.Username, Due: w.now.Add(w.r.cfg.ReconnectGrace)}
+		if err := w.putTimer(grace); err != nil {
+			return err
+		}
+	}
+	if err := w.putContact(c); err != nil {
+		return err
+	}
+	if c.Status == StatusQueued {
+		return w.scheduleContactTimersTxn(c, q)
+	}
+	return nil
+}
+
+// restoreWarmTxn relinks a pending warm transfer once both legs exist.
+func (w *writer) restoreWarmTxn(s ContactSnapshot) error {
+	if s.WarmOf == "" {
+		return nil
+	}
+	leg, err := getContact(w.txn, s.ID)
+	if err != nil {
+		return err
+	}
+	first, err := getContact(w.txn, s.WarmOf)
+	if err != nil || first.Status != StatusAssigned || leg.Status != StatusQueued {
+		return nil // nothing to hand over to: the leg stays an ordinary contact
+	}
+	nl, nf := leg.copy(), first.copy()
+	nl.WarmOf, nf.WarmTo = first.ID, leg.ID
+	if err := w.putContact(nl); err != nil {
+		return err
+	}
+	if err := w.putContact(nf); err != nil {
+		return err
+	}
+	return w.putTimer(&timerRow{ID: timerID(timerWarm, leg.ID), Kind: timerWarm, Target: leg.ID,
+		Due: w.now.Add(w.r.cfg.WarmWait)})
+}
+
+// Snapshot captures the durable part of the live state, in the shape
+// Restore takes.
+func (r *Router) Snapshot() (Snapshot, error) {
+	var s Snapshot
+	err := r.read(func(txn *memdb.Txn) error {
+		qit, err := txn.Get(tableQueues, indexID)
+		if err != nil {
+			return err
+		}
+		for raw := qit.Next(); raw != nil; raw = qit.Next() {
+			s.Queues = append(s.Queues, raw.(*queueRow).QueueConfig.clone())
+		}
+		it, err := txn.Get(tableAgents, indexID)
+		if err != nil {
+			return err
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			s.Agents = append(s.Agents, raw.(*agentRow).AgentProfile.clone())
+		}
+		cit, err := txn.Get(tableCases, indexID)
+		if err != nil {
+			return err
+		}
+		for raw := cit.Next(); raw != nil; raw = cit.Next() {
+			cs, err := caseSnapshot(txn, raw.(*caseRow))
+			if err != nil {
+				return err
+			}
+			s.Cases = append(s.Cases, cs)
+		}
+		return nil
+	})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot: %w", err)
+	}
+	return s, nil
+}
+
+func caseSnapshot(txn *memdb.Txn, cs *caseRow) (CaseSnapshot, error) {
+	events, err := caseEvents(txn, cs.ID)
+	if err != nil {
+		return CaseSnapshot{}, err
+	}
+	out := CaseSnapshot{ID: cs.ID, Caller: cs.Caller, Context: cs.Context.clone(), CreatedAt: cs.CreatedAt,
+		Legs: slices.Clone(cs.Legs), Events: events}
+	legs, err := contactsOf(txn, cs.ID)
+	if err != nil {
+		return CaseSnapshot{}, err
+	}
+	for _, c := range legs {
+		if !c.Status.live() {
+			continue
+		}
+		out.Contacts = append(out.Contacts, ContactSnapshot{
+			ID: c.ID, Queue: c.Queue, Channel: c.Channel, Priority: c.Priority, Context: c.Context.clone(),
+			CallbackNumber: c.CallbackNumber, Skills: maps.Clone(c.Extra), Seq: c.Seq, EnqueuedAt: c.EnqueuedAt,
+			Head: c.Head, Status: c.Status, Agent: c.Agent, AnsweredAt: c.AnsweredAt, WarmOf: c.WarmOf,
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,224 @@
+package router
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The row types below are what memdb stores. A row read from memdb is never
+// changed in place: writers take a copy (the copy methods), change the copy
+// and insert it. Slices and maps inside rows are treated as immutable too:
+// a change builds a new slice (withAdded, withLeg), so a shallow copy is a
+// safe copy.
+
+// queueRow is a queue's configuration plus its round-robin pointer.
+type queueRow struct {
+	QueueConfig
+	// RRLast is the username that round-robin served last in this queue.
+	RRLast string
+}
+
+func (q *queueRow) copy() *queueRow { c := *q; return &c }
+
+// agentRow is an agent's profile plus live state.
+type agentRow struct {
+	AgentProfile
+	Connected  bool
+	State      AgentState // offline, available, break or not_ready
+	Reason     string
+	StateSince time.Time
+	// IdleSince is when the agent last became free or last got an offer:
+	// the order of longest-idle routing.
+	IdleSince time.Time
+	// Voice and Chats count the slots in use per capacity class: offers,
+	// assigned contacts and wrap-ups alike.
+	Voice int
+	Chats int
+	// Wraps counts the slots that are only wrap-up.
+	Wraps int
+}
+
+func (a *agentRow) copy() *agentRow { c := *a; return &c }
+
+// free reports whether the agent has capacity for one more contact of class.
+// Voice is exclusive: one voice contact and nothing else.
+func (a *agentRow) free(class capClass) bool {
+	if a.Voice > 0 {
+		return false
+	}
+	if class == classVoice {
+		return a.Chats == 0
+	}
+	return a.Chats < a.maxChats()
+}
+
+// routable reports whether the router may offer this agent anything.
+func (a *agentRow) routable() bool { return a.Connected && a.State == StateAvailable }
+
+func (a *agentRow) load(class capClass) *int {
+	if class == classVoice {
+		return &a.Voice
+	}
+	return &a.Chats
+}
+
+// display is the state the wallboard and the agent see.
+func (a *agentRow) display() AgentState {
+	switch {
+	case a.State == StateOffline:
+		return StateOffline
+	case a.Voice+a.Chats > a.Wraps:
+		return StateBusy
+	case a.Wraps > 0:
+		return StateWrapup
+	}
+	return a.State
+}
+
+// contactRow is one leg of a case: a contact waiting, offered, assigned or
+// ended (ended rows stay until their case closes, for reads).
+type contactRow struct {
+	ID             string
+	CaseID         string
+	Queue          string
+	Agency         string
+	Channel        Channel
+	Caller         Caller
+	Priority       int
+	Context        ContactContext
+	CallbackNumber string
+	// Skills is everything an agent needs for this contact: the queue's
+	// requirements, the contact's own and the caller's language.
+	Skills map[string]int
+	// Extra is the contact's own requirements from the request.
+	Extra         map[string]int
+	Seq           uint64
+	CaseCreatedAt time.Time
+	EnqueuedAt    time.Time
+	// Head puts a re-queued contact ahead of everything in its queue.
+	Head       bool
+	Status     ContactStatus
+	Agent      string
+	OfferID    string
+	Overflowed []string // queues whose agents may take it now
+	Widened    bool     // best-skill: lower levels may take it now
+	Declined   []string // agents who declined or let the offer time out
+	// Reserved holds the contact for one agent (sticky or direct transfer).
+	Reserved       string
+	ReservedDirect bool
+	WarmOf         string // this leg is a warm transfer of that contact
+	WarmTo         string // a warm transfer of this contact is pending
+	TransferSeq    int64  // case seq of the transfer note that created this leg
+	// Rank caches computeRank; putContact keeps it current.
+	Rank        string
+	LegIndex    int
+	AnsweredAt  time.Time
+	EndedAt     time.Time
+	Disposition string
+}
+
+func (c *contactRow) copy() *contactRow { n := *c; return &n }
+
+func (c *contactRow) class() capClass { return classOf(c.Channel) }
+
+// rank orders waiting contacts: head-of-queue first, then priority
+// (higher first), then case age (older first), then enqueue sequence. It is
+// a fixed-width string so memdb's byte order is routing order.
+func (c *contactRow) computeRank() string {
+	band := 1
+	if c.Head {
+		band = 0
+	}
+	age := c.CaseCreatedAt.UnixNano()
+	if age < 0 {
+		age = 0
+	}
+	return fmt.Sprintf("%d%04d%020d%020d", band, maxPriority-c.Priority, age, c.Seq)
+}
+
+// rank is the cached routing order key.
+func (c *contactRow) rank() string { return c.Rank }
+
+// reach is every queue whose agents may take the contact now.
+func (c *contactRow) reach() []string {
+	return append([]string{c.Queue}, c.Overflowed...)
+}
+
+// caseRow is an open case: the caller, its legs and its live-leg count.
+// The case's timeline lives in the events table.
+type caseRow struct {
+	ID        string
+	CallerID  string
+	Caller    Caller
+	Context   ContactContext
+	CreatedAt time.Time
+	Legs      []Leg
+	// Agents is everyone ever assigned to the case: they may write notes.
+	Agents    []string
+	LastAgent string
+	Live      int
+	NextSeq   int64
+}
+
+func (c *caseRow) copy() *caseRow { n := *c; return &n }
+
+// withLeg returns a copy of legs with legs[i] replaced.
+func withLeg(legs []Leg, i int, l Leg) []Leg {
+	out := slices.Clone(legs)
+	out[i] = l
+	return out
+}
+
+// withAdded returns s plus v in a new slice, or s itself if v is already in.
+func withAdded(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
+	}
+	out := make([]string, len(s), len(s)+1)
+	copy(out, s)
+	return append(out, v)
+}
+
+// eventRow is one entry of a case's timeline.
+type eventRow struct {
+	CaseID string
+	Seq    int64
+	Event  CaseEvent
+}
+
+// offerRow reserves a contact for one agent until ExpiresAt.
+type offerRow struct {
+	ID          string
+	ContactID   string
+	Agent       string
+	Class       capClass
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	ExpiresNano int64
+}
+
+// timerKind names what a timer does when it fires.
+type timerKind string
+
+const (
+	timerOverflow timerKind = "overflow" // contact reaches Overflow[Rule].To
+	timerWiden    timerKind = "widen"    // best-skill contact widens
+	timerReserve  timerKind = "reserve"  // sticky or direct hold ends
+	timerWarm     timerKind = "warm"     // pending warm transfer gives up
+	timerWrapup   timerKind = "wrapup"   // an agent's wrap-up slot frees
+	timerGrace    timerKind = "grace"    // a disconnected agent goes offline
+)
+
+// timerRow is something due at Due. Target is the contact (or agent, for
+// grace) it belongs to, so ending a contact drops its timers.
+type timerRow struct {
+	ID      string
+	Kind    timerKind
+	Target  string
+	Agent   string
+	Class   capClass
+	Rule    int
+	Due     time.Time
+	DueNano int64
+}

@@ -1,0 +1,334 @@
+package router
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Table names.
+const (
+	tableQueues   = "queues"
+	tableAgents   = "agents"
+	tableContacts = "contacts"
+	tableCases    = "cases"
+	tableEvents   = "events"
+	tableOffers   = "offers"
+	tableTimers   = "timers"
+)
+
+// Index names. Each answers one question the router asks on a hot path.
+const (
+	indexID = "id"
+
+	indexAgency = "agency" // queues: every queue of one agency
+
+	indexAgentQueue    = "queue"    // agents: members of a queue
+	indexAgentRoutable = "routable" // agents: free in (queue, class), longest idle first
+
+	indexContactRank     = "rank"     // contacts: waiting in a queue, best first
+	indexContactOverflow = "overflow" // contacts: waiting, overflowed into a queue, best first
+	indexContactCaller   = "caller"   // contacts: a caller's live contact in a queue
+	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
+	indexContactReserved = "reserved" // contacts: waiting, held for one agent
+
+	indexOfferContact = "contact" // offers: the one offer of a contact
+	indexOfferAgent   = "agent"   // offers: an agent's pending offers
+	indexOfferExpires = "expires" // offers: soonest expiry first
+
+	indexTimerDue    = "due"    // timers: soonest first
+	indexTimerTarget = "target" // timers: everything of one contact or agent
+)
+
+// maxPriority bounds EnqueueRequest.Priority so the rank key stays fixed-width.
+const maxPriority = 1000
+
+// schema is the whole memdb schema of the router.
+func schema() *memdb.DBSchema {
+	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		tableQueues:   queuesTableSchema(),
+		tableAgents:   agentsTableSchema(),
+		tableContacts: contactsTableSchema(),
+		tableCases:    casesTableSchema(),
+		tableEvents:   eventsTableSchema(),
+		tableOffers:   offersTableSchema(),
+		tableTimers:   timersTableSchema(),
+	}}
+}
+
+func queuesTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableQueues, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		indexAgency: {Name: indexAgency, Unique: false, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "Agency"}},
+	}}
+}
+
+func agentsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableAgents, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "Username"}},
+		indexAgentQueue: {Name: indexAgentQueue, Unique: false, AllowMissing: true,
+			Indexer: &multiKeyIndex{desc: "each queue the agent belongs to", keys: agentQueueKeys}},
+		// Only agents that could take a contact of the class appear; the key
+		// ends with IdleSince so iteration is longest-idle first.
+		indexAgentRoutable: {Name: indexAgentRoutable, Unique: false, AllowMissing: true,
+			Indexer: &multiKeyIndex{desc: "(queue, class, idle-since) while connected, available and free", keys: agentRoutableKeys}},
+	}}
+}
+
+func contactsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableContacts, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		indexContactRank: {Name: indexContactRank, Unique: false, AllowMissing: true,
+			Indexer: &keyIndex{desc: "(queue, class, rank) while queued", key: contactRankKey}},
+		indexContactOverflow: {Name: indexContactOverflow, Unique: false, AllowMissing: true,
+			Indexer: &multiKeyIndex{desc: "(overflowed queue, class, rank) while queued", keys: contactOverflowKeys}},
+		indexContactCaller: {Name: indexContactCaller, Unique: true, AllowMissing: true,
+			Indexer: &keyIndex{desc: "(queue, caller id) while live, except pending warm-transfer legs", key: contactCallerKey}},
+		indexContactAgent: {Name: indexContactAgent, Unique: false, AllowMissing: true,
+			Indexer: &keyIndex{desc: "(agent) while offered or assigned", key: contactAgentKey}},
+		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
+			Indexer: &keyIndex{desc: "(reserved agent) while queued", key: contactReservedKey}},
+	}}
+}
+
+func casesTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableCases, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+	}}
+}
+
+// eventsTableSchema keys events by (case, fixed-width seq): Get(events, id,
+// caseID) lists one case's timeline in order, so no second index is needed.
+func eventsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableEvents, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &keyIndex{desc: "(case id, seq)", key: eventKey}},
+	}}
+}
+
+func offersTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableOffers, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		indexOfferContact: {Name: indexOfferContact, Unique: true, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "ContactID"}},
+		indexOfferAgent: {Name: indexOfferAgent, Unique: false, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "Agent"}},
+		indexOfferExpires: {Name: indexOfferExpires, Unique: false, AllowMissing: false,
+			Indexer: &memdb.IntFieldIndex{Field: "ExpiresNano"}},
+	}}
+}
+
+func timersTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableTimers, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		indexTimerDue: {Name: indexTimerDue, Unique: false, AllowMissing: false,
+			Indexer: &memdb.IntFieldIndex{Field: "DueNano"}},
+		indexTimerTarget: {Name: indexTimerTarget, Unique: false, AllowMissing: false,
+			Indexer: &memdb.StringFieldIndex{Field: "Target"}},
+	}}
+}
+
+// Computed index keys. A key is a list of parts; see encodeKey.
+
+func agentQueueKeys(obj any) [][]string {
+	a := obj.(*agentRow)
+	keys := make([][]string, 0, len(a.Queues))
+	for q := range a.Queues {
+		keys = append(keys, []string{q})
+	}
+	return keys
+}
+
+func agentRoutableKeys(obj any) [][]string {
+	a := obj.(*agentRow)
+	if !a.routable() {
+		return nil
+	}
+	idle := sortableTime(a.IdleSince)
+	var keys [][]string
+	for _, class := range []capClass{classVoice, classChat} {
+		if !a.free(class) {
+			continue
+		}
+		for q := range a.Queues {
+			keys = append(keys, []string{q, string(class), idle})
+		}
+	}
+	return keys
+}
+
+func contactRankKey(obj any) ([]string, bool) {
+	c := obj.(*contactRow)
+	if c.Status != StatusQueued {
+		return nil, false
+	}
+	return []string{c.Queue, string(c.class()), c.rank()}, true
+}
+
+func contactOverflowKeys(obj any) [][]string {
+	c := obj.(*contactRow)
+	if c.Status != StatusQueued || len(c.Overflowed) == 0 {
+		return nil
+	}
+	rank := c.rank()
+	keys := make([][]string, 0, len(c.Overflowed))
+	for _, q := range c.Overflowed {
+		keys = append(keys, []string{q, string(c.class()), rank})
+	}
+	return keys
+}
+
+// contactCallerKey leaves out pending warm-transfer legs: they are the same
+// person's existing place, not a second one.
+func eventKey(obj any) ([]string, bool) {
+	e := obj.(*eventRow)
+	return []string{e.CaseID, fmt.Sprintf("%020d", e.Seq)}, true
+}
+
+func contactCallerKey(obj any) ([]string, bool) {
+	c := obj.(*contactRow)
+	if !c.Status.live() || c.WarmOf != "" {
+		return nil, false
+	}
+	return []string{c.Queue, c.Caller.ID}, true
+}
+
+func contactAgentKey(obj any) ([]string, bool) {
+	c := obj.(*contactRow)
+	if c.Agent == "" || (c.Status != StatusOffered && c.Status != StatusAssigned) {
+		return nil, false
+	}
+	return []string{c.Agent}, true
+}
+
+func contactReservedKey(obj any) ([]string, bool) {
+	c := obj.(*contactRow)
+	if c.Reserved == "" || c.Status != StatusQueued {
+		return nil, false
+	}
+	return []string{c.Reserved}, true
+}
+
+// sortableTime renders t so that byte order is time order.
+func sortableTime(t time.Time) string {
+	n := t.UnixNano()
+	if n < 0 {
+		n = 0
+	}
+	return fmt.Sprintf("%020d", n)
+}
+
+// encodeKey joins key parts, each terminated by a NUL byte. Because every
+// part is terminated, a query with the first parts only (a queue id) is an
+// exact prefix of the full keys and never matches a longer queue id; memdb's
+// Get iterates by prefix, so Get(table, index, queue) lists one queue in key
+// order. Parts never contain NUL: ids are validated.
+func encodeKey(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	b := make([]byte, 0, n)
+	for _, p := range parts {
+		b = append(b, p...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+func keyFromArgs(args []any) ([]byte, error) {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok {
+			return nil, fmt.Errorf("argument %d: want a string, got %T", i, a)
+		}
+		parts[i] = s
+	}
+	return encodeKey(parts...), nil
+}
+
+// keyIndex indexes a row by one computed key; rows for which key reports
+// false are left out (the index must then allow missing values).
+type keyIndex struct {
+	desc string
+	key  func(obj any) ([]string, bool)
+}
+
+// FromObject implements memdb.SingleIndexer.
+func (k *keyIndex) FromObject(obj any) (bool, []byte, error) {
+	parts, ok := k.key(obj)
+	if !ok {
+		return false, nil, nil
+	}
+	return true, encodeKey(parts...), nil
+}
+
+// FromArgs implements memdb.Indexer: the arguments are leading key parts.
+func (k *keyIndex) FromArgs(args ...any) ([]byte, error) { return keyFromArgs(args) }
+
+// multiKeyIndex indexes a row under several computed keys.
+type multiKeyIndex struct {
+	desc string
+	keys func(obj any) [][]string
+}
+
+// FromObject implements memdb.MultiIndexer.
+func (k *multiKeyIndex) FromObject(obj any) (bool, [][]byte, error) {
+	keys := k.keys(obj)
+	if len(keys) == 0 {
+		return false, nil, nil
+	}
+	out := make([][]byte, len(keys))
+	for i, parts := range keys {
+		out[i] = encodeKey(parts...)
+	}
+	return true, out, nil
+}
+
+// FromArgs implements memdb.Indexer: the arguments are leading key parts.
+func (k *multiKeyIndex) FromArgs(args ...any) ([]byte, error) { return keyFromArgs(args) }
+
+// describeSchema renders the schema as stable text for the golden test.
+func describeSchema(s *memdb.DBSchema) string {
+	var b strings.Builder
+	for _, tname := range sortedKeys(s.Tables) {
+		t := s.Tables[tname]
+		fmt.Fprintf(&b, "table %s\n", tname)
+		for _, iname := range sortedKeys(t.Indexes) {
+			ix := t.Indexes[iname]
+			fmt.Fprintf(&b, "  index %s unique=%t allow_missing=%t %s\n",
+				iname, ix.Unique, ix.AllowMissing, describeIndexer(ix.Indexer))
+		}
+	}
+	return b.String()
+}
+
+func describeIndexer(ix memdb.Indexer) string {
+	switch v := ix.(type) {
+	case *memdb.StringFieldIndex:
+		return fmt.Sprintf("string(%s, lowercase=%t)", v.Field, v.Lowercase)
+	case *memdb.IntFieldIndex:
+		return fmt.Sprintf("int(%s)", v.Field)
+	case *memdb.CompoundIndex:
+		parts := make([]string, len(v.Indexes))
+		for i, sub := range v.Indexes {
+			parts[i] = describeIndexer(sub)
+		}
+		return fmt.Sprintf("compound(%s, allow_missing=%t)", strings.Join(parts, ", "), v.AllowMissing)
+	case *keyIndex:
+		return fmt.Sprintf("key(%s)", v.desc)
+	case *multiKeyIndex:
+		return fmt.Sprintf("multikey(%s)", v.desc)
+	}
+	return fmt.Sprintf("%T", ix)
+}

@@ -1,0 +1,244 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Typed lookups and inserts over memdb. Lookups return the stored pointer:
+// callers treat it as read-only and copy before changing anything.
+
+func getQueue(txn *memdb.Txn, id string) (*queueRow, error) {
+	raw, err := txn.First(tableQueues, indexID, id)
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", id, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("queue %s: %w", id, ErrNotFound)
+	}
+	return raw.(*queueRow), nil
+}
+
+func getAgent(txn *memdb.Txn, username string) (*agentRow, error) {
+	raw, err := txn.First(tableAgents, indexID, username)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", username, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("agent %s: %w", username, ErrNotFound)
+	}
+	return raw.(*agentRow), nil
+}
+
+func getContact(txn *memdb.Txn, id string) (*contactRow, error) {
+	raw, err := txn.First(tableContacts, indexID, id)
+	if err != nil {
+		return nil, fmt.Errorf("contact %s: %w", id, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
+	}
+	return raw.(*contactRow), nil
+}
+
+func getCase(txn *memdb.Txn, id string) (*caseRow, error) {
+	raw, err := txn.First(tableCases, indexID, id)
+	if err != nil {
+		return nil, fmt.Errorf("case %s: %w", id, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("case %s: %w", id, ErrNotFound)
+	}
+	return raw.(*caseRow), nil
+}
+
+func getOffer(txn *memdb.Txn, id string) (*offerRow, error) {
+	raw, err := txn.First(tableOffers, indexID, id)
+	if err != nil {
+		return nil, fmt.Errorf("offer %s: %w", id, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("offer %s: %w", id, ErrNotFound)
+	}
+	return raw.(*offerRow), nil
+}
+
+// liveContactOf finds the caller's live contact in queue, or nil.
+func liveContactOf(txn *memdb.Txn, queue, callerID string) (*contactRow, error) {
+	raw, err := txn.First(tableContacts, indexContactCaller, queue, callerID)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	return raw.(*contactRow), nil
+}
+
+// caseEvents lists a case's timeline in seq order.
+func caseEvents(txn *memdb.Txn, caseID string) ([]CaseEvent, error) {
+	it, err := txn.Get(tableEvents, indexID, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("case %s events: %w", caseID, err)
+	}
+	var out []CaseEvent
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*eventRow).Event.clone())
+	}
+	return out, nil
+}
+
+// contactsOf lists every contact row of a case, through its legs (a
+// re-queued contact has several legs).
+func contactsOf(txn *memdb.Txn, caseID string) ([]*contactRow, error) {
+	cs, err := getCase(txn, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*contactRow
+	seen := map[string]bool{}
+	for _, l := range cs.Legs {
+		if seen[l.ContactID] {
+			continue
+		}
+		seen[l.ContactID] = true
+		c, err := getContact(txn, l.ContactID)
+		if errors.Is(err, ErrNotFound) {
+			continue // a leg restored from the durable store whose contact ended before
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// agentContacts lists the contacts offered to or assigned to an agent.
+func agentContacts(txn *memdb.Txn, username string) ([]*contactRow, error) {
+	it, err := txn.Get(tableContacts, indexContactAgent, username)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s contacts: %w", username, err)
+	}
+	var out []*contactRow
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*contactRow))
+	}
+	return out, nil
+}
+
+// agentOffers lists an agent's pending offers.
+func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
+	it, err := txn.Get(tableOffers, indexOfferAgent, username)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s offers: %w", username, err)
+	}
+	var out []*offerRow
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*offerRow))
+	}
+	return out, nil
+}
+
+// nextDue is the earliest offer expiry or timer.
+func nextDue(txn *memdb.Txn) (time.Time, bool) {
+	var due time.Time
+	ok := false
+	if raw, err := txn.First(tableOffers, indexOfferExpires); err == nil && raw != nil {
+		due, ok = raw.(*offerRow).ExpiresAt, true
+	}
+	if raw, err := txn.First(tableTimers, indexTimerDue); err == nil && raw != nil {
+		t := raw.(*timerRow).Due
+		if !ok || t.Before(due) {
+			due, ok = t, true
+		}
+	}
+	return due, ok
+}
+
+func (w *writer) putQueue(q *queueRow) error {
+	if err := w.txn.Insert(tableQueues, q); err != nil {
+		return fmt.Errorf("insert queue %s: %w", q.ID, err)
+	}
+	return nil
+}
+
+func (w *writer) putAgent(a *agentRow) error {
+	if err := w.txn.Insert(tableAgents, a); err != nil {
+		return fmt.Errorf("insert agent %s: %w", a.Username, err)
+	}
+	return nil
+}
+
+func (w *writer) putContact(c *contactRow) error {
+	c.Rank = c.computeRank()
+	if err := w.txn.Insert(tableContacts, c); err != nil {
+		return fmt.Errorf("insert contact %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func (w *writer) putCase(c *caseRow) error {
+	if err := w.txn.Insert(tableCases, c); err != nil {
+		return fmt.Errorf("insert case %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func (w *writer) putTimer(t *timerRow) error {
+	t.DueNano = t.Due.UnixNano()
+	if err := w.txn.Insert(tableTimers, t); err != nil {
+		return fmt.Errorf("insert timer %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// dropTimer deletes a timer if it exists.
+func (w *writer) dropTimer(id string) error {
+	raw, err := w.txn.First(tableTimers, indexID, id)
+	if err != nil || raw == nil {
+		return err
+	}
+	if err := w.txn.Delete(tableTimers, raw); err != nil {
+		return fmt.Errorf("delete timer %s: %w", id, err)
+	}
+	return nil
+}
+
+// dropTimersOf deletes every timer that belongs to target.
+func (w *writer) dropTimersOf(target string, kinds ...timerKind) error {
+	it, err := w.txn.Get(tableTimers, indexTimerTarget, target)
+	if err != nil {
+		return fmt.Errorf("timers of %s: %w", target, err)
+	}
+	var drop []*timerRow
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		t := raw.(*timerRow)
+		if len(kinds) == 0 || containsKind(kinds, t.Kind) {
+			drop = append(drop, t)
+		}
+	}
+	for _, t := range drop {
+		if err := w.txn.Delete(tableTimers, t); err != nil {
+			return fmt.Errorf("delete timer %s: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
+func containsKind(kinds []timerKind, k timerKind) bool {
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func timerID(kind timerKind, target string, extra ...string) string {
+	id := string(kind) + ":" + target
+	for _, e := range extra {
+		id += ":" + e
+	}
+	return id
+}

@@ -1,0 +1,273 @@
+package router
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Channel is how a citizen reaches the centre.
+type Channel string
+
+// Channels a contact may arrive on.
+const (
+	ChannelVoice    Channel = "voice"
+	ChannelChat     Channel = "chat"
+	ChannelCallback Channel = "callback"
+)
+
+func (c Channel) valid() bool {
+	return c == ChannelVoice || c == ChannelChat || c == ChannelCallback
+}
+
+// capClass is the capacity an agent spends on a contact: voice and callback
+// contacts use the exclusive voice slot, chats use one of MaxChats slots.
+type capClass string
+
+const (
+	classVoice capClass = "voice"
+	classChat  capClass = "chat"
+)
+
+func classOf(c Channel) capClass {
+	if c == ChannelChat {
+		return classChat
+	}
+	return classVoice
+}
+
+// Strategy decides which of several eligible agents gets a contact.
+type Strategy string
+
+// Strategies a queue may use; the zero value means StrategyLongestIdle.
+const (
+	StrategyLongestIdle    Strategy = "longest-idle"
+	StrategyRoundRobin     Strategy = "round-robin"
+	StrategyFewestContacts Strategy = "fewest-contacts"
+	StrategyBestSkill      Strategy = "best-skill"
+)
+
+// OverflowPolicy says how a queue's agents weigh contacts that overflowed
+// into the queue against the queue's own contacts.
+type OverflowPolicy string
+
+// Overflow policies; the zero value means OverflowOwnFirst.
+const (
+	OverflowOwnFirst    OverflowPolicy = "own-first"
+	OverflowOldestFirst OverflowPolicy = "oldest-first"
+)
+
+// OverflowRule lets the agents of queue To take a contact once it has waited
+// After in its own queue.
+type OverflowRule struct {
+	After time.Duration
+	To    string
+}
+
+// SLA is a queue's service-level target (used by statistics, not routing).
+type SLA struct {
+	AnswerWithin time.Duration
+	TargetPct    int
+}
+
+// Defaults for queue timings, from the routing policy.
+const (
+	DefaultOfferTimeout = 20 * time.Second
+	DefaultWrapup       = 10 * time.Second
+)
+
+// QueueConfig is one agency queue as the directory configures it.
+type QueueConfig struct {
+	ID             string
+	Agency         string
+	Name           string
+	Channels       []Channel
+	RequiredSkills map[string]int
+	Strategy       Strategy
+	// OfferTimeout is how long an agent has to accept; zero means 20s.
+	OfferTimeout time.Duration
+	// Wrapup is the after-contact work time; zero means 10s and a negative
+	// value means no wrap-up at all (the API's wrapup_s: 0).
+	Wrapup time.Duration
+	// WidenAfter is how long a best-skill contact waits for the most
+	// proficient agents before lower levels may take it; zero means no wait.
+	WidenAfter     time.Duration
+	Overflow       []OverflowRule
+	OverflowPolicy OverflowPolicy
+	SLA            SLA
+	CallbackAfter  time.Duration
+	// MaxWaiting bounds the waiting line; zero means unbounded.
+	MaxWaiting int
+}
+
+func (q QueueConfig) clone() QueueConfig {
+	q.Channels = slices.Clone(q.Channels)
+	q.RequiredSkills = maps.Clone(q.RequiredSkills)
+	q.Overflow = slices.Clone(q.Overflow)
+	return q
+}
+
+func (q QueueConfig) offerTimeout() time.Duration {
+	if q.OfferTimeout <= 0 {
+		return DefaultOfferTimeout
+	}
+	return q.OfferTimeout
+}
+
+func (q QueueConfig) wrapup() time.Duration {
+	switch {
+	case q.Wrapup == 0:
+		return DefaultWrapup
+	case q.Wrapup < 0:
+		return 0
+	}
+	return q.Wrapup
+}
+
+func (q QueueConfig) strategy() Strategy {
+	if q.Strategy == "" {
+		return StrategyLongestIdle
+	}
+	return q.Strategy
+}
+
+func (q QueueConfig) oldestFirst() bool { return q.OverflowPolicy == OverflowOldestFirst }
+
+// AgentProfile is an agent as the directory configures them.
+type AgentProfile struct {
+	Username string
+	Name     string
+	Agency   string
+	// Skills maps a skill ("lang:en", "topic:tax") to a proficiency level.
+	Skills map[string]int
+	// Queues maps a queue id to the agent's level in it; the highest level
+	// (then the lowest id) is the agent's first queue.
+	Queues map[string]int
+	// MaxChats is how many chats the agent handles at once; zero means 1.
+	MaxChats int
+}
+
+func (p AgentProfile) clone() AgentProfile {
+	p.Skills = maps.Clone(p.Skills)
+	p.Queues = maps.Clone(p.Queues)
+	return p
+}
+
+func (p AgentProfile) maxChats() int {
+	if p.MaxChats <= 0 {
+		return 1
+	}
+	return p.MaxChats
+}
+
+// firstQueue is where a direct transfer to this agent falls back to.
+func (p AgentProfile) firstQueue() string {
+	best, bestLevel := "", 0
+	for q, lvl := range p.Queues {
+		if best == "" || lvl > bestLevel || (lvl == bestLevel && q < best) {
+			best, bestLevel = q, lvl
+		}
+	}
+	return best
+}
+
+// AgentState is an agent's routing state. Offline, available, break and
+// not_ready are chosen (not_ready by the router after an offer timeout);
+// busy and wrapup are derived from the capacity in use.
+type AgentState string
+
+// Agent states.
+const (
+	StateOffline   AgentState = "offline"
+	StateAvailable AgentState = "available"
+	StateBreak     AgentState = "break"
+	StateNotReady  AgentState = "not_ready"
+	StateBusy      AgentState = "busy"
+	StateWrapup    AgentState = "wrapup"
+)
+
+// ContactStatus is where a contact is in its life.
+type ContactStatus string
+
+// Contact statuses.
+const (
+	StatusQueued   ContactStatus = "queued"
+	StatusOffered  ContactStatus = "offered"
+	StatusAssigned ContactStatus = "assigned"
+	StatusEnded    ContactStatus = "ended"
+)
+
+func (s ContactStatus) live() bool { return s != StatusEnded }
+
+// Caller identifies the citizen. ID is stable across devices (a phone
+// number or a verified identity) so one person holds one place.
+type Caller struct {
+	ID       string
+	Name     string
+	Language string
+}
+
+// ContactContext is what the citizen already told the IVR or the widget.
+type ContactContext struct {
+	Summary    string
+	IVR        []string
+	Attributes map[string]string
+}
+
+func (c ContactContext) clone() ContactContext {
+	c.IVR = slices.Clone(c.IVR)
+	c.Attributes = maps.Clone(c.Attributes)
+	return c
+}
+
+// EnqueueRequest asks for a new contact in a queue.
+type EnqueueRequest struct {
+	Channel        Channel
+	Queue          string
+	Caller         Caller
+	Priority       int
+	Context        ContactContext
+	CallbackNumber string
+	// CaseID continues an open case of the same caller (a returning caller).
+	CaseID string
+	// Skills are extra routing requirements of this contact, on top of the
+	// queue's and the caller's language (lang:<language>, level 1).
+	Skills map[string]int
+}
+
+// Target is where a transfer goes: exactly one of Queue and Agent.
+type Target struct {
+	Queue string
+	Agent string
+}
+
+// TransferMode is cold (hand over now) or warm (hand over when the target
+// accepts).
+type TransferMode string
+
+// Transfer modes.
+const (
+	TransferCold TransferMode = "cold"
+	TransferWarm TransferMode = "warm"
+)
+
+// PartyRole says who speaks in a contact.
+type PartyRole string
+
+// Party roles.
+const (
+	RoleAgent   PartyRole = "agent"
+	RoleCitizen PartyRole = "citizen"
+)
+
+// Party is the author of a message: an agent (with username) or the citizen.
+type Party struct {
+	Role     PartyRole
+	Username string
+}
+
+// AsAgent is the agent username as a message author.
+func AsAgent(username string) Party { return Party{Role: RoleAgent, Username: username} }
+
+// AsCitizen is the contact's citizen as a message author.
+func AsCitizen() Party { return Party{Role: RoleCitizen} }

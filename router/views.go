@@ -1,0 +1,224 @@
+package router
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Views are copies handed to callers; changing them changes nothing inside.
+
+// Leg is one contact of a case: who handled it, when, and how it ended.
+type Leg struct {
+	ContactID   string
+	Queue       string
+	Agency      string
+	Agent       string
+	Channel     Channel
+	EnqueuedAt  time.Time
+	AnsweredAt  time.Time
+	EndedAt     time.Time
+	Disposition string
+}
+
+// CaseEvent is one entry of a case's timeline. Seq increases per case.
+type CaseEvent struct {
+	Seq   int64
+	At    time.Time
+	Type  string
+	Actor string
+	Text  string
+	Data  map[string]string
+}
+
+func (e CaseEvent) clone() CaseEvent {
+	e.Data = maps.Clone(e.Data)
+	return e
+}
+
+// CaseView is a case with its whole context.
+type CaseView struct {
+	ID        string
+	Caller    Caller
+	Context   ContactContext
+	Status    string // "open" or "closed"
+	CreatedAt time.Time
+	Legs      []Leg
+	// Events is the timeline in seq order, except in an offer made by a
+	// transfer: there the transfer's note comes first (also in TransferNote),
+	// so the receiving agent reads it before anything else.
+	Events       []CaseEvent
+	TransferNote *CaseEvent
+	Agents       []string
+}
+
+// ContactView is a contact as the API shows it.
+type ContactView struct {
+	ID             string
+	CaseID         string
+	Queue          string
+	Agency         string
+	Channel        Channel
+	Status         ContactStatus
+	Caller         Caller
+	Priority       int
+	Context        ContactContext
+	CallbackNumber string
+	Skills         map[string]int
+	Agent          string
+	OfferID        string
+	// Position counts from 1 while queued; 0 otherwise.
+	Position    int
+	EnqueuedAt  time.Time
+	AnsweredAt  time.Time
+	EndedAt     time.Time
+	Disposition string
+	// WarmOf is set on the new leg of a pending warm transfer.
+	WarmOf string
+}
+
+// AgentView is an agent's live state.
+type AgentView struct {
+	Username   string
+	Name       string
+	Agency     string
+	State      AgentState // as displayed: busy and wrapup are derived
+	Chosen     AgentState // offline, available, break or not_ready
+	Reason     string
+	Connected  bool
+	StateSince time.Time
+	IdleSince  time.Time
+	Voice      int
+	Chats      int
+	MaxChats   int
+	Queues     map[string]int
+	Skills     map[string]int
+}
+
+// OfferView is a pending offer.
+type OfferView struct {
+	ID        string
+	ContactID string
+	Agent     string
+	ExpiresAt time.Time
+}
+
+// Assignment is a contact on an agent's desk with its case.
+type Assignment struct {
+	Contact ContactView
+	Case    CaseView
+}
+
+// Desk is everything an agent holds: for the hello frame on (re)connect.
+type Desk struct {
+	Agent    AgentView
+	Contacts []Assignment
+	Offers   []OfferView
+}
+
+// QueueStats is a live snapshot of one queue.
+type QueueStats struct {
+	Queue            string
+	Agency           string
+	Name             string
+	Waiting          int
+	LongestWait      time.Duration
+	OldestEnqueuedAt time.Time
+	// Agents counts the queue's members by displayed state.
+	Agents map[AgentState]int
+}
+
+func contactView(c *contactRow) ContactView {
+	return ContactView{
+		ID: c.ID, CaseID: c.CaseID, Queue: c.Queue, Agency: c.Agency,
+		Channel: c.Channel, Status: c.Status, Caller: c.Caller, Priority: c.Priority,
+		Context: c.Context.clone(), CallbackNumber: c.CallbackNumber,
+		Skills: maps.Clone(c.Skills), Agent: c.Agent, OfferID: c.OfferID,
+		EnqueuedAt: c.EnqueuedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt,
+		Disposition: c.Disposition, WarmOf: c.WarmOf,
+	}
+}
+
+func agentView(a *agentRow) AgentView {
+	return AgentView{
+		Username: a.Username, Name: a.Name, Agency: a.Agency,
+		State: a.display(), Chosen: a.State, Reason: a.Reason, Connected: a.Connected,
+		StateSince: a.StateSince, IdleSince: a.IdleSince,
+		Voice: a.Voice, Chats: a.Chats, MaxChats: a.maxChats(),
+		Queues: maps.Clone(a.Queues), Skills: maps.Clone(a.Skills),
+	}
+}
+
+func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
+	events, err := caseEvents(txn, c.ID)
+	if err != nil {
+		return CaseView{}, err
+	}
+	return CaseView{
+		ID: c.ID, Caller: c.Caller, Context: c.Context.clone(), Status: status,
+		CreatedAt: c.CreatedAt, Legs: slices.Clone(c.Legs), Events: events,
+		Agents: slices.Clone(c.Agents),
+	}, nil
+}
+
+// offerCaseView is the case as an offer carries it: with the transfer note
+// that created the leg first.
+func offerCaseView(txn *memdb.Txn, c *contactRow) (CaseView, error) {
+	cs, err := getCase(txn, c.CaseID)
+	if err != nil {
+		return CaseView{}, err
+	}
+	v, err := caseView(txn, cs, "open")
+	if err != nil || c.TransferSeq == 0 {
+		return v, err
+	}
+	for i, e := range v.Events {
+		if e.Seq == c.TransferSeq {
+			note := e.clone()
+			v.TransferNote = &note
+			v.Events = append([]CaseEvent{e}, append(v.Events[:i:i], v.Events[i+1:]...)...)
+			break
+		}
+	}
+	return v, nil
+}
+
+// waitingLine is a queue's waiting contacts in rank order, all classes.
+func waitingLine(txn *memdb.Txn, queue string) ([]*contactRow, error) {
+	it, err := txn.Get(tableContacts, indexContactRank, queue)
+	if err != nil {
+		return nil, err
+	}
+	var line []*contactRow
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		line = append(line, raw.(*contactRow))
+	}
+	slices.SortFunc(line, func(a, b *contactRow) int { return strings.Compare(a.rank(), b.rank()) })
+	return line, nil
+}
+
+// position counts the contact's place in its queue's line, from 1: one
+// more than the waiting contacts of the queue that rank before it.
+func position(txn *memdb.Txn, c *contactRow) (int, error) {
+	if c.Status != StatusQueued {
+		return 0, nil
+	}
+	mine := c.rank()
+	n := 1
+	for _, class := range []capClass{classVoice, classChat} {
+		it, err := txn.Get(tableContacts, indexContactRank, c.Queue, string(class))
+		if err != nil {
+			return 0, err
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if raw.(*contactRow).rank() >= mine {
+				break // the index is in rank order within a class
+			}
+			n++
+		}
+	}
+	return n, nil
+}
