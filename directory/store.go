@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -48,7 +49,7 @@ func (s *Store) CreateAgency(ctx context.Context, r AgencyCreate) (Agency, error
 		return Agency{}, err
 	}
 	now := s.stamp()
-	a := Agency{ID: r.ID, Name: r.Name, Description: r.Description, CreatedAt: now, UpdatedAt: now}
+	a := Agency{ID: r.ID, Name: strings.TrimSpace(r.Name), Description: r.Description, CreatedAt: now, UpdatedAt: now}
 	_, err := s.db.NamedExecContext(ctx, `INSERT INTO agencies (id, name, description, created_at, updated_at)
 		VALUES (:id, :name, :description, :created_at, :updated_at)`, a)
 	if tsql.IsUniqueViolation(err) {
@@ -106,7 +107,7 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, p AgencyPatch) (Age
 			return err
 		}
 		if p.Name != nil {
-			a.Name = *p.Name
+			a.Name = strings.TrimSpace(*p.Name)
 		}
 		if p.Description != nil {
 			a.Description = *p.Description

@@ -43,7 +43,7 @@ func jsonError(err error) error {
 	case errors.As(err, &se):
 		return errorf(http.StatusBadRequest, codeValidation, "", fmt.Sprintf("malformed JSON at byte %d", se.Offset))
 	case errors.As(err, &te):
-		field := te.Field
+		field := jsonPath(te.Field)
 		if field == "" {
 			return errorf(http.StatusBadRequest, codeValidation, "", "the body must be a JSON object")
 		}
@@ -55,6 +55,22 @@ func jsonError(err error) error {
 		return errorf(http.StatusBadRequest, codeValidation, name, "is not a known field")
 	}
 	return errorf(http.StatusBadRequest, codeValidation, "", "malformed JSON: "+msg)
+}
+
+// jsonPath turns the path of a type error into the request's field name.
+// encoding/json puts the Go type name of an embedded struct into the path
+// ("QueueSettings.wrapup_s" for QueueCreate); every JSON name of the API is
+// lower case, so segments that start upper case are such names and go.
+func jsonPath(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
 
 func jsonKind(kind string) string {

@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"tellonce/auth"
@@ -87,11 +86,4 @@ func (s *Server) classify(err error) *httpError {
 		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "", "the request body is too large")
 	}
 	return errorf(http.StatusInternalServerError, codeInternal, "", "internal error; it has been logged")
-}
-
-// logError records a failure of a background step without answering.
-func logError(log *slog.Logger, msg string, err error) {
-	if err != nil {
-		log.Error(msg, "err", err)
-	}
 }

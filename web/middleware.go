@@ -221,7 +221,9 @@ func jsonNotFound(mux *http.ServeMux) http.Handler {
 		}
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
-			h.ServeHTTP(w, r)
+			// Serve through the mux, not h: only ServeMux.ServeHTTP sets
+			// the request's path values ({id}, {queue}, {username}).
+			mux.ServeHTTP(w, r)
 			return
 		}
 		// No pattern: the mux would answer 404 or 405; find out which.

@@ -35,7 +35,22 @@ func canReadQueuesOf(p auth.Principal, agency string) bool {
 
 // canReadUser: may read the profile of u.
 func canReadUser(p auth.Principal, u directory.User) bool {
-	return p.Username == u.Username || canManage(p, u.Agency) && u.Agency != ""
+	return isAdmin(p) || p.Role != directory.RoleGateway && p.Username == u.Username ||
+		canManage(p, u.Agency) && u.Agency != ""
+}
+
+// mayLookUpUser is asked before a user record is looked up: admins and
+// supervisors go on (the record decides), agents only to their own, and
+// gateways nowhere. Refusing first keeps user names from leaking through
+// 404-versus-403, and spares a hash for a password change that is refused.
+func mayLookUpUser(p auth.Principal, username string) bool {
+	switch p.Role {
+	case directory.RoleAdmin, directory.RoleSupervisor:
+		return true
+	case directory.RoleAgent:
+		return p.Username == username
+	}
+	return false
 }
 
 // parsePage reads ?limit= and ?cursor= of a list request.

@@ -60,7 +60,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.db.Ready(r.Context()); err != nil {
-		s.writeError(w, r, errorf(http.StatusServiceUnavailable, codeUnavailable, "", "database not ready: "+err.Error()))
+		// The reason goes to the log, not to anonymous callers.
+		s.log.WarnContext(r.Context(), "not ready", "err", err)
+		s.writeError(w, r, errorf(http.StatusServiceUnavailable, codeUnavailable, "", "the database is not ready"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -31,11 +31,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Username == "" || len(req.Username) > 64 {
-		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "username", "is required"))
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "username", "is required, at most 64 characters"))
 		return
 	}
 	if req.Password == "" || len(req.Password) > directory.MaxPasswordLen {
-		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "password", "is required"))
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "password", fmt.Sprintf("is required, at most %d bytes", directory.MaxPasswordLen)))
 		return
 	}
 	addr := s.clientAddr(r)

@@ -71,6 +71,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	f := directory.UserFilter{Agency: r.URL.Query().Get("agency"), Role: r.URL.Query().Get("role")}
+	switch f.Role {
+	case "", directory.RoleAdmin, directory.RoleSupervisor, directory.RoleAgent, directory.RoleGateway:
+	default:
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "role", "must be admin, supervisor, agent or gateway"))
+		return
+	}
 	if !isAdmin(p) {
 		if f.Agency == "" {
 			f.Agency = p.Agency
@@ -94,6 +100,10 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p auth.Princi
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !mayLookUpUser(p, r.PathValue("username")) {
+		s.writeError(w, r, errForbidden)
+		return
+	}
 	u, err := s.dir.GetUser(r.Context(), r.PathValue("username"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -107,6 +117,10 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p auth.Principa
 }
 
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !mayLookUpUser(p, r.PathValue("username")) {
+		s.writeError(w, r, errForbidden)
+		return
+	}
 	var req directory.UserPatch
 	if err := s.readBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -136,8 +150,8 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 }
 
 // mayPatchUser: admins change anyone; supervisors change the agents and
-// supervisors of their agency within supervisorMayGrant; anyone else may
-// change only their own name and password.
+// supervisors of their agency within supervisorMayGrant; an agent may
+// change only their own name and password (mayLookUpUser keeps gateways out).
 func mayPatchUser(p auth.Principal, req directory.UserPatch, before, after directory.User) error {
 	if isAdmin(p) {
 		return nil
@@ -148,7 +162,13 @@ func mayPatchUser(p auth.Principal, req directory.UserPatch, before, after direc
 		if req.PII != nil && *req.PII != before.PII {
 			return forbiddenField("pii", "only an admin grants the pii permission")
 		}
-		return supervisorMayGrant(p, after.Role, false, after.Queues)
+		// Only the queues the patch sets are checked: memberships an admin
+		// gave in another agency's queues do not lock the user's other fields.
+		var ms []directory.Membership
+		if req.Queues != nil {
+			ms = after.Queues
+		}
+		return supervisorMayGrant(p, after.Role, false, ms)
 	}
 	if p.Username != before.Username {
 		return errForbidden
@@ -168,6 +188,10 @@ func mayPatchUser(p auth.Principal, req directory.UserPatch, before, after direc
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !mayLookUpUser(p, r.PathValue("username")) {
+		s.writeError(w, r, errForbidden)
+		return
+	}
 	err := s.dir.DeleteUser(r.Context(), r.PathValue("username"), func(u directory.User) error {
 		if u.Username == p.Username {
 			return errorf(http.StatusConflict, codeConflict, "", "you cannot delete your own account")
