@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"unicode/utf8"
 
 	memdb "github.com/hashicorp/go-memdb"
 )
@@ -28,8 +29,8 @@ func (req EnqueueRequest) Validate() error {
 	if err := checkID("caller.id", req.Caller.ID); err != nil {
 		return err
 	}
-	if len(req.Caller.Name) > maxNameLen {
-		return invalid("caller.name", "is longer than %d bytes", maxNameLen)
+	if utf8.RuneCountInString(req.Caller.Name) > maxNameLen {
+		return invalid("caller.name", "is longer than %d characters", maxNameLen)
 	}
 	if l := req.Caller.Language; l != "" && (len(l) > 16 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "") {
 		return invalid("caller.language", "must be a language tag like en or zh-Hant")
@@ -55,23 +56,23 @@ func (req EnqueueRequest) Validate() error {
 }
 
 func (c ContactContext) validate() error {
-	if len(c.Summary) > maxTextLen {
-		return invalid("context.summary", "is longer than %d bytes", maxTextLen)
+	if utf8.RuneCountInString(c.Summary) > maxTextLen {
+		return invalid("context.summary", "is longer than %d characters", maxTextLen)
 	}
 	if len(c.IVR) > maxIVR {
 		return invalid("context.ivr", "has more than %d entries", maxIVR)
 	}
 	for _, s := range c.IVR {
-		if len(s) > maxNameLen {
-			return invalid("context.ivr", "an entry is longer than %d bytes", maxNameLen)
+		if utf8.RuneCountInString(s) > maxNameLen {
+			return invalid("context.ivr", "an entry is longer than %d characters", maxNameLen)
 		}
 	}
 	if len(c.Attributes) > maxAttributes {
 		return invalid("context.attributes", "has more than %d entries", maxAttributes)
 	}
 	for k, v := range c.Attributes {
-		if k == "" || len(k) > maxNameLen || len(v) > maxTextLen {
-			return invalid("context.attributes", "keys must be 1-%d bytes, values up to %d", maxNameLen, maxTextLen)
+		if k == "" || utf8.RuneCountInString(k) > maxNameLen || utf8.RuneCountInString(v) > maxTextLen {
+			return invalid("context.attributes", "keys must be 1-%d characters, values up to %d", maxNameLen, maxTextLen)
 		}
 	}
 	return nil
@@ -349,8 +350,8 @@ func (r *Router) End(username, contactID, disposition, summary string) ([]Event,
 	if err := checkID("disposition", disposition); err != nil || len(disposition) > maxDisposition {
 		return nil, fmt.Errorf("end %s: %w", contactID, invalid("disposition", "must be 1-%d bytes", maxDisposition))
 	}
-	if len(summary) > maxTextLen {
-		return nil, fmt.Errorf("end %s: %w", contactID, invalid("summary", "is longer than %d bytes", maxTextLen))
+	if utf8.RuneCountInString(summary) > maxTextLen {
+		return nil, fmt.Errorf("end %s: %w", contactID, invalid("summary", "is longer than %d characters", maxTextLen))
 	}
 	return r.write(func(w *writer) error {
 		if _, err := w.assignedTo(username, contactID); err != nil {

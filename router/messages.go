@@ -1,13 +1,16 @@
 package router
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 func checkText(text string) error {
 	if text == "" {
 		return invalid("text", "is required")
 	}
-	if len(text) > maxTextLen {
-		return invalid("text", "is longer than %d bytes", maxTextLen)
+	if utf8.RuneCountInString(text) > maxTextLen {
+		return invalid("text", "is longer than %d characters", maxTextLen)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package router
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Transfer hands an assigned contact to a queue or a named agent, carrying
 // the whole case and the note (which the receiving offer shows first).
@@ -48,8 +51,8 @@ func checkTransfer(to Target, mode TransferMode, note string) error {
 	if (to.Queue == "") == (to.Agent == "") {
 		return invalid("to", "exactly one of queue and agent is required")
 	}
-	if len(note) > maxTextLen {
-		return invalid("note", "is longer than %d bytes", maxTextLen)
+	if utf8.RuneCountInString(note) > maxTextLen {
+		return invalid("note", "is longer than %d characters", maxTextLen)
 	}
 	return nil
 }

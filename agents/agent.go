@@ -1,0 +1,150 @@
+package agents
+
+import (
+	"net/http"
+
+	"github.com/gorilla/websocket"
+
+	"tellonce/router"
+)
+
+// ServeAgent runs an agent's console socket (GET /v1/agent/ws); web has
+// authenticated the agent already. The first frame is always hello, with
+// the desk the router restored (contacts kept through the reconnect grace,
+// pending offers). A newer socket of the same agent replaces this one.
+func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, username string) {
+	ws, ok := h.upgrade(w, r)
+	if !ok {
+		return
+	}
+	c := h.newConn(ws, kindAgent)
+	c.username = username
+	if !h.startAgent(c) {
+		return
+	}
+	h.serve(c, h.handleAgentFrame)
+}
+
+// startAgent registers the connection (replacing an older one), connects
+// the agent in the router and queues hello ahead of every later frame.
+func (h *Hub) startAgent(c *conn) bool {
+	h.presence.Lock()
+	defer h.presence.Unlock()
+
+	h.mu.Lock()
+	if !h.addLocked(c) {
+		h.mu.Unlock()
+		return false
+	}
+	if old := h.agents[c.username]; old != nil {
+		h.stopLocked(old, CloseReplaced, "replaced by a newer connection", true)
+	}
+	h.agents[c.username] = c // events from now on reach c, held until hello
+	h.mu.Unlock()
+
+	desk, evs, err := h.r.Connect(c.username)
+	if err != nil {
+		h.log.Warn("agent connect refused", "agent", c.username, "err", err)
+		h.mu.Lock()
+		h.stopLocked(c, websocket.ClosePolicyViolation, "unknown agent", false)
+		h.mu.Unlock()
+		return true // serve lets the writer send the close and unregisters
+	}
+	c.connected = true
+	var seq uint64
+	if len(evs) > 0 {
+		seq = evs[len(evs)-1].Seq
+	}
+	hello := encode(h.helloOf(desk))
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.ready, c.helloSeq = true, seq
+	h.enqueueLocked(c, hello)
+	for _, p := range c.pending {
+		if p.seq > seq { // earlier events are in the hello already
+			h.enqueueLocked(c, p.msg)
+		}
+	}
+	c.pending = nil
+	return true
+}
+
+// helloOf builds the hello frame from a desk. Pending offers are read back
+// from the router; one that has gone meanwhile is left out (its
+// offer_revoked frame follows anyway).
+func (h *Hub) helloOf(desk router.Desk) helloFrame {
+	f := helloFrame{Type: "hello", Agent: agentOf(desk.Agent), State: string(desk.Agent.State),
+		Contacts: make([]assignmentJSON, 0, len(desk.Contacts)), Offers: make([]offerFrame, 0, len(desk.Offers))}
+	for _, a := range desk.Contacts {
+		f.Contacts = append(f.Contacts, assignmentJSON{Contact: ContactOf(a.Contact), Case: CaseOf(a.Case)})
+	}
+	for _, o := range desk.Offers {
+		cv, err := h.r.Contact(o.ContactID)
+		if err != nil {
+			continue
+		}
+		cs, err := h.r.Case(cv.CaseID)
+		if err != nil {
+			continue
+		}
+		f.Offers = append(f.Offers, offerOf(o.ID, o.ExpiresAt, cv, withTransferNoteFirst(cs, cv.ID)))
+	}
+	return f
+}
+
+// handleAgentFrame runs one agent frame against the router and answers it.
+func (h *Hub) handleAgentFrame(c *conn, data []byte) {
+	cmd, ref, ferr := decodeAgentFrame(data)
+	if ferr != nil {
+		h.replyError(c, ref, ferr)
+		return
+	}
+	evs, err := h.runAgentCommand(c.username, cmd)
+	h.answer(c, ref, evs, err)
+}
+
+func (h *Hub) runAgentCommand(username string, cmd agentCommand) ([]router.Event, error) {
+	switch cmd.Type {
+	case "state":
+		return h.r.SetState(username, router.AgentState(cmd.State), cmd.Reason)
+	case "accept":
+		return h.r.Accept(username, cmd.OfferID)
+	case "decline":
+		return h.r.Decline(username, cmd.OfferID, cmd.Reason)
+	case "say":
+		return h.r.Say(router.AsAgent(username), cmd.ContactID, cmd.Text)
+	case "note":
+		return h.r.Note(username, cmd.CaseID, cmd.Text)
+	case "transfer":
+		to := router.Target{Queue: cmd.To.Queue, Agent: cmd.To.Agent}
+		_, evs, err := h.r.Transfer(username, cmd.ContactID, to, router.TransferMode(cmd.Mode), cmd.Note)
+		return evs, err
+	case "end":
+		return h.r.End(username, cmd.ContactID, cmd.Disposition, cmd.Summary)
+	}
+	// decodeAgentFrame only returns the types above.
+	panic("agents: unhandled agent frame " + cmd.Type)
+}
+
+// toAgentLocked sends an event's frame to the agent's current socket.
+// seq is the router event's; 0 for frames not tied to one.
+func (h *Hub) toAgentLocked(username string, seq uint64, v any) {
+	c := h.agents[username]
+	if c == nil {
+		return
+	}
+	msg := encode(v)
+	if !c.ready {
+		if len(c.pending) >= h.cfg.SendBuffer {
+			h.cutLocked(c)
+			return
+		}
+		c.pending = append(c.pending, pendingFrame{seq: seq, msg: msg})
+		return
+	}
+	if seq != 0 && seq <= c.helloSeq {
+		return
+	}
+	h.enqueueLocked(c, msg)
+}

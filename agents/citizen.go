@@ -1,0 +1,246 @@
+package agents
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gorilla/websocket"
+
+	"tellonce/router"
+)
+
+// ServeCitizen runs a citizen's chat socket (GET /v1/contacts/{id}/ws);
+// web has checked the citizen token already. The socket follows the case:
+// after a transfer it follows the new leg, and a citizen reconnecting with
+// the first leg's id joins the case's live leg. The first frame tells where
+// the contact stands (queued, agent_joined or ended); after ended the
+// server closes the socket normally.
+func (h *Hub) ServeCitizen(w http.ResponseWriter, r *http.Request, contactID string) {
+	ws, ok := h.upgrade(w, r)
+	if !ok {
+		return
+	}
+	c := h.newConn(ws, kindCitizen)
+	h.mu.Lock()
+	if !h.addLocked(c) {
+		h.mu.Unlock()
+		return
+	}
+	h.startCitizenLocked(c, contactID)
+	h.mu.Unlock()
+	h.serve(c, h.handleCitizenFrame)
+}
+
+// startCitizenLocked attaches the connection to the contact's live leg and
+// queues its first frame. It runs under hub.mu so that no event frame
+// overtakes it (router reads take no lock, so this is safe).
+func (h *Hub) startCitizenLocked(c *conn, contactID string) {
+	cv, err := h.liveLeg(contactID)
+	if err != nil {
+		c.finished, c.endedSent = true, true
+		h.enqueueLocked(c, encode(endedFrame{Type: "ended", Reason: "closed"}))
+		h.stopLocked(c, websocket.CloseNormalClosure, "contact ended", true)
+		return
+	}
+	h.attachCitizenLocked(c, cv.ID, cv.Queue)
+	switch cv.Status {
+	case router.StatusAssigned:
+		c.assigned = true
+		h.enqueueLocked(c, encode(h.agentJoined(cv.Agent, cv.Agency)))
+	default: // queued, or offered: position 0 means an agent is being connected
+		h.sendQueuedLocked(c, cv.Position)
+	}
+}
+
+// errContactEnded says the case has no live leg left.
+var errContactEnded = errors.New("contact ended")
+
+// liveLeg resolves a contact id to the live leg of its case: the contact
+// itself while live, else the leg a transfer moved the citizen to (never
+// a pending warm-transfer leg: the citizen stays with the first agent
+// until the target accepts).
+func (h *Hub) liveLeg(contactID string) (router.ContactView, error) {
+	cv, err := h.r.Contact(contactID)
+	if err != nil {
+		return router.ContactView{}, err
+	}
+	if cv.Status != router.StatusEnded {
+		return cv, nil
+	}
+	cs, err := h.r.Case(cv.CaseID)
+	if err != nil {
+		return router.ContactView{}, err
+	}
+	for _, l := range cs.Legs {
+		if !l.EndedAt.IsZero() {
+			continue
+		}
+		if leg, err := h.r.Contact(l.ContactID); err == nil && leg.Status != router.StatusEnded && leg.WarmOf == "" {
+			return leg, nil
+		}
+	}
+	return router.ContactView{}, errContactEnded
+}
+
+func (h *Hub) attachCitizenLocked(c *conn, contactID, queue string) {
+	c.contactID, c.queue = contactID, queue
+	add(h.citizens, contactID, c)
+	add(h.byQueue, queue, c)
+}
+
+func (h *Hub) detachCitizenLocked(c *conn) {
+	remove(h.citizens, c.contactID, c)
+	remove(h.byQueue, c.queue, c)
+}
+
+func add(m map[string]map[*conn]struct{}, k string, c *conn) {
+	if m[k] == nil {
+		m[k] = map[*conn]struct{}{}
+	}
+	m[k][c] = struct{}{}
+}
+
+func remove(m map[string]map[*conn]struct{}, k string, c *conn) {
+	delete(m[k], c)
+	if len(m[k]) == 0 {
+		delete(m, k)
+	}
+}
+
+func (h *Hub) agentJoined(username, agency string) agentJoinedFrame {
+	f := agentJoinedFrame{Type: "agent_joined", AgentName: username, Agency: agency}
+	if a, err := h.r.Agent(username); err == nil {
+		f.AgentName = a.Name
+		if a.Agency != "" {
+			f.Agency = a.Agency
+		}
+	}
+	return f
+}
+
+// sendQueuedLocked tells the citizen their place, unless nothing changed.
+func (h *Hub) sendQueuedLocked(c *conn, position int) {
+	f := queuedFrame{Type: "queued", Position: position, Light: "green"}
+	if h.cfg.Estimator != nil && position > 0 {
+		f.EstimatedWaitS, f.Light = h.cfg.Estimator.Estimate(c.queue, position)
+	}
+	if f == c.lastQueued {
+		return
+	}
+	c.lastQueued = f
+	h.enqueueLocked(c, encode(f))
+}
+
+// queueMovedLocked refreshes the positions of the citizens waiting in a
+// queue whose line moved. With few of them connected, it asks Position for
+// each; with many, one Waiting read ranks them all, because Position
+// counts the line ahead and would make a long line quadratic.
+func (h *Hub) queueMovedLocked(queue string) {
+	conns := h.byQueue[queue]
+	if len(conns) == 0 {
+		return
+	}
+	var positions map[string]int
+	if len(conns) > 4 {
+		line, err := h.r.Waiting(queue)
+		if err != nil {
+			return
+		}
+		positions = make(map[string]int, len(line))
+		for _, v := range line {
+			positions[v.ID] = v.Position
+		}
+	}
+	for c := range conns {
+		if c.assigned || c.finished {
+			continue
+		}
+		pos, ok := positions[c.contactID]
+		if positions == nil {
+			p, err := h.r.Position(c.contactID)
+			if err != nil {
+				continue
+			}
+			pos, ok = p, true
+		}
+		if !ok {
+			pos = 0 // offered: not in the waiting line any more
+		}
+		h.sendQueuedLocked(c, pos)
+	}
+}
+
+// toCitizensLocked sends a frame to every socket following the contact.
+func (h *Hub) toCitizensLocked(contactID string, v any) {
+	conns := h.citizens[contactID]
+	if len(conns) == 0 {
+		return
+	}
+	msg := encode(v)
+	for c := range conns {
+		h.enqueueLocked(c, msg)
+	}
+}
+
+// endCitizensLocked tells the contact's citizens it ended and lets their
+// sockets go; a socket handling its own leave frame closes itself after
+// the ack instead.
+func (h *Hub) endCitizensLocked(contactID, reason string) {
+	for c := range h.citizens[contactID] {
+		h.endCitizenLocked(c, reason)
+	}
+}
+
+func (h *Hub) endCitizenLocked(c *conn, reason string) {
+	if !c.endedSent {
+		c.endedSent = true
+		h.enqueueLocked(c, encode(endedFrame{Type: "ended", Reason: reason}))
+	}
+	h.detachCitizenLocked(c)
+	c.finished = true
+	if !c.leaving {
+		h.stopLocked(c, websocket.CloseNormalClosure, "contact ended", true)
+	}
+}
+
+// handleCitizenFrame runs one citizen frame: say, or leave (the citizen
+// abandons the contact whatever its status; the agent sees contact_ended
+// with reason "abandoned").
+func (h *Hub) handleCitizenFrame(c *conn, data []byte) {
+	cmd, ref, ferr := decodeCitizenFrame(data)
+	if ferr != nil {
+		h.replyError(c, ref, ferr)
+		return
+	}
+	h.mu.Lock()
+	contactID, finished := c.contactID, c.finished
+	if cmd.Type == "leave" {
+		c.leaving = true
+	}
+	h.mu.Unlock()
+	if finished {
+		h.replyError(c, ref, &frameError{Code: CodeConflict, Message: "the contact has ended"})
+		return
+	}
+	var evs []router.Event
+	var err error
+	switch cmd.Type {
+	case "say":
+		evs, err = h.r.Say(router.AsCitizen(), contactID, cmd.Text)
+	case "leave":
+		evs, err = h.r.Abandon(contactID)
+	}
+	h.answer(c, ref, evs, err)
+	if cmd.Type != "leave" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.leaving = false
+	switch {
+	case err == nil:
+		h.endCitizenLocked(c, "left")
+	case c.finished: // ended otherwise while leaving: close as endCitizenLocked would have
+		h.stopLocked(c, websocket.CloseNormalClosure, "contact ended", true)
+	}
+}

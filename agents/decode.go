@@ -1,0 +1,382 @@
+package agents
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"tellonce/router"
+)
+
+// Error codes of the API contract that a frame can be answered with.
+const (
+	CodeValidation  = "validation"
+	CodeForbidden   = "forbidden"
+	CodeNotFound    = "not_found"
+	CodeConflict    = "conflict"
+	CodeUnavailable = "unavailable"
+	CodeTooLarge    = "too_large"
+)
+
+// Bounds on client frame fields. Text bounds count characters, not bytes,
+// because the contract states them in characters and Korean text takes
+// three bytes per syllable.
+const (
+	maxText        = 4000
+	maxReason      = 200
+	maxDisposition = 64
+	maxIDLen       = 128 // ids of offers, contacts, cases, queues, agents
+	maxRefLen      = 128 // the client's own frame id, echoed as ref
+)
+
+// frameError is a client frame the server refuses before (or instead of)
+// touching the router; it becomes an error frame.
+type frameError struct {
+	Code    string
+	Field   string
+	Message string
+}
+
+func (e *frameError) Error() string { return e.Code + ": " + e.Message }
+
+func invalidf(field, format string, args ...any) *frameError {
+	return &frameError{Code: CodeValidation, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// frameSpec lists the fields a frame type may carry besides type and id.
+type frameSpec map[string][]string
+
+// envelope reads a frame's type and id with exact key matching, so that
+// "Text" or "TEXT" is an unknown field rather than silently accepted the
+// way encoding/json's case-insensitive matching would have it.
+//
+// The returned ref is the frame's id (nil when absent or unusable); it is
+// returned even when the frame is otherwise refused so that the error
+// frame can still point at it.
+func envelope(data []byte, specs frameSpec) (typ string, ref json.RawMessage, raw map[string]json.RawMessage, ferr *frameError) {
+	if err := json.Unmarshal(data, &raw); err != nil || raw == nil {
+		return "", nil, nil, invalidf("", "a frame must be one JSON object")
+	}
+	if id, ok := raw["id"]; ok {
+		if !validRef(id) {
+			return "", nil, nil, invalidf("id", "id must be a string or a number of at most %d bytes", maxRefLen)
+		}
+		ref = id
+	}
+	t, ok := raw["type"]
+	if !ok {
+		return "", ref, nil, invalidf("type", "type is required")
+	}
+	if err := json.Unmarshal(t, &typ); err != nil {
+		return "", ref, nil, invalidf("type", "type must be a string")
+	}
+	fields, known := specs[typ]
+	if !known {
+		return "", ref, nil, invalidf("type", "unknown frame type %q", truncate(typ, 40))
+	}
+	for k := range raw {
+		if k != "type" && k != "id" && !slices.Contains(fields, k) {
+			return "", ref, nil, invalidf(truncate(k, 40), "unknown field %q in a %s frame", truncate(k, 40), typ)
+		}
+	}
+	return typ, ref, raw, nil
+}
+
+// validRef accepts a JSON string or number of bounded size.
+func validRef(id json.RawMessage) bool {
+	if len(id) == 0 || len(id) > maxRefLen {
+		return false
+	}
+	var v any
+	if err := json.Unmarshal(id, &v); err != nil {
+		return false
+	}
+	switch v.(type) {
+	case string, float64:
+		return true
+	}
+	return false
+}
+
+// decodeStrict decodes data into v refusing unknown fields (nested ones
+// too) and trailing data; type errors name the field.
+func decodeStrict(data []byte, v any) *frameError {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			return invalidf("", "a frame must be exactly one JSON object")
+		}
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return invalidf(te.Field, "%s must be %s", te.Field, jsonKind(te.Type.Kind().String()))
+	}
+	return invalidf("", "malformed frame: %s", truncate(err.Error(), 120))
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "struct", "map", "ptr":
+		return "an object"
+	}
+	return "a " + goKind
+}
+
+// exactKeys checks a nested object's keys with exact matching.
+func exactKeys(field string, raw json.RawMessage, allowed ...string) *frameError {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return invalidf(field, "%s must be an object", field)
+	}
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			return invalidf(field+"."+truncate(k, 40), "unknown field %q in %s", truncate(k, 40), field)
+		}
+	}
+	return nil
+}
+
+func required(field, v string) *frameError {
+	if strings.TrimSpace(v) == "" {
+		return invalidf(field, "%s is required", field)
+	}
+	return nil
+}
+
+func idField(field, v string) *frameError {
+	if err := required(field, v); err != nil {
+		return err
+	}
+	if len(v) > maxIDLen {
+		return invalidf(field, "%s is longer than %d bytes", field, maxIDLen)
+	}
+	return nil
+}
+
+func bounded(field, v string, n int) *frameError {
+	if utf8.RuneCountInString(v) > n {
+		return invalidf(field, "%s is longer than %d characters", field, n)
+	}
+	return nil
+}
+
+func text(field, v string) *frameError {
+	if err := required(field, v); err != nil {
+		return err
+	}
+	return bounded(field, v, maxText)
+}
+
+// firstErr returns the first refusal of a list of checks.
+func firstErr(errs ...*frameError) *frameError {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// Agent frames.
+
+var agentSpecs = frameSpec{
+	"state":    {"state", "reason"},
+	"accept":   {"offer_id"},
+	"decline":  {"offer_id", "reason"},
+	"say":      {"contact_id", "text"},
+	"note":     {"case_id", "text"},
+	"transfer": {"contact_id", "to", "mode", "note"},
+	"end":      {"contact_id", "disposition", "summary"},
+}
+
+// transferTarget is the wire form of router.Target.
+type transferTarget struct {
+	Queue string `json:"queue"`
+	Agent string `json:"agent"`
+}
+
+// agentCommand is one decoded agent frame; which fields matter depends on
+// Type.
+type agentCommand struct {
+	Type        string          `json:"type"`
+	ID          json.RawMessage `json:"id"`
+	State       string          `json:"state"`
+	Reason      string          `json:"reason"`
+	OfferID     string          `json:"offer_id"`
+	ContactID   string          `json:"contact_id"`
+	CaseID      string          `json:"case_id"`
+	Text        string          `json:"text"`
+	To          *transferTarget `json:"to"`
+	Mode        string          `json:"mode"`
+	Note        string          `json:"note"`
+	Disposition string          `json:"disposition"`
+	Summary     string          `json:"summary"`
+}
+
+// decodeAgentFrame turns a client frame into a command, or says why not.
+// The ref is the frame's id whenever it could be read.
+func decodeAgentFrame(data []byte) (agentCommand, json.RawMessage, *frameError) {
+	typ, ref, raw, ferr := envelope(data, agentSpecs)
+	if ferr != nil {
+		return agentCommand{}, ref, ferr
+	}
+	if to, ok := raw["to"]; ok && typ == "transfer" {
+		if ferr := exactKeys("to", to, "queue", "agent"); ferr != nil {
+			return agentCommand{}, ref, ferr
+		}
+	}
+	var cmd agentCommand
+	if ferr := decodeStrict(data, &cmd); ferr != nil {
+		return agentCommand{}, ref, ferr
+	}
+	cmd.Type, cmd.ID = typ, ref
+	if ferr := cmd.validate(); ferr != nil {
+		return agentCommand{}, ref, ferr
+	}
+	return cmd, ref, nil
+}
+
+// validate checks a command's fields for its type.
+func (c agentCommand) validate() *frameError {
+	switch c.Type {
+	case "state":
+		switch router.AgentState(c.State) {
+		case router.StateAvailable, router.StateBreak, router.StateOffline:
+		default:
+			return invalidf("state", "state must be available, break or offline")
+		}
+		return bounded("reason", c.Reason, maxReason)
+	case "accept":
+		return idField("offer_id", c.OfferID)
+	case "decline":
+		return firstErr(idField("offer_id", c.OfferID), bounded("reason", c.Reason, maxReason))
+	case "say":
+		return firstErr(idField("contact_id", c.ContactID), text("text", c.Text))
+	case "note":
+		return firstErr(idField("case_id", c.CaseID), text("text", c.Text))
+	case "transfer":
+		if ferr := idField("contact_id", c.ContactID); ferr != nil {
+			return ferr
+		}
+		if c.To == nil || (c.To.Queue == "") == (c.To.Agent == "") {
+			return invalidf("to", "to must hold exactly one of queue and agent")
+		}
+		if ferr := firstErr(bounded("to.queue", c.To.Queue, maxIDLen), bounded("to.agent", c.To.Agent, maxIDLen)); ferr != nil {
+			return ferr
+		}
+		if c.Mode != string(router.TransferCold) && c.Mode != string(router.TransferWarm) {
+			return invalidf("mode", "mode must be cold or warm")
+		}
+		return bounded("note", c.Note, maxText)
+	case "end":
+		return firstErr(idField("contact_id", c.ContactID), bounded("disposition", c.Disposition, maxDisposition),
+			bounded("summary", c.Summary, maxText))
+	}
+	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
+}
+
+// Citizen frames.
+
+var citizenSpecs = frameSpec{
+	"say":   {"text"},
+	"leave": {},
+}
+
+type citizenCommand struct {
+	Type string          `json:"type"`
+	ID   json.RawMessage `json:"id"`
+	Text string          `json:"text"`
+}
+
+func decodeCitizenFrame(data []byte) (citizenCommand, json.RawMessage, *frameError) {
+	typ, ref, _, ferr := envelope(data, citizenSpecs)
+	if ferr != nil {
+		return citizenCommand{}, ref, ferr
+	}
+	var cmd citizenCommand
+	if ferr := decodeStrict(data, &cmd); ferr != nil {
+		return citizenCommand{}, ref, ferr
+	}
+	cmd.Type, cmd.ID = typ, ref
+	if ferr := cmd.validate(); ferr != nil {
+		return citizenCommand{}, ref, ferr
+	}
+	return cmd, ref, nil
+}
+
+func (c citizenCommand) validate() *frameError {
+	switch c.Type {
+	case "say":
+		return text("text", c.Text)
+	case "leave":
+		return nil
+	}
+	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
+}
+
+// Gateway frames.
+
+var gatewaySpecs = frameSpec{
+	"transcript": {"contact_id", "speaker", "text"},
+	"hangup":     {"contact_id"},
+}
+
+type gatewayCommand struct {
+	Type      string          `json:"type"`
+	ID        json.RawMessage `json:"id"`
+	ContactID string          `json:"contact_id"`
+	Speaker   string          `json:"speaker"`
+	Text      string          `json:"text"`
+}
+
+func decodeGatewayFrame(data []byte) (gatewayCommand, json.RawMessage, *frameError) {
+	typ, ref, _, ferr := envelope(data, gatewaySpecs)
+	if ferr != nil {
+		return gatewayCommand{}, ref, ferr
+	}
+	var cmd gatewayCommand
+	if ferr := decodeStrict(data, &cmd); ferr != nil {
+		return gatewayCommand{}, ref, ferr
+	}
+	cmd.Type, cmd.ID = typ, ref
+	if ferr := cmd.validate(); ferr != nil {
+		return gatewayCommand{}, ref, ferr
+	}
+	return cmd, ref, nil
+}
+
+func (c gatewayCommand) validate() *frameError {
+	switch c.Type {
+	case "transcript":
+		if ferr := idField("contact_id", c.ContactID); ferr != nil {
+			return ferr
+		}
+		if c.Speaker != string(router.RoleCitizen) && c.Speaker != string(router.RoleAgent) {
+			return invalidf("speaker", "speaker must be citizen or agent")
+		}
+		return text("text", c.Text)
+	case "hangup":
+		return idField("contact_id", c.ContactID)
+	}
+	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
+}

@@ -1,0 +1,243 @@
+package agents
+
+import (
+	"strings"
+
+	"github.com/gorilla/websocket"
+
+	"tellonce/router"
+)
+
+// Deliver maps committed router events to frames for the connected agents,
+// citizens and gateways. It is called after each commit, in commit order,
+// never concurrently with itself. It never blocks: frames are queued, and a
+// connection that cannot take one more is cut.
+//
+// Events may be delivered a little after their commit, so the few router
+// reads here (positions, display names, a case's legs) see the state as it
+// is now; every frame they feed is a refresh that is right at that moment.
+func (h *Hub) Deliver(evs []router.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range evs {
+		h.deliverLocked(&evs[i])
+	}
+}
+
+func (h *Hub) deliverLocked(e *router.Event) {
+	switch e.Type {
+	case router.EventContactCreated:
+		if e.Contact != nil && e.Contact.Channel != router.ChannelChat {
+			h.calls[e.ContactID] = e.Contact.Agency
+		}
+	case router.EventQueued, router.EventQueueChanged:
+		h.queueMovedLocked(e.Queue)
+	case router.EventOffered:
+		h.offeredLocked(e)
+	case router.EventOfferRevoked, router.EventDeclined, router.EventOfferTimeout:
+		h.withdrawnLocked(e)
+	case router.EventAccepted:
+		h.acceptedLocked(e)
+	case router.EventMessage:
+		h.messageLocked(e)
+	case router.EventTranscript:
+		speaker, _ := splitActor(e.Actor)
+		h.toAgentLocked(e.Agent, e.Seq, transcriptFrame{Type: "transcript", ContactID: e.ContactID,
+			CaseID: e.CaseID, Speaker: speaker, Text: e.Text, At: e.At.UTC()})
+	case router.EventNote:
+		h.noteLocked(e)
+	case router.EventTransferred:
+		h.transferredLocked(e)
+	case router.EventTransferFailed:
+		h.toAgentLocked(e.Agent, e.Seq, transferFailedFrame{Type: "transfer_failed", ContactID: e.ContactID, Reason: e.Reason})
+	case router.EventEnded, router.EventAbandoned:
+		h.endedLocked(e)
+	case router.EventRequeued:
+		// The agent lost the contact after the reconnect grace; the
+		// citizen is waiting again and hears the position from the
+		// queue_changed event that follows.
+		h.toAgentLocked(e.Agent, e.Seq, contactEndedFrame{Type: "contact_ended", ContactID: e.ContactID, Reason: "requeued"})
+		for c := range h.citizens[e.ContactID] {
+			c.assigned = false
+		}
+	case router.EventAgentState:
+		h.agentStateLocked(e)
+	}
+}
+
+func (h *Hub) offeredLocked(e *router.Event) {
+	h.offers[e.ContactID] = pendingOffer{agent: e.Agent, offerID: e.OfferID, caseID: e.CaseID}
+	if e.Contact == nil || e.Case == nil {
+		return
+	}
+	h.toAgentLocked(e.Agent, e.Seq, offerOf(e.OfferID, e.ExpiresAt, *e.Contact, *e.Case))
+}
+
+// withdrawnLocked handles an offer that is gone without an accept.
+func (h *Hub) withdrawnLocked(e *router.Event) {
+	if po, ok := h.offers[e.ContactID]; ok && po.offerID == e.OfferID {
+		delete(h.offers, e.ContactID)
+	}
+	reason := e.Reason
+	switch e.Type {
+	case router.EventDeclined:
+		reason = "declined"
+	case router.EventOfferTimeout:
+		reason = "offer_timeout"
+	}
+	h.toAgentLocked(e.Agent, e.Seq, offerRevokedFrame{Type: "offer_revoked", OfferID: e.OfferID, Reason: reason})
+}
+
+func (h *Hub) acceptedLocked(e *router.Event) {
+	delete(h.offers, e.ContactID)
+	if e.Contact != nil && e.Case != nil {
+		h.toAgentLocked(e.Agent, e.Seq, assignedFrame{Type: "assigned", Contact: ContactOf(*e.Contact), Case: CaseOf(*e.Case)})
+	}
+	if conns := h.citizens[e.ContactID]; len(conns) > 0 {
+		agency := ""
+		if e.Contact != nil {
+			agency = e.Contact.Agency
+		}
+		joined := h.agentJoined(e.Agent, agency)
+		for c := range conns {
+			c.assigned, c.lastQueued = true, queuedFrame{} // a requeue must be told again
+		}
+		h.toCitizensLocked(e.ContactID, joined)
+	}
+	carrier, isCall := h.callAgencyLocked(e.ContactID, e.Contact)
+	if !isCall || e.Contact == nil {
+		return
+	}
+	if e.Contact.Channel == router.ChannelCallback {
+		h.toGatewaysLocked(carrier, dialFrame{Type: "dial", ContactID: e.ContactID, Number: e.Contact.CallbackNumber, Agent: e.Agent})
+		return
+	}
+	h.toGatewaysLocked(carrier, connectFrame{Type: "connect", ContactID: e.ContactID, Agent: e.Agent})
+}
+
+func (h *Hub) messageLocked(e *router.Event) {
+	from, author := splitActor(e.Actor)
+	at := e.At.UTC()
+	if e.Agent != "" {
+		f := agentMessageFrame{Type: "message", ContactID: e.ContactID, CaseID: e.CaseID, From: from, Text: e.Text, At: at}
+		if from == "agent" {
+			f.Agent = author
+		}
+		h.toAgentLocked(e.Agent, e.Seq, f)
+	}
+	if len(h.citizens[e.ContactID]) == 0 {
+		return
+	}
+	f := citizenMessageFrame{Type: "message", From: from, Text: e.Text, At: at}
+	if from == "agent" {
+		f.AgentName = author
+		if a, err := h.r.Agent(author); err == nil && a.Name != "" {
+			f.AgentName = a.Name
+		}
+	}
+	h.toCitizensLocked(e.ContactID, f)
+}
+
+// noteLocked shares an internal note with the agents now on the case: the
+// author, agents holding one of its live legs and agents it is offered to.
+// Notes never reach citizens.
+func (h *Hub) noteLocked(e *router.Event) {
+	to := map[string]struct{}{e.Agent: {}}
+	if cs, err := h.r.Case(e.CaseID); err == nil {
+		for _, l := range cs.Legs {
+			if l.Agent != "" && l.EndedAt.IsZero() {
+				to[l.Agent] = struct{}{}
+			}
+		}
+	}
+	for _, po := range h.offers {
+		if po.caseID == e.CaseID {
+			to[po.agent] = struct{}{}
+		}
+	}
+	f := noteFrame{Type: "note", CaseID: e.CaseID, Agent: e.Agent, Text: e.Text, At: e.At.UTC()}
+	for u := range to {
+		h.toAgentLocked(u, e.Seq, f)
+	}
+}
+
+// transferredLocked moves the citizen and the call to the new leg when a
+// transfer hands over: a cold transfer at once, a warm one when the target
+// accepts. A warm transfer just started (its new leg is pending, WarmOf
+// set) changes nothing for them yet.
+func (h *Hub) transferredLocked(e *router.Event) {
+	if e.Contact != nil && e.Contact.WarmOf != "" {
+		return
+	}
+	newID, queue := e.Data["new_contact_id"], e.Data["queue"]
+	if newID == "" {
+		return
+	}
+	if conns := h.citizens[e.ContactID]; len(conns) > 0 {
+		name := e.Data["queue_name"]
+		if name == "" {
+			if q, err := h.r.Queue(queue); err == nil {
+				name = q.Name
+			}
+		}
+		f := encode(transferredFrame{Type: "transferred", Agency: e.Data["agency"], QueueName: name})
+		for c := range conns {
+			h.detachCitizenLocked(c)
+			h.attachCitizenLocked(c, newID, queue)
+			c.assigned, c.lastQueued = false, queuedFrame{}
+			h.enqueueLocked(c, f)
+		}
+	}
+	if carrier, isCall := h.callAgencyLocked(e.ContactID, nil); isCall {
+		h.toGatewaysLocked(carrier, gatewayTransferredFrame{Type: "transferred", ContactID: e.ContactID, NewContactID: newID})
+		h.calls[newID] = carrier
+		delete(h.calls, e.ContactID)
+	}
+}
+
+// endedLocked handles a contact that ended: by its agent (EventEnded with
+// the disposition as reason), by a transfer (reason "transferred"), by the
+// router (a warm-transfer leg), or by the caller leaving (EventAbandoned).
+func (h *Hub) endedLocked(e *router.Event) {
+	if po, ok := h.offers[e.ContactID]; ok {
+		delete(h.offers, e.ContactID)
+		h.toAgentLocked(po.agent, e.Seq, offerRevokedFrame{Type: "offer_revoked", OfferID: po.offerID, Reason: e.Reason})
+	} else if e.Agent != "" {
+		h.toAgentLocked(e.Agent, e.Seq, contactEndedFrame{Type: "contact_ended", ContactID: e.ContactID, Reason: e.Reason})
+	}
+	if e.Reason == "transferred" {
+		return // the transferred event moves the citizen and the call
+	}
+	reason := "completed"
+	if e.Type == router.EventAbandoned {
+		reason = "left"
+	}
+	h.endCitizensLocked(e.ContactID, reason)
+
+	carrier, isCall := h.callAgencyLocked(e.ContactID, e.Contact)
+	delete(h.calls, e.ContactID)
+	// The gateway hangs up calls the agent side ended; a warm-transfer leg
+	// that ends ("transfer_…") was never bridged, and after an abandon the
+	// caller is gone already.
+	if isCall && e.Type == router.EventEnded && !strings.HasPrefix(e.Reason, "transfer_") {
+		h.toGatewaysLocked(carrier, hangupFrame{Type: "hangup", ContactID: e.ContactID})
+	}
+}
+
+func (h *Hub) agentStateLocked(e *router.Event) {
+	if e.AgentView == nil {
+		return
+	}
+	h.toAgentLocked(e.Agent, e.Seq, stateFrame{Type: "state", State: string(e.AgentView.State), Reason: e.Reason})
+	if e.Reason == "removed" {
+		if c := h.agents[e.Agent]; c != nil {
+			h.stopLocked(c, websocket.ClosePolicyViolation, "agent removed", true)
+		}
+	}
+}
+
+// splitActor splits "agent:kim" into ("agent", "kim").
+func splitActor(actor string) (role, name string) {
+	role, name, _ = strings.Cut(actor, ":")
+	return role, name
+}

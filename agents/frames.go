@@ -1,0 +1,203 @@
+package agents
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"tellonce/router"
+)
+
+// Server frames. Each is a struct so that the wire shape is written down in
+// one place; doc.go lists them for readers of the protocol.
+
+// Frames to any client.
+
+type ackFrame struct {
+	Type string          `json:"type"` // "ack"
+	Ref  json.RawMessage `json:"ref"`
+}
+
+type errorFrame struct {
+	Type    string          `json:"type"` // "error"
+	Ref     json.RawMessage `json:"ref,omitempty"`
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Field   string          `json:"field,omitempty"`
+}
+
+// Frames to agents.
+
+// agentJSON is the agent in a hello frame.
+type agentJSON struct {
+	Username string `json:"username"`
+	Name     string `json:"name"`
+	Agency   string `json:"agency"`
+	State    string `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+	MaxChats int    `json:"max_chats"`
+}
+
+type assignmentJSON struct {
+	Contact ContactJSON `json:"contact"`
+	Case    CaseJSON    `json:"case"`
+}
+
+type helloFrame struct {
+	Type     string           `json:"type"` // "hello"
+	Agent    agentJSON        `json:"agent"`
+	State    string           `json:"state"`
+	Contacts []assignmentJSON `json:"contacts"`
+	// Offers are the agent's pending offers, each exactly as an offer
+	// frame, so a reconnect (or a replacing tab) restores them too.
+	Offers []offerFrame `json:"offers"`
+}
+
+type offerFrame struct {
+	Type      string      `json:"type"` // "offer"
+	OfferID   string      `json:"offer_id"`
+	Contact   ContactJSON `json:"contact"`
+	Case      CaseJSON    `json:"case"`
+	ExpiresAt time.Time   `json:"expires_at"`
+}
+
+type offerRevokedFrame struct {
+	Type    string `json:"type"` // "offer_revoked"
+	OfferID string `json:"offer_id"`
+	Reason  string `json:"reason"`
+}
+
+type assignedFrame struct {
+	Type    string      `json:"type"` // "assigned"
+	Contact ContactJSON `json:"contact"`
+	Case    CaseJSON    `json:"case"`
+}
+
+type agentMessageFrame struct {
+	Type      string    `json:"type"` // "message"
+	ContactID string    `json:"contact_id"`
+	CaseID    string    `json:"case_id"`
+	From      string    `json:"from"`            // "agent" or "citizen"
+	Agent     string    `json:"agent,omitempty"` // the author's username when from an agent
+	Text      string    `json:"text"`
+	At        time.Time `json:"at"`
+}
+
+type transcriptFrame struct {
+	Type      string    `json:"type"` // "transcript"
+	ContactID string    `json:"contact_id"`
+	CaseID    string    `json:"case_id"`
+	Speaker   string    `json:"speaker"`
+	Text      string    `json:"text"`
+	At        time.Time `json:"at"`
+}
+
+type noteFrame struct {
+	Type   string    `json:"type"` // "note"
+	CaseID string    `json:"case_id"`
+	Agent  string    `json:"agent"`
+	Text   string    `json:"text"`
+	At     time.Time `json:"at"`
+}
+
+type contactEndedFrame struct {
+	Type      string `json:"type"` // "contact_ended"
+	ContactID string `json:"contact_id"`
+	Reason    string `json:"reason"`
+}
+
+type transferFailedFrame struct {
+	Type      string `json:"type"` // "transfer_failed"
+	ContactID string `json:"contact_id"`
+	Reason    string `json:"reason"`
+}
+
+type stateFrame struct {
+	Type   string `json:"type"` // "state"
+	State  string `json:"state"`
+	Reason string `json:"reason"`
+}
+
+// Frames to citizens.
+
+type queuedFrame struct {
+	Type           string `json:"type"` // "queued"
+	Position       int    `json:"position"`
+	EstimatedWaitS int    `json:"estimated_wait_s"`
+	Light          string `json:"light"`
+}
+
+type agentJoinedFrame struct {
+	Type      string `json:"type"` // "agent_joined"
+	AgentName string `json:"agent_name"`
+	Agency    string `json:"agency"`
+}
+
+type citizenMessageFrame struct {
+	Type      string    `json:"type"` // "message"
+	From      string    `json:"from"` // "agent" or "citizen"
+	AgentName string    `json:"agent_name,omitempty"`
+	Text      string    `json:"text"`
+	At        time.Time `json:"at"`
+}
+
+type transferredFrame struct {
+	Type      string `json:"type"` // "transferred"
+	Agency    string `json:"agency"`
+	QueueName string `json:"queue_name"`
+}
+
+type endedFrame struct {
+	Type   string `json:"type"` // "ended"
+	Reason string `json:"reason"`
+}
+
+// Frames to gateways.
+
+type connectFrame struct {
+	Type      string `json:"type"` // "connect"
+	ContactID string `json:"contact_id"`
+	Agent     string `json:"agent"`
+}
+
+type dialFrame struct {
+	Type      string `json:"type"` // "dial"
+	ContactID string `json:"contact_id"`
+	Number    string `json:"number"`
+	Agent     string `json:"agent"`
+}
+
+type hangupFrame struct {
+	Type      string `json:"type"` // "hangup"
+	ContactID string `json:"contact_id"`
+}
+
+// gatewayTransferredFrame tells the gateway that the call it carries now
+// belongs to a new contact (a transfer leg): the next connect names it.
+type gatewayTransferredFrame struct {
+	Type         string `json:"type"` // "transferred"
+	ContactID    string `json:"contact_id"`
+	NewContactID string `json:"new_contact_id"`
+}
+
+// encode marshals a frame. The frames hold only strings, numbers, times and
+// maps of strings, so marshalling cannot fail; HTML escaping is off
+// because no browser parses these frames as HTML.
+func encode(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic("agents: unencodable frame: " + err.Error())
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+func agentOf(v router.AgentView) agentJSON {
+	return agentJSON{Username: v.Username, Name: v.Name, Agency: v.Agency, State: string(v.State),
+		Reason: v.Reason, MaxChats: v.MaxChats}
+}
+
+func offerOf(offerID string, expires time.Time, c router.ContactView, cs router.CaseView) offerFrame {
+	return offerFrame{Type: "offer", OfferID: offerID, Contact: ContactOf(c), Case: CaseOf(cs), ExpiresAt: expires.UTC()}
+}

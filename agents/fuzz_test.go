@@ -1,0 +1,82 @@
+package agents
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// contractCodes are the codes a decoder may refuse a frame with.
+var decoderCodes = map[string]bool{CodeValidation: true}
+
+// checkDecoded is the property every decoder keeps: a frame is either a
+// valid command or refused with a contract code and a message, and a ref
+// it hands back is always a JSON string or number.
+func checkDecoded(t *testing.T, data []byte, ref json.RawMessage, ferr *frameError, valid func() *frameError) {
+	t.Helper()
+	if ref != nil && !validRef(ref) {
+		t.Fatalf("decode(%q) returned ref %s, not a string or number", data, ref)
+	}
+	if ferr != nil {
+		if !decoderCodes[ferr.Code] || ferr.Message == "" {
+			t.Fatalf("decode(%q) = %+v; want a contract code and a message", data, ferr)
+		}
+		return
+	}
+	if err := valid(); err != nil {
+		t.Fatalf("decode(%q) accepted a command that does not validate: %v", data, err)
+	}
+}
+
+func addSeeds(f *testing.F, seeds ...string) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{``, `null`, `{}`, `[]`, `"x"`, `{"type":null}`, `{"type":1}`, `{"id":[],"type":"x"}`,
+		`{"type":"say","text":"\ud800"}`, "{\"type\":\"say\",\"text\":\"\xff\"}", `{"type":"say"}{"type":"say"}`} {
+		f.Add([]byte(s))
+	}
+}
+
+func FuzzAgentFrame(f *testing.F) {
+	addSeeds(f,
+		`{"id":"1","type":"state","state":"available","reason":"back"}`,
+		`{"id":2,"type":"accept","offer_id":"of1"}`,
+		`{"type":"decline","offer_id":"of1","reason":"busy"}`,
+		`{"type":"say","contact_id":"ct1","text":"안녕하세요"}`,
+		`{"type":"note","case_id":"cs1","text":"n"}`,
+		`{"type":"transfer","contact_id":"ct1","to":{"queue":"tax.general"},"mode":"cold","note":"n"}`,
+		`{"type":"transfer","contact_id":"ct1","to":{"agent":"park"},"mode":"warm"}`,
+		`{"type":"transfer","contact_id":"ct1","to":null,"mode":"warm"}`,
+		`{"type":"end","contact_id":"ct1","disposition":"resolved","summary":"s"}`,
+		`{"type":"accept","OFFER_ID":"x"}`,
+	)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cmd, ref, ferr := decodeAgentFrame(data)
+		checkDecoded(t, data, ref, ferr, func() *frameError {
+			if cmd.Type == "transfer" && cmd.To == nil {
+				return invalidf("to", "nil target accepted")
+			}
+			return cmd.validate()
+		})
+	})
+}
+
+func FuzzCitizenFrame(f *testing.F) {
+	addSeeds(f, `{"id":"1","type":"say","text":"hello"}`, `{"type":"leave"}`, `{"type":"leave","text":"x"}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cmd, ref, ferr := decodeCitizenFrame(data)
+		checkDecoded(t, data, ref, ferr, cmd.validate)
+	})
+}
+
+func FuzzGatewayFrame(f *testing.F) {
+	addSeeds(f,
+		`{"id":"1","type":"transcript","contact_id":"ct1","speaker":"citizen","text":"hello"}`,
+		`{"type":"hangup","contact_id":"ct1"}`,
+		`{"type":"transcript","contact_id":"ct1","speaker":"robot","text":"x"}`,
+	)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cmd, ref, ferr := decodeGatewayFrame(data)
+		checkDecoded(t, data, ref, ferr, cmd.validate)
+	})
+}

@@ -1,0 +1,91 @@
+package agents
+
+import (
+	"testing"
+
+	"tellonce/router"
+)
+
+func TestGatewayVoiceCall(t *testing.T) {
+	e := newEnv(t)
+	gw := e.gateway("/gateway/gw-gov?agency=gov")
+	other := e.gateway("/gateway/gw-tax?agency=tax")
+	all := e.gateway("/gateway/gw-all")
+	kim := e.available("kim")
+
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	offer := kim.expect("offer")
+	kim.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	for _, g := range []*client{gw, all} {
+		if f := g.expectNext("connect"); f.str("contact_id") != cv.ID || f.str("agent") != "kim" {
+			t.Errorf("%s got %v; want connect %s to kim", g.name, f, cv.ID)
+		}
+	}
+
+	gw.ok(map[string]any{"type": "transcript", "contact_id": cv.ID, "speaker": "citizen", "text": "여권을 잃어버렸어요"})
+	if f := kim.expect("transcript"); f.str("speaker") != "citizen" || f.str("text") != "여권을 잃어버렸어요" || f.str("contact_id") != cv.ID {
+		t.Errorf("kim got %v", f)
+	}
+	// A gateway of another agency may not act on the call.
+	if f := other.call(map[string]any{"type": "transcript", "contact_id": cv.ID, "speaker": "agent", "text": "x"}); f.str("code") != CodeForbidden {
+		t.Errorf("foreign gateway's transcript answered %v; want forbidden", f)
+	}
+
+	kim.ok(map[string]any{"type": "end", "contact_id": cv.ID, "disposition": "resolved"})
+	for _, g := range []*client{gw, all} {
+		if f := g.expect("hangup"); f.str("contact_id") != cv.ID {
+			t.Errorf("%s got %v; want hangup %s", g.name, f, cv.ID)
+		}
+	}
+	// The tax gateway heard nothing of gov's call: its next frame is the
+	// answer to a frame sent now (frames to one socket keep their order).
+	if f := other.call(map[string]any{"type": "hangup", "contact_id": cv.ID}); f.str("type") != "error" {
+		t.Errorf("probe answered %v", f)
+	}
+	if other.received("connect") || other.received("hangup") {
+		t.Error("the tax gateway received gov's call frames")
+	}
+}
+
+func TestGatewayDialsCallback(t *testing.T) {
+	e := newEnv(t)
+	gw := e.gateway("/gateway/gw-gov?agency=gov")
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelCallback, Caller: caller("c9"), CallbackNumber: "+821012345678"})
+	offer := kim.expect("offer")
+	kim.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	f := gw.expectNext("dial")
+	if f.str("contact_id") != cv.ID || f.str("number") != "+821012345678" || f.str("agent") != "kim" {
+		t.Errorf("gateway got %v; want dial %s +821012345678 for kim", f, cv.ID)
+	}
+}
+
+func TestGatewayFollowsTransferredCall(t *testing.T) {
+	e := newEnv(t)
+	gw := e.gateway("/gateway/gw-gov?agency=gov")
+	kim := e.available("kim")
+	park := e.available("park")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01099998888")})
+	offer := kim.expect("offer")
+	kim.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	gw.expectNext("connect")
+
+	kim.ok(map[string]any{"type": "transfer", "contact_id": cv.ID, "to": map[string]any{"queue": "tax.general"}, "mode": "cold"})
+	tr := gw.expectNext("transferred")
+	if tr.str("contact_id") != cv.ID || tr.str("new_contact_id") == "" {
+		t.Fatalf("gateway got %v; want transferred from %s", tr, cv.ID)
+	}
+	offer = park.expect("offer")
+	park.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	// The call started at gov, so gov's gateway bridges it to tax's agent.
+	if f := gw.expectNext("connect"); f.str("contact_id") != tr.str("new_contact_id") || f.str("agent") != "park" {
+		t.Errorf("gateway got %v; want connect of the new leg to park", f)
+	}
+	// And it may still post transcripts on the new leg.
+	gw.ok(map[string]any{"type": "transcript", "contact_id": tr.str("new_contact_id"), "speaker": "agent", "text": "세무서입니다"})
+	park.expect("transcript")
+	gw.ok(map[string]any{"type": "hangup", "contact_id": tr.str("new_contact_id")})
+	if f := park.expect("contact_ended"); f.str("reason") != "abandoned" {
+		t.Errorf("park got %v; want contact_ended abandoned", f)
+	}
+}

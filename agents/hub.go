@@ -1,0 +1,350 @@
+package agents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"tellonce/router"
+)
+
+// Durable waits until the router events up to seq are committed to SQL
+// (the transcripts journal implements it).
+type Durable interface {
+	Wait(ctx context.Context, seq uint64) error
+}
+
+// Estimator tells a waiting citizen how long the wait is likely to be and
+// which traffic light ("green", "yellow", "red") their queue shows. The hub
+// calls it while fanning out events, under its lock: it must answer from
+// memory, quickly, and must not call back into the Hub.
+type Estimator interface {
+	Estimate(queue string, position int) (seconds int, light string)
+}
+
+// Config configures a Hub; zero fields take the defaults noted.
+type Config struct {
+	// CheckOrigin decides whether a browser page of that Origin may open a
+	// socket (upgrade refused with 403 otherwise). Web passes its Origin
+	// rule; nil falls back to gorilla's same-host check.
+	CheckOrigin func(r *http.Request) bool
+	// SendBuffer is how many frames may wait for one connection before it
+	// is cut as too slow (default 256).
+	SendBuffer int
+	// WriteTimeout bounds every write (default 10s); PongWait is how long a
+	// silent connection lives (default 60s); PingInterval is how often the
+	// server pings (default 25s, must be below PongWait).
+	WriteTimeout, PongWait, PingInterval time.Duration
+	// MaxFrameBytes is the documented per-frame limit (default 64 KiB): a
+	// larger frame is answered with a too_large error and the connection
+	// lives on.
+	MaxFrameBytes int64
+	// HardFrameBytes is the limit past which gorilla closes the connection
+	// (1009, message too big) rather than let it be read: between the two
+	// the frame is discarded unread (default 16 × MaxFrameBytes).
+	HardFrameBytes int64
+	// AckTimeout bounds the wait for durability before an error frame
+	// answers instead of the ack (default 10s).
+	AckTimeout time.Duration
+	// Estimator fills estimated_wait_s and light of queued frames; nil
+	// means 0 and "green".
+	Estimator Estimator
+	// Log defaults to slog.Default().
+	Log *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = 256
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = 60 * time.Second
+	}
+	if c.PingInterval <= 0 || c.PingInterval >= c.PongWait {
+		c.PingInterval = min(25*time.Second, c.PongWait*9/10)
+	}
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = 64 << 10
+	}
+	if c.HardFrameBytes <= c.MaxFrameBytes {
+		c.HardFrameBytes = 16 * c.MaxFrameBytes
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 10 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c
+}
+
+// Close codes beyond the standard ones.
+const (
+	// CloseReplaced closes an agent socket that a newer one of the same
+	// agent replaced.
+	CloseReplaced = 4001
+)
+
+// HubStats counts connections and losses, for metrics.
+type HubStats struct {
+	Agents, Citizens, Gateways int
+	// FramesDropped counts frames not queued because their connection was
+	// full or closing; SlowClientsCut counts connections cut as too slow.
+	FramesDropped, SlowClientsCut uint64
+}
+
+// Hub holds every WebSocket session and fans router events out to them.
+type Hub struct {
+	r        *router.Router
+	d        Durable
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+
+	// ctx bounds Durable waits; Shutdown cancels it so that no reader is
+	// left waiting for a journal that is stopping.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// presence serializes an agent connection's registration with its
+	// router.Connect, and its removal with router.Disconnect, so that a
+	// replaced connection's Disconnect cannot land after the new Connect.
+	// It is taken before mu and never held by Deliver.
+	presence sync.Mutex
+
+	// mu guards everything below and every conn's hub-side fields; router
+	// writes are never called under it (the router's Sink may call
+	// Deliver synchronously), router reads are (they take no lock).
+	mu       sync.Mutex
+	closed   bool
+	conns    map[*conn]struct{}
+	agents   map[string]*conn
+	citizens map[string]map[*conn]struct{} // by the contact they follow
+	byQueue  map[string]map[*conn]struct{} // citizens by their contact's queue
+	gateways map[*conn]struct{}
+	offers   map[string]pendingOffer // by contact id
+	calls    map[string]string       // voice/callback contact → agency whose gateway carries it
+
+	wg             sync.WaitGroup // one per registered connection
+	dropped, slows atomic.Uint64
+}
+
+// pendingOffer remembers an offer so that an abandoned contact can be
+// withdrawn from the agent by offer id and notes reach the offered agent.
+type pendingOffer struct {
+	agent, offerID, caseID string
+}
+
+// NewHub makes a hub for the router. d may be nil, meaning every change
+// counts as durable at once (tests and tools without a journal).
+func NewHub(r *router.Router, d Durable, cfg Config) *Hub {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{
+		r: r, d: d, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel,
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout: cfg.WriteTimeout,
+			ReadBufferSize:   4096,
+			WriteBufferSize:  4096,
+			CheckOrigin:      cfg.CheckOrigin,
+		},
+		conns:    map[*conn]struct{}{},
+		agents:   map[string]*conn{},
+		citizens: map[string]map[*conn]struct{}{},
+		byQueue:  map[string]map[*conn]struct{}{},
+		gateways: map[*conn]struct{}{},
+		offers:   map[string]pendingOffer{},
+		calls:    map[string]string{},
+	}
+}
+
+// Stats reports connection counts and losses.
+func (h *Hub) Stats() HubStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := HubStats{Agents: len(h.agents), Gateways: len(h.gateways),
+		FramesDropped: h.dropped.Load(), SlowClientsCut: h.slows.Load()}
+	for _, cs := range h.citizens {
+		s.Citizens += len(cs)
+	}
+	return s
+}
+
+// Shutdown closes every connection with a going-away close frame and
+// waits until their goroutines have ended; when ctx ends first, it closes
+// the remaining sockets outright and then waits. It does not mark agents
+// disconnected in the router: the process is ending, and a restart
+// restores every agent disconnected anyway.
+func (h *Hub) Shutdown(ctx context.Context) {
+	h.mu.Lock()
+	h.closed = true
+	for c := range h.conns {
+		h.stopLocked(c, websocket.CloseGoingAway, "server shutting down", true)
+	}
+	h.mu.Unlock()
+	h.cancel()
+
+	done := make(chan struct{})
+	go func() { // ends when the last connection has finished
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	h.mu.Lock()
+	for c := range h.conns {
+		_ = c.ws.NetConn().Close() // unblocks a writer stuck on a dead peer
+	}
+	h.mu.Unlock()
+	<-done
+}
+
+// upgrade turns the request into a socket; on failure the upgrader has
+// answered already (403 for a refused Origin).
+func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, bool) {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		h.log.Debug("websocket upgrade refused", "path", r.URL.Path, "err", err)
+		return nil, false
+	}
+	return ws, true
+}
+
+// addLocked registers a connection unless the hub is shutting down, in
+// which case the socket is closed here (no goroutine has started yet).
+func (h *Hub) addLocked(c *conn) bool {
+	if h.closed {
+		deadline := time.Now().Add(h.cfg.WriteTimeout)
+		_ = c.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), deadline)
+		_ = c.ws.Close()
+		return false
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+// serve runs a registered connection: the writer on a new goroutine and the
+// reader on this one (the HTTP handler's). It returns when both have ended.
+func (h *Hub) serve(c *conn, handle func(*conn, []byte)) {
+	go c.writePump()
+	c.readPump(handle)
+	h.mu.Lock()
+	h.stopLocked(c, websocket.CloseNormalClosure, "", false) // the reader is gone: end the writer
+	h.mu.Unlock()
+	<-c.writerDone
+	h.finish(c)
+}
+
+// finish unregisters a connection whose goroutines have ended. An agent's
+// socket that is still the current one starts the router's reconnect
+// grace; a replaced one does not, the newer socket holds the desk.
+func (h *Hub) finish(c *conn) {
+	defer h.wg.Done()
+	h.presence.Lock()
+	defer h.presence.Unlock()
+	h.mu.Lock()
+	current := false
+	switch c.kind {
+	case kindAgent:
+		if h.agents[c.username] == c {
+			delete(h.agents, c.username)
+			current = true
+		}
+	case kindCitizen:
+		h.detachCitizenLocked(c)
+	case kindGateway:
+		delete(h.gateways, c)
+	}
+	delete(h.conns, c)
+	closing := h.closed
+	h.mu.Unlock()
+	if current && c.connected && !closing {
+		_, err := h.r.Disconnect(c.username)
+		switch {
+		case errors.Is(err, router.ErrNotFound): // removed meanwhile: nothing to disconnect
+		case err != nil:
+			h.log.Warn("agent disconnect", "agent", c.username, "err", err)
+		}
+	}
+}
+
+// answer finishes a client frame whose router call returned evs, err:
+// an error frame, or — once the events are durable — an ack. A frame
+// without id gets no ack (there is nothing to refer to) but still waits,
+// so one connection's changes become durable in the order they were sent.
+func (h *Hub) answer(c *conn, ref json.RawMessage, evs []router.Event, err error) {
+	if err != nil {
+		h.replyError(c, ref, h.errorOf(err))
+		return
+	}
+	if len(evs) > 0 && h.d != nil {
+		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.AckTimeout)
+		werr := h.d.Wait(ctx, evs[len(evs)-1].Seq)
+		cancel()
+		if werr != nil {
+			h.log.Warn("change not confirmed durable", "seq", evs[len(evs)-1].Seq, "err", werr)
+			h.replyError(c, ref, &frameError{Code: CodeUnavailable,
+				Message: "the change is not confirmed durable yet; check the state before retrying"})
+			return
+		}
+	}
+	if ref != nil {
+		h.reply(c, ackFrame{Type: "ack", Ref: ref})
+	}
+}
+
+func (h *Hub) replyError(c *conn, ref json.RawMessage, fe *frameError) {
+	h.reply(c, errorFrame{Type: "error", Ref: ref, Code: fe.Code, Message: fe.Message, Field: fe.Field})
+}
+
+func (h *Hub) reply(c *conn, v any) {
+	msg := encode(v)
+	h.mu.Lock()
+	h.enqueueLocked(c, msg)
+	h.mu.Unlock()
+}
+
+// errorOf maps a router error to the contract's code.
+func (h *Hub) errorOf(err error) *frameError {
+	var fe *router.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return &frameError{Code: CodeValidation, Field: fe.Field, Message: err.Error()}
+	case errors.Is(err, router.ErrInvalid):
+		return &frameError{Code: CodeValidation, Message: err.Error()}
+	case errors.Is(err, router.ErrNotFound):
+		return &frameError{Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, router.ErrForbidden):
+		return &frameError{Code: CodeForbidden, Message: err.Error()}
+	case errors.Is(err, router.ErrConflict):
+		return &frameError{Code: CodeConflict, Message: err.Error()}
+	case errors.Is(err, router.ErrUnavailable):
+		return &frameError{Code: CodeUnavailable, Message: err.Error()}
+	}
+	// Not one of the router's sentinels: an internal failure whose text
+	// may hold internals, so it is logged rather than shown.
+	h.log.Error("websocket command failed", "err", err)
+	return &frameError{Code: CodeUnavailable, Message: "internal error; try again"}
+}
