@@ -1,0 +1,110 @@
+# tellonce — build and test entry points.  `make` (or `make help`) lists them.
+#
+# Tests that need PostgreSQL get a throwaway cluster from scripts/with-postgres,
+# which exports TELLONCE_TEST_POSTGRES; system packages (PostgreSQL, Chromium,
+# fonts) come from scripts/install-deps.  CI runs .ci/run, which calls
+# `make lint` and `make test`.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+# Go: prefer whatever is on PATH, fall back to the standard install location.
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+GOBIN_DIR = $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
+
+PKGS         ?= ./...
+TESTFLAGS    ?=
+TEST_TIMEOUT ?= 20m
+TESTOUT      ?= test-output
+DEPS         ?= postgres chromium
+BENCH        ?= .
+BENCHFLAGS   ?=
+FUZZTIME     ?= 10s
+ARGS         ?=
+# staticcheck release 2026.2.2 is module version v0.8.2 (`@2026.2.2` is not a module version).
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK = $(GOBIN_DIR)/staticcheck
+
+.PHONY: help build run test test-short lint vet fmt-check staticcheck bench fuzz deps clean
+
+help: ## show this list
+	@echo "tellonce make targets:"
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-11s %s\n", $$1, $$2}'
+	@echo "variables: TESTFLAGS=... (e.g. -run=Foo -v)  PKGS=./internal/...  ARGS=... (run)"
+	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium\""
+
+build: ## go build -o bin/tellonce ./cmd/tellonce
+	$(GO) build -o bin/tellonce ./cmd/tellonce
+
+run: build ## build and run bin/tellonce serve --demo (embedded SQLite; ARGS=... appends flags)
+	./bin/tellonce serve --demo $(ARGS)
+
+deps: ## install missing system packages (PostgreSQL, Chromium, CJK fonts; root)
+	scripts/install-deps $(DEPS)
+
+test: ## full suite: race detector, real PostgreSQL (scripts/with-postgres)
+	@scripts/install-deps $(DEPS)
+	@mkdir -p $(TESTOUT)
+	@start=$$SECONDS; rc=0; \
+	scripts/with-postgres $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) $(PKGS) 2>&1 \
+		| tee $(TESTOUT)/test.log || rc=$$?; \
+	log=$(TESTOUT)/test.log; \
+	ok=$$(grep -cE '^ok[[:space:]]' $$log || true); \
+	failpk=$$(grep -cE '^FAIL[[:space:]]+[^[:space:]]+' $$log || true); \
+	failtests=$$(grep -cE '^[[:space:]]*--- FAIL:' $$log || true); \
+	none=$$(grep -cE '^\?[[:space:]].*\[no test files\]' $$log || true); \
+	if [ $$rc -eq 0 ]; then verdict=PASS; else verdict="FAILED (exit $$rc)"; fi; \
+	echo "make test: $$verdict in $$((SECONDS - start))s; packages ok: $$ok, packages failed: $$failpk, failed tests: $$failtests, packages without tests: $$none; log: $$log"; \
+	exit $$rc
+
+test-short: ## go test -race, no cluster: PostgreSQL runs skip unless TELLONCE_TEST_POSTGRES is set
+	env -u CI $(GO) test -race $(TESTFLAGS) $(PKGS)
+
+lint: vet fmt-check staticcheck ## go vet + gofmt + staticcheck
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@files=$$(find . -type f -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' \
+		-not -path '*/testdata/*' -print0 | xargs -0 -r gofmt -l); \
+	if [ -n "$$files" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$files"; exit 1; fi; \
+	echo "gofmt: ok"
+
+staticcheck:
+	@if ! "$(STATICCHECK)" -version 2>/dev/null | grep -qF "($(STATICCHECK_VERSION:v%=%))"; then \
+		echo "installing staticcheck@$(STATICCHECK_VERSION) into $(GOBIN_DIR)"; \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
+	fi
+	"$(STATICCHECK)" $(PKGS)
+
+bench: ## benchmarks against real PostgreSQL (BENCH=regexp, BENCHFLAGS=-count=5)
+	@scripts/install-deps postgres
+	@mkdir -p $(TESTOUT)
+	scripts/with-postgres $(GO) test -run='^$$' -bench='$(BENCH)' -benchmem $(BENCHFLAGS) $(PKGS) 2>&1 \
+		| tee $(TESTOUT)/bench.txt
+
+fuzz: ## run every Fuzz target for FUZZTIME (default 10s) each
+	@mkdir -p $(TESTOUT)
+	@$(GO) test -list '^Fuzz' $(PKGS) > $(TESTOUT)/fuzz-list.txt
+	@awk '/^Fuzz/ {names[n++] = $$1; next} \
+		/^ok[ \t]/ {for (i = 0; i < n; i++) print $$2, names[i]} \
+		{n = 0}' $(TESTOUT)/fuzz-list.txt > $(TESTOUT)/fuzz-targets.txt
+	@if [ ! -s $(TESTOUT)/fuzz-targets.txt ]; then echo "fuzz: no Fuzz targets in $(PKGS)"; exit 0; fi; \
+	total=$$(wc -l < $(TESTOUT)/fuzz-targets.txt); i=0; failed=(); \
+	while read -r pkg name; do \
+		i=$$((i + 1)); echo "== fuzz [$$i/$$total] $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "$$pkg" < /dev/null || failed+=("$$pkg.$$name"); \
+	done < $(TESTOUT)/fuzz-targets.txt; \
+	if [ $${#failed[@]} -gt 0 ]; then \
+		echo "fuzz: $${#failed[@]} of $$total target(s) FAILED: $${failed[*]} (inputs saved under <pkg>/testdata/fuzz/)"; exit 1; \
+	fi; \
+	echo "fuzz: $$total target(s) ran for $(FUZZTIME) each, no failures"
+
+clean: ## remove bin/ and test output
+	rm -rf bin $(TESTOUT)
