@@ -7,6 +7,7 @@ import (
 
 	"tellonce/auth"
 	"tellonce/directory"
+	"tellonce/router"
 )
 
 // Error codes of the API contract.
@@ -62,7 +63,35 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if he.status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, he.status, map[string]any{"error": he.apiError})
+	body := map[string]any{"error": he.apiError}
+	var dup *router.DuplicateContactError
+	if errors.As(err, &dup) {
+		body["contact_id"] = dup.ContactID // the caller's place in line
+	}
+	writeJSON(w, he.status, body)
+}
+
+// classifyRouter maps the router's errors to answers.
+func classifyRouter(err error) *httpError {
+	var fe *router.FieldError
+	var dup *router.DuplicateContactError
+	switch {
+	case errors.As(err, &dup):
+		return errorf(http.StatusConflict, codeConflict, "", "this caller is already waiting in this queue")
+	case errors.As(err, &fe):
+		return errorf(http.StatusBadRequest, codeValidation, fe.Field, fe.Reason)
+	case errors.Is(err, router.ErrInvalid):
+		return errorf(http.StatusBadRequest, codeValidation, "", err.Error())
+	case errors.Is(err, router.ErrNotFound):
+		return errorf(http.StatusNotFound, codeNotFound, "", err.Error())
+	case errors.Is(err, router.ErrForbidden):
+		return errorf(http.StatusForbidden, codeForbidden, "", err.Error())
+	case errors.Is(err, router.ErrConflict):
+		return errorf(http.StatusConflict, codeConflict, "", err.Error())
+	case errors.Is(err, router.ErrUnavailable):
+		return errorf(http.StatusServiceUnavailable, codeUnavailable, "", err.Error())
+	}
+	return nil
 }
 
 func (s *Server) classify(err error) *httpError {
@@ -80,6 +109,9 @@ func (s *Server) classify(err error) *httpError {
 		return errorf(http.StatusNotFound, codeNotFound, "", err.Error())
 	case errors.Is(err, auth.ErrInvalidToken):
 		return errUnauthorized
+	}
+	if he := classifyRouter(err); he != nil {
+		return he
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

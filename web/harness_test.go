@@ -18,6 +18,7 @@ import (
 
 	"tellonce/auth"
 	"tellonce/directory"
+	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 )
@@ -93,6 +94,7 @@ type harness struct {
 	hash     string            // testPassword hashed, for seeding
 	tokens   map[string]string // bearer token by username
 	seq      *int              // shared by the copies on() makes
+	router   *router.Router
 }
 
 // on returns the harness reporting to t (a subtest's), sharing everything
@@ -111,6 +113,7 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 	cfg.MaxBodyBytes = 64 << 10
 	cfg.LoginBurstAddr = 10_000
 	cfg.LoginBurstUser = 10_000
+	cfg.ChatBurst = 10_000
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -123,9 +126,15 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 		tokens:   map[string]string{},
 		seq:      new(int),
 	}
+	rt, err := router.New(router.Config{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.router = rt
 	srv, err := New(cfg, Deps{
 		DB: b.DB, Directory: h.dir, Sessions: h.sessions, Hasher: testHasher,
 		Registry: h.reg, Now: clock.Now,
+		Router: rt, Journal: instantDurability{}, Tokens: auth.NewContactTokens([]byte("test-key-0123456789abcdef0123456")),
 	})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
@@ -139,8 +148,23 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 		t.Fatal(err)
 	}
 	h.seed()
+	// The seed went straight to the store; give the router its copy, as
+	// the server's start does.
+	queues, agents, err := RoutingConfig(h.ctx(), h.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents}); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
+
+// instantDurability stands in for the journal: every change counts as
+// committed at once.
+type instantDurability struct{}
+
+func (instantDurability) Wait(context.Context, uint64) error { return nil }
 
 func (h *harness) seed() {
 	h.t.Helper()

@@ -1,10 +1,12 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 
 	"tellonce/auth"
 	"tellonce/directory"
+	"tellonce/router"
 )
 
 func (s *Server) createQueue(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -23,6 +25,7 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request, p auth.Prin
 		s.writeError(w, r, err)
 		return
 	}
+	s.routeQueue(r, q)
 	writeJSON(w, http.StatusCreated, q)
 }
 
@@ -91,6 +94,7 @@ func (s *Server) patchQueue(w http.ResponseWriter, r *http.Request, p auth.Princ
 		s.writeError(w, r, err)
 		return
 	}
+	s.routeQueue(r, q)
 	writeJSON(w, http.StatusOK, q)
 }
 
@@ -99,9 +103,39 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p auth.Prin
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.dir.DeleteQueue(r.Context(), r.PathValue("queue"), nil); err != nil {
+	id := r.PathValue("queue")
+	removed := false
+	err := s.dir.DeleteQueue(r.Context(), id, func(string) error {
+		// Inside the directory's transaction: the router refuses while
+		// contacts are live in the queue, and then nothing is deleted.
+		_, err := s.router.RemoveQueue(id)
+		if errors.Is(err, router.ErrConflict) {
+			return errorf(http.StatusConflict, codeConflict, "", "contacts are waiting in queue "+id+": wait until it is empty")
+		}
+		removed = err == nil
+		if errors.Is(err, router.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		if removed {
+			// The directory kept the queue: give it back to the router.
+			if q, gerr := s.dir.GetQueue(r.Context(), id); gerr == nil {
+				s.routeQueue(r, q)
+			}
+		}
 		s.writeError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// routeQueue passes a committed queue change to the router. The directory
+// is the truth: a failure here is logged, and the router catches up at the
+// next start.
+func (s *Server) routeQueue(r *http.Request, q directory.Queue) {
+	if err := s.syncQueue(r.Context(), q); err != nil {
+		s.log.ErrorContext(r.Context(), "router out of step with the directory", "queue", q.ID, "err", err)
+	}
 }

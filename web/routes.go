@@ -40,6 +40,15 @@ func (s *Server) routes() http.Handler {
 	h("PATCH /v1/users/{username}", s.authed(s.patchUser))
 	h("DELETE /v1/users/{username}", s.authed(s.deleteUser))
 
+	h("POST /v1/contacts", s.createContact)
+	h("GET /v1/contacts/{id}", s.getContact)
+	h("DELETE /v1/contacts/{id}", s.deleteContact)
+	h("GET /v1/cases/{id}", s.authed(s.getCase))
+
+	h("GET /v1/agent/ws", s.authed(s.agentWS))
+	h("GET /v1/contacts/{id}/ws", s.citizenWS)
+	h("GET /v1/gateway/ws", s.authed(s.gatewayWS))
+
 	h("GET /healthz", s.healthz)
 	h("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))

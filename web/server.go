@@ -15,9 +15,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"tellonce/agents"
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/ratelimit"
+	"tellonce/router"
 	tsql "tellonce/sql"
 )
 
@@ -42,6 +44,10 @@ type Config struct {
 	// one more every Refill.
 	LoginBurstAddr, LoginBurstUser int
 	LoginRefill                    time.Duration
+	// ChatBurst and ChatRefill bound public chat contacts per client
+	// address: a burst, then one more every ChatRefill.
+	ChatBurst  int
+	ChatRefill time.Duration
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -53,7 +59,15 @@ func DefaultConfig() Config {
 		LoginBurstAddr: 20,
 		LoginBurstUser: 10,
 		LoginRefill:    6 * time.Second,
+		ChatBurst:      5,
+		ChatRefill:     20 * time.Second,
 	}
+}
+
+// Durability waits until the router events up to seq are committed to SQL;
+// the transcripts journal provides it.
+type Durability interface {
+	Wait(ctx context.Context, seq uint64) error
 }
 
 // Deps are the parts the server works with.
@@ -67,6 +81,14 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Router holds the live contacts; Journal makes its changes durable.
+	Router  *router.Router
+	Journal Durability
+	// Tokens make and check citizens' contact tokens.
+	Tokens *auth.ContactTokens
+	// Estimator gives a queue's estimated wait and traffic light; nil
+	// leaves them out of answers.
+	Estimator agents.Estimator
 }
 
 // Server serves HTTP. Create it with New.
@@ -85,6 +107,12 @@ type Server struct {
 	dummyHash string
 	draining  atomic.Bool
 	handler   http.Handler
+	router    *router.Router
+	journal   Durability
+	tokens    *auth.ContactTokens
+	estimator agents.Estimator
+	hub       *agents.Hub
+	chatLimit *ratelimit.Limiter
 }
 
 // New builds a server.
@@ -104,6 +132,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if cfg.LoginRefill <= 0 {
 		cfg.LoginRefill = DefaultConfig().LoginRefill
 	}
+	if cfg.ChatRefill <= 0 {
+		cfg.ChatRefill = DefaultConfig().ChatRefill
+	}
+	if d.Router == nil || d.Journal == nil || d.Tokens == nil {
+		return nil, errors.New("web: Router, Journal and Tokens are required")
+	}
 	// Logging in with an unknown name costs the same hash as a known one,
 	// so response times do not tell which names exist.
 	dummy, err := d.Hasher.Hash("tellonce-no-such-user")
@@ -120,10 +154,22 @@ func New(cfg Config, d Deps) (*Server, error) {
 		log: d.Log, registry: d.Registry, metrics: m, now: d.Now, dummyHash: dummy,
 		loginAddr: ratelimit.New(refill, cfg.LoginBurstAddr, 100_000, d.Now),
 		loginUser: ratelimit.New(refill, cfg.LoginBurstUser, 100_000, d.Now),
+		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, d.Now),
+		router:    d.Router, journal: d.Journal, tokens: d.Tokens, estimator: d.Estimator,
 	}
+	s.hub = agents.NewHub(d.Router, d.Journal, agents.Config{
+		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
+	})
 	s.handler = s.routes()
 	return s, nil
 }
+
+// Deliver hands committed router events to the connected WebSockets; the
+// journal calls it after each commit, in order.
+func (s *Server) Deliver(evs []router.Event) { s.hub.Deliver(evs) }
+
+// Hub returns the WebSocket hub (for its statistics).
+func (s *Server) Hub() *agents.Hub { return s.hub }
 
 // Handler returns the server's root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -161,6 +207,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.draining.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	// WebSockets are hijacked connections that Shutdown does not see.
+	s.hub.Shutdown(shutdownCtx)
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"tellonce/auth"
 	"tellonce/directory"
+	"tellonce/router"
 )
 
 func forbiddenField(field, message string) error {
@@ -66,6 +68,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 		s.writeError(w, r, err)
 		return
 	}
+	s.routeUser(r, u)
 	writeJSON(w, http.StatusCreated, u)
 }
 
@@ -140,13 +143,51 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 		hash = h
 	}
 	u, err := s.dir.UpdateUser(r.Context(), r.PathValue("username"), req, hash, func(before, after directory.User) error {
-		return mayPatchUser(p, req, before, after)
+		if err := mayPatchUser(p, req, before, after); err != nil {
+			return err
+		}
+		if before.Role == directory.RoleAgent && after.Role != directory.RoleAgent {
+			return s.unrouteAgent(before.Username)
+		}
+		return nil
 	})
 	if err != nil {
+		s.restoreAgent(r, r.PathValue("username"))
 		s.writeError(w, r, err)
 		return
 	}
+	s.routeUser(r, u)
 	writeJSON(w, http.StatusOK, u)
+}
+
+// unrouteAgent takes an agent out of the router before their account
+// stops being an agent's; it refuses while they hold contacts.
+func (s *Server) unrouteAgent(username string) error {
+	_, err := s.router.RemoveAgent(username)
+	switch {
+	case errors.Is(err, router.ErrConflict):
+		return errorf(http.StatusConflict, codeConflict, "", username+" is handling contacts: try again when they are done")
+	case errors.Is(err, router.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
+// restoreAgent gives the router back an agent whose directory change
+// failed after unrouteAgent (a no-op for anyone else).
+func (s *Server) restoreAgent(r *http.Request, username string) {
+	if u, err := s.dir.GetUser(r.Context(), username); err == nil && u.Role == directory.RoleAgent {
+		if _, err := s.router.Agent(username); errors.Is(err, router.ErrNotFound) {
+			s.routeUser(r, u)
+		}
+	}
+}
+
+// routeUser passes a committed user change to the router; see routeQueue.
+func (s *Server) routeUser(r *http.Request, u directory.User) {
+	if err := s.syncUser(r.Context(), u); err != nil {
+		s.log.ErrorContext(r.Context(), "router out of step with the directory", "user", u.Username, "err", err)
+	}
 }
 
 // mayPatchUser: admins change anyone; supervisors change the agents and
@@ -196,15 +237,16 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 		if u.Username == p.Username {
 			return errorf(http.StatusConflict, codeConflict, "", "you cannot delete your own account")
 		}
-		if isAdmin(p) {
-			return nil
-		}
-		if !canManage(p, u.Agency) || u.Agency == "" || (u.Role != directory.RoleAgent && u.Role != directory.RoleSupervisor) {
+		if !isAdmin(p) && (!canManage(p, u.Agency) || u.Agency == "" || (u.Role != directory.RoleAgent && u.Role != directory.RoleSupervisor)) {
 			return errForbidden
+		}
+		if u.Role == directory.RoleAgent {
+			return s.unrouteAgent(u.Username)
 		}
 		return nil
 	})
 	if err != nil {
+		s.restoreAgent(r, r.PathValue("username"))
 		s.writeError(w, r, err)
 		return
 	}

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"tellonce/directory"
+	"tellonce/router"
+)
+
+// The directory is the durable truth about queues and agents; the router
+// holds a copy for matching. These keep the copy in step.
+
+// RouterQueue converts a directory queue into the router's configuration.
+func RouterQueue(q directory.Queue) router.QueueConfig {
+	ch := make([]router.Channel, len(q.Channels))
+	for i, c := range q.Channels {
+		ch[i] = router.Channel(c)
+	}
+	of := make([]router.OverflowRule, len(q.Overflow))
+	for i, o := range q.Overflow {
+		of[i] = router.OverflowRule{After: seconds(o.AfterS), To: o.To}
+	}
+	wrapup := seconds(q.WrapupS)
+	if q.WrapupS == 0 {
+		wrapup = -1 // the router reads zero as "default"; the API's 0 means none
+	}
+	return router.QueueConfig{
+		ID: q.ID, Agency: q.Agency, Name: q.Name, Channels: ch,
+		RequiredSkills: q.RequiredSkills, Strategy: router.Strategy(q.Strategy),
+		OfferTimeout: seconds(q.OfferTimeoutS), Wrapup: wrapup, WidenAfter: seconds(q.WidenAfterS),
+		Overflow: of, OverflowPolicy: router.OverflowPolicy(q.OverflowPolicy),
+		SLA:           router.SLA{AnswerWithin: seconds(q.SLA.AnswerWithinS), TargetPct: q.SLA.TargetPct},
+		CallbackAfter: seconds(q.CallbackAfterS), MaxWaiting: q.MaxWaiting,
+	}
+}
+
+// RouterAgent converts a directory user (an agent) into the router's
+// profile.
+func RouterAgent(u directory.User) router.AgentProfile {
+	qs := make(map[string]int, len(u.Queues))
+	for _, m := range u.Queues {
+		qs[m.Queue] = m.Level
+	}
+	return router.AgentProfile{Username: u.Username, Name: u.Name, Agency: u.Agency, Skills: u.Skills, Queues: qs, MaxChats: u.MaxChats}
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// RoutingConfig reads every queue and every agent from the directory, for
+// the router's start.
+func RoutingConfig(ctx context.Context, dir *directory.Store) ([]router.QueueConfig, []router.AgentProfile, error) {
+	var queues []router.QueueConfig
+	for page := (directory.Page{Limit: 500}); ; {
+		qs, more, err := dir.ListQueues(ctx, directory.QueueFilter{}, page)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, q := range qs {
+			queues = append(queues, RouterQueue(q))
+		}
+		if !more {
+			break
+		}
+		page.After = qs[len(qs)-1].ID
+	}
+	var agents []router.AgentProfile
+	for page := (directory.Page{Limit: 500}); ; {
+		us, more, err := dir.ListUsers(ctx, directory.UserFilter{Role: directory.RoleAgent}, page)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, u := range us {
+			agents = append(agents, RouterAgent(u))
+		}
+		if !more {
+			break
+		}
+		page.After = us[len(us)-1].Username
+	}
+	return queues, agents, nil
+}
+
+// syncQueue puts a changed queue into the router.
+func (s *Server) syncQueue(ctx context.Context, q directory.Queue) error {
+	evs, err := s.router.UpsertQueue(RouterQueue(q))
+	if err != nil {
+		return fmt.Errorf("route queue %s: %w", q.ID, err)
+	}
+	return s.durable(ctx, evs)
+}
+
+// syncUser puts a changed agent into the router, or takes a user who is
+// no longer an agent out of it.
+func (s *Server) syncUser(ctx context.Context, u directory.User) error {
+	var evs []router.Event
+	var err error
+	if u.Role == directory.RoleAgent {
+		evs, err = s.router.UpsertAgent(RouterAgent(u))
+	} else {
+		evs, err = s.router.RemoveAgent(u.Username)
+		if errors.Is(err, router.ErrNotFound) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("route user %s: %w", u.Username, err)
+	}
+	return s.durable(ctx, evs)
+}
