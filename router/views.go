@@ -78,6 +78,11 @@ type ContactView struct {
 	Disposition string
 	// WarmOf is set on the new leg of a pending warm transfer.
 	WarmOf string
+	// Seq is the contact's enqueue order and Head marks a contact re-queued
+	// to the head of its line: with the case age they fix its place in line,
+	// so the durable store can restore the line exactly.
+	Seq  uint64
+	Head bool
 }
 
 // AgentView is an agent's live state.
@@ -138,7 +143,7 @@ func contactView(c *contactRow) ContactView {
 		Context: c.Context.clone(), CallbackNumber: c.CallbackNumber,
 		Skills: maps.Clone(c.Skills), Agent: c.Agent, OfferID: c.OfferID,
 		EnqueuedAt: c.EnqueuedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt,
-		Disposition: c.Disposition, WarmOf: c.WarmOf,
+		Disposition: c.Disposition, WarmOf: c.WarmOf, Seq: c.Seq, Head: c.Head,
 	}
 }
 

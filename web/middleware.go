@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -59,8 +60,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the connection (WebSockets).
+// Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a WebSocket upgrade: gorilla/websocket
+// asserts http.Hijacker on the writer it is given rather than going
+// through http.ResponseController, so Unwrap alone is not enough. The
+// upgrade answers 101 on the hijacked connection itself.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
 
 // handle registers h for pattern with metrics, logging and panic recovery,
 // labelled by the pattern so that metrics stay bounded in cardinality.

@@ -17,6 +17,7 @@ type serveConfig struct {
 	web       web.Config
 	db        string
 	demo      bool
+	grace     time.Duration
 	logLevel  string
 	logFormat string
 }
@@ -33,6 +34,7 @@ var serveEnv = []envFlag{
 	{"trust-proxy", "TELLONCE_TRUST_PROXY"},
 	{"secure-cookies", "TELLONCE_SECURE_COOKIES"},
 	{"session-ttl", "TELLONCE_SESSION_TTL"},
+	{"reconnect-grace", "TELLONCE_RECONNECT_GRACE"},
 	{"log-level", "TELLONCE_LOG_LEVEL"},
 	{"log-format", "TELLONCE_LOG_FORMAT"},
 }
@@ -49,6 +51,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a reverse proxy)")
 	fs.BoolVar(&c.web.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set this when served over HTTPS)")
 	fs.DurationVar(&c.web.SessionTTL, "session-ttl", c.web.SessionTTL, "how long a login lasts")
+	fs.DurationVar(&c.grace, "reconnect-grace", 30*time.Second, "how long an agent whose connection dropped keeps their contacts before they return to the head of their queues")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -95,6 +98,9 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 				c.web.AllowedOrigins = append(c.web.AllowedOrigins, o)
 			}
 		}
+	}
+	if c.grace < time.Second || c.grace > time.Hour {
+		return c, fmt.Errorf("--reconnect-grace %s: want 1s to 1h", c.grace)
 	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)

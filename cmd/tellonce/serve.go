@@ -21,7 +21,9 @@ import (
 	"tellonce/auth"
 	"tellonce/demo"
 	"tellonce/directory"
+	"tellonce/router"
 	tsql "tellonce/sql"
+	"tellonce/transcripts"
 	"tellonce/web"
 )
 
@@ -56,7 +58,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sessions := auth.NewSessions(db, cfg.web.SessionTTL, nil)
-	srv, err := web.New(cfg.web, web.Deps{DB: db, Directory: dir, Sessions: sessions, Hasher: hasher, Log: log, Registry: reg})
+	tokens, err := auth.LoadContactTokens(ctx, db)
+	if err != nil {
+		return err
+	}
+
+	// The journal delivers committed events to the server's sockets; the
+	// server is made after the router it serves, so deliver goes through
+	// a variable set below, before anything runs.
+	var srv *web.Server
+	journal := transcripts.NewJournal(db, transcripts.Options{Log: log, Deliver: func(evs []router.Event) { srv.Deliver(evs) }})
+	rt, err := restoreRouter(ctx, dir, journal, cfg.grace, log)
+	if err != nil {
+		return err
+	}
+	srv, err = web.New(cfg.web, web.Deps{DB: db, Directory: dir, Sessions: sessions, Hasher: hasher, Log: log, Registry: reg,
+		Router: rt, Journal: journal, Tokens: tokens})
 	if err != nil {
 		return err
 	}
@@ -66,14 +83,52 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, ln.Addr(), describeDB(cfg.db))
 
+	// The journal and the router outlive the HTTP server's drain, so that
+	// requests finishing during a graceful stop are still made durable.
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(gctx, ln) })
+	rest, stopRest := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRest()
+	g.Go(func() error {
+		defer stopRest()
+		return srv.Serve(gctx, ln)
+	})
+	g.Go(func() error { return journal.Run(rest) })
+	g.Go(func() error { return ignoreCanceled(rt.Run(rest)) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
-	err = g.Wait()
+	return ignoreCanceled(g.Wait())
+}
+
+func ignoreCanceled(err error) error {
 	if errors.Is(err, context.Canceled) {
-		err = nil
+		return nil
 	}
 	return err
+}
+
+// restoreRouter builds the live state: queues and agents from the
+// directory, open cases from the journal, in their original order.
+func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, grace time.Duration, log *slog.Logger) (*router.Router, error) {
+	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: grace})
+	if err != nil {
+		return nil, err
+	}
+	queues, agents, err := web.RoutingConfig(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	cases, err := journal.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: cases}); err != nil {
+		return nil, fmt.Errorf("restore the router: %w", err)
+	}
+	live := 0
+	for _, c := range cases {
+		live += len(c.Contacts)
+	}
+	log.Info("router restored", "queues", len(queues), "agents", len(agents), "open_cases", len(cases), "live_contacts", live)
+	return rt, nil
 }
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -1,0 +1,153 @@
+package transcripts
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tellonce/router"
+	"tellonce/sql/sqltest"
+)
+
+// BenchmarkGroupCommit measures acknowledged events per second: each of
+// many publishers publishes one message event (as one router transaction,
+// numbered under one lock as the router does) and Waits for it to be
+// committed before publishing the next. b.N is the total number of events.
+func BenchmarkGroupCommit(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		for _, publishers := range []int{1, 64, 256, 1024} {
+			b.Run(fmt.Sprintf("%s/publishers=%d", backend, publishers), func(b *testing.B) {
+				benchGroupCommit(b, backend, publishers)
+			})
+		}
+	}
+}
+
+func benchGroupCommit(b *testing.B, backend string, publishers int) {
+	db := sqltest.Open(b, backend)
+	j := NewJournal(db.DB, Options{Log: quiet})
+	start(b, j)
+	p := newPublisher(j)
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	began := time.Now()
+	for g := range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			caseID := fmt.Sprintf("cs-%d", g)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				t := time.Now()
+				seq := p.say(caseID, 1)
+				if err := j.Wait(context.Background(), seq); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ack-ms")
+	b.ReportMetric(float64(b.N)/float64(max(j.commits.Load(), 1)), "events/commit")
+}
+
+// BenchmarkRouterMessages is the same through a real router: each
+// publisher is a citizen with an assigned chat who says something (one
+// router write, one message event) and waits for the acknowledgement, as
+// the web layer does before answering. b.N is the total number of messages.
+func BenchmarkRouterMessages(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(fmt.Sprintf("%s/publishers=64", backend), func(b *testing.B) {
+			benchRouterMessages(b, backend, 64)
+		})
+	}
+}
+
+func benchRouterMessages(b *testing.B, backend string, publishers int) {
+	db := sqltest.Open(b, backend)
+	j := NewJournal(db.DB, Options{Log: quiet})
+	start(b, j)
+	r, err := router.New(router.Config{Sink: j})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ack := func(evs []router.Event, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return
+		}
+		if err := j.Wait(context.Background(), evs[len(evs)-1].Seq); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ack(r.UpsertQueue(agencyQueue("gov110.general")))
+	contacts := make([]string, publishers)
+	for i := range publishers {
+		name := fmt.Sprintf("agent%d", i)
+		ack(r.UpsertAgent(agentIn(name, "gov110", "gov110.general")))
+		_, evs, err := r.Connect(name)
+		ack(evs, err)
+		ack(r.SetState(name, router.StateAvailable, ""))
+		c, evs, err := r.Enqueue(caller(fmt.Sprintf("c%d", i), func(q *router.EnqueueRequest) {
+			q.Channel = router.ChannelChat
+		}))
+		ack(evs, err)
+		if c, err = r.Contact(c.ID); err != nil || c.Status != router.StatusOffered {
+			b.Fatalf("contact %s: %v %s; want offered", c.ID, err, c.Status)
+		}
+		ack(r.Accept(c.Agent, c.OfferID))
+		contacts[i] = c.ID
+	}
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	commits := j.commits.Load()
+	b.ResetTimer()
+	began := time.Now()
+	for g := range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				t := time.Now()
+				evs, err := r.Say(router.AsCitizen(), contacts[g], "안녕하세요, 문의드립니다")
+				if err == nil {
+					err = j.Wait(context.Background(), evs[len(evs)-1].Seq)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(began)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ack-ms")
+	b.ReportMetric(float64(b.N)/float64(max(j.commits.Load()-commits, 1)), "events/commit")
+}

@@ -1,0 +1,57 @@
+// Package transcripts is tellonce's durable case log: every case, each of
+// its contacts (legs) and its whole timeline, kept in SQL so that an
+// acknowledged change survives the process (DESIGN invariant 2) and a
+// restart can rebuild the router's live state (invariant 3).
+//
+// # The journal
+//
+// A Journal is the router's event Sink. Publish only queues the events in
+// memory: it runs under the router's write lock, so it must not wait for a
+// disk. One writer goroutine (Run) takes everything queued, writes it in a
+// single SQL transaction and commits — group commit: one fsync for as many
+// events as arrived while the previous commit was in flight — then records
+// the highest committed router Event.Seq, releases the Wait calls it
+// satisfies and hands the events to Deliver for fan-out, so no WebSocket
+// ever sees a change that is not durable.
+//
+// A web handler makes a change through the router, then calls Wait with the
+// Seq of the last event it produced and answers only when Wait returns nil.
+//
+// On PostgreSQL the writer overlaps two transactions: while one waits for
+// its commit (the WAL flush), the next batch is already being written on a
+// second connection, and it commits as soon as the first commit returns.
+// Commits stay strictly in order, so the store always holds a prefix of
+// the router's event stream, even after a crash. Small multi-row inserts
+// are kept prepared. See BENCHMARKS.md for what this buys.
+//
+// Wiring: call Load (and router.Restore) before starting Run; give Run a
+// context that ends after the web server has drained, so the requests in
+// flight at shutdown still get their acknowledgements; and keep Deliver
+// quick and off the router's write methods, since commits wait for it.
+//
+// # Failures
+//
+// A failed commit fails the Wait calls of its events with ErrUnavailable
+// (the client hears 503 and may retry), and the writer retries the same
+// events with a bounded backoff until they commit: events are never
+// dropped, and Deliver sees them only once they are committed. Writes are
+// idempotent (timeline entries keyed by case and seq, contacts upserted),
+// so a commit whose acknowledgement was lost does no harm when retried.
+// The events of one Publish call (one router transaction) always commit
+// together, so the store never holds half a router change.
+//
+// Note that the router applied the change before the journal saw it: a
+// client that got ErrUnavailable may find its change done after all, once
+// the store is back. That is the price of a router that does no I/O; the
+// alternative, applying changes only after the commit, would put the disk
+// inside the router's lock.
+//
+// # Schema
+//
+// Migration 0002_cases: cases (caller, context, open/closed), contacts (one
+// row per contact: its current leg and what restoring it needs — enqueue
+// seq, head flag, status, agent), requeued_legs (earlier legs of contacts
+// that went back to their queue under the same id) and case_events (the
+// timeline, keyed by case and seq). Load reads the open cases back in the
+// shape router.Restore takes.
+package transcripts

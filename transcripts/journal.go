@@ -1,0 +1,215 @@
+package transcripts
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tellonce/router"
+	tsql "tellonce/sql"
+)
+
+// ErrUnavailable is returned by Wait when the events could not be confirmed
+// durable: the commit failed, the wait timed out, the caller gave up or the
+// journal stopped. Handlers map it to the contract's "unavailable" error.
+var ErrUnavailable = errors.New("case log unavailable")
+
+// Defaults for Options.
+const (
+	DefaultMaxBatch   = 2000
+	DefaultAckTimeout = 5 * time.Second
+	// DefaultMaxPending is how many published events may wait for the writer
+	// before Publish blocks (and with it the router): backpressure for a
+	// store that has fallen far behind, not a limit normal load reaches.
+	DefaultMaxPending = 100_000
+)
+
+// Retry backoff after a failed commit, and how long Run keeps trying to
+// flush what is pending once its context has ended.
+const (
+	minBackoff   = 50 * time.Millisecond
+	maxBackoff   = 5 * time.Second
+	flushTimeout = 15 * time.Second
+)
+
+// Options configures a Journal.
+type Options struct {
+	// MaxBatch bounds the events written in one transaction (default 2000).
+	// The events of one Publish call are never split, so a single larger
+	// call still goes in one transaction.
+	MaxBatch int
+	// AckTimeout is how long Wait blocks before giving up (default 5s).
+	AckTimeout time.Duration
+	// Deliver is called after each commit, from Run's goroutine and in
+	// commit order, with the committed events (fan-out to sockets); it may
+	// be nil. It must not block for long nor call the router's write
+	// methods: the writer waits for it before it writes the next batch.
+	Deliver func([]router.Event)
+	// Log defaults to slog.Default().
+	Log *slog.Logger
+}
+
+// Journal is the durable sink for router events: see the package doc.
+type Journal struct {
+	db   *tsql.DB
+	opts Options
+	log  *slog.Logger
+	sqls *statements // SQL and prepared statements for this dialect
+	// pipelined lets the next batch be written while one commits.
+	pipelined bool
+	// assigned holds the last row written for each assigned contact, owned
+	// by the writer: when one is re-queued, its ended leg comes from here.
+	assigned   map[string]contactRow
+	maxPending int
+	kick       chan struct{} // wakes Run when something is published
+
+	// Retry timing; tests shorten it.
+	minBackoff, maxBackoff, flushTimeout time.Duration
+	// commits counts committed transactions (tests and benchmarks read it).
+	commits atomic.Int64
+	// attemptFailed, when set (by tests), hears of every failed commit.
+	attemptFailed func(error)
+	// committed mirrors state.committed for lock-free reads.
+	committed atomic.Uint64
+
+	mu      sync.Mutex
+	notFull *sync.Cond // signalled when pending shrinks or the journal stops
+	st      state
+}
+
+// state is what Publish, Run and Wait share, guarded by Journal.mu.
+type state struct {
+	pending  [][]router.Event // Publish groups not yet taken by the writer
+	nPending int
+	running  bool
+	stopped  bool // Run has returned: nothing more will commit
+	// committed is the highest Seq known durable; failedTo and failErr
+	// describe the latest failed attempt until its events commit.
+	committed uint64
+	failedTo  uint64
+	failErr   error
+	waiters   waitHeap
+}
+
+// NewJournal makes a journal writing to db. Start Run before relying on
+// Wait; events published before that wait for it.
+func NewJournal(db *tsql.DB, opts Options) *Journal {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = DefaultAckTimeout
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	j := &Journal{
+		db: db, opts: opts, log: opts.Log, sqls: newStatements(db),
+		pipelined: db.Dialect == tsql.Postgres, assigned: map[string]contactRow{},
+		maxPending: DefaultMaxPending, kick: make(chan struct{}, 1),
+		minBackoff: minBackoff, maxBackoff: maxBackoff, flushTimeout: flushTimeout,
+	}
+	j.notFull = sync.NewCond(&j.mu)
+	return j
+}
+
+// Publish queues the events of one router transaction for the writer. It
+// implements router.Sink: the router calls it under its write lock, in
+// commit order, so it only blocks when the writer has fallen more than
+// DefaultMaxPending events behind. Events published after Run has stopped
+// cannot be stored; they are logged and their Wait calls fail.
+func (j *Journal) Publish(evs []router.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	j.mu.Lock()
+	for j.st.running && j.st.nPending >= j.maxPending {
+		j.notFull.Wait()
+	}
+	if j.st.stopped {
+		j.mu.Unlock()
+		j.log.Error("case log: events published after the journal stopped are not stored",
+			"first_seq", evs[0].Seq, "last_seq", evs[len(evs)-1].Seq)
+		return
+	}
+	j.st.pending = append(j.st.pending, evs)
+	j.st.nPending += len(evs)
+	j.mu.Unlock()
+	j.poke()
+}
+
+// poke wakes the writer without blocking.
+func (j *Journal) poke() {
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Committed is the highest router Event.Seq known to be committed.
+func (j *Journal) Committed() uint64 { return j.committed.Load() }
+
+// take appends whole Publish groups to batch while they fit in MaxBatch
+// (always at least one, so an oversized group still goes through).
+func (j *Journal) take(batch []router.Event) []router.Event {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := 0
+	for _, g := range j.st.pending {
+		if len(batch) > 0 && len(batch)+len(g) > j.opts.MaxBatch {
+			break
+		}
+		batch = append(batch, g...)
+		j.st.nPending -= len(g)
+		n++
+	}
+	if n > 0 {
+		clear(j.st.pending[:n]) // let the taken groups be collected
+		j.st.pending = j.st.pending[n:]
+		j.notFull.Broadcast()
+	}
+	if j.st.nPending > 0 {
+		j.poke() // more than one batch was waiting
+	}
+	return batch
+}
+
+func (j *Journal) pendingCount() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.st.nPending
+}
+
+// stopIfIdle stops the journal if nothing is pending, atomically with
+// Publish, so no event slips in between the last check and the stop.
+func (j *Journal) stopIfIdle() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.st.nPending > 0 {
+		return false
+	}
+	j.stopLocked(nil)
+	return true
+}
+
+// stop marks the journal stopped: waiters still waiting fail, and a blocked
+// Publish returns.
+func (j *Journal) stop(cause error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.stopLocked(cause)
+}
+
+func (j *Journal) stopLocked(cause error) {
+	j.st.running, j.st.stopped = false, true
+	err := fmt.Errorf("%w: journal stopped", ErrUnavailable)
+	if cause != nil {
+		err = fmt.Errorf("%w: journal stopped: %w", ErrUnavailable, cause)
+	}
+	j.st.waiters.release(^uint64(0), err)
+	j.st.pending, j.st.nPending = nil, 0
+	j.notFull.Broadcast()
+}

@@ -1,0 +1,274 @@
+package transcripts
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"tellonce/router"
+)
+
+// batchRows is one batch of router events as the rows it writes. Which
+// event touches which table:
+//
+//   - every event with a CaseEvent appends it to case_events;
+//   - every event with a Contact upserts the contact (the batch keeps only
+//     each contact's last state: the rows are upserts, so the last wins);
+//   - contact_created also inserts its case unless it exists (a new case is
+//     created in the same router transaction as its first contact, so the
+//     contact carries everything the case row holds);
+//   - requeued keeps the leg that ended, since the contact row moves on to
+//     the new leg;
+//   - case_closed marks the case closed (an upsert, so a case row that is
+//     missing for any reason is written whole from the event).
+//
+// Events without these (queued, queue_changed, offer_revoked, declined,
+// offer_timeout, agent_state, the warm transferred notice) change nothing
+// that outlives the process: an offer ends at a restart anyway.
+type batchRows struct {
+	cases    []caseRow
+	closed   []caseRow
+	contacts []contactRow
+	legs     []legRow
+	// requeuedFromDB are re-queued contacts the writer has not seen
+	// assigned (before a restart): the ended leg is copied from the
+	// contact's row before the row moves on.
+	requeuedFromDB []requeueRef
+	events         []eventRow
+}
+
+type caseRow struct {
+	ID, CallerID, CallerName, CallerLanguage, Context, Status string
+	CreatedAt                                                 time.Time
+	ClosedAt                                                  any // time.Time or nil
+}
+
+type contactRow struct {
+	ID, CaseID, Queue, Agency, Channel, Status string
+	Priority                                   int
+	CallerID, Context, CallbackNumber, Skills  string
+	Seq                                        int64
+	Head                                       bool
+	Agent                                      string
+	EnqueuedAt                                 time.Time
+	AnsweredAt, EndedAt                        any
+	Disposition, WarmOf                        string
+}
+
+type legRow struct {
+	ContactID                      string
+	EnqueuedAt                     time.Time
+	CaseID, Queue, Agency, Channel string
+	Seq                            int64
+	Agent                          string
+	AnsweredAt                     any
+	EndedAt                        time.Time
+	Disposition                    string
+}
+
+type requeueRef struct {
+	ContactID  string
+	EndedAt    time.Time
+	EnqueuedAt time.Time // of the new leg: older legs are the ones to keep
+}
+
+type eventRow struct {
+	CaseID                             string
+	Seq                                int64
+	At                                 time.Time
+	Type, Actor, ContactID, Text, Data string
+}
+
+// contextJSON is how a ContactContext is stored: snake_case, and nil stays
+// null so that what is read back equals what was written.
+type contextJSON struct {
+	Summary    string            `json:"summary"`
+	IVR        []string          `json:"ivr"`
+	Attributes map[string]string `json:"attributes"`
+}
+
+// rowsOf maps a batch to rows. It keeps j.assigned current, so it runs on
+// the writer's goroutine, over batches in Seq order (a retry may present
+// events again: the map then ends in the same state).
+func (j *Journal) rowsOf(batch []router.Event) (batchRows, error) {
+	var b batchRows
+	last := map[string]int{} // contact id -> index in b.contacts
+	newCase := map[string]bool{}
+	for i := range batch {
+		ev := &batch[i]
+		if ev.CaseEvent != nil {
+			r, err := eventRowOf(ev.CaseID, ev.CaseEvent)
+			if err != nil {
+				return batchRows{}, fmt.Errorf("event %d: %w", ev.Seq, err)
+			}
+			b.events = append(b.events, r)
+		}
+		if ev.Type == router.EventCaseClosed && ev.Case != nil {
+			r, err := closedCaseRow(ev)
+			if err != nil {
+				return batchRows{}, fmt.Errorf("event %d: %w", ev.Seq, err)
+			}
+			b.closed = append(b.closed, r)
+		}
+		c := ev.Contact
+		if c == nil {
+			continue
+		}
+		if ev.Type == router.EventContactCreated && !newCase[c.CaseID] {
+			r, err := newCaseRow(c)
+			if err != nil {
+				return batchRows{}, fmt.Errorf("event %d: %w", ev.Seq, err)
+			}
+			newCase[c.CaseID] = true
+			b.cases = append(b.cases, r)
+		}
+		if ev.Type == router.EventRequeued {
+			if prev, ok := j.assigned[c.ID]; ok {
+				b.legs = append(b.legs, endedLeg(prev, ev.At))
+			} else {
+				// Assigned before this process started: its row is committed.
+				b.requeuedFromDB = append(b.requeuedFromDB,
+					requeueRef{ContactID: c.ID, EndedAt: ts(ev.At), EnqueuedAt: ts(c.EnqueuedAt)})
+			}
+		}
+		r, err := contactRowOf(c)
+		if err != nil {
+			return batchRows{}, fmt.Errorf("event %d: contact %s: %w", ev.Seq, c.ID, err)
+		}
+		if c.Status == router.StatusAssigned {
+			j.assigned[c.ID] = r
+		} else {
+			delete(j.assigned, c.ID)
+		}
+		if k, seen := last[c.ID]; seen {
+			b.contacts[k] = r
+		} else {
+			last[c.ID] = len(b.contacts)
+			b.contacts = append(b.contacts, r)
+		}
+	}
+	return b, nil
+}
+
+func newCaseRow(c *router.ContactView) (caseRow, error) {
+	cx, err := contextString(c.Context)
+	if err != nil {
+		return caseRow{}, err
+	}
+	return caseRow{ID: c.CaseID, CallerID: clean(c.Caller.ID), CallerName: clean(c.Caller.Name),
+		CallerLanguage: clean(c.Caller.Language), Context: cx, Status: "open",
+		CreatedAt: ts(c.EnqueuedAt)}, nil
+}
+
+func closedCaseRow(ev *router.Event) (caseRow, error) {
+	cs := ev.Case
+	cx, err := contextString(cs.Context)
+	if err != nil {
+		return caseRow{}, err
+	}
+	return caseRow{ID: cs.ID, CallerID: clean(cs.Caller.ID), CallerName: clean(cs.Caller.Name),
+		CallerLanguage: clean(cs.Caller.Language), Context: cx, Status: "closed",
+		CreatedAt: ts(cs.CreatedAt), ClosedAt: ts(ev.At)}, nil
+}
+
+func contactRowOf(c *router.ContactView) (contactRow, error) {
+	cx, err := contextString(c.Context)
+	if err != nil {
+		return contactRow{}, err
+	}
+	skills, err := json.Marshal(c.Skills)
+	if err != nil {
+		return contactRow{}, fmt.Errorf("encode skills: %w", err)
+	}
+	return contactRow{
+		ID: c.ID, CaseID: c.CaseID, Queue: c.Queue, Agency: c.Agency, Channel: string(c.Channel),
+		Status: string(c.Status), Priority: c.Priority, CallerID: clean(c.Caller.ID), Context: cx,
+		CallbackNumber: clean(c.CallbackNumber), Skills: string(skills), Seq: int64(c.Seq), Head: c.Head,
+		Agent: c.Agent, EnqueuedAt: ts(c.EnqueuedAt), AnsweredAt: nullTS(c.AnsweredAt),
+		EndedAt: nullTS(c.EndedAt), Disposition: clean(c.Disposition), WarmOf: c.WarmOf,
+	}, nil
+}
+
+// endedLeg is the leg a contact row described before it was re-queued.
+func endedLeg(c contactRow, endedAt time.Time) legRow {
+	return legRow{ContactID: c.ID, EnqueuedAt: c.EnqueuedAt, CaseID: c.CaseID, Queue: c.Queue,
+		Agency: c.Agency, Channel: c.Channel, Seq: c.Seq, Agent: c.Agent, AnsweredAt: c.AnsweredAt,
+		EndedAt: ts(endedAt), Disposition: "requeued"}
+}
+
+func eventRowOf(caseID string, e *router.CaseEvent) (eventRow, error) {
+	data, err := json.Marshal(cleanMap(e.Data))
+	if err != nil {
+		return eventRow{}, fmt.Errorf("encode case event data: %w", err)
+	}
+	return eventRow{CaseID: caseID, Seq: e.Seq, At: ts(e.At), Type: e.Type, Actor: clean(e.Actor),
+		ContactID: e.Data["contact_id"], Text: clean(e.Text), Data: string(data)}, nil
+}
+
+func contextString(c router.ContactContext) (string, error) {
+	ivr := c.IVR
+	if ivr != nil {
+		ivr = make([]string, len(c.IVR))
+		for i, s := range c.IVR {
+			ivr[i] = clean(s)
+		}
+	}
+	b, err := json.Marshal(contextJSON{Summary: clean(c.Summary), IVR: ivr, Attributes: cleanMap(c.Attributes)})
+	if err != nil {
+		return "", fmt.Errorf("encode context: %w", err)
+	}
+	return string(b), nil
+}
+
+func parseContext(s string) (router.ContactContext, error) {
+	var c contextJSON
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return router.ContactContext{}, fmt.Errorf("decode context: %w", err)
+	}
+	return router.ContactContext{Summary: c.Summary, IVR: c.IVR, Attributes: c.Attributes}, nil
+}
+
+// ts is a time as both backends keep it: UTC, to the microsecond.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// nullTS is ts, with the zero time as NULL.
+func nullTS(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return ts(t)
+}
+
+// clean makes text storable on both backends: PostgreSQL rejects NUL bytes
+// and invalid UTF-8 in TEXT, and one such string would otherwise fail its
+// batch on every retry, blocking every acknowledgement behind it.
+func clean(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// cleanMap is m with clean keys and values (m itself when already clean),
+// so the JSON holds no escaped NUL that a later cast to jsonb would reject.
+func cleanMap(m map[string]string) map[string]string {
+	dirty := false
+	for k, v := range m {
+		if clean(k) != k || clean(v) != v {
+			dirty = true
+			break
+		}
+	}
+	if !dirty {
+		return m
+	}
+	out := maps.Clone(m)
+	clear(out)
+	for k, v := range m {
+		out[clean(k)] = clean(v)
+	}
+	return out
+}

@@ -1,0 +1,209 @@
+package transcripts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+
+	tsql "tellonce/sql"
+)
+
+// maxParams keeps every statement under SQLite's default limit of 32766
+// bound parameters (PostgreSQL allows 65535).
+const maxParams = 30000
+
+// table is one multi-row INSERT target: its columns in argument order and
+// what to do with a row that exists (which makes a retried write a no-op).
+type table struct {
+	name       string
+	cols       []string
+	onConflict string
+}
+
+var (
+	casesTable = table{"cases",
+		[]string{"id", "caller_id", "caller_name", "caller_language", "context", "status", "created_at", "closed_at"},
+		"ON CONFLICT (id) DO NOTHING"}
+	closedCasesTable = table{"cases", casesTable.cols,
+		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, closed_at = excluded.closed_at"}
+	contactsTable = table{"contacts",
+		[]string{"id", "case_id", "queue_id", "agency_id", "channel", "status", "priority", "caller_id", "context",
+			"callback_number", "skills", "seq", "head", "agent", "enqueued_at", "answered_at", "ended_at",
+			"disposition", "warm_of"},
+		""} // set in init: every column but id from excluded
+	legsTable = table{"requeued_legs",
+		[]string{"contact_id", "enqueued_at", "case_id", "queue_id", "agency_id", "channel", "seq", "agent",
+			"answered_at", "ended_at", "disposition"},
+		"ON CONFLICT (contact_id, enqueued_at) DO NOTHING"}
+	eventsTable = table{"case_events",
+		[]string{"case_id", "seq", "at", "type", "actor", "contact_id", "text", "data"},
+		"ON CONFLICT (case_id, seq) DO NOTHING"}
+)
+
+func init() {
+	sets := make([]string, 0, len(contactsTable.cols)-1)
+	for _, c := range contactsTable.cols[1:] {
+		sets = append(sets, c+" = excluded."+c)
+	}
+	contactsTable.onConflict = "ON CONFLICT (id) DO UPDATE SET " + strings.Join(sets, ", ")
+}
+
+// requeuedLegFromRow copies a contact's current leg into requeued_legs
+// before the contact row moves on to its new leg, for a contact the writer
+// never saw assigned (it was, before a restart; its row is committed). The
+// enqueued_at guard keeps a retry (the row already moved on) from copying
+// the new leg.
+const requeuedLegFromRow = `INSERT INTO requeued_legs
+	(contact_id, enqueued_at, case_id, queue_id, agency_id, channel, seq, agent, answered_at, ended_at, disposition)
+	SELECT id, enqueued_at, case_id, queue_id, agency_id, channel, seq, agent, answered_at, ?, 'requeued'
+	FROM contacts WHERE id = ? AND enqueued_at < ?
+	ON CONFLICT (contact_id, enqueued_at) DO NOTHING`
+
+// maxPreparedRows is the largest multi-row statement kept prepared: small
+// batches, the common case under load, skip parsing and planning and save
+// a round trip; bigger ones are rare and built each time.
+const maxPreparedRows = 64
+
+// statements builds and prepares the SQL for one dialect.
+type statements struct {
+	db *tsql.DB
+	// fromRow is requeuedLegFromRow rebound for the dialect.
+	fromRow string
+
+	mu       sync.Mutex
+	prepared map[stmtKey]*sqlx.Stmt
+}
+
+type stmtKey struct {
+	table, conflict string
+	rows            int
+}
+
+func newStatements(db *tsql.DB) *statements {
+	return &statements{db: db, fromRow: db.Rebind(requeuedLegFromRow), prepared: map[stmtKey]*sqlx.Stmt{}}
+}
+
+// insert returns the statement inserting n rows into t.
+func (s *statements) insert(t table, n int) string {
+	var b strings.Builder
+	row := "(" + strings.Repeat("?, ", len(t.cols)-1) + "?)"
+	b.Grow(64 + n*(len(row)+2) + len(t.onConflict))
+	b.WriteString("INSERT INTO ")
+	b.WriteString(t.name)
+	b.WriteString(" (")
+	b.WriteString(strings.Join(t.cols, ", "))
+	b.WriteString(") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(" ")
+	b.WriteString(t.onConflict)
+	return s.db.Rebind(b.String())
+}
+
+// exec runs the n-row insert into t within tx.
+func (s *statements) exec(ctx context.Context, tx *sqlx.Tx, t table, n int, args []any) error {
+	if n > maxPreparedRows {
+		_, err := tx.ExecContext(ctx, s.insert(t, n), args...)
+		return err
+	}
+	st, err := s.prepare(ctx, t, n)
+	if err != nil {
+		return err
+	}
+	// database/sql prepares it once per connection and reuses it.
+	_, err = tx.StmtxContext(ctx, st).ExecContext(ctx, args...)
+	return err
+}
+
+func (s *statements) prepare(ctx context.Context, t table, n int) (*sqlx.Stmt, error) {
+	k := stmtKey{t.name, t.onConflict, n}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.prepared[k]; st != nil {
+		return st, nil
+	}
+	st, err := s.db.PreparexContext(ctx, s.insert(t, n))
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	s.prepared[k] = st
+	return st, nil
+}
+
+// writeRows writes a batch's rows in tx. Every statement is idempotent, so
+// writing a batch again after an unacknowledged commit changes nothing.
+func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
+	if err := j.insertRows(ctx, tx, casesTable, len(b.cases), func(i int, a []any) []any {
+		return b.cases[i].appendArgs(a)
+	}); err != nil {
+		return err
+	}
+	// Earlier legs are copied before the contact rows move on.
+	for _, r := range b.requeuedFromDB {
+		if _, err := tx.ExecContext(ctx, j.sqls.fromRow, r.EndedAt, r.ContactID, r.EnqueuedAt); err != nil {
+			return fmt.Errorf("keep requeued leg of %s: %w", r.ContactID, err)
+		}
+	}
+	if err := j.insertRows(ctx, tx, legsTable, len(b.legs), func(i int, a []any) []any {
+		return b.legs[i].appendArgs(a)
+	}); err != nil {
+		return err
+	}
+	if err := j.insertRows(ctx, tx, contactsTable, len(b.contacts), func(i int, a []any) []any {
+		return b.contacts[i].appendArgs(a)
+	}); err != nil {
+		return err
+	}
+	if err := j.insertRows(ctx, tx, eventsTable, len(b.events), func(i int, a []any) []any {
+		return b.events[i].appendArgs(a)
+	}); err != nil {
+		return err
+	}
+	return j.insertRows(ctx, tx, closedCasesTable, len(b.closed), func(i int, a []any) []any {
+		return b.closed[i].appendArgs(a)
+	})
+}
+
+// insertRows writes n rows into t with as few statements as the parameter
+// limit allows; args appends row i's values.
+func (j *Journal) insertRows(ctx context.Context, tx *sqlx.Tx, t table, n int, args func(i int, a []any) []any) error {
+	per := maxParams / len(t.cols)
+	var a []any
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		a = a[:0]
+		for i := start; i < end; i++ {
+			a = args(i, a)
+		}
+		if err := j.sqls.exec(ctx, tx, t, end-start, a); err != nil {
+			return fmt.Errorf("insert %d rows into %s: %w", end-start, t.name, err)
+		}
+	}
+	return nil
+}
+
+func (r caseRow) appendArgs(a []any) []any {
+	return append(a, r.ID, r.CallerID, r.CallerName, r.CallerLanguage, r.Context, r.Status, r.CreatedAt, r.ClosedAt)
+}
+
+func (r contactRow) appendArgs(a []any) []any {
+	return append(a, r.ID, r.CaseID, r.Queue, r.Agency, r.Channel, r.Status, r.Priority, r.CallerID, r.Context,
+		r.CallbackNumber, r.Skills, r.Seq, r.Head, r.Agent, r.EnqueuedAt, r.AnsweredAt, r.EndedAt,
+		r.Disposition, r.WarmOf)
+}
+
+func (r legRow) appendArgs(a []any) []any {
+	return append(a, r.ContactID, r.EnqueuedAt, r.CaseID, r.Queue, r.Agency, r.Channel, r.Seq, r.Agent,
+		r.AnsweredAt, r.EndedAt, r.Disposition)
+}
+
+func (r eventRow) appendArgs(a []any) []any {
+	return append(a, r.CaseID, r.Seq, r.At, r.Type, r.Actor, r.ContactID, r.Text, r.Data)
+}
