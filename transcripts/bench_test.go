@@ -3,6 +3,7 @@ package transcripts
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,8 +11,22 @@ import (
 	"time"
 
 	"tellonce/router"
+	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 )
+
+// dropSearchIndex removes what the text search adds to every timeline
+// write (the trigram index, the FTS5 trigger), to measure its cost: set
+// TELLONCE_BENCH_NO_SEARCH_INDEX=1.
+func dropSearchIndex(b *testing.B, db *tsql.DB) {
+	q := `DROP INDEX case_events_text_trgm`
+	if db.Dialect == tsql.SQLite {
+		q = `DROP TRIGGER case_events_fts_insert`
+	}
+	if _, err := db.ExecContext(context.Background(), q); err != nil {
+		b.Fatal(err)
+	}
+}
 
 // BenchmarkGroupCommit measures acknowledged events per second: each of
 // many publishers publishes one message event (as one router transaction,
@@ -29,6 +44,9 @@ func BenchmarkGroupCommit(b *testing.B) {
 
 func benchGroupCommit(b *testing.B, backend string, publishers int) {
 	db := sqltest.Open(b, backend)
+	if os.Getenv("TELLONCE_BENCH_NO_SEARCH_INDEX") != "" {
+		dropSearchIndex(b, db.DB)
+	}
 	j := NewJournal(db.DB, Options{Log: quiet})
 	start(b, j)
 	p := newPublisher(j)

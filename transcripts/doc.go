@@ -46,6 +46,27 @@
 // alternative, applying changes only after the commit, would put the disk
 // inside the router's lock.
 //
+// # Review
+//
+// A Review reads the log for people (DESIGN's supervision endpoints):
+// Search (filters, a substring search that works for Korean, keyset
+// pages), Timeline (one case across every agency it passed through),
+// Export (txt, json, csv), the access audit (Record, Audit) and retention
+// (Purge, PurgeAudit, RunRetention). The caller decides who may see what
+// and passes it as a Scope; Timeline.Redacted masks phone and card
+// numbers for a reader without the pii permission.
+//
+// Personal data: the journal masks resident registration numbers in every
+// free-text value before it writes a row (rows.go, storable), so no RRN
+// ever reaches the disk; see package privacy for the rules.
+//
+// Search: "증명서" must find "증명서가", and Korean has no spaces between
+// a noun and its particles, so word-based full-text search does not fit;
+// a trigram index does. PostgreSQL: a pg_trgm GIN index on
+// case_events.text serves ILIKE '%…%'. SQLite: an FTS5 table with the
+// trigram tokenizer, filled by a trigger on case_events. Both serve text
+// of three characters or more; shorter text falls back to LIKE (a scan).
+//
 // # Schema
 //
 // Migration 0002_cases: cases (caller, context, open/closed), contacts (one
@@ -53,5 +74,6 @@
 // seq, head flag, status, agent), requeued_legs (earlier legs of contacts
 // that went back to their queue under the same id) and case_events (the
 // timeline, keyed by case and seq). Load reads the open cases back in the
-// shape router.Restore takes.
+// shape router.Restore takes. Migration 0004_review: the search index,
+// the indexes behind the review filters and the purge, and access_audit.
 package transcripts

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"tellonce/privacy"
 	"tellonce/router"
 )
 
@@ -158,7 +159,7 @@ func newCaseRow(c *router.ContactView) (caseRow, error) {
 	if err != nil {
 		return caseRow{}, err
 	}
-	return caseRow{ID: c.CaseID, CallerID: clean(c.Caller.ID), CallerName: clean(c.Caller.Name),
+	return caseRow{ID: c.CaseID, CallerID: clean(c.Caller.ID), CallerName: storable(c.Caller.Name),
 		CallerLanguage: clean(c.Caller.Language), Context: cx, Status: "open",
 		CreatedAt: ts(c.EnqueuedAt)}, nil
 }
@@ -169,7 +170,7 @@ func closedCaseRow(ev *router.Event) (caseRow, error) {
 	if err != nil {
 		return caseRow{}, err
 	}
-	return caseRow{ID: cs.ID, CallerID: clean(cs.Caller.ID), CallerName: clean(cs.Caller.Name),
+	return caseRow{ID: cs.ID, CallerID: clean(cs.Caller.ID), CallerName: storable(cs.Caller.Name),
 		CallerLanguage: clean(cs.Caller.Language), Context: cx, Status: "closed",
 		CreatedAt: ts(cs.CreatedAt), ClosedAt: ts(ev.At)}, nil
 }
@@ -186,9 +187,9 @@ func contactRowOf(c *router.ContactView) (contactRow, error) {
 	return contactRow{
 		ID: c.ID, CaseID: c.CaseID, Queue: c.Queue, Agency: c.Agency, Channel: string(c.Channel),
 		Status: string(c.Status), Priority: c.Priority, CallerID: clean(c.Caller.ID), Context: cx,
-		CallbackNumber: clean(c.CallbackNumber), Skills: string(skills), Seq: int64(c.Seq), Head: c.Head,
+		CallbackNumber: storable(c.CallbackNumber), Skills: string(skills), Seq: int64(c.Seq), Head: c.Head,
 		Agent: c.Agent, EnqueuedAt: ts(c.EnqueuedAt), AnsweredAt: nullTS(c.AnsweredAt),
-		EndedAt: nullTS(c.EndedAt), Disposition: clean(c.Disposition), WarmOf: c.WarmOf,
+		EndedAt: nullTS(c.EndedAt), Disposition: storable(c.Disposition), WarmOf: c.WarmOf,
 	}, nil
 }
 
@@ -200,12 +201,12 @@ func endedLeg(c contactRow, endedAt time.Time) legRow {
 }
 
 func eventRowOf(caseID string, e *router.CaseEvent) (eventRow, error) {
-	data, err := json.Marshal(cleanMap(e.Data))
+	data, err := json.Marshal(storableMap(e.Data))
 	if err != nil {
 		return eventRow{}, fmt.Errorf("encode case event data: %w", err)
 	}
 	return eventRow{CaseID: caseID, Seq: e.Seq, At: ts(e.At), Type: e.Type, Actor: clean(e.Actor),
-		ContactID: e.Data["contact_id"], Text: clean(e.Text), Data: string(data)}, nil
+		ContactID: e.Data["contact_id"], Text: storable(e.Text), Data: string(data)}, nil
 }
 
 func contextString(c router.ContactContext) (string, error) {
@@ -213,10 +214,10 @@ func contextString(c router.ContactContext) (string, error) {
 	if ivr != nil {
 		ivr = make([]string, len(c.IVR))
 		for i, s := range c.IVR {
-			ivr[i] = clean(s)
+			ivr[i] = storable(s)
 		}
 	}
-	b, err := json.Marshal(contextJSON{Summary: clean(c.Summary), IVR: ivr, Attributes: cleanMap(c.Attributes)})
+	b, err := json.Marshal(contextJSON{Summary: storable(c.Summary), IVR: ivr, Attributes: storableMap(c.Attributes)})
 	if err != nil {
 		return "", fmt.Errorf("encode context: %w", err)
 	}
@@ -252,12 +253,23 @@ func clean(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
-// cleanMap is m with clean keys and values (m itself when already clean),
-// so the JSON holds no escaped NUL that a later cast to jsonb would reject.
-func cleanMap(m map[string]string) map[string]string {
+// storable is free text as it may be stored: clean, and with every
+// resident registration number masked (DESIGN invariant 7: masked before
+// it is stored). Free text is whatever a person typed or said: messages,
+// notes, transcripts, summaries, dispositions, the IVR path, attributes,
+// the caller's name and the callback number. Identifiers (case, contact
+// and caller ids, agents, queues) are not free text and are kept as given:
+// the caller id is what the one-place-in-line rule compares, so a
+// gateway must not use a resident registration number as one.
+func storable(s string) string { return privacy.MaskRRN(clean(s)) }
+
+// storableMap is m with storable keys and values (m itself when nothing
+// changes), so the JSON holds no escaped NUL that a later cast to jsonb
+// would reject and no resident registration number.
+func storableMap(m map[string]string) map[string]string {
 	dirty := false
 	for k, v := range m {
-		if clean(k) != k || clean(v) != v {
+		if storable(k) != k || storable(v) != v {
 			dirty = true
 			break
 		}
@@ -268,7 +280,7 @@ func cleanMap(m map[string]string) map[string]string {
 	out := maps.Clone(m)
 	clear(out)
 	for k, v := range m {
-		out[clean(k)] = clean(v)
+		out[storable(k)] = storable(v)
 	}
 	return out
 }

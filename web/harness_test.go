@@ -21,6 +21,7 @@ import (
 	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
+	"tellonce/stats"
 )
 
 // The test harness: a real server on a loopback listener over a fresh
@@ -95,6 +96,7 @@ type harness struct {
 	tokens   map[string]string // bearer token by username
 	seq      *int              // shared by the copies on() makes
 	router   *router.Router
+	stats    *stats.Stats
 }
 
 // on returns the harness reporting to t (a subtest's), sharing everything
@@ -126,12 +128,17 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 		tokens:   map[string]string{},
 		seq:      new(int),
 	}
-	rt, err := router.New(router.Config{Clock: clock})
+	// The statistics hear every change, as the journal's Deliver tells them.
+	rt, err := router.New(router.Config{Clock: clock, Sink: sinkFunc(func(evs []router.Event) { h.stats.Observe(evs) })})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.router = rt
+	if h.stats, err = stats.New(stats.Config{Router: rt, Clock: clock, Registry: h.reg}); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(cfg, Deps{
+		Stats: h.stats, Estimator: h.stats,
 		DB: b.DB, Directory: h.dir, Sessions: h.sessions, Hasher: testHasher,
 		Registry: h.reg, Now: clock.Now,
 		Router: rt, Journal: instantDurability{}, Tokens: auth.NewContactTokens([]byte("test-key-0123456789abcdef0123456")),
@@ -155,6 +162,9 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 		t.Fatal(err)
 	}
 	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.stats.Load(h.ctx(), b.DB); err != nil { // and learn the agents
 		t.Fatal(err)
 	}
 	return h

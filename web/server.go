@@ -21,6 +21,8 @@ import (
 	"tellonce/ratelimit"
 	"tellonce/router"
 	tsql "tellonce/sql"
+	"tellonce/stats"
+	"tellonce/transcripts"
 )
 
 // Config holds the HTTP server's settings.
@@ -89,6 +91,12 @@ type Deps struct {
 	// Estimator gives a queue's estimated wait and traffic light; nil
 	// leaves them out of answers.
 	Estimator agents.Estimator
+	// Review reads the case log for transcript review and the access
+	// audit; nil answers those endpoints 503.
+	Review *transcripts.Review
+	// Stats serves live statistics, their stream and the public status;
+	// nil answers those endpoints 503.
+	Stats *stats.Stats
 }
 
 // Server serves HTTP. Create it with New.
@@ -113,6 +121,8 @@ type Server struct {
 	estimator agents.Estimator
 	hub       *agents.Hub
 	chatLimit *ratelimit.Limiter
+	review    *transcripts.Review
+	stats     *stats.Stats
 }
 
 // New builds a server.
@@ -156,6 +166,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		loginUser: ratelimit.New(refill, cfg.LoginBurstUser, 100_000, d.Now),
 		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, d.Now),
 		router:    d.Router, journal: d.Journal, tokens: d.Tokens, estimator: d.Estimator,
+		review: d.Review, stats: d.Stats,
 	}
 	s.hub = agents.NewHub(d.Router, d.Journal, agents.Config{
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
@@ -209,6 +220,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	// WebSockets are hijacked connections that Shutdown does not see.
 	s.hub.Shutdown(shutdownCtx)
+	s.closeStreams() // statistics streams never end by themselves
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"tellonce/transcripts"
 	"tellonce/web"
 )
 
@@ -18,6 +19,7 @@ type serveConfig struct {
 	db        string
 	demo      bool
 	grace     time.Duration
+	retention transcripts.Retention
 	logLevel  string
 	logFormat string
 }
@@ -35,6 +37,8 @@ var serveEnv = []envFlag{
 	{"secure-cookies", "TELLONCE_SECURE_COOKIES"},
 	{"session-ttl", "TELLONCE_SESSION_TTL"},
 	{"reconnect-grace", "TELLONCE_RECONNECT_GRACE"},
+	{"transcript-retention", "TELLONCE_TRANSCRIPT_RETENTION"},
+	{"audit-retention", "TELLONCE_AUDIT_RETENTION"},
 	{"log-level", "TELLONCE_LOG_LEVEL"},
 	{"log-format", "TELLONCE_LOG_FORMAT"},
 }
@@ -52,6 +56,8 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.BoolVar(&c.web.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set this when served over HTTPS)")
 	fs.DurationVar(&c.web.SessionTTL, "session-ttl", c.web.SessionTTL, "how long a login lasts")
 	fs.DurationVar(&c.grace, "reconnect-grace", 30*time.Second, "how long an agent whose connection dropped keeps their contacts before they return to the head of their queues")
+	fs.DurationVar(&c.retention.Cases, "transcript-retention", 365*24*time.Hour, "how long a closed case's transcript is kept after it closed (negative: forever)")
+	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {

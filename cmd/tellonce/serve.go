@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	_ "time/tzdata" // statistics count days in Asia/Seoul on any machine
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -23,6 +24,7 @@ import (
 	"tellonce/directory"
 	"tellonce/router"
 	tsql "tellonce/sql"
+	"tellonce/stats"
 	"tellonce/transcripts"
 	"tellonce/web"
 )
@@ -67,13 +69,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// server is made after the router it serves, so deliver goes through
 	// a variable set below, before anything runs.
 	var srv *web.Server
-	journal := transcripts.NewJournal(db, transcripts.Options{Log: log, Deliver: func(evs []router.Event) { srv.Deliver(evs) }})
+	var st *stats.Stats
+	journal := transcripts.NewJournal(db, transcripts.Options{Log: log, Deliver: func(evs []router.Event) {
+		srv.Deliver(evs)
+		st.Observe(evs)
+	}})
 	rt, err := restoreRouter(ctx, dir, journal, cfg.grace, log)
 	if err != nil {
 		return err
 	}
+	// Statistics learn the agents from the restored router and today's
+	// counters from the database, before the journal commits anything new.
+	st, err = stats.New(stats.Config{Router: rt, Registry: reg, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := st.Load(ctx, db); err != nil {
+		return err
+	}
+	review, err := transcripts.NewReview(db, transcripts.ReviewOptions{Retention: cfg.retention, Log: log})
+	if err != nil {
+		return err
+	}
 	srv, err = web.New(cfg.web, web.Deps{DB: db, Directory: dir, Sessions: sessions, Hasher: hasher, Log: log, Registry: reg,
-		Router: rt, Journal: journal, Tokens: tokens})
+		Router: rt, Journal: journal, Tokens: tokens, Stats: st, Estimator: st, Review: review})
 	if err != nil {
 		return err
 	}
@@ -95,6 +114,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	g.Go(func() error { return journal.Run(rest) })
 	g.Go(func() error { return ignoreCanceled(rt.Run(rest)) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
+	g.Go(func() error { return ignoreCanceled(st.Run(gctx)) })
+	g.Go(func() error { return review.RunRetention(gctx) })
 	return ignoreCanceled(g.Wait())
 }
 

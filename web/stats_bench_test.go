@@ -1,0 +1,114 @@
+package web
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"tellonce/directory"
+	"tellonce/sql/sqltest"
+)
+
+// BenchmarkStatus is GET /v1/status over loopback: clients on keep-alive
+// connections (64 per GOMAXPROCS, -cpu to vary), against a server with 40
+// public queues whose figures are computed afresh every second, as they
+// are live. See stats/BENCHMARKS.md for the figures.
+//
+//	go test -run '^$' -bench BenchmarkStatus -benchtime 10s ./web/
+func BenchmarkStatus(b *testing.B) {
+	h := statusHarness(b)
+	// The live figures move on every second of real time.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go tickClock(ctx, h)
+	const perProc = 64
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
+	url := h.ts.URL + "/v1/status"
+	computed := h.stats.Computations()
+	b.SetParallelism(perProc)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := client.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				b.Errorf("status %d", res.StatusCode)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	b.ReportMetric(float64(h.stats.Computations()-computed), "computations")
+}
+
+// TestStatusUnderLoad serves the status endpoint to an outside load
+// generator: with TELLONCE_STATUS_LOAD=<duration> it serves the harness of
+// BenchmarkStatus through Server.Serve (the production http.Server) on
+// TELLONCE_STATUS_LOAD_ADDR (default 127.0.0.1:18080) for that long.
+//
+//	TELLONCE_STATUS_LOAD=40s go test -run TestStatusUnderLoad ./web/ &
+//	wrk -t2 -c64 -d30s http://127.0.0.1:18080/v1/status
+func TestStatusUnderLoad(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv("TELLONCE_STATUS_LOAD"))
+	if err != nil {
+		t.Skip("set TELLONCE_STATUS_LOAD to a duration to serve /v1/status to a load generator")
+	}
+	addr := cmp.Or(os.Getenv("TELLONCE_STATUS_LOAD_ADDR"), "127.0.0.1:18080")
+	h := statusHarness(t)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	go tickClock(ctx, h)
+	computed := h.stats.Computations()
+	if err := h.server.Serve(ctx, ln); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("served for %v with %d computations", d, h.stats.Computations()-computed)
+}
+
+// tickClock moves the harness clock on by a second every second.
+func tickClock(ctx context.Context, h *harness) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.clock.Advance(time.Second)
+		}
+	}
+}
+
+// statusHarness is a server with 40 public queues.
+func statusHarness(tb testing.TB) *harness {
+	h := newHarness(tb, sqltest.Open(tb, "sqlite"))
+	for i := range 38 {
+		agency := []string{"gov110", "nts126"}[i%2]
+		name := "Queue " + strconv.Itoa(i)
+		q, err := h.dir.CreateQueue(h.ctx(), agency, directory.QueueCreate{ID: "q" + strconv.Itoa(i),
+			QueueSettings: directory.QueueSettings{Name: &name}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := h.router.UpsertQueue(RouterQueue(q)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return h
+}

@@ -1,0 +1,303 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"tellonce/auth"
+	"tellonce/directory"
+	"tellonce/privacy"
+	"tellonce/transcripts"
+)
+
+// Supervision: transcript search, review and export, and the access audit.
+//
+// Who sees what (DESIGN invariant 6): an admin every case; a supervisor
+// the cases that touched their agency (any leg in one of its queues); an
+// agent the cases in which they answered a leg; a gateway none. Personal
+// data (invariant 7): resident registration numbers were masked before
+// storage; phone and card numbers are masked here for a reader without the
+// pii permission. Every search, read and export — refused ones too — is
+// written to the access audit before the answer, and a read whose audit
+// row cannot be written is not answered.
+
+// supervisionRoutes registers the supervision endpoints.
+func (s *Server) supervisionRoutes(h func(string, http.HandlerFunc)) {
+	h("GET /v1/transcripts", s.authed(s.searchTranscripts))
+	h("GET /v1/transcripts/{case_id}", s.authed(s.getTranscript))
+	h("GET /v1/transcripts/{case_id}/export", s.authed(s.exportTranscript))
+	h("GET /v1/audit", s.authed(s.listAudit))
+}
+
+// Bounds of what a reader may send.
+const (
+	maxSearchText   = 200 // characters of ?q=
+	maxExportReason = 500 // characters of ?reason=
+)
+
+var errNoReview = errorf(http.StatusServiceUnavailable, codeUnavailable, "", "transcript review is not configured on this server")
+
+// reviewScope is what p may read, and false for a role that reads no
+// transcripts (a gateway).
+func reviewScope(p auth.Principal) (transcripts.Scope, bool) {
+	switch p.Role {
+	case directory.RoleAdmin:
+		return transcripts.Scope{All: true}, true
+	case directory.RoleSupervisor:
+		if p.Agency != "" {
+			return transcripts.Scope{Agency: p.Agency}, true
+		}
+	case directory.RoleAgent:
+		return transcripts.Scope{Agent: p.Username}, true
+	}
+	return transcripts.Scope{}, false
+}
+
+// audit writes one access audit row for p's request.
+func (s *Server) audit(r *http.Request, p auth.Principal, e transcripts.AuditEntry) error {
+	e.At = s.now()
+	e.Username, e.Role, e.Agency, e.ClientAddr = p.Username, p.Role, p.Agency, s.clientAddr(r)
+	if err := s.review.Record(r.Context(), e); err != nil {
+		s.log.ErrorContext(r.Context(), "access audit not written; the read is refused", "err", err)
+		return errorf(http.StatusServiceUnavailable, codeUnavailable, "", "the access audit could not be written; nothing was read")
+	}
+	return nil
+}
+
+// refuse audits a refused access and answers with why it was refused.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p auth.Principal, e transcripts.AuditEntry, why error) {
+	e.Outcome = transcripts.OutcomeDenied
+	var he *httpError
+	if errors.As(why, &he) && he.status == http.StatusNotFound {
+		e.Outcome = transcripts.OutcomeNotFound
+	}
+	if err := s.audit(r, p, e); err != nil {
+		why = err
+	}
+	s.writeError(w, r, why)
+}
+
+func (s *Server) searchTranscripts(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if s.review == nil {
+		s.writeError(w, r, errNoReview)
+		return
+	}
+	entry := transcripts.AuditEntry{Action: transcripts.ActionSearch, Query: auditQuery(r.URL.Query())}
+	scope, ok := reviewScope(p)
+	if !ok {
+		s.refuse(w, r, p, entry, forbiddenField("", "transcripts are for admins, supervisors and agents"))
+		return
+	}
+	f, err := searchFilter(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !p.PII && privacy.ContainsContact(f.Text) {
+		s.refuse(w, r, p, entry, forbiddenField("q", "searching by a phone, card or registration number needs the pii permission"))
+		return
+	}
+	entry.Outcome = transcripts.OutcomeOK
+	if err := s.audit(r, p, entry); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f.Redact = !p.PII
+	page, err := s.review.Search(r.Context(), scope, f)
+	if errors.Is(err, transcripts.ErrCursor) {
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "cursor", "is not a cursor this server gave out"))
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list(w, page.Items, page.Next != "", func(transcripts.Summary) string { return page.Next })
+}
+
+// auditQuery is a search's parameters as the audit keeps them: without
+// the cursor, and with any resident registration number masked before
+// the values are URL-encoded (which would hide "900101 1234567" behind a
+// '+').
+func auditQuery(q url.Values) string {
+	q.Del("cursor")
+	for k, vs := range q {
+		for i, v := range vs {
+			vs[i] = privacy.MaskRRN(v)
+		}
+		q[k] = vs
+	}
+	return q.Encode()
+}
+
+// searchFilter reads the query parameters of a search.
+func searchFilter(r *http.Request) (transcripts.Filter, error) {
+	q := r.URL.Query()
+	pg, err := parsePage(r)
+	if err != nil {
+		return transcripts.Filter{}, err
+	}
+	f := transcripts.Filter{
+		Agency: q.Get("agency"), Queue: q.Get("queue"), Agent: q.Get("agent"),
+		Disposition: q.Get("disposition"), Text: strings.TrimSpace(q.Get("q")),
+		Limit: pg.Limit, After: pg.After,
+	}
+	if utf8.RuneCountInString(f.Text) > maxSearchText {
+		return f, errorf(http.StatusBadRequest, codeValidation, "q", "is longer than 200 characters")
+	}
+	if f.From, err = timeParam(q, "from"); err != nil {
+		return f, err
+	}
+	if f.To, err = timeParam(q, "to"); err != nil {
+		return f, err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return f, errorf(http.StatusBadRequest, codeValidation, "to", "must be after from")
+	}
+	return f, nil
+}
+
+// timeParam reads an optional RFC 3339 time.
+func timeParam(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, codeValidation, name, "must be an RFC 3339 time, like 2026-03-02T09:00:00Z")
+	}
+	return t, nil
+}
+
+// readable reads the case of the request's {case_id} for p, auditing a
+// refusal (and answering it) itself; ok is false when it answered.
+func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Principal, entry transcripts.AuditEntry) (transcripts.Timeline, bool) {
+	scope, ok := reviewScope(p)
+	if !ok {
+		s.refuse(w, r, p, entry, forbiddenField("", "transcripts are for admins, supervisors and agents"))
+		return transcripts.Timeline{}, false
+	}
+	t, err := s.review.Timeline(r.Context(), entry.CaseID)
+	if errors.Is(err, transcripts.ErrNotFound) {
+		s.refuse(w, r, p, entry, errorf(http.StatusNotFound, codeNotFound, "", "no such case in the case log"))
+		return transcripts.Timeline{}, false
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return transcripts.Timeline{}, false
+	}
+	if !t.Allowed(scope) {
+		s.refuse(w, r, p, entry, errForbidden)
+		return transcripts.Timeline{}, false
+	}
+	entry.Outcome = transcripts.OutcomeOK
+	if err := s.audit(r, p, entry); err != nil {
+		s.writeError(w, r, err)
+		return transcripts.Timeline{}, false
+	}
+	if !p.PII {
+		t = t.Redacted()
+	}
+	return t, true
+}
+
+func (s *Server) getTranscript(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if s.review == nil {
+		s.writeError(w, r, errNoReview)
+		return
+	}
+	t, ok := s.readable(w, r, p, transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: r.PathValue("case_id")})
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// unsafeFileChars are what a download's file name may not hold.
+var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+func (s *Server) exportTranscript(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if s.review == nil {
+		s.writeError(w, r, errNoReview)
+		return
+	}
+	q := r.URL.Query()
+	format := q.Get("format")
+	if !slices.Contains(transcripts.ExportFormats, format) {
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "format", "must be txt, json or csv"))
+		return
+	}
+	reason := strings.TrimSpace(q.Get("reason"))
+	switch n := utf8.RuneCountInString(reason); {
+	case n == 0:
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "reason", "say why you export this transcript: it is written to the access audit"))
+		return
+	case n > maxExportReason:
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "reason", "is longer than 500 characters"))
+		return
+	}
+	entry := transcripts.AuditEntry{Action: transcripts.ActionExport, CaseID: r.PathValue("case_id"), Format: format, Reason: reason}
+	t, ok := s.readable(w, r, p, entry)
+	if !ok {
+		return
+	}
+	name := "case-" + unsafeFileChars.ReplaceAllString(t.CaseID, "_") + "." + format
+	w.Header().Set("Content-Type", transcripts.ContentType(format))
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.WriteHeader(http.StatusOK)
+	if err := t.Export(w, format); err != nil {
+		// The status is sent; all that is left is to log it.
+		s.log.WarnContext(r.Context(), "export cut short", "case", t.CaseID, "err", err)
+	}
+}
+
+// auditActions are the actions ?action= may name.
+var auditActions = []string{transcripts.ActionSearch, transcripts.ActionRead, transcripts.ActionExport}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if s.review == nil {
+		s.writeError(w, r, errNoReview)
+		return
+	}
+	if !isAdmin(p) {
+		s.writeError(w, r, forbiddenField("", "the access audit is for admins"))
+		return
+	}
+	q := r.URL.Query()
+	pg, err := parsePage(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f := transcripts.AuditFilter{User: q.Get("user"), CaseID: q.Get("case_id"), Action: q.Get("action"),
+		Limit: pg.Limit, After: pg.After}
+	if f.Action != "" && !slices.Contains(auditActions, f.Action) {
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "action", "must be search, read or export"))
+		return
+	}
+	if f.From, err = timeParam(q, "from"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if f.To, err = timeParam(q, "to"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.review.Audit(r.Context(), f)
+	if errors.Is(err, transcripts.ErrCursor) {
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "cursor", "is not a cursor this server gave out"))
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list(w, page.Items, page.Next != "", func(transcripts.AuditEntry) string { return page.Next })
+}
