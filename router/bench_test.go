@@ -2,7 +2,10 @@ package router
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,6 +84,17 @@ func (st *benchRouter) collect(evs []Event) {
 	}
 }
 
+// cpuTime is the CPU time the process has used, on all cores, GC included.
+// Per routed contact it is the work the router costs, which unlike wall time
+// does not depend on what else the machine is running.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func p99(d []time.Duration) time.Duration {
 	if len(d) == 0 {
 		return 0
@@ -101,6 +115,7 @@ func BenchmarkRouteSteadyState(b *testing.B) {
 	enqLat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for range b.N {
 		o := st.offers[0]
 		st.offers = st.offers[1:]
@@ -124,6 +139,69 @@ func BenchmarkRouteSteadyState(b *testing.B) {
 		st.collect(evs)
 	}
 	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/contact")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "contacts/s")
+	b.ReportMetric(float64(p99(endLat).Microseconds()), "p99-end→offer-µs")
+	b.ReportMetric(float64(p99(enqLat).Microseconds()), "p99-enqueue-µs")
+}
+
+// benchCallers is how many goroutines call the router at once in the
+// parallel benchmark: a server has that many HTTP handlers and WebSocket
+// readers in flight.
+const benchCallers = 16
+
+// BenchmarkRouteParallel is BenchmarkRouteSteadyState with benchCallers
+// goroutines routing at once, each taking the next pending offer, as a
+// server's concurrent handlers do. Concurrent writes are committed in
+// groups (see Router.write), which is what this measures.
+func BenchmarkRouteParallel(b *testing.B) {
+	st := benchSetup(b)
+	r := st.f.r
+	var mu sync.Mutex // guards st.offers, st.next and the latencies
+	var endLat, enqLat []time.Duration
+	b.ReportAllocs()
+	b.SetParallelism(max(1, benchCallers/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		var ends, enqs []time.Duration
+		for pb.Next() {
+			mu.Lock()
+			o := st.offers[0]
+			st.offers = st.offers[1:]
+			st.next++
+			caller := fmt.Sprint("p", st.next)
+			mu.Unlock()
+			if _, err := r.Accept(o.agent, o.offer); err != nil {
+				b.Error(err)
+				return
+			}
+			t := time.Now()
+			evs, err := r.End(o.agent, o.contact, "resolved", "")
+			ends = append(ends, time.Since(t))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			t = time.Now()
+			_, evs2, err := r.Enqueue(EnqueueRequest{Channel: ChannelVoice, Queue: o.queue, Caller: Caller{ID: caller}})
+			enqs = append(enqs, time.Since(t))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			st.collect(evs)
+			st.collect(evs2)
+			mu.Unlock()
+		}
+		mu.Lock()
+		endLat = append(endLat, ends...)
+		enqLat = append(enqLat, enqs...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/contact")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "contacts/s")
 	b.ReportMetric(float64(p99(endLat).Microseconds()), "p99-end→offer-µs")
 	b.ReportMetric(float64(p99(enqLat).Microseconds()), "p99-enqueue-µs")

@@ -12,10 +12,12 @@
 // the case is open; when its last leg ends the case leaves memdb and a
 // case_closed event carries it to the durable store.
 //
-// Every write method runs in one memdb write transaction built from small
+// Every write method runs in a memdb write transaction built from small
 // fooTxn helpers on a writer (the transaction plus the change's time, its
 // events and the matching work it created), then matches, commits and hands
-// the events to the Sink in commit order. Reads run on memdb snapshots and
+// the events to the Sink in commit order. Concurrent write calls share one
+// transaction (group commit, see Router.write); a call that fails is taken
+// out and the others re-run, so each call still commits all or nothing. Reads run on memdb snapshots and
 // return copies. Timers (offer expiry, overflow, best-skill widening,
 // wrap-up end, reconnect grace, sticky and direct-transfer holds, warm
 // transfer limits) are rows with due times: Tick processes what is due,

@@ -23,8 +23,6 @@ const (
 const (
 	indexID = "id"
 
-	indexAgency = "agency" // queues: every queue of one agency
-
 	indexAgentQueue    = "queue"    // agents: members of a queue
 	indexAgentRoutable = "routable" // agents: free in (queue, class), longest idle first
 
@@ -34,8 +32,6 @@ const (
 	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
 
-	indexOfferContact = "contact" // offers: the one offer of a contact
-	indexOfferAgent   = "agent"   // offers: an agent's pending offers
 	indexOfferExpires = "expires" // offers: soonest expiry first
 
 	indexTimerDue    = "due"    // timers: soonest first
@@ -62,8 +58,6 @@ func queuesTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableQueues, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-		indexAgency: {Name: indexAgency, Unique: false, AllowMissing: false,
-			Indexer: &memdb.StringFieldIndex{Field: "Agency"}},
 	}}
 }
 
@@ -113,14 +107,13 @@ func eventsTableSchema() *memdb.TableSchema {
 	}}
 }
 
+// offersTableSchema has no index by contact or agent: the contact row holds
+// its offer's id and the contacts' agent index lists an agent's offered
+// contacts, so those indexes would only cost writes.
 func offersTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableOffers, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-		indexOfferContact: {Name: indexOfferContact, Unique: true, AllowMissing: false,
-			Indexer: &memdb.StringFieldIndex{Field: "ContactID"}},
-		indexOfferAgent: {Name: indexOfferAgent, Unique: false, AllowMissing: false,
-			Indexer: &memdb.StringFieldIndex{Field: "Agent"}},
 		indexOfferExpires: {Name: indexOfferExpires, Unique: false, AllowMissing: false,
 			Indexer: &memdb.IntFieldIndex{Field: "ExpiresNano"}},
 	}}

@@ -3,6 +3,8 @@ package router
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -127,16 +129,25 @@ func agentContacts(txn *memdb.Txn, username string) ([]*contactRow, error) {
 	return out, nil
 }
 
-// agentOffers lists an agent's pending offers.
+// agentOffers lists an agent's pending offers by offer id, through the
+// contacts offered to them (an offered contact holds its offer's id).
 func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
-	it, err := txn.Get(tableOffers, indexOfferAgent, username)
+	held, err := agentContacts(txn, username)
 	if err != nil {
-		return nil, fmt.Errorf("agent %s offers: %w", username, err)
+		return nil, err
 	}
 	var out []*offerRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*offerRow))
+	for _, c := range held {
+		if c.Status != StatusOffered {
+			continue
+		}
+		o, err := getOffer(txn, c.OfferID)
+		if err != nil {
+			return nil, fmt.Errorf("agent %s offers: %w", username, err)
+		}
+		out = append(out, o)
 	}
+	slices.SortFunc(out, func(a, b *offerRow) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
