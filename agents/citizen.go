@@ -222,13 +222,20 @@ func (h *Hub) handleCitizenFrame(c *conn, data []byte) {
 		h.replyError(c, ref, &frameError{Code: CodeConflict, Message: "the contact has ended"})
 		return
 	}
-	var evs []router.Event
-	var err error
-	switch cmd.Type {
-	case "say":
-		evs, err = h.r.Say(router.AsCitizen(), contactID, cmd.Text)
-	case "leave":
-		evs, err = h.r.Abandon(contactID)
+	run := func(contactID string) ([]router.Event, error) {
+		if cmd.Type == "leave" {
+			return h.r.Abandon(contactID)
+		}
+		return h.r.Say(router.AsCitizen(), contactID, cmd.Text)
+	}
+	evs, err := run(contactID)
+	// The socket moves to a transfer's new leg when the transfer's event
+	// arrives, after the journal has committed it: a frame that met the
+	// leg the transfer just ended acts on the case's live leg instead.
+	if errors.Is(err, router.ErrConflict) {
+		if leg, lerr := h.liveLeg(contactID); lerr == nil && leg.ID != contactID {
+			evs, err = run(leg.ID)
+		}
 	}
 	h.answer(c, ref, evs, err)
 	if cmd.Type != "leave" {

@@ -98,11 +98,16 @@ func (h *Hub) acceptedLocked(e *router.Event) {
 		if e.Contact != nil {
 			agency = e.Contact.Agency
 		}
-		joined := h.agentJoined(e.Agent, agency)
+		msg := encode(h.agentJoined(e.Agent, agency))
 		for c := range conns {
+			// A citizen who connected after the accept was made but before
+			// its event got here heard agent_joined on connect already.
+			if c.assigned {
+				continue
+			}
 			c.assigned, c.lastQueued = true, queuedFrame{} // a requeue must be told again
+			h.enqueueLocked(c, msg)
 		}
-		h.toCitizensLocked(e.ContactID, joined)
 	}
 	carrier, isCall := h.callAgencyLocked(e.ContactID, e.Contact)
 	if !isCall || e.Contact == nil {
