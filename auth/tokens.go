@@ -29,7 +29,9 @@ func LoadContactTokens(ctx context.Context, db *tsql.DB) (*ContactTokens, error)
 }
 
 // NewContactTokens uses a given key (tests).
-func NewContactTokens(key []byte) *ContactTokens { return &ContactTokens{key: append([]byte(nil), key...)} }
+func NewContactTokens(key []byte) *ContactTokens {
+	return &ContactTokens{key: append([]byte(nil), key...)}
+}
 
 // Token returns the citizen token of a contact.
 func (t *ContactTokens) Token(contactID string) string {
