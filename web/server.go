@@ -50,6 +50,10 @@ type Config struct {
 	// address: a burst, then one more every ChatRefill.
 	ChatBurst  int
 	ChatRefill time.Duration
+	// CentralQueue is where a citizen who does not know which agency to
+	// ask starts a chat (the central civil-complaints line); when it is not
+	// a public chat queue, the first such queue is used.
+	CentralQueue string
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -63,6 +67,7 @@ func DefaultConfig() Config {
 		LoginRefill:    6 * time.Second,
 		ChatBurst:      5,
 		ChatRefill:     20 * time.Second,
+		CentralQueue:   "gov110.general",
 	}
 }
 

@@ -37,6 +37,7 @@ var serveEnv = []envFlag{
 	{"secure-cookies", "TELLONCE_SECURE_COOKIES"},
 	{"session-ttl", "TELLONCE_SESSION_TTL"},
 	{"reconnect-grace", "TELLONCE_RECONNECT_GRACE"},
+	{"central-queue", "TELLONCE_CENTRAL_QUEUE"},
 	{"transcript-retention", "TELLONCE_TRANSCRIPT_RETENTION"},
 	{"audit-retention", "TELLONCE_AUDIT_RETENTION"},
 	{"log-level", "TELLONCE_LOG_LEVEL"},
@@ -58,6 +59,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.DurationVar(&c.grace, "reconnect-grace", 30*time.Second, "how long an agent whose connection dropped keeps their contacts before they return to the head of their queues")
 	fs.DurationVar(&c.retention.Cases, "transcript-retention", 365*24*time.Hour, "how long a closed case's transcript is kept after it closed (negative: forever)")
 	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")
+	fs.StringVar(&c.web.CentralQueue, "central-queue", c.web.CentralQueue, "the queue a citizen's chat starts in when they do not know which agency to ask")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {

@@ -1,78 +1,61 @@
-import { apply, currentLang, setLang, t } from "/static/i18n.js";
+// The first page: log in, then go where the role works (or back to the
+// page that sent us here); a logged-in visitor sees who they are.
+import { apply, bindLangSelect, onLangChange, t } from "/static/i18n.js";
+import { ApiError, api, currentUser, logout } from "/static/api.js";
+import { $, h } from "/static/ui.js";
 
-const $ = (id) => document.getElementById(id);
+const home = { agent: "/console", supervisor: "/supervisor", admin: "/admin" };
+const pages = { agent: ["/console"], supervisor: ["/supervisor", "/admin"], admin: ["/supervisor", "/admin"] };
 let me = null;
 
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    credentials: "same-origin",
-    headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = res.status === 204 ? null : await res.json().catch(() => null);
-  return { status: res.status, data };
+// next is where to go after logging in: only a path on this server.
+function next(user) {
+  const n = new URLSearchParams(location.search).get("next") || "";
+  if (/^\/[a-z]/.test(n) && !n.startsWith("//")) return n;
+  return home[user.role] || "";
 }
 
 function render() {
-  $("login-view").hidden = !!me;
-  $("me-view").hidden = !me;
+  $("#login-view").hidden = !!me;
+  $("#me-view").hidden = !me;
   if (!me) return;
-  $("me-name").textContent = me.name;
-  $("me-username").textContent = me.username;
-  $("me-role").textContent = t("role." + me.role);
-  $("me-agency").textContent = me.agency || t("me.central");
-}
-
-async function loadMe() {
-  try {
-    const { status, data } = await api("GET", "/v1/sessions/current");
-    me = status === 200 ? data.user : null;
-  } catch {
-    me = null;
-  }
-  render();
+  $("#me-name").textContent = me.name;
+  $("#me-username").textContent = me.username;
+  $("#me-role").textContent = t("role." + me.role);
+  $("#me-agency").textContent = me.agency || t("me.central");
+  $("#me-pages").replaceChildren(...(pages[me.role] || []).map((p) =>
+    h("li", null, h("a", { class: "btn", href: p, text: t("nav." + p.slice(1)) }))));
 }
 
 function showError(key) {
-  const el = $("login-error");
+  const el = $("#login-error");
   el.textContent = t(key);
   el.hidden = false;
 }
 
-$("login-form").addEventListener("submit", async (ev) => {
+$("#login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  $("login-error").hidden = true;
-  const username = $("username").value.trim();
-  const password = $("password").value;
+  $("#login-error").hidden = true;
+  const username = $("#username").value.trim();
+  const password = $("#password").value;
   if (!username || !password) return showError("login.missing");
   try {
-    const { status, data } = await api("POST", "/v1/sessions", { username, password });
-    if (status === 201) {
-      me = data.user;
-      $("password").value = "";
-      render();
-    } else if (status === 429) {
-      showError("login.limited");
-    } else {
-      showError("login.failed");
-    }
-  } catch {
-    showError("error.network");
+    const data = await api("POST", "/v1/sessions", { username, password });
+    me = data.user;
+    $("#password").value = "";
+    const to = next(me);
+    if (to) return location.assign(to);
+    render();
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    showError(e.status === 429 ? "login.limited" : e.code === "network" ? "error.network" : "login.failed");
   }
 });
 
-$("logout").addEventListener("click", async () => {
-  await api("DELETE", "/v1/sessions/current").catch(() => {});
-  me = null;
-  render();
-});
-
-$("lang").value = currentLang();
-$("lang").addEventListener("change", (ev) => {
-  setLang(ev.target.value);
-  render();
-});
-
+$("#logout").addEventListener("click", logout);
+bindLangSelect($("#lang"));
+onLangChange(render);
 apply();
-loadMe();
+me = await currentUser().catch(() => null);
+render();
+if (!me) $("#username").focus();

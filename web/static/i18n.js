@@ -1,72 +1,75 @@
-// One message catalogue per language; Korean is the default.
-export const messages = {
-  ko: {
-    tagline: "공공 상담 통합 연결",
-    language: "언어",
-    "login.title": "로그인",
-    "login.username": "아이디",
-    "login.password": "비밀번호",
-    "login.submit": "로그인",
-    "login.failed": "아이디 또는 비밀번호가 맞지 않습니다.",
-    "login.limited": "시도가 너무 많습니다. 잠시 후 다시 시도하세요.",
-    "login.missing": "아이디와 비밀번호를 입력하세요.",
-    "error.network": "서버에 연결할 수 없습니다.",
-    "me.title": "로그인 정보",
-    "me.name": "이름",
-    "me.username": "아이디",
-    "me.role": "역할",
-    "me.agency": "기관",
-    "me.logout": "로그아웃",
-    "me.central": "중앙 (전체 기관)",
-    "role.admin": "관리자",
-    "role.supervisor": "상담 관리자",
-    "role.agent": "상담사",
-    "role.gateway": "전화 게이트웨이",
-  },
-  en: {
-    tagline: "One line to every public call centre",
-    language: "Language",
-    "login.title": "Log in",
-    "login.username": "User name",
-    "login.password": "Password",
-    "login.submit": "Log in",
-    "login.failed": "Wrong user name or password.",
-    "login.limited": "Too many attempts. Please wait and try again.",
-    "login.missing": "Enter your user name and password.",
-    "error.network": "Cannot reach the server.",
-    "me.title": "Signed in",
-    "me.name": "Name",
-    "me.username": "User name",
-    "me.role": "Role",
-    "me.agency": "Agency",
-    "me.logout": "Log out",
-    "me.central": "Central (all agencies)",
-    "role.admin": "Administrator",
-    "role.supervisor": "Supervisor",
-    "role.agent": "Agent",
-    "role.gateway": "Telephony gateway",
-  },
-};
+// Words of every page come from one message catalogue per language,
+// web/static/i18n/<lang>.json; Korean is the default. The server renders
+// /chat and /status from the same files, so each sentence has one home.
+// The choice lives in the tellonce_lang cookie, which the server reads too.
+
+export const languages = ["ko", "en"];
+const listeners = [];
+
+function cookieLang() {
+  const m = document.cookie.match(/(?:^|;\s*)tellonce_lang=([a-z]+)/);
+  return m && languages.includes(m[1]) ? m[1] : null;
+}
+
+async function load(lang) {
+  try {
+    const res = await fetch(`/static/i18n/${lang}.json`, { credentials: "same-origin" });
+    if (res.ok) return await res.json();
+  } catch {
+    // fall through: the keys themselves show, which beats a blank page
+  }
+  return {};
+}
+
+let lang = cookieLang() || "ko";
+let catalogue = await load(lang);
+document.documentElement.lang = lang;
 
 export function currentLang() {
-  const saved = localStorage.getItem("tellonce.lang");
-  return saved && messages[saved] ? saved : "ko";
+  return lang;
 }
 
-export function t(key) {
-  const lang = currentLang();
-  return (messages[lang] && messages[lang][key]) || messages.ko[key] || key;
+// t looks a message up and fills {name} placeholders from vars.
+export function t(key, vars) {
+  let s = catalogue[key] ?? key;
+  if (vars) s = s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? "").toString());
+  return s;
 }
 
-// apply translates every element that names a message with data-i18n.
+// has reports whether the catalogue knows key (for codes from the server,
+// such as a disposition, that may have no translation).
+export function has(key) {
+  return key in catalogue;
+}
+
+// apply translates the marked elements under root: data-i18n sets the text,
+// data-i18n-label the aria-label, data-i18n-placeholder and -title theirs.
 export function apply(root = document) {
-  document.documentElement.lang = currentLang();
-  for (const el of root.querySelectorAll("[data-i18n]")) {
-    el.textContent = t(el.dataset.i18n);
-  }
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  if (root === document && document.body.dataset.title) document.title = t(document.body.dataset.title) + " · tellonce";
 }
 
-export function setLang(lang) {
-  if (messages[lang]) localStorage.setItem("tellonce.lang", lang);
+export async function setLang(next) {
+  if (!languages.includes(next) || next === lang) return;
+  catalogue = await load(next);
+  lang = next;
+  document.cookie = `tellonce_lang=${next}; path=/; max-age=31536000; SameSite=Lax`;
+  document.documentElement.lang = next;
   apply();
+  for (const fn of listeners) fn(next);
+}
+
+// onLangChange lets a page redraw what it built from data.
+export function onLangChange(fn) {
+  listeners.push(fn);
+}
+
+// bindLangSelect wires a <select> of languages.
+export function bindLangSelect(select) {
+  if (!select) return;
+  select.value = lang;
+  select.addEventListener("change", () => setLang(select.value));
 }

@@ -1,0 +1,325 @@
+// The citizen's chat (/chat): choose where to ask, wait with the position,
+// the estimated wait and the light, talk, and follow the case through a
+// transfer without telling the story again. The open chat (its id, token
+// and what was said) is kept in localStorage so that a reload or a lost
+// connection picks it up again; it is forgotten when the chat ends.
+import { t, apply, bindLangSelect, onLangChange } from "/static/i18n.js";
+import { api } from "/static/api.js";
+import { $, h, clock, lightBadge, waitWords, announce, showFieldErrors, clearFieldErrors } from "/static/ui.js";
+import { Socket } from "/static/socket.js";
+
+const dir = JSON.parse($("#directory").textContent);
+const agencyName = (id) => dir.agencies.find((a) => a.id === id)?.name || id || "";
+const queueOf = (id) => dir.agencies.flatMap((a) => a.queues).find((q) => q.id === id);
+const STORE = "tellonce.chat";
+
+let chat = null; // {contact_id, token, queue, estimates, log: [...], where: {...}, transfer}
+let socket = null;
+let statusRows = null; // GET /v1/status, when the server has it
+let connectedOnce = false; // this connection has sent its first frame
+
+apply();
+bindLangSelect($("#lang"));
+
+// The caller id is this browser's, so one person holds one place in line.
+function callerID() {
+  let id = localStorage.getItem("tellonce.caller");
+  if (!id) {
+    id = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now();
+    localStorage.setItem("tellonce.caller", id);
+  }
+  return id;
+}
+
+function persist() {
+  if (chat) localStorage.setItem(STORE, JSON.stringify(chat));
+  else localStorage.removeItem(STORE);
+}
+
+// Large text: a plain switch, remembered, on top of the browser's own zoom.
+function setBig(on) {
+  document.documentElement.classList.toggle("large-text", on);
+  $("#bigger").setAttribute("aria-pressed", on ? "true" : "false");
+  localStorage.setItem("tellonce.big", on ? "1" : "");
+}
+setBig(localStorage.getItem("tellonce.big") === "1");
+$("#bigger").addEventListener("click", () => setBig(!document.documentElement.classList.contains("large-text")));
+
+// The start form: topics follow the chosen agency.
+function drawTopics() {
+  const agency = dir.agencies.find((a) => a.id === $("#agency").value) || dir.agencies[0];
+  const sel = $("#queue");
+  const keep = sel.value;
+  sel.replaceChildren(...(agency ? agency.queues : []).map((q) => h("option", { value: q.id, text: q.name })));
+  if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+  drawQueueNow();
+}
+
+// drawQueueNow shows the chosen queue's light and wait, if the server
+// publishes them.
+function drawQueueNow() {
+  const box = $("#queue-now");
+  const row = statusRows && statusRows.find((r) => r.queue === $("#queue").value);
+  box.replaceChildren();
+  if (row) box.append(t("chat.queue_now"), " ", lightBadge(row.light), " ", row.estimated_wait_s === null ? t("wait.no_staff") : waitWords(row.estimated_wait_s));
+}
+
+async function loadStatus() {
+  try {
+    const rows = await api("GET", "/v1/status");
+    statusRows = Array.isArray(rows) ? rows : rows.items || [];
+  } catch {
+    statusRows = null; // not published yet: the form works without it
+  }
+  drawQueueNow();
+}
+
+if (dir.agencies.length) {
+  drawTopics();
+  $("#agency").addEventListener("change", drawTopics);
+  $("#queue").addEventListener("change", drawQueueNow);
+} else {
+  $("#start-form").replaceChildren(h("p", { class: "notice warn", text: t("chat.no_queues") }));
+}
+$("#language").value = ["ko", "en"].includes(document.documentElement.lang) ? document.documentElement.lang : "ko";
+
+async function start(queue) {
+  const form = $("#start-form");
+  clearFieldErrors(form);
+  const button = $("#start");
+  button.disabled = true;
+  const body = {
+    channel: "chat", queue,
+    caller: { id: callerID(), name: $("#name").value.trim(), language: $("#language").value },
+    context: { summary: $("#summary").value.trim(), ivr: [], attributes: {} },
+  };
+  try {
+    const res = await api("POST", "/v1/contacts", body);
+    chat = { contact_id: res.contact_id, token: res.citizen_token, queue, estimates: res.estimated_wait_s !== null,
+      log: [], where: { kind: "queued", position: res.position, wait: res.estimated_wait_s, light: res.light } };
+    if (body.context.summary) chat.log.push({ from: "citizen", text: body.context.summary, at: new Date().toISOString(), first: true });
+    persist();
+    $("#summary").value = "";
+    openChat();
+  } catch (e) {
+    if (e.status === 409) e = { field: "queue", message: t("chat.already_waiting") };
+    else if (e.status === 429) e = { field: "", message: t("chat.too_many") };
+    else if (e.code === "network") e = { field: "", message: t("error.network") };
+    showFieldErrors(form, e);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("#start-form")?.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  start($("#queue").value);
+});
+$("#central")?.addEventListener("click", () => start($("#central").dataset.queue));
+
+// The conversation.
+function logItem(m) {
+  if (m.from === "system") return h("li", { class: "divider" + (m.transfer ? " transfer" : ""), text: m.text });
+  const mine = m.from === "citizen";
+  return h("li", { class: "msg " + (mine ? "from-me" : "from-agent") },
+    h("p", { class: "msg-who" }, mine ? (m.first ? t("chat.you_first") : t("chat.you")) : m.who || t("chat.agent"), " ", h("time", { text: clock(m.at) })),
+    h("p", { class: "msg-text", text: m.text }));
+}
+
+function drawLog() {
+  const log = $("#log");
+  log.replaceChildren(...chat.log.map(logItem));
+  log.scrollTop = log.scrollHeight;
+}
+
+function addLog(m) {
+  chat.log.push(m);
+  persist();
+  const log = $("#log");
+  log.append(logItem(m));
+  log.scrollTop = log.scrollHeight;
+}
+
+// drawWhere says where the citizen stands, in words; the light carries
+// its word too.
+function drawWhere() {
+  const w = chat.where, main = $("#where-main"), detail = $("#where-detail");
+  detail.replaceChildren();
+  $("#where").className = "where where-" + w.kind;
+  if (w.kind === "queued") {
+    main.textContent = w.position > 0 ? t("chat.position", { n: w.position }) : t("chat.connecting");
+    if (chat.estimates && w.position > 0) detail.append(lightBadge(w.light), " ", t("chat.estimated", { wait: waitWords(w.wait) }));
+    else detail.textContent = t("chat.waiting_hint");
+  } else if (w.kind === "talking") {
+    main.textContent = t("chat.talking", { agent: w.agent });
+    detail.textContent = w.agency;
+  } else {
+    main.textContent = t("chat.ended");
+  }
+  const ended = w.kind === "ended";
+  $("#say-form").hidden = ended;
+  $("#leave-box").hidden = ended;
+  $("#ended-box").hidden = !ended;
+  $("#ended-text").textContent = t(w.reason === "left" ? "chat.ended_left" : "chat.ended_done");
+  if (chat.transfer) {
+    $("#transfer-box").hidden = false;
+    $("#transfer-text").textContent = t("chat.transferred", { agency: agencyName(chat.transfer.agency), queue: chat.transfer.queue_name });
+  } else {
+    $("#transfer-box").hidden = true;
+  }
+}
+
+// catchUp reads the case's messages after each (re)connect and adds the
+// ones this page missed while it was away (a phone's dropped connection).
+// A message is known by its time and text, which both sides get from the
+// same timeline entry.
+async function catchUp() {
+  let items;
+  try {
+    ({ items } = await api("GET", `/v1/contacts/${encodeURIComponent(chat.contact_id)}/messages?token=${encodeURIComponent(chat.token)}`));
+  } catch {
+    return; // the case has closed, or the server is away again
+  }
+  const seen = new Set(chat.log.filter((m) => m.from !== "system").map((m) => m.at + "|" + m.text));
+  const missed = items.filter((m) => !seen.has(m.at + "|" + m.text));
+  if (!missed.length) return;
+  for (const m of missed) chat.log.push({ from: m.from, who: m.agent_name, text: m.text, at: m.at });
+  chat.log.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  persist();
+  drawLog();
+}
+
+function onFrame(f) {
+  if (!connectedOnce) {
+    connectedOnce = true;
+    catchUp();
+  }
+  switch (f.type) {
+    case "queued":
+      socket.opened();
+      chat.where = { kind: "queued", position: f.position, wait: f.estimated_wait_s, light: f.light };
+      break;
+    case "agent_joined":
+      socket.opened();
+      // A reconnect repeats agent_joined for the agent already talking.
+      if (chat.where.kind === "talking" && chat.where.agent === f.agent_name) break;
+      chat.where = { kind: "talking", agent: f.agent_name, agency: agencyName(f.agency) };
+      addLog({ from: "system", text: t("chat.agent_joined", { agent: f.agent_name, agency: agencyName(f.agency) }), at: new Date().toISOString() });
+      announce(t("chat.agent_joined", { agent: f.agent_name, agency: agencyName(f.agency) }));
+      break;
+    case "message":
+      addLog({ from: f.from, who: f.agent_name, text: f.text, at: f.at });
+      if (f.from === "agent") announce(`${f.agent_name}: ${f.text}`);
+      break;
+    case "transferred":
+      chat.transfer = { agency: f.agency, queue_name: f.queue_name };
+      chat.where = { kind: "queued", position: 0 };
+      addLog({ from: "system", transfer: true, text: t("chat.transferred", { agency: agencyName(f.agency), queue: f.queue_name }), at: new Date().toISOString() });
+      announce(t("chat.transferred", { agency: agencyName(f.agency), queue: f.queue_name }) + " " + t("chat.no_repeat"));
+      break;
+    case "ended":
+      chat.where = { kind: "ended", reason: f.reason };
+      socket?.stop();
+      break;
+    default:
+      return;
+  }
+  persist();
+  drawWhere();
+}
+
+function openChat() {
+  $("#start-view").hidden = true;
+  $("#chat-view").hidden = false;
+  drawLog();
+  drawWhere();
+  if (chat.where.kind === "ended") return;
+  socket = new Socket(`/v1/contacts/${encodeURIComponent(chat.contact_id)}/ws?token=${encodeURIComponent(chat.token)}`, {
+    onFrame,
+    // A case that closed while the page was away is gone from the live
+    // state: say it ended rather than knock on its door for ever.
+    async beforeConnect() {
+      try {
+        await api("GET", `/v1/contacts/${encodeURIComponent(chat.contact_id)}?token=${encodeURIComponent(chat.token)}`);
+      } catch (e) {
+        if (e.status === 404 || e.status === 401) {
+          onFrame({ type: "ended", reason: "closed" });
+          return false;
+        }
+      }
+      return true;
+    },
+    onStatus(s) {
+      if (s.state !== "open") connectedOnce = false;
+      $("#where").classList.toggle("reconnecting", s.state === "waiting");
+      if (s.state === "waiting") $("#where-detail").textContent = t("chat.reconnecting");
+    },
+  });
+  socket.connect();
+  $("#say").focus();
+}
+
+$("#say-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = $("#say").value.trim();
+  if (!text) return;
+  $("#say-error").hidden = true;
+  try {
+    await socket.send({ type: "say", text });
+    $("#say").value = "";
+  } catch (e) {
+    $("#say-error").textContent = e.code === "network" ? t("chat.not_sent") : e.message;
+    $("#say-error").hidden = false;
+  }
+});
+$("#say").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+    ev.preventDefault();
+    $("#say-form").requestSubmit();
+  }
+});
+
+$("#leave").addEventListener("click", () => {
+  $("#leave-confirm").hidden = false;
+  $("#leave-yes").focus();
+});
+$("#leave-no").addEventListener("click", () => {
+  $("#leave-confirm").hidden = true;
+  $("#leave").focus();
+});
+$("#leave-yes").addEventListener("click", async () => {
+  $("#leave-confirm").hidden = true;
+  try {
+    await socket.send({ type: "leave" });
+  } catch {
+    // The socket may be down: leave over REST instead.
+    await api("DELETE", `/v1/contacts/${encodeURIComponent(chat.contact_id)}?token=${encodeURIComponent(chat.token)}`).catch(() => {});
+    onFrame({ type: "ended", reason: "left" });
+  }
+});
+$("#again").addEventListener("click", () => {
+  chat = null;
+  persist();
+  $("#chat-view").hidden = true;
+  $("#start-view").hidden = false;
+  $("#summary").focus();
+});
+
+onLangChange(() => {
+  if (chat) {
+    drawWhere();
+  } else {
+    drawQueueNow();
+  }
+});
+
+// Pick up a chat left open in this browser.
+try {
+  chat = JSON.parse(localStorage.getItem(STORE));
+} catch {
+  chat = null;
+}
+if (chat && chat.contact_id && chat.token && chat.where?.kind !== "ended") openChat();
+else chat = null;
+loadStatus();
+setInterval(loadStatus, 30000);

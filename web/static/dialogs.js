@@ -1,0 +1,128 @@
+// The desk's two dialogs: transfer (to any agency's queue or agent, cold
+// or warm, always with a note) and end (disposition and summary).
+import { t } from "/static/i18n.js";
+import { $, h, showFieldErrors, clearFieldErrors, announce } from "/static/ui.js";
+import { directory, agencyName } from "/static/names.js";
+import { desk, send } from "/static/desk.js";
+import { setChatStatus } from "/static/chats.js";
+
+const MAX_RESULTS = 40;
+let target = null; // the chat being transferred or ended
+
+function norm(s) {
+  return (s || "").toLocaleLowerCase().normalize("NFC");
+}
+
+// candidates lists what matches the search: queues that take the chat's
+// channel, then agents; every word of the search must match.
+function candidates(query, channel) {
+  const words = norm(query).split(/\s+/).filter(Boolean);
+  const hit = (hay) => words.every((w) => hay.includes(w));
+  const out = [];
+  for (const q of directory.queues) {
+    if (q.id === target.contact.queue || !(q.channels || []).includes(channel)) continue;
+    if (hit(norm(`${q.agency_name} ${q.name} ${q.id}`))) out.push({ value: "queue:" + q.id, kind: t("transfer.kind_queue"), label: `${q.agency_name} · ${q.name}` });
+  }
+  for (const a of directory.agents) {
+    if (hit(norm(`${a.name} ${a.username} ${agencyName(a.agency)}`))) out.push({ value: "agent:" + a.username, kind: t("transfer.kind_agent"), label: `${a.name} · ${agencyName(a.agency)}` });
+  }
+  return out;
+}
+
+function drawResults() {
+  const list = $("#transfer-list");
+  const chosen = list.querySelector("input:checked")?.value;
+  const found = candidates($("#transfer-search").value, target.contact.channel);
+  list.replaceChildren();
+  if (!found.length) {
+    list.append(h("p", { class: "muted", text: t("transfer.none") }));
+    return;
+  }
+  found.slice(0, MAX_RESULTS).forEach((c, i) => {
+    const id = "tt-" + i;
+    list.append(h("div", { class: "result" },
+      h("input", { type: "radio", name: "to", id, value: c.value, checked: c.value === chosen }),
+      h("label", { htmlFor: id }, h("span", { class: "tag", text: c.kind }), " ", c.label)));
+  });
+  if (found.length > MAX_RESULTS) list.append(h("p", { class: "hint", text: t("transfer.more", { n: found.length - MAX_RESULTS }) }));
+}
+
+export function openTransfer(contactID) {
+  const chat = desk.chats.get(contactID);
+  if (!chat || chat.status !== "live") return;
+  target = chat;
+  const form = $("#transfer-form");
+  clearFieldErrors(form);
+  $("#transfer-search").value = "";
+  $("#transfer-note").value = "";
+  form.querySelector("input[name=mode][value=cold]").checked = true;
+  drawResults();
+  $("#transfer-dialog").showModal();
+  $("#transfer-search").focus();
+}
+
+$("#transfer-search").addEventListener("input", drawResults);
+// Down arrow from the search box goes to the first result.
+$("#transfer-search").addEventListener("keydown", (ev) => {
+  if (ev.key === "ArrowDown") {
+    const first = $("#transfer-list input");
+    if (first) {
+      ev.preventDefault();
+      first.checked = true;
+      first.focus();
+    }
+  }
+});
+$("#transfer-cancel").addEventListener("click", () => $("#transfer-dialog").close());
+$("#transfer-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  clearFieldErrors(form);
+  const to = form.querySelector("input[name=to]:checked")?.value;
+  const note = $("#transfer-note").value.trim();
+  const mode = form.querySelector("input[name=mode]:checked").value;
+  if (!to) return showFieldErrors(form, { field: "to", message: t("transfer.need_target") });
+  if (!note) return showFieldErrors(form, { field: "note", message: t("transfer.need_note") });
+  const [kind, id] = to.split(/:(.*)/s);
+  const button = $("#transfer-submit");
+  button.disabled = true;
+  try {
+    await send({ type: "transfer", contact_id: target.contact.contact_id, to: { [kind]: id }, mode, note });
+    $("#transfer-dialog").close();
+    if (mode === "warm") setChatStatus(target.contact.contact_id, "warm");
+    announce(t("transfer.sent"));
+  } catch (e) {
+    showFieldErrors(form, { field: e.field === "to.queue" || e.field === "to.agent" ? "to" : e.field, message: e.code === "network" ? t("conn.not_sent") : e.message });
+  } finally {
+    button.disabled = false;
+  }
+});
+
+export function openEnd(contactID) {
+  const chat = desk.chats.get(contactID);
+  if (!chat || chat.status === "ended") return;
+  target = chat;
+  const form = $("#end-form");
+  clearFieldErrors(form);
+  $("#end-summary").value = "";
+  $("#end-disposition").value = "resolved";
+  $("#end-dialog").showModal();
+  $("#end-disposition").focus();
+}
+
+$("#end-cancel").addEventListener("click", () => $("#end-dialog").close());
+$("#end-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  clearFieldErrors(form);
+  const button = $("#end-submit");
+  button.disabled = true;
+  try {
+    await send({ type: "end", contact_id: target.contact.contact_id, disposition: $("#end-disposition").value, summary: $("#end-summary").value.trim() });
+    $("#end-dialog").close();
+  } catch (e) {
+    showFieldErrors(form, { field: e.field, message: e.code === "network" ? t("conn.not_sent") : e.message });
+  } finally {
+    button.disabled = false;
+  }
+});

@@ -1,0 +1,26 @@
+// Display names for the ids in cases (agencies, queues, agents), read once
+// from GET /v1/transfer-targets. Unknown ids show as themselves.
+import { api } from "/static/api.js";
+
+export const directory = { agencies: [], queues: [], agents: [] };
+const agencyNames = new Map(), queueNames = new Map(), agentNames = new Map();
+
+export async function loadNames() {
+  try {
+    Object.assign(directory, await api("GET", "/v1/transfer-targets"));
+  } catch {
+    return; // names are a comfort: ids still read
+  }
+  for (const a of directory.agencies) agencyNames.set(a.id, a.name);
+  for (const q of directory.queues) queueNames.set(q.id, q.name);
+  for (const a of directory.agents) agentNames.set(a.username, a.name);
+}
+
+// rememberAgent adds a name learnt elsewhere (the agent's own, from hello).
+export function rememberAgent(username, name) {
+  if (username && name) agentNames.set(username, name);
+}
+
+export const agencyName = (id) => agencyNames.get(id) || id || "";
+export const queueName = (id) => queueNames.get(id) || id || "";
+export const agentName = (u) => agentNames.get(u) || u || "";

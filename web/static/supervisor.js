@@ -1,0 +1,78 @@
+// The supervisor's page (/supervisor): the live wallboard and transcript
+// review, for their agency (admins choose any agency, or all).
+import { t, onLangChange } from "/static/i18n.js";
+import { api } from "/static/api.js";
+import { $, $$, h } from "/static/ui.js";
+import { startShell } from "/static/shell.js";
+import { loadNames } from "/static/names.js";
+import { startBoard, stopBoard, redrawBoard } from "/static/wallboard.js";
+import { fillFilters } from "/static/review.js";
+
+const user = await startShell(["admin", "supervisor"]);
+const isAdmin = user.role === "admin";
+await loadNames();
+let section = "";
+
+async function drawPicker() {
+  const sel = $("#agency");
+  if (isAdmin) {
+    const { items } = await api("GET", "/v1/agencies?limit=500");
+    sel.replaceChildren(h("option", { value: "", text: t("sup.all_agencies") }), ...items.map((a) => h("option", { value: a.id, text: a.name })));
+    sel.value = sessionStorage.getItem("tellonce.sup.agency") || "";
+  } else {
+    const { items } = await api("GET", "/v1/agencies?limit=500");
+    const mine = items.find((a) => a.id === user.agency);
+    sel.replaceChildren(h("option", { value: user.agency, text: mine ? mine.name : user.agency }));
+    sel.disabled = true;
+  }
+}
+
+function agency() {
+  return $("#agency").value;
+}
+
+function showSection(name) {
+  section = name;
+  for (const tab of $$("[role=tab][data-section]")) {
+    const on = tab.dataset.section === name;
+    tab.setAttribute("aria-selected", on ? "true" : "false");
+    tab.tabIndex = on ? 0 : -1;
+    $("#" + tab.getAttribute("aria-controls")).hidden = !on;
+  }
+  history.replaceState(null, "", "#" + name);
+  if (name === "board") startBoard(agency());
+  else {
+    stopBoard();
+    fillFilters(agency());
+    $("#live-state").hidden = true;
+  }
+  $("#live-state").hidden = name !== "board";
+}
+
+for (const tab of $$("[role=tab][data-section]")) {
+  tab.addEventListener("click", () => showSection(tab.dataset.section));
+  tab.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+    const next = tab.dataset.section === "board" ? "review" : "board";
+    $("#tab-" + next).focus();
+    showSection(next);
+  });
+}
+
+$("#agency").addEventListener("change", () => {
+  sessionStorage.setItem("tellonce.sup.agency", agency());
+  showSection(section);
+});
+
+onLangChange(() => {
+  redrawBoard();
+  fillFilters(agency());
+});
+
+addEventListener("hashchange", () => {
+  const want = location.hash === "#review" ? "review" : "board";
+  if (want !== section) showSection(want);
+});
+
+await drawPicker();
+showSection(location.hash === "#review" ? "review" : "board");

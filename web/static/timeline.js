@@ -1,0 +1,102 @@
+// How a case reads: who the caller is and what they already said, every
+// leg with its agency and agent, and every event in order. The agent desk
+// (offers and chats) and the supervisor's review draw cases with these.
+import { t, has } from "/static/i18n.js";
+import { h, clock, duration } from "/static/ui.js";
+import { agencyName, agentName, queueName, directory } from "/static/names.js";
+
+function agencyOfAgent(u) {
+  const a = directory.agents.find((x) => x.username === u);
+  return a ? a.agency : "";
+}
+
+// who names the actor of an event ("agent:kim", "citizen:…", "router").
+export function who(actor, cs) {
+  const [role, name] = (actor || "").split(/:(.*)/s);
+  if (role === "citizen") return (cs && cs.caller && cs.caller.name) || t("case.citizen");
+  if (role === "agent") {
+    const agency = agencyOfAgent(name);
+    return agency ? `${agentName(name)} · ${agencyName(agency)}` : agentName(name);
+  }
+  if (role === "gateway") return t("case.gateway");
+  return t("case.system");
+}
+
+export function dispositionText(d) {
+  if (!d) return "";
+  return has("disposition." + d) ? t("disposition." + d) : d;
+}
+
+// context lists what the caller told the menu or the widget before anyone
+// answered.
+export function contextFacts(contact, cs) {
+  const dl = h("dl", { class: "facts" });
+  const add = (k, v) => v && dl.append(h("dt", { text: t(k) }), h("dd", { text: v }));
+  const caller = (contact && contact.caller) || (cs && cs.caller) || {};
+  add("case.caller", caller.name || t("case.citizen_anon"));
+  add("case.language", caller.language ? (has("lang." + caller.language) ? t("lang." + caller.language) : caller.language) : "");
+  const ctx = (contact && contact.context) || {};
+  add("case.summary", ctx.summary);
+  if (ctx.ivr && ctx.ivr.length) add("case.ivr", ctx.ivr.join(" › "));
+  for (const [k, v] of Object.entries(ctx.attributes || {})) add(k, v);
+  return dl;
+}
+
+// legs lists the case's legs: agency, queue, agent, times, outcome.
+export function legs(cs) {
+  const ol = h("ol", { class: "legs" });
+  for (const l of cs.legs || []) {
+    const span = l.answered_at ? `${clock(l.answered_at)}–${l.ended_at ? clock(l.ended_at) : t("case.now")}` : t("case.not_answered");
+    ol.append(
+      h("li", { class: l.ended_at ? "leg done" : "leg live" },
+        h("strong", { text: agencyName(l.agency) }), " · ", queueName(l.queue),
+        h("br"),
+        h("span", { class: "muted", text: `${l.agent ? agentName(l.agent) : t("case.no_agent")} · ${span}` }),
+        l.disposition ? h("span", { class: "tag", text: dispositionText(l.disposition) }) : null));
+  }
+  return ol;
+}
+
+// transferNote is the note the previous agent left, shown first.
+export function transferNote(cs) {
+  const n = cs.transfer_note;
+  if (!n) return null;
+  const d = n.data || {};
+  return h("section", { class: "transfer-note", "aria-label": t("case.transfer_note") },
+    h("h4", { text: t("case.transfer_note") }),
+    h("p", { class: "meta", text: t("case.transfer_from", {
+      who: who(n.actor, cs), from: queueName(d.from_queue), mode: t("transfer.mode." + (d.mode || "cold")) }) }),
+    h("p", { class: "note-text", text: n.text || t("case.no_note") }));
+}
+
+// eventItem draws one entry of the timeline.
+export function eventItem(ev, cs) {
+  const d = ev.data || {};
+  let kind = has("event." + ev.type) ? t("event." + ev.type) : ev.type;
+  let text = ev.text || "";
+  if (ev.type === "contact_created") kind = t("event.contact_created_in", { queue: queueName(d.queue) });
+  if (ev.type === "transfer") {
+    const to = d.to_agent ? agentName(d.to_agent) : queueName(d.to_queue);
+    kind = t("event.transfer_to", { to, agency: agencyName((d.to_queue || "").split(".")[0]), mode: t("transfer.mode." + (d.mode || "cold")) });
+  }
+  if (ev.type === "ended" && d.disposition) kind += ` · ${dispositionText(d.disposition)}`;
+  if (ev.type === "transfer_failed") text = has("transfer.failed." + text) ? t("transfer.failed." + text) : text;
+  return h("li", { class: "ev ev-" + ev.type },
+    h("span", { class: "ev-head" },
+      h("time", { datetime: ev.at || "", text: clock(ev.at) }),
+      h("span", { class: "ev-kind", text: kind }),
+      h("span", { class: "ev-who", text: who(ev.actor, cs) })),
+    text ? h("p", { class: "ev-text", text }) : null);
+}
+
+export function timeline(cs) {
+  const ol = h("ol", { class: "timeline" });
+  for (const ev of cs.events || []) ol.append(eventItem(ev, cs));
+  return ol;
+}
+
+// caseAge is how long the citizen has been waiting or talking, counted
+// from the case's start: a transfer keeps the case's age.
+export function caseAge(cs, nowMs) {
+  return cs.created_at ? duration((nowMs - Date.parse(cs.created_at)) / 1000) : "";
+}
