@@ -26,6 +26,7 @@ Usage:
 Commands:
   serve     start the HTTP server (API, agent/supervisor/admin consoles)
   migrate   bring the database schema up to date and exit
+  loadgen   drive a running server with simulated agents and contacts, report latencies
   version   print the version
   help      print this help, or "tellonce help <command>" for a command's flags
 
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, rest, stdout, stderr, getenv)
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr, getenv)
+	case "loadgen":
+		return runLoadgen(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tellonce", buildVersion())
 		return nil
