@@ -182,15 +182,34 @@ func (p *page) loginAs(username, password string) *apiClient {
 	return c
 }
 
-// type_ types text into the element sel, as keystrokes.
+// typeInto types text into the element sel, as keystrokes.
 func (p *page) typeInto(sel, text string) {
 	p.b.t.Helper()
-	p.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+	p.onFreshNode("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
 func (p *page) click(sel string) {
 	p.b.t.Helper()
-	p.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	p.onFreshNode("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// onFreshNode runs an action on an element, again if a navigation that was
+// still settling (a redirect after load) replaced the document between
+// finding the node and acting on it: the node then no longer exists.
+func (p *page) onFreshNode(what string, step chromedp.Action[chromedp.Void]) {
+	p.b.t.Helper()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		ctx, cancel := withTimeout(p.ctx, 30*time.Second)
+		err = chromedp.Do(ctx, step)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "Could not find node with given id") {
+			break
+		}
+	}
+	if err != nil {
+		p.b.t.Fatalf("%s: %s: %v", p.name, what, err)
+	}
 }
 
 // key presses one key on the focused element (a letter, or a kb constant).
