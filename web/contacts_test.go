@@ -245,3 +245,32 @@ func TestWebSocketEndpointsCheckWhoConnects(t *testing.T) {
 	h.do(http.MethodGet, "/v1/contacts/"+c.ContactID+"/ws", asAnon, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "token")
 	h.do(http.MethodGet, "/v1/contacts/"+c.ContactID+"/ws?token=bad", asAnon, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "token")
 }
+
+func TestLiveCaseIsMaskedByRole(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	body := chatBody("gov110.general", "mask-1")
+	body["context"] = map[string]any{"summary": "주민번호 900101-1234567, 연락처 010-1234-5678"}
+	var c created
+	if r := h.do(http.MethodPost, "/v1/contacts", asAnon, body); r.wantStatus(t, http.StatusCreated) {
+		r.decode(t, &c)
+	}
+	read := func(as string) string {
+		t.Helper()
+		r := h.do(http.MethodGet, "/v1/cases/"+c.CaseID, as, nil)
+		r.wantStatus(t, http.StatusOK)
+		return string(r.body)
+	}
+	got := read(asSup)
+	if strings.Contains(got, "1234567") || !strings.Contains(got, "900101-1******") {
+		t.Errorf("a supervisor reads the RRN unmasked: %s", got)
+	}
+	if strings.Contains(got, "010-1234-5678") {
+		t.Errorf("a supervisor without pii reads the phone number: %s", got)
+	}
+	// With the pii permission the phone number shows; the RRN never does.
+	h.do(http.MethodPatch, "/v1/users/"+asAdmin, asAdmin, map[string]any{"pii": true}).wantStatus(t, http.StatusOK)
+	got = read(asAdmin)
+	if !strings.Contains(got, "010-1234-5678") || strings.Contains(got, "1234567,") {
+		t.Errorf("an admin with pii reads %s; want the phone number and a masked RRN", got)
+	}
+}
