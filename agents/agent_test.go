@@ -233,6 +233,10 @@ func TestReconnectRestoresDesk(t *testing.T) {
 	if contacts[0].obj("case").str("case_id") != cv.CaseID || len(contacts[0].obj("case").list("events")) == 0 {
 		t.Errorf("restored case = %v", contacts[0].obj("case"))
 	}
+	// Busy on a chat, the desk still learns the state kim picked.
+	if got := hello.obj("agent").str("chosen"); got != "available" {
+		t.Errorf("hello.agent.chosen = %q; want available", got)
+	}
 	// The grace timer is gone: much later, kim still holds the contact.
 	e.clock.Advance(router.DefaultReconnectGrace * 2)
 	if _, err := e.r.Tick(); err != nil {

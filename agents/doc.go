@@ -44,7 +44,7 @@
 // mode: cold|warm, note} · end {contact_id, disposition, summary}.
 //
 // Server → agent:
-//   - hello {agent: {username, name, agency, state, reason, max_chats},
+//   - hello {agent: {username, name, agency, state, chosen, reason, max_chats},
 //     state, contacts: [{contact, case}], offers: [offer frames]} first on
 //     every connect; offers is an addition, so a reconnect or a replacing
 //     tab restores pending offers too. Events already reflected in hello

@@ -34,6 +34,9 @@ type agentJSON struct {
 	Name     string `json:"name"`
 	Agency   string `json:"agency"`
 	State    string `json:"state"`
+	// Chosen is the state the agent picked (available, break, offline or
+	// not_ready), which a busy or wrap-up state hides; the desk shows it.
+	Chosen   string `json:"chosen"`
 	Reason   string `json:"reason,omitempty"`
 	MaxChats int    `json:"max_chats"`
 }
@@ -195,7 +198,7 @@ func encode(v any) []byte {
 
 func agentOf(v router.AgentView) agentJSON {
 	return agentJSON{Username: v.Username, Name: v.Name, Agency: v.Agency, State: string(v.State),
-		Reason: v.Reason, MaxChats: v.MaxChats}
+		Chosen: string(v.Chosen), Reason: v.Reason, MaxChats: v.MaxChats}
 }
 
 func offerOf(offerID string, expires time.Time, c router.ContactView, cs router.CaseView) offerFrame {
