@@ -59,6 +59,14 @@ func (h *Hub) startAgent(c *conn) bool {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.readyLocked(c, seq, hello)
+	return true
+}
+
+// readyLocked sends an agent's or gateway's hello, which reflects the
+// events up to seq, then the event frames held meanwhile that it does not
+// reflect.
+func (h *Hub) readyLocked(c *conn, seq uint64, hello []byte) {
 	c.ready, c.helloSeq = true, seq
 	h.enqueueLocked(c, hello)
 	for _, p := range c.pending {
@@ -67,7 +75,6 @@ func (h *Hub) startAgent(c *conn) bool {
 		}
 	}
 	c.pending = nil
-	return true
 }
 
 // helloOf builds the hello frame from a desk. Pending offers are read back
@@ -134,7 +141,12 @@ func (h *Hub) toAgentLocked(username string, seq uint64, v any) {
 	if c == nil {
 		return
 	}
-	msg := encode(v)
+	h.eventToLocked(c, seq, encode(v))
+}
+
+// eventToLocked sends an event's frame to an agent or gateway connection:
+// held until its hello is sent, and dropped if the hello reflects it.
+func (h *Hub) eventToLocked(c *conn, seq uint64, msg []byte) {
 	if !c.ready {
 		if len(c.pending) >= h.cfg.SendBuffer {
 			h.cutLocked(c)

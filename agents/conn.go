@@ -36,9 +36,10 @@ type conn struct {
 	closeText string
 	drain     bool // send what is queued before the close frame
 
-	// Agent sessions. connected is guarded by hub.presence; the rest by
-	// hub.mu. Until ready, frames wait in pending: the hello frame must go
-	// first, and events up to helloSeq are already in it.
+	// Agent sessions (ready, helloSeq and pending serve gateways too).
+	// connected is guarded by hub.presence; the rest by hub.mu. Until
+	// ready, event frames wait in pending: the hello frame must go first,
+	// and events up to helloSeq are already in it.
 	username  string
 	connected bool
 	ready     bool

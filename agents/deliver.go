@@ -114,10 +114,10 @@ func (h *Hub) acceptedLocked(e *router.Event) {
 		return
 	}
 	if e.Contact.Channel == router.ChannelCallback {
-		h.toGatewaysLocked(carrier, dialFrame{Type: "dial", ContactID: e.ContactID, Number: e.Contact.CallbackNumber, Agent: e.Agent})
+		h.toGatewaysLocked(carrier, e.Seq, dialFrame{Type: "dial", ContactID: e.ContactID, Number: e.Contact.CallbackNumber, Agent: e.Agent})
 		return
 	}
-	h.toGatewaysLocked(carrier, connectFrame{Type: "connect", ContactID: e.ContactID, Agent: e.Agent})
+	h.toGatewaysLocked(carrier, e.Seq, connectFrame{Type: "connect", ContactID: e.ContactID, Agent: e.Agent})
 }
 
 func (h *Hub) messageLocked(e *router.Event) {
@@ -194,7 +194,7 @@ func (h *Hub) transferredLocked(e *router.Event) {
 		}
 	}
 	if carrier, isCall := h.callAgencyLocked(e.ContactID, nil); isCall {
-		h.toGatewaysLocked(carrier, gatewayTransferredFrame{Type: "transferred", ContactID: e.ContactID, NewContactID: newID})
+		h.toGatewaysLocked(carrier, e.Seq, gatewayTransferredFrame{Type: "transferred", ContactID: e.ContactID, NewContactID: newID})
 		h.calls[newID] = carrier
 		delete(h.calls, e.ContactID)
 	}
@@ -225,7 +225,7 @@ func (h *Hub) endedLocked(e *router.Event) {
 	// that ends ("transfer_…") was never bridged, and after an abandon the
 	// caller is gone already.
 	if isCall && e.Type == router.EventEnded && !strings.HasPrefix(e.Reason, "transfer_") {
-		h.toGatewaysLocked(carrier, hangupFrame{Type: "hangup", ContactID: e.ContactID})
+		h.toGatewaysLocked(carrier, e.Seq, hangupFrame{Type: "hangup", ContactID: e.ContactID})
 	}
 }
 

@@ -87,11 +87,16 @@
 // Gateway → server: transcript {contact_id, speaker: citizen|agent, text}
 // · hangup {contact_id} (the caller hung up: router.Abandon).
 //
-// Server → gateway: connect {contact_id, agent} when a voice contact is
-// accepted · dial {contact_id, number, agent} when a callback is accepted
-// · hangup {contact_id} when the agent side ends a call · transferred
-// {contact_id, new_contact_id} (addition) when a call moves to a transfer
-// leg, so that the next connect, naming the new leg, finds the call. A
+// Server → gateway: hello {calls: [{contact_id, case_id, queue, agency,
+// channel, status, agent, number}]} first on every connect (addition): the
+// live voice and callback contacts in the gateway's scope (below), agent
+// set while assigned, number a callback's number; events already
+// reflected in hello are not sent again · connect {contact_id, agent} when
+// a voice contact is accepted · dial {contact_id, number, agent} when a
+// callback is accepted · hangup {contact_id} when the agent side ends a
+// call · transferred {contact_id, new_contact_id} (addition) when a call
+// moves to a transfer leg, so that the next connect, naming the new leg,
+// finds the call. A
 // gateway serving agency A gets the frames of calls that started in A
 // (agency "" gets all) and may act on contacts whose case touched A.
 //

@@ -157,6 +157,24 @@ type endedFrame struct {
 
 // Frames to gateways.
 
+// gatewayHelloFrame is a gateway's first frame on every connect: the live
+// calls in its scope, so that a reconnecting gateway learns what it missed.
+type gatewayHelloFrame struct {
+	Type  string            `json:"type"` // "hello"
+	Calls []gatewayCallJSON `json:"calls"`
+}
+
+type gatewayCallJSON struct {
+	ContactID string `json:"contact_id"`
+	CaseID    string `json:"case_id"`
+	Queue     string `json:"queue"`
+	Agency    string `json:"agency"`
+	Channel   string `json:"channel"`
+	Status    string `json:"status"`
+	Agent     string `json:"agent,omitempty"`  // while assigned
+	Number    string `json:"number,omitempty"` // callbacks
+}
+
 type connectFrame struct {
 	Type      string `json:"type"` // "connect"
 	ContactID string `json:"contact_id"`

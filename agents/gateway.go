@@ -4,13 +4,16 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/gorilla/websocket"
+
 	"tellonce/router"
 )
 
 // ServeGateway runs a telephony gateway's socket (GET /v1/gateway/ws);
 // web has authenticated the machine account. agency "" serves every
 // agency; otherwise the gateway hears about, and may act on, only the
-// calls its agency carries.
+// calls its agency carries. The first frame is always hello, the live
+// calls it carries.
 func (h *Hub) ServeGateway(w http.ResponseWriter, r *http.Request, username, agency string) {
 	ws, ok := h.upgrade(w, r)
 	if !ok {
@@ -18,14 +21,55 @@ func (h *Hub) ServeGateway(w http.ResponseWriter, r *http.Request, username, age
 	}
 	c := h.newConn(ws, kindGateway)
 	c.username, c.agency = username, agency
+	if !h.startGateway(c) {
+		return
+	}
+	h.serve(c, h.handleGatewayFrame)
+}
+
+// startGateway registers the connection and queues hello, the live calls
+// in its scope, ahead of every later frame. Frames of events up to the
+// snapshot's seq are in hello already and are not sent.
+func (h *Hub) startGateway(c *conn) bool {
 	h.mu.Lock()
 	if !h.addLocked(c) {
 		h.mu.Unlock()
-		return
+		return false
 	}
-	h.gateways[c] = struct{}{}
+	h.gateways[c] = struct{}{} // events from now on reach c, held until hello
 	h.mu.Unlock()
-	h.serve(c, h.handleGatewayFrame)
+
+	// Not under h.mu: LiveCalls takes the router's write lock, under which
+	// a synchronous Sink may be waiting for h.mu in Deliver.
+	calls, seq, err := h.r.LiveCalls()
+	if err != nil {
+		h.log.Error("gateway hello", "gateway", c.username, "err", err)
+		h.mu.Lock()
+		h.stopLocked(c, websocket.CloseInternalServerErr, "internal error", false)
+		h.mu.Unlock()
+		return true // serve lets the writer send the close and unregisters
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := gatewayHelloFrame{Type: "hello", Calls: []gatewayCallJSON{}}
+	for i := range calls {
+		cv := &calls[i]
+		if carrier, isCall := h.callAgencyLocked(cv.ID, cv); !isCall || (c.agency != "" && c.agency != carrier) {
+			continue
+		}
+		g := gatewayCallJSON{ContactID: cv.ID, CaseID: cv.CaseID, Queue: cv.Queue, Agency: cv.Agency,
+			Channel: string(cv.Channel), Status: string(cv.Status)}
+		if cv.Status == router.StatusAssigned {
+			g.Agent = cv.Agent
+		}
+		if cv.Channel == router.ChannelCallback {
+			g.Number = cv.CallbackNumber
+		}
+		f.Calls = append(f.Calls, g)
+	}
+	h.readyLocked(c, seq, encode(f))
+	return true
 }
 
 // handleGatewayFrame runs a transcript segment or a hangup (the caller
@@ -95,8 +139,9 @@ func (h *Hub) callAgencyLocked(contactID string, v *router.ContactView) (string,
 	return v.Agency, true
 }
 
-// toGatewaysLocked sends a frame to the gateways serving agency.
-func (h *Hub) toGatewaysLocked(agency string, v any) {
+// toGatewaysLocked sends an event's frame to the gateways serving agency;
+// seq is the router event's.
+func (h *Hub) toGatewaysLocked(agency string, seq uint64, v any) {
 	var msg []byte
 	for c := range h.gateways {
 		if c.agency != "" && c.agency != agency {
@@ -105,6 +150,6 @@ func (h *Hub) toGatewaysLocked(agency string, v any) {
 		if msg == nil {
 			msg = encode(v)
 		}
-		h.enqueueLocked(c, msg)
+		h.eventToLocked(c, seq, msg)
 	}
 }

@@ -89,3 +89,88 @@ func TestGatewayFollowsTransferredCall(t *testing.T) {
 		t.Errorf("park got %v; want contact_ended abandoned", f)
 	}
 }
+
+// callsOf indexes a gateway hello's calls by contact id.
+func callsOf(t *testing.T, hello frame) map[string]frame {
+	t.Helper()
+	if _, ok := hello["calls"].([]any); !ok {
+		t.Fatalf("hello %v has no calls list", hello)
+	}
+	out := map[string]frame{}
+	for _, c := range hello.list("calls") {
+		out[c.str("contact_id")] = c
+	}
+	return out
+}
+
+func TestGatewayHelloListsLiveCalls(t *testing.T) {
+	e := newEnv(t)
+	kim := e.available("kim")
+	voice := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	offer := kim.expect("offer")
+	kim.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	kim.expect("assigned")
+	// kim's voice slot is taken: the callback waits.
+	cb := e.enqueue(router.EnqueueRequest{Channel: router.ChannelCallback, Caller: caller("c9"), CallbackNumber: "+821012345678"})
+	e.enqueue(router.EnqueueRequest{Caller: caller("chat1")})
+	taxCall := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Queue: "tax.general", Caller: caller("01055556666")})
+
+	gw, hello := e.gatewayHello("/gateway/gw-gov?agency=gov")
+	calls := callsOf(t, hello)
+	if len(calls) != 2 {
+		t.Fatalf("gov gateway's hello = %v; want the voice call and the callback", hello)
+	}
+	v := calls[voice.ID]
+	if v.str("case_id") != voice.CaseID || v.str("queue") != "gov.general" || v.str("agency") != "gov" ||
+		v.str("channel") != "voice" || v.str("status") != "assigned" || v.str("agent") != "kim" || v.str("number") != "" {
+		t.Errorf("voice call in hello = %v; want assigned to kim", v)
+	}
+	c := calls[cb.ID]
+	if c.str("channel") != "callback" || c.str("status") != "queued" || c.str("number") != "+821012345678" || c.str("agent") != "" {
+		t.Errorf("callback in hello = %v; want queued with its number", c)
+	}
+
+	_, taxHello := e.gatewayHello("/gateway/gw-tax?agency=tax")
+	if tc := callsOf(t, taxHello); len(tc) != 1 || tc[taxCall.ID] == nil {
+		t.Errorf("tax gateway's hello = %v; want only the tax call %s", taxHello, taxCall.ID)
+	}
+	_, allHello := e.gatewayHello("/gateway/gw-all")
+	if ac := callsOf(t, allHello); len(ac) != 3 {
+		t.Errorf("all-agency gateway's hello = %v; want all three calls", allHello)
+	}
+
+	// Nothing already in the hello follows it.
+	if f := gw.call(map[string]any{"type": "hangup", "contact_id": "ct-probe"}); f.str("type") != "error" {
+		t.Errorf("probe answered %v", f)
+	}
+	if gw.received("connect") || gw.received("dial") {
+		t.Error("the gateway got call frames after hello for calls already in it")
+	}
+}
+
+// A gateway that connects while the accept's events are still on their way
+// to the hub (a lagging journal) gets the call in hello and no connect for
+// it, and later events of the call still reach it.
+func TestGatewayHelloNoDuplicateWhileDeliveryLags(t *testing.T) {
+	e := newEnv(t)
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	offer := kim.expect("offer")
+	e.sink.hold()
+	kim.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+
+	gw, hello := e.gatewayHello("/gateway/gw-gov?agency=gov")
+	if v := callsOf(t, hello)[cv.ID]; v == nil || v.str("status") != "assigned" || v.str("agent") != "kim" {
+		t.Fatalf("hello = %v; want %s assigned to kim", hello, cv.ID)
+	}
+	e.sink.release()
+	kim.expect("assigned")
+
+	kim.ok(map[string]any{"type": "end", "contact_id": cv.ID, "disposition": "resolved"})
+	if f := gw.expectNext("hangup"); f.str("contact_id") != cv.ID {
+		t.Errorf("gateway got %v; want hangup %s", f, cv.ID)
+	}
+	if gw.received("connect") {
+		t.Error("the gateway got a connect for a call its hello had")
+	}
+}

@@ -73,12 +73,43 @@ func (d *fakeDurable) Wait(ctx context.Context, seq uint64) error {
 
 // hubSink is the in-test pipeline: it hands each commit's events to the
 // hub at once, in commit order (the router calls it under its write lock).
-type hubSink struct{ hub atomic.Pointer[Hub] }
+// While holding, commits are kept back until release, as a journal that
+// lags behind the router would.
+type hubSink struct {
+	hub     atomic.Pointer[Hub]
+	mu      sync.Mutex
+	holding bool
+	held    [][]router.Event
+}
 
 func (s *hubSink) Publish(evs []router.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holding {
+		s.held = append(s.held, evs)
+		return
+	}
 	if h := s.hub.Load(); h != nil {
 		h.Deliver(evs)
 	}
+}
+
+func (s *hubSink) hold() {
+	s.mu.Lock()
+	s.holding = true
+	s.mu.Unlock()
+}
+
+// release delivers the commits held back, in order, and stops holding.
+func (s *hubSink) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, evs := range s.held {
+		if h := s.hub.Load(); h != nil {
+			h.Deliver(evs)
+		}
+	}
+	s.holding, s.held = false, nil
 }
 
 type env struct {
@@ -86,6 +117,7 @@ type env struct {
 	clock *fakeClock
 	r     *router.Router
 	hub   *Hub
+	sink  *hubSink
 	dur   *fakeDurable
 	srv   *httptest.Server
 }
@@ -99,6 +131,7 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: &fakeClock{t: t0}, dur: &fakeDurable{}}
 	sink := &hubSink{}
+	e.sink = sink
 	n := map[string]int{}
 	var idMu sync.Mutex
 	r, err := router.New(router.Config{Clock: e.clock, Sink: sink, NewID: func(kind string) string {
@@ -382,14 +415,18 @@ func (e *env) agent(name string) (*client, frame) {
 	return c, c.expectNext("hello")
 }
 
-// gateway connects a gateway socket. A gateway gets no first frame, so a
-// probe round trip proves the hub has registered it before the test goes
-// on (the reader starts only after registration).
+// gateway connects a gateway socket and reads its hello, which proves the
+// hub has registered it before the test goes on.
 func (e *env) gateway(path string) *client {
+	g, _ := e.gatewayHello(path)
+	return g
+}
+
+// gatewayHello connects a gateway socket and returns it with its hello.
+func (e *env) gatewayHello(path string) (*client, frame) {
 	e.t.Helper()
 	g := e.dial(path)
-	g.call(map[string]any{"type": "hangup", "contact_id": "ct-probe"})
-	return g
+	return g, g.expectNext("hello")
 }
 
 // available connects an agent and makes them available.

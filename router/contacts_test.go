@@ -271,3 +271,36 @@ func TestEnqueueErrors(t *testing.T) {
 		t.Errorf("Enqueue(fax) = %v; want a FieldError on channel", err)
 	}
 }
+
+func TestLiveCalls(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
+	f.online("a")
+	v := f.enqueue("q", "voice")
+	f.accept(v.ID)
+	cb := f.enqueue("q", "cb", func(r *EnqueueRequest) { r.Channel, r.CallbackNumber = ChannelCallback, "+821012345678" })
+	f.enqueue("q", "chat", chat)
+	lastSeq := func() uint64 {
+		f.sink.mu.Lock()
+		defer f.sink.mu.Unlock()
+		return f.sink.events[len(f.sink.events)-1].Seq
+	}
+
+	calls, seq, err := f.r.LiveCalls()
+	f.must(err)
+	if seq != lastSeq() {
+		t.Errorf("LiveCalls seq = %d; want the last event's %d", seq, lastSeq())
+	}
+	if len(calls) != 2 || calls[0].ID != v.ID || calls[1].ID != cb.ID ||
+		calls[0].Status != StatusAssigned || calls[0].Agent != "a" ||
+		calls[1].Status != StatusQueued || calls[1].CallbackNumber != "+821012345678" {
+		t.Fatalf("LiveCalls = %+v; want %s assigned to a, then callback %s queued", calls, v.ID, cb.ID)
+	}
+
+	_, err = f.r.End("a", v.ID, "resolved", "")
+	f.must(err)
+	calls, seq, err = f.r.LiveCalls()
+	f.must(err)
+	if seq != lastSeq() || len(calls) != 1 || calls[0].ID != cb.ID {
+		t.Errorf("after End: LiveCalls = %+v, seq %d (last %d); want only %s", calls, seq, lastSeq(), cb.ID)
+	}
+}

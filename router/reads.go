@@ -81,3 +81,27 @@ func (r *Router) Waiting(queue string) ([]ContactView, error) {
 	}
 	return out, nil
 }
+
+// LiveCalls lists the live (not ended) voice and callback contacts, in id
+// order, and the Seq of the last event the listing reflects: events up to
+// seq are in it, later ones are not. It takes the write lock for a moment
+// to pair the snapshot with seq, so it must not be called from a Sink.
+func (r *Router) LiveCalls() ([]ContactView, uint64, error) {
+	r.mu.Lock()
+	txn := r.db.Load().Txn(false)
+	seq := r.eventSeq
+	r.mu.Unlock()
+	var out []ContactView
+	it, err := txn.Get(tableContacts, indexID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("live calls: %w", err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		c := raw.(*contactRow)
+		if c.Channel == ChannelChat || !c.Status.live() {
+			continue
+		}
+		out = append(out, contactView(c))
+	}
+	return out, seq, nil
+}
