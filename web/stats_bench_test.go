@@ -1,12 +1,9 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -51,34 +48,6 @@ func BenchmarkStatus(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	b.ReportMetric(float64(h.stats.Computations()-computed), "computations")
-}
-
-// TestStatusUnderLoad serves the status endpoint to an outside load
-// generator: with TELLONCE_STATUS_LOAD=<duration> it serves the harness of
-// BenchmarkStatus through Server.Serve (the production http.Server) on
-// TELLONCE_STATUS_LOAD_ADDR (default 127.0.0.1:18080) for that long.
-//
-//	TELLONCE_STATUS_LOAD=40s go test -run TestStatusUnderLoad ./web/ &
-//	wrk -t2 -c64 -d30s http://127.0.0.1:18080/v1/status
-func TestStatusUnderLoad(t *testing.T) {
-	d, err := time.ParseDuration(os.Getenv("TELLONCE_STATUS_LOAD"))
-	if err != nil {
-		t.Skip("set TELLONCE_STATUS_LOAD to a duration to serve /v1/status to a load generator")
-	}
-	addr := cmp.Or(os.Getenv("TELLONCE_STATUS_LOAD_ADDR"), "127.0.0.1:18080")
-	h := statusHarness(t)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	go tickClock(ctx, h)
-	computed := h.stats.Computations()
-	if err := h.server.Serve(ctx, ln); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("served for %v with %d computations", d, h.stats.Computations()-computed)
 }
 
 // tickClock moves the harness clock on by a second every second.
