@@ -242,9 +242,6 @@ const (
 )
 
 func TestEstimateAgainstSimulation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("simulation")
-	}
 	t.Logf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", "scenario", "scored", "queued", "abandoned",
 		"mean wait", "MAE", "bias", "MAE queued", "bias queued", "MAE true h", "MAE Erlang C")
 	for _, p := range simScenarios {
