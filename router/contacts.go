@@ -52,6 +52,9 @@ func (req EnqueueRequest) Validate() error {
 			return err
 		}
 	}
+	if !req.CallbackAt.IsZero() && req.Channel != ChannelCallback {
+		return invalid("callback_at", "books a slot for a callback only")
+	}
 	return checkSkills("skills", req.Skills)
 }
 
@@ -118,6 +121,9 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if !hasChannel(q.Channels, req.Channel) {
 		return nil, invalid("channel", "queue %s does not take %s", q.ID, req.Channel)
 	}
+	if q.interpreters() {
+		return nil, invalid("queue", "queue %s takes only interpreter requests from agents", q.ID)
+	}
 	if dup, err := liveContactOf(w.txn, q.ID, req.Caller.ID); err != nil {
 		return nil, err
 	} else if dup != nil {
@@ -142,7 +148,11 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 		Skills: contactSkills(q.RequiredSkills, req.Skills, req.Caller.Language),
 		Seq:    w.r.seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: w.now, Status: StatusQueued,
 	}
-	if err := w.stickyTxn(c, cs); err != nil {
+	if !req.CallbackAt.IsZero() {
+		if err := w.bookTxn(c, q, req.CallbackAt, req.HandleTime); err != nil {
+			return nil, err
+		}
+	} else if err := w.stickyTxn(c, cs); err != nil {
 		return nil, err
 	}
 	if err := w.addContactTxn(c, q); err != nil {
@@ -204,7 +214,7 @@ func (w *writer) addContactTxn(c *contactRow, q *queueRow) error {
 	n := cs.copy()
 	c.LegIndex = len(n.Legs)
 	n.Legs = append(n.Legs[:len(n.Legs):len(n.Legs)], Leg{ContactID: c.ID, Queue: c.Queue,
-		Agency: c.Agency, Channel: c.Channel, EnqueuedAt: w.now})
+		Agency: c.Agency, Channel: c.Channel, EnqueuedAt: c.EnqueuedAt, Interpreter: c.ConferenceOf != ""})
 	n.Live++
 	if err := w.putCase(n); err != nil {
 		return err
@@ -214,6 +224,9 @@ func (w *writer) addContactTxn(c *contactRow, q *queueRow) error {
 	}
 	if err := w.putContact(c); err != nil {
 		return err
+	}
+	if c.Status == StatusScheduled {
+		return w.putTimer(&timerRow{ID: timerID(timerDue, c.ID), Kind: timerDue, Target: c.ID, Due: c.Due})
 	}
 	w.markWaiting(c.ID)
 	w.touch(c.Queue)

@@ -26,6 +26,18 @@ const (
 	EventRequeued       EventType = "requeued"
 	EventAgentState     EventType = "agent_state"
 	EventCaseClosed     EventType = "case_closed"
+	// EventCallbackRequested: a contact became a callback (keeping its
+	// place, or booked into a slot). Contact holds its new state.
+	EventCallbackRequested EventType = "callback_requested"
+	// EventCallbackDue: a scheduled callback joined its line.
+	EventCallbackDue EventType = "callback_due"
+	// EventCallbackAttempt: the gateway or the agent reported how a
+	// callback call went (Reason: answered, no_answer, busy or failed).
+	EventCallbackAttempt EventType = "callback_attempt"
+	// EventInterpreter: an interpreter leg of ContactID was requested,
+	// joined or left (Reason); Agent is the contact's agent and Data holds
+	// interpreter_contact_id, interpreter and language.
+	EventInterpreter EventType = "interpreter"
 )
 
 // Case timeline entry types (CaseEvent.Type).
@@ -39,6 +51,19 @@ const (
 	CaseTransferFailed = "transfer_failed"
 	CaseRequeued       = "requeued"
 	CaseEnded          = "ended"
+	// CaseCallbackRequested: the citizen asked to be called back.
+	CaseCallbackRequested = "callback_requested"
+	// CaseCallbackAttempt: one callback call and how it went.
+	CaseCallbackAttempt = "callback_attempt"
+	// CaseInterpreterRequested: an agent asked for an interpreter.
+	CaseInterpreterRequested = "interpreter_requested"
+)
+
+// Interpreter event reasons (Event.Reason of EventInterpreter).
+const (
+	InterpreterRequested = "requested"
+	InterpreterJoined    = "joined"
+	InterpreterLeft      = "left"
 )
 
 // Event is one state change. Every write method returns the events it

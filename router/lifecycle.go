@@ -29,6 +29,7 @@ func (w *writer) endContactTxn(contactID, disposition, summary, actor string, ty
 		w.touch(c.Queue)
 	}
 	n := c.copy()
+	n.Due, n.Slot = time.Time{}, false
 	n.Status, n.EndedAt, n.Disposition, n.OfferID, n.Reserved = StatusEnded, w.now, disposition, "", ""
 	if err := w.putContact(n); err != nil {
 		return err
@@ -48,6 +49,9 @@ func (w *writer) endContactTxn(contactID, disposition, summary, actor string, ty
 	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
 		Actor: actor, Reason: disposition, Text: summary, CaseEvent: &e, Contact: &v})
 	if err := w.unlinkWarmTxn(c, actor); err != nil {
+		return err
+	}
+	if err := w.unlinkConferenceTxn(c, actor); err != nil {
 		return err
 	}
 	if _, err := w.adjustCaseLive(c.CaseID, -1); err != nil {
@@ -167,48 +171,82 @@ func (w *writer) wrapupEndTxn(t *timerRow) error {
 // of its queue. Its leg with that agent ends as "requeued" and a new leg
 // starts; the case keeps everything.
 func (w *writer) requeueHeadTxn(c *contactRow) error {
+	return w.requeueTxn(c, "requeued", time.Time{})
+}
+
+// requeueTxn takes an assigned contact from its agent: the agent's slot is
+// freed, the leg ends with disposition and a new leg starts, at the head of
+// the line now (due zero) or scheduled until due (a callback to be tried
+// again). An interpreter on the contact leaves with its agent.
+func (w *writer) requeueTxn(c *contactRow, disposition string, due time.Time) error {
 	if err := w.releaseSlotTxn(c.Agent, c.class(), false); err != nil {
 		return err
 	}
-	if err := w.setLegTxn(c, func(l *Leg) { l.EndedAt, l.Disposition = w.now, "requeued" }); err != nil {
+	if err := w.setLegTxn(c, func(l *Leg) { l.EndedAt, l.Disposition = w.now, disposition }); err != nil {
 		return err
 	}
 	cs, err := getCase(w.txn, c.CaseID)
 	if err != nil {
 		return err
 	}
+	enqueued := w.now
+	if !due.IsZero() {
+		enqueued = due
+	}
 	ncs := cs.copy()
 	ncs.Legs = append(cs.Legs[:len(cs.Legs):len(cs.Legs)], Leg{ContactID: c.ID, Queue: c.Queue,
-		Agency: c.Agency, Channel: c.Channel, EnqueuedAt: w.now})
+		Agency: c.Agency, Channel: c.Channel, EnqueuedAt: enqueued, Interpreter: c.ConferenceOf != ""})
 	if err := w.putCase(ncs); err != nil {
 		return err
 	}
 	n := c.copy()
 	n.Status, n.Agent, n.OfferID, n.Head, n.Widened = StatusQueued, "", "", true, true
-	n.LegIndex, n.EnqueuedAt, n.AnsweredAt = len(ncs.Legs)-1, w.now, time.Time{}
+	n.LegIndex, n.EnqueuedAt, n.AnsweredAt = len(ncs.Legs)-1, enqueued, time.Time{}
+	if !due.IsZero() {
+		n.Status, n.Head, n.Due = StatusScheduled, false, due
+	}
 	if err := w.putContact(n); err != nil {
 		return err
 	}
-	if q, err := getQueue(w.txn, c.Queue); err == nil {
+	if n.Status == StatusScheduled {
+		if err := w.putTimer(&timerRow{ID: timerID(timerDue, c.ID), Kind: timerDue, Target: c.ID, Due: due}); err != nil {
+			return err
+		}
+	} else if q, err := getQueue(w.txn, c.Queue); err == nil {
 		if err := w.scheduleContactTimersTxn(n, q); err != nil {
 			return err
 		}
 	}
+	reason := "agent_lost"
+	if disposition != "requeued" {
+		reason = disposition
+	}
 	e, err := w.appendCaseEventTxn(c.CaseID, CaseRequeued, "router", "",
-		map[string]string{"contact_id": c.ID, "agent": c.Agent})
+		map[string]string{"contact_id": c.ID, "agent": c.Agent, "disposition": disposition})
 	if err != nil {
 		return err
 	}
 	v := contactView(n)
 	w.emit(Event{Type: EventRequeued, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue,
-		Agent: c.Agent, Actor: "router", Reason: "agent_lost", CaseEvent: &e, Contact: &v})
+		Agent: c.Agent, Actor: "router", Reason: reason, CaseEvent: &e, Contact: &v,
+		Data: map[string]string{"disposition": disposition}})
 	if c.WarmTo != "" {
 		if err := w.warmFailTxn(c.WarmTo, "agent_lost"); err != nil {
 			return err
 		}
 	}
-	w.markWaiting(c.ID)
-	w.touch(c.Queue)
+	if c.Interpreter != "" {
+		if err := w.endContactTxn(c.Interpreter, "contact_requeued", "", "router", EventEnded); err != nil {
+			return err
+		}
+	}
+	if c.ConferenceOf != "" {
+		w.emitInterpreter(c, InterpreterRequested, "")
+	}
+	if n.Status == StatusQueued {
+		w.markWaiting(c.ID)
+		w.touch(c.Queue)
+	}
 	return nil
 }
 

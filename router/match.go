@@ -148,7 +148,7 @@ func (w *writer) reachTier(a *agentRow, c *contactRow) int {
 // eligible is the whole eligibility rule except own-first, which needs the
 // agent's other work (see eligibleOwnFirst).
 func (w *writer) eligible(a *agentRow, c *contactRow) (bool, error) {
-	if !a.routable() || !a.free(c.class()) {
+	if !a.routable() || !a.free(c.class()) || c.RequestedBy == a.Username {
 		return false, nil
 	}
 	if c.Reserved != "" {

@@ -25,10 +25,19 @@ func (r *Router) Say(from Party, contactID, text string) ([]Event, error) {
 		var actor string
 		switch from.Role {
 		case RoleAgent:
-			if _, err := w.assignedTo(from.Username, contactID); err != nil {
+			c, err := w.assignedTo(from.Username, contactID)
+			if err != nil {
 				return fmt.Errorf("say: %w", err)
 			}
 			actor = "agent:" + from.Username
+			if c.ConferenceOf != "" {
+				// An interpreter speaks into the contact they joined.
+				main, err := getContact(w.txn, c.ConferenceOf)
+				if err != nil || !main.Status.live() {
+					return fmt.Errorf("say on %s: the interpreted contact ended: %w", contactID, ErrConflict)
+				}
+				contactID = main.ID
+			}
 		case RoleCitizen:
 			c, err := getContact(w.txn, contactID)
 			if err != nil {
@@ -51,8 +60,8 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 	if err := checkText(text); err != nil {
 		return nil, fmt.Errorf("transcript on %s: %w", contactID, err)
 	}
-	if speaker != RoleAgent && speaker != RoleCitizen {
-		return nil, fmt.Errorf("transcript on %s: %w", contactID, invalid("speaker", "must be agent or citizen"))
+	if speaker != RoleAgent && speaker != RoleCitizen && speaker != RoleInterpreter {
+		return nil, fmt.Errorf("transcript on %s: %w", contactID, invalid("speaker", "must be agent, citizen or interpreter"))
 	}
 	return r.write(func(w *writer) error {
 		c, err := getContact(w.txn, contactID)
@@ -63,11 +72,18 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 			return fmt.Errorf("transcript on %s: contact ended: %w", contactID, ErrConflict)
 		}
 		actor := "citizen:" + c.Caller.ID
-		if speaker == RoleAgent {
+		switch speaker {
+		case RoleAgent:
 			if c.Agent == "" {
 				return fmt.Errorf("transcript on %s: no agent: %w", contactID, ErrConflict)
 			}
 			actor = "agent:" + c.Agent
+		case RoleInterpreter:
+			conf := conferenceData(w.txn, c)
+			if conf == nil {
+				return fmt.Errorf("transcript on %s: no interpreter has joined: %w", contactID, ErrConflict)
+			}
+			actor = "agent:" + conf["interpreter"]
 		}
 		return w.speakTxn(contactID, CaseTranscript, EventTranscript, actor, text)
 	})
@@ -83,7 +99,7 @@ func (w *writer) speakTxn(contactID, caseType string, typ EventType, actor, text
 		return err
 	}
 	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
-		Actor: actor, Text: text, CaseEvent: &e})
+		Actor: actor, Text: text, CaseEvent: &e, Data: conferenceData(w.txn, c)})
 	return nil
 }
 

@@ -70,6 +70,9 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	v := contactView(n)
 	w.emit(Event{Type: EventAccepted, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue,
 		Agent: username, OfferID: o.ID, Actor: e.Actor, CaseEvent: &e, Contact: &v, Case: &cv})
+	if n.ConferenceOf != "" {
+		w.emitInterpreter(n, InterpreterJoined, username)
+	}
 	return nil
 }
 

@@ -68,7 +68,15 @@ func (q QueueConfig) Validate() error {
 	default:
 		return invalid("overflow_policy", "unknown policy %q", q.OverflowPolicy)
 	}
-	if q.OfferTimeout < 0 || q.WidenAfter < 0 || q.CallbackAfter < 0 || q.MaxWaiting < 0 {
+	switch q.Kind {
+	case "", QueueService, QueueInterpreter:
+	default:
+		return invalid("kind", "unknown queue kind %q", q.Kind)
+	}
+	if q.CallbackRetries < 0 || q.CallbackRetries > 10 {
+		return invalid("callback_retries", "must be 0-10")
+	}
+	if q.OfferTimeout < 0 || q.WidenAfter < 0 || q.CallbackAfter < 0 || q.CallbackRetryAfter < 0 || q.MaxWaiting < 0 {
 		return invalid("timing", "durations and max_waiting must not be negative")
 	}
 	for _, o := range q.Overflow {

@@ -44,7 +44,11 @@ func runRandom(t *testing.T, seed uint64, steps int) {
 			q.Strategy, q.WidenAfter = StrategyBestSkill, 20*time.Second
 			q.RequiredSkills = map[string]int{"topic:tax": 2}
 		}),
-		queue("q3", func(q *QueueConfig) { q.Strategy = StrategyFewestContacts; q.Wrapup = 0 }),
+		queue("q3", func(q *QueueConfig) {
+			q.Strategy, q.Wrapup = StrategyFewestContacts, 0
+			q.CallbackRetries, q.CallbackRetryAfter = 1, 40*time.Second
+		}),
+		queue("q4", func(q *QueueConfig) { q.Kind, q.Channels = QueueInterpreter, []Channel{ChannelVoice, ChannelChat} }),
 	}
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
 	var agents []AgentProfile
@@ -83,7 +87,7 @@ func (run *randomRun) step() string {
 	var evs []Event
 	var err error
 	var op string
-	switch n := rng.IntN(100); {
+	switch n := rng.IntN(112); {
 	case n < 25:
 		op = "enqueue"
 		evs, err = run.enqueue()
@@ -129,6 +133,37 @@ func (run *randomRun) step() string {
 		if c := run.pickContact(StatusAssigned); c != nil {
 			evs, err = f.r.Say(AsAgent(c.Agent), c.ID, "text")
 		}
+	case n < 90:
+		op = "callback"
+		evs, err = run.callback()
+	case n < 93:
+		op = "callback result"
+		if c := run.pickContact(StatusAssigned); c != nil {
+			evs, err = f.r.CallbackResult("", c.ID, []string{CallbackAnswered, CallbackNoAnswer, CallbackBusy}[rng.IntN(3)])
+		}
+	case n < 97:
+		op = "interpret"
+		if c := run.pickContact(StatusAssigned); c != nil {
+			var leg ContactView
+			leg, evs, err = f.r.Interpret(c.Agent, c.ID, "en", "")
+			if err == nil {
+				run.created[leg.ID] = true
+			}
+		}
+	case n < 99:
+		op = "release interpreter"
+		if c := run.pickContact(StatusAssigned); c != nil {
+			evs, err = f.r.ReleaseInterpreter(c.Agent, c.ID)
+		}
+	case n < 100:
+		op = "file callback"
+		if c := run.pickContact(StatusAssigned); c != nil {
+			var leg ContactView
+			leg, evs, err = f.r.EndWithCallback(c.Agent, c.ID, FollowUp{Queue: fmt.Sprint("q", rng.IntN(4)), Number: "0212345"})
+			if err == nil {
+				run.created[leg.ID] = true
+			}
+		}
 	default:
 		op = "tick"
 		f.clock.Advance(time.Duration(rng.IntN(25000)) * time.Millisecond)
@@ -171,6 +206,25 @@ func (run *randomRun) enqueue() ([]Event, error) {
 	if err == nil {
 		run.created[c.ID] = true
 	}
+	return evs, err
+}
+
+// callback turns a waiting contact into a callback: keeping its place, or
+// booked into one of the next slots.
+func (run *randomRun) callback() ([]Event, error) {
+	c := run.pickContact(StatusQueued)
+	if c == nil {
+		return nil, nil
+	}
+	req := CallbackRequest{Number: "0211112222"}
+	if run.rng.IntN(2) == 0 {
+		slots, err := run.f.r.CallbackSlots(c.Queue, time.Minute)
+		if err != nil || len(slots) == 0 {
+			return nil, err
+		}
+		req.At = slots[run.rng.IntN(len(slots))].Start
+	}
+	_, evs, err := run.f.r.RequestCallback(c.ID, req)
 	return evs, err
 }
 
@@ -410,6 +464,7 @@ func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, us
 				u.chats++
 			}
 		}
+		checkLinks(t, txn, c)
 		n := countIndex(txn, indexContactRank, c)
 		if want := map[bool]int{true: 1, false: 0}[c.Status == StatusQueued]; n != want {
 			t.Errorf("contact %s (%s) is %d times in the waiting line; want %d", c.ID, c.Status, n, want)
@@ -421,6 +476,30 @@ func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, us
 		}
 	}
 	return live
+}
+
+// checkLinks checks a contact's interpreter link both ways and that a
+// scheduled callback has the timer that brings it back.
+func checkLinks(t testing.TB, txn *memdb.Txn, c *contactRow) {
+	t.Helper()
+	if c.Interpreter != "" {
+		leg, err := getContact(txn, c.Interpreter)
+		if err != nil || leg.ConferenceOf != c.ID || !leg.Status.live() || !c.Status.live() {
+			t.Errorf("contact %s (%s) points at interpreter leg %s: %+v, %v", c.ID, c.Status, c.Interpreter, leg, err)
+		}
+	}
+	if c.ConferenceOf != "" && c.Status.live() {
+		main, err := getContact(txn, c.ConferenceOf)
+		if err != nil || main.Interpreter != c.ID {
+			t.Errorf("live interpreter leg %s is not linked from %s: %+v, %v", c.ID, c.ConferenceOf, main, err)
+		}
+	}
+	if c.Status == StatusScheduled {
+		raw, _ := txn.First(tableTimers, indexID, timerID(timerDue, c.ID))
+		if raw == nil || !raw.(*timerRow).Due.Equal(c.Due) {
+			t.Errorf("scheduled contact %s has no due timer for %v", c.ID, c.Due)
+		}
+	}
 }
 
 // TestConcurrentUse hammers one router from several goroutines (run with

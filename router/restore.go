@@ -49,6 +49,13 @@ type ContactSnapshot struct {
 	Agent      string
 	AnsweredAt time.Time
 	WarmOf     string
+	// Due, Slot and Attempts keep a scheduled callback (StatusScheduled)
+	// and its tries.
+	Due      time.Time
+	Slot     bool
+	Attempts int
+	// ConferenceOf marks an interpreter leg of that contact.
+	ConferenceOf string
 }
 
 // Restore replaces all state with the snapshot, built in one transaction on
@@ -104,9 +111,34 @@ func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {
 			if err := w.restoreWarmTxn(c); err != nil {
 				return err
 			}
+			if err := w.restoreConferenceTxn(c); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// restoreConferenceTxn relinks an interpreter leg to its contact; a leg
+// whose contact is gone ends with it.
+func (w *writer) restoreConferenceTxn(s ContactSnapshot) error {
+	if s.ConferenceOf == "" {
+		return nil
+	}
+	leg, err := getContact(w.txn, s.ID)
+	if err != nil {
+		return err
+	}
+	main, err := getContact(w.txn, s.ConferenceOf)
+	if err != nil || !main.Status.live() {
+		return w.endContactTxn(leg.ID, "contact_ended", "", "router", EventEnded)
+	}
+	nl, nm := leg.copy(), main.copy()
+	nl.RequestedBy, nm.Interpreter = main.Agent, leg.ID
+	if err := w.putContact(nl); err != nil {
+		return err
+	}
+	return w.putContact(nm)
 }
 
 func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
@@ -161,6 +193,25 @@ func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) erro
 		Extra: s.Skills, Skills: contactSkills(q.RequiredSkills, s.Skills, cs.Caller.Language),
 		Seq: s.Seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: s.EnqueuedAt, Head: s.Head,
 		Status: StatusQueued, LegIndex: leg, Widened: q.strategy() != StrategyBestSkill || q.WidenAfter <= 0,
+		Attempts: s.Attempts, ConferenceOf: s.ConferenceOf,
+	}
+	if c.ConferenceOf != "" {
+		others, err := interpreterQueues(w.txn)
+		if err != nil {
+			return err
+		}
+		for _, oq := range others {
+			if oq.ID != q.ID {
+				c.Overflowed = append(c.Overflowed, oq.ID)
+			}
+		}
+	}
+	if s.Status == StatusScheduled {
+		c.Status, c.Due, c.Slot = StatusScheduled, s.Due, s.Slot
+		if err := w.putContact(c); err != nil {
+			return err
+		}
+		return w.putTimer(&timerRow{ID: timerID(timerDue, c.ID), Kind: timerDue, Target: c.ID, Due: c.Due})
 	}
 	if s.Status == StatusAssigned {
 		a, err := getAgent(w.txn, s.Agent)
@@ -271,6 +322,7 @@ func caseSnapshot(txn *memdb.Txn, cs *caseRow) (CaseSnapshot, error) {
 			ID: c.ID, Queue: c.Queue, Channel: c.Channel, Priority: c.Priority, Context: c.Context.clone(),
 			CallbackNumber: c.CallbackNumber, Skills: maps.Clone(c.Extra), Seq: c.Seq, EnqueuedAt: c.EnqueuedAt,
 			Head: c.Head, Status: c.Status, Agent: c.Agent, AnsweredAt: c.AnsweredAt, WarmOf: c.WarmOf,
+			Due: c.Due, Slot: c.Slot, Attempts: c.Attempts, ConferenceOf: c.ConferenceOf,
 		})
 	}
 	return out, nil

@@ -47,6 +47,16 @@ type Config struct {
 	// WarmWait bounds a pending warm transfer: if nobody accepts in time,
 	// the first agent keeps the contact (default 60s).
 	WarmWait time.Duration
+	// SlotLength is the length of a callback time slot (default 30m).
+	SlotLength time.Duration
+	// SlotHorizon is how far ahead callback slots are offered (default 4h).
+	SlotHorizon time.Duration
+	// SlotLead is the least time between booking and a slot's start
+	// (default 15m), so a booking is never due before anyone could plan it.
+	SlotLead time.Duration
+	// CallbackSharePct is the share of a slot's staffed time that booked
+	// callbacks may take (default 25): the rest serves the live line.
+	CallbackSharePct int
 }
 
 // Default global timings.
@@ -55,6 +65,10 @@ const (
 	DefaultStickyWait     = 10 * time.Second
 	DefaultDirectWait     = 60 * time.Second
 	DefaultWarmWait       = 60 * time.Second
+	DefaultSlotLength     = 30 * time.Minute
+	DefaultSlotHorizon    = 4 * time.Hour
+	DefaultSlotLead       = 15 * time.Minute
+	DefaultCallbackShare  = 25
 )
 
 // Router holds the live routing state in go-memdb. It is safe for
@@ -91,6 +105,12 @@ func New(cfg Config) (*Router, error) {
 	cfg.StickyWait = orDefault(cfg.StickyWait, DefaultStickyWait)
 	cfg.DirectWait = orDefault(cfg.DirectWait, DefaultDirectWait)
 	cfg.WarmWait = orDefault(cfg.WarmWait, DefaultWarmWait)
+	cfg.SlotLength = orDefault(cfg.SlotLength, DefaultSlotLength)
+	cfg.SlotHorizon = orDefault(cfg.SlotHorizon, DefaultSlotHorizon)
+	cfg.SlotLead = orDefault(cfg.SlotLead, DefaultSlotLead)
+	if cfg.CallbackSharePct <= 0 || cfg.CallbackSharePct > 100 {
+		cfg.CallbackSharePct = DefaultCallbackShare
+	}
 	db, err := memdb.NewMemDB(schema())
 	if err != nil {
 		return nil, fmt.Errorf("new router: %w", err)

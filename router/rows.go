@@ -116,6 +116,21 @@ type contactRow struct {
 	AnsweredAt  time.Time
 	EndedAt     time.Time
 	Disposition string
+	// Due is when a scheduled contact joins its line; Slot marks a due
+	// time that is a booked callback slot (it counts against the slot's
+	// capacity and the caller's one booking). Attempts counts callback
+	// calls nobody answered.
+	Due      time.Time
+	Slot     bool
+	Attempts int
+	// ConferenceOf marks an interpreter leg: it brings an interpreter into
+	// that contact. Interpreter is the other direction: the contact's
+	// interpreter leg, pending or joined.
+	ConferenceOf string
+	Interpreter  string
+	// RequestedBy is the agent who asked for an interpreter leg: never
+	// offered it themself.
+	RequestedBy string
 }
 
 func (c *contactRow) copy() *contactRow { n := *c; return &n }
@@ -208,6 +223,7 @@ const (
 	timerWarm     timerKind = "warm"     // pending warm transfer gives up
 	timerWrapup   timerKind = "wrapup"   // an agent's wrap-up slot frees
 	timerGrace    timerKind = "grace"    // a disconnected agent goes offline
+	timerDue      timerKind = "due"      // a scheduled callback joins its line
 )
 
 // timerRow is something due at Due. Target is the contact (or agent, for

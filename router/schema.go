@@ -31,6 +31,8 @@ const (
 	indexContactCaller   = "caller"   // contacts: a caller's live contact in a queue
 	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
+	indexContactSlot     = "slot"     // contacts: booked callbacks of a queue by slot
+	indexContactBooking  = "booking"  // contacts: a caller's one booked callback
 
 	indexOfferExpires = "expires" // offers: soonest expiry first
 
@@ -88,6 +90,10 @@ func contactsTableSchema() *memdb.TableSchema {
 			Indexer: &keyIndex{desc: "(agent) while offered or assigned", key: contactAgentKey}},
 		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(reserved agent) while queued", key: contactReservedKey}},
+		indexContactSlot: {Name: indexContactSlot, Unique: false, AllowMissing: true,
+			Indexer: &keyIndex{desc: "(queue, slot start) while scheduled in a booked slot", key: contactSlotKey}},
+		indexContactBooking: {Name: indexContactBooking, Unique: true, AllowMissing: true,
+			Indexer: &keyIndex{desc: "(caller id) while scheduled in a booked slot", key: contactBookingKey}},
 	}}
 }
 
@@ -180,19 +186,35 @@ func contactOverflowKeys(obj any) [][]string {
 	return keys
 }
 
-// contactCallerKey leaves out pending warm-transfer legs: they are the same
-// person's existing place, not a second one.
 func eventKey(obj any) ([]string, bool) {
 	e := obj.(*eventRow)
 	return []string{e.CaseID, fmt.Sprintf("%020d", e.Seq)}, true
 }
 
+// contactCallerKey leaves out pending warm-transfer legs and interpreter
+// legs: they are the same person's existing place, not a second one.
 func contactCallerKey(obj any) ([]string, bool) {
 	c := obj.(*contactRow)
-	if !c.Status.live() || c.WarmOf != "" {
+	if !c.Status.live() || c.WarmOf != "" || c.ConferenceOf != "" {
 		return nil, false
 	}
 	return []string{c.Queue, c.Caller.ID}, true
+}
+
+func contactSlotKey(obj any) ([]string, bool) {
+	c := obj.(*contactRow)
+	if c.Status != StatusScheduled || !c.Slot {
+		return nil, false
+	}
+	return []string{c.Queue, sortableTime(c.Due)}, true
+}
+
+func contactBookingKey(obj any) ([]string, bool) {
+	c := obj.(*contactRow)
+	if c.Status != StatusScheduled || !c.Slot {
+		return nil, false
+	}
+	return []string{c.Caller.ID}, true
 }
 
 func contactAgentKey(obj any) ([]string, bool) {

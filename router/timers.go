@@ -79,6 +79,8 @@ func (w *writer) fireTimerTxn(t *timerRow) error {
 		w.markWaiting(c.ID)
 	case timerReserve:
 		return w.releaseReservationTxn(c)
+	case timerDue:
+		return w.dueTxn(c)
 	}
 	return nil
 }

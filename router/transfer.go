@@ -65,6 +65,9 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 	if c.WarmTo != "" {
 		return nil, fmt.Errorf("a warm transfer is pending: %w", ErrConflict)
 	}
+	if c.ConferenceOf != "" {
+		return nil, invalid("contact_id", "an interpreter leg cannot be transferred; end it instead")
+	}
 	queue, hold, err := w.transferTarget(username, to)
 	if err != nil {
 		return nil, err
@@ -75,6 +78,9 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 	}
 	if !hasChannel(q.Channels, c.Channel) {
 		return nil, invalid("to", "queue %s does not take %s", q.ID, c.Channel)
+	}
+	if q.interpreters() {
+		return nil, invalid("to", "queue %s is an interpreter queue; ask for an interpreter instead", q.ID)
 	}
 	if dup, err := liveContactOf(w.txn, q.ID, c.Caller.ID); err != nil {
 		return nil, err

@@ -95,9 +95,45 @@ type QueueConfig struct {
 	Overflow       []OverflowRule
 	OverflowPolicy OverflowPolicy
 	SLA            SLA
-	CallbackAfter  time.Duration
+	// CallbackAfter is the estimated wait past which a caller may ask for
+	// a callback; zero means callbacks are offered from the first second.
+	// A queue offers callbacks only if Channels includes callback.
+	CallbackAfter time.Duration
+	// CallbackRetries is how many times a callback nobody answered is
+	// tried again before it closes as callback_failed.
+	CallbackRetries int
+	// CallbackRetryAfter is the pause before such a retry; zero means 5m.
+	CallbackRetryAfter time.Duration
 	// MaxWaiting bounds the waiting line; zero means unbounded.
 	MaxWaiting int
+	// Kind is QueueService (citizens' lines) or QueueInterpreter (agents
+	// who join other contacts as interpreters); empty means service.
+	Kind QueueKind
+}
+
+// QueueKind says whom a queue serves.
+type QueueKind string
+
+// Queue kinds.
+const (
+	// QueueService takes citizens' contacts and transfers.
+	QueueService QueueKind = "service"
+	// QueueInterpreter takes only interpreter requests from agents: a
+	// conference leg waits here for an agent with the needed language.
+	QueueInterpreter QueueKind = "interpreter"
+)
+
+// DefaultCallbackRetryAfter is the pause before a failed callback is tried
+// again when the queue sets none.
+const DefaultCallbackRetryAfter = 5 * time.Minute
+
+func (q QueueConfig) interpreters() bool { return q.Kind == QueueInterpreter }
+
+func (q QueueConfig) callbackRetryAfter() time.Duration {
+	if q.CallbackRetryAfter <= 0 {
+		return DefaultCallbackRetryAfter
+	}
+	return q.CallbackRetryAfter
 }
 
 func (q QueueConfig) clone() QueueConfig {
@@ -191,10 +227,13 @@ type ContactStatus string
 
 // Contact statuses.
 const (
-	StatusQueued   ContactStatus = "queued"
-	StatusOffered  ContactStatus = "offered"
-	StatusAssigned ContactStatus = "assigned"
-	StatusEnded    ContactStatus = "ended"
+	StatusQueued ContactStatus = "queued"
+	// StatusScheduled is a callback waiting for its time (a booked slot or
+	// a retry) before it joins the line.
+	StatusScheduled ContactStatus = "scheduled"
+	StatusOffered   ContactStatus = "offered"
+	StatusAssigned  ContactStatus = "assigned"
+	StatusEnded     ContactStatus = "ended"
 )
 
 func (s ContactStatus) live() bool { return s != StatusEnded }
@@ -233,6 +272,13 @@ type EnqueueRequest struct {
 	// Skills are extra routing requirements of this contact, on top of the
 	// queue's and the caller's language (lang:<language>, level 1).
 	Skills map[string]int
+	// CallbackAt books a callback time slot (see CallbackSlots): the
+	// contact waits, scheduled, until the slot starts. Only for channel
+	// callback.
+	CallbackAt time.Time
+	// HandleTime is the queue's average handle time, which sizes the slots
+	// of a booking; zero means 5m.
+	HandleTime time.Duration
 }
 
 // Target is where a transfer goes: exactly one of Queue and Agent.
@@ -258,6 +304,10 @@ type PartyRole string
 const (
 	RoleAgent   PartyRole = "agent"
 	RoleCitizen PartyRole = "citizen"
+	// RoleInterpreter is an agent speaking as the interpreter of a contact
+	// (only in transcripts from the gateway; chat messages of an
+	// interpreter come from their own conference leg).
+	RoleInterpreter PartyRole = "interpreter"
 )
 
 // Party is the author of a message: an agent (with username) or the citizen.

@@ -22,6 +22,8 @@ type Leg struct {
 	AnsweredAt  time.Time
 	EndedAt     time.Time
 	Disposition string
+	// Interpreter marks a leg that brought an interpreter into the case.
+	Interpreter bool
 }
 
 // CaseEvent is one entry of a case's timeline. Seq increases per case.
@@ -83,6 +85,15 @@ type ContactView struct {
 	// so the durable store can restore the line exactly.
 	Seq  uint64
 	Head bool
+	// Due is when a scheduled callback joins its line; Slot says it is a
+	// booked slot; Attempts counts unanswered callback calls.
+	Due      time.Time
+	Slot     bool
+	Attempts int
+	// ConferenceOf is set on an interpreter leg: the contact it joins.
+	// Interpreter is set on a contact with an interpreter leg.
+	ConferenceOf string
+	Interpreter  string
 }
 
 // AgentView is an agent's live state.
@@ -144,6 +155,8 @@ func contactView(c *contactRow) ContactView {
 		Skills: maps.Clone(c.Skills), Agent: c.Agent, OfferID: c.OfferID,
 		EnqueuedAt: c.EnqueuedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt,
 		Disposition: c.Disposition, WarmOf: c.WarmOf, Seq: c.Seq, Head: c.Head,
+		Due: c.Due, Slot: c.Slot, Attempts: c.Attempts,
+		ConferenceOf: c.ConferenceOf, Interpreter: c.Interpreter,
 	}
 }
 

@@ -1,0 +1,223 @@
+package router
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Interpret brings an interpreter into an assigned contact. A conference leg
+// of the case waits in an interpreter queue (the requesting agent's
+// agency's, else the first by id) and may be taken at once by the agents of
+// every other interpreter queue too, so any agency's interpreter can
+// answer; it needs lang:<language> (the caller's language when language is
+// empty) and is never offered to the requesting agent. Once accepted, the
+// interpreter holds the leg with the whole case, sees every message of the
+// contact, and speaks into it; the leg ends on its own (End by the
+// interpreter, ReleaseInterpreter by the agent) or with the contact.
+func (r *Router) Interpret(username, contactID, language, note string) (ContactView, []Event, error) {
+	if language != "" && !validLanguage(language) {
+		return ContactView{}, nil, fmt.Errorf("interpreter for %s: %w", contactID,
+			invalid("language", "must be a language tag like en or zh-Hant"))
+	}
+	if utf8.RuneCountInString(note) > maxTextLen {
+		return ContactView{}, nil, fmt.Errorf("interpreter for %s: %w", contactID,
+			invalid("note", "is longer than %d characters", maxTextLen))
+	}
+	var view ContactView
+	events, err := r.write(func(w *writer) error {
+		leg, err := w.interpretTxn(username, contactID, strings.ToLower(language), note)
+		if err != nil {
+			return fmt.Errorf("interpreter for %s: %w", contactID, err)
+		}
+		if err := w.settle(); err != nil {
+			return err
+		}
+		if leg, err = getContact(w.txn, leg.ID); err != nil {
+			return err
+		}
+		view = contactView(leg)
+		view.Position, err = position(w.txn, leg)
+		return err
+	})
+	if err != nil {
+		return ContactView{}, nil, err
+	}
+	return view, events, nil
+}
+
+func validLanguage(l string) bool {
+	return l != "" && len(l) <= 16 &&
+		strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == ""
+}
+
+func (w *writer) interpretTxn(username, contactID, language, note string) (*contactRow, error) {
+	c, err := w.assignedTo(username, contactID)
+	if err != nil {
+		return nil, err
+	}
+	if c.ConferenceOf != "" {
+		return nil, invalid("contact_id", "an interpreter leg cannot ask for another interpreter")
+	}
+	if c.Interpreter != "" {
+		return nil, fmt.Errorf("an interpreter is already asked for or present (%s): %w", c.Interpreter, ErrConflict)
+	}
+	if language == "" {
+		language = strings.ToLower(c.Caller.Language)
+	}
+	if language == "" {
+		return nil, invalid("language", "is required: the caller has no language")
+	}
+	a, err := getAgent(w.txn, username)
+	if err != nil {
+		return nil, err
+	}
+	queues, err := interpreterQueues(w.txn)
+	if err != nil {
+		return nil, err
+	}
+	if len(queues) == 0 {
+		return nil, fmt.Errorf("no interpreter queue is configured: %w", ErrUnavailable)
+	}
+	home := queues[0]
+	for _, q := range queues {
+		if q.Agency == a.Agency {
+			home = q
+			break
+		}
+	}
+	var others []string
+	for _, q := range queues {
+		if q.ID != home.ID {
+			others = append(others, q.ID)
+		}
+	}
+	channel := ChannelVoice
+	if c.Channel == ChannelChat {
+		channel = ChannelChat
+	}
+	extra := map[string]int{"lang:" + language: 1}
+	w.r.seq++
+	leg := &contactRow{
+		ID: w.r.id("ct"), CaseID: c.CaseID, Queue: home.ID, Agency: home.Agency, Channel: channel,
+		Caller: c.Caller, Priority: c.Priority, Context: c.Context, Extra: extra,
+		Skills: contactSkills(home.RequiredSkills, extra, ""), Seq: w.r.seq,
+		CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,
+		Overflowed: others, ConferenceOf: c.ID, RequestedBy: username,
+	}
+	e, err := w.appendCaseEventTxn(c.CaseID, CaseInterpreterRequested, "agent:"+username, note, map[string]string{
+		"contact_id": c.ID, "interpreter_contact_id": leg.ID, "language": language, "queue": home.ID})
+	if err != nil {
+		return nil, err
+	}
+	leg.TransferSeq = e.Seq
+	if err := w.addContactTxn(leg, home); err != nil {
+		return nil, err
+	}
+	n := c.copy()
+	n.Interpreter = leg.ID
+	if err := w.putContact(n); err != nil {
+		return nil, err
+	}
+	v := contactView(leg)
+	w.emit(Event{Type: EventContactCreated, CaseID: c.CaseID, ContactID: leg.ID, Queue: leg.Queue,
+		Actor: e.Actor, Contact: &v})
+	w.emitInterpreterWith(n, leg, InterpreterRequested, "", &e)
+	return leg, nil
+}
+
+// interpreterQueues lists the interpreter queues by id.
+func interpreterQueues(txn *memdb.Txn) ([]*queueRow, error) {
+	it, err := txn.Get(tableQueues, indexID)
+	if err != nil {
+		return nil, fmt.Errorf("queues: %w", err)
+	}
+	var out []*queueRow
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if q := raw.(*queueRow); q.interpreters() {
+			out = append(out, q)
+		}
+	}
+	slices.SortFunc(out, func(a, b *queueRow) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// ReleaseInterpreter is the contact's agent ending its interpreter leg:
+// cancelling the request while it waits, or letting the interpreter go.
+func (r *Router) ReleaseInterpreter(username, contactID string) ([]Event, error) {
+	return r.write(func(w *writer) error {
+		c, err := w.assignedTo(username, contactID)
+		if err != nil {
+			return fmt.Errorf("release interpreter of %s: %w", contactID, err)
+		}
+		if c.Interpreter == "" {
+			return fmt.Errorf("release interpreter of %s: no interpreter: %w", contactID, ErrConflict)
+		}
+		return w.endContactTxn(c.Interpreter, "interpreter_released", "", "agent:"+username, EventEnded)
+	})
+}
+
+// unlinkConferenceTxn cleans up the interpreter link of a contact that
+// ended: the contact's interpreter leg ends with it; an interpreter leg
+// that ended is forgotten by its contact, whose agent and citizen are told.
+func (w *writer) unlinkConferenceTxn(c *contactRow, actor string) error {
+	if c.Interpreter != "" {
+		if err := w.endContactTxn(c.Interpreter, "contact_ended", "", actor, EventEnded); err != nil {
+			return err
+		}
+	}
+	if c.ConferenceOf == "" {
+		return nil
+	}
+	main, err := getContact(w.txn, c.ConferenceOf)
+	if err != nil || main.Interpreter != c.ID {
+		return nil
+	}
+	n := main.copy()
+	n.Interpreter = ""
+	if err := w.putContact(n); err != nil {
+		return err
+	}
+	if n.Status.live() {
+		w.emitInterpreterWith(n, c, InterpreterLeft, c.Agent, nil)
+	}
+	return nil
+}
+
+// emitInterpreter tells the agent (and citizen) of the contact an
+// interpreter leg serves how that leg stands.
+func (w *writer) emitInterpreter(leg *contactRow, reason, interpreter string) {
+	main, err := getContact(w.txn, leg.ConferenceOf)
+	if err != nil || !main.Status.live() {
+		return
+	}
+	w.emitInterpreterWith(main, leg, reason, interpreter, nil)
+}
+
+func (w *writer) emitInterpreterWith(main, leg *contactRow, reason, interpreter string, e *CaseEvent) {
+	language := ""
+	for k := range leg.Extra {
+		if l, ok := strings.CutPrefix(k, "lang:"); ok {
+			language = l
+		}
+	}
+	w.emit(Event{Type: EventInterpreter, CaseID: main.CaseID, ContactID: main.ID, Queue: leg.Queue,
+		Agent: main.Agent, Actor: "router", Reason: reason, CaseEvent: e,
+		Data: map[string]string{"interpreter_contact_id": leg.ID, "interpreter": interpreter, "language": language}})
+}
+
+// conferenceData is what a message on a contact carries for its joined
+// interpreter, if any: who they are and their own leg's id.
+func conferenceData(txn *memdb.Txn, c *contactRow) map[string]string {
+	if c.Interpreter == "" {
+		return nil
+	}
+	leg, err := getContact(txn, c.Interpreter)
+	if err != nil || leg.Status != StatusAssigned {
+		return nil
+	}
+	return map[string]string{"interpreter": leg.Agent, "interpreter_contact_id": leg.ID}
+}
