@@ -23,6 +23,7 @@ type Login struct {
 
 type queueSeed struct {
 	slug, name string
+	kind       string // "" is a service queue
 	channels   []string
 	skills     map[string]int
 	overflow   []directory.OverflowRule
@@ -40,7 +41,14 @@ type agentSeed struct {
 	queues         []string
 }
 
-var voiceChat = []string{"voice", "chat"}
+// Citizens' lines take calls and chats, and offer a callback once the
+// estimated wait passes callbackAfterS; interpreters join calls and chats.
+var (
+	lines        = []string{"voice", "chat", "callback"}
+	interpreting = []string{"voice", "chat"}
+)
+
+const callbackAfterS = 120
 
 func seeds() []agencySeed {
 	en := map[string]int{"lang:en": 3}
@@ -48,8 +56,8 @@ func seeds() []agencySeed {
 		{
 			id: "gov110", name: "정부민원안내콜센터 110", desc: "국민권익위원회 · 모든 정부 민원의 첫 창구 (Government Call Center 110)",
 			queues: []queueSeed{
-				{slug: "general", name: "일반 민원 상담", channels: []string{"voice", "chat", "callback"}},
-				{slug: "english", name: "English consultation", channels: voiceChat, skills: en},
+				{slug: "general", name: "일반 민원 상담", channels: lines},
+				{slug: "english", name: "English consultation", channels: lines, skills: en},
 			},
 			agents: []agentSeed{
 				{"kim.minji", "김민지", map[string]int{"lang:ko": 5}, []string{"gov110.general"}},
@@ -60,10 +68,10 @@ func seeds() []agencySeed {
 		{
 			id: "kdca1339", name: "질병관리청 콜센터 1339", desc: "감염병 신고·예방접종 상담 (KDCA 1339)",
 			queues: []queueSeed{
-				{slug: "vaccination", name: "예방접종 상담", channels: voiceChat,
+				{slug: "vaccination", name: "예방접종 상담", channels: lines,
 					overflow: []directory.OverflowRule{{AfterS: 120, To: "gov110.general"}}},
-				{slug: "infection", name: "감염병 신고·상담", channels: voiceChat},
-				{slug: "english", name: "Infectious disease (English)", channels: voiceChat, skills: en},
+				{slug: "infection", name: "감염병 신고·상담", channels: lines},
+				{slug: "english", name: "Infectious disease (English)", channels: lines, skills: en},
 			},
 			agents: []agentSeed{
 				{"choi.yuna", "최유나", map[string]int{"lang:ko": 5, "topic:health": 5}, []string{"kdca1339.vaccination", "kdca1339.infection"}},
@@ -73,9 +81,9 @@ func seeds() []agencySeed {
 		{
 			id: "nts126", name: "국세청 세미래 콜센터 126", desc: "세금 신고·납부·연말정산 상담 (National Tax Service 126)",
 			queues: []queueSeed{
-				{slug: "year-end", name: "연말정산 상담", channels: []string{"voice", "chat", "callback"}, skills: map[string]int{"topic:tax": 3}},
-				{slug: "general", name: "일반 세무 상담", channels: voiceChat},
-				{slug: "english", name: "Tax consultation (English)", channels: voiceChat, skills: en},
+				{slug: "year-end", name: "연말정산 상담", channels: lines, skills: map[string]int{"topic:tax": 3}},
+				{slug: "general", name: "일반 세무 상담", channels: lines},
+				{slug: "english", name: "Tax consultation (English)", channels: lines, skills: en},
 			},
 			agents: []agentSeed{
 				{"han.jiwon", "한지원", map[string]int{"lang:ko": 5, "topic:tax": 5}, []string{"nts126.year-end", "nts126.general"}},
@@ -85,15 +93,26 @@ func seeds() []agencySeed {
 		{
 			id: "hikorea1345", name: "외국인종합안내센터 1345", desc: "체류·비자·외국인 생활 안내, 20개 언어 (Immigration Contact Center 1345)",
 			queues: []queueSeed{
-				{slug: "korean", name: "체류 상담 (한국어)", channels: voiceChat},
-				{slug: "english", name: "Stay and visa (English)", channels: voiceChat, skills: en},
-				{slug: "chinese", name: "居留咨询 (中文)", channels: voiceChat, skills: map[string]int{"lang:zh": 3}},
-				{slug: "vietnamese", name: "Tư vấn lưu trú (Tiếng Việt)", channels: voiceChat, skills: map[string]int{"lang:vi": 3}},
+				{slug: "korean", name: "체류 상담 (한국어)", channels: lines},
+				{slug: "english", name: "Stay and visa (English)", channels: lines, skills: en},
+				{slug: "chinese", name: "居留咨询 (中文)", channels: lines, skills: map[string]int{"lang:zh": 3}},
+				{slug: "vietnamese", name: "Tư vấn lưu trú (Tiếng Việt)", channels: lines, skills: map[string]int{"lang:vi": 3}},
 			},
 			agents: []agentSeed{
 				{"kang.sora", "강소라", map[string]int{"lang:ko": 5, "lang:en": 5}, []string{"hikorea1345.korean", "hikorea1345.english"}},
 				{"wang.lei", "왕레이", map[string]int{"lang:ko": 4, "lang:zh": 5}, []string{"hikorea1345.chinese", "hikorea1345.korean"}},
 				{"nguyen.lan", "응우옌 란", map[string]int{"lang:ko": 4, "lang:vi": 5}, []string{"hikorea1345.vietnamese"}},
+			},
+		},
+		{
+			id: "interp", name: "통역지원센터", desc: "상담 중 영어·중국어·베트남어 통역 연결, 상담사 전용 (Interpreting Centre)",
+			queues: []queueSeed{
+				{slug: "languages", name: "통역 연결 (Interpreters)", kind: directory.KindInterpreter, channels: interpreting},
+			},
+			agents: []agentSeed{
+				{"choi.olivia", "최올리비아", map[string]int{"lang:ko": 5, "lang:en": 5}, []string{"interp.languages"}},
+				{"liu.yang", "류양", map[string]int{"lang:ko": 4, "lang:zh": 5, "lang:en": 3}, []string{"interp.languages"}},
+				{"tran.mai", "쩐마이", map[string]int{"lang:ko": 4, "lang:vi": 5}, []string{"interp.languages"}},
 			},
 		},
 	}
@@ -159,6 +178,12 @@ func seedQueue(ctx context.Context, dir *directory.Store, agency string, q queue
 	req := directory.QueueCreate{ID: q.slug, QueueSettings: directory.QueueSettings{
 		Name: &name, Channels: &channels, RequiredSkills: &skills, Overflow: &overflow,
 	}}
+	if q.kind != "" {
+		req.Kind = &q.kind // an interpreter queue: not public, no callbacks
+	} else {
+		after := callbackAfterS
+		req.CallbackAfterS = &after
+	}
 	if _, err := dir.CreateQueue(ctx, agency, req); err != nil && !errors.Is(err, directory.ErrConflict) {
 		return fmt.Errorf("seed queue %s.%s: %w", agency, q.slug, err)
 	}

@@ -68,6 +68,16 @@ const (
 	StrategyBestSkill      = "best-skill"
 )
 
+// Queue kinds: whom a queue serves.
+const (
+	// KindService is a citizens' line: contacts, transfers, callbacks.
+	KindService = "service"
+	// KindInterpreter holds interpreters whom agents bring into their
+	// contacts; it takes no citizen of its own, so it is never public and
+	// offers no callbacks.
+	KindInterpreter = "interpreter"
+)
+
 // Overflow policies.
 const (
 	OverflowOwnFirst    = "own-first"
@@ -103,6 +113,7 @@ type Queue struct {
 	ID             string         `json:"id"`
 	Agency         string         `json:"agency"`
 	Name           string         `json:"name"`
+	Kind           string         `json:"kind"`
 	Channels       []string       `json:"channels"`
 	RequiredSkills map[string]int `json:"required_skills"`
 	Strategy       string         `json:"strategy"`
@@ -113,10 +124,14 @@ type Queue struct {
 	OverflowPolicy string         `json:"overflow_policy"`
 	SLA            SLA            `json:"sla"`
 	CallbackAfterS int            `json:"callback_after_s"`
-	MaxWaiting     int            `json:"max_waiting"`
-	Public         bool           `json:"public"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
+	// CallbackRetries is how often a callback nobody answered is tried
+	// again, CallbackRetryS seconds apart.
+	CallbackRetries int       `json:"callback_retries"`
+	CallbackRetryS  int       `json:"callback_retry_s"`
+	MaxWaiting      int       `json:"max_waiting"`
+	Public          bool      `json:"public"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // Membership places a user in a queue at a proficiency level.

@@ -17,47 +17,51 @@ import (
 // queueRow is a queue as stored; JSON-valued columns are text on both
 // backends so that the same queries serve both.
 type queueRow struct {
-	ID             string    `db:"id"`
-	Agency         string    `db:"agency_id"`
-	Name           string    `db:"name"`
-	Channels       string    `db:"channels"`
-	RequiredSkills string    `db:"required_skills"`
-	Strategy       string    `db:"strategy"`
-	OfferTimeoutS  int       `db:"offer_timeout_s"`
-	WrapupS        int       `db:"wrapup_s"`
-	WidenAfterS    int       `db:"widen_after_s"`
-	OverflowPolicy string    `db:"overflow_policy"`
-	SLAWithinS     int       `db:"sla_answer_within_s"`
-	SLATargetPct   int       `db:"sla_target_pct"`
-	CallbackAfterS int       `db:"callback_after_s"`
-	MaxWaiting     int       `db:"max_waiting"`
-	Public         bool      `db:"public"`
-	CreatedAt      time.Time `db:"created_at"`
-	UpdatedAt      time.Time `db:"updated_at"`
+	ID              string    `db:"id"`
+	Agency          string    `db:"agency_id"`
+	Name            string    `db:"name"`
+	Kind            string    `db:"kind"`
+	Channels        string    `db:"channels"`
+	RequiredSkills  string    `db:"required_skills"`
+	Strategy        string    `db:"strategy"`
+	OfferTimeoutS   int       `db:"offer_timeout_s"`
+	WrapupS         int       `db:"wrapup_s"`
+	WidenAfterS     int       `db:"widen_after_s"`
+	OverflowPolicy  string    `db:"overflow_policy"`
+	SLAWithinS      int       `db:"sla_answer_within_s"`
+	SLATargetPct    int       `db:"sla_target_pct"`
+	CallbackAfterS  int       `db:"callback_after_s"`
+	CallbackRetries int       `db:"callback_retries"`
+	CallbackRetryS  int       `db:"callback_retry_s"`
+	MaxWaiting      int       `db:"max_waiting"`
+	Public          bool      `db:"public"`
+	CreatedAt       time.Time `db:"created_at"`
+	UpdatedAt       time.Time `db:"updated_at"`
 }
 
-const queueColumns = `id, agency_id, name, channels, required_skills, strategy, offer_timeout_s, wrapup_s,
-	widen_after_s, overflow_policy, sla_answer_within_s, sla_target_pct, callback_after_s, max_waiting,
-	public, created_at, updated_at`
+const queueColumns = `id, agency_id, name, kind, channels, required_skills, strategy, offer_timeout_s, wrapup_s,
+	widen_after_s, overflow_policy, sla_answer_within_s, sla_target_pct, callback_after_s, callback_retries,
+	callback_retry_s, max_waiting, public, created_at, updated_at`
 
 func toRow(q Queue) queueRow {
 	return queueRow{
-		ID: q.ID, Agency: q.Agency, Name: q.Name,
+		ID: q.ID, Agency: q.Agency, Name: q.Name, Kind: q.Kind,
 		Channels: mustJSON(q.Channels), RequiredSkills: mustJSON(q.RequiredSkills),
 		Strategy: q.Strategy, OfferTimeoutS: q.OfferTimeoutS, WrapupS: q.WrapupS,
 		WidenAfterS: q.WidenAfterS, OverflowPolicy: q.OverflowPolicy,
 		SLAWithinS: q.SLA.AnswerWithinS, SLATargetPct: q.SLA.TargetPct,
-		CallbackAfterS: q.CallbackAfterS, MaxWaiting: q.MaxWaiting, Public: q.Public,
-		CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt,
+		CallbackAfterS: q.CallbackAfterS, CallbackRetries: q.CallbackRetries, CallbackRetryS: q.CallbackRetryS,
+		MaxWaiting: q.MaxWaiting, Public: q.Public, CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt,
 	}
 }
 
 func (r queueRow) queue() (Queue, error) {
 	q := Queue{
-		ID: r.ID, Agency: r.Agency, Name: r.Name, Strategy: r.Strategy,
+		ID: r.ID, Agency: r.Agency, Name: r.Name, Kind: r.Kind, Strategy: r.Strategy,
 		OfferTimeoutS: r.OfferTimeoutS, WrapupS: r.WrapupS, WidenAfterS: r.WidenAfterS,
 		OverflowPolicy: r.OverflowPolicy, SLA: SLA{AnswerWithinS: r.SLAWithinS, TargetPct: r.SLATargetPct},
-		CallbackAfterS: r.CallbackAfterS, MaxWaiting: r.MaxWaiting, Public: r.Public,
+		CallbackAfterS: r.CallbackAfterS, CallbackRetries: r.CallbackRetries, CallbackRetryS: r.CallbackRetryS,
+		MaxWaiting: r.MaxWaiting, Public: r.Public,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Overflow: []OverflowRule{},
 	}
 	if err := json.Unmarshal([]byte(r.Channels), &q.Channels); err != nil {
@@ -74,13 +78,13 @@ func (s *Store) CreateQueue(ctx context.Context, agency string, r QueueCreate) (
 	if err := r.Validate(); err != nil {
 		return Queue{}, err
 	}
-	q := NewQueue(agency, r.ID)
-	if err := r.Apply(&q); err != nil {
+	q, err := r.Queue(agency)
+	if err != nil {
 		return Queue{}, err
 	}
 	now := s.stamp()
 	q.CreatedAt, q.UpdatedAt = now, now
-	err := s.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.db.InTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := getAgency(ctx, tx, s.q, agency); err != nil {
 			return err
 		}
@@ -88,8 +92,9 @@ func (s *Store) CreateQueue(ctx context.Context, agency string, r QueueCreate) (
 			return err
 		}
 		_, err := tx.NamedExecContext(ctx, `INSERT INTO queues (`+queueColumns+`) VALUES (:id, :agency_id, :name,
-			:channels, :required_skills, :strategy, :offer_timeout_s, :wrapup_s, :widen_after_s, :overflow_policy,
-			:sla_answer_within_s, :sla_target_pct, :callback_after_s, :max_waiting, :public, :created_at, :updated_at)`, toRow(q))
+			:kind, :channels, :required_skills, :strategy, :offer_timeout_s, :wrapup_s, :widen_after_s, :overflow_policy,
+			:sla_answer_within_s, :sla_target_pct, :callback_after_s, :callback_retries, :callback_retry_s,
+			:max_waiting, :public, :created_at, :updated_at)`, toRow(q))
 		if tsql.IsUniqueViolation(err) {
 			return conflict("queue %s already exists", q.ID)
 		}
@@ -229,11 +234,12 @@ func (s *Store) UpdateQueue(ctx context.Context, id string, p QueueSettings) (Qu
 			return err
 		}
 		q.UpdatedAt = s.stamp()
-		if _, err := tx.NamedExecContext(ctx, `UPDATE queues SET name = :name, channels = :channels,
+		if _, err := tx.NamedExecContext(ctx, `UPDATE queues SET name = :name, kind = :kind, channels = :channels,
 			required_skills = :required_skills, strategy = :strategy, offer_timeout_s = :offer_timeout_s,
 			wrapup_s = :wrapup_s, widen_after_s = :widen_after_s, overflow_policy = :overflow_policy,
 			sla_answer_within_s = :sla_answer_within_s, sla_target_pct = :sla_target_pct,
-			callback_after_s = :callback_after_s, max_waiting = :max_waiting, public = :public,
+			callback_after_s = :callback_after_s, callback_retries = :callback_retries,
+			callback_retry_s = :callback_retry_s, max_waiting = :max_waiting, public = :public,
 			updated_at = :updated_at WHERE id = :id`, toRow(q)); err != nil {
 			return fmt.Errorf("update queue %s: %w", id, err)
 		}

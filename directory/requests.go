@@ -3,6 +3,7 @@ package directory
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -37,6 +38,9 @@ const (
 	DefaultSLATargetPct   = 80
 	DefaultMaxChats       = 3
 	DefaultMembershipRank = 1
+	// A callback nobody answers is tried twice more, five minutes apart.
+	DefaultCallbackRetries = 2
+	DefaultCallbackRetryS  = 300
 )
 
 // QueueID joins an agency and a slug into a queue id.
@@ -151,6 +155,7 @@ func (r *AgencyPatch) Validate() error {
 // means "the default"; in a patch it means "unchanged".
 type QueueSettings struct {
 	Name           *string         `json:"name"`
+	Kind           *string         `json:"kind"`
 	Channels       *[]string       `json:"channels"`
 	RequiredSkills *map[string]int `json:"required_skills"`
 	Strategy       *string         `json:"strategy"`
@@ -161,8 +166,12 @@ type QueueSettings struct {
 	OverflowPolicy *string         `json:"overflow_policy"`
 	SLA            *SLA            `json:"sla"`
 	CallbackAfterS *int            `json:"callback_after_s"`
-	MaxWaiting     *int            `json:"max_waiting"`
-	Public         *bool           `json:"public"`
+	// CallbackRetries and CallbackRetryS: how often, and how many seconds
+	// apart, a callback nobody answered is tried again.
+	CallbackRetries *int  `json:"callback_retries"`
+	CallbackRetryS  *int  `json:"callback_retry_s"`
+	MaxWaiting      *int  `json:"max_waiting"`
+	Public          *bool `json:"public"`
 }
 
 // QueueCreate is the body of POST /v1/agencies/{agency}/queues; ID is the
@@ -181,36 +190,63 @@ func (r *QueueCreate) Validate() error {
 	if r.Name == nil {
 		return invalid("name", "is required")
 	}
-	q := NewQueue("x", r.ID)
-	return r.Apply(&q)
+	_, err := r.Queue("x")
+	return err
+}
+
+// Queue builds the queue of agency that the request describes, with every
+// default filled in. An interpreter queue is not public unless asked (and
+// asking is refused).
+func (r *QueueCreate) Queue(agency string) (Queue, error) {
+	q := NewQueue(agency, r.ID)
+	if r.Kind != nil && *r.Kind == KindInterpreter {
+		q.Public = false
+	}
+	if err := r.Apply(&q); err != nil {
+		return Queue{}, err
+	}
+	return q, nil
 }
 
 // NewQueue returns a queue with every default filled in.
 func NewQueue(agency, slug string) Queue {
 	return Queue{
-		ID:             QueueID(agency, slug),
-		Agency:         agency,
-		Channels:       []string{ChannelVoice, ChannelChat},
-		RequiredSkills: map[string]int{},
-		Strategy:       StrategyLongestIdle,
-		OfferTimeoutS:  DefaultOfferTimeoutS,
-		WrapupS:        DefaultWrapupS,
-		WidenAfterS:    DefaultWidenAfterS,
-		Overflow:       []OverflowRule{},
-		OverflowPolicy: OverflowOwnFirst,
-		SLA:            SLA{AnswerWithinS: DefaultSLAWithinS, TargetPct: DefaultSLATargetPct},
-		Public:         true,
+		ID:              QueueID(agency, slug),
+		Agency:          agency,
+		Kind:            KindService,
+		Channels:        []string{ChannelVoice, ChannelChat},
+		RequiredSkills:  map[string]int{},
+		Strategy:        StrategyLongestIdle,
+		OfferTimeoutS:   DefaultOfferTimeoutS,
+		WrapupS:         DefaultWrapupS,
+		WidenAfterS:     DefaultWidenAfterS,
+		Overflow:        []OverflowRule{},
+		OverflowPolicy:  OverflowOwnFirst,
+		SLA:             SLA{AnswerWithinS: DefaultSLAWithinS, TargetPct: DefaultSLATargetPct},
+		CallbackRetries: DefaultCallbackRetries,
+		CallbackRetryS:  DefaultCallbackRetryS,
+		Public:          true,
 	}
 }
 
-// Apply validates the settings and writes the present ones into q. On an
-// error q may be partly changed: callers apply to a copy.
+// Apply validates the settings and writes the present ones into q, then
+// checks the rules that tie fields together on the result (so a patch
+// that changes the kind alone is judged with the queue's other fields).
+// On an error q may be partly changed: callers apply to a copy.
 func (s *QueueSettings) Apply(q *Queue) error {
 	if s.Name != nil {
 		if err := checkName("name", *s.Name, true); err != nil {
 			return err
 		}
 		q.Name = strings.TrimSpace(*s.Name)
+	}
+	if s.Kind != nil {
+		switch *s.Kind {
+		case KindService, KindInterpreter:
+			q.Kind = *s.Kind
+		default:
+			return invalid("kind", "must be service or interpreter")
+		}
 	}
 	if s.Channels != nil {
 		ch, err := checkChannels(*s.Channels)
@@ -254,6 +290,22 @@ func (s *QueueSettings) Apply(q *Queue) error {
 	if s.Public != nil {
 		q.Public = *s.Public
 	}
+	return checkKind(*q)
+}
+
+// checkKind applies the rules of an interpreter queue: it takes no
+// citizen of its own, so it is never on the public status page and offers
+// no callbacks.
+func checkKind(q Queue) error {
+	if q.Kind != KindInterpreter {
+		return nil
+	}
+	if q.Public {
+		return invalid("public", "an interpreter queue cannot be public")
+	}
+	if slices.Contains(q.Channels, ChannelCallback) {
+		return invalid("channels", "an interpreter queue takes only chat and voice, not callback")
+	}
 	return nil
 }
 
@@ -268,6 +320,8 @@ func (s *QueueSettings) applyNumbers(q *Queue) error {
 		{"wrapup_s", s.WrapupS, 0, 600, &q.WrapupS},
 		{"widen_after_s", s.WidenAfterS, 0, 3600, &q.WidenAfterS},
 		{"callback_after_s", s.CallbackAfterS, 0, 86400, &q.CallbackAfterS},
+		{"callback_retries", s.CallbackRetries, 0, 10, &q.CallbackRetries},
+		{"callback_retry_s", s.CallbackRetryS, 30, 86400, &q.CallbackRetryS},
 		{"max_waiting", s.MaxWaiting, 0, 100000, &q.MaxWaiting},
 	}
 	for _, f := range fields {

@@ -85,6 +85,17 @@ func validationCases() []badRequest {
 		{"widen_after_s negative", "POST", queues, q(map[string]any{"widen_after_s": -1}), "widen_after_s"},
 		{"callback_after_s negative", "POST", queues, q(map[string]any{"callback_after_s": -5}), "callback_after_s"},
 		{"max_waiting negative", "POST", queues, q(map[string]any{"max_waiting": -1}), "max_waiting"},
+		{"kind unknown", "POST", queues, q(map[string]any{"kind": "citizen"}), "kind"},
+		{"kind empty", "POST", queues, q(map[string]any{"kind": ""}), "kind"},
+		{"kind in capitals", "POST", queues, q(map[string]any{"kind": "Interpreter"}), "kind"},
+		{"callback_retries negative", "POST", queues, q(map[string]any{"callback_retries": -1}), "callback_retries"},
+		{"callback_retries above 10", "POST", queues, q(map[string]any{"callback_retries": 11}), "callback_retries"},
+		{"callback_retry_s below 30", "POST", queues, q(map[string]any{"callback_retry_s": 29}), "callback_retry_s"},
+		{"callback_retry_s zero", "POST", queues, q(map[string]any{"callback_retry_s": 0}), "callback_retry_s"},
+		{"callback_retry_s above 86400", "POST", queues, q(map[string]any{"callback_retry_s": 86401}), "callback_retry_s"},
+		{"interpreter queue public", "POST", queues, q(map[string]any{"kind": "interpreter", "public": true}), "public"},
+		{"interpreter queue with callbacks", "POST", queues, q(map[string]any{"kind": "interpreter", "channels": []string{"chat", "callback"}}), "channels"},
+		{"interpreter queue only callbacks", "POST", queues, q(map[string]any{"kind": "interpreter", "public": false, "channels": []string{"callback"}}), "channels"},
 		{"strategy unknown", "POST", queues, q(map[string]any{"strategy": "random"}), "strategy"},
 		{"sla.answer_within_s zero", "POST", queues, q(map[string]any{"sla": map[string]int{"answer_within_s": 0, "target_pct": 80}}), "sla.answer_within_s"},
 		{"sla.target_pct above 100", "POST", queues, q(map[string]any{"sla": map[string]int{"answer_within_s": 20, "target_pct": 101}}), "sla.target_pct"},
@@ -107,6 +118,12 @@ func validationCases() []badRequest {
 		{"queue patch overflow to self", "PATCH", general, map[string]any{"overflow": []map[string]any{{"after_s": 10, "to": "gov110.general"}}}, "overflow[0].to"},
 		{"queue patch overflow to nonexistent", "PATCH", general, map[string]any{"overflow": []map[string]any{{"after_s": 10, "to": "nts126.nowhere"}}}, "overflow[0].to"},
 		{"queue patch sla", "PATCH", general, map[string]any{"sla": map[string]int{"answer_within_s": 20, "target_pct": 0}}, "sla.target_pct"},
+		{"queue patch kind unknown", "PATCH", general, map[string]any{"kind": "interpreters"}, "kind"},
+		{"queue patch callback_retries", "PATCH", general, map[string]any{"callback_retries": 11}, "callback_retries"},
+		{"queue patch callback_retry_s", "PATCH", general, map[string]any{"callback_retry_s": 29}, "callback_retry_s"},
+		// The rules of an interpreter queue hold on the patched result.
+		{"queue patch to interpreter while public", "PATCH", general, map[string]any{"kind": "interpreter"}, "public"},
+		{"queue patch to interpreter with callbacks", "PATCH", general, map[string]any{"kind": "interpreter", "public": false, "channels": []string{"voice", "callback"}}, "channels"},
 
 		// Users.
 		{"username uppercase", "POST", users, userBody("Kim", nil), "username"},
@@ -155,6 +172,9 @@ func validationCases() []badRequest {
 		{"wrong type: string for list", "POST", queues, q(map[string]any{"channels": "voice"}), "channels"},
 		{"wrong type: bool for number", "PATCH", agent, map[string]any{"max_chats": true}, "max_chats"},
 		{"wrong type: fraction", "POST", queues, q(map[string]any{"wrapup_s": 1.5}), "wrapup_s"},
+		{"wrong type: number for kind", "POST", queues, q(map[string]any{"kind": 1}), "kind"},
+		{"wrong type: string for callback_retries", "PATCH", general, map[string]any{"callback_retries": "2"}, "callback_retries"},
+		{"wrong type: fraction of callback_retry_s", "POST", queues, q(map[string]any{"callback_retry_s": 60.5}), "callback_retry_s"},
 		{"wrong type: huge number", "POST", queues, q(map[string]any{"wrapup_s": 1e40}), "wrapup_s"},
 		{"malformed JSON", "POST", agencies, rawBody(`{"id": "ok-agency", "name": }`), ""},
 		{"truncated JSON", "POST", agencies, rawBody(`{"id": "ok-agency"`), ""},
@@ -188,6 +208,10 @@ func TestValidation(t *testing.T) {
 			{"offer_timeout_s": 5, "wrapup_s": 0, "sla": map[string]int{"answer_within_s": 1, "target_pct": 1}},
 			{"offer_timeout_s": 120, "wrapup_s": 600, "sla": map[string]int{"answer_within_s": 3600, "target_pct": 100}},
 			{"channels": []string{"callback"}, "strategy": "best-skill", "required_skills": map[string]int{"lang:ko": 1, "topic:tax": 10}, "overflow_policy": "oldest-first"},
+			{"kind": "service", "callback_retries": 0, "callback_retry_s": 30},
+			{"callback_retries": 10, "callback_retry_s": 86400},
+			{"kind": "interpreter", "public": false, "channels": []string{"chat", "voice"}},
+			{"kind": "interpreter", "channels": []string{"voice"}},
 		} {
 			h.do(http.MethodPost, "/v1/agencies/gov110/queues", asAdmin, queueBody(fmt.Sprintf("edge-%d", i), extra)).wantStatus(t, http.StatusCreated)
 		}
@@ -508,7 +532,8 @@ func TestCreateAndReadBack(t *testing.T) {
 			want.Name = "일반 상담"
 			if q.ID != "kdca1339.general" || q.Agency != "kdca1339" || q.Name != want.Name ||
 				q.OfferTimeoutS != 20 || q.WrapupS != 10 || q.Strategy != want.Strategy ||
-				!slices.Equal(q.Channels, want.Channels) || q.OverflowPolicy != want.OverflowPolicy || q.SLA != want.SLA {
+				!slices.Equal(q.Channels, want.Channels) || q.OverflowPolicy != want.OverflowPolicy || q.SLA != want.SLA ||
+				q.Kind != directory.KindService || q.CallbackRetries != 2 || q.CallbackRetryS != 300 || !q.Public {
 				t.Errorf("created queue = %+v; want the contract's defaults like %+v", q, want)
 			}
 			got, _ := h.getQueue(q.ID)
@@ -520,14 +545,15 @@ func TestCreateAndReadBack(t *testing.T) {
 		r = h.do(http.MethodPatch, "/v1/queues/kdca1339.general", asAdmin, map[string]any{
 			"channels": []string{"chat", "callback"}, "strategy": "round-robin", "required_skills": map[string]int{"lang:en": 2},
 			"overflow": []map[string]any{{"after_s": 45, "to": "gov110.general"}}, "sla": map[string]int{"answer_within_s": 30, "target_pct": 90},
-			"public": false, "max_waiting": 50,
+			"public": false, "max_waiting": 50, "callback_retries": 4, "callback_retry_s": 90,
 		})
 		if r.wantStatus(t, http.StatusOK) && r.decode(t, &q) {
 			got, _ := h.getQueue(q.ID)
 			if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", q) {
 				t.Errorf("patched queue read back\n  = %+v\n  answered %+v", got, q)
 			}
-			if got.Name != "일반 상담" || got.Public || got.MaxWaiting != 50 || len(got.Overflow) != 1 || got.Overflow[0].AfterS != 45 {
+			if got.Name != "일반 상담" || got.Public || got.MaxWaiting != 50 || len(got.Overflow) != 1 || got.Overflow[0].AfterS != 45 ||
+				got.Kind != directory.KindService || got.CallbackRetries != 4 || got.CallbackRetryS != 90 {
 				t.Errorf("patched queue = %+v", got)
 			}
 		}

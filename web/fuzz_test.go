@@ -166,6 +166,9 @@ var queueSeeds = []string{
 	`{"id":"x","name":"n","required_skills":{"Lang:KO":11}}`,
 	`{"id":"x","name":"n","offer_timeout_s":"20"}`, `{"id":"x","name":"n","sla":{"target_pct":1.5}}`,
 	`{"id":"x","name":"n","offer_timeout_s":1e400}`, `{"id":"BAD","name":"n"}`, `{"id":"x"}`,
+	`{"id":"interp","name":"통역","kind":"interpreter","channels":["chat","voice"],"callback_retries":0,"callback_retry_s":30}`,
+	`{"id":"x","name":"n","kind":"interpreter","public":true}`, `{"id":"x","name":"n","kind":"interpreter","channels":["callback"]}`,
+	`{"id":"x","name":"n","kind":"robot"}`, `{"id":"x","name":"n","callback_retries":11,"callback_retry_s":29}`,
 }
 
 func FuzzQueueCreate(f *testing.F) {
@@ -182,8 +185,7 @@ func FuzzQueueCreate(f *testing.F) {
 			return
 		}
 		// What the store does next, with the real agency.
-		q := directory.NewQueue("gov110", req.ID)
-		aerr := req.Apply(&q)
+		q, aerr := req.Queue("gov110")
 		checkRequestError(t, "apply", aerr)
 		if aerr == nil {
 			checkQueue(t, q)
@@ -194,7 +196,8 @@ func FuzzQueueCreate(f *testing.F) {
 func FuzzQueueSettings(f *testing.F) {
 	addSeeds(f, queueSeeds...)
 	addSeeds(f, `{"name":"새 이름"}`, `{"overflow":[]}`, `{"overflow":null}`, `{"overflow":[{"after_s":10,"to":"gov110.general"}]}`,
-		`{"public":true,"max_waiting":0}`, `{"max_waiting":100001}`, `{"callback_after_s":-1}`)
+		`{"public":true,"max_waiting":0}`, `{"max_waiting":100001}`, `{"callback_after_s":-1}`,
+		`{"kind":"interpreter"}`, `{"kind":"interpreter","public":false}`, `{"kind":"service","callback_retry_s":86401}`)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := fuzzDecode[directory.QueueSettings](t, data)
 		if err != nil {
@@ -252,6 +255,18 @@ func checkQueue(t *testing.T, q directory.Queue) {
 		if k == "" || v < 1 || v > directory.MaxSkillLevel {
 			bad("a bad required skill")
 		}
+	}
+	if q.CallbackRetries < 0 || q.CallbackRetries > 10 || q.CallbackRetryS < 30 || q.CallbackRetryS > 86400 {
+		bad("callback retries out of range")
+	}
+	switch q.Kind {
+	case directory.KindService:
+	case directory.KindInterpreter:
+		if q.Public || seen[directory.ChannelCallback] {
+			bad("an interpreter queue that is public or takes callbacks")
+		}
+	default:
+		bad("an unknown kind")
 	}
 }
 

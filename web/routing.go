@@ -34,6 +34,8 @@ func RouterQueue(q directory.Queue) router.QueueConfig {
 		Overflow: of, OverflowPolicy: router.OverflowPolicy(q.OverflowPolicy),
 		SLA:           router.SLA{AnswerWithin: seconds(q.SLA.AnswerWithinS), TargetPct: q.SLA.TargetPct},
 		CallbackAfter: seconds(q.CallbackAfterS), MaxWaiting: q.MaxWaiting,
+		CallbackRetries: q.CallbackRetries, CallbackRetryAfter: seconds(q.CallbackRetryS),
+		Kind: router.QueueKind(q.Kind),
 	}
 }
 

@@ -222,6 +222,7 @@ function editQueue(q) {
   $("#q-id").disabled = !!q;
   $("#q-id").value = q ? q.id.split(".").slice(1).join(".") : "";
   $("#q-name").value = q ? q.name : "";
+  $("#q-kind").value = q ? q.kind : "service";
   const channels = q ? q.channels : ["voice", "chat"];
   for (const box of $$("input[name=channels]", form)) box.checked = channels.includes(box.value);
   $("#q-strategy").value = q ? q.strategy : "longest-idle";
@@ -231,6 +232,8 @@ function editQueue(q) {
   $("#q-sla-within").value = q ? q.sla.answer_within_s : 20;
   $("#q-sla-pct").value = q ? q.sla.target_pct : 80;
   $("#q-callback").value = q ? q.callback_after_s : 0;
+  $("#q-retries").value = q ? q.callback_retries : 2;
+  $("#q-retry").value = q ? q.callback_retry_s : 300;
   $("#q-max").value = q ? q.max_waiting : 0;
   $("#q-skills").value = q ? pairsText(q.required_skills) : "";
   $("#q-overflow").value = q ? q.overflow.map((o) => `${o.after_s} ${o.to}`).join("\n") : "";
@@ -240,16 +243,24 @@ function editQueue(q) {
 }
 
 $("#queue-new").addEventListener("click", () => editQueue(null));
+// An interpreter queue is never public and takes no callbacks: choosing
+// that kind clears both, so the form starts from what the API accepts.
+$("#q-kind").addEventListener("change", () => {
+  if ($("#q-kind").value !== "interpreter") return;
+  $("#q-public").checked = false;
+  for (const box of $$("input[name=channels][value=callback]", $("#queue-form"))) box.checked = false;
+});
 $("#queue-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const form = ev.target;
   const body = {
-    name: $("#q-name").value.trim(),
+    name: $("#q-name").value.trim(), kind: $("#q-kind").value,
     channels: $$("input[name=channels]:checked", form).map((b) => b.value),
     strategy: $("#q-strategy").value,
     offer_timeout_s: num($("#q-offer")), wrapup_s: num($("#q-wrapup")), widen_after_s: num($("#q-widen")),
     sla: { answer_within_s: num($("#q-sla-within")), target_pct: num($("#q-sla-pct")) },
-    callback_after_s: num($("#q-callback")), max_waiting: num($("#q-max")),
+    callback_after_s: num($("#q-callback")), callback_retries: num($("#q-retries")), callback_retry_s: num($("#q-retry")),
+    max_waiting: num($("#q-max")),
     required_skills: skillsOf($("#q-skills").value), overflow: overflowOf($("#q-overflow").value),
     overflow_policy: $("#q-policy").value, public: $("#q-public").checked,
   };
