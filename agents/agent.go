@@ -128,7 +128,19 @@ func (h *Hub) runAgentCommand(username string, cmd agentCommand) ([]router.Event
 		_, evs, err := h.r.Transfer(username, cmd.ContactID, to, router.TransferMode(cmd.Mode), cmd.Note)
 		return evs, err
 	case "end":
+		if cmd.Callback != nil {
+			_, evs, err := h.r.EndWithCallback(username, cmd.ContactID, router.FollowUp{Queue: cmd.Callback.Queue,
+				Number: cmd.Callback.Number, Note: cmd.Callback.Note, Summary: cmd.Summary})
+			return evs, err
+		}
 		return h.r.End(username, cmd.ContactID, cmd.Disposition, cmd.Summary)
+	case "interpret":
+		_, evs, err := h.r.Interpret(username, cmd.ContactID, cmd.Language, cmd.Note)
+		return evs, err
+	case "interpreter_release":
+		return h.r.ReleaseInterpreter(username, cmd.ContactID)
+	case "callback_result":
+		return h.r.CallbackResult(username, cmd.ContactID, cmd.Result)
 	}
 	// decodeAgentFrame only returns the types above.
 	panic("agents: unhandled agent frame " + cmd.Type)

@@ -3,6 +3,7 @@ package agents
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -43,7 +44,11 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string) {
 		return
 	}
 	h.attachCitizenLocked(c, cv.ID, cv.Queue)
+	c.callback = cv.Channel == router.ChannelCallback
 	switch cv.Status {
+	case router.StatusScheduled:
+		at := cv.Due.UTC()
+		h.enqueueLocked(c, encode(citizenCallbackFrame{Type: "callback", Mode: "slot", At: &at}))
 	case router.StatusAssigned:
 		c.assigned = true
 		h.enqueueLocked(c, encode(h.agentJoined(cv.Agent, cv.Agency)))
@@ -75,7 +80,8 @@ func (h *Hub) liveLeg(contactID string) (router.ContactView, error) {
 		if !l.EndedAt.IsZero() {
 			continue
 		}
-		if leg, err := h.r.Contact(l.ContactID); err == nil && leg.Status != router.StatusEnded && leg.WarmOf == "" {
+		if leg, err := h.r.Contact(l.ContactID); err == nil && leg.Status != router.StatusEnded &&
+			leg.WarmOf == "" && leg.ConferenceOf == "" {
 			return leg, nil
 		}
 	}
@@ -123,12 +129,29 @@ func (h *Hub) sendQueuedLocked(c *conn, position int) {
 	f := queuedFrame{Type: "queued", Position: position, Light: "green"}
 	if h.cfg.Estimator != nil && position > 0 {
 		f.EstimatedWaitS, f.Light = h.cfg.Estimator.Estimate(c.queue, position)
+		f.CallbackOffered = !c.callback && h.callbackOffered(c.queue, f.EstimatedWaitS)
 	}
 	if f == c.lastQueued {
 		return
 	}
 	c.lastQueued = f
 	h.enqueueLocked(c, encode(f))
+}
+
+// callbackOffered says whether a caller who would wait wait seconds in
+// queue may ask for a callback: the queue takes callbacks, offers them
+// (callback_after_s above zero) and the wait passes that threshold.
+func (h *Hub) callbackOffered(queue string, wait int) bool {
+	q, err := h.r.Queue(queue)
+	if err != nil || q.CallbackAfter <= 0 || q.Kind == router.QueueInterpreter {
+		return false
+	}
+	for _, ch := range q.Channels {
+		if ch == router.ChannelCallback {
+			return time.Duration(wait)*time.Second > q.CallbackAfter
+		}
+	}
+	return false
 }
 
 // queueMovedLocked refreshes the positions of the citizens waiting in a

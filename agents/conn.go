@@ -51,6 +51,7 @@ type conn struct {
 	contactID  string
 	queue      string
 	assigned   bool
+	callback   bool // the citizen's contact is a callback: no more offers of one
 	leaving    bool // a leave frame is being handled: the reader closes
 	finished   bool // the contact ended: no more frames will come
 	endedSent  bool

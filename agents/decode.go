@@ -206,7 +206,18 @@ var agentSpecs = frameSpec{
 	"say":      {"contact_id", "text"},
 	"note":     {"case_id", "text"},
 	"transfer": {"contact_id", "to", "mode", "note"},
-	"end":      {"contact_id", "disposition", "summary"},
+	"end":      {"contact_id", "disposition", "summary", "callback"},
+	// interpreters and callbacks
+	"interpret":           {"contact_id", "language", "note"},
+	"interpreter_release": {"contact_id"},
+	"callback_result":     {"contact_id", "result"},
+}
+
+// followUp is the callback an agent files when ending a contact.
+type followUp struct {
+	Queue  string `json:"queue"`
+	Number string `json:"number"`
+	Note   string `json:"note"`
 }
 
 // transferTarget is the wire form of router.Target.
@@ -231,6 +242,9 @@ type agentCommand struct {
 	Note        string          `json:"note"`
 	Disposition string          `json:"disposition"`
 	Summary     string          `json:"summary"`
+	Callback    *followUp       `json:"callback"`
+	Language    string          `json:"language"`
+	Result      string          `json:"result"`
 }
 
 // decodeAgentFrame turns a client frame into a command, or says why not.
@@ -242,6 +256,11 @@ func decodeAgentFrame(data []byte) (agentCommand, json.RawMessage, *frameError) 
 	}
 	if to, ok := raw["to"]; ok && typ == "transfer" {
 		if ferr := exactKeys("to", to, "queue", "agent"); ferr != nil {
+			return agentCommand{}, ref, ferr
+		}
+	}
+	if cb, ok := raw["callback"]; ok && typ == "end" && string(cb) != "null" {
+		if ferr := exactKeys("callback", cb, "queue", "number", "note"); ferr != nil {
 			return agentCommand{}, ref, ferr
 		}
 	}
@@ -289,10 +308,56 @@ func (c agentCommand) validate() *frameError {
 		}
 		return bounded("note", c.Note, maxText)
 	case "end":
-		return firstErr(idField("contact_id", c.ContactID), bounded("disposition", c.Disposition, maxDisposition),
-			bounded("summary", c.Summary, maxText))
+		if ferr := firstErr(idField("contact_id", c.ContactID), bounded("disposition", c.Disposition, maxDisposition),
+			bounded("summary", c.Summary, maxText)); ferr != nil {
+			return ferr
+		}
+		if c.Callback == nil {
+			return nil
+		}
+		return firstErr(idField("callback.queue", c.Callback.Queue), phone("callback.number", c.Callback.Number, false),
+			bounded("callback.note", c.Callback.Note, maxText))
+	case "interpret":
+		return firstErr(idField("contact_id", c.ContactID), language("language", c.Language),
+			bounded("note", c.Note, maxText))
+	case "interpreter_release":
+		return idField("contact_id", c.ContactID)
+	case "callback_result":
+		return firstErr(idField("contact_id", c.ContactID), callbackResult(c.Result))
 	}
 	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
+}
+
+// phone checks a phone number: 3-32 digits with an optional leading +.
+func phone(field, n string, required bool) *frameError {
+	if n == "" {
+		if required {
+			return invalidf(field, "%s is required", field)
+		}
+		return nil
+	}
+	if len(n) < 3 || len(n) > 32 || strings.Trim(n, "+0123456789") != "" {
+		return invalidf(field, "%s must be 3-32 digits, optionally with +", field)
+	}
+	return nil
+}
+
+// language checks an optional language tag like en or zh-Hant.
+func language(field, l string) *frameError {
+	if l == "" {
+		return nil
+	}
+	if len(l) > 16 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+		return invalidf(field, "%s must be a language tag like en or zh-Hant", field)
+	}
+	return nil
+}
+
+func callbackResult(r string) *frameError {
+	if !router.ValidCallbackResult(r) {
+		return invalidf("result", "result must be answered, no_answer, busy or failed")
+	}
+	return nil
 }
 
 // Citizen frames.
@@ -337,8 +402,9 @@ func (c citizenCommand) validate() *frameError {
 // Gateway frames.
 
 var gatewaySpecs = frameSpec{
-	"transcript": {"contact_id", "speaker", "text"},
-	"hangup":     {"contact_id"},
+	"transcript":  {"contact_id", "speaker", "text"},
+	"hangup":      {"contact_id"},
+	"dial_result": {"contact_id", "result"},
 }
 
 type gatewayCommand struct {
@@ -347,6 +413,7 @@ type gatewayCommand struct {
 	ContactID string          `json:"contact_id"`
 	Speaker   string          `json:"speaker"`
 	Text      string          `json:"text"`
+	Result    string          `json:"result"`
 }
 
 func decodeGatewayFrame(data []byte) (gatewayCommand, json.RawMessage, *frameError) {
@@ -371,12 +438,16 @@ func (c gatewayCommand) validate() *frameError {
 		if ferr := idField("contact_id", c.ContactID); ferr != nil {
 			return ferr
 		}
-		if c.Speaker != string(router.RoleCitizen) && c.Speaker != string(router.RoleAgent) {
-			return invalidf("speaker", "speaker must be citizen or agent")
+		switch router.PartyRole(c.Speaker) {
+		case router.RoleCitizen, router.RoleAgent, router.RoleInterpreter:
+		default:
+			return invalidf("speaker", "speaker must be citizen, agent or interpreter")
 		}
 		return text("text", c.Text)
 	case "hangup":
 		return idField("contact_id", c.ContactID)
+	case "dial_result":
+		return firstErr(idField("contact_id", c.ContactID), callbackResult(c.Result))
 	}
 	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
 }

@@ -27,7 +27,9 @@ func (h *Hub) Deliver(evs []router.Event) {
 func (h *Hub) deliverLocked(e *router.Event) {
 	switch e.Type {
 	case router.EventContactCreated:
-		if e.Contact != nil && e.Contact.Channel != router.ChannelChat {
+		// An interpreter's voice leg is bridged into the citizen's call,
+		// not a call of its own.
+		if e.Contact != nil && e.Contact.Channel != router.ChannelChat && e.Contact.ConferenceOf == "" {
 			h.calls[e.ContactID] = e.Contact.Agency
 		}
 	case router.EventQueued, router.EventQueueChanged:
@@ -41,9 +43,18 @@ func (h *Hub) deliverLocked(e *router.Event) {
 	case router.EventMessage:
 		h.messageLocked(e)
 	case router.EventTranscript:
-		speaker, _ := splitActor(e.Actor)
-		h.toAgentLocked(e.Agent, e.Seq, transcriptFrame{Type: "transcript", ContactID: e.ContactID,
-			CaseID: e.CaseID, Speaker: speaker, Text: e.Text, At: e.At.UTC()})
+		speaker, author := splitActor(e.Actor)
+		interp := e.Data["interpreter"]
+		if speaker == "agent" && interp != "" && author == interp {
+			speaker = "interpreter"
+		}
+		f := transcriptFrame{Type: "transcript", ContactID: e.ContactID, CaseID: e.CaseID, Speaker: speaker,
+			Text: e.Text, At: e.At.UTC()}
+		h.toAgentLocked(e.Agent, e.Seq, f)
+		if interp != "" {
+			f.ContactID = e.Data["interpreter_contact_id"]
+			h.toAgentLocked(interp, e.Seq, f)
+		}
 	case router.EventNote:
 		h.noteLocked(e)
 	case router.EventTransferred:
@@ -56,13 +67,84 @@ func (h *Hub) deliverLocked(e *router.Event) {
 		// The agent lost the contact after the reconnect grace; the
 		// citizen is waiting again and hears the position from the
 		// queue_changed event that follows.
-		h.toAgentLocked(e.Agent, e.Seq, contactEndedFrame{Type: "contact_ended", ContactID: e.ContactID, Reason: "requeued"})
+		// A callback nobody answered is requeued too, to be tried again:
+		// the reason says which.
+		reason := "requeued"
+		if d := e.Data["disposition"]; d != "" {
+			reason = d
+		}
+		h.toAgentLocked(e.Agent, e.Seq, contactEndedFrame{Type: "contact_ended", ContactID: e.ContactID, Reason: reason})
 		for c := range h.citizens[e.ContactID] {
 			c.assigned = false
 		}
 	case router.EventAgentState:
 		h.agentStateLocked(e)
+	case router.EventInterpreter:
+		h.interpreterLocked(e)
+	case router.EventCallbackRequested:
+		h.callbackRequestedLocked(e)
+	case router.EventCallbackAttempt:
+		h.toAgentLocked(e.Agent, e.Seq, callbackResultFrame{Type: "callback_result", ContactID: e.ContactID,
+			Result: e.Reason, Attempt: caseData(e, "attempt")})
+	case router.EventCallbackDue:
+		h.queueMovedLocked(e.Queue)
 	}
+}
+
+func caseData(e *router.Event, key string) string {
+	if e.CaseEvent == nil {
+		return ""
+	}
+	return e.CaseEvent.Data[key]
+}
+
+// interpreterLocked tells the contact's agent, its citizen and (for a
+// call) its gateway how the interpreter stands.
+func (h *Hub) interpreterLocked(e *router.Event) {
+	interp, legID := e.Data["interpreter"], e.Data["interpreter_contact_id"]
+	name := interp
+	if interp != "" {
+		if a, err := h.r.Agent(interp); err == nil && a.Name != "" {
+			name = a.Name
+		}
+	}
+	h.toAgentLocked(e.Agent, e.Seq, interpreterFrame{Type: "interpreter", ContactID: e.ContactID, State: e.Reason,
+		InterpreterContactID: legID, Interpreter: interp, InterpreterName: name, Language: e.Data["language"]})
+	if e.Reason == router.InterpreterRequested {
+		return
+	}
+	h.toCitizensLocked(e.ContactID, citizenInterpreterFrame{Type: "interpreter", State: e.Reason,
+		AgentName: name, Language: e.Data["language"]})
+	if carrier, isCall := h.callAgencyLocked(e.ContactID, nil); isCall {
+		typ := "conference"
+		if e.Reason == router.InterpreterLeft {
+			typ = "conference_ended"
+		}
+		h.toGatewaysLocked(carrier, e.Seq, conferenceFrame{Type: typ, ContactID: e.ContactID,
+			InterpreterContactID: legID, Agent: interp})
+	}
+}
+
+// callbackRequestedLocked confirms a callback to the citizen and, for a
+// chat that became a callback, starts treating it as a call, so the
+// gateway dials it when an agent accepts.
+func (h *Hub) callbackRequestedLocked(e *router.Event) {
+	if e.Contact == nil {
+		return
+	}
+	if _, ok := h.calls[e.ContactID]; !ok {
+		h.calls[e.ContactID] = e.Contact.Agency
+	}
+	f := citizenCallbackFrame{Type: "callback", Mode: e.Reason}
+	if !e.Contact.Due.IsZero() {
+		at := e.Contact.Due.UTC()
+		f.At = &at
+	}
+	for c := range h.citizens[e.ContactID] {
+		c.callback = true
+	}
+	h.toCitizensLocked(e.ContactID, f)
+	h.queueMovedLocked(e.Queue)
 }
 
 func (h *Hub) offeredLocked(e *router.Event) {
@@ -120,27 +202,38 @@ func (h *Hub) acceptedLocked(e *router.Event) {
 	h.toGatewaysLocked(carrier, e.Seq, connectFrame{Type: "connect", ContactID: e.ContactID, Agent: e.Agent})
 }
 
+// messageLocked sends a message of a contact to its agent, its joined
+// interpreter (on the interpreter's own leg) and its citizen. An
+// interpreter's words say from "interpreter".
 func (h *Hub) messageLocked(e *router.Event) {
 	from, author := splitActor(e.Actor)
+	interp := e.Data["interpreter"]
+	if from == "agent" && interp != "" && author == interp {
+		from = "interpreter"
+	}
 	at := e.At.UTC()
+	f := agentMessageFrame{Type: "message", ContactID: e.ContactID, CaseID: e.CaseID, From: from, Text: e.Text, At: at}
+	if from != "citizen" {
+		f.Agent = author
+	}
 	if e.Agent != "" {
-		f := agentMessageFrame{Type: "message", ContactID: e.ContactID, CaseID: e.CaseID, From: from, Text: e.Text, At: at}
-		if from == "agent" {
-			f.Agent = author
-		}
 		h.toAgentLocked(e.Agent, e.Seq, f)
+	}
+	if interp != "" {
+		f.ContactID = e.Data["interpreter_contact_id"]
+		h.toAgentLocked(interp, e.Seq, f)
 	}
 	if len(h.citizens[e.ContactID]) == 0 {
 		return
 	}
-	f := citizenMessageFrame{Type: "message", From: from, Text: e.Text, At: at}
-	if from == "agent" {
-		f.AgentName = author
+	cf := citizenMessageFrame{Type: "message", From: from, Text: e.Text, At: at}
+	if from != "citizen" {
+		cf.AgentName = author
 		if a, err := h.r.Agent(author); err == nil && a.Name != "" {
-			f.AgentName = a.Name
+			cf.AgentName = a.Name
 		}
 	}
-	h.toCitizensLocked(e.ContactID, f)
+	h.toCitizensLocked(e.ContactID, cf)
 }
 
 // noteLocked shares an internal note with the agents now on the case: the
@@ -170,8 +263,11 @@ func (h *Hub) noteLocked(e *router.Event) {
 // transfer hands over: a cold transfer at once, a warm one when the target
 // accepts. A warm transfer just started (its new leg is pending, WarmOf
 // set) changes nothing for them yet.
+//
+// A callback filed by the agent (Reason "callback") moves nobody: the
+// citizen heard ended and the call was hung up; the callback is a new call.
 func (h *Hub) transferredLocked(e *router.Event) {
-	if e.Contact != nil && e.Contact.WarmOf != "" {
+	if (e.Contact != nil && e.Contact.WarmOf != "") || e.Reason == "callback" {
 		return
 	}
 	newID, queue := e.Data["new_contact_id"], e.Data["queue"]
@@ -213,9 +309,15 @@ func (h *Hub) endedLocked(e *router.Event) {
 	if e.Reason == "transferred" {
 		return // the transferred event moves the citizen and the call
 	}
+	if e.Contact != nil && e.Contact.ConferenceOf != "" {
+		return // an interpreter's leg: the interpreter event tells the others
+	}
 	reason := "completed"
-	if e.Type == router.EventAbandoned {
+	switch {
+	case e.Type == router.EventAbandoned:
 		reason = "left"
+	case e.Reason == "callback_filed":
+		reason = "callback"
 	}
 	h.endCitizensLocked(e.ContactID, reason)
 

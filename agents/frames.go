@@ -115,6 +115,26 @@ type transferFailedFrame struct {
 	Reason    string `json:"reason"`
 }
 
+// interpreterFrame tells an agent how the interpreter of their contact
+// stands: requested, joined or left.
+type interpreterFrame struct {
+	Type                 string `json:"type"` // "interpreter"
+	ContactID            string `json:"contact_id"`
+	State                string `json:"state"`
+	InterpreterContactID string `json:"interpreter_contact_id"`
+	Interpreter          string `json:"interpreter,omitempty"`
+	InterpreterName      string `json:"interpreter_name,omitempty"`
+	Language             string `json:"language,omitempty"`
+}
+
+// callbackResultFrame tells the agent on a callback how the call went.
+type callbackResultFrame struct {
+	Type      string `json:"type"` // "callback_result"
+	ContactID string `json:"contact_id"`
+	Result    string `json:"result"`
+	Attempt   string `json:"attempt"`
+}
+
 type stateFrame struct {
 	Type   string `json:"type"` // "state"
 	State  string `json:"state"`
@@ -128,6 +148,24 @@ type queuedFrame struct {
 	Position       int    `json:"position"`
 	EstimatedWaitS int    `json:"estimated_wait_s"`
 	Light          string `json:"light"`
+	// CallbackOffered: the queue takes callbacks and the estimate passes
+	// its callback_after_s, so the citizen may ask to be called back.
+	CallbackOffered bool `json:"callback_offered"`
+}
+
+// citizenCallbackFrame confirms a callback: kept place or booked time.
+type citizenCallbackFrame struct {
+	Type string     `json:"type"` // "callback"
+	Mode string     `json:"mode"` // "keep_place" or "slot"
+	At   *time.Time `json:"at,omitempty"`
+}
+
+// citizenInterpreterFrame tells the citizen an interpreter joined or left.
+type citizenInterpreterFrame struct {
+	Type      string `json:"type"` // "interpreter"
+	State     string `json:"state"`
+	AgentName string `json:"agent_name"`
+	Language  string `json:"language,omitempty"`
 }
 
 type agentJoinedFrame struct {
@@ -186,6 +224,15 @@ type dialFrame struct {
 	ContactID string `json:"contact_id"`
 	Number    string `json:"number"`
 	Agent     string `json:"agent"`
+}
+
+// conferenceFrame asks the gateway to bridge an interpreter into the call
+// of contact_id (type "conference"), or to drop them ("conference_ended").
+type conferenceFrame struct {
+	Type                 string `json:"type"`
+	ContactID            string `json:"contact_id"`
+	InterpreterContactID string `json:"interpreter_contact_id"`
+	Agent                string `json:"agent,omitempty"`
 }
 
 type hangupFrame struct {

@@ -91,6 +91,8 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 		evs, err = h.r.Transcript(cmd.ContactID, router.PartyRole(cmd.Speaker), cmd.Text)
 	case "hangup":
 		evs, err = h.r.Abandon(cmd.ContactID)
+	case "dial_result":
+		evs, err = h.r.CallbackResult("", cmd.ContactID, cmd.Result)
 	}
 	h.answer(c, ref, evs, err)
 }

@@ -43,6 +43,16 @@ type ContactJSON struct {
 	Agent       string      `json:"agent,omitempty"`
 	EndedAt     *time.Time  `json:"ended_at,omitempty"`
 	Disposition string      `json:"disposition,omitempty"`
+	// CallbackNumber is the number to call (callbacks); Attempts counts
+	// calls nobody answered; CallbackAt is when a scheduled callback
+	// joins its line.
+	CallbackNumber string     `json:"callback_number,omitempty"`
+	Attempts       int        `json:"attempts,omitempty"`
+	CallbackAt     *time.Time `json:"callback_at,omitempty"`
+	// ConferenceOf is set on an interpreter's leg: the contact it joins.
+	// Interpreter is set on a contact with an interpreter leg.
+	ConferenceOf string `json:"conference_of,omitempty"`
+	Interpreter  string `json:"interpreter,omitempty"`
 }
 
 // LegJSON is one leg of a case: who handled it, when, how it ended.
@@ -56,6 +66,8 @@ type LegJSON struct {
 	AnsweredAt  *time.Time `json:"answered_at,omitempty"`
 	EndedAt     *time.Time `json:"ended_at,omitempty"`
 	Disposition string     `json:"disposition,omitempty"`
+	// Interpreter marks a leg that brought an interpreter into the case.
+	Interpreter bool `json:"interpreter,omitempty"`
 }
 
 // CaseEventJSON is one entry of a case timeline.
@@ -89,6 +101,8 @@ func ContactOf(v router.ContactView) ContactJSON {
 		Priority: v.Priority, Context: contextOf(v.Context),
 		EnqueuedAt: timeOf(v.EnqueuedAt), AnsweredAt: timeOf(v.AnsweredAt), Position: v.Position,
 		Agent: v.Agent, EndedAt: timeOf(v.EndedAt), Disposition: v.Disposition,
+		CallbackNumber: v.CallbackNumber, Attempts: v.Attempts, CallbackAt: timeOf(v.Due),
+		ConferenceOf: v.ConferenceOf, Interpreter: v.Interpreter,
 	}
 }
 
@@ -102,7 +116,7 @@ func CaseOf(v router.CaseView) CaseJSON {
 		out.Legs = append(out.Legs, LegJSON{
 			ContactID: l.ContactID, Queue: l.Queue, Agency: l.Agency, Agent: l.Agent,
 			Channel: string(l.Channel), EnqueuedAt: timeOf(l.EnqueuedAt), AnsweredAt: timeOf(l.AnsweredAt),
-			EndedAt: timeOf(l.EndedAt), Disposition: l.Disposition,
+			EndedAt: timeOf(l.EndedAt), Disposition: l.Disposition, Interpreter: l.Interpreter,
 		})
 	}
 	for _, e := range v.Events {

@@ -187,10 +187,14 @@ func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) erro
 	if err != nil {
 		return err
 	}
+	language := cs.Caller.Language
+	if s.ConferenceOf != "" {
+		language = "" // an interpreter leg needs the requested language only
+	}
 	c := &contactRow{
 		ID: s.ID, CaseID: cs.ID, Queue: q.ID, Agency: q.Agency, Channel: s.Channel, Caller: cs.Caller,
 		Priority: s.Priority, Context: s.Context.clone(), CallbackNumber: s.CallbackNumber,
-		Extra: s.Skills, Skills: contactSkills(q.RequiredSkills, s.Skills, cs.Caller.Language),
+		Extra: s.Skills, Skills: contactSkills(q.RequiredSkills, s.Skills, language),
 		Seq: s.Seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: s.EnqueuedAt, Head: s.Head,
 		Status: StatusQueued, LegIndex: leg, Widened: q.strategy() != StrategyBestSkill || q.WidenAfter <= 0,
 		Attempts: s.Attempts, ConferenceOf: s.ConferenceOf,

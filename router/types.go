@@ -96,8 +96,10 @@ type QueueConfig struct {
 	OverflowPolicy OverflowPolicy
 	SLA            SLA
 	// CallbackAfter is the estimated wait past which a caller may ask for
-	// a callback; zero means callbacks are offered from the first second.
-	// A queue offers callbacks only if Channels includes callback.
+	// a callback; zero means callbacks are not offered to waiting callers
+	// (the queue may still take callback contacts). The router does not
+	// use it: the estimate lives outside the router, so the API layer
+	// decides when to offer one.
 	CallbackAfter time.Duration
 	// CallbackRetries is how many times a callback nobody answered is
 	// tried again before it closes as callback_failed.

@@ -85,6 +85,8 @@ type ContactView struct {
 	// so the durable store can restore the line exactly.
 	Seq  uint64
 	Head bool
+	// CaseCreatedAt is when the contact's case began: its age in line.
+	CaseCreatedAt time.Time
 	// Due is when a scheduled callback joins its line; Slot says it is a
 	// booked slot; Attempts counts unanswered callback calls.
 	Due      time.Time
@@ -155,7 +157,7 @@ func contactView(c *contactRow) ContactView {
 		Skills: maps.Clone(c.Skills), Agent: c.Agent, OfferID: c.OfferID,
 		EnqueuedAt: c.EnqueuedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt,
 		Disposition: c.Disposition, WarmOf: c.WarmOf, Seq: c.Seq, Head: c.Head,
-		Due: c.Due, Slot: c.Slot, Attempts: c.Attempts,
+		CaseCreatedAt: c.CaseCreatedAt, Due: c.Due, Slot: c.Slot, Attempts: c.Attempts,
 		ConferenceOf: c.ConferenceOf, Interpreter: c.Interpreter,
 	}
 }

@@ -59,6 +59,10 @@ type loadedContact struct {
 	EndedAt        sql.NullTime `db:"ended_at"`
 	Disposition    string       `db:"disposition"`
 	WarmOf         string       `db:"warm_of"`
+	DueAt          sql.NullTime `db:"due_at"`
+	Slot           bool         `db:"slot"`
+	Attempts       int          `db:"attempts"`
+	ConferenceOf   string       `db:"conference_of"`
 }
 
 type loadedLeg struct {
@@ -91,7 +95,7 @@ const (
 		FROM cases WHERE status = 'open' ORDER BY created_at, id`
 	loadContacts = `SELECT c.id, c.case_id, c.queue_id, c.agency_id, c.channel, c.status, c.priority, c.context,
 		c.callback_number, c.skills, c.seq, c.head, c.agent, c.enqueued_at, c.answered_at, c.ended_at,
-		c.disposition, c.warm_of
+		c.disposition, c.warm_of, c.due_at, c.slot, c.attempts, c.conference_of
 		FROM contacts c JOIN cases k ON k.id = c.case_id WHERE k.status = 'open'`
 	loadLegs = `SELECT l.contact_id, l.case_id, l.queue_id, l.agency_id, l.channel, l.seq, l.agent,
 		l.enqueued_at, l.answered_at, l.ended_at, l.disposition
@@ -122,10 +126,17 @@ func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]router.CaseSnapshot,
 	for _, c := range cases {
 		byID[c.ID] = &caseParts{}
 	}
+	interpreter := map[string]bool{} // contact ids of interpreter legs
+	for _, c := range contacts {
+		if c.ConferenceOf != "" {
+			interpreter[c.ID] = true
+		}
+	}
 	for _, l := range legs {
 		if p := byID[l.CaseID]; p != nil {
 			leg := legOf(l.ContactID, l.Queue, l.Agency, l.Channel, l.Agent, l.EnqueuedAt, l.AnsweredAt,
 				l.EndedAt, l.Disposition)
+			leg.Interpreter = interpreter[l.ContactID]
 			p.legs = append(p.legs, legPart{leg: leg, seq: l.Seq, earlier: true})
 		}
 	}
@@ -134,6 +145,7 @@ func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]router.CaseSnapshot,
 		if p := byID[c.CaseID]; p != nil {
 			leg := legOf(c.ID, c.Queue, c.Agency, c.Channel, c.Agent, c.EnqueuedAt, c.AnsweredAt,
 				c.EndedAt, c.Disposition)
+			leg.Interpreter = c.ConferenceOf != ""
 			p.legs = append(p.legs, legPart{leg: leg, seq: c.Seq, contact: c})
 		}
 	}
@@ -231,7 +243,7 @@ func legOf(contactID, queue, agency, channel, agent string, enqueued time.Time, 
 // live reports whether a stored contact status is a live one.
 func live(status string) bool {
 	switch router.ContactStatus(status) {
-	case router.StatusQueued, router.StatusOffered, router.StatusAssigned:
+	case router.StatusQueued, router.StatusOffered, router.StatusAssigned, router.StatusScheduled:
 		return true
 	}
 	return false
@@ -251,6 +263,7 @@ func contactSnapshotOf(r *loadedContact) (router.ContactSnapshot, error) {
 		CallbackNumber: r.CallbackNumber, Skills: skills, Seq: r.Seq, EnqueuedAt: r.EnqueuedAt.UTC(),
 		Head: r.Head, Status: router.ContactStatus(r.Status), Agent: r.Agent,
 		AnsweredAt: nullTime(r.AnsweredAt), WarmOf: r.WarmOf,
+		Due: nullTime(r.DueAt), Slot: r.Slot, Attempts: r.Attempts, ConferenceOf: r.ConferenceOf,
 	}, nil
 }
 

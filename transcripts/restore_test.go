@@ -273,3 +273,94 @@ func TestRequeueAfterRestartKeepsTheEarlierLeg(t *testing.T) {
 		}
 	})
 }
+
+// Callbacks and interpreters survive a restart: a booked callback waits for
+// its slot, an unanswered one for its retry with the failed leg kept, and
+// an interpreter's leg stays joined to its contact.
+func TestLoadRestoresCallbacksAndInterpreters(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		a := newDesk(t, b.DB, "", nil)
+		start(t, a.j)
+		nam := agentIn("nam", "interp", "interp.pool")
+		nam.Skills["lang:vi"] = 4
+		s := mixedState{
+			queues: []router.QueueConfig{
+				agencyQueue("gov110.general", func(q *router.QueueConfig) { q.CallbackRetries = 2 }),
+				agencyQueue("interp.pool", func(q *router.QueueConfig) {
+					q.Kind, q.Channels = router.QueueInterpreter, []router.Channel{router.ChannelChat, router.ChannelVoice}
+				}),
+			},
+			agents: []router.AgentProfile{agentIn("kim", "gov110", "gov110.general"), nam},
+			ids:    map[string]router.ContactView{},
+		}
+		a.setup(s.queues, s.agents)
+		a.online("kim")
+		_, err := a.r.SetState("kim", router.StateBreak, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots, err := a.r.CallbackSlots("gov110.general", 0)
+		if err != nil || len(slots) == 0 {
+			t.Fatalf("CallbackSlots = %v, %v", slots, err)
+		}
+		s.ids["B1"] = a.enqueue(caller("b1", func(r *router.EnqueueRequest) {
+			r.Channel, r.CallbackNumber, r.CallbackAt = router.ChannelCallback, "0212345678", slots[1].Start
+		}))
+
+		a.ack(a.r.SetState("kim", router.StateAvailable, ""))
+		c1 := a.enqueue(caller("c1", func(r *router.EnqueueRequest) {
+			r.Channel, r.CallbackNumber = router.ChannelCallback, "0212345679"
+		}))
+		a.accept(c1.ID)
+		a.ack(a.r.CallbackResult("", c1.ID, router.CallbackNoAnswer))
+		s.ids["C1"] = c1
+
+		i1 := a.enqueue(caller("i1", func(r *router.EnqueueRequest) {
+			r.Channel = router.ChannelChat
+		}))
+		a.accept(i1.ID)
+		a.online("nam")
+		leg, evs, err := a.r.Interpret("kim", i1.ID, "vi", "Vietnamese, please")
+		a.ack(evs, err)
+		a.accept(leg.ID)
+		s.ids["I1"], s.ids["IL"] = i1, leg
+
+		br, _, _ := restart(t, b.DB, a.clock, s, "b-")
+		for _, n := range []string{"B1", "C1", "I1", "IL"} {
+			want := a.contact(s.ids[n].ID)
+			got, err := br.Contact(s.ids[n].ID)
+			if err != nil {
+				t.Fatalf("restored %s: %v", n, err)
+			}
+			want.OfferID, got.OfferID = "", ""
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("restored %s:\n%+v\nwant\n%+v", n, got, want)
+			}
+			wantCase, err := a.r.Case(s.ids[n].CaseID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotCase, err := br.Case(s.ids[n].CaseID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gotCase, wantCase) {
+				t.Errorf("restored case of %s:\n%+v\nwant\n%+v", n, gotCase, wantCase)
+			}
+		}
+		if got := a.contact(s.ids["C1"].ID); got.Status != router.StatusScheduled || got.Attempts != 1 {
+			t.Errorf("C1 before the restart: %+v; want scheduled after one attempt", got)
+		}
+		// Messages on the restored contact still reach the interpreter.
+		if _, _, err := br.Connect("kim"); err != nil {
+			t.Fatal(err)
+		}
+		evs, err = br.Say(router.AsCitizen(), i1.ID, "còn đó không?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evs[0].Data["interpreter"] != "nam" {
+			t.Errorf("after the restart the interpreter is not on the contact: %+v", evs[0])
+		}
+	})
+}

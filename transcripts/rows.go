@@ -57,6 +57,10 @@ type contactRow struct {
 	EnqueuedAt                                 time.Time
 	AnsweredAt, EndedAt                        any
 	Disposition, WarmOf                        string
+	DueAt                                      any
+	Slot                                       bool
+	Attempts                                   int
+	ConferenceOf                               string
 }
 
 type legRow struct {
@@ -71,8 +75,9 @@ type legRow struct {
 }
 
 type requeueRef struct {
-	ContactID  string
-	EndedAt    time.Time
+	ContactID   string
+	Disposition string
+	EndedAt     time.Time
 	EnqueuedAt time.Time // of the new leg: older legs are the ones to keep
 }
 
@@ -127,12 +132,16 @@ func (j *Journal) rowsOf(batch []router.Event) (batchRows, error) {
 			b.cases = append(b.cases, r)
 		}
 		if ev.Type == router.EventRequeued {
+			disposition := storable(ev.Data["disposition"])
+			if disposition == "" {
+				disposition = "requeued"
+			}
 			if prev, ok := j.assigned[c.ID]; ok {
-				b.legs = append(b.legs, endedLeg(prev, ev.At))
+				b.legs = append(b.legs, endedLeg(prev, ev.At, disposition))
 			} else {
 				// Assigned before this process started: its row is committed.
-				b.requeuedFromDB = append(b.requeuedFromDB,
-					requeueRef{ContactID: c.ID, EndedAt: ts(ev.At), EnqueuedAt: ts(c.EnqueuedAt)})
+				b.requeuedFromDB = append(b.requeuedFromDB, requeueRef{ContactID: c.ID,
+					Disposition: disposition, EndedAt: ts(ev.At), EnqueuedAt: ts(c.EnqueuedAt)})
 			}
 		}
 		r, err := contactRowOf(c)
@@ -161,7 +170,16 @@ func newCaseRow(c *router.ContactView) (caseRow, error) {
 	}
 	return caseRow{ID: c.CaseID, CallerID: clean(c.Caller.ID), CallerName: storable(c.Caller.Name),
 		CallerLanguage: clean(c.Caller.Language), Context: cx, Status: "open",
-		CreatedAt: ts(c.EnqueuedAt)}, nil
+		CreatedAt: ts(caseCreatedAt(c))}, nil
+}
+
+// caseCreatedAt is when the contact's case began; a view from before the
+// field existed falls back to the contact's own start.
+func caseCreatedAt(c *router.ContactView) time.Time {
+	if c.CaseCreatedAt.IsZero() {
+		return c.EnqueuedAt
+	}
+	return c.CaseCreatedAt
 }
 
 func closedCaseRow(ev *router.Event) (caseRow, error) {
@@ -190,14 +208,15 @@ func contactRowOf(c *router.ContactView) (contactRow, error) {
 		CallbackNumber: storable(c.CallbackNumber), Skills: string(skills), Seq: int64(c.Seq), Head: c.Head,
 		Agent: c.Agent, EnqueuedAt: ts(c.EnqueuedAt), AnsweredAt: nullTS(c.AnsweredAt),
 		EndedAt: nullTS(c.EndedAt), Disposition: storable(c.Disposition), WarmOf: c.WarmOf,
+		DueAt: nullTS(c.Due), Slot: c.Slot, Attempts: c.Attempts, ConferenceOf: c.ConferenceOf,
 	}, nil
 }
 
 // endedLeg is the leg a contact row described before it was re-queued.
-func endedLeg(c contactRow, endedAt time.Time) legRow {
+func endedLeg(c contactRow, endedAt time.Time, disposition string) legRow {
 	return legRow{ContactID: c.ID, EnqueuedAt: c.EnqueuedAt, CaseID: c.CaseID, Queue: c.Queue,
 		Agency: c.Agency, Channel: c.Channel, Seq: c.Seq, Agent: c.Agent, AnsweredAt: c.AnsweredAt,
-		EndedAt: ts(endedAt), Disposition: "requeued"}
+		EndedAt: ts(endedAt), Disposition: disposition}
 }
 
 func eventRowOf(caseID string, e *router.CaseEvent) (eventRow, error) {

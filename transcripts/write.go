@@ -32,7 +32,7 @@ var (
 	contactsTable = table{"contacts",
 		[]string{"id", "case_id", "queue_id", "agency_id", "channel", "status", "priority", "caller_id", "context",
 			"callback_number", "skills", "seq", "head", "agent", "enqueued_at", "answered_at", "ended_at",
-			"disposition", "warm_of"},
+			"disposition", "warm_of", "due_at", "slot", "attempts", "conference_of"},
 		""} // set in init: every column but id from excluded
 	legsTable = table{"requeued_legs",
 		[]string{"contact_id", "enqueued_at", "case_id", "queue_id", "agency_id", "channel", "seq", "agent",
@@ -58,7 +58,7 @@ func init() {
 // the new leg.
 const requeuedLegFromRow = `INSERT INTO requeued_legs
 	(contact_id, enqueued_at, case_id, queue_id, agency_id, channel, seq, agent, answered_at, ended_at, disposition)
-	SELECT id, enqueued_at, case_id, queue_id, agency_id, channel, seq, agent, answered_at, ?, 'requeued'
+	SELECT id, enqueued_at, case_id, queue_id, agency_id, channel, seq, agent, answered_at, ?, ?
 	FROM contacts WHERE id = ? AND enqueued_at < ?
 	ON CONFLICT (contact_id, enqueued_at) DO NOTHING`
 
@@ -147,7 +147,7 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 	}
 	// Earlier legs are copied before the contact rows move on.
 	for _, r := range b.requeuedFromDB {
-		if _, err := tx.ExecContext(ctx, j.sqls.fromRow, r.EndedAt, r.ContactID, r.EnqueuedAt); err != nil {
+		if _, err := tx.ExecContext(ctx, j.sqls.fromRow, r.EndedAt, r.Disposition, r.ContactID, r.EnqueuedAt); err != nil {
 			return fmt.Errorf("keep requeued leg of %s: %w", r.ContactID, err)
 		}
 	}
@@ -196,7 +196,7 @@ func (r caseRow) appendArgs(a []any) []any {
 func (r contactRow) appendArgs(a []any) []any {
 	return append(a, r.ID, r.CaseID, r.Queue, r.Agency, r.Channel, r.Status, r.Priority, r.CallerID, r.Context,
 		r.CallbackNumber, r.Skills, r.Seq, r.Head, r.Agent, r.EnqueuedAt, r.AnsweredAt, r.EndedAt,
-		r.Disposition, r.WarmOf)
+		r.Disposition, r.WarmOf, r.DueAt, r.Slot, r.Attempts, r.ConferenceOf)
 }
 
 func (r legRow) appendArgs(a []any) []any {

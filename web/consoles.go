@@ -82,6 +82,9 @@ func (s *Server) readTransferTargets(ctx context.Context, self string) (transfer
 		return out, err
 	}
 	for _, q := range queues {
+		if q.Kind == "interpreter" {
+			continue // interpreters are asked for, not transferred to
+		}
 		out.Queues = append(out.Queues, targetQueue{ID: q.ID, Agency: q.Agency, AgencyName: names[q.Agency], Name: q.Name, Channels: q.Channels})
 	}
 	users, err := allPages(func(pg directory.Page) ([]directory.User, bool, error) {

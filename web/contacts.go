@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"tellonce/agents"
 	"tellonce/auth"
@@ -29,6 +30,8 @@ type contactRequest struct {
 	} `json:"context"`
 	CallbackNumber string `json:"callback_number"`
 	CaseID         string `json:"case_id"`
+	// CallbackAt books a callback slot (channel callback, gateways only).
+	CallbackAt *time.Time `json:"callback_at"`
 }
 
 func (c *contactRequest) enqueue() router.EnqueueRequest {
@@ -43,6 +46,13 @@ func (c *contactRequest) enqueue() router.EnqueueRequest {
 	}
 }
 
+func (c *contactRequest) callbackAt() time.Time {
+	if c.CallbackAt == nil {
+		return time.Time{}
+	}
+	return *c.CallbackAt
+}
+
 // contactStatus is the answer of POST and GET /v1/contacts.
 type contactStatus struct {
 	ContactID      string `json:"contact_id"`
@@ -54,12 +64,19 @@ type contactStatus struct {
 	EstimatedWaitS *int   `json:"estimated_wait_s"`
 	Light          string `json:"light,omitempty"`
 	CitizenToken   string `json:"citizen_token,omitempty"`
+	// CallbackAt is when a booked callback joins the line (status
+	// scheduled).
+	CallbackAt *time.Time `json:"callback_at,omitempty"`
 }
 
 func (s *Server) statusOf(c router.ContactView) contactStatus {
 	st := contactStatus{ContactID: c.ID, CaseID: c.CaseID, Queue: c.Queue, Channel: string(c.Channel), Status: string(c.Status)}
 	if c.Status == router.StatusQueued {
 		st.Position = c.Position
+	}
+	if !c.Due.IsZero() {
+		at := c.Due.UTC()
+		st.CallbackAt = &at
 	}
 	if s.estimator != nil {
 		secs, light := s.estimator.Estimate(c.Queue, st.Position)
@@ -106,7 +123,9 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, evs, err := s.router.Enqueue(req.enqueue())
+	er := req.enqueue()
+	er.CallbackAt, er.HandleTime = req.callbackAt(), s.handleTime(req.Queue)
+	c, evs, err := s.router.Enqueue(er)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -48,6 +48,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /v1/agent/ws", s.authed(s.agentWS))
 	h("GET /v1/contacts/{id}/ws", s.citizenWS)
 	h("GET /v1/gateway/ws", s.authed(s.gatewayWS))
+	s.callbackRoutes(h)
 	s.supervisionRoutes(h)
 	s.statsRoutes(h)
 

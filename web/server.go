@@ -126,8 +126,10 @@ type Server struct {
 	estimator agents.Estimator
 	hub       *agents.Hub
 	chatLimit *ratelimit.Limiter
-	review    *transcripts.Review
-	stats     *stats.Stats
+	// publicLimit bounds other public reads per client (callback slots).
+	publicLimit *ratelimit.Limiter
+	review      *transcripts.Review
+	stats       *stats.Stats
 }
 
 // New builds a server.
@@ -167,10 +169,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, db: d.DB, dir: d.Directory, sessions: d.Sessions, hasher: d.Hasher,
 		log: d.Log, registry: d.Registry, metrics: m, now: d.Now, dummyHash: dummy,
-		loginAddr: ratelimit.New(refill, cfg.LoginBurstAddr, 100_000, d.Now),
-		loginUser: ratelimit.New(refill, cfg.LoginBurstUser, 100_000, d.Now),
-		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, d.Now),
-		router:    d.Router, journal: d.Journal, tokens: d.Tokens, estimator: d.Estimator,
+		loginAddr:   ratelimit.New(refill, cfg.LoginBurstAddr, 100_000, d.Now),
+		loginUser:   ratelimit.New(refill, cfg.LoginBurstUser, 100_000, d.Now),
+		chatLimit:   ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, d.Now),
+		publicLimit: ratelimit.New(10, 30, 100_000, d.Now),
+		router:      d.Router, journal: d.Journal, tokens: d.Tokens, estimator: d.Estimator,
 		review: d.Review, stats: d.Stats,
 	}
 	s.hub = agents.NewHub(d.Router, d.Journal, agents.Config{

@@ -1,0 +1,175 @@
+package agents
+
+import (
+	"testing"
+	"time"
+
+	"tellonce/router"
+)
+
+// interpreters adds an interpreter queue of agency lang with interpreter
+// nam (Vietnamese) to the environment.
+func (e *env) interpreters() {
+	e.t.Helper()
+	if _, err := e.r.UpsertQueue(router.QueueConfig{ID: "lang.pool", Agency: "lang", Name: "Interpreters",
+		Kind: router.QueueInterpreter, Channels: []router.Channel{router.ChannelChat, router.ChannelVoice}, Wrapup: -1}); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.r.UpsertAgent(router.AgentProfile{Username: "nam", Name: "Nguyen Nam", Agency: "lang",
+		Queues: map[string]int{"lang.pool": 1}, Skills: map[string]int{"lang:vi": 5}, MaxChats: 3}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestInterpreterConferenceOverSockets(t *testing.T) {
+	e := newEnv(t)
+	e.interpreters()
+	kim, cit, cv := e.assigned()
+	cit.ok(map[string]any{"type": "say", "text": "tôi mất thẻ cư trú"})
+	kim.expect("message")
+	nam := e.available("nam")
+
+	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi", "note": "Vietnamese speaker"})
+	if f := kim.expect("interpreter"); f.str("state") != "requested" || f.str("contact_id") != cv.ID {
+		t.Errorf("kim got %v; want interpreter requested", f)
+	}
+	offer := nam.expect("offer")
+	legID := offer.obj("contact").str("contact_id")
+	if offer.obj("contact").str("conference_of") != cv.ID || offer.obj("case").obj("transfer_note").str("text") != "Vietnamese speaker" {
+		t.Errorf("nam's offer %v; want an interpreter leg of %s with the note first", offer, cv.ID)
+	}
+	nam.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	assigned := nam.expect("assigned")
+	said := false
+	for _, ev := range assigned.obj("case").list("events") {
+		said = said || ev.str("text") == "tôi mất thẻ cư trú"
+	}
+	if !said {
+		t.Errorf("the interpreter's case lacks the citizen's earlier words: %v", assigned.obj("case"))
+	}
+	if f := kim.expect("interpreter"); f.str("state") != "joined" || f.str("interpreter_name") != "Nguyen Nam" {
+		t.Errorf("kim got %v; want the interpreter joined", f)
+	}
+	if f := cit.expect("interpreter"); f.str("state") != "joined" || f.str("agent_name") != "Nguyen Nam" {
+		t.Errorf("citizen got %v; want the interpreter joined", f)
+	}
+
+	// Three parties, one conversation.
+	cit.ok(map[string]any{"type": "say", "text": "xin chào"})
+	cit.expect("message") // the citizen's own words come back to their chat
+	if f := nam.expect("message"); f.str("contact_id") != legID || f.str("from") != "citizen" {
+		t.Errorf("nam got %v; want the citizen's words on the leg %s", f, legID)
+	}
+	kim.expect("message")
+	nam.ok(map[string]any{"type": "say", "contact_id": legID, "text": "안녕하세요 (interpreted)"})
+	if f := nam.expect("message"); f.str("contact_id") != legID || f.str("from") != "interpreter" {
+		t.Errorf("nam got %v; want their own words on their leg", f)
+	}
+	if f := kim.expect("message"); f.str("from") != "interpreter" || f.str("agent") != "nam" || f.str("contact_id") != cv.ID {
+		t.Errorf("kim got %v; want the interpreter's words on %s", f, cv.ID)
+	}
+	if f := cit.expect("message"); f.str("from") != "interpreter" || f.str("agent_name") != "Nguyen Nam" {
+		t.Errorf("citizen got %v; want the interpreter's words", f)
+	}
+	kim.ok(map[string]any{"type": "say", "contact_id": cv.ID, "text": "카드를 재발급해 드릴게요"})
+	if f := nam.expect("message"); f.str("from") != "agent" || f.str("text") != "카드를 재발급해 드릴게요" {
+		t.Errorf("nam got %v; want kim's words", f)
+	}
+
+	// The interpreter leaves; the chat goes on.
+	nam.ok(map[string]any{"type": "end", "contact_id": legID})
+	if f := kim.expect("interpreter"); f.str("state") != "left" {
+		t.Errorf("kim got %v; want the interpreter left", f)
+	}
+	if f := cit.expect("interpreter"); f.str("state") != "left" {
+		t.Errorf("citizen got %v; want the interpreter left", f)
+	}
+	if cit.received("ended") {
+		t.Error("the citizen's chat ended with the interpreter's leg")
+	}
+	kim.ok(map[string]any{"type": "say", "contact_id": cv.ID, "text": "still here"})
+	if f := cit.expect("message"); f.str("text") != "still here" {
+		t.Errorf("citizen got %v after the interpreter left", f)
+	}
+
+	// Bad frames get errors and change nothing.
+	for _, bad := range []map[string]any{
+		{"type": "interpret", "contact_id": cv.ID, "language": "v i"},
+		{"type": "interpret", "contact_id": cv.ID, "language": "vi", "extra": 1},
+		{"type": "interpreter_release", "contact_id": cv.ID},
+		{"type": "interpret", "contact_id": "nope", "language": "vi"},
+	} {
+		if f := kim.call(bad); f.str("type") != "error" {
+			t.Errorf("%v answered %v; want an error", bad, f)
+		}
+	}
+}
+
+func TestCallbackOverSockets(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.r.UpsertQueue(router.QueueConfig{ID: "gov.general", Agency: "gov", Name: "Civil complaints",
+		Channels: []router.Channel{router.ChannelChat, router.ChannelCallback}, Wrapup: -1, CallbackRetries: 2}); err != nil {
+		t.Fatal(err)
+	}
+	gw := e.gateway("/gateway/gw-gov?agency=gov")
+	cv := e.enqueue(router.EnqueueRequest{Caller: caller("c1")})
+	cit := e.dial("/citizen/" + cv.ID)
+	cit.expectNext("queued")
+	if _, _, err := e.r.RequestCallback(cv.ID, router.CallbackRequest{Number: "01055556666"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := cit.expect("callback"); f.str("mode") != "keep_place" {
+		t.Errorf("citizen got %v; want the callback confirmed", f)
+	}
+	kim := e.available("kim")
+	offer := kim.expect("offer")
+	kim.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	if f := gw.expectNext("dial"); f.str("contact_id") != cv.ID || f.str("number") != "01055556666" {
+		t.Errorf("gateway got %v; want the chat's callback dialled", f)
+	}
+
+	// Nobody answers: kim is told and freed; the router will try again.
+	gw.ok(map[string]any{"type": "dial_result", "contact_id": cv.ID, "result": "no_answer"})
+	if f := kim.expect("callback_result"); f.str("result") != "no_answer" || f.str("attempt") != "1" {
+		t.Errorf("kim got %v; want the no-answer result", f)
+	}
+	if f := kim.expect("contact_ended"); f.str("reason") != "no_answer" {
+		t.Errorf("kim got %v; want contact_ended no_answer", f)
+	}
+	got, err := e.r.Contact(cv.ID)
+	if err != nil || got.Status != router.StatusScheduled {
+		t.Errorf("after no answer the contact is %+v (%v); want scheduled for a retry", got, err)
+	}
+	if f := gw.call(map[string]any{"type": "dial_result", "contact_id": cv.ID, "result": "maybe"}); f.str("field") != "result" {
+		t.Errorf("a bad result answered %v; want an error on result", f)
+	}
+
+	// The retry comes due and reaches kim again; this time the call works.
+	e.clock.Advance(router.DefaultCallbackRetryAfter + time.Second)
+	if _, err := e.r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	offer = kim.expect("offer")
+	if offer.obj("contact").num("attempts") != 1 {
+		t.Errorf("retry offer %v; want attempts 1", offer.obj("contact"))
+	}
+}
+
+func TestSecondLineCallbackOverSockets(t *testing.T) {
+	e := newEnv(t)
+	kim, cit, cv := e.assigned()
+	park := e.available("park")
+	kim.ok(map[string]any{"type": "end", "contact_id": cv.ID, "summary": "tax question",
+		"callback": map[string]any{"queue": "tax.general", "number": "0212345678", "note": "call about the refund"}})
+	if f := cit.expect("ended"); f.str("reason") != "callback" {
+		t.Errorf("citizen got %v; want ended with reason callback", f)
+	}
+	offer := park.expect("offer")
+	if offer.obj("contact").str("channel") != "callback" || offer.obj("contact").str("callback_number") != "0212345678" ||
+		offer.obj("case").obj("transfer_note").str("text") != "call about the refund" {
+		t.Errorf("park's offer %v; want the callback with its note first", offer)
+	}
+	if f := kim.call(map[string]any{"type": "end", "contact_id": cv.ID, "callback": map[string]any{"queue": "tax.general", "number": "x"}}); f.str("field") != "callback.number" {
+		t.Errorf("a bad callback number answered %v; want an error on callback.number", f)
+	}
+}
