@@ -78,7 +78,7 @@ type requeueRef struct {
 	ContactID   string
 	Disposition string
 	EndedAt     time.Time
-	EnqueuedAt time.Time // of the new leg: older legs are the ones to keep
+	EnqueuedAt  time.Time // of the new leg: older legs are the ones to keep
 }
 
 type eventRow struct {
