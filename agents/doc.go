@@ -41,7 +41,11 @@
 // Agent → server: state {state: available|break|offline, reason} ·
 // accept {offer_id} · decline {offer_id, reason} · say {contact_id, text} ·
 // note {case_id, text} · transfer {contact_id, to: {queue} | {agent},
-// mode: cold|warm, note} · end {contact_id, disposition, summary}.
+// mode: cold|warm, note} · end {contact_id, disposition, summary,
+// callback: {queue, number, note}} (callback optional: a second-line
+// callback filed in that queue) · interpret {contact_id, language, note} ·
+// interpreter_release {contact_id} · callback_result {contact_id, result:
+// answered|no_answer|busy|failed}.
 //
 // Server → agent:
 //   - hello {agent: {username, name, agency, state, chosen, reason, max_chats},
@@ -67,6 +71,15 @@
 //     to the agents now on the case (author, holders of its live legs,
 //     agents it is offered to); transfer_failed {contact_id, reason} when a
 //     warm transfer is declined, times out or loses its target.
+//   - interpreter {contact_id, state: requested|joined|left,
+//     interpreter_contact_id, interpreter, interpreter_name, language} to
+//     the agent of a contact with an interpreter. The interpreter holds
+//     their own leg (contact.conference_of names the contact it joins):
+//     the contact's messages reach them with contact_id = their leg, and
+//     message.from is "interpreter" for their words.
+//   - callback_result {contact_id, result, attempt} to the agent on a
+//     callback; contact_ended reasons also "no_answer", "busy", "failed"
+//     (the callback will be tried again) and "callback_filed".
 //   - stats {queues} is not sent yet.
 //
 // Citizen → server: say {text} · leave {} — the citizen abandons the
@@ -74,18 +87,23 @@
 // contact_ended with reason "abandoned"; the server answers, sends ended
 // {reason: "left"} and closes the socket.
 //
-// Server → citizen: queued {position, estimated_wait_s, light} on connect
+// Server → citizen: queued {position, estimated_wait_s, light,
+// callback_offered} on connect
 // and whenever the position changes (position 0: an agent is being
 // offered the contact) · agent_joined {agent_name, agency} ·
 // message {from: agent|citizen, agent_name, text, at} (agent_name, the
 // agent's display name, is an addition) · transferred {agency,
-// queue_name} · ended {reason: completed|left|closed}, after which the
+// queue_name} · callback {mode: keep_place|slot, at} (the callback is
+// registered) · interpreter {state: joined|left, agent_name, language} ·
+// ended {reason: completed|left|closed|callback}, after which the
 // server closes the socket (1000). The socket follows the case across
 // transfers; a citizen reconnecting with the first contact id joins the
 // live leg. Citizens never receive notes, transcripts or case views.
 //
-// Gateway → server: transcript {contact_id, speaker: citizen|agent, text}
-// · hangup {contact_id} (the caller hung up: router.Abandon).
+// Gateway → server: transcript {contact_id, speaker:
+// citizen|agent|interpreter, text} · hangup {contact_id} (the caller hung
+// up: router.Abandon) · dial_result {contact_id, result} (how a callback
+// call went: router.CallbackResult).
 //
 // Server → gateway: hello {calls: [{contact_id, case_id, queue, agency,
 // channel, status, agent, number}]} first on every connect (addition): the
@@ -96,7 +114,8 @@
 // callback is accepted · hangup {contact_id} when the agent side ends a
 // call · transferred {contact_id, new_contact_id} (addition) when a call
 // moves to a transfer leg, so that the next connect, naming the new leg,
-// finds the call. A
+// finds the call · conference {contact_id, interpreter_contact_id, agent}
+// and conference_ended {…} when an interpreter joins or leaves a call. A
 // gateway serving agency A gets the frames of calls that started in A
 // (agency "" gets all) and may act on contacts whose case touched A.
 //

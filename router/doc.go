@@ -75,4 +75,20 @@
 //     fan-out layer asks Position for the citizens it has connected.
 //   - Queue timings: OfferTimeout zero means 20s; Wrapup zero means 10s and
 //     a negative Wrapup means none.
+//   - Callbacks: a waiting contact becomes a callback that keeps its rank
+//     (virtual hold), or is scheduled out of line until a booked slot
+//     starts and then goes to the head. Slot capacity is staffed agents
+//     (logged in now) × slot length ÷ handle time × CallbackSharePct; one
+//     booking per caller across queues. An unanswered callback frees the
+//     agent and waits CallbackRetryAfter as a new leg, CallbackRetries
+//     times, then ends as callback_failed. Whether a queue's wait is long
+//     enough to offer a callback is decided outside the router, where the
+//     estimate lives.
+//   - Interpreters: an interpreter leg (ConferenceOf) waits in the
+//     requesting agent's agency's interpreter queue, overflowed at once to
+//     every other interpreter queue, needing only lang:<language>; it keeps
+//     no place in the caller index, is never offered to its requester,
+//     cannot be transferred, and ends with its contact. Messages on the
+//     contact name the joined interpreter in Data so the fan-out reaches
+//     them.
 package router
