@@ -478,7 +478,7 @@ func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*conta
 	}
 	v := contactView(leg)
 	w.emit(Event{Type: EventTransferred, CaseID: c.CaseID, ContactID: c.ID, Queue: q.ID,
-		Agent: username, Actor: e.Actor, Text: f.Note, Reason: "callback", CaseEvent: &e, Contact: &v,
+		Agent: username, Actor: e.Actor, Text: e.Text, Reason: "callback", CaseEvent: &e, Contact: &v,
 		Data: map[string]string{"new_contact_id": leg.ID, "queue": q.ID, "queue_name": q.Name,
 			"agency": q.Agency, "mode": "callback"}})
 	return leg, nil

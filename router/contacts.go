@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"tellonce/privacy"
+
 	memdb "github.com/hashicorp/go-memdb"
 )
 
@@ -143,7 +145,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	w.r.seq++
 	c := &contactRow{
 		ID: w.r.id("ct"), CaseID: cs.ID, Queue: q.ID, Agency: q.Agency, Channel: req.Channel,
-		Caller: req.Caller, Priority: req.Priority, Context: req.Context.clone(),
+		Caller: maskedCaller(req.Caller), Priority: req.Priority, Context: maskedContext(req.Context),
 		CallbackNumber: req.CallbackNumber, Extra: maps.Clone(req.Skills),
 		Skills: contactSkills(q.RequiredSkills, req.Skills, req.Caller.Language),
 		Seq:    w.r.seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: w.now, Status: StatusQueued,
@@ -158,7 +160,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if err := w.addContactTxn(c, q); err != nil {
 		return nil, err
 	}
-	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+req.Caller.ID, req.Context.Summary,
+	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+req.Caller.ID, c.Context.Summary,
 		map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)})
 	if err != nil {
 		return nil, err
@@ -181,8 +183,8 @@ func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 		}
 		return cs, nil
 	}
-	cs := &caseRow{ID: w.r.id("cs"), CallerID: req.Caller.ID, Caller: req.Caller,
-		Context: req.Context.clone(), CreatedAt: w.now}
+	cs := &caseRow{ID: w.r.id("cs"), CallerID: req.Caller.ID, Caller: maskedCaller(req.Caller),
+		Context: maskedContext(req.Context), CreatedAt: w.now}
 	return cs, w.putCase(cs)
 }
 
@@ -307,7 +309,9 @@ func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[st
 	}
 	n := cs.copy()
 	n.NextSeq++
-	e := CaseEvent{Seq: n.NextSeq, At: w.now, Type: typ, Actor: actor, Text: text, Data: data}
+	// Resident registration numbers never enter the case, not even in
+	// memory: live frames, reads and the durable store all see them masked.
+	e := CaseEvent{Seq: n.NextSeq, At: w.now, Type: typ, Actor: actor, Text: privacy.MaskRRN(text), Data: maskedData(data)}
 	if err := w.putCase(n); err != nil {
 		return CaseEvent{}, err
 	}
@@ -387,4 +391,38 @@ func (w *writer) assignedTo(username, contactID string) (*contactRow, error) {
 		return nil, fmt.Errorf("contact %s is %s, not assigned: %w", contactID, c.Status, ErrConflict)
 	}
 	return c, nil
+}
+
+// maskedCaller is c with a resident registration number in the name masked
+// (the id is compared, not shown, and must stay as given).
+func maskedCaller(c Caller) Caller {
+	c.Name = privacy.MaskRRN(c.Name)
+	return c
+}
+
+// maskedContext is c with every resident registration number masked.
+func maskedContext(c ContactContext) ContactContext {
+	out := ContactContext{Summary: privacy.MaskRRN(c.Summary), Attributes: maskedData(c.Attributes)}
+	if c.IVR != nil {
+		out.IVR = make([]string, len(c.IVR))
+		for i, s := range c.IVR {
+			out.IVR[i] = privacy.MaskRRN(s)
+		}
+	}
+	return out
+}
+
+// maskedData is m with every resident registration number in its keys and
+// values masked (m itself when there is none).
+func maskedData(m map[string]string) map[string]string {
+	for k, v := range m {
+		if privacy.MaskRRN(k) != k || privacy.MaskRRN(v) != v {
+			out := make(map[string]string, len(m))
+			for k, v := range m {
+				out[privacy.MaskRRN(k)] = privacy.MaskRRN(v)
+			}
+			return out
+		}
+	}
+	return m
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -302,5 +303,39 @@ func TestLiveCalls(t *testing.T) {
 	f.must(err)
 	if seq != lastSeq() || len(calls) != 1 || calls[0].ID != cb.ID {
 		t.Errorf("after End: LiveCalls = %+v, seq %d (last %d); want only %s", calls, seq, lastSeq(), cb.ID)
+	}
+}
+
+// Resident registration numbers are masked as they enter the router, so no
+// live frame, read or stored row ever holds one.
+func TestResidentNumbersMaskedOnEntry(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
+	f.online("a")
+	rrn, masked := "900101-1234567", "900101-1******"
+	c, _, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "q", Caller: Caller{ID: "c1", Name: "홍 " + rrn},
+		Context: ContactContext{Summary: "my number " + rrn, IVR: []string{rrn}, Attributes: map[string]string{"rrn": rrn}}})
+	f.must(err)
+	f.accept(c.ID)
+	evs, err := f.r.Say(AsCitizen(), c.ID, "it is "+rrn)
+	f.must(err)
+	if evs[0].Text != "it is "+masked || evs[0].CaseEvent.Text != "it is "+masked {
+		t.Errorf("message event %q / %q; want the number masked", evs[0].Text, evs[0].CaseEvent.Text)
+	}
+	evs, err = f.r.Note("a", c.CaseID, rrn)
+	f.must(err)
+	if evs[0].Text != masked {
+		t.Errorf("note event %q; want masked", evs[0].Text)
+	}
+	cs, err := f.r.Case(c.CaseID)
+	f.must(err)
+	got := f.contact(c.ID)
+	for what, s := range map[string]string{
+		"caller name": cs.Caller.Name, "summary": cs.Context.Summary, "ivr": cs.Context.IVR[0],
+		"attribute": cs.Context.Attributes["rrn"], "contact summary": got.Context.Summary,
+		"first event": cs.Events[0].Text,
+	} {
+		if strings.Contains(s, "1234567") {
+			t.Errorf("%s holds the number: %q", what, s)
+		}
 	}
 }

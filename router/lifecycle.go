@@ -47,7 +47,7 @@ func (w *writer) endContactTxn(contactID, disposition, summary, actor string, ty
 	}
 	v := contactView(n)
 	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
-		Actor: actor, Reason: disposition, Text: summary, CaseEvent: &e, Contact: &v})
+		Actor: actor, Reason: disposition, Text: e.Text, CaseEvent: &e, Contact: &v})
 	if err := w.unlinkWarmTxn(c, actor); err != nil {
 		return err
 	}

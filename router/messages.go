@@ -99,7 +99,7 @@ func (w *writer) speakTxn(contactID, caseType string, typ EventType, actor, text
 		return err
 	}
 	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
-		Actor: actor, Text: text, CaseEvent: &e, Data: conferenceData(w.txn, c)})
+		Actor: actor, Text: e.Text, CaseEvent: &e, Data: conferenceData(w.txn, c)})
 	return nil
 }
 
@@ -121,7 +121,7 @@ func (r *Router) Note(username, caseID, text string) ([]Event, error) {
 		if err != nil {
 			return err
 		}
-		w.emit(Event{Type: EventNote, CaseID: caseID, Agent: username, Actor: e.Actor, Text: text, CaseEvent: &e})
+		w.emit(Event{Type: EventNote, CaseID: caseID, Agent: username, Actor: e.Actor, Text: e.Text, CaseEvent: &e})
 		return nil
 	})
 }

@@ -107,7 +107,7 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 	}
 	v := contactView(leg)
 	w.emit(Event{Type: EventTransferred, CaseID: c.CaseID, ContactID: c.ID, Queue: q.ID,
-		Agent: username, Actor: e.Actor, Text: note, Reason: string(mode), CaseEvent: &e, Contact: &v,
+		Agent: username, Actor: e.Actor, Text: e.Text, Reason: string(mode), CaseEvent: &e, Contact: &v,
 		Data: map[string]string{"new_contact_id": leg.ID, "queue": q.ID, "queue_name": q.Name,
 			"agency": q.Agency, "to_agent": to.Agent, "mode": string(mode)}})
 	return leg, nil

@@ -69,6 +69,9 @@ type day struct {
 	start, end time.Time
 	queues     map[string]*queueDay
 	agents     map[string]*agentDay
+	// history holds each queue's samples of the day, a minute apart (see
+	// record); it goes with the day, so it starts again at midnight.
+	history map[string][]sample
 }
 
 func newDay(t time.Time, loc *time.Location) *day {

@@ -68,6 +68,25 @@
 //     wait of all of them and of the transferred ones
 //     (citizen_wait_avg_s, transferred_citizen_wait_avg_s).
 //
+// # History
+//
+// For the wallboard's charts of the day, every queue gets one sample a
+// minute (History, GET /v1/stats/queues/history): waiting and the longest
+// wait, and today's answered, abandoned and service level so far, as the
+// first computation of the live figures in that minute found them (Run
+// computes them every second, so a sample is at most a second late; a
+// minute in which nothing computed has no sample). Sampling rides on the
+// computation and costs a map lookup per queue except once a minute. The
+// samples belong to the day, so they start again at midnight, and are
+// kept in memory only, at most 1,440 per queue (24 bytes each).
+//
+// The history is not rebuilt after a restart: Load rebuilds today's
+// counters, but the case log cannot tell how many were waiting at a past
+// minute (offers and booked callbacks are not in it), so a restarted
+// server's history starts at its start. Its first sample already carries
+// the day's counters so far, so the lines of answered, abandoned and
+// service level continue at the right height, after a gap.
+//
 // # The estimate
 //
 // The model is Erlang C's — M/M/n: Poisson arrivals, exponential handle

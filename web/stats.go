@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -20,12 +21,16 @@ import (
 //   - GET /v1/stats/agents: per agent state and today's counters. Admins
 //     see all (or ?agency=), supervisors their agency; agents and
 //     gateways 403 (colleagues' states are the supervisor's business).
+//   - GET /v1/stats/queues/history: today's samples of the queue figures,
+//     one a minute, for the wallboard's charts. Admins and supervisors as
+//     for /v1/stats/agents; agents and gateways 403.
 //   - GET /v1/stats/stream: the queue figures as server-sent events, with
 //     the rules of /v1/stats/queues.
 //   - GET /v1/status: public, no login: every public queue's light and
 //     estimated wait, computed at most once a second and cacheable for one.
 func (s *Server) statsRoutes(h func(string, http.HandlerFunc)) {
 	h("GET /v1/stats/queues", s.authed(s.statsQueues))
+	h("GET /v1/stats/queues/history", s.authed(s.statsHistory))
 	h("GET /v1/stats/agents", s.authed(s.statsAgents))
 	h("GET /v1/stats/stream", s.authed(s.statsStream))
 	h("GET /v1/status", s.getStatus)
@@ -90,6 +95,80 @@ func (s *Server) statsAgents(w http.ResponseWriter, r *http.Request, p auth.Prin
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": ""})
+}
+
+// queueHistory is one item of GET /v1/stats/queues/history.
+type queueHistory struct {
+	Queue  string        `json:"queue"`
+	Points []stats.Point `json:"points"`
+}
+
+// statsHistory answers today's history of the queues p may see (every
+// queue of the scope, or ?queue=), from ?since= on. The wallboard charts
+// the day from it, then follows the stream.
+func (s *Server) statsHistory(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	agency, err := statsScope(r, p, false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.stats == nil {
+		s.writeError(w, r, errNoStats)
+		return
+	}
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		if since, err = time.Parse(time.RFC3339, v); err != nil {
+			s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "since",
+				"must be a time in RFC 3339 form, such as 2026-03-02T09:00:00+09:00"))
+			return
+		}
+	}
+	var ids []string
+	if id := q.Get("queue"); id != "" {
+		if err := s.historyQueue(r, p, agency, id); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ids = []string{id}
+	} else {
+		for _, qs := range s.stats.Queues() {
+			if agency == "" || qs.Agency == agency {
+				ids = append(ids, qs.Queue)
+			}
+		}
+	}
+	items := make([]queueHistory, 0, len(ids))
+	for _, id := range ids {
+		points := s.stats.History(id, since)
+		if points == nil {
+			points = []stats.Point{}
+		}
+		items = append(items, queueHistory{Queue: id, Points: points})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": "",
+		"day_start": s.stats.DayStart().UTC()})
+}
+
+// historyQueue checks ?queue= of a history request whose scope is agency
+// ("" = all): another agency's queue is refused before it is looked up,
+// as GET /v1/queues/{queue} does, so that its name does not leak through
+// 404-versus-403; a queue the directory does not have is 404.
+func (s *Server) historyQueue(r *http.Request, p auth.Principal, agency, id string) error {
+	if of := directory.AgencyOfQueue(id); agency != "" && of != agency {
+		if !isAdmin(p) {
+			return errForbidden
+		}
+		return errorf(http.StatusBadRequest, codeValidation, "queue", "is not a queue of agency "+agency)
+	}
+	if _, err := s.dir.GetQueue(r.Context(), id); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return errorf(http.StatusNotFound, codeNotFound, "queue", "no such queue")
+		}
+		return err
+	}
+	return nil
 }
 
 // streamWriteTimeout bounds each write of a stream: a client that takes

@@ -30,6 +30,9 @@ var statsRoles = []struct {
 	// Columns:                                          admin  sup    oSup   agent  oAgent gateway
 	{"/v1/stats/queues", codes(ok200, ok200, ok200, ok200, ok200, no403)},
 	{"/v1/stats/queues?agency=gov110", codes(ok200, ok200, no403, ok200, no403, no403)},
+	{"/v1/stats/queues/history", codes(ok200, ok200, ok200, no403, no403, no403)},
+	{"/v1/stats/queues/history?agency=gov110", codes(ok200, ok200, no403, no403, no403, no403)},
+	{"/v1/stats/queues/history?queue=gov110.general", codes(ok200, ok200, no403, no403, no403, no403)},
 	{"/v1/stats/agents", codes(ok200, ok200, ok200, no403, no403, no403)},
 	{"/v1/stats/agents?agency=gov110", codes(ok200, ok200, no403, no403, no403, no403)},
 	{"/v1/stats/stream", codes(ok200, ok200, ok200, ok200, ok200, no403)},

@@ -1,54 +1,74 @@
 // The wallboard: the agency's queues live (GET /v1/stats/queues, then the
 // server-sent events of /v1/stats/stream), the agents grid (polled: there
 // is no agent stream), and charts of waiting and service level over the
-// day. The API keeps no history, so the charts are drawn from the samples
-// this browser has seen today (kept in localStorage across reloads).
+// day: drawn from the server's samples of the day (one a minute, GET
+// /v1/stats/queues/history), then followed live from the stream.
 import { t } from "/static/i18n.js";
-import { api } from "/static/api.js";
+import { api, serverOffset } from "/static/api.js";
 import { $, h, duration, lightBadge, waitWords, clock } from "/static/ui.js";
 import { draw } from "/static/chart.js";
+
+const MINUTE = 60000;
+const DAY = 24 * 60 * MINUTE;
 
 let source = null;
 let agentTimer = 0;
 let agency = "";
 let queues = [];
 let agents = [];
-let history = {}; // queue id → [[ms, waiting, servicePct|null]…]
-let lastSample = 0;
+let history = {}; // queue id → [[ms, waiting, servicePct|null]…], a minute apart
+let dayStart = 0; // ms: the server's midnight, where the charts begin
+let reloadedAt = 0; // ms: when the history was last fetched for a new day
 
-const day = () => new Date().toISOString().slice(0, 10);
-const historyKey = () => `tellonce.board.${agency || "all"}.${day()}`;
+const localMidnight = () => new Date().setHours(0, 0, 0, 0);
 
-function loadHistory() {
-  try {
-    history = JSON.parse(localStorage.getItem(historyKey())) || {};
-  } catch {
-    history = {};
-  }
+// Earlier versions kept the charts' samples in this browser, a key a day
+// and agency; the server keeps them now.
+try {
+  for (const k of Object.keys(localStorage)) if (k.startsWith("tellonce.board.")) localStorage.removeItem(k);
+} catch {
+  // no storage: nothing to clear
 }
 
-// sample keeps one point per queue every 15 s, and at once when a value
-// moved, so the lines show changes without growing without bound.
-function sample(at) {
-  const ms = Date.parse(at) || Date.now();
-  let moved = false;
+// fetchHistory fetches today's samples of the board's queues. Without them
+// (an older server, a failed request) the charts start with the stream.
+async function fetchHistory(query) {
+  const out = { dayStart: localMidnight(), history: {} };
+  try {
+    const res = await api("GET", "/v1/stats/queues/history" + query);
+    out.dayStart = Date.parse(res.day_start) || out.dayStart;
+    for (const it of res.items) {
+      out.history[it.queue] = it.points.map((p) => [Date.parse(p.at), p.waiting, p.service_level_pct ?? null]);
+    }
+  } catch {
+    // the charts start empty
+  }
+  return out;
+}
+
+// follow adds the stream's figures to the charts at most once a minute:
+// within a minute the minute's point moves with the figures, so the line
+// ends at the live value without growing by the second.
+function follow(at) {
+  const ms = Date.parse(at) || Date.now() + serverOffset;
+  if (ms >= dayStart + DAY && ms - reloadedAt > 10 * MINUTE) {
+    // A new day: start the charts again from the server's samples.
+    reloadedAt = ms;
+    const board = source;
+    fetchHistory(agency ? "?agency=" + encodeURIComponent(agency) : "").then((day) => {
+      if (source !== board) return; // the board was stopped or changed meanwhile
+      ({ dayStart, history } = day);
+      drawCharts();
+    });
+    return;
+  }
+  const minute = ms - (ms % MINUTE);
   for (const q of queues) {
     const list = (history[q.queue] ||= []);
-    const prev = list[list.length - 1];
-    const sl = q.today.service_level_pct ?? null;
-    if (!prev || prev[1] !== q.waiting || prev[2] !== sl) moved = true;
-  }
-  if (!moved && ms - lastSample < 15000) return;
-  lastSample = ms;
-  for (const q of queues) {
-    const list = history[q.queue];
-    list.push([ms, q.waiting, q.today.service_level_pct ?? null]);
-    if (list.length > 3000) list.splice(0, list.length - 3000);
-  }
-  try {
-    localStorage.setItem(historyKey(), JSON.stringify(history));
-  } catch {
-    // a full storage only costs the chart its memory
+    const point = [minute, q.waiting, q.today.service_level_pct ?? null];
+    if (list.length && list[list.length - 1][0] >= minute) list[list.length - 1] = point;
+    else list.push(point);
+    if (list.length > 1500) list.splice(0, list.length - 1500);
   }
 }
 
@@ -87,9 +107,7 @@ function drawQueues(at) {
 }
 
 function drawCharts() {
-  const start = new Date();
-  start.setHours(0, 0, 0, 0);
-  const from = start.getTime(), to = Math.max(Date.now(), from + 3600000);
+  const from = dayStart || localMidnight(), to = Math.max(Date.now() + serverOffset, from + 3600000);
   const names = new Map(queues.map((q) => [q.queue, q.name]));
   const ids = queues.map((q) => q.queue).slice(0, 5);
   draw($("#chart-waiting"), $("#legend-waiting"),
@@ -130,10 +148,11 @@ function setLive(up) {
 export async function startBoard(forAgency) {
   stopBoard();
   agency = forAgency;
-  loadHistory();
   const q = agency ? "?agency=" + encodeURIComponent(agency) : "";
   try {
-    queues = (await api("GET", "/v1/stats/queues" + q)).items;
+    let day;
+    [queues, day] = await Promise.all([api("GET", "/v1/stats/queues" + q).then((res) => res.items), fetchHistory(q)]);
+    ({ dayStart, history } = day);
     $("#board-error").hidden = true;
     $("#board-body").hidden = false;
   } catch (e) {
@@ -143,7 +162,6 @@ export async function startBoard(forAgency) {
     setLive(false);
     return;
   }
-  sample();
   drawQueues();
   source = new EventSource("/v1/stats/stream" + q);
   source.addEventListener("open", () => setLive(true));
@@ -152,7 +170,7 @@ export async function startBoard(forAgency) {
     const msg = JSON.parse(ev.data);
     queues = msg.queues;
     setLive(true);
-    sample(msg.at);
+    follow(msg.at);
     drawQueues(msg.at);
   });
   pollAgents();

@@ -1,10 +1,17 @@
 package uitest
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 )
 
 // statsServed reports whether this build serves live statistics (and
@@ -15,13 +22,35 @@ func served(t *testing.T, path string) bool {
 	return code != http.StatusServiceUnavailable
 }
 
-// The wallboard shows a queue's numbers changing, live: citizens arrive
-// and one leaves, and the card follows without a reload.
+// The wallboard charts the day from the server's history, then shows a
+// queue's numbers changing, live: citizens arrive and one leaves, and the
+// card follows without a reload.
 func TestWallboardUpdatesLive(t *testing.T) {
 	if !served(t, "/v1/stats/queues") {
 		t.Fatal("GET /v1/stats/queues is not served: the wallboard has nothing to show")
 	}
 	b := newBrowser(t)
+
+	// With the stream held back, nothing live ever arrives: a line of more
+	// than one point in the waiting chart can only come from GET
+	// /v1/stats/queues/history (the page's own fetch of the figures makes
+	// one point).
+	quiet := b.page("sup.kdca1339-no-stream")
+	awaitHistory(t, quiet.loginAs("sup.kdca1339", demoPassword), "kdca1339.vaccination", 2)
+	quiet.do("hold back the stream", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.EventSource = class { addEventListener() {} close() {} };`})
+		return err
+	}))
+	quiet.navigate("/supervisor")
+	quiet.waitFor("queue card", `!!document.querySelector('[data-queue="kdca1339.vaccination"]')`)
+	quiet.waitFor("waiting chart drawn from history",
+		`[...document.querySelectorAll("#chart-waiting path")].some((p) => p.getAttribute("d").includes("L"))`)
+	if live := eval[bool](quiet, `document.querySelector("#live-state").classList.contains("ok")`); live {
+		t.Error("the page without a stream says it is live")
+	}
+	quiet.noRawKeys()
+
 	sup := b.page("sup.kdca1339")
 	sup.loginAs("sup.kdca1339", demoPassword)
 	sup.navigate("/supervisor")
@@ -56,6 +85,31 @@ func TestWallboardUpdatesLive(t *testing.T) {
 	sup.waitFor("chart drawn", `document.querySelectorAll("#chart-waiting path").length > 0`)
 	sup.waitText("agents grid", "#agent-rows", "최유나")
 	sup.noRawKeys()
+}
+
+// awaitHistory waits until the server's history of queue holds at least n
+// samples. They come one a minute: on a server started less than n
+// minutes ago this takes up to that long.
+func awaitHistory(t *testing.T, c *apiClient, queue string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Duration(n)*time.Minute + 15*time.Second)
+	for {
+		var out struct {
+			Items []struct {
+				Points []json.RawMessage `json:"points"`
+			} `json:"items"`
+		}
+		if code := c.call("GET", "/v1/stats/queues/history?queue="+queue, nil, &out); code != http.StatusOK {
+			t.Fatalf("GET /v1/stats/queues/history?queue=%s: %d", queue, code)
+		}
+		if len(out.Items) == 1 && len(out.Items[0].Points) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the history of %s did not reach %d samples: %d items", queue, n, len(out.Items))
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // openChatToken opens a chat through the API and returns its id and the

@@ -1,0 +1,101 @@
+package stats
+
+import (
+	"sort"
+	"time"
+)
+
+// maxSamples bounds one queue's history: a sample a minute for a day. A
+// day of 25 hours (a daylight-saving change in Config.Location) keeps its
+// last 24.
+const maxSamples = 24 * 60
+
+// Point is one minute of a queue's day, as GET /v1/stats/queues/history
+// shows it: the live figures and today's counters as the first
+// computation of that minute found them.
+type Point struct {
+	// At is the start of the minute.
+	At           time.Time `json:"at"`
+	Waiting      int       `json:"waiting"`
+	LongestWaitS int       `json:"longest_wait_s"`
+	// ServiceLevelPct is today's service level so far; null while nothing
+	// counts (see the package doc).
+	ServiceLevelPct *float64 `json:"service_level_pct"`
+	Answered        int      `json:"answered"`
+	Abandoned       int      `json:"abandoned"`
+}
+
+// sample is a Point kept small: a day of a few hundred queues stays
+// within a few megabytes.
+type sample struct {
+	minute              int32 // since the day's start
+	waiting, longest    int32 // longest wait in seconds
+	answered, abandoned int32
+	slTenths            int32 // service level in tenths of a percent; −1 while none
+}
+
+// record samples every queue's figures at the first computation of each
+// minute of the day; it holds s.mu. It runs with every computation (at
+// most once per Interval), and costs a map lookup per queue except once a
+// minute.
+func (d *day) record(now time.Time, queues []QueueStats) {
+	if now.Before(d.start) {
+		return
+	}
+	m := int32(now.Sub(d.start) / time.Minute)
+	if d.history == nil {
+		d.history = make(map[string][]sample, len(queues))
+	}
+	for i := range queues {
+		q := &queues[i]
+		h := d.history[q.Queue]
+		if n := len(h); n > 0 && h[n-1].minute >= m {
+			continue
+		}
+		if len(h) == maxSamples {
+			h = append(h[:0], h[1:]...)
+		}
+		sl := int32(-1)
+		if p := q.Today.ServiceLevelPct; p != nil {
+			sl = int32(*p*10 + 0.5)
+		}
+		d.history[q.Queue] = append(h, sample{minute: m, waiting: int32(q.Waiting), longest: int32(q.LongestWaitS),
+			answered: int32(q.Today.Answered), abandoned: int32(q.Today.Abandoned), slTenths: sl})
+	}
+}
+
+// DayStart is when the current day of the "today" counters and the
+// history began: the last midnight in Config.Location.
+func (s *Stats) DayStart() time.Time {
+	return newDay(s.clock.Now(), s.cfg.Location).start
+}
+
+// History returns queue's samples of today from since on, oldest first:
+// one a minute from midnight, or from when this process started (the
+// history is not rebuilt after a restart), or from when the queue was
+// made. An unknown queue has none.
+func (s *Stats) History(queue string, since time.Time) []Point {
+	s.current() // today's latest minute is sampled
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.c.today
+	if d == nil || now.Before(d.start) || !now.Before(d.end) {
+		return nil
+	}
+	h := d.history[queue]
+	i := sort.Search(len(h), func(i int) bool { return !d.start.Add(time.Duration(h[i].minute) * time.Minute).Before(since) })
+	if i == len(h) {
+		return nil
+	}
+	out := make([]Point, 0, len(h)-i)
+	for _, x := range h[i:] {
+		p := Point{At: d.start.Add(time.Duration(x.minute) * time.Minute).UTC(), Waiting: int(x.waiting),
+			LongestWaitS: int(x.longest), Answered: int(x.answered), Abandoned: int(x.abandoned)}
+		if x.slTenths >= 0 {
+			p.ServiceLevelPct = ptr(float64(x.slTenths) / 10)
+		}
+		out = append(out, p)
+	}
+	return out
+}
