@@ -1,19 +1,24 @@
 // The citizen's chat (/chat): choose where to ask, wait with the position,
 // the estimated wait and the light, talk, and follow the case through a
-// transfer without telling the story again. The open chat (its id, token
+// transfer without telling the story again; take a callback instead of
+// waiting, and follow an interpreter who joins. The open chat (its id, token
 // and what was said) is kept in localStorage so that a reload or a lost
 // connection picks it up again; it is forgotten when the chat ends.
 import { t, apply, bindLangSelect, onLangChange } from "/static/i18n.js";
 import { api } from "/static/api.js";
 import { $, h, clock, lightBadge, waitWords, announce, showFieldErrors, clearFieldErrors } from "/static/ui.js";
 import { Socket } from "/static/socket.js";
+import { languageName } from "/static/names.js";
+import { initCallback, drawCallback, onCallbackFrame, when } from "/static/chat-callback.js";
 
 const dir = JSON.parse($("#directory").textContent);
 const agencyName = (id) => dir.agencies.find((a) => a.id === id)?.name || id || "";
 const queueOf = (id) => dir.agencies.flatMap((a) => a.queues).find((q) => q.id === id);
 const STORE = "tellonce.chat";
 
-let chat = null; // {contact_id, token, queue, estimates, log: [...], where: {...}, transfer}
+// {contact_id, token, queue, estimates, log: [...], where: {...}, transfer,
+// callbackOffered, callback: {mode, at, number}}
+let chat = null;
 let socket = null;
 let statusRows = null; // GET /v1/status, when the server has it
 let connectedOnce = false; // this connection has sent its first frame
@@ -119,10 +124,13 @@ $("#central")?.addEventListener("click", () => start($("#central").dataset.queue
 
 // The conversation.
 function logItem(m) {
-  if (m.from === "system") return h("li", { class: "divider" + (m.transfer ? " transfer" : ""), text: m.text });
+  if (m.from === "system") return h("li", { class: "divider" + (m.transfer ? " transfer" : m.interp ? " interp" : ""), text: m.text });
   const mine = m.from === "citizen";
-  return h("li", { class: "msg " + (mine ? "from-me" : "from-agent") },
-    h("p", { class: "msg-who" }, mine ? (m.first ? t("chat.you_first") : t("chat.you")) : m.who || t("chat.agent"), " ", h("time", { text: clock(m.at) })),
+  const interp = m.from === "interpreter";
+  const who = mine ? (m.first ? t("chat.you_first") : t("chat.you"))
+    : interp ? t("chat.interpreter_label", { name: m.who || t("chat.interpreter") }) : m.who || t("chat.agent");
+  return h("li", { class: "msg " + (mine ? "from-me" : interp ? "from-agent from-interpreter" : "from-agent") },
+    h("p", { class: "msg-who" }, who, " ", h("time", { text: clock(m.at) })),
     h("p", { class: "msg-text", text: m.text }));
 }
 
@@ -146,7 +154,12 @@ function drawWhere() {
   const w = chat.where, main = $("#where-main"), detail = $("#where-detail");
   detail.replaceChildren();
   $("#where").className = "where where-" + w.kind;
-  if (w.kind === "queued") {
+  const booked = chat.callback && chat.callback.mode === "slot" && chat.callback.at;
+  if (w.kind === "queued" && booked) {
+    // A booked time: the line does not matter to the citizen any more.
+    main.textContent = t("callback.where_slot", { time: when(chat.callback.at) });
+    detail.textContent = t("callback.where_slot_detail");
+  } else if (w.kind === "queued") {
     main.textContent = w.position > 0 ? t("chat.position", { n: w.position }) : t("chat.connecting");
     if (chat.estimates && w.position > 0) detail.append(lightBadge(w.light), " ", t("chat.estimated", { wait: waitWords(w.wait) }));
     else detail.textContent = t("chat.waiting_hint");
@@ -157,10 +170,13 @@ function drawWhere() {
     main.textContent = t("chat.ended");
   }
   const ended = w.kind === "ended";
-  $("#say-form").hidden = ended;
+  // Waiting for a call, there is nobody to write to here.
+  $("#say-form").hidden = ended || (!!chat.callback && w.kind !== "talking");
+  $("#leave").textContent = t(chat.callback && w.kind !== "talking" ? "callback.cancel" : "chat.leave");
   $("#leave-box").hidden = ended;
   $("#ended-box").hidden = !ended;
-  $("#ended-text").textContent = t(w.reason === "left" ? "chat.ended_left" : "chat.ended_done");
+  $("#ended-text").textContent = t(w.reason === "left" ? "chat.ended_left" : w.reason === "callback" ? "chat.ended_callback" : "chat.ended_done");
+  drawCallback(chat);
   if (chat.transfer) {
     $("#transfer-box").hidden = false;
     $("#transfer-text").textContent = t("chat.transferred", { agency: agencyName(chat.transfer.agency), queue: chat.transfer.queue_name });
@@ -198,7 +214,24 @@ function onFrame(f) {
     case "queued":
       socket.opened();
       chat.where = { kind: "queued", position: f.position, wait: f.estimated_wait_s, light: f.light };
+      // Once offered, the offer stays while the citizen waits: a wait
+      // that shortens a little should not take it away mid-thought.
+      if (f.callback_offered && !chat.callbackOffered) {
+        chat.callbackOffered = true;
+        announce(t("callback.title"));
+      }
       break;
+    case "callback":
+      socket.opened();
+      onCallbackFrame(chat, f);
+      break;
+    case "interpreter": {
+      const words = t(f.state === "joined" ? "chat.interp_joined" : "chat.interp_left",
+        { name: f.agent_name || t("chat.interpreter"), language: languageName(f.language) });
+      addLog({ from: "system", interp: true, text: words, at: new Date().toISOString() });
+      announce(words);
+      break;
+    }
     case "agent_joined":
       socket.opened();
       // A reconnect repeats agent_joined for the agent already talking.
@@ -210,9 +243,11 @@ function onFrame(f) {
     case "message":
       addLog({ from: f.from, who: f.agent_name, text: f.text, at: f.at });
       if (f.from === "agent") announce(`${f.agent_name}: ${f.text}`);
+      if (f.from === "interpreter") announce(`${t("chat.interpreter_label", { name: f.agent_name })}: ${f.text}`);
       break;
     case "transferred":
       chat.transfer = { agency: f.agency, queue_name: f.queue_name };
+      chat.callbackOffered = false; // the new queue says whether it offers one
       chat.where = { kind: "queued", position: 0 };
       addLog({ from: "system", transfer: true, text: t("chat.transferred", { agency: agencyName(f.agency), queue: f.queue_name }), at: new Date().toISOString() });
       announce(t("chat.transferred", { agency: agencyName(f.agency), queue: f.queue_name }) + " " + t("chat.no_repeat"));
@@ -305,8 +340,11 @@ $("#again").addEventListener("click", () => {
   $("#summary").focus();
 });
 
+initCallback({ chat: () => chat, save: persist, redraw: drawWhere });
+
 onLangChange(() => {
   if (chat) {
+    drawLog();
     drawWhere();
   } else {
     drawQueueNow();

@@ -2,12 +2,15 @@
 // timeline, private notes, and the wrap-up after the end.
 import { t, apply } from "/static/i18n.js";
 import { $, h, fill, part, clock, duration, announce } from "/static/ui.js";
-import { agencyName, agentName, queueName } from "/static/names.js";
+import { agencyName, agentName, queueName, languageName } from "/static/names.js";
 import { contextFacts, dispositionText, eventItem, legs, who } from "/static/timeline.js";
 import { desk, now, save, send, restored } from "/static/desk.js";
+import { interpreting, isInterpreter, interpFromCase, renderInterp, request, wireInterp } from "/static/interpreters.js";
+import { isCallback, renderCallback, wireCallback, RETRIED } from "/static/callbacks.js";
 
 // A chat is {contact, case, status: live|warm|ended, endedReason,
-// wrapEnd, tab, panel, sayBox, noteBox, unread}.
+// wrapEnd, tab, panel, sayBox, noteBox, unread, interp: {state, leg,
+// username, name, language}, cbResult: {result, attempt}}.
 
 // messageItem draws what belongs in the conversation: the citizen's and
 // agents' words (of every leg), and a line where the case changed hands.
@@ -23,11 +26,19 @@ function messageItem(ev, chat) {
     case "message":
     case "transcript": {
       const mine = role === "agent" && name === desk.me.username;
-      const cls = role === "citizen" || d.speaker === "citizen" ? "from-citizen" : mine ? "from-me" : "from-agent";
+      const interp = role === "agent" && (d.from === "interpreter" || d.speaker === "interpreter" || isInterpreter(chat, name));
+      const cls = role === "citizen" || d.speaker === "citizen" ? "from-citizen" : mine ? "from-me" : interp ? "from-agent from-interpreter" : "from-agent";
+      const label = mine ? t("chat.me") : who(ev.actor, chat.case);
       return h("li", { class: "msg " + cls },
-        h("p", { class: "msg-who" }, mine ? t("chat.me") : who(ev.actor, chat.case), " ", h("time", { text: clock(ev.at) })),
+        h("p", { class: "msg-who" }, interp ? t("chat.interpreter_who", { who: label }) : label, " ", h("time", { text: clock(ev.at) })),
         h("p", { class: "msg-text", text: ev.text }));
     }
+    case "interpreter": // a live change of the interpreter, drawn by the desk
+      return h("li", { class: "divider interp", text: d.state === "joined"
+        ? t("chat.interp_joined_line", { name: d.name, language: languageName(d.language), time: clock(ev.at) })
+        : t("chat.interp_left_line", { name: d.name || t("interp.someone"), time: clock(ev.at) }) });
+    case "interpreter_requested":
+      return h("li", { class: "divider interp", text: t("chat.interp_requested_line", { who: who(ev.actor, chat.case), language: languageName(d.language), time: clock(ev.at) }) });
     case "assigned":
       return h("li", { class: "divider", text: t("chat.joined", { agent: who(ev.actor, chat.case), time: clock(ev.at) }) });
     case "transfer":
@@ -41,17 +52,37 @@ function messageItem(ev, chat) {
 
 function tabLabel(chat) {
   const c = chat.contact;
-  return `${c.caller.name || t("case.citizen_anon")} · ${t("channel." + c.channel)}`;
+  return `${c.caller.name || t("case.citizen_anon")} · ${interpreting(chat) ? t("interp.tab") : t("channel." + c.channel)}`;
+}
+
+// i18nText sets an element's words by key, so that a language switch
+// (which re-applies data-i18n) keeps them.
+function i18nText(el, key) {
+  el.dataset.i18n = key;
+  el.textContent = t(key);
 }
 
 function renderHead(chat) {
   const c = chat.contact, p = chat.panel;
-  part(p, "title").textContent = c.caller.name || t("case.citizen_anon");
-  part(p, "meta").textContent = `${agencyName(c.agency)} · ${queueName(c.queue)} · ${t("channel." + c.channel)}`;
+  const caller = c.caller.name || t("case.citizen_anon");
+  if (interpreting(chat)) {
+    const r = request(c, chat.case);
+    part(p, "title").textContent = t("interp.tab_title", { caller });
+    part(p, "meta").textContent = `${languageName(r.language)} · ${agencyName(r.agency)} · ${agentName(r.agent)}`;
+  } else {
+    part(p, "title").textContent = caller;
+    part(p, "meta").textContent = `${agencyName(c.agency)} · ${queueName(c.queue)} · ${t("channel." + c.channel)}`;
+  }
   const ended = chat.status === "ended";
   part(p, "actions").hidden = ended;
+  part(p, "transfer").hidden = interpreting(chat);
+  i18nText(part(p, "end-label"), interpreting(chat) ? "interp.leave" : "chat.end");
+  i18nText(part(p, "say-label"), interpreting(chat) ? "interp.say" : "chat.say");
   part(p, "close").hidden = !ended;
-  part(p, "composer").hidden = ended;
+  // A callback is a phone call: nothing to type to the citizen.
+  part(p, "composer").hidden = ended || isCallback(chat);
+  renderInterp(chat);
+  renderCallback(chat);
   chat.tab.querySelector(".tab-name").textContent = tabLabel(chat);
   chat.tab.querySelector(".tab-badge").textContent = ended ? t("chat.tab_ended") : chat.unread ? t("chat.tab_new", { n: chat.unread }) : "";
   chat.tab.classList.toggle("ended", ended);
@@ -69,9 +100,10 @@ function renderStatus(chat) {
   } else if (chat.status === "warm") {
     s = t("chat.status_warm");
   } else {
-    const special = ["transferred", "abandoned", "requeued", "lost"];
+    const special = ["transferred", "abandoned", "requeued", "lost", "callback_filed", "interpreter_released", "contact_ended"];
     const reason = special.includes(chat.endedReason) ? t("chat.status_" + chat.endedReason)
-      : t("chat.status_ended", { result: dispositionText(chat.endedReason) });
+      : RETRIED.includes(chat.endedReason) ? t("cb.will_retry", { result: t("cb.result." + chat.endedReason) })
+        : t("chat.status_ended", { result: dispositionText(chat.endedReason) });
     const left = chat.wrapEnd ? Math.ceil((chat.wrapEnd - now()) / 1000) : 0;
     s = left > 0 ? `${reason} · ${t("chat.wrapup", { time: duration(left) })}` : reason;
   }
@@ -111,6 +143,8 @@ function makeChat(contact, cs) {
   chat.sayBox.value = (kept.drafts || {})[id] || "";
   chat.noteBox.value = (kept.notes || {})[id] || "";
   wire(chat);
+  wireInterp(chat);
+  wireCallback(chat);
   $("#tabs").append(tab);
   $("#panels").append(panel);
   desk.chats.set(id, chat);
@@ -172,6 +206,7 @@ export function upsertChat(contact, cs) {
   chat.contact = contact;
   chat.case = cs;
   if (chat.status === "ended") chat.status = "live";
+  chat.interp = interpFromCase(chat);
   renderCase(chat);
   renderHead(chat);
   showEmpty();

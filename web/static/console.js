@@ -10,6 +10,8 @@ import { desk, restored, save } from "/static/desk.js";
 import { addOffer, removeOffer, renderOffer, tickOffer, acceptOffer, declineOffer, offerShown } from "/static/offer.js";
 import { upsertChat, appendEvent, endChat, setChatStatus, selectChat, moveTab, activeChat, tickChats, redrawChat } from "/static/chats.js";
 import { openTransfer, openEnd } from "/static/dialogs.js";
+import { onInterpreterFrame, openInterpret } from "/static/interpreters.js";
+import { onCallbackResult } from "/static/callbacks.js";
 
 await startShell(["agent"]);
 desk.chosen = restored().chosen || "";
@@ -114,8 +116,27 @@ function onFrame(f) {
       break;
     }
     case "message":
+      // An interpreter speaks as an agent of the case, marked as such.
       appendEvent(f.case_id, f.contact_id, { type: "message", at: f.at, text: f.text,
-        actor: f.from === "agent" ? "agent:" + f.agent : "citizen:" });
+        actor: f.from === "citizen" ? "citizen:" : "agent:" + f.agent,
+        data: f.from === "interpreter" ? { from: "interpreter" } : {} });
+      break;
+    case "interpreter": {
+      // A line in the conversation too: the request as the case keeps it,
+      // the joining and leaving as the desk saw them.
+      const chat = onInterpreterFrame(f);
+      const at = new Date().toISOString();
+      if (chat && f.state === "requested") {
+        appendEvent("", f.contact_id, { type: "interpreter_requested", at, actor: "agent:" + desk.me.username,
+          data: { language: chat.interp.language } });
+      } else if (chat) {
+        appendEvent("", f.contact_id, { type: "interpreter", at, actor: "router",
+          data: { state: f.state, name: chat.interp.name, language: chat.interp.language } });
+      }
+      break;
+    }
+    case "callback_result":
+      onCallbackResult(f);
       break;
     case "transcript":
       appendEvent(f.case_id, f.contact_id, { type: "transcript", at: f.at, text: f.text,
@@ -226,6 +247,7 @@ document.addEventListener("keydown", (ev) => {
     KeyD: () => offerShown() && declineOffer(),
     KeyT: () => chat && openTransfer(chat.contact.contact_id),
     KeyE: () => chat && openEnd(chat.contact.contact_id),
+    KeyI: () => chat && openInterpret(chat.contact.contact_id),
     KeyN: () => chat && chat.status !== "ended" && chat.noteBox.focus(),
     BracketLeft: () => moveTab(-1),
     BracketRight: () => moveTab(1),

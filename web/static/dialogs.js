@@ -1,10 +1,12 @@
 // The desk's two dialogs: transfer (to any agency's queue or agent, cold
-// or warm, always with a note) and end (disposition and summary).
+// or warm, always with a note) and end (disposition and summary, or a
+// second-line callback filed in a queue of any agency that takes them).
 import { t } from "/static/i18n.js";
 import { $, h, showFieldErrors, clearFieldErrors, announce } from "/static/ui.js";
 import { directory, agencyName } from "/static/names.js";
 import { desk, send } from "/static/desk.js";
 import { setChatStatus } from "/static/chats.js";
+import { interpreting } from "/static/interpreters.js";
 
 const MAX_RESULTS = 40;
 let target = null; // the chat being transferred or ended
@@ -98,16 +100,97 @@ $("#transfer-form").addEventListener("submit", async (ev) => {
   }
 });
 
+// Words set by key, so that a language switch keeps them.
+function setWords(el, key) {
+  el.dataset.i18n = key;
+  el.textContent = t(key);
+}
+
 export function openEnd(contactID) {
   const chat = desk.chats.get(contactID);
   if (!chat || chat.status === "ended") return;
   target = chat;
   const form = $("#end-form");
   clearFieldErrors(form);
+  // An interpreter only leaves their own leg: no result to choose, and
+  // no callback to file.
+  const own = interpreting(chat);
+  setWords($("#end-title"), own ? "end.title_interpreter" : "end.title");
+  setWords($("#end-submit"), own ? "interp.leave" : "end.submit");
+  $("#end-disposition-field").hidden = own;
+  $("#end-callback-box").hidden = own;
   $("#end-summary").value = "";
   $("#end-disposition").value = "resolved";
+  $("#end-callback").checked = false;
+  $("#callback-search").value = "";
+  $("#callback-number").value = chat.contact.callback_number || "";
+  $("#callback-note").value = "";
+  showCallback();
   $("#end-dialog").showModal();
-  $("#end-disposition").focus();
+  (own ? $("#end-summary") : $("#end-disposition")).focus();
+}
+
+// Second-line callback: the queues of every agency that take callbacks.
+function callbackQueues(query) {
+  const words = norm(query).split(/\s+/).filter(Boolean);
+  return directory.queues.filter((q) => (q.channels || []).includes("callback")
+    && words.every((w) => norm(`${q.agency_name} ${q.name} ${q.id}`).includes(w)));
+}
+
+function drawCallbackQueues() {
+  const list = $("#callback-list");
+  const chosen = list.querySelector("input:checked")?.value;
+  const found = callbackQueues($("#callback-search").value);
+  list.replaceChildren();
+  if (!found.length) {
+    list.append(h("p", { class: "muted", text: t("end.callback_none") }));
+    return;
+  }
+  found.slice(0, MAX_RESULTS).forEach((q, i) => {
+    const id = "cq-" + i;
+    list.append(h("div", { class: "result" },
+      h("input", { type: "radio", name: "callback-queue", id, value: q.id, checked: q.id === chosen }),
+      h("label", { htmlFor: id }, h("strong", { text: q.agency_name || agencyName(q.agency) }), " · ", q.name)));
+  });
+  if (found.length > MAX_RESULTS) list.append(h("p", { class: "hint", text: t("transfer.more", { n: found.length - MAX_RESULTS }) }));
+}
+
+function showCallback() {
+  const on = $("#end-callback").checked;
+  $("#end-callback-fields").hidden = !on;
+  $("#end-disposition").disabled = on;
+  if (on) drawCallbackQueues();
+}
+
+$("#end-callback").addEventListener("change", () => {
+  showCallback();
+  if ($("#end-callback").checked) $("#callback-search").focus();
+});
+$("#callback-search").addEventListener("input", drawCallbackQueues);
+$("#callback-search").addEventListener("keydown", (ev) => {
+  if (ev.key === "ArrowDown") {
+    const first = $("#callback-list input");
+    if (first) {
+      ev.preventDefault();
+      first.checked = true;
+      first.focus();
+    }
+  }
+});
+
+// A number to call: 3–32 digits, a + in front allowed.
+export const validNumber = (n) => /^\+?[0-9]+$/.test(n) && n.length >= 3 && n.length <= 32;
+
+function endFrame(form) {
+  const frame = { type: "end", contact_id: target.contact.contact_id, disposition: $("#end-disposition").value, summary: $("#end-summary").value.trim() };
+  if (interpreting(target)) return { ...frame, disposition: "interpreted" };
+  if (!$("#end-callback").checked) return frame;
+  const queue = form.querySelector("input[name=callback-queue]:checked")?.value;
+  const number = $("#callback-number").value.replace(/[\s-]/g, "");
+  if (!queue) throw { field: "callback.queue", message: t("end.callback_need_queue") };
+  if (!number && !target.contact.callback_number) throw { field: "callback.number", message: t("end.callback_need_number") };
+  if (number && !validNumber(number)) throw { field: "callback.number", message: t("end.callback_bad_number") };
+  return { ...frame, disposition: "callback_filed", callback: { queue, number, note: $("#callback-note").value.trim() } };
 }
 
 $("#end-cancel").addEventListener("click", () => $("#end-dialog").close());
@@ -115,13 +198,21 @@ $("#end-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const form = ev.target;
   clearFieldErrors(form);
+  let frame;
+  try {
+    frame = endFrame(form);
+  } catch (e) {
+    return showFieldErrors(form, e);
+  }
   const button = $("#end-submit");
   button.disabled = true;
   try {
-    await send({ type: "end", contact_id: target.contact.contact_id, disposition: $("#end-disposition").value, summary: $("#end-summary").value.trim() });
+    await send(frame);
     $("#end-dialog").close();
+    if (frame.callback) announce(t("end.callback_sent"));
   } catch (e) {
-    showFieldErrors(form, { field: e.field, message: e.code === "network" ? t("conn.not_sent") : e.message });
+    const field = e.field === "note" && frame.callback ? "callback.note" : e.field;
+    showFieldErrors(form, { field, message: e.code === "network" ? t("conn.not_sent") : e.message });
   } finally {
     button.disabled = false;
   }

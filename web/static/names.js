@@ -1,6 +1,7 @@
 // Display names for the ids in cases (agencies, queues, agents), read once
 // from GET /v1/transfer-targets. Unknown ids show as themselves.
 import { api } from "/static/api.js";
+import { t, has, currentLang } from "/static/i18n.js";
 
 export const directory = { agencies: [], queues: [], agents: [] };
 const agencyNames = new Map(), queueNames = new Map(), agentNames = new Map();
@@ -24,3 +25,16 @@ export function rememberAgent(username, name) {
 export const agencyName = (id) => agencyNames.get(id) || id || "";
 export const queueName = (id) => queueNames.get(id) || id || "";
 export const agentName = (u) => agentNames.get(u) || u || "";
+
+// languageName names a language tag (vi, zh-Hant) in the reader's
+// language: from the catalogue, else as the browser knows it.
+export function languageName(tag) {
+  if (!tag) return "";
+  const key = "lang." + tag.toLowerCase();
+  if (has(key)) return t(key);
+  try {
+    return new Intl.DisplayNames([currentLang()], { type: "language" }).of(tag) || tag;
+  } catch {
+    return tag;
+  }
+}

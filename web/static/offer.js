@@ -3,9 +3,10 @@
 // decline by mouse and by the A and D keys.
 import { t } from "/static/i18n.js";
 import { $, h, duration, announce } from "/static/ui.js";
-import { agencyName, queueName } from "/static/names.js";
+import { agencyName, agentName, queueName, languageName } from "/static/names.js";
 import { contextFacts, legs, timeline, transferNote } from "/static/timeline.js";
 import { desk, now, send } from "/static/desk.js";
+import { request } from "/static/interpreters.js";
 
 let shown = ""; // the offer id on screen
 let audio = null;
@@ -70,12 +71,24 @@ export function renderOffer() {
     return;
   }
   const c = f.contact, cs = f.case;
-  $("#offer-title").textContent = t("offer.title", { caller: c.caller.name || t("case.citizen_anon") });
+  const caller = c.caller.name || t("case.citizen_anon");
+  // An interpreter's offer joins another agent's contact: it says which
+  // language, and who asked.
+  const interp = c.conference_of ? request(c, cs) : null;
+  $("#offer-title").textContent = interp ? t("offer.interpret_title", { caller }) : t("offer.title", { caller });
+  panel.classList.toggle("interpreting", !!interp);
   const meta = $("#offer-meta");
   meta.replaceChildren();
   const add = (k, v, id) => meta.append(h("dt", { text: t(k) }), h("dd", { text: v, id }));
   add("offer.channel", t("channel." + c.channel));
-  add("offer.queue", `${agencyName(c.agency)} · ${queueName(c.queue)}`);
+  if (interp) {
+    add("offer.language", languageName(interp.language));
+    add("offer.requested_by", `${agencyName(interp.agency)} · ${agentName(interp.agent)}`);
+  } else {
+    add("offer.queue", `${agencyName(c.agency)} · ${queueName(c.queue)}`);
+  }
+  if (c.channel === "callback" && c.callback_number) add("offer.number", c.callback_number);
+  if (c.attempts) add("offer.attempts", t("cb.attempt_n", { n: c.attempts + 1 }));
   add("offer.waited", "", "offer-waited");
   if ((cs.legs || []).length > 1) add("offer.case_age", "", "offer-age");
   const box = $("#offer-case");
@@ -90,7 +103,8 @@ export function renderOffer() {
   if (shown !== f.offer_id) {
     shown = f.offer_id;
     chime();
-    announce(t("offer.announce", { caller: c.caller.name || t("case.citizen_anon"), queue: queueName(c.queue) }));
+    announce(interp ? t("offer.interpret_announce", { language: languageName(interp.language), agency: agencyName(interp.agency) })
+      : t("offer.announce", { caller, queue: queueName(c.queue) }));
     document.title = "● " + t("offer.short") + " · tellonce";
     // Take the focus only from nobody: an agent typing to a citizen keeps
     // typing, and Esc brings them here.

@@ -2,8 +2,8 @@
 // leg with its agency and agent, and every event in order. The agent desk
 // (offers and chats) and the supervisor's review draw cases with these.
 import { t, has } from "/static/i18n.js";
-import { h, clock, duration } from "/static/ui.js";
-import { agencyName, agentName, queueName, directory } from "/static/names.js";
+import { h, clock, dateTime, duration } from "/static/ui.js";
+import { agencyName, agentName, queueName, languageName, directory } from "/static/names.js";
 
 function agencyOfAgent(u) {
   const a = directory.agents.find((x) => x.username === u);
@@ -52,6 +52,7 @@ export function legs(cs) {
         h("strong", { text: agencyName(l.agency) }), " · ", queueName(l.queue),
         h("br"),
         h("span", { class: "muted", text: `${l.agent ? agentName(l.agent) : t("case.no_agent")} · ${span}` }),
+        l.interpreter ? h("span", { class: "tag", text: t("case.interpreter_leg") }) : null,
         l.disposition ? h("span", { class: "tag", text: dispositionText(l.disposition) }) : null));
   }
   return ol;
@@ -62,6 +63,12 @@ export function transferNote(cs) {
   const n = cs.transfer_note;
   if (!n) return null;
   const d = n.data || {};
+  if (n.type === "interpreter_requested") {
+    return h("section", { class: "transfer-note", "aria-label": t("case.interpret_note") },
+      h("h4", { text: t("case.interpret_note") }),
+      h("p", { class: "meta", text: t("case.interpret_from", { who: who(n.actor, cs), language: languageName(d.language) }) }),
+      h("p", { class: "note-text", text: n.text || t("case.no_note") }));
+  }
   return h("section", { class: "transfer-note", "aria-label": t("case.transfer_note") },
     h("h4", { text: t("case.transfer_note") }),
     h("p", { class: "meta", text: t("case.transfer_from", {
@@ -80,6 +87,10 @@ export function eventItem(ev, cs) {
     kind = t("event.transfer_to", { to, agency: agencyName((d.to_queue || "").split(".")[0]), mode: t("transfer.mode." + (d.mode || "cold")) });
   }
   if (ev.type === "ended" && d.disposition) kind += ` · ${dispositionText(d.disposition)}`;
+  if (ev.type === "interpreter_requested") kind = t("event.interpreter_requested_in", { language: languageName(d.language) });
+  if (ev.type === "interpreter") kind = t(d.state === "joined" ? "event.interpreter_joined" : "event.interpreter_left", { name: d.name || "" });
+  if (ev.type === "callback_requested") kind = d.mode === "slot" ? t("event.callback_slot", { time: dateTime(d.callback_at) }) : t("event.callback_keep_place");
+  if (ev.type === "callback_attempt") kind = t("event.callback_attempt_n", { n: d.attempt || "", result: has("cb.result." + d.result) ? t("cb.result." + d.result) : d.result || "" });
   if (ev.type === "transfer_failed") text = has("transfer.failed." + text) ? t("transfer.failed." + text) : text;
   return h("li", { class: "ev ev-" + ev.type },
     h("span", { class: "ev-head" },

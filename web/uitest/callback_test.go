@@ -1,0 +1,171 @@
+package uitest
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// A citizen waiting in /chat on a phone, in a line nobody staffs, is
+// offered a callback; the number is checked before it is sent; with no
+// time free they keep their place in line and see what was agreed.
+func TestCitizenCallbackKeepsPlace(t *testing.T) {
+	// A line of its own that offers callbacks after a second: with nobody
+	// in it the estimate is an hour, so the offer shows at once.
+	admin := login(t, "admin", adminPassword)
+	queue := map[string]any{"id": "uitest-callback", "name": "콜백 시험 창구", "channels": []string{"chat", "callback"},
+		"callback_after_s": 1}
+	if code := admin.call("POST", "/v1/agencies/gov110/queues", queue, nil); code != http.StatusCreated && code != http.StatusConflict {
+		t.Fatalf("create the callback queue: status %d", code)
+	}
+
+	b := newBrowser(t)
+	citizen := b.page("citizen")
+	citizen.do("phone-sized screen", chromedp.EmulateViewport(390, 800, chromedp.EmulateScale(2)))
+	citizen.startCitizenChat("gov110", "gov110.uitest-callback", "김콜백", "건강보험 환급 문의")
+
+	citizen.waitFor("callback offered", `!document.querySelector("#cb-offer").hidden`)
+	citizen.waitText("the offer reads calmly", "#cb-offer", "전화로 받으시겠어요")
+	citizen.shot("chat-callback-offer-ko")
+	citizen.click("#cb-open")
+	citizen.waitFor("form open", `!document.querySelector("#cb-form").hidden && document.activeElement.id === "cb-number"`)
+
+	// Too short a number is refused beside the field, before any request.
+	citizen.typeInto("#cb-number", "12")
+	citizen.click("#cb-submit")
+	citizen.waitFor("number error", `!document.querySelector('[data-error-for="number"]').hidden`)
+	if got := eval[string](citizen, `document.querySelector("#cb-number").getAttribute("aria-invalid") || ""`); got != "true" {
+		t.Errorf("the number's aria-invalid = %q; want true", got)
+	}
+
+	// Choosing a time lists the free slots; nobody staffs this line, so
+	// there is none, and the page says to keep the place instead.
+	citizen.click(`input[name=cb-mode][value=slot]`)
+	citizen.waitText("no free time", "#cb-slots", "고를 수 있는 시간이 없습니다")
+	citizen.click(`input[name=cb-mode][value=keep_place]`)
+	citizen.waitFor("slots hidden", `document.querySelector("#cb-slots").hidden`)
+
+	citizen.typeInto("#cb-number", "-3456-7890") // now 12-3456-7890
+	citizen.noRawKeys()
+	citizen.shot("chat-callback-form-ko")
+	citizen.click("#cb-submit")
+	citizen.waitFor("agreement shown", `!document.querySelector("#cb-done").hidden`)
+	citizen.waitText("keeps the place", "#cb-done", "차례가 되면 전화드리겠습니다")
+	citizen.waitText("names the number", "#cb-done", "1234567890")
+	citizen.waitText("may close the page", "#cb-done", "닫으셔도 됩니다")
+	citizen.waitFor("offer gone", `document.querySelector("#cb-offer").hidden`)
+	citizen.waitFor("nothing to type while waiting for the call", `document.querySelector("#say-form").hidden`)
+	citizen.waitText("still in line", "#where-main", "대기 순서")
+	if w := eval[int](citizen, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("the chat is %d px wide on a 390 px screen; want no sideways scrolling", w)
+	}
+	citizen.shot("chat-callback-agreed-ko")
+	citizen.noRawKeys()
+
+	// The server holds the contact as a callback now.
+	var c struct {
+		Channel string `json:"channel"`
+		Status  string `json:"status"`
+	}
+	id := eval[string](citizen, `JSON.parse(localStorage.getItem("tellonce.chat")).contact_id`)
+	token := eval[string](citizen, `JSON.parse(localStorage.getItem("tellonce.chat")).token`)
+	cl := &apiClient{t: t}
+	if code := cl.call("GET", "/v1/contacts/"+id+"?token="+token, nil, &c); code != http.StatusOK || c.Channel != "callback" || c.Status != "queued" {
+		t.Errorf("GET the contact = %d, channel %q, status %q; want 200, callback, queued", code, c.Channel, c.Status)
+	}
+}
+
+// An agent ends a chat by filing a callback with another agency's line:
+// the citizen is told the agency will call; that agency's agent gets the
+// callback with the case and the number, reports that nobody answered,
+// and the desk says the call will be tried again.
+func TestSecondLineCallback(t *testing.T) {
+	// A line of the 1339 centre that calls back, staffed by an agent no
+	// other test uses, and tried again after 30 s.
+	admin := login(t, "admin", adminPassword)
+	queue := map[string]any{"id": "uitest-recall", "name": "재통화 시험 창구", "channels": []string{"voice", "callback"},
+		"callback_retries": 1, "callback_retry_s": 30, "public": false}
+	if code := admin.call("POST", "/v1/agencies/kdca1339/queues", queue, nil); code != http.StatusCreated && code != http.StatusConflict {
+		t.Fatalf("create the recall queue: status %d", code)
+	}
+	var user struct {
+		Queues []map[string]any `json:"queues"`
+	}
+	if code := admin.call("GET", "/v1/users/jung.hyunwoo", nil, &user); code != http.StatusOK {
+		t.Fatalf("GET jung.hyunwoo: status %d", code)
+	}
+	member := false
+	for _, m := range user.Queues {
+		member = member || m["queue"] == "kdca1339.uitest-recall"
+	}
+	if !member {
+		user.Queues = append(user.Queues, map[string]any{"queue": "kdca1339.uitest-recall", "level": 5})
+		if code := admin.call("PATCH", "/v1/users/jung.hyunwoo", map[string]any{"queues": user.Queues}, nil); code != http.StatusOK {
+			t.Fatalf("add jung.hyunwoo to the recall queue: status %d", code)
+		}
+	}
+
+	const (
+		caller  = "박재통"
+		handoff = "예방접종 증명서 재발급 건. 오후에 전화 원하심."
+		number  = "01055556666"
+	)
+	b := newBrowser(t)
+	citizen := b.page("citizen")
+	first := b.page("lee.junho")
+	second := b.page("jung.hyunwoo")
+
+	first.loginAs("lee.junho", demoPassword)
+	first.goAvailable()
+	citizen.startCitizenChat("gov110", "gov110.english", caller, "Vaccination certificate")
+	first.waitFor("offer", `!document.querySelector("#offer").hidden`)
+	first.waitText("this citizen's offer", "#offer-title", caller)
+	first.click("#offer-accept")
+	first.waitFor("chat tab", `!!document.querySelector(`+jsString(deskPanel)+`)`)
+
+	first.key(kb.Escape)
+	first.shortcut("e")
+	first.waitFor("end dialog", `document.querySelector("#end-dialog").open`)
+	first.click("#end-callback")
+	first.waitFor("callback fields", `!document.querySelector("#end-callback-fields").hidden`)
+	first.typeInto("#callback-search", "재통화")
+	first.waitFor("recall queue found", `!!document.querySelector('#callback-list input[value="kdca1339.uitest-recall"]')`)
+	if eval[bool](first, `!!document.querySelector('#callback-list input[value="kdca1339.vaccination"]')`) {
+		t.Error("the search lists a queue that does not match")
+	}
+	first.click(`#callback-list input[value="kdca1339.uitest-recall"]`)
+	first.typeInto("#callback-note", handoff)
+	first.click("#end-submit")
+	// A chat has no number of its own: the dialog asks for one.
+	first.waitFor("number required", `!document.querySelector('[data-error-for="callback.number"]').hidden`)
+	first.typeInto("#callback-number", number)
+	first.shot("desk-end-callback-ko")
+	first.noRawKeys()
+	first.click("#end-submit")
+	first.waitFor("dialog closed", `!document.querySelector("#end-dialog").open`)
+	first.waitText("desk says the callback is filed", deskPanel+" [data-part=status]", "콜백을 넘겼습니다")
+	citizen.waitFor("citizen sees the end", `!document.querySelector("#ended-box").hidden`)
+	citizen.waitText("citizen told they will be called", "#ended-text", "전화로 다시 연락드립니다")
+
+	second.loginAs("jung.hyunwoo", demoPassword)
+	second.goAvailable()
+	second.waitFor("callback offer", `!document.querySelector("#offer").hidden`)
+	second.waitText("offer is a callback", "#offer-meta", "콜백")
+	second.waitText("offer shows the number", "#offer-meta", number)
+	second.waitText("offer shows the note first", "#offer-case .transfer-note", handoff)
+	second.click("#offer-accept")
+	second.waitFor("callback tab", `!!document.querySelector(`+jsString(deskPanel)+`)`)
+	second.waitText("number to call", deskPanel+" [data-part=cb-number]", number)
+	second.waitText("first call", deskPanel+" [data-part=cb-attempt]", "1번째")
+	if eval[bool](second, `!document.querySelector(`+jsString(deskPanel+" [data-part=composer]")+`).hidden`) {
+		t.Error("a callback tab offers to type to the citizen")
+	}
+	second.shot("desk-callback-ko")
+	second.noRawKeys()
+	second.click(deskPanel + ` [data-result="no_answer"]`)
+	second.waitText("will be tried again", deskPanel+" [data-part=status]", "다시 전화")
+	second.waitText("the box says so too", deskPanel+" [data-part=cb-status]", "받지 않음")
+	second.noRawKeys()
+}
