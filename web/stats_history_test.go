@@ -44,13 +44,18 @@ func TestStatsHistory(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		h := newHarness(t, b)
 		const path = "/v1/stats/queues/history"
-		// Nobody is online: every chat waits. The clock stands at 09:00 UTC.
-		// The 09:00 sample is taken when c1's estimate is worked out, before
-		// c2 arrives; the 09:01 one when c3's is.
+		// Nobody is online: every chat waits. The clock stands at 09:00 UTC;
+		// the server may sample 09:00 while the chats arrive, so the checks
+		// start at 09:01, sampled by the reads below.
+		h.stats.Queues() // 09:00 is sampled
 		h.chat(t, "gov110.general", "c1")
 		h.chat(t, "nts126.tax", "c2")
 		h.clock.Advance(time.Minute)
+		h.stats.Queues() // the 09:01 sample
+		h.clock.Advance(30 * time.Second)
 		h.chat(t, "gov110.general", "c3")
+		h.clock.Advance(30 * time.Second)
+		h.stats.Queues() // the 09:02 sample
 
 		check := func(as, path string, want ...string) historyPage {
 			t.Helper()
@@ -62,23 +67,29 @@ func TestStatsHistory(t *testing.T) {
 		}
 		// A supervisor sees their own agency's queues; the other agency's
 		// supervisor theirs; admins every queue, or one agency's.
-		page := check(asSup, path, "gov110.general: 1@09:00 2@09:01")
-		check(asOtherSup, path, "nts126.tax: 0@09:00 1@09:01")
-		check(asAdmin, path, "gov110.general: 1@09:00 2@09:01", "nts126.tax: 0@09:00 1@09:01")
-		check(asAdmin, path+"?agency=nts126", "nts126.tax: 0@09:00 1@09:01")
-		check(asSup, path+"?queue=gov110.general", "gov110.general: 1@09:00 2@09:01")
-		check(asAdmin, path+"?queue=nts126.tax", "nts126.tax: 0@09:00 1@09:01")
+		const from = "?since=2026-03-02T09:01:00Z"
+		page := check(asSup, path+from, "gov110.general: 1@09:01 2@09:02")
+		check(asOtherSup, path+from, "nts126.tax: 1@09:01 1@09:02")
+		check(asAdmin, path+from, "gov110.general: 1@09:01 2@09:02", "nts126.tax: 1@09:01 1@09:02")
+		check(asAdmin, path+from+"&agency=nts126", "nts126.tax: 1@09:01 1@09:02")
+		check(asSup, path+from+"&queue=gov110.general", "gov110.general: 1@09:01 2@09:02")
+		check(asAdmin, path+from+"&queue=nts126.tax", "nts126.tax: 1@09:01 1@09:02")
 		if want := time.Date(2026, 3, 1, 15, 0, 0, 0, time.UTC); !page.DayStart.Equal(want) || page.NextCursor != "" {
 			t.Errorf("day_start %v, next_cursor %q; want %v (midnight in Seoul), \"\"", page.DayStart, page.NextCursor, want)
 		}
-		p := page.Items[0].Points[1]
+		p := page.Items[0].Points[0]
 		if p.LongestWaitS != 60 || p.Answered != 0 || p.Abandoned != 0 || p.ServiceLevelPct != nil {
 			t.Errorf("09:01 sample = %+v; want longest 60 s, nothing answered or abandoned, no service level", p)
 		}
+		// Without since, the whole day: a sample a minute since 09:00.
+		if _, all := h.history(t, asSup, path); len(all.Items) != 1 || len(all.Items[0].Points) != 3 ||
+			!all.Items[0].Points[0].At.Equal(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) {
+			t.Errorf("GET %s as %s = %+v; want gov110.general sampled at 09:00, 09:01 and 09:02", path, who(asSup), all.Items)
+		}
 
 		// since keeps the samples from then on, in any offset.
-		check(asSup, path+"?since="+url.QueryEscape("2026-03-02T18:00:30+09:00"), "gov110.general: 2@09:01")
-		check(asSup, path+"?since=2026-03-02T09:01:00Z&queue=gov110.general", "gov110.general: 2@09:01")
+		check(asSup, path+"?since="+url.QueryEscape("2026-03-02T18:01:30+09:00"), "gov110.general: 2@09:02")
+		check(asSup, path+"?since=2026-03-02T09:02:00Z&queue=gov110.general", "gov110.general: 2@09:02")
 		check(asSup, path+"?since=2026-03-02T10:00:00Z", "gov110.general:")
 
 		// Isolation: another agency's queue is refused before it is looked
