@@ -126,3 +126,78 @@ func TestSessions(t *testing.T) {
 		}
 	})
 }
+
+// A cached session still proves its secret and expiry; a logout and a
+// forgotten user take effect at once; a change made behind the cache's
+// back (another server) takes effect when the entry runs out.
+func TestSessionCache(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+		dir := directory.NewStore(b.DB, c.now)
+		if _, err := dir.CreateAgency(ctx, directory.AgencyCreate{ID: "gov110", Name: "110"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dir.CreateUser(ctx, directory.UserCreate{Username: "kim", Name: "김", Password: "long enough pw", Role: "agent", Agency: "gov110"}, "h"); err != nil {
+			t.Fatal(err)
+		}
+		s := auth.NewSessions(b.DB, time.Hour, c.now)
+		s.CacheLookups(2 * time.Second)
+		token, _, err := s.Create(ctx, "kim", "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Lookup(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+		// Behind the cache's back, as another server would.
+		if _, err := b.DB.ExecContext(ctx, `DELETE FROM sessions`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Lookup(ctx, token); err != nil {
+			t.Errorf("Lookup(cached) = %v; want the cached session", err)
+		}
+		id, secret, _ := strings.Cut(token, ".")
+		if _, err := s.Lookup(ctx, id+"."+secret[:len(secret)-1]+"x"); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("Lookup(cached id, wrong secret) = %v; want ErrInvalidToken", err)
+		}
+		c.t = c.t.Add(2 * time.Second)
+		if _, err := s.Lookup(ctx, token); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("Lookup(after the cache period, row gone) = %v; want ErrInvalidToken", err)
+		}
+
+		for name, end := range map[string]func(p auth.Principal){
+			"logout": func(p auth.Principal) { _ = s.Delete(ctx, p.SessionID) },
+			"forget user": func(auth.Principal) {
+				// The directory removed the user's sessions in its own
+				// transaction; the web layer then forgets the user.
+				if _, err := b.DB.ExecContext(ctx, `DELETE FROM sessions`); err != nil {
+					t.Fatal(err)
+				}
+				s.ForgetUser("kim")
+			},
+		} {
+			token, _, err := s.Create(ctx, "kim", "127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Lookup(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			end(p)
+			if _, err := s.Lookup(ctx, token); !errors.Is(err, auth.ErrInvalidToken) {
+				t.Errorf("Lookup(after %s) = %v; want ErrInvalidToken at once", name, err)
+			}
+		}
+
+		token, _, _ = s.Create(ctx, "kim", "127.0.0.1")
+		if _, err := s.Lookup(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+		c.t = c.t.Add(time.Hour)
+		if _, err := s.Lookup(ctx, token); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("Lookup(cached but expired) = %v; want ErrInvalidToken", err)
+		}
+	})
+}

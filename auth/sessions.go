@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	tsql "tellonce/sql"
@@ -34,11 +35,33 @@ var ErrInvalidToken = errors.New("invalid or expired session token")
 // Sessions stores login sessions. A token is "<id>.<secret>": the id finds
 // the row, and only a SHA-256 of the secret is stored and compared in
 // constant time, so a database leak yields no usable token.
+//
+// Lookups may be cached in memory (CacheLookups): every request
+// authenticates, and the SQL join per request was the largest single cost
+// of the busiest endpoints. A cached session is still checked against its
+// secret hash in constant time and against its expiry; logging out, and a
+// user changed or removed through this process (ForgetUser), take effect
+// at once; a change made by another server of the deployment takes effect
+// here within the cache period.
 type Sessions struct {
 	db  *tsql.DB
 	ttl time.Duration
 	now func() time.Time
+
+	mu       sync.Mutex
+	cacheFor time.Duration            // zero: no cache
+	cache    map[string]cachedSession // by session id; guarded by mu
 }
+
+type cachedSession struct {
+	secretHash string
+	expiresAt  time.Time
+	principal  Principal
+	until      time.Time // the entry is trusted until then
+}
+
+// maxCachedSessions bounds the cache; past it the cache starts afresh.
+const maxCachedSessions = 100_000
 
 // NewSessions returns a session store whose sessions last ttl.
 func NewSessions(db *tsql.DB, ttl time.Duration, now func() time.Time) *Sessions {
@@ -46,6 +69,54 @@ func NewSessions(db *tsql.DB, ttl time.Duration, now func() time.Time) *Sessions
 		now = time.Now
 	}
 	return &Sessions{db: db, ttl: ttl, now: now}
+}
+
+// CacheLookups keeps looked-up sessions in memory for d (zero: off).
+func (s *Sessions) CacheLookups(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cacheFor, s.cache = d, nil
+}
+
+// ForgetUser drops the cached sessions of username, after a change to the
+// user (role, agency, permissions, password) or their removal.
+func (s *Sessions) ForgetUser(username string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, c := range s.cache {
+		if c.principal.Username == username {
+			delete(s.cache, id)
+		}
+	}
+}
+
+func (s *Sessions) cached(id string, now time.Time) (cachedSession, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cache[id]
+	if !ok || !now.Before(c.until) {
+		return cachedSession{}, false
+	}
+	return c, true
+}
+
+func (s *Sessions) remember(id string, c cachedSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cacheFor <= 0 {
+		return
+	}
+	if s.cache == nil || len(s.cache) >= maxCachedSessions {
+		s.cache = make(map[string]cachedSession)
+	}
+	c.until = s.now().Add(s.cacheFor)
+	s.cache[id] = c
+}
+
+func (s *Sessions) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cache, id)
 }
 
 func randomString(n int) (string, error) {
@@ -87,6 +158,9 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (Principal, error) 
 	if !ok || id == "" || secret == "" || len(token) > 200 {
 		return Principal{}, ErrInvalidToken
 	}
+	if c, ok := s.cached(id, s.now()); ok {
+		return c.check(secret, s.now())
+	}
 	var row struct {
 		SecretHash string         `db:"secret_hash"`
 		ExpiresAt  time.Time      `db:"expires_at"`
@@ -104,17 +178,29 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (Principal, error) 
 	if err != nil {
 		return Principal{}, fmt.Errorf("look up session: %w", err)
 	}
-	if subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(row.SecretHash)) != 1 {
+	c := cachedSession{secretHash: row.SecretHash, expiresAt: row.ExpiresAt,
+		principal: Principal{Username: row.Username, Name: row.Name, Role: row.Role, Agency: row.Agency.String, PII: row.PII, SessionID: id}}
+	p, err := c.check(secret, s.now())
+	if err == nil {
+		s.remember(id, c) // only sessions that proved their secret
+	}
+	return p, err
+}
+
+// check compares the secret in constant time and the expiry.
+func (c cachedSession) check(secret string, now time.Time) (Principal, error) {
+	if subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(c.secretHash)) != 1 {
 		return Principal{}, ErrInvalidToken
 	}
-	if !s.now().Before(row.ExpiresAt) {
+	if !now.Before(c.expiresAt) {
 		return Principal{}, ErrInvalidToken
 	}
-	return Principal{Username: row.Username, Name: row.Name, Role: row.Role, Agency: row.Agency.String, PII: row.PII, SessionID: id}, nil
+	return c.principal, nil
 }
 
 // Delete ends one session.
 func (s *Sessions) Delete(ctx context.Context, sessionID string) error {
+	s.forget(sessionID)
 	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM sessions WHERE id = ?`), sessionID); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}

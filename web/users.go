@@ -156,6 +156,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.writeError(w, r, err)
 		return
 	}
+	s.sessions.ForgetUser(u.Username) // role, agency or pii may have changed
 	s.routeUser(r, u)
 	writeJSON(w, http.StatusOK, u)
 }
@@ -250,5 +251,6 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 		s.writeError(w, r, err)
 		return
 	}
+	s.sessions.ForgetUser(r.PathValue("username"))
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -15,13 +15,15 @@ import (
 // serveConfig is everything "tellonce serve" can be told. Every flag has
 // an environment variable; a flag given on the command line wins.
 type serveConfig struct {
-	web       web.Config
-	db        string
-	demo      bool
-	grace     time.Duration
-	retention transcripts.Retention
-	logLevel  string
-	logFormat string
+	web   web.Config
+	db    string
+	demo  bool
+	grace time.Duration
+	// sessionCache is how long a looked-up session is trusted from memory.
+	sessionCache time.Duration
+	retention    transcripts.Retention
+	logLevel     string
+	logFormat    string
 }
 
 // envFlag binds a flag to its environment variable for the help text and
@@ -36,6 +38,7 @@ var serveEnv = []envFlag{
 	{"trust-proxy", "TELLONCE_TRUST_PROXY"},
 	{"secure-cookies", "TELLONCE_SECURE_COOKIES"},
 	{"session-ttl", "TELLONCE_SESSION_TTL"},
+	{"session-cache", "TELLONCE_SESSION_CACHE"},
 	{"reconnect-grace", "TELLONCE_RECONNECT_GRACE"},
 	{"central-queue", "TELLONCE_CENTRAL_QUEUE"},
 	{"transcript-retention", "TELLONCE_TRANSCRIPT_RETENTION"},
@@ -56,6 +59,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a reverse proxy)")
 	fs.BoolVar(&c.web.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set this when served over HTTPS)")
 	fs.DurationVar(&c.web.SessionTTL, "session-ttl", c.web.SessionTTL, "how long a login lasts")
+	fs.DurationVar(&c.sessionCache, "session-cache", 2*time.Second, "how long a checked login is trusted from memory; a logout or a user change on another server takes effect here within it (0: check the database on every request)")
 	fs.DurationVar(&c.grace, "reconnect-grace", 30*time.Second, "how long an agent whose connection dropped keeps their contacts before they return to the head of their queues")
 	fs.DurationVar(&c.retention.Cases, "transcript-retention", 365*24*time.Hour, "how long a closed case's transcript is kept after it closed (negative: forever)")
 	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")
@@ -109,6 +113,9 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	}
 	if c.grace < time.Second || c.grace > time.Hour {
 		return c, fmt.Errorf("--reconnect-grace %s: want 1s to 1h", c.grace)
+	}
+	if c.sessionCache < 0 || c.sessionCache > time.Minute {
+		return c, fmt.Errorf("--session-cache %s must be 0-1m", c.sessionCache)
 	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)

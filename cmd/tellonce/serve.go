@@ -60,6 +60,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sessions := auth.NewSessions(db, cfg.web.SessionTTL, nil)
+	sessions.CacheLookups(cfg.sessionCache)
 	tokens, err := auth.LoadContactTokens(ctx, db)
 	if err != nil {
 		return err
