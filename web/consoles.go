@@ -162,6 +162,12 @@ func (s *Server) getChatMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	names := map[string]string{}
+	interpreters := map[string]bool{} // agents who joined the case as interpreters
+	for _, l := range cs.Legs {
+		if l.Interpreter && l.Agent != "" {
+			interpreters[l.Agent] = true
+		}
+	}
 	items := []chatMessage{}
 	for _, e := range cs.Events {
 		if e.Type != router.CaseMessage {
@@ -169,6 +175,9 @@ func (s *Server) getChatMessages(w http.ResponseWriter, r *http.Request) {
 		}
 		role, who, _ := strings.Cut(e.Actor, ":")
 		m := chatMessage{Seq: e.Seq, From: role, Text: e.Text, At: e.At.UTC()}
+		if role == "agent" && interpreters[who] {
+			m.From = "interpreter"
+		}
 		if role == "agent" {
 			if _, ok := names[who]; !ok {
 				names[who] = who

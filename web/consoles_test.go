@@ -129,3 +129,47 @@ func TestChatMessagesCatchUp(t *testing.T) {
 		t.Errorf("messages = %+v; want only the citizen's one message (not the contact's summary)", out.Items)
 	}
 }
+
+// An interpreter's words read back as the interpreter's, as they arrived.
+func TestChatMessagesCatchUpNamesTheInterpreter(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(h.router.UpsertQueue(router.QueueConfig{ID: "lang.pool", Agency: "lang", Name: "Interpreters",
+		Kind: router.QueueInterpreter, Channels: []router.Channel{router.ChannelChat}}))
+	must(h.router.UpsertAgent(router.AgentProfile{Username: "nam", Name: "Nguyen Nam", Agency: "lang",
+		Queues: map[string]int{"lang.pool": 1}, Skills: map[string]int{"lang:vi": 3}}))
+	c := h.chat(t, "gov110.general", "caller-1")
+	for _, u := range []string{asAgent, "nam"} {
+		_, _, err := h.router.Connect(u)
+		must(nil, err)
+		must(h.router.SetState(u, router.StateAvailable, ""))
+	}
+	offered, err := h.router.Contact(c.ContactID)
+	must(nil, err)
+	must(h.router.Accept(asAgent, offered.OfferID))
+	leg, _, err := h.router.Interpret(asAgent, c.ContactID, "vi", "")
+	must(nil, err)
+	leg, err = h.router.Contact(leg.ID)
+	must(nil, err)
+	must(h.router.Accept("nam", leg.OfferID))
+	must(h.router.Say(router.AsAgent("nam"), leg.ID, "xin chào"))
+
+	var out struct {
+		Items []struct {
+			From      string `json:"from"`
+			AgentName string `json:"agent_name"`
+		} `json:"items"`
+	}
+	r := h.do(http.MethodGet, "/v1/contacts/"+c.ContactID+"/messages?token="+c.CitizenToken, asAnon, nil)
+	if !r.wantStatus(t, http.StatusOK) || !r.decode(t, &out) {
+		t.FailNow()
+	}
+	if len(out.Items) != 1 || out.Items[0].From != "interpreter" || out.Items[0].AgentName != "Nguyen Nam" {
+		t.Errorf("messages = %+v; want the interpreter's message as theirs", out.Items)
+	}
+}
