@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,7 +146,7 @@ func (rv *Review) Search(ctx context.Context, scope Scope, f Filter) (SearchPage
 		return SearchPage{}, err
 	}
 	var found []foundCase
-	if err := rv.db.SelectContext(ctx, &found, rv.db.Rebind(q), args...); err != nil {
+	if err := rv.selectCases(ctx, &found, f.Text, q, args); err != nil {
 		return SearchPage{}, fmt.Errorf("search cases: %w", err)
 	}
 	page := SearchPage{Items: []Summary{}}
@@ -231,8 +232,8 @@ func (rv *Review) searchQuery(scope Scope, f Filter) (string, []any, error) {
 		cond("k.created_at < ?", ts(f.To))
 	}
 	if f.Text != "" {
-		sql, arg := rv.textMatch(f.Text)
-		cond(sql, arg)
+		sql, a := rv.textMatch(f.Text)
+		cond(sql, a...)
 	}
 	if f.After != "" {
 		at, id, err := decodeCursor(f.After)
@@ -268,17 +269,52 @@ func answeredBy() string {
 
 // textMatch is the condition "some timeline entry of case k holds text".
 // PostgreSQL: ILIKE, which the trigram GIN index serves for three
-// characters or more. SQLite: the FTS5 trigram table for three characters
-// or more; shorter text falls back to LIKE over case_events (a scan).
-func (rv *Review) textMatch(text string) (string, any) {
+// characters or more; shorter text is found where it begins or ends a
+// word (see shortWordThreshold). SQLite: the FTS5 trigram table for three
+// characters or more; shorter text falls back to LIKE over case_events (a
+// scan).
+func (rv *Review) textMatch(text string) (string, []any) {
 	like := "%" + escapeLike(text) + "%"
+	short := utf8.RuneCountInString(text) < MinIndexedText
 	if rv.db.Dialect == tsql.Postgres {
-		return `EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND e.text ILIKE ? ESCAPE '\')`, like
+		if short {
+			return `EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND ? <% e.text AND e.text ILIKE ? ESCAPE '\')`,
+				[]any{text, like}
+		}
+		return `EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND e.text ILIKE ? ESCAPE '\')`, []any{like}
 	}
-	if utf8.RuneCountInString(text) < MinIndexedText {
-		return `EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND e.text LIKE ? ESCAPE '\')`, like
+	if short {
+		return `EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND e.text LIKE ? ESCAPE '\')`, []any{like}
 	}
-	return `k.id IN (SELECT case_id FROM case_events_fts WHERE case_events_fts MATCH ?)`, ftsPhrase(text)
+	return `k.id IN (SELECT case_id FROM case_events_fts WHERE case_events_fts MATCH ?)`, []any{ftsPhrase(text)}
+}
+
+// shortWordThreshold is the word similarity at which a one- or
+// two-character search on PostgreSQL finds a word that begins or ends with
+// it. pg_trgm pads each word with spaces, so "여권" is the trigrams "  여",
+// " 여권" and "여권 ": a word that begins with it ("여권을") holds two of the
+// three, one that ends with it ("재발급여권") one. A third is enough for the
+// GIN index to find both; the ILIKE beside it keeps only real matches.
+// Inside a longer word ("분실여권을") there is no trigram to find it by:
+// searching anywhere inside words takes three characters. On the embedded
+// SQLite store short text is scanned for and found anywhere.
+const shortWordThreshold = 0.3
+
+// selectCases runs the search query. A short PostgreSQL search sets the
+// word-similarity threshold for its own read-only transaction.
+func (rv *Review) selectCases(ctx context.Context, dest *[]foundCase, text, q string, args []any) error {
+	if rv.db.Dialect != tsql.Postgres || text == "" || utf8.RuneCountInString(text) >= MinIndexedText {
+		return rv.db.SelectContext(ctx, dest, rv.db.Rebind(q), args...)
+	}
+	tx, err := rv.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL pg_trgm.word_similarity_threshold = %g", shortWordThreshold)); err != nil {
+		return err
+	}
+	return tx.SelectContext(ctx, dest, rv.db.Rebind(q), args...)
 }
 
 // escapeLike makes s match itself in a LIKE pattern with ESCAPE '\'.

@@ -363,3 +363,29 @@ func TestTimelineHoldsSpeechToText(t *testing.T) {
 		}
 	})
 }
+
+// One- or two-character searches: SQLite scans and finds them anywhere;
+// PostgreSQL finds them through the trigram index where they begin or end
+// a word, which covers Korean nouns with their particles.
+func TestSearchShortText(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		w := newWorld(t, b, Retention{})
+		start := w.chat("gov110.general", "resolved", "여권을 잃어버렸어요")
+		end := w.chat("gov110.general", "resolved", "재발급여권 받으러 왔어요")
+		inside := w.chat("gov110.general", "resolved", "분실여권을 신고했어요")
+		alone := w.chat("gov110.general", "resolved", "여")
+		want := map[string][]string{
+			"여권": {inside, end, start},
+			"여":  {alone, inside, end, start},
+		}
+		if b.Name == "postgres" {
+			want["여권"] = []string{end, start}
+			want["여"] = []string{alone, start}
+		}
+		for q, ids := range want {
+			if got := w.search(all, Filter{Text: q}); !reflect.DeepEqual(got, ids) {
+				t.Errorf("Search(q=%q) on %s = %v; want %v", q, b.Name, got, ids)
+			}
+		}
+	})
+}

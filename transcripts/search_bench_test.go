@@ -206,7 +206,8 @@ func generateCaseLog(ctx context.Context, db *tsql.DB, n int) error {
 	for i, l := range legs {
 		answered := l.at.Add(30 * time.Second)
 		if err := addContact(l.id, l.caseID, l.queue, l.agency, "chat", "ended", 0, "caller", `{}`, "", `{}`, int64(i),
-			false, l.agent, l.at, answered, l.at.Add(10*time.Minute), l.disposition, ""); err != nil {
+			false, l.agent, l.at, answered, l.at.Add(10*time.Minute), l.disposition, "",
+			nil, false, 0, ""); err != nil { // due_at, slot, attempts, conference_of
 			return err
 		}
 	}
