@@ -240,6 +240,15 @@ func (w *writer) scheduleContactTimersTxn(c *contactRow, q *queueRow) error {
 		if containsString(c.Overflowed, rule.To) {
 			continue
 		}
+		if rule.After <= 0 { // pooled from the first second
+			if err := w.overflowTxn(c, i); err != nil {
+				return err
+			}
+			if n, err := getContact(w.txn, c.ID); err == nil {
+				c = n
+			}
+			continue
+		}
 		t := &timerRow{ID: timerID(timerOverflow, c.ID, fmt.Sprint(i)), Kind: timerOverflow,
 			Target: c.ID, Rule: i, Due: c.EnqueuedAt.Add(rule.After)}
 		if err := w.putTimer(t); err != nil {

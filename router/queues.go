@@ -86,8 +86,8 @@ func (q QueueConfig) Validate() error {
 		if o.To == q.ID {
 			return invalid("overflow.to", "a queue cannot overflow into itself")
 		}
-		if o.After <= 0 {
-			return invalid("overflow.after", "must be positive")
+		if o.After < 0 {
+			return invalid("overflow.after", "must not be negative")
 		}
 	}
 	return nil

@@ -253,3 +253,17 @@ func TestOverflowedContactTakenWhenNoOwnWork(t *testing.T) {
 		t.Fatalf("after overflow offered to %q; want y", got)
 	}
 }
+
+// An overflow rule with no delay pools the queues from the first second.
+func TestOverflowWithoutDelay(t *testing.T) {
+	src := queue("src", func(q *QueueConfig) { q.Overflow = []OverflowRule{{After: 0, To: "pool"}} })
+	f := newFixture(t, []QueueConfig{src, queue("pool")}, []AgentProfile{agent("p", "pool")})
+	f.online("p")
+	c := f.enqueue("src", "c1")
+	if got := f.offeredTo(c.ID); got != "p" {
+		t.Errorf("contact offered to %q; want the pool's agent at once", got)
+	}
+	bad := queue("bad", func(q *QueueConfig) { q.Overflow = []OverflowRule{{After: -time.Second, To: "pool"}} })
+	_, err := f.r.UpsertQueue(bad)
+	wantErr(t, "a negative overflow delay", err, ErrInvalid)
+}
