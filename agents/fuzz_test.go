@@ -49,6 +49,16 @@ func FuzzAgentFrame(f *testing.F) {
 		`{"type":"transfer","contact_id":"ct1","to":null,"mode":"warm"}`,
 		`{"type":"end","contact_id":"ct1","disposition":"resolved","summary":"s"}`,
 		`{"type":"accept","OFFER_ID":"x"}`,
+		`{"type":"end","contact_id":"ct1","summary":"s","callback":{"queue":"tax.general","number":"0212345678","note":"n"}}`,
+		`{"type":"end","contact_id":"ct1","callback":{"queue":"tax.general","number":"x"}}`,
+		`{"type":"end","contact_id":"ct1","callback":{"queue":"","extra":1}}`,
+		`{"type":"end","contact_id":"ct1","callback":null}`,
+		`{"id":"3","type":"interpret","contact_id":"ct1","language":"vi","note":"n"}`,
+		`{"type":"interpret","contact_id":"ct1","language":"zh-Hant"}`,
+		`{"type":"interpret","contact_id":"ct1","language":"v i"}`,
+		`{"type":"interpreter_release","contact_id":"ct1"}`,
+		`{"type":"callback_result","contact_id":"ct1","result":"no_answer"}`,
+		`{"type":"callback_result","contact_id":"ct1","result":"maybe"}`,
 	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cmd, ref, ferr := decodeAgentFrame(data)
@@ -74,6 +84,9 @@ func FuzzGatewayFrame(f *testing.F) {
 		`{"id":"1","type":"transcript","contact_id":"ct1","speaker":"citizen","text":"hello"}`,
 		`{"type":"hangup","contact_id":"ct1"}`,
 		`{"type":"transcript","contact_id":"ct1","speaker":"robot","text":"x"}`,
+		`{"type":"transcript","contact_id":"ct1","speaker":"interpreter","text":"x"}`,
+		`{"id":"2","type":"dial_result","contact_id":"ct1","result":"busy"}`,
+		`{"type":"dial_result","contact_id":"ct1","result":""}`,
 	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cmd, ref, ferr := decodeGatewayFrame(data)

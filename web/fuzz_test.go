@@ -397,3 +397,18 @@ func FuzzLogin(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCallbackRequest: the body of POST /v1/contacts/{id}/callback decodes
+// or is refused with a clear validation error, never anything else.
+func FuzzCallbackRequest(f *testing.F) {
+	addSeeds(f, `{"number":"01012345678"}`, `{"number":"+821012345678","callback_at":"2026-11-22T09:30:00Z"}`,
+		`{"number":"0101234","callback_at":"not a time"}`, `{"number":5}`, `{"number":"0101234","when":"now"}`,
+		`{"callback_at":null}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := fuzzDecode[callbackRequest](t, data)
+		if err != nil {
+			return
+		}
+		sameVerdict(t, req, nil, func(*callbackRequest) error { return nil })
+	})
+}
