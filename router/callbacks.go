@@ -279,23 +279,22 @@ func (w *writer) dueTxn(c *contactRow) error {
 	if c.Status != StatusScheduled {
 		return nil
 	}
-	q, err := getQueue(w.txn, c.Queue)
-	if err != nil {
-		return err
-	}
 	n := c.copy()
 	// Enqueued at the due time, not the tick that noticed it, so waits
 	// measure from the promised time.
 	n.Status, n.Head, n.Slot, n.Due, n.EnqueuedAt = StatusQueued, c.Slot, false, time.Time{}, c.Due
-	n.Widened = q.strategy() != StrategyBestSkill || q.WidenAfter <= 0
+	q, err := getQueue(w.txn, c.Queue)
+	n.Widened = err != nil || q.strategy() != StrategyBestSkill || q.WidenAfter <= 0
 	if err := w.putContact(n); err != nil {
 		return err
 	}
 	if err := w.setLegTxn(n, func(l *Leg) { l.EnqueuedAt = c.Due }); err != nil {
 		return err
 	}
-	if err := w.scheduleContactTimersTxn(n, q); err != nil {
-		return err
+	if q != nil {
+		if err := w.scheduleContactTimersTxn(n, q); err != nil {
+			return err
+		}
 	}
 	v := contactView(n)
 	w.emit(Event{Type: EventCallbackDue, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue,

@@ -261,3 +261,28 @@ func TestSecondLineCallbackCarriesTheCase(t *testing.T) {
 		t.Errorf("the offered case lacks the citizen's words or the note: %+v", offer.Case.Events)
 	}
 }
+
+// A queue holding only scheduled callbacks or interpreter legs is not
+// empty: removing it would strand them.
+func TestRemoveQueueCountsEveryLiveContact(t *testing.T) {
+	interp := queue("interp", func(q *QueueConfig) { q.Kind, q.Channels = QueueInterpreter, []Channel{ChannelChat} })
+	f := newFixture(t, []QueueConfig{queue("q"), queue("r"), interp}, []AgentProfile{agent("a", "q"), agent("b", "r")})
+	f.online("b")
+	_, err := f.r.SetState("b", StateBreak, "") // logged in: slots have capacity
+	f.must(err)
+	slots, err := f.r.CallbackSlots("r", time.Minute)
+	f.must(err)
+	_, _, err = f.r.Enqueue(EnqueueRequest{Channel: ChannelCallback, Queue: "r", Caller: Caller{ID: "c1"},
+		CallbackNumber: "0101234", CallbackAt: slots[0].Start, HandleTime: time.Minute})
+	f.must(err)
+	_, err = f.r.RemoveQueue("r")
+	wantErr(t, "removing a queue with a booked callback", err, ErrConflict)
+
+	f.online("a")
+	c := f.enqueue("q", "c2", chat)
+	f.accept(c.ID)
+	_, _, err = f.r.Interpret("a", c.ID, "en", "")
+	f.must(err)
+	_, err = f.r.RemoveQueue("interp")
+	wantErr(t, "removing an interpreter queue with a waiting request", err, ErrConflict)
+}

@@ -145,16 +145,21 @@ func (r *Router) RemoveQueue(id string) ([]Event, error) {
 	})
 }
 
-// liveInQueue counts the queue's live contacts (by the caller index, which
-// holds exactly the live ones).
+// liveInQueue counts the queue's live contacts of every kind: waiting,
+// scheduled, offered, assigned, pending warm-transfer legs and interpreter
+// legs. No index holds all of them (the caller index leaves out the legs
+// that are not a caller's own place), so it reads every contact: removing
+// a queue is rare, and a wrong answer would strand contacts.
 func liveInQueue(txn *memdb.Txn, queue string) (int, error) {
-	it, err := txn.Get(tableContacts, indexContactCaller, queue)
+	it, err := txn.Get(tableContacts, indexID)
 	if err != nil {
 		return 0, fmt.Errorf("queue %s contacts: %w", queue, err)
 	}
 	n := 0
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		n++
+		if c := raw.(*contactRow); c.Queue == queue && c.Status.live() {
+			n++
+		}
 	}
 	return n, nil
 }
