@@ -343,14 +343,17 @@ type reviewLeg struct {
 	AnsweredAt     *time.Time `db:"answered_at"`
 	EndedAt        *time.Time `db:"ended_at"`
 	Disposition    string     `db:"disposition"`
+	// ConferenceOf is set on an interpreter's leg (from contacts only;
+	// sortLegs copies it to the same contact's earlier legs).
+	ConferenceOf string `db:"conference_of"`
 }
 
 const legsOfCases = `SELECT case_id, id, queue_id, agency_id, channel, status, agent, callback_number,
-		enqueued_at, answered_at, ended_at, disposition
+		enqueued_at, answered_at, ended_at, disposition, conference_of
 	FROM contacts WHERE case_id IN (?)
 	UNION ALL
 	SELECT case_id, contact_id, queue_id, agency_id, channel, 'ended', agent, '',
-		enqueued_at, answered_at, ended_at, disposition
+		enqueued_at, answered_at, ended_at, disposition, ''
 	FROM requeued_legs WHERE case_id IN (?)`
 
 // legsOf reads the legs of the given cases, each case's in the order they

@@ -389,3 +389,41 @@ func TestSearchShortText(t *testing.T) {
 		}
 	})
 }
+
+// An interpreter's leg shows in the timeline as theirs, and its words as
+// the interpreter's agent's.
+func TestTimelineShowsTheInterpreterLeg(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		w := newWorld(t, b, Retention{})
+		nam := agentIn("nam", "interp", "interp.pool")
+		nam.Skills["lang:vi"] = 3
+		w.ack(w.r.UpsertQueue(agencyQueue("interp.pool", func(q *router.QueueConfig) {
+			q.Kind, q.Channels = router.QueueInterpreter, []router.Channel{router.ChannelChat}
+		})))
+		w.ack(w.r.UpsertAgent(nam))
+		w.online("nam")
+		c := w.open("gov110.general", "체류 문의")
+		leg, evs, err := w.r.Interpret("kim", c.ID, "vi", "베트남어 통역")
+		w.ack(evs, err)
+		w.accept(leg.ID)
+		w.ack(w.r.Say(router.AsAgent("nam"), leg.ID, "xin chào"))
+		w.ack(w.r.End("nam", leg.ID, "", ""))
+		w.end(c, "resolved", "")
+		tl, err := w.rv.Timeline(context.Background(), c.CaseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var interp []LegView
+		for _, l := range tl.Legs {
+			if l.Interpreter {
+				interp = append(interp, l)
+			}
+		}
+		if len(interp) != 1 || interp[0].ContactID != leg.ID || interp[0].Agent != "nam" || interp[0].Queue != "interp.pool" {
+			t.Errorf("interpreter legs %+v; want nam's leg %s", interp, leg.ID)
+		}
+		if !slices.Contains(tl.Agencies, "interp") {
+			t.Errorf("timeline agencies %v; want the interpreters' agency too", tl.Agencies)
+		}
+	})
+}

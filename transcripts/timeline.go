@@ -67,6 +67,8 @@ type LegView struct {
 	// or until the leg ended unanswered; null while still waiting.
 	WaitS       *float64 `json:"wait_s"`
 	Disposition string   `json:"disposition"`
+	// Interpreter marks a leg that brought an interpreter into the case.
+	Interpreter bool `json:"interpreter,omitempty"`
 }
 
 // EntryView is one timeline entry.
@@ -195,8 +197,20 @@ func (rv *Review) timeline(ctx context.Context, tx *sqlx.Tx, caseID string) (Tim
 }
 
 // sortLegs puts legs in the order they started (a re-queued contact's
-// earlier leg before its current one, which started later).
+// earlier leg before its current one, which started later), and marks the
+// earlier legs of an interpreter's contact as the interpreter's too.
 func sortLegs(legs []reviewLeg) {
+	conference := map[string]string{}
+	for _, l := range legs {
+		if l.ConferenceOf != "" {
+			conference[l.ContactID] = l.ConferenceOf
+		}
+	}
+	for i := range legs {
+		if legs[i].ConferenceOf == "" {
+			legs[i].ConferenceOf = conference[legs[i].ContactID]
+		}
+	}
 	slices.SortStableFunc(legs, func(a, b reviewLeg) int {
 		if c := a.EnqueuedAt.Compare(b.EnqueuedAt); c != 0 {
 			return c
@@ -208,7 +222,7 @@ func sortLegs(legs []reviewLeg) {
 func legView(l reviewLeg) LegView {
 	v := LegView{ContactID: l.ContactID, Agency: l.Agency, Queue: l.Queue, Channel: l.Channel, Status: l.Status,
 		CallbackNumber: l.CallbackNumber, EnqueuedAt: l.EnqueuedAt.UTC(), AnsweredAt: utcPtr(l.AnsweredAt),
-		EndedAt: utcPtr(l.EndedAt), Disposition: l.Disposition}
+		EndedAt: utcPtr(l.EndedAt), Disposition: l.Disposition, Interpreter: l.ConferenceOf != ""}
 	if l.AnsweredAt != nil {
 		v.Agent = l.Agent
 	}
