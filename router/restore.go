@@ -63,7 +63,7 @@ type ContactSnapshot struct {
 // held contacts get the reconnect grace to come back before their contacts
 // return to the head of their queues. Sticky and direct holds are not kept.
 func (r *Router) Restore(s Snapshot) error {
-	db, err := memdb.NewMemDB(schema())
+	db, err := newMemDB()
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

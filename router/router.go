@@ -111,7 +111,7 @@ func New(cfg Config) (*Router, error) {
 	if cfg.CallbackSharePct <= 0 || cfg.CallbackSharePct > 100 {
 		cfg.CallbackSharePct = DefaultCallbackShare
 	}
-	db, err := memdb.NewMemDB(schema())
+	db, err := newMemDB()
 	if err != nil {
 		return nil, fmt.Errorf("new router: %w", err)
 	}
@@ -125,6 +125,20 @@ func New(cfg Config) (*Router, error) {
 	}
 	r.db.Store(db)
 	return r, nil
+}
+
+// newMemDB makes the router's database. It is go-memdb's "snapshot" of an
+// empty database rather than the database itself: a snapshot is a full
+// read-write database that does not track its mutations for watch
+// channels. The router uses no watches (readers take snapshots; Run has
+// its own wake-up), and tracking closed a channel for every radix node a
+// write replaced, about 6 % of the garbage per routed contact.
+func newMemDB() (*memdb.MemDB, error) {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, err
+	}
+	return db.Snapshot(), nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {
