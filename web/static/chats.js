@@ -42,7 +42,8 @@ function messageItem(ev, chat) {
     case "assigned":
       return h("li", { class: "divider", text: t("chat.joined", { agent: who(ev.actor, chat.case), time: clock(ev.at) }) });
     case "transfer":
-      return h("li", { class: "divider transfer", text: t("chat.transferred_line", {
+      // A second-line callback is filed as a transfer in callback mode.
+      return h("li", { class: "divider transfer", text: t(d.mode === "callback" ? "chat.callback_filed_line" : "chat.transferred_line", {
         agent: who(ev.actor, chat.case), to: d.to_agent ? agentName(d.to_agent) : `${agencyName((d.to_queue || "").split(".")[0])} · ${queueName(d.to_queue)}` }) });
     case "ended":
       return h("li", { class: "divider", text: t("chat.ended_line", { result: dispositionText(d.disposition) }) });
@@ -96,7 +97,8 @@ function renderStatus(chat) {
   const c = chat.contact;
   let s = "";
   if (chat.status === "live") {
-    s = t("chat.status_live", { time: c.answered_at ? duration((now() - Date.parse(c.answered_at)) / 1000) : "0:00" });
+    // A callback is a call the agent is placing, not yet a conversation.
+    s = t(isCallback(chat) ? "cb.status_live" : "chat.status_live", { time: c.answered_at ? duration((now() - Date.parse(c.answered_at)) / 1000) : "0:00" });
   } else if (chat.status === "warm") {
     s = t("chat.status_warm");
   } else {

@@ -4,7 +4,7 @@ import { t, has, onLangChange } from "/static/i18n.js";
 import { api, currentUser } from "/static/api.js";
 import { $, $$, announce } from "/static/ui.js";
 import { startShell } from "/static/shell.js";
-import { loadNames, rememberAgent } from "/static/names.js";
+import { loadNames, rememberAgent, rememberQueue } from "/static/names.js";
 import { Socket } from "/static/socket.js";
 import { desk, restored, save } from "/static/desk.js";
 import { addOffer, removeOffer, renderOffer, tickOffer, acceptOffer, declineOffer, offerShown } from "/static/offer.js";
@@ -22,7 +22,10 @@ await Promise.all([loadNames(), loadWrapups()]);
 async function loadWrapups() {
   try {
     const { items } = await api("GET", "/v1/queues?limit=500");
-    for (const q of items) desk.wrapup.set(q.id, q.wrapup_s);
+    for (const q of items) {
+      desk.wrapup.set(q.id, q.wrapup_s);
+      rememberQueue(q.id, q.name);
+    }
   } catch {
     // the countdown falls back to the default ten seconds
   }

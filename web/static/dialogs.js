@@ -155,10 +155,16 @@ function drawCallbackQueues() {
   if (found.length > MAX_RESULTS) list.append(h("p", { class: "hint", text: t("transfer.more", { n: found.length - MAX_RESULTS }) }));
 }
 
+// showCallback opens the callback's fields; filing one is the contact's
+// result, so the result to choose steps aside and the button says what
+// it does.
 function showCallback() {
   const on = $("#end-callback").checked;
   $("#end-callback-fields").hidden = !on;
   $("#end-disposition").disabled = on;
+  if (interpreting(target)) return;
+  $("#end-disposition-field").hidden = on;
+  setWords($("#end-submit"), on ? "end.submit_callback" : "end.submit");
   if (on) drawCallbackQueues();
 }
 

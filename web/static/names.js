@@ -17,6 +17,15 @@ export async function loadNames() {
   for (const a of directory.agents) agentNames.set(a.username, a.name);
 }
 
+// rememberQueue adds a queue's name learnt elsewhere (the agency's own
+// queues, which include some no one transfers to, such as interpreters').
+export function rememberQueue(id, name) {
+  if (id && name && !queueNames.has(id)) queueNames.set(id, name);
+}
+
+// knownQueue tells whether a queue has a name to show.
+export const knownQueue = (id) => queueNames.has(id);
+
 // rememberAgent adds a name learnt elsewhere (the agent's own, from hello).
 export function rememberAgent(username, name) {
   if (username && name) agentNames.set(username, name);

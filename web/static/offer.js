@@ -75,7 +75,8 @@ export function renderOffer() {
   // An interpreter's offer joins another agent's contact: it says which
   // language, and who asked.
   const interp = c.conference_of ? request(c, cs) : null;
-  $("#offer-title").textContent = interp ? t("offer.interpret_title", { caller }) : t("offer.title", { caller });
+  const title = interp ? "offer.interpret_title" : c.channel === "callback" ? "offer.callback_title" : "offer.title";
+  $("#offer-title").textContent = t(title, { caller });
   panel.classList.toggle("interpreting", !!interp);
   const meta = $("#offer-meta");
   meta.replaceChildren();

@@ -3,7 +3,7 @@
 // (offers and chats) and the supervisor's review draw cases with these.
 import { t, has } from "/static/i18n.js";
 import { h, clock, dateTime, duration } from "/static/ui.js";
-import { agencyName, agentName, queueName, languageName, directory } from "/static/names.js";
+import { agencyName, agentName, queueName, knownQueue, languageName, directory } from "/static/names.js";
 
 function agencyOfAgent(u) {
   const a = directory.agents.find((x) => x.username === u);
@@ -49,7 +49,8 @@ export function legs(cs) {
     const span = l.answered_at ? `${clock(l.answered_at)}–${l.ended_at ? clock(l.ended_at) : t("case.now")}` : t("case.not_answered");
     ol.append(
       h("li", { class: l.ended_at ? "leg done" : "leg live" },
-        h("strong", { text: agencyName(l.agency) }), " · ", queueName(l.queue),
+        // An interpreters' queue may have no name here; its tag says enough.
+        h("strong", { text: agencyName(l.agency) }), l.interpreter && !knownQueue(l.queue) ? null : [" · ", queueName(l.queue)],
         h("br"),
         h("span", { class: "muted", text: `${l.agent ? agentName(l.agent) : t("case.no_agent")} · ${span}` }),
         l.interpreter ? h("span", { class: "tag", text: t("case.interpreter_leg") }) : null,
