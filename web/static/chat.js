@@ -17,7 +17,7 @@ const queueOf = (id) => dir.agencies.flatMap((a) => a.queues).find((q) => q.id =
 const STORE = "tellonce.chat";
 
 // {contact_id, token, queue, estimates, log: [...], where: {...}, transfer,
-// callbackOffered, callback: {mode, at, number}}
+// callbackOffered, callback: {mode, at, number}, cancelledCallback}
 let chat = null;
 let socket = null;
 let statusRows = null; // GET /v1/status, when the server has it
@@ -172,10 +172,17 @@ function drawWhere() {
   const ended = w.kind === "ended";
   // Waiting for a call, there is nobody to write to here.
   $("#say-form").hidden = ended || (!!chat.callback && w.kind !== "talking");
-  $("#leave").textContent = t(chat.callback && w.kind !== "talking" ? "callback.cancel" : "chat.leave");
+  // Waiting for a call, leaving is cancelling the callback: the buttons
+  // and the end say so.
+  const cancels = !!chat.callback && w.kind !== "talking";
+  $("#leave").textContent = t(cancels ? "callback.cancel" : "chat.leave");
+  $("#leave-sure").textContent = t(cancels ? "callback.cancel_sure" : "chat.leave_sure");
+  $("#leave-yes").textContent = t(cancels ? "callback.cancel_yes" : "chat.leave_yes");
+  $("#leave-no").textContent = t(cancels ? "callback.cancel_no" : "chat.leave_no");
   $("#leave-box").hidden = ended;
   $("#ended-box").hidden = !ended;
-  $("#ended-text").textContent = t(w.reason === "left" ? "chat.ended_left" : w.reason === "callback" ? "chat.ended_callback" : "chat.ended_done");
+  const left = chat.cancelledCallback ? "callback.cancelled" : "chat.ended_left";
+  $("#ended-text").textContent = t(w.reason === "left" ? left : w.reason === "callback" ? "chat.ended_callback" : "chat.ended_done");
   drawCallback(chat);
   if (chat.transfer) {
     $("#transfer-box").hidden = false;
@@ -317,6 +324,7 @@ $("#say").addEventListener("keydown", (ev) => {
 $("#leave").addEventListener("click", () => {
   $("#leave-confirm").hidden = false;
   $("#leave-yes").focus();
+  $("#leave-confirm").scrollIntoView({ block: "nearest" });
 });
 $("#leave-no").addEventListener("click", () => {
   $("#leave-confirm").hidden = true;
@@ -324,6 +332,8 @@ $("#leave-no").addEventListener("click", () => {
 });
 $("#leave-yes").addEventListener("click", async () => {
   $("#leave-confirm").hidden = true;
+  chat.cancelledCallback = !!chat.callback && chat.where.kind !== "talking";
+  persist();
   try {
     await socket.send({ type: "leave" });
   } catch {
