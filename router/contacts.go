@@ -321,11 +321,9 @@ func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[st
 	// Resident registration numbers never enter the case, not even in
 	// memory: live frames, reads and the durable store all see them masked.
 	e := CaseEvent{Seq: n.NextSeq, At: w.now, Type: typ, Actor: actor, Text: privacy.MaskRRN(text), Data: maskedData(data)}
+	n.Events = withEvent(cs.Events, e)
 	if err := w.putCase(n); err != nil {
 		return CaseEvent{}, err
-	}
-	if err := w.txn.Insert(tableEvents, &eventRow{CaseID: caseID, Seq: e.Seq, Event: e}); err != nil {
-		return CaseEvent{}, fmt.Errorf("append case %s event: %w", caseID, err)
 	}
 	return e.clone(), nil
 }

@@ -78,7 +78,7 @@ func TestCaseClosesAndLeavesMemdb(t *testing.T) {
 func assertEmpty(t *testing.T, r *Router) {
 	t.Helper()
 	txn := r.db.Load().Txn(false)
-	for _, table := range []string{tableContacts, tableCases, tableEvents, tableOffers} {
+	for _, table := range []string{tableContacts, tableCases, tableOffers} {
 		it, err := txn.Get(table, indexID)
 		if err != nil {
 			t.Fatal(err)

@@ -114,9 +114,6 @@ func (w *writer) closeCaseIfDoneTxn(caseID string) error {
 			return fmt.Errorf("close case %s: %w", caseID, err)
 		}
 	}
-	if _, err := w.txn.DeleteAll(tableEvents, indexID, caseID); err != nil {
-		return fmt.Errorf("close case %s: %w", caseID, err)
-	}
 	if err := w.txn.Delete(tableCases, cs); err != nil {
 		return fmt.Errorf("close case %s: %w", caseID, err)
 	}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -155,10 +156,9 @@ func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
 	}
 	for _, e := range s.Events {
 		cs.NextSeq = max(cs.NextSeq, e.Seq)
-		if err := w.txn.Insert(tableEvents, &eventRow{CaseID: s.ID, Seq: e.Seq, Event: e.clone()}); err != nil {
-			return fmt.Errorf("event %d: %w", e.Seq, err)
-		}
+		cs.Events = append(cs.Events, e.clone())
 	}
+	slices.SortStableFunc(cs.Events, func(a, b CaseEvent) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, c := range s.Contacts {
 		li := slices.IndexFunc(cs.Legs, func(l Leg) bool { return l.ContactID == c.ID })
 		for i := len(cs.Legs) - 1; i > li; i-- {

@@ -160,8 +160,8 @@ func (c *contactRow) reach() []string {
 	return append([]string{c.Queue}, c.Overflowed...)
 }
 
-// caseRow is an open case: the caller, its legs and its live-leg count.
-// The case's timeline lives in the events table.
+// caseRow is an open case: the caller, its legs, its timeline and its
+// live-leg count.
 type caseRow struct {
 	ID        string
 	CallerID  string
@@ -174,6 +174,23 @@ type caseRow struct {
 	LastAgent string
 	Live      int
 	NextSeq   int64
+	// Events is the timeline in seq order. It only ever grows, by
+	// withEvent, which may append in place into spare capacity that an
+	// older version of the row shares: an older version never reads past
+	// its own length, and every write starts from the newest version, so
+	// no two versions ever fill the same place. A timeline kept as rows of
+	// its own cost an index insert and delete per entry.
+	Events []CaseEvent
+}
+
+// withEvent returns events plus e (see caseRow.Events on sharing).
+func withEvent(events []CaseEvent, e CaseEvent) []CaseEvent {
+	if len(events) == cap(events) {
+		grown := make([]CaseEvent, len(events), 2*len(events)+8)
+		copy(grown, events)
+		events = grown
+	}
+	return append(events, e)
 }
 
 func (c *caseRow) copy() *caseRow { n := *c; return &n }
@@ -193,13 +210,6 @@ func withAdded(s []string, v string) []string {
 	out := make([]string, len(s), len(s)+1)
 	copy(out, s)
 	return append(out, v)
-}
-
-// eventRow is one entry of a case's timeline.
-type eventRow struct {
-	CaseID string
-	Seq    int64
-	Event  CaseEvent
 }
 
 // offerRow reserves a contact for one agent until ExpiresAt.

@@ -14,7 +14,6 @@ const (
 	tableAgents   = "agents"
 	tableContacts = "contacts"
 	tableCases    = "cases"
-	tableEvents   = "events"
 	tableOffers   = "offers"
 	tableTimers   = "timers"
 )
@@ -50,7 +49,6 @@ func schema() *memdb.DBSchema {
 		tableAgents:   agentsTableSchema(),
 		tableContacts: contactsTableSchema(),
 		tableCases:    casesTableSchema(),
-		tableEvents:   eventsTableSchema(),
 		tableOffers:   offersTableSchema(),
 		tableTimers:   timersTableSchema(),
 	}}
@@ -101,15 +99,6 @@ func casesTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableCases, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: &memdb.StringFieldIndex{Field: "ID"}},
-	}}
-}
-
-// eventsTableSchema keys events by (case, fixed-width seq): Get(events, id,
-// caseID) lists one case's timeline in order, so no second index is needed.
-func eventsTableSchema() *memdb.TableSchema {
-	return &memdb.TableSchema{Name: tableEvents, Indexes: map[string]*memdb.IndexSchema{
-		indexID: {Name: indexID, Unique: true, AllowMissing: false,
-			Indexer: &keyIndex{desc: "(case id, seq)", key: eventKey}},
 	}}
 }
 
@@ -184,11 +173,6 @@ func contactOverflowKeys(obj any) [][]string {
 		keys = append(keys, []string{q, string(c.class()), rank})
 	}
 	return keys
-}
-
-func eventKey(obj any) ([]string, bool) {
-	e := obj.(*eventRow)
-	return []string{e.CaseID, fmt.Sprintf("%020d", e.Seq)}, true
 }
 
 // contactCallerKey leaves out pending warm-transfer legs and interpreter

@@ -77,15 +77,18 @@ func liveContactOf(txn *memdb.Txn, queue, callerID string) (*contactRow, error) 
 	return raw.(*contactRow), nil
 }
 
-// caseEvents lists a case's timeline in seq order.
+// caseEvents lists a case's timeline in seq order, as copies.
 func caseEvents(txn *memdb.Txn, caseID string) ([]CaseEvent, error) {
-	it, err := txn.Get(tableEvents, indexID, caseID)
+	cs, err := getCase(txn, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("case %s events: %w", caseID, err)
 	}
 	var out []CaseEvent
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*eventRow).Event.clone())
+	if len(cs.Events) > 0 {
+		out = make([]CaseEvent, len(cs.Events))
+		for i, e := range cs.Events {
+			out[i] = e.clone()
+		}
 	}
 	return out, nil
 }
