@@ -132,13 +132,9 @@ func staffedIn(txn *memdb.Txn, queue string) (int, error) {
 }
 
 func bookedIn(txn *memdb.Txn, queue string, start time.Time) (int, error) {
-	it, err := txn.Get(tableContacts, indexContactSlot, queue, sortableTime(start))
+	n, err := countContacts(txn, indexContactSlot, queue, sortableTime(start))
 	if err != nil {
 		return 0, fmt.Errorf("bookings of %s: %w", queue, err)
-	}
-	n := 0
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		n++
 	}
 	return n, nil
 }
@@ -194,26 +190,13 @@ func (r *Router) RequestCallback(contactID string, req CallbackRequest) (Contact
 	if err := checkNumber("number", req.Number); err != nil {
 		return ContactView{}, nil, fmt.Errorf("callback for %s: %w", contactID, err)
 	}
-	var view ContactView
-	events, err := r.write(func(w *writer) error {
+	return r.writeContact(func(w *writer) (*contactRow, error) {
 		c, err := w.requestCallbackTxn(contactID, req)
 		if err != nil {
-			return fmt.Errorf("callback for %s: %w", contactID, err)
+			return nil, fmt.Errorf("callback for %s: %w", contactID, err)
 		}
-		if err := w.settle(); err != nil {
-			return err
-		}
-		if c, err = getContact(w.txn, c.ID); err != nil {
-			return err
-		}
-		view = contactView(c)
-		view.Position, err = position(w.txn, c)
-		return err
+		return c, nil
 	})
-	if err != nil {
-		return ContactView{}, nil, err
-	}
-	return view, events, nil
 }
 
 func (w *writer) requestCallbackTxn(contactID string, req CallbackRequest) (*contactRow, error) {
@@ -396,26 +379,13 @@ func (r *Router) EndWithCallback(username, contactID string, f FollowUp) (Contac
 		return ContactView{}, nil, fmt.Errorf("end %s with callback: %w", contactID,
 			invalid("note", "note and summary are at most %d characters", maxTextLen))
 	}
-	var view ContactView
-	events, err := r.write(func(w *writer) error {
+	return r.writeContact(func(w *writer) (*contactRow, error) {
 		leg, err := w.fileCallbackTxn(username, contactID, f)
 		if err != nil {
-			return fmt.Errorf("end %s with callback: %w", contactID, err)
+			return nil, fmt.Errorf("end %s with callback: %w", contactID, err)
 		}
-		if err := w.settle(); err != nil {
-			return err
-		}
-		if leg, err = getContact(w.txn, leg.ID); err != nil {
-			return err
-		}
-		view = contactView(leg)
-		view.Position, err = position(w.txn, leg)
-		return err
+		return leg, nil
 	})
-	if err != nil {
-		return ContactView{}, nil, err
-	}
-	return view, events, nil
 }
 
 func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*contactRow, error) {

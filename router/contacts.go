@@ -299,9 +299,18 @@ func containsString(s []string, v string) bool {
 }
 
 func waitingIn(txn *memdb.Txn, queue string) (int, error) {
-	it, err := txn.Get(tableContacts, indexContactRank, queue)
+	n, err := countContacts(txn, indexContactRank, queue)
 	if err != nil {
 		return 0, fmt.Errorf("queue %s line: %w", queue, err)
+	}
+	return n, nil
+}
+
+// countContacts counts the contacts an index holds under the key prefix.
+func countContacts(txn *memdb.Txn, index string, prefix ...any) (int, error) {
+	it, err := txn.Get(tableContacts, index, prefix...)
+	if err != nil {
+		return 0, err
 	}
 	n := 0
 	for raw := it.Next(); raw != nil; raw = it.Next() {

@@ -27,26 +27,13 @@ func (r *Router) Interpret(username, contactID, language, note string) (ContactV
 		return ContactView{}, nil, fmt.Errorf("interpreter for %s: %w", contactID,
 			invalid("note", "is longer than %d characters", maxTextLen))
 	}
-	var view ContactView
-	events, err := r.write(func(w *writer) error {
+	return r.writeContact(func(w *writer) (*contactRow, error) {
 		leg, err := w.interpretTxn(username, contactID, strings.ToLower(language), note)
 		if err != nil {
-			return fmt.Errorf("interpreter for %s: %w", contactID, err)
+			return nil, fmt.Errorf("interpreter for %s: %w", contactID, err)
 		}
-		if err := w.settle(); err != nil {
-			return err
-		}
-		if leg, err = getContact(w.txn, leg.ID); err != nil {
-			return err
-		}
-		view = contactView(leg)
-		view.Position, err = position(w.txn, leg)
-		return err
+		return leg, nil
 	})
-	if err != nil {
-		return ContactView{}, nil, err
-	}
-	return view, events, nil
 }
 
 func validLanguage(l string) bool {

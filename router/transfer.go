@@ -22,20 +22,32 @@ func (r *Router) Transfer(username, contactID string, to Target, mode TransferMo
 	if err := checkTransfer(to, mode, note); err != nil {
 		return ContactView{}, nil, fmt.Errorf("transfer %s: %w", contactID, err)
 	}
-	var view ContactView
-	events, err := r.write(func(w *writer) error {
+	return r.writeContact(func(w *writer) (*contactRow, error) {
 		leg, err := w.transferTxn(username, contactID, to, mode, note)
 		if err != nil {
-			return fmt.Errorf("transfer %s: %w", contactID, err)
+			return nil, fmt.Errorf("transfer %s: %w", contactID, err)
+		}
+		return leg, nil
+	})
+}
+
+// writeContact runs a write that makes or changes one contact, routes, and
+// returns that contact as it stands after routing, with its position.
+func (r *Router) writeContact(fn func(w *writer) (*contactRow, error)) (ContactView, []Event, error) {
+	var view ContactView
+	events, err := r.write(func(w *writer) error {
+		c, err := fn(w)
+		if err != nil {
+			return err
 		}
 		if err := w.settle(); err != nil {
 			return err
 		}
-		if leg, err = getContact(w.txn, leg.ID); err != nil {
+		if c, err = getContact(w.txn, c.ID); err != nil {
 			return err
 		}
-		view = contactView(leg)
-		view.Position, err = position(w.txn, leg)
+		view = contactView(c)
+		view.Position, err = position(w.txn, c)
 		return err
 	})
 	if err != nil {

@@ -135,11 +135,8 @@ func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
 // callbackAccess: the contact's citizen, or a gateway of its agency (or an
 // all-agency gateway), may ask for its callback.
 func (s *Server) callbackAccess(r *http.Request, c router.ContactView) error {
-	if t := citizenToken(r); t != "" {
-		if s.tokens.Valid(c.ID, t) {
-			return nil
-		}
-		return errorf(http.StatusUnauthorized, codeUnauthorized, "token", "the citizen token does not match this contact")
+	if presented, err := s.citizenOf(r, c); presented {
+		return err
 	}
 	p, err := s.principal(r)
 	if err != nil {

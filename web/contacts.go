@@ -186,15 +186,25 @@ func citizenToken(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
+// citizenOf checks a citizen token, if the request presents one: presented
+// says whether it did, err whether the token fails to match the contact.
+func (s *Server) citizenOf(r *http.Request, c router.ContactView) (presented bool, err error) {
+	t := citizenToken(r)
+	if t == "" {
+		return false, nil
+	}
+	if s.tokens.Valid(c.ID, t) {
+		return true, nil
+	}
+	return true, errorf(http.StatusUnauthorized, codeUnauthorized, "token", "the citizen token does not match this contact")
+}
+
 // contactAccess decides who may see or end a contact: its citizen (by
 // token), a gateway of its agency, an admin, a supervisor of its agency,
 // or the agent it is assigned or offered to.
 func (s *Server) contactAccess(r *http.Request, c router.ContactView) error {
-	if t := citizenToken(r); t != "" {
-		if s.tokens.Valid(c.ID, t) {
-			return nil
-		}
-		return errorf(http.StatusUnauthorized, codeUnauthorized, "token", "the citizen token does not match this contact")
+	if presented, err := s.citizenOf(r, c); presented {
+		return err
 	}
 	p, err := s.principal(r)
 	if err != nil {
