@@ -81,8 +81,10 @@ func (s *Server) readTransferTargets(ctx context.Context, self string) (transfer
 	if err != nil {
 		return out, err
 	}
+	interpreterQueue := map[string]bool{}
 	for _, q := range queues {
 		if q.Kind == "interpreter" {
+			interpreterQueue[q.ID] = true
 			continue // interpreters are asked for, not transferred to
 		}
 		out.Queues = append(out.Queues, targetQueue{ID: q.ID, Agency: q.Agency, AgencyName: names[q.Agency], Name: q.Name, Channels: q.Channels})
@@ -94,11 +96,23 @@ func (s *Server) readTransferTargets(ctx context.Context, self string) (transfer
 		return out, err
 	}
 	for _, u := range users {
-		if u.Username != self {
+		if u.Username != self && !interpreterQueue[firstQueue(u.Queues)] {
 			out.Agents = append(out.Agents, targetAgent{Username: u.Username, Name: u.Name, Agency: u.Agency})
 		}
 	}
 	return out, nil
+}
+
+// firstQueue is where a transfer to the agent lands (the router's rule:
+// the highest level, then the lowest id).
+func firstQueue(ms []directory.Membership) string {
+	best, level := "", 0
+	for _, m := range ms {
+		if best == "" || m.Level > level || (m.Level == level && m.Queue < best) {
+			best, level = m.Queue, m.Level
+		}
+	}
+	return best
 }
 
 func allAgencies(ctx context.Context, dir *directory.Store) ([]directory.Agency, error) {

@@ -53,6 +53,13 @@ func TestTransferTargets(t *testing.T) {
 			r.wantStatus(t, http.StatusOK)
 		}
 
+		// Interpreters are asked for, never transferred to.
+		h.do(http.MethodPost, "/v1/agencies/nts126/queues", asAdmin, map[string]any{"id": "interp", "name": "Interpreters",
+			"channels": []string{"chat"}, "kind": "interpreter"}).wantStatus(t, http.StatusCreated)
+		h.do(http.MethodPost, "/v1/users", asAdmin, map[string]any{"username": "interp-agent", "name": "Interpreter",
+			"password": testPassword, "role": "agent", "agency": "nts126",
+			"queues": []map[string]any{{"queue": "nts126.interp", "level": 1}}}).wantStatus(t, http.StatusCreated)
+
 		// An agent sees every agency's queues and agents, by name only.
 		r := h.do(http.MethodGet, "/v1/transfer-targets", asAgent, nil)
 		var out transferTargetsAnswer
@@ -84,6 +91,9 @@ func TestTransferTargets(t *testing.T) {
 			if slices.Contains(agents, u) {
 				t.Errorf("agents %v include %s, who is not an agent", agents, u)
 			}
+		}
+		if slices.Contains(queues, "nts126.interp") || slices.Contains(agents, "interp-agent") {
+			t.Errorf("targets list the interpreter queue or its agent: %v, %v", queues, agents)
 		}
 		if len(out.Agencies) != 2 {
 			t.Errorf("agencies %+v; want both", out.Agencies)
