@@ -143,15 +143,7 @@ func (h *Hub) sendQueuedLocked(c *conn, position int) {
 // (callback_after_s above zero) and the wait passes that threshold.
 func (h *Hub) callbackOffered(queue string, wait int) bool {
 	q, err := h.r.Queue(queue)
-	if err != nil || q.CallbackAfter <= 0 || q.Kind == router.QueueInterpreter {
-		return false
-	}
-	for _, ch := range q.Channels {
-		if ch == router.ChannelCallback {
-			return time.Duration(wait)*time.Second > q.CallbackAfter
-		}
-	}
-	return false
+	return err == nil && q.OffersCallback(time.Duration(wait)*time.Second)
 }
 
 // queueMovedLocked refreshes the positions of the citizens waiting in a

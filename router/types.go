@@ -131,6 +131,19 @@ const DefaultCallbackRetryAfter = 5 * time.Minute
 
 func (q QueueConfig) interpreters() bool { return q.Kind == QueueInterpreter }
 
+// OffersCallbacks says whether waiting callers may ever be offered a
+// callback: the queue takes callbacks and CallbackAfter is above zero.
+func (q QueueConfig) OffersCallbacks() bool {
+	return q.CallbackAfter > 0 && !q.interpreters() && hasChannel(q.Channels, ChannelCallback)
+}
+
+// OffersCallback says whether a caller facing an estimated wait may ask for
+// a callback now: the queue offers callbacks and the wait passes
+// CallbackAfter.
+func (q QueueConfig) OffersCallback(wait time.Duration) bool {
+	return q.OffersCallbacks() && wait > q.CallbackAfter
+}
+
 func (q QueueConfig) callbackRetryAfter() time.Duration {
 	if q.CallbackRetryAfter <= 0 {
 		return DefaultCallbackRetryAfter

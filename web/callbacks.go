@@ -160,14 +160,14 @@ func (s *Server) callbackOffered(c router.ContactView) error {
 	if err != nil {
 		return err
 	}
-	if q.CallbackAfter <= 0 {
+	if !q.OffersCallbacks() {
 		return errorf(http.StatusConflict, codeConflict, "", "this queue does not offer callbacks")
 	}
 	if s.estimator == nil || c.Status != router.StatusQueued {
 		return nil // the router says why a contact that is not waiting cannot
 	}
 	wait, _ := s.estimator.Estimate(c.Queue, c.Position)
-	if time.Duration(wait)*time.Second <= q.CallbackAfter {
+	if !q.OffersCallback(time.Duration(wait) * time.Second) {
 		return errorf(http.StatusConflict, codeConflict, "",
 			fmt.Sprintf("a callback is offered when the wait passes %d s; the estimate is %d s", int(q.CallbackAfter/time.Second), wait))
 	}

@@ -31,6 +31,15 @@ func TestCitizenAsksForACallback(t *testing.T) {
 	c := h.chat(t, "gov110.general", "caller-1")
 	token := withHeader("X-Citizen-Token", c.CitizenToken)
 	path := "/v1/contacts/" + c.ContactID + "/callback"
+	var status struct {
+		CallbackOffered bool `json:"callback_offered"`
+	}
+	if r := h.do(http.MethodGet, "/v1/contacts/"+c.ContactID, asAnon, nil, token); r.wantStatus(t, http.StatusOK) {
+		r.decode(t, &status)
+	}
+	if !status.CallbackOffered {
+		t.Errorf("GET the contact: callback_offered false; want true (nobody staffed, the wait passes 1 s)")
+	}
 
 	cases := []struct {
 		name   string
@@ -70,6 +79,13 @@ func TestCitizenAsksForACallback(t *testing.T) {
 		t.Errorf("callback answer %+v; want a queued callback keeping place 1", got)
 	}
 	h.do(http.MethodPost, path, asAnon, map[string]any{"number": "01012345678"}, token).wantStatus(t, http.StatusConflict)
+	status.CallbackOffered = true
+	if r := h.do(http.MethodGet, "/v1/contacts/"+c.ContactID, asAnon, nil, token); r.wantStatus(t, http.StatusOK) {
+		r.decode(t, &status)
+	}
+	if status.CallbackOffered {
+		t.Errorf("GET a callback contact: callback_offered true; want false")
+	}
 }
 
 func codeValidationOr(status int) string {

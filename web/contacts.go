@@ -67,6 +67,9 @@ type contactStatus struct {
 	// CallbackAt is when a booked callback joins the line (status
 	// scheduled).
 	CallbackAt *time.Time `json:"callback_at,omitempty"`
+	// CallbackOffered: the caller may ask for a callback now (what the
+	// citizen's queued frame says, for a gateway's phone menu).
+	CallbackOffered bool `json:"callback_offered"`
 }
 
 func (s *Server) statusOf(c router.ContactView) contactStatus {
@@ -81,6 +84,10 @@ func (s *Server) statusOf(c router.ContactView) contactStatus {
 	if s.estimator != nil {
 		secs, light := s.estimator.Estimate(c.Queue, st.Position)
 		st.EstimatedWaitS, st.Light = &secs, light
+		if c.Status == router.StatusQueued && c.Channel != router.ChannelCallback {
+			q, err := s.router.Queue(c.Queue)
+			st.CallbackOffered = err == nil && q.OffersCallback(time.Duration(secs)*time.Second)
+		}
 	}
 	return st
 }
