@@ -30,7 +30,7 @@ func TestInterpreterConferenceOverSockets(t *testing.T) {
 	nam := e.available("nam")
 
 	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi", "note": "Vietnamese speaker"})
-	if f := kim.expect("interpreter"); f.str("state") != "requested" || f.str("contact_id") != cv.ID {
+	if f := kim.expect("interpreter"); f.str("state") != "requested" || f.str("contact_id") != cv.ID || f.str("queue") != "lang.pool" {
 		t.Errorf("kim got %v; want interpreter requested", f)
 	}
 	offer := nam.expect("offer")

@@ -109,7 +109,7 @@ func (h *Hub) interpreterLocked(e *router.Event) {
 		}
 	}
 	h.toAgentLocked(e.Agent, e.Seq, interpreterFrame{Type: "interpreter", ContactID: e.ContactID, State: e.Reason,
-		InterpreterContactID: legID, Interpreter: interp, InterpreterName: name, Language: e.Data["language"]})
+		InterpreterContactID: legID, Interpreter: interp, InterpreterName: name, Language: e.Data["language"], Queue: e.Queue})
 	if e.Reason == router.InterpreterRequested {
 		return
 	}

@@ -72,7 +72,8 @@
 //     agents it is offered to); transfer_failed {contact_id, reason} when a
 //     warm transfer is declined, times out or loses its target.
 //   - interpreter {contact_id, state: requested|joined|left,
-//     interpreter_contact_id, interpreter, interpreter_name, language} to
+//     interpreter_contact_id, interpreter, interpreter_name, language,
+//     queue} to
 //     the agent of a contact with an interpreter. The interpreter holds
 //     their own leg (contact.conference_of names the contact it joins):
 //     the contact's messages reach them with contact_id = their leg, and

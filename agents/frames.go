@@ -125,6 +125,8 @@ type interpreterFrame struct {
 	Interpreter          string `json:"interpreter,omitempty"`
 	InterpreterName      string `json:"interpreter_name,omitempty"`
 	Language             string `json:"language,omitempty"`
+	// Queue is the interpreter queue the leg waits in or was answered from.
+	Queue string `json:"queue,omitempty"`
 }
 
 // callbackResultFrame tells the agent on a callback how the call went.

@@ -5,7 +5,8 @@
 import { t } from "/static/i18n.js";
 import { $, h, part, showFieldErrors, clearFieldErrors, announce } from "/static/ui.js";
 import { agencyName, agentName, languageName, rememberAgent } from "/static/names.js";
-import { desk, send } from "/static/desk.js";
+import { desk, now, send } from "/static/desk.js";
+import { legs } from "/static/timeline.js";
 
 // The choices besides the caller's own language.
 export const LANGUAGES = ["en", "zh", "vi", "ja", "ru", "th", "mn", "uz", "ne", "km"];
@@ -100,11 +101,31 @@ export function onInterpreterFrame(f) {
     language: f.language || was.language || "",
   };
   chat.contact.interpreter = f.state === "left" ? "" : chat.interp.leg;
+  trackLeg(chat, f);
   part(chat.panel, "interp-error").hidden = true;
   renderInterp(chat);
   const words = interpText(chat);
   announce(words);
   return chat;
+}
+
+// trackLeg keeps the case's legs list in step with the interpreter's leg,
+// as the server's case will show it: waiting, answered, ended.
+function trackLeg(chat, f) {
+  const cs = chat.case;
+  if (!cs || !f.interpreter_contact_id) return;
+  cs.legs = cs.legs || [];
+  let leg = cs.legs.find((l) => l.contact_id === f.interpreter_contact_id);
+  const at = new Date(now()).toISOString();
+  if (!leg) {
+    const queue = f.queue || "";
+    leg = { contact_id: f.interpreter_contact_id, queue, agency: queue.split(".")[0], channel: chat.contact.channel,
+      enqueued_at: at, interpreter: true };
+    cs.legs.push(leg);
+  }
+  if (f.state === "joined" && !leg.answered_at) Object.assign(leg, { agent: f.interpreter, answered_at: at });
+  if (f.state === "left" && !leg.ended_at) leg.ended_at = at;
+  part(chat.panel, "legs").replaceChildren(legs(cs));
 }
 
 // The dialog that asks for an interpreter.

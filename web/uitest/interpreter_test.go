@@ -76,6 +76,7 @@ func TestInterpreterJoinsChat(t *testing.T) {
 	}
 
 	agent.waitText("agent sees the interpreter joined", deskPanel+" [data-part=interp]", "쩐마이")
+	agent.waitText("the case's legs show the interpreter's, live", deskPanel+" [data-part=legs]", "쩐마이")
 	citizen.waitText("citizen told the interpreter joined", "#log", "통역사 쩐마이")
 
 	interp.sayOnDesk(spoken)
