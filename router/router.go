@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -210,6 +211,9 @@ const maxBatch = 32
 // lead runs one batch of queued calls, including the leader's own, then
 // hands the lead to the first caller still waiting, if any.
 func (r *Router) lead() {
+	// Let the callers the last group woke queue their next calls first, so
+	// groups grow under load; alone, the leader finds the queue as it was.
+	runtime.Gosched()
 	r.qmu.Lock()
 	n := min(len(r.pending), maxBatch)
 	batch := slices.Clone(r.pending[:n])
