@@ -59,14 +59,23 @@ func statsScope(r *http.Request, p auth.Principal, agents bool) (string, error) 
 	return p.Agency, nil
 }
 
-func (s *Server) statsQueues(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	agency, err := statsScope(r, p, true)
+// statsFor answers the scope of a statistics request, or writes why there
+// is none (no access, or no statistics on this server) and says so.
+func (s *Server) statsFor(w http.ResponseWriter, r *http.Request, p auth.Principal, agentsMayRead bool) (string, bool) {
+	agency, err := statsScope(r, p, agentsMayRead)
+	if err == nil && s.stats == nil {
+		err = errNoStats
+	}
 	if err != nil {
 		s.writeError(w, r, err)
-		return
+		return "", false
 	}
-	if s.stats == nil {
-		s.writeError(w, r, errNoStats)
+	return agency, true
+}
+
+func (s *Server) statsQueues(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	agency, ok := s.statsFor(w, r, p, true)
+	if !ok {
 		return
 	}
 	items := []stats.QueueStats{}
@@ -79,13 +88,8 @@ func (s *Server) statsQueues(w http.ResponseWriter, r *http.Request, p auth.Prin
 }
 
 func (s *Server) statsAgents(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	agency, err := statsScope(r, p, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if s.stats == nil {
-		s.writeError(w, r, errNoStats)
+	agency, ok := s.statsFor(w, r, p, false)
+	if !ok {
 		return
 	}
 	items := []stats.AgentStats{}
@@ -107,17 +111,15 @@ type queueHistory struct {
 // queue of the scope, or ?queue=), from ?since= on. The wallboard charts
 // the day from it, then follows the stream.
 func (s *Server) statsHistory(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	agency, err := statsScope(r, p, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if s.stats == nil {
-		s.writeError(w, r, errNoStats)
+	agency, ok := s.statsFor(w, r, p, false)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
-	var since time.Time
+	var (
+		since time.Time
+		err   error
+	)
 	if v := q.Get("since"); v != "" {
 		if since, err = time.Parse(time.RFC3339, v); err != nil {
 			s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "since",
@@ -183,13 +185,8 @@ const streamWriteTimeout = 10 * time.Second
 // is dropped (the stream ends; EventSource reconnects and starts with the
 // current figures); the stream also ends when the server shuts down.
 func (s *Server) statsStream(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	agency, err := statsScope(r, p, true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if s.stats == nil {
-		s.writeError(w, r, errNoStats)
+	agency, ok := s.statsFor(w, r, p, true)
+	if !ok {
 		return
 	}
 	if s.draining.Load() {
