@@ -222,8 +222,7 @@ func (w *writer) requestCallbackTxn(contactID string, req CallbackRequest) (*con
 	}
 	n := c.copy()
 	n.Channel, n.CallbackNumber = ChannelCallback, req.Number
-	mode := "keep_place"
-	data := map[string]string{"contact_id": c.ID, "mode": mode}
+	data := map[string]string{"contact_id": c.ID, "mode": "keep_place"}
 	if !req.At.IsZero() {
 		if err := w.bookTxn(n, q, req.At, req.HandleTime); err != nil {
 			return nil, err

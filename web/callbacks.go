@@ -98,13 +98,8 @@ type callbackRequest struct {
 // postCallback turns a waiting contact into a callback, for its citizen
 // (by token) or a gateway of its agency.
 func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
-	c, err := s.router.Contact(r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.callbackAccess(r, c); err != nil {
-		s.writeError(w, r, err)
+	c, ok := s.contactFor(w, r, s.callbackAccess)
+	if !ok {
 		return
 	}
 	var req callbackRequest

@@ -232,14 +232,23 @@ func (s *Server) contactAccess(r *http.Request, c router.ContactView) error {
 	return errForbidden
 }
 
-func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
+// contactFor reads the contact the path names and checks that the request
+// may act on it; otherwise it writes why not and says so.
+func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, access func(*http.Request, router.ContactView) error) (router.ContactView, bool) {
 	c, err := s.router.Contact(r.PathValue("id"))
+	if err == nil {
+		err = access(r, c)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
-		return
+		return router.ContactView{}, false
 	}
-	if err := s.contactAccess(r, c); err != nil {
-		s.writeError(w, r, err)
+	return c, true
+}
+
+func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.contactFor(w, r, s.contactAccess)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.statusOf(c))
@@ -247,13 +256,8 @@ func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
 
 // deleteContact is the caller leaving: the contact is abandoned.
 func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
-	c, err := s.router.Contact(r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.contactAccess(r, c); err != nil {
-		s.writeError(w, r, err)
+	c, ok := s.contactFor(w, r, s.contactAccess)
+	if !ok {
 		return
 	}
 	evs, err := s.router.Abandon(c.ID)
