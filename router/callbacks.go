@@ -388,15 +388,9 @@ func (r *Router) EndWithCallback(username, contactID string, f FollowUp) (Contac
 }
 
 func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*contactRow, error) {
-	c, err := w.assignedTo(username, contactID)
+	c, err := w.handingOverTxn(username, contactID)
 	if err != nil {
 		return nil, err
-	}
-	if c.WarmTo != "" {
-		return nil, fmt.Errorf("a warm transfer is pending: %w", ErrConflict)
-	}
-	if c.ConferenceOf != "" {
-		return nil, invalid("contact_id", "an interpreter leg cannot file a callback")
 	}
 	q, err := getQueue(w.txn, f.Queue)
 	if errors.Is(err, ErrNotFound) {
@@ -414,10 +408,8 @@ func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*conta
 	if number == "" {
 		return nil, invalid("callback.number", "is required: the contact has no number to call")
 	}
-	if dup, err := liveContactOf(w.txn, q.ID, c.Caller.ID); err != nil {
+	if err := w.noOtherPlaceTxn(c, q); err != nil {
 		return nil, err
-	} else if dup != nil && dup.ID != c.ID {
-		return nil, &DuplicateContactError{Queue: q.ID, CallerID: c.Caller.ID, ContactID: dup.ID}
 	}
 	w.r.seq++
 	leg := &contactRow{
@@ -432,16 +424,7 @@ func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*conta
 		return nil, err
 	}
 	leg.TransferSeq = e.Seq
-	if _, err := w.adjustCaseLive(c.CaseID, +1); err != nil {
-		return nil, err
-	}
-	if err := w.endContactTxn(c.ID, "callback_filed", f.Summary, "agent:"+username, EventEnded); err != nil {
-		return nil, err
-	}
-	if err := w.addContactTxn(leg, q); err != nil {
-		return nil, err
-	}
-	if _, err := w.adjustCaseLive(c.CaseID, -1); err != nil {
+	if err := w.coldHandOverTxn(c, leg, q, "callback_filed", f.Summary, "agent:"+username); err != nil {
 		return nil, err
 	}
 	v := contactView(leg)

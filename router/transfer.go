@@ -69,7 +69,10 @@ func checkTransfer(to Target, mode TransferMode, note string) error {
 	return nil
 }
 
-func (w *writer) transferTxn(username, contactID string, to Target, mode TransferMode, note string) (*contactRow, error) {
+// handingOverTxn returns the contact an agent hands over to another queue
+// (a transfer, a second-line callback): theirs, assigned, not already
+// being handed over, and not an interpreter's leg.
+func (w *writer) handingOverTxn(username, contactID string) (*contactRow, error) {
 	c, err := w.assignedTo(username, contactID)
 	if err != nil {
 		return nil, err
@@ -78,7 +81,43 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 		return nil, fmt.Errorf("a warm transfer is pending: %w", ErrConflict)
 	}
 	if c.ConferenceOf != "" {
-		return nil, invalid("contact_id", "an interpreter leg cannot be transferred; end it instead")
+		return nil, invalid("contact_id", "an interpreter leg cannot be handed over; end it instead")
+	}
+	return c, nil
+}
+
+// noOtherPlaceTxn refuses a new leg of c in q when the caller already holds
+// another live place there.
+func (w *writer) noOtherPlaceTxn(c *contactRow, q *queueRow) error {
+	if dup, err := liveContactOf(w.txn, q.ID, c.Caller.ID); err != nil {
+		return err
+	} else if dup != nil && dup.ID != c.ID {
+		return &DuplicateContactError{Queue: q.ID, CallerID: c.Caller.ID, ContactID: dup.ID}
+	}
+	return nil
+}
+
+// coldHandOverTxn ends c with disposition and starts leg in q, the case held
+// open meanwhile, so a leg back into the same queue does not meet the
+// caller's old place.
+func (w *writer) coldHandOverTxn(c, leg *contactRow, q *queueRow, disposition, summary, actor string) error {
+	if _, err := w.adjustCaseLive(c.CaseID, +1); err != nil {
+		return err
+	}
+	if err := w.endContactTxn(c.ID, disposition, summary, actor, EventEnded); err != nil {
+		return err
+	}
+	if err := w.addContactTxn(leg, q); err != nil {
+		return err
+	}
+	_, err := w.adjustCaseLive(c.CaseID, -1)
+	return err
+}
+
+func (w *writer) transferTxn(username, contactID string, to Target, mode TransferMode, note string) (*contactRow, error) {
+	c, err := w.handingOverTxn(username, contactID)
+	if err != nil {
+		return nil, err
 	}
 	queue, hold, err := w.transferTarget(username, to)
 	if err != nil {
@@ -94,10 +133,8 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 	if q.interpreters() {
 		return nil, invalid("to", "queue %s is an interpreter queue; ask for an interpreter instead", q.ID)
 	}
-	if dup, err := liveContactOf(w.txn, q.ID, c.Caller.ID); err != nil {
+	if err := w.noOtherPlaceTxn(c, q); err != nil {
 		return nil, err
-	} else if dup != nil && dup.ID != c.ID {
-		return nil, &DuplicateContactError{Queue: q.ID, CallerID: c.Caller.ID, ContactID: dup.ID}
 	}
 	w.r.seq++
 	leg := &contactRow{
@@ -148,10 +185,8 @@ func (w *writer) transferTarget(username string, to Target) (queue, hold string,
 	return queue, hold, nil
 }
 
-// placeTransferTxn stores the new leg. Cold: the first leg ends first (the
-// case held open meanwhile) so a transfer back into the same queue does not
-// meet the caller's old place. Warm: the two legs are linked and the new one
-// may wait at most WarmWait.
+// placeTransferTxn stores the new leg. Cold: a hand-over (coldHandOverTxn).
+// Warm: the two legs are linked and the new one may wait at most WarmWait.
 func (w *writer) placeTransferTxn(c, leg *contactRow, q *queueRow, mode TransferMode, hold string) error {
 	if hold != "" {
 		t := &timerRow{ID: timerID(timerReserve, leg.ID), Kind: timerReserve, Target: leg.ID,
@@ -161,17 +196,7 @@ func (w *writer) placeTransferTxn(c, leg *contactRow, q *queueRow, mode Transfer
 		}
 	}
 	if mode == TransferCold {
-		if _, err := w.adjustCaseLive(c.CaseID, +1); err != nil {
-			return err
-		}
-		if err := w.endContactTxn(c.ID, "transferred", "", "agent:"+c.Agent, EventEnded); err != nil {
-			return err
-		}
-		if err := w.addContactTxn(leg, q); err != nil {
-			return err
-		}
-		_, err := w.adjustCaseLive(c.CaseID, -1)
-		return err
+		return w.coldHandOverTxn(c, leg, q, "transferred", "", "agent:"+c.Agent)
 	}
 	leg.WarmOf = c.ID
 	if err := w.addContactTxn(leg, q); err != nil {
