@@ -131,7 +131,9 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	er := req.enqueue()
-	er.CallbackAt, er.HandleTime = req.callbackAt(), s.handleTime(req.Queue)
+	if er.CallbackAt = req.callbackAt(); !er.CallbackAt.IsZero() {
+		er.HandleTime = s.handleTime(req.Queue) // sizes the slot; only a booking needs it
+	}
 	c, evs, err := s.router.Enqueue(er)
 	if err != nil {
 		s.writeError(w, r, err)
