@@ -72,6 +72,9 @@ type day struct {
 	// history holds each queue's samples of the day, a minute apart (see
 	// record); it goes with the day, so it starts again at midnight.
 	history map[string][]sample
+	// saved is, by queue, the minute of the last sample in the database
+	// (see SaveHistory); a queue without one has none there.
+	saved map[string]int32
 }
 
 func newDay(t time.Time, loc *time.Location) *day {
@@ -148,6 +151,11 @@ type counters struct {
 	today  *day
 	models map[string]*model
 	agents map[string]*tracker // the agents we know of
+	// previous is the day before today while samples of it may still be
+	// unsaved, when the history is being saved (saving): SaveHistory
+	// writes them after midnight and lets it go.
+	previous *day
+	saving   bool
 }
 
 func (s *Stats) model(queue string) *model {
@@ -164,6 +172,9 @@ func (s *Stats) model(queue string) *model {
 // of a day already closed).
 func (s *Stats) dayAt(t time.Time) *day {
 	if s.c.today == nil || !t.Before(s.c.today.end) {
+		if s.c.saving && s.c.today != nil {
+			s.c.previous = s.c.today
+		}
 		s.c.today = newDay(t, s.cfg.Location)
 	}
 	if t.Before(s.c.today.start) {

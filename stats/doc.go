@@ -77,15 +77,24 @@
 // computes them every second, so a sample is at most a second late; a
 // minute in which nothing computed has no sample). Sampling rides on the
 // computation and costs a map lookup per queue except once a minute. The
-// samples belong to the day, so they start again at midnight, and are
-// kept in memory only, at most 1,440 per queue (24 bytes each).
+// samples belong to the day, so they start again at midnight; in memory
+// there are at most 1,440 per queue (24 bytes each).
 //
-// The history is not rebuilt after a restart: Load rebuilds today's
-// counters, but the case log cannot tell how many were waiting at a past
-// minute (offers and booked callbacks are not in it), so a restarted
-// server's history starts at its start. Its first sample already carries
-// the day's counters so far, so the lines of answered, abandoned and
-// service level continue at the right height, after a gap.
+// The history survives a restart. RunHistory writes each minute's samples
+// of every queue to the table queue_samples (migration 0007) in one
+// insert, as soon as they are taken but off the computation that takes
+// them (the computation only signals, without waiting). A write that
+// fails is logged and retried with the next minute's; the samples stay in
+// memory meanwhile, and writing one twice changes nothing. Load reads
+// today's saved samples back at start, so a restarted server's history
+// runs from midnight with a gap only for the minutes no server was
+// running (or whose samples it could not save before it stopped).
+// The case log could not have rebuilt them: it cannot tell how many were
+// waiting at a past minute (offers and booked callbacks are not in it).
+// The first sample after a restart carries the day's counters rebuilt by
+// Load, so the lines of answered, abandoned and service level continue at
+// the right height. Saved samples are deleted after
+// Config.HistoryRetention, 8 days by default.
 //
 // # The estimate
 //

@@ -35,33 +35,47 @@ type sample struct {
 }
 
 // record samples every queue's figures at the first computation of each
-// minute of the day; it holds s.mu. It runs with every computation (at
-// most once per Interval), and costs a map lookup per queue except once a
-// minute.
-func (d *day) record(now time.Time, queues []QueueStats) {
+// minute of the day and says whether it took any; it holds s.mu. It runs
+// with every computation (at most once per Interval), and costs a map
+// lookup per queue except once a minute.
+func (d *day) record(now time.Time, queues []QueueStats) bool {
 	if now.Before(d.start) {
-		return
+		return false
 	}
 	m := int32(now.Sub(d.start) / time.Minute)
-	if d.history == nil {
-		d.history = make(map[string][]sample, len(queues))
-	}
+	took := false
 	for i := range queues {
 		q := &queues[i]
-		h := d.history[q.Queue]
-		if n := len(h); n > 0 && h[n-1].minute >= m {
+		if h := d.history[q.Queue]; len(h) > 0 && h[len(h)-1].minute >= m {
 			continue
-		}
-		if len(h) == maxSamples {
-			h = append(h[:0], h[1:]...)
 		}
 		sl := int32(-1)
 		if p := q.Today.ServiceLevelPct; p != nil {
 			sl = int32(*p*10 + 0.5)
 		}
-		d.history[q.Queue] = append(h, sample{minute: m, waiting: int32(q.Waiting), longest: int32(q.LongestWaitS),
+		d.add(q.Queue, sample{minute: m, waiting: int32(q.Waiting), longest: int32(q.LongestWaitS),
 			answered: int32(q.Today.Answered), abandoned: int32(q.Today.Abandoned), slTenths: sl})
+		took = true
 	}
+	return took
+}
+
+// add appends a sample later than the queue's last one, dropping the
+// oldest beyond maxSamples.
+func (d *day) add(queue string, x sample) {
+	if d.history == nil {
+		d.history = map[string][]sample{}
+	}
+	h := d.history[queue]
+	if len(h) == maxSamples {
+		h = append(h[:0], h[1:]...)
+	}
+	d.history[queue] = append(h, x)
+}
+
+// at is the start of a sample's minute.
+func (d *day) at(x sample) time.Time {
+	return d.start.Add(time.Duration(x.minute) * time.Minute)
 }
 
 // DayStart is when the current day of the "today" counters and the
@@ -71,9 +85,9 @@ func (s *Stats) DayStart() time.Time {
 }
 
 // History returns queue's samples of today from since on, oldest first:
-// one a minute from midnight, or from when this process started (the
-// history is not rebuilt after a restart), or from when the queue was
-// made. An unknown queue has none.
+// one a minute from midnight, or from when the queue was made, with a gap
+// where no server ran (Load reads back the samples that were saved). An
+// unknown queue has none.
 func (s *Stats) History(queue string, since time.Time) []Point {
 	s.current() // today's latest minute is sampled
 	now := s.clock.Now()
@@ -84,13 +98,13 @@ func (s *Stats) History(queue string, since time.Time) []Point {
 		return nil
 	}
 	h := d.history[queue]
-	i := sort.Search(len(h), func(i int) bool { return !d.start.Add(time.Duration(h[i].minute) * time.Minute).Before(since) })
+	i := sort.Search(len(h), func(i int) bool { return !d.at(h[i]).Before(since) })
 	if i == len(h) {
 		return nil
 	}
 	out := make([]Point, 0, len(h)-i)
 	for _, x := range h[i:] {
-		p := Point{At: d.start.Add(time.Duration(x.minute) * time.Minute).UTC(), Waiting: int(x.waiting),
+		p := Point{At: d.at(x).UTC(), Waiting: int(x.waiting),
 			LongestWaitS: int(x.longest), Answered: int(x.answered), Abandoned: int(x.abandoned)}
 		if x.slTenths >= 0 {
 			p.ServiceLevelPct = ptr(float64(x.slTenths) / 10)

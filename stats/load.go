@@ -62,12 +62,14 @@ const (
 const transferLookback = time.Hour
 
 // Load rebuilds today's counters, and the estimator's inputs, from the
-// case log, so that a restart keeps the day's figures: call it at start,
+// case log, and today's history from the samples saved by RunHistory, so
+// that a restart keeps the day's figures and charts: call it at start,
 // after the router is restored and before the journal delivers events to
-// Observe. It replaces whatever was counted before.
+// Observe. It replaces whatever was counted and sampled before.
 func (s *Stats) Load(ctx context.Context, db *tsql.DB) error {
 	now := s.clock.Now()
-	start := newDay(now, s.cfg.Location).start.UTC()
+	today := newDay(now, s.cfg.Location)
+	start := today.start.UTC()
 	var legs, requeued []legRow
 	var transfers []transferRow
 	var closed []closedRow
@@ -83,6 +85,10 @@ func (s *Stats) Load(ctx context.Context, db *tsql.DB) error {
 	if err := db.SelectContext(ctx, &closed, db.Rebind(loadClosed), start); err != nil {
 		return fmt.Errorf("load today's statistics: closed cases: %w", err)
 	}
+	samples, err := loadHistory(ctx, db, today)
+	if err != nil {
+		return err
+	}
 	if err := s.learnAgents(); err != nil {
 		return err
 	}
@@ -92,12 +98,14 @@ func (s *Stats) Load(ctx context.Context, db *tsql.DB) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.c.today = newDay(now, s.cfg.Location)
+	s.c.today, s.c.previous = today, nil
 	s.c.models = map[string]*model{}
 	for _, f := range facts {
 		f.apply()
 	}
-	s.cfg.Log.Info("today's statistics loaded", "legs", len(legs)+len(requeued), "closed_cases", len(closed))
+	today.restore(samples)
+	s.cfg.Log.Info("today's statistics loaded", "legs", len(legs)+len(requeued), "closed_cases", len(closed),
+		"history_samples", len(samples))
 	return nil
 }
 

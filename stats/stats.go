@@ -56,6 +56,10 @@ type Config struct {
 	// MaxEstimate caps every estimate; it is also the estimate given when
 	// nobody staffs a queue (default 1 hour).
 	MaxEstimate time.Duration
+	// HistoryRetention is how long RunHistory keeps saved samples of the
+	// history in the database (default 8 days: today and the same weekday
+	// a week before, whole).
+	HistoryRetention time.Duration
 	// Log defaults to a discarding logger.
 	Log *slog.Logger
 }
@@ -103,6 +107,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxEstimate <= 0 {
 		c.MaxEstimate = time.Hour
 	}
+	if c.HistoryRetention <= 0 {
+		c.HistoryRetention = DefaultHistoryRetention
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -124,6 +131,9 @@ type Stats struct {
 
 	status statusCache
 	stream stream
+	// sampledC tells RunHistory that record took new samples; it holds at
+	// most one signal, so sampling never waits for the writer.
+	sampledC chan struct{}
 }
 
 // New makes Stats for a router. Make it after the router has been
@@ -133,7 +143,7 @@ func New(cfg Config) (*Stats, error) {
 		return nil, errors.New("stats: Router is required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Stats{cfg: cfg, r: cfg.Router, clock: cfg.Clock}
+	s := &Stats{cfg: cfg, r: cfg.Router, clock: cfg.Clock, sampledC: make(chan struct{}, 1)}
 	s.c = counters{models: map[string]*model{}, agents: map[string]*tracker{}}
 	s.stream.init()
 	if err := s.learnAgents(); err != nil {

@@ -172,7 +172,9 @@ func (s *Stats) compute(now time.Time) *view {
 		v.est[q.ID] = e
 	}
 	sort.Slice(v.queues, func(i, j int) bool { return v.queues[i].Queue < v.queues[j].Queue })
-	today.record(now, v.queues)
+	if today.record(now, v.queues) {
+		s.sampled()
+	}
 	v.agents = s.agentStats(agents, today, now)
 	return v
 }
