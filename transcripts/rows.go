@@ -41,51 +41,97 @@ type batchRows struct {
 	events         []eventRow
 }
 
+// caseRows is the batch's new and closed cases as one list, each case once,
+// as the two statements of writeRows leave them: a case opened and closed in
+// the batch is its new row, closed.
+func (b batchRows) caseRows() []caseRow {
+	if len(b.closed) == 0 {
+		return b.cases
+	}
+	out := append(make([]caseRow, 0, len(b.cases)+len(b.closed)), b.cases...)
+	at := make(map[string]int, len(b.cases))
+	for i, c := range b.cases {
+		at[c.ID] = i
+	}
+	for _, c := range b.closed {
+		if i, ok := at[c.ID]; ok {
+			out[i].Status, out[i].ClosedAt = c.Status, c.ClosedAt
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// The rows' json names are their columns: on PostgreSQL a batch travels as
+// one JSON array per table (see pgBatch).
 type caseRow struct {
-	ID, CallerID, CallerName, CallerLanguage, Context, Status string
-	CreatedAt                                                 time.Time
-	ClosedAt                                                  any // time.Time or nil
+	ID             string    `json:"id"`
+	CallerID       string    `json:"caller_id"`
+	CallerName     string    `json:"caller_name"`
+	CallerLanguage string    `json:"caller_language"`
+	Context        string    `json:"context"`
+	Status         string    `json:"status"`
+	CreatedAt      time.Time `json:"created_at"`
+	ClosedAt       any       `json:"closed_at"` // time.Time or nil
 }
 
 type contactRow struct {
-	ID, CaseID, Queue, Agency, Channel, Status string
-	Priority                                   int
-	CallerID, Context, CallbackNumber, Skills  string
-	Seq                                        int64
-	Head                                       bool
-	Agent                                      string
-	EnqueuedAt                                 time.Time
-	AnsweredAt, EndedAt                        any
-	Disposition, WarmOf                        string
-	DueAt                                      any
-	Slot                                       bool
-	Attempts                                   int
-	ConferenceOf                               string
+	ID             string    `json:"id"`
+	CaseID         string    `json:"case_id"`
+	Queue          string    `json:"queue_id"`
+	Agency         string    `json:"agency_id"`
+	Channel        string    `json:"channel"`
+	Status         string    `json:"status"`
+	Priority       int       `json:"priority"`
+	CallerID       string    `json:"caller_id"`
+	Context        string    `json:"context"`
+	CallbackNumber string    `json:"callback_number"`
+	Skills         string    `json:"skills"`
+	Seq            int64     `json:"seq"`
+	Head           bool      `json:"head"`
+	Agent          string    `json:"agent"`
+	EnqueuedAt     time.Time `json:"enqueued_at"`
+	AnsweredAt     any       `json:"answered_at"`
+	EndedAt        any       `json:"ended_at"`
+	Disposition    string    `json:"disposition"`
+	WarmOf         string    `json:"warm_of"`
+	DueAt          any       `json:"due_at"`
+	Slot           bool      `json:"slot"`
+	Attempts       int       `json:"attempts"`
+	ConferenceOf   string    `json:"conference_of"`
 }
 
 type legRow struct {
-	ContactID                      string
-	EnqueuedAt                     time.Time
-	CaseID, Queue, Agency, Channel string
-	Seq                            int64
-	Agent                          string
-	AnsweredAt                     any
-	EndedAt                        time.Time
-	Disposition                    string
+	ContactID   string    `json:"contact_id"`
+	EnqueuedAt  time.Time `json:"enqueued_at"`
+	CaseID      string    `json:"case_id"`
+	Queue       string    `json:"queue_id"`
+	Agency      string    `json:"agency_id"`
+	Channel     string    `json:"channel"`
+	Seq         int64     `json:"seq"`
+	Agent       string    `json:"agent"`
+	AnsweredAt  any       `json:"answered_at"`
+	EndedAt     time.Time `json:"ended_at"`
+	Disposition string    `json:"disposition"`
 }
 
 type requeueRef struct {
-	ContactID   string
-	Disposition string
-	EndedAt     time.Time
-	EnqueuedAt  time.Time // of the new leg: older legs are the ones to keep
+	ContactID   string    `json:"contact_id"`
+	Disposition string    `json:"disposition"`
+	EndedAt     time.Time `json:"ended_at"`
+	EnqueuedAt  time.Time `json:"enqueued_at"` // of the new leg: older legs are the ones to keep
 }
 
 type eventRow struct {
-	CaseID                             string
-	Seq                                int64
-	At                                 time.Time
-	Type, Actor, ContactID, Text, Data string
+	CaseID    string    `json:"case_id"`
+	Seq       int64     `json:"seq"`
+	At        time.Time `json:"at"`
+	Type      string    `json:"type"`
+	Actor     string    `json:"actor"`
+	ContactID string    `json:"contact_id"`
+	Text      string    `json:"text"`
+	Data      string    `json:"data"`
 }
 
 // contextJSON is how a ContactContext is stored: snake_case, and nil stays

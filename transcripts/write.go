@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -123,13 +124,21 @@ func (s *statements) exec(ctx context.Context, tx *sqlx.Tx, t table, n int, args
 }
 
 func (s *statements) prepare(ctx context.Context, t table, n int) (*sqlx.Stmt, error) {
-	k := stmtKey{t.name, t.onConflict, n}
+	return s.prepareOnce(ctx, stmtKey{t.name, t.onConflict, n}, func() string { return s.insert(t, n) })
+}
+
+// prepareBatch returns pgBatch, prepared.
+func (s *statements) prepareBatch(ctx context.Context) (*sqlx.Stmt, error) {
+	return s.prepareOnce(ctx, stmtKey{table: "batch"}, pgBatch)
+}
+
+func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() string) (*sqlx.Stmt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.prepared[k]; st != nil {
 		return st, nil
 	}
-	st, err := s.db.PreparexContext(ctx, s.insert(t, n))
+	st, err := s.db.PreparexContext(ctx, query())
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -137,9 +146,48 @@ func (s *statements) prepare(ctx context.Context, t table, n int) (*sqlx.Stmt, e
 	return st, nil
 }
 
+// pgBatch writes a whole batch in one statement on PostgreSQL: each table's
+// rows travel as one JSON array ($1 cases, $2 ended legs, $3 legs to copy
+// from contact rows, $4 contacts, $5 case events), so a batch is one round
+// trip between BEGIN and COMMIT instead of one per table, and its size is
+// bound by no parameter limit. It does what the per-table statements do,
+// with the same conflict rules, in one snapshot: the legs copied from
+// contact rows read them as they were before this statement moved them on,
+// which is the order writeRows keeps on SQLite. New and closed cases share
+// one INSERT (a statement may not touch a row twice; batchRows.caseRows
+// merges them), and so do the two kinds of ended legs.
+func pgBatch() string {
+	cols := func(t table) string { return strings.Join(t.cols, ", ") }
+	return `WITH cs AS (
+	INSERT INTO cases (` + cols(casesTable) + `)
+	SELECT ` + cols(casesTable) + ` FROM json_populate_recordset(NULL::cases, $1::json)
+	ON CONFLICT (id) DO UPDATE SET status = excluded.status, closed_at = excluded.closed_at
+	WHERE excluded.status = 'closed'
+), lg AS (
+	INSERT INTO requeued_legs (` + cols(legsTable) + `)
+	SELECT ` + cols(legsTable) + ` FROM json_populate_recordset(NULL::requeued_legs, $2::json)
+	UNION ALL
+	SELECT c.id, c.enqueued_at, c.case_id, c.queue_id, c.agency_id, c.channel, c.seq, c.agent,
+		c.answered_at, r.ended_at, r.disposition
+	FROM json_to_recordset($3::json) AS r(contact_id TEXT, disposition TEXT, ended_at TIMESTAMPTZ, enqueued_at TIMESTAMPTZ)
+	JOIN contacts c ON c.id = r.contact_id AND c.enqueued_at < r.enqueued_at
+	` + legsTable.onConflict + `
+), ct AS (
+	INSERT INTO contacts (` + cols(contactsTable) + `)
+	SELECT ` + cols(contactsTable) + ` FROM json_populate_recordset(NULL::contacts, $4::json)
+	` + contactsTable.onConflict + `
+)
+INSERT INTO case_events (` + cols(eventsTable) + `)
+SELECT ` + cols(eventsTable) + ` FROM json_populate_recordset(NULL::case_events, $5::json)
+` + eventsTable.onConflict
+}
+
 // writeRows writes a batch's rows in tx. Every statement is idempotent, so
 // writing a batch again after an unacknowledged commit changes nothing.
 func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
+	if j.db.Dialect == tsql.Postgres {
+		return j.writeRowsPG(ctx, tx, b)
+	}
 	if err := j.insertRows(ctx, tx, casesTable, len(b.cases), func(i int, a []any) []any {
 		return b.cases[i].appendArgs(a)
 	}); err != nil {
@@ -169,6 +217,38 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 	return j.insertRows(ctx, tx, closedCasesTable, len(b.closed), func(i int, a []any) []any {
 		return b.closed[i].appendArgs(a)
 	})
+}
+
+// writeRowsPG writes a batch with pgBatch.
+func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
+	args := make([]any, 0, 5)
+	for _, rows := range []any{b.caseRows(), b.legs, b.requeuedFromDB, b.contacts, b.events} {
+		doc, err := jsonRows(rows)
+		if err != nil {
+			return err
+		}
+		args = append(args, doc)
+	}
+	st, err := j.sqls.prepareBatch(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.StmtxContext(ctx, st).ExecContext(ctx, args...); err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	return nil
+}
+
+// jsonRows is rows as a JSON array ("[]" for none, never null).
+func jsonRows(rows any) (string, error) {
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", fmt.Errorf("encode rows: %w", err)
+	}
+	if string(b) == "null" {
+		return "[]", nil
+	}
+	return string(b), nil
 }
 
 // insertRows writes n rows into t with as few statements as the parameter
