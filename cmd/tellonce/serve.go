@@ -79,8 +79,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	// Statistics learn the agents from the restored router and today's
-	// counters from the database, before the journal commits anything new.
+	// Statistics learn the agents from the restored router, and today's
+	// counters and history from the database, before the journal commits
+	// anything new.
 	st, err = stats.New(stats.Config{Router: rt, Registry: reg, Log: log})
 	if err != nil {
 		return err
@@ -116,6 +117,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	g.Go(func() error { return ignoreCanceled(rt.Run(rest)) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
 	g.Go(func() error { return ignoreCanceled(st.Run(gctx)) })
+	// Each minute's history samples go to the database, so that the next
+	// start's Load shows the day's charts from midnight.
+	g.Go(func() error { return ignoreCanceled(st.RunHistory(gctx, db)) })
 	g.Go(func() error { return review.RunRetention(gctx) })
 	return ignoreCanceled(g.Wait())
 }

@@ -3,7 +3,7 @@
 // the agent reports how the call went (callback_result); the gateway may
 // report it too. An unanswered call goes back to wait for a retry.
 import { t } from "/static/i18n.js";
-import { part, announce } from "/static/ui.js";
+import { part, announce, phoneNumber } from "/static/ui.js";
 import { desk, send } from "/static/desk.js";
 
 export const isCallback = (chat) => chat.contact.channel === "callback" && !chat.contact.conference_of;
@@ -20,7 +20,7 @@ export function renderCallback(chat) {
   const p = chat.panel, box = part(p, "callback");
   box.hidden = !isCallback(chat);
   if (box.hidden) return;
-  part(p, "cb-number").textContent = chat.contact.callback_number || t("cb.no_number");
+  part(p, "cb-number").textContent = chat.contact.callback_number ? phoneNumber(chat.contact.callback_number) : t("cb.no_number");
   part(p, "cb-attempt").textContent = t("cb.attempt_n", { n: attempt(chat) });
   const r = chat.cbResult;
   const ended = chat.status === "ended";

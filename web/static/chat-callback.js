@@ -5,7 +5,7 @@
 // it; the callback frame confirms it (again on every reconnect).
 import { t, currentLang } from "/static/i18n.js";
 import { api } from "/static/api.js";
-import { $, $$, h, announce, showFieldErrors, clearFieldErrors } from "/static/ui.js";
+import { $, $$, h, announce, showFieldErrors, clearFieldErrors, phoneNumber } from "/static/ui.js";
 
 // A number to call: 3–32 digits, a + in front allowed; spaces, dashes and
 // brackets people type are dropped first.
@@ -52,7 +52,7 @@ export function drawCallback(chat) {
   if (cb) {
     const text = cb.mode === "slot" && cb.at ? t("callback.agreed_slot", { time: when(cb.at) }) : t("callback.agreed_keep");
     $("#cb-done-text").textContent = text;
-    $("#cb-done-number").textContent = cb.number ? t("callback.to_number", { number: cb.number }) : "";
+    $("#cb-done-number").textContent = cb.number ? t("callback.to_number", { number: phoneNumber(cb.number) }) : "";
     $("#cb-done-number").hidden = !cb.number;
   }
 }

@@ -2,7 +2,7 @@
 // without asking again; a sound and a visible countdown; accept and
 // decline by mouse and by the A and D keys.
 import { t } from "/static/i18n.js";
-import { $, h, duration, announce } from "/static/ui.js";
+import { $, h, duration, announce, phoneNumber } from "/static/ui.js";
 import { agencyName, agentName, queueName, languageName } from "/static/names.js";
 import { contextFacts, legs, timeline, transferNote } from "/static/timeline.js";
 import { desk, now, send } from "/static/desk.js";
@@ -88,7 +88,7 @@ export function renderOffer() {
   } else {
     add("offer.queue", `${agencyName(c.agency)} · ${queueName(c.queue)}`);
   }
-  if (c.channel === "callback" && c.callback_number) add("offer.number", c.callback_number);
+  if (c.channel === "callback" && c.callback_number) add("offer.number", phoneNumber(c.callback_number));
   if (c.attempts) add("offer.attempts", t("cb.attempt_n", { n: c.attempts + 1 }));
   add("offer.waited", "", "offer-waited");
   if ((cs.legs || []).length > 1) add("offer.case_age", "", "offer-age");

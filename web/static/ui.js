@@ -67,6 +67,31 @@ export function dateTime(iso) {
   return d.toLocaleString(currentLang() === "ko" ? "ko-KR" : "en-GB", { dateStyle: "short", timeStyle: "short", hour12: false });
 }
 
+// Korean numbers by their first digits: mobile 01X, Seoul 02, the other
+// area codes (and 070, 080), and the 8-digit representative numbers.
+const NUMBER_SHAPES = [
+  /^(01\d)(\d{3,4})(\d{4})$/,
+  /^(02)(\d{3,4})(\d{4})$/,
+  /^(0(?:3[1-3]|4[1-4]|5[1-5]|6[0-4]|70|80))(\d{3,4})(\d{4})$/,
+  /^(1[568]\d\d)(\d{4})$/,
+];
+
+// phoneNumber shows a callback number the way people read it:
+// 010-1234-5678, 02-123-4567, 031-123-4567, 1588-1234; +82 as the same
+// number dialled at home. Anything else (a foreign number, a short
+// code) shows as given. Input boxes keep the raw number.
+export function phoneNumber(n) {
+  const given = String(n ?? "");
+  let digits = given.replace(/[\s\-().]/g, "");
+  if (digits.startsWith("+82")) digits = "0" + digits.slice(3).replace(/^0/, "");
+  if (!/^\d+$/.test(digits)) return given;
+  for (const shape of NUMBER_SHAPES) {
+    const m = digits.match(shape);
+    if (m) return m.slice(1).join("-");
+  }
+  return given;
+}
+
 // announce reads a message out to screen readers.
 export function announce(msg) {
   const live = document.getElementById("live");

@@ -147,12 +147,13 @@ func (p *page) waitText(what, sel, text string) {
 	p.waitFor(what, fmt.Sprintf(`(document.querySelector(%s)?.innerText || "").includes(%s)`, jsString(sel), jsString(text)))
 }
 
-// eval evaluates an expression and decodes its value.
-func eval[T any](p *page, expr string) T {
+// eval evaluates an expression and decodes its value; opts such as
+// chromedp.EvalAwaitPromise go to the evaluation.
+func eval[T any](p *page, expr string, opts ...chromedp.EvaluateOption) T {
 	p.b.t.Helper()
 	ctx, cancel := withTimeout(p.ctx, 15*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		p.b.t.Fatalf("%s: eval %s: %v", p.name, expr, err)
 	}

@@ -1,6 +1,7 @@
 package uitest
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -110,7 +111,8 @@ func TestSecondLineCallback(t *testing.T) {
 	const (
 		caller  = "박재통"
 		handoff = "예방접종 증명서 재발급 건. 오후에 전화 원하심."
-		number  = "01055556666"
+		number  = "+82 2-2100-5678" // as a citizen abroad might give it
+		shown   = "02-2100-5678"
 	)
 	b := newBrowser(t)
 	citizen := b.page("citizen")
@@ -153,11 +155,11 @@ func TestSecondLineCallback(t *testing.T) {
 	second.goAvailable()
 	second.waitFor("callback offer", `!document.querySelector("#offer").hidden`)
 	second.waitText("offer is a callback", "#offer-meta", "콜백")
-	second.waitText("offer shows the number", "#offer-meta", number)
+	second.waitText("offer shows the number", "#offer-meta", shown)
 	second.waitText("offer shows the note first", "#offer-case .transfer-note", handoff)
 	second.click("#offer-accept")
 	second.waitFor("callback tab", `!!document.querySelector(`+jsString(deskPanel)+`)`)
-	second.waitText("number to call", deskPanel+" [data-part=cb-number]", number)
+	second.waitText("number to call", deskPanel+" [data-part=cb-number]", shown)
 	second.waitText("first call", deskPanel+" [data-part=cb-attempt]", "1번째")
 	if eval[bool](second, `!document.querySelector(`+jsString(deskPanel+" [data-part=composer]")+`).hidden`) {
 		t.Error("a callback tab offers to type to the citizen")
@@ -168,4 +170,47 @@ func TestSecondLineCallback(t *testing.T) {
 	second.waitText("will be tried again", deskPanel+" [data-part=status]", "다시 전화")
 	second.waitText("the box says so too", deskPanel+" [data-part=cb-status]", "받지 않음")
 	second.noRawKeys()
+}
+
+// Callback numbers read the way people write them, wherever they are
+// shown; what cannot be read as a Korean number shows as given.
+func TestCallbackNumberFormat(t *testing.T) {
+	tests := []struct{ given, want string }{
+		{"01012345678", "010-1234-5678"},
+		{"0111234567", "011-123-4567"},
+		{"021234567", "02-123-4567"},
+		{"0212345678", "02-1234-5678"},
+		{"0311234567", "031-123-4567"},
+		{"05112345678", "051-1234-5678"},
+		{"07012345678", "070-1234-5678"},
+		{"15881234", "1588-1234"},
+		{"16441234", "1644-1234"},
+		{"18991234", "1899-1234"},
+		{"+821012345678", "010-1234-5678"},
+		{"+82 2 1234 5678", "02-1234-5678"},
+		{"+82(0)21234567", "02-123-4567"},
+		{"010-1234-5678", "010-1234-5678"},
+		{"+14155550123", "+14155550123"},
+		{"1339", "1339"},
+		{"0101234", "0101234"},
+		{"050512345678", "050512345678"},
+		{"", ""},
+	}
+	b := newBrowser(t)
+	p := b.page("citizen")
+	p.navigate("/chat")
+	given := make([]string, len(tests))
+	for i, tc := range tests {
+		given[i] = tc.given
+	}
+	in, _ := json.Marshal(given)
+	got := eval[[]string](p, `import("/static/ui.js").then((m) => `+string(in)+`.map(m.phoneNumber))`, chromedp.EvalAwaitPromise)
+	if len(got) != len(tests) {
+		t.Fatalf("got %d answers for %d numbers", len(got), len(tests))
+	}
+	for i, tc := range tests {
+		if got[i] != tc.want {
+			t.Errorf("phoneNumber(%q) = %q; want %q", tc.given, got[i], tc.want)
+		}
+	}
 }
