@@ -57,6 +57,16 @@ export function drawCallback(chat) {
   }
 }
 
+// drawClosed puts a note where the message box was: a callback is a phone
+// call, so the agent (whose desk has no message box for it) will not read
+// anything written here. A chat with no callback keeps its box.
+export function drawClosed(chat) {
+  const cb = chat.callback, ended = chat.where.kind === "ended";
+  $("#say-form").hidden = ended || !!cb;
+  $("#say-closed").hidden = ended || !cb;
+  if (cb) $("#say-closed").textContent = cb.number ? t("callback.no_messages", { number: phoneNumber(cb.number) }) : t("callback.no_messages_plain");
+}
+
 function openForm(open) {
   $("#cb-form").hidden = !open;
   $("#cb-open").hidden = open;

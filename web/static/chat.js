@@ -9,7 +9,7 @@ import { api } from "/static/api.js";
 import { $, h, clock, lightBadge, waitWords, announce, showFieldErrors, clearFieldErrors } from "/static/ui.js";
 import { Socket } from "/static/socket.js";
 import { languageName } from "/static/names.js";
-import { initCallback, drawCallback, onCallbackFrame, when } from "/static/chat-callback.js";
+import { initCallback, drawCallback, drawClosed, onCallbackFrame, when } from "/static/chat-callback.js";
 
 const dir = JSON.parse($("#directory").textContent);
 const agencyName = (id) => dir.agencies.find((a) => a.id === id)?.name || id || "";
@@ -164,14 +164,15 @@ function drawWhere() {
     if (chat.estimates && w.position > 0) detail.append(lightBadge(w.light), " ", t("chat.estimated", { wait: waitWords(w.wait) }));
     else detail.textContent = t("chat.waiting_hint");
   } else if (w.kind === "talking") {
-    main.textContent = t("chat.talking", { agent: w.agent });
+    // On a callback the agent talks on the phone, not here.
+    main.textContent = t(chat.callback ? "callback.calling" : "chat.talking", { agent: w.agent });
     detail.textContent = w.agency;
   } else {
     main.textContent = t("chat.ended");
   }
   const ended = w.kind === "ended";
-  // Waiting for a call, there is nobody to write to here.
-  $("#say-form").hidden = ended || (!!chat.callback && w.kind !== "talking");
+  // A callback is a phone call, waiting or under way: nobody reads here.
+  drawClosed(chat);
   // Waiting for a call, leaving is cancelling the callback: the buttons
   // and the end say so.
   const cancels = !!chat.callback && w.kind !== "talking";
@@ -282,7 +283,14 @@ function openChat() {
     // state: say it ended rather than knock on its door for ever.
     async beforeConnect() {
       try {
-        await api("GET", `/v1/contacts/${encodeURIComponent(chat.contact_id)}?token=${encodeURIComponent(chat.token)}`);
+        const c = await api("GET", `/v1/contacts/${encodeURIComponent(chat.contact_id)}?token=${encodeURIComponent(chat.token)}`);
+        // A callback asked for elsewhere (another tab, the phone menu)
+        // and not remembered here: the server's word counts.
+        if (c && c.channel === "callback" && !chat.callback) {
+          chat.callback = { mode: c.status === "scheduled" ? "slot" : "keep_place", at: c.callback_at || "" };
+          persist();
+          drawWhere();
+        }
       } catch (e) {
         if (e.status === 404 || e.status === 401) {
           onFrame({ type: "ended", reason: "closed" });
@@ -298,13 +306,13 @@ function openChat() {
     },
   });
   socket.connect();
-  $("#say").focus();
+  if (!$("#say-form").hidden) $("#say").focus();
 }
 
 $("#say-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const text = $("#say").value.trim();
-  if (!text) return;
+  if (!text || chat.callback) return;
   $("#say-error").hidden = true;
   try {
     await socket.send({ type: "say", text });

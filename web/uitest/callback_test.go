@@ -172,6 +172,110 @@ func TestSecondLineCallback(t *testing.T) {
 	second.noRawKeys()
 }
 
+// joinQueue makes user a member of queue (as the admin page would), once.
+func joinQueue(t *testing.T, admin *apiClient, user, queue string) {
+	t.Helper()
+	var u struct {
+		Queues []map[string]any `json:"queues"`
+	}
+	if code := admin.call("GET", "/v1/users/"+user, nil, &u); code != http.StatusOK {
+		t.Fatalf("GET %s: status %d", user, code)
+	}
+	for _, m := range u.Queues {
+		if m["queue"] == queue {
+			return
+		}
+	}
+	u.Queues = append(u.Queues, map[string]any{"queue": queue, "level": 5})
+	if code := admin.call("PATCH", "/v1/users/"+user, map[string]any{"queues": u.Queues}, nil); code != http.StatusOK {
+		t.Fatalf("add %s to %s: status %d", user, queue, code)
+	}
+}
+
+// A chat that became a phone callback has nobody to write to on the page
+// any more: the message box gives way to a note that an agent will call
+// the number, while the citizen waits, once the agent takes the call and
+// after a reload; the number reads with dashes on both sides.
+func TestCallbackClosesCitizenComposer(t *testing.T) {
+	// A line of its own, staffed by an agent no other test uses, who is
+	// away at first: the wait is long, so the offer shows at once.
+	admin := login(t, "admin", adminPassword)
+	queue := map[string]any{"id": "uitest-phoneback", "name": "전화 회신 시험 창구", "channels": []string{"chat", "callback"},
+		"callback_after_s": 1}
+	if code := admin.call("POST", "/v1/agencies/hikorea1345/queues", queue, nil); code != http.StatusCreated && code != http.StatusConflict {
+		t.Fatalf("create the callback queue: status %d", code)
+	}
+	joinQueue(t, admin, "nguyen.lan", "hikorea1345.uitest-phoneback")
+
+	const (
+		typed = "01012345678"
+		shown = "010-1234-5678"
+	)
+	b := newBrowser(t)
+	citizen := b.page("citizen")
+	agent := b.page("nguyen.lan")
+	citizen.startCitizenChat("hikorea1345", "hikorea1345.uitest-phoneback", "이전화", "체류지 변경 신고 문의")
+	citizen.waitFor("composer while chatting", `!document.querySelector("#say-form").hidden && document.querySelector("#say-closed").hidden`)
+	citizen.waitFor("callback offered", `!document.querySelector("#cb-offer").hidden`)
+	citizen.click("#cb-open")
+	citizen.waitFor("form open", `!document.querySelector("#cb-form").hidden`)
+	citizen.typeInto("#cb-number", typed)
+	citizen.click("#cb-submit")
+	citizen.waitFor("agreement shown", `!document.querySelector("#cb-done").hidden`)
+	citizen.waitText("number with dashes", "#cb-done-number", shown)
+
+	// closed checks the page says why there is no message box.
+	closed := func(when string) {
+		t.Helper()
+		citizen.waitFor(when+": no message box", `document.querySelector("#say-form").hidden && !document.querySelector("#say-closed").hidden`)
+		citizen.waitText(when+": says who calls where", "#say-closed", "상담사가 "+shown+" 번호로 전화드립니다")
+		citizen.waitText(when+": says why", "#say-closed", "더 이상 메시지를 보낼 수 없습니다")
+		if eval[bool](citizen, `!!document.querySelector("#say").offsetParent`) {
+			t.Errorf("%s: the message box can still be typed in", when)
+		}
+	}
+	closed("waiting for the call")
+	citizen.noRawKeys()
+
+	// The agent takes the call: the desk shows the number the same way
+	// and no message box; the citizen hears the agent is calling.
+	agent.loginAs("nguyen.lan", demoPassword)
+	agent.goAvailable()
+	agent.waitFor("callback offer", `!document.querySelector("#offer").hidden`)
+	agent.waitText("offer shows the number with dashes", "#offer-meta", shown)
+	agent.click("#offer-accept")
+	agent.waitFor("callback tab", `!!document.querySelector(`+jsString(deskPanel+" [data-part=callback]:not([hidden])")+`)`)
+	agent.waitText("tab shows the number with dashes", deskPanel+" [data-part=cb-number]", shown)
+	citizen.waitText("the agent is calling", "#where-main", "응우옌 란")
+	closed("while the agent calls")
+	citizen.waitText("says it is a call", "#where-main", "전화")
+	citizen.shot("chat-callback-calling-ko")
+
+	// A reload comes back the same.
+	citizen.do("reload", chromedp.Reload())
+	citizen.waitFor("chat back", `!document.querySelector("#chat-view").hidden`)
+	citizen.waitText("still the call", "#where-main", "응우옌 란")
+	closed("after a reload")
+	citizen.noRawKeys()
+
+	// In English too.
+	citizen.selectValue("#lang", "en")
+	citizen.waitText("in English", "#say-closed", "An agent will call you at "+shown)
+	citizen.noRawKeys()
+
+	agent.click(deskPanel + ` [data-result="answered"]`)
+	agent.waitFor("answered", `document.querySelector(`+jsString(deskPanel+" [data-part=cb-actions]")+`).hidden`)
+	agent.key(kb.Escape)
+	agent.shortcut("e")
+	agent.waitFor("end dialog", `document.querySelector("#end-dialog").open`)
+	agent.click("#end-submit")
+	agent.waitFor("end dialog closed", `!document.querySelector("#end-dialog").open`)
+	citizen.waitFor("chat ended", `!document.querySelector("#ended-box").hidden`)
+	if eval[bool](citizen, `!document.querySelector("#say-closed").hidden || !document.querySelector("#say-form").hidden`) {
+		t.Error("an ended chat shows the message box or the callback note")
+	}
+}
+
 // Callback numbers read the way people write them, wherever they are
 // shown; what cannot be read as a Korean number shows as given.
 func TestCallbackNumberFormat(t *testing.T) {
