@@ -13,6 +13,7 @@ import (
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/router"
+	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 	"tellonce/transcripts"
 	"tellonce/web"
@@ -143,19 +144,20 @@ func startServer(tb testing.TB, backend string, tune ...func(*web.Config)) *test
 	// As in serve: the journal and the router outlive the HTTP drain.
 	serveCtx, stopServe := context.WithCancel(ctx)
 	restCtx, stopRest := context.WithCancel(ctx)
-	served, rested := make(chan error, 1), make(chan error, 2)
+	served, rested := make(chan error, 1), make(chan error, 3)
 	go func() { served <- srv.Serve(serveCtx, ln) }()
 	go func() { rested <- journal.Run(restCtx) }()
 	go func() { rested <- rt.Run(restCtx) }()
+	go func() { rested <- be.DB.RunCheckpoints(restCtx, tsql.DefaultCheckpointEvery, log) }()
 	tb.Cleanup(func() {
 		stopServe()
 		if err := <-served; err != nil {
 			tb.Errorf("serve: %v", err)
 		}
 		stopRest()
-		for range 2 {
+		for range 3 {
 			if err := <-rested; err != nil && !errors.Is(err, context.Canceled) {
-				tb.Errorf("journal or router: %v", err)
+				tb.Errorf("journal, router or checkpoints: %v", err)
 			}
 		}
 	})

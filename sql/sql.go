@@ -89,10 +89,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// WAL lets readers proceed while one writer commits; synchronous=FULL
 	// makes every acknowledged commit survive a power cut, not just a crash;
 	// _txlock=immediate takes the write lock at BEGIN so two writers queue
-	// on busy_timeout instead of failing on a lock upgrade.
+	// on busy_timeout instead of failing on a lock upgrade; commits leave
+	// checkpoints to RunCheckpoints up to a large WAL.
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(FULL)" +
+		"&_pragma=wal_autocheckpoint(" + strconv.Itoa(sqliteAutoCheckpointPages) + ")" +
 		"&_pragma=foreign_keys(1)" +
 		"&_pragma=busy_timeout(10000)"
 	x, err := sqlx.Open("sqlite", dsn)

@@ -115,6 +115,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	})
 	g.Go(func() error { return journal.Run(rest) })
 	g.Go(func() error { return ignoreCanceled(rt.Run(rest)) })
+	// The embedded database's WAL is copied into its file here, not by
+	// whichever commit crosses SQLite's limit (that commit would stall the
+	// offers waiting for it).
+	g.Go(func() error { return ignoreCanceled(db.RunCheckpoints(rest, tsql.DefaultCheckpointEvery, log)) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
 	g.Go(func() error { return ignoreCanceled(st.Run(gctx)) })
 	// Each minute's history samples go to the database, so that the next
