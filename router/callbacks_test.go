@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -29,6 +30,37 @@ func TestVirtualHoldKeepsThePlace(t *testing.T) {
 	f.must(err)
 	if got := f.offeredTo(second.ID); got != "a" {
 		t.Errorf("the callback is offered to %q; want a in its kept place", got)
+	}
+}
+
+// A chat that became a phone callback takes no more words from the
+// citizen's chat, waiting or on the call; the agent's desk has no chat for it.
+func TestCallbackChatTakesNoCitizenMessages(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
+	c := f.enqueue("q", "c1", chat)
+	citizen := Party{Role: RoleCitizen}
+	_, err := f.r.Say(citizen, c.ID, "before the callback")
+	f.must(err)
+	_, _, err = f.r.RequestCallback(c.ID, CallbackRequest{Number: "01012345678"})
+	f.must(err)
+	if _, err := f.r.Say(citizen, c.ID, "while waiting for the call"); !errors.Is(err, ErrConflict) {
+		t.Errorf("citizen says while waiting for the callback: %v; want ErrConflict", err)
+	}
+	f.online("a")
+	f.accept(c.ID)
+	if _, err := f.r.Say(citizen, c.ID, "during the call"); !errors.Is(err, ErrConflict) {
+		t.Errorf("citizen says during the callback: %v; want ErrConflict", err)
+	}
+	cs, err := f.r.Case(c.CaseID)
+	f.must(err)
+	var said []string
+	for _, e := range cs.Events {
+		if e.Type == CaseMessage {
+			said = append(said, e.Text)
+		}
+	}
+	if !slices.Equal(said, []string{"before the callback"}) {
+		t.Errorf("messages in the case: %q; want only the one from before the callback", said)
 	}
 }
 

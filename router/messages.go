@@ -46,6 +46,11 @@ func (r *Router) Say(from Party, contactID, text string) ([]Event, error) {
 			if !c.Status.live() {
 				return fmt.Errorf("say on %s: contact ended: %w", contactID, ErrConflict)
 			}
+			if c.Channel == ChannelCallback {
+				// The chat became a phone call: its words go to the agent on
+				// the line, not into a chat nobody at the desk is reading.
+				return fmt.Errorf("say on %s: the chat became a phone callback: %w", contactID, ErrConflict)
+			}
 			actor = "citizen:" + c.Caller.ID
 		default:
 			return fmt.Errorf("say: %w", invalid("from", "must be an agent or the citizen"))
