@@ -73,7 +73,9 @@ func TestRunCheckpointsCopiesTheWAL(t *testing.T) {
 	b := sqltest.Open(t, "sqlite")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.DB.RunCheckpoints(ctx, 5*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		done <- b.DB.RunCheckpoints(ctx, 5*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	fill(t, b.DB, b.DSN)
 	deadline := time.Now().Add(10 * time.Second)
 	for fileSize(t, b.DSN) < walTestBytes {
