@@ -17,12 +17,12 @@
 // A web handler makes a change through the router, then calls Wait with the
 // Seq of the last event it produced and answers only when Wait returns nil.
 //
-// On PostgreSQL the writer overlaps two transactions: while one waits for
-// its commit (the WAL flush), the next batch is already being written on a
-// second connection, and it commits as soon as the first commit returns.
-// Commits stay strictly in order, so the store always holds a prefix of
-// the router's event stream, even after a crash. Small multi-row inserts
-// are kept prepared. See BENCHMARKS.md for what this buys.
+// Batches are written one at a time, so the store always holds a prefix
+// of the router's event stream, even after a crash. On PostgreSQL a batch
+// is one statement (each table's rows as one JSON array), committed on its
+// own: one round trip and one WAL flush. On SQLite, in process, it is one
+// transaction of prepared multi-row inserts. See BENCHMARKS.md for what
+// this buys.
 //
 // Wiring: call Load (and router.Restore) before starting Run; give Run a
 // context that ends after the web server has drained, so the requests in

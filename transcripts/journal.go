@@ -58,8 +58,6 @@ type Journal struct {
 	opts Options
 	log  *slog.Logger
 	sqls *statements // SQL and prepared statements for this dialect
-	// pipelined lets the next batch be written while one commits.
-	pipelined bool
 	// assigned holds the last row written for each assigned contact, owned
 	// by the writer: when one is re-queued, its ended leg comes from here.
 	assigned   map[string]contactRow
@@ -108,7 +106,7 @@ func NewJournal(db *tsql.DB, opts Options) *Journal {
 	}
 	j := &Journal{
 		db: db, opts: opts, log: opts.Log, sqls: newStatements(db),
-		pipelined: db.Dialect == tsql.Postgres, assigned: map[string]contactRow{},
+		assigned:   map[string]contactRow{},
 		maxPending: DefaultMaxPending, kick: make(chan struct{}, 1),
 		minBackoff: minBackoff, maxBackoff: maxBackoff, flushTimeout: flushTimeout,
 	}

@@ -297,10 +297,11 @@ func TestRunFlushesOnCancel(t *testing.T) {
 	})
 }
 
-// A commit that fails at COMMIT (a deferred constraint) while the next
-// batch is already written behind it: neither commits until both can, in
-// order, and every event is delivered once. PostgreSQL only: SQLite has no
-// pipelined writer and cannot add a constraint to a table.
+// A batch that fails only when it commits (a deferred constraint, checked
+// at the end of the batch's statement) while publishers keep publishing:
+// nothing is delivered or acknowledged until it can commit, then every
+// event commits, in order, once. PostgreSQL only: SQLite cannot add a
+// constraint to a table.
 func TestCommitTimeFailureKeepsOrder(t *testing.T) {
 	b := sqltest.Open(t, "postgres")
 	d := newDelivered(t)
@@ -314,7 +315,7 @@ func TestCommitTimeFailureKeepsOrder(t *testing.T) {
 		}
 	}
 	// The publisher's events name cases that have no row: a deferred
-	// foreign key fails them at COMMIT, after the next batch is written.
+	// foreign key fails them at the commit.
 	mustExec(t, b.DB, `ALTER TABLE case_events ADD CONSTRAINT outage FOREIGN KEY (case_id)
 		REFERENCES cases (id) DEFERRABLE INITIALLY DEFERRED NOT VALID`)
 	start(t, j)

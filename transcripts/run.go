@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"tellonce/router"
+	tsql "tellonce/sql"
 )
 
 // writeTimeout bounds one transaction, so a store that stopped answering
@@ -21,77 +20,20 @@ const writeTimeout = 30 * time.Second
 // batch, until ctx ends; then it flushes what is pending (for up to 15s)
 // and returns nil, or the error that kept it from flushing. Run once.
 //
-// On PostgreSQL the writer overlaps two transactions: while one commits
-// (waiting for its WAL flush), the next batch is written on another
-// connection, and committed as soon as the first commit returns. Commits
-// stay in order, so the store always holds a prefix of the router's
-// events, and a failed commit takes the batch written behind it into the
-// retry. SQLite has one writer at a time, so there the writer does one
-// transaction after the other.
+// One batch is written at a time, so the store always holds a prefix of
+// the router's events. On PostgreSQL a batch is one statement, committed
+// on its own (one round trip and the WAL flush); on SQLite one transaction
+// of one statement per table, in process.
 func (j *Journal) Run(ctx context.Context) error {
 	if err := j.markRunning(); err != nil {
 		return err
 	}
-	var prev *flight // committing while the next batch is written
 	for {
-		var batch []router.Event
-		if prev == nil {
-			if !j.awaitPending(ctx) {
-				return j.flush(ctx, nil)
-			}
-			batch = j.take(nil)
-		} else {
-			select {
-			case err := <-prev.done:
-				p := prev
-				prev = nil
-				if stop, rerr := j.settle(ctx, p.batch, err); stop {
-					return rerr
-				}
-				continue
-			case <-j.kick:
-				if batch = j.take(nil); len(batch) == 0 {
-					continue
-				}
-			case <-ctx.Done():
-				if err := <-prev.done; err != nil {
-					return j.flush(ctx, prev.batch)
-				}
-				j.finish(prev.batch)
-				return j.flush(ctx, nil)
-			}
+		if !j.awaitPending(ctx) {
+			return j.flush(ctx, nil)
 		}
-
-		cur, err := j.begin(ctx, batch)
-		if prev != nil {
-			p := prev
-			prev = nil
-			if perr := <-p.done; perr != nil {
-				// The batch behind a failed one must not commit before it.
-				if cur != nil {
-					cur.rollback()
-				}
-				if stop, rerr := j.recover(ctx, append(p.batch, batch...), perr); stop {
-					return rerr
-				}
-				continue
-			}
-			if err == nil {
-				cur.commitAsync() // only now: commits stay in order
-				prev = cur
-			}
-			j.finish(p.batch)
-			if err == nil {
-				continue
-			}
-		} else if err == nil && j.pipelined {
-			cur.commitAsync()
-			prev = cur
-			continue
-		} else if err == nil {
-			err = cur.commit()
-		}
-		if stop, rerr := j.settle(ctx, batch, err); stop {
+		batch := j.take(nil)
+		if stop, rerr := j.settle(ctx, batch, j.write(ctx, batch)); stop {
 			return rerr
 		}
 	}
@@ -131,59 +73,36 @@ func (j *Journal) awaitPending(ctx context.Context) bool {
 	}
 }
 
-// flight is a batch written in an open transaction, about to commit.
-type flight struct {
-	batch  []router.Event
-	tx     *sqlx.Tx
-	cancel context.CancelFunc
-	done   chan error // commitAsync's result
-}
-
-// begin writes batch in a new transaction and leaves it open.
-func (j *Journal) begin(ctx context.Context, batch []router.Event) (*flight, error) {
+// write stores batch and commits it. Run's own context does not cancel a
+// write in progress (see writeTimeout).
+func (j *Journal) write(ctx context.Context, batch []router.Event) error {
 	fail := func(err error) error {
 		return fmt.Errorf("case log batch %d-%d: %w", batch[0].Seq, batch[len(batch)-1].Seq, err)
 	}
 	rows, err := j.rowsOf(batch)
 	if err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if j.db.Dialect == tsql.Postgres {
+		if err := j.writeRowsPG(wctx, rows); err != nil {
+			return fail(err)
+		}
+		return nil
+	}
 	tx, err := j.db.BeginTxx(wctx, nil)
 	if err != nil {
-		cancel()
-		return nil, fail(fmt.Errorf("begin: %w", err))
+		return fail(fmt.Errorf("begin: %w", err))
 	}
 	if err := j.writeRows(wctx, tx, rows); err != nil {
 		tx.Rollback()
-		cancel()
-		return nil, fail(err)
+		return fail(err)
 	}
-	return &flight{batch: batch, tx: tx, cancel: cancel, done: make(chan error, 1)}, nil
-}
-
-func (f *flight) commit() error {
-	defer f.cancel()
-	if err := f.tx.Commit(); err != nil {
-		return fmt.Errorf("case log batch %d-%d: commit: %w", f.batch[0].Seq, f.batch[len(f.batch)-1].Seq, err)
+	if err := tx.Commit(); err != nil {
+		return fail(fmt.Errorf("commit: %w", err))
 	}
 	return nil
-}
-
-func (f *flight) commitAsync() { go func() { f.done <- f.commit() }() }
-
-func (f *flight) rollback() {
-	f.tx.Rollback()
-	f.cancel()
-}
-
-// write stores batch in one transaction and commits it.
-func (j *Journal) write(ctx context.Context, batch []router.Event) error {
-	f, err := j.begin(ctx, batch)
-	if err != nil {
-		return err
-	}
-	return f.commit()
 }
 
 // finish records a committed batch: its waiters are released, then it is

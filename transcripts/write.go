@@ -12,8 +12,8 @@ import (
 	tsql "tellonce/sql"
 )
 
-// maxParams keeps every statement under SQLite's default limit of 32766
-// bound parameters (PostgreSQL allows 65535).
+// maxParams keeps every statement of writeRows under SQLite's default
+// limit of 32766 bound parameters.
 const maxParams = 30000
 
 // table is one multi-row INSERT target: its columns in argument order and
@@ -64,11 +64,12 @@ const requeuedLegFromRow = `INSERT INTO requeued_legs
 	ON CONFLICT (contact_id, enqueued_at) DO NOTHING`
 
 // maxPreparedRows is the largest multi-row statement kept prepared: small
-// batches, the common case under load, skip parsing and planning and save
-// a round trip; bigger ones are rare and built each time.
+// batches, the common case under load, skip parsing and planning; bigger
+// ones are rare and built each time.
 const maxPreparedRows = 64
 
-// statements builds and prepares the SQL for one dialect.
+// statements builds and prepares the SQL for one dialect: writeRows's
+// per-table statements on SQLite, pgBatch on PostgreSQL.
 type statements struct {
 	db *tsql.DB
 	// fromRow is requeuedLegFromRow rebound for the dialect.
@@ -146,16 +147,17 @@ func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() st
 	return st, nil
 }
 
-// pgBatch writes a whole batch in one statement on PostgreSQL: each table's
-// rows travel as one JSON array ($1 cases, $2 ended legs, $3 legs to copy
-// from contact rows, $4 contacts, $5 case events), so a batch is one round
-// trip between BEGIN and COMMIT instead of one per table, and its size is
-// bound by no parameter limit. It does what the per-table statements do,
-// with the same conflict rules, in one snapshot: the legs copied from
-// contact rows read them as they were before this statement moved them on,
-// which is the order writeRows keeps on SQLite. New and closed cases share
-// one INSERT (a statement may not touch a row twice; batchRows.caseRows
-// merges them), and so do the two kinds of ended legs.
+// pgBatch writes a whole batch in one statement on PostgreSQL, committed on
+// its own: each table's rows travel as one JSON array ($1 cases, $2 ended
+// legs, $3 legs to copy from contact rows, $4 contacts, $5 case events), so
+// a batch costs one round trip and one WAL flush, and its size is bound by
+// no parameter limit. A statement is atomic, so the batch commits whole or
+// not at all. It does what the per-table statements of writeRows do, with
+// the same conflict rules, in one snapshot: the legs copied from contact
+// rows read them as they were before this statement moved them on, the
+// order writeRows keeps on SQLite. New and closed cases share one INSERT (a
+// statement may not touch a row twice; batchRows.caseRows merges them), and
+// so do the two kinds of ended legs.
 func pgBatch() string {
 	cols := func(t table) string { return strings.Join(t.cols, ", ") }
 	return `WITH cs AS (
@@ -182,12 +184,10 @@ SELECT ` + cols(eventsTable) + ` FROM json_populate_recordset(NULL::case_events,
 ` + eventsTable.onConflict
 }
 
-// writeRows writes a batch's rows in tx. Every statement is idempotent, so
-// writing a batch again after an unacknowledged commit changes nothing.
+// writeRows writes a batch's rows in tx, on SQLite. Every statement is
+// idempotent, so writing a batch again after an unacknowledged commit
+// changes nothing.
 func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
-	if j.db.Dialect == tsql.Postgres {
-		return j.writeRowsPG(ctx, tx, b)
-	}
 	if err := j.insertRows(ctx, tx, casesTable, len(b.cases), func(i int, a []any) []any {
 		return b.cases[i].appendArgs(a)
 	}); err != nil {
@@ -219,8 +219,9 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 	})
 }
 
-// writeRowsPG writes a batch with pgBatch.
-func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
+// writeRowsPG writes and commits a batch with pgBatch, on PostgreSQL; like
+// writeRows it is idempotent.
+func (j *Journal) writeRowsPG(ctx context.Context, b batchRows) error {
 	args := make([]any, 0, 5)
 	for _, rows := range []any{b.caseRows(), b.legs, b.requeuedFromDB, b.contacts, b.events} {
 		doc, err := jsonRows(rows)
@@ -233,7 +234,7 @@ func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) err
 	if err != nil {
 		return err
 	}
-	if _, err := tx.StmtxContext(ctx, st).ExecContext(ctx, args...); err != nil {
+	if _, err := st.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
 	return nil
