@@ -71,6 +71,10 @@ func NewSessions(db *tsql.DB, ttl time.Duration, now func() time.Time) *Sessions
 	return &Sessions{db: db, ttl: ttl, now: now}
 }
 
+// DefaultSessionCache is how long serve trusts a checked session from
+// memory unless told otherwise (--session-cache).
+const DefaultSessionCache = 2 * time.Second
+
 // CacheLookups keeps looked-up sessions in memory for d (zero: off).
 func (s *Sessions) CacheLookups(d time.Duration) {
 	s.mu.Lock()

@@ -131,7 +131,10 @@ func startServer(tb testing.TB, backend string, tune ...func(*web.Config)) *test
 	for _, f := range tune {
 		f(&cfg)
 	}
-	srv, err = web.New(cfg, web.Deps{DB: be.DB, Directory: dir, Sessions: auth.NewSessions(be.DB, cfg.SessionTTL, nil),
+	// As serve does by default: checked sessions are trusted from memory.
+	sessions := auth.NewSessions(be.DB, cfg.SessionTTL, nil)
+	sessions.CacheLookups(auth.DefaultSessionCache)
+	srv, err = web.New(cfg, web.Deps{DB: be.DB, Directory: dir, Sessions: sessions,
 		Hasher: testHasher, Log: log, Router: rt, Journal: journal, Tokens: tokens})
 	if err != nil {
 		tb.Fatal(err)
