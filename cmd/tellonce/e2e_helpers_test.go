@@ -57,17 +57,30 @@ type testServer struct {
 // so the per-address chat limit does not see one client.
 func startServer(t *testing.T, backend string, flags ...string) *testServer {
 	t.Helper()
-	s := &testServer{dsn: sqltest.DSN(t, backend), logs: &lockedBuffer{}}
+	s, _ := serveOn(t, sqltest.DSN(t, backend), append([]string{"--trust-proxy"}, flags...)...)
+	return s
+}
+
+// serveOn runs "tellonce serve --demo" in-process on dsn, on a free
+// loopback port, with extra flags, until the stop it returns is called or
+// the test ends: a graceful stop, as on SIGTERM.
+func serveOn(t *testing.T, dsn string, flags ...string) (*testServer, func()) {
+	t.Helper()
+	s := &testServer{dsn: dsn, logs: &lockedBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out lockedBuffer
 	done := make(chan error, 1)
-	args := append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", s.dsn, "--trust-proxy",
-		"--log-level", "warn"}, flags...)
+	args := append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}, flags...)
 	go func() {
 		done <- run(ctx, args, &out, s.logs, env(map[string]string{"TELLONCE_ADMIN_PASSWORD": e2eAdminPassword}))
 	}()
 	s.base = waitFor(t, &out, done)
-	t.Cleanup(func() {
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case err := <-done:
@@ -80,8 +93,9 @@ func startServer(t *testing.T, backend string, flags ...string) *testServer {
 		if t.Failed() {
 			t.Logf("server log:\n%s", tail(s.logs.String(), 60))
 		}
-	})
-	return s
+	}
+	t.Cleanup(stop)
+	return s, stop
 }
 
 func tail(s string, lines int) string {

@@ -20,42 +20,6 @@ type historyDoc struct {
 	} `json:"items"`
 }
 
-// serveOn runs "tellonce serve --demo" in-process on dsn until the stop it
-// returns is called (or the test ends): a graceful stop, as on SIGTERM.
-func serveOn(t *testing.T, dsn string) (*testServer, func()) {
-	t.Helper()
-	s := &testServer{dsn: dsn, logs: &lockedBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"},
-			&out, s.logs, env(map[string]string{"TELLONCE_ADMIN_PASSWORD": e2eAdminPassword}))
-	}()
-	s.base = waitFor(t, &out, done)
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server stopped with %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server did not stop within 30s")
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", tail(s.logs.String(), 60))
-		}
-	}
-	t.Cleanup(stop)
-	return s, stop
-}
-
 // TestQueueHistorySurvivesARestart: the samples one server took are saved
 // (at the latest when it stops) and are in the history of the next server
 // on the same database.
