@@ -174,13 +174,17 @@ function drawWhere() {
   // A callback is a phone call, waiting or under way: nobody reads here.
   drawClosed(chat);
   // Waiting for a call, leaving is cancelling the callback: the buttons
-  // and the end say so.
-  const cancels = !!chat.callback && w.kind !== "talking";
+  // and the end say so. Once the agent is calling there is nothing to
+  // leave here: the citizen takes the call or lets it ring, and leaving
+  // would drop the contact in the middle of the call.
+  const calling = !!chat.callback && w.kind === "talking";
+  const cancels = !!chat.callback && !calling;
   $("#leave").textContent = t(cancels ? "callback.cancel" : "chat.leave");
   $("#leave-sure").textContent = t(cancels ? "callback.cancel_sure" : "chat.leave_sure");
   $("#leave-yes").textContent = t(cancels ? "callback.cancel_yes" : "chat.leave_yes");
   $("#leave-no").textContent = t(cancels ? "callback.cancel_no" : "chat.leave_no");
-  $("#leave-box").hidden = ended;
+  if (calling) $("#leave-confirm").hidden = true;
+  $("#leave-box").hidden = ended || calling;
   $("#ended-box").hidden = !ended;
   const left = chat.cancelledCallback ? "callback.cancelled" : "chat.ended_left";
   $("#ended-text").textContent = t(w.reason === "left" ? left : w.reason === "callback" ? "chat.ended_callback" : "chat.ended_done");
@@ -340,7 +344,8 @@ $("#leave-no").addEventListener("click", () => {
 });
 $("#leave-yes").addEventListener("click", async () => {
   $("#leave-confirm").hidden = true;
-  chat.cancelledCallback = !!chat.callback && chat.where.kind !== "talking";
+  if (chat.callback && chat.where.kind === "talking") return; // the agent is calling: nothing to leave
+  chat.cancelledCallback = !!chat.callback;
   persist();
   try {
     await socket.send({ type: "leave" });

@@ -237,6 +237,22 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 	closed("waiting for the call")
 	citizen.noRawKeys()
 
+	// While waiting, leaving is cancelling the callback; the citizen is
+	// asking whether to when the agent takes the call.
+	citizen.waitText("leaving cancels the callback", "#leave", "콜백 취소")
+	citizen.click("#leave")
+	citizen.waitFor("asked to confirm", `!document.querySelector("#leave-confirm").hidden`)
+
+	// noLeave checks that the page offers no way to drop the contact while
+	// the agent calls: the citizen takes the call or lets it ring.
+	noLeave := func(when string) {
+		t.Helper()
+		citizen.waitFor(when+": nothing to leave", `document.querySelector("#leave-box").hidden`)
+		if eval[bool](citizen, `!!document.querySelector("#leave").offsetParent || !!document.querySelector("#leave-yes").offsetParent`) {
+			t.Errorf("%s: the page still offers to leave", when)
+		}
+	}
+
 	// The agent takes the call: the desk shows the number the same way
 	// and no message box; the citizen hears the agent is calling.
 	agent.loginAs("nguyen.lan", demoPassword)
@@ -248,6 +264,7 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 	agent.waitText("tab shows the number with dashes", deskPanel+" [data-part=cb-number]", shown)
 	citizen.waitText("the agent is calling", "#where-main", "응우옌 란")
 	closed("while the agent calls")
+	noLeave("while the agent calls")
 	citizen.waitText("says it is a call", "#where-main", "전화")
 	citizen.shot("chat-callback-calling-ko")
 
@@ -256,11 +273,13 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 	citizen.waitFor("chat back", `!document.querySelector("#chat-view").hidden`)
 	citizen.waitText("still the call", "#where-main", "응우옌 란")
 	closed("after a reload")
+	noLeave("after a reload")
 	citizen.noRawKeys()
 
 	// In English too.
 	citizen.selectValue("#lang", "en")
 	citizen.waitText("in English", "#say-closed", "An agent will call you at "+shown)
+	noLeave("in English")
 	citizen.noRawKeys()
 
 	agent.click(deskPanel + ` [data-result="answered"]`)
