@@ -50,7 +50,10 @@ export function drawCallback(chat) {
   $("#cb-offer").hidden = !(waiting && chat.callbackOffered && !cb);
   $("#cb-done").hidden = !cb || chat.where.kind === "ended";
   if (cb) {
-    const text = cb.mode === "slot" && cb.at ? t("callback.agreed_slot", { time: when(cb.at) }) : t("callback.agreed_keep");
+    // Once an agent has taken the call, the promise is being kept: say
+    // so, as the line at the top does.
+    const text = chat.where.kind === "talking" ? t("callback.agreed_calling")
+      : cb.mode === "slot" && cb.at ? t("callback.agreed_slot", { time: when(cb.at) }) : t("callback.agreed_keep");
     $("#cb-done-text").textContent = text;
     $("#cb-done-number").textContent = cb.number ? t("callback.to_number", { number: phoneNumber(cb.number) }) : "";
     $("#cb-done-number").hidden = !cb.number;

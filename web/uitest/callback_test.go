@@ -3,6 +3,7 @@ package uitest
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -235,6 +236,7 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 		}
 	}
 	closed("waiting for the call")
+	citizen.waitText("the box says the turn will come", "#cb-done-text", "차례가 되면 전화드리겠습니다")
 	citizen.noRawKeys()
 
 	// While waiting, leaving is cancelling the callback; the citizen is
@@ -253,6 +255,17 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 		}
 	}
 
+	// calling checks the callback box says the call is under way, as the
+	// line at the top does, and no longer that it will come.
+	calling := func(when, text string) {
+		t.Helper()
+		citizen.waitText(when+": the box says the agent is calling", "#cb-done-text", text)
+		if got := citizen.text("#cb-done"); strings.Contains(got, "차례가 되면") || strings.Contains(got, "when it is your turn") {
+			t.Errorf("%s: the box still promises a call later: %q", when, got)
+		}
+		citizen.waitText(when+": with the number", "#cb-done-number", shown)
+	}
+
 	// The agent takes the call: the desk shows the number the same way
 	// and no message box; the citizen hears the agent is calling.
 	agent.loginAs("nguyen.lan", demoPassword)
@@ -265,6 +278,7 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 	citizen.waitText("the agent is calling", "#where-main", "응우옌 란")
 	closed("while the agent calls")
 	noLeave("while the agent calls")
+	calling("while the agent calls", "상담사가 지금 전화드리고 있습니다")
 	citizen.waitText("says it is a call", "#where-main", "전화")
 	citizen.shot("chat-callback-calling-ko")
 
@@ -274,12 +288,14 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 	citizen.waitText("still the call", "#where-main", "응우옌 란")
 	closed("after a reload")
 	noLeave("after a reload")
+	calling("after a reload", "상담사가 지금 전화드리고 있습니다")
 	citizen.noRawKeys()
 
 	// In English too.
 	citizen.selectValue("#lang", "en")
 	citizen.waitText("in English", "#say-closed", "An agent will call you at "+shown)
 	noLeave("in English")
+	calling("in English", "An agent is calling you now")
 	citizen.noRawKeys()
 
 	agent.click(deskPanel + ` [data-result="answered"]`)
