@@ -33,8 +33,10 @@ func (h *Hub) ServeCitizen(w http.ResponseWriter, r *http.Request, contactID str
 }
 
 // startCitizenLocked attaches the connection to the contact's live leg and
-// queues its first frame. It runs under hub.mu so that no event frame
-// overtakes it (router reads take no lock, so this is safe).
+// queues its first frame; a callback that waits is confirmed again with a
+// callback frame (after queued, for one in line). It runs under hub.mu so
+// that no event frame overtakes it (router reads take no lock, so this is
+// safe).
 func (h *Hub) startCitizenLocked(c *conn, contactID string) {
 	cv, err := h.liveLeg(contactID)
 	if err != nil {
@@ -54,7 +56,41 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string) {
 		h.enqueueLocked(c, encode(h.agentJoined(cv.Agent, cv.Agency)))
 	default: // queued, or offered: position 0 means an agent is being connected
 		h.sendQueuedLocked(c, cv.Position)
+		if c.callback {
+			if f, ok := h.registeredCallback(cv); ok {
+				h.enqueueLocked(c, encode(f))
+			}
+		}
 	}
+}
+
+// registeredCallback is the callback frame that confirmed a callback
+// still waiting in line, read back from the case's timeline: the kept
+// place, or a booked time that has come (the contact then waits at the
+// head of its line). The contact itself does not say which, since a
+// booked slot that falls due is queued like a kept place. A callback the
+// citizen did not ask for (a gateway's, a second-line one) has none.
+func (h *Hub) registeredCallback(cv router.ContactView) (citizenCallbackFrame, bool) {
+	cs, err := h.r.Case(cv.CaseID)
+	if err != nil {
+		return citizenCallbackFrame{}, false
+	}
+	for i := len(cs.Events) - 1; i >= 0; i-- {
+		e := cs.Events[i]
+		if e.Type != router.CaseCallbackRequested || e.Data["contact_id"] != cv.ID {
+			continue
+		}
+		f := citizenCallbackFrame{Type: "callback", Mode: e.Data["mode"]}
+		if f.Mode != "keep_place" && f.Mode != "slot" {
+			return citizenCallbackFrame{}, false
+		}
+		if at, err := time.Parse(time.RFC3339, e.Data["callback_at"]); err == nil {
+			at = at.UTC()
+			f.At = &at
+		}
+		return f, true
+	}
+	return citizenCallbackFrame{}, false
 }
 
 // errContactEnded says the case has no live leg left.

@@ -1,8 +1,10 @@
 package agents
 
 import (
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"tellonce/router"
 )
@@ -41,5 +43,100 @@ func TestQueuedPositionsFollowTheLine(t *testing.T) {
 		if q := c.expectNext("queued"); q.num("position") != want || q.num("estimated_wait_s") != 30*want {
 			t.Errorf("citizen %d after kim went available: %v; want position %d", i+1, q, want)
 		}
+	}
+}
+
+// A citizen who reconnects while their callback waits hears it confirmed
+// again, whichever way it was agreed: a kept place (virtual hold), a
+// booked time still to come, and a booked time that has come (the contact
+// is then in line like a kept place, at its head). A chat that is no
+// callback hears no such thing.
+func TestCallbackConfirmedOnReconnect(t *testing.T) {
+	e := newEnv(t)
+	// kim is logged in but not taking calls: nothing is offered, and the
+	// queue has callback slots to book.
+	kim, _ := e.agent("kim")
+	kim.ok(map[string]any{"type": "state", "state": "break"})
+
+	// reconnect dials the contact's socket again and returns all it heard
+	// before the answer to a frame sent after connecting (an empty say,
+	// refused, which changes nothing).
+	reconnect := func(id string) []frame {
+		t.Helper()
+		c := e.dial("/citizen/" + id)
+		if f := c.call(map[string]any{"type": "say", "text": ""}); f.str("type") != "error" {
+			t.Fatalf("an empty say on %s answered %v; want an error", id, f)
+		}
+		_ = c.ws.Close()
+		return c.held
+	}
+	types := func(fs []frame) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.str("type"))
+		}
+		return out
+	}
+
+	// A plain chat: its place, no callback.
+	plain := e.enqueue(router.EnqueueRequest{Caller: caller("c0")})
+	if got := types(reconnect(plain.ID)); !slices.Equal(got, []string{"queued"}) {
+		t.Errorf("a plain chat's citizen heard %v on connect; want [queued]", got)
+	}
+
+	// A kept place: confirmed live, then again on every reconnect.
+	kept := e.enqueue(router.EnqueueRequest{Caller: caller("c1")})
+	cit := e.dial("/citizen/" + kept.ID)
+	cit.expectNext("queued")
+	if _, _, err := e.r.RequestCallback(kept.ID, router.CallbackRequest{Number: "01055556666"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := cit.expect("callback"); f.str("mode") != "keep_place" {
+		t.Fatalf("citizen got %v; want the kept place confirmed", f)
+	}
+	_ = cit.ws.Close()
+	for range 2 {
+		got := reconnect(kept.ID)
+		if !slices.Equal(types(got), []string{"queued", "callback"}) {
+			t.Fatalf("a kept place's citizen heard %v on reconnect; want [queued callback]", types(got))
+		}
+		if got[0].num("position") != 2 || got[0]["callback_offered"] == true {
+			t.Errorf("queued on reconnect = %v; want position 2 and no offer", got[0])
+		}
+		if f := got[1]; f.str("mode") != "keep_place" || f["at"] != nil {
+			t.Errorf("callback on reconnect = %v; want keep_place without a time", f)
+		}
+	}
+
+	// A booked time: confirmed with its time before it comes, and after.
+	slots, err := e.r.CallbackSlots("gov.general", time.Minute)
+	if err != nil || len(slots) == 0 {
+		t.Fatalf("CallbackSlots = %v, %v; want free slots", slots, err)
+	}
+	start := slots[0].Start.UTC()
+	booked := e.enqueue(router.EnqueueRequest{Caller: caller("c2")})
+	if _, _, err := e.r.RequestCallback(booked.ID, router.CallbackRequest{Number: "01077778888", At: start, HandleTime: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	want := start.Format(time.RFC3339)
+	if got := reconnect(booked.ID); !slices.Equal(types(got), []string{"callback"}) || got[0].str("mode") != "slot" || got[0].str("at") != want {
+		t.Errorf("a booked citizen heard %v before the time; want only callback slot at %s", got, want)
+	}
+	e.clock.Advance(start.Sub(e.clock.Now()))
+	if _, err := e.r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if cv, err := e.r.Contact(booked.ID); err != nil || cv.Status != router.StatusQueued {
+		t.Fatalf("at its time the booked contact is %+v (%v); want queued", cv, err)
+	}
+	got := reconnect(booked.ID)
+	if !slices.Equal(types(got), []string{"queued", "callback"}) {
+		t.Fatalf("a booked citizen heard %v once the time came; want [queued callback]", types(got))
+	}
+	if got[0].num("position") != 1 {
+		t.Errorf("queued once the time came = %v; want position 1 (the head of the line)", got[0])
+	}
+	if f := got[1]; f.str("mode") != "slot" || f.str("at") != want {
+		t.Errorf("callback once the time came = %v; want slot at %s, as booked", f, want)
 	}
 }

@@ -2,7 +2,8 @@
 // frame says callback_offered), the citizen may leave a number instead of
 // waiting on the page: keeping their place in line, or at a time they pick
 // from the queue's free slots. POST /v1/contacts/{id}/callback registers
-// it; the callback frame confirms it (again on every reconnect).
+// it; the callback frame confirms it (again on every reconnect while it
+// waits for the call, a kept place as well as a booked time).
 import { t, currentLang } from "/static/i18n.js";
 import { api } from "/static/api.js";
 import { $, $$, h, announce, showFieldErrors, clearFieldErrors, phoneNumber } from "/static/ui.js";
