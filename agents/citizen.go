@@ -14,8 +14,8 @@ import (
 // web has checked the citizen token already. The socket follows the case:
 // after a transfer it follows the new leg, and a citizen reconnecting with
 // the first leg's id joins the case's live leg. The first frame tells where
-// the contact stands (queued, agent_joined or ended); after ended the
-// server closes the socket normally.
+// the contact stands (queued, agent_joined, callback for a booked time still
+// to come, or ended); after ended the server closes the socket normally.
 func (h *Hub) ServeCitizen(w http.ResponseWriter, r *http.Request, contactID string) {
 	ws, ok := h.upgrade(w, r)
 	if !ok {
