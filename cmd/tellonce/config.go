@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tellonce/auth"
+	"tellonce/stats"
 	"tellonce/transcripts"
 	"tellonce/web"
 )
@@ -23,8 +24,11 @@ type serveConfig struct {
 	// sessionCache is how long a looked-up session is trusted from memory.
 	sessionCache time.Duration
 	retention    transcripts.Retention
-	logLevel     string
-	logFormat    string
+	// historyRetention is how long the wallboard's per-minute samples are
+	// kept in the database.
+	historyRetention time.Duration
+	logLevel         string
+	logFormat        string
 }
 
 // envFlag binds a flag to its environment variable for the help text and
@@ -44,6 +48,7 @@ var serveEnv = []envFlag{
 	{"central-queue", "TELLONCE_CENTRAL_QUEUE"},
 	{"transcript-retention", "TELLONCE_TRANSCRIPT_RETENTION"},
 	{"audit-retention", "TELLONCE_AUDIT_RETENTION"},
+	{"history-retention", "TELLONCE_HISTORY_RETENTION"},
 	{"log-level", "TELLONCE_LOG_LEVEL"},
 	{"log-format", "TELLONCE_LOG_FORMAT"},
 }
@@ -64,6 +69,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.DurationVar(&c.grace, "reconnect-grace", 30*time.Second, "how long an agent whose connection dropped keeps their contacts before they return to the head of their queues")
 	fs.DurationVar(&c.retention.Cases, "transcript-retention", 365*24*time.Hour, "how long a closed case's transcript is kept after it closed (negative: forever)")
 	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")
+	fs.DurationVar(&c.historyRetention, "history-retention", stats.DefaultHistoryRetention, "how long the wallboard's per-minute queue samples are kept (at least 24h: the day's charts)")
 	fs.StringVar(&c.web.CentralQueue, "central-queue", c.web.CentralQueue, "the queue a citizen's chat starts in when they do not know which agency to ask")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
@@ -117,6 +123,9 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	}
 	if c.sessionCache < 0 || c.sessionCache > time.Minute {
 		return c, fmt.Errorf("--session-cache %s must be 0-1m", c.sessionCache)
+	}
+	if c.historyRetention < 24*time.Hour {
+		return c, fmt.Errorf("--history-retention %s is too short (at least 24h, or today's charts would lose their morning)", c.historyRetention)
 	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tellonce/stats"
 )
 
 func env(m map[string]string) func(string) string {
@@ -50,15 +53,20 @@ func TestHelpAndVersion(t *testing.T) {
 
 func TestServeConfigFromFlagsAndEnvironment(t *testing.T) {
 	tests := []struct {
-		name   string
-		args   []string
-		env    map[string]string
-		addr   string
-		db     string
-		demo   bool
-		errStr string
+		name string
+		args []string
+		env  map[string]string
+		addr string
+		db   string
+		demo bool
+		// history is the history retention wanted (zero: the default).
+		history time.Duration
+		errStr  string
 	}{
 		{name: "defaults", addr: "127.0.0.1:8080"},
+		{name: "history retention", args: []string{"--history-retention", "720h"}, addr: "127.0.0.1:8080", history: 720 * time.Hour},
+		{name: "history retention from env", env: map[string]string{"TELLONCE_HISTORY_RETENTION": "48h"}, addr: "127.0.0.1:8080", history: 48 * time.Hour},
+		{name: "history retention under a day", args: []string{"--history-retention", "12h"}, errStr: "at least 24h"},
 		{name: "env", env: map[string]string{"TELLONCE_ADDR": ":9000", "TELLONCE_DB": "postgres://x/y", "TELLONCE_DEMO": "true"}, addr: ":9000", db: "postgres://x/y", demo: true},
 		{name: "flag wins over env", args: []string{"--addr", ":7000"}, env: map[string]string{"TELLONCE_ADDR": ":9000"}, addr: ":7000"},
 		{name: "DATABASE_URL fallback", env: map[string]string{"DATABASE_URL": "postgres://d/b"}, addr: "127.0.0.1:8080", db: "postgres://d/b"},
@@ -81,6 +89,9 @@ func TestServeConfigFromFlagsAndEnvironment(t *testing.T) {
 			}
 			if c.web.Addr != tt.addr || c.db != tt.db || c.demo != tt.demo {
 				t.Errorf("parseServe() = addr %q db %q demo %v; want %q %q %v", c.web.Addr, c.db, c.demo, tt.addr, tt.db, tt.demo)
+			}
+			if want := cmp.Or(tt.history, stats.DefaultHistoryRetention); c.historyRetention != want {
+				t.Errorf("parseServe() history retention = %s; want %s", c.historyRetention, want)
 			}
 		})
 	}

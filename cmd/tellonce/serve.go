@@ -82,7 +82,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// Statistics learn the agents from the restored router, and today's
 	// counters and history from the database, before the journal commits
 	// anything new.
-	st, err = stats.New(stats.Config{Router: rt, Registry: reg, Log: log})
+	st, err = stats.New(stats.Config{Router: rt, Registry: reg, Log: log, HistoryRetention: cfg.historyRetention})
 	if err != nil {
 		return err
 	}
