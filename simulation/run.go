@@ -1,0 +1,332 @@
+package simulation
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"tellonce/router"
+)
+
+// Progress is told before each staffing level starts.
+type Progress struct {
+	Agents int // the level about to run
+	Index  int // its place in the run, from 1
+	Total  int // levels in the run
+}
+
+// Run answers the question: one simulated run per staffing level, in
+// order, each with the Erlang C prediction beside it. progress may be nil.
+// It stops with ctx's error when ctx ends.
+func Run(ctx context.Context, cfg Config, progress func(Progress)) (Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return Report{}, err
+	}
+	rep := Report{Inputs: inputsOf(cfg)}
+	for n := cfg.MinAgents; n <= cfg.MaxAgents; n++ {
+		if progress != nil {
+			progress(Progress{Agents: n, Index: n - cfg.MinAgents + 1, Total: cfg.Levels()})
+		}
+		lvl, err := runLevel(ctx, cfg, n)
+		if err != nil {
+			return Report{}, fmt.Errorf("%d agents: %w", n, err)
+		}
+		rep.add(cfg, lvl)
+	}
+	return rep, nil
+}
+
+// The simulation's own events; the router's timers (wrap-up ends) come
+// from its NextDeadline.
+type eventKind uint8
+
+const (
+	evArrive eventKind = iota
+	evEnd
+	evAbandon
+)
+
+type event struct {
+	at   time.Duration // since the start of the run
+	seq  uint64        // ties at one instant go in the order they were made
+	kind eventKind
+	call int
+}
+
+type eventHeap []event
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// call is one caller's life.
+type call struct {
+	contact  string
+	agent    string
+	arrived  time.Duration
+	handle   time.Duration // drawn at arrival, so every level sees the same
+	patience time.Duration // 0: never hangs up
+	answered time.Duration
+	state    callState
+}
+
+type callState uint8
+
+const (
+	waiting callState = iota
+	talking
+	done // ended after talking
+	abandoned
+)
+
+// simClock is the router's clock. The simulation drives the router from
+// one goroutine, so it needs no lock.
+type simClock struct{ now time.Time }
+
+func (c *simClock) Now() time.Time { return c.now }
+
+const (
+	// epochUnix is where simulated time starts; any fixed instant keeps
+	// runs reproducible (the router's ids and timers hang off its clock).
+	epochUnix = 1772438400 // 2026-03-02 08:00 UTC
+	simQueue  = "sim.line"
+	simAgency = "sim"
+)
+
+// level is one staffing level's run in progress.
+type level struct {
+	cfg    Config
+	agents int
+	clock  *simClock
+	epoch  time.Time
+	r      *router.Router
+	now    time.Duration
+	events eventHeap
+	seq    uint64
+
+	// Three streams, drawn in arrival order, so a caller's arrival, handle
+	// time and patience do not depend on the staffing level.
+	arrivals, handles, patience *rand.Rand
+
+	calls     []call
+	byContact map[string]int
+	from, to  time.Duration // the scored window
+	busy      time.Duration // agent time on calls and wrap-up inside it
+}
+
+// errOverloaded stops a level whose waiting line passed MaxWaiting.
+var errOverloaded = errors.New("waiting line passed the limit")
+
+func runLevel(ctx context.Context, cfg Config, agents int) (Level, error) {
+	l, err := newLevel(cfg, agents)
+	if err != nil {
+		return Level{}, err
+	}
+	err = l.loop(ctx)
+	if errors.Is(err, errOverloaded) {
+		return Level{Agents: agents, Overloaded: true}, nil
+	}
+	if err != nil {
+		return Level{}, err
+	}
+	return Level{Agents: agents, Figures: l.figures()}, nil
+}
+
+func newLevel(cfg Config, agents int) (*level, error) {
+	epoch := time.Unix(epochUnix, 0).UTC()
+	clock := &simClock{now: epoch}
+	ids := map[string]int{}
+	r, err := router.New(router.Config{Clock: clock, NewID: func(kind string) string {
+		ids[kind]++
+		return kind + strconv.Itoa(ids[kind])
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	l := &level{cfg: cfg, agents: agents, clock: clock, epoch: epoch, r: r,
+		arrivals:  rand.New(rand.NewPCG(cfg.Seed, 1)),
+		handles:   rand.New(rand.NewPCG(cfg.Seed, 2)),
+		patience:  rand.New(rand.NewPCG(cfg.Seed, 3)),
+		byContact: map[string]int{},
+		from:      cfg.Warmup(),
+	}
+	l.to = l.from + cfg.scored()
+	wrapup := cfg.Wrapup
+	if wrapup == 0 {
+		wrapup = -1 // the router's "none"; its zero means the 10s default
+	}
+	if _, err := r.UpsertQueue(router.QueueConfig{ID: simQueue, Agency: simAgency, Name: "Simulated line",
+		Channels: []router.Channel{router.ChannelVoice}, Strategy: router.StrategyLongestIdle,
+		Wrapup: wrapup, SLA: router.SLA{AnswerWithin: cfg.SLA, TargetPct: int(cfg.TargetPct)}}); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	for i := range agents {
+		name := "agent" + strconv.Itoa(i+1)
+		if _, err := r.UpsertAgent(router.AgentProfile{Username: name, Name: name, Agency: simAgency,
+			Queues: map[string]int{simQueue: 1}}); err != nil {
+			return nil, fmt.Errorf("agent %s: %w", name, err)
+		}
+		if _, _, err := r.Connect(name); err != nil {
+			return nil, fmt.Errorf("connect %s: %w", name, err)
+		}
+		if _, err := r.SetState(name, router.StateAvailable, ""); err != nil {
+			return nil, fmt.Errorf("%s available: %w", name, err)
+		}
+	}
+	l.push(l.nextArrival(0), evArrive, 0)
+	return l, nil
+}
+
+// loop runs the level to its end: arrivals stop at the end of the scored
+// window, and every caller already there is answered or hangs up.
+func (l *level) loop(ctx context.Context) error {
+	ticked := false // the router ticked at the current instant
+	for step := 0; ; step++ {
+		if step%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		due, timer := l.r.NextDeadline()
+		if timer && (len(l.events) == 0 || !due.After(l.epoch.Add(l.events[0].at))) {
+			// A router timer first: a wrap-up ending at the same instant as
+			// an arrival frees its agent before the caller comes in.
+			if due.Before(l.clock.now) || (due.Equal(l.clock.now) && ticked) {
+				// Tick handles everything due, so this would loop forever.
+				return fmt.Errorf("router deadline %s did not move past %s", due, l.clock.now)
+			}
+			l.at(due.Sub(l.epoch))
+			if err := l.take(l.r.Tick()); err != nil {
+				return fmt.Errorf("tick: %w", err)
+			}
+			ticked = true
+			continue
+		}
+		ticked = false
+		if len(l.events) == 0 {
+			return nil
+		}
+		ev := heap.Pop(&l.events).(event)
+		l.at(ev.at)
+		if err := l.handle(ev); err != nil {
+			return err
+		}
+	}
+}
+
+func (l *level) at(t time.Duration) {
+	l.now = t
+	l.clock.now = l.epoch.Add(t)
+}
+
+func (l *level) push(at time.Duration, kind eventKind, c int) {
+	l.seq++
+	heap.Push(&l.events, event{at: at, seq: l.seq, kind: kind, call: c})
+}
+
+// nextArrival is the arrival after one at t: Poisson arrivals have
+// exponential gaps.
+func (l *level) nextArrival(t time.Duration) time.Duration {
+	mean := float64(time.Hour) / l.cfg.ArrivalsPerHour
+	return t + time.Duration(l.arrivals.ExpFloat64()*mean)
+}
+
+func (l *level) handle(ev event) error {
+	switch ev.kind {
+	case evArrive:
+		if l.now >= l.to {
+			return nil // the window closed: no more callers
+		}
+		l.push(l.nextArrival(l.now), evArrive, 0)
+		return l.arrive()
+	case evEnd:
+		c := &l.calls[ev.call]
+		c.state = done
+		if err := l.take(l.r.End(c.agent, c.contact, "completed", "")); err != nil {
+			return fmt.Errorf("end %s: %w", c.contact, err)
+		}
+	case evAbandon:
+		c := &l.calls[ev.call]
+		if c.state != waiting {
+			return nil // answered before their patience ran out
+		}
+		c.state = abandoned
+		if err := l.take(l.r.Abandon(c.contact)); err != nil {
+			return fmt.Errorf("abandon %s: %w", c.contact, err)
+		}
+	}
+	return nil
+}
+
+// arrive puts a new caller in line; the router may offer them at once.
+func (l *level) arrive() error {
+	c := call{arrived: l.now, handle: time.Duration(l.handles.ExpFloat64() * float64(l.cfg.Handle))}
+	// Drawn for every caller, even with patience off, so the streams line
+	// up the same way whatever the other inputs.
+	p := l.patience.ExpFloat64()
+	if l.cfg.Patience > 0 {
+		c.patience = max(time.Duration(p*float64(l.cfg.Patience)), 1)
+	}
+	i := len(l.calls)
+	l.calls = append(l.calls, c)
+	view, evs, err := l.r.Enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Queue: simQueue,
+		Caller: router.Caller{ID: "caller" + strconv.Itoa(i+1)}})
+	if err != nil {
+		return fmt.Errorf("enqueue caller %d: %w", i+1, err)
+	}
+	l.calls[i].contact = view.ID
+	l.byContact[view.ID] = i
+	if view.Position > l.cfg.waitingLimit() {
+		return errOverloaded
+	}
+	if c.patience > 0 {
+		l.push(l.now+c.patience, evAbandon, i)
+	}
+	return l.take(evs, nil)
+}
+
+// take has every offer in a change's events accepted at once: simulated
+// agents never decline or let an offer time out.
+func (l *level) take(evs []router.Event, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if e.Type != router.EventOffered {
+			continue
+		}
+		i, ok := l.byContact[e.ContactID]
+		if !ok {
+			return fmt.Errorf("offer of unknown contact %s", e.ContactID)
+		}
+		c := &l.calls[i]
+		c.agent, c.answered, c.state = e.Agent, l.now, talking
+		l.busy += overlap(l.now, l.now+c.handle+l.cfg.Wrapup, l.from, l.to)
+		l.push(l.now+c.handle, evEnd, i)
+		if err := l.take(l.r.Accept(e.Agent, e.OfferID)); err != nil {
+			return fmt.Errorf("accept %s: %w", e.OfferID, err)
+		}
+	}
+	return nil
+}
+
+// overlap is how much of [a, b) lies in [from, to).
+func overlap(a, b, from, to time.Duration) time.Duration {
+	return max(min(b, to)-max(a, from), 0)
+}
