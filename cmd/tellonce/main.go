@@ -26,6 +26,7 @@ Usage:
 Commands:
   serve     start the HTTP server (API, agent/supervisor/admin consoles)
   migrate   bring the database schema up to date and exit
+  simulate  staffing what-if: how many agents a queue needs, on the real router with a simulated clock
   loadgen   drive a running server with simulated agents and contacts, report latencies
   version   print the version
   help      print this help, or "tellonce help <command>" for a command's flags
@@ -36,6 +37,8 @@ at a postgres:// URL for production.
 
 Quick start:
   tellonce serve --demo      seed demo agencies, queues and users, print logins
+  tellonce simulate --agents 8-16 --arrivals 120 --handle 5m --sla 20s
+                             how many agents for 120 calls an hour at 20 s?
 `
 
 func main() {
@@ -63,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, rest, stdout, stderr, getenv)
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr, getenv)
+	case "simulate":
+		return runSimulate(ctx, rest, stdout, stderr)
 	case "loadgen":
 		return runLoadgen(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
