@@ -92,9 +92,10 @@ type Router struct {
 
 	// Group commit: concurrent write calls queue here and one of them, the
 	// leader, runs the queued batch in one memdb transaction (see write).
-	qmu     sync.Mutex
-	pending []*writeOp // guarded by qmu
-	leading bool       // a leader is running batches; guarded by qmu
+	qmu       sync.Mutex
+	pending   []*writeOp // guarded by qmu
+	leading   bool       // a leader is running batches; guarded by qmu
+	lastGroup int        // calls in the last group taken; guarded by qmu
 }
 
 // New makes an empty router.
@@ -212,10 +213,18 @@ const maxBatch = 32
 // hands the lead to the first caller still waiting, if any.
 func (r *Router) lead() {
 	// Let the callers the last group woke queue their next calls first, so
-	// groups grow under load; alone, the leader finds the queue as it was.
-	runtime.Gosched()
+	// groups grow under load. After a group of one there is nobody to wait
+	// for (anyone who came meanwhile is queued already), and for a lone
+	// caller the trip through the scheduler is a sizeable share of a write.
+	r.qmu.Lock()
+	crowded := r.lastGroup > 1
+	r.qmu.Unlock()
+	if crowded {
+		runtime.Gosched()
+	}
 	r.qmu.Lock()
 	n := min(len(r.pending), maxBatch)
+	r.lastGroup = n
 	batch := slices.Clone(r.pending[:n])
 	r.pending = slices.Delete(r.pending, 0, n)
 	r.qmu.Unlock()
