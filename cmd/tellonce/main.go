@@ -1,6 +1,7 @@
 // Command tellonce is the one binary of the tellonce call-centre router:
-// it serves the API and consoles, migrates the database and reports its
-// version. Run "tellonce help" for the commands.
+// it serves the API and consoles, migrates the database, simulates
+// staffing levels, drives a running server with simulated load and reports
+// its version. Run "tellonce help" for the commands.
 package main
 
 import (
