@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"tellonce/stats"
 )
 
 // Report is a run's answer: the question and one entry per staffing level.
@@ -90,7 +92,7 @@ func inputsOf(cfg Config) Inputs {
 
 // add appends a level with its Erlang C prediction and target marks.
 func (r *Report) add(cfg Config, l Level) {
-	sl := ErlangCServiceLevel(l.Agents, cfg.Erlangs(), cfg.Handle+cfg.Wrapup, cfg.SLA)
+	sl := stats.ErlangCServiceLevel(l.Agents, cfg.Erlangs(), cfg.Handle+cfg.Wrapup, cfg.SLA)
 	l.ErlangCServiceLevelPct = round1(100 * sl)
 	l.MeetsTarget = l.Figures != nil && l.ServiceLevelPct >= cfg.TargetPct
 	if l.MeetsTarget && r.FewestAgents == nil {

@@ -70,6 +70,19 @@ func ErlangCWait(n int, a float64, h time.Duration) time.Duration {
 	return seconds(w)
 }
 
+// ErlangCServiceLevel is the fraction of calls answered within the
+// threshold in that M/M/n queue, where service is the mean time an agent
+// spends on a call (handle time plus wrap-up):
+// 1 − C(n, a)·exp(−(n − a)·within/service). It is 0 when the queue is
+// overloaded: the line then grows without bound and, in the long run,
+// almost nobody is answered in time.
+func ErlangCServiceLevel(n int, a float64, service, within time.Duration) float64 {
+	if n <= 0 || a >= float64(n) || service <= 0 {
+		return 0
+	}
+	return 1 - ErlangC(n, a)*math.Exp(-(float64(n)-a)*within.Seconds()/service.Seconds())
+}
+
 // erlangCFrac extends ErlangC and its mean wait to a fractional number of
 // servers (agents shared with other queues): the waiting probability is
 // interpolated linearly between the neighbouring whole numbers of servers

@@ -25,6 +25,8 @@ func TestErlangCTable(t *testing.T) {
 		{11, 10, 0.682118},
 		{20, 15, 0.160429},
 		{50, 45, 0.363864},
+		{100, 90, 0.216940},
+		{1000, 950, 0.068253}, // past where A^n/n! overflows a float64
 		{5, 0, 0},
 		{5, 5, 1}, // overloaded: everyone waits
 		{5, 7, 1},
@@ -175,5 +177,37 @@ func TestEstimateCountsChatSlots(t *testing.T) {
 	d.clock.Advance(time.Second)
 	if secs, _ := d.st.Estimate(general, 2); secs != 120 { // 2 × 180 s / 3 slots
 		t.Errorf("Estimate(chat, 2) with 3 chat slots = %d; want 120", secs)
+	}
+}
+
+func TestErlangCServiceLevel(t *testing.T) {
+	tests := []struct {
+		n               int
+		a               float64
+		service, within time.Duration
+		want            float64
+	}{
+		// 100 calls in half an hour at 3 minutes: 10 erlangs.
+		{11, 10, 3 * time.Minute, 20 * time.Second, 0.3896138117291533},
+		{14, 10, 3 * time.Minute, 20 * time.Second, 0.8883500191794669},
+		{14, 10, 3 * time.Minute, 0, 1 - 0.17413193359504983}, // answered at once
+		{10, 10, 3 * time.Minute, 20 * time.Second, 0},        // overloaded
+		{10, 12, 3 * time.Minute, 20 * time.Second, 0},
+	}
+	for _, tt := range tests {
+		got := ErlangCServiceLevel(tt.n, tt.a, tt.service, tt.within)
+		if math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("ErlangCServiceLevel(%d, %g, %s, %s) = %.12f; want %.12f", tt.n, tt.a,
+				tt.service, tt.within, got, tt.want)
+		}
+	}
+	// More agents never predict a lower level.
+	prev := 0.0
+	for n := 1; n <= 40; n++ {
+		sl := ErlangCServiceLevel(n, 20, time.Minute, 15*time.Second)
+		if sl < prev || sl > 1 {
+			t.Fatalf("ErlangCServiceLevel(%d agents) = %g after %g; want non-decreasing in [0, 1]", n, sl, prev)
+		}
+		prev = sl
 	}
 }
