@@ -293,7 +293,7 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 
 	// In English too.
 	citizen.selectValue("#lang", "en")
-	citizen.waitText("in English", "#say-closed", "An agent will call you at "+shown)
+	citizen.waitText("in English", "#say-closed", "This is now a phone call to "+shown)
 	noLeave("in English")
 	calling("in English", "An agent is calling you now")
 	citizen.noRawKeys()
