@@ -274,3 +274,25 @@ func BenchmarkMemdbWriteTxn(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "txn/s")
 }
+
+// BenchmarkEnqueueLongLine is one new caller joining the back of a long
+// line (no agents, so nobody leaves it): the enqueue counts the caller's
+// position inside the router's write, so its cost must not grow with the
+// line. The line grows by one per iteration.
+func BenchmarkEnqueueLongLine(b *testing.B) {
+	for _, n := range []int{100, 10_000, 50_000} {
+		b.Run(fmt.Sprintf("waiting=%d", n), func(b *testing.B) {
+			f := newFixture(b, []QueueConfig{queue("q")}, nil)
+			f.r.sink = nil
+			for i := range n {
+				f.enqueue("q", fmt.Sprint("pre", i))
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if v := f.enqueue("q", fmt.Sprint("c", i)); v.Position != n+i+1 {
+					b.Fatalf("position %d; want %d", v.Position, n+i+1)
+				}
+			}
+		})
+	}
+}

@@ -103,7 +103,7 @@ func (r *Router) Enqueue(req EnqueueRequest) (ContactView, []Event, error) {
 			return err
 		}
 		view = contactView(c)
-		view.Position, err = position(w.txn, c)
+		view.Position, err = w.position(c)
 		if err == nil && view.Position > 0 {
 			w.emit(Event{Type: EventQueued, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Position: view.Position})
 		}

@@ -110,7 +110,7 @@ func (w *writer) closeCaseIfDoneTxn(caseID string) error {
 		if err := w.dropTimersOf(c.ID); err != nil {
 			return err
 		}
-		if err := w.txn.Delete(tableContacts, c); err != nil {
+		if err := w.deleteContact(c); err != nil {
 			return fmt.Errorf("close case %s: %w", caseID, err)
 		}
 	}

@@ -409,6 +409,44 @@ func checkInvariants(t testing.TB, r *Router, created map[string]bool) {
 			t.Errorf("case %s Live = %d; it has %d live contacts", cs.ID, cs.Live, live[cs.ID])
 		}
 	}
+	checkLines(t, r, txn)
+}
+
+// checkLines checks that every line's length is the number of its rank
+// index entries, and that the position a write counts from either end of
+// the lines is the count from the front.
+func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	byLine := map[string]int{}
+	var waiting []*contactRow
+	it, _ := txn.Get(tableContacts, indexContactRank)
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		c := raw.(*contactRow)
+		byLine[lineOf(c)]++
+		waiting = append(waiting, c)
+	}
+	for id, n := range byLine {
+		if r.lines[id] != n {
+			t.Errorf("line %q has length %d; %d contacts wait in it", id, r.lines[id], n)
+		}
+	}
+	for id, n := range r.lines {
+		if byLine[id] == 0 {
+			t.Errorf("line %q has length %d and nobody in it", id, n)
+		}
+	}
+	w := &writer{r: r, txn: txn, tally: lineTally{}}
+	for _, c := range waiting {
+		want, err := position(txn, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := w.position(c); err != nil || got != want {
+			t.Errorf("contact %s: position %d (%v) counted from either end; %d from the front", c.ID, got, err, want)
+		}
+	}
 }
 
 func countIndex(txn *memdb.Txn, index string, c *contactRow) int {

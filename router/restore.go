@@ -72,12 +72,19 @@ func (r *Router) Restore(s Snapshot) error {
 	defer r.mu.Unlock()
 	txn := db.Txn(true)
 	defer txn.Abort()
-	w := &writer{r: r, txn: txn, now: r.clock.Now()}
+	// The new database starts with no lines: count them from nothing.
+	old := r.lines
+	r.lines = map[string]int{}
+	clear(r.tally)
+	w := &writer{r: r, txn: txn, tally: r.tally, now: r.clock.Now()}
 	var maxSeq uint64
 	if err := w.restoreTxn(s, &maxSeq); err != nil {
+		r.lines = old
+		clear(r.tally)
 		return fmt.Errorf("restore: %w", err)
 	}
 	txn.Commit()
+	r.commitLines(r.tally)
 	r.db.Store(db)
 	r.seq = max(r.seq, maxSeq)
 	r.poke()

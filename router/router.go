@@ -84,9 +84,11 @@ type Router struct {
 
 	mu       sync.Mutex // serializes writes, Restore and the sink
 	db       atomic.Pointer[memdb.MemDB]
-	seq      uint64 // enqueue sequence, guarded by mu
-	eventSeq uint64 // guarded by mu
-	idSeq    uint64 // guarded by mu
+	lines    map[string]int // waiting contacts per line (lineID) as committed; guarded by mu
+	tally    lineTally      // the running write group's changes to lines; guarded by mu
+	seq      uint64         // enqueue sequence, guarded by mu
+	eventSeq uint64         // guarded by mu
+	idSeq    uint64         // guarded by mu
 	idPrefix string
 	wake     chan struct{}
 
@@ -124,6 +126,8 @@ func New(cfg Config) (*Router, error) {
 		cfg:      cfg,
 		idPrefix: strconv.FormatInt(cfg.Clock.Now().UnixNano(), 36),
 		wake:     make(chan struct{}, 1),
+		lines:    map[string]int{},
+		tally:    lineTally{},
 	}
 	r.db.Store(db)
 	return r, nil
@@ -268,10 +272,11 @@ func (r *Router) handOff(batch []*writeOp, p any) {
 func (r *Router) runBatch(ops []*writeOp) {
 	for len(ops) > 0 {
 		txn := r.db.Load().Txn(true)
+		clear(r.tally) // a failed attempt's changes go with its transaction
 		writers := make([]*writer, 0, len(ops))
 		failed := -1
 		for i, op := range ops {
-			w := &writer{r: r, txn: txn, now: r.clock.Now()}
+			w := &writer{r: r, txn: txn, tally: r.tally, now: r.clock.Now()}
 			if err := runOp(op, w); err != nil || op.panicked != nil {
 				op.err, failed = err, i
 				break
@@ -284,6 +289,7 @@ func (r *Router) runBatch(ops []*writeOp) {
 			continue
 		}
 		txn.Commit()
+		r.commitLines(r.tally)
 		for i, w := range writers {
 			events := w.finish()
 			if r.sink != nil && len(events) > 0 {
@@ -391,6 +397,7 @@ func (r *Router) Run(ctx context.Context) error {
 type writer struct {
 	r      *Router
 	txn    *memdb.Txn
+	tally  lineTally // shared by the writers of one transaction
 	now    time.Time
 	events []Event
 	// freed are agents who may take more work; waiting are contacts that

@@ -160,6 +160,23 @@ func (c *contactRow) reach() []string {
 	return append([]string{c.Queue}, c.Overflowed...)
 }
 
+// A line is the contacts of one class waiting in a queue, as the rank index
+// orders them. The router keeps every line's length (Router.lines) so that
+// a write can count a contact's position from whichever end of its line is
+// nearer (countAhead).
+
+// lineID names the line of a queue and class.
+func lineID(queue string, class capClass) string { return queue + "\x00" + string(class) }
+
+// lineOf is the line c waits in, "" when it waits in none (it has a rank
+// index entry exactly then: see contactRankKey).
+func lineOf(c *contactRow) string {
+	if c == nil || c.Status != StatusQueued {
+		return ""
+	}
+	return lineID(c.Queue, c.class())
+}
+
 // caseRow is an open case: the caller, its legs, its timeline and its
 // live-leg count.
 type caseRow struct {

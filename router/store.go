@@ -184,12 +184,77 @@ func (w *writer) putAgent(a *agentRow) error {
 	return nil
 }
 
+// putContact writes c, keeping the line lengths (lineRow) in step with
+// the rank index.
 func (w *writer) putContact(c *contactRow) error {
 	c.Rank = c.computeRank()
+	raw, err := w.txn.First(tableContacts, indexID, c.ID)
+	if err != nil {
+		return fmt.Errorf("insert contact %s: %w", c.ID, err)
+	}
+	var old *contactRow
+	if raw != nil {
+		old = raw.(*contactRow)
+	}
 	if err := w.txn.Insert(tableContacts, c); err != nil {
 		return fmt.Errorf("insert contact %s: %w", c.ID, err)
 	}
+	return w.moveLine(old, c)
+}
+
+// deleteContact removes c, keeping the line lengths.
+func (w *writer) deleteContact(c *contactRow) error {
+	if err := w.txn.Delete(tableContacts, c); err != nil {
+		return fmt.Errorf("delete contact %s: %w", c.ID, err)
+	}
+	return w.moveLine(c, nil)
+}
+
+// moveLine counts a contact that was old and is now c (either may be nil)
+// out of its old line and into its new one.
+func (w *writer) moveLine(old, c *contactRow) error {
+	from, to := lineOf(old), lineOf(c)
+	if from == to {
+		return nil
+	}
+	if from != "" {
+		if err := w.addToLine(from, -1); err != nil {
+			return err
+		}
+	}
+	if to != "" {
+		return w.addToLine(to, 1)
+	}
 	return nil
+}
+
+func (w *writer) addToLine(id string, d int) error {
+	if w.lineLength(id)+d < 0 {
+		return fmt.Errorf("line %q: length below zero", id)
+	}
+	w.tally[id] += d
+	return nil
+}
+
+// lineLength is how many contacts wait in the line id, this write group's
+// changes included.
+func (w *writer) lineLength(id string) int { return w.r.lines[id] + w.tally[id] }
+
+// lineTally is a write group's changes to the line lengths: added to
+// Router.lines when the group commits, dropped with it when it aborts.
+type lineTally map[string]int
+
+// commitLines adds a committed group's changes to the line lengths and
+// empties t; the caller holds r.mu.
+func (r *Router) commitLines(t lineTally) {
+	for id, d := range t {
+		if n := r.lines[id] + d; n > 0 {
+			r.lines[id] = n
+		} else {
+			delete(r.lines, id)
+		}
+	}
+	clear(t)
 }
 
 func (w *writer) putCase(c *caseRow) error {

@@ -47,7 +47,7 @@ func (r *Router) writeContact(fn func(w *writer) (*contactRow, error)) (ContactV
 			return err
 		}
 		view = contactView(c)
-		view.Position, err = position(w.txn, c)
+		view.Position, err = w.position(c)
 		return err
 	})
 	if err != nil {
