@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -419,32 +420,43 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	byLine := map[string]int{}
-	var waiting []*contactRow
+	byLine := map[string][]*contactRow{} // in rank order
 	it, _ := txn.Get(tableContacts, indexContactRank)
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		c := raw.(*contactRow)
-		byLine[lineOf(c)]++
-		waiting = append(waiting, c)
+		byLine[lineOf(c)] = append(byLine[lineOf(c)], c)
 	}
-	for id, n := range byLine {
-		if r.lines[id] != n {
-			t.Errorf("line %q has length %d; %d contacts wait in it", id, r.lines[id], n)
+	for id, line := range byLine {
+		if r.lines[id] != len(line) {
+			t.Errorf("line %q has length %d; %d contacts wait in it", id, r.lines[id], len(line))
 		}
 	}
 	for id, n := range r.lines {
-		if byLine[id] == 0 {
+		if len(byLine[id]) == 0 {
 			t.Errorf("line %q has length %d and nobody in it", id, n)
 		}
 	}
+	// Both ends and the middle of every line: the walk from the front ends
+	// first near the front, the one from the back near the back. The count
+	// to compare with is the contact's place in its own line plus the
+	// contacts of the queue's other line ranked before it. (Every contact,
+	// after every step, would make the test quadratic.)
 	w := &writer{r: r, txn: txn, tally: lineTally{}}
-	for _, c := range waiting {
-		want, err := position(txn, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, err := w.position(c); err != nil || got != want {
-			t.Errorf("contact %s: position %d (%v) counted from either end; %d from the front", c.ID, got, err, want)
+	for id, line := range byLine {
+		for _, i := range []int{0, 1, len(line) / 2, len(line) - 2, len(line) - 1} {
+			if i < 0 || i >= len(line) {
+				continue
+			}
+			c := line[i]
+			want := i + 1
+			for _, class := range []capClass{classVoice, classChat} {
+				if other := byLine[lineID(c.Queue, class)]; lineID(c.Queue, class) != id {
+					want += sort.Search(len(other), func(k int) bool { return other[k].rank() >= c.rank() })
+				}
+			}
+			if got, err := w.position(c); err != nil || got != want {
+				t.Errorf("contact %s: position %d (%v) counted from either end; want %d", c.ID, got, err, want)
+			}
 		}
 	}
 }
