@@ -184,7 +184,7 @@ func (w *writer) putAgent(a *agentRow) error {
 	return nil
 }
 
-// putContact writes c, keeping the line lengths (lineRow) in step with
+// putContact writes c, keeping the line lengths (Router.lines) in step with
 // the rank index.
 func (w *writer) putContact(c *contactRow) error {
 	c.Rank = c.computeRank()
