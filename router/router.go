@@ -97,7 +97,7 @@ type Router struct {
 	qmu       sync.Mutex
 	pending   []*writeOp // guarded by qmu
 	leading   bool       // a leader is running batches; guarded by qmu
-	lastGroup int        // calls in the last group taken; guarded by qmu
+	lastGroup int        // calls in the last group taken; owned by the leader of the moment
 }
 
 // New makes an empty router.
@@ -220,10 +220,7 @@ func (r *Router) lead() {
 	// groups grow under load. After a group of one there is nobody to wait
 	// for (anyone who came meanwhile is queued already), and for a lone
 	// caller the trip through the scheduler is a sizeable share of a write.
-	r.qmu.Lock()
-	crowded := r.lastGroup > 1
-	r.qmu.Unlock()
-	if crowded {
+	if r.lastGroup > 1 {
 		runtime.Gosched()
 	}
 	r.qmu.Lock()
