@@ -3,7 +3,9 @@ package router
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -442,6 +444,7 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 	// contacts of the queue's other line ranked before it. (Every contact,
 	// after every step, would make the test quadratic.)
 	w := &writer{r: r, txn: txn, tally: lineTally{}}
+	sampled := map[string]map[string]int{} // queue → contact → place, for Positions
 	for id, line := range byLine {
 		for _, i := range []int{0, 1, len(line) / 2, len(line) - 2, len(line) - 1} {
 			if i < 0 || i >= len(line) {
@@ -457,6 +460,19 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 			if got, err := w.position(c); err != nil || got != want {
 				t.Errorf("contact %s: position %d (%v) counted from either end; want %d", c.ID, got, err, want)
 			}
+			if sampled[c.Queue] == nil {
+				sampled[c.Queue] = map[string]int{}
+			}
+			sampled[c.Queue][c.ID] = want
+		}
+	}
+	// Positions, the one-walk answer for many contacts, agrees, and leaves
+	// out a contact that does not wait in the line.
+	for queue, want := range sampled {
+		ids := append(slices.Collect(maps.Keys(want)), "nobody")
+		got, err := r.Positions(queue, ids)
+		if err != nil || !maps.Equal(got, want) {
+			t.Errorf("Positions(%s) = %v (%v); want %v", queue, got, err, want)
 		}
 	}
 }

@@ -60,6 +60,57 @@ func (r *Router) Case(id string) (CaseView, error) {
 	return out, nil
 }
 
+// Positions gives the place in queue's line, from 1, of each of the given
+// contacts that waits there; contacts not waiting in it are left out. It
+// walks the line once on a snapshot, so it answers for many contacts at the
+// cost of one Position, and stops when it has found them all.
+func (r *Router) Positions(queue string, ids []string) (map[string]int, error) {
+	want := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		want[id] = struct{}{}
+	}
+	out := make(map[string]int, len(ids))
+	err := r.read(func(txn *memdb.Txn) error {
+		if _, err := getQueue(txn, queue); err != nil {
+			return err
+		}
+		// Each class's line is in rank order; merging the two gives the
+		// queue's line as Waiting sorts it.
+		var its [2]memdb.ResultIterator
+		var heads [2]*contactRow
+		for i, class := range []capClass{classVoice, classChat} {
+			it, err := txn.Get(tableContacts, indexContactRank, queue, string(class))
+			if err != nil {
+				return err
+			}
+			its[i], heads[i] = it, nextContact(it)
+		}
+		for n := 1; len(out) < len(want) && (heads[0] != nil || heads[1] != nil); n++ {
+			i := 0
+			if heads[0] == nil || (heads[1] != nil && heads[1].rank() < heads[0].rank()) {
+				i = 1
+			}
+			if _, ok := want[heads[i].ID]; ok {
+				out[heads[i].ID] = n
+			}
+			heads[i] = nextContact(its[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("positions in %s: %w", queue, err)
+	}
+	return out, nil
+}
+
+// nextContact is the iterator's next contact, nil at its end.
+func nextContact(it memdb.ResultIterator) *contactRow {
+	if raw := it.Next(); raw != nil {
+		return raw.(*contactRow)
+	}
+	return nil
+}
+
 // Waiting lists a queue's waiting contacts in routing order (the order
 // positions count in).
 func (r *Router) Waiting(queue string) ([]ContactView, error) {
