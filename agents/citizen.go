@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -55,7 +56,7 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string) {
 		c.assigned = true
 		h.enqueueLocked(c, encode(h.agentJoined(cv.Agent, cv.Agency)))
 	default: // queued, or offered: position 0 means an agent is being connected
-		h.sendQueuedLocked(c, cv.Position)
+		h.sendQueuedLocked(c, cv.Position, nil)
 		if c.callback {
 			if f, ok := h.registeredCallback(cv); ok {
 				h.enqueueLocked(c, encode(f))
@@ -161,11 +162,22 @@ func (h *Hub) agentJoined(username, agency string) agentJoinedFrame {
 }
 
 // sendQueuedLocked tells the citizen their place, unless nothing changed.
-func (h *Hub) sendQueuedLocked(c *conn, position int) {
+// q is the citizen's queue when the caller has read it already (one read for
+// a whole line of citizens); nil reads it here when needed.
+func (h *Hub) sendQueuedLocked(c *conn, position int, q *router.QueueConfig) {
 	f := queuedFrame{Type: "queued", Position: position, Light: "green"}
 	if h.cfg.Estimator != nil && position > 0 {
 		f.EstimatedWaitS, f.Light = h.cfg.Estimator.Estimate(c.queue, position)
-		f.CallbackOffered = !c.callback && h.callbackOffered(c.queue, f.EstimatedWaitS)
+		if !c.callback {
+			if q == nil {
+				if cfg, err := h.r.Queue(c.queue); err == nil {
+					q = &cfg
+				}
+			}
+			// A queue that takes callbacks offers them (callback_after_s
+			// above zero) once the wait passes that threshold.
+			f.CallbackOffered = q != nil && q.OffersCallback(time.Duration(f.EstimatedWaitS)*time.Second)
+		}
 	}
 	if f == c.lastQueued {
 		return
@@ -174,50 +186,114 @@ func (h *Hub) sendQueuedLocked(c *conn, position int) {
 	h.enqueueLocked(c, encode(f))
 }
 
-// callbackOffered says whether a caller who would wait wait seconds in
-// queue may ask for a callback: the queue takes callbacks, offers them
-// (callback_after_s above zero) and the wait passes that threshold.
-func (h *Hub) callbackOffered(queue string, wait int) bool {
-	q, err := h.r.Queue(queue)
-	return err == nil && q.OffersCallback(time.Duration(wait)*time.Second)
-}
-
-// queueMovedLocked refreshes the positions of the citizens waiting in a
-// queue whose line moved. With few of them connected, it asks Position for
-// each; with many, one Waiting read ranks them all, because Position
-// counts the line ahead and would make a long line quadratic.
+// queueMovedLocked notes that a queue's line moved: the citizens waiting
+// in it hear their new places from the position refresher (refreshPlaces),
+// which reads the line once for all of them, outside the hub's lock, and
+// at most once per PositionInterval. Reading the line here, under the lock,
+// on every event, made a long line's every move cost a walk of the whole
+// line while every other frame waited.
 func (h *Hub) queueMovedLocked(queue string) {
-	conns := h.byQueue[queue]
-	if len(conns) == 0 {
+	if len(h.byQueue[queue]) == 0 {
 		return
 	}
-	var positions map[string]int
-	if len(conns) > 4 {
-		line, err := h.r.Waiting(queue)
-		if err != nil {
+	h.moved[queue] = struct{}{}
+	select {
+	case h.movedKick <- struct{}{}:
+	default: // a refresh is due already and will see this queue
+	}
+}
+
+// refreshPlaces runs until the hub shuts down. A move is refreshed at once
+// when the refresher is idle; moves that come while it works or rests are
+// gathered and refreshed together after the rest, so a busy line costs one
+// walk per PositionInterval however often it moves.
+func (h *Hub) refreshPlaces() {
+	defer close(h.refresherDone)
+	for {
+		select {
+		case <-h.movedKick:
+		case <-h.ctx.Done():
 			return
 		}
-		positions = make(map[string]int, len(line))
-		for _, v := range line {
-			positions[v.ID] = v.Position
+		h.mu.Lock()
+		moved := h.moved
+		h.moved = map[string]struct{}{}
+		h.mu.Unlock()
+		for queue := range moved {
+			h.refreshQueue(queue)
+		}
+		h.refreshes.Add(1)
+		if !h.rest(h.ctx) {
+			return
 		}
 	}
-	for c := range conns {
-		if c.assigned || c.finished {
+}
+
+// restFor is the refresher's rest between two refreshes; false when ctx
+// ended first.
+func restFor(d time.Duration) func(ctx context.Context) bool {
+	return func(ctx context.Context) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// refreshQueue sends the citizens waiting in queue their places: it takes
+// the contacts they follow under the lock, counts their places in one walk
+// of the line without it, and sends under it again. A citizen who connected
+// in between heard their place on connecting; one who was assigned in
+// between hears nothing more. A place read before a later move is put
+// right by the refresh that move causes.
+func (h *Hub) refreshQueue(queue string) {
+	h.mu.Lock()
+	asked := map[string]struct{}{}
+	for c := range h.byQueue[queue] {
+		if !c.assigned && !c.finished {
+			asked[c.contactID] = struct{}{}
+		}
+	}
+	h.mu.Unlock()
+	if len(asked) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(asked))
+	for id := range asked {
+		ids = append(ids, id)
+	}
+	places, err := h.r.Positions(queue, ids)
+	if err != nil {
+		return // the queue is gone; its contacts moved or ended
+	}
+	// Out of the line: an offered contact's citizen hears place 0 (an
+	// agent is being connected); a callback booked for later, or a
+	// contact assigned or ended since, hears nothing from here.
+	for _, id := range ids {
+		if _, ok := places[id]; ok {
 			continue
 		}
-		pos, ok := positions[c.contactID]
-		if positions == nil {
-			p, err := h.r.Position(c.contactID)
-			if err != nil {
-				continue
-			}
-			pos, ok = p, true
+		if cv, err := h.r.Contact(id); err == nil && cv.Queue == queue &&
+			(cv.Status == router.StatusOffered || cv.Status == router.StatusQueued) {
+			places[id] = cv.Position
 		}
-		if !ok {
-			pos = 0 // offered: not in the waiting line any more
+	}
+	var q *router.QueueConfig
+	if cfg, err := h.r.Queue(queue); err == nil {
+		q = &cfg
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.byQueue[queue] {
+		place, ok := places[c.contactID]
+		if _, wasAsked := asked[c.contactID]; !wasAsked || !ok || c.assigned || c.finished {
+			continue
 		}
-		h.sendQueuedLocked(c, pos)
+		h.sendQueuedLocked(c, place, q)
 	}
 }
 

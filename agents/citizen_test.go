@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"testing"
@@ -42,6 +43,82 @@ func TestQueuedPositionsFollowTheLine(t *testing.T) {
 		want := max(i+1-3, 0) // 0: an agent is being offered the contact
 		if q := c.expectNext("queued"); q.num("position") != want || q.num("estimated_wait_s") != 30*want {
 			t.Errorf("citizen %d after kim went available: %v; want position %d", i+1, q, want)
+		}
+	}
+}
+
+// A line that moves many times while the position refresher rests is
+// walked once when the rest ends, and each waiting citizen hears only
+// their place as it is then: one frame, not one per move.
+func TestPlacesRefreshedOncePerRest(t *testing.T) {
+	e := newEnv(t)
+	// Each rest hands the test a channel that ends it.
+	rests := make(chan chan struct{})
+	e.hub.rest = func(ctx context.Context) bool {
+		done := make(chan struct{})
+		select {
+		case rests <- done:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case <-done:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	nextRest := func() chan struct{} {
+		t.Helper()
+		select {
+		case done := <-rests:
+			return done
+		case <-time.After(waitFor):
+			t.Fatalf("the refresher did not rest within %v", waitFor)
+			return nil
+		}
+	}
+	var cits []*client
+	for i := 1; i <= 6; i++ {
+		cv := e.enqueue(router.EnqueueRequest{Caller: caller("c" + strconv.Itoa(i))})
+		c := e.dial("/citizen/" + cv.ID)
+		if q := c.expectNext("queued"); q.num("position") != i {
+			t.Fatalf("citizen %d connected at %v; want position %d", i, q, i)
+		}
+		cits = append(cits, c)
+	}
+	// The second citizen's arrival moved the line with the first one
+	// waiting: that woke the refresher, which refreshed once and rests.
+	// Twenty callers join at the back, and kim takes the first three
+	// chats: 23 more moves while it rests.
+	first := nextRest()
+	if n := e.hub.refreshes.Load(); n != 1 {
+		t.Fatalf("%d refreshes before the first rest; want 1", n)
+	}
+	for i := range 20 {
+		e.enqueue(router.EnqueueRequest{Caller: caller("v" + strconv.Itoa(i)), Channel: router.ChannelVoice})
+	}
+	e.available("kim")
+	close(first)
+	second := nextRest()
+	defer close(second)
+	if n := e.hub.refreshes.Load(); n != 2 {
+		t.Errorf("%d refreshes for the moves of one rest; want 2", n)
+	}
+	for i, c := range cits {
+		want := max(i+1-3, 0) // 0: an agent is being offered the contact
+		if q := c.expectNext("queued"); q.num("position") != want {
+			t.Errorf("citizen %d after kim went available: %v; want position %d", i+1, q, want)
+		}
+	}
+	// One frame each: the next thing any citizen hears answers its own
+	// frame, not another place.
+	for i, c := range cits {
+		if f := c.call(map[string]any{"type": "say", "text": ""}); f.str("type") != "error" {
+			t.Errorf("citizen %d: an empty say answered %v; want an error", i+1, f)
+		}
+		if n := len(c.held); n != 0 {
+			t.Errorf("citizen %d heard %d more frames before the answer: %v", i+1, n, c.held)
 		}
 	}
 }

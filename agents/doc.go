@@ -91,7 +91,9 @@
 // Server → citizen: queued {position, estimated_wait_s, light,
 // callback_offered} on connect
 // and whenever the position changes (position 0: an agent is being
-// offered the contact) · agent_joined {agent_name, agency} ·
+// offered the contact; a busy line is re-counted at most once per
+// Config.PositionInterval, so a citizen hears their latest place, not
+// every step) · agent_joined {agent_name, agency} ·
 // message {from: agent|citizen, agent_name, text, at} (agent_name, the
 // agent's display name, is an addition) · transferred {agency,
 // queue_name} · callback {mode: keep_place|slot, at} (the callback is

@@ -113,7 +113,7 @@ func (s *hubSink) release() {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *fakeClock
 	r     *router.Router
 	hub   *Hub
@@ -127,7 +127,7 @@ const allowedOrigin = "http://tellonce.test"
 // newEnv builds a router with two agencies (gov, tax), three agents and a
 // hub served over real sockets: /agent/{user}, /citizen/{contact} and
 // /gateway/{user}?agency=.
-func newEnv(t *testing.T, mod ...func(*Config)) *env {
+func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: &fakeClock{t: t0}, dur: &fakeDurable{}}
 	sink := &hubSink{}
@@ -165,6 +165,8 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 	cfg := Config{
 		CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == allowedOrigin },
 		Log:         slog.New(slog.DiscardHandler),
+		// Places follow moves at once unless a test paces them.
+		PositionInterval: time.Millisecond,
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -223,7 +225,7 @@ func (f frame) list(key string) []frame {
 // client is a test socket whose reader goroutine feeds frames into a
 // channel, so waits are selects with a deadline and never break the socket.
 type client struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	ws     *websocket.Conn
 	frames chan frame

@@ -56,6 +56,10 @@ type Config struct {
 	// Estimator fills estimated_wait_s and light of queued frames; nil
 	// means 0 and "green".
 	Estimator Estimator
+	// PositionInterval is the least time between two refreshes of waiting
+	// citizens' places (default 250ms): a line that moves often is walked
+	// once per interval, not once per move.
+	PositionInterval time.Duration
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }
@@ -81,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 10 * time.Second
+	}
+	if c.PositionInterval <= 0 {
+		c.PositionInterval = 250 * time.Millisecond
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -134,6 +141,15 @@ type Hub struct {
 	gateways map[*conn]struct{}
 	offers   map[string]pendingOffer // by contact id
 	calls    map[string]string       // voice/callback contact → agency whose gateway carries it
+	moved    map[string]struct{}     // queues whose waiting citizens' places need a refresh
+
+	// The position refresher (refreshPlaces): movedKick wakes it, rest
+	// paces it (a test may replace it before the first event), and
+	// refresherDone is closed when it has stopped.
+	movedKick     chan struct{}
+	rest          func(ctx context.Context) bool
+	refresherDone chan struct{}
+	refreshes     atomic.Uint64 // refreshes done, for tests
 
 	wg             sync.WaitGroup // one per registered connection
 	dropped, slows atomic.Uint64
@@ -150,7 +166,7 @@ type pendingOffer struct {
 func NewHub(r *router.Router, d Durable, cfg Config) *Hub {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{
+	h := &Hub{
 		r: r, d: d, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.WriteTimeout,
@@ -165,7 +181,14 @@ func NewHub(r *router.Router, d Durable, cfg Config) *Hub {
 		gateways: map[*conn]struct{}{},
 		offers:   map[string]pendingOffer{},
 		calls:    map[string]string{},
+		moved:    map[string]struct{}{},
+
+		movedKick:     make(chan struct{}, 1),
+		rest:          restFor(cfg.PositionInterval),
+		refresherDone: make(chan struct{}),
 	}
+	go h.refreshPlaces()
+	return h
 }
 
 // Stats reports connection counts and losses.
@@ -193,6 +216,7 @@ func (h *Hub) Shutdown(ctx context.Context) {
 	}
 	h.mu.Unlock()
 	h.cancel()
+	<-h.refresherDone
 
 	done := make(chan struct{})
 	go func() { // ends when the last connection has finished
