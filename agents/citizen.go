@@ -23,22 +23,43 @@ func (h *Hub) ServeCitizen(w http.ResponseWriter, r *http.Request, contactID str
 		return
 	}
 	c := h.newConn(ws, kindCitizen)
+	pre := h.placeOf(contactID)
 	h.mu.Lock()
 	if !h.addLocked(c) {
 		h.mu.Unlock()
 		return
 	}
-	h.startCitizenLocked(c, contactID)
+	h.startCitizenLocked(c, contactID, pre)
 	h.mu.Unlock()
 	h.serve(c, h.handleCitizenFrame)
+}
+
+// place is a waiting contact's place in its line, counted before the hub's
+// lock is taken: the count walks the line ahead of the contact, and a
+// reconnecting crowd must not hold up every other frame while it does.
+type place struct {
+	contactID string // "" when the contact was not waiting
+	position  int
+}
+
+func (h *Hub) placeOf(contactID string) place {
+	cv, err := h.liveLeg(contactID)
+	if err != nil || cv.Status != router.StatusQueued {
+		return place{}
+	}
+	n, err := h.r.Position(cv.ID)
+	if err != nil || n == 0 {
+		return place{}
+	}
+	return place{contactID: cv.ID, position: n}
 }
 
 // startCitizenLocked attaches the connection to the contact's live leg and
 // queues its first frame; a callback that waits is confirmed again with a
 // callback frame (after queued, for one in line). It runs under hub.mu so
 // that no event frame overtakes it (router reads take no lock, so this is
-// safe).
-func (h *Hub) startCitizenLocked(c *conn, contactID string) {
+// safe). pre is the contact's place as counted just before.
+func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 	cv, err := h.liveLeg(contactID)
 	if err != nil {
 		c.finished, c.endedSent = true, true
@@ -56,11 +77,29 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string) {
 		c.assigned = true
 		h.enqueueLocked(c, encode(h.agentJoined(cv.Agent, cv.Agency)))
 	default: // queued, or offered: position 0 means an agent is being connected
-		h.sendQueuedLocked(c, cv.Position, nil)
+		var confirm []byte
 		if c.callback {
 			if f, ok := h.registeredCallback(cv); ok {
-				h.enqueueLocked(c, encode(f))
+				confirm = encode(f)
 			}
+		}
+		switch {
+		case cv.Status != router.StatusQueued:
+			h.sendQueuedLocked(c, 0, nil)
+		case pre.contactID == cv.ID:
+			// The line may have moved since pre was counted, while this
+			// socket was not yet in it: the refresher counts again.
+			h.sendQueuedLocked(c, pre.position, nil)
+			h.queueMovedLocked(cv.Queue)
+		default:
+			// It came back to the line just now: the refresher counts its
+			// place, and the callback confirmation follows that.
+			c.afterPlace = confirm
+			h.queueMovedLocked(cv.Queue)
+			return
+		}
+		if confirm != nil {
+			h.enqueueLocked(c, confirm)
 		}
 	}
 }
@@ -102,7 +141,7 @@ var errContactEnded = errors.New("contact ended")
 // a pending warm-transfer leg: the citizen stays with the first agent
 // until the target accepts).
 func (h *Hub) liveLeg(contactID string) (router.ContactView, error) {
-	cv, err := h.r.Contact(contactID)
+	cv, err := h.r.Peek(contactID)
 	if err != nil {
 		return router.ContactView{}, err
 	}
@@ -117,7 +156,7 @@ func (h *Hub) liveLeg(contactID string) (router.ContactView, error) {
 		if !l.EndedAt.IsZero() {
 			continue
 		}
-		if leg, err := h.r.Contact(l.ContactID); err == nil && leg.Status != router.StatusEnded &&
+		if leg, err := h.r.Peek(l.ContactID); err == nil && leg.Status != router.StatusEnded &&
 			leg.WarmOf == "" && leg.ConferenceOf == "" {
 			return leg, nil
 		}
@@ -184,6 +223,10 @@ func (h *Hub) sendQueuedLocked(c *conn, position int, q *router.QueueConfig) {
 	}
 	c.lastQueued = f
 	h.enqueueLocked(c, encode(f))
+	if c.afterPlace != nil {
+		h.enqueueLocked(c, c.afterPlace)
+		c.afterPlace = nil
+	}
 }
 
 // queueMovedLocked notes that a queue's line moved: the citizens waiting

@@ -87,10 +87,11 @@ func TestPlacesRefreshedOncePerRest(t *testing.T) {
 		}
 		cits = append(cits, c)
 	}
-	// The second citizen's arrival moved the line with the first one
-	// waiting: that woke the refresher, which refreshed once and rests.
-	// Twenty callers join at the back, and kim takes the first three
-	// chats: 23 more moves while it rests.
+	// The first citizen's socket woke the refresher (a new socket's place
+	// is counted again, in case the line moved while it connected), which
+	// refreshed once and rests. The other citizens heard their places on
+	// connecting; twenty callers join at the back, and kim takes the first
+	// three chats: 23 more moves while it rests.
 	first := nextRest()
 	if n := e.hub.refreshes.Load(); n != 1 {
 		t.Fatalf("%d refreshes before the first rest; want 1", n)

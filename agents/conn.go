@@ -56,6 +56,7 @@ type conn struct {
 	finished   bool // the contact ended: no more frames will come
 	endedSent  bool
 	lastQueued queuedFrame
+	afterPlace []byte // a frame to send right after the first queued frame
 
 	// Gateway sessions: "" serves every agency.
 	agency string
