@@ -71,14 +71,23 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 	c.callback = cv.Channel == router.ChannelCallback
 	switch cv.Status {
 	case router.StatusScheduled:
-		at := cv.Due.UTC()
-		h.enqueueLocked(c, encode(citizenCallbackFrame{Type: "callback", Mode: "slot", At: &at}))
+		f, ok := retryFrame(&cv)
+		if !ok { // a booked time still to come
+			at := cv.Due.UTC()
+			f = citizenCallbackFrame{Type: "callback", Mode: "slot", At: &at}
+		}
+		h.enqueueLocked(c, encode(f))
 	case router.StatusAssigned:
 		c.assigned = true
 		h.enqueueLocked(c, encode(h.agentJoined(cv.Agent, cv.Agency)))
 	default: // queued, or offered: position 0 means an agent is being connected
 		var confirm []byte
-		if c.callback {
+		switch {
+		case c.callback && cv.Attempts > 0:
+			// A retry that came due waits in line for the next call,
+			// whatever was agreed the first time.
+			confirm = encode(citizenCallbackFrame{Type: "callback", Mode: "keep_place"})
+		case c.callback:
 			if f, ok := h.registeredCallback(cv); ok {
 				confirm = encode(f)
 			}

@@ -140,6 +140,17 @@ func TestCallbackOverSockets(t *testing.T) {
 	if err != nil || got.Status != router.StatusScheduled {
 		t.Errorf("after no answer the contact is %+v (%v); want scheduled for a retry", got, err)
 	}
+	// The citizen hears when the next try comes, live and on reconnecting:
+	// a retry, not a time they booked.
+	retryAt := e.clock.Now().Add(router.DefaultCallbackRetryAfter).UTC().Format(time.RFC3339)
+	if f := cit.expect("callback"); f.str("mode") != "retry" || f.str("at") != retryAt {
+		t.Errorf("citizen got %v after no answer; want callback retry at %s", f, retryAt)
+	}
+	again := e.dial("/citizen/" + cv.ID)
+	if f := again.expectNext("callback"); f.str("mode") != "retry" || f.str("at") != retryAt {
+		t.Errorf("a reconnecting citizen got %v; want callback retry at %s", f, retryAt)
+	}
+	_ = again.ws.Close()
 	if f := gw.call(map[string]any{"type": "dial_result", "contact_id": cv.ID, "result": "maybe"}); f.str("field") != "result" {
 		t.Errorf("a bad result answered %v; want an error on result", f)
 	}
@@ -152,6 +163,15 @@ func TestCallbackOverSockets(t *testing.T) {
 	offer = kim.expect("offer")
 	if offer.obj("contact").num("attempts") != 1 {
 		t.Errorf("retry offer %v; want attempts 1", offer.obj("contact"))
+	}
+	// Offered again, the callback is back in line: a citizen connecting
+	// now hears so, not the retry time that has passed.
+	again = e.dial("/citizen/" + cv.ID)
+	if f := again.expectNext("queued"); f.num("position") != 0 {
+		t.Errorf("a citizen connecting to the offered retry got %v; want position 0", f)
+	}
+	if f := again.expectNext("callback"); f.str("mode") != "keep_place" || f["at"] != nil {
+		t.Errorf("then %v; want callback keep_place without a time", f)
 	}
 }
 

@@ -77,6 +77,11 @@ func (h *Hub) deliverLocked(e *router.Event) {
 		for c := range h.citizens[e.ContactID] {
 			c.assigned = false
 		}
+		// A callback to try again later: the citizen hears when, not that
+		// an agent is still calling.
+		if f, ok := retryFrame(e.Contact); ok {
+			h.toCitizensLocked(e.ContactID, f)
+		}
 	case router.EventAgentState:
 		h.agentStateLocked(e)
 	case router.EventInterpreter:
@@ -89,6 +94,16 @@ func (h *Hub) deliverLocked(e *router.Event) {
 	case router.EventCallbackDue:
 		h.queueMovedLocked(e.Queue)
 	}
+}
+
+// retryFrame is the callback frame of a callback whose call went
+// unanswered and that waits to be tried again at its due time.
+func retryFrame(cv *router.ContactView) (citizenCallbackFrame, bool) {
+	if cv == nil || cv.Status != router.StatusScheduled || cv.Attempts == 0 {
+		return citizenCallbackFrame{}, false
+	}
+	at := cv.Due.UTC()
+	return citizenCallbackFrame{Type: "callback", Mode: "retry", At: &at}, true
 }
 
 func caseData(e *router.Event, key string) string {

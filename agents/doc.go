@@ -96,8 +96,8 @@
 // every step) · agent_joined {agent_name, agency} ·
 // message {from: agent|citizen, agent_name, text, at} (agent_name, the
 // agent's display name, is an addition) · transferred {agency,
-// queue_name} · callback {mode: keep_place|slot, at} (the callback is
-// registered) · interpreter {state: joined|left, agent_name, language} ·
+// queue_name} · callback {mode: keep_place|slot|retry, at} (the callback is
+// registered; retry: nobody answered, the next try is at at) · interpreter {state: joined|left, agent_name, language} ·
 // ended {reason: completed|left|closed|callback}, after which the
 // server closes the socket (1000). The socket follows the case across
 // transfers; a citizen reconnecting with the first contact id joins the

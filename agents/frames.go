@@ -158,7 +158,7 @@ type queuedFrame struct {
 // citizenCallbackFrame confirms a callback: kept place or booked time.
 type citizenCallbackFrame struct {
 	Type string     `json:"type"` // "callback"
-	Mode string     `json:"mode"` // "keep_place" or "slot"
+	Mode string     `json:"mode"` // "keep_place", "slot" or "retry" (at: the next try)
 	At   *time.Time `json:"at,omitempty"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"tellonce/router"
 	"tellonce/sql/sqltest"
 )
 
@@ -85,6 +86,36 @@ func TestCitizenAsksForACallback(t *testing.T) {
 	}
 	if status.CallbackOffered {
 		t.Errorf("GET a callback contact: callback_offered true; want false")
+	}
+
+	// An agent calls and nobody answers: the contact waits for its next
+	// try, and GET says when and that it is a retry, not a booked time.
+	if _, _, err := h.router.Connect(asAgent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.router.SetState(asAgent, router.StateAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	offered, err := h.router.Contact(c.ContactID)
+	if err != nil || offered.OfferID == "" {
+		t.Fatalf("the callback is %+v (%v); want it offered", offered, err)
+	}
+	if _, err := h.router.Accept(asAgent, offered.OfferID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.router.CallbackResult(asAgent, c.ContactID, router.CallbackNoAnswer); err != nil {
+		t.Fatal(err)
+	}
+	var retry struct {
+		Status           string     `json:"status"`
+		CallbackAt       *time.Time `json:"callback_at"`
+		CallbackAttempts int        `json:"callback_attempts"`
+	}
+	if r := h.do(http.MethodGet, "/v1/contacts/"+c.ContactID, asAnon, nil, token); r.wantStatus(t, http.StatusOK) {
+		r.decode(t, &retry)
+	}
+	if retry.Status != "scheduled" || retry.CallbackAt == nil || retry.CallbackAttempts != 1 {
+		t.Errorf("GET after an unanswered call = %+v; want scheduled, callback_at and callback_attempts 1", retry)
 	}
 }
 

@@ -67,6 +67,9 @@ type contactStatus struct {
 	// CallbackAt is when a booked callback joins the line (status
 	// scheduled).
 	CallbackAt *time.Time `json:"callback_at,omitempty"`
+	// CallbackAttempts counts a callback's unanswered calls: scheduled
+	// with attempts is a retry waiting for its time, not a booked slot.
+	CallbackAttempts int `json:"callback_attempts,omitempty"`
 	// CallbackOffered: the caller may ask for a callback now (what the
 	// citizen's queued frame says, for a gateway's phone menu).
 	CallbackOffered bool `json:"callback_offered"`
@@ -81,6 +84,7 @@ func (s *Server) statusOf(c router.ContactView) contactStatus {
 		at := c.Due.UTC()
 		st.CallbackAt = &at
 	}
+	st.CallbackAttempts = c.Attempts
 	if s.estimator != nil {
 		secs, light := s.estimator.Estimate(c.Queue, st.Position)
 		st.EstimatedWaitS, st.Light = &secs, light

@@ -54,7 +54,8 @@ export function drawCallback(chat) {
     // Once an agent has taken the call, the promise is being kept: say
     // so, as the line at the top does.
     const text = chat.where.kind === "talking" ? t("callback.agreed_calling")
-      : cb.mode === "slot" && cb.at ? t("callback.agreed_slot", { time: when(cb.at) }) : t("callback.agreed_keep");
+      : cb.mode === "slot" && cb.at ? t("callback.agreed_slot", { time: when(cb.at) })
+      : cb.mode === "retry" && cb.at ? t("callback.agreed_retry", { time: when(cb.at) }) : t("callback.agreed_keep");
     $("#cb-done-text").textContent = text;
     $("#cb-done-number").textContent = cb.number ? t("callback.to_number", { number: phoneNumber(cb.number) }) : "";
     $("#cb-done-number").hidden = !cb.number;
@@ -170,5 +171,15 @@ async function submit(ev) {
 // onCallbackFrame follows callback {mode, at}: the server's word on what
 // is registered (also after a reconnect or from another tab).
 export function onCallbackFrame(chat, f) {
-  chat.callback = { ...(chat.callback || {}), mode: f.mode, at: f.at || (chat.callback || {}).at || "" };
+  const prev = chat.callback || {};
+  chat.callback = { ...prev, mode: f.mode, at: f.at || (f.mode === "keep_place" ? "" : prev.at || "") };
+  // The call went unanswered: nobody is calling any more, and the next
+  // try comes at f.at.
+  if (f.mode === "retry" && chat.where.kind !== "ended") chat.where = { kind: "queued", position: 0 };
+}
+
+// onQueuedFrame: a retry whose time has come waits in line again, like a
+// kept place, for the next call.
+export function onQueuedFrame(chat) {
+  if (chat.callback && chat.callback.mode === "retry") chat.callback = { ...chat.callback, mode: "keep_place", at: "" };
 }

@@ -9,7 +9,7 @@ import { api } from "/static/api.js";
 import { $, h, clock, lightBadge, waitWords, announce, showFieldErrors, clearFieldErrors } from "/static/ui.js";
 import { Socket } from "/static/socket.js";
 import { languageName } from "/static/names.js";
-import { initCallback, drawCallback, drawClosed, onCallbackFrame, when } from "/static/chat-callback.js";
+import { initCallback, drawCallback, drawClosed, onCallbackFrame, onQueuedFrame, when } from "/static/chat-callback.js";
 
 const dir = JSON.parse($("#directory").textContent);
 const agencyName = (id) => dir.agencies.find((a) => a.id === id)?.name || id || "";
@@ -159,6 +159,10 @@ function drawWhere() {
     // A booked time: the line does not matter to the citizen any more.
     main.textContent = t("callback.where_slot", { time: when(chat.callback.at) });
     detail.textContent = t("callback.where_slot_detail");
+  } else if (w.kind === "queued" && chat.callback && chat.callback.mode === "retry" && chat.callback.at) {
+    // Nobody answered: the next try has a time; until then there is no line.
+    main.textContent = t("callback.where_retry", { time: when(chat.callback.at) });
+    detail.textContent = t("callback.where_retry_detail");
   } else if (w.kind === "queued") {
     main.textContent = w.position > 0 ? t("chat.position", { n: w.position }) : t("chat.connecting");
     if (chat.estimates && w.position > 0) detail.append(lightBadge(w.light), " ", t("chat.estimated", { wait: waitWords(w.wait) }));
@@ -226,6 +230,7 @@ function onFrame(f) {
     case "queued":
       socket.opened();
       chat.where = { kind: "queued", position: f.position, wait: f.estimated_wait_s, light: f.light };
+      onQueuedFrame(chat);
       // Once offered, the offer stays while the citizen waits: a wait
       // that shortens a little should not take it away mid-thought.
       if (f.callback_offered && !chat.callbackOffered) {
@@ -236,6 +241,7 @@ function onFrame(f) {
     case "callback":
       socket.opened();
       onCallbackFrame(chat, f);
+      if (f.mode === "retry" && f.at) announce(t("callback.where_retry", { time: when(f.at) }));
       break;
     case "interpreter": {
       const words = t(f.state === "joined" ? "chat.interp_joined" : "chat.interp_left",
@@ -291,7 +297,7 @@ function openChat() {
         // A callback asked for elsewhere (another tab, the phone menu)
         // and not remembered here: the server's word counts.
         if (c && c.channel === "callback" && !chat.callback) {
-          chat.callback = { mode: c.status === "scheduled" ? "slot" : "keep_place", at: c.callback_at || "" };
+          chat.callback = { mode: c.status !== "scheduled" ? "keep_place" : c.callback_attempts > 0 ? "retry" : "slot", at: c.callback_at || "" };
           persist();
           drawWhere();
         }

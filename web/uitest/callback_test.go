@@ -196,7 +196,8 @@ func joinQueue(t *testing.T, admin *apiClient, user, queue string) {
 // A chat that became a phone callback has nobody to write to on the page
 // any more: the message box gives way to a note that an agent will call
 // the number, while the citizen waits, once the agent takes the call and
-// after a reload; the number reads with dashes on both sides.
+// after a reload; the number reads with dashes on both sides. A call
+// nobody answers shows when the next try comes, and the citizen may cancel.
 func TestCallbackClosesCitizenComposer(t *testing.T) {
 	// A line of its own, staffed by an agent no other test uses, who is
 	// away at first: the wait is long, so the offer shows at once.
@@ -298,14 +299,40 @@ func TestCallbackClosesCitizenComposer(t *testing.T) {
 	calling("in English", "An agent is calling you now")
 	citizen.noRawKeys()
 
-	agent.click(deskPanel + ` [data-result="answered"]`)
-	agent.waitFor("answered", `document.querySelector(`+jsString(deskPanel+" [data-part=cb-actions]")+`).hidden`)
-	agent.key(kb.Escape)
-	agent.shortcut("e")
-	agent.waitFor("end dialog", `document.querySelector("#end-dialog").open`)
-	agent.click("#end-submit")
-	agent.waitFor("end dialog closed", `!document.querySelector("#end-dialog").open`)
+	// Nobody answers: the page says when the next try comes instead of
+	// the agent calling, and leaving is cancelling the callback again.
+	agent.click(deskPanel + ` [data-result="no_answer"]`)
+	agent.waitText("the desk says it will be tried again", deskPanel+" [data-part=status]", "다시 전화")
+	retry := func(when, main, box, leave string) {
+		t.Helper()
+		citizen.waitText(when+": says the next try", "#where-main", main)
+		citizen.waitText(when+": the box says so too", "#cb-done-text", box)
+		citizen.waitText(when+": leaving cancels the callback", "#leave", leave)
+		if eval[bool](citizen, `document.querySelector("#leave-box").hidden`) {
+			t.Errorf("%s: no way to cancel the callback while it waits for the next try", when)
+		}
+		if got := citizen.text("#where-main"); strings.Contains(got, "응우옌 란") {
+			t.Errorf("%s: the page still says the agent is calling: %q", when, got)
+		}
+	}
+	retry("after no answer", "We will call again around", "We could not reach you", "Cancel the callback")
+	citizen.noRawKeys()
+	citizen.selectValue("#lang", "ko")
+	retry("in Korean", "다시 전화드립니다", "전화를 받지 않으셔서", "콜백 취소")
+	closed("waiting for the next try")
+	citizen.shot("chat-callback-retry-ko")
+	citizen.do("reload", chromedp.Reload())
+	citizen.waitFor("chat back", `!document.querySelector("#chat-view").hidden`)
+	retry("after a reload", "다시 전화드립니다", "전화를 받지 않으셔서", "콜백 취소")
+	citizen.noRawKeys()
+
+	// The citizen gives up on the call: the callback is cancelled, and the
+	// ended page shows neither a message box nor the callback note.
+	citizen.click("#leave")
+	citizen.waitFor("asked to confirm", `!document.querySelector("#leave-confirm").hidden`)
+	citizen.click("#leave-yes")
 	citizen.waitFor("chat ended", `!document.querySelector("#ended-box").hidden`)
+	citizen.waitText("says the callback is cancelled", "#ended-text", "콜백을 취소하셨습니다")
 	if eval[bool](citizen, `!document.querySelector("#say-closed").hidden || !document.querySelector("#say-form").hidden`) {
 		t.Error("an ended chat shows the message box or the callback note")
 	}
