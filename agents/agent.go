@@ -87,7 +87,7 @@ func (h *Hub) helloOf(desk router.Desk) helloFrame {
 		f.Contacts = append(f.Contacts, assignmentJSON{Contact: ContactOf(a.Contact), Case: CaseOf(a.Case)})
 	}
 	for _, o := range desk.Offers {
-		cv, err := h.r.Contact(o.ContactID)
+		cv, err := h.r.Peek(o.ContactID)
 		if err != nil {
 			continue
 		}

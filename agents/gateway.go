@@ -101,7 +101,7 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 // call started in that agency (it is the gateway carrying it) or the case
 // has a leg there.
 func (h *Hub) gatewayMay(agency, contactID string) *frameError {
-	cv, err := h.r.Contact(contactID)
+	cv, err := h.r.Peek(contactID)
 	if err != nil {
 		return h.errorOf(err)
 	}
@@ -129,7 +129,7 @@ func (h *Hub) callAgencyLocked(contactID string, v *router.ContactView) (string,
 		return a, true
 	}
 	if v == nil || v.ID != contactID {
-		cv, err := h.r.Contact(contactID)
+		cv, err := h.r.Peek(contactID)
 		if err != nil {
 			return "", false
 		}

@@ -2,6 +2,8 @@ package router
 
 import (
 	"errors"
+	"maps"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -41,6 +43,28 @@ func TestPositions(t *testing.T) {
 	}
 	if a.Position != 1 || b.Position != 2 {
 		t.Errorf("Enqueue positions = %d, %d; want 1, 2", a.Position, b.Position)
+	}
+	// Positions answers for several at once, in the same order across the
+	// voice and chat lines, and leaves out what does not wait there.
+	got, err := f.r.Positions("q", []string{a.ID, b.ID, c.ID, "ct-none"})
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("Positions = %v (%v); want %v", got, err, want)
+	}
+	if _, err := f.r.Positions("nowhere", []string{a.ID}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Positions of an unknown queue: %v; want ErrNotFound", err)
+	}
+	// Peek is Contact without the count.
+	peek, err := f.r.Peek(b.ID)
+	full, _ := f.r.Contact(b.ID)
+	if err != nil || peek.Position != 0 || peek.Status != StatusQueued || peek.Queue != "q" {
+		t.Errorf("Peek = %+v (%v); want b queued in q, position not counted", peek, err)
+	}
+	full.Position = 0
+	if !reflect.DeepEqual(peek, full) {
+		t.Errorf("Peek = %+v; want Contact without the position %+v", peek, full)
+	}
+	if _, err := f.r.Peek("ct-none"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Peek of an unknown contact: %v; want ErrNotFound", err)
 	}
 }
 

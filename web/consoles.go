@@ -165,7 +165,7 @@ func (s *Server) getChatMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusUnauthorized, codeUnauthorized, "token", "a valid citizen token is required"))
 		return
 	}
-	c, err := s.router.Contact(id)
+	c, err := s.router.Peek(id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -367,7 +367,7 @@ func (s *Server) citizenWS(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusUnauthorized, codeUnauthorized, "token", "a valid citizen token is required"))
 		return
 	}
-	if _, err := s.router.Contact(id); err != nil {
+	if _, err := s.router.Peek(id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
