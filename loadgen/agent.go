@@ -29,7 +29,8 @@ type agent struct {
 
 	mu     sync.Mutex
 	nextID uint64
-	acks   map[string]chan error // frame id → the answer's waiter
+	acks   map[string]chan error  // frame id → the answer's waiter
+	holds  map[string]*time.Timer // contact id → the end it will send (Config.Hold)
 }
 
 // inFrame holds the fields of server frames the agent reads; the rest of
@@ -182,9 +183,26 @@ func (a *agent) handle(at time.Time, f *inFrame) {
 		}
 	case "assigned":
 		a.fleet.assigned(at, f.Contact.Caller.ID)
-		if err := a.send(endOut{Type: "end", ContactID: f.Contact.ContactID, Disposition: "resolved", Summary: "loadgen"}); err != nil {
-			a.fleet.countError("agent: send end")
+		id := f.Contact.ContactID
+		hold := a.fleet.cfg.Hold
+		if hold <= 0 {
+			a.end(id)
+			return
 		}
+		a.mu.Lock()
+		if a.holds == nil {
+			a.holds = map[string]*time.Timer{}
+		}
+		a.holds[id] = time.AfterFunc(hold, func() {
+			a.mu.Lock()
+			_, still := a.holds[id]
+			delete(a.holds, id)
+			a.mu.Unlock()
+			if still {
+				a.end(id)
+			}
+		})
+		a.mu.Unlock()
 	case "contact_ended":
 		a.fleet.ended(at, f.ContactID)
 	case "offer_revoked":
@@ -195,6 +213,26 @@ func (a *agent) handle(at time.Time, f *inFrame) {
 		if !a.answer(f.Ref, fmt.Errorf("%s: %s", f.Code, f.Message)) {
 			a.fleet.countError("agent error frame: " + f.Code)
 		}
+	}
+}
+
+// end ends an assigned contact, as an agent who is done with it.
+func (a *agent) end(contactID string) {
+	if err := a.send(endOut{Type: "end", ContactID: contactID, Disposition: "resolved", Summary: "loadgen"}); err != nil {
+		a.fleet.countError("agent: send end")
+		return
+	}
+	a.fleet.freedAt(time.Now(), a.username)
+}
+
+// stopHolds drops the ends still waiting for their hold to pass: the
+// phase is over and its open contacts are abandoned instead.
+func (a *agent) stopHolds() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, t := range a.holds {
+		t.Stop()
+		delete(a.holds, id)
 	}
 }
 

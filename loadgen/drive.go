@@ -23,6 +23,7 @@ type contact struct {
 	ended     time.Time
 	failed    bool // the POST failed: there is no contact
 	reoffers  int
+	citizen   citizen // what its citizen heard (Config.Citizens)
 }
 
 // finished: nothing more will happen to it in this run.
@@ -40,6 +41,18 @@ type drive struct {
 	failed    int
 	first     time.Time // first POST sent
 	last      time.Time // last offer received
+
+	// freed is when each agent last sent an end: the next offer it gets
+	// for a contact that was already waiting then measures how soon a
+	// freed agent hears of the next caller (freeToOffer).
+	freed       map[string]time.Time
+	freeToOffer []time.Duration
+
+	// Citizens follow their chats with cctx, cancelled when the phase is
+	// over; citizens counts the followers still running.
+	cctx     context.Context
+	cancel   context.CancelFunc
+	citizens sync.WaitGroup
 }
 
 // contactPath is where contacts are posted.
@@ -54,7 +67,13 @@ func (f *Fleet) Drive(ctx context.Context, l Load) (Report, error) {
 	if err := l.check(); err != nil {
 		return Report{}, err
 	}
-	d := &drive{byCaller: make(map[string]*contact, l.Contacts), byContact: make(map[string]*contact, l.Contacts), errs: map[string]int{}}
+	d := &drive{byCaller: make(map[string]*contact, l.Contacts), byContact: make(map[string]*contact, l.Contacts),
+		errs: map[string]int{}, freed: map[string]time.Time{}}
+	d.cctx, d.cancel = context.WithCancel(ctx)
+	defer func() { // the followers of contacts left open end here
+		d.cancel()
+		d.citizens.Wait()
+	}()
 	f.mu.Lock()
 	if f.drive != nil || f.closed {
 		f.mu.Unlock()
@@ -107,7 +126,17 @@ schedule:
 	close(jobs)
 	wg.Wait()
 	f.settle(dctx, d)
+	if f.cfg.Citizens {
+		// The citizens of ended contacts hear ended a moment after their
+		// agents hear contact_ended.
+		actx, acancel := context.WithTimeout(ctx, citizenGrace)
+		f.awaitCitizens(actx, d)
+		acancel()
+	}
 	stopProgress()
+	for _, a := range f.agents {
+		a.stopHolds()
+	}
 
 	f.mu.Lock()
 	f.drive = nil
@@ -132,6 +161,12 @@ func (f *Fleet) post(ctx context.Context, d *drive, i int) {
 		"caller":  map[string]string{"id": caller, "name": "loadgen caller " + strconv.Itoa(i+1), "language": "ko"},
 		"context": map[string]any{"summary": "loadgen contact", "ivr": []string{"1", "3"}},
 	}
+	poster := f.gateway
+	var from *origin
+	if f.cfg.Citizens {
+		from = f.citizenOrigin(i)
+		poster = &client{base: f.gateway.base, hc: from.hc}
+	}
 	f.mu.Lock()
 	d.byCaller[caller] = c
 	d.posted++
@@ -145,8 +180,11 @@ func (f *Fleet) post(ctx context.Context, d *drive, i int) {
 		ContactID    string `json:"contact_id"`
 		CitizenToken string `json:"citizen_token"`
 	}
-	err := f.gateway.do(ctx, http.MethodPost, contactPath, body, &out)
+	err := poster.do(ctx, http.MethodPost, contactPath, body, &out)
 	now := time.Now()
+	if from != nil && f.cfg.CitizensPerAddr == 1 {
+		from.hc.CloseIdleConnections() // the citizen's socket is all it keeps open
+	}
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -167,6 +205,10 @@ func (f *Fleet) post(ctx context.Context, d *drive, i int) {
 		c.contactID = out.ContactID
 		d.byContact[out.ContactID] = c
 	}
+	if from != nil && out.CitizenToken != "" {
+		c.citizen.followed = true
+		d.citizens.Go(func() { f.follow(d.cctx, from, c, out.ContactID, out.CitizenToken) })
+	}
 }
 
 // offered records an offer frame read at at.
@@ -181,6 +223,12 @@ func (f *Fleet) offered(at time.Time, caller, contactID, agent string) {
 	if c == nil {
 		d.errs["offer for an unknown contact"]++
 		return
+	}
+	if freed, ok := d.freed[agent]; ok {
+		delete(d.freed, agent)
+		if c.sent.Before(freed) {
+			d.freeToOffer = append(d.freeToOffer, at.Sub(freed))
+		}
 	}
 	if !c.offered.IsZero() {
 		c.reoffers++
@@ -203,6 +251,15 @@ func (f *Fleet) assigned(at time.Time, caller string) {
 		if c := d.byCaller[caller]; c != nil && c.assigned.IsZero() {
 			c.assigned = at
 		}
+	}
+}
+
+// freedAt records that agent sent an end at at.
+func (f *Fleet) freedAt(at time.Time, agent string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d := f.drive; d != nil {
+		d.freed[agent] = at
 	}
 }
 

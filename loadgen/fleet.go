@@ -29,8 +29,14 @@ type Fleet struct {
 
 	admin   *client
 	gateway *client // voice: the run's gateway; chat: anonymous
-	agents  []*agent
-	users   []string // created, for cleanup
+
+	// Citizens' source addresses (Config.Citizens): a /16 of their own
+	// (nil without IPv4 loopback: then they share mainOrigin), by group.
+	mainOrigin     *origin
+	citizenBlock   []byte
+	citizenOrigins map[int]*origin // guarded by mu
+	agents         []*agent
+	users          []string // created, for cleanup
 
 	setupTime time.Duration
 	seq       atomic.Uint64 // caller ids across Drive calls
@@ -167,6 +173,11 @@ func Setup(ctx context.Context, cfg Config) (*Fleet, error) {
 		}
 	} else {
 		f.gateway = anon
+	}
+	f.mainOrigin, f.citizenOrigins = main, map[int]*origin{}
+	if cfg.Citizens && v4 {
+		a, b := loopbackBlock()
+		f.citizenBlock = []byte{a, b}
 	}
 	f.setupTime = time.Since(start)
 	return f, nil

@@ -23,6 +23,18 @@
 // Close disconnects the agents and, unless Config.Keep, deletes the run's
 // users, queues and agency again.
 //
+// # Surge drill
+//
+// With Config.Hold an agent keeps each contact for that long before ending
+// it, so contacts that come faster than the agents can take them build a
+// line. With Config.Citizens (chat) each chat is posted from its own
+// citizen's loopback address, as a crowd of phones would, within the
+// server's per-address chat limit, and followed on the citizen socket
+// until it ends. The report then adds what the citizens heard: how soon a
+// new socket said where they stand, how many places each heard, the
+// longest line, and any place that went up (none should: everyone has the
+// same priority), and how soon a freed agent got the next waiting caller.
+//
 // # What is measured
 //
 // The clock starts when the POST is handed to the HTTP client. For every
@@ -79,6 +91,18 @@ type Config struct {
 	// Duration bounds the contact phase: posting stops and unfinished
 	// contacts are abandoned when it is over (default 5 minutes).
 	Duration time.Duration
+	// Hold is how long an agent keeps each contact before ending it
+	// (default 0: at once). Contacts that come faster than Agents × chats
+	// per Hold build a line: a surge.
+	Hold time.Duration
+	// Citizens (chat only) posts every chat from a citizen's own loopback
+	// address and follows it on the citizen socket until it ends: the
+	// report says how soon each citizen heard their place, how often, and
+	// whether a place ever went up. Each waiting citizen holds a socket.
+	Citizens bool
+	// CitizensPerAddr is how many citizens share one source address
+	// (default 1, as phones do; the server limits chats per address).
+	CitizensPerAddr int
 
 	// SetupConcurrency bounds the requests in flight during setup (user
 	// creation and logins each cost the server a password hash; default 8).
@@ -129,7 +153,13 @@ const (
 	MaxAgents   = 20_000
 	MaxQueues   = 1000
 	MaxContacts = 10_000_000
+	// MaxCitizens bounds a run that follows its chats: a socket each.
+	MaxCitizens = 50_000
 )
+
+// citizenGrace bounds the wait for citizens to hear their chat ended once
+// every agent has.
+const citizenGrace = 10 * time.Second
 
 func (c Config) withDefaults() (Config, error) {
 	if c.AdminUser == "" {
@@ -168,6 +198,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LoginsPerAddr == 0 {
 		c.LoginsPerAddr = DefaultLoginsPerAddr
 	}
+	if c.CitizensPerAddr == 0 {
+		c.CitizensPerAddr = 1
+	}
 	switch {
 	case c.Agents < 1 || c.Agents > MaxAgents:
 		return c, fmt.Errorf("loadgen: agents %d: want 1 to %d", c.Agents, MaxAgents)
@@ -181,6 +214,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("loadgen: setup concurrency %d: want 1 to 256", c.SetupConcurrency)
 	case c.SetupTimeout < 0:
 		return c, fmt.Errorf("loadgen: setup timeout %s is negative", c.SetupTimeout)
+	case c.Hold < 0 || c.Hold > time.Hour:
+		return c, fmt.Errorf("loadgen: hold %s: want 0 to 1h", c.Hold)
+	case c.Citizens && c.Channel != "chat":
+		return c, errors.New("loadgen: citizens follow chats: use channel chat")
+	case c.Citizens && c.Contacts > MaxCitizens:
+		return c, fmt.Errorf("loadgen: %d contacts with citizens: at most %d (each waiting citizen holds a socket)", c.Contacts, MaxCitizens)
+	case c.CitizensPerAddr < 1 || c.CitizensPerAddr > 1000:
+		return c, fmt.Errorf("loadgen: citizens per address %d: want 1 to 1000", c.CitizensPerAddr)
 	}
 	return c, c.Load().check()
 }

@@ -148,6 +148,58 @@ func TestFleetDrivesTwiceAndChat(t *testing.T) {
 	}
 }
 
+// TestSurgeDrill posts chats much faster than four agents who keep each
+// for a moment can take them, each from its own citizen's address at the
+// server's default chat limit, and follows every chat on its citizen
+// socket: a line builds, every citizen hears where they stand and the end,
+// no place goes up, and freed agents get the next caller.
+func TestSurgeDrill(t *testing.T) {
+	ts := startServer(t, "sqlite")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const contacts = 80
+	rep, err := Run(ctx, Config{
+		URL: ts.URL, AdminPassword: testAdminPassword,
+		Agents: 4, Queues: 1, Channel: "chat", Contacts: contacts, Concurrency: 16,
+		Hold: 40 * time.Millisecond, Citizens: true, Duration: 45 * time.Second, LoginsPerAddr: 4,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, rep, contacts)
+	cz := rep.Citizens
+	if cz == nil {
+		t.Fatal("no citizens in the report")
+	}
+	if cz.Followed != contacts || cz.Told != contacts || cz.Ended != contacts || cz.Joined != contacts {
+		t.Errorf("citizens %+v; want all %d followed, told where they stand, joined and ended", *cz, contacts)
+	}
+	if cz.PeakPosition < 10 {
+		t.Errorf("longest line heard %d; want a line of 10 or more (4 agents, %d chats at once)", cz.PeakPosition, contacts)
+	}
+	if cz.PlacesMean < 1 || cz.PlacesMax < 2 || cz.FirstWord.N != contacts {
+		t.Errorf("places heard: mean %.1f, max %d, first word %d samples; want places heard as the line moved",
+			cz.PlacesMean, cz.PlacesMax, cz.FirstWord.N)
+	}
+	if rep.FreeToOffer.N == 0 {
+		t.Error("no freed agent got a caller who was already waiting")
+	}
+	var b strings.Builder
+	if err := rep.Print(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"agent freed → next offer", "citizen socket → where they stand",
+		"citizens: 80 followed their chat", "places that went up: 0"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the printed report lacks %q:\n%s", want, b.String())
+		}
+	}
+	t.Log("\n" + b.String())
+	if !waitFor(5*time.Second, func() bool { return ts.srv.Hub().Stats().Citizens == 0 }) {
+		t.Errorf("%d citizen sockets still open", ts.srv.Hub().Stats().Citizens)
+	}
+}
+
 // TestLoginsWaitOutTheLimit: with every login from one address and a
 // server allowing two, the rest wait for Retry-After and get through.
 func TestLoginsWaitOutTheLimit(t *testing.T) {
@@ -233,6 +285,10 @@ func TestConfigChecks(t *testing.T) {
 		{URL: "http://127.0.0.1:8080", AdminPassword: "x", Agents: 2, Queues: 3},
 		{URL: "http://127.0.0.1:8080", AdminPassword: "x", Contacts: -1},
 		{URL: "http://127.0.0.1:8080", AdminPassword: "x", Rate: -5},
+		{URL: "http://127.0.0.1:8080", AdminPassword: "x", Hold: -time.Second},
+		{URL: "http://127.0.0.1:8080", AdminPassword: "x", Citizens: true}, // voice has no citizen socket
+		{URL: "http://127.0.0.1:8080", AdminPassword: "x", Channel: "chat", Citizens: true, CitizensPerAddr: -1},
+		{URL: "http://127.0.0.1:8080", AdminPassword: "x", Channel: "chat", Citizens: true, Contacts: MaxCitizens + 1},
 	} {
 		if _, err := Setup(context.Background(), c); err == nil {
 			t.Errorf("Setup(%+v) accepted", c)

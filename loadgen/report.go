@@ -40,6 +40,13 @@ type Report struct {
 	// → offer frame read by the agent; Assign is POST sent → assigned
 	// frame read (after the agent's accept went through).
 	Post, Offer, Assign Latencies
+	// FreeToOffer runs from an agent's end to the next offer it reads, for
+	// a contact that was already waiting: how soon a freed agent hears of
+	// the next caller while a line waits (Config.Hold builds one).
+	FreeToOffer Latencies
+
+	// Citizens is what the citizens heard (Config.Citizens), else nil.
+	Citizens *CitizenReport
 
 	// Errors counts what went wrong, by kind.
 	Errors map[string]int
@@ -55,10 +62,37 @@ func (r Report) ErrorCount() int {
 }
 
 // OK is true when every contact was created, offered and ended and
-// nothing went wrong.
+// nothing went wrong; with citizens, when every citizen also followed
+// their chat to its end, heard where they stand and never a place go up.
 func (r Report) OK() bool {
-	return r.Posted == r.Load.Contacts && r.Created == r.Posted && r.Offered == r.Posted &&
+	ok := r.Posted == r.Load.Contacts && r.Created == r.Posted && r.Offered == r.Posted &&
 		r.Ended == r.Posted && r.ErrorCount() == 0
+	if cz := r.Citizens; cz != nil {
+		ok = ok && cz.Followed == r.Created && cz.Told == cz.Followed && cz.Ended == cz.Followed && cz.Rises == 0
+	}
+	return ok
+}
+
+// CitizenReport is what the citizens of a surge drill heard on their
+// sockets.
+type CitizenReport struct {
+	// Followed citizens opened their socket; Told heard where they stand
+	// (their place, or an agent joining for one served at once); Joined
+	// heard an agent join; Ended heard the chat end.
+	Followed, Told, Joined, Ended int
+	// FirstWord runs from opening the socket to that first word.
+	FirstWord Latencies
+	// Places is how many queued frames a citizen heard: the mean and the
+	// most. A line re-counted on every move would send one per move ahead
+	// of the citizen; the server paces a busy line's refreshes.
+	PlacesMean float64
+	PlacesMax  int
+	// PeakPosition is the largest place any citizen heard: the line's
+	// length at its longest, as the citizens saw it.
+	PeakPosition int
+	// Rises counts places that went up: none should in a drill, where
+	// everyone has the same priority and nobody is put back at the head.
+	Rises int
 }
 
 // Latencies summarises one latency.
@@ -132,7 +166,54 @@ func (f *Fleet) buildReport(d *drive, l Load) Report {
 		}
 	}
 	r.Post, r.Offer, r.Assign = summarize(post), summarize(offer), summarize(assign)
+	r.FreeToOffer = summarize(slices.Clone(d.freeToOffer))
+	if f.cfg.Citizens {
+		r.Citizens = citizenReport(d, r.Errors)
+	}
 	return r
+}
+
+// citizenReport sums up the citizens' records, adding their errors to
+// errs.
+func citizenReport(d *drive, errs map[string]int) *CitizenReport {
+	cr := &CitizenReport{}
+	var first []time.Duration
+	places := 0
+	for _, c := range d.byCaller {
+		cz := &c.citizen
+		if !cz.followed {
+			continue
+		}
+		if cz.err != "" {
+			errs[cz.err]++
+		}
+		if cz.opened.IsZero() {
+			continue
+		}
+		cr.Followed++
+		if !cz.told.IsZero() {
+			cr.Told++
+			first = append(first, cz.told.Sub(cz.opened))
+		}
+		if !cz.joined.IsZero() {
+			cr.Joined++
+		}
+		if !cz.ended.IsZero() {
+			cr.Ended++
+		}
+		places += cz.places
+		cr.PlacesMax = max(cr.PlacesMax, cz.places)
+		cr.PeakPosition = max(cr.PeakPosition, cz.peak)
+		cr.Rises += cz.rises
+	}
+	if cr.Followed > 0 {
+		cr.PlacesMean = float64(places) / float64(cr.Followed)
+	}
+	cr.FirstWord = summarize(first)
+	if cr.Rises > 0 {
+		errs["a citizen's place went up"] += cr.Rises
+	}
+	return cr
 }
 
 // Print writes the report as a human table.
@@ -163,11 +244,26 @@ func (r Report) Print(w io.Writer) error {
 		{"POST /v1/contacts", r.Post},
 		{"POST sent → offer", r.Offer},
 		{"POST sent → assigned", r.Assign},
+		{"agent freed → next offer", r.FreeToOffer},
 	} {
+		if row.l.N == 0 && row.name == "agent freed → next offer" {
+			continue // no line was waiting when an agent was freed
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", row.name, row.l.N,
 			ms(row.l.Mean), ms(row.l.P50), ms(row.l.P95), ms(row.l.P99), ms(row.l.Max))
 	}
+	if cz := r.Citizens; cz != nil {
+		l := cz.FirstWord
+		fmt.Fprintf(tw, "citizen socket → where they stand\t%d\t%s\t%s\t%s\t%s\t%s\t\n", l.N,
+			ms(l.Mean), ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+	}
 	tw.Flush()
+	if cz := r.Citizens; cz != nil {
+		fmt.Fprintf(&b, "\ncitizens: %d followed their chat, %d heard where they stand, %d an agent join, %d the end\n",
+			cz.Followed, cz.Told, cz.Joined, cz.Ended)
+		fmt.Fprintf(&b, "places heard: %.1f per citizen on average, %d at most; longest line heard: %d; places that went up: %d\n",
+			cz.PlacesMean, cz.PlacesMax, cz.PeakPosition, cz.Rises)
+	}
 
 	if len(r.Errors) == 0 {
 		b.WriteString("\nerrors: none\n")

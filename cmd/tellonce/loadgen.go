@@ -30,6 +30,9 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.DurationVar(&cfg.Duration, "duration", loadgen.DefaultDuration, "bound on the contact phase; unfinished contacts are abandoned")
 	fs.StringVar(&cfg.Channel, "channel", "voice", "voice (posted by the run's gateway account) or chat (public; the server rate-limits it per address)")
 	fs.IntVar(&cfg.MaxChats, "max-chats", 1, "chat capacity of each agent")
+	fs.DurationVar(&cfg.Hold, "hold", 0, "how long an agent keeps each contact before ending it; contacts faster than the agents can hold them build a line")
+	fs.BoolVar(&cfg.Citizens, "citizens", false, "chat only: post each chat from its own loopback address and follow it on the citizen socket (a surge drill: what waiting citizens hear)")
+	fs.IntVar(&cfg.CitizensPerAddr, "citizens-per-addr", 1, "citizens sharing one loopback source address (the server limits chats per address)")
 	fs.IntVar(&cfg.SetupConcurrency, "setup-concurrency", loadgen.DefaultSetupConcurrency, "requests in flight while creating users and logging in (each costs the server a password hash)")
 	fs.DurationVar(&cfg.SetupTimeout, "setup-timeout", loadgen.DefaultSetupTimeout, "bound on setup")
 	fs.IntVar(&cfg.LoginsPerAddr, "logins-per-addr", loadgen.DefaultLoginsPerAddr, "agents per loopback source address (the server limits logins per address); -1: one address")
@@ -45,6 +48,12 @@ the end unless --keep.
 
 Example:
   tellonce loadgen --url http://127.0.0.1:8080 --admin-password … --agents 1000 --contacts 5000 --rate 500
+
+A surge drill: chats arrive faster than the agents, who keep each for a
+while, can take them; every citizen follows their chat on its socket, and
+the report says how soon each heard where they stand and whether any place
+went up:
+  tellonce loadgen --admin-password … --channel chat --citizens --agents 50 --hold 2s --contacts 5000 --rate 500
 
 Flags:
 `)

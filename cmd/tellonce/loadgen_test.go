@@ -22,6 +22,8 @@ func TestLoadgenCommandRefuses(t *testing.T) {
 		{[]string{"--admin-password", "x", "--url", "http://example.com:8080"}, "loopback"},
 		{[]string{"--admin-password", "x", "--channel", "fax"}, "channel"},
 		{[]string{"--admin-password", "x", "extra"}, "unexpected argument"},
+		{[]string{"--admin-password", "x", "--citizens"}, "use channel chat"},
+		{[]string{"--admin-password", "x", "--hold", "-1s"}, "hold"},
 	} {
 		var out, errOut strings.Builder
 		err := run(context.Background(), append([]string{"loadgen"}, tc.args...), &out, &errOut, noEnv)
