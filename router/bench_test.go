@@ -296,3 +296,31 @@ func BenchmarkEnqueueLongLine(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPositionLongLine reads a waiting contact's place on a snapshot
+// (GET /v1/contacts/{id}, a citizen's socket opening) in a line of n:
+// the newest caller at the back, as in a surge, and one in the middle.
+//
+//	go test -run '^$' -bench PositionLongLine -benchtime 2000x ./router/
+func BenchmarkPositionLongLine(b *testing.B) {
+	for _, n := range []int{100, 10_000, 50_000} {
+		f := newFixture(b, []QueueConfig{queue("q")}, nil)
+		f.r.sink = nil
+		ids := make([]string, n)
+		for i := range n {
+			ids[i] = f.enqueue("q", fmt.Sprint("c", i)).ID
+		}
+		for _, at := range []struct {
+			name string
+			i    int
+		}{{"back", n - 1}, {"three-quarters", n * 3 / 4}, {"middle", n / 2}} {
+			b.Run(fmt.Sprintf("waiting=%d/%s", n, at.name), func(b *testing.B) {
+				for range b.N {
+					if p, err := f.r.Position(ids[at.i]); err != nil || p != at.i+1 {
+						b.Fatalf("position %d (%v); want %d", p, err, at.i+1)
+					}
+				}
+			})
+		}
+	}
+}

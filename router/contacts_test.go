@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"strings"
@@ -65,6 +66,50 @@ func TestPositions(t *testing.T) {
 	}
 	if _, err := f.r.Peek("ct-none"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Peek of an unknown contact: %v; want ErrNotFound", err)
+	}
+}
+
+// A line longer than countAhead's probe from the back: places near the
+// back, just past the probe and in the middle agree with the line's order,
+// on a snapshot and inside a write.
+func TestPositionsInALongLine(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, nil)
+	n := 3*backProbe + 7
+	for i := range n {
+		switch {
+		case i%3 == 0:
+			f.enqueue("q", fmt.Sprint("c", i), chat)
+		case i%50 == 0:
+			f.enqueue("q", fmt.Sprint("c", i), func(r *EnqueueRequest) { r.Priority = 3 })
+		default:
+			f.enqueue("q", fmt.Sprint("c", i))
+		}
+	}
+	line, err := f.r.Waiting("q")
+	f.must(err)
+	if len(line) != n {
+		t.Fatalf("%d waiting; want %d", len(line), n)
+	}
+	for _, i := range []int{0, 1, n / 2, n - backProbe - 2, n - backProbe, n - backProbe + 1, n - 2, n - 1} {
+		id := line[i].ID
+		if got, err := f.r.Position(id); err != nil || got != i+1 {
+			t.Errorf("Position of the %dth = %d (%v); want %d", i+1, got, err, i+1)
+		}
+		if v, err := f.r.Contact(id); err != nil || v.Position != i+1 {
+			t.Errorf("Contact(%dth).Position = %d (%v); want %d", i+1, v.Position, err, i+1)
+		}
+		var inWrite int
+		_, err := f.r.write(func(w *writer) error {
+			c, err := getContact(w.txn, id)
+			if err == nil {
+				inWrite, err = w.position(c)
+			}
+			return err
+		})
+		f.must(err)
+		if inWrite != i+1 {
+			t.Errorf("position of the %dth inside a write = %d; want %d", i+1, inWrite, i+1)
+		}
 	}
 }
 

@@ -460,6 +460,9 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 			if got, err := w.position(c); err != nil || got != want {
 				t.Errorf("contact %s: position %d (%v) counted from either end; want %d", c.ID, got, err, want)
 			}
+			if got, err := r.Position(c.ID); err != nil || got != want {
+				t.Errorf("contact %s: Position %d (%v) on a snapshot; want %d", c.ID, got, err, want)
+			}
 			if sampled[c.Queue] == nil {
 				sampled[c.Queue] = map[string]int{}
 			}

@@ -8,20 +8,34 @@ import (
 
 // Contact returns a contact of an open case, with its position while queued.
 func (r *Router) Contact(id string) (ContactView, error) {
-	var out ContactView
-	err := r.read(func(txn *memdb.Txn) error {
-		c, err := getContact(txn, id)
-		if err != nil {
-			return err
-		}
-		out = contactView(c)
-		out.Position, err = position(txn, c)
-		return err
-	})
+	txn, c, lengths, err := r.contactWithLines(id)
 	if err != nil {
 		return ContactView{}, fmt.Errorf("contact: %w", err)
 	}
+	out := contactView(c)
+	if out.Position, err = position(txn, c, lengths); err != nil {
+		return ContactView{}, fmt.Errorf("contact: %w", err)
+	}
 	return out, nil
+}
+
+// contactWithLines reads a contact on a snapshot, with the lengths of its
+// queue's lines as of that snapshot, to count its place from whichever
+// end is nearer. The lengths are the writer's (Router.lines), paired with
+// the snapshot under linesMu.
+func (r *Router) contactWithLines(id string) (*memdb.Txn, *contactRow, lineLengths, error) {
+	r.linesMu.RLock()
+	defer r.linesMu.RUnlock()
+	txn := r.db.Load().Txn(false)
+	c, err := getContact(txn, id)
+	if err != nil {
+		return nil, nil, lineLengths{}, err
+	}
+	var lengths lineLengths
+	for i, class := range classes {
+		lengths[i] = r.lines[lineID(c.Queue, class)]
+	}
+	return txn, c, lengths, nil
 }
 
 // Peek is Contact without the position, which costs a walk of the line
@@ -46,19 +60,14 @@ func (r *Router) Peek(id string) (ContactView, error) {
 // Position is the contact's place in its queue's line, from 1; 0 when it is
 // not waiting.
 func (r *Router) Position(contactID string) (int, error) {
-	var n int
-	err := r.read(func(txn *memdb.Txn) error {
-		c, err := getContact(txn, contactID)
-		if err != nil {
-			return err
+	txn, c, lengths, err := r.contactWithLines(contactID)
+	if err == nil {
+		var n int
+		if n, err = position(txn, c, lengths); err == nil {
+			return n, nil
 		}
-		n, err = position(txn, c)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("position: %w", err)
 	}
-	return n, nil
+	return 0, fmt.Errorf("position: %w", err)
 }
 
 // Case returns an open case with every leg and timeline entry. Closed cases

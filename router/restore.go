@@ -70,6 +70,10 @@ func (r *Router) Restore(s Snapshot) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Readers pair a snapshot with the line lengths: they wait while the
+	// lengths are counted anew and see the new database with them.
+	r.linesMu.Lock()
+	defer r.linesMu.Unlock()
 	txn := db.Txn(true)
 	defer txn.Abort()
 	// The new database starts with no lines: count them from nothing.

@@ -82,13 +82,17 @@ type Router struct {
 	newID func(kind string) string
 	cfg   Config
 
-	mu       sync.Mutex // serializes writes, Restore and the sink
-	db       atomic.Pointer[memdb.MemDB]
-	lines    map[string]int // waiting contacts per line (lineID) as committed; guarded by mu
-	tally    lineTally      // the running write group's changes to lines; guarded by mu
-	seq      uint64         // enqueue sequence, guarded by mu
-	eventSeq uint64         // guarded by mu
-	idSeq    uint64         // guarded by mu
+	mu    sync.Mutex // serializes writes, Restore and the sink
+	db    atomic.Pointer[memdb.MemDB]
+	lines map[string]int // waiting contacts per line (lineID) as committed; changed under mu and linesMu
+	// linesMu pairs lines with the snapshot it describes: a commit and its
+	// lines' update happen under it, so a reader holding it for a moment
+	// gets a snapshot and the lengths as of that snapshot.
+	linesMu  sync.RWMutex
+	tally    lineTally // the running write group's changes to lines; guarded by mu
+	seq      uint64    // enqueue sequence, guarded by mu
+	eventSeq uint64    // guarded by mu
+	idSeq    uint64    // guarded by mu
 	idPrefix string
 	wake     chan struct{}
 
@@ -285,8 +289,10 @@ func (r *Router) runBatch(ops []*writeOp) {
 			ops = slices.Delete(slices.Clone(ops), failed, failed+1)
 			continue
 		}
+		r.linesMu.Lock()
 		txn.Commit()
 		r.commitLines(r.tally)
+		r.linesMu.Unlock()
 		for i, w := range writers {
 			events := w.finish()
 			if r.sink != nil && len(events) > 0 {

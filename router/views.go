@@ -220,41 +220,25 @@ func waitingLine(txn *memdb.Txn, queue string) ([]*contactRow, error) {
 	return line, nil
 }
 
-// position counts the contact's place in its queue's line, from 1: one
-// more than the waiting contacts of the queue that rank before it. It walks
-// the lines from the front; inside a write, w.position is cheaper.
-func position(txn *memdb.Txn, c *contactRow) (int, error) {
-	if c.Status != StatusQueued {
-		return 0, nil
-	}
-	mine := c.rank()
-	n := 1
-	for _, class := range []capClass{classVoice, classChat} {
-		it, err := txn.Get(tableContacts, indexContactRank, c.Queue, string(class))
-		if err != nil {
-			return 0, err
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			if raw.(*contactRow).rank() >= mine {
-				break // the index is in rank order within a class
-			}
-			n++
-		}
-	}
-	return n, nil
-}
+// lineLengths are the lengths of a queue's two lines (voice, chat) as of
+// one snapshot.
+type lineLengths [2]int
 
-// position is the package function's answer, counted inside the write from
-// whichever end of each line is nearer (see countAhead), so that a new
-// caller at the back of a long line costs a step or two under the write
-// lock instead of a walk of the whole line.
-func (w *writer) position(c *contactRow) (int, error) {
+// classes are the two lines of a queue, in lineLengths' order.
+var classes = [2]capClass{classVoice, classChat}
+
+// position counts the contact's place in its queue's line, from 1: one
+// more than the waiting contacts of the queue that rank before it, counted
+// from whichever end of each line is nearer (see countAhead), so that a
+// new caller at the back of a long line costs a step or two. lengths are
+// the lines' lengths as of txn.
+func position(txn *memdb.Txn, c *contactRow, lengths lineLengths) (int, error) {
 	if c.Status != StatusQueued {
 		return 0, nil
 	}
 	n := 1
-	for _, class := range []capClass{classVoice, classChat} {
-		ahead, err := w.countAhead(c.Queue, class, c.rank())
+	for i, class := range classes {
+		ahead, err := countAhead(txn, c.Queue, class, c.rank(), lengths[i])
 		if err != nil {
 			return 0, err
 		}
@@ -263,31 +247,54 @@ func (w *writer) position(c *contactRow) (int, error) {
 	return n, nil
 }
 
+// position is the package function's answer inside the write, under the
+// write lock: the lengths include the write group's own changes.
+func (w *writer) position(c *contactRow) (int, error) {
+	var lengths lineLengths
+	for i, class := range classes {
+		lengths[i] = w.lineLength(lineID(c.Queue, class))
+	}
+	return position(w.txn, c, lengths)
+}
+
 // countAhead counts the contacts of a queue's line of one class ranked
-// before rank. It walks the line from both ends at once and stops at
-// whichever end reaches rank first: from the front it has counted them;
-// from the back it has counted the others, and the line's length gives
-// the rest.
-func (w *writer) countAhead(queue string, class capClass, rank string) (int, error) {
-	fwd, err := w.txn.Get(tableContacts, indexContactRank, queue, string(class))
+// before rank, on txn, where the line is length long. Most places asked
+// for are near an end: a new caller at the back (an enqueue, a citizen's
+// socket opening right after), a transfer or a requeue at the front. So it
+// walks from the front and, for the first backProbe steps, also from rank
+// towards the back, stopping at whichever ends first: from the front it
+// has counted the contacts ahead; from rank it has counted the others, and
+// the line's length gives the rest. Past the probe it walks on from the
+// front only: two walks at once cost more per step than one (they share
+// the CPU's caches), so a place in the middle costs what one walk does.
+func countAhead(txn *memdb.Txn, queue string, class capClass, rank string, length int) (int, error) {
+	front, err := txn.Get(tableContacts, indexContactRank, queue, string(class))
 	if err != nil {
 		return 0, err
 	}
-	rev, err := w.txn.GetReverse(tableContacts, indexContactRank, queue, string(class))
+	rest, err := txn.LowerBound(tableContacts, indexContactRank, queue, string(class), rank)
 	if err != nil {
 		return 0, err
 	}
 	ahead, others := 0, 0
 	for {
-		f := fwd.Next()
+		f := front.Next()
 		if f == nil || f.(*contactRow).rank() >= rank {
 			return ahead, nil
 		}
 		ahead++
-		b := rev.Next()
-		if b == nil || b.(*contactRow).rank() < rank {
-			return w.lineLength(lineID(queue, class)) - others, nil
+		if others >= backProbe {
+			continue
+		}
+		// The lower bound runs on past the line into the next ones.
+		b := rest.Next()
+		if b == nil || b.(*contactRow).Queue != queue || b.(*contactRow).class() != class {
+			return length - others, nil
 		}
 		others++
 	}
 }
+
+// backProbe is how far countAhead looks from a contact towards the back of
+// its line before it counts from the front only.
+const backProbe = 256
