@@ -297,26 +297,28 @@ func restFor(d time.Duration) func(ctx context.Context) bool {
 }
 
 // refreshQueue sends the citizens waiting in queue their places: it takes
-// the contacts they follow under the lock, counts their places in one walk
-// of the line without it, and sends under it again. A citizen who connected
-// in between heard their place on connecting; one who was assigned in
-// between hears nothing more. A place read before a later move is put
-// right by the refresh that move causes.
+// their sockets under the lock, counts their places in one walk of the
+// line without it, and sends under it again, a chunk of sockets at a time
+// so that event frames for agents never wait behind a whole crowd. A
+// citizen who connected in between heard their place on connecting; one
+// who was assigned, moved or left in between hears nothing more from
+// here. A place read before a later move is put right by the refresh that
+// move causes.
 func (h *Hub) refreshQueue(queue string) {
 	h.mu.Lock()
-	asked := map[string]struct{}{}
+	conns := make([]*conn, 0, len(h.byQueue[queue]))
 	for c := range h.byQueue[queue] {
 		if !c.assigned && !c.finished {
-			asked[c.contactID] = struct{}{}
+			conns = append(conns, c)
 		}
 	}
-	h.mu.Unlock()
-	if len(asked) == 0 {
-		return
+	ids := make([]string, len(conns))
+	for i, c := range conns {
+		ids[i] = c.contactID
 	}
-	ids := make([]string, 0, len(asked))
-	for id := range asked {
-		ids = append(ids, id)
+	h.mu.Unlock()
+	if len(conns) == 0 {
+		return
 	}
 	places, err := h.r.Positions(queue, ids)
 	if err != nil {
@@ -338,16 +340,24 @@ func (h *Hub) refreshQueue(queue string) {
 	if cfg, err := h.r.Queue(queue); err == nil {
 		q = &cfg
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for c := range h.byQueue[queue] {
-		place, ok := places[c.contactID]
-		if _, wasAsked := asked[c.contactID]; !wasAsked || !ok || c.assigned || c.finished {
-			continue
+	for len(conns) > 0 {
+		chunk := conns[:min(h.refreshChunk, len(conns))]
+		conns = conns[len(chunk):]
+		h.mu.Lock()
+		for _, c := range chunk {
+			place, ok := places[c.contactID]
+			if !ok || c.stopped || c.queue != queue || c.assigned || c.finished {
+				continue
+			}
+			h.sendQueuedLocked(c, place, q)
 		}
-		h.sendQueuedLocked(c, place, q)
+		h.mu.Unlock()
 	}
 }
+
+// refreshChunk is how many citizens' places refreshQueue sends under one
+// hold of the hub's lock.
+const refreshChunk = 256
 
 // toCitizensLocked sends a frame to every socket following the contact.
 func (h *Hub) toCitizensLocked(contactID string, v any) {

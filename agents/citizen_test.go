@@ -52,6 +52,7 @@ func TestQueuedPositionsFollowTheLine(t *testing.T) {
 // their place as it is then: one frame, not one per move.
 func TestPlacesRefreshedOncePerRest(t *testing.T) {
 	e := newEnv(t)
+	e.hub.refreshChunk = 4 // the six citizens are sent their places in two holds of the lock
 	// Each rest hands the test a channel that ends it.
 	rests := make(chan chan struct{})
 	e.hub.rest = func(ctx context.Context) bool {

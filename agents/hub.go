@@ -144,10 +144,11 @@ type Hub struct {
 	moved    map[string]struct{}     // queues whose waiting citizens' places need a refresh
 
 	// The position refresher (refreshPlaces): movedKick wakes it, rest
-	// paces it (a test may replace it before the first event), and
-	// refresherDone is closed when it has stopped.
+	// paces it (a test may replace it and refreshChunk before the first
+	// event), and refresherDone is closed when it has stopped.
 	movedKick     chan struct{}
 	rest          func(ctx context.Context) bool
+	refreshChunk  int // sockets sent their places per hold of mu (refreshChunk; a test may lower it)
 	refresherDone chan struct{}
 	refreshes     atomic.Uint64 // refreshes done, for tests
 
@@ -185,6 +186,7 @@ func NewHub(r *router.Router, d Durable, cfg Config) *Hub {
 
 		movedKick:     make(chan struct{}, 1),
 		rest:          restFor(cfg.PositionInterval),
+		refreshChunk:  refreshChunk,
 		refresherDone: make(chan struct{}),
 	}
 	go h.refreshPlaces()
