@@ -94,11 +94,11 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 		}
 		switch {
 		case cv.Status != router.StatusQueued:
-			h.sendQueuedLocked(c, 0, nil)
+			h.sendQueuedLocked(c, 0, nil, false)
 		case pre.contactID == cv.ID:
 			// The line may have moved since pre was counted, while this
 			// socket was not yet in it: the refresher counts again.
-			h.sendQueuedLocked(c, pre.position, nil)
+			h.sendQueuedLocked(c, pre.position, nil, false)
 			h.queueMovedLocked(cv.Queue)
 		default:
 			// It came back to the line just now: the refresher counts its
@@ -211,8 +211,10 @@ func (h *Hub) agentJoined(username, agency string) agentJoinedFrame {
 
 // sendQueuedLocked tells the citizen their place, unless nothing changed.
 // q is the citizen's queue when the caller has read it already (one read for
-// a whole line of citizens); nil reads it here when needed.
-func (h *Hub) sendQueuedLocked(c *conn, position int, q *router.QueueConfig) {
+// a whole line of citizens); nil reads it here when needed. paced (a
+// refresh of a moving line), it holds back a step not worth a frame yet
+// (worthTelling) and reports that it did.
+func (h *Hub) sendQueuedLocked(c *conn, position int, q *router.QueueConfig, paced bool) (heldBack bool) {
 	f := queuedFrame{Type: "queued", Position: position, Light: "green"}
 	if h.cfg.Estimator != nil && position > 0 {
 		f.EstimatedWaitS, f.Light = h.cfg.Estimator.Estimate(c.queue, position)
@@ -228,15 +230,47 @@ func (h *Hub) sendQueuedLocked(c *conn, position int, q *router.QueueConfig) {
 		}
 	}
 	if f == c.lastQueued {
-		return
+		return false
 	}
-	c.lastQueued = f
+	now := h.now()
+	if paced && !worthTelling(c.lastQueued, c.lastQueuedAt, f, now) {
+		return true
+	}
+	c.lastQueued, c.lastQueuedAt = f, now
 	h.enqueueLocked(c, encode(f))
 	if c.afterPlace != nil {
 		h.enqueueLocked(c, c.afterPlace)
 		c.afterPlace = nil
 	}
+	return false
 }
+
+// Far from the front of a long line a citizen's place changes many times
+// a second in a surge; a frame for every step would cost the server a
+// write per citizen per refresh and tell the citizen nothing new. So,
+// within placesNear of the front every change is told; further back a
+// step of at least a twentieth of the place is, and a change of light or
+// of the callback offer; and a smaller step waits at most placeQuiet.
+const placesNear = 20
+
+// worthTelling says whether the refreshed place f is worth a frame to a
+// citizen last told last at lastAt.
+func worthTelling(last queuedFrame, lastAt time.Time, f queuedFrame, now time.Time) bool {
+	switch {
+	case last.Type == "", f.Position <= placesNear, last.Position <= placesNear:
+		return true
+	case f.Light != last.Light, f.CallbackOffered != last.CallbackOffered:
+		return true
+	}
+	step := last.Position - f.Position
+	if step < 0 {
+		step = -step
+	}
+	return step*20 >= last.Position || now.Sub(lastAt) >= placeQuiet
+}
+
+// placeQuiet is the longest a citizen far back waits to hear a small step.
+const placeQuiet = 5 * time.Second
 
 // queueMovedLocked notes that a queue's line moved: the citizens waiting
 // in it hear their new places from the position refresher (refreshPlaces),
@@ -340,6 +374,7 @@ func (h *Hub) refreshQueue(queue string) {
 	if cfg, err := h.r.Queue(queue); err == nil {
 		q = &cfg
 	}
+	heldBack := false
 	for len(conns) > 0 {
 		chunk := conns[:min(h.refreshChunk, len(conns))]
 		conns = conns[len(chunk):]
@@ -349,8 +384,17 @@ func (h *Hub) refreshQueue(queue string) {
 			if !ok || c.stopped || c.queue != queue || c.assigned || c.finished {
 				continue
 			}
-			h.sendQueuedLocked(c, place, q)
+			if h.sendQueuedLocked(c, place, q, true) {
+				heldBack = true
+			}
 		}
+		h.mu.Unlock()
+	}
+	if heldBack {
+		// Count again after the rest, moves or not, until every held-back
+		// step has been told (placeQuiet at most).
+		h.mu.Lock()
+		h.queueMovedLocked(queue)
 		h.mu.Unlock()
 	}
 }

@@ -125,6 +125,55 @@ func TestPlacesRefreshedOncePerRest(t *testing.T) {
 	}
 }
 
+// Far back in a long line a citizen hears a step of a twentieth of their
+// place at once, a smaller one within placeQuiet, moves or not; near the
+// front every step.
+func TestPlacesFarBackArePaced(t *testing.T) {
+	e := newEnv(t)
+	e.hub.now = e.clock.Now
+	var ids []string
+	for i := range 40 {
+		ids = append(ids, e.enqueue(router.EnqueueRequest{Caller: caller("c" + strconv.Itoa(i))}).ID)
+	}
+	cit := e.dial("/citizen/" + ids[39])
+	if q := cit.expectNext("queued"); q.num("position") != 40 {
+		t.Fatalf("connected at %v; want position 40", q)
+	}
+	near := e.dial("/citizen/" + ids[15])
+	if q := near.expectNext("queued"); q.num("position") != 16 {
+		t.Fatalf("connected at %v; want position 16", q)
+	}
+	abandon := func(i int) {
+		t.Helper()
+		if _, err := e.r.Abandon(ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One step (40 → 39) is held back from the citizen far back, not from
+	// the one near the front; the second (→ 38, a twentieth of 40) is told.
+	abandon(0)
+	if q := near.expectNext("queued"); q.num("position") != 15 {
+		t.Errorf("near the front after one step: %v; want 15", q)
+	}
+	abandon(1)
+	if q := cit.expectNext("queued"); q.num("position") != 38 {
+		t.Errorf("far back after two steps: %v; want 38 (39 held back)", q)
+	}
+	if q := near.expectNext("queued"); q.num("position") != 14 {
+		t.Errorf("near the front after two steps: %v; want 14", q)
+	}
+	// One more step is held back until placeQuiet has passed, with no
+	// move in between.
+	abandon(2)
+	if q := near.expectNext("queued"); q.num("position") != 13 {
+		t.Errorf("near the front: %v; want 13", q)
+	}
+	e.clock.Advance(placeQuiet)
+	if q := cit.expectNext("queued"); q.num("position") != 37 {
+		t.Errorf("far back once the quiet time passed: %v; want 37", q)
+	}
+}
+
 // A citizen who reconnects while their callback waits hears it confirmed
 // again, whichever way it was agreed: a kept place (virtual hold), a
 // booked time still to come, and a booked time that has come (the contact

@@ -48,15 +48,16 @@ type conn struct {
 
 	// Citizen sessions, guarded by hub.mu. contactID follows the case's
 	// live leg across transfers.
-	contactID  string
-	queue      string
-	assigned   bool
-	callback   bool // the citizen's contact is a callback: no more offers of one
-	leaving    bool // a leave frame is being handled: the reader closes
-	finished   bool // the contact ended: no more frames will come
-	endedSent  bool
-	lastQueued queuedFrame
-	afterPlace []byte // a frame to send right after the first queued frame
+	contactID    string
+	queue        string
+	assigned     bool
+	callback     bool // the citizen's contact is a callback: no more offers of one
+	leaving      bool // a leave frame is being handled: the reader closes
+	finished     bool // the contact ended: no more frames will come
+	endedSent    bool
+	lastQueued   queuedFrame
+	lastQueuedAt time.Time // when lastQueued was sent
+	afterPlace   []byte    // a frame to send right after the first queued frame
 
 	// Gateway sessions: "" serves every agency.
 	agency string

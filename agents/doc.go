@@ -93,7 +93,8 @@
 // and whenever the position changes (position 0: an agent is being
 // offered the contact; a busy line is re-counted at most once per
 // Config.PositionInterval, so a citizen hears their latest place, not
-// every step) · agent_joined {agent_name, agency} ·
+// every step; past place 20 a small step waits up to 5 s, see
+// worthTelling) · agent_joined {agent_name, agency} ·
 // message {from: agent|citizen, agent_name, text, at} (agent_name, the
 // agent's display name, is an addition) · transferred {agency,
 // queue_name} · callback {mode: keep_place|slot|retry, at} (the callback is

@@ -148,7 +148,8 @@ type Hub struct {
 	// event), and refresherDone is closed when it has stopped.
 	movedKick     chan struct{}
 	rest          func(ctx context.Context) bool
-	refreshChunk  int // sockets sent their places per hold of mu (refreshChunk; a test may lower it)
+	refreshChunk  int              // sockets sent their places per hold of mu (refreshChunk; a test may lower it)
+	now           func() time.Time // the clock of worthTelling (a test may replace it)
 	refresherDone chan struct{}
 	refreshes     atomic.Uint64 // refreshes done, for tests
 
@@ -187,6 +188,7 @@ func NewHub(r *router.Router, d Durable, cfg Config) *Hub {
 		movedKick:     make(chan struct{}, 1),
 		rest:          restFor(cfg.PositionInterval),
 		refreshChunk:  refreshChunk,
+		now:           time.Now,
 		refresherDone: make(chan struct{}),
 	}
 	go h.refreshPlaces()
