@@ -49,6 +49,10 @@ var serveEnv = []envFlag{
 	{"transcript-retention", "TELLONCE_TRANSCRIPT_RETENTION"},
 	{"audit-retention", "TELLONCE_AUDIT_RETENTION"},
 	{"history-retention", "TELLONCE_HISTORY_RETENTION"},
+	{"chat-burst", "TELLONCE_CHAT_BURST"},
+	{"chat-refill", "TELLONCE_CHAT_REFILL"},
+	{"login-burst-addr", "TELLONCE_LOGIN_BURST_ADDR"},
+	{"login-refill", "TELLONCE_LOGIN_REFILL"},
 	{"log-level", "TELLONCE_LOG_LEVEL"},
 	{"log-format", "TELLONCE_LOG_FORMAT"},
 }
@@ -71,6 +75,10 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")
 	fs.DurationVar(&c.historyRetention, "history-retention", stats.DefaultHistoryRetention, "how long the wallboard's per-minute queue samples are kept (at least 24h: the day's charts)")
 	fs.StringVar(&c.web.CentralQueue, "central-queue", c.web.CentralQueue, "the queue a citizen's chat starts in when they do not know which agency to ask")
+	fs.IntVar(&c.web.ChatBurst, "chat-burst", c.web.ChatBurst, "public chats one client address may open at once, before the refill paces it (phones behind a mobile carrier's shared address count as one)")
+	fs.DurationVar(&c.web.ChatRefill, "chat-refill", c.web.ChatRefill, "one more chat per address every this long, after the burst")
+	fs.IntVar(&c.web.LoginBurstAddr, "login-burst-addr", c.web.LoginBurstAddr, "logins one client address may try at once (an office whose agents share one address needs about its number of seats); each user name also has its own limit of 10")
+	fs.DurationVar(&c.web.LoginRefill, "login-refill", c.web.LoginRefill, "one more login try per address, and per user name, every this long, after the burst")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -126,6 +134,22 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	}
 	if c.historyRetention < 24*time.Hour {
 		return c, fmt.Errorf("--history-retention %s is too short (at least 24h, or today's charts would lose their morning)", c.historyRetention)
+	}
+	for _, b := range []struct {
+		flag string
+		n    int
+	}{{"--chat-burst", c.web.ChatBurst}, {"--login-burst-addr", c.web.LoginBurstAddr}} {
+		if b.n < 1 || b.n > 100_000 {
+			return c, fmt.Errorf("%s %d: want 1 to 100000", b.flag, b.n)
+		}
+	}
+	for _, r := range []struct {
+		flag string
+		d    time.Duration
+	}{{"--chat-refill", c.web.ChatRefill}, {"--login-refill", c.web.LoginRefill}} {
+		if r.d < 10*time.Millisecond || r.d > time.Hour {
+			return c, fmt.Errorf("%s %s: want 10ms to 1h", r.flag, r.d)
+		}
 	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)

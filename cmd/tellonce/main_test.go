@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tellonce/stats"
+	"tellonce/web"
 )
 
 func env(m map[string]string) func(string) string {
@@ -74,6 +75,10 @@ func TestServeConfigFromFlagsAndEnvironment(t *testing.T) {
 		{name: "bad env bool", env: map[string]string{"TELLONCE_DEMO": "perhaps"}, errStr: "TELLONCE_DEMO"},
 		{name: "short ttl", args: []string{"--session-ttl", "5s"}, errStr: "too short"},
 		{name: "stray argument", args: []string{"extra"}, errStr: "unexpected argument"},
+		{name: "chat burst zero", args: []string{"--chat-burst", "0"}, errStr: "--chat-burst 0"},
+		{name: "login burst too big", env: map[string]string{"TELLONCE_LOGIN_BURST_ADDR": "1000000"}, errStr: "--login-burst-addr"},
+		{name: "chat refill too short", args: []string{"--chat-refill", "1ms"}, errStr: "--chat-refill"},
+		{name: "login refill too long", args: []string{"--login-refill", "2h"}, errStr: "--login-refill"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +99,29 @@ func TestServeConfigFromFlagsAndEnvironment(t *testing.T) {
 				t.Errorf("parseServe() history retention = %s; want %s", c.historyRetention, want)
 			}
 		})
+	}
+}
+
+// The public limits are the server's defaults unless set, by flag or by
+// environment.
+func TestServeLimitsFromFlagsAndEnvironment(t *testing.T) {
+	def := web.DefaultConfig()
+	c, err := parseServe("serve", nil, io.Discard, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.web.ChatBurst != def.ChatBurst || c.web.ChatRefill != def.ChatRefill ||
+		c.web.LoginBurstAddr != def.LoginBurstAddr || c.web.LoginRefill != def.LoginRefill {
+		t.Errorf("default limits %+v; want the server's defaults", c.web)
+	}
+	c, err = parseServe("serve", []string{"--chat-burst", "200", "--login-refill", "2s"}, io.Discard,
+		env(map[string]string{"TELLONCE_CHAT_REFILL": "1s", "TELLONCE_LOGIN_BURST_ADDR": "400", "TELLONCE_CHAT_BURST": "7"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.web.ChatBurst != 200 || c.web.ChatRefill != time.Second || c.web.LoginBurstAddr != 400 || c.web.LoginRefill != 2*time.Second {
+		t.Errorf("limits chat %d/%s login %d/%s; want 200/1s (the flag wins) and 400/2s",
+			c.web.ChatBurst, c.web.ChatRefill, c.web.LoginBurstAddr, c.web.LoginRefill)
 	}
 }
 
