@@ -337,6 +337,7 @@ func (f *Fleet) Close(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	for _, a := range f.agents {
+		a.stopHolds()
 		wg.Go(a.close)
 	}
 	wg.Wait()

@@ -106,7 +106,7 @@ func (r *Router) Positions(queue string, ids []string) (map[string]int, error) {
 		// queue's line as Waiting sorts it.
 		var its [2]memdb.ResultIterator
 		var heads [2]*contactRow
-		for i, class := range []capClass{classVoice, classChat} {
+		for i, class := range classes {
 			it, err := txn.Get(tableContacts, indexContactRank, queue, string(class))
 			if err != nil {
 				return err
