@@ -90,19 +90,7 @@ func TestCitizenAsksForACallback(t *testing.T) {
 
 	// An agent calls and nobody answers: the contact waits for its next
 	// try, and GET says when and that it is a retry, not a booked time.
-	if _, _, err := h.router.Connect(asAgent); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.router.SetState(asAgent, router.StateAvailable, ""); err != nil {
-		t.Fatal(err)
-	}
-	offered, err := h.router.Contact(c.ContactID)
-	if err != nil || offered.OfferID == "" {
-		t.Fatalf("the callback is %+v (%v); want it offered", offered, err)
-	}
-	if _, err := h.router.Accept(asAgent, offered.OfferID); err != nil {
-		t.Fatal(err)
-	}
+	h.answer(t, asAgent, c.ContactID)
 	if _, err := h.router.CallbackResult(asAgent, c.ContactID, router.CallbackNoAnswer); err != nil {
 		t.Fatal(err)
 	}

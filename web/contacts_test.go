@@ -164,19 +164,7 @@ func TestCaseIsolation(t *testing.T) {
 		h.do(http.MethodGet, "/v1/cases/"+c.CaseID, as, nil).wantStatus(t, want)
 	}
 	// The gov110 agent answers: now they may read it.
-	if _, _, err := h.router.Connect(asAgent); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.router.SetState(asAgent, router.StateAvailable, ""); err != nil {
-		t.Fatal(err)
-	}
-	ct, err := h.router.Contact(c.ContactID)
-	if err != nil || ct.OfferID == "" {
-		t.Fatalf("contact after the agent went available = %+v, %v; want an offer", ct, err)
-	}
-	if _, err := h.router.Accept(asAgent, ct.OfferID); err != nil {
-		t.Fatal(err)
-	}
+	h.answer(t, asAgent, c.ContactID)
 	r := h.do(http.MethodGet, "/v1/cases/"+c.CaseID, asAgent, nil)
 	r.wantStatus(t, http.StatusOK)
 	var cs struct {

@@ -446,6 +446,25 @@ func strictError(t testing.TB, r *response) (apiError, bool) {
 }
 
 // login posts credentials to POST /v1/sessions.
+// answer has agent connect, go available and accept the contact, which
+// the router must offer them at once.
+func (h *harness) answer(t testing.TB, agent, contactID string) {
+	t.Helper()
+	if _, _, err := h.router.Connect(agent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.router.SetState(agent, router.StateAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := h.router.Contact(contactID)
+	if err != nil || ct.OfferID == "" || ct.Agent != agent {
+		t.Fatalf("contact after %s went available = %+v, %v; want it offered to them", agent, ct, err)
+	}
+	if _, err := h.router.Accept(agent, ct.OfferID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (h *harness) login(username, password string, opts ...reqOpt) *response {
 	h.t.Helper()
 	return h.do(http.MethodPost, "/v1/sessions", asAnon, loginRequest{Username: username, Password: password}, opts...)
