@@ -27,7 +27,9 @@
 // Wiring: call Load (and router.Restore) before starting Run; give Run a
 // context that ends after the web server has drained, so the requests in
 // flight at shutdown still get their acknowledgements; and keep Deliver
-// quick and off the router's write methods, since commits wait for it.
+// off the router's write methods. Deliver runs on a goroutine of its own,
+// in commit order, so a slow fan-out does not hold up the next commit
+// (the writer waits only when Deliver is DeliverQueue batches behind).
 //
 // # Failures
 //

@@ -43,11 +43,16 @@ type Options struct {
 	MaxBatch int
 	// AckTimeout is how long Wait blocks before giving up (default 5s).
 	AckTimeout time.Duration
-	// Deliver is called after each commit, from Run's goroutine and in
-	// commit order, with the committed events (fan-out to sockets); it may
-	// be nil. It must not block for long nor call the router's write
-	// methods: the writer waits for it before it writes the next batch.
+	// Deliver is called after each commit, in commit order and never
+	// concurrently with itself, with the committed events (fan-out to
+	// sockets); it may be nil. It runs on a goroutine of its own, so the
+	// writer commits the next batch meanwhile; if it falls behind by
+	// DeliverQueue batches the writer waits for it. It must not call the
+	// router's write methods.
 	Deliver func([]router.Event)
+	// DeliverQueue is how many committed batches may wait for Deliver
+	// (default 1024).
+	DeliverQueue int
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }
@@ -72,6 +77,10 @@ type Journal struct {
 	attemptFailed func(error)
 	// committed mirrors state.committed for lock-free reads.
 	committed atomic.Uint64
+
+	// deliveries carries committed batches to the deliverer (Run starts
+	// it when Options.Deliver is set, and stops it before returning).
+	deliveries chan []router.Event
 
 	mu      sync.Mutex
 	notFull *sync.Cond // signalled when pending shrinks or the journal stops
@@ -100,6 +109,9 @@ func NewJournal(db *tsql.DB, opts Options) *Journal {
 	}
 	if opts.AckTimeout <= 0 {
 		opts.AckTimeout = DefaultAckTimeout
+	}
+	if opts.DeliverQueue <= 0 {
+		opts.DeliverQueue = 1024
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()

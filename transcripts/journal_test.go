@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tellonce/router"
 	"tellonce/sql/sqltest"
 )
 
@@ -77,6 +78,58 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 	})
 }
 
+// Deliver runs beside the writer: while it is stuck on one batch, later
+// batches still commit and their Wait calls return; it then gets every
+// batch in order, and what was committed is delivered before Run returns.
+func TestCommitsDoNotWaitForDelivery(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		mustExec(t, b.DB, `DELETE FROM case_events`)
+		d := newDelivered(t)
+		entered, gate := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		j := NewJournal(b.DB, Options{Log: quiet, Deliver: func(evs []router.Event) {
+			once.Do(func() { close(entered); <-gate }) // the first batch sticks
+			d.deliver(evs)
+		}})
+		p := newPublisher(j)
+		run := start(t, j)
+		if err := j.Wait(context.Background(), p.say("cs-1", 1)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-entered:
+		case <-time.After(guard):
+			t.Fatal("Deliver was never called")
+		}
+		var last uint64
+		for i := range 5 {
+			last = p.say(fmt.Sprintf("cs-%d", i+2), 2)
+			if err := j.Wait(context.Background(), last); err != nil {
+				t.Fatalf("Wait with Deliver stuck = %v; want nil", err)
+			}
+		}
+		if n := d.count(); n != 0 {
+			t.Errorf("Deliver finished %d events while stuck on the first", n)
+		}
+		close(gate)
+		d.awaitSeq(last)
+		if got := d.count(); got != int(last) {
+			t.Errorf("Deliver got %d events; want %d", got, last)
+		}
+		// Delivered before Run returns: publish, commit, stop at once.
+		last = p.say("cs-last", 1)
+		if err := j.Wait(context.Background(), last); err != nil {
+			t.Fatal(err)
+		}
+		if err := run.stop(t); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.count(); got != int(last) {
+			t.Errorf("after Run returned Deliver had %d events; want %d", got, last)
+		}
+	})
+}
+
 // Many publishers against a running writer: every Wait returns once its
 // event is committed, and Deliver sees each event once, in Seq order.
 func TestConcurrentPublishersAreAllAcknowledged(t *testing.T) {
@@ -137,6 +190,7 @@ func TestCommitFailureIsRetried(t *testing.T) {
 		if err := j.Wait(context.Background(), first); err != nil {
 			t.Fatalf("Wait(%d) before the outage = %v", first, err)
 		}
+		d.awaitSeq(first) // Deliver runs beside the writer, a moment later
 
 		endOutage := outage(t, b.DB)
 		seq := p.say("cs-1", 3)

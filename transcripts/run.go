@@ -28,6 +28,15 @@ func (j *Journal) Run(ctx context.Context) error {
 	if err := j.markRunning(); err != nil {
 		return err
 	}
+	if j.opts.Deliver != nil {
+		j.deliveries = make(chan []router.Event, j.opts.DeliverQueue)
+		done := make(chan struct{})
+		go j.deliverLoop(done)
+		defer func() { // what was committed is delivered before Run returns
+			close(j.deliveries)
+			<-done
+		}()
+	}
 	for {
 		if !j.awaitPending(ctx) {
 			return j.flush(ctx, nil)
@@ -118,7 +127,18 @@ func (j *Journal) finish(batch []router.Event) {
 	}
 	j.st.waiters.release(j.st.committed, nil)
 	j.mu.Unlock()
-	if j.opts.Deliver != nil {
+	if j.deliveries != nil {
+		j.deliveries <- batch
+	}
+}
+
+// deliverLoop hands committed batches to Deliver, in commit order, until
+// Run closes deliveries; then it closes done. Delivering off the writer's
+// goroutine lets the next commit start at once: a fan-out to many sockets
+// never delays an acknowledgement.
+func (j *Journal) deliverLoop(done chan<- struct{}) {
+	defer close(done)
+	for batch := range j.deliveries {
 		j.opts.Deliver(batch)
 	}
 }
