@@ -2,6 +2,7 @@ package agents
 
 import (
 	"strconv"
+	"sync"
 	"testing"
 
 	"tellonce/router"
@@ -32,5 +33,34 @@ func BenchmarkLineMove(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		e.enqueue(router.EnqueueRequest{Caller: caller("b" + strconv.Itoa(i)), Channel: router.ChannelVoice})
+	}
+}
+
+// BenchmarkReconnectCrowd measures a crowd (re)connecting at once, as after
+// a restart: 500 citizens spread over a line of 20,000 open their sockets
+// together, and a round ends when every one has heard their place.
+//
+//	go test -run '^$' -bench ReconnectCrowd -benchtime 20x ./agents/
+func BenchmarkReconnectCrowd(b *testing.B) {
+	const line, crowd = 20_000, 500
+	e := newEnv(b)
+	ids := make([]string, line)
+	for i := range line {
+		ids[i] = e.enqueue(router.EnqueueRequest{Caller: caller("c" + strconv.Itoa(i))}).ID
+	}
+	b.ResetTimer()
+	for range b.N {
+		var wg sync.WaitGroup
+		for k := range crowd {
+			i := k * (line / crowd)
+			wg.Go(func() {
+				c := e.dial("/citizen/" + ids[i])
+				if q := c.expectNext("queued"); q.num("position") != i+1 {
+					b.Errorf("citizen %d heard %v; want position %d", i+1, q, i+1)
+				}
+				_ = c.ws.Close()
+			})
+		}
+		wg.Wait()
 	}
 }

@@ -35,10 +35,13 @@ func (h *Hub) ServeCitizen(w http.ResponseWriter, r *http.Request, contactID str
 }
 
 // place is a waiting contact's place in its line, counted before the hub's
-// lock is taken: the count walks the line ahead of the contact, and a
-// reconnecting crowd must not hold up every other frame while it does.
+// lock is taken, when it is near either end of the line (a new caller at
+// the back, one about to be served). Deeper in a long line it is left to
+// the refresher, which counts the places of everyone who connected
+// meanwhile in one walk: after a restart a whole line reconnects at once,
+// and a walk each would cost the square of its length.
 type place struct {
-	contactID string // "" when the contact was not waiting
+	contactID string // "" when not counted
 	position  int
 }
 
@@ -47,8 +50,8 @@ func (h *Hub) placeOf(contactID string) place {
 	if err != nil || cv.Status != router.StatusQueued {
 		return place{}
 	}
-	n, err := h.r.Position(cv.ID)
-	if err != nil || n == 0 {
+	n, ok, err := h.r.NearPosition(cv.ID)
+	if err != nil || !ok || n == 0 {
 		return place{}
 	}
 	return place{contactID: cv.ID, position: n}
@@ -101,8 +104,8 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 			h.sendQueuedLocked(c, pre.position, nil, false)
 			h.queueMovedLocked(cv.Queue)
 		default:
-			// It came back to the line just now: the refresher counts its
-			// place, and the callback confirmation follows that.
+			// Deep in a long line, or back in it just now: the refresher
+			// counts its place, and the callback confirmation follows.
 			c.afterPlace = confirm
 			h.queueMovedLocked(cv.Queue)
 			return

@@ -174,6 +174,35 @@ func TestPlacesFarBackArePaced(t *testing.T) {
 	}
 }
 
+// A citizen deep in a long line (further than router.NearPosition looks
+// from either end) hears their place from the refresher on connecting,
+// with their callback confirmed after it.
+func TestDeepInALongLineHearsThePlace(t *testing.T) {
+	e := newEnv(t)
+	var ids []string
+	for i := range 700 {
+		ids = append(ids, e.enqueue(router.EnqueueRequest{Caller: caller("c" + strconv.Itoa(i))}).ID)
+	}
+	if _, _, err := e.r.RequestCallback(ids[350], router.CallbackRequest{Number: "01055556666"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := e.r.NearPosition(ids[350]); err != nil || ok {
+		t.Fatalf("NearPosition of the 351st of 700 = %t, %v; want it too deep to count quickly", ok, err)
+	}
+	c := e.dial("/citizen/" + ids[350])
+	if q := c.expectNext("queued"); q.num("position") != 351 {
+		t.Errorf("deep in the line the citizen heard %v; want position 351", q)
+	}
+	if f := c.expectNext("callback"); f.str("mode") != "keep_place" {
+		t.Errorf("then %v; want the kept place confirmed", f)
+	}
+	// Near the back the place is counted at once, as before.
+	back := e.dial("/citizen/" + ids[699])
+	if q := back.expectNext("queued"); q.num("position") != 700 {
+		t.Errorf("at the back the citizen heard %v; want position 700", q)
+	}
+}
+
 // A citizen who reconnects while their callback waits hears it confirmed
 // again, whichever way it was agreed: a kept place (virtual hold), a
 // booked time still to come, and a booked time that has come (the contact

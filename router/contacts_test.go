@@ -74,7 +74,7 @@ func TestPositions(t *testing.T) {
 // on a snapshot and inside a write.
 func TestPositionsInALongLine(t *testing.T) {
 	f := newFixture(t, []QueueConfig{queue("q")}, nil)
-	n := 3*backProbe + 7
+	n := 6*backProbe + 7
 	for i := range n {
 		switch {
 		case i%3 == 0:
@@ -110,6 +110,18 @@ func TestPositionsInALongLine(t *testing.T) {
 		if inWrite != i+1 {
 			t.Errorf("position of the %dth inside a write = %d; want %d", i+1, inWrite, i+1)
 		}
+	}
+	// NearPosition answers near either end and gives up in the middle.
+	for _, i := range []int{0, 1, 5, n - 6, n - 2, n - 1} {
+		if got, ok, err := f.r.NearPosition(line[i].ID); err != nil || !ok || got != i+1 {
+			t.Errorf("NearPosition of the %dth = %d, %t (%v); want %d", i+1, got, ok, err, i+1)
+		}
+	}
+	if got, ok, err := f.r.NearPosition(line[n/2].ID); err != nil || ok {
+		t.Errorf("NearPosition in the middle = %d, %t (%v); want it to give up", got, ok, err)
+	}
+	if _, _, err := f.r.NearPosition("ct-none"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("NearPosition of an unknown contact: %v; want ErrNotFound", err)
 	}
 }
 

@@ -38,6 +38,21 @@ func (r *Router) contactWithLines(id string) (*memdb.Txn, *contactRow, lineLengt
 	return txn, c, lengths, nil
 }
 
+// NearPosition is Position for a contact near either end of its line:
+// within backProbe places of the front or of the back. ok is false when
+// it waits further inside (then count it with Positions, one walk for many
+// contacts, or Position). It costs a few hundred steps at most, whatever
+// the line's length.
+func (r *Router) NearPosition(contactID string) (n int, ok bool, err error) {
+	txn, c, lengths, err := r.contactWithLines(contactID)
+	if err == nil {
+		if n, ok, err = placeWithin(txn, c, lengths, backProbe); err == nil {
+			return n, ok, nil
+		}
+	}
+	return 0, false, fmt.Errorf("near position: %w", err)
+}
+
 // Peek is Contact without the position, which costs a walk of the line
 // ahead of a waiting contact: for callers that need only where the contact
 // stands (status, queue, agent), often, or under a lock of their own.

@@ -236,15 +236,25 @@ func position(txn *memdb.Txn, c *contactRow, lengths lineLengths) (int, error) {
 	if c.Status != StatusQueued {
 		return 0, nil
 	}
+	n, _, err := placeWithin(txn, c, lengths, 0)
+	return n, err
+}
+
+// placeWithin is position, giving up (ok false) when the contact is more
+// than limit steps from both ends of a line; limit 0 never gives up.
+func placeWithin(txn *memdb.Txn, c *contactRow, lengths lineLengths, limit int) (int, bool, error) {
+	if c.Status != StatusQueued {
+		return 0, true, nil
+	}
 	n := 1
 	for i, class := range classes {
-		ahead, err := countAhead(txn, c.Queue, class, c.rank(), lengths[i])
-		if err != nil {
-			return 0, err
+		ahead, ok, err := countAhead(txn, c.Queue, class, c.rank(), lengths[i], limit)
+		if err != nil || !ok {
+			return 0, false, err
 		}
 		n += ahead
 	}
-	return n, nil
+	return n, true, nil
 }
 
 // position is the package function's answer inside the write, under the
@@ -258,7 +268,8 @@ func (w *writer) position(c *contactRow) (int, error) {
 }
 
 // countAhead counts the contacts of a queue's line of one class ranked
-// before rank, on txn, where the line is length long. Most places asked
+// before rank, on txn, where the line is length long; with limit above 0 it
+// gives up (false) past limit steps from the front. Most places asked
 // for are near an end: a new caller at the back (an enqueue, a citizen's
 // socket opening right after), a transfer or a requeue at the front. So it
 // walks from the front and, for the first backProbe steps, also from rank
@@ -267,29 +278,32 @@ func (w *writer) position(c *contactRow) (int, error) {
 // the line's length gives the rest. Past the probe it walks on from the
 // front only: two walks at once cost more per step than one (they share
 // the CPU's caches), so a place in the middle costs what one walk does.
-func countAhead(txn *memdb.Txn, queue string, class capClass, rank string, length int) (int, error) {
+func countAhead(txn *memdb.Txn, queue string, class capClass, rank string, length, limit int) (int, bool, error) {
 	front, err := txn.Get(tableContacts, indexContactRank, queue, string(class))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	rest, err := txn.LowerBound(tableContacts, indexContactRank, queue, string(class), rank)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	ahead, others := 0, 0
 	for {
 		f := front.Next()
 		if f == nil || f.(*contactRow).rank() >= rank {
-			return ahead, nil
+			return ahead, true, nil
 		}
 		ahead++
+		if limit > 0 && ahead > limit {
+			return 0, false, nil
+		}
 		if others >= backProbe {
 			continue
 		}
 		// The lower bound runs on past the line into the next ones.
 		b := rest.Next()
 		if b == nil || b.(*contactRow).Queue != queue || b.(*contactRow).class() != class {
-			return length - others, nil
+			return length - others, true, nil
 		}
 		others++
 	}
