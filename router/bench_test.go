@@ -324,3 +324,31 @@ func BenchmarkPositionLongLine(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPositionCrowd reads the places of 500 contacts spread over a
+// line of 20,000, all at once, as the chat pages of a whole line do after
+// a restart (GET /v1/contacts/{id} before reconnecting).
+//
+//	go test -run '^$' -bench PositionCrowd -benchtime 20x ./router/
+func BenchmarkPositionCrowd(b *testing.B) {
+	const line, crowd = 20_000, 500
+	f := newFixture(b, []QueueConfig{queue("q")}, nil)
+	f.r.sink = nil
+	ids := make([]string, line)
+	for i := range line {
+		ids[i] = f.enqueue("q", fmt.Sprint("c", i)).ID
+	}
+	b.ResetTimer()
+	for range b.N {
+		var wg sync.WaitGroup
+		for k := range crowd {
+			i := k * (line / crowd)
+			wg.Go(func() {
+				if p, err := f.r.Position(ids[i]); err != nil || p != i+1 {
+					b.Errorf("position %d (%v); want %d", p, err, i+1)
+				}
+			})
+		}
+		wg.Wait()
+	}
+}

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestDuplicateCaller(t *testing.T) {
@@ -122,6 +125,72 @@ func TestPositionsInALongLine(t *testing.T) {
 	}
 	if _, _, err := f.r.NearPosition("ct-none"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("NearPosition of an unknown contact: %v; want ErrNotFound", err)
+	}
+}
+
+// Callers asking for places deep in one line while a walk of it runs
+// gather in the next round and share one walk; each gets their own place.
+func TestDeepPlacesShareAWalk(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, nil)
+	n := 6*backProbe + 7
+	for i := range n {
+		f.enqueue("q", fmt.Sprint("c", i))
+	}
+	line, err := f.r.Waiting("q")
+	f.must(err)
+	// A walk of q in progress: the queue's walk lock, held.
+	pr := &f.r.rounds
+	pr.mu.Lock()
+	pr.gathering, pr.walks = map[string]*placeRound{}, map[string]*sync.Mutex{"q": {}}
+	walk := pr.walks["q"]
+	pr.mu.Unlock()
+	walk.Lock()
+
+	const callers = 10
+	type answer struct{ i, got int }
+	answers := make(chan answer, callers)
+	errs := make(chan error, callers)
+	for k := range callers {
+		i := 2*backProbe + k
+		go func() {
+			got, err := f.r.Position(line[i].ID)
+			if err != nil {
+				errs <- err
+			}
+			answers <- answer{i, got}
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pr.mu.Lock()
+		joined := 0
+		if g := pr.gathering["q"]; g != nil {
+			joined = len(g.ids)
+		}
+		pr.mu.Unlock()
+		if joined == callers {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d callers joined the round", joined, callers)
+		}
+		runtime.Gosched()
+	}
+	walk.Unlock()
+	for range callers {
+		a := <-answers
+		if a.got != a.i+1 {
+			t.Errorf("Position of the %dth = %d; want %d", a.i+1, a.got, a.i+1)
+		}
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.walked != 1 {
+		t.Errorf("%d walks for %d callers; want 1", pr.walked, callers)
 	}
 }
 

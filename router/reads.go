@@ -13,10 +13,24 @@ func (r *Router) Contact(id string) (ContactView, error) {
 		return ContactView{}, fmt.Errorf("contact: %w", err)
 	}
 	out := contactView(c)
-	if out.Position, err = position(txn, c, lengths); err != nil {
+	if out.Position, err = r.place(txn, c, lengths); err != nil {
 		return ContactView{}, fmt.Errorf("contact: %w", err)
 	}
 	return out, nil
+}
+
+// place counts c's place as read on txn: near either end of its line at
+// once, deeper in a round shared with everyone asking about the same line
+// (deepPlace), which counts on a snapshot a moment newer.
+func (r *Router) place(txn *memdb.Txn, c *contactRow, lengths lineLengths) (int, error) {
+	if n, ok, err := placeWithin(txn, c, lengths, backProbe); err != nil || ok {
+		return n, err
+	}
+	if n, ok, err := r.deepPlace(c.Queue, c.ID); err != nil || ok {
+		return n, err
+	}
+	// It left the line meanwhile: the place as of txn.
+	return position(txn, c, lengths)
 }
 
 // contactWithLines reads a contact on a snapshot, with the lengths of its
@@ -78,7 +92,7 @@ func (r *Router) Position(contactID string) (int, error) {
 	txn, c, lengths, err := r.contactWithLines(contactID)
 	if err == nil {
 		var n int
-		if n, err = position(txn, c, lengths); err == nil {
+		if n, err = r.place(txn, c, lengths); err == nil {
 			return n, nil
 		}
 	}

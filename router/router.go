@@ -89,10 +89,11 @@ type Router struct {
 	// lines' update happen under it, so a reader holding it for a moment
 	// gets a snapshot and the lengths as of that snapshot.
 	linesMu  sync.RWMutex
-	tally    lineTally // the running write group's changes to lines; guarded by mu
-	seq      uint64    // enqueue sequence, guarded by mu
-	eventSeq uint64    // guarded by mu
-	idSeq    uint64    // guarded by mu
+	rounds   placeRounds // deep places counted for many callers at once
+	tally    lineTally   // the running write group's changes to lines; guarded by mu
+	seq      uint64      // enqueue sequence, guarded by mu
+	eventSeq uint64      // guarded by mu
+	idSeq    uint64      // guarded by mu
 	idPrefix string
 	wake     chan struct{}
 
