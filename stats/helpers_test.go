@@ -65,6 +65,24 @@ type desk struct {
 	store durable
 }
 
+// morningStart is the start of the history tests' morning: a1 of general
+// online, a computation at 09:00:00, then at 09:00:10 two calls, A (offered
+// to a1) and B (waits), and at 09:00:15 a1 answers A. It returns B.
+func (d *desk) morningStart() string {
+	d.t.Helper()
+	d.queue(queueCfg(general, 20))
+	d.agent(agentIn("a1", general))
+	d.online("a1")
+	d.at("09:00:00")
+	d.st.Queues()
+	d.at("09:00:10")
+	a := d.enqueue(general, "A", router.ChannelVoice) // offered to a1
+	b := d.enqueue(general, "B", router.ChannelVoice) // waits
+	d.at("09:00:15")
+	d.accept(a) // within the threshold
+	return b
+}
+
 func newDesk(t testing.TB, sink router.Sink, store durable, opts ...func(*Config)) *desk {
 	t.Helper()
 	clock := &fakeClock{t: day0}

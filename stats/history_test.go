@@ -28,17 +28,7 @@ func checkHistory(t *testing.T, what string, got []Point, want []string) {
 
 func TestHistoryOneSampleAMinute(t *testing.T) {
 	d := newDesk(t, nil, nil)
-	d.queue(queueCfg(general, 20))
-	d.agent(agentIn("a1", general))
-	d.online("a1")
-
-	d.at("09:00:00")
-	d.st.Queues()
-	d.at("09:00:10")
-	c1 := d.enqueue(general, "A", router.ChannelVoice) // offered to a1
-	c2 := d.enqueue(general, "B", router.ChannelVoice) // waits
-	d.at("09:00:15")
-	d.accept(c1) // within the threshold
+	c2 := d.morningStart()
 	for range 40 {
 		d.read() // many computations in one minute, no new sample
 	}

@@ -90,16 +90,7 @@ func TestHistorySurvivesARestart(t *testing.T) {
 			sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 				ctx := context.Background()
 				d := journalDesk(t, b)
-				d.queue(queueCfg(general, 20))
-				d.agent(agentIn("a1", general))
-				d.online("a1")
-				d.at("09:00:00")
-				d.st.Queues()
-				d.at("09:00:10")
-				c1 := d.enqueue(general, "A", router.ChannelVoice) // offered to a1
-				c2 := d.enqueue(general, "B", router.ChannelVoice) // waits
-				d.at("09:00:15")
-				d.accept(c1)
+				c2 := d.morningStart()
 				d.at("09:01:00")
 				d.st.Queues()
 				d.at("09:01:30")
