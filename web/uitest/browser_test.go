@@ -38,6 +38,7 @@ type page struct {
 // screenshot under test-output/screenshots.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	beginTest(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox,

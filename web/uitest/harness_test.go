@@ -183,6 +183,50 @@ func restartServer(t *testing.T) {
 	}
 }
 
+// rounds notices a repeated run (go test -count=N): the tests use the
+// demo's fixed agents, callers and queue ids, so a second round on the same
+// server would meet the first round's chats, queues and wrap-ups. Each
+// round gets a fresh server instead.
+var rounds struct {
+	mu      sync.Mutex
+	current testing.TB      // the top-level test running now
+	ran     map[string]bool // top-level tests run on this server
+}
+
+// beginTest is called by every way a test reaches the server (the browser,
+// the API client); the first call of a top-level test that already ran on
+// this server starts a fresh server on a fresh database. Tests run one at a
+// time, so the test seen last is the one running.
+func beginTest(tb testing.TB) {
+	tb.Helper()
+	name := tb.Name()
+	if strings.Contains(name, "/") {
+		return // a subtest belongs to the test already begun
+	}
+	rounds.mu.Lock()
+	defer rounds.mu.Unlock()
+	if rounds.current == tb {
+		return
+	}
+	rounds.current = tb
+	if rounds.ran == nil {
+		rounds.ran = map[string]bool{}
+	}
+	if rounds.ran[name] {
+		halt()
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(filepath.Join(server.dir, "t.db"+suffix)); err != nil && !os.IsNotExist(err) {
+				tb.Fatalf("fresh database for the next round: %v", err)
+			}
+		}
+		if err := launch("127.0.0.1:0"); err != nil {
+			tb.Fatalf("fresh server for the next round: %v", err)
+		}
+		clear(rounds.ran)
+	}
+	rounds.ran[name] = true
+}
+
 // apiClient calls the public API as one logged-in user, from an address of
 // its own.
 type apiClient struct {
@@ -197,6 +241,7 @@ func newAddr() string { return fmt.Sprintf("198.51.100.%d", addrSeq.Add(1)%250+1
 // nil); it returns the status code.
 func (c *apiClient) call(method, path string, body, out any) int {
 	c.t.Helper()
+	beginTest(c.t)
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
