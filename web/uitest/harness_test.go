@@ -122,7 +122,7 @@ func startServer(bin, dir string) (stop func(), err error) {
 }
 
 func launch(addr string) error {
-	cmd := exec.Command(server.bin, "serve", "--demo", "--addr", addr, "--db", filepath.Join(server.dir, "t.db"),
+	cmd := exec.Command(server.bin, "serve", "--demo", "--addr", addr, "--db", dbFile(),
 		"--trust-proxy", "--log-level", "info")
 	cmd.Env = append(os.Environ(), "TELLONCE_ADMIN_PASSWORD="+adminPassword)
 	cmd.Stderr = server.logFile
@@ -159,6 +159,9 @@ func launch(addr string) error {
 		return fmt.Errorf("the server did not print its address within 60 s; see %s", logPath)
 	}
 }
+
+// dbFile is the server's SQLite database.
+func dbFile() string { return filepath.Join(server.dir, "t.db") }
 
 // halt stops the server gracefully (as a deployment does), or kills it
 // after 20 s.
@@ -215,7 +218,7 @@ func beginTest(tb testing.TB) {
 	if rounds.ran[name] {
 		halt()
 		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if err := os.Remove(filepath.Join(server.dir, "t.db"+suffix)); err != nil && !os.IsNotExist(err) {
+			if err := os.Remove(dbFile() + suffix); err != nil && !os.IsNotExist(err) {
 				tb.Fatalf("fresh database for the next round: %v", err)
 			}
 		}
