@@ -156,7 +156,7 @@ func (e *BookingError) Unwrap() error { return ErrConflict }
 // the slot that starts at at, checking the slot exists and has room and
 // that the caller holds no other booking.
 func (w *writer) bookTxn(c *contactRow, q *queueRow, at time.Time, handleTime time.Duration) error {
-	if raw, err := w.txn.First(tableContacts, indexContactBooking, c.Caller.ID); err != nil {
+	if raw, err := w.txn.First(tableContacts, indexContactBooking, c.Identity); err != nil {
 		return fmt.Errorf("bookings of %s: %w", c.Caller.ID, err)
 	} else if raw != nil && raw.(*contactRow).ID != c.ID {
 		return &BookingError{CallerID: c.Caller.ID, ContactID: raw.(*contactRow).ID}
@@ -309,11 +309,11 @@ func (w *writer) callbackResultTxn(username, contactID, result string) error {
 	if err != nil {
 		return err
 	}
+	if username != "" && c.Agent != username {
+		return notYours("contact", contactID)
+	}
 	if c.Channel != ChannelCallback {
 		return invalid("contact_id", "contact %s is not a callback", contactID)
-	}
-	if username != "" && c.Agent != username {
-		return fmt.Errorf("contact %s is not assigned to %s: %w", contactID, username, ErrForbidden)
 	}
 	if c.Status != StatusAssigned {
 		return fmt.Errorf("contact is %s; a callback is dialled once an agent accepts it: %w", c.Status, ErrConflict)
@@ -413,7 +413,7 @@ func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*conta
 	}
 	w.r.seq++
 	leg := &contactRow{
-		ID: w.r.id("ct"), CaseID: c.CaseID, Queue: q.ID, Agency: q.Agency, Channel: ChannelCallback,
+		ID: w.r.id("ct"), CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), Queue: q.ID, Agency: q.Agency, Channel: ChannelCallback,
 		Caller: c.Caller, Priority: c.Priority, Context: c.Context, CallbackNumber: number,
 		Skills: contactSkills(q.RequiredSkills, nil, c.Caller.Language),
 		Seq:    w.r.seq, CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,

@@ -201,7 +201,7 @@ func TestUnansweredCallbackIsRetriedThenClosed(t *testing.T) {
 	_, err := f.r.CallbackResult("", c.ID, "maybe")
 	wantErr(t, "an unknown result", err, ErrInvalid)
 	_, err = f.r.CallbackResult("b", c.ID, CallbackNoAnswer)
-	wantErr(t, "another agent's report", err, ErrForbidden)
+	wantErr(t, "another agent's report", err, ErrNotFound)
 
 	evs, err := f.r.CallbackResult("", c.ID, CallbackNoAnswer)
 	f.must(err)

@@ -49,6 +49,9 @@ func (req EnqueueRequest) Validate() error {
 	if req.Channel == ChannelCallback && req.CallbackNumber == "" {
 		return invalid("callback_number", "is required for a callback")
 	}
+	if err := checkIdentity(req.Identity); err != nil {
+		return err
+	}
 	if req.CaseID != "" {
 		if err := checkID("case_id", req.CaseID); err != nil {
 			return err
@@ -126,7 +129,8 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if q.interpreters() {
 		return nil, invalid("queue", "queue %s takes only interpreter requests from agents", q.ID)
 	}
-	if dup, err := liveContactOf(w.txn, q.ID, req.Caller.ID); err != nil {
+	identity := req.identityOf()
+	if dup, err := liveContactOf(w.txn, q.ID, identity); err != nil {
 		return nil, err
 	} else if dup != nil {
 		return nil, &DuplicateContactError{Queue: q.ID, CallerID: req.Caller.ID, ContactID: dup.ID}
@@ -144,7 +148,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	}
 	w.r.seq++
 	c := &contactRow{
-		ID: w.r.id("ct"), CaseID: cs.ID, Queue: q.ID, Agency: q.Agency, Channel: req.Channel,
+		ID: w.r.id("ct"), CaseID: cs.ID, Identity: identity, Queue: q.ID, Agency: q.Agency, Channel: req.Channel,
 		Caller: maskedCaller(req.Caller), Priority: req.Priority, Context: maskedContext(req.Context),
 		CallbackNumber: req.CallbackNumber, Extra: maps.Clone(req.Skills),
 		Skills: contactSkills(q.RequiredSkills, req.Skills, req.Caller.Language),
@@ -178,12 +182,14 @@ func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		if cs.CallerID != req.Caller.ID {
-			return nil, fmt.Errorf("case %s belongs to another caller: %w", cs.ID, ErrForbidden)
+		// Without proof the answer is the one for a case that does not
+		// exist: a stranger learns nothing about which cases there are.
+		if !req.CaseProven && cs.Identity != req.identityOf() {
+			return nil, notYours("case", req.CaseID)
 		}
 		return cs, nil
 	}
-	cs := &caseRow{ID: w.r.id("cs"), CallerID: req.Caller.ID, Caller: maskedCaller(req.Caller),
+	cs := &caseRow{ID: w.r.id("cs"), CallerID: req.Caller.ID, Identity: req.identityOf(), Caller: maskedCaller(req.Caller),
 		Context: maskedContext(req.Context), CreatedAt: w.now}
 	return cs, w.putCase(cs)
 }
@@ -356,6 +362,19 @@ func (w *writer) setLegTxn(c *contactRow, fn func(l *Leg)) error {
 // Abandon ends a contact because the caller left (hung up, closed the chat),
 // together with a pending warm-transfer leg of it.
 func (r *Router) Abandon(contactID string) ([]Event, error) {
+	return r.AbandonBy(contactID, "")
+}
+
+// AbandonBy ends a contact before it was served to its end, as Abandon
+// does, on behalf of actor ("supervisor:<username>", "gateway:<username>",
+// "agent:<username>"); the timeline records it. An empty actor is the
+// citizen. Who may do so is the caller's rule.
+func (r *Router) AbandonBy(contactID, actor string) ([]Event, error) {
+	if actor != "" {
+		if err := checkActor(actor); err != nil {
+			return nil, fmt.Errorf("abandon %s: %w", contactID, err)
+		}
+	}
 	return r.write(func(w *writer) error {
 		c, err := getContact(w.txn, contactID)
 		if err != nil {
@@ -364,7 +383,9 @@ func (r *Router) Abandon(contactID string) ([]Event, error) {
 		if !c.Status.live() {
 			return fmt.Errorf("abandon %s: contact already ended: %w", contactID, ErrConflict)
 		}
-		actor := "citizen:" + c.Caller.ID
+		if actor == "" {
+			actor = "citizen:" + c.Caller.ID
+		}
 		if c.WarmOf != "" {
 			if err := w.endContactTxn(c.WarmOf, "abandoned", "", actor, EventAbandoned); err != nil {
 				return err
@@ -401,7 +422,7 @@ func (w *writer) assignedTo(username, contactID string) (*contactRow, error) {
 		return nil, err
 	}
 	if c.Agent != username || !c.Status.live() {
-		return nil, fmt.Errorf("contact %s is not assigned to %s: %w", contactID, username, ErrForbidden)
+		return nil, notYours("contact", contactID)
 	}
 	if c.Status != StatusAssigned {
 		return nil, fmt.Errorf("contact %s is %s, not assigned: %w", contactID, c.Status, ErrConflict)

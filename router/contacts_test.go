@@ -255,13 +255,13 @@ func TestMessagesAndAuthorization(t *testing.T) {
 		{"citizen says", func() ([]Event, error) { return f.r.Say(AsCitizen(), c.ID, "hi") }, nil},
 		{"gateway transcript", func() ([]Event, error) { return f.r.Transcript(c.ID, RoleCitizen, "my card") }, nil},
 		{"assigned agent notes", func() ([]Event, error) { return f.r.Note("a", c.CaseID, "check id") }, nil},
-		{"other agent says", func() ([]Event, error) { return f.r.Say(AsAgent("b"), c.ID, "hi") }, ErrForbidden},
-		{"other agent notes", func() ([]Event, error) { return f.r.Note("b", c.CaseID, "x") }, ErrForbidden},
-		{"other agent ends", func() ([]Event, error) { return f.r.End("b", c.ID, "resolved", "") }, ErrForbidden},
+		{"other agent says", func() ([]Event, error) { return f.r.Say(AsAgent("b"), c.ID, "hi") }, ErrNotFound},
+		{"other agent notes", func() ([]Event, error) { return f.r.Note("b", c.CaseID, "x") }, ErrNotFound},
+		{"other agent ends", func() ([]Event, error) { return f.r.End("b", c.ID, "resolved", "") }, ErrNotFound},
 		{"other agent transfers", func() ([]Event, error) {
 			_, evs, err := f.r.Transfer("b", c.ID, Target{Queue: "q"}, TransferCold, "")
 			return evs, err
-		}, ErrForbidden},
+		}, ErrNotFound},
 		{"empty text", func() ([]Event, error) { return f.r.Say(AsAgent("a"), c.ID, "") }, ErrInvalid},
 		{"unknown contact", func() ([]Event, error) { return f.r.Say(AsCitizen(), "nope", "x") }, ErrNotFound},
 	} {

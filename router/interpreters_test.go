@@ -156,7 +156,7 @@ func TestInterpreterRequestRules(t *testing.T) {
 	_, _, err = f.r.Interpret("a", c.ID, "v i", "")
 	wantErr(t, "a bad language", err, ErrInvalid)
 	_, _, err = f.r.Interpret("i-en", c.ID, "vi", "")
-	wantErr(t, "someone else's contact", err, ErrForbidden)
+	wantErr(t, "someone else's contact", err, ErrNotFound)
 	_, _, err = f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "interp.en", Caller: Caller{ID: "x"}})
 	wantErr(t, "a citizen in an interpreter queue", err, ErrInvalid)
 	_, _, err = f.r.Transfer("a", c.ID, Target{Queue: "interp.en"}, TransferCold, "")

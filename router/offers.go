@@ -83,7 +83,7 @@ func (w *writer) completeWarmTxn(leg *contactRow, username string) error {
 	if err != nil || !first.Status.live() {
 		return nil
 	}
-	if dup, err := liveContactOf(w.txn, leg.Queue, leg.Caller.ID); err != nil {
+	if dup, err := liveContactOf(w.txn, leg.Queue, leg.Identity); err != nil {
 		return err
 	} else if dup != nil && dup.ID != first.ID {
 		return &DuplicateContactError{Queue: leg.Queue, CallerID: leg.Caller.ID, ContactID: dup.ID}
@@ -214,7 +214,7 @@ func (w *writer) ownOffer(username, offerID string) (*offerRow, error) {
 		return nil, err
 	}
 	if o.Agent != username {
-		return nil, fmt.Errorf("offer %s is not for %s: %w", offerID, username, ErrForbidden)
+		return nil, notYours("offer", offerID)
 	}
 	return o, nil
 }

@@ -52,14 +52,14 @@ func TestAcceptAfterExpiryBeforeTickIsConflict(t *testing.T) {
 	wantErr(t, "Accept(after expiry)", err, ErrConflict)
 }
 
-func TestAcceptByOtherAgentIsForbidden(t *testing.T) {
+func TestAcceptByOtherAgentIsNotFound(t *testing.T) {
 	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q"), agent("b", "q")})
 	f.online("a")
 	c := f.enqueue("q", "caller")
 	_, err := f.r.Accept("b", f.contact(c.ID).OfferID)
-	wantErr(t, "Accept(b, a's offer)", err, ErrForbidden)
+	wantErr(t, "Accept(b, a's offer)", err, ErrNotFound)
 	_, err = f.r.Decline("b", f.contact(c.ID).OfferID, "")
-	wantErr(t, "Decline(b, a's offer)", err, ErrForbidden)
+	wantErr(t, "Decline(b, a's offer)", err, ErrNotFound)
 }
 
 func TestDecline(t *testing.T) {

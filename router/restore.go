@@ -20,7 +20,9 @@ type Snapshot struct {
 
 // CaseSnapshot is an open case: its legs, timeline and live contacts.
 type CaseSnapshot struct {
-	ID        string
+	ID string
+	// Identity is who opened the case (see EnqueueRequest.Identity).
+	Identity  string
 	Caller    Caller
 	Context   ContactContext
 	CreatedAt time.Time
@@ -33,7 +35,10 @@ type CaseSnapshot struct {
 // their queue (offers do not survive a restart); assigned ones are held for
 // their agent through the reconnect grace.
 type ContactSnapshot struct {
-	ID             string
+	ID string
+	// Identity and Origin: see ContactView.
+	Identity       string
+	Origin         string
 	Queue          string
 	Channel        Channel
 	Priority       int
@@ -157,7 +162,7 @@ func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
 	if err := checkID("case id", s.ID); err != nil {
 		return err
 	}
-	cs := &caseRow{ID: s.ID, CallerID: s.Caller.ID, Caller: s.Caller, Context: s.Context.clone(),
+	cs := &caseRow{ID: s.ID, CallerID: s.Caller.ID, Identity: s.Identity, Caller: s.Caller, Context: s.Context.clone(),
 		CreatedAt: s.CreatedAt, Legs: slices.Clone(s.Legs), Live: len(s.Contacts)}
 	for _, l := range s.Legs {
 		if l.Agent != "" {
@@ -203,7 +208,7 @@ func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) erro
 		language = "" // an interpreter leg needs the requested language only
 	}
 	c := &contactRow{
-		ID: s.ID, CaseID: cs.ID, Queue: q.ID, Agency: q.Agency, Channel: s.Channel, Caller: cs.Caller,
+		ID: s.ID, CaseID: cs.ID, Identity: s.Identity, Origin: s.Origin, Queue: q.ID, Agency: q.Agency, Channel: s.Channel, Caller: cs.Caller,
 		Priority: s.Priority, Context: s.Context.clone(), CallbackNumber: s.CallbackNumber,
 		Extra: s.Skills, Skills: contactSkills(q.RequiredSkills, s.Skills, language),
 		Seq: s.Seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: s.EnqueuedAt, Head: s.Head,

@@ -3,10 +3,11 @@ package router
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"fmt"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,9 @@ type Config struct {
 	// Sink may be nil.
 	Sink Sink
 	// NewID makes opaque ids for contacts ("ct"), cases ("cs") and offers
-	// ("of"). The default is a counter prefixed by the start time, unique
-	// across restarts of one process clock.
+	// ("of"). The default is 128 random bits: an id is a name, never a
+	// key, but one that cannot be guessed tells nobody which contacts and
+	// cases exist. Tests inject counters to read their ids back.
 	NewID func(kind string) string
 	// ReconnectGrace is how long a disconnected agent keeps their contacts
 	// (default 30s).
@@ -93,8 +95,6 @@ type Router struct {
 	tally    lineTally   // the running write group's changes to lines; guarded by mu
 	seq      uint64      // enqueue sequence, guarded by mu
 	eventSeq uint64      // guarded by mu
-	idSeq    uint64      // guarded by mu
-	idPrefix string
 	wake     chan struct{}
 
 	// Group commit: concurrent write calls queue here and one of them, the
@@ -125,14 +125,13 @@ func New(cfg Config) (*Router, error) {
 		return nil, fmt.Errorf("new router: %w", err)
 	}
 	r := &Router{
-		clock:    cfg.Clock,
-		sink:     cfg.Sink,
-		newID:    cfg.NewID,
-		cfg:      cfg,
-		idPrefix: strconv.FormatInt(cfg.Clock.Now().UnixNano(), 36),
-		wake:     make(chan struct{}, 1),
-		lines:    map[string]int{},
-		tally:    lineTally{},
+		clock: cfg.Clock,
+		sink:  cfg.Sink,
+		newID: cfg.NewID,
+		cfg:   cfg,
+		wake:  make(chan struct{}, 1),
+		lines: map[string]int{},
+		tally: lineTally{},
 	}
 	r.db.Store(db)
 	return r, nil
@@ -164,8 +163,20 @@ func (r *Router) id(kind string) string {
 	if r.newID != nil {
 		return r.newID(kind)
 	}
-	r.idSeq++
-	return kind + "-" + r.idPrefix + "-" + strconv.FormatUint(r.idSeq, 36)
+	return RandomID(kind)
+}
+
+// idEncoding spells random ids in lower case without padding: they are
+// valid ids (checkID) and read well in logs.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// RandomID is kind followed by 128 random bits.
+func RandomID(kind string) string {
+	var b [16]byte
+	// crypto/rand.Read never fails on the platforms Go supports (it
+	// panics inside rather than return a short read).
+	_, _ = rand.Read(b[:])
+	return kind + "-" + idEncoding.EncodeToString(b[:])
 }
 
 // write runs fn in a memdb write transaction, runs matching, commits, and

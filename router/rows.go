@@ -79,8 +79,13 @@ func (a *agentRow) display() AgentState {
 // contactRow is one leg of a case: a contact waiting, offered, assigned or
 // ended (ended rows stay until their case closes, for reads).
 type contactRow struct {
-	ID             string
-	CaseID         string
+	ID     string
+	CaseID string
+	// Identity keys the caller's one place per queue (see
+	// EnqueueRequest.Identity); Origin is the first contact of the
+	// citizen's chain of legs (see originOf).
+	Identity       string
+	Origin         string
 	Queue          string
 	Agency         string
 	Channel        Channel
@@ -180,8 +185,11 @@ func lineOf(c *contactRow) string {
 // caseRow is an open case: the caller, its legs, its timeline and its
 // live-leg count.
 type caseRow struct {
-	ID        string
-	CallerID  string
+	ID       string
+	CallerID string
+	// Identity is who opened the case: a request of the same identity may
+	// continue it without its continuation token.
+	Identity  string
 	Caller    Caller
 	Context   ContactContext
 	CreatedAt time.Time

@@ -84,7 +84,7 @@ func contactsTableSchema() *memdb.TableSchema {
 		indexContactOverflow: {Name: indexContactOverflow, Unique: false, AllowMissing: true,
 			Indexer: &multiKeyIndex{desc: "(overflowed queue, class, rank) while queued", keys: contactOverflowKeys}},
 		indexContactCaller: {Name: indexContactCaller, Unique: true, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(queue, caller id) while live, except pending warm-transfer and interpreter legs", key: contactCallerKey}},
+			Indexer: &keyIndex{desc: "(queue, identity) while live, except pending warm-transfer and interpreter legs", key: contactCallerKey}},
 		indexContactAgent: {Name: indexContactAgent, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(agent) while offered or assigned", key: contactAgentKey}},
 		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
@@ -92,7 +92,7 @@ func contactsTableSchema() *memdb.TableSchema {
 		indexContactSlot: {Name: indexContactSlot, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(queue, slot start) while scheduled in a booked slot", key: contactSlotKey}},
 		indexContactBooking: {Name: indexContactBooking, Unique: true, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(caller id) while scheduled in a booked slot", key: contactBookingKey}},
+			Indexer: &keyIndex{desc: "(identity) while scheduled in a booked slot", key: contactBookingKey}},
 	}}
 }
 
@@ -180,10 +180,10 @@ func contactOverflowKeys(obj any) [][]string {
 // legs: they are the same person's existing place, not a second one.
 func contactCallerKey(obj any) ([]string, bool) {
 	c := obj.(*contactRow)
-	if !c.Status.live() || c.WarmOf != "" || c.ConferenceOf != "" {
+	if !c.Status.live() || c.WarmOf != "" || c.ConferenceOf != "" || c.Identity == "" {
 		return nil, false
 	}
-	return []string{c.Queue, c.Caller.ID}, true
+	return []string{c.Queue, c.Identity}, true
 }
 
 func contactSlotKey(obj any) ([]string, bool) {
@@ -196,10 +196,10 @@ func contactSlotKey(obj any) ([]string, bool) {
 
 func contactBookingKey(obj any) ([]string, bool) {
 	c := obj.(*contactRow)
-	if c.Status != StatusScheduled || !c.Slot {
+	if c.Status != StatusScheduled || !c.Slot || c.Identity == "" {
 		return nil, false
 	}
-	return []string{c.Caller.ID}, true
+	return []string{c.Identity}, true
 }
 
 func contactAgentKey(obj any) ([]string, bool) {

@@ -69,8 +69,8 @@ func getOffer(txn *memdb.Txn, id string) (*offerRow, error) {
 }
 
 // liveContactOf finds the caller's live contact in queue, or nil.
-func liveContactOf(txn *memdb.Txn, queue, callerID string) (*contactRow, error) {
-	raw, err := txn.First(tableContacts, indexContactCaller, queue, callerID)
+func liveContactOf(txn *memdb.Txn, queue, identity string) (*contactRow, error) {
+	raw, err := txn.First(tableContacts, indexContactCaller, queue, identity)
 	if err != nil || raw == nil {
 		return nil, err
 	}

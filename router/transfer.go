@@ -89,7 +89,7 @@ func (w *writer) handingOverTxn(username, contactID string) (*contactRow, error)
 // noOtherPlaceTxn refuses a new leg of c in q when the caller already holds
 // another live place there.
 func (w *writer) noOtherPlaceTxn(c *contactRow, q *queueRow) error {
-	if dup, err := liveContactOf(w.txn, q.ID, c.Caller.ID); err != nil {
+	if dup, err := liveContactOf(w.txn, q.ID, c.Identity); err != nil {
 		return err
 	} else if dup != nil && dup.ID != c.ID {
 		return &DuplicateContactError{Queue: q.ID, CallerID: c.Caller.ID, ContactID: dup.ID}
@@ -138,7 +138,7 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 	}
 	w.r.seq++
 	leg := &contactRow{
-		ID: w.r.id("ct"), CaseID: c.CaseID, Queue: q.ID, Agency: q.Agency, Channel: c.Channel,
+		ID: w.r.id("ct"), CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), Queue: q.ID, Agency: q.Agency, Channel: c.Channel,
 		Caller: c.Caller, Priority: c.Priority, Context: c.Context, CallbackNumber: c.CallbackNumber,
 		Skills: contactSkills(q.RequiredSkills, nil, c.Caller.Language),
 		Seq:    w.r.seq, CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,

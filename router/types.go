@@ -253,8 +253,10 @@ const (
 
 func (s ContactStatus) live() bool { return s != StatusEnded }
 
-// Caller identifies the citizen. ID is stable across devices (a phone
-// number or a verified identity) so one person holds one place.
+// Caller describes the citizen as the conversation shows them. ID labels
+// the conversation (a phone number, or what a chat user typed); it proves
+// nothing: the one-place rule and case ownership key on the request's
+// Identity.
 type Caller struct {
 	ID       string
 	Name     string
@@ -282,8 +284,17 @@ type EnqueueRequest struct {
 	Priority       int
 	Context        ContactContext
 	CallbackNumber string
-	// CaseID continues an open case of the same caller (a returning caller).
-	CaseID string
+	// Identity is who the request is known to come from, kind and all: the
+	// key of the one-place rule and of a case's ownership ("tel:<number>"
+	// for a number the phone network asserted, "chat:<device>" for one
+	// chat device). Empty means the caller id is trusted as it stands
+	// (callers inside the process: simulations, tests).
+	Identity string
+	// CaseID continues an open case: allowed when CaseProven (the caller
+	// checked the case's continuation token) or when Identity is the one
+	// the case was opened with; otherwise the case is not found.
+	CaseID     string
+	CaseProven bool
 	// Skills are extra routing requirements of this contact, on top of the
 	// queue's and the caller's language (lang:<language>, level 1).
 	Skills map[string]int

@@ -59,8 +59,15 @@ type CaseView struct {
 
 // ContactView is a contact as the API shows it.
 type ContactView struct {
-	ID             string
-	CaseID         string
+	ID     string
+	CaseID string
+	// Identity keys the caller's one place (EnqueueRequest.Identity);
+	// Origin is the citizen's first contact of this chain of legs, whose
+	// citizen token reaches this leg (ID itself for a first contact).
+	// Neither is shown to anyone: they are for the API layer's rules and
+	// the durable store.
+	Identity       string
+	Origin         string
 	Queue          string
 	Agency         string
 	Channel        Channel
@@ -151,7 +158,7 @@ type QueueStats struct {
 
 func contactView(c *contactRow) ContactView {
 	return ContactView{
-		ID: c.ID, CaseID: c.CaseID, Queue: c.Queue, Agency: c.Agency,
+		ID: c.ID, CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), Queue: c.Queue, Agency: c.Agency,
 		Channel: c.Channel, Status: c.Status, Caller: c.Caller, Priority: c.Priority,
 		Context: c.Context.clone(), CallbackNumber: c.CallbackNumber,
 		Skills: maps.Clone(c.Skills), Agent: c.Agent, OfferID: c.OfferID,
