@@ -71,6 +71,7 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 		return
 	}
 	h.attachCitizenLocked(c, cv.ID, cv.Queue)
+	c.caseID = cv.CaseID
 	c.callback = cv.Channel == router.ChannelCallback
 	switch cv.Status {
 	case router.StatusScheduled:
@@ -148,10 +149,12 @@ func (h *Hub) registeredCallback(cv router.ContactView) (citizenCallbackFrame, b
 // errContactEnded says the case has no live leg left.
 var errContactEnded = errors.New("contact ended")
 
-// liveLeg resolves a contact id to the live leg of its case: the contact
+// liveLeg resolves a contact id to the citizen's live leg: the contact
 // itself while live, else the leg a transfer moved the citizen to (never
 // a pending warm-transfer leg: the citizen stays with the first agent
-// until the target accepts).
+// until the target accepts). Only legs of the contact's own chain count
+// (its Origin): another contact on the same case — someone else who
+// continued it — is not this citizen's to follow.
 func (h *Hub) liveLeg(contactID string) (router.ContactView, error) {
 	cv, err := h.r.Peek(contactID)
 	if err != nil {
@@ -169,7 +172,7 @@ func (h *Hub) liveLeg(contactID string) (router.ContactView, error) {
 			continue
 		}
 		if leg, err := h.r.Peek(l.ContactID); err == nil && leg.Status != router.StatusEnded &&
-			leg.WarmOf == "" && leg.ConferenceOf == "" {
+			leg.WarmOf == "" && leg.ConferenceOf == "" && leg.Origin == cv.Origin {
 			return leg, nil
 		}
 	}
@@ -427,10 +430,20 @@ func (h *Hub) endCitizensLocked(contactID, reason string) {
 	}
 }
 
+// endedFrame tells a citizen their contact ended, with the case's
+// continuation token so they can come back to the same case.
+func (h *Hub) endedFrame(c *conn, reason string) endedFrame {
+	f := endedFrame{Type: "ended", Reason: reason}
+	if h.cfg.CaseToken != nil && c.caseID != "" {
+		f.CaseToken = h.cfg.CaseToken(c.caseID)
+	}
+	return f
+}
+
 func (h *Hub) endCitizenLocked(c *conn, reason string) {
 	if !c.endedSent {
 		c.endedSent = true
-		h.enqueueLocked(c, encode(endedFrame{Type: "ended", Reason: reason}))
+		h.enqueueLocked(c, encode(h.endedFrame(c, reason)))
 	}
 	h.detachCitizenLocked(c)
 	c.finished = true

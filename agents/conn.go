@@ -49,6 +49,7 @@ type conn struct {
 	// Citizen sessions, guarded by hub.mu. contactID follows the case's
 	// live leg across transfers.
 	contactID    string
+	caseID       string // the case never changes, whatever leg the socket follows
 	queue        string
 	assigned     bool
 	callback     bool // the citizen's contact is a callback: no more offers of one

@@ -193,6 +193,9 @@ type transferredFrame struct {
 type endedFrame struct {
 	Type   string `json:"type"` // "ended"
 	Reason string `json:"reason"`
+	// CaseToken lets the citizen continue the case later from a new
+	// contact (Config.CaseToken); empty when the hub has none.
+	CaseToken string `json:"case_token,omitempty"`
 }
 
 // Frames to gateways.

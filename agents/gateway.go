@@ -97,13 +97,20 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 	h.answer(c, ref, evs, err)
 }
 
-// gatewayMay says whether a gateway of agency may act on the contact: its
-// call started in that agency (it is the gateway carrying it) or the case
-// has a leg there.
+// gatewayMay says whether a gateway of agency may act on the contact: a
+// voice or callback call that started in that agency (it is the gateway
+// carrying it) or whose case has a leg there. A gateway never acts on a
+// chat: its transcript would stand as an agent's words and its hangup
+// would end a conversation it does not carry. Whatever it may not act on
+// is answered as if it did not exist.
 func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 	cv, err := h.r.Peek(contactID)
 	if err != nil {
 		return h.errorOf(err)
+	}
+	notFound := &frameError{Code: CodeNotFound, Message: "contact " + contactID + ": not found"}
+	if cv.Channel == router.ChannelChat {
+		return notFound
 	}
 	if agency == "" || cv.Agency == agency {
 		return nil
@@ -117,7 +124,7 @@ func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 	if cs, err := h.r.Case(cv.CaseID); err == nil && slices.ContainsFunc(cs.Legs, func(l router.Leg) bool { return l.Agency == agency }) {
 		return nil
 	}
-	return &frameError{Code: CodeForbidden, Message: "contact " + contactID + " is not carried by agency " + agency}
+	return notFound
 }
 
 // callAgencyLocked is the agency whose gateways carry a voice or callback

@@ -27,8 +27,8 @@ func TestGatewayVoiceCall(t *testing.T) {
 		t.Errorf("kim got %v", f)
 	}
 	// A gateway of another agency may not act on the call.
-	if f := other.call(map[string]any{"type": "transcript", "contact_id": cv.ID, "speaker": "agent", "text": "x"}); f.str("code") != CodeForbidden {
-		t.Errorf("foreign gateway's transcript answered %v; want forbidden", f)
+	if f := other.call(map[string]any{"type": "transcript", "contact_id": cv.ID, "speaker": "agent", "text": "x"}); f.str("code") != CodeNotFound {
+		t.Errorf("foreign gateway's transcript answered %v; want not_found", f)
 	}
 
 	kim.ok(map[string]any{"type": "end", "contact_id": cv.ID, "disposition": "resolved"})

@@ -60,6 +60,9 @@ type Config struct {
 	// citizens' places (default 250ms): a line that moves often is walked
 	// once per interval, not once per move.
 	PositionInterval time.Duration
+	// CaseToken makes a case's continuation token, which a citizen's ended
+	// frame carries; nil leaves it out.
+	CaseToken func(caseID string) string
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }

@@ -93,12 +93,17 @@ func TestMalformedCitizenAndGatewayFrames(t *testing.T) {
 		{name: "too long", frame: `{"id":"c4","type":"say","text":"` + strings.Repeat("x", maxText+1) + `"}`, code: CodeValidation, field: "text", ref: "c4"},
 	}, map[string]any{"type": "say", "text": "hello"})
 
+	// A gateway carries calls, not chats.
+	call := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("c2")})
 	gw := e.gateway("/gateway/gw?agency=gov")
+	if f := gw.call(map[string]any{"type": "transcript", "contact_id": cv.ID, "speaker": "citizen", "text": "x"}); f.str("code") != CodeNotFound {
+		t.Errorf("a gateway's transcript on a chat answered %v; want not_found", f)
+	}
 	checkMalformed(t, gw, []malformed{
-		{name: "bad speaker", frame: `{"id":"g1","type":"transcript","contact_id":"` + cv.ID + `","speaker":"robot","text":"x"}`, code: CodeValidation, field: "speaker", ref: "g1"},
+		{name: "bad speaker", frame: `{"id":"g1","type":"transcript","contact_id":"` + call.ID + `","speaker":"robot","text":"x"}`, code: CodeValidation, field: "speaker", ref: "g1"},
 		{name: "missing contact", frame: `{"id":"g2","type":"hangup"}`, code: CodeValidation, field: "contact_id", ref: "g2"},
 		{name: "unknown contact", frame: `{"id":"g3","type":"hangup","contact_id":"ct-nope"}`, code: CodeNotFound, ref: "g3"},
-	}, map[string]any{"type": "transcript", "contact_id": cv.ID, "speaker": "citizen", "text": "hello"})
+	}, map[string]any{"type": "transcript", "contact_id": call.ID, "speaker": "citizen", "text": "hello"})
 }
 
 func TestOversizeFrame(t *testing.T) {
@@ -236,8 +241,9 @@ func TestRouterRefusalsAnswerWithCodes(t *testing.T) {
 		frame map[string]any
 		code  string
 	}{
-		{lee, map[string]any{"type": "say", "contact_id": cv.ID, "text": "not mine"}, CodeForbidden},
-		{lee, map[string]any{"type": "note", "case_id": cv.CaseID, "text": "never assigned"}, CodeForbidden},
+		// Other people's contacts and cases answer as unknown ones do.
+		{lee, map[string]any{"type": "say", "contact_id": cv.ID, "text": "not mine"}, CodeNotFound},
+		{lee, map[string]any{"type": "note", "case_id": cv.CaseID, "text": "never assigned"}, CodeNotFound},
 		{kim, map[string]any{"type": "state", "state": "offline"}, CodeConflict},
 		{kim, map[string]any{"type": "transfer", "contact_id": cv.ID, "to": map[string]any{"agent": "kim"}, "mode": "cold"}, CodeValidation},
 		{kim, map[string]any{"type": "transfer", "contact_id": cv.ID, "to": map[string]any{"queue": "nope.queue"}, "mode": "cold"}, CodeNotFound},

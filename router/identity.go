@@ -43,7 +43,7 @@ func originOf(c *contactRow) string {
 // "not found" as an id that does not exist, so that answers tell nothing
 // about other people's contacts, offers and cases.
 func notYours(kind, id string) error {
-	return fmt.Errorf("no %s %s: %w", kind, id, ErrNotFound)
+	return fmt.Errorf("%s %s: %w", kind, id, ErrNotFound) // as get* says of a missing row
 }
 
 // checkActor accepts "<role>:<name>" with a known role.

@@ -43,7 +43,10 @@ func (e CaseEvent) clone() CaseEvent {
 
 // CaseView is a case with its whole context.
 type CaseView struct {
-	ID        string
+	ID string
+	// Identity is who opened the case (EnqueueRequest.Identity), for the
+	// durable store; it is never shown.
+	Identity  string
 	Caller    Caller
 	Context   ContactContext
 	Status    string // "open" or "closed"
@@ -185,7 +188,7 @@ func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
 		return CaseView{}, err
 	}
 	return CaseView{
-		ID: c.ID, Caller: c.Caller, Context: c.Context.clone(), Status: status,
+		ID: c.ID, Identity: c.Identity, Caller: c.Caller, Context: c.Context.clone(), Status: status,
 		CreatedAt: c.CreatedAt, Legs: slices.Clone(c.Legs), Events: events,
 		Agents: slices.Clone(c.Agents),
 	}, nil

@@ -13,6 +13,11 @@ const (
 	ActionSearch = "search"
 	ActionRead   = "read"
 	ActionExport = "export"
+	// ActionContinue is an attempt to continue a case with a new contact;
+	// ActionContact one to read, follow, end or change a live contact.
+	// Both are audited when refused.
+	ActionContinue = "continue"
+	ActionContact  = "contact"
 )
 
 // Audit outcomes: the reader got the answer, was refused, or asked for a

@@ -38,6 +38,7 @@ type loadedCase struct {
 	CallerLanguage string    `db:"caller_language"`
 	Context        string    `db:"context"`
 	CreatedAt      time.Time `db:"created_at"`
+	Identity       string    `db:"identity"`
 }
 
 type loadedContact struct {
@@ -63,6 +64,8 @@ type loadedContact struct {
 	Slot           bool         `db:"slot"`
 	Attempts       int          `db:"attempts"`
 	ConferenceOf   string       `db:"conference_of"`
+	Identity       string       `db:"identity"`
+	Origin         string       `db:"origin"`
 }
 
 type loadedLeg struct {
@@ -91,11 +94,11 @@ type loadedEvent struct {
 
 // Load's queries: open cases, then only the rows that belong to them.
 const (
-	loadCases = `SELECT id, caller_id, caller_name, caller_language, context, created_at
+	loadCases = `SELECT id, caller_id, caller_name, caller_language, context, created_at, identity
 		FROM cases WHERE status = 'open' ORDER BY created_at, id`
 	loadContacts = `SELECT c.id, c.case_id, c.queue_id, c.agency_id, c.channel, c.status, c.priority, c.context,
 		c.callback_number, c.skills, c.seq, c.head, c.agent, c.enqueued_at, c.answered_at, c.ended_at,
-		c.disposition, c.warm_of, c.due_at, c.slot, c.attempts, c.conference_of
+		c.disposition, c.warm_of, c.due_at, c.slot, c.attempts, c.conference_of, c.identity, c.origin
 		FROM contacts c JOIN cases k ON k.id = c.case_id WHERE k.status = 'open'`
 	loadLegs = `SELECT l.contact_id, l.case_id, l.queue_id, l.agency_id, l.channel, l.seq, l.agent,
 		l.enqueued_at, l.answered_at, l.ended_at, l.disposition
@@ -191,7 +194,7 @@ func snapshotOf(c loadedCase, p *caseParts) (router.CaseSnapshot, error) {
 	if err != nil {
 		return router.CaseSnapshot{}, err
 	}
-	s := router.CaseSnapshot{ID: c.ID, Caller: router.Caller{ID: c.CallerID, Name: c.CallerName,
+	s := router.CaseSnapshot{ID: c.ID, Identity: c.Identity, Caller: router.Caller{ID: c.CallerID, Name: c.CallerName,
 		Language: c.CallerLanguage}, Context: cx, CreatedAt: c.CreatedAt.UTC()}
 	// Legs in the order the router appended them: by when they started,
 	// then enqueue order, an earlier leg of a contact before its current one.
@@ -264,6 +267,7 @@ func contactSnapshotOf(r *loadedContact) (router.ContactSnapshot, error) {
 		Head: r.Head, Status: router.ContactStatus(r.Status), Agent: r.Agent,
 		AnsweredAt: nullTime(r.AnsweredAt), WarmOf: r.WarmOf,
 		Due: nullTime(r.DueAt), Slot: r.Slot, Attempts: r.Attempts, ConferenceOf: r.ConferenceOf,
+		Identity: r.Identity, Origin: r.Origin,
 	}, nil
 }
 

@@ -74,6 +74,7 @@ type caseRow struct {
 	Status         string    `json:"status"`
 	CreatedAt      time.Time `json:"created_at"`
 	ClosedAt       any       `json:"closed_at"` // time.Time or nil
+	Identity       string    `json:"identity"`
 }
 
 type contactRow struct {
@@ -100,6 +101,8 @@ type contactRow struct {
 	Slot           bool      `json:"slot"`
 	Attempts       int       `json:"attempts"`
 	ConferenceOf   string    `json:"conference_of"`
+	Identity       string    `json:"identity"`
+	Origin         string    `json:"origin"`
 }
 
 type legRow struct {
@@ -214,7 +217,7 @@ func newCaseRow(c *router.ContactView) (caseRow, error) {
 	if err != nil {
 		return caseRow{}, err
 	}
-	return caseRow{ID: c.CaseID, CallerID: clean(c.Caller.ID), CallerName: storable(c.Caller.Name),
+	return caseRow{ID: c.CaseID, Identity: clean(c.Identity), CallerID: clean(c.Caller.ID), CallerName: storable(c.Caller.Name),
 		CallerLanguage: clean(c.Caller.Language), Context: cx, Status: "open",
 		CreatedAt: ts(caseCreatedAt(c))}, nil
 }
@@ -234,7 +237,7 @@ func closedCaseRow(ev *router.Event) (caseRow, error) {
 	if err != nil {
 		return caseRow{}, err
 	}
-	return caseRow{ID: cs.ID, CallerID: clean(cs.Caller.ID), CallerName: storable(cs.Caller.Name),
+	return caseRow{ID: cs.ID, Identity: clean(cs.Identity), CallerID: clean(cs.Caller.ID), CallerName: storable(cs.Caller.Name),
 		CallerLanguage: clean(cs.Caller.Language), Context: cx, Status: "closed",
 		CreatedAt: ts(cs.CreatedAt), ClosedAt: ts(ev.At)}, nil
 }
@@ -255,6 +258,7 @@ func contactRowOf(c *router.ContactView) (contactRow, error) {
 		Agent: c.Agent, EnqueuedAt: ts(c.EnqueuedAt), AnsweredAt: nullTS(c.AnsweredAt),
 		EndedAt: nullTS(c.EndedAt), Disposition: storable(c.Disposition), WarmOf: c.WarmOf,
 		DueAt: nullTS(c.Due), Slot: c.Slot, Attempts: c.Attempts, ConferenceOf: c.ConferenceOf,
+		Identity: clean(c.Identity), Origin: c.Origin,
 	}, nil
 }
 

@@ -26,14 +26,14 @@ type table struct {
 
 var (
 	casesTable = table{"cases",
-		[]string{"id", "caller_id", "caller_name", "caller_language", "context", "status", "created_at", "closed_at"},
+		[]string{"id", "caller_id", "caller_name", "caller_language", "context", "status", "created_at", "closed_at", "identity"},
 		"ON CONFLICT (id) DO NOTHING"}
 	closedCasesTable = table{"cases", casesTable.cols,
 		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, closed_at = excluded.closed_at"}
 	contactsTable = table{"contacts",
 		[]string{"id", "case_id", "queue_id", "agency_id", "channel", "status", "priority", "caller_id", "context",
 			"callback_number", "skills", "seq", "head", "agent", "enqueued_at", "answered_at", "ended_at",
-			"disposition", "warm_of", "due_at", "slot", "attempts", "conference_of"},
+			"disposition", "warm_of", "due_at", "slot", "attempts", "conference_of", "identity", "origin"},
 		""} // set in init: every column but id from excluded
 	legsTable = table{"requeued_legs",
 		[]string{"contact_id", "enqueued_at", "case_id", "queue_id", "agency_id", "channel", "seq", "agent",
@@ -271,13 +271,13 @@ func (j *Journal) insertRows(ctx context.Context, tx *sqlx.Tx, t table, n int, a
 }
 
 func (r caseRow) appendArgs(a []any) []any {
-	return append(a, r.ID, r.CallerID, r.CallerName, r.CallerLanguage, r.Context, r.Status, r.CreatedAt, r.ClosedAt)
+	return append(a, r.ID, r.CallerID, r.CallerName, r.CallerLanguage, r.Context, r.Status, r.CreatedAt, r.ClosedAt, r.Identity)
 }
 
 func (r contactRow) appendArgs(a []any) []any {
 	return append(a, r.ID, r.CaseID, r.Queue, r.Agency, r.Channel, r.Status, r.Priority, r.CallerID, r.Context,
 		r.CallbackNumber, r.Skills, r.Seq, r.Head, r.Agent, r.EnqueuedAt, r.AnsweredAt, r.EndedAt,
-		r.Disposition, r.WarmOf, r.DueAt, r.Slot, r.Attempts, r.ConferenceOf)
+		r.Disposition, r.WarmOf, r.DueAt, r.Slot, r.Attempts, r.ConferenceOf, r.Identity, r.Origin)
 }
 
 func (r legRow) appendArgs(a []any) []any {

@@ -3,9 +3,9 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
-	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/router"
 )
@@ -98,7 +98,11 @@ type callbackRequest struct {
 // postCallback turns a waiting contact into a callback, for its citizen
 // (by token) or a gateway of its agency.
 func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.contactFor(w, r, s.callbackAccess)
+	if err := s.checkCitizenWrite(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, _, ok := s.contactFor(w, r, "callback", s.callbackAccess)
 	if !ok {
 		return
 	}
@@ -127,24 +131,17 @@ func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.statusOf(v))
 }
 
-// callbackAccess: the contact's citizen, or a gateway of its agency (or an
-// all-agency gateway), may ask for its callback.
-func (s *Server) callbackAccess(r *http.Request, c router.ContactView) error {
-	if presented, err := s.citizenOf(r, c); presented {
-		return err
+// callbackAccess: the contact's citizen, or for a voice call a gateway of
+// its agency (or an all-agency gateway), may ask for its callback.
+func (s *Server) callbackAccess(r *http.Request, c router.ContactView) (string, error) {
+	actor, err := s.contactAccess(r, c)
+	if err != nil || actor == "" {
+		return actor, err
 	}
-	p, err := s.principal(r)
-	if err != nil {
-		return err
+	if strings.HasPrefix(actor, directory.RoleGateway+":") {
+		return actor, nil
 	}
-	return gatewayOf(p, c.Agency)
-}
-
-func gatewayOf(p auth.Principal, agency string) error {
-	if p.Role == directory.RoleGateway && (p.Agency == "" || p.Agency == agency) {
-		return nil
-	}
-	return forbiddenField("", "only the citizen or the telephony gateway may ask for a callback")
+	return "", forbiddenField("", "only the citizen or the telephony gateway may ask for a callback")
 }
 
 // callbackOffered refuses a callback the queue does not offer now: it must

@@ -3,7 +3,9 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"tellonce/agents"
@@ -11,6 +13,7 @@ import (
 	"tellonce/directory"
 	"tellonce/privacy"
 	"tellonce/router"
+	"tellonce/transcripts"
 )
 
 // contactRequest is the body of POST /v1/contacts.
@@ -30,6 +33,9 @@ type contactRequest struct {
 	} `json:"context"`
 	CallbackNumber string `json:"callback_number"`
 	CaseID         string `json:"case_id"`
+	// CaseToken proves the caller may continue CaseID: the continuation
+	// token the case's citizen was given.
+	CaseToken string `json:"case_token"`
 	// CallbackAt books a callback slot (channel callback, gateways only).
 	CallbackAt *time.Time `json:"callback_at"`
 }
@@ -64,6 +70,9 @@ type contactStatus struct {
 	EstimatedWaitS *int   `json:"estimated_wait_s"`
 	Light          string `json:"light,omitempty"`
 	CitizenToken   string `json:"citizen_token,omitempty"`
+	// CaseToken lets the citizen continue this case later, from another
+	// contact (POST /v1/contacts with case_id and case_token).
+	CaseToken string `json:"case_token,omitempty"`
 	// CallbackAt is when a booked callback joins the line (status
 	// scheduled).
 	CallbackAt *time.Time `json:"callback_at,omitempty"`
@@ -97,14 +106,22 @@ func (s *Server) statusOf(c router.ContactView) contactStatus {
 }
 
 // createContact opens a contact. Chat is public and limited per client
-// address; voice and callback come only from a gateway of the queue's
-// agency (or an all-agency gateway).
+// address, and its caller id is only a label: the chat's identity is its
+// device (a cookie this server hands out). Voice and callback come only
+// from a gateway of the queue's agency (or an all-agency gateway), whose
+// caller id is the number the phone network asserted.
 func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
+	if err := s.checkCitizenWrite(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var req contactRequest
 	if err := s.readBody(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	er := req.enqueue()
+	var who auth.Principal // the gateway; zero for a citizen's chat
 	switch req.Channel {
 	case string(router.ChannelChat):
 		if ok, wait := s.chatLimit.Allow(s.clientAddr(r)); !ok {
@@ -116,6 +133,12 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "priority", "only a gateway sets a priority"))
 			return
 		}
+		device, err := s.chatDevice(w, r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		er.Identity = s.tokens.DeviceIdentity(device)
 	case string(router.ChannelVoice), string(router.ChannelCallback):
 		p, err := s.principal(r)
 		if err != nil {
@@ -126,6 +149,8 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, forbiddenField("channel", "voice and callback contacts come from the telephony gateway of the queue's agency"))
 			return
 		}
+		who = p
+		er.Identity = s.tokens.PhoneIdentity(req.Caller.ID)
 	default:
 		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "channel", "must be voice, chat or callback"))
 		return
@@ -134,12 +159,22 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	er := req.enqueue()
+	if req.CaseID != "" && req.CaseToken != "" {
+		if !s.tokens.ValidCase(req.CaseID, req.CaseToken) {
+			s.refuseCase(w, r, who, req.CaseID)
+			return
+		}
+		er.CaseProven = true
+	}
 	if er.CallbackAt = req.callbackAt(); !er.CallbackAt.IsZero() {
 		er.HandleTime = s.handleTime(req.Queue) // sizes the slot; only a booking needs it
 	}
 	c, evs, err := s.router.Enqueue(er)
 	if err != nil {
+		if req.CaseID != "" && errors.Is(err, router.ErrNotFound) {
+			s.refuseCase(w, r, who, req.CaseID)
+			return
+		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -149,7 +184,53 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	}
 	st := s.statusOf(c)
 	st.CitizenToken = s.tokens.Token(c.ID)
+	st.CaseToken = s.tokens.CaseToken(c.CaseID)
 	writeJSON(w, http.StatusCreated, st)
+}
+
+// refuseCase answers a continuation of a case the caller may not continue
+// exactly as one of a case that does not exist, and audits the attempt.
+func (s *Server) refuseCase(w http.ResponseWriter, r *http.Request, who auth.Principal, caseID string) {
+	s.auditRefusal(r, who, transcripts.AuditEntry{Action: transcripts.ActionContinue, CaseID: caseID})
+	s.writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "case_id", "no open case "+caseID+" that this caller may continue"))
+}
+
+// deviceCookie names the chat device: a random secret this server hands a
+// browser with its first chat. The device's identity (a keyed digest of
+// it) holds the chat's one place per queue, so neither a typed phone
+// number nor anything else a stranger knows can take or block that place.
+const deviceCookie = "tellonce_device"
+
+// chatDevice returns the request's device secret, handing out a new one
+// when it brings none (or a malformed one). A client without cookies is a
+// new device each time; the per-address chat limit still bounds it.
+func (s *Server) chatDevice(w http.ResponseWriter, r *http.Request) (string, error) {
+	if c, err := r.Cookie(deviceCookie); err == nil && validDevice(c.Value) {
+		return c.Value, nil
+	}
+	d, err := auth.NewDevice()
+	if err != nil {
+		return "", fmt.Errorf("new chat device: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: deviceCookie, Value: d, Path: "/v1/contacts", MaxAge: 365 * 24 * 60 * 60,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.cfg.SecureCookies || r.TLS != nil,
+	})
+	return d, nil
+}
+
+func validDevice(v string) bool {
+	if len(v) < 16 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkChannel refuses a contact on a channel its queue does not serve.
@@ -199,74 +280,129 @@ func citizenToken(r *http.Request) string {
 	return r.URL.Query().Get("token")
 }
 
+// errNoContact answers for a contact the request may not see, exactly as
+// for one that does not exist.
+func errNoContact(id string) error {
+	return errorf(http.StatusNotFound, codeNotFound, "", "contact "+id+": not found")
+}
+
 // citizenOf checks a citizen token, if the request presents one: presented
-// says whether it did, err whether the token fails to match the contact.
+// says whether it did, err whether the token fails to reach the contact.
+// A token reaches the contact it was given with and the legs transfers made
+// of it (the contact's Origin), never another contact of the same case.
 func (s *Server) citizenOf(r *http.Request, c router.ContactView) (presented bool, err error) {
 	t := citizenToken(r)
 	if t == "" {
 		return false, nil
 	}
-	if s.tokens.Valid(c.ID, t) {
+	if s.tokens.Valid(c.Origin, t) {
 		return true, nil
 	}
-	return true, errorf(http.StatusUnauthorized, codeUnauthorized, "token", "the citizen token does not match this contact")
+	return true, errNoContact(c.ID)
 }
 
-// contactAccess decides who may see or end a contact: its citizen (by
-// token), a gateway of its agency, an admin, a supervisor of its agency,
-// or the agent it is assigned or offered to.
-func (s *Server) contactAccess(r *http.Request, c router.ContactView) error {
+// contactAccess decides who may see a contact: its citizen (by token), an
+// admin, a supervisor of its agency, the agent it is assigned or offered
+// to, and for voice and callback contacts a gateway of its agency. Anyone
+// else is told it does not exist.
+func (s *Server) contactAccess(r *http.Request, c router.ContactView) (actor string, err error) {
 	if presented, err := s.citizenOf(r, c); presented {
-		return err
+		return "", err
 	}
 	p, err := s.principal(r)
 	if err != nil {
-		return err
+		return "", err
 	}
 	switch p.Role {
 	case directory.RoleAdmin:
-		return nil
-	case directory.RoleGateway, directory.RoleSupervisor:
-		if p.Agency == "" && p.Role == directory.RoleGateway || p.Agency == c.Agency {
-			return nil
+		return "admin:" + p.Username, nil
+	case directory.RoleSupervisor:
+		if p.Agency == c.Agency {
+			return "supervisor:" + p.Username, nil
+		}
+	case directory.RoleGateway:
+		if gatewayCarries(p, c) {
+			return "gateway:" + p.Username, nil
 		}
 	case directory.RoleAgent:
 		if p.Username == c.Agent {
-			return nil
+			return "agent:" + p.Username, nil
 		}
 	}
-	return errForbidden
+	return "", errNoContact(c.ID)
+}
+
+// gatewayCarries says whether gateway p carries contact c: a voice or
+// callback contact of its agency (or any, for an all-agency gateway). A
+// gateway never acts on a chat.
+func gatewayCarries(p auth.Principal, c router.ContactView) bool {
+	return p.Role == directory.RoleGateway && c.Channel != router.ChannelChat &&
+		(p.Agency == "" || p.Agency == c.Agency)
+}
+
+// endAccess decides who may end a contact before it is served: its
+// citizen, the agent holding it, a supervisor of its agency, and for its
+// voice and callback calls a gateway of its agency. It returns the actor
+// the timeline records ("" for the citizen). An agent it was only offered
+// to, or an admin, may see it but not end it.
+func (s *Server) endAccess(r *http.Request, c router.ContactView) (string, error) {
+	actor, err := s.contactAccess(r, c)
+	if err != nil || actor == "" {
+		return actor, err
+	}
+	role, name, _ := strings.Cut(actor, ":")
+	switch {
+	case role == directory.RoleSupervisor, role == directory.RoleGateway:
+		return actor, nil
+	case role == directory.RoleAgent && c.Status == router.StatusAssigned && c.Agent == name:
+		return actor, nil
+	}
+	return "", forbiddenField("", "a contact is ended by its citizen, the agent holding it, a supervisor of its agency or its gateway")
 }
 
 // contactFor reads the contact the path names and checks that the request
-// may act on it; otherwise it writes why not and says so.
-func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, access func(*http.Request, router.ContactView) error) (router.ContactView, bool) {
-	c, err := s.router.Contact(r.PathValue("id"))
+// may act on it; otherwise it writes why not, audits a refusal, and says
+// so. actor is who acts, as access returned it.
+func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, op string,
+	access func(*http.Request, router.ContactView) (string, error)) (c router.ContactView, actor string, ok bool) {
+	id := r.PathValue("id")
+	c, err := s.router.Contact(id)
 	if err == nil {
-		err = access(r, c)
+		actor, err = access(r, c)
+		if err != nil && !errors.Is(err, errUnauthorized) {
+			p, _ := s.principal(r)
+			s.auditRefusal(r, p, transcripts.AuditEntry{Action: transcripts.ActionContact, CaseID: c.CaseID,
+				Query: "op=" + op + "&contact_id=" + c.ID})
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, err)
-		return router.ContactView{}, false
+		return router.ContactView{}, "", false
 	}
-	return c, true
+	return c, actor, true
 }
 
 func (s *Server) getContact(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.contactFor(w, r, s.contactAccess)
+	c, _, ok := s.contactFor(w, r, "read", s.contactAccess)
 	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.statusOf(c))
 }
 
-// deleteContact is the caller leaving: the contact is abandoned.
+// deleteContact ends a contact before it was served: the caller leaving
+// (the contact is abandoned), or the agent holding it, a supervisor or the
+// gateway ending it; the timeline records which.
 func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.contactFor(w, r, s.contactAccess)
+	if err := s.checkCitizenWrite(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, actor, ok := s.contactFor(w, r, "end", s.endAccess)
 	if !ok {
 		return
 	}
-	evs, err := s.router.Abandon(c.ID)
+	evs, err := s.router.AbandonBy(c.ID, actor)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -287,7 +423,9 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return
 	}
 	if !mayReadCase(p, cs) {
-		s.writeError(w, r, errForbidden)
+		// The same answer as for a case that does not exist.
+		s.auditRefusal(r, p, transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: cs.ID})
+		s.writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "", "case "+cs.ID+": not found"))
 		return
 	}
 	writeJSON(w, http.StatusOK, maskCase(agents.CaseOf(cs), p.PII))
@@ -363,15 +501,23 @@ func (s *Server) gatewayWS(w http.ResponseWriter, r *http.Request, p auth.Princi
 func (s *Server) citizenWS(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	t := citizenToken(r)
-	if t == "" || !s.tokens.Valid(id, t) {
+	if t == "" {
 		s.writeError(w, r, errorf(http.StatusUnauthorized, codeUnauthorized, "token", "a valid citizen token is required"))
 		return
 	}
-	if _, err := s.router.Peek(id); err != nil {
+	// A token that does not reach the contact gets the answer an unknown
+	// contact gets.
+	c, err := s.router.Peek(id)
+	if err == nil && !s.tokens.Valid(c.Origin, t) {
+		s.auditRefusal(r, auth.Principal{}, transcripts.AuditEntry{Action: transcripts.ActionContact, CaseID: c.CaseID,
+			Query: "op=follow&contact_id=" + c.ID})
+		err = errNoContact(id)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.hub.ServeCitizen(w, r, id)
+	s.hub.ServeCitizen(w, r, c.ID)
 }
 
 // checkWSOrigin is the hub's Origin rule: browsers must come from this
@@ -381,5 +527,5 @@ func (s *Server) checkWSOrigin(r *http.Request) bool {
 	if origin == "" {
 		return true
 	}
-	return s.OriginAllowed(origin, r.Host)
+	return s.OriginAllowed(origin, r)
 }

@@ -21,6 +21,23 @@ type created struct {
 	Status       string `json:"status"`
 	Position     int    `json:"position"`
 	CitizenToken string `json:"citizen_token"`
+	CaseToken    string `json:"case_token"`
+	// Device is the chat device cookie the answer set, if it set one.
+	Device string `json:"-"`
+}
+
+// withDevice sends a chat device cookie.
+func withDevice(device string) reqOpt {
+	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: deviceCookie, Value: device}) }
+}
+
+func (r *response) device() string {
+	for _, c := range r.cookies {
+		if c.Name == deviceCookie {
+			return c.Value
+		}
+	}
+	return ""
 }
 
 func (h *harness) chat(t *testing.T, queue, caller string) created {
@@ -29,6 +46,7 @@ func (h *harness) chat(t *testing.T, queue, caller string) created {
 	r := h.do(http.MethodPost, "/v1/contacts", asAnon, chatBody(queue, caller), withHeader("X-Forwarded-For", "198.51.100."+caller[len(caller)-1:]))
 	if r.wantStatus(t, http.StatusCreated) {
 		r.decode(t, &c)
+		c.Device = r.device()
 	}
 	return c
 }
@@ -44,8 +62,16 @@ func TestCreateChatContact(t *testing.T) {
 		t.Errorf("second caller's position = %d; want 2", c2.Position)
 	}
 
-	// The same caller again: 409 with the existing contact, no new place.
-	r := h.do(http.MethodPost, "/v1/contacts", asAnon, chatBody("gov110.general", "caller-1"))
+	if c.Device == "" || c.CaseToken == "" {
+		t.Fatalf("POST /v1/contacts = %+v; want a device cookie and a case token", c)
+	}
+	// Another device typing the same caller id is another conversation:
+	// what a chat user types proves nothing and holds no place.
+	same := h.chat(t, "gov110.general", "caller-1")
+	h.do(http.MethodDelete, "/v1/contacts/"+same.ContactID, asAnon, nil, withHeader("X-Citizen-Token", same.CitizenToken)).wantStatus(t, http.StatusNoContent)
+
+	// The same device again: 409 with the existing contact, no new place.
+	r := h.do(http.MethodPost, "/v1/contacts", asAnon, chatBody("gov110.general", "caller-9"), withDevice(c.Device), withOrigin(h.ts.URL))
 	r.wantStatus(t, http.StatusConflict)
 	var dup struct {
 		Error     apiError `json:"error"`
@@ -66,16 +92,17 @@ func TestCreateChatContact(t *testing.T) {
 			t.Errorf("GET contact = %+v; want queued at 2 in gov110.general", st)
 		}
 	}
-	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID+"?token="+c.CitizenToken, asAnon, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "token")
+	// Whoever may not see it hears what an unknown contact's id hears.
+	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID+"?token="+c.CitizenToken, asAnon, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
 	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID, asAnon, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "")
-	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID, asOtherSup, nil).wantError(t, http.StatusForbidden, codeForbidden, "")
-	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID, asOtherAgent, nil).wantError(t, http.StatusForbidden, codeForbidden, "")
+	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID, asOtherSup, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
+	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID, asOtherAgent, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
 	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID, asSup, nil).wantStatus(t, http.StatusOK)
-	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID, asGateway, nil).wantStatus(t, http.StatusOK)
+	h.do(http.MethodGet, "/v1/contacts/"+c2.ContactID, asGateway, nil).wantError(t, http.StatusNotFound, codeNotFound, "") // a chat
 	h.do(http.MethodGet, "/v1/contacts/nope?token=x", asAnon, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
 
 	// Leaving: the first caller abandons, the second moves up.
-	h.do(http.MethodDelete, "/v1/contacts/"+c.ContactID+"?token="+c2.CitizenToken, asAnon, nil).wantStatus(t, http.StatusUnauthorized)
+	h.do(http.MethodDelete, "/v1/contacts/"+c.ContactID+"?token="+c2.CitizenToken, asAnon, nil).wantStatus(t, http.StatusNotFound)
 	h.do(http.MethodDelete, "/v1/contacts/"+c.ContactID, asAnon, nil, withHeader("X-Citizen-Token", c.CitizenToken)).wantStatus(t, http.StatusNoContent)
 	if p, _ := h.router.Position(c2.ContactID); p != 1 {
 		t.Errorf("position after the caller ahead left = %d; want 1", p)
@@ -159,7 +186,7 @@ func TestCaseIsolation(t *testing.T) {
 	c := h.chat(t, "gov110.general", "iso-1")
 	// Before anyone answers, only the agency's supervisor and admins see it.
 	for as, want := range map[string]int{
-		asAnon: 401, asAdmin: 200, asSup: 200, asOtherSup: 403, asAgent: 403, asOtherAgent: 403, asGateway: 403,
+		asAnon: 401, asAdmin: 200, asSup: 200, asOtherSup: 404, asAgent: 404, asOtherAgent: 404, asGateway: 404,
 	} {
 		h.do(http.MethodGet, "/v1/cases/"+c.CaseID, as, nil).wantStatus(t, want)
 	}
@@ -178,7 +205,7 @@ func TestCaseIsolation(t *testing.T) {
 	if r.decode(t, &cs) && (cs.CaseID != c.CaseID || len(cs.Legs) != 1 || cs.Legs[0].Agent != asAgent || len(cs.Events) == 0) {
 		t.Errorf("GET case = %+v; want one leg answered by %s and a timeline", cs, asAgent)
 	}
-	h.do(http.MethodGet, "/v1/cases/"+c.CaseID, asOtherAgent, nil).wantStatus(t, http.StatusForbidden)
+	h.do(http.MethodGet, "/v1/cases/"+c.CaseID, asOtherAgent, nil).wantStatus(t, http.StatusNotFound)
 	h.do(http.MethodGet, "/v1/cases/nope", asAdmin, nil).wantStatus(t, http.StatusNotFound)
 }
 
@@ -231,7 +258,7 @@ func TestWebSocketEndpointsCheckWhoConnects(t *testing.T) {
 	h.do(http.MethodGet, "/v1/agent/ws", asSup, nil).wantStatus(t, http.StatusForbidden)
 	h.do(http.MethodGet, "/v1/gateway/ws", asAgent, nil).wantStatus(t, http.StatusForbidden)
 	h.do(http.MethodGet, "/v1/contacts/"+c.ContactID+"/ws", asAnon, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "token")
-	h.do(http.MethodGet, "/v1/contacts/"+c.ContactID+"/ws?token=bad", asAnon, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "token")
+	h.do(http.MethodGet, "/v1/contacts/"+c.ContactID+"/ws?token=bad", asAnon, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
 }
 
 func TestLiveCaseIsMaskedByRole(t *testing.T) {

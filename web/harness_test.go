@@ -97,6 +97,9 @@ type harness struct {
 	seq      *int              // shared by the copies on() makes
 	router   *router.Router
 	stats    *stats.Stats
+	// enders records who ended each case (its timeline's last "ended"
+	// entry), from the router's events: a closed case leaves the router.
+	enders *sync.Map
 }
 
 // on returns the harness reporting to t (a subtest's), sharing everything
@@ -129,7 +132,15 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 		seq:      new(int),
 	}
 	// The statistics hear every change, as the journal's Deliver tells them.
-	rt, err := router.New(router.Config{Clock: clock, Sink: sinkFunc(func(evs []router.Event) { h.stats.Observe(evs) })})
+	h.enders = &sync.Map{}
+	rt, err := router.New(router.Config{Clock: clock, Sink: sinkFunc(func(evs []router.Event) {
+		h.stats.Observe(evs)
+		for _, e := range evs {
+			if e.CaseEvent != nil && e.CaseEvent.Type == router.CaseEnded {
+				h.enders.Store(e.CaseID, e.CaseEvent.Actor)
+			}
+		}
+	})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,7 +176,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p auth.Pr
 			return
 		}
 		if fromCookie && !safeMethod(r.Method) && !s.sameOrigin(r) {
-			s.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "", "cross-site request refused: the Origin is not this server's"))
+			s.writeError(w, r, errCrossSite)
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), p)
@@ -203,17 +203,18 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 		}
 		origin = u.Scheme + "://" + u.Host
 	}
-	return s.OriginAllowed(origin, r.Host)
+	return s.OriginAllowed(origin, r)
 }
 
-// OriginAllowed reports whether origin may act on this server reached as
-// host: the server itself or one of the configured origins.
-func (s *Server) OriginAllowed(origin, host string) bool {
+// OriginAllowed reports whether origin may act on this server as r reached
+// it: the server's own origin — scheme, host and port alike — or one of
+// the configured origins.
+func (s *Server) OriginAllowed(origin string, r *http.Request) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, host) {
+	if strings.EqualFold(u.Scheme, s.scheme(r)) && strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
 	for _, o := range s.cfg.AllowedOrigins {
@@ -223,6 +224,37 @@ func (s *Server) OriginAllowed(origin, host string) bool {
 	}
 	return false
 }
+
+// scheme is how the client reached this server: https when the connection
+// is TLS, or behind a trusted proxy that says so.
+func (s *Server) scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if s.cfg.TrustProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return "https"
+	}
+	return "http"
+}
+
+// checkCitizenWrite applies the cross-site rule to the contact endpoints
+// (create, end, callback). They need no session, but a browser sends them
+// cookies — the chat device's, a logged-in user's — so another site's
+// page could otherwise act with them. A request that says where it comes
+// from (Origin) must come from this server or a configured origin, and one
+// that carries cookies must say; an API client with neither (a gateway
+// with its bearer token, a script) is not a browser and passes.
+func (s *Server) checkCitizenWrite(r *http.Request) error {
+	if r.Header.Get("Origin") == "" && len(r.Cookies()) == 0 {
+		return nil
+	}
+	if s.sameOrigin(r) {
+		return nil
+	}
+	return errCrossSite
+}
+
+var errCrossSite = errorf(http.StatusForbidden, codeForbidden, "", "cross-site request refused: the Origin is not this server's")
 
 // jsonNotFound turns the mux's plain-text 404 and 405 answers under /v1/
 // into the contract's JSON error shape.

@@ -178,6 +178,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s.hub = agents.NewHub(d.Router, d.Journal, agents.Config{
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
+		CaseToken: d.Tokens.CaseToken,
 	})
 	s.handler = s.routes()
 	return s, nil

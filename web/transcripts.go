@@ -70,6 +70,24 @@ func (s *Server) audit(r *http.Request, p auth.Principal, e transcripts.AuditEnt
 	return nil
 }
 
+// auditRefusal records a refused attempt on personal data: p is who tried
+// (the zero Principal for an anonymous citizen). The refusal stands
+// whether or not the row could be written: a failed audit is logged.
+func (s *Server) auditRefusal(r *http.Request, p auth.Principal, e transcripts.AuditEntry) {
+	if s.review == nil {
+		return
+	}
+	e.Outcome = transcripts.OutcomeDenied
+	e.At = s.now()
+	e.Username, e.Role, e.Agency, e.ClientAddr = p.Username, p.Role, p.Agency, s.clientAddr(r)
+	if e.Role == "" {
+		e.Role = "citizen"
+	}
+	if err := s.review.Record(r.Context(), e); err != nil {
+		s.log.ErrorContext(r.Context(), "access audit of a refusal not written", "action", e.Action, "err", err)
+	}
+}
+
 // refuse audits a refused access and answers with why it was refused.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p auth.Principal, e transcripts.AuditEntry, why error) {
 	e.Outcome = transcripts.OutcomeDenied
@@ -259,7 +277,8 @@ func (s *Server) exportTranscript(w http.ResponseWriter, r *http.Request, p auth
 }
 
 // auditActions are the actions ?action= may name.
-var auditActions = []string{transcripts.ActionSearch, transcripts.ActionRead, transcripts.ActionExport}
+var auditActions = []string{transcripts.ActionSearch, transcripts.ActionRead, transcripts.ActionExport,
+	transcripts.ActionContinue, transcripts.ActionContact}
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if s.review == nil {

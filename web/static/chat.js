@@ -36,6 +36,15 @@ function callerID() {
   return id;
 }
 
+// rememberCase keeps the case's continuation token on this device: the
+// proof that lets this citizen, and nobody who merely knows their number,
+// come back to the same case.
+function rememberCase(caseID, token) {
+  if (!caseID || !token) return;
+  localStorage.setItem("tellonce.case", JSON.stringify({ case_id: caseID, case_token: token }));
+  if (chat) chat.case_id = caseID;
+}
+
 function persist() {
   if (chat) localStorage.setItem(STORE, JSON.stringify(chat));
   else localStorage.removeItem(STORE);
@@ -100,7 +109,8 @@ async function start(queue) {
   };
   try {
     const res = await api("POST", "/v1/contacts", body);
-    chat = { contact_id: res.contact_id, token: res.citizen_token, queue, estimates: res.estimated_wait_s !== null,
+    rememberCase(res.case_id, res.case_token);
+    chat = { contact_id: res.contact_id, case_id: res.case_id, token: res.citizen_token, queue, estimates: res.estimated_wait_s !== null,
       log: [], where: { kind: "queued", position: res.position, wait: res.estimated_wait_s, light: res.light } };
     if (body.context.summary) chat.log.push({ from: "citizen", text: body.context.summary, at: new Date().toISOString(), first: true });
     persist();
@@ -271,6 +281,7 @@ function onFrame(f) {
       announce(t("chat.transferred", { agency: agencyName(f.agency), queue: f.queue_name }) + " " + t("chat.no_repeat"));
       break;
     case "ended":
+      if (f.case_token) rememberCase(chat.case_id, f.case_token);
       chat.where = { kind: "ended", reason: f.reason };
       socket?.stop();
       break;

@@ -1,0 +1,339 @@
+package web
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"tellonce/router"
+	"tellonce/sql/sqltest"
+	"tellonce/transcripts"
+)
+
+// The takeover that an anonymous chat could do with nothing but a
+// stranger's phone number, step by step, and the squatting, id and
+// cross-site holes found with it: each refused, the victim's case
+// untouched, and the refusals in the access audit.
+
+const victimNumber = "01055512345"
+
+// withAudit gives the harness's server a Review, so refusals are audited.
+func withAudit(t *testing.T, h *harness) {
+	t.Helper()
+	rv, err := transcripts.NewReview(h.db, transcripts.ReviewOptions{Now: h.clock.Now, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.server.review = rv
+}
+
+func (h *harness) auditOf(t *testing.T, action string) []transcripts.AuditEntry {
+	t.Helper()
+	var rows []transcripts.AuditEntry
+	if err := h.db.SelectContext(h.ctx(), &rows, h.db.Rebind(`SELECT id, at, username, role, agency_id, client_addr, action,
+		case_id, query, format, reason, outcome FROM access_audit WHERE action = ? ORDER BY id`), action); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// victimCall is a phone call the gateway put in line for victimNumber.
+func (h *harness) victimCall(t *testing.T) created {
+	t.Helper()
+	var c created
+	r := h.do(http.MethodPost, "/v1/contacts", asGateway, map[string]any{"channel": "voice", "queue": "gov110.general",
+		"caller": map[string]any{"id": victimNumber, "name": "피해자"}, "context": map[string]any{"summary": "세금 체납 상담, 건강 문제"}})
+	if r.wantStatus(t, http.StatusCreated) {
+		r.decode(t, &c)
+	}
+	return c
+}
+
+func (h *harness) chatAs(t *testing.T, body map[string]any, opts ...reqOpt) *response {
+	t.Helper()
+	return h.do(http.MethodPost, "/v1/contacts", asAnon, body, opts...)
+}
+
+func TestAnonymousChatCannotTakeOverAStrangersCase(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newHarness(t, b)
+		withAudit(t, h)
+		victim := h.victimCall(t)
+
+		// Step 1: a chat typing the victim's number, in the victim's
+		// queue, is a conversation of its own — no 409, no victim's id.
+		r := h.chatAs(t, chatBody("gov110.general", victimNumber))
+		var mine created
+		if r.wantStatus(t, http.StatusCreated) {
+			r.decode(t, &mine)
+		}
+		if mine.ContactID == victim.ContactID || mine.CaseID == victim.CaseID || strings.Contains(string(r.body), victim.ContactID) {
+			t.Fatalf("a chat typing the victim's number got %s; it must get a contact and case of its own", r.body)
+		}
+
+		// Step 2: continuing the victim's case — without proof, with a
+		// forged proof, or with the attacker's own case's proof — is
+		// answered exactly as a case that does not exist.
+		cont := func(caseID, token string) *response {
+			body := chatBody("nts126.tax", victimNumber)
+			body["case_id"] = caseID
+			if token != "" {
+				body["case_token"] = token
+			}
+			return h.chatAs(t, body)
+		}
+		unknown := cont("cs-does-not-exist", "")
+		unknown.wantError(t, http.StatusNotFound, codeNotFound, "case_id")
+		for name, r := range map[string]*response{
+			"no proof":             cont(victim.CaseID, ""),
+			"a forged proof":       cont(victim.CaseID, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+			"another case's proof": cont(victim.CaseID, mine.CaseToken),
+		} {
+			r.wantError(t, http.StatusNotFound, codeNotFound, "case_id")
+			if got, want := strings.ReplaceAll(string(r.body), victim.CaseID, "ID"), strings.ReplaceAll(string(unknown.body), "cs-does-not-exist", "ID"); got != want {
+				t.Errorf("%s: answer %s differs from an unknown case's %s", name, got, want)
+			}
+		}
+
+		// Step 3: the attacker's token reaches nothing of the victim's.
+		h.do(http.MethodGet, "/v1/contacts/"+victim.ContactID+"?token="+mine.CitizenToken, asAnon, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
+		h.do(http.MethodDelete, "/v1/contacts/"+victim.ContactID+"?token="+mine.CitizenToken, asAnon, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
+		h.do(http.MethodPost, "/v1/contacts/"+victim.ContactID+"/callback?token="+mine.CitizenToken, asAnon, map[string]any{"number": "0101234"}).
+			wantError(t, http.StatusNotFound, codeNotFound, "")
+		if _, resp, err := websocket.DefaultDialer.Dial(wsURL(h, "/v1/contacts/"+victim.ContactID+"/ws?token="+mine.CitizenToken), nil); err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("following the victim's contact with the attacker's token: %v; want 404", err)
+		}
+
+		// The victim's case is untouched: one leg, still waiting, nobody
+		// else's words in it.
+		cs, err := h.router.Case(victim.CaseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs.Legs) != 1 {
+			t.Errorf("the victim's case has %d legs; want 1", len(cs.Legs))
+		}
+		if c, err := h.router.Contact(victim.ContactID); err != nil || c.Status != router.StatusQueued {
+			t.Errorf("the victim's call is %+v (%v); want still queued", c.Status, err)
+		}
+
+		// Every refusal on the victim's data is in the access audit.
+		if rows := h.auditOf(t, transcripts.ActionContinue); len(rows) < 3 {
+			t.Errorf("refused continuations audited: %d; want at least 3", len(rows))
+		} else if rows[1].CaseID != victim.CaseID || rows[1].Outcome != transcripts.OutcomeDenied || rows[1].Role != "citizen" {
+			t.Errorf("audit row %+v; want a citizen's denied continuation of %s", rows[1], victim.CaseID)
+		}
+		if rows := h.auditOf(t, transcripts.ActionContact); len(rows) != 4 {
+			t.Errorf("refused contact reads, ends, callbacks and follows audited: %d; want 4: %+v", len(rows), rows)
+		}
+	})
+}
+
+func wsURL(h *harness, path string) string {
+	return "ws" + strings.TrimPrefix(h.ts.URL, "http") + path
+}
+
+// A citizen token follows its own chain of legs, never another contact on
+// the same case: a second device that continued the case (legitimately,
+// with the case token) and left does not follow the first device's call.
+func TestCitizenTokenStaysWithItsContact(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	first := h.chat(t, "gov110.general", "own-1")
+	body := chatBody("nts126.tax", "own-1")
+	body["case_id"], body["case_token"] = first.CaseID, first.CaseToken
+	var second created
+	if r := h.chatAs(t, body); r.wantStatus(t, http.StatusCreated) {
+		r.decode(t, &second)
+	}
+	if second.CaseID != first.CaseID {
+		t.Fatalf("continuing with the case token opened case %s; want %s", second.CaseID, first.CaseID)
+	}
+	h.do(http.MethodDelete, "/v1/contacts/"+second.ContactID, asAnon, nil, withHeader("X-Citizen-Token", second.CitizenToken)).wantStatus(t, http.StatusNoContent)
+
+	// The ended contact is gone from the line but its case is open (the
+	// first contact waits): its socket hears "ended", not the first call.
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(h, "/v1/contacts/"+second.ContactID+"/ws?token="+second.CitizenToken), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var f map[string]any
+	if err := ws.ReadJSON(&f); err != nil {
+		t.Fatal(err)
+	}
+	if f["type"] != "ended" {
+		t.Errorf("the left contact's socket heard %v; want ended", f)
+	}
+	h.do(http.MethodGet, "/v1/contacts/"+first.ContactID+"?token="+second.CitizenToken, asAnon, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
+}
+
+// A phone caller and a chat that types the same number hold a place each,
+// whichever comes first; the same number twice, or the same device twice,
+// hold one. No answer to a chat tells whether a number holds a place or a
+// booked callback.
+func TestNoSquattingEitherWay(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	squat := h.chatAs(t, chatBody("gov110.general", victimNumber))
+	squat.wantStatus(t, http.StatusCreated)
+	victim := h.victimCall(t) // the phone is not locked out
+	h.chatAs(t, chatBody("gov110.general", victimNumber)).wantStatus(t, http.StatusCreated)
+	r := h.do(http.MethodPost, "/v1/contacts", asGateway, map[string]any{"channel": "voice", "queue": "gov110.general",
+		"caller": map[string]any{"id": victimNumber}})
+	r.wantStatus(t, http.StatusConflict)
+	var dup struct {
+		ContactID string `json:"contact_id"`
+	}
+	if r.decode(t, &dup) && dup.ContactID != victim.ContactID {
+		t.Errorf("the same number's second call names %s; want its own %s", dup.ContactID, victim.ContactID)
+	}
+	device := squat.device()
+	h.chatAs(t, chatBody("gov110.general", "anything"), withDevice(device), withOrigin(h.ts.URL)).wantStatus(t, http.StatusConflict)
+}
+
+// Ids are random: two contacts made one after the other share no prefix
+// a counter would give them.
+func TestIDsAreNotSequential(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	a := h.chat(t, "gov110.general", "seq-1")
+	b := h.chat(t, "gov110.general", "seq-2")
+	common := 0
+	for common < len(a.ContactID) && common < len(b.ContactID) && a.ContactID[common] == b.ContactID[common] {
+		common++
+	}
+	if common > len("ct-")+2 || len(a.ContactID) < len("ct-")+26 {
+		t.Errorf("contact ids %s and %s look sequential", a.ContactID, b.ContactID)
+	}
+	if strings.HasPrefix(b.CaseID, a.CaseID[:len("cs-")+3]) {
+		t.Errorf("case ids %s and %s look sequential", a.CaseID, b.CaseID)
+	}
+}
+
+// Who may end a contact, and what the timeline then says.
+func TestWhoMayEndAContact(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newHarness(t, b)
+		end := func(as, id string, opts ...reqOpt) *response {
+			return h.do(http.MethodDelete, "/v1/contacts/"+id, as, nil, opts...)
+		}
+		actorOf := func(t *testing.T, caseID string) string {
+			t.Helper()
+			a, _ := h.enders.Load(caseID)
+			s, _ := a.(string)
+			return s
+		}
+
+		// Offered to the agent, not accepted: the agent may not end it.
+		h.online(t, asAgent)
+		c := h.chat(t, "gov110.general", "end-1")
+		if cv, _ := h.router.Contact(c.ContactID); cv.Status != router.StatusOffered {
+			t.Fatalf("contact is %s; want offered to %s", cv.Status, asAgent)
+		}
+		end(asAgent, c.ContactID).wantError(t, http.StatusForbidden, codeForbidden, "")
+		end(asOtherSup, c.ContactID).wantError(t, http.StatusNotFound, codeNotFound, "")
+		end(asOtherAgent, c.ContactID).wantError(t, http.StatusNotFound, codeNotFound, "")
+		end(asGateway, c.ContactID).wantError(t, http.StatusNotFound, codeNotFound, "") // a chat
+		end(asAdmin, c.ContactID).wantError(t, http.StatusForbidden, codeForbidden, "")
+		if cv, _ := h.router.Contact(c.ContactID); cv.Status != router.StatusOffered {
+			t.Fatalf("refused ends left the contact %s; want still offered", cv.Status)
+		}
+		// Its agency's supervisor may; the timeline names them.
+		end(asSup, c.ContactID).wantStatus(t, http.StatusNoContent)
+		if a := actorOf(t, c.CaseID); a != "supervisor:"+asSup {
+			t.Errorf("ended by %q; want supervisor:%s", a, asSup)
+		}
+
+		// The agent holding a contact may end it.
+		c = h.chat(t, "gov110.general", "end-2")
+		h.answer(t, asAgent, c.ContactID)
+		end(asAgent, c.ContactID).wantStatus(t, http.StatusNoContent)
+		if a := actorOf(t, c.CaseID); a != "agent:"+asAgent {
+			t.Errorf("ended by %q; want agent:%s", a, asAgent)
+		}
+
+		// The gateway ends its own calls.
+		v := h.victimCall(t)
+		end(asGateway, v.ContactID).wantStatus(t, http.StatusNoContent)
+		if a := actorOf(t, v.CaseID); a != "gateway:"+asGateway {
+			t.Errorf("ended by %q; want gateway:%s", a, asGateway)
+		}
+	})
+}
+
+// Each contact endpoint a browser can reach with cookies refuses another
+// site's page, and changes nothing.
+func TestContactWritesCheckOrigin(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"), func(c *Config) { c.AllowedOrigins = []string{"https://chat.example.org"} })
+	h.offerCallbacks(t, 1)
+	c := h.chat(t, "gov110.general", "xs-1")
+	dev := withDevice(c.Device)
+	foreign := withOrigin("https://evil.example")
+	otherScheme := withOrigin(strings.Replace(h.ts.URL, "http://", "https://", 1))
+	otherPort := withOrigin(h.ts.URL + "1")
+	token := withHeader("X-Citizen-Token", c.CitizenToken)
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		opts   []reqOpt
+	}{
+		{"create, foreign Origin", http.MethodPost, "/v1/contacts", chatBody("gov110.general", "xs-2"), []reqOpt{dev, foreign}},
+		{"create, another scheme", http.MethodPost, "/v1/contacts", chatBody("gov110.general", "xs-2"), []reqOpt{dev, otherScheme}},
+		{"create, another port", http.MethodPost, "/v1/contacts", chatBody("gov110.general", "xs-2"), []reqOpt{dev, otherPort}},
+		{"create, cookie and no Origin", http.MethodPost, "/v1/contacts", chatBody("gov110.general", "xs-2"), []reqOpt{dev}},
+		{"create, foreign Origin without cookies", http.MethodPost, "/v1/contacts", chatBody("gov110.general", "xs-2"), []reqOpt{foreign}},
+		{"end, foreign Origin", http.MethodDelete, "/v1/contacts/" + c.ContactID, nil, []reqOpt{token, dev, foreign}},
+		{"callback, foreign Origin", http.MethodPost, "/v1/contacts/" + c.ContactID + "/callback", map[string]any{"number": "01012345678"}, []reqOpt{token, dev, foreign}},
+	} {
+		before, _ := h.router.Waiting("gov110.general")
+		h.do(tc.method, tc.path, asAnon, tc.body, tc.opts...).wantError(t, http.StatusForbidden, codeForbidden, "")
+		if after, _ := h.router.Waiting("gov110.general"); len(after) != len(before) {
+			t.Errorf("%s: the line went from %d to %d", tc.name, len(before), len(after))
+		}
+		if cv, err := h.router.Contact(c.ContactID); err != nil || cv.Status != router.StatusQueued || cv.Channel != router.ChannelChat {
+			t.Errorf("%s: the contact is %+v (%v); want an untouched waiting chat", tc.name, cv.Status, err)
+		}
+	}
+	// The own origin and a configured one pass; so does an API client.
+	h.chatAs(t, chatBody("gov110.general", "xs-3"), withOrigin(h.ts.URL)).wantStatus(t, http.StatusCreated)
+	h.chatAs(t, chatBody("gov110.general", "xs-4"), withOrigin("https://chat.example.org")).wantStatus(t, http.StatusCreated)
+	h.chatAs(t, chatBody("gov110.general", "xs-5")).wantStatus(t, http.StatusCreated)
+	h.do(http.MethodDelete, "/v1/contacts/"+c.ContactID, asAnon, nil, token, dev, withOrigin(h.ts.URL)).wantStatus(t, http.StatusNoContent)
+}
+
+// The ended frame hands the citizen the case's continuation token.
+func TestEndedFrameCarriesCaseToken(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	c := h.chat(t, "gov110.general", "tok-1")
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(h, "/v1/contacts/"+c.ContactID+"/ws?token="+c.CitizenToken), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := ws.WriteJSON(map[string]any{"id": "l1", "type": "leave"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("socket closed before ended: %v", err)
+		}
+		var f map[string]any
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f["type"] == "ended" {
+			if f["case_token"] != c.CaseToken {
+				t.Errorf("ended frame %v; want case_token %s", f, c.CaseToken)
+			}
+			return
+		}
+	}
+}
