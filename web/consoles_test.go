@@ -119,7 +119,7 @@ func TestChatMessagesCatchUp(t *testing.T) {
 	}
 	path := "/v1/contacts/" + c.ContactID + "/messages"
 	h.do(http.MethodGet, path, asAnon, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "token")
-	h.do(http.MethodGet, path+"?token=not-the-token", asAnon, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "token")
+	h.do(http.MethodGet, path+"?token=not-the-token", asAnon, nil).wantError(t, http.StatusNotFound, codeNotFound, "")
 	// A staff session is no citizen token: the case view is elsewhere.
 	h.do(http.MethodGet, path, asAdmin, nil).wantError(t, http.StatusUnauthorized, codeUnauthorized, "token")
 

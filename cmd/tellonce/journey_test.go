@@ -161,8 +161,8 @@ func TestChatJourneyAcrossTwoAgencies(t *testing.T) {
 			user string
 			want int
 		}{
-			{"sup.kdca1339", http.StatusOK}, {"sup.gov110", http.StatusOK}, {"sup.nts126", http.StatusForbidden},
-			{"kim.minji", http.StatusOK}, {"jung.hyunwoo", http.StatusForbidden},
+			{"sup.kdca1339", http.StatusOK}, {"sup.gov110", http.StatusOK}, {"sup.nts126", http.StatusNotFound},
+			{"kim.minji", http.StatusOK}, {"jung.hyunwoo", http.StatusNotFound},
 		} {
 			status, body, err := s.request("GET", "/v1/cases/"+c.CaseID, s.loginDemo(t, who.user), nil)
 			if err != nil || status != who.want {
@@ -407,18 +407,28 @@ func TestVoiceCallThroughTheGateway(t *testing.T) {
 	})
 }
 
-// TestDuplicateCallerKeepsOnePlace: the same caller trying again (another
-// device, another address) is told where their contact already is and
-// does not take a second place in line.
+// TestDuplicateCallerKeepsOnePlace: the same caller trying again (the
+// same number through the phone network) is told where their contact
+// already is and does not take a second place in line; a chat that types
+// that number is a conversation of its own and takes nobody's place.
 func TestDuplicateCallerKeepsOnePlace(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		s := startServer(t, backend)
-		first := s.createChat(t, "gov110.general", "dup-caller", "전입신고 문의")
-
-		status, b, err := s.request("POST", "/v1/contacts", "", chatRequest("gov110.general", "dup-caller", "같은 사람", "다시 시도"))
-		if err != nil {
-			t.Fatal(err)
+		gw := s.loginDemo(t, "gateway")
+		call := func() (int, []byte) {
+			status, b, err := s.request("POST", "/v1/contacts", gw, obj{"channel": "voice", "queue": "gov110.general",
+				"caller": obj{"id": "01077778888", "name": "같은 사람"}, "context": obj{"summary": "전입신고 문의"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return status, b
 		}
+		var first contactAnswer
+		if status, b := call(); status != http.StatusCreated || json.Unmarshal(b, &first) != nil {
+			t.Fatalf("first call = %d %s; want 201", status, b)
+		}
+
+		status, b := call()
 		var dup struct {
 			Error struct {
 				Code string `json:"code"`
@@ -430,20 +440,20 @@ func TestDuplicateCallerKeepsOnePlace(t *testing.T) {
 			t.Fatalf("second attempt = %d %s; want 409 conflict naming %s", status, b, first.ContactID)
 		}
 
-		other := s.createChat(t, "gov110.general", "other-caller", "주민등록 등본")
-		if other.Position != 2 {
-			t.Errorf("the next caller is at position %d; want 2 (the duplicate took no place)", other.Position)
-		}
-		if st := s.contactStatus(t, first); st.Position != 1 || st.Status != "queued" {
-			t.Errorf("first contact = %+v; want still queued at position 1", st)
+		squat := s.createChat(t, "gov110.general", "01077778888", "번호만 아는 사람")
+		if squat.ContactID == first.ContactID || squat.CaseID == first.CaseID || squat.Position != 2 {
+			t.Errorf("a chat typing the caller's number = %+v; want a place of its own at 2", squat)
 		}
 
-		// Once the caller leaves, they may come back, at the end of the line.
-		s.call(t, "DELETE", "/v1/contacts/"+first.ContactID+"?token="+first.CitizenToken, "", nil, http.StatusNoContent, nil)
-		if st := s.contactStatus(t, other); st.Position != 1 {
-			t.Errorf("after the first caller left the other is at %d; want 1", st.Position)
+		// Once the caller hangs up, they may come back, at the end of the line.
+		s.call(t, "DELETE", "/v1/contacts/"+first.ContactID, gw, nil, http.StatusNoContent, nil)
+		if st := s.contactStatus(t, squat); st.Position != 1 {
+			t.Errorf("after the first caller left the chat is at %d; want 1", st.Position)
 		}
-		again := s.createChat(t, "gov110.general", "dup-caller", "다시 왔어요")
+		var again contactAnswer
+		if status, b := call(); status != http.StatusCreated || json.Unmarshal(b, &again) != nil {
+			t.Fatalf("calling again = %d %s; want 201", status, b)
+		}
 		if again.ContactID == first.ContactID || again.Position != 2 {
 			t.Errorf("returning caller = %+v; want a new contact at position 2", again)
 		}
