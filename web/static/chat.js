@@ -36,13 +36,13 @@ function callerID() {
   return id;
 }
 
-// rememberCase keeps the case's continuation token on this device: the
-// proof that lets this citizen, and nobody who merely knows their number,
-// come back to the same case.
+// rememberCase keeps the case's continuation token with the conversation:
+// the proof that lets this citizen, and nobody who merely knows their
+// number, come back to the same case.
 function rememberCase(caseID, token) {
-  if (!caseID || !token) return;
-  localStorage.setItem("tellonce.case", JSON.stringify({ case_id: caseID, case_token: token }));
-  if (chat) chat.case_id = caseID;
+  if (!chat || !caseID || !token) return;
+  chat.case_id = caseID;
+  chat.case_token = token;
 }
 
 function persist() {
@@ -109,8 +109,7 @@ async function start(queue) {
   };
   try {
     const res = await api("POST", "/v1/contacts", body);
-    rememberCase(res.case_id, res.case_token);
-    chat = { contact_id: res.contact_id, case_id: res.case_id, token: res.citizen_token, queue, estimates: res.estimated_wait_s !== null,
+    chat = { contact_id: res.contact_id, case_id: res.case_id, case_token: res.case_token, token: res.citizen_token, queue, estimates: res.estimated_wait_s !== null,
       log: [], where: { kind: "queued", position: res.position, wait: res.estimated_wait_s, light: res.light } };
     if (body.context.summary) chat.log.push({ from: "citizen", text: body.context.summary, at: new Date().toISOString(), first: true });
     persist();
