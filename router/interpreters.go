@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -18,7 +19,30 @@ import (
 // interpreter holds the leg with the whole case, sees every message of the
 // contact, and speaks into it; the leg ends on its own (End by the
 // interpreter, ReleaseInterpreter by the agent) or with the contact.
+//
+// An interpreter sees what interpreting needs and no more (see
+// interpreterCaseView): the agent's note for them, the caller's name and
+// language, and the conversation from the moment they join — the case's
+// earlier conversation only when the agent shares it (ShareHistory).
 func (r *Router) Interpret(username, contactID, language, note string) (ContactView, []Event, error) {
+	return r.InterpretWith(username, contactID, InterpretRequest{Language: language, Note: note})
+}
+
+// InterpretRequest is an agent's request for an interpreter.
+type InterpretRequest struct {
+	// Language defaults to the caller's.
+	Language string
+	// Note is for the interpreter: what they are needed for.
+	Note string
+	// ShareHistory lets the interpreter read the case's earlier messages
+	// and speech-to-text (never its notes) besides the conversation from
+	// the moment they join.
+	ShareHistory bool
+}
+
+// InterpretWith is Interpret with every option.
+func (r *Router) InterpretWith(username, contactID string, req InterpretRequest) (ContactView, []Event, error) {
+	language, note := req.Language, req.Note
 	if language != "" && !validLanguage(language) {
 		return ContactView{}, nil, fmt.Errorf("interpreter for %s: %w", contactID,
 			invalid("language", "must be a language tag like en or zh-Hant"))
@@ -28,7 +52,7 @@ func (r *Router) Interpret(username, contactID, language, note string) (ContactV
 			invalid("note", "is longer than %d characters", maxTextLen))
 	}
 	return r.writeContact(func(w *writer) (*contactRow, error) {
-		leg, err := w.interpretTxn(username, contactID, strings.ToLower(language), note)
+		leg, err := w.interpretTxn(username, contactID, strings.ToLower(language), note, req.ShareHistory)
 		if err != nil {
 			return nil, fmt.Errorf("interpreter for %s: %w", contactID, err)
 		}
@@ -41,7 +65,7 @@ func validLanguage(l string) bool {
 		strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == ""
 }
 
-func (w *writer) interpretTxn(username, contactID, language, note string) (*contactRow, error) {
+func (w *writer) interpretTxn(username, contactID, language, note string, share bool) (*contactRow, error) {
 	c, err := w.assignedTo(username, contactID)
 	if err != nil {
 		return nil, err
@@ -95,8 +119,11 @@ func (w *writer) interpretTxn(username, contactID, language, note string) (*cont
 		CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,
 		Overflowed: others, ConferenceOf: c.ID, RequestedBy: username,
 	}
-	e, err := w.appendCaseEventTxn(c.CaseID, CaseInterpreterRequested, "agent:"+username, note, map[string]string{
-		"contact_id": c.ID, "interpreter_contact_id": leg.ID, "language": language, "queue": home.ID})
+	data := map[string]string{"contact_id": c.ID, "interpreter_contact_id": leg.ID, "language": language, "queue": home.ID}
+	if share {
+		data["share_history"] = "true"
+	}
+	e, err := w.appendCaseEventTxn(c.CaseID, CaseInterpreterRequested, "agent:"+username, note, data)
 	if err != nil {
 		return nil, err
 	}
@@ -207,4 +234,95 @@ func conferenceData(txn *memdb.Txn, c *contactRow) map[string]string {
 		return nil
 	}
 	return map[string]string{"interpreter": leg.Agent, "interpreter_contact_id": leg.ID}
+}
+
+// interpreterCaseView is the case as the interpreter of leg needs it:
+// the request (with the agent's note for them, first), the caller's name
+// and language, their own leg, and the conversation of the contact they
+// interpret — its messages and speech-to-text from the moment they
+// joined, or all of the case's when the agent shared the history. Never
+// notes, the context the caller gave, other legs or the caller's number:
+// an interpreter may work for another agency, and needs none of it.
+func interpreterCaseView(txn *memdb.Txn, leg *contactRow) (CaseView, error) {
+	cs, err := getCase(txn, leg.CaseID)
+	if err != nil {
+		return CaseView{}, err
+	}
+	events, err := caseEvents(txn, cs.ID)
+	if err != nil {
+		return CaseView{}, err
+	}
+	return interpreterView(cs.ID, cs.Caller, cs.CreatedAt, cs.Legs, events, leg.ID, leg.ConferenceOf, leg.AnsweredAt), nil
+}
+
+// interpreterView filters a case's legs and timeline for the interpreter
+// of leg legID, who joined the contact main at joined (zero: not yet).
+func interpreterView(caseID string, caller Caller, created time.Time, legs []Leg, events []CaseEvent,
+	legID, main string, joined time.Time) CaseView {
+	v := CaseView{ID: caseID, Caller: Caller{Name: caller.Name, Language: caller.Language}, Status: "open",
+		CreatedAt: created, Events: []CaseEvent{}}
+	for _, l := range legs {
+		if l.ContactID == legID {
+			v.Legs = append(v.Legs, l)
+		}
+	}
+	share := false
+	var request *CaseEvent
+	for i := range events {
+		e := &events[i]
+		if e.Type == CaseInterpreterRequested && e.Data["interpreter_contact_id"] == legID {
+			share, request = e.Data["share_history"] == "true", e
+		}
+	}
+	if request != nil {
+		note := request.clone()
+		v.TransferNote = &note
+		v.Events = append(v.Events, request.clone())
+	}
+	for _, e := range events {
+		if e.Type != CaseMessage && e.Type != CaseTranscript {
+			continue
+		}
+		during := e.Data["contact_id"] == main && !joined.IsZero() && !e.At.Before(joined)
+		if during || share {
+			v.Events = append(v.Events, e.clone())
+		}
+	}
+	return v
+}
+
+// InterpreterCase is the case as the interpreter holding leg legID sees it
+// (see interpreterCaseView), while the leg is live and answered.
+func (r *Router) InterpreterCase(legID string) (CaseView, error) {
+	txn := r.db.Load().Txn(false)
+	c, err := getContact(txn, legID)
+	if err != nil {
+		return CaseView{}, err
+	}
+	if c.ConferenceOf == "" || c.Status != StatusAssigned {
+		return CaseView{}, notYours("contact", legID)
+	}
+	return interpreterCaseView(txn, c)
+}
+
+// InterpreterOnly says whether username's part in the case is only that of
+// an interpreter: never assigned one of its own legs.
+func interpreterOnly(cs *caseRow, username string) bool {
+	for _, l := range cs.Legs {
+		if l.Agent == username && !l.Interpreter {
+			return false
+		}
+	}
+	return true
+}
+
+// holdsInterpreterLeg says whether username holds a live interpreter leg
+// of the case.
+func holdsInterpreterLeg(cs *caseRow, username string) bool {
+	for _, l := range cs.Legs {
+		if l.Agent == username && l.Interpreter && l.EndedAt.IsZero() {
+			return true
+		}
+	}
+	return false
 }

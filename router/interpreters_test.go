@@ -1,7 +1,9 @@
 package router
 
 import (
+	"errors"
 	"testing"
+	"time"
 )
 
 // interpreterFixture: a serves gov.general; interpreter queues in two
@@ -65,12 +67,65 @@ func TestInterpreterJoinsFromAnyAgencyWithTheLanguage(t *testing.T) {
 	if len(desk.Contacts) != 1 || desk.Contacts[0].Case.ID != c.CaseID {
 		t.Fatalf("the interpreter's desk %+v; want the case", desk.Contacts)
 	}
-	seen := false
+	// Need to know: the earlier conversation was not shared.
 	for _, e := range desk.Contacts[0].Case.Events {
-		seen = seen || e.Text == "xin chào"
+		if e.Text == "xin chào" {
+			t.Errorf("the interpreter sees the conversation from before they joined")
+		}
 	}
-	if !seen {
-		t.Errorf("the interpreter does not see the earlier conversation")
+}
+
+// An interpreter sees the request, the caller's language and the
+// conversation from the moment they join — not notes, the caller's
+// number, the context or other legs — and the earlier conversation only
+// when the agent shares it. Their notes end with their leg.
+func TestInterpreterNeedToKnow(t *testing.T) {
+	for _, share := range []bool{false, true} {
+		f, c := interpreterFixture(t)
+		f.online("i-vi")
+		f.must(errOf(f.r.Note("a", c.CaseID, "internal: tax arrears 3M")))
+		leg, evs, err := f.r.InterpretWith("a", c.ID, InterpretRequest{Language: "vi", Note: "please interpret", ShareHistory: share})
+		f.must(err)
+		offer := offerEvent(evs, leg.ID)
+		check := func(when string, cs *CaseView, wantTexts ...string) {
+			t.Helper()
+			got := map[string]bool{}
+			for _, e := range cs.Events {
+				got[e.Text] = true
+				if e.Type == CaseNote || e.Type == CaseContactCreated {
+					t.Errorf("share=%v %s: the interpreter sees %s %q", share, when, e.Type, e.Text)
+				}
+			}
+			for _, w := range wantTexts {
+				if !got[w] {
+					t.Errorf("share=%v %s: the interpreter does not see %q in %+v", share, when, w, cs.Events)
+				}
+			}
+			if got["xin chào"] != share {
+				t.Errorf("share=%v %s: sees the earlier conversation = %v", share, when, got["xin chào"])
+			}
+			if cs.Caller.ID != "" || cs.Context.Summary != "" || len(cs.Legs) != 1 || cs.Caller.Name == "" {
+				t.Errorf("share=%v %s: caller %+v, context %+v, legs %d; want the name only, no context, their own leg",
+					share, when, cs.Caller, cs.Context, len(cs.Legs))
+			}
+		}
+		check("in the offer", offer.Case, "please interpret")
+		_, err = f.r.Accept("i-vi", offer.OfferID)
+		f.must(err)
+		f.clock.Advance(time.Second)
+		f.must(errOf(f.r.Say(AsCitizen(), c.ID, "tôi cần giúp đỡ")))
+		f.must(errOf(f.r.Note("a", c.CaseID, "internal: second note")))
+		view, err := f.r.InterpreterCase(leg.ID)
+		f.must(err)
+		check("while joined", &view, "please interpret", "tôi cần giúp đỡ")
+		f.must(errOf(f.r.Note("i-vi", c.CaseID, "interpreted fine")))
+
+		f.must(errOf(f.r.ReleaseInterpreter("a", c.ID)))
+		if _, err := f.r.InterpreterCase(leg.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("share=%v: the released interpreter's case read = %v; want not found", share, err)
+		}
+		_, err = f.r.Note("i-vi", c.CaseID, "one more thing")
+		wantErr(t, "a note after release", err, ErrNotFound)
 	}
 }
 

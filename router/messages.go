@@ -119,7 +119,10 @@ func (r *Router) Note(username, caseID, text string) ([]Event, error) {
 		if err != nil {
 			return fmt.Errorf("note: %w", err)
 		}
-		if !containsString(cs.Agents, username) {
+		// An interpreter's part in a case ends with their leg: a note
+		// after it would be written by someone who may no longer read it.
+		if !containsString(cs.Agents, username) ||
+			interpreterOnly(cs, username) && !holdsInterpreterLeg(cs, username) {
 			return notYours("case", caseID)
 		}
 		e, err := w.appendCaseEventTxn(caseID, CaseNote, "agent:"+username, text, nil)

@@ -197,6 +197,9 @@ func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
 // offerCaseView is the case as an offer carries it: with the transfer note
 // that created the leg first.
 func offerCaseView(txn *memdb.Txn, c *contactRow) (CaseView, error) {
+	if c.ConferenceOf != "" {
+		return interpreterCaseView(txn, c)
+	}
 	cs, err := getCase(txn, c.CaseID)
 	if err != nil {
 		return CaseView{}, err
