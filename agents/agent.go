@@ -5,20 +5,22 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tellonce/auth"
 	"tellonce/router"
 )
 
 // ServeAgent runs an agent's console socket (GET /v1/agent/ws); web has
 // authenticated the agent already. The first frame is always hello, with
 // the desk the router restored (contacts kept through the reconnect grace,
-// pending offers). A newer socket of the same agent replaces this one.
-func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, username string) {
+// pending offers). A newer socket of the same agent replaces this one;
+// the end of p's login closes it (see SignOut).
+func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	ws, ok := h.upgrade(w, r)
 	if !ok {
 		return
 	}
 	c := h.newConn(ws, kindAgent)
-	c.username = username
+	c.username, c.login = p.Username, p
 	if !h.startAgent(c) {
 		return
 	}

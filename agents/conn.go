@@ -3,9 +3,12 @@ package agents
 import (
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"tellonce/auth"
 )
 
 type connKind string
@@ -35,6 +38,13 @@ type conn struct {
 	closeCode int
 	closeText string
 	drain     bool // send what is queued before the close frame
+	// revoked is set, under hub.mu, when the socket's login ended; from
+	// then on no frame it sent is applied. Read without the lock.
+	revoked atomic.Bool
+
+	// login is what an agent or gateway socket was opened with: its
+	// session, and the role, agency and permissions it was allowed.
+	login auth.Principal
 
 	// Agent sessions (ready, helloSeq and pending serve gateways too).
 	// connected is guarded by hub.presence; the rest by hub.mu. Until

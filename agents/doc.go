@@ -19,6 +19,15 @@
 // reconnect grace. When the current agent socket drops, the hub calls
 // router.Disconnect and the router runs the grace.
 //
+// An agent's or gateway's socket follows the login it was opened with.
+// When that ends — a logout (EndSession), the session's expiry, a change
+// of its user's password, role, agency or permissions, or the user's
+// deletion (SignOut) — the socket is closed with 4003 "signed out: …"
+// within a second, without the frames still queued for it, and no frame
+// it sent that the router has not applied yet is applied or answered.
+// Changes made through another server reach the socket by a re-check of
+// all open sockets' sessions, one query every Config.SessionCheck.
+//
 // # Frames
 //
 // Frames are JSON objects with a type. A client frame may carry an id (a

@@ -6,21 +6,22 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tellonce/auth"
 	"tellonce/router"
 )
 
 // ServeGateway runs a telephony gateway's socket (GET /v1/gateway/ws);
-// web has authenticated the machine account. agency "" serves every
+// web has authenticated the machine account p. p.Agency "" serves every
 // agency; otherwise the gateway hears about, and may act on, only the
 // calls its agency carries. The first frame is always hello, the live
-// calls it carries.
-func (h *Hub) ServeGateway(w http.ResponseWriter, r *http.Request, username, agency string) {
+// calls it carries. The end of p's login closes it (see SignOut).
+func (h *Hub) ServeGateway(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	ws, ok := h.upgrade(w, r)
 	if !ok {
 		return
 	}
 	c := h.newConn(ws, kindGateway)
-	c.username, c.agency = username, agency
+	c.username, c.agency, c.login = p.Username, p.Agency, p
 	if !h.startGateway(c) {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tellonce/auth"
 	"tellonce/router"
 )
 
@@ -176,13 +177,13 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /agent/{user}", func(w http.ResponseWriter, r *http.Request) {
-		e.hub.ServeAgent(w, r, r.PathValue("user"))
+		e.hub.ServeAgent(w, r, loginOf(r, "agent"))
 	})
 	mux.HandleFunc("GET /citizen/{contact}", func(w http.ResponseWriter, r *http.Request) {
 		e.hub.ServeCitizen(w, r, r.PathValue("contact"))
 	})
 	mux.HandleFunc("GET /gateway/{user}", func(w http.ResponseWriter, r *http.Request) {
-		e.hub.ServeGateway(w, r, r.PathValue("user"), r.URL.Query().Get("agency"))
+		e.hub.ServeGateway(w, r, loginOf(r, "gateway"))
 	})
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
@@ -192,6 +193,16 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 		e.hub.Shutdown(ctx)
 	})
 	return e
+}
+
+// loginOf is the principal a test socket stands for, as web would have
+// authenticated it: the user of the path, and from the query its agency,
+// session and session expiry (RFC 3339; none: it never expires).
+func loginOf(r *http.Request, role string) auth.Principal {
+	q := r.URL.Query()
+	p := auth.Principal{Username: r.PathValue("user"), Role: role, Agency: q.Get("agency"), SessionID: q.Get("session")}
+	p.ExpiresAt, _ = time.Parse(time.RFC3339, q.Get("expires"))
+	return p
 }
 
 // frame is a decoded server frame.

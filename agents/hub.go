@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tellonce/auth"
 	"tellonce/router"
 )
 
@@ -53,6 +54,15 @@ type Config struct {
 	// AckTimeout bounds the wait for durability before an error frame
 	// answers instead of the ack (default 10s).
 	AckTimeout time.Duration
+	// Sessions, when set, is asked every SessionCheck (default 2s) for the
+	// sessions the open agent and gateway sockets were opened with, so that
+	// a logout or user change made through another server closes them here
+	// too (see SignOut).
+	Sessions     SessionChecker
+	SessionCheck time.Duration
+	// Now is the clock sessions expire by (auth.Principal.ExpiresAt): the
+	// session store's. Default time.Now.
+	Now func() time.Time
 	// Estimator fills estimated_wait_s and light of queued frames; nil
 	// means 0 and "green".
 	Estimator Estimator
@@ -65,6 +75,14 @@ type Config struct {
 	CaseToken func(caseID string) string
 	// Log defaults to slog.Default().
 	Log *slog.Logger
+}
+
+// SessionChecker reads sessions back from the database; auth.Sessions
+// implements it.
+type SessionChecker interface {
+	// Current returns the principal of each of ids whose session still
+	// exists and has not expired, by session id; the others are left out.
+	Current(ctx context.Context, ids []string) (map[string]auth.Principal, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -92,6 +110,12 @@ func (c Config) withDefaults() Config {
 	if c.PositionInterval <= 0 {
 		c.PositionInterval = 250 * time.Millisecond
 	}
+	if c.SessionCheck <= 0 {
+		c.SessionCheck = 2 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -103,6 +127,10 @@ const (
 	// CloseReplaced closes an agent socket that a newer one of the same
 	// agent replaced.
 	CloseReplaced = 4001
+	// CloseSignedOut closes an agent or gateway socket whose login ended:
+	// logged out, expired, or its user changed or deleted (see SignOut).
+	// The client must log in again rather than reconnect.
+	CloseSignedOut = 4003
 )
 
 // HubStats counts connections and losses, for metrics.
@@ -155,6 +183,7 @@ type Hub struct {
 	now           func() time.Time // the clock of worthTelling (a test may replace it)
 	refresherDone chan struct{}
 	refreshes     atomic.Uint64 // refreshes done, for tests
+	watcherDone   chan struct{} // closed when watchSessions has stopped
 
 	wg             sync.WaitGroup // one per registered connection
 	dropped, slows atomic.Uint64
@@ -193,8 +222,10 @@ func NewHub(r *router.Router, d Durable, cfg Config) *Hub {
 		refreshChunk:  refreshChunk,
 		now:           time.Now,
 		refresherDone: make(chan struct{}),
+		watcherDone:   make(chan struct{}),
 	}
 	go h.refreshPlaces()
+	go h.watchSessions()
 	return h
 }
 
@@ -224,6 +255,7 @@ func (h *Hub) Shutdown(ctx context.Context) {
 	h.mu.Unlock()
 	h.cancel()
 	<-h.refresherDone
+	<-h.watcherDone
 
 	done := make(chan struct{})
 	go func() { // ends when the last connection has finished
@@ -280,7 +312,14 @@ func (h *Hub) addLocked(c *conn) bool {
 // reader on this one (the HTTP handler's). It returns when both have ended.
 func (h *Hub) serve(c *conn, handle func(*conn, []byte)) {
 	go c.writePump()
-	c.readPump(handle)
+	c.readPump(func(c *conn, data []byte) {
+		// A signed-out socket may still have frames read or buffered; none
+		// of them is applied or answered.
+		if c.revoked.Load() {
+			return
+		}
+		handle(c, data)
+	})
 	h.mu.Lock()
 	h.stopLocked(c, websocket.CloseNormalClosure, "", false) // the reader is gone: end the writer
 	h.mu.Unlock()

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +201,83 @@ func TestSessionCache(t *testing.T) {
 			t.Errorf("Lookup(cached but expired) = %v; want ErrInvalidToken", err)
 		}
 	})
+}
+
+// Current reads sessions back past the cache, in one query for many ids:
+// a session that was deleted or has expired is left out, and a user
+// changed behind the cache's back shows as they are now.
+func TestSessionsCurrent(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+		dir := directory.NewStore(b.DB, c.now)
+		if _, err := dir.CreateAgency(ctx, directory.AgencyCreate{ID: "gov110", Name: "110"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []string{"kim", "lee"} {
+			if _, err := dir.CreateUser(ctx, directory.UserCreate{Username: u, Name: u, Password: "long enough pw", Role: "agent", Agency: "gov110"}, "h"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := auth.NewSessions(b.DB, time.Hour, c.now)
+		s.CacheLookups(time.Minute)
+		login := func(username string) auth.Principal {
+			t.Helper()
+			token, exp, err := s.Create(ctx, username, "127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Lookup(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.ExpiresAt.Equal(exp) {
+				t.Errorf("Lookup().ExpiresAt = %v; want the session's expiry %v", p.ExpiresAt, exp)
+			}
+			return p
+		}
+		early := login("kim")
+		c.t = c.t.Add(30 * time.Minute)
+		kim, lee, gone := login("kim"), login("lee"), login("lee")
+		if err := s.Delete(ctx, gone.SessionID); err != nil {
+			t.Fatal(err)
+		}
+		// Behind the cache's back, as another server would.
+		if _, err := b.DB.ExecContext(ctx, b.DB.Rebind(`UPDATE users SET role = ?, pii = ? WHERE username = ?`), "supervisor", true, "lee"); err != nil {
+			t.Fatal(err)
+		}
+		c.t = c.t.Add(30 * time.Minute) // early has just expired
+
+		// More ids than one query takes, most of them unknown.
+		ids := []string{}
+		for i := range 2*5000 + 1 {
+			ids = append(ids, "unknown-"+strconv.Itoa(i))
+		}
+		ids = append(ids, early.SessionID, kim.SessionID, lee.SessionID, gone.SessionID)
+		got, err := s.Current(ctx, ids)
+		if err != nil {
+			t.Fatalf("Current() = %v", err)
+		}
+		if len(got) != 2 {
+			t.Errorf("Current() = %d sessions %v; want kim's and lee's live ones only", len(got), got)
+		}
+		if p := got[kim.SessionID]; !samePrincipal(p, kim) {
+			t.Errorf("Current()[kim] = %+v; want %+v", p, kim)
+		}
+		wantLee := lee
+		wantLee.Role, wantLee.PII = "supervisor", true
+		if p := got[lee.SessionID]; !samePrincipal(p, wantLee) {
+			t.Errorf("Current()[lee] = %+v; want lee as changed: %+v", p, wantLee)
+		}
+		if got, err := s.Current(ctx, nil); err != nil || len(got) != 0 {
+			t.Errorf("Current(nil) = %v, %v; want none", got, err)
+		}
+	})
+}
+
+// samePrincipal compares principals, their expiry as an instant.
+func samePrincipal(a, b auth.Principal) bool {
+	same := a.ExpiresAt.Equal(b.ExpiresAt)
+	a.ExpiresAt, b.ExpiresAt = time.Time{}, time.Time{}
+	return same && a == b
 }

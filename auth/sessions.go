@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	tsql "tellonce/sql"
 )
 
@@ -26,6 +28,9 @@ type Principal struct {
 	PII      bool   `json:"pii"`
 	// SessionID identifies the login, for logging out.
 	SessionID string `json:"-"`
+	// ExpiresAt is when the login ends, for connections that outlive the
+	// request that authenticated them.
+	ExpiresAt time.Time `json:"-"`
 }
 
 // ErrInvalidToken is returned for a token that is unknown, malformed,
@@ -80,6 +85,14 @@ func (s *Sessions) CacheLookups(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cacheFor, s.cache = d, nil
+}
+
+// CachePeriod is how long a looked-up session is trusted from memory (zero:
+// not at all).
+func (s *Sessions) CachePeriod() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cacheFor
 }
 
 // ForgetUser drops the cached sessions of username, after a change to the
@@ -165,16 +178,8 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (Principal, error) 
 	if c, ok := s.cached(id, s.now()); ok {
 		return c.check(secret, s.now())
 	}
-	var row struct {
-		SecretHash string         `db:"secret_hash"`
-		ExpiresAt  time.Time      `db:"expires_at"`
-		Username   string         `db:"username"`
-		Name       string         `db:"name"`
-		Role       string         `db:"role"`
-		Agency     sql.NullString `db:"agency_id"`
-		PII        bool           `db:"pii"`
-	}
-	err := s.db.GetContext(ctx, &row, s.db.Rebind(`SELECT s.secret_hash, s.expires_at, u.username, u.name, u.role, u.agency_id, u.pii
+	var row sessionRow
+	err := s.db.GetContext(ctx, &row, s.db.Rebind(`SELECT `+sessionColumns+`
 		FROM sessions s JOIN users u ON u.username = s.username WHERE s.id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrInvalidToken
@@ -182,13 +187,68 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (Principal, error) 
 	if err != nil {
 		return Principal{}, fmt.Errorf("look up session: %w", err)
 	}
-	c := cachedSession{secretHash: row.SecretHash, expiresAt: row.ExpiresAt,
-		principal: Principal{Username: row.Username, Name: row.Name, Role: row.Role, Agency: row.Agency.String, PII: row.PII, SessionID: id}}
+	c := cachedSession{secretHash: row.SecretHash, expiresAt: row.ExpiresAt, principal: row.principal()}
 	p, err := c.check(secret, s.now())
 	if err == nil {
 		s.remember(id, c) // only sessions that proved their secret
 	}
 	return p, err
+}
+
+// sessionColumns are what sessionRow reads, from sessions s joined with
+// users u.
+const sessionColumns = `s.id, s.secret_hash, s.expires_at, u.username, u.name, u.role, u.agency_id, u.pii`
+
+type sessionRow struct {
+	ID         string         `db:"id"`
+	SecretHash string         `db:"secret_hash"`
+	ExpiresAt  time.Time      `db:"expires_at"`
+	Username   string         `db:"username"`
+	Name       string         `db:"name"`
+	Role       string         `db:"role"`
+	Agency     sql.NullString `db:"agency_id"`
+	PII        bool           `db:"pii"`
+}
+
+func (r sessionRow) principal() Principal {
+	return Principal{Username: r.Username, Name: r.Name, Role: r.Role, Agency: r.Agency.String, PII: r.PII,
+		SessionID: r.ID, ExpiresAt: r.ExpiresAt}
+}
+
+// sessionsPerQuery bounds the ids of one Current query, well below the
+// bound parameters both backends take (32,766 for SQLite, 65,535 for
+// PostgreSQL).
+const sessionsPerQuery = 5000
+
+// Current reads the given sessions from the database, past the cache, and
+// returns the principal of each one that still exists and has not
+// expired, by session id; the others are left out. Open WebSockets are
+// re-checked with it, so that a logout or a user change made through
+// another server reaches them too; it costs one query per
+// sessionsPerQuery ids, not one per session.
+func (s *Sessions) Current(ctx context.Context, ids []string) (map[string]Principal, error) {
+	out := make(map[string]Principal, len(ids))
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), sessionsPerQuery)]
+		ids = ids[len(batch):]
+		q, args, err := sqlx.In(`SELECT `+sessionColumns+`
+			FROM sessions s JOIN users u ON u.username = s.username WHERE s.id IN (?)`, batch)
+		if err != nil {
+			return nil, fmt.Errorf("check sessions: %w", err)
+		}
+		var rows []sessionRow
+		if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("check sessions: %w", err)
+		}
+		// Expiry is compared here, as Lookup does, on the store's clock.
+		now := s.now()
+		for _, r := range rows {
+			if now.Before(r.ExpiresAt) {
+				out[r.ID] = r.principal()
+			}
+		}
+	}
+	return out, nil
 }
 
 // check compares the secret in constant time and the expiry.

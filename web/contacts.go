@@ -487,7 +487,7 @@ func (s *Server) agentWS(w http.ResponseWriter, r *http.Request, p auth.Principa
 		s.writeError(w, r, forbiddenField("", "the agent desk is for agents"))
 		return
 	}
-	s.hub.ServeAgent(w, r, p.Username)
+	s.hub.ServeAgent(w, r, p)
 }
 
 func (s *Server) gatewayWS(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -495,7 +495,7 @@ func (s *Server) gatewayWS(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.writeError(w, r, errForbidden)
 		return
 	}
-	s.hub.ServeGateway(w, r, p.Username, p.Agency)
+	s.hub.ServeGateway(w, r, p)
 }
 
 func (s *Server) citizenWS(w http.ResponseWriter, r *http.Request) {

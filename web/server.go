@@ -152,8 +152,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if cfg.ChatRefill <= 0 {
 		cfg.ChatRefill = DefaultConfig().ChatRefill
 	}
-	if d.Router == nil || d.Journal == nil || d.Tokens == nil {
-		return nil, errors.New("web: Router, Journal and Tokens are required")
+	if d.Router == nil || d.Journal == nil || d.Tokens == nil || d.Sessions == nil {
+		return nil, errors.New("web: Router, Journal, Tokens and Sessions are required")
 	}
 	// Logging in with an unknown name costs the same hash as a known one,
 	// so response times do not tell which names exist.
@@ -177,6 +177,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		review: d.Review, stats: d.Stats,
 	}
 	s.hub = agents.NewHub(d.Router, d.Journal, agents.Config{
+		// Open sockets hear of a change made through another server as
+		// soon as requests do: within the session cache period, or a
+		// second when there is no cache.
+		Sessions: d.Sessions, SessionCheck: max(d.Sessions.CachePeriod(), time.Second), Now: d.Now,
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
 		CaseToken: d.Tokens.CaseToken,
 	})

@@ -101,6 +101,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, p auth.Principal
 		s.writeError(w, r, err)
 		return
 	}
+	s.hub.EndSession(p.SessionID)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	w.WriteHeader(http.StatusNoContent)
 }

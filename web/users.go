@@ -142,9 +142,16 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 		}
 		hash = h
 	}
+	signOut := "" // why the user's sockets must close, if what they were opened with changed
 	u, err := s.dir.UpdateUser(r.Context(), r.PathValue("username"), req, hash, func(before, after directory.User) error {
 		if err := mayPatchUser(p, req, before, after); err != nil {
 			return err
+		}
+		switch {
+		case hash != "":
+			signOut = "password changed"
+		case before.Role != after.Role || before.Agency != after.Agency || before.PII != after.PII:
+			signOut = "user changed"
 		}
 		if before.Role == directory.RoleAgent && after.Role != directory.RoleAgent {
 			return s.unrouteAgent(before.Username)
@@ -157,6 +164,9 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	s.sessions.ForgetUser(u.Username) // role, agency or pii may have changed
+	if signOut != "" {
+		s.hub.SignOut(u.Username, signOut)
+	}
 	s.routeUser(r, u)
 	writeJSON(w, http.StatusOK, u)
 }
@@ -252,5 +262,6 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return
 	}
 	s.sessions.ForgetUser(r.PathValue("username"))
+	s.hub.SignOut(r.PathValue("username"), "user deleted")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -69,7 +69,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a reverse proxy)")
 	fs.BoolVar(&c.web.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set this when served over HTTPS)")
 	fs.DurationVar(&c.web.SessionTTL, "session-ttl", c.web.SessionTTL, "how long a login lasts")
-	fs.DurationVar(&c.sessionCache, "session-cache", auth.DefaultSessionCache, "how long a checked login is trusted from memory; a logout or a user change on another server takes effect here within it (0: check the database on every request)")
+	fs.DurationVar(&c.sessionCache, "session-cache", auth.DefaultSessionCache, "how long a checked login is trusted from memory; a logout or a user change on another server takes effect here within it, on requests and open WebSockets (0: check the database on every request, and open sockets every second)")
 	fs.DurationVar(&c.grace, "reconnect-grace", 30*time.Second, "how long an agent whose connection dropped keeps their contacts before they return to the head of their queues")
 	fs.DurationVar(&c.retention.Cases, "transcript-retention", 365*24*time.Hour, "how long a closed case's transcript is kept after it closed (negative: forever)")
 	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")

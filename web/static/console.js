@@ -182,6 +182,10 @@ function renderConn() {
   if (status.state === "waiting") {
     $("#banner-text").textContent = t("conn.lost", { n: Math.max(1, Math.ceil((status.retryAt - Date.now()) / 1000)) });
     $("#banner-retry").textContent = t("conn.retry_now");
+  } else if (status.state === "stopped" && status.code === 4003) {
+    // The login ended: the way on is to log in again, not to reconnect.
+    $("#banner-text").textContent = t("conn.signed_out");
+    $("#banner-retry").textContent = t("conn.sign_in");
   } else if (status.state === "stopped") {
     $("#banner-text").textContent = t(status.code === 4001 ? "conn.replaced" : "conn.stopped");
     $("#banner-retry").textContent = t(status.code === 4001 ? "conn.take_over" : "conn.retry_now");
@@ -199,7 +203,8 @@ desk.socket = new Socket("/v1/agent/ws", {
       desk.offers = [];
       renderOffer();
     }
-    if (was === "open" && s.state !== "open") announce(t("conn.lost_short"));
+    if (s.state === "stopped" && s.code === 4003) announce(t("conn.signed_out"));
+    else if (was === "open" && s.state !== "open") announce(t("conn.lost_short"));
     renderConn();
   },
   // Before each attempt: a session that ended sends the agent to log in.
@@ -215,7 +220,11 @@ desk.socket = new Socket("/v1/agent/ws", {
     return true;
   },
 });
-$("#banner-retry").addEventListener("click", () => desk.socket.connect());
+// Signed out (4003): the login page, which comes back here afterwards.
+$("#banner-retry").addEventListener("click", () => {
+  if (status.state === "stopped" && status.code === 4003) location.assign("/?next=/console");
+  else desk.socket.connect();
+});
 desk.socket.connect();
 
 setInterval(() => {

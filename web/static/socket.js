@@ -67,8 +67,9 @@ export class Socket {
     for (const w of this.waiting.values()) w.reject({ code: "network", message: "connection lost" });
     this.waiting.clear();
     // 4001: another tab of this agent took over; 1008: the account is not
-    // allowed. Neither gets better by retrying on our own.
-    if (this.stopped || ev.code === 4001 || ev.code === 1008 || ev.code === 1000) {
+    // allowed; 4003: the login ended (logged out, expired, or the account
+    // changed). None gets better by retrying on our own.
+    if (this.stopped || ev.code === 4001 || ev.code === 1008 || ev.code === 4003 || ev.code === 1000) {
       this.stopped = true;
       this.onStatus({ state: "stopped", code: ev.code, reason: ev.reason });
       return;
