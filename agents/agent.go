@@ -137,7 +137,8 @@ func (h *Hub) runAgentCommand(username string, cmd agentCommand) ([]router.Event
 		}
 		return h.r.End(username, cmd.ContactID, cmd.Disposition, cmd.Summary)
 	case "interpret":
-		_, evs, err := h.r.Interpret(username, cmd.ContactID, cmd.Language, cmd.Note)
+		_, evs, err := h.r.InterpretWith(username, cmd.ContactID, router.InterpretRequest{
+			Language: cmd.Language, Note: cmd.Note, ShareHistory: cmd.ShareHistory})
 		return evs, err
 	case "interpreter_release":
 		return h.r.ReleaseInterpreter(username, cmd.ContactID)

@@ -29,7 +29,7 @@ func TestInterpreterConferenceOverSockets(t *testing.T) {
 	kim.expect("message")
 	nam := e.available("nam")
 
-	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi", "note": "Vietnamese speaker"})
+	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi", "note": "Vietnamese speaker", "share_history": true})
 	if f := kim.expect("interpreter"); f.str("state") != "requested" || f.str("contact_id") != cv.ID || f.str("queue") != "lang.pool" {
 		t.Errorf("kim got %v; want interpreter requested", f)
 	}
@@ -45,7 +45,7 @@ func TestInterpreterConferenceOverSockets(t *testing.T) {
 		said = said || ev.str("text") == "tôi mất thẻ cư trú"
 	}
 	if !said {
-		t.Errorf("the interpreter's case lacks the citizen's earlier words: %v", assigned.obj("case"))
+		t.Errorf("the interpreter's case lacks the citizen's earlier words, which kim shared: %v", assigned.obj("case"))
 	}
 	if f := kim.expect("interpreter"); f.str("state") != "joined" || f.str("interpreter_name") != "Nguyen Nam" {
 		t.Errorf("kim got %v; want the interpreter joined", f)
@@ -191,5 +191,36 @@ func TestSecondLineCallbackOverSockets(t *testing.T) {
 	}
 	if f := kim.call(map[string]any{"type": "end", "contact_id": cv.ID, "callback": map[string]any{"queue": "tax.general", "number": "x"}}); f.str("field") != "callback.number" {
 		t.Errorf("a bad callback number answered %v; want an error on callback.number", f)
+	}
+}
+
+// An interpreter gets neither the earlier conversation (unless shared) nor
+// the case's internal notes, live or in their desk.
+func TestInterpreterNeedToKnowOverSockets(t *testing.T) {
+	e := newEnv(t)
+	e.interpreters()
+	kim, cit, cv := e.assigned()
+	cit.ok(map[string]any{"type": "say", "text": "tôi mất thẻ cư trú"})
+	kim.expect("message")
+	kim.ok(map[string]any{"type": "note", "case_id": cv.CaseID, "text": "체납 3백만원 (internal)"})
+	kim.expect("note")
+	nam := e.available("nam")
+	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi", "note": "Vietnamese speaker"})
+	offer := nam.expect("offer")
+	nam.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	assigned := nam.expect("assigned")
+	for _, f := range []frame{offer, assigned} {
+		for _, ev := range f.obj("case").list("events") {
+			if ev.str("type") == "note" || ev.str("text") == "tôi mất thẻ cư trú" {
+				t.Errorf("the interpreter's %s carries %v", f.str("type"), ev)
+			}
+		}
+	}
+	kim.ok(map[string]any{"type": "note", "case_id": cv.CaseID, "text": "두 번째 메모 (internal)"})
+	kim.expect("note")
+	// The next frame nam gets is the citizen's words, not the note.
+	cit.ok(map[string]any{"type": "say", "text": "xin chào"})
+	if f := nam.expectNext("message"); f.str("text") != "xin chào" {
+		t.Errorf("nam got %v; want the citizen's words and no note", f)
 	}
 }

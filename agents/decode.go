@@ -208,7 +208,7 @@ var agentSpecs = frameSpec{
 	"transfer": {"contact_id", "to", "mode", "note"},
 	"end":      {"contact_id", "disposition", "summary", "callback"},
 	// interpreters and callbacks
-	"interpret":           {"contact_id", "language", "note"},
+	"interpret":           {"contact_id", "language", "note", "share_history"},
 	"interpreter_release": {"contact_id"},
 	"callback_result":     {"contact_id", "result"},
 }
@@ -245,6 +245,9 @@ type agentCommand struct {
 	Callback    *followUp       `json:"callback"`
 	Language    string          `json:"language"`
 	Result      string          `json:"result"`
+	// ShareHistory (interpret) lets the interpreter read the case's
+	// earlier conversation.
+	ShareHistory bool `json:"share_history"`
 }
 
 // decodeAgentFrame turns a client frame into a command, or says why not.

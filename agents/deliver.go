@@ -253,18 +253,24 @@ func (h *Hub) messageLocked(e *router.Event) {
 
 // noteLocked shares an internal note with the agents now on the case: the
 // author, agents holding one of its live legs and agents it is offered to.
-// Notes never reach citizens.
+// Notes never reach citizens, nor interpreters: they interpret, and may
+// work for another agency.
 func (h *Hub) noteLocked(e *router.Event) {
 	to := map[string]struct{}{e.Agent: {}}
+	interpreting := map[string]bool{} // interpreter legs' contact ids
 	if cs, err := h.r.Case(e.CaseID); err == nil {
 		for _, l := range cs.Legs {
+			if l.Interpreter {
+				interpreting[l.ContactID] = true
+				continue
+			}
 			if l.Agent != "" && l.EndedAt.IsZero() {
 				to[l.Agent] = struct{}{}
 			}
 		}
 	}
-	for _, po := range h.offers {
-		if po.caseID == e.CaseID {
+	for contactID, po := range h.offers {
+		if po.caseID == e.CaseID && !interpreting[contactID] {
 			to[po.agent] = struct{}{}
 		}
 	}

@@ -252,13 +252,16 @@ func interpreterCaseView(txn *memdb.Txn, leg *contactRow) (CaseView, error) {
 	if err != nil {
 		return CaseView{}, err
 	}
-	return interpreterView(cs.ID, cs.Caller, cs.CreatedAt, cs.Legs, events, leg.ID, leg.ConferenceOf, leg.AnsweredAt), nil
+	return interpreterView(cs.ID, cs.Caller, cs.CreatedAt, cs.Legs, events, leg.ID, leg.ConferenceOf), nil
 }
 
 // interpreterView filters a case's legs and timeline for the interpreter
-// of leg legID, who joined the contact main at joined (zero: not yet).
+// of leg legID, which interprets the contact main. They joined with the
+// timeline's "assigned" entry of their leg: what was said after it (by
+// seq, not time: a clock may not tell apart two changes of one instant)
+// is theirs to hear.
 func interpreterView(caseID string, caller Caller, created time.Time, legs []Leg, events []CaseEvent,
-	legID, main string, joined time.Time) CaseView {
+	legID, main string) CaseView {
 	v := CaseView{ID: caseID, Caller: Caller{Name: caller.Name, Language: caller.Language}, Status: "open",
 		CreatedAt: created, Events: []CaseEvent{}}
 	for _, l := range legs {
@@ -268,10 +271,14 @@ func interpreterView(caseID string, caller Caller, created time.Time, legs []Leg
 	}
 	share := false
 	var request *CaseEvent
+	var joined int64 // seq of the join; 0 while not joined
 	for i := range events {
 		e := &events[i]
-		if e.Type == CaseInterpreterRequested && e.Data["interpreter_contact_id"] == legID {
+		switch {
+		case e.Type == CaseInterpreterRequested && e.Data["interpreter_contact_id"] == legID:
 			share, request = e.Data["share_history"] == "true", e
+		case e.Type == CaseAssigned && e.Data["contact_id"] == legID:
+			joined = e.Seq
 		}
 	}
 	if request != nil {
@@ -283,7 +290,7 @@ func interpreterView(caseID string, caller Caller, created time.Time, legs []Leg
 		if e.Type != CaseMessage && e.Type != CaseTranscript {
 			continue
 		}
-		during := e.Data["contact_id"] == main && !joined.IsZero() && !e.At.Before(joined)
+		during := e.Data["contact_id"] == main && joined > 0 && e.Seq > joined
 		if during || share {
 			v.Events = append(v.Events, e.clone())
 		}

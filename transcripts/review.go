@@ -207,9 +207,11 @@ func (rv *Review) searchQuery(scope Scope, f Filter) (string, []any, error) {
 	switch {
 	case scope.All:
 	case scope.Agency != "":
-		cond(legIn("c.agency_id = ?"), scope.Agency)
+		// Interpreter legs give an agency no part in a search: see
+		// Timeline.InterpreterPart.
+		cond(legIn("c.agency_id = ? AND c.conference_of = ''"), scope.Agency)
 	case scope.Agent != "":
-		cond(answeredBy(), scope.Agent, scope.Agent)
+		cond(answeredOwnLeg(), scope.Agent, scope.Agent)
 	default:
 		cond("1 = 0")
 	}
@@ -265,6 +267,14 @@ func legIn(cond string) string {
 func answeredBy() string {
 	return "(EXISTS (SELECT 1 FROM contacts c WHERE c.case_id = k.id AND c.agent = ? AND c.answered_at IS NOT NULL)" +
 		" OR EXISTS (SELECT 1 FROM requeued_legs l WHERE l.case_id = k.id AND l.agent = ? AND l.answered_at IS NOT NULL))"
+}
+
+// answeredOwnLeg is answeredBy without interpreter legs: an interpreter's
+// access to a case ends with their leg.
+func answeredOwnLeg() string {
+	return "(EXISTS (SELECT 1 FROM contacts c WHERE c.case_id = k.id AND c.agent = ? AND c.answered_at IS NOT NULL AND c.conference_of = '')" +
+		" OR EXISTS (SELECT 1 FROM requeued_legs l WHERE l.case_id = k.id AND l.agent = ? AND l.answered_at IS NOT NULL" +
+		" AND NOT EXISTS (SELECT 1 FROM contacts x WHERE x.id = l.contact_id AND x.conference_of <> '')))"
 }
 
 // textMatch is the condition "some timeline entry of case k holds text".

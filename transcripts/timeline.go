@@ -84,10 +84,15 @@ type EntryView struct {
 	Data      map[string]string `json:"data"`
 }
 
-// reviewScopes is what decides who may read a case.
+// reviewScopes is what decides who may read a case. Interpreter legs do
+// not count: an interpreter, and their agency, read only the part they
+// interpreted (InterpreterPart).
 type reviewScopes struct {
 	agencies map[string]bool
 	answered map[string]bool // agents who answered a leg
+	// interpreting maps an agency to the answered interpreter legs it gave
+	// the case.
+	interpreting map[string][]string
 }
 
 // Allowed reports whether a reader of scope may read this case.
@@ -140,7 +145,7 @@ func (rv *Review) timeline(ctx context.Context, tx *sqlx.Tx, caseID string) (Tim
 		CaseID: c.ID, Status: c.Status, StartedAt: c.CreatedAt.UTC(), EndedAt: utcPtr(c.ClosedAt),
 		Caller:  CallerView{ID: c.CallerID, Name: c.CallerName, Language: c.CallerLanguage},
 		Context: ContextView{Summary: cx.Summary, IVR: orEmpty(cx.IVR), Attributes: cx.Attributes},
-		scope:   reviewScopes{agencies: map[string]bool{}, answered: map[string]bool{}},
+		scope:   reviewScopes{agencies: map[string]bool{}, answered: map[string]bool{}, interpreting: map[string][]string{}},
 	}
 	if t.Context.Attributes == nil {
 		t.Context.Attributes = map[string]string{}
@@ -164,9 +169,16 @@ func (rv *Review) timeline(ctx context.Context, tx *sqlx.Tx, caseID string) (Tim
 		v := legView(l)
 		t.Legs = append(t.Legs, v)
 		where[l.ContactID] = v
-		t.scope.agencies[l.Agency] = true
-		if l.AnsweredAt != nil {
-			t.scope.answered[l.Agent] = true
+		switch {
+		case l.ConferenceOf != "":
+			if l.AnsweredAt != nil && !slices.Contains(t.scope.interpreting[l.Agency], l.ContactID) {
+				t.scope.interpreting[l.Agency] = append(t.scope.interpreting[l.Agency], l.ContactID)
+			}
+		default:
+			t.scope.agencies[l.Agency] = true
+			if l.AnsweredAt != nil {
+				t.scope.answered[l.Agent] = true
+			}
 		}
 	}
 	var events []loadedEvent
@@ -281,4 +293,51 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// InterpreterPart is what a supervisor of an agency that only interpreted
+// in the case may review: each interpreter leg the agency gave, the
+// request that asked for it (with the agent's note) and the conversation
+// of the interpreted contact while the interpreter was on it — by the
+// timeline's order, from the leg's "assigned" entry to its "ended" one.
+// Not the caller's number, the context, notes or other legs. ok is false
+// when the scope has no such part (a request nobody answered gives none).
+func (t *Timeline) InterpreterPart(s Scope) (Timeline, bool) {
+	legIDs := t.scope.interpreting[s.Agency]
+	if s.Agency == "" || len(legIDs) == 0 {
+		return Timeline{}, false
+	}
+	part := Timeline{CaseID: t.CaseID, Status: t.Status, StartedAt: t.StartedAt, EndedAt: t.EndedAt,
+		Caller:   CallerView{Name: t.Caller.Name, Language: t.Caller.Language},
+		Context:  ContextView{IVR: []string{}, Attributes: map[string]string{}},
+		Agencies: []string{s.Agency}, Agents: []string{}, Legs: []LegView{}, Events: []EntryView{}, Masked: t.Masked}
+	main := map[string]string{} // interpreter leg -> the contact it interpreted
+	for _, e := range t.Events {
+		if e.Type == "interpreter_requested" && slices.Contains(legIDs, e.Data["interpreter_contact_id"]) {
+			main[e.Data["interpreter_contact_id"]] = e.ContactID
+		}
+	}
+	for _, l := range t.Legs {
+		if slices.Contains(legIDs, l.ContactID) {
+			part.Legs = append(part.Legs, l)
+			if l.Agent != "" && !slices.Contains(part.Agents, l.Agent) {
+				part.Agents = append(part.Agents, l.Agent)
+			}
+		}
+	}
+	on := map[string]bool{} // interpreted contacts with their interpreter on, as the timeline goes
+	for _, e := range t.Events {
+		leg := e.Data["contact_id"]
+		switch {
+		case e.Type == "interpreter_requested" && main[e.Data["interpreter_contact_id"]] != "":
+			part.Events = append(part.Events, e)
+		case e.Type == "assigned" && main[leg] != "":
+			on[main[leg]] = true
+		case e.Type == "ended" && main[leg] != "":
+			on[main[leg]] = false
+		case (e.Type == "message" || e.Type == "transcript") && on[e.ContactID]:
+			part.Events = append(part.Events, e)
+		}
+	}
+	return part, true
 }

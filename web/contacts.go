@@ -415,17 +415,33 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
 }
 
 // getCase shows an open case to an admin, a supervisor of any agency it
-// touched, or an agent who is or was assigned a leg of it.
+// touched, or an agent who is or was assigned a leg of it. Interpreter
+// legs give their interpreter, and their agency's supervisors, only the
+// interpreter's view of the case while the leg is live.
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	cs, err := s.router.Case(r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if !mayReadCase(p, cs) {
+	full, legID := caseReader(p, cs)
+	if !full && legID != "" {
+		if cs, err = s.router.InterpreterCase(legID); err != nil {
+			legID = ""
+		}
+	}
+	if !full && legID == "" {
 		// The same answer as for a case that does not exist.
 		s.auditRefusal(r, p, transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: cs.ID})
 		s.writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "", "case "+cs.ID+": not found"))
+		return
+	}
+	entry := transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: cs.ID, Query: "view=live", Outcome: transcripts.OutcomeOK}
+	if !full {
+		entry.Query = "view=interpreter"
+	}
+	if err := s.audit(r, p, entry); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, maskCase(agents.CaseOf(cs), p.PII))
@@ -460,24 +476,25 @@ func maskCase(c agents.CaseJSON, pii bool) agents.CaseJSON {
 	return c
 }
 
-func mayReadCase(p auth.Principal, cs router.CaseView) bool {
-	switch p.Role {
-	case directory.RoleAdmin:
-		return true
-	case directory.RoleSupervisor:
-		for _, l := range cs.Legs {
-			if l.Agency == p.Agency {
-				return true
-			}
-		}
-	case directory.RoleAgent:
-		for _, l := range cs.Legs {
-			if l.Agent == p.Username {
-				return true
-			}
+// caseReader says how p may read a live case: whole (full), or as the
+// interpreter view of the live interpreter leg legID — the interpreter's
+// own, or for a supervisor one their agency's interpreter holds.
+func caseReader(p auth.Principal, cs router.CaseView) (full bool, legID string) {
+	if p.Role == directory.RoleAdmin {
+		return true, ""
+	}
+	for _, l := range cs.Legs {
+		mine := p.Role == directory.RoleSupervisor && l.Agency == p.Agency ||
+			p.Role == directory.RoleAgent && l.Agent == p.Username
+		switch {
+		case !mine:
+		case !l.Interpreter:
+			return true, ""
+		case l.EndedAt.IsZero() && !l.AnsweredAt.IsZero():
+			legID = l.ContactID
 		}
 	}
-	return false
+	return false, legID
 }
 
 // The three WebSockets.

@@ -59,8 +59,13 @@ func reviewScope(p auth.Principal) (transcripts.Scope, bool) {
 	return transcripts.Scope{}, false
 }
 
-// audit writes one access audit row for p's request.
+// audit writes one access audit row for p's request. A server built
+// without a Review (tools and tests that have no case log) has no audit
+// to write to.
 func (s *Server) audit(r *http.Request, p auth.Principal, e transcripts.AuditEntry) error {
+	if s.review == nil {
+		return nil
+	}
 	e.At = s.now()
 	e.Username, e.Role, e.Agency, e.ClientAddr = p.Username, p.Role, p.Agency, s.clientAddr(r)
 	if err := s.review.Record(r.Context(), e); err != nil {
@@ -90,11 +95,18 @@ func (s *Server) auditRefusal(r *http.Request, p auth.Principal, e transcripts.A
 
 // refuse audits a refused access and answers with why it was refused.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, p auth.Principal, e transcripts.AuditEntry, why error) {
-	e.Outcome = transcripts.OutcomeDenied
+	outcome := transcripts.OutcomeDenied
 	var he *httpError
 	if errors.As(why, &he) && he.status == http.StatusNotFound {
-		e.Outcome = transcripts.OutcomeNotFound
+		outcome = transcripts.OutcomeNotFound
 	}
+	s.refuseAs(w, r, p, e, outcome, why)
+}
+
+// refuseAs is refuse with the audit's outcome given: a refusal answered
+// as "not found" is still recorded as denied.
+func (s *Server) refuseAs(w http.ResponseWriter, r *http.Request, p auth.Principal, e transcripts.AuditEntry, outcome string, why error) {
+	e.Outcome = outcome
 	if err := s.audit(r, p, e); err != nil {
 		why = err
 	}
@@ -212,8 +224,14 @@ func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return transcripts.Timeline{}, false
 	}
 	if !t.Allowed(scope) {
-		s.refuse(w, r, p, entry, errForbidden)
-		return transcripts.Timeline{}, false
+		part, ok := t.InterpreterPart(scope)
+		if !ok {
+			// The same answer as for a case the log does not hold; the
+			// audit keeps that it was a refusal.
+			s.refuseAs(w, r, p, entry, transcripts.OutcomeDenied, errorf(http.StatusNotFound, codeNotFound, "", "no such case in the case log"))
+			return transcripts.Timeline{}, false
+		}
+		t = part
 	}
 	entry.Outcome = transcripts.OutcomeOK
 	if err := s.audit(r, p, entry); err != nil {

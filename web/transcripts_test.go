@@ -239,8 +239,11 @@ func TestSupervisionIsolationMatrix(t *testing.T) {
 							r.wantStatus(t, http.StatusOK)
 						} else if as == asAnon {
 							r.wantError(t, http.StatusUnauthorized, codeUnauthorized, "")
+						} else if as == asGateway {
+							r.wantError(t, http.StatusForbidden, codeForbidden, "") // a role without review
 						} else {
-							r.wantError(t, http.StatusForbidden, codeForbidden, "")
+							// Another's case is answered as an unknown one.
+							r.wantError(t, http.StatusNotFound, codeNotFound, "")
 						}
 					}
 				}
@@ -352,7 +355,7 @@ func TestEveryReadIsAudited(t *testing.T) {
 			{asSup, "/v1/transcripts?q=" + url.QueryEscape("증명서") + "&agency=gov110", 200,
 				row{asSup, "search", "", "agency=gov110&q=" + url.QueryEscape("증명서"), "", "", "ok"}},
 			{asSup, "/v1/transcripts/" + h.in, 200, row{asSup, "read", h.in, "", "", "", "ok"}},
-			{asSup, "/v1/transcripts/" + h.out, 403, row{asSup, "read", h.out, "", "", "", "denied"}},
+			{asSup, "/v1/transcripts/" + h.out, 404, row{asSup, "read", h.out, "", "", "", "denied"}},
 			{asSup, "/v1/transcripts/cs-nope", 404, row{asSup, "read", "cs-nope", "", "", "", "not_found"}},
 			{asAdmin, "/v1/transcripts/" + h.out + "/export?format=csv&reason=" + url.QueryEscape("정보공개청구 제2026-17호"), 200,
 				row{asAdmin, "export", h.out, "", "csv", "정보공개청구 제2026-17호", "ok"}},
