@@ -20,7 +20,7 @@ func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return
 	}
 	c := h.newConn(ws, kindAgent)
-	c.username, c.login = p.Username, p
+	c.username, c.login, c.addr = p.Username, p, h.clientAddr(r)
 	if !h.startAgent(c) {
 		return
 	}
@@ -93,11 +93,13 @@ func (h *Hub) helloOf(desk router.Desk) helloFrame {
 		if err != nil {
 			continue
 		}
-		cs, err := h.r.Case(cv.CaseID)
+		// As the live offer showed it: an interpreter's leg carries the
+		// interpreter's view only.
+		cs, err := h.r.OfferCase(cv.ID)
 		if err != nil {
 			continue
 		}
-		f.Offers = append(f.Offers, offerOf(o.ID, o.ExpiresAt, cv, withTransferNoteFirst(cs, cv.ID)))
+		f.Offers = append(f.Offers, offerOf(o.ID, o.ExpiresAt, cv, cs))
 	}
 	return f
 }
@@ -110,6 +112,9 @@ func (h *Hub) handleAgentFrame(c *conn, data []byte) {
 		return
 	}
 	evs, err := h.runAgentCommand(c.username, cmd)
+	if err != nil {
+		h.refused(c, cmd.Type, cmd.ContactID, cmd.CaseID, cmd.OfferID, err)
+	}
 	h.answer(c, ref, evs, err)
 }
 

@@ -45,6 +45,7 @@ type conn struct {
 	// login is what an agent or gateway socket was opened with: its
 	// session, and the role, agency and permissions it was allowed.
 	login auth.Principal
+	addr  string // where the socket's request came from
 
 	// Agent sessions (ready, helloSeq and pending serve gateways too).
 	// connected is guarded by hub.presence; the rest by hub.mu. Until

@@ -21,7 +21,7 @@ func (h *Hub) ServeGateway(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	c := h.newConn(ws, kindGateway)
-	c.username, c.agency, c.login = p.Username, p.Agency, p
+	c.username, c.agency, c.login, c.addr = p.Username, p.Agency, p, h.clientAddr(r)
 	if !h.startGateway(c) {
 		return
 	}
@@ -82,6 +82,9 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 		return
 	}
 	if ferr := h.gatewayMay(c.agency, cmd.ContactID); ferr != nil {
+		if ferr.Code == CodeNotFound {
+			h.refusedIDs(c, cmd.Type, cmd.ContactID, "", "")
+		}
 		h.replyError(c, ref, ferr)
 		return
 	}

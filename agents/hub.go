@@ -70,6 +70,13 @@ type Config struct {
 	// citizens' places (default 250ms): a line that moves often is walked
 	// once per interval, not once per move.
 	PositionInterval time.Duration
+	// Refused hears every frame refused on someone else's contact, case or
+	// offer (see Refusal), for the access audit; nil hears nothing. It is
+	// called on the socket's reader, so it should be quick.
+	Refused func(Refusal)
+	// ClientAddr tells where a socket's request came from (the server's
+	// rule, behind a proxy too); nil takes the connection's address.
+	ClientAddr func(r *http.Request) string
 	// CaseToken makes a case's continuation token, which a citizen's ended
 	// frame carries; nil leaves it out.
 	CaseToken func(caseID string) string

@@ -156,19 +156,3 @@ func timeOf(t time.Time) *time.Time {
 	u := t.UTC()
 	return &u
 }
-
-// withTransferNoteFirst rebuilds the offer form of a case for a pending
-// offer read back for hello: router.Case returns the plain timeline, while
-// an offer made by a transfer shows that transfer's entry first.
-func withTransferNoteFirst(v router.CaseView, contactID string) router.CaseView {
-	for i, e := range v.Events {
-		if e.Type == router.CaseTransfer && e.Data["new_contact_id"] == contactID {
-			note := e
-			v.TransferNote = &note
-			rest := append(v.Events[:i:i], v.Events[i+1:]...)
-			v.Events = append([]router.CaseEvent{e}, rest...)
-			return v
-		}
-	}
-	return v
-}

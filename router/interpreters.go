@@ -301,15 +301,19 @@ func interpreterView(caseID string, caller Caller, created time.Time, legs []Leg
 // InterpreterCase is the case as the interpreter holding leg legID sees it
 // (see interpreterCaseView), while the leg is live and answered.
 func (r *Router) InterpreterCase(legID string) (CaseView, error) {
-	txn := r.db.Load().Txn(false)
-	c, err := getContact(txn, legID)
-	if err != nil {
-		return CaseView{}, err
-	}
-	if c.ConferenceOf == "" || c.Status != StatusAssigned {
-		return CaseView{}, notYours("contact", legID)
-	}
-	return interpreterCaseView(txn, c)
+	var out CaseView
+	err := r.read(func(txn *memdb.Txn) error {
+		c, err := getContact(txn, legID)
+		if err != nil {
+			return err
+		}
+		if c.ConferenceOf == "" || c.Status != StatusAssigned {
+			return notYours("contact", legID)
+		}
+		out, err = interpreterCaseView(txn, c)
+		return err
+	})
+	return out, err
 }
 
 // InterpreterOnly says whether username's part in the case is only that of

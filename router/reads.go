@@ -86,6 +86,25 @@ func (r *Router) Peek(id string) (ContactView, error) {
 	return out, nil
 }
 
+// OfferCase is the case as an offer of the contact shows it: the whole
+// case with the transfer note that made the leg first, or for an
+// interpreter's leg the interpreter's view.
+func (r *Router) OfferCase(contactID string) (CaseView, error) {
+	var out CaseView
+	err := r.read(func(txn *memdb.Txn) error {
+		c, err := getContact(txn, contactID)
+		if err != nil {
+			return err
+		}
+		out, err = offerCaseView(txn, c)
+		return err
+	})
+	if err != nil {
+		return CaseView{}, fmt.Errorf("offer case: %w", err)
+	}
+	return out, nil
+}
+
 // Position is the contact's place in its queue's line, from 1; 0 when it is
 // not waiting.
 func (r *Router) Position(contactID string) (int, error) {

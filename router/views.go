@@ -205,11 +205,14 @@ func offerCaseView(txn *memdb.Txn, c *contactRow) (CaseView, error) {
 		return CaseView{}, err
 	}
 	v, err := caseView(txn, cs, "open")
-	if err != nil || c.TransferSeq == 0 {
+	if err != nil {
 		return v, err
 	}
 	for i, e := range v.Events {
-		if e.Seq == c.TransferSeq {
+		// TransferSeq names the note; a leg restored after a restart has
+		// lost it, and is found as the transfer's new contact instead.
+		if c.TransferSeq != 0 && e.Seq == c.TransferSeq ||
+			c.TransferSeq == 0 && e.Type == CaseTransfer && e.Data["new_contact_id"] == c.ID {
 			note := e.clone()
 			v.TransferNote = &note
 			v.Events = append([]CaseEvent{e}, append(v.Events[:i:i], v.Events[i+1:]...)...)

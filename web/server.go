@@ -182,7 +182,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		// second when there is no cache.
 		Sessions: d.Sessions, SessionCheck: max(d.Sessions.CachePeriod(), time.Second), Now: d.Now,
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
-		CaseToken: d.Tokens.CaseToken,
+		CaseToken: d.Tokens.CaseToken, Refused: s.socketRefusal, ClientAddr: s.clientAddr,
 	})
 	s.handler = s.routes()
 	return s, nil

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"tellonce/agents"
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/privacy"
@@ -90,6 +92,25 @@ func (s *Server) auditRefusal(r *http.Request, p auth.Principal, e transcripts.A
 	}
 	if err := s.review.Record(r.Context(), e); err != nil {
 		s.log.ErrorContext(r.Context(), "access audit of a refusal not written", "action", e.Action, "err", err)
+	}
+}
+
+// socketRefusal audits a frame refused on someone else's contact, case
+// or offer.
+func (s *Server) socketRefusal(rf agents.Refusal) {
+	if s.review == nil {
+		return
+	}
+	e := transcripts.AuditEntry{At: s.now(), Username: rf.Login.Username, Role: rf.Login.Role, Agency: rf.Login.Agency,
+		ClientAddr: rf.Addr, Action: transcripts.ActionContact, CaseID: rf.CaseID,
+		Query: "op=" + rf.Frame + "&contact_id=" + rf.ContactID, Outcome: transcripts.OutcomeDenied}
+	if rf.ContactID == "" {
+		e.Query = "op=" + rf.Frame
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.review.Record(ctx, e); err != nil {
+		s.log.Error("access audit of a refused frame not written", "frame", rf.Frame, "err", err)
 	}
 }
 

@@ -337,3 +337,61 @@ func TestEndedFrameCarriesCaseToken(t *testing.T) {
 		}
 	}
 }
+
+// A frame on someone else's contact or case is refused as "not found" and
+// written to the access audit with who sent it; a frame on an id that
+// does not exist is refused the same way and refuses nobody's data.
+func TestRefusedFramesAreAudited(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newHarness(t, b)
+		withAudit(t, h)
+		c := h.chat(t, "gov110.general", "frames-1")
+		h.answer(t, asAgent, c.ContactID)
+		other := h.openSocket(t, "/v1/agent/ws", h.tokens[asOtherAgent])
+		gw := h.openSocket(t, "/v1/gateway/ws", h.tokens[asGateway])
+		call := func(s *socket, f map[string]any) map[string]any {
+			t.Helper()
+			if err := s.ws.WriteJSON(f); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				got := s.next(t)
+				if got["ref"] == f["id"] {
+					return got
+				}
+			}
+		}
+		for _, tc := range []struct {
+			s     *socket
+			frame map[string]any
+			audit bool
+		}{
+			{other, map[string]any{"id": "a1", "type": "say", "contact_id": c.ContactID, "text": "hi"}, true},
+			{other, map[string]any{"id": "a2", "type": "note", "case_id": c.CaseID, "text": "x"}, true},
+			{other, map[string]any{"id": "a3", "type": "say", "contact_id": "ct-does-not-exist", "text": "hi"}, false},
+			{gw, map[string]any{"id": "g1", "type": "hangup", "contact_id": c.ContactID}, true}, // a chat
+			{gw, map[string]any{"id": "g2", "type": "hangup", "contact_id": "ct-does-not-exist"}, false},
+		} {
+			before := len(h.auditOf(t, transcripts.ActionContact))
+			if f := call(tc.s, tc.frame); f["type"] != "error" || f["code"] != "not_found" {
+				t.Errorf("%v answered %v; want not_found", tc.frame, f)
+			}
+			rows := h.auditOf(t, transcripts.ActionContact)
+			switch {
+			case !tc.audit && len(rows) != before:
+				t.Errorf("%v on an unknown id wrote an audit row: %+v", tc.frame, rows[len(rows)-1])
+			case tc.audit && len(rows) != before+1:
+				t.Errorf("%v wrote %d audit rows; want 1", tc.frame, len(rows)-before)
+			case tc.audit:
+				r := rows[len(rows)-1]
+				if r.CaseID != c.CaseID || r.Outcome != transcripts.OutcomeDenied || r.Username == "" || r.ClientAddr == "" ||
+					!strings.Contains(r.Query, "op="+tc.frame["type"].(string)) {
+					t.Errorf("%v: audit row %+v; want the sender, the case and the frame", tc.frame, r)
+				}
+			}
+		}
+		if cv, err := h.router.Contact(c.ContactID); err != nil || cv.Status != router.StatusAssigned {
+			t.Errorf("after refused frames the contact is %v (%v); want still assigned", cv.Status, err)
+		}
+	})
+}
