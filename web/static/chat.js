@@ -45,8 +45,11 @@ function rememberCase(caseID, token) {
   chat.case_token = token;
 }
 
+// persist keeps an open chat in this browser, so a reload picks it up. An
+// ended one is forgotten at once — its words, its tokens and a callback
+// number — though the page still shows it until it is left or reloaded.
 function persist() {
-  if (chat) localStorage.setItem(STORE, JSON.stringify(chat));
+  if (chat && chat.where?.kind !== "ended") localStorage.setItem(STORE, JSON.stringify(chat));
   else localStorage.removeItem(STORE);
 }
 
@@ -397,6 +400,9 @@ try {
   chat = null;
 }
 if (chat && chat.contact_id && chat.token && chat.where?.kind !== "ended") openChat();
-else chat = null;
+else {
+  chat = null;
+  persist(); // whatever was left of an ended or broken chat goes
+}
 loadStatus();
 setInterval(loadStatus, 30000);

@@ -1,0 +1,37 @@
+package uitest
+
+import (
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The chat page keeps an open chat in the browser so a reload picks it up,
+// and forgets it — its words, its tokens — as soon as it ends, and on the
+// reload after.
+func TestChatForgetsAnEndedChat(t *testing.T) {
+	b := newBrowser(t)
+	citizen := b.page("citizen")
+	citizen.startCitizenChat("nts126", "nts126.general", "저장 확인", "연락처 010-9876-5432 로 연락 주세요")
+	stored := func() string {
+		return eval[string](citizen, `localStorage.getItem("tellonce.chat") || ""`)
+	}
+	if s := stored(); s == "" {
+		t.Fatal("an open chat is not kept for a reload")
+	}
+	citizen.click("#leave")
+	citizen.waitFor("asked to confirm", `!document.querySelector("#leave-confirm").hidden`)
+	citizen.click("#leave-yes")
+	citizen.waitFor("chat ended", `!document.querySelector("#ended-box").hidden`)
+	if s := stored(); s != "" {
+		t.Errorf("after the end the browser keeps %s", s)
+	}
+	citizen.do("reload", chromedp.Reload())
+	citizen.waitFor("start page", `!document.querySelector("#start-view").hidden`)
+	if s := stored(); s != "" {
+		t.Errorf("after a reload the browser keeps %s", s)
+	}
+	if n := eval[int](citizen, `Object.keys(localStorage).filter((k) => k !== "tellonce.caller" && k !== "tellonce.big").length`); n != 0 {
+		t.Errorf("after the end the browser keeps %d other entries: %s", n, eval[string](citizen, `JSON.stringify(localStorage)`))
+	}
+}
