@@ -90,7 +90,7 @@ func TestSayBothWaysAndNotesStayInternal(t *testing.T) {
 	}
 
 	kim.ok(map[string]any{"type": "note", "case_id": cv.CaseID, "text": "caller sounds upset; verify identity"})
-	if n := kim.expect("note"); n.str("agent") != "kim" || n.str("case_id") != cv.CaseID {
+	if n := kim.expect("note"); n.str("agent") != "kim" || n.str("case_id") != cv.CaseID || n.str("agency") != "gov" {
 		t.Errorf("note frame = %v", n)
 	}
 	kim.ok(map[string]any{"type": "say", "contact_id": cv.ID, "text": "I can help with that."})

@@ -275,6 +275,9 @@ func (h *Hub) noteLocked(e *router.Event) {
 		}
 	}
 	f := noteFrame{Type: "note", CaseID: e.CaseID, Agent: e.Agent, Text: e.Text, At: e.At.UTC()}
+	if e.CaseEvent != nil {
+		f.Agency = e.CaseEvent.Data["agency"]
+	}
 	for u := range to {
 		h.toAgentLocked(u, e.Seq, f)
 	}

@@ -96,9 +96,11 @@ type transcriptFrame struct {
 }
 
 type noteFrame struct {
-	Type   string    `json:"type"` // "note"
-	CaseID string    `json:"case_id"`
-	Agent  string    `json:"agent"`
+	Type   string `json:"type"` // "note"
+	CaseID string `json:"case_id"`
+	Agent  string `json:"agent"`
+	// Agency is the author's: another agency's internal note reads as such.
+	Agency string    `json:"agency,omitempty"`
 	Text   string    `json:"text"`
 	At     time.Time `json:"at"`
 }

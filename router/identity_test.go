@@ -168,3 +168,18 @@ func TestRandomIDsAreUnguessable(t *testing.T) {
 }
 
 func errOf(_ []Event, err error) error { return err }
+
+// A note carries its author's agency.
+func TestNoteCarriesItsAgency(t *testing.T) {
+	a := agent("a", "q")
+	a.Agency = "gov110"
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{a})
+	f.online("a")
+	c := f.enqueue("q", "01012345678")
+	f.accept(c.ID)
+	evs, err := f.r.Note("a", c.CaseID, "internal")
+	f.must(err)
+	if e := evs[0].CaseEvent; e == nil || e.Data["agency"] != "gov110" {
+		t.Errorf("note entry %+v; want agency gov110", e)
+	}
+}

@@ -125,7 +125,13 @@ func (r *Router) Note(username, caseID, text string) ([]Event, error) {
 			interpreterOnly(cs, username) && !holdsInterpreterLeg(cs, username) {
 			return notYours("case", caseID)
 		}
-		e, err := w.appendCaseEventTxn(caseID, CaseNote, "agent:"+username, text, nil)
+		// A note says whose it is, so a reader of another agency can tell
+		// that agency's internal note from their own.
+		var data map[string]string
+		if a, err := getAgent(w.txn, username); err == nil && a.Agency != "" {
+			data = map[string]string{"agency": a.Agency}
+		}
+		e, err := w.appendCaseEventTxn(caseID, CaseNote, "agent:"+username, text, data)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,8 @@ const (
 	// Both are audited when refused.
 	ActionContinue = "continue"
 	ActionContact  = "contact"
+	// ActionAudit is a read of the access audit itself.
+	ActionAudit = "audit"
 )
 
 // Audit outcomes: the reader got the answer, was refused, or asked for a
@@ -66,6 +68,10 @@ func (rv *Review) Record(ctx context.Context, e AuditEntry) error {
 
 // AuditFilter narrows an audit listing; every field is optional.
 type AuditFilter struct {
+	// Agency keeps the rows about cases that had a leg of their own in
+	// this agency (not an interpreter's): what a supervisor may review of
+	// who read their agency's cases.
+	Agency   string
 	User     string
 	CaseID   string
 	Action   string
@@ -92,6 +98,10 @@ func (rv *Review) Audit(ctx context.Context, f AuditFilter) (AuditPage, error) {
 	cond := func(sql string, a ...any) {
 		where = append(where, sql)
 		args = append(args, a...)
+	}
+	if f.Agency != "" {
+		cond(`case_id <> '' AND EXISTS (SELECT 1 FROM contacts c WHERE c.case_id = access_audit.case_id
+			AND c.agency_id = ? AND c.conference_of = '')`, f.Agency)
 	}
 	if f.User != "" {
 		cond("username = ?", f.User)

@@ -46,6 +46,11 @@ func TestInterpreterPartInReview(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, e := range tl.Events {
+			if e.Type == "note" && e.Agency != "gov110" {
+				t.Errorf("kim's note reads as agency %q; want gov110", e.Agency)
+			}
+		}
 		for _, s := range []Scope{{Agency: "lang"}, {Agent: "nam"}} {
 			if tl.Allowed(s) {
 				t.Errorf("%+v may read the whole case", s)

@@ -199,6 +199,8 @@ func (rv *Review) timeline(ctx context.Context, tx *sqlx.Tx, caseID string) (Tim
 			Text: e.Text, Data: data}
 		if l, ok := where[v.ContactID]; ok {
 			v.Agency, v.Queue = l.Agency, l.Queue
+		} else if a := data["agency"]; a != "" {
+			v.Agency = a // a note: its author's agency
 		}
 		t.Events = append(t.Events, v)
 	}

@@ -317,15 +317,16 @@ func (s *Server) exportTranscript(w http.ResponseWriter, r *http.Request, p auth
 
 // auditActions are the actions ?action= may name.
 var auditActions = []string{transcripts.ActionSearch, transcripts.ActionRead, transcripts.ActionExport,
-	transcripts.ActionContinue, transcripts.ActionContact}
+	transcripts.ActionContinue, transcripts.ActionContact, transcripts.ActionAudit}
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if s.review == nil {
 		s.writeError(w, r, errNoReview)
 		return
 	}
-	if !isAdmin(p) {
-		s.writeError(w, r, forbiddenField("", "the access audit is for admins"))
+	entry := transcripts.AuditEntry{Action: transcripts.ActionAudit, Query: auditQuery(r.URL.Query())}
+	if !isAdmin(p) && p.Role != directory.RoleSupervisor {
+		s.refuse(w, r, p, entry, forbiddenField("", "the access audit is for admins and supervisors"))
 		return
 	}
 	q := r.URL.Query()
@@ -336,8 +337,12 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	f := transcripts.AuditFilter{User: q.Get("user"), CaseID: q.Get("case_id"), Action: q.Get("action"),
 		Limit: pg.Limit, After: pg.After}
+	if !isAdmin(p) {
+		// A supervisor reviews who read their own agency's cases.
+		f.Agency = p.Agency
+	}
 	if f.Action != "" && !slices.Contains(auditActions, f.Action) {
-		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "action", "must be search, read or export"))
+		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "action", "must be one of "+strings.Join(auditActions, ", ")))
 		return
 	}
 	if f.From, err = timeParam(q, "from"); err != nil {
@@ -345,6 +350,11 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	if f.To, err = timeParam(q, "to"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entry.Outcome = transcripts.OutcomeOK
+	if err := s.audit(r, p, entry); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -356,6 +366,13 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if !p.PII {
+		// A search's query may hold a phone or card number that a reader
+		// with pii searched for.
+		for i := range page.Items {
+			page.Items[i].Query = privacy.Mask(page.Items[i].Query, false)
+		}
 	}
 	list(w, page.Items, page.Next != "", func(transcripts.AuditEntry) string { return page.Next })
 }

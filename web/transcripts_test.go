@@ -259,8 +259,8 @@ func TestSupervisionIsolationMatrix(t *testing.T) {
 					r.wantError(t, http.StatusNotFound, codeNotFound, "")
 				}
 
-				// The audit is for admins.
-				h.do(http.MethodGet, "/v1/audit", as, nil).wantStatus(t, code(as == asAdmin))
+				// The audit is for admins, and supervisors (their agency's cases).
+				h.do(http.MethodGet, "/v1/audit", as, nil).wantStatus(t, code(as == asAdmin || as == asSup || as == asPIISup || as == asOtherSup))
 			})
 		}
 	})
@@ -513,4 +513,45 @@ func TestSupervisionWithoutReview(t *testing.T) {
 	for _, path := range []string{"/v1/transcripts", "/v1/transcripts/x", "/v1/transcripts/x/export?format=txt&reason=x", "/v1/audit"} {
 		h.do(http.MethodGet, path, asAdmin, nil).wantError(t, http.StatusServiceUnavailable, codeUnavailable, "")
 	}
+}
+
+// A supervisor reviews who read their own agency's cases — and nothing
+// about other agencies' — with personal numbers in queries masked unless
+// they have pii; reading the audit is audited too.
+func TestSupervisorReviewsWhoReadTheirCases(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newReviewHarness(t, b)
+		h.do(http.MethodGet, "/v1/transcripts/"+h.in, asAdmin, nil).wantStatus(t, http.StatusOK)
+		h.do(http.MethodGet, "/v1/transcripts/"+h.out, asAdmin, nil).wantStatus(t, http.StatusOK)
+		h.do(http.MethodGet, "/v1/transcripts?q="+url.QueryEscape("010-1234-5678"), asPIISup, nil).wantStatus(t, http.StatusOK)
+
+		var page struct {
+			Items []transcripts.AuditEntry `json:"items"`
+		}
+		if r := h.do(http.MethodGet, "/v1/audit", asSup, nil); r.wantStatus(t, http.StatusOK) && r.decode(t, &page) {
+			for _, e := range page.Items {
+				if e.CaseID != h.in {
+					t.Errorf("gov110's supervisor sees audit row %+v; want only rows about %s", e, h.in)
+				}
+			}
+			if len(page.Items) == 0 {
+				t.Error("gov110's supervisor sees nobody reading their case")
+			}
+		}
+		if r := h.do(http.MethodGet, "/v1/audit?action=search", asAdmin, nil); r.wantStatus(t, http.StatusOK) && r.decode(t, &page) {
+			if len(page.Items) == 0 || strings.Contains(page.Items[0].Query, "1234") || !strings.Contains(page.Items[0].Query, "5678") {
+				t.Errorf("the admin (without pii) sees the search %+v; want the number masked", page.Items)
+			}
+		}
+		rows := h.auditRows()
+		last := rows[len(rows)-1]
+		if last.Action != transcripts.ActionAudit || last.Username != asAdmin {
+			t.Errorf("the last audit row %+v; want the admin's read of the audit", last)
+		}
+		if !slices.ContainsFunc(rows, func(e transcripts.AuditEntry) bool {
+			return e.Action == transcripts.ActionAudit && e.Username == asSup
+		}) {
+			t.Error("the supervisor's read of the audit is not audited")
+		}
+	})
 }
