@@ -489,3 +489,20 @@ func TestResidentNumbersMaskedOnEntry(t *testing.T) {
 		}
 	}
 }
+
+// A contact the agent held until it ended is a conflict for them, not
+// something that does not exist; for everyone else it stays not found.
+func TestEndedContactIsAConflictForWhoHeldIt(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q"), queue("r")}, []AgentProfile{agent("a", "q"), agent("b", "q")})
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	f.accept(c.ID)
+	_, _, err := f.r.Transfer("a", c.ID, Target{Queue: "r"}, TransferCold, "")
+	f.must(err) // c ends; its case stays open with the new leg
+	_, err = f.r.Say(AsAgent("a"), c.ID, "still there?")
+	wantErr(t, "Say by who held it", err, ErrConflict)
+	_, err = f.r.End("a", c.ID, "resolved", "")
+	wantErr(t, "End by who held it", err, ErrConflict)
+	_, err = f.r.Say(AsAgent("b"), c.ID, "hi")
+	wantErr(t, "Say by another agent", err, ErrNotFound)
+}
