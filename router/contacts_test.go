@@ -506,3 +506,18 @@ func TestEndedContactIsAConflictForWhoHeldIt(t *testing.T) {
 	_, err = f.r.Say(AsAgent("b"), c.ID, "hi")
 	wantErr(t, "Say by another agent", err, ErrNotFound)
 }
+
+// A note on a case the agent never handled reads exactly as one on a case
+// that does not exist.
+func TestNoteOnSomeoneElsesCaseReadsAsUnknown(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q"), agent("b", "q")})
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	f.accept(c.ID)
+	_, theirs := f.r.Note("b", c.CaseID, "x")
+	_, unknown := f.r.Note("b", "cs-unknown", "x")
+	wantErr(t, "Note on someone else's case", theirs, ErrNotFound)
+	if got, want := strings.ReplaceAll(theirs.Error(), c.CaseID, "ID"), strings.ReplaceAll(unknown.Error(), "cs-unknown", "ID"); got != want {
+		t.Errorf("note on someone else's case: %q; on an unknown case: %q", got, want)
+	}
+}

@@ -120,7 +120,7 @@ func (r *Router) Note(username, caseID, text string) ([]Event, error) {
 			return fmt.Errorf("note: %w", err)
 		}
 		if !containsString(cs.Agents, username) {
-			return notYours("case", caseID)
+			return fmt.Errorf("note: %w", notYours("case", caseID))
 		}
 		e, err := w.appendCaseEventTxn(caseID, CaseNote, "agent:"+username, text, nil)
 		if err != nil {
