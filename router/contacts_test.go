@@ -521,3 +521,22 @@ func TestNoteOnSomeoneElsesCaseReadsAsUnknown(t *testing.T) {
 		t.Errorf("note on someone else's case: %q; on an unknown case: %q", got, want)
 	}
 }
+
+// Speech is the agent's only once they answered: while the contact is only
+// offered to them, an agent's transcript segment is refused.
+func TestAgentTranscriptNeedsAnAnsweringAgent(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	if f.offeredTo(c.ID) != "a" {
+		t.Fatalf("contact not offered to a")
+	}
+	_, err := f.r.Transcript(c.ID, RoleAgent, "안녕하세요")
+	wantErr(t, "agent's transcript while offered", err, ErrConflict)
+	if cs, err := f.r.Case(c.CaseID); err != nil || hasCaseEvent(cs, CaseTranscript, "") {
+		t.Errorf("the refused transcript is in the case (%v): %+v", err, cs.Events)
+	}
+	f.accept(c.ID)
+	_, err = f.r.Transcript(c.ID, RoleAgent, "안녕하세요")
+	f.must(err)
+}

@@ -79,8 +79,10 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 		actor := "citizen:" + c.Caller.ID
 		switch speaker {
 		case RoleAgent:
-			if c.Agent == "" {
-				return fmt.Errorf("transcript on %s: no agent: %w", contactID, ErrConflict)
+			// An agent it is only offered to has not answered: nothing
+			// said on the line is theirs yet.
+			if c.Status != StatusAssigned {
+				return fmt.Errorf("transcript on %s: no agent has answered: %w", contactID, ErrConflict)
 			}
 			actor = "agent:" + c.Agent
 		case RoleInterpreter:
