@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 
@@ -108,11 +109,14 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 // would end a conversation it does not carry. Whatever it may not act on
 // is answered as if it did not exist.
 func (h *Hub) gatewayMay(agency, contactID string) *frameError {
+	notFound := &frameError{Code: CodeNotFound, Message: "contact " + contactID + ": not found"}
 	cv, err := h.r.Peek(contactID)
+	if errors.Is(err, router.ErrNotFound) {
+		return notFound // worded as for one it may not act on
+	}
 	if err != nil {
 		return h.errorOf(err)
 	}
-	notFound := &frameError{Code: CodeNotFound, Message: "contact " + contactID + ": not found"}
 	if cv.Channel == router.ChannelChat {
 		return notFound
 	}

@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"strings"
 	"testing"
 
 	"tellonce/router"
@@ -26,9 +27,12 @@ func TestGatewayVoiceCall(t *testing.T) {
 	if f := kim.expect("transcript"); f.str("speaker") != "citizen" || f.str("text") != "여권을 잃어버렸어요" || f.str("contact_id") != cv.ID {
 		t.Errorf("kim got %v", f)
 	}
-	// A gateway of another agency may not act on the call.
+	// A gateway of another agency may not act on the call, and is told
+	// so in the words it gets for a call that does not exist.
 	if f := other.call(map[string]any{"type": "transcript", "contact_id": cv.ID, "speaker": "agent", "text": "x"}); f.str("code") != CodeNotFound {
 		t.Errorf("foreign gateway's transcript answered %v; want not_found", f)
+	} else if u := other.call(map[string]any{"type": "transcript", "contact_id": "ct-unknown", "speaker": "agent", "text": "x"}); strings.ReplaceAll(f.str("message"), cv.ID, "ID") != strings.ReplaceAll(u.str("message"), "ct-unknown", "ID") {
+		t.Errorf("foreign gateway's transcript answered %q; about an unknown call %q", f.str("message"), u.str("message"))
 	}
 
 	kim.ok(map[string]any{"type": "end", "contact_id": cv.ID, "disposition": "resolved"})

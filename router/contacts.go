@@ -415,14 +415,19 @@ func (r *Router) End(username, contactID, disposition, summary string) ([]Event,
 	})
 }
 
-// assignedTo returns the contact if it is assigned to username.
+// assignedTo returns the contact if it is assigned to username. A contact
+// that was never theirs is not found; one they hold, or held until it
+// ended, in another status is a conflict.
 func (w *writer) assignedTo(username, contactID string) (*contactRow, error) {
 	c, err := getContact(w.txn, contactID)
 	if err != nil {
 		return nil, err
 	}
-	if c.Agent != username || !c.Status.live() {
+	if c.Agent != username {
 		return nil, notYours("contact", contactID)
+	}
+	if !c.Status.live() {
+		return nil, fmt.Errorf("contact %s has ended: %w", contactID, ErrConflict)
 	}
 	if c.Status != StatusAssigned {
 		return nil, fmt.Errorf("contact %s is %s, not assigned: %w", contactID, c.Status, ErrConflict)

@@ -489,3 +489,54 @@ func TestResidentNumbersMaskedOnEntry(t *testing.T) {
 		}
 	}
 }
+
+// A contact the agent held until it ended is a conflict for them, not
+// something that does not exist; for everyone else it stays not found.
+func TestEndedContactIsAConflictForWhoHeldIt(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q"), queue("r")}, []AgentProfile{agent("a", "q"), agent("b", "q")})
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	f.accept(c.ID)
+	_, _, err := f.r.Transfer("a", c.ID, Target{Queue: "r"}, TransferCold, "")
+	f.must(err) // c ends; its case stays open with the new leg
+	_, err = f.r.Say(AsAgent("a"), c.ID, "still there?")
+	wantErr(t, "Say by who held it", err, ErrConflict)
+	_, err = f.r.End("a", c.ID, "resolved", "")
+	wantErr(t, "End by who held it", err, ErrConflict)
+	_, err = f.r.Say(AsAgent("b"), c.ID, "hi")
+	wantErr(t, "Say by another agent", err, ErrNotFound)
+}
+
+// A note on a case the agent never handled reads exactly as one on a case
+// that does not exist.
+func TestNoteOnSomeoneElsesCaseReadsAsUnknown(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q"), agent("b", "q")})
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	f.accept(c.ID)
+	_, theirs := f.r.Note("b", c.CaseID, "x")
+	_, unknown := f.r.Note("b", "cs-unknown", "x")
+	wantErr(t, "Note on someone else's case", theirs, ErrNotFound)
+	if got, want := strings.ReplaceAll(theirs.Error(), c.CaseID, "ID"), strings.ReplaceAll(unknown.Error(), "cs-unknown", "ID"); got != want {
+		t.Errorf("note on someone else's case: %q; on an unknown case: %q", got, want)
+	}
+}
+
+// Speech is the agent's only once they answered: while the contact is only
+// offered to them, an agent's transcript segment is refused.
+func TestAgentTranscriptNeedsAnAnsweringAgent(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
+	f.online("a")
+	c := f.enqueue("q", "caller")
+	if f.offeredTo(c.ID) != "a" {
+		t.Fatalf("contact not offered to a")
+	}
+	_, err := f.r.Transcript(c.ID, RoleAgent, "안녕하세요")
+	wantErr(t, "agent's transcript while offered", err, ErrConflict)
+	if cs, err := f.r.Case(c.CaseID); err != nil || hasCaseEvent(cs, CaseTranscript, "") {
+		t.Errorf("the refused transcript is in the case (%v): %+v", err, cs.Events)
+	}
+	f.accept(c.ID)
+	_, err = f.r.Transcript(c.ID, RoleAgent, "안녕하세요")
+	f.must(err)
+}

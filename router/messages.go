@@ -79,8 +79,10 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 		actor := "citizen:" + c.Caller.ID
 		switch speaker {
 		case RoleAgent:
-			if c.Agent == "" {
-				return fmt.Errorf("transcript on %s: no agent: %w", contactID, ErrConflict)
+			// An agent it is only offered to has not answered: nothing
+			// said on the line is theirs yet.
+			if c.Status != StatusAssigned {
+				return fmt.Errorf("transcript on %s: no agent has answered: %w", contactID, ErrConflict)
 			}
 			actor = "agent:" + c.Agent
 		case RoleInterpreter:
@@ -123,7 +125,7 @@ func (r *Router) Note(username, caseID, text string) ([]Event, error) {
 		// after it would be written by someone who may no longer read it.
 		if !containsString(cs.Agents, username) ||
 			interpreterOnly(cs, username) && !holdsInterpreterLeg(cs, username) {
-			return notYours("case", caseID)
+			return fmt.Errorf("note: %w", notYours("case", caseID))
 		}
 		// A note says whose it is, so a reader of another agency can tell
 		// that agency's internal note from their own.

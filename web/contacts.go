@@ -367,7 +367,16 @@ func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, op string,
 	access func(*http.Request, router.ContactView) (string, error)) (c router.ContactView, actor string, ok bool) {
 	id := r.PathValue("id")
 	c, err := s.router.Contact(id)
-	if err == nil {
+	if errors.Is(err, router.ErrNotFound) {
+		// Answered as a contact the caller may not see would be: 401
+		// without credentials, else not found in the same words.
+		err = errNoContact(id)
+		if citizenToken(r) == "" {
+			if _, perr := s.principal(r); perr != nil {
+				err = perr
+			}
+		}
+	} else if err == nil {
 		actor, err = access(r, c)
 		if err != nil && !errors.Is(err, errUnauthorized) {
 			p, _ := s.principal(r)
@@ -419,7 +428,12 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
 // legs give their interpreter, and their agency's supervisors, only the
 // interpreter's view of the case while the leg is live.
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	cs, err := s.router.Case(r.PathValue("id"))
+	id := r.PathValue("id")
+	noCase := errorf(http.StatusNotFound, codeNotFound, "", "case "+id+": not found")
+	cs, err := s.router.Case(id)
+	if errors.Is(err, router.ErrNotFound) {
+		err = noCase
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -433,7 +447,7 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if !full && legID == "" {
 		// The same answer as for a case that does not exist.
 		s.auditRefusal(r, p, transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: cs.ID})
-		s.writeError(w, r, errorf(http.StatusNotFound, codeNotFound, "", "case "+cs.ID+": not found"))
+		s.writeError(w, r, noCase)
 		return
 	}
 	entry := transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: cs.ID, Query: "view=live", Outcome: transcripts.OutcomeOK}
@@ -525,7 +539,9 @@ func (s *Server) citizenWS(w http.ResponseWriter, r *http.Request) {
 	// A token that does not reach the contact gets the answer an unknown
 	// contact gets.
 	c, err := s.router.Peek(id)
-	if err == nil && !s.tokens.Valid(c.Origin, t) {
+	if errors.Is(err, router.ErrNotFound) {
+		err = errNoContact(id)
+	} else if err == nil && !s.tokens.Valid(c.Origin, t) {
 		s.auditRefusal(r, auth.Principal{}, transcripts.AuditEntry{Action: transcripts.ActionContact, CaseID: c.CaseID,
 			Query: "op=follow&contact_id=" + c.ID})
 		err = errNoContact(id)

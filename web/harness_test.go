@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,6 +101,9 @@ type harness struct {
 	// enders records who ended each case (its timeline's last "ended"
 	// entry), from the router's events: a closed case leaves the router.
 	enders *sync.Map
+	// toHub, once set (deliverToHub), hands every change's events to the
+	// server's WebSocket hub too, as the journal does after committing.
+	toHub *atomic.Bool
 }
 
 // on returns the harness reporting to t (a subtest's), sharing everything
@@ -133,8 +137,12 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 	}
 	// The statistics hear every change, as the journal's Deliver tells them.
 	h.enders = &sync.Map{}
+	h.toHub = &atomic.Bool{}
 	rt, err := router.New(router.Config{Clock: clock, Sink: sinkFunc(func(evs []router.Event) {
 		h.stats.Observe(evs)
+		if h.toHub.Load() {
+			h.server.Deliver(evs)
+		}
 		for _, e := range evs {
 			if e.CaseEvent != nil && e.CaseEvent.Type == router.CaseEnded {
 				h.enders.Store(e.CaseID, e.CaseEvent.Actor)
@@ -180,6 +188,11 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 	}
 	return h
 }
+
+// deliverToHub makes the sockets hear the router's events from now on
+// (offers, messages, endings), as a deployment's journal makes them hear
+// every committed change.
+func (h *harness) deliverToHub() { h.toHub.Store(true) }
 
 // instantDurability stands in for the journal: every change counts as
 // committed at once.

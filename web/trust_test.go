@@ -395,3 +395,38 @@ func TestRefusedFramesAreAudited(t *testing.T) {
 		}
 	})
 }
+
+// A contact or case the caller may not see is answered in the very words
+// used for one that does not exist (and without credentials, both are 401).
+func TestUnseenIDsReadAsUnknownOnes(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	victim := h.victimCall(t)
+	mine := h.chat(t, "gov110.general", "unseen-1")
+	token := withHeader("X-Citizen-Token", mine.CitizenToken)
+	unknownContact, unknownCase := router.RandomID("ct"), router.RandomID("cs")
+	for _, c := range []struct {
+		name, method, path, as string
+		opts                   []reqOpt
+		status                 int
+		code                   string
+	}{
+		{"a citizen reading another's contact", http.MethodGet, "/v1/contacts/{contact}", asAnon, []reqOpt{token}, http.StatusNotFound, codeNotFound},
+		{"a citizen ending another's contact", http.MethodDelete, "/v1/contacts/{contact}", asAnon, []reqOpt{token}, http.StatusNotFound, codeNotFound},
+		{"another agency's supervisor reading the contact", http.MethodGet, "/v1/contacts/{contact}", asOtherSup, nil, http.StatusNotFound, codeNotFound},
+		{"anonymous reading a contact", http.MethodGet, "/v1/contacts/{contact}", asAnon, nil, http.StatusUnauthorized, codeUnauthorized},
+		{"an agent reading a case they never handled", http.MethodGet, "/v1/cases/{case}", asAgent, nil, http.StatusNotFound, codeNotFound},
+	} {
+		path := func(contact, cs string) string {
+			return strings.NewReplacer("{contact}", contact, "{case}", cs).Replace(c.path)
+		}
+		seen := h.do(c.method, path(victim.ContactID, victim.CaseID), c.as, nil, c.opts...)
+		unknown := h.do(c.method, path(unknownContact, unknownCase), c.as, nil, c.opts...)
+		seen.wantError(t, c.status, c.code, "")
+		unknown.wantError(t, c.status, c.code, "")
+		a := strings.NewReplacer(victim.ContactID, "ID", victim.CaseID, "ID").Replace(string(seen.body))
+		b := strings.NewReplacer(unknownContact, "ID", unknownCase, "ID").Replace(string(unknown.body))
+		if a != b {
+			t.Errorf("%s: answered %s; about an id that does not exist %s", c.name, a, b)
+		}
+	}
+}
