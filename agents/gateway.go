@@ -103,8 +103,8 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 }
 
 // gatewayMay says whether a gateway of agency may act on the contact: a
-// voice or callback call that started in that agency (it is the gateway
-// carrying it) or whose case has a leg there. A gateway never acts on a
+// voice or callback call of that agency, or one it carries (the call
+// started there and was transferred on). A gateway never acts on a
 // chat: its transcript would stand as an agent's words and its hangup
 // would end a conversation it does not carry. Whatever it may not act on
 // is answered as if it did not exist.
@@ -129,7 +129,12 @@ func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 	if carrier == agency {
 		return nil
 	}
-	if cs, err := h.r.Case(cv.CaseID); err == nil && slices.ContainsFunc(cs.Legs, func(l router.Leg) bool { return l.Agency == agency }) {
+	// After a restart the carrier is no longer remembered: the call is
+	// carried by the gateway that took it, the agency of its chain's first
+	// leg — not by every agency the case ever passed through.
+	if cs, err := h.r.Case(cv.CaseID); err == nil && slices.ContainsFunc(cs.Legs, func(l router.Leg) bool {
+		return l.ContactID == cv.Origin && l.Agency == agency
+	}) {
 		return nil
 	}
 	return notFound

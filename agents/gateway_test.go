@@ -178,3 +178,25 @@ func TestGatewayHelloNoDuplicateWhileDeliveryLags(t *testing.T) {
 		t.Error("the gateway got a connect for a call its hello had")
 	}
 }
+
+// A gateway acts on the calls of its agency and those it carries, not on
+// every call whose case once passed through its agency: the same caller's
+// later call to another agency, continuing the case, is that agency's.
+func TestGatewayReachIsItsOwnCalls(t *testing.T) {
+	e := newEnv(t)
+	first := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Queue: "gov.general", Caller: caller("01012345678"),
+		Identity: "tel:x"})
+	later := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Queue: "tax.general", Caller: caller("01012345678"),
+		Identity: "tel:x", CaseID: first.CaseID})
+	if later.CaseID != first.CaseID {
+		t.Fatalf("the later call opened case %s; want %s", later.CaseID, first.CaseID)
+	}
+	gov := e.gateway("/gateway/gw?agency=gov")
+	if f := gov.call(map[string]any{"type": "hangup", "contact_id": later.ID}); f.str("code") != CodeNotFound {
+		t.Errorf("gov's gateway hanging up tax's call answered %v; want not_found", f)
+	}
+	if c, _ := e.r.Contact(later.ID); c.Status != router.StatusQueued {
+		t.Errorf("tax's call is %s; want still queued", c.Status)
+	}
+	gov.ok(map[string]any{"type": "hangup", "contact_id": first.ID})
+}
