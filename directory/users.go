@@ -105,18 +105,37 @@ func (s *Store) GetUser(ctx context.Context, username string) (User, error) {
 }
 
 // Credentials returns a user with their password hash, for logging in.
+// Its errors do not name the user: a login's user name is whatever was
+// typed, a password typed in the wrong field even, and errors are logged.
 func (s *Store) Credentials(ctx context.Context, username string) (User, string, error) {
-	return s.getUser(ctx, s.db, username)
+	u, hash, err := s.readUser(ctx, s.db, username)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("read a login's user: %w", err)
+	}
+	return u, hash, err
 }
 
 func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, username string) (User, string, error) {
+	u, hash, err := s.readUser(ctx, q, username)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return User{}, "", fmt.Errorf("user %s: %w", username, ErrNotFound)
+	case err != nil:
+		return User{}, "", fmt.Errorf("get user %s: %w", username, err)
+	}
+	return u, hash, nil
+}
+
+// readUser is getUser with errors that do not name the user: ErrNotFound
+// itself, or the database's error.
+func (s *Store) readUser(ctx context.Context, q sqlx.QueryerContext, username string) (User, string, error) {
 	var r userRow
 	err := sqlx.GetContext(ctx, q, &r, s.q(`SELECT `+userColumns+` FROM users WHERE username = ?`), username)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, "", fmt.Errorf("user %s: %w", username, ErrNotFound)
+		return User{}, "", ErrNotFound
 	}
 	if err != nil {
-		return User{}, "", fmt.Errorf("get user %s: %w", username, err)
+		return User{}, "", err
 	}
 	us, err := s.withMemberships(ctx, q, []userRow{r})
 	if err != nil {

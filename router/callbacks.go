@@ -157,7 +157,7 @@ func (e *BookingError) Unwrap() error { return ErrConflict }
 // that the caller holds no other booking.
 func (w *writer) bookTxn(c *contactRow, q *queueRow, at time.Time, handleTime time.Duration) error {
 	if raw, err := w.txn.First(tableContacts, indexContactBooking, c.Identity); err != nil {
-		return fmt.Errorf("bookings of %s: %w", c.Caller.ID, err)
+		return fmt.Errorf("bookings of the caller of %s: %w", c.ID, err)
 	} else if raw != nil && raw.(*contactRow).ID != c.ID {
 		return &BookingError{CallerID: c.Caller.ID, ContactID: raw.(*contactRow).ID}
 	}

@@ -37,6 +37,10 @@ const (
 // configured.
 const DefaultSQLitePath = "data/tellonce.db"
 
+// sqliteBusyTimeoutMS is how long, in milliseconds, an SQLite connection
+// waits for a lock before it fails with SQLITE_BUSY.
+const sqliteBusyTimeoutMS = "10000"
+
 // ErrNotFound is returned by lookups that match no row.
 var ErrNotFound = errors.New("not found")
 
@@ -90,13 +94,20 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// makes every acknowledged commit survive a power cut, not just a crash;
 	// _txlock=immediate takes the write lock at BEGIN so two writers queue
 	// on busy_timeout instead of failing on a lock upgrade; commits leave
-	// checkpoints to RunCheckpoints up to a large WAL.
+	// checkpoints to RunCheckpoints up to a large WAL. secure_delete zeroes
+	// what a delete or an update removes, in its page, and every page it
+	// frees (FAST would leave freed pages as they were), so that purged
+	// data cannot be read back from the file (see Scrub); it costs a write
+	// of each freed page. The driver runs these pragmas on every new
+	// connection of the pool, and secure_delete is a per-connection
+	// setting.
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(FULL)" +
 		"&_pragma=wal_autocheckpoint(" + strconv.Itoa(sqliteAutoCheckpointPages) + ")" +
 		"&_pragma=foreign_keys(1)" +
-		"&_pragma=busy_timeout(10000)"
+		"&_pragma=secure_delete(1)" +
+		"&_pragma=busy_timeout(" + sqliteBusyTimeoutMS + ")"
 	x, err := sqlx.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

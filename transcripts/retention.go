@@ -2,8 +2,11 @@ package transcripts
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -72,7 +75,10 @@ func (r Retention) Validate() error {
 
 // Purge deletes the closed cases that closed more than the case retention
 // before now, with their legs, timeline and search index entries, and
-// returns how many cases it deleted. Audit rows are not touched.
+// returns how many cases it deleted. Audit rows are not touched. The
+// deleted rows are then scrubbed from the database's files (see
+// tsql.DB.Scrub and docs/retention.md): a purge is done when its error is
+// nil, not before.
 func (rv *Review) Purge(ctx context.Context, now time.Time) (int, error) {
 	if rv.keep.Cases < 0 {
 		return 0, nil
@@ -83,17 +89,56 @@ func (rv *Review) Purge(ctx context.Context, now time.Time) (int, error) {
 		n, err := rv.purgeBatch(ctx, cutoff)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("purge cases closed before %s: %w", cutoff.Format(time.RFC3339), err)
+			err = fmt.Errorf("purge cases closed before %s: %w", cutoff.Format(time.RFC3339), err)
+			return total, errors.Join(err, rv.scrub(ctx, total > 0, caseTables...))
 		}
 		if n < purgeBatch {
-			return total, nil
+			break
 		}
 	}
+	if err := rv.scrub(ctx, total > 0, caseTables...); err != nil {
+		return total, fmt.Errorf("purged %d cases closed before %s: %w", total, cutoff.Format(time.RFC3339), err)
+	}
+	return total, nil
+}
+
+// caseTables are the tables a purged case has rows in (on SQLite the
+// search index too, whose rows go with them: see purgeBatch).
+var caseTables = []string{"case_events", "contacts", "requeued_legs", "cases"}
+
+// scrub makes the rows just deleted from tables unrecoverable from the
+// database's files (tsql.DB.Scrub) when deleted says there are any. A
+// scrub that fails is owed: it is retried, with the tables it was for,
+// at the next purge, whether or not that purge deletes anything. A new
+// Review owes one for every table it purges, for a purge that deleted and
+// then stopped (a crash, a shutdown) before its scrub.
+func (rv *Review) scrub(ctx context.Context, deleted bool, tables ...string) error {
+	rv.scrubMu.Lock()
+	defer rv.scrubMu.Unlock()
+	if !deleted && len(rv.owed) == 0 {
+		return nil
+	}
+	if deleted {
+		for _, t := range tables {
+			rv.owed[t] = true
+		}
+	}
+	owed := slices.Sorted(maps.Keys(rv.owed))
+	if err := rv.db.Scrub(ctx, owed...); err != nil {
+		return err
+	}
+	clear(rv.owed)
+	return nil
 }
 
 func (rv *Review) purgeBatch(ctx context.Context, cutoff time.Time) (int, error) {
 	n := 0
 	err := rv.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if rv.db.Dialect == tsql.SQLite {
+			if err := ftsSecureDelete(ctx, tx); err != nil {
+				return err
+			}
+		}
 		var ids []string
 		if err := tx.SelectContext(ctx, &ids, rv.db.Rebind(`SELECT id FROM cases
 			WHERE status = 'closed' AND closed_at < ? ORDER BY closed_at LIMIT ?`), cutoff, purgeBatch); err != nil {
@@ -102,7 +147,7 @@ func (rv *Review) purgeBatch(ctx context.Context, cutoff time.Time) (int, error)
 		if len(ids) == 0 {
 			return nil
 		}
-		tables := []string{"case_events", "contacts", "requeued_legs", "cases"}
+		tables := slices.Clone(caseTables)
 		if rv.db.Dialect == tsql.SQLite {
 			// The FTS5 table is filled by a trigger but emptied here: its
 			// case_id is not indexed, so one scan per batch beats a trigger
@@ -131,8 +176,38 @@ func (rv *Review) purgeBatch(ctx context.Context, cutoff time.Time) (int, error)
 	return n, nil
 }
 
+// ftsSecureDelete turns on the search index's secure-delete option,
+// once per database (FTS5 keeps it in its config table). Without it,
+// deleting from an FTS5 table does not remove the text's terms from the
+// index: it adds tombstones, and the terms stay in the index's segments,
+// and in the tombstones themselves, until segments happen to merge. With
+// it, a delete rewrites the segments without the deleted entries, and
+// secure_delete zeroes the rewritten blocks' old copies.
+//
+// The first time, it also merges the whole index into one segment
+// ('optimize'), which drops whatever deletes made before the option left
+// behind. That rewrites the index, once, inside the purge's transaction.
+func ftsSecureDelete(ctx context.Context, tx *sqlx.Tx) error {
+	var on int
+	err := tx.GetContext(ctx, &on, `SELECT v FROM case_events_fts_config WHERE k = 'secure-delete'`)
+	switch {
+	case err == nil && on == 1:
+		return nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("read the search index's config: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO case_events_fts (case_events_fts, rank) VALUES ('secure-delete', 1)`); err != nil {
+		return fmt.Errorf("turn on the search index's secure delete: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO case_events_fts (case_events_fts) VALUES ('optimize')`); err != nil {
+		return fmt.Errorf("merge the search index: %w", err)
+	}
+	return nil
+}
+
 // PurgeAudit deletes the audit rows older than the audit retention and
-// returns how many.
+// returns how many, then scrubs them from the files as Purge does (a
+// search's query may hold what a reader typed: a name, a number).
 func (rv *Review) PurgeAudit(ctx context.Context, now time.Time) (int, error) {
 	if rv.keep.Audit < 0 {
 		return 0, nil
@@ -145,6 +220,9 @@ func (rv *Review) PurgeAudit(ctx context.Context, now time.Time) (int, error) {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("purge audit: %w", err)
+	}
+	if err := rv.scrub(ctx, n > 0, "access_audit"); err != nil {
+		return int(n), fmt.Errorf("purged %d audit rows: %w", n, err)
 	}
 	return int(n), nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -36,6 +37,10 @@ type Review struct {
 	// retained, when set (by tests), hears of every purge RunRetention
 	// has finished.
 	retained func()
+	// owed holds the tables whose deleted rows still await a scrub (see
+	// scrub in retention.go).
+	scrubMu sync.Mutex
+	owed    map[string]bool
 }
 
 // ReviewOptions configures a Review.
@@ -62,7 +67,11 @@ func NewReview(db *tsql.DB, opts ReviewOptions) (*Review, error) {
 	if err := keep.Validate(); err != nil {
 		return nil, err
 	}
-	return &Review{db: db, now: opts.Now, log: opts.Log, keep: keep}, nil
+	owed := map[string]bool{"access_audit": true}
+	for _, t := range caseTables {
+		owed[t] = true
+	}
+	return &Review{db: db, now: opts.Now, log: opts.Log, keep: keep, owed: owed}, nil
 }
 
 // Scope is what a reader may see: every case (All), the cases that

@@ -1,10 +1,16 @@
 package web
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"tellonce/auth"
@@ -48,6 +54,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, hash, err := s.dir.Credentials(r.Context(), req.Username)
+	known := err == nil
 	if errors.Is(err, directory.ErrNotFound) {
 		hash = s.dummyHash
 	} else if err != nil {
@@ -56,10 +63,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	ok, verr := auth.Verify(req.Password, hash)
 	if verr != nil {
-		s.log.Error("stored password hash unreadable", "user", req.Username, "err", verr)
+		s.log.Error("stored password hash unreadable", loginUser(known, req.Username), "err", verr)
 	}
-	if err != nil || !ok {
-		s.log.Info("login failed", "user", req.Username, "client", addr)
+	if !known || !ok {
+		s.log.Info("login failed", loginUser(known, req.Username), "client", addr)
 		s.writeError(w, r, errorf(http.StatusUnauthorized, codeUnauthorized, "", "wrong user name or password"))
 		return
 	}
@@ -80,6 +87,30 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		"user":       userView{Username: u.Username, Name: u.Name, Role: u.Role, Agency: u.Agency, PII: u.PII},
 	})
 }
+
+// loginUser is what the log says of a login's user name. A user name that
+// exists is logged as it is: whose account is being tried is what an
+// operator needs to know. Any other name is what someone typed, and may
+// be a password typed in the wrong field, a citizen's number, anything:
+// the log gets only a short keyed hash of it (user_unknown), enough to see
+// the same unknown name tried again and again, but not to find what it
+// was. The key is made at start and never stored, so no one can test
+// guesses against the hash, not even with the database in hand; hashes
+// therefore differ between servers and across restarts.
+func loginUser(known bool, typed string) slog.Attr {
+	if known {
+		return slog.String("user", typed)
+	}
+	m := hmac.New(sha256.New, loginLogKey())
+	m.Write([]byte(typed))
+	return slog.String("user_unknown", hex.EncodeToString(m.Sum(nil)[:4]))
+}
+
+var loginLogKey = sync.OnceValue(func() []byte {
+	key := make([]byte, 32)
+	rand.Read(key) // never returns an error: it crashes the program instead
+	return key
+})
 
 func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	secs := int(math.Ceil(wait.Seconds()))
