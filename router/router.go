@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -99,10 +98,7 @@ type Router struct {
 
 	// Group commit: concurrent write calls queue here and one of them, the
 	// leader, runs the queued batch in one memdb transaction (see write).
-	qmu       sync.Mutex
-	pending   []*writeOp // guarded by qmu
-	leading   bool       // a leader is running batches; guarded by qmu
-	lastGroup int        // calls in the last group taken; owned by the leader of the moment
+	group writeGroup
 }
 
 // New makes an empty router.
@@ -177,170 +173,6 @@ func RandomID(kind string) string {
 	// panics inside rather than return a short read).
 	_, _ = rand.Read(b[:])
 	return kind + "-" + idEncoding.EncodeToString(b[:])
-}
-
-// write runs fn in a memdb write transaction, runs matching, commits, and
-// publishes the events. An error aborts everything fn did: no state, no
-// events.
-//
-// Concurrent calls are committed as a group: each call queues its change,
-// and one caller at a time (the leader) runs everything queued so far in one
-// memdb transaction, each change after the one before it, as if the calls
-// had come one by one in queue order. go-memdb copies the path to the leaf
-// of every index it writes, but only once per transaction, so a group pays
-// the copying and the commit once instead of once per call. A change that
-// fails is isolated: the group's transaction is aborted and re-run without
-// it, so its error leaves no trace and the others commit. The Sink gets each
-// change's events in commit order, one Publish per change as before.
-func (r *Router) write(fn func(w *writer) error) ([]Event, error) {
-	op := &writeOp{fn: fn, wake: make(chan struct{}, 1)}
-	r.qmu.Lock()
-	r.pending = append(r.pending, op)
-	if r.leading {
-		r.qmu.Unlock()
-		<-op.wake // done by another leader, or handed the lead
-	} else {
-		r.leading = true
-		r.qmu.Unlock()
-	}
-	if !op.done {
-		r.lead()
-	}
-	if op.panicked != nil {
-		panic(op.panicked)
-	}
-	return op.events, op.err
-}
-
-// writeOp is one queued write call.
-type writeOp struct {
-	fn   func(w *writer) error
-	wake chan struct{} // done, or the caller is the leader now
-	// Set by the leader before wake; read by the caller after it.
-	done      bool
-	committed bool
-	events    []Event
-	err       error
-	panicked  any
-}
-
-// maxBatch bounds a group: memdb remembers the nodes a transaction already
-// copied in a cache of 8192 nodes per index, and a long batch delays the
-// first caller's answer.
-const maxBatch = 32
-
-// lead runs one batch of queued calls, including the leader's own, then
-// hands the lead to the first caller still waiting, if any.
-func (r *Router) lead() {
-	// Let the callers the last group woke queue their next calls first, so
-	// groups grow under load. After a group of one there is nobody to wait
-	// for (anyone who came meanwhile is queued already), and for a lone
-	// caller the trip through the scheduler is a sizeable share of a write.
-	if r.lastGroup > 1 {
-		runtime.Gosched()
-	}
-	r.qmu.Lock()
-	n := min(len(r.pending), maxBatch)
-	r.lastGroup = n
-	batch := slices.Clone(r.pending[:n])
-	r.pending = slices.Delete(r.pending, 0, n)
-	r.qmu.Unlock()
-
-	defer func() {
-		// Even if the group failed outside any one call (in a commit, say),
-		// answer its callers and pass the lead on, so the router stays usable.
-		p := recover()
-		r.handOff(batch, p)
-		if p != nil {
-			panic(p)
-		}
-	}()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.runBatch(batch)
-}
-
-// handOff wakes the next leader and answers the batch's callers; p is a
-// panic that stopped the batch, if any.
-func (r *Router) handOff(batch []*writeOp, p any) {
-	r.qmu.Lock()
-	if len(r.pending) > 0 {
-		r.pending[0].wake <- struct{}{}
-	} else {
-		r.leading = false
-	}
-	r.qmu.Unlock()
-	for _, op := range batch {
-		if p != nil && !op.committed && op.err == nil && op.panicked == nil {
-			op.err = fmt.Errorf("write group aborted: %v", p)
-		}
-		op.done = true
-		op.wake <- struct{}{}
-	}
-	r.poke()
-}
-
-// runBatch runs the calls in one transaction; callers hold r.mu. A failed
-// call is dropped and the transaction re-run with the others.
-func (r *Router) runBatch(ops []*writeOp) {
-	for len(ops) > 0 {
-		txn := r.db.Load().Txn(true)
-		clear(r.tally) // a failed attempt's changes go with its transaction
-		writers := make([]*writer, 0, len(ops))
-		failed := -1
-		for i, op := range ops {
-			w := &writer{r: r, txn: txn, tally: r.tally, now: r.clock.Now()}
-			if err := runOp(op, w); err != nil || op.panicked != nil {
-				op.err, failed = err, i
-				break
-			}
-			writers = append(writers, w)
-		}
-		if failed >= 0 {
-			txn.Abort()
-			ops = slices.Delete(slices.Clone(ops), failed, failed+1)
-			continue
-		}
-		r.linesMu.Lock()
-		txn.Commit()
-		r.commitLines(r.tally)
-		r.linesMu.Unlock()
-		for i, w := range writers {
-			events := w.finish()
-			if r.sink != nil && len(events) > 0 {
-				publish(r.sink, ops[i], events)
-			}
-			ops[i].events, ops[i].committed = slices.Clone(events), true
-		}
-		return
-	}
-}
-
-// runOp runs one call and its matching on w; a panic is kept for the caller.
-func runOp(op *writeOp, w *writer) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			op.panicked = p
-		}
-	}()
-	if err := op.fn(w); err != nil {
-		return err
-	}
-	if err := w.settle(); err != nil {
-		return fmt.Errorf("match: %w", err)
-	}
-	return nil
-}
-
-// publish hands events to the sink; a panicking sink panics in the caller
-// whose change it was, not in the leader.
-func publish(sink Sink, op *writeOp, events []Event) {
-	defer func() {
-		if p := recover(); p != nil {
-			op.panicked = p
-		}
-	}()
-	sink.Publish(events)
 }
 
 // read runs fn on a consistent read-only snapshot.
