@@ -1,0 +1,107 @@
+package router
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// keySamples are rows of every table in the states its indexes care
+// about, fixed so that the keys they produce can be compared byte for
+// byte with the golden file.
+func keySamples() map[string][]any {
+	at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	queued := &contactRow{ID: "ct-1", CaseID: "cs-1", Identity: "tel:abc", Queue: "q", Agency: "a", Channel: ChannelVoice,
+		Priority: 3, Seq: 7, CaseCreatedAt: at, EnqueuedAt: at, Status: StatusQueued, Overflowed: []string{"r"},
+		Reserved: "kim"}
+	queued.Rank = queued.computeRank()
+	offered := &contactRow{ID: "ct-2", CaseID: "cs-1", Identity: "chat:dev", Queue: "q", Channel: ChannelChat,
+		Seq: 8, CaseCreatedAt: at, EnqueuedAt: at, Status: StatusOffered, Agent: "kim", OfferID: "of-1"}
+	offered.Rank = offered.computeRank()
+	booked := &contactRow{ID: "ct-3", CaseID: "cs-2", Identity: "tel:def", Queue: "q", Channel: ChannelCallback,
+		Seq: 9, CaseCreatedAt: at, EnqueuedAt: at, Status: StatusScheduled, Due: at.Add(time.Hour), Slot: true, Head: true}
+	booked.Rank = booked.computeRank()
+	return map[string][]any{
+		tableContacts: {queued, offered, booked},
+		tableAgents: {&agentRow{AgentProfile: AgentProfile{Username: "kim", Queues: map[string]int{"q": 1, "r": 2}, MaxChats: 2},
+			Connected: true, State: StateAvailable, IdleSince: at}},
+		tableCases:  {&caseRow{ID: "cs-1", CreatedAt: at}},
+		tableOffers: {&offerRow{ID: "of-1", ContactID: "ct-2", Agent: "kim", ExpiresAt: at, ExpiresNano: at.UnixNano()}},
+		tableQueues: {&queueRow{QueueConfig: QueueConfig{ID: "q", Agency: "a"}}},
+		tableTimers: {&timerRow{ID: "t-1", Kind: timerOverflow, Target: "ct-1", Due: at, DueNano: at.UnixNano()}},
+	}
+}
+
+// describeKeys is every index's key of every sample row: the encoding the
+// router's order and look-ups depend on (the rank's byte order is the
+// routing order), which a schema description alone does not show.
+func describeKeys(s *memdb.DBSchema) (string, error) {
+	var b strings.Builder
+	samples := keySamples()
+	for _, tname := range sortedKeys(s.Tables) {
+		t := s.Tables[tname]
+		for i, row := range samples[tname] {
+			fmt.Fprintf(&b, "%s[%d]\n", tname, i)
+			for _, iname := range sortedKeys(t.Indexes) {
+				switch ix := t.Indexes[iname].Indexer.(type) {
+				case memdb.SingleIndexer:
+					ok, key, err := ix.FromObject(row)
+					if err != nil {
+						return "", fmt.Errorf("%s.%s: %w", tname, iname, err)
+					}
+					if ok {
+						fmt.Fprintf(&b, "  %s %q\n", iname, key)
+					} else {
+						fmt.Fprintf(&b, "  %s -\n", iname)
+					}
+				case memdb.MultiIndexer:
+					ok, keys, err := ix.FromObject(row)
+					if err != nil {
+						return "", fmt.Errorf("%s.%s: %w", tname, iname, err)
+					}
+					if !ok {
+						fmt.Fprintf(&b, "  %s -\n", iname)
+					}
+					// A row's keys are a set: memdb does not keep their order.
+					lines := make([]string, len(keys))
+					for i, key := range keys {
+						lines[i] = fmt.Sprintf("  %s %q\n", iname, key)
+					}
+					slices.Sort(lines)
+					b.WriteString(strings.Join(lines, ""))
+				}
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+// TestIndexKeysGolden fails when an index's key encoding changes without
+// the golden file being regenerated (go test ./router -run IndexKeysGolden
+// -update): memdb's byte order is the routing order, so a new encoding is
+// a change of behaviour to review, not a detail.
+func TestIndexKeysGolden(t *testing.T) {
+	got, err := describeKeys(schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "keys.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("index keys changed; run go test ./router -run IndexKeysGolden -update and review the diff.\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
