@@ -119,7 +119,8 @@ func (w *writer) interpretTxn(username, contactID, language, note string, share 
 		CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,
 		Overflowed: others, ConferenceOf: c.ID, RequestedBy: username,
 	}
-	data := map[string]string{"contact_id": c.ID, "interpreter_contact_id": leg.ID, "language": language, "queue": home.ID}
+	data := map[string]string{"contact_id": c.ID, "interpreter_contact_id": leg.ID, "language": language, "queue": home.ID,
+		"agency": a.Agency}
 	if share {
 		data["share_history"] = "true"
 	}

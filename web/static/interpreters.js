@@ -31,7 +31,9 @@ export function request(contact, cs) {
   const [, asker] = ((req && req.actor) || "").split(/:(.*)/s);
   return {
     language: (req && req.data && req.data.language) || contact.caller.language || "",
-    agency: main.agency || "",
+    // An interpreter's view has no leg but their own: the request names
+    // the asking agent's agency.
+    agency: main.agency || (req && req.data && req.data.agency) || "",
     agent: main.agent || asker || "",
     note: (req && req.text) || "",
   };
@@ -147,6 +149,7 @@ export function openInterpret(contactID) {
   sel.replaceChildren(...options);
   sel.value = own && own !== "ko" ? "" : "en";
   $("#interpret-note").value = "";
+  $("#interpret-share").checked = false; // need to know: sharing is the agent's choice
   $("#interpret-dialog").showModal();
   sel.focus();
 }
@@ -161,7 +164,8 @@ $("#interpret-form").addEventListener("submit", async (ev) => {
   const button = $("#interpret-submit");
   button.disabled = true;
   try {
-    await send({ type: "interpret", contact_id: chat.contact.contact_id, language, note: $("#interpret-note").value.trim() });
+    await send({ type: "interpret", contact_id: chat.contact.contact_id, language, note: $("#interpret-note").value.trim(),
+      share_history: $("#interpret-share").checked });
     $("#interpret-dialog").close();
     // The interpreter frame follows; until then the desk says it asked.
     if (!chat.interp || chat.interp.state === "left") {

@@ -48,6 +48,7 @@ func TestInterpreterJoinsChat(t *testing.T) {
 	}
 	agent.selectValue("#interpret-language", "vi")
 	agent.typeInto("#interpret-note", note)
+	agent.click("#interpret-share") // the interpreter may read the conversation so far
 	agent.shot("desk-interpret-dialog-ko")
 	agent.noRawKeys()
 	agent.click("#interpret-submit")
