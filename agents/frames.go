@@ -9,7 +9,10 @@ import (
 )
 
 // Server frames. Each is a struct so that the wire shape is written down in
-// one place; doc.go lists them for readers of the protocol.
+// one place; docs/protocol.md describes them for clients. The section
+// comments below say which sockets get the frames under them:
+// TestProtocolDocListsEveryFrame files each frame struct under the comment
+// before it and checks that the document lists it for those sockets.
 
 // Frames to any client.
 

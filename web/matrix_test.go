@@ -22,7 +22,7 @@ import (
 // The socket permission matrix: every frame of the agent, gateway and
 // citizen protocols, sent by every kind of principal about every kind of
 // id, over real sockets to a real server, with the answer the rules give
-// (docs/api.md, "Who may send what"):
+// (docs/protocol.md, "Who may send what"):
 //
 //   - ack: applied (and the router's state shows it);
 //   - not_found: the principal may not see the id — worded exactly as for
@@ -1175,7 +1175,7 @@ func (m *mxWorld) runUpgradeRow(t *testing.T, row upgradeRow) {
 	}
 }
 
-// TestSocketMatrix is the executable "who may send what" of docs/api.md:
+// TestSocketMatrix is the executable "who may send what" of docs/protocol.md:
 // every frame of the three socket protocols, from every kind of principal,
 // about every kind of id, on both backends.
 func TestSocketMatrix(t *testing.T) {
