@@ -114,7 +114,7 @@ func (w *writer) interpretTxn(username, contactID, language, note string, share 
 	w.r.seq++
 	leg := &contactRow{
 		ID: w.r.id("ct"), CaseID: c.CaseID, Queue: home.ID, Agency: home.Agency, Channel: channel,
-		Caller: c.Caller, Priority: c.Priority, Context: c.Context, Extra: extra,
+		Caller: interpreterCaller(c.Caller), Priority: c.Priority, Extra: extra,
 		Skills: contactSkills(home.RequiredSkills, extra, ""), Seq: w.r.seq,
 		CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,
 		Overflowed: others, ConferenceOf: c.ID, RequestedBy: username,
@@ -315,6 +315,12 @@ func (r *Router) InterpreterCase(legID string) (CaseView, error) {
 		return err
 	})
 	return out, err
+}
+
+// interpreterCaller is the caller as an interpreter's leg carries them:
+// the name to address them by and their language, not their number.
+func interpreterCaller(c Caller) Caller {
+	return Caller{Name: c.Name, Language: c.Language}
 }
 
 // InterpreterOnly says whether username's part in the case is only that of

@@ -110,6 +110,10 @@ func TestInterpreterNeedToKnow(t *testing.T) {
 			}
 		}
 		check("in the offer", offer.Case, "please interpret")
+		if oc := offer.Contact; oc == nil || oc.Caller.ID != "" || oc.Context.Summary != "" || oc.Caller.Name == "" {
+			t.Errorf("share=%v: the offered leg carries caller %+v and context %+v; want the name, no number, no context",
+				share, oc.Caller, oc.Context)
+		}
 		_, err = f.r.Accept("i-vi", offer.OfferID)
 		f.must(err)
 		f.clock.Advance(time.Second)

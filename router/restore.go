@@ -195,6 +195,24 @@ func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
 	return w.putCase(cs)
 }
 
+// legCaller is the caller a restored contact carries: an interpreter's
+// leg carries what it carried when it was made (interpreterCaller).
+func legCaller(c Caller, s ContactSnapshot) Caller {
+	if s.ConferenceOf != "" {
+		return interpreterCaller(c)
+	}
+	return c
+}
+
+// legContext is the context a restored contact carries: none for an
+// interpreter's leg.
+func legContext(s ContactSnapshot) ContactContext {
+	if s.ConferenceOf != "" {
+		return ContactContext{}
+	}
+	return s.Context.clone()
+}
+
 func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) error {
 	if err := checkID("contact id", s.ID); err != nil {
 		return err
@@ -208,8 +226,8 @@ func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) erro
 		language = "" // an interpreter leg needs the requested language only
 	}
 	c := &contactRow{
-		ID: s.ID, CaseID: cs.ID, Identity: s.Identity, Origin: s.Origin, Queue: q.ID, Agency: q.Agency, Channel: s.Channel, Caller: cs.Caller,
-		Priority: s.Priority, Context: s.Context.clone(), CallbackNumber: s.CallbackNumber,
+		ID: s.ID, CaseID: cs.ID, Identity: s.Identity, Origin: s.Origin, Queue: q.ID, Agency: q.Agency, Channel: s.Channel, Caller: legCaller(cs.Caller, s),
+		Priority: s.Priority, Context: legContext(s), CallbackNumber: s.CallbackNumber,
 		Extra: s.Skills, Skills: contactSkills(q.RequiredSkills, s.Skills, language),
 		Seq: s.Seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: s.EnqueuedAt, Head: s.Head,
 		Status: StatusQueued, LegIndex: leg, Widened: q.strategy() != StrategyBestSkill || q.WidenAfter <= 0,
