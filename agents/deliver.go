@@ -336,8 +336,14 @@ func (h *Hub) endedLocked(e *router.Event) {
 	if e.Contact != nil && e.Contact.ConferenceOf != "" {
 		return // an interpreter's leg: the interpreter event tells the others
 	}
+	// A contact abandoned by the centre (an agent, a supervisor ending it
+	// over REST) is not the caller leaving: the citizen hears it closed,
+	// and the gateway hangs the call up.
+	byCentre := e.Type == router.EventAbandoned && endedByCentre(e.Actor)
 	reason := "completed"
 	switch {
+	case byCentre:
+		reason = "closed"
 	case e.Type == router.EventAbandoned:
 		reason = "left"
 	case e.Reason == "callback_filed":
@@ -350,9 +356,16 @@ func (h *Hub) endedLocked(e *router.Event) {
 	// The gateway hangs up calls the agent side ended; a warm-transfer leg
 	// that ends ("transfer_…") was never bridged, and after an abandon the
 	// caller is gone already.
-	if isCall && e.Type == router.EventEnded && !strings.HasPrefix(e.Reason, "transfer_") {
+	if isCall && (e.Type == router.EventEnded && !strings.HasPrefix(e.Reason, "transfer_") || byCentre) {
 		h.toGatewaysLocked(carrier, e.Seq, hangupFrame{Type: "hangup", ContactID: e.ContactID})
 	}
+}
+
+// endedByCentre says whether the actor who ended a contact is the
+// centre's staff rather than the caller or the line carrying them.
+func endedByCentre(actor string) bool {
+	role, _, _ := strings.Cut(actor, ":")
+	return role == "agent" || role == "supervisor" || role == "admin"
 }
 
 func (h *Hub) agentStateLocked(e *router.Event) {

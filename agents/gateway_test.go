@@ -200,3 +200,24 @@ func TestGatewayReachIsItsOwnCalls(t *testing.T) {
 	}
 	gov.ok(map[string]any{"type": "hangup", "contact_id": first.ID})
 }
+
+// A call the centre ends (a supervisor over REST) is hung up by the
+// gateway; a chat so ended tells its citizen it was closed, not left.
+func TestCentreEndingACallHangsItUp(t *testing.T) {
+	e := newEnv(t)
+	gw := e.gateway("/gateway/gw?agency=gov")
+	call := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	if _, err := e.r.AbandonBy(call.ID, "supervisor:sup.gov"); err != nil {
+		t.Fatal(err)
+	}
+	if f := gw.expect("hangup"); f.str("contact_id") != call.ID {
+		t.Errorf("gateway got %v; want hangup of %s", f, call.ID)
+	}
+	_, cit, chat := e.assigned()
+	if _, err := e.r.AbandonBy(chat.ID, "supervisor:sup.gov"); err != nil {
+		t.Fatal(err)
+	}
+	if f := cit.expect("ended"); f.str("reason") != "closed" {
+		t.Errorf("citizen got %v; want ended, closed", f)
+	}
+}
