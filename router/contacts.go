@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -201,8 +202,11 @@ func (w *writer) stickyTxn(c *contactRow, cs *caseRow) error {
 		return nil
 	}
 	a, err := getAgent(w.txn, cs.LastAgent)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
 		return nil // the agent was removed: nobody to wait for
+	}
+	if err != nil {
+		return err
 	}
 	if _, member := a.Queues[c.Queue]; !member || !a.Connected || a.State == StateOffline {
 		return nil

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,7 +69,13 @@ func (w *writer) waitingByRank() ([]string, error) {
 func (w *writer) fillAgentTxn(username string) error {
 	for range maxMatchSteps {
 		a, err := getAgent(w.txn, username)
-		if err != nil || !a.routable() {
+		if errors.Is(err, ErrNotFound) {
+			return nil // removed meanwhile: nobody to fill
+		}
+		if err != nil {
+			return err
+		}
+		if !a.routable() {
 			return nil
 		}
 		c, err := w.bestContactFor(a)
@@ -92,7 +99,13 @@ func (w *writer) fillAgentTxn(username string) error {
 func (w *writer) placeContactTxn(id string) error {
 	for range maxMatchSteps {
 		c, err := getContact(w.txn, id)
-		if err != nil || c.Status != StatusQueued {
+		if errors.Is(err, ErrNotFound) {
+			return nil // ended meanwhile: nothing to place
+		}
+		if err != nil {
+			return err
+		}
+		if c.Status != StatusQueued {
 			return nil
 		}
 		a, err := w.pickAgent(c)

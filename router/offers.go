@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -80,7 +81,13 @@ func (w *writer) acceptTxn(username, offerID string) error {
 // target just accepted.
 func (w *writer) completeWarmTxn(leg *contactRow, username string) error {
 	first, err := getContact(w.txn, leg.WarmOf)
-	if err != nil || !first.Status.live() {
+	if errors.Is(err, ErrNotFound) {
+		return nil // the first leg's case closed meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if !first.Status.live() {
 		return nil
 	}
 	if dup, err := liveContactOf(w.txn, leg.Queue, leg.Identity); err != nil {
@@ -153,7 +160,13 @@ func (w *writer) expireOfferTxn(o *offerRow) error {
 		return err
 	}
 	a, err := getAgent(w.txn, o.Agent)
-	if err != nil || a.State != StateAvailable {
+	if errors.Is(err, ErrNotFound) {
+		return nil // removed meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if a.State != StateAvailable {
 		return nil
 	}
 	n := a.copy()
