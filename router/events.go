@@ -78,8 +78,13 @@ type Event struct {
 	ContactID string
 	Queue     string
 	// Agent is the agent the event concerns (the one to notify).
-	Agent   string
-	OfferID string
+	Agent string
+	// AgentAgency is Agent's own agency, on offered events: an offer
+	// shows the agent the case, and the access audit records who read it
+	// as of the agency they belong to, which for an interpreter or a
+	// queue of another agency is not the contact's.
+	AgentAgency string
+	OfferID     string
 	// Actor is who caused the change: "agent:<u>", "citizen:<caller>",
 	// "gateway" or "router".
 	Actor     string

@@ -446,6 +446,6 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 	}
 	v := contactView(n)
 	w.emit(Event{Type: EventOffered, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue,
-		Agent: a.Username, OfferID: o.ID, ExpiresAt: o.ExpiresAt, Contact: &v, Case: &cv})
+		Agent: a.Username, AgentAgency: a.Agency, OfferID: o.ID, ExpiresAt: o.ExpiresAt, Contact: &v, Case: &cv})
 	return nil
 }

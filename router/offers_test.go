@@ -205,3 +205,23 @@ func TestDeclinerTakesContactWhenOtherCandidateLeaves(t *testing.T) {
 		t.Errorf("after w left, b offered to %q; want x", got)
 	}
 }
+
+// An offered event names the agent's own agency, which is not the
+// contact's when the agent serves another agency's queue.
+func TestOfferedEventCarriesTheAgentsAgency(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("two.tax", func(q *QueueConfig) { q.Agency = "two" })},
+		[]AgentProfile{agent("a", "two.tax")})
+	f.online("a")
+	c, evs, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelVoice, Queue: "two.tax", Caller: Caller{ID: "caller"}})
+	f.must(err)
+	offer := offerEvent(evs, c.ID)
+	if offer == nil {
+		t.Fatalf("Enqueue events lack the offer: %+v", evs)
+	}
+	if offer.Agent != "a" || offer.AgentAgency != "gov" {
+		t.Errorf("offer to %q of agency %q; want a of gov", offer.Agent, offer.AgentAgency)
+	}
+	if offer.Contact == nil || offer.Contact.Agency != "two" {
+		t.Errorf("offered contact %+v; want one of agency two", offer.Contact)
+	}
+}

@@ -20,6 +20,9 @@ const (
 	ActionContact  = "contact"
 	// ActionAudit is a read of the access audit itself.
 	ActionAudit = "audit"
+	// ActionOffer is an offer that showed an agent a case's history: the
+	// journal records it with the batch that made the offer (offers.go).
+	ActionOffer = "offer"
 )
 
 // Audit outcomes: the reader got the answer, was refused, or asked for a

@@ -31,6 +31,13 @@
 // in commit order, so a slow fan-out does not hold up the next commit
 // (the writer waits only when Deliver is DeliverQueue batches behind).
 //
+// An offer that shows the agent a case's history (a transferred or
+// continued case, a re-queued contact, an interpreter's leg) is a read of
+// personal data: its access_audit row (action "offer") is written in the
+// batch of the events that made the offer, so the offer is audited before
+// it is delivered, at one more multi-row insert for a batch that holds
+// such offers (offers.go).
+//
 // # Failures
 //
 // A failed commit fails the Wait calls of its events with ErrUnavailable
@@ -78,4 +85,6 @@
 // timeline, keyed by case and seq). Load reads the open cases back in the
 // shape router.Restore takes. Migration 0004_review: the search index,
 // the indexes behind the review filters and the purge, and access_audit.
+// Migration 0009_offer_audit: the unique index on access_audit's offer
+// rows that makes writing them again (a retried batch) a no-op.
 package transcripts

@@ -128,17 +128,18 @@ func TestPurgeRemovesOldClosedCasesOnly(t *testing.T) {
 		if got := w.search(all, Filter{Text: "증명서"}); !reflect.DeepEqual(got, []string{recent, oldOpen.CaseID}) {
 			t.Errorf("after the purge, Search(증명서) = %v; want the recent and the open case", got)
 		}
-		if got := countRows(t, b.DB, "access_audit"); got != 2 {
-			t.Errorf("Purge left %d audit rows; want both", got)
+		// The two reads, and the offer of the old case's transferred leg.
+		if got := countRows(t, b.DB, "access_audit"); got != 3 {
+			t.Errorf("Purge left %d audit rows; want all three", got)
 		}
 		if n, err := w.rv.Purge(ctx, w.clock.Now()); err != nil || n != 0 {
 			t.Errorf("second Purge = %d, %v; want 0, nil", n, err)
 		}
 
 		// The audit has its own period: 90 days after each access.
-		w.clock.Advance(60 * 24 * time.Hour) // the first audit row is 95 days old, the second 75
-		if n, err := w.rv.PurgeAudit(ctx, w.clock.Now()); err != nil || n != 1 {
-			t.Errorf("PurgeAudit = %d, %v; want 1, nil", n, err)
+		w.clock.Advance(60 * 24 * time.Hour) // the offer and the first read are 95 days old, the second read 75
+		if n, err := w.rv.PurgeAudit(ctx, w.clock.Now()); err != nil || n != 2 {
+			t.Errorf("PurgeAudit = %d, %v; want 2, nil", n, err)
 		}
 		p, err := w.rv.Audit(ctx, AuditFilter{})
 		if err != nil {

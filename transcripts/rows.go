@@ -24,7 +24,9 @@ import (
 //   - requeued keeps the leg that ended, since the contact row moves on to
 //     the new leg;
 //   - case_closed marks the case closed (an upsert, so a case row that is
-//     missing for any reason is written whole from the event).
+//     missing for any reason is written whole from the event);
+//   - offered, when the offer shows the agent the case's history, writes
+//     an access_audit row (offers.go).
 //
 // Events without these (queued, queue_changed, offer_revoked, declined,
 // offer_timeout, agent_state, the warm transferred notice) change nothing
@@ -39,6 +41,8 @@ type batchRows struct {
 	// contact's row before the row moves on.
 	requeuedFromDB []requeueRef
 	events         []eventRow
+	// audit is the offers that read a case's history, in event order.
+	audit []auditRow
 }
 
 // caseRows is the batch's new and closed cases as one list, each case once,
@@ -167,6 +171,9 @@ func (j *Journal) rowsOf(batch []router.Event) (batchRows, error) {
 				return batchRows{}, fmt.Errorf("event %d: %w", ev.Seq, err)
 			}
 			b.closed = append(b.closed, r)
+		}
+		if ev.Type == router.EventOffered && offerShowsHistory(ev) {
+			b.audit = append(b.audit, offerAuditRowOf(ev))
 		}
 		c := ev.Contact
 		if c == nil {

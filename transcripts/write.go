@@ -128,9 +128,12 @@ func (s *statements) prepare(ctx context.Context, t table, n int) (*sqlx.Stmt, e
 	return s.prepareOnce(ctx, stmtKey{t.name, t.onConflict, n}, func() string { return s.insert(t, n) })
 }
 
-// prepareBatch returns pgBatch, prepared.
-func (s *statements) prepareBatch(ctx context.Context) (*sqlx.Stmt, error) {
-	return s.prepareOnce(ctx, stmtKey{table: "batch"}, pgBatch)
+// prepareBatch returns pgBatch(audit), prepared.
+func (s *statements) prepareBatch(ctx context.Context, audit bool) (*sqlx.Stmt, error) {
+	if audit {
+		return s.prepareOnce(ctx, stmtKey{table: "batch+audit"}, func() string { return pgBatch(true) })
+	}
+	return s.prepareOnce(ctx, stmtKey{table: "batch"}, func() string { return pgBatch(false) })
 }
 
 func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() string) (*sqlx.Stmt, error) {
@@ -149,7 +152,8 @@ func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() st
 
 // pgBatch writes a whole batch in one statement on PostgreSQL, committed on
 // its own: each table's rows travel as one JSON array ($1 cases, $2 ended
-// legs, $3 legs to copy from contact rows, $4 contacts, $5 case events), so
+// legs, $3 legs to copy from contact rows, $4 contacts, $5 case events and,
+// with audit, $6 access_audit rows of offers: see offers.go), so
 // a batch costs one round trip and one WAL flush, and its size is bound by
 // no parameter limit. A statement is atomic, so the batch commits whole or
 // not at all. It does what the per-table statements of writeRows do, with
@@ -157,9 +161,18 @@ func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() st
 // rows read them as they were before this statement moved them on, the
 // order writeRows keeps on SQLite. New and closed cases share one INSERT (a
 // statement may not touch a row twice; batchRows.caseRows merges them), and
-// so do the two kinds of ended legs.
-func pgBatch() string {
+// so do the two kinds of ended legs. A batch without audit rows, the
+// common kind, uses the statement without their insert.
+func pgBatch(audit bool) string {
 	cols := func(t table) string { return strings.Join(t.cols, ", ") }
+	au := ""
+	if audit {
+		au = `, au AS (
+	INSERT INTO access_audit (` + cols(offerAuditTable) + `)
+	SELECT ` + cols(offerAuditTable) + ` FROM json_populate_recordset(NULL::access_audit, $6::json)
+	` + offerAuditTable.onConflict + `
+)`
+	}
 	return `WITH cs AS (
 	INSERT INTO cases (` + cols(casesTable) + `)
 	SELECT ` + cols(casesTable) + ` FROM json_populate_recordset(NULL::cases, $1::json)
@@ -178,7 +191,7 @@ func pgBatch() string {
 	INSERT INTO contacts (` + cols(contactsTable) + `)
 	SELECT ` + cols(contactsTable) + ` FROM json_populate_recordset(NULL::contacts, $4::json)
 	` + contactsTable.onConflict + `
-)
+)` + au + `
 INSERT INTO case_events (` + cols(eventsTable) + `)
 SELECT ` + cols(eventsTable) + ` FROM json_populate_recordset(NULL::case_events, $5::json)
 ` + eventsTable.onConflict
@@ -214,6 +227,11 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 	}); err != nil {
 		return err
 	}
+	if err := j.insertRows(ctx, tx, offerAuditTable, len(b.audit), func(i int, a []any) []any {
+		return b.audit[i].appendArgs(a)
+	}); err != nil {
+		return err
+	}
 	return j.insertRows(ctx, tx, closedCasesTable, len(b.closed), func(i int, a []any) []any {
 		return b.closed[i].appendArgs(a)
 	})
@@ -222,15 +240,20 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 // writeRowsPG writes and commits a batch with pgBatch, on PostgreSQL; like
 // writeRows it is idempotent.
 func (j *Journal) writeRowsPG(ctx context.Context, b batchRows) error {
-	args := make([]any, 0, 5)
-	for _, rows := range []any{b.caseRows(), b.legs, b.requeuedFromDB, b.contacts, b.events} {
+	tables := []any{b.caseRows(), b.legs, b.requeuedFromDB, b.contacts, b.events}
+	audit := len(b.audit) > 0
+	if audit {
+		tables = append(tables, b.audit)
+	}
+	args := make([]any, 0, len(tables))
+	for _, rows := range tables {
 		doc, err := jsonRows(rows)
 		if err != nil {
 			return err
 		}
 		args = append(args, doc)
 	}
-	st, err := j.sqls.prepareBatch(ctx)
+	st, err := j.sqls.prepareBatch(ctx, audit)
 	if err != nil {
 		return err
 	}
