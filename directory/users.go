@@ -70,7 +70,13 @@ func (s *Store) CreateUser(ctx context.Context, r UserCreate, passwordHash strin
 		if err != nil {
 			return fmt.Errorf("create user %s: %w", u.Username, err)
 		}
-		return s.writeMemberships(ctx, tx, u.Username, u.Queues)
+		if err := s.writeMemberships(ctx, tx, u.Username, u.Queues); err != nil {
+			return err
+		}
+		// Answer with the user as a read gives it (memberships in queue
+		// order), not as the request listed it.
+		u, _, err = s.getUser(ctx, tx, u.Username)
+		return err
 	})
 	if err != nil {
 		return User{}, err
@@ -257,8 +263,10 @@ func (s *Store) UpdateUser(ctx context.Context, username string, p UserPatch, ne
 				return err
 			}
 		}
-		out = after
-		return nil
+		// Answer with the user as a read gives it (memberships in queue
+		// order, none as an empty list), not as the patch left it.
+		out, _, err = s.getUser(ctx, tx, username)
+		return err
 	})
 	return out, err
 }
