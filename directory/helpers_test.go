@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -68,6 +69,7 @@ func newEnv(t *testing.T, b sqltest.Backend) *env {
 		}
 		q := u.Query()
 		q.Set("timezone", "Asia/Seoul")
+		q.Set("application_name", appName)
 		u.RawQuery = q.Encode()
 		if db, err = tsql.Open(context.Background(), u.String()); err != nil {
 			t.Fatalf("open postgres in Asia/Seoul: %v", err)
@@ -114,6 +116,31 @@ func (e *env) user(t *testing.T, r directory.UserCreate) directory.User {
 		t.Fatalf("CreateUser(%s): %v", r.Username, err)
 	}
 	return u
+}
+
+// appName names the store's PostgreSQL connections, to find them among
+// the server's.
+var appName = fmt.Sprintf("directory-test-%d", os.Getpid())
+
+// waitForLockWaits waits until n of the store's PostgreSQL connections
+// wait for a lock.
+func (e *env) waitForLockWaits(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := e.db.GetContext(e.ctx, &waiting, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock'`, appName); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections wait for a lock; want %d", waiting, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // dump returns every row of the tables, in a stable order, to compare the

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/sql/sqltest"
@@ -495,6 +497,84 @@ func userLife(t *testing.T, e *env, kim directory.User) {
 		count(2)
 		e.deleteUser(t, "root2")
 		count(1)
+	})
+
+	// Two changes at once, each of which leaves the other's admin, must
+	// not leave none. On PostgreSQL a third transaction holds both admins'
+	// rows until both changes wait for it, so each has read the admins
+	// before the other writes. SQLite runs one write transaction at a
+	// time: there the second change begins when the first has ended.
+	t.Run("the last admin stays through changes at once", func(t *testing.T) {
+		type change func(username string) error
+		demote := func(username string) error {
+			_, err := e.s.UpdateUser(e.ctx, username, directory.UserPatch{Role: new("gateway")}, "", nil)
+			return err
+		}
+		remove := func(username string) error { return e.s.DeleteUser(e.ctx, username, nil) }
+		for i, tc := range []struct {
+			name string
+			a, b change
+		}{
+			{"two demotions", demote, demote},
+			{"two deletions", remove, remove},
+			{"a demotion and a deletion", demote, remove},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := e.user(t, directory.UserCreate{Username: fmt.Sprintf("admin-a%d", i), Role: directory.RoleAdmin})
+				b := e.user(t, directory.UserCreate{Username: fmt.Sprintf("admin-b%d", i), Role: directory.RoleAdmin})
+				admins, _, err := e.s.ListUsers(e.ctx, directory.UserFilter{Role: directory.RoleAdmin}, directory.Page{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range admins {
+					if o.Username != a.Username && o.Username != b.Username {
+						if err := demote(o.Username); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+
+				var hold *sqlx.Tx
+				if e.backend == "postgres" {
+					if hold, err = e.db.BeginTxx(e.ctx, nil); err != nil {
+						t.Fatal(err)
+					}
+					defer hold.Rollback()
+					if _, err := hold.ExecContext(e.ctx, `SELECT username FROM users WHERE username IN ($1, $2) FOR UPDATE`,
+						a.Username, b.Username); err != nil {
+						t.Fatal(err)
+					}
+				}
+				errs := make(chan error, 2)
+				go func() { errs <- tc.a(a.Username) }()
+				go func() { errs <- tc.b(b.Username) }()
+				if hold != nil {
+					e.waitForLockWaits(t, 2)
+					if err := hold.Rollback(); err != nil {
+						t.Fatal(err)
+					}
+				}
+
+				var done, refused int
+				for range 2 {
+					switch err := <-errs; {
+					case err == nil:
+						done++
+					case errors.Is(err, directory.ErrConflict):
+						refused++
+					default:
+						t.Errorf("change = %v; want it done or refused with a conflict", err)
+					}
+				}
+				n, err := e.s.CountAdmins(e.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != 1 || done != 1 || refused != 1 {
+					t.Errorf("after two changes at once: %d admins, %d done, %d refused; want 1, 1, 1", n, done, refused)
+				}
+			})
+		}
 	})
 
 	t.Run("the caller's checks", func(t *testing.T) {
