@@ -185,8 +185,8 @@ func wantInvalid(t *testing.T, err error, field string) {
 	if ve.Field != field {
 		t.Fatalf("error = %q names field %q; want %q", ve, ve.Field, field)
 	}
-	if ve.Message == "" {
-		t.Fatalf("error naming %q has no message", field)
+	if ve.Message == "" || ve.Error() != field+": "+ve.Message {
+		t.Fatalf("error naming %q reads %q, with the message %q", field, ve.Error(), ve.Message)
 	}
 }
 
@@ -197,6 +197,9 @@ func wantConflict(t *testing.T, err error, parts ...string) {
 	var ce *directory.ConflictError
 	if !errors.As(err, &ce) || !errors.Is(err, directory.ErrConflict) {
 		t.Fatalf("error = %v (%T); want a *directory.ConflictError", err, err)
+	}
+	if err.Error() != ce.Message {
+		t.Errorf("conflict reads %q; want its message %q", err.Error(), ce.Message)
 	}
 	for _, p := range parts {
 		if !strings.Contains(ce.Message, p) {
