@@ -75,7 +75,14 @@ func getAgency(ctx context.Context, q sqlx.QueryerContext, rebind func(string) s
 	if err != nil {
 		return Agency{}, fmt.Errorf("get agency %s: %w", id, err)
 	}
-	return a, nil
+	return a.inUTC(), nil
+}
+
+// inUTC returns the agency with its times in UTC, as they were written:
+// PostgreSQL reads them back in the session's time zone.
+func (a Agency) inUTC() Agency {
+	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+	return a
 }
 
 // ListAgencies returns agencies in id order after p.After, and whether
@@ -91,6 +98,9 @@ func (s *Store) ListAgencies(ctx context.Context, p Page) ([]Agency, bool, error
 	more := len(as) > limit
 	if more {
 		as = as[:limit]
+	}
+	for i := range as {
+		as[i] = as[i].inUTC()
 	}
 	return as, more, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,7 +71,13 @@ func (s *Store) CreateUser(ctx context.Context, r UserCreate, passwordHash strin
 		if err != nil {
 			return fmt.Errorf("create user %s: %w", u.Username, err)
 		}
-		return s.writeMemberships(ctx, tx, u.Username, u.Queues)
+		if err := s.writeMemberships(ctx, tx, u.Username, u.Queues); err != nil {
+			return err
+		}
+		// Answer with the user as a read gives it (memberships in queue
+		// order), not as the request listed it.
+		u, _, err = s.getUser(ctx, tx, u.Username)
+		return err
 	})
 	if err != nil {
 		return User{}, err
@@ -257,8 +264,10 @@ func (s *Store) UpdateUser(ctx context.Context, username string, p UserPatch, ne
 				return err
 			}
 		}
-		out = after
-		return nil
+		// Answer with the user as a read gives it (memberships in queue
+		// order, none as an empty list), not as the patch left it.
+		out, _, err = s.getUser(ctx, tx, username)
+		return err
 	})
 	return out, err
 }
@@ -288,13 +297,21 @@ func (s *Store) DeleteUser(ctx context.Context, username string, check func(User
 	})
 }
 
-// keepOneAdmin refuses a change that would leave no admin account.
+// keepOneAdmin refuses a change that would leave no admin account. On
+// PostgreSQL it locks the admins' rows until the change commits: of two
+// changes at once, each leaving the other's admin, the second waits for
+// the first and sees what it did. (SQLite runs one writer at a time.)
+// The lock leaves logins be: a new session only shares the key.
 func (s *Store) keepOneAdmin(ctx context.Context, tx *sqlx.Tx, username string) error {
-	var n int
-	if err := tx.GetContext(ctx, &n, s.q(`SELECT COUNT(*) FROM users WHERE role = ? AND username <> ?`), RoleAdmin, username); err != nil {
+	query := `SELECT username FROM users WHERE role = ? ORDER BY username`
+	if s.db.Dialect == tsql.Postgres {
+		query += ` FOR NO KEY UPDATE`
+	}
+	var admins []string
+	if err := tx.SelectContext(ctx, &admins, s.q(query), RoleAdmin); err != nil {
 		return fmt.Errorf("count admins: %w", err)
 	}
-	if n == 0 {
+	if !slices.ContainsFunc(admins, func(a string) bool { return a != username }) {
 		return conflict("%s is the last admin: create another admin first", username)
 	}
 	return nil
