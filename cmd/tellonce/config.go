@@ -31,30 +31,11 @@ type serveConfig struct {
 	logFormat        string
 }
 
-// envFlag binds a flag to its environment variable for the help text and
-// the fallback.
-type envFlag struct{ flag, env string }
-
-var serveEnv = []envFlag{
-	{"addr", "TELLONCE_ADDR"},
-	{"db", "TELLONCE_DB"},
-	{"demo", "TELLONCE_DEMO"},
-	{"allowed-origins", "TELLONCE_ALLOWED_ORIGINS"},
-	{"trust-proxy", "TELLONCE_TRUST_PROXY"},
-	{"secure-cookies", "TELLONCE_SECURE_COOKIES"},
-	{"session-ttl", "TELLONCE_SESSION_TTL"},
-	{"session-cache", "TELLONCE_SESSION_CACHE"},
-	{"reconnect-grace", "TELLONCE_RECONNECT_GRACE"},
-	{"central-queue", "TELLONCE_CENTRAL_QUEUE"},
-	{"transcript-retention", "TELLONCE_TRANSCRIPT_RETENTION"},
-	{"audit-retention", "TELLONCE_AUDIT_RETENTION"},
-	{"history-retention", "TELLONCE_HISTORY_RETENTION"},
-	{"chat-burst", "TELLONCE_CHAT_BURST"},
-	{"chat-refill", "TELLONCE_CHAT_REFILL"},
-	{"login-burst-addr", "TELLONCE_LOGIN_BURST_ADDR"},
-	{"login-refill", "TELLONCE_LOGIN_REFILL"},
-	{"log-level", "TELLONCE_LOG_LEVEL"},
-	{"log-format", "TELLONCE_LOG_FORMAT"},
+// envOf is the environment variable that sets a flag when the command
+// line does not: TELLONCE_ and the flag's name in capitals, dashes as
+// underscores. Every flag has one, so flags are declared once.
+func envOf(flagName string) string {
+	return "TELLONCE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 func parseServe(name string, args []string, stderr io.Writer, getenv func(string) string) (serveConfig, error) {
@@ -84,13 +65,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: tellonce %s [flags]\n\nFlags (each also read from the environment variable shown):\n", name)
 		fs.VisitAll(func(f *flag.Flag) {
-			env := ""
-			for _, e := range serveEnv {
-				if e.flag == f.Name {
-					env = e.env
-				}
-			}
-			fmt.Fprintf(stderr, "  --%s  (%s)\n      %s", f.Name, env, f.Usage)
+			fmt.Fprintf(stderr, "  --%s  (%s)\n      %s", f.Name, envOf(f.Name), f.Usage)
 			if f.DefValue != "" && f.DefValue != "false" {
 				fmt.Fprintf(stderr, " [default %s]", f.DefValue)
 			}
@@ -106,14 +81,19 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, e := range serveEnv {
-		v := getenv(e.env)
-		if set[e.flag] || v == "" {
-			continue
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envOf(f.Name)
+		v := getenv(env)
+		if envErr != nil || set[f.Name] || v == "" {
+			return
 		}
-		if err := fs.Set(e.flag, v); err != nil {
-			return c, fmt.Errorf("%s=%q: %w", e.env, v, err)
+		if err := fs.Set(f.Name, v); err != nil {
+			envErr = fmt.Errorf("%s=%q: %w", env, v, err)
 		}
+	})
+	if envErr != nil {
+		return c, envErr
 	}
 	if !set["db"] && c.db == "" {
 		c.db = getenv("DATABASE_URL")

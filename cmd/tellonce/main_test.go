@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -252,5 +253,48 @@ func TestSIGTERMStopsTheBinary(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "msg=stopped") {
 		t.Errorf("stderr %q; want the graceful-stop log line", stderr.String())
+	}
+}
+
+// TestREADMEListsEveryServeFlag keeps the README's configuration table
+// true: every flag of serve, with its environment variable, has a row,
+// and every row is a flag.
+func TestREADMEListsEveryServeFlag(t *testing.T) {
+	var help strings.Builder
+	if _, err := parseServe("serve", []string{"-h"}, &help, func(string) string { return "" }); err == nil {
+		t.Fatal("-h did not stop parsing")
+	}
+	flags := map[string]string{}
+	for _, line := range strings.Split(help.String(), "\n") {
+		var name, env string
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "--%s (%s", &name, &env); err == nil {
+			flags[name] = strings.TrimSuffix(env, ")")
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		var name, env string
+		if _, err := fmt.Sscanf(line, "| `--%s | `%s", &name, &env); err == nil {
+			rows[strings.TrimSuffix(name, "`")] = strings.TrimSuffix(strings.TrimSuffix(env, "`,"), "`")
+		}
+	}
+	if len(flags) < 10 {
+		t.Fatalf("read %d flags from the help; the parse is broken:\n%s", len(flags), help.String())
+	}
+	for name, env := range flags {
+		if got, ok := rows[name]; !ok {
+			t.Errorf("README's configuration table has no row for --%s (%s)", name, env)
+		} else if got != env {
+			t.Errorf("README names %s for --%s; the binary reads %s", got, name, env)
+		}
+	}
+	for name := range rows {
+		if _, ok := flags[name]; !ok {
+			t.Errorf("README lists --%s, which serve does not take", name)
+		}
 	}
 }
