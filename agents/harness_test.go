@@ -176,6 +176,8 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /agent/{user}", func(w http.ResponseWriter, r *http.Request) {
+		// ?pii=1: the agent holds the pii permission.
+		r = r.WithContext(WithPII(r.Context(), r.URL.Query().Get("pii") == "1"))
 		e.hub.ServeAgent(w, r, r.PathValue("user"))
 	})
 	mux.HandleFunc("GET /citizen/{contact}", func(w http.ResponseWriter, r *http.Request) {
