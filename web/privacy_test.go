@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -9,7 +10,77 @@ import (
 
 	"tellonce/router"
 	"tellonce/sql/sqltest"
+	"tellonce/transcripts"
 )
+
+// A search by a personal number is refused without pii in every form the
+// masking recognises — the spaced dash speech-to-text writes above all —
+// and the audit keeps such a query masked: the registration number for
+// everyone, before it is stored.
+func TestSearchByAnyFormOfAPersonalNumber(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newReviewHarness(t, b)
+		for _, q := range []string{
+			"900101%20-%201234567", // as the issue's probe sent it
+			url.QueryEscape("900101–1234567"), url.QueryEscape("900101—1234567"),
+			url.QueryEscape("900101−1234567"), url.QueryEscape("900101.1234567"),
+			url.QueryEscape("900101_1234567"), url.QueryEscape("900101/1234567"),
+			url.QueryEscape("구공공일공일 다시 일이삼사오육칠"), url.QueryEscape("010-12345678"),
+			url.QueryEscape("010 1234-5678"), url.QueryEscape("(02)123-4567"), url.QueryEscape("82-10-1234-5678"),
+			url.QueryEscape("010–1234–5678"), url.QueryEscape("4111.1111.1111.1111"),
+			url.QueryEscape("공일공 일이삼사 오육칠팔"), url.QueryEscape("110-123-456789"),
+		} {
+			before := len(h.auditRows())
+			h.do(http.MethodGet, "/v1/transcripts?q="+q, asSup, nil).wantError(t, http.StatusForbidden, codeForbidden, "q")
+			rows := h.auditRows()
+			if len(rows) != before+1 || rows[len(rows)-1].Outcome != transcripts.OutcomeDenied {
+				t.Errorf("q=%s: audit rows %+v; want one more, denied", q, rows[before:])
+			}
+		}
+		// The probe's query is audited masked.
+		rows := h.auditRows()
+		if got, want := rows[len(rows)-16].Query, "q=900101+-+1%2A%2A%2A%2A%2A%2A"; got != want {
+			t.Errorf("the refused search is audited as %q; want %q", got, want)
+		}
+		// With pii the search runs, and is audited masked too.
+		h.do(http.MethodGet, "/v1/transcripts?q=900101%20-%201234567", asPIISup, nil).wantStatus(t, http.StatusOK)
+		rows = h.auditRows()
+		if e := rows[len(rows)-1]; e.Query != "q=900101+-+1%2A%2A%2A%2A%2A%2A" || e.Outcome != transcripts.OutcomeOK {
+			t.Errorf("the pii search is audited as %+v; want the number masked", e)
+		}
+		for _, e := range rows {
+			if q, _ := url.QueryUnescape(e.Query); strings.Contains(q, "900101") && strings.Contains(q, "1234567") ||
+				strings.Contains(q, "이삼사오육칠") {
+				t.Errorf("an audit row holds a registration number: %+v", e)
+			}
+		}
+	})
+}
+
+// The access audit lists what a pii reader searched for as asked, and
+// masks the phone numbers in it for an admin without pii.
+func TestAuditListMasksNumbersWithoutPII(t *testing.T) {
+	h := newReviewHarness(t, sqltest.Open(t, "sqlite"))
+	h.do(http.MethodGet, "/v1/transcripts?q="+url.QueryEscape("010 1234 5678"), asPIISup, nil).wantStatus(t, http.StatusOK)
+	query := func() string {
+		t.Helper()
+		var page struct {
+			Items []transcripts.AuditEntry `json:"items"`
+		}
+		r := h.do(http.MethodGet, "/v1/audit?user="+asPIISup, asAdmin, nil)
+		if !r.wantStatus(t, http.StatusOK) || !r.decode(t, &page) || len(page.Items) == 0 {
+			t.Fatalf("%s: %s", r, truncate(r.body))
+		}
+		return page.Items[0].Query
+	}
+	if got, want := query(), "q="+url.QueryEscape("010 **** 5678"); got != want {
+		t.Errorf("an admin without pii reads the search as %q; want %q", got, want)
+	}
+	h.do(http.MethodPatch, "/v1/users/"+asAdmin, asAdmin, map[string]any{"pii": true}).wantStatus(t, http.StatusOK)
+	if got, want := query(), "q="+url.QueryEscape("010 1234 5678"); got != want {
+		t.Errorf("an admin with pii reads the search as %q; want %q", got, want)
+	}
+}
 
 // The agent's socket shows what the agent's pii permission allows: the
 // server hands the permission to the hub with the request.

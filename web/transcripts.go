@@ -318,5 +318,5 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.writeError(w, r, err)
 		return
 	}
-	list(w, page.Items, page.Next != "", func(transcripts.AuditEntry) string { return page.Next })
+	list(w, maskAudit(page.Items, p.PII), page.Next != "", func(transcripts.AuditEntry) string { return page.Next })
 }
