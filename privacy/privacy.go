@@ -157,23 +157,33 @@ func MaskMap(m map[string]string, pii bool) map[string]string {
 	return out
 }
 
-// maxPasses bounds the passes of mask. One pass masks what it finds and
-// the next confirms nothing is left; more are needed only when the digits
-// one match leaves visible join neighbours into a new number, which takes
-// contrived text.
+// maxPasses bounds the passes of each kind. One pass masks what it finds
+// and the next confirms nothing is left; more are needed only when the
+// digits a match leaves visible join neighbours into a new number
+// ("900101-1001011234567": once the second RRN is masked, the first six
+// digits and the seven kept form one).
 const maxPasses = 4
 
 // mask masks RRNs, and phone, card and account numbers too when contacts
-// is set. RRNs go first, in a pass of their own, so that no other kind
+// is set. RRNs go first, in passes of their own, so that no other kind
 // can take an RRN's digits into a longer match and leave its back part
-// behind. Passes repeat until nothing changes, so that the result is a
-// fixed point: masking it again changes nothing.
+// behind; the other kinds keep at most four digits of a group visible,
+// too few to form any part of an RRN, so they cannot make a new one.
+// Passes repeat until nothing changes, so that the result is a fixed
+// point: masking it again changes nothing. Text with nothing to mask costs
+// one scan per kind.
 func mask(s string, contacts bool) string {
+	s = fixed(s, wantRRN)
+	if contacts {
+		s = fixed(s, wantContacts)
+	}
+	return s
+}
+
+// fixed repeats pass until it changes nothing.
+func fixed(s string, want wanted) string {
 	for range maxPasses {
-		out := pass(s, wantRRN)
-		if contacts {
-			out = pass(out, wantContacts)
-		}
+		out := pass(s, want)
 		if out == s {
 			break
 		}
