@@ -13,7 +13,8 @@ import (
 // authenticated the agent already. The first frame is always hello, with
 // the desk the router restored (contacts kept through the reconnect grace,
 // pending offers). A newer socket of the same agent replaces this one;
-// the end of p's login closes it (see SignOut).
+// the end of p's login closes it (see SignOut). Without p's pii
+// permission, phone, card and account numbers are masked on this socket.
 func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	ws, ok := h.upgrade(w, r)
 	if !ok {
@@ -21,6 +22,7 @@ func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, p auth.Principa
 	}
 	c := h.newConn(ws, kindAgent)
 	c.username, c.login, c.addr = p.Username, p, h.clientAddr(r)
+	c.pii = p.PII
 	if !h.startAgent(c) {
 		return
 	}
@@ -57,7 +59,7 @@ func (h *Hub) startAgent(c *conn) bool {
 	if len(evs) > 0 {
 		seq = evs[len(evs)-1].Seq
 	}
-	hello := encode(h.helloOf(desk))
+	hello := encode(maskedFrame(h.helloOf(desk), c.pii))
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -154,14 +156,15 @@ func (h *Hub) runAgentCommand(username string, cmd agentCommand) ([]router.Event
 	panic("agents: unhandled agent frame " + cmd.Type)
 }
 
-// toAgentLocked sends an event's frame to the agent's current socket.
-// seq is the router event's; 0 for frames not tied to one.
+// toAgentLocked sends an event's frame to the agent's current socket,
+// masked for what the agent may see. seq is the router event's; 0 for
+// frames not tied to one.
 func (h *Hub) toAgentLocked(username string, seq uint64, v any) {
 	c := h.agents[username]
 	if c == nil {
 		return
 	}
-	h.eventToLocked(c, seq, encode(v))
+	h.eventToLocked(c, seq, encode(maskedFrame(v, c.pii)))
 }
 
 // eventToLocked sends an event's frame to an agent or gateway connection:

@@ -52,6 +52,7 @@ type conn struct {
 	// ready, event frames wait in pending: the hello frame must go first,
 	// and events up to helloSeq are already in it.
 	username  string
+	pii       bool // the agent may see phone, card and account numbers
 	connected bool
 	ready     bool
 	helloSeq  uint64

@@ -177,7 +177,9 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /agent/{user}", func(w http.ResponseWriter, r *http.Request) {
-		e.hub.ServeAgent(w, r, loginOf(r, "agent"))
+		p := loginOf(r, "agent")
+		p.PII = r.URL.Query().Get("pii") == "1" // ?pii=1: the agent holds the pii permission
+		e.hub.ServeAgent(w, r, p)
 	})
 	mux.HandleFunc("GET /citizen/{contact}", func(w http.ResponseWriter, r *http.Request) {
 		e.hub.ServeCitizen(w, r, r.PathValue("contact"))

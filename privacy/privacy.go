@@ -1,373 +1,204 @@
-// Package privacy owns tellonce's personal-data detection and masking:
-// Korean resident registration numbers (RRN, 주민등록번호), which are masked
-// before anything is stored, and phone and card numbers, which are stored
-// but masked when read by someone without the pii permission.
+// Package privacy owns tellonce's personal-data detection and masking.
+// Korean resident registration numbers (RRN, 주민등록번호) are masked before
+// anything is stored, for everyone. Phone, card and bank-account numbers
+// are stored, and masked when read by someone without the pii permission.
+// docs/privacy.md says where each rule is applied and for whom.
 //
-// # What counts as what
+// # How numbers are read
 //
-// The text is read as chains of ASCII digit groups joined by single
-// separators ('-', ' ', '.'), a chain possibly starting with '+'. Within a
-// chain, the longest run of groups that forms one of the numbers below is
-// masked, from the left; what is left of the chain is tried again. So
-// "2024.03.01 010-1234-5678" masks the phone number and leaves the date.
+// Text is read as chains of digit groups. A digit is an ASCII digit, a
+// full-width digit (０–９), or a sino-Korean digit word as speech-to-text
+// writes it when it does not turn digits into numerals: 공 and 영 (0), 일,
+// 이, 삼, 사, 오, 육, 칠, 팔, 구 (1–9). A group is a run of numerals (ASCII
+// and full-width may mix) or a run of Hangul digits. Hangul digits count
+// only at the start of a word (not preceded by another Hangul syllable):
+// "통일이" holds no digits, while "오육칠팔입니다" holds 5678. A run of Hangul
+// digits ending in 이 that runs straight into a particle ("오육칠팔이에요")
+// is also read without that 이. Hangul digits are read this far and no
+// further because ordinary words start with them (이사, 오늘, 공공, 구청):
+// a number needs a whole chain of digit words in one of the shapes below,
+// which prose does not produce.
 //
-//   - RRN: six digits that read as a date (YYMMDD: month 01–12, day
-//     01–31), then a back part of seven digits whose first digit is 1–8
-//     (1–4 citizens, 5–8 registered foreigners): "900101-1234567",
-//     "900101 1234567" (speech-to-text writes spaces) or "9001011234567".
+// Groups are chained by one separator: up to three spaces (including
+// no-break, ideographic, thin and zero-width spaces), then at most one
+// mark, then up to three spaces — at least one of them. A mark is a dash
+// (hyphen-minus, soft hyphen, the hyphens and dashes U+2010–U+2015 — en
+// and em dash among them —, minus sign U+2212, small and full-width
+// hyphen-minus), a dot ('.', '·', '・', '．'), an underscore or a slash
+// (ASCII or full-width). Speech-to-text separators count too: "에" glued to
+// a group and followed by a space ("공일공에 일이삼사에 오육칠팔"), and the
+// word "다시" or "대시" between spaces ("구공공일공일 다시 일이삼사오육칠").
+// A group right after '(' and right before ')' is bracketed: "(02)123-4567".
+// A '+' right before a chain marks an international number. Commas, colons,
+// tildes, newlines and letters end a chain, so amounts ("1,234,567원"),
+// times ("09:30") and ranges ("1~3") never join into a number; letters
+// around a number do not hide it ("번호는900101-1234567이에요",
+// "HP010-1234-5678").
+//
+// Within a chain, the longest run of at most six groups that forms one of
+// the numbers below is masked, from the left; what is left of the chain is
+// tried again. So "2024.03.01 010-1234-5678" masks the phone number and
+// leaves the date.
+//
+// # What is masked
+//
+//   - RRN: thirteen digits — six that read as a date (YYMMDD: a real month
+//     and day, 29 February allowed) and a back part whose first digit is 1–8
+//     (1–4 citizens, 5–8 registered foreigners) — written as one run, as 6
+//     and 7 digits, or as 2, 2, 2 and 7, with any separator above:
+//     "900101-1234567", "900101 - 1234567", "900101–1234567",
+//     "900101.1234567", "9001011234567", "구공공일공일 다시 일이삼사오육칠".
 //     Masked to keep the birth date and the first back digit:
-//     "900101-1******". A 13-digit run that is not a valid date, or whose
-//     seventh digit is 0 or 9, is not taken for an RRN: account and order
-//     numbers are common in complaints, and masking them at storage would
-//     destroy them for good.
-//   - Card: 13 to 19 digits passing the Luhn check, written as one run or
-//     in groups of 4–6 digits (the last may be shorter) with one kind of
-//     separator, '-' or ' '. Masked but for the last four digits:
-//     "**** **** **** 1111".
-//   - Phone: a Korean number: mobile 010/011/016/017/018/019, Seoul 02,
-//     the regional codes 031–064, 070 and the 050x safe numbers, with a
-//     subscriber part of 7 or 8 digits; domestic ("010-1234-5678",
-//     "02 123 4567", "01012345678") or international ("+82 10-1234-5678",
-//     "+82-2-123-4567", "+821012345678"). Masked but for the prefix and the
-//     last four digits: "010-****-5678". Service numbers such as 1588-xxxx
-//     and the three-digit public lines (110, 1339) are not personal and
-//     stay.
+//     "900101-1******". The check digit is not verified: numbers issued
+//     since October 2020 have none, and a mistyped number is still
+//     personal. What is not masked: a run that is not a valid date, a back
+//     part starting with 0 or 9, other lengths, or digits glued to more
+//     digits ("1900101-1234567"). A corporate registration number whose
+//     first six digits happen to read as a date (110111-1234567) is masked
+//     too: at storage there is no telling them apart. A '+' and thirteen
+//     digits starting with 82 that make a Korean phone number
+//     ("+8201012345678") are that phone number.
+//   - Card: 13 to 19 digits passing the Luhn check, as one run or in groups
+//     of 4–6 digits (the last may be shorter), separators as above:
+//     "4111 1111 1111 1111", "4111.1111.1111.1111", "3782 822463 10005".
+//     Masked but for the last four digits: "**** **** **** 1111".
+//   - Phone, Korean: an area code — mobile 010/011/016/017/018/019, Seoul
+//     02, the regional codes 031–033, 041–044, 051–055, 061–064, 070 and the
+//     050x safe numbers — and a subscriber part of 7 or 8 digits. Written as
+//     one run ("01012345678"), as area code and subscriber part
+//     ("010-12345678"), or as area code, 3–4 and 4 digits ("010 1234-5678",
+//     "(02)123-4567", "010–1234–5678"). Internationally with +82 or 82 in
+//     its own group, the area code without its 0, with it, or with "(0)":
+//     "+82 10-1234-5678", "82-10-1234-5678", "+82 (0)2 123 4567",
+//     "+821012345678" (a single run needs the '+'). Masked but for the
+//     country and area codes and the last four digits: "010-****-5678",
+//     "+82 10-****-5678".
+//   - Phone, elsewhere: '+' and 10–15 digits ("+1 415 555 2671",
+//     "+44 20 7946 0958"); the first group stays when it is three digits or
+//     fewer (the country code), and the last four: "+1 *** *** 2671".
+//     Without '+' a foreign number is not recognised.
+//   - Account-like: three or four groups joined by dashes alone (no
+//     spaces), 10 to 14 digits, the first group 3–6 digits, only the last
+//     may be a single digit: the shapes Korean banks print
+//     ("110-123-456789", "1002-123-456789", "352-1234-5678-13",
+//     "3333-01-1234567"). Masked but for the last four digits. Not masked:
+//     the same digits with spaces or dots, single runs (order, tracking and
+//     case numbers look the same), "123-45-67890" (a business registration
+//     number, which is public), runs that begin with a date
+//     ("2024-03-..."), runs that are part of a longer dash-joined chain,
+//     and phone-shaped runs starting with 0 that are no person's number
+//     ("080-123-4567").
 //
-// Only ASCII digits count: full-width digits (０-９) are left as they are.
-// Masking is idempotent: '*' is not a digit, so masked text holds nothing
-// to mask again.
+// Only RRNs are masked at storage. A number masked at storage is
+// destroyed for good; phone numbers are needed whole (to call back, by
+// readers with pii), and nothing tells an account number from an order,
+// tracking or reference number of the same shape, which must survive.
+//
+// Never masked: service numbers (1588-1234, 080 free lines, 060), the
+// short public lines (110, 112, 119, 1339), dates, times and amounts,
+// numbers read out positionally (삼천이백 — only digit-by-digit reading is
+// recognised), native Korean numbers (하나, 둘), and numbers split by other
+// marks (commas, colons, tildes, newlines) or with letters between their
+// digits.
+//
+// # Properties
+//
+// Masking replaces digits, one by one, with '*' (an ASCII digit) or '＊'
+// (a full-width or Hangul digit), so the text keeps its length in bytes
+// and in characters. It is idempotent: masking masked text changes
+// nothing, and masked text holds nothing left to mask. It runs in time
+// linear in the text, and text with nothing to mask is returned as it is,
+// without allocating.
 package privacy
 
-import "strings"
-
-// kind is what a run of digit groups turned out to be.
-type kind int
-
-const (
-	none kind = iota
-	rrn
-	card
-	phone
-)
-
-// Fewest digits each kind holds: text with fewer needs no scan.
-const (
-	minRRNDigits     = 13
-	minContactDigits = 9 // 02 and seven digits
-	// maxGroups bounds the groups one number spans (a card of 4+4+4+4+3),
-	// which keeps a scan linear however many numbers a text chains.
-	maxGroups = 5
+import (
+	"maps"
+	"slices"
 )
 
 // MaskRRN masks every resident registration number in s; everything else
-// is kept. This is what the case log applies before it stores any text.
+// is kept. This is what is applied to any text before it is stored.
 func MaskRRN(s string) string { return mask(s, false) }
 
-// MaskContacts masks every phone and card number (and any RRN) in s: the
-// read view for someone without the pii permission.
+// MaskContacts masks every resident registration, phone, card and
+// account-like number in s: the read view for someone without the pii
+// permission.
 func MaskContacts(s string) string { return mask(s, true) }
 
 // Mask is MaskContacts, or MaskRRN alone when pii is true.
 func Mask(s string, pii bool) string { return mask(s, !pii) }
 
-// ContainsContact reports whether s holds a phone, card or resident
-// registration number: a search for one is a search by personal data.
+// ContainsContact reports whether s holds a resident registration, phone,
+// card or account-like number, in any form the masking recognises: a
+// search for one is a search by personal data.
 func ContainsContact(s string) bool { return MaskContacts(s) != s }
 
-// span is one digit group of a chain: s[start:end] are its digits.
-type span struct {
-	start, end int
+// MaskMap is m with Mask(·, pii) applied to every key and every value, or
+// m itself when nothing changes (no copy, no allocation). Keys that mask
+// alike become one; the value kept is that of the key first in byte order.
+func MaskMap(m map[string]string, pii bool) map[string]string {
+	changed := false
+	for k, v := range m {
+		if Mask(k, pii) != k || Mask(v, pii) != v {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		mk := Mask(k, pii)
+		if _, taken := out[mk]; !taken {
+			out[mk] = Mask(m[k], pii)
+		}
+	}
+	return out
 }
 
-func (g span) n() int { return g.end - g.start }
+// maxPasses bounds the passes of each kind. One pass masks what it finds
+// and the next confirms nothing is left; more are needed only when the
+// digits a match leaves visible join neighbours into a new number
+// ("900101-1001011234567": once the second RRN is masked, the first six
+// digits and the seven kept form one).
+const maxPasses = 4
 
-// mask masks RRNs, and phone and card numbers too when contacts is set.
-// RRNs go first, in a pass of their own, so that no other kind can take
-// an RRN's digits into a longer match; and passes repeat until nothing
-// changes, so that the result is a fixed point: masking it again changes
-// nothing, and it holds nothing that would be masked.
+// mask masks RRNs, and phone, card and account numbers too when contacts
+// is set. RRNs go first, in passes of their own, so that no other kind
+// can take an RRN's digits into a longer match and leave its back part
+// behind; the other kinds keep at most four digits of a group visible,
+// too few to form any part of an RRN, so they cannot make a new one.
+// Passes repeat until nothing changes, so that the result is a fixed
+// point: masking it again changes nothing. Text with nothing to mask costs
+// one scan per kind.
 func mask(s string, contacts bool) string {
-	for {
-		out := pass(s, rrn)
-		if contacts {
-			out = pass(out, phone)
-		}
+	s = fixed(s, wantRRN)
+	if contacts {
+		s = fixed(s, wantContacts)
+	}
+	return s
+}
+
+// fixed repeats pass until it changes nothing.
+func fixed(s string, want wanted) string {
+	for range maxPasses {
+		out := pass(s, want)
 		if out == s {
-			return s
+			break
 		}
 		s = out
 	}
+	return s
 }
 
-// pass masks what one scan finds: RRNs alone (want == rrn), or phone and
-// card numbers (want == phone). It returns s itself when nothing needs
+// pass masks what one scan finds. It returns s itself when nothing needs
 // masking, so clean text costs no allocation.
-func pass(s string, want kind) string {
-	least := minRRNDigits
-	if want != rrn {
-		least = minContactDigits
-	}
-	if countDigits(s) < least {
+func pass(s string, want wanted) string {
+	sc := scanner{s: s, want: want}
+	sc.scan()
+	if sc.out == nil {
 		return s
 	}
-	var b []byte
-	scan(s, want, func(groups []span, k kind) {
-		if b == nil {
-			b = []byte(s)
-		}
-		keepFirst, keepLast := 0, 4
-		switch k {
-		case rrn:
-			keepFirst, keepLast = 7, 0
-		case phone:
-			keepFirst = phonePrefix(s, groups)
-		}
-		maskDigits(b, groups, keepFirst, keepLast)
-	})
-	if b == nil {
-		return s
-	}
-	return string(b)
+	return string(sc.out)
 }
-
-func countDigits(s string) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if isDigit(s[i]) {
-			n++
-		}
-	}
-	return n
-}
-
-// maskDigits replaces the digits of groups with '*', but for the first
-// keepFirst and the last keepLast of them.
-func maskDigits(b []byte, groups []span, keepFirst, keepLast int) {
-	total := 0
-	for _, g := range groups {
-		total += g.n()
-	}
-	i := 0
-	for _, g := range groups {
-		for p := g.start; p < g.end; p++ {
-			if i >= keepFirst && i < total-keepLast {
-				b[p] = '*'
-			}
-			i++
-		}
-	}
-}
-
-// scan finds the chains of digit groups in s and calls found for every
-// run of groups that is a number of the kinds wanted.
-func scan(s string, want kind, found func(groups []span, k kind)) {
-	var chain []span
-	var seps []byte
-	plus := false
-	flush := func() {
-		if len(chain) > 0 {
-			classifyChain(s, chain, seps, plus, want, found)
-		}
-		chain, seps, plus = chain[:0], seps[:0], false
-	}
-	i := 0
-	for i < len(s) {
-		if !isDigit(s[i]) {
-			i++
-			continue
-		}
-		start := i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		g := span{start, i}
-		if len(chain) > 0 && chain[len(chain)-1].end == start-1 && isSep(s[start-1]) {
-			chain = append(chain, g)
-			seps = append(seps, s[start-1])
-			continue
-		}
-		flush()
-		plus = start >= 1 && s[start-1] == '+'
-		chain = append(chain, g)
-	}
-	flush()
-}
-
-// classifyChain takes the longest run of groups that is a number from the
-// left, repeatedly.
-func classifyChain(s string, chain []span, seps []byte, plus bool, want kind, found func([]span, kind)) {
-	for i := 0; i < len(chain); {
-		taken := false
-		for j := min(len(chain), i+maxGroups); j > i; j-- {
-			if k := classify(s, chain[i:j], seps[i:j-1], plus && i == 0, want); k != none {
-				found(chain[i:j], k)
-				i, taken = j, true
-				break
-			}
-		}
-		if !taken {
-			i++
-		}
-	}
-}
-
-// classify says what the groups are, as one number of the kinds wanted.
-// seps are the separators between them; plus marks a leading '+'.
-func classify(s string, groups []span, seps []byte, plus bool, want kind) kind {
-	digits := digitsOf(s, groups)
-	switch {
-	case want == rrn:
-		if !plus && isRRN(digits, groups, seps) {
-			return rrn
-		}
-	case !plus && isCard(digits, groups, seps):
-		return card
-	case isPhone(digits, groups, seps, plus):
-		return phone
-	}
-	return none
-}
-
-func digitsOf(s string, groups []span) string {
-	if len(groups) == 1 {
-		return s[groups[0].start:groups[0].end]
-	}
-	var b strings.Builder
-	for _, g := range groups {
-		b.WriteString(s[g.start:g.end])
-	}
-	return b.String()
-}
-
-func isRRN(d string, groups []span, seps []byte) bool {
-	switch len(groups) {
-	case 1:
-	case 2:
-		if groups[0].n() != 6 || seps[0] == '.' {
-			return false
-		}
-	default:
-		return false
-	}
-	if len(d) != 13 || d[6] < '1' || d[6] > '8' {
-		return false
-	}
-	month := int(d[2]-'0')*10 + int(d[3]-'0')
-	day := int(d[4]-'0')*10 + int(d[5]-'0')
-	return month >= 1 && month <= 12 && day >= 1 && day <= 31
-}
-
-func isCard(d string, groups []span, seps []byte) bool {
-	if len(d) < 13 || len(d) > 19 || !luhn(d) {
-		return false
-	}
-	if len(groups) == 1 {
-		return true
-	}
-	for i, g := range groups {
-		last := i == len(groups)-1
-		if g.n() > 6 || !last && g.n() < 4 {
-			return false
-		}
-		if i > 0 && (seps[i-1] != seps[0] || seps[0] == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// luhn reports whether d (digits only) passes the Luhn check.
-func luhn(d string) bool {
-	sum := 0
-	double := false
-	for i := len(d) - 1; i >= 0; i-- {
-		n := int(d[i] - '0')
-		if double {
-			n *= 2
-			if n > 9 {
-				n -= 9
-			}
-		}
-		sum += n
-		double = !double
-	}
-	return sum%10 == 0
-}
-
-// isPhone: a Korean number, domestic or after +82. The national number
-// is an area code (with its leading 0) and a subscriber part of 7 or 8
-// digits. Written in groups, it is the area code, 3–4 digits and 4 digits
-// with one kind of separator, after "82" and any separator when
-// international (where the area code loses its 0).
-func isPhone(d string, groups []span, seps []byte, plus bool) bool {
-	national := d
-	if plus {
-		rest, ok := strings.CutPrefix(d, "82")
-		if !ok {
-			return false
-		}
-		national = "0" + rest
-	} else if d[0] != '0' {
-		return false
-	}
-	area := areaCode(national)
-	if area == 0 {
-		return false
-	}
-	if sub := len(national) - area; sub != 7 && sub != 8 {
-		return false
-	}
-	if len(groups) == 1 {
-		return true
-	}
-	if plus {
-		if groups[0].n() != 2 {
-			return false
-		}
-		groups, seps = groups[1:], seps[1:]
-		area--
-		if len(groups) == 1 {
-			return true // "+82 1012345678"
-		}
-	}
-	if len(groups) != 3 || groups[0].n() != area || groups[2].n() != 4 || seps[0] != seps[1] {
-		return false
-	}
-	m := groups[1].n()
-	return m == 3 || m == 4
-}
-
-// areaCode is the length of the area or service prefix that national
-// (which starts with 0) begins with, or 0 when it is not a personal number.
-func areaCode(national string) int {
-	if len(national) < 3 {
-		return 0
-	}
-	switch {
-	case national[1] == '2':
-		return 2 // Seoul
-	case national[1] == '1' && strings.IndexByte("016789", national[2]) >= 0:
-		return 3 // mobile
-	case national[1] >= '3' && national[1] <= '6' && national[2] >= '1' && national[2] <= '5':
-		return 3 // regional
-	case national[1] == '7' && national[2] == '0':
-		return 3 // internet telephony
-	case strings.HasPrefix(national, "050") && len(national) > 3 && national[3] >= '2' && national[3] <= '8':
-		return 4 // safe (virtual) numbers
-	}
-	return 0
-}
-
-// phonePrefix is how many leading digits of a phone number stay visible:
-// the country code and the area code.
-func phonePrefix(s string, groups []span) int {
-	d := digitsOf(s, groups)
-	if groups[0].start >= 1 && s[groups[0].start-1] == '+' {
-		return 2 + areaCode("0"+strings.TrimPrefix(d, "82")) - 1
-	}
-	return areaCode(d)
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func isSep(c byte) bool { return c == '-' || c == ' ' || c == '.' }

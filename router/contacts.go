@@ -165,7 +165,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if err := w.addContactTxn(c, q); err != nil {
 		return nil, err
 	}
-	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+req.Caller.ID, c.Context.Summary,
+	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+c.Caller.ID, c.Context.Summary,
 		map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)})
 	if err != nil {
 		return nil, err
@@ -190,7 +190,8 @@ func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 		}
 		return cs, nil
 	}
-	cs := &caseRow{ID: w.r.id("cs"), CallerID: req.Caller.ID, Identity: req.identityOf(), Caller: maskedCaller(req.Caller),
+	caller := maskedCaller(req.Caller)
+	cs := &caseRow{ID: w.r.id("cs"), CallerID: caller.ID, Identity: req.identityOf(), Caller: caller,
 		Context: maskedContext(req.Context), CreatedAt: w.now}
 	return cs, w.putCase(cs)
 }
@@ -415,7 +416,8 @@ func (r *Router) End(username, contactID, disposition, summary string) ([]Event,
 		if _, err := w.assignedTo(username, contactID); err != nil {
 			return fmt.Errorf("end: %w", err)
 		}
-		return w.endContactTxn(contactID, disposition, summary, "agent:"+username, EventEnded)
+		// The disposition is the agent's words too, kept on the leg.
+		return w.endContactTxn(contactID, privacy.MaskRRN(disposition), summary, "agent:"+username, EventEnded)
 	})
 }
 
@@ -439,10 +441,12 @@ func (w *writer) assignedTo(username, contactID string) (*contactRow, error) {
 	return c, nil
 }
 
-// maskedCaller is c with a resident registration number in the name masked
-// (the id is compared, not shown, and must stay as given).
+// maskedCaller is c with every resident registration number in its id
+// and name masked. The id is a label (a chat's is whatever the citizen
+// typed); the one-place rule and case ownership key on the request's
+// Identity, which is taken before this.
 func maskedCaller(c Caller) Caller {
-	c.Name = privacy.MaskRRN(c.Name)
+	c.ID, c.Name = privacy.MaskRRN(c.ID), privacy.MaskRRN(c.Name)
 	return c
 }
 
@@ -460,15 +464,4 @@ func maskedContext(c ContactContext) ContactContext {
 
 // maskedData is m with every resident registration number in its keys and
 // values masked (m itself when there is none).
-func maskedData(m map[string]string) map[string]string {
-	for k, v := range m {
-		if privacy.MaskRRN(k) != k || privacy.MaskRRN(v) != v {
-			out := make(map[string]string, len(m))
-			for k, v := range m {
-				out[privacy.MaskRRN(k)] = privacy.MaskRRN(v)
-			}
-			return out
-		}
-	}
-	return m
-}
+func maskedData(m map[string]string) map[string]string { return privacy.MaskMap(m, true) }

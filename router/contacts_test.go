@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -456,37 +457,90 @@ func TestLiveCalls(t *testing.T) {
 	}
 }
 
-// Resident registration numbers are masked as they enter the router, so no
-// live frame, read or stored row ever holds one.
+// Resident registration numbers are masked as they enter the router, in
+// every form a citizen types or speech-to-text writes, so no live frame,
+// read or stored row ever holds one: the caller's id and name, the
+// context's summary, IVR path and attribute keys and values, messages,
+// speech-to-text, notes, interpreter and transfer notes, callback notes,
+// end summaries and dispositions.
 func TestResidentNumbersMaskedOnEntry(t *testing.T) {
-	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
-	f.online("a")
-	rrn, masked := "900101-1234567", "900101-1******"
-	c, _, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "q", Caller: Caller{ID: "c1", Name: "홍 " + rrn},
-		Context: ContactContext{Summary: "my number " + rrn, IVR: []string{rrn}, Attributes: map[string]string{"rrn": rrn}}})
-	f.must(err)
-	f.accept(c.ID)
-	evs, err := f.r.Say(AsCitizen(), c.ID, "it is "+rrn)
-	f.must(err)
-	if evs[0].Text != "it is "+masked || evs[0].CaseEvent.Text != "it is "+masked {
-		t.Errorf("message event %q / %q; want the number masked", evs[0].Text, evs[0].CaseEvent.Text)
-	}
-	evs, err = f.r.Note("a", c.CaseID, rrn)
-	f.must(err)
-	if evs[0].Text != masked {
-		t.Errorf("note event %q; want masked", evs[0].Text)
-	}
-	cs, err := f.r.Case(c.CaseID)
-	f.must(err)
-	got := f.contact(c.ID)
-	for what, s := range map[string]string{
-		"caller name": cs.Caller.Name, "summary": cs.Context.Summary, "ivr": cs.Context.IVR[0],
-		"attribute": cs.Context.Attributes["rrn"], "contact summary": got.Context.Summary,
-		"first event": cs.Events[0].Text,
+	for _, form := range []struct{ name, rrn, masked, back string }{
+		{"hyphen", "900101-1234567", "900101-1******", "234567"},
+		{"spoken dash", "900101 - 1234567", "900101 - 1******", "234567"},
+		{"en dash", "900101–1234567", "900101–1******", "234567"},
+		{"em dash", "900101—1234567", "900101—1******", "234567"},
+		{"minus sign", "900101−1234567", "900101−1******", "234567"},
+		{"full-width hyphen", "900101－1234567", "900101－1******", "234567"},
+		{"dot", "900101.1234567", "900101.1******", "234567"},
+		{"underscore", "900101_1234567", "900101_1******", "234567"},
+		{"slash", "900101/1234567", "900101/1******", "234567"},
+		{"one run", "9001011234567", "9001011******", "234567"},
+		{"full-width digits", "９００１０１－１２３４５６７", "９００１０１－１＊＊＊＊＊＊", "２３４５６７"},
+		{"spoken digits", "구공공일공일 다시 일이삼사오육칠", "구공공일공일 다시 일＊＊＊＊＊＊", "이삼사오육칠"},
 	} {
-		if strings.Contains(s, "1234567") {
-			t.Errorf("%s holds the number: %q", what, s)
-		}
+		t.Run(form.name, func(t *testing.T) {
+			rrn := form.rrn
+			iEn := agent("i-en", "interp.en")
+			iEn.Agency, iEn.Skills = "interp", map[string]int{"lang:en": 3}
+			f := newFixture(t, []QueueConfig{queue("q"), queue("q2"), queue("interp.en", func(q *QueueConfig) {
+				q.Agency, q.Kind, q.Channels = "interp", QueueInterpreter, []Channel{ChannelChat, ChannelVoice}
+			})}, []AgentProfile{agent("a", "q"), agent("b", "q2"), iEn})
+			f.online("a", "b", "i-en")
+			c, _, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelChat, Queue: "q",
+				Caller: Caller{ID: "id " + rrn, Name: "홍 " + rrn},
+				Context: ContactContext{Summary: "my number " + rrn, IVR: []string{rrn},
+					Attributes: map[string]string{"rrn": rrn, rrn: "as a key"}}})
+			f.must(err)
+			f.accept(c.ID)
+			_, err = f.r.Say(AsCitizen(), c.ID, "it is "+rrn)
+			f.must(err)
+			_, err = f.r.Say(AsAgent("a"), c.ID, "you said "+rrn)
+			f.must(err)
+			_, err = f.r.Transcript(c.ID, RoleCitizen, "주민번호는 "+rrn+" 입니다")
+			f.must(err)
+			_, err = f.r.Note("a", c.CaseID, rrn)
+			f.must(err)
+			leg, _, err := f.r.Interpret("a", c.ID, "en", "interpreter, note "+rrn)
+			f.must(err)
+			f.accept(leg.ID)
+			next, _, err := f.r.Transfer("a", c.ID, Target{Queue: "q2"}, TransferCold, "transfer note "+rrn)
+			f.must(err)
+			f.accept(next.ID)
+			cs, err := f.r.Case(c.CaseID)
+			f.must(err)
+			if cs.Caller.ID != "id "+form.masked || cs.Caller.Name != "홍 "+form.masked ||
+				cs.Context.Attributes[form.masked] != "as a key" || cs.Context.Attributes["rrn"] != form.masked {
+				t.Errorf("case caller %+v, attributes %v; want the number masked everywhere", cs.Caller, cs.Context.Attributes)
+			}
+			cb, _, err := f.r.EndWithCallback("b", next.ID, FollowUp{Queue: "q", Number: "0299998888",
+				Note: "call back, " + rrn, Summary: "summary " + rrn})
+			f.must(err)
+			f.accept(cb.ID)
+			_, err = f.r.End("a", cb.ID, "done "+rrn, "end summary "+rrn)
+			f.must(err)
+
+			// Everything the router said or holds: every event (with the
+			// contact and case views they carry) and the case as read
+			// before it closed.
+			seen := []any{cs}
+			f.sink.mu.Lock()
+			for _, e := range f.sink.events {
+				seen = append(seen, e)
+			}
+			f.sink.mu.Unlock()
+			all, err := json.Marshal(seen)
+			f.must(err)
+			if strings.Contains(string(all), form.back) {
+				i := strings.Index(string(all), form.back)
+				t.Errorf("the router holds the number in clear: …%s…", all[max(0, i-120):min(len(all), i+60)])
+			}
+			for _, want := range []string{"id " + form.masked, "done " + form.masked, "end summary " + form.masked,
+				"call back, " + form.masked, "interpreter, note " + form.masked, "caller:id " + form.masked} {
+				if !strings.Contains(string(all), want) {
+					t.Errorf("nothing the router holds says %q", want)
+				}
+			}
+		})
 	}
 }
 

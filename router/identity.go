@@ -3,17 +3,21 @@ package router
 import (
 	"fmt"
 	"strings"
+
+	"tellonce/privacy"
 )
 
 // maxIdentityLen bounds an identity key.
 const maxIdentityLen = 128
 
 // identityOf is the key a request's one-place rule and case ownership use.
+// Without an Identity it is the caller id, with any resident registration
+// number masked as it is in the caller id itself: the key is stored too.
 func (req EnqueueRequest) identityOf() string {
 	if req.Identity != "" {
 		return req.Identity
 	}
-	return "caller:" + req.Caller.ID
+	return "caller:" + privacy.MaskRRN(req.Caller.ID)
 }
 
 func checkIdentity(id string) error {

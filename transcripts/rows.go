@@ -334,9 +334,9 @@ func clean(s string) string {
 // it is stored). Free text is whatever a person typed or said: messages,
 // notes, transcripts, summaries, dispositions, the IVR path, attributes,
 // the caller's name and the callback number. Identifiers (case, contact
-// and caller ids, agents, queues) are not free text and are kept as given:
-// the caller id is what the one-place-in-line rule compares, so a
-// gateway must not use a resident registration number as one.
+// and caller ids, agents, queues) are not free text and are kept as given;
+// the router has masked any resident registration number in a caller id
+// already, as it enters.
 func storable(s string) string { return privacy.MaskRRN(clean(s)) }
 
 // storableMap is m with storable keys and values (m itself when nothing

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -252,23 +251,25 @@ func legView(l reviewLeg) LegView {
 }
 
 // Redacted is the timeline as a reader without the pii permission sees
-// it: phone and card numbers masked wherever free text or a caller's id
-// may hold them (resident registration numbers were masked before
-// storage, and are masked again here for rows written before that rule).
+// it: phone, card and account numbers masked wherever free text or a
+// caller's id may hold them — attribute and data keys included (resident
+// registration numbers were masked before storage, and are masked again
+// here for rows written before the current rules).
 func (t Timeline) Redacted() Timeline {
 	m := privacy.MaskContacts
 	t.Caller.ID, t.Caller.Name = m(t.Caller.ID), m(t.Caller.Name)
 	t.Context.Summary = m(t.Context.Summary)
 	t.Context.IVR = mapSlice(t.Context.IVR, m)
-	t.Context.Attributes = mapValues(t.Context.Attributes, m)
+	t.Context.Attributes = privacy.MaskMap(t.Context.Attributes, false)
 	t.Legs = slices.Clone(t.Legs)
 	for i := range t.Legs {
 		t.Legs[i].CallbackNumber = m(t.Legs[i].CallbackNumber)
+		t.Legs[i].Disposition = m(t.Legs[i].Disposition)
 	}
 	t.Events = slices.Clone(t.Events)
 	for i := range t.Events {
 		e := &t.Events[i]
-		e.Actor, e.Text, e.Data = m(e.Actor), m(e.Text), mapValues(e.Data, m)
+		e.Actor, e.Text, e.Data = m(e.Actor), m(e.Text), privacy.MaskMap(e.Data, false)
 	}
 	t.Masked = true
 	return t
@@ -278,14 +279,6 @@ func mapSlice(in []string, f func(string) string) []string {
 	out := make([]string, len(in))
 	for i, s := range in {
 		out[i] = f(s)
-	}
-	return out
-}
-
-func mapValues(in map[string]string, f func(string) string) map[string]string {
-	out := maps.Clone(in)
-	for k, v := range out {
-		out[k] = f(v)
 	}
 	return out
 }

@@ -11,7 +11,6 @@ import (
 	"tellonce/agents"
 	"tellonce/auth"
 	"tellonce/directory"
-	"tellonce/privacy"
 	"tellonce/router"
 	"tellonce/transcripts"
 )
@@ -462,33 +461,10 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principa
 }
 
 // maskCase applies the personal-data rules to a live case for its reader,
-// as the transcripts do for stored ones: resident registration numbers
-// always, phone and card numbers unless the reader has the pii permission.
-func maskCase(c agents.CaseJSON, pii bool) agents.CaseJSON {
-	m := func(s string) string { return privacy.Mask(s, pii) }
-	c.Caller.ID, c.Caller.Name = m(c.Caller.ID), m(c.Caller.Name)
-	maskEvent := func(e agents.CaseEventJSON) agents.CaseEventJSON {
-		e.Actor, e.Text = m(e.Actor), m(e.Text)
-		if e.Data != nil {
-			data := make(map[string]string, len(e.Data))
-			for k, v := range e.Data {
-				data[k] = m(v)
-			}
-			e.Data = data
-		}
-		return e
-	}
-	events := make([]agents.CaseEventJSON, len(c.Events))
-	for i, e := range c.Events {
-		events[i] = maskEvent(e)
-	}
-	c.Events = events
-	if c.TransferNote != nil {
-		n := maskEvent(*c.TransferNote)
-		c.TransferNote = &n
-	}
-	return c
-}
+// as the transcripts do for stored ones and the agent's socket does for
+// its frames: resident registration numbers always, phone, card and
+// account numbers unless the reader has the pii permission.
+func maskCase(c agents.CaseJSON, pii bool) agents.CaseJSON { return agents.MaskCase(c, pii) }
 
 // caseReader says how p may read a live case: whole (full), or as the
 // interpreter view of the live interpreter leg legID — the interpreter's

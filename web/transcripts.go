@@ -367,12 +367,5 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.writeError(w, r, err)
 		return
 	}
-	if !p.PII {
-		// A search's query may hold a phone or card number that a reader
-		// with pii searched for.
-		for i := range page.Items {
-			page.Items[i].Query = privacy.Mask(page.Items[i].Query, false)
-		}
-	}
-	list(w, page.Items, page.Next != "", func(transcripts.AuditEntry) string { return page.Next })
+	list(w, maskAudit(page.Items, p.PII), page.Next != "", func(transcripts.AuditEntry) string { return page.Next })
 }

@@ -123,7 +123,10 @@ export function openEnd(contactID) {
   $("#end-disposition").value = "resolved";
   $("#end-callback").checked = false;
   $("#callback-search").value = "";
-  $("#callback-number").value = chat.contact.callback_number || "";
+  // A number shown masked (no pii) cannot be typed back: an empty box
+  // files the callback to the contact's own number, which the server has.
+  const number = chat.contact.callback_number || "";
+  $("#callback-number").value = number.includes("*") ? "" : number;
   $("#callback-note").value = "";
   showCallback();
   $("#end-dialog").showModal();

@@ -68,23 +68,25 @@ export function dateTime(iso) {
 }
 
 // Korean numbers by their first digits: mobile 01X, Seoul 02, the other
-// area codes (and 070, 080), and the 8-digit representative numbers.
+// area codes (and 070, 080), and the 8-digit representative numbers. A
+// "*" stands for a digit the server masked (a reader without pii).
 const NUMBER_SHAPES = [
-  /^(01\d)(\d{3,4})(\d{4})$/,
-  /^(02)(\d{3,4})(\d{4})$/,
-  /^(0(?:3[1-3]|4[1-4]|5[1-5]|6[0-4]|70|80))(\d{3,4})(\d{4})$/,
-  /^(1[568]\d\d)(\d{4})$/,
+  /^(01\d)([\d*]{3,4})([\d*]{4})$/,
+  /^(02)([\d*]{3,4})([\d*]{4})$/,
+  /^(0(?:3[1-3]|4[1-4]|5[1-5]|6[0-4]|70|80))([\d*]{3,4})([\d*]{4})$/,
+  /^(1[568]\d\d)([\d*]{4})$/,
 ];
 
 // phoneNumber shows a callback number the way people read it:
-// 010-1234-5678, 02-123-4567, 031-123-4567, 1588-1234; +82 as the same
-// number dialled at home. Anything else (a foreign number, a short
-// code) shows as given. Input boxes keep the raw number.
+// 010-1234-5678, 02-123-4567, 031-123-4567, 1588-1234, masked ones alike
+// (010-****-5678); +82 as the same number dialled at home. Anything else
+// (a foreign number, a short code) shows as given. Input boxes keep the
+// raw number.
 export function phoneNumber(n) {
   const given = String(n ?? "");
   let digits = given.replace(/[\s\-().]/g, "");
   if (digits.startsWith("+82")) digits = "0" + digits.slice(3).replace(/^0/, "");
-  if (!/^\d+$/.test(digits)) return given;
+  if (!/^[\d*]+$/.test(digits)) return given;
   for (const shape of NUMBER_SHAPES) {
     const m = digits.match(shape);
     if (m) return m.slice(1).join("-");
