@@ -295,16 +295,15 @@ func (h *Hub) queueMovedLocked(queue string) {
 	}
 }
 
-// refreshPlaces runs until the hub shuts down. A move is refreshed at once
+// refreshPlaces runs until ctx ends (see Run). A move is refreshed at once
 // when the refresher is idle; moves that come while it works or rests are
 // gathered and refreshed together after the rest, so a busy line costs one
 // walk per PositionInterval however often it moves.
-func (h *Hub) refreshPlaces() {
-	defer close(h.refresherDone)
+func (h *Hub) refreshPlaces(ctx context.Context) {
 	for {
 		select {
 		case <-h.movedKick:
-		case <-h.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 		h.mu.Lock()
@@ -315,7 +314,7 @@ func (h *Hub) refreshPlaces() {
 			h.refreshQueue(queue)
 		}
 		h.refreshes.Add(1)
-		if !h.rest(h.ctx) {
+		if !h.rest(ctx) {
 			return
 		}
 	}

@@ -174,6 +174,15 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	}
 	e.hub = NewHub(r, e.dur, cfg)
 	sink.hub.Store(e.hub)
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- e.hub.Run(runCtx) }()
+	t.Cleanup(func() { // runs last, after Shutdown
+		stopRun()
+		if err := <-ran; err != nil {
+			t.Errorf("hub Run: %v", err)
+		}
+	})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /agent/{user}", func(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/sync/errgroup"
 
 	"tellonce/auth"
 	"tellonce/router"
@@ -181,16 +182,14 @@ type Hub struct {
 	calls    map[string]string       // voice/callback contact → agency whose gateway carries it
 	moved    map[string]struct{}     // queues whose waiting citizens' places need a refresh
 
-	// The position refresher (refreshPlaces): movedKick wakes it, rest
-	// paces it (a test may replace it and refreshChunk before the first
-	// event), and refresherDone is closed when it has stopped.
-	movedKick     chan struct{}
-	rest          func(ctx context.Context) bool
-	refreshChunk  int              // sockets sent their places per hold of mu (refreshChunk; a test may lower it)
-	now           func() time.Time // the clock of worthTelling (a test may replace it)
-	refresherDone chan struct{}
-	refreshes     atomic.Uint64 // refreshes done, for tests
-	watcherDone   chan struct{} // closed when watchSessions has stopped
+	// The position refresher (refreshPlaces, under Run): movedKick wakes
+	// it, rest paces it (a test may replace it and refreshChunk before the
+	// first event).
+	movedKick    chan struct{}
+	rest         func(ctx context.Context) bool
+	refreshChunk int              // sockets sent their places per hold of mu (refreshChunk; a test may lower it)
+	now          func() time.Time // the clock of worthTelling (a test may replace it)
+	refreshes    atomic.Uint64    // refreshes done, for tests
 
 	wg             sync.WaitGroup // one per registered connection
 	dropped, slows atomic.Uint64
@@ -224,16 +223,27 @@ func NewHub(r *router.Router, d Durable, cfg Config) *Hub {
 		calls:    map[string]string{},
 		moved:    map[string]struct{}{},
 
-		movedKick:     make(chan struct{}, 1),
-		rest:          restFor(cfg.PositionInterval),
-		refreshChunk:  refreshChunk,
-		now:           time.Now,
-		refresherDone: make(chan struct{}),
-		watcherDone:   make(chan struct{}),
+		movedKick:    make(chan struct{}, 1),
+		rest:         restFor(cfg.PositionInterval),
+		refreshChunk: refreshChunk,
+		now:          time.Now,
 	}
-	go h.refreshPlaces()
-	go h.watchSessions()
 	return h
+}
+
+// Run does the hub's own work until ctx ends or the hub shuts down: it
+// refreshes waiting citizens' places (refreshPlaces) and closes the
+// sockets of sessions that ended (watchSessions). Sockets are served
+// without it, but their places and sign-outs wait for it.
+func (h *Hub) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(h.ctx, cancel) // Shutdown ends it too
+	defer stop()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { h.refreshPlaces(ctx); return nil })
+	g.Go(func() error { h.watchSessions(ctx); return nil })
+	return g.Wait()
 }
 
 // Stats reports connection counts and losses.
@@ -260,9 +270,7 @@ func (h *Hub) Shutdown(ctx context.Context) {
 		h.stopLocked(c, websocket.CloseGoingAway, "server shutting down", true)
 	}
 	h.mu.Unlock()
-	h.cancel()
-	<-h.refresherDone
-	<-h.watcherDone
+	h.cancel() // ends Run
 
 	done := make(chan struct{})
 	go func() { // ends when the last connection has finished

@@ -67,9 +67,8 @@ func (h *Hub) signOutLocked(c *conn, why string) {
 
 // watchSessions closes the sockets of expired sessions every sweepEvery
 // and, with Config.Sessions, re-checks the open sockets' sessions against
-// the database every SessionCheck, until the hub shuts down.
-func (h *Hub) watchSessions() {
-	defer close(h.watcherDone)
+// the database every SessionCheck, until ctx ends (see Run).
+func (h *Hub) watchSessions(ctx context.Context) {
 	sweep := time.NewTicker(sweepEvery)
 	defer sweep.Stop()
 	var check <-chan time.Time
@@ -81,14 +80,14 @@ func (h *Hub) watchSessions() {
 	failing := false
 	for {
 		select {
-		case <-h.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-sweep.C:
 			h.expireSessions()
 		case <-check:
-			err := h.checkSessions()
+			err := h.checkSessions(ctx)
 			switch {
-			case err != nil && h.ctx.Err() != nil:
+			case err != nil && ctx.Err() != nil:
 				return
 			case err != nil && !failing:
 				// Once per run of failures: a database that is down would
@@ -119,7 +118,7 @@ func (h *Hub) expireSessions() {
 // checkSessions reads back, in one query, the sessions of the open agent
 // and gateway sockets, and closes those whose session is gone or expired
 // or whose user's role, agency or permissions changed.
-func (h *Hub) checkSessions() error {
+func (h *Hub) checkSessions(ctx context.Context) error {
 	var open []*conn
 	ids := []string{}
 	asked := map[string]struct{}{}
@@ -138,7 +137,7 @@ func (h *Hub) checkSessions() error {
 	if len(ids) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, checkTimeout)
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	current, err := h.cfg.Sessions.Current(ctx, ids)
 	if err != nil {

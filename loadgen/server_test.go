@@ -147,8 +147,9 @@ func startServer(tb testing.TB, backend string, tune ...func(*web.Config)) *test
 	// As in serve: the journal and the router outlive the HTTP drain.
 	serveCtx, stopServe := context.WithCancel(ctx)
 	restCtx, stopRest := context.WithCancel(ctx)
-	served, rested := make(chan error, 1), make(chan error, 3)
+	served, rested := make(chan error, 1), make(chan error, 4)
 	go func() { served <- srv.Serve(serveCtx, ln) }()
+	go func() { rested <- srv.Hub().Run(restCtx) }()
 	go func() { rested <- journal.Run(restCtx) }()
 	go func() { rested <- rt.Run(restCtx) }()
 	go func() { rested <- be.DB.RunCheckpoints(restCtx, tsql.DefaultCheckpointEvery, log) }()
@@ -158,7 +159,7 @@ func startServer(tb testing.TB, backend string, tune ...func(*web.Config)) *test
 			tb.Errorf("serve: %v", err)
 		}
 		stopRest()
-		for range 3 {
+		for range 4 {
 			if err := <-rested; err != nil && !errors.Is(err, context.Canceled) {
 				tb.Errorf("journal, router or checkpoints: %v", err)
 			}

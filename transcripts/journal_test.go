@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -434,4 +435,44 @@ func TestRunGivesUpFlushingADeadStore(t *testing.T) {
 			t.Errorf("Deliver got %d events that never committed", got)
 		}
 	})
+}
+
+// Receivers added with DeliverTo hear every committed batch after
+// Options.Deliver, in order; after Run has started they are refused.
+func TestDeliverToBeforeRun(t *testing.T) {
+	db := sqltest.Open(t, "sqlite").DB
+	var mu sync.Mutex
+	var heard []string
+	hear := func(who string) func([]router.Event) {
+		return func(evs []router.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			heard = append(heard, who)
+		}
+	}
+	j := NewJournal(db, Options{Log: quiet, Deliver: hear("options")})
+	if err := j.DeliverTo(hear("sockets"), hear("stats")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- j.Run(ctx) }()
+	j.Publish([]router.Event{{Seq: 1, Type: router.EventQueueChanged, Queue: "q"}})
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	if err := j.Wait(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(heard, ",") != "options,sockets,stats" {
+		t.Errorf("heard %v; want options, sockets, stats once each", heard)
+	}
+	if err := j.DeliverTo(hear("late")); err == nil {
+		t.Error("DeliverTo after Run was taken")
+	}
 }

@@ -58,6 +58,27 @@ func (j *Journal) settle(ctx context.Context, batch []router.Event, err error) (
 	return false, nil
 }
 
+// DeliverTo adds receivers of the committed events, called in the order
+// given after Options.Deliver, as Options.Deliver is (see there). The
+// parts that hear the journal are made after the router that writes to
+// it, so they join here, before Run; after Run has started it fails.
+func (j *Journal) DeliverTo(fns ...func([]router.Event)) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.st.running || j.st.stopped {
+		return errors.New("case log: DeliverTo after Run")
+	}
+	if prev := j.opts.Deliver; prev != nil {
+		fns = append([]func([]router.Event){prev}, fns...)
+	}
+	j.opts.Deliver = func(evs []router.Event) {
+		for _, f := range fns {
+			f(evs)
+		}
+	}
+	return nil
+}
+
 func (j *Journal) markRunning() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -166,6 +166,7 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 		t.Fatalf("web.New: %v", err)
 	}
 	h.server = srv
+	runHub(t, srv)
 	h.ts = httptest.NewServer(srv.Handler())
 	t.Cleanup(h.ts.Close)
 	h.client = h.ts.Client()
@@ -193,6 +194,19 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 // (offers, messages, endings), as a deployment's journal makes them hear
 // every committed change.
 func (h *harness) deliverToHub() { h.toHub.Store(true) }
+
+// runHub runs the server's hub, as serve does, until the test ends.
+func runHub(t testing.TB, srv *Server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Hub().Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("hub Run: %v", err)
+		}
+	})
+}
 
 // instantDurability stands in for the journal: every change counts as
 // committed at once.

@@ -50,10 +50,28 @@ type Config struct {
 	// address: a burst, then one more every ChatRefill.
 	ChatBurst  int
 	ChatRefill time.Duration
+	// Sockets are the WebSockets' limits and timeouts; zero fields take the
+	// agents package's defaults.
+	Sockets Sockets
 	// CentralQueue is where a citizen who does not know which agency to
 	// ask starts a chat (the central civil-complaints line); when it is not
 	// a public chat queue, the first such queue is used.
 	CentralQueue string
+}
+
+// Sockets are the WebSockets' settings an operator may tune.
+type Sockets struct {
+	// SendBuffer is how many frames may wait for one slow connection
+	// before it is cut (default 256).
+	SendBuffer int
+	// WriteTimeout bounds every write; PongWait is how long a silent
+	// connection lives (defaults 10s, 60s).
+	WriteTimeout, PongWait time.Duration
+	// MaxFrameBytes is the largest frame read (default 64 KiB).
+	MaxFrameBytes int64
+	// AckTimeout bounds the wait for durability before an error answers
+	// instead of the ack (default 10s).
+	AckTimeout time.Duration
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -182,6 +200,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		// second when there is no cache.
 		Sessions: d.Sessions, SessionCheck: max(d.Sessions.CachePeriod(), time.Second), Now: d.Now,
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
+		SendBuffer: cfg.Sockets.SendBuffer, WriteTimeout: cfg.Sockets.WriteTimeout, PongWait: cfg.Sockets.PongWait,
+		MaxFrameBytes: cfg.Sockets.MaxFrameBytes, AckTimeout: cfg.Sockets.AckTimeout,
 		CaseToken: d.Tokens.CaseToken, Refused: s.socketRefusal, ClientAddr: s.clientAddr,
 	})
 	s.handler = s.routes()

@@ -67,6 +67,7 @@ func (h *harness) startServer(t *testing.T, rt *router.Router) {
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
+	runHub(t, srv)
 	h.server, h.ts = srv, httptest.NewServer(srv.Handler())
 	t.Cleanup(h.ts.Close)
 	t.Cleanup(func() { // runs first: close the sockets, then the server

@@ -60,6 +60,11 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.DurationVar(&c.web.ChatRefill, "chat-refill", c.web.ChatRefill, "one more chat per address every this long, after the burst")
 	fs.IntVar(&c.web.LoginBurstAddr, "login-burst-addr", c.web.LoginBurstAddr, "logins one client address may try at once (an office whose agents share one address needs about its number of seats); each user name also has its own limit of 10")
 	fs.DurationVar(&c.web.LoginRefill, "login-refill", c.web.LoginRefill, "one more login try per address, and per user name, every this long, after the burst")
+	fs.IntVar(&c.web.Sockets.SendBuffer, "ws-send-buffer", 256, "frames that may wait for one WebSocket before it is cut as too slow")
+	fs.DurationVar(&c.web.Sockets.WriteTimeout, "ws-write-timeout", 10*time.Second, "how long one WebSocket write may take")
+	fs.DurationVar(&c.web.Sockets.PongWait, "ws-pong-wait", 60*time.Second, "how long a WebSocket that answers no ping lives (pings go every nine tenths of it, at most 25s)")
+	fs.Int64Var(&c.web.Sockets.MaxFrameBytes, "ws-max-frame", 64<<10, "the largest WebSocket frame read, in bytes (a larger one is answered too_large)")
+	fs.DurationVar(&c.web.Sockets.AckTimeout, "ws-ack-timeout", 10*time.Second, "how long a frame waits for its change to be durable before it is answered unavailable")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -130,6 +135,19 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 		if r.d < 10*time.Millisecond || r.d > time.Hour {
 			return c, fmt.Errorf("%s %s: want 10ms to 1h", r.flag, r.d)
 		}
+	}
+	s := c.web.Sockets
+	switch {
+	case s.SendBuffer < 16 || s.SendBuffer > 1<<16:
+		return c, fmt.Errorf("--ws-send-buffer %d: want 16 to 65536", s.SendBuffer)
+	case s.WriteTimeout < time.Second || s.WriteTimeout > time.Minute:
+		return c, fmt.Errorf("--ws-write-timeout %s: want 1s to 1m", s.WriteTimeout)
+	case s.PongWait < 5*time.Second || s.PongWait > 10*time.Minute:
+		return c, fmt.Errorf("--ws-pong-wait %s: want 5s to 10m", s.PongWait)
+	case s.MaxFrameBytes < 4<<10 || s.MaxFrameBytes > 16<<20:
+		return c, fmt.Errorf("--ws-max-frame %d: want 4096 to 16777216", s.MaxFrameBytes)
+	case s.AckTimeout < time.Second || s.AckTimeout > time.Minute:
+		return c, fmt.Errorf("--ws-ack-timeout %s: want 1s to 1m", s.AckTimeout)
 	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)

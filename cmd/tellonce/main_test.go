@@ -298,3 +298,24 @@ func TestREADMEListsEveryServeFlag(t *testing.T) {
 		}
 	}
 }
+
+// The WebSockets' settings come from flags and the environment, and
+// values out of range are refused with the flag's name.
+func TestSocketSettingsFromFlagsAndEnvironment(t *testing.T) {
+	c, err := parseServe("serve", []string{"--ws-send-buffer", "512"}, io.Discard,
+		env(map[string]string{"TELLONCE_WS_ACK_TIMEOUT": "3s", "TELLONCE_WS_MAX_FRAME": "131072"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.web.Sockets
+	if s.SendBuffer != 512 || s.AckTimeout != 3*time.Second || s.MaxFrameBytes != 128<<10 ||
+		s.WriteTimeout != 10*time.Second || s.PongWait != time.Minute {
+		t.Errorf("socket settings %+v; want 512, 3s, 131072 and the defaults", s)
+	}
+	for _, bad := range [][]string{{"--ws-send-buffer", "1"}, {"--ws-pong-wait", "1s"}, {"--ws-max-frame", "10"},
+		{"--ws-write-timeout", "2h"}, {"--ws-ack-timeout", "0s"}} {
+		if _, err := parseServe("serve", bad, io.Discard, env(nil)); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v = %v; want an error naming %s", bad, err, bad[0])
+		}
+	}
+}

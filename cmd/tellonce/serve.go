@@ -66,15 +66,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 
-	// The journal delivers committed events to the server's sockets; the
-	// server is made after the router it serves, so deliver goes through
-	// a variable set below, before anything runs.
-	var srv *web.Server
-	var st *stats.Stats
-	journal := transcripts.NewJournal(db, transcripts.Options{Log: log, Deliver: func(evs []router.Event) {
-		srv.Deliver(evs)
-		st.Observe(evs)
-	}})
+	// The journal is the router's sink; what hears the journal (the
+	// server's sockets, the statistics) is made after the router and joins
+	// it below, before anything runs.
+	journal := transcripts.NewJournal(db, transcripts.Options{Log: log})
 	rt, err := restoreRouter(ctx, dir, journal, cfg.grace, log)
 	if err != nil {
 		return err
@@ -82,7 +77,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// Statistics learn the agents from the restored router, and today's
 	// counters and history from the database, before the journal commits
 	// anything new.
-	st, err = stats.New(stats.Config{Router: rt, Registry: reg, Log: log, HistoryRetention: cfg.historyRetention})
+	st, err := stats.New(stats.Config{Router: rt, Registry: reg, Log: log, HistoryRetention: cfg.historyRetention})
 	if err != nil {
 		return err
 	}
@@ -93,9 +88,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	srv, err = web.New(cfg.web, web.Deps{DB: db, Directory: dir, Sessions: sessions, Hasher: hasher, Log: log, Registry: reg,
+	srv, err := web.New(cfg.web, web.Deps{DB: db, Directory: dir, Sessions: sessions, Hasher: hasher, Log: log, Registry: reg,
 		Router: rt, Journal: journal, Tokens: tokens, Stats: st, Estimator: st, Review: review})
 	if err != nil {
+		return err
+	}
+	if err := journal.DeliverTo(srv.Deliver, st.Observe); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.web.Addr)
@@ -121,6 +119,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	g.Go(func() error { return ignoreCanceled(db.RunCheckpoints(rest, tsql.DefaultCheckpointEvery, log)) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
 	g.Go(func() error { return ignoreCanceled(st.Run(gctx)) })
+	g.Go(func() error { return srv.Hub().Run(gctx) })
 	// Each minute's history samples go to the database, so that the next
 	// start's Load shows the day's charts from midnight.
 	g.Go(func() error { return ignoreCanceled(st.RunHistory(gctx, db)) })
