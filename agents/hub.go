@@ -15,13 +15,8 @@ import (
 
 	"tellonce/auth"
 	"tellonce/router"
+	"tellonce/switchboard"
 )
-
-// Durable waits until the router events up to seq are committed to SQL
-// (the transcripts journal implements it).
-type Durable interface {
-	Wait(ctx context.Context, seq uint64) error
-}
 
 // Estimator tells a waiting citizen how long the wait is likely to be and
 // which traffic light ("green", "yellow", "red") their queue shows. The hub
@@ -152,7 +147,7 @@ type HubStats struct {
 // Hub holds every WebSocket session and fans router events out to them.
 type Hub struct {
 	r        *router.Router
-	d        Durable
+	d        switchboard.Journal
 	cfg      Config
 	log      *slog.Logger
 	upgrader websocket.Upgrader
@@ -203,7 +198,7 @@ type pendingOffer struct {
 
 // NewHub makes a hub for the router. d may be nil, meaning every change
 // counts as durable at once (tests and tools without a journal).
-func NewHub(r *router.Router, d Durable, cfg Config) *Hub {
+func NewHub(r *router.Router, d switchboard.Journal, cfg Config) *Hub {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
@@ -384,16 +379,13 @@ func (h *Hub) answer(c *conn, ref json.RawMessage, evs []router.Event, err error
 		h.replyError(c, ref, h.errorOf(err))
 		return
 	}
-	if len(evs) > 0 && h.d != nil {
-		ctx, cancel := context.WithTimeout(h.ctx, h.cfg.AckTimeout)
-		werr := h.d.Wait(ctx, evs[len(evs)-1].Seq)
-		cancel()
-		if werr != nil {
-			h.log.Warn("change not confirmed durable", "seq", evs[len(evs)-1].Seq, "err", werr)
-			h.replyError(c, ref, &frameError{Code: CodeUnavailable,
-				Message: "the change is not confirmed durable yet; check the state before retrying"})
-			return
-		}
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.AckTimeout)
+	werr := switchboard.Commit(ctx, h.d, evs)
+	cancel()
+	if werr != nil {
+		h.log.Warn("change not confirmed durable", "err", werr)
+		h.replyError(c, ref, h.errorOf(werr))
+		return
 	}
 	if ref != nil {
 		h.reply(c, ackFrame{Type: "ack", Ref: ref})
@@ -411,22 +403,10 @@ func (h *Hub) reply(c *conn, v any) {
 	h.mu.Unlock()
 }
 
-// errorOf maps a router error to the contract's code.
+// errorOf is the contract's answer to an error of the router, as a frame.
 func (h *Hub) errorOf(err error) *frameError {
-	var fe *router.FieldError
-	switch {
-	case errors.As(err, &fe):
-		return &frameError{Code: CodeValidation, Field: fe.Field, Message: err.Error()}
-	case errors.Is(err, router.ErrInvalid):
-		return &frameError{Code: CodeValidation, Message: err.Error()}
-	case errors.Is(err, router.ErrNotFound):
-		return &frameError{Code: CodeNotFound, Message: err.Error()}
-	case errors.Is(err, router.ErrForbidden):
-		return &frameError{Code: CodeForbidden, Message: err.Error()}
-	case errors.Is(err, router.ErrConflict):
-		return &frameError{Code: CodeConflict, Message: err.Error()}
-	case errors.Is(err, router.ErrUnavailable):
-		return &frameError{Code: CodeUnavailable, Message: err.Error()}
+	if f, ok := switchboard.Classify(err); ok {
+		return &frameError{Code: f.Code, Field: f.Field, Message: f.Message}
 	}
 	// Not one of the router's sentinels: an internal failure whose text
 	// may hold internals, so it is logged rather than shown.

@@ -15,6 +15,7 @@ import (
 	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
+	"tellonce/switchboard"
 	"tellonce/transcripts"
 	"tellonce/web"
 )
@@ -116,7 +117,7 @@ func startServer(tb testing.TB, backend string, tune ...func(*web.Config)) *test
 	if err != nil {
 		tb.Fatal(err)
 	}
-	queues, agents, err := web.RoutingConfig(ctx, dir)
+	queues, agents, err := switchboard.RoutingConfig(ctx, dir)
 	if err != nil {
 		tb.Fatal(err)
 	}

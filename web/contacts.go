@@ -12,6 +12,7 @@ import (
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/router"
+	"tellonce/switchboard"
 	"tellonce/transcripts"
 )
 
@@ -252,11 +253,8 @@ func (s *Server) checkChannel(queue, channel string) error {
 // durable waits until the events of a change are committed to SQL, so the
 // answer that follows is a promise the database keeps.
 func (s *Server) durable(ctx context.Context, evs []router.Event) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	if err := s.journal.Wait(ctx, evs[len(evs)-1].Seq); err != nil {
-		s.log.ErrorContext(ctx, "change not yet durable", "seq", evs[len(evs)-1].Seq, "err", err)
+	if err := switchboard.Commit(ctx, s.journal, evs); err != nil {
+		s.log.ErrorContext(ctx, "change not yet durable", "err", err)
 		return errorf(http.StatusServiceUnavailable, codeUnavailable, "", "the change could not be saved in time; it will be retried, please check its state before repeating it")
 	}
 	return nil

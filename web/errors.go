@@ -8,6 +8,7 @@ import (
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/router"
+	"tellonce/switchboard"
 )
 
 // Error codes of the API contract.
@@ -71,27 +72,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, he.status, body)
 }
 
-// classifyRouter maps the router's errors to answers.
+// classifyRouter is the contract's answer to an error of the router,
+// over HTTP; nil for anything else.
 func classifyRouter(err error) *httpError {
-	var fe *router.FieldError
-	var dup *router.DuplicateContactError
-	switch {
-	case errors.As(err, &dup):
-		return errorf(http.StatusConflict, codeConflict, "", "this caller is already waiting in this queue")
-	case errors.As(err, &fe):
-		return errorf(http.StatusBadRequest, codeValidation, fe.Field, fe.Reason)
-	case errors.Is(err, router.ErrInvalid):
-		return errorf(http.StatusBadRequest, codeValidation, "", err.Error())
-	case errors.Is(err, router.ErrNotFound):
-		return errorf(http.StatusNotFound, codeNotFound, "", err.Error())
-	case errors.Is(err, router.ErrForbidden):
-		return errorf(http.StatusForbidden, codeForbidden, "", err.Error())
-	case errors.Is(err, router.ErrConflict):
-		return errorf(http.StatusConflict, codeConflict, "", err.Error())
-	case errors.Is(err, router.ErrUnavailable):
-		return errorf(http.StatusServiceUnavailable, codeUnavailable, "", err.Error())
+	f, ok := switchboard.Classify(err)
+	if !ok {
+		return nil
 	}
-	return nil
+	status := map[string]int{
+		switchboard.CodeValidation: http.StatusBadRequest, switchboard.CodeNotFound: http.StatusNotFound,
+		switchboard.CodeForbidden: http.StatusForbidden, switchboard.CodeConflict: http.StatusConflict,
+		switchboard.CodeUnavailable: http.StatusServiceUnavailable,
+	}[f.Code]
+	return errorf(status, f.Code, f.Field, f.Message)
 }
 
 func (s *Server) classify(err error) *httpError {

@@ -23,6 +23,7 @@ import (
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 	"tellonce/stats"
+	"tellonce/switchboard"
 )
 
 // The test harness: a real server on a loopback listener over a fresh
@@ -177,7 +178,7 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 	h.seed()
 	// The seed went straight to the store; give the router its copy, as
 	// the server's start does.
-	queues, agents, err := RoutingConfig(h.ctx(), h.dir)
+	queues, agents, err := switchboard.RoutingConfig(h.ctx(), h.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

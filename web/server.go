@@ -22,6 +22,7 @@ import (
 	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/stats"
+	"tellonce/switchboard"
 	"tellonce/transcripts"
 )
 
@@ -89,12 +90,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// Durability waits until the router events up to seq are committed to SQL;
-// the transcripts journal provides it.
-type Durability interface {
-	Wait(ctx context.Context, seq uint64) error
-}
-
 // Deps are the parts the server works with.
 type Deps struct {
 	DB        *tsql.DB
@@ -108,7 +103,7 @@ type Deps struct {
 	Now func() time.Time
 	// Router holds the live contacts; Journal makes its changes durable.
 	Router  *router.Router
-	Journal Durability
+	Journal switchboard.Journal
 	// Tokens make and check citizens' contact tokens.
 	Tokens *auth.ContactTokens
 	// Estimator gives a queue's estimated wait and traffic light; nil
@@ -139,7 +134,7 @@ type Server struct {
 	draining  atomic.Bool
 	handler   http.Handler
 	router    *router.Router
-	journal   Durability
+	journal   switchboard.Journal
 	tokens    *auth.ContactTokens
 	estimator agents.Estimator
 	hub       *agents.Hub

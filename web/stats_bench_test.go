@@ -10,6 +10,7 @@ import (
 
 	"tellonce/directory"
 	"tellonce/sql/sqltest"
+	"tellonce/switchboard"
 )
 
 // BenchmarkStatus is GET /v1/status over loopback: clients on keep-alive
@@ -75,7 +76,7 @@ func statusHarness(tb testing.TB) *harness {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := h.router.UpsertQueue(RouterQueue(q)); err != nil {
+		if _, err := h.router.UpsertQueue(switchboard.RouterQueue(q)); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"tellonce/router"
 	"tellonce/sql/sqltest"
 	"tellonce/stats"
+	"tellonce/switchboard"
 )
 
 // guard bounds every wait for a stream event: a guard against a hang, not
@@ -165,7 +166,7 @@ func TestPublicStatus(t *testing.T) {
 		if _, err := h.dir.UpdateQueue(h.ctx(), hidden, directory.QueueSettings{Public: &no}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.router.UpsertQueue(RouterQueue(must(h.dir.GetQueue(h.ctx(), hidden)))); err != nil {
+		if _, err := h.router.UpsertQueue(switchboard.RouterQueue(must(h.dir.GetQueue(h.ctx(), hidden)))); err != nil {
 			t.Fatal(err)
 		}
 		h.online(t, asAgent)

@@ -14,6 +14,7 @@ import (
 	"tellonce/directory"
 	"tellonce/router"
 	"tellonce/sql/sqltest"
+	"tellonce/switchboard"
 	"tellonce/transcripts"
 )
 
@@ -76,7 +77,7 @@ func newReviewHarness(t *testing.T, b sqltest.Backend) *reviewHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queues, agents, err := RoutingConfig(h.ctx(), h.dir)
+	queues, agents, err := switchboard.RoutingConfig(h.ctx(), h.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/router"
+	"tellonce/switchboard"
 )
 
 func forbiddenField(field, message string) error {
@@ -196,7 +197,7 @@ func (s *Server) restoreAgent(r *http.Request, username string) {
 
 // routeUser passes a committed user change to the router; see routeQueue.
 func (s *Server) routeUser(r *http.Request, u directory.User) {
-	if err := s.syncUser(r.Context(), u); err != nil {
+	if err := switchboard.SyncUser(r.Context(), s.router, s.journal, u); err != nil {
 		s.log.ErrorContext(r.Context(), "router out of step with the directory", "user", u.Username, "err", err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/stats"
+	"tellonce/switchboard"
 	"tellonce/transcripts"
 	"tellonce/web"
 )
@@ -141,7 +142,7 @@ func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcrip
 	if err != nil {
 		return nil, err
 	}
-	queues, agents, err := web.RoutingConfig(ctx, dir)
+	queues, agents, err := switchboard.RoutingConfig(ctx, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package web
+package switchboard
 
 import (
 	"context"
@@ -85,24 +85,24 @@ func RoutingConfig(ctx context.Context, dir *directory.Store) ([]router.QueueCon
 	return queues, agents, nil
 }
 
-// syncQueue puts a changed queue into the router.
-func (s *Server) syncQueue(ctx context.Context, q directory.Queue) error {
-	evs, err := s.router.UpsertQueue(RouterQueue(q))
+// SyncQueue puts a changed queue into the router, durably.
+func SyncQueue(ctx context.Context, r *router.Router, j Journal, q directory.Queue) error {
+	evs, err := r.UpsertQueue(RouterQueue(q))
 	if err != nil {
 		return fmt.Errorf("route queue %s: %w", q.ID, err)
 	}
-	return s.durable(ctx, evs)
+	return Commit(ctx, j, evs)
 }
 
-// syncUser puts a changed agent into the router, or takes a user who is
-// no longer an agent out of it.
-func (s *Server) syncUser(ctx context.Context, u directory.User) error {
+// SyncUser puts a changed agent into the router, or takes a user who is
+// no longer an agent out of it, durably.
+func SyncUser(ctx context.Context, r *router.Router, j Journal, u directory.User) error {
 	var evs []router.Event
 	var err error
 	if u.Role == directory.RoleAgent {
-		evs, err = s.router.UpsertAgent(RouterAgent(u))
+		evs, err = r.UpsertAgent(RouterAgent(u))
 	} else {
-		evs, err = s.router.RemoveAgent(u.Username)
+		evs, err = r.RemoveAgent(u.Username)
 		if errors.Is(err, router.ErrNotFound) {
 			err = nil
 		}
@@ -110,5 +110,5 @@ func (s *Server) syncUser(ctx context.Context, u directory.User) error {
 	if err != nil {
 		return fmt.Errorf("route user %s: %w", u.Username, err)
 	}
-	return s.durable(ctx, evs)
+	return Commit(ctx, j, evs)
 }
