@@ -429,7 +429,9 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principa
 	noCase := errorf(http.StatusNotFound, codeNotFound, "", "case "+id+": not found")
 	cs, err := s.router.Case(id)
 	if errors.Is(err, router.ErrNotFound) {
-		err = noCase
+		// Closed, or never was: the case log answers for a closed one.
+		s.getClosedCase(w, r, p, id, noCase)
+		return
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -456,6 +458,61 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return
 	}
 	writeJSON(w, http.StatusOK, maskCase(agents.CaseOf(cs), p.PII))
+}
+
+// getClosedCase answers GET /v1/cases/{id} for a case that has left the
+// router, from the case log: the same shape, role rules (through review's
+// scopes: whoever could read it live may read it closed, an interpreting
+// agency the part it interpreted), masking and audit as an open one. A
+// case the log does not hold, or the reader may not see, is notFound.
+func (s *Server) getClosedCase(w http.ResponseWriter, r *http.Request, p auth.Principal, id string, notFound error) {
+	scope, ok := reviewScope(p)
+	if s.review == nil || !ok {
+		s.writeError(w, r, notFound)
+		return
+	}
+	t, err := s.review.Timeline(r.Context(), id)
+	if errors.Is(err, transcripts.ErrNotFound) {
+		s.writeError(w, r, notFound)
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entry := transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: id, Query: "view=closed", Outcome: transcripts.OutcomeOK}
+	if !t.Allowed(scope) {
+		part, ok := t.InterpreterPart(scope)
+		if !ok {
+			s.auditRefusal(r, p, transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: id})
+			s.writeError(w, r, notFound)
+			return
+		}
+		t, entry.Query = part, "view=interpreter"
+	}
+	if err := s.audit(r, p, entry); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, maskCase(caseOfTimeline(t), p.PII))
+}
+
+// caseOfTimeline is a case from the log in the shape of a live one.
+func caseOfTimeline(t transcripts.Timeline) agents.CaseJSON {
+	at := func(v time.Time) *time.Time { return &v }
+	c := agents.CaseJSON{CaseID: t.CaseID, Status: t.Status, CreatedAt: at(t.StartedAt),
+		Caller: agents.CallerJSON{ID: t.Caller.ID, Name: t.Caller.Name, Language: t.Caller.Language},
+		Legs:   make([]agents.LegJSON, 0, len(t.Legs)), Events: make([]agents.CaseEventJSON, 0, len(t.Events))}
+	for _, l := range t.Legs {
+		c.Legs = append(c.Legs, agents.LegJSON{ContactID: l.ContactID, Queue: l.Queue, Agency: l.Agency, Agent: l.Agent,
+			Channel: l.Channel, EnqueuedAt: at(l.EnqueuedAt), AnsweredAt: l.AnsweredAt, EndedAt: l.EndedAt,
+			Disposition: l.Disposition, Interpreter: l.Interpreter})
+	}
+	for _, e := range t.Events {
+		c.Events = append(c.Events, agents.CaseEventJSON{Seq: e.Seq, At: at(e.At), Type: e.Type, Actor: e.Actor,
+			Text: e.Text, Data: e.Data})
+	}
+	return c
 }
 
 // maskCase applies the personal-data rules to a live case for its reader,
