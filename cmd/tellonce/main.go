@@ -27,6 +27,7 @@ Usage:
 Commands:
   serve     start the HTTP server (API, agent/supervisor/admin consoles)
   migrate   bring the database schema up to date and exit
+  users     reset-password NAME: a new password for a user, from the server
   simulate  staffing what-if: how many agents a queue needs, on the real router with a simulated clock
   loadgen   drive a running server with simulated agents and contacts, report latencies
   version   print the version
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, rest, stdout, stderr, getenv)
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr, getenv)
+	case "users":
+		return users(ctx, rest, stdout, stderr, getenv)
 	case "simulate":
 		return runSimulate(ctx, rest, stdout, stderr)
 	case "loadgen":

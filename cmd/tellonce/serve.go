@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -223,16 +221,21 @@ func describeDB(dsn string) string {
 // given password or a generated one printed once.
 func ensureAdmin(ctx context.Context, dir *directory.Store, h auth.Hasher, password string, stdout io.Writer) error {
 	n, err := dir.CountAdmins(ctx)
-	if err != nil || n > 0 {
+	if err != nil {
 		return err
+	}
+	if n > 0 {
+		if password != "" {
+			fmt.Fprintln(stdout, "TELLONCE_ADMIN_PASSWORD was ignored: the database has an admin already. "+
+				"To set a user's password from the server, run: tellonce users reset-password NAME")
+		}
+		return nil
 	}
 	generated := password == ""
 	if generated {
-		b := make([]byte, 15)
-		if _, err := rand.Read(b); err != nil {
+		if password, err = newPassword(); err != nil {
 			return err
 		}
-		password = base64.RawURLEncoding.EncodeToString(b)
 	}
 	if err := directory.CheckPassword(password); err != nil {
 		return fmt.Errorf("TELLONCE_ADMIN_PASSWORD: %w", err)
