@@ -53,6 +53,9 @@ func (req EnqueueRequest) Validate() error {
 	if err := checkIdentity(req.Identity); err != nil {
 		return err
 	}
+	if k := req.IdempotencyKey; len(k) > maxIdentityLen || strings.IndexFunc(k, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return invalid("idempotency_key", "must be up to %d printable ASCII characters", maxIdentityLen)
+	}
 	if req.CaseID != "" {
 		if err := checkID("case_id", req.CaseID); err != nil {
 			return err
@@ -97,6 +100,15 @@ func (r *Router) Enqueue(req EnqueueRequest) (ContactView, []Event, error) {
 	var view ContactView
 	events, err := r.write(func(w *writer) error {
 		c, err := w.enqueueTxn(req)
+		var dup *DuplicateContactError
+		if errors.As(err, &dup) && req.IdempotencyKey != "" {
+			// The same request again: its contact, unchanged.
+			if d, derr := getContact(w.txn, dup.ContactID); derr == nil && d.IdemKey == req.IdempotencyKey {
+				view = contactView(d)
+				view.Position, err = w.position(d)
+				return err
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("enqueue in %s: %w", req.Queue, err)
 		}
@@ -149,7 +161,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	}
 	w.r.seq++
 	c := &contactRow{
-		ID: w.r.id("ct"), CaseID: cs.ID, Identity: identity, Queue: q.ID, Agency: q.Agency, Channel: req.Channel,
+		ID: w.r.id("ct"), CaseID: cs.ID, Identity: identity, IdemKey: req.IdempotencyKey, Queue: q.ID, Agency: q.Agency, Channel: req.Channel,
 		Caller: maskedCaller(req.Caller), Priority: req.Priority, Context: maskedContext(req.Context),
 		CallbackNumber: req.CallbackNumber, Extra: maps.Clone(req.Skills),
 		Skills: contactSkills(q.RequiredSkills, req.Skills, req.Caller.Language),

@@ -169,6 +169,8 @@ func TestRandomIDsAreUnguessable(t *testing.T) {
 
 func errOf(_ []Event, err error) error { return err }
 
+func errOf3(_ ContactView, _ []Event, err error) error { return err }
+
 // A note carries its author's agency.
 func TestNoteCarriesItsAgency(t *testing.T) {
 	a := agent("a", "q")
@@ -182,4 +184,29 @@ func TestNoteCarriesItsAgency(t *testing.T) {
 	if e := evs[0].CaseEvent; e == nil || e.Data["agency"] != "gov110" {
 		t.Errorf("note entry %+v; want agency gov110", e)
 	}
+}
+
+// A retry of the same request (same identity, same key) gets its contact
+// back; another key, or another identity with the key, does not.
+func TestIdempotentEnqueue(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q", func(q *QueueConfig) { q.Channels = []Channel{ChannelChat} })}, nil)
+	req := EnqueueRequest{Channel: ChannelChat, Queue: "q", Caller: Caller{ID: "x"}, Identity: "chat:a", IdempotencyKey: "k1"}
+	first, evs, err := f.r.Enqueue(req)
+	f.must(err)
+	again, evs2, err := f.r.Enqueue(req)
+	f.must(err)
+	if again.ID != first.ID || again.Position != 1 || len(evs2) != 0 || len(evs) == 0 {
+		t.Errorf("retry = %s at %d with %d events; want %s at 1 and no change", again.ID, again.Position, len(evs2), first.ID)
+	}
+	req.IdempotencyKey = "k2"
+	var dup *DuplicateContactError
+	if _, _, err := f.r.Enqueue(req); !errors.As(err, &dup) {
+		t.Errorf("another key = %v; want the duplicate", err)
+	}
+	req.IdempotencyKey, req.Identity = "k1", "chat:b"
+	if other, _, err := f.r.Enqueue(req); err != nil || other.ID == first.ID {
+		t.Errorf("another identity with the key = %v, %v; want a contact of its own", other.ID, err)
+	}
+	req.IdempotencyKey = "bad key"
+	wantErr(t, "a key with a space", errOf3(f.r.Enqueue(req)), ErrInvalid)
 }

@@ -36,9 +36,10 @@ type CaseSnapshot struct {
 // their agent through the reconnect grace.
 type ContactSnapshot struct {
 	ID string
-	// Identity and Origin: see ContactView.
+	// Identity, Origin and IdemKey: see ContactView.
 	Identity       string
 	Origin         string
+	IdemKey        string
 	Queue          string
 	Channel        Channel
 	Priority       int
@@ -226,7 +227,7 @@ func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) erro
 		language = "" // an interpreter leg needs the requested language only
 	}
 	c := &contactRow{
-		ID: s.ID, CaseID: cs.ID, Identity: s.Identity, Origin: s.Origin, Queue: q.ID, Agency: q.Agency, Channel: s.Channel, Caller: legCaller(cs.Caller, s),
+		ID: s.ID, CaseID: cs.ID, Identity: s.Identity, Origin: s.Origin, IdemKey: s.IdemKey, Queue: q.ID, Agency: q.Agency, Channel: s.Channel, Caller: legCaller(cs.Caller, s),
 		Priority: s.Priority, Context: legContext(s), CallbackNumber: s.CallbackNumber,
 		Extra: s.Skills, Skills: contactSkills(q.RequiredSkills, s.Skills, language),
 		Seq: s.Seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: s.EnqueuedAt, Head: s.Head,

@@ -86,6 +86,7 @@ type contactRow struct {
 	// citizen's chain of legs (see originOf).
 	Identity       string
 	Origin         string
+	IdemKey        string // the request's idempotency key, if it gave one
 	Queue          string
 	Agency         string
 	Channel        Channel

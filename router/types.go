@@ -295,6 +295,10 @@ type EnqueueRequest struct {
 	// the case was opened with; otherwise the case is not found.
 	CaseID     string
 	CaseProven bool
+	// IdempotencyKey names this request: the same identity sending the
+	// same key again while its contact is live gets that contact back
+	// rather than a conflict (a retry after a lost answer keeps its place).
+	IdempotencyKey string
 	// Skills are extra routing requirements of this contact, on top of the
 	// queue's and the caller's language (lang:<language>, level 1).
 	Skills map[string]int

@@ -71,6 +71,7 @@ type ContactView struct {
 	// the durable store.
 	Identity       string
 	Origin         string
+	IdemKey        string // the idempotency key of the request that made it
 	Queue          string
 	Agency         string
 	Channel        Channel
@@ -161,7 +162,7 @@ type QueueStats struct {
 
 func contactView(c *contactRow) ContactView {
 	return ContactView{
-		ID: c.ID, CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), Queue: c.Queue, Agency: c.Agency,
+		ID: c.ID, CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), IdemKey: c.IdemKey, Queue: c.Queue, Agency: c.Agency,
 		Channel: c.Channel, Status: c.Status, Caller: c.Caller, Priority: c.Priority,
 		Context: c.Context.clone(), CallbackNumber: c.CallbackNumber,
 		Skills: maps.Clone(c.Skills), Agent: c.Agent, OfferID: c.OfferID,

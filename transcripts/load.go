@@ -66,6 +66,7 @@ type loadedContact struct {
 	ConferenceOf   string       `db:"conference_of"`
 	Identity       string       `db:"identity"`
 	Origin         string       `db:"origin"`
+	IdemKey        string       `db:"idempotency_key"`
 }
 
 type loadedLeg struct {
@@ -98,7 +99,7 @@ const (
 		FROM cases WHERE status = 'open' ORDER BY created_at, id`
 	loadContacts = `SELECT c.id, c.case_id, c.queue_id, c.agency_id, c.channel, c.status, c.priority, c.context,
 		c.callback_number, c.skills, c.seq, c.head, c.agent, c.enqueued_at, c.answered_at, c.ended_at,
-		c.disposition, c.warm_of, c.due_at, c.slot, c.attempts, c.conference_of, c.identity, c.origin
+		c.disposition, c.warm_of, c.due_at, c.slot, c.attempts, c.conference_of, c.identity, c.origin, c.idempotency_key
 		FROM contacts c JOIN cases k ON k.id = c.case_id WHERE k.status = 'open'`
 	loadLegs = `SELECT l.contact_id, l.case_id, l.queue_id, l.agency_id, l.channel, l.seq, l.agent,
 		l.enqueued_at, l.answered_at, l.ended_at, l.disposition
@@ -267,7 +268,7 @@ func contactSnapshotOf(r *loadedContact) (router.ContactSnapshot, error) {
 		Head: r.Head, Status: router.ContactStatus(r.Status), Agent: r.Agent,
 		AnsweredAt: nullTime(r.AnsweredAt), WarmOf: r.WarmOf,
 		Due: nullTime(r.DueAt), Slot: r.Slot, Attempts: r.Attempts, ConferenceOf: r.ConferenceOf,
-		Identity: r.Identity, Origin: r.Origin,
+		Identity: r.Identity, Origin: r.Origin, IdemKey: r.IdemKey,
 	}, nil
 }
 

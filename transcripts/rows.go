@@ -107,6 +107,7 @@ type contactRow struct {
 	ConferenceOf   string    `json:"conference_of"`
 	Identity       string    `json:"identity"`
 	Origin         string    `json:"origin"`
+	IdemKey        string    `json:"idempotency_key"`
 }
 
 type legRow struct {
@@ -265,7 +266,7 @@ func contactRowOf(c *router.ContactView) (contactRow, error) {
 		Agent: c.Agent, EnqueuedAt: ts(c.EnqueuedAt), AnsweredAt: nullTS(c.AnsweredAt),
 		EndedAt: nullTS(c.EndedAt), Disposition: storable(c.Disposition), WarmOf: c.WarmOf,
 		DueAt: nullTS(c.Due), Slot: c.Slot, Attempts: c.Attempts, ConferenceOf: c.ConferenceOf,
-		Identity: clean(c.Identity), Origin: c.Origin,
+		Identity: clean(c.Identity), Origin: c.Origin, IdemKey: clean(c.IdemKey),
 	}, nil
 }
 

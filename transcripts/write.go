@@ -33,7 +33,7 @@ var (
 	contactsTable = table{"contacts",
 		[]string{"id", "case_id", "queue_id", "agency_id", "channel", "status", "priority", "caller_id", "context",
 			"callback_number", "skills", "seq", "head", "agent", "enqueued_at", "answered_at", "ended_at",
-			"disposition", "warm_of", "due_at", "slot", "attempts", "conference_of", "identity", "origin"},
+			"disposition", "warm_of", "due_at", "slot", "attempts", "conference_of", "identity", "origin", "idempotency_key"},
 		""} // set in init: every column but id from excluded
 	legsTable = table{"requeued_legs",
 		[]string{"contact_id", "enqueued_at", "case_id", "queue_id", "agency_id", "channel", "seq", "agent",
@@ -300,7 +300,7 @@ func (r caseRow) appendArgs(a []any) []any {
 func (r contactRow) appendArgs(a []any) []any {
 	return append(a, r.ID, r.CaseID, r.Queue, r.Agency, r.Channel, r.Status, r.Priority, r.CallerID, r.Context,
 		r.CallbackNumber, r.Skills, r.Seq, r.Head, r.Agent, r.EnqueuedAt, r.AnsweredAt, r.EndedAt,
-		r.Disposition, r.WarmOf, r.DueAt, r.Slot, r.Attempts, r.ConferenceOf, r.Identity, r.Origin)
+		r.Disposition, r.WarmOf, r.DueAt, r.Slot, r.Attempts, r.ConferenceOf, r.Identity, r.Origin, r.IdemKey)
 }
 
 func (r legRow) appendArgs(a []any) []any {

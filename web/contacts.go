@@ -105,7 +105,10 @@ func (s *Server) statusOf(c router.ContactView) contactStatus {
 	return st
 }
 
-// createContact opens a contact. Chat is public and limited per client
+// createContact opens a contact. An Idempotency-Key header makes a retry
+// safe: the same identity sending the same key while its contact is live
+// gets that contact back (201, with its tokens) instead of a conflict and
+// a lost place. Chat is public and limited per client
 // address, and its caller id is only a label: the chat's identity is its
 // device (a cookie this server hands out). Voice and callback come only
 // from a gateway of the queue's agency (or an all-agency gateway), whose
@@ -121,6 +124,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	er := req.enqueue()
+	er.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	var who auth.Principal // the gateway; zero for a citizen's chat
 	switch req.Channel {
 	case string(router.ChannelChat):

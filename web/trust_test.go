@@ -430,3 +430,36 @@ func TestUnseenIDsReadAsUnknownOnes(t *testing.T) {
 		}
 	}
 }
+
+// A citizen whose POST /v1/contacts answer was lost retries with the same
+// Idempotency-Key and gets the same contact and tokens, not a conflict.
+func TestIdempotentContactCreate(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newHarness(t, b)
+		key := withHeader("Idempotency-Key", "retry-1")
+		var first, again created
+		r := h.chatAs(t, chatBody("gov110.general", "idem-1"), key)
+		if r.wantStatus(t, http.StatusCreated) {
+			r.decode(t, &first)
+		}
+		dev := withDevice(r.device())
+		r = h.chatAs(t, chatBody("gov110.general", "idem-1"), key, dev, withOrigin(h.ts.URL))
+		if r.wantStatus(t, http.StatusCreated) {
+			r.decode(t, &again)
+		}
+		if again.ContactID != first.ContactID || again.CitizenToken != first.CitizenToken || again.CaseToken != first.CaseToken {
+			t.Errorf("retry answered %+v; want the first contact %+v", again, first)
+		}
+		// Without the key the same device is told it waits already; the
+		// key from another device proves nothing.
+		h.chatAs(t, chatBody("gov110.general", "idem-1"), dev, withOrigin(h.ts.URL)).wantStatus(t, http.StatusConflict)
+		var other created
+		if r := h.chatAs(t, chatBody("gov110.general", "idem-1"), key); r.wantStatus(t, http.StatusCreated) && r.decode(t, &other) &&
+			other.ContactID == first.ContactID {
+			t.Error("another device with the same key got the first device's contact")
+		}
+		if w, _ := h.router.Waiting("gov110.general"); len(w) != 2 {
+			t.Errorf("%d waiting; want 2 (one per device)", len(w))
+		}
+	})
+}

@@ -17,13 +17,13 @@ export class ApiError extends Error {
 // machine whose clock is off.
 export let serverOffset = 0;
 
-export async function api(method, path, body) {
+export async function api(method, path, body, headers = {}) {
   let res;
   try {
     res = await fetch(path, {
       method,
       credentials: "same-origin",
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers: body === undefined ? headers : { ...headers, "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {

@@ -100,6 +100,10 @@ if (dir.agencies.length) {
 }
 $("#language").value = ["ko", "en"].includes(document.documentElement.lang) ? document.documentElement.lang : "ko";
 
+// startKey names one start of a chat until it succeeds: a retry after a
+// lost answer gets the same place back, not "already waiting".
+let startKey = null;
+
 async function start(queue) {
   const form = $("#start-form");
   clearFieldErrors(form);
@@ -111,7 +115,9 @@ async function start(queue) {
     context: { summary: $("#summary").value.trim(), ivr: [], attributes: {} },
   };
   try {
-    const res = await api("POST", "/v1/contacts", body);
+    startKey = startKey || (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now());
+    const res = await api("POST", "/v1/contacts", body, { "Idempotency-Key": startKey });
+    startKey = null;
     chat = { contact_id: res.contact_id, case_id: res.case_id, case_token: res.case_token, token: res.citizen_token, queue, estimates: res.estimated_wait_s !== null,
       log: [], where: { kind: "queued", position: res.position, wait: res.estimated_wait_s, light: res.light } };
     if (body.context.summary) chat.log.push({ from: "citizen", text: body.context.summary, at: new Date().toISOString(), first: true });
