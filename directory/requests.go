@@ -29,7 +29,7 @@ const (
 	MaxChatsLimit     = 20
 )
 
-// Queue defaults, as DESIGN.md's contract fixes them where it does.
+// Queue defaults, as the API contract (docs/api.md) fixes them where it does.
 const (
 	DefaultOfferTimeoutS  = 20
 	DefaultWrapupS        = 10

@@ -1,6 +1,6 @@
 // Package transcripts is tellonce's durable case log: every case, each of
 // its contacts (legs) and its whole timeline, kept in SQL so that an
-// acknowledged change survives the process (DESIGN invariant 2) and a
+// acknowledged change survives the process (docs/architecture.md, Invariants) and a
 // restart can rebuild the router's live state (invariant 3).
 //
 // # The journal
@@ -57,7 +57,7 @@
 //
 // # Review
 //
-// A Review reads the log for people (DESIGN's supervision endpoints):
+// A Review reads the log for people (the supervision endpoints of docs/api.md):
 // Search (filters, a substring search that works for Korean, keyset
 // pages), Timeline (one case across every agency it passed through),
 // Export (txt, json, csv), the access audit (Record, Audit) and retention

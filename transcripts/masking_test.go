@@ -19,7 +19,7 @@ const (
 )
 
 // Resident registration numbers are masked before they are stored
-// (DESIGN invariant 7): wherever free text reaches the database — the
+// (docs/privacy.md): wherever free text reaches the database — the
 // contact's context (summary, IVR path, attributes), the caller's name,
 // messages, speech-to-text, notes, transfer notes, end summaries and
 // dispositions — the raw rows hold only the masked form.

@@ -331,7 +331,7 @@ func clean(s string) string {
 }
 
 // storable is free text as it may be stored: clean, and with every
-// resident registration number masked (DESIGN invariant 7: masked before
+// resident registration number masked (docs/privacy.md: masked before
 // it is stored). Free text is whatever a person typed or said: messages,
 // notes, transcripts, summaries, dispositions, the IVR path, attributes,
 // the caller's name and the callback number. Identifiers (case, contact

@@ -430,7 +430,7 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-// contractCodes are the error codes of DESIGN.md's contract, plus the two
+// contractCodes are the error codes of the API contract (docs/api.md), plus the two
 // the server adds for a wrong method and an internal failure.
 var contractCodes = map[string]bool{
 	codeValidation: true, codeUnauthorized: true, codeForbidden: true, codeNotFound: true,

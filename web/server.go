@@ -1,4 +1,4 @@
-// Package web is tellonce's HTTP face: the REST API of DESIGN.md's
+// Package web is tellonce's HTTP face: the REST API of docs/api.md's
 // contract, authentication and the role and agency rules on every route,
 // operations endpoints, and the consoles embedded in the binary.
 package web

@@ -20,7 +20,7 @@ import (
 
 // Supervision: transcript search, review and export, and the access audit.
 //
-// Who sees what (DESIGN invariant 6): an admin every case; a supervisor
+// Who sees what (docs/api.md, Supervision): an admin every case; a supervisor
 // the cases that touched their agency (any leg in one of its queues); an
 // agent the cases in which they answered a leg; a gateway none. Personal
 // data (invariant 7): resident registration numbers were masked before

@@ -170,7 +170,7 @@ func (p reviewPage) ids() []string {
 // sees is which of the two cases a principal may read.
 type sees struct{ in, out bool }
 
-// reviewAccess is DESIGN invariant 6 as a table: a supervisor reads the
+// reviewAccess is the review rule of docs/architecture.md as a table: a supervisor reads the
 // cases that touched their agency, an agent the cases they answered, an
 // admin all, a gateway none.
 var reviewAccess = map[string]sees{

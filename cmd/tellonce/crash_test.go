@@ -24,7 +24,7 @@ import (
 	"tellonce/sql/sqltest"
 )
 
-// TestCrashLosesNoAcknowledgedChange is DESIGN invariants 2 and 3 end to
+// TestCrashLosesNoAcknowledgedChange is docs/architecture.md's durability invariant end to
 // end: the real binary takes chat traffic from several citizens and agents
 // at once (contacts, accepts, messages both ways, notes, transfers, ends),
 // every acknowledged change is written down, and the process is killed
