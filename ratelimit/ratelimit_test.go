@@ -4,15 +4,13 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"tellonce/clocktest"
 )
 
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time { return c.t }
-
 func TestAllowBurstThenRefill(t *testing.T) {
-	c := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := New(0.5, 3, 10, c.now) // one every 2 s, 3 at once
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := New(0.5, 3, 10, c.Now) // one every 2 s, 3 at once
 	for i := 0; i < 3; i++ {
 		if ok, _ := l.Allow("a"); !ok {
 			t.Fatalf("Allow #%d = false; want true within the burst", i+1)
@@ -25,7 +23,7 @@ func TestAllowBurstThenRefill(t *testing.T) {
 	if ok, _ := l.Allow("b"); !ok {
 		t.Fatal("Allow(b) = false; keys must not share a bucket")
 	}
-	c.t = c.t.Add(2 * time.Second)
+	c.Advance(2 * time.Second)
 	if ok, _ := l.Allow("a"); !ok {
 		t.Fatal("Allow after refill = false; want true")
 	}
@@ -35,10 +33,10 @@ func TestAllowBurstThenRefill(t *testing.T) {
 }
 
 func TestKeysAreBounded(t *testing.T) {
-	c := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := New(1, 1, 100, c.now)
+	c := clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := New(1, 1, 100, c.Now)
 	for i := 0; i < 1000; i++ {
-		c.t = c.t.Add(time.Millisecond)
+		c.Advance(time.Millisecond)
 		l.Allow(fmt.Sprint("k", i))
 	}
 	if n := l.Len(); n > 100 {
