@@ -6,26 +6,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tellonce/clocktest"
 )
 
 var t0 = time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type recSink struct {
 	mu     sync.Mutex
@@ -56,13 +41,13 @@ func seqIDs() func(string) string {
 type fixture struct {
 	t     testing.TB
 	r     *Router
-	clock *fakeClock
+	clock *clocktest.Clock
 	sink  *recSink
 }
 
 func newFixture(t testing.TB, queues []QueueConfig, agents []AgentProfile) *fixture {
 	t.Helper()
-	f := &fixture{t: t, clock: &fakeClock{t: t0}, sink: &recSink{}}
+	f := &fixture{t: t, clock: clocktest.New(t0), sink: &recSink{}}
 	r, err := New(Config{Clock: f.clock, Sink: f.sink, NewID: seqIDs()})
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func TestRestoreKeepsOrderAndHoldsAssignedContacts(t *testing.T) {
 
 	// A new process: a fresh router restored from the snapshot.
 	g := newFixture(t, nil, nil)
-	g.clock.t = f.clock.Now()
+	g.clock.Set(f.clock.Now())
 	f.must(g.r.Restore(snap))
 	if got := g.contact(held.ID); got.Status != StatusAssigned || got.Agent != "a" {
 		t.Fatalf("restored held contact %s/%s; want assigned to a", got.Status, got.Agent)
