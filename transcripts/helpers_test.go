@@ -20,23 +20,6 @@ const guard = 20 * time.Second
 
 var quiet = slog.New(slog.DiscardHandler)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // seqIDs makes deterministic ids: ct1, ct2, cs1, of1...
 func seqIDs(prefix string) func(string) string {
 	var mu sync.Mutex

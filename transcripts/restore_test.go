@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"tellonce/clocktest"
 	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
@@ -197,7 +198,7 @@ func TestLoadRestoresTheRouter(t *testing.T) {
 
 // restart is a new process on db: a fresh journal, and a router restored
 // from what it loads.
-func restart(t *testing.T, db *tsql.DB, clock *fakeClock, s mixedState, idPrefix string) (*router.Router, *Journal, []router.CaseSnapshot) {
+func restart(t *testing.T, db *tsql.DB, clock *clocktest.Clock, s mixedState, idPrefix string) (*router.Router, *Journal, []router.CaseSnapshot) {
 	t.Helper()
 	j := NewJournal(db, Options{Log: quiet})
 	cases, err := j.Load(context.Background())

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tellonce/clocktest"
 	"tellonce/router"
 	tsql "tellonce/sql"
 )
@@ -16,7 +17,7 @@ type desk struct {
 	t     *testing.T
 	r     *router.Router
 	j     *Journal
-	clock *fakeClock
+	clock *clocktest.Clock
 }
 
 func newDesk(t *testing.T, db *tsql.DB, idPrefix string, d *delivered) *desk {
@@ -26,7 +27,7 @@ func newDesk(t *testing.T, db *tsql.DB, idPrefix string, d *delivered) *desk {
 		opts.Deliver = d.deliver
 	}
 	j := NewJournal(db, opts)
-	clock := &fakeClock{t: t0}
+	clock := clocktest.New(t0)
 	r, err := router.New(router.Config{Clock: clock, Sink: j, NewID: seqIDs(idPrefix)})
 	if err != nil {
 		t.Fatal(err)
