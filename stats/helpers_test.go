@@ -9,34 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"tellonce/clocktest"
 	"tellonce/router"
 )
 
 // day0 is the test day: Monday 2 March 2026, 09:00 in Seoul.
 var day0 = time.Date(2026, 3, 2, 9, 0, 0, 0, Seoul)
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // seqIDs makes deterministic ids: ct1, ct2, cs1, of1...
 func seqIDs() func(string) string {
@@ -59,7 +37,7 @@ type durable interface {
 // server feeds them (after the change is durable, when there is a store).
 type desk struct {
 	t     testing.TB
-	clock *fakeClock
+	clock *clocktest.Clock
 	r     *router.Router
 	st    *Stats
 	store durable
@@ -85,7 +63,7 @@ func (d *desk) morningStart() string {
 
 func newDesk(t testing.TB, sink router.Sink, store durable, opts ...func(*Config)) *desk {
 	t.Helper()
-	clock := &fakeClock{t: day0}
+	clock := clocktest.New(day0)
 	r, err := router.New(router.Config{Clock: clock, Sink: sink, NewID: seqIDs()})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tellonce/clocktest"
 	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
@@ -283,18 +284,6 @@ func runHistory(t *testing.T, st *Stats, db *tsql.DB) (stop func() error) {
 	return stop
 }
 
-// eventually waits until cond holds, failing the test after 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func TestRunHistorySavesEachMinute(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		d := newDesk(t, nil, nil)
@@ -308,10 +297,10 @@ func TestRunHistorySavesEachMinute(t *testing.T) {
 			return func() bool { return fmt.Sprint(savedSamples(t, b.DB)) == fmt.Sprint(want) }
 		}
 		d.st.Queues()
-		eventually(t, "09:00 saved and the 9-day-old sample deleted", savedAre(general+" 09:00"))
+		clocktest.Eventually(t, "09:00 saved and the 9-day-old sample deleted", 10*time.Second, savedAre(general+" 09:00"))
 		d.at("09:01:00")
 		d.st.Queues()
-		eventually(t, "09:01 saved", savedAre(general+" 09:00", general+" 09:01"))
+		clocktest.Eventually(t, "09:01 saved", 10*time.Second, savedAre(general+" 09:00", general+" 09:01"))
 		// Stopping saves the minute just taken.
 		d.at("09:02:00")
 		d.st.Queues()
