@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tellonce/clocktest"
 	"tellonce/router"
 )
 
@@ -219,7 +220,7 @@ func TestReconnectRestoresDesk(t *testing.T) {
 	e := newEnv(t)
 	kim, _, cv := e.assigned()
 	_ = kim.ws.Close() // the network drops: no close frame
-	eventually(t, "router sees kim disconnected", func() bool { return !e.agentView("kim").Connected })
+	clocktest.Eventually(t, "router sees kim disconnected", waitFor, func() bool { return !e.agentView("kim").Connected })
 
 	e.clock.Advance(router.DefaultReconnectGrace / 2)
 	if _, err := e.r.Tick(); err != nil {
@@ -267,7 +268,7 @@ func TestNewConnectionReplacesOld(t *testing.T) {
 	// The restored offer works on the new socket.
 	kim2.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
 	// Left: kim2 and the citizen.
-	eventually(t, "old connection finished", func() bool { return e.connCount() == 2 })
+	clocktest.Eventually(t, "old connection finished", waitFor, func() bool { return e.connCount() == 2 })
 	if !e.agentView("kim").Connected {
 		t.Fatal("the replaced socket's end disconnected kim")
 	}

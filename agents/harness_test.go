@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tellonce/auth"
+	"tellonce/clocktest"
 	"tellonce/router"
 )
 
@@ -24,23 +25,6 @@ var t0 = time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // waitFor bounds every wait in these tests; nothing sleeps to synchronise.
 const waitFor = 5 * time.Second
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeDurable records waits; with a gate it blocks each Wait until the
 // gate is closed, announcing the wait on entered.
@@ -115,7 +99,7 @@ func (s *hubSink) release() {
 
 type env struct {
 	t     testing.TB
-	clock *fakeClock
+	clock *clocktest.Clock
 	r     *router.Router
 	hub   *Hub
 	sink  *hubSink
@@ -130,7 +114,7 @@ const allowedOrigin = "http://tellonce.test"
 // /gateway/{user}?agency=.
 func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: &fakeClock{t: t0}, dur: &fakeDurable{}}
+	e := &env{t: t, clock: clocktest.New(t0), dur: &fakeDurable{}}
 	sink := &hubSink{}
 	e.sink = sink
 	n := map[string]int{}
@@ -416,20 +400,6 @@ func (c *client) received(typ string) bool {
 		}
 	}
 	return false
-}
-
-// eventually waits for cond, polling: for state that no frame announces.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, waitFor)
-		}
-		<-tick.C
-	}
 }
 
 // agent connects an agent console and returns it with its hello.

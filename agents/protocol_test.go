@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tellonce/clocktest"
 	"tellonce/router"
 )
 
@@ -179,7 +180,7 @@ func TestSlowClientIsCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	eventually(t, "kim connected", func() bool { return e.agentView("kim").Connected })
+	clocktest.Eventually(t, "kim connected", waitFor, func() bool { return e.agentView("kim").Connected })
 	lee, _ := e.agent("lee")
 
 	big := strings.Repeat("x", 4000)
@@ -203,7 +204,7 @@ func TestSlowClientIsCut(t *testing.T) {
 	if s := lee.expect("state"); s.str("state") != "break" {
 		t.Errorf("lee got %v", s)
 	}
-	eventually(t, "the slow agent disconnected", func() bool { return !e.agentView("kim").Connected })
+	clocktest.Eventually(t, "the slow agent disconnected", waitFor, func() bool { return !e.agentView("kim").Connected })
 	if st := e.hub.Stats(); st.SlowClientsCut != 1 || st.FramesDropped == 0 || st.Agents != 1 {
 		t.Errorf("stats = %+v; want one cut, drops, one agent left", st)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tellonce/auth"
+	"tellonce/clocktest"
 	"tellonce/router"
 )
 
@@ -64,7 +65,7 @@ func TestSignOutClosesTheUsersSockets(t *testing.T) {
 	for _, c := range []*client{lee, other} {
 		wantOpen(t, c)
 	}
-	eventually(t, "kim's socket unregistered", func() bool { return !e.agentView("kim").Connected })
+	clocktest.Eventually(t, "kim's socket unregistered", waitFor, func() bool { return !e.agentView("kim").Connected })
 }
 
 func TestEndSessionClosesThatSessionsSocketsOnly(t *testing.T) {
@@ -89,7 +90,7 @@ func TestEndSessionClosesThatSessionsSocketsOnly(t *testing.T) {
 // A socket closes once its session has expired, by the session store's
 // clock; one whose session lasts longer, or has no expiry, stays.
 func TestExpiredSessionsSocketsClose(t *testing.T) {
-	sessions := &fakeClock{t: t0} // the session store's clock
+	sessions := clocktest.New(t0) // the session store's clock
 	e := newEnv(t, func(c *Config) { c.Now = sessions.Now })
 	soon := t0.Add(time.Hour).Format(time.RFC3339)
 	later := t0.Add(time.Hour + time.Second).Format(time.RFC3339)
@@ -143,7 +144,7 @@ func (s *fakeSessions) set(f func(live map[string]auth.Principal)) {
 func (s *fakeSessions) checked(t *testing.T, ids ...string) {
 	t.Helper()
 	slices.Sort(ids)
-	eventually(t, "one re-check of every open socket's session", func() bool {
+	clocktest.Eventually(t, "one re-check of every open socket's session", waitFor, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return slices.ContainsFunc(s.calls, func(c []string) bool { return slices.Equal(c, ids) })
@@ -259,7 +260,7 @@ func TestFramesAfterSignOutAreNotApplied(t *testing.T) {
 		e.hub.EndSession("s1")
 		wantSignedOut(t, kim, start)
 		release()
-		eventually(t, "kim's socket finished", func() bool { return e.connCount() == 0 })
+		clocktest.Eventually(t, "kim's socket finished", waitFor, func() bool { return e.connCount() == 0 })
 		if st := e.agentView("kim").State; st != router.StateAvailable {
 			t.Errorf("kim is %s; want available: the frame after the logout was applied", st)
 		}
@@ -280,7 +281,7 @@ func TestFramesAfterSignOutAreNotApplied(t *testing.T) {
 		e.hub.SignOut("gw", "user deleted")
 		wantSignedOut(t, gw, start)
 		release()
-		eventually(t, "the gateway's socket finished", func() bool { return e.connCount() == 0 })
+		clocktest.Eventually(t, "the gateway's socket finished", waitFor, func() bool { return e.connCount() == 0 })
 		if got, err := e.r.Peek(cv.ID); err != nil || got.Status != router.StatusQueued {
 			t.Errorf("call after the sign-out: status %q, err %v; want still queued: the hangup after it was applied", got.Status, err)
 		}
