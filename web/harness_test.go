@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"tellonce/auth"
+	"tellonce/clocktest"
 	"tellonce/directory"
 	"tellonce/router"
 	tsql "tellonce/sql"
@@ -59,35 +60,17 @@ const testPassword = "correct-horse-battery"
 // testHasher is cheap: tests hash many passwords and verify many logins.
 var testHasher = auth.Hasher{Time: 1, Memory: 64, Threads: 1}
 
-// fakeClock is the clock of the store, the sessions and the rate limits;
-// it moves only when a test advances it.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// clockStart is where the harness's clock starts: the clock of the router,
+// the statistics, the store, the sessions and the rate limits, which moves
+// only when a test advances it.
+var clockStart = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 type harness struct {
 	t        testing.TB
 	backend  string
 	db       *tsql.DB
 	cfg      Config
-	clock    *fakeClock
+	clock    *clocktest.Clock
 	dir      *directory.Store
 	sessions *auth.Sessions
 	server   *Server
@@ -127,7 +110,7 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 	for _, o := range opts {
 		o(&cfg)
 	}
-	clock := newFakeClock()
+	clock := clocktest.New(clockStart)
 	h := &harness{
 		t: t, backend: b.Name, db: b.DB, cfg: cfg, clock: clock,
 		dir:      directory.NewStore(b.DB, clock.Now),
