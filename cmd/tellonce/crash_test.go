@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"tellonce/clocktest"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 )
@@ -106,7 +107,7 @@ func startBinary(t *testing.T, bin, dsn string) *binaryProcess {
 	case <-time.After(waitTime):
 		t.Fatalf("the binary did not report its address within %s: %s", waitTime, p.server.logs.String())
 	}
-	eventually(t, "GET /readyz", func() error { return statusOK(p.server, "/readyz", "") })
+	clocktest.EventuallyNil(t, "GET /readyz", waitTime, func() error { return statusOK(p.server, "/readyz", "") })
 	return p
 }
 

@@ -430,7 +430,7 @@ func storedCase(ctx context.Context, db *tsql.DB, caseID string) (caseDoc, error
 	return c, rows.Err()
 }
 
-// statusOK is a condition for eventually: GET path answers 200.
+// statusOK is a condition for clocktest.EventuallyNil: GET path answers 200.
 func statusOK(s *testServer, path, token string) error {
 	status, b, err := s.request("GET", path, token, nil)
 	if err != nil {
@@ -440,20 +440,4 @@ func statusOK(s *testServer, path, token string) error {
 		return fmt.Errorf("GET %s = %d %s", path, status, b)
 	}
 	return nil
-}
-
-// eventually polls cond until it returns nil or the wait ends.
-func eventually(t testing.TB, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTime)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %v after %s", what, err, waitTime)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"tellonce/clocktest"
 )
 
 // End-to-end tests of what happens when people or networks do not behave:
@@ -148,7 +150,7 @@ func TestAgentReconnect(t *testing.T) {
 			dropped := time.Now()
 			first.Drop()
 			// After the grace the contact is back, at the head of the line.
-			eventually(t, "contact back in the queue", func() error {
+			clocktest.EventuallyNil(t, "contact back in the queue", waitTime, func() error {
 				if st := s.contactStatus(t, c); st.Status != "queued" || st.Position != 1 {
 					return fmt.Errorf("contact is %s at %d", st.Status, st.Position)
 				}
