@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tellonce/auth"
+	"tellonce/clocktest"
 	"tellonce/directory"
 	"tellonce/sql/sqltest"
 )
@@ -58,28 +59,24 @@ func TestVerifyRejectsUnreadableHashes(t *testing.T) {
 	}
 }
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
 func TestSessions(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		ctx := context.Background()
-		c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-		dir := directory.NewStore(b.DB, c.now)
+		c := clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+		dir := directory.NewStore(b.DB, c.Now)
 		if _, err := dir.CreateAgency(ctx, directory.AgencyCreate{ID: "gov110", Name: "110"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := dir.CreateUser(ctx, directory.UserCreate{Username: "kim", Name: "김", Password: "long enough pw", Role: "agent", Agency: "gov110"}, "h"); err != nil {
 			t.Fatal(err)
 		}
-		s := auth.NewSessions(b.DB, time.Hour, c.now)
+		s := auth.NewSessions(b.DB, time.Hour, c.Now)
 		token, exp, err := s.Create(ctx, "kim", "127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !exp.Equal(c.t.Add(time.Hour)) {
-			t.Errorf("expiry = %v; want %v", exp, c.t.Add(time.Hour))
+		if !exp.Equal(c.Now().Add(time.Hour)) {
+			t.Errorf("expiry = %v; want %v", exp, c.Now().Add(time.Hour))
 		}
 		p, err := s.Lookup(ctx, token)
 		if err != nil {
@@ -108,7 +105,7 @@ func TestSessions(t *testing.T) {
 			t.Error("the session secret is stored in clear; want only its hash")
 		}
 
-		c.t = c.t.Add(time.Hour)
+		c.Advance(time.Hour)
 		if _, err := s.Lookup(ctx, token); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Errorf("Lookup(expired) = %v; want ErrInvalidToken", err)
 		}
@@ -134,15 +131,15 @@ func TestSessions(t *testing.T) {
 func TestSessionCache(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		ctx := context.Background()
-		c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-		dir := directory.NewStore(b.DB, c.now)
+		c := clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+		dir := directory.NewStore(b.DB, c.Now)
 		if _, err := dir.CreateAgency(ctx, directory.AgencyCreate{ID: "gov110", Name: "110"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := dir.CreateUser(ctx, directory.UserCreate{Username: "kim", Name: "김", Password: "long enough pw", Role: "agent", Agency: "gov110"}, "h"); err != nil {
 			t.Fatal(err)
 		}
-		s := auth.NewSessions(b.DB, time.Hour, c.now)
+		s := auth.NewSessions(b.DB, time.Hour, c.Now)
 		s.CacheLookups(2 * time.Second)
 		token, _, err := s.Create(ctx, "kim", "127.0.0.1")
 		if err != nil {
@@ -162,7 +159,7 @@ func TestSessionCache(t *testing.T) {
 		if _, err := s.Lookup(ctx, id+"."+secret[:len(secret)-1]+"x"); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Errorf("Lookup(cached id, wrong secret) = %v; want ErrInvalidToken", err)
 		}
-		c.t = c.t.Add(2 * time.Second)
+		c.Advance(2 * time.Second)
 		if _, err := s.Lookup(ctx, token); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Errorf("Lookup(after the cache period, row gone) = %v; want ErrInvalidToken", err)
 		}
@@ -196,7 +193,7 @@ func TestSessionCache(t *testing.T) {
 		if _, err := s.Lookup(ctx, token); err != nil {
 			t.Fatal(err)
 		}
-		c.t = c.t.Add(time.Hour)
+		c.Advance(time.Hour)
 		if _, err := s.Lookup(ctx, token); !errors.Is(err, auth.ErrInvalidToken) {
 			t.Errorf("Lookup(cached but expired) = %v; want ErrInvalidToken", err)
 		}
@@ -209,8 +206,8 @@ func TestSessionCache(t *testing.T) {
 func TestSessionsCurrent(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		ctx := context.Background()
-		c := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-		dir := directory.NewStore(b.DB, c.now)
+		c := clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+		dir := directory.NewStore(b.DB, c.Now)
 		if _, err := dir.CreateAgency(ctx, directory.AgencyCreate{ID: "gov110", Name: "110"}); err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +216,7 @@ func TestSessionsCurrent(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		s := auth.NewSessions(b.DB, time.Hour, c.now)
+		s := auth.NewSessions(b.DB, time.Hour, c.Now)
 		s.CacheLookups(time.Minute)
 		login := func(username string) auth.Principal {
 			t.Helper()
@@ -237,7 +234,7 @@ func TestSessionsCurrent(t *testing.T) {
 			return p
 		}
 		early := login("kim")
-		c.t = c.t.Add(30 * time.Minute)
+		c.Advance(30 * time.Minute)
 		kim, lee, gone := login("kim"), login("lee"), login("lee")
 		if err := s.Delete(ctx, gone.SessionID); err != nil {
 			t.Fatal(err)
@@ -246,7 +243,7 @@ func TestSessionsCurrent(t *testing.T) {
 		if _, err := b.DB.ExecContext(ctx, b.DB.Rebind(`UPDATE users SET role = ?, pii = ? WHERE username = ?`), "supervisor", true, "lee"); err != nil {
 			t.Fatal(err)
 		}
-		c.t = c.t.Add(30 * time.Minute) // early has just expired
+		c.Advance(30 * time.Minute) // early has just expired
 
 		// More ids than one query takes, most of them unknown.
 		ids := []string{}
