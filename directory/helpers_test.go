@@ -9,10 +9,10 @@ import (
 	"os"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"tellonce/clocktest"
 	"tellonce/directory"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
@@ -21,26 +21,10 @@ import (
 // clock is the store's clock in these tests. It stands still until moved,
 // and its time is in a zone other than UTC and finer than a microsecond,
 // so the store has to normalise what it keeps.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock struct{ *clocktest.Clock }
 
 func newClock() *clock {
-	return &clock{t: time.Date(2026, 3, 1, 9, 30, 0, 123456789, time.FixedZone("KST", 9*3600))}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock on by d.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	return &clock{clocktest.New(time.Date(2026, 3, 1, 9, 30, 0, 123456789, time.FixedZone("KST", 9*3600)))}
 }
 
 // Stamp is what the store keeps of the clock's time: UTC, to the
@@ -126,21 +110,17 @@ var appName = fmt.Sprintf("directory-test-%d", os.Getpid())
 // wait for a lock.
 func (e *env) waitForLockWaits(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	clocktest.EventuallyNil(t, "the store's connections waiting for a lock", 10*time.Second, func() error {
 		var waiting int
 		if err := e.db.GetContext(e.ctx, &waiting, `SELECT COUNT(*) FROM pg_stat_activity
 			WHERE application_name = $1 AND wait_event_type = 'Lock'`, appName); err != nil {
 			t.Fatal(err)
 		}
-		if waiting == n {
-			return
+		if waiting != n {
+			return fmt.Errorf("%d, want %d", waiting, n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections wait for a lock; want %d", waiting, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // dump returns every row of the tables, in a stable order, to compare the
