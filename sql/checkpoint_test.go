@@ -3,12 +3,14 @@ package sql_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"testing"
 	"time"
 
+	"tellonce/clocktest"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 )
@@ -77,13 +79,12 @@ func TestRunCheckpointsCopiesTheWAL(t *testing.T) {
 		done <- b.DB.RunCheckpoints(ctx, 5*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	fill(t, b.DB, b.DSN)
-	deadline := time.Now().Add(10 * time.Second)
-	for fileSize(t, b.DSN) < walTestBytes {
-		if time.Now().After(deadline) {
-			t.Fatalf("database file is %d bytes 10s after the writes; want at least %d (nothing checkpointed)", fileSize(t, b.DSN), walTestBytes)
+	clocktest.EventuallyNil(t, "the WAL checkpointed after the writes", 10*time.Second, func() error {
+		if size := fileSize(t, b.DSN); size < walTestBytes {
+			return fmt.Errorf("database file is %d bytes; want at least %d (nothing checkpointed)", size, walTestBytes)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("RunCheckpoints returned %v after its context ended; want context.Canceled", err)
