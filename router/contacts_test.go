@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"tellonce/clocktest"
 )
 
 func TestDuplicateCaller(t *testing.T) {
@@ -161,22 +162,18 @@ func TestDeepPlacesShareAWalk(t *testing.T) {
 			answers <- answer{i, got}
 		}()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	clocktest.EventuallyNil(t, "every caller in the round", 10*time.Second, func() error {
 		pr.mu.Lock()
 		joined := 0
 		if g := pr.gathering["q"]; g != nil {
 			joined = len(g.ids)
 		}
 		pr.mu.Unlock()
-		if joined == callers {
-			break
+		if joined != callers {
+			return fmt.Errorf("%d of %d callers joined the round", joined, callers)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d callers joined the round", joined, callers)
-		}
-		runtime.Gosched()
-	}
+		return nil
+	})
 	walk.Unlock()
 	for range callers {
 		a := <-answers
