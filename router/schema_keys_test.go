@@ -2,8 +2,6 @@ package router
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -91,17 +89,5 @@ func TestIndexKeysGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "keys.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("index keys changed; run go test ./router -run IndexKeysGolden -update and review the diff.\ngot:\n%s\nwant:\n%s", got, want)
-	}
+	checkGolden(t, "keys.golden", got, "IndexKeysGolden")
 }

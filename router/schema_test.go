@@ -16,8 +16,14 @@ func TestSchemaGolden(t *testing.T) {
 	if err := s.Validate(); err != nil {
 		t.Fatalf("schema.Validate() = %v", err)
 	}
-	got := describeSchema(s)
-	path := filepath.Join("testdata", "schema.golden")
+	checkGolden(t, "schema.golden", describeSchema(s), "SchemaGolden")
+}
+
+// checkGolden compares got with testdata/name, rewriting it with -update;
+// test is the -run name that regenerates it.
+func checkGolden(t *testing.T, name, got, test string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -28,7 +34,7 @@ func TestSchemaGolden(t *testing.T) {
 		t.Fatalf("read golden (run with -update to create it): %v", err)
 	}
 	if got != string(want) {
-		t.Errorf("schema changed; run go test ./router -run SchemaGolden -update and review the diff.\ngot:\n%s\nwant:\n%s", got, want)
+		t.Errorf("%s changed; run go test ./router -run %s -update and review the diff.\ngot:\n%s\nwant:\n%s", name, test, got, want)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -166,13 +167,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dsn == "" {
-		*dsn = getenv("TELLONCE_DB")
-	}
-	if *dsn == "" {
-		*dsn = getenv("DATABASE_URL")
-	}
-	db, err := tsql.Open(ctx, *dsn)
+	db, err := openFlagged(ctx, *dsn, getenv)
 	if err != nil {
 		return err
 	}
@@ -185,8 +180,19 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "applied %d migrations; schema version %d (%s)\n", n, v, describeDB(*dsn))
+	fmt.Fprintf(stdout, "applied %d migrations; schema version %d (%s)\n", n, v, describeDB(cmp.Or(*dsn, getenv("TELLONCE_DB"), getenv("DATABASE_URL"))))
 	return nil
+}
+
+// openFlagged opens the database a command's --db names, else
+// TELLONCE_DB, else DATABASE_URL (else the embedded default).
+func openFlagged(ctx context.Context, dsn string, getenv func(string) string) (*tsql.DB, error) {
+	for _, env := range []string{"TELLONCE_DB", "DATABASE_URL"} {
+		if dsn == "" {
+			dsn = getenv(env)
+		}
+	}
+	return tsql.Open(ctx, dsn)
 }
 
 func openAndMigrate(ctx context.Context, dsn string, log *slog.Logger) (*tsql.DB, error) {

@@ -11,7 +11,6 @@ import (
 
 	"tellonce/auth"
 	"tellonce/directory"
-	tsql "tellonce/sql"
 )
 
 // users runs "tellonce users reset-password NAME": on the server, against
@@ -45,13 +44,7 @@ is generated and printed once.
 		return errors.New("users reset-password: want exactly one user name")
 	}
 	name := fs.Arg(0)
-	if *dsn == "" {
-		*dsn = getenv("TELLONCE_DB")
-	}
-	if *dsn == "" {
-		*dsn = getenv("DATABASE_URL")
-	}
-	db, err := tsql.Open(ctx, *dsn)
+	db, err := openFlagged(ctx, *dsn, getenv)
 	if err != nil {
 		return err
 	}
