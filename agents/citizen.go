@@ -180,6 +180,7 @@ func (h *Hub) liveLeg(contactID string) (router.ContactView, error) {
 }
 
 func (h *Hub) attachCitizenLocked(c *conn, contactID, queue string) {
+	delete(h.absent, contactID) // back in time
 	c.contactID, c.queue = contactID, queue
 	add(h.citizens, contactID, c)
 	add(h.byQueue, queue, c)

@@ -66,6 +66,10 @@ type Config struct {
 	// citizens' places (default 250ms): a line that moves often is walked
 	// once per interval, not once per move.
 	PositionInterval time.Duration
+	// ChatAbsent is how long a waiting chat keeps its place after its
+	// citizen's last socket closed without leaving; then it leaves the
+	// line (abandoned, "absent"). Zero keeps it for ever.
+	ChatAbsent time.Duration
 	// Refused hears every frame refused on someone else's contact, case or
 	// offer (see Refusal), for the access audit; nil hears nothing. It is
 	// called on the socket's reader, so it should be quick.
@@ -176,6 +180,7 @@ type Hub struct {
 	offers   map[string]pendingOffer // by contact id
 	calls    map[string]string       // voice/callback contact → agency whose gateway carries it
 	moved    map[string]struct{}     // queues whose waiting citizens' places need a refresh
+	absent   map[string]time.Time    // waiting chats with no citizen socket, since when
 
 	// The position refresher (refreshPlaces, under Run): movedKick wakes
 	// it, rest paces it (a test may replace it and refreshChunk before the
@@ -217,6 +222,7 @@ func NewHub(r *router.Router, d switchboard.Journal, cfg Config) *Hub {
 		offers:   map[string]pendingOffer{},
 		calls:    map[string]string{},
 		moved:    map[string]struct{}{},
+		absent:   map[string]time.Time{},
 
 		movedKick:    make(chan struct{}, 1),
 		rest:         restFor(cfg.PositionInterval),
@@ -238,6 +244,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { h.refreshPlaces(ctx); return nil })
 	g.Go(func() error { h.watchSessions(ctx); return nil })
+	if h.cfg.ChatAbsent > 0 {
+		g.Go(func() error { h.watchAbsent(ctx); return nil })
+	}
 	return g.Wait()
 }
 
@@ -354,6 +363,11 @@ func (h *Hub) finish(c *conn) {
 		}
 	case kindCitizen:
 		h.detachCitizenLocked(c)
+		// The citizen's last socket went without leaving: their place is
+		// kept for ChatAbsent (watchAbsent).
+		if id := c.contactID; id != "" && !c.finished && !c.callback && len(h.citizens[id]) == 0 {
+			h.absent[id] = h.now()
+		}
 	case kindGateway:
 		delete(h.gateways, c)
 	}

@@ -412,6 +412,23 @@ func (r *Router) AbandonBy(contactID, actor string) ([]Event, error) {
 	})
 }
 
+// LeaveAbsent takes a waiting chat out of the line because its citizen has
+// been gone too long (their socket closed and did not come back): the
+// contact is abandoned with the disposition "absent". A contact an agent
+// holds already is theirs to end: that is a conflict.
+func (r *Router) LeaveAbsent(contactID string) ([]Event, error) {
+	return r.write(func(w *writer) error {
+		c, err := getContact(w.txn, contactID)
+		if err != nil {
+			return fmt.Errorf("leave absent: %w", err)
+		}
+		if c.Status != StatusQueued && c.Status != StatusOffered {
+			return fmt.Errorf("leave absent %s: contact is %s: %w", contactID, c.Status, ErrConflict)
+		}
+		return w.endContactTxn(contactID, "absent", "", "router", EventAbandoned)
+	})
+}
+
 // End is the assigned agent closing a contact with a disposition; the agent
 // wraps up and the case closes if this was its last live leg.
 func (r *Router) End(username, contactID, disposition, summary string) ([]Event, error) {

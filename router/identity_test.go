@@ -210,3 +210,27 @@ func TestIdempotentEnqueue(t *testing.T) {
 	req.IdempotencyKey = "bad key"
 	wantErr(t, "a key with a space", errOf3(f.r.Enqueue(req)), ErrInvalid)
 }
+
+// A waiting chat whose citizen is gone leaves as "absent"; one an agent
+// holds is not taken from them.
+func TestLeaveAbsent(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q", func(q *QueueConfig) { q.Channels = []Channel{ChannelChat} })},
+		[]AgentProfile{agent("a", "q")})
+	c := f.enqueue("q", "x", chat)
+	evs, err := f.r.LeaveAbsent(c.ID)
+	f.must(err)
+	found := false
+	for _, e := range evs {
+		if e.Type == EventAbandoned && e.ContactID == c.ID {
+			found = e.Reason == "absent" && e.Actor == "router"
+		}
+	}
+	if !found {
+		t.Errorf("events %+v; want the contact abandoned, reason absent, by the router", evs)
+	}
+	f.online("a")
+	held := f.enqueue("q", "y", chat)
+	f.accept(held.ID)
+	_, err = f.r.LeaveAbsent(held.ID)
+	wantErr(t, "an absent citizen's assigned chat", err, ErrConflict)
+}

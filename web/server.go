@@ -73,6 +73,9 @@ type Sockets struct {
 	// AckTimeout bounds the wait for durability before an error answers
 	// instead of the ack (default 10s).
 	AckTimeout time.Duration
+	// ChatAbsent is how long a waiting chat keeps its place after its
+	// citizen's socket went without leaving (zero: for ever).
+	ChatAbsent time.Duration
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -196,7 +199,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		Sessions: d.Sessions, SessionCheck: max(d.Sessions.CachePeriod(), time.Second), Now: d.Now,
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
 		SendBuffer: cfg.Sockets.SendBuffer, WriteTimeout: cfg.Sockets.WriteTimeout, PongWait: cfg.Sockets.PongWait,
-		MaxFrameBytes: cfg.Sockets.MaxFrameBytes, AckTimeout: cfg.Sockets.AckTimeout,
+		MaxFrameBytes: cfg.Sockets.MaxFrameBytes, AckTimeout: cfg.Sockets.AckTimeout, ChatAbsent: cfg.Sockets.ChatAbsent,
 		CaseToken: d.Tokens.CaseToken, Refused: s.socketRefusal, ClientAddr: s.clientAddr,
 	})
 	s.handler = s.routes()

@@ -65,6 +65,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.DurationVar(&c.web.Sockets.PongWait, "ws-pong-wait", 60*time.Second, "how long a WebSocket that answers no ping lives (pings go every nine tenths of it, at most 25s)")
 	fs.Int64Var(&c.web.Sockets.MaxFrameBytes, "ws-max-frame", 64<<10, "the largest WebSocket frame read, in bytes (a larger one is answered too_large)")
 	fs.DurationVar(&c.web.Sockets.AckTimeout, "ws-ack-timeout", 10*time.Second, "how long a frame waits for its change to be durable before it is answered unavailable")
+	fs.DurationVar(&c.web.Sockets.ChatAbsent, "chat-absent", 2*time.Minute, "how long a waiting chat keeps its place after the citizen's page went away without leaving (0: for ever)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -148,6 +149,8 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 		return c, fmt.Errorf("--ws-max-frame %d: want 4096 to 16777216", s.MaxFrameBytes)
 	case s.AckTimeout < time.Second || s.AckTimeout > time.Minute:
 		return c, fmt.Errorf("--ws-ack-timeout %s: want 1s to 1m", s.AckTimeout)
+	case s.ChatAbsent != 0 && (s.ChatAbsent < 10*time.Second || s.ChatAbsent > 24*time.Hour):
+		return c, fmt.Errorf("--chat-absent %s: want 0, or 10s to 24h", s.ChatAbsent)
 	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)
