@@ -19,9 +19,12 @@ func TestChatForgetsAnEndedChat(t *testing.T) {
 	if s := stored(); s == "" {
 		t.Fatal("an open chat is not kept for a reload")
 	}
-	citizen.click("#leave")
+	// Leave as a citizen does, once the page has settled (the place and
+	// the callback offer above the button move it while they render).
+	citizen.waitFor("place shown", `/\d/.test(document.querySelector("#where")?.textContent || "")`)
+	citizen.do("leave", chromedp.Evaluate[chromedp.Void](`document.querySelector("#leave").click()`))
 	citizen.waitFor("asked to confirm", `!document.querySelector("#leave-confirm").hidden`)
-	citizen.click("#leave-yes")
+	citizen.do("confirm", chromedp.Evaluate[chromedp.Void](`document.querySelector("#leave-yes").click()`))
 	citizen.waitFor("chat ended", `!document.querySelector("#ended-box").hidden`)
 	if s := stored(); s != "" {
 		t.Errorf("after the end the browser keeps %s", s)
