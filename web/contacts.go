@@ -179,6 +179,11 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 			s.refuseCase(w, r, who, req.CaseID)
 			return
 		}
+		var dup *router.DuplicateContactError
+		if errors.As(err, &dup) {
+			s.alreadyWaiting(w, r, dup)
+			return
+		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -190,6 +195,21 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	st.CitizenToken = s.tokens.Token(c.ID)
 	st.CaseToken = s.tokens.CaseToken(c.CaseID)
 	writeJSON(w, http.StatusCreated, st)
+}
+
+// alreadyWaiting answers a caller who holds a live place in the queue
+// already: 409 with that contact and its tokens, so a citizen's own device
+// that lost them (another tab, cleared storage) can rejoin its place. The
+// one-place rule keys on the identity — this device, this asserted number
+// — so the contact named is always the asker's own, never someone else's.
+func (s *Server) alreadyWaiting(w http.ResponseWriter, r *http.Request, dup *router.DuplicateContactError) {
+	body := map[string]any{"error": apiError{Code: codeConflict, Message: "this caller is already waiting in this queue"},
+		"contact_id": dup.ContactID}
+	if c, err := s.router.Peek(dup.ContactID); err == nil {
+		body["citizen_token"] = s.tokens.Token(c.Origin)
+		body["case_id"], body["case_token"] = c.CaseID, s.tokens.CaseToken(c.CaseID)
+	}
+	writeJSON(w, http.StatusConflict, body)
 }
 
 // refuseCase answers a continuation of a case the caller may not continue

@@ -463,3 +463,21 @@ func TestIdempotentContactCreate(t *testing.T) {
 		}
 	})
 }
+
+// A device that lost its chat's tokens and starts again is told where its
+// place is, with the tokens to rejoin it; nobody else ever is.
+func TestAlreadyWaitingDeviceCanRejoin(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	c := h.chat(t, "gov110.general", "rejoin-1")
+	r := h.chatAs(t, chatBody("gov110.general", "rejoin-1"), withDevice(c.Device), withOrigin(h.ts.URL))
+	r.wantStatus(t, http.StatusConflict)
+	var dup struct {
+		ContactID    string `json:"contact_id"`
+		CitizenToken string `json:"citizen_token"`
+		CaseToken    string `json:"case_token"`
+	}
+	if r.decode(t, &dup) && (dup.ContactID != c.ContactID || dup.CitizenToken != c.CitizenToken || dup.CaseToken != c.CaseToken) {
+		t.Errorf("409 = %+v; want the device's own contact %s and its tokens", dup, c.ContactID)
+	}
+	h.do(http.MethodGet, "/v1/contacts/"+dup.ContactID+"?token="+dup.CitizenToken, asAnon, nil).wantStatus(t, http.StatusOK)
+}

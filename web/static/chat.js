@@ -125,6 +125,18 @@ async function start(queue) {
     $("#summary").value = "";
     openChat();
   } catch (e) {
+    const held = e.status === 409 && e.body && e.body.citizen_token ? e.body : null;
+    if (held) {
+      // This device waits in this line already (another tab, or its
+      // record was lost): rejoin that place, its messages read back.
+      startKey = null;
+      chat = { contact_id: held.contact_id, case_id: held.case_id, case_token: held.case_token, token: held.citizen_token,
+        queue, estimates: true, log: [], where: { kind: "queued", position: 0 } };
+      persist();
+      openChat();
+      announce(t("chat.rejoined"));
+      return;
+    }
     if (e.status === 409) e = { field: "queue", message: t("chat.already_waiting") };
     else if (e.status === 429) e = { field: "", message: t("chat.too_many") };
     else if (e.code === "network") e = { field: "", message: t("error.network") };

@@ -38,3 +38,24 @@ func TestChatForgetsAnEndedChat(t *testing.T) {
 		t.Errorf("after the end the browser keeps %d other entries: %s", n, eval[string](citizen, `JSON.stringify(localStorage)`))
 	}
 }
+
+// A citizen whose page lost its record of a waiting chat (storage cleared)
+// and starts again in the same line is taken back to their place, not
+// told to find a window they no longer have.
+func TestChatRejoinsItsPlace(t *testing.T) {
+	b := newBrowser(t)
+	citizen := b.page("citizen")
+	citizen.startCitizenChat("nts126", "nts126.general", "다시 찾기", "자리 확인")
+	first := eval[string](citizen, `JSON.parse(localStorage.getItem("tellonce.chat")).contact_id`)
+	token := eval[string](citizen, `JSON.parse(localStorage.getItem("tellonce.chat")).token`)
+	t.Cleanup(func() { // later tests use this line
+		(&apiClient{t: t}).call("DELETE", "/v1/contacts/"+first+"?token="+token, nil, nil)
+	})
+	// Away from the chat page (which would save the chat again), the
+	// browser loses its record of it.
+	citizen.navigate("/status")
+	citizen.do("forget", chromedp.Evaluate[chromedp.Void](`localStorage.removeItem("tellonce.chat")`))
+	citizen.startCitizenChat("nts126", "nts126.general", "다시 찾기", "또 시작")
+	citizen.waitFor("back in the first place", `(JSON.parse(localStorage.getItem("tellonce.chat")) || {}).contact_id === `+jsString(first))
+	citizen.waitFor("the place shown", `/\d/.test(document.querySelector("#where")?.textContent || "")`)
+}
