@@ -58,4 +58,6 @@ onLangChange(render);
 apply();
 me = await currentUser().catch(() => null);
 render();
-if (!me) $("#username").focus();
+// Only where nobody has started typing: the check above is a round trip,
+// and a quick hand may be in the password field already.
+if (!me && (!document.activeElement || document.activeElement === document.body)) $("#username").focus();
