@@ -2,7 +2,6 @@ package transcripts
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -56,18 +55,6 @@ const (
 // from transfersSince, which may reach back before start for a warm
 // transfer asked for before it and accepted after.
 func ReadDay(ctx context.Context, db *tsql.DB, start, transfersSince time.Time) (Day, error) {
-	type legRow struct {
-		ContactID   string         `db:"contact_id"`
-		CaseID      string         `db:"case_id"`
-		Queue       string         `db:"queue_id"`
-		Agency      string         `db:"agency_id"`
-		Channel     string         `db:"channel"`
-		Agent       string         `db:"agent"`
-		EnqueuedAt  time.Time      `db:"enqueued_at"`
-		AnsweredAt  sql.NullTime   `db:"answered_at"`
-		EndedAt     sql.NullTime   `db:"ended_at"`
-		Disposition sql.NullString `db:"disposition"`
-	}
 	var d Day
 	start = start.UTC()
 	for _, q := range []struct {
@@ -75,14 +62,14 @@ func ReadDay(ctx context.Context, db *tsql.DB, start, transfersSince time.Time) 
 		sql      string
 		requeued bool
 	}{{"contacts", dayContacts, false}, {"requeued legs", dayRequeued, true}} {
-		var rows []legRow
+		var rows []loadedLeg
 		if err := db.SelectContext(ctx, &rows, db.Rebind(q.sql), start, start); err != nil {
 			return Day{}, fmt.Errorf("read the day: %s: %w", q.what, err)
 		}
 		for _, r := range rows {
 			d.Legs = append(d.Legs, DayLeg{ContactID: r.ContactID, CaseID: r.CaseID, Queue: r.Queue, Agency: r.Agency,
 				Channel: r.Channel, Agent: r.Agent, EnqueuedAt: r.EnqueuedAt, AnsweredAt: r.AnsweredAt.Time,
-				EndedAt: r.EndedAt.Time, Disposition: r.Disposition.String, Requeued: q.requeued})
+				EndedAt: r.EndedAt.Time, Disposition: r.Disposition, Requeued: q.requeued})
 		}
 	}
 	var transfers []struct {

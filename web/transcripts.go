@@ -81,36 +81,35 @@ func (s *Server) audit(r *http.Request, p auth.Principal, e transcripts.AuditEnt
 // (the zero Principal for an anonymous citizen). The refusal stands
 // whether or not the row could be written: a failed audit is logged.
 func (s *Server) auditRefusal(r *http.Request, p auth.Principal, e transcripts.AuditEntry) {
-	if s.review == nil {
-		return
-	}
-	e.Outcome = transcripts.OutcomeDenied
-	e.At = s.now()
-	e.Username, e.Role, e.Agency, e.ClientAddr = p.Username, p.Role, p.Agency, s.clientAddr(r)
-	if e.Role == "" {
-		e.Role = "citizen"
-	}
-	if err := s.review.Record(r.Context(), e); err != nil {
-		s.log.ErrorContext(r.Context(), "access audit of a refusal not written", "action", e.Action, "err", err)
-	}
+	s.recordRefusal(r.Context(), p, s.clientAddr(r), e)
 }
 
 // socketRefusal audits a frame refused on someone else's contact, case
 // or offer.
 func (s *Server) socketRefusal(rf agents.Refusal) {
-	if s.review == nil {
-		return
-	}
-	e := transcripts.AuditEntry{At: s.now(), Username: rf.Login.Username, Role: rf.Login.Role, Agency: rf.Login.Agency,
-		ClientAddr: rf.Addr, Action: transcripts.ActionContact, CaseID: rf.CaseID,
-		Query: "op=" + rf.Frame + "&contact_id=" + rf.ContactID, Outcome: transcripts.OutcomeDenied}
-	if rf.ContactID == "" {
-		e.Query = "op=" + rf.Frame
+	e := transcripts.AuditEntry{Action: transcripts.ActionContact, CaseID: rf.CaseID, Query: "op=" + rf.Frame}
+	if rf.ContactID != "" {
+		e.Query += "&contact_id=" + rf.ContactID
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	s.recordRefusal(ctx, rf.Login, rf.Addr, e)
+}
+
+// recordRefusal writes a denied row for p from addr (the zero Principal
+// is an anonymous citizen). The refusal stands whether or not the row
+// could be written: a failed audit is logged.
+func (s *Server) recordRefusal(ctx context.Context, p auth.Principal, addr string, e transcripts.AuditEntry) {
+	if s.review == nil {
+		return
+	}
+	e.Outcome, e.At = transcripts.OutcomeDenied, s.now()
+	e.Username, e.Role, e.Agency, e.ClientAddr = p.Username, p.Role, p.Agency, addr
+	if e.Role == "" {
+		e.Role = "citizen"
+	}
 	if err := s.review.Record(ctx, e); err != nil {
-		s.log.Error("access audit of a refused frame not written", "frame", rf.Frame, "err", err)
+		s.log.ErrorContext(ctx, "access audit of a refusal not written", "action", e.Action, "err", err)
 	}
 }
 
