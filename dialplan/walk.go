@@ -28,12 +28,12 @@ type Step struct {
 // Walk is one caller's way through the menus. It is pure: the edge feeds
 // it digits and timeouts and does what the steps say.
 type Walk struct {
-	plan     *Plan
-	menu     string
-	chosen   string
-	path     []string
-	wrong    int
-	queue    string
+	plan   *Plan
+	menu   string
+	chosen string
+	path   []string
+	wrong  int
+	queue  string
 }
 
 // Start begins the walk of a call to number: the first step enters its

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emiago/diago"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"tellonce/clocktest"
+	"tellonce/demo"
+	"tellonce/edge"
+)
+
+// These tests run the SIP edge against a real tellonce server, with Go
+// user agents (diago) as the callers and as the agents' phones, all on
+// loopback.
+
+const edgePlan = `
+numbers:
+  "126": main
+menus:
+  main:
+    greeting: nts126.main
+    timeout: 2s
+    default: {queue: nts126.general}
+    choices:
+      "1": {menu: tax}
+      "9": {language: en, queue: nts126.english}
+  tax:
+    greeting: nts126.tax
+    default: {queue: nts126.general}
+    choices:
+      "1": {queue: nts126.year-end}
+`
+
+const phonePassword = "phone-secret-1"
+
+// freePort is a loopback port free for UDP now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+type testEdge struct {
+	*edge.Edge
+	addr string // 127.0.0.1:port
+	logs *lockedBuffer
+}
+
+// startEdge runs "tellonce edge" in-process against s with extra flags.
+func startEdge(t *testing.T, s *testServer, flags ...string) *testEdge {
+	t.Helper()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "dialplan.yaml")
+	phones := filepath.Join(dir, "phones.yaml")
+	if err := os.WriteFile(plan, []byte(edgePlan), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(phones, []byte("phones:\n  - {username: han.jiwon, password: "+phonePassword+"}\n  - {username: yoon.taeyang, password: "+phonePassword+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	args := append([]string{"--sip-udp", addr, "--sip-tcp", "", "--router", s.base, "--gateway-user", "gateway",
+		"--dialplan", plan, "--phones", phones, "--announce-every", "5s", "--ring-timeout", "5s"}, flags...)
+	var out bytes.Buffer
+	cfg, _, err := parseEdge(args, &out, env(map[string]string{"TELLONCE_GATEWAY_PASSWORD": demo.Password}))
+	if err != nil {
+		t.Fatalf("parseEdge: %v %s", err, out.String())
+	}
+	logs := &lockedBuffer{}
+	e, err := edge.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("edge stopped with %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("edge did not stop")
+		}
+		if t.Failed() {
+			t.Logf("edge log:\n%s", tail(logs.String(), 80))
+		}
+	})
+	clocktest.EventuallyNil(t, "the edge online", waitTime, func() error {
+		if !e.Online() {
+			return fmt.Errorf("the edge's gateway socket is not up")
+		}
+		return nil
+	})
+	return &testEdge{Edge: e, addr: addr, logs: logs}
+}
+
+// phone is a SIP user agent: a caller, or an agent's phone.
+type phone struct {
+	dg   *diago.Diago
+	addr string
+	// answered gets the media of each call the phone answers.
+	answered chan *phoneCall
+}
+
+// phoneCall is one answered call on a phone: it sends frames filled with
+// mark and counts the frames it hears filled with want.
+type phoneCall struct {
+	done  <-chan struct{}
+	heard atomic.Int64 // frames filled with the other side's mark
+	any   atomic.Int64 // any frames
+	dtmf  *diago.DTMFWriter
+	hang  func(context.Context) error
+	wmu   sync.Mutex // the audio and the DTMF writer share one RTP stream
+}
+
+// press sends an RFC 4733 key.
+func (c *phoneCall) press(t *testing.T, key rune) {
+	t.Helper()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.dtmf.WriteDTMF(key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newPhone(t *testing.T, name string) *phone {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	p := &phone{addr: "127.0.0.1:" + strconv.Itoa(port), answered: make(chan *phoneCall, 4)}
+	p.dg = diago.NewDiago(ua, diago.WithTransport(diago.Transport{Transport: "udp", BindHost: "127.0.0.1", BindPort: port}),
+		diago.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); ua.Close() })
+	if err := p.dg.ServeBackground(ctx, func(d *diago.DialogServerSession) {
+		med, err := d.Answer(diago.AnswerOptions{})
+		if err != nil {
+			return
+		}
+		c := &phoneCall{done: d.Context().Done(), hang: d.Hangup}
+		c.media(med, 0x11, 0x22)
+		p.answered <- c
+		<-d.Context().Done()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// media sends frames of mark every 20 ms and counts the frames heard.
+func (c *phoneCall) media(med *diago.DialogMedia, mark, want byte) {
+	r, _ := med.AudioReader()
+	w, _ := med.AudioWriter()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, err := r.Read(buf)
+			if err != nil {
+				return
+			}
+			c.any.Add(1)
+			if n > 0 && bytes.Count(buf[:n], []byte{want}) == n {
+				c.heard.Add(1)
+			}
+		}
+	}()
+	go func() {
+		frame := bytes.Repeat([]byte{mark}, 160)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-tick.C:
+				c.wmu.Lock()
+				_, err := w.Write(frame)
+				c.wmu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}
+	}()
+}
+
+// call dials number on the edge as the caller from, asserted by the
+// network as pai.
+func (p *phone) call(t *testing.T, e *testEdge, number, pai string) (*diago.DialogClientSession, *phoneCall) {
+	t.Helper()
+	var uri sip.Uri
+	if err := sip.ParseUri("sip:"+number+"@"+e.addr, &uri); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	opts := diago.InviteOptions{Headers: []sip.Header{}}
+	if pai != "" {
+		opts.Headers = append(opts.Headers, sip.NewHeader("P-Asserted-Identity", "<sip:"+pai+"@carrier.example>"))
+	}
+	d, med, err := p.dg.Invite(ctx, uri, opts)
+	if err != nil {
+		t.Fatalf("calling %s: %v", number, err)
+	}
+	t.Cleanup(func() { _ = d.Hangup(context.Background()); _ = d.Close() })
+	c := &phoneCall{done: d.Context().Done(), hang: d.Hangup}
+	c.dtmf, _ = med.AudioWriterDTMF()
+	c.media(med, 0x22, 0x11)
+	return d, c
+}
+
+// register registers the phone with the edge as an agent's.
+func (p *phone) register(t *testing.T, e *testEdge, user string) {
+	t.Helper()
+	var uri sip.Uri
+	if err := sip.ParseUri("sip:"+user+"@"+e.addr, &uri); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	tx, err := p.dg.RegisterTransaction(ctx, uri, diago.RegisterOptions{Username: user, Password: phonePassword, Expiry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Register(ctx); err != nil {
+		t.Fatalf("registering %s: %v", user, err)
+	}
+}
+
+// info sends a digit in a SIP INFO on the caller's dialog.
+func info(t *testing.T, d *diago.DialogClientSession, digit string) {
+	t.Helper()
+	req := sip.NewRequest(sip.INFO, d.InviteRequest.Recipient)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+	req.SetBody([]byte("Signal=" + digit + "\r\nDuration=160\r\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	res, err := d.Do(ctx, req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("INFO %s: %v %v", digit, res, err)
+	}
+}
+
+func awaitAnswered(t *testing.T, p *phone) *phoneCall {
+	t.Helper()
+	select {
+	case c := <-p.answered:
+		return c
+	case <-time.After(waitTime):
+		t.Fatal("the agent's phone did not ring")
+		return nil
+	}
+}
+
+func awaitEnded(t *testing.T, what string, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(waitTime):
+		t.Fatalf("%s did not end", what)
+	}
+}
+
+func atLeast(n int64, what string, v *atomic.Int64) func() error {
+	return func() error {
+		if got := v.Load(); got < n {
+			return fmt.Errorf("%s: %d frames, want %d", what, got, n)
+		}
+		return nil
+	}
+}
+
+// TestEdgeCallThroughMenuToAgentsPhone: a call walks the menu (RFC 4733
+// and SIP INFO digits), lands in the queue the menu chose with its
+// choices in context.ivr, hears hold audio; the agent accepts, their
+// registered phone rings, audio flows both ways; the agent's end hangs
+// both phones up.
+func TestEdgeCallThroughMenuToAgentsPhone(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s)
+	agentPhone := newPhone(t, "agent-phone")
+	agentPhone.register(t, e, "han.jiwon")
+	agent := s.availableAgent(t, "han.jiwon")
+
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501234")
+	// The menu's greeting is audio: the caller hears something at once.
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(5, "the caller hearing the greeting", &c.any))
+	c.press(t, '1')
+	// The sub-menu's key comes by SIP INFO (both keys are 1: their order
+	// does not matter).
+	info(t, d, "1")
+
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	if q := offer.str("contact", "queue"); q != "nts126.year-end" {
+		t.Errorf("offer in %q; want nts126.year-end (126 → 1 → 1)", q)
+	}
+	if ivr := offer.list("contact", "context", "ivr"); fmt.Sprint(ivr) != "[1 1]" {
+		t.Errorf("context.ivr = %v; want [1 1]", ivr)
+	}
+	if ch := offer.str("contact", "channel"); ch != "voice" {
+		t.Errorf("channel %q", ch)
+	}
+	contactID := offer.str("contact", "contact_id")
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+
+	phoneCall := awaitAnswered(t, agentPhone)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the agent hearing the caller", &phoneCall.heard))
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the caller hearing the agent", &c.heard))
+
+	agent.ack(t, obj{"type": "end", "contact_id": contactID, "disposition": "resolved", "summary": "연말정산 안내"})
+	awaitEnded(t, "the caller's call", c.done)
+	awaitEnded(t, "the agent's phone call", phoneCall.done)
+	clocktest.EventuallyNil(t, "no active calls", waitTime, func() error {
+		if n := e.Active(); n != 0 {
+			return fmt.Errorf("%d calls still active", n)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,441 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/emiago/diago"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"tellonce/dialplan"
+)
+
+// call is one citizen's call on the edge. Its loop goroutine owns every
+// field below events: frames and ringing results reach it as events.
+type call struct {
+	e      *Edge
+	log    *slog.Logger
+	number string
+	callID string
+	caller *leg
+	digits chan string
+	events chan any
+
+	lang      string
+	contactID string
+	agent     *leg // the agent's phone bridged now
+	ringing   int  // agents' phones ringing for this call
+	dropAgent *time.Timer
+	stopPlay  context.CancelFunc
+	callback  bool // became a callback: the caller's hangup is not an abandon
+	cbOffered bool
+	ended     bool
+	cancel    context.CancelFunc // ends what the call started (ringing)
+}
+
+type ringResult struct {
+	contactID string
+	leg       *leg
+	err       error
+}
+
+type agentGone struct{ leg *leg }
+
+type dropTimer struct{ contactID string }
+
+type reconcileEvent struct{ live map[string]helloCall }
+
+func newCall(e *Edge, number string) *call {
+	return &call{e: e, log: e.log, number: number, digits: make(chan string, 8), events: make(chan any, 32)}
+}
+
+// post hands the loop an event; a call that has ended drops it.
+func (c *call) post(ev any) {
+	select {
+	case c.events <- ev:
+	default:
+		c.log.Warn("edge: call event dropped: loop busy", "contact", c.contactID)
+	}
+}
+
+// say plays phrases to the caller in the background, then hold audio
+// while hold is set; it replaces whatever was playing. done closes when
+// the phrases (not the hold audio) have been played.
+func (c *call) say(ctx context.Context, hold bool, keys ...phrase) (done <-chan struct{}) {
+	if c.stopPlay != nil {
+		c.stopPlay()
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	c.stopPlay = cancel
+	ch := make(chan struct{})
+	var readers []io.Reader
+	for _, k := range keys {
+		r, err := c.e.prompts.Phrase(c.lang, k.key, k.args...)
+		if err != nil {
+			c.log.Warn("edge: prompt", "key", k.key, "err", err)
+			continue
+		}
+		readers = append(readers, r...)
+	}
+	go func() {
+		err := c.caller.play(pctx, readers)
+		close(ch)
+		for hold && err == nil && pctx.Err() == nil {
+			r, perr := c.e.prompts.Phrase(c.lang, "hold")
+			if perr != nil || len(r) == 0 {
+				return
+			}
+			err = c.caller.play(pctx, r)
+		}
+	}()
+	return ch
+}
+
+type phrase struct {
+	key  string
+	args []int
+}
+
+func ph(key string, args ...int) phrase { return phrase{key: key, args: args} }
+
+// inbound runs an answered call: the menu, the line, the agents, until
+// the call ends.
+func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.Step) {
+	ctx, c.cancel = context.WithCancel(ctx)
+	defer c.finish()
+	c.lang = walk.Language()
+	for step.Kind != dialplan.Queue {
+		greeting := walk.Menu().Greeting
+		var played <-chan struct{}
+		if greeting != "" {
+			played = c.say(ctx, false, ph(greeting))
+		} else {
+			ch := make(chan struct{})
+			close(ch)
+			played = ch
+		}
+		var timeout <-chan time.Time
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.caller.done:
+				return
+			case <-played:
+				// The menu's timeout runs from the end of its greeting.
+				played = nil
+				timeout = time.After(time.Duration(walk.Menu().Timeout))
+			case <-timeout:
+				step = walk.Timeout()
+				break wait
+			case d := <-c.digits:
+				step = walk.Digit(d)
+				break wait
+			}
+		}
+		c.lang = walk.Language()
+	}
+	if c.stopPlay != nil {
+		c.stopPlay()
+	}
+	st, err := c.e.api.createContact(ctx, newContact{
+		Channel: "voice", Queue: step.Queue,
+		Caller:  contactCaller{ID: c.number, Language: walk.Chosen()},
+		Context: contactCtx{IVR: walk.Path()},
+	}, c.callID)
+	if err != nil {
+		// Nothing was created (or the router has it under the Call-ID and
+		// a retry finds it); the caller hears the line is busy.
+		c.log.Warn("edge: putting a call in line", "queue", step.Queue, "err", err)
+		<-c.say(ctx, false, ph("error"))
+		return
+	}
+	c.contactID = st.ContactID
+	c.cbOffered = st.CallbackOffered
+	c.e.track(c, "", c.contactID)
+	c.log.Info("edge: call in line", "contact", c.contactID, "queue", step.Queue, "ivr", walk.Path())
+	if st.Status == "queued" {
+		c.say(ctx, true, c.announcement(ph("queue.entered"), st)...)
+	} else {
+		c.say(ctx, true)
+	}
+	c.loop(ctx)
+}
+
+// announcement is the place and wait phrases of a contact's state.
+func (c *call) announcement(first phrase, st contactState) []phrase {
+	out := []phrase{first}
+	if st.Position > 0 {
+		out = append(out, ph("wait.place", st.Position), ph("wait.minutes", (st.EstimatedWaitS+59)/60))
+	}
+	if st.CallbackOffered {
+		out = append(out, ph("wait.callback"))
+	}
+	return out
+}
+
+// loop runs a call that is in line or with an agent.
+func (c *call) loop(ctx context.Context) {
+	announce := time.NewTicker(c.e.cfg.AnnounceEvery)
+	defer announce.Stop()
+	for !c.ended {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.caller.done:
+			c.callerGone()
+			return
+		case <-announce.C:
+			if c.agent != nil {
+				continue
+			}
+			st, err := c.e.api.contact(ctx, c.contactID)
+			if err != nil {
+				c.log.Warn("edge: reading a waiting call's place", "contact", c.contactID, "err", err)
+				continue
+			}
+			c.cbOffered = st.CallbackOffered
+			if st.Status == "queued" {
+				c.say(ctx, true, c.announcement(ph("wait.intro"), st)...)
+			}
+		case d := <-c.digits:
+			if d == "1" && c.cbOffered && c.agent == nil && c.ringing == 0 {
+				c.askCallback(ctx)
+			}
+		case ev := <-c.events:
+			c.handle(ctx, ev)
+		}
+	}
+}
+
+// askCallback turns the waiting call into a callback that keeps its
+// place, says so and hangs up.
+func (c *call) askCallback(ctx context.Context) {
+	if err := c.e.api.keepPlaceCallback(ctx, c.contactID, c.number); err != nil {
+		c.log.Warn("edge: callback refused", "contact", c.contactID, "err", err)
+		return
+	}
+	c.callback = true
+	<-c.say(ctx, false, ph("callback.confirmed"))
+	c.hangupCaller()
+	c.ended = true
+}
+
+func (c *call) handle(ctx context.Context, ev any) {
+	switch ev := ev.(type) {
+	case serverFrame:
+		c.frame(ctx, ev)
+	case ringResult:
+		c.ringDone(ctx, ev)
+	case agentGone:
+		if ev.leg != c.agent {
+			return
+		}
+		unbridge(ev.leg)
+		c.agent = nil
+		if ev.leg.contactID == c.contactID {
+			c.e.gw.send(map[string]any{"type": "agent_hangup", "contact_id": c.contactID})
+		}
+		c.say(ctx, true)
+	case dropTimer:
+		// A transfer whose next agent did not start ringing within the
+		// grace: cold — the first agent leaves the line.
+		if ev.contactID == c.contactID && c.ringing == 0 && c.agent != nil && c.agent.contactID != c.contactID {
+			c.dropAgentLeg()
+			c.say(ctx, true, ph("transfer.connecting"))
+		}
+	case reconcileEvent:
+		hc, ok := ev.live[c.contactID]
+		switch {
+		case !ok:
+			c.log.Info("edge: the router no longer has this call; hanging up", "contact", c.contactID)
+			c.endAll()
+		case hc.Status == "assigned" && hc.Agent != "" && c.agent == nil && c.ringing == 0:
+			c.connect(ctx, serverFrame{Type: "connect", ContactID: c.contactID, Agent: hc.Agent, Phone: hc.Phone})
+		}
+	}
+}
+
+func (c *call) frame(ctx context.Context, f serverFrame) {
+	if f.ContactID != c.contactID {
+		return
+	}
+	switch f.Type {
+	case "connect":
+		c.connect(ctx, f)
+	case "hangup":
+		c.endAll()
+	case "transferred":
+		if f.NewContactID == "" {
+			return
+		}
+		c.e.track(c, c.contactID, f.NewContactID)
+		c.contactID = f.NewContactID
+		if c.agent != nil {
+			grace := c.e.cfg.TransferGrace
+			id := c.contactID
+			c.dropAgent = time.AfterFunc(grace, func() { c.post(dropTimer{contactID: id}) })
+		} else {
+			c.say(ctx, true, ph("transfer.connecting"))
+		}
+	}
+}
+
+// connect rings the agent's phone: the SIP URI the router names, else
+// the phone registered under the agent's username.
+func (c *call) connect(ctx context.Context, f serverFrame) {
+	target := f.Phone
+	if target == "" {
+		target = c.e.phones.lookup(f.Agent)
+	}
+	var uri sip.Uri
+	if target == "" || sip.ParseUri(target, &uri) != nil {
+		c.log.Warn("edge: no phone for the agent", "agent", f.Agent, "phone", f.Phone)
+		c.e.gw.send(map[string]any{"type": "connect_failed", "contact_id": c.contactID, "result": "failed"})
+		return
+	}
+	c.ringing++
+	id := c.contactID
+	ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
+	go func() {
+		defer cancel()
+		d, med, err := c.e.dg.Invite(ringCtx, uri, diago.InviteOptions{})
+		if err != nil {
+			c.post(ringResult{contactID: id, err: err})
+			return
+		}
+		l, err := newLeg(med, d.Context().Done(), d.Hangup, nil)
+		if err != nil {
+			_ = d.Hangup(context.Background())
+			c.post(ringResult{contactID: id, err: err})
+			return
+		}
+		l.contactID = id
+		go l.readLoop()
+		c.post(ringResult{contactID: id, leg: l})
+	}()
+}
+
+func (c *call) ringDone(ctx context.Context, r ringResult) {
+	c.ringing--
+	if r.err != nil {
+		if r.contactID == c.contactID && !c.ended {
+			res := ringOutcome(r.err)
+			c.log.Info("edge: the agent's phone did not answer", "contact", c.contactID, "result", res, "err", r.err)
+			c.e.gw.send(map[string]any{"type": "connect_failed", "contact_id": c.contactID, "result": res})
+		}
+		return
+	}
+	if r.contactID != c.contactID || c.ended {
+		_ = r.leg.hangup(context.Background())
+		return
+	}
+	if c.stopPlay != nil {
+		c.stopPlay()
+	}
+	if c.agent != nil {
+		c.dropAgentLeg() // a warm transfer: the first agent drops once the second answers
+	}
+	c.agent = r.leg
+	bridge(c.caller, r.leg)
+	c.log.Info("edge: agent bridged", "contact", c.contactID, "caller_codec", c.caller.codec.Name, "agent_codec", r.leg.codec.Name)
+	l := r.leg
+	go func() {
+		select {
+		case <-l.done:
+			c.post(agentGone{leg: l})
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (c *call) dropAgentLeg() {
+	if c.agent == nil {
+		return
+	}
+	unbridge(c.agent)
+	_ = c.agent.hangup(context.Background())
+	c.agent = nil
+}
+
+// ringOutcome maps a failed INVITE to connect_failed's result.
+func ringOutcome(err error) string {
+	var re *sipgo.ErrDialogResponse
+	if errors.As(err, &re) && re.Res != nil {
+		switch re.Res.StatusCode {
+		case 486, 600:
+			return "busy"
+		case 408, 480, 487:
+			return "no_answer"
+		}
+		return "failed"
+	}
+	var re2 sipgo.ErrDialogResponse
+	if errors.As(err, &re2) && re2.Res != nil {
+		switch re2.Res.StatusCode {
+		case 486, 600:
+			return "busy"
+		case 408, 480, 487:
+			return "no_answer"
+		}
+		return "failed"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no_answer"
+	}
+	return "failed"
+}
+
+// callerGone: the caller hung up. Waiting, it abandons the contact; with
+// an agent, it ends it — both are the gateway's hangup.
+func (c *call) callerGone() {
+	if c.contactID != "" && !c.callback {
+		c.e.gw.send(map[string]any{"type": "hangup", "contact_id": c.contactID})
+	}
+	c.dropAgentLeg()
+	c.ended = true
+}
+
+// endAll hangs up both sides: the router ended the call.
+func (c *call) endAll() {
+	c.dropAgentLeg()
+	c.hangupCaller()
+	c.ended = true
+}
+
+func (c *call) hangupCaller() {
+	if c.stopPlay != nil {
+		c.stopPlay()
+	}
+	unbridge(c.caller)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.caller.hangup(ctx)
+}
+
+func (c *call) finish() {
+	c.cancel()
+	// Phones still ringing for this call are cancelled; one that answered
+	// in the meantime is hung up.
+	for c.ringing > 0 {
+		if r, ok := (<-c.events).(ringResult); ok {
+			c.ringing--
+			if r.leg != nil {
+				_ = r.leg.hangup(context.Background())
+			}
+		}
+	}
+	if c.stopPlay != nil {
+		c.stopPlay()
+	}
+	if c.dropAgent != nil {
+		c.dropAgent.Stop()
+	}
+	c.dropAgentLeg()
+	c.e.track(c, c.contactID, "")
+}
