@@ -117,12 +117,31 @@ func (e *Edge) Run(ctx context.Context) error {
 // middleware takes SIP INFO digits before diago (which refuses them).
 func (e *Edge) middleware(next sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if req.Method == sip.INFO {
+		switch req.Method {
+		case sip.INFO:
 			e.info(req, tx)
 			return
+		case sip.INVITE:
+			if why := malformedInvite(req); why != "" {
+				e.log.Info("edge: malformed INVITE", "why", why, "source", req.Source())
+				_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request", nil))
+				return
+			}
 		}
 		next(req, tx)
 	}
+}
+
+// malformedInvite says what makes an INVITE unusable, "" when nothing:
+// what the dialog layer would otherwise drop without an answer.
+func malformedInvite(req *sip.Request) string {
+	switch {
+	case req.Contact() == nil:
+		return "no Contact header"
+	case req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil:
+		return "missing From, To, Call-ID or CSeq"
+	}
+	return ""
 }
 
 func (e *Edge) info(req *sip.Request, tx sip.ServerTransaction) {

@@ -343,3 +343,94 @@ func TestEdgeCallThroughMenuToAgentsPhone(t *testing.T) {
 		return nil
 	})
 }
+
+// invite sends one INVITE with body to the edge and returns the final
+// answer.
+func invite(t *testing.T, e *testEdge, number string, body []byte, headers ...sip.Header) *sip.Response {
+	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("raw-caller"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uri sip.Uri
+	if err := sip.ParseUri("sip:"+number+"@"+e.addr, &uri); err != nil {
+		t.Fatal(err)
+	}
+	req := sip.NewRequest(sip.INVITE, uri)
+	for _, h := range headers {
+		req.AppendHeader(h)
+	}
+	if body != nil {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	res, err := client.Do(ctx, req)
+	if err != nil {
+		t.Fatalf("INVITE %s: %v", number, err)
+	}
+	return res
+}
+
+func sdpOffer(payloadTypes string, rtpmaps ...string) []byte {
+	s := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP " + payloadTypes + "\r\n"
+	for _, m := range rtpmaps {
+		s += "a=rtpmap:" + m + "\r\n"
+	}
+	return []byte(s)
+}
+
+// TestEdgeRefusesWhatItCannotCarry: an unknown number is 404, no common
+// codec 488, a body that is not SDP 400, garbage on the wire changes
+// nothing, and beyond --max-calls a call is 503 with Retry-After.
+func TestEdgeRefusesWhatItCannotCarry(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s, "--max-calls", "1")
+
+	contact := sip.NewHeader("Contact", "<sip:raw-caller@127.0.0.1>")
+	if res := invite(t, e, "999", sdpOffer("0", "0 PCMU/8000"), contact); res.StatusCode != 404 {
+		t.Errorf("unknown number: %d; want 404", res.StatusCode)
+	}
+	if res := invite(t, e, "126", sdpOffer("18", "18 G729/8000"), contact); res.StatusCode != 488 {
+		t.Errorf("G.729 only: %d; want 488", res.StatusCode)
+	}
+	if res := invite(t, e, "126", []byte("this is not sdp"), contact); res.StatusCode != 400 {
+		t.Errorf("not SDP: %d; want 400", res.StatusCode)
+	}
+	if res := invite(t, e, "126", sdpOffer("0", "0 PCMU/8000")); res.StatusCode != 400 {
+		t.Errorf("no Contact: %d; want 400", res.StatusCode)
+	}
+	// Malformed SIP: logged by the transport, never a crash.
+	conn, err := net.Dial("udp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, junk := range []string{"INVITE\r\n\r\n", "\x00\x01\x02", "SIP/2.0 200 OK\r\nVia: x\r\n\r\n", "INVITE sip:126@x SIP/2.0\r\nContent-Length: 99999\r\n\r\nv=0"} {
+		_, _ = conn.Write([]byte(junk))
+	}
+	conn.Close()
+	if res := invite(t, e, "999", sdpOffer("8", "8 PCMA/8000"), contact); res.StatusCode != 404 {
+		t.Errorf("after junk: %d; want 404", res.StatusCode)
+	}
+
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "")
+	res := invite(t, e, "126", sdpOffer("0", "0 PCMU/8000"), contact)
+	if res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
+		t.Errorf("over --max-calls: %d %v; want 503 with Retry-After", res.StatusCode, res.GetHeader("Retry-After"))
+	}
+	_ = d.Hangup(context.Background())
+	awaitEnded(t, "the first call", c.done)
+	clocktest.EventuallyNil(t, "no active calls", waitTime, func() error {
+		if n := e.Active(); n != 0 {
+			return fmt.Errorf("%d calls still active", n)
+		}
+		return nil
+	})
+}
