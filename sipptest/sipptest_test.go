@@ -88,7 +88,7 @@ func TestAbandon(t *testing.T) {
 
 // Many calls at once through one SIPp on each side, every packet echoed.
 func TestConcurrentCalls(t *testing.T) {
-	const calls = 50
+	const calls = 100
 	ctx := context.Background()
 	phone := Start(ctx, t, Config{Scenario: Phone, Echo: true, Calls: calls, Hold: 30 * time.Second})
 	media := Media{Lead: 600 * time.Millisecond, Digits: "1"}
