@@ -251,3 +251,28 @@ func wavFile(tag uint16, rate uint32, channels, bits uint16) []byte {
 
 func pcmWAV(rate uint32, channels, bits uint16) []byte { return wavFile(tagPCM, rate, channels, bits) }
 func muLawWAV(rate uint32, channels uint16) []byte     { return wavFile(tagMuLaw, rate, channels, 8) }
+
+func TestJoin(t *testing.T) {
+	l := load(t, "")
+	parts, err := l.Position(English, 21, 4*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := Join(parts)
+	var want []byte
+	var d time.Duration
+	for _, p := range parts {
+		want = append(want, p.Samples...)
+		d += p.Duration()
+	}
+	if !bytes.Equal(joined.Samples, want) || joined.Duration() != d || joined.Lang != English || joined.Key != PositionIntro {
+		t.Fatalf("joined %d samples (%v, %q %q), want %d (%v)", len(joined.Samples), joined.Duration(), joined.Lang, joined.Key, len(want), d)
+	}
+	hold, _ := l.Phrase(English, HoldMusic)
+	if mixed := Join([]Prompt{parts[0], hold}); mixed.Lang != "" {
+		t.Errorf("a join across languages says %q", mixed.Lang)
+	}
+	if empty := Join(nil); len(empty.Samples) != 0 {
+		t.Error("empty join has samples")
+	}
+}

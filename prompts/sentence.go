@@ -154,3 +154,23 @@ func koreanOrdinal(n int) []string {
 	}
 	return keys
 }
+
+// Join returns prompts as one prompt to play in one go: their samples end
+// to end, the key of the first, the language of all when they share one.
+func Join(prompts []Prompt) Prompt {
+	var out Prompt
+	n := 0
+	for _, p := range prompts {
+		n += len(p.Samples)
+	}
+	out.Samples = make([]byte, 0, n)
+	for i, p := range prompts {
+		if i == 0 {
+			out.Lang, out.Key, out.Source = p.Lang, p.Key, p.Source
+		} else if p.Lang != out.Lang {
+			out.Lang = ""
+		}
+		out.Samples = append(out.Samples, p.Samples...)
+	}
+	return out
+}

@@ -13,7 +13,10 @@ import (
 // file that SIPp replays (play_pcap_audio) from the call's media port:
 // Lead of a PCMU tone, then each DTMF digit as RFC 4733 telephone-events,
 // then After of tone. The tone is μ-law, payload type 0; the events are
-// payload type 101, as the caller scenarios' SDP offers.
+// payload type 101, as the caller scenarios' SDP offers. For RTP that
+// flows for the whole wait, make After as long as Config.Hold; SIPp stops
+// replaying when the call ends. For exact packet counts, end it a few
+// ScreenEvery before.
 type Media struct {
 	Lead   time.Duration
 	Digits string // 0-9, *, #, A-D

@@ -234,6 +234,9 @@ func start(ctx context.Context, t testing.TB, cfg Config) (*Process, error) {
 		"-timeout", strconv.FormatInt(int64(timeout.Seconds()+0.999), 10)+"s", "-timeout_error",
 		"-trace_stat", "-stf", "stats.csv", "-fd", "1",
 		"-trace_counts", "-trace_err", "-trace_screen",
+		// Answer in-dialog OPTIONS, INFO, NOTIFY and UPDATE with 200, as a
+		// phone would, instead of failing the call on them.
+		"-aa",
 		"-nostdin",
 	)
 	if cfg.Service != "" {
