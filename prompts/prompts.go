@@ -82,6 +82,27 @@ func (p Prompt) Duration() time.Duration {
 // 20 ms packet).
 func (p Prompt) Reader() io.Reader { return bytes.NewReader(p.Samples) }
 
+// PCM16 returns the samples as 16-bit signed linear PCM, little-endian, at
+// the same 8 kHz: for a leg whose codec is not PCMU, to be encoded to it.
+func (p Prompt) PCM16() []byte {
+	out := make([]byte, 2*len(p.Samples))
+	for i, b := range p.Samples {
+		binary.LittleEndian.PutUint16(out[2*i:], uint16(ulawToLinear(b)))
+	}
+	return out
+}
+
+// ulawToLinear expands one G.711 μ-law byte (ITU-T G.711).
+func ulawToLinear(b byte) int16 {
+	b = ^b
+	t := (int(b&0x0f) << 3) + 0x84
+	t <<= (b & 0x70) >> 4
+	if b&0x80 != 0 {
+		return int16(0x84 - t)
+	}
+	return int16(t - 0x84)
+}
+
 // WAV returns the prompt as a WAV file in the Telephone format.
 func (p Prompt) WAV() []byte {
 	var b bytes.Buffer

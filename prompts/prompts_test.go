@@ -276,3 +276,17 @@ func TestJoin(t *testing.T) {
 		t.Error("empty join has samples")
 	}
 }
+
+func TestPCM16(t *testing.T) {
+	p := Prompt{Samples: []byte{0xff, 0x7f, 0x80, 0x00, 0xfe, 0x7e}}
+	want := []int16{0, 0, 32124, -32124, 8, -8}
+	b := p.PCM16()
+	if len(b) != 2*len(want) {
+		t.Fatalf("%d bytes", len(b))
+	}
+	for i, w := range want {
+		if got := int16(binary.LittleEndian.Uint16(b[2*i:])); got != w {
+			t.Errorf("sample %#02x: %d, want %d", p.Samples[i], got, w)
+		}
+	}
+}
