@@ -396,3 +396,42 @@ func files(t *testing.T, dir string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// A name Meta.Name makes reads back as the same case, contact and start;
+// the sweep reads nothing else from a name.
+func FuzzNameRoundTrip(f *testing.F) {
+	f.Add("cs-1", "ct-2", int64(0))
+	f.Add("cs-abcdefghijklmnopqrstuvwxyz", "ct-z", t0.UnixMilli())
+	f.Add("a_b", "c.d", int64(-1))
+	f.Fuzz(func(t *testing.T, caseID, contactID string, ms int64) {
+		m := Meta{CaseID: caseID, ContactID: contactID, Started: time.UnixMilli(ms)}
+		name, err := m.Name()
+		if err != nil {
+			return
+		}
+		day, base, ok := strings.Cut(name, "/")
+		if !ok {
+			t.Fatalf("name %q has no day directory", name)
+		}
+		for _, entry := range []string{base, base + partSuffix} {
+			c, ct, started, ok := parseName(fileEntry(entry))
+			if !ok || c != caseID || ct != contactID || !started.Equal(m.Started) {
+				if m.Started.Year() < 0 || m.Started.Year() > 9999 {
+					return // outside what the layout can write
+				}
+				t.Fatalf("%q read back as %q %q %v %v", entry, c, ct, started, ok)
+			}
+		}
+		if day != m.Started.UTC().Format(dayLayout) {
+			t.Fatalf("day %q for %v", day, m.Started)
+		}
+	})
+}
+
+// fileEntry is a directory entry of a plain file named name.
+type fileEntry string
+
+func (e fileEntry) Name() string               { return string(e) }
+func (e fileEntry) IsDir() bool                { return false }
+func (e fileEntry) Type() os.FileMode          { return 0 }
+func (e fileEntry) Info() (os.FileInfo, error) { return nil, os.ErrNotExist }
