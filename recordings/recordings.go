@@ -39,6 +39,11 @@ const (
 	slack = 300 * time.Millisecond
 	// partSuffix marks a file still being written (or left by a crash).
 	partSuffix = ".part"
+	// abandonedAfter is when a partial file is taken as left by a crash:
+	// no leg lasts a day. Nothing lists such a file (a leg's recording
+	// enters the case timeline when it is closed), so it is deleted then,
+	// not kept for the retention.
+	abandonedAfter = 24 * time.Hour
 	// dayLayout names the per-day directories.
 	dayLayout = "2006-01-02"
 	// stampLayout is the leg start in a file name: UTC, to the millisecond.
@@ -340,17 +345,20 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 }
 
-// Sweep deletes the recordings (and partial files a crash left) whose leg
-// started more than the retention before now, and the day directories it
-// empties, and returns how many files it deleted. Age is read from the
+// Sweep deletes the recordings whose leg started more than the retention
+// before now, partial files a crash left (a day after their leg started),
+// and the day directories it empties, and returns how many files it
+// deleted. Age is read from the
 // file name, not the file's times, which copies and restores change.
 // Files whose names are not a recording's are left alone.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
-	if s.retention < 0 {
-		return 0, nil
-	}
-	cutoff := s.now().Add(-s.retention)
-	return s.remove(ctx, func(_, _ string, started time.Time) bool { return started.Before(cutoff) })
+	now := s.now()
+	return s.remove(ctx, func(_, _ string, started time.Time, partial bool) bool {
+		if partial && started.Before(now.Add(-abandonedAfter)) {
+			return true
+		}
+		return s.retention >= 0 && started.Before(now.Add(-s.retention))
+	})
 }
 
 // PurgeCase deletes every recording of a case, for when its transcript is
@@ -359,12 +367,12 @@ func (s *Store) PurgeCase(ctx context.Context, caseID string) (int, error) {
 	if !idPattern.MatchString(caseID) {
 		return 0, fmt.Errorf("recordings: case_id %q: want 1–64 letters, digits and dashes", caseID)
 	}
-	return s.remove(ctx, func(c, _ string, _ time.Time) bool { return c == caseID })
+	return s.remove(ctx, func(c, _ string, _ time.Time, _ bool) bool { return c == caseID })
 }
 
 // remove deletes the recordings doomed says to, and day directories left
 // empty.
-func (s *Store) remove(ctx context.Context, doomed func(caseID, contactID string, started time.Time) bool) (int, error) {
+func (s *Store) remove(ctx context.Context, doomed func(caseID, contactID string, started time.Time, partial bool) bool) (int, error) {
 	days, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, fmt.Errorf("recordings: %w", err)
@@ -390,7 +398,7 @@ func (s *Store) remove(ctx context.Context, doomed func(caseID, contactID string
 				return deleted, err
 			}
 			caseID, contactID, started, ok := parseName(f)
-			if !ok || !doomed(caseID, contactID, started) {
+			if !ok || !doomed(caseID, contactID, started, strings.HasSuffix(f.Name(), partSuffix)) {
 				continue
 			}
 			if err := os.Remove(filepath.Join(dir, f.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {

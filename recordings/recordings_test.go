@@ -306,6 +306,36 @@ func TestSweepDeletesPastRetention(t *testing.T) {
 	}
 }
 
+// A partial file (a crash mid-leg) is listed nowhere: it goes a day after
+// its leg started, whatever the retention.
+func TestSweepDeletesAbandonedPartialFiles(t *testing.T) {
+	clock := clocktest.New(t0)
+	s, dir := newStore(t, clock, -1)
+	ctx := context.Background()
+	for _, m := range []Meta{{CaseID: "cs-crash", ContactID: "ct-1"}, {CaseID: "cs-done", ContactID: "ct-1"}} {
+		r, err := s.Begin(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.CaseID == "cs-crash" {
+			_ = r.f.Close()
+		} else if _, err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(23 * time.Hour)
+	if n, err := s.Sweep(ctx); n != 0 || err != nil {
+		t.Fatalf("swept %d, %v: a leg may still be going", n, err)
+	}
+	clock.Advance(2 * time.Hour)
+	if n, err := s.Sweep(ctx); n != 1 || err != nil {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	if got := files(t, dir); len(got) != 1 || !strings.Contains(got[0], "cs-done_") || !strings.HasSuffix(got[0], ".wav") {
+		t.Fatalf("left %v", got)
+	}
+}
+
 func TestNegativeRetentionKeepsForever(t *testing.T) {
 	clock := clocktest.New(t0)
 	s, dir := newStore(t, clock, -1)
