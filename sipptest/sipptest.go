@@ -89,9 +89,10 @@ type Result struct {
 	Created, Successful, Failed int
 	// RTPSent counts the RTP packets a caller's scenario sent from its
 	// pcap; RTPEchoed those a phone echoed back (received and returned).
-	// -1 when SIPp did not report them. With many calls at once RTPSent
-	// may fall short by a packet or two: SIPp's pcap-playing threads share
-	// the counter without a lock. SIPp reports them on its screen,
+	// -1 when SIPp did not report them. With many calls at once both may
+	// fall short: RTPSent by a packet or two (SIPp's pcap-playing threads
+	// share the counter without a lock), RTPEchoed by what the echo socket
+	// dropped on a busy machine. SIPp reports them on its screen,
 	// which the runner dumps every ScreenEvery; the counts are those of
 	// the last dump, so media should end that long before the call.
 	RTPSent, RTPEchoed int
