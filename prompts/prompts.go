@@ -190,18 +190,14 @@ func Load(ctx context.Context, dir string) (*Library, error) {
 func (l *Library) add(name, source string, b []byte) error {
 	samples, err := ParseWAV(b)
 	if err != nil {
-		return fmt.Errorf("%s: %w", source+nameIfEmbedded(source, name), err)
+		if source == "embedded" {
+			source += " " + name
+		}
+		return fmt.Errorf("%s: %w", source, err)
 	}
 	lang, key := path.Split(strings.TrimSuffix(name, ".wav"))
 	l.prompts[name] = Prompt{Lang: strings.TrimSuffix(lang, "/"), Key: key, Source: source, Samples: samples}
 	return nil
-}
-
-func nameIfEmbedded(source, name string) string {
-	if source == "embedded" {
-		return " " + name
-	}
-	return ""
 }
 
 func (l *Library) names() string {
