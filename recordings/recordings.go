@@ -1,6 +1,6 @@
 // Package recordings owns the recordings of answered legs: one WAV file
-// per leg with both directions (the caller on the left channel, the agent
-// on the right), named by case, contact and leg start, under one
+// per leg with both directions (the citizen on the left channel, whether
+// they called or were called back; the agent on the right), named by case, contact and leg start, under one
 // directory, and deleted after the retention period.
 //
 // The edge feeds each direction's G.711 frames as they arrive, from two
@@ -200,7 +200,8 @@ const (
 	agent  = 1 // right
 )
 
-// WriteCaller records G.711 samples the caller sent (one RTP payload).
+// WriteCaller records G.711 samples the citizen sent (one RTP payload):
+// the caller, or the one a callback reached.
 func (r *Recording) WriteCaller(payload []byte) error { return r.write(caller, payload) }
 
 // WriteAgent records G.711 samples the agent sent.
