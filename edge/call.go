@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"tellonce/dialplan"
+	"tellonce/prompts"
 )
 
 // call is one citizen's call on the edge. Its loop goroutine owns every
@@ -72,7 +72,7 @@ func (c *call) say(ctx context.Context, hold bool, keys ...phrase) (done <-chan 
 	pctx, cancel := context.WithCancel(ctx)
 	c.stopPlay = cancel
 	ch := make(chan struct{})
-	var readers []io.Reader
+	var readers [][]byte
 	for _, k := range keys {
 		r, err := c.e.prompts.Phrase(c.lang, k.key, k.args...)
 		if err != nil {
@@ -85,7 +85,7 @@ func (c *call) say(ctx context.Context, hold bool, keys ...phrase) (done <-chan 
 		err := c.caller.play(pctx, readers)
 		close(ch)
 		for hold && err == nil && pctx.Err() == nil {
-			r, perr := c.e.prompts.Phrase(c.lang, "hold")
+			r, perr := c.e.prompts.Phrase(c.lang, prompts.HoldMusic)
 			if perr != nil || len(r) == 0 {
 				return
 			}
@@ -111,9 +111,12 @@ func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.S
 	for step.Kind != dialplan.Queue {
 		greeting := walk.Menu().Greeting
 		var played <-chan struct{}
-		if greeting != "" {
+		switch {
+		case greeting != "" && step.Kind == dialplan.Repeat:
+			played = c.say(ctx, false, ph(prompts.InvalidChoice), ph(greeting))
+		case greeting != "":
 			played = c.say(ctx, false, ph(greeting))
-		} else {
+		default:
 			ch := make(chan struct{})
 			close(ch)
 			played = ch
@@ -152,7 +155,7 @@ func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.S
 		// Nothing was created (or the router has it under the Call-ID and
 		// a retry finds it); the caller hears the line is busy.
 		c.log.Warn("edge: putting a call in line", "queue", step.Queue, "err", err)
-		<-c.say(ctx, false, ph("error"))
+		<-c.say(ctx, false, ph(prompts.CouldNotConnect))
 		return
 	}
 	c.contactID = st.ContactID
@@ -160,7 +163,8 @@ func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.S
 	c.e.track(c, "", c.contactID)
 	c.log.Info("edge: call in line", "contact", c.contactID, "queue", step.Queue, "ivr", walk.Path())
 	if st.Status == "queued" {
-		c.say(ctx, true, c.announcement(ph("queue.entered"), st)...)
+		hold := ph(prompts.PleaseHold)
+		c.say(ctx, true, c.announcement(&hold, st)...)
 	} else {
 		c.say(ctx, true)
 	}
@@ -168,13 +172,16 @@ func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.S
 }
 
 // announcement is the place and wait phrases of a contact's state.
-func (c *call) announcement(first phrase, st contactState) []phrase {
-	out := []phrase{first}
+func (c *call) announcement(first *phrase, st contactState) []phrase {
+	var out []phrase
+	if first != nil {
+		out = append(out, *first)
+	}
 	if st.Position > 0 {
-		out = append(out, ph("wait.place", st.Position), ph("wait.minutes", (st.EstimatedWaitS+59)/60))
+		out = append(out, ph(Position, st.Position, st.EstimatedWaitS))
 	}
 	if st.CallbackOffered {
-		out = append(out, ph("wait.callback"))
+		out = append(out, ph(prompts.CallbackOffer))
 	}
 	return out
 }
@@ -201,7 +208,7 @@ func (c *call) loop(ctx context.Context) {
 			}
 			c.cbOffered = st.CallbackOffered
 			if st.Status == "queued" {
-				c.say(ctx, true, c.announcement(ph("wait.intro"), st)...)
+				c.say(ctx, true, c.announcement(nil, st)...)
 			}
 		case d := <-c.digits:
 			if d == "1" && c.cbOffered && c.agent == nil && c.ringing == 0 {
@@ -221,7 +228,7 @@ func (c *call) askCallback(ctx context.Context) {
 		return
 	}
 	c.callback = true
-	<-c.say(ctx, false, ph("callback.confirmed"))
+	<-c.say(ctx, false, ph(prompts.CallbackConfirmed))
 	c.hangupCaller()
 	c.ended = true
 }
@@ -247,7 +254,7 @@ func (c *call) handle(ctx context.Context, ev any) {
 		// grace: cold — the first agent leaves the line.
 		if ev.contactID == c.contactID && c.ringing == 0 && c.agent != nil && c.agent.contactID != c.contactID {
 			c.dropAgentLeg()
-			c.say(ctx, true, ph("transfer.connecting"))
+			c.say(ctx, true, ph(prompts.Connecting))
 		}
 	case reconcileEvent:
 		hc, ok := ev.live[c.contactID]
@@ -281,7 +288,7 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 			id := c.contactID
 			c.dropAgent = time.AfterFunc(grace, func() { c.post(dropTimer{contactID: id}) })
 		} else {
-			c.say(ctx, true, ph("transfer.connecting"))
+			c.say(ctx, true, ph(prompts.Connecting))
 		}
 	}
 }

@@ -192,12 +192,6 @@ func (e *Edge) inbound(ctx context.Context, d *diago.DialogServerSession) {
 		e.refuse(d, sip.StatusForbidden, "Forbidden", "source not in --trunk-allow")
 		return
 	}
-	if n := e.active.Add(1); n > int64(e.cfg.MaxCalls) {
-		e.active.Add(-1)
-		e.refuse(d, sip.StatusServiceUnavailable, "Service Unavailable", "--max-calls reached", sip.NewHeader("Retry-After", "30"))
-		return
-	}
-	defer e.active.Add(-1)
 	number := req.Recipient.User
 	walk, step, err := e.cfg.Plan.Start(number)
 	if err != nil {
@@ -213,6 +207,13 @@ func (e *Edge) inbound(ctx context.Context, d *diago.DialogServerSession) {
 		e.refuse(d, sip.StatusNotAcceptableHere, "Not Acceptable Here", "no PCMU or PCMA offered")
 		return
 	}
+	// Counted only once it would be answered: a refusal holds no place.
+	if n := e.active.Add(1); n > int64(e.cfg.MaxCalls) {
+		e.active.Add(-1)
+		e.refuse(d, sip.StatusServiceUnavailable, "Service Unavailable", "--max-calls reached", sip.NewHeader("Retry-After", "30"))
+		return
+	}
+	defer e.active.Add(-1)
 	_ = d.Trying()
 	med, err := d.Answer(diago.AnswerOptions{})
 	if err != nil {

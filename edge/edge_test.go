@@ -240,17 +240,21 @@ func TestLoadPhones(t *testing.T) {
 	}
 }
 
-func TestTonesAreWAVsThePlayerReads(t *testing.T) {
-	rs, err := Tones{}.Phrase("ko", "wait.place", 3)
-	if err != nil || len(rs) != 4 {
+func TestTonesPlayInRealTimeFrames(t *testing.T) {
+	rs, err := Tones{}.Phrase("ko", Position, 3, 60)
+	if err != nil || len(rs) != 6 {
 		t.Fatalf("Phrase = %d readers, %v", len(rs), err)
 	}
 	var out bytes.Buffer
-	l := &leg{codec: media.CodecAudioUlaw, w: &out, done: make(chan struct{})}
+	l := &leg{codec: media.CodecAudioAlaw, w: &out, done: make(chan struct{})}
 	if err := l.play(t.Context(), rs[:1]); err != nil {
 		t.Fatal(err)
 	}
 	if n := l.tx.Load(); n < 10 || n > 15 { // 250 ms in 20 ms frames
 		t.Errorf("played %d frames; want about 13", n)
+	}
+	// The μ-law prompt reached the A-law leg transcoded.
+	if !bytes.Equal(out.Bytes()[:len(rs[0])], transcode(rs[0], "pcmu", "pcma")) {
+		t.Error("the prompt was not transcoded to the leg's A-law")
 	}
 }

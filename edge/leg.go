@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -80,36 +79,46 @@ func (l *leg) readLoop() {
 	}
 }
 
+// transcode re-encodes a G.711 frame from one law to the other; a frame
+// already in the codec passes as it is, one of another codec is nil.
+func transcode(payload []byte, from, to string) []byte {
+	if from == to {
+		return payload
+	}
+	pcm := make([]byte, 2*len(payload))
+	var err error
+	switch from {
+	case "pcmu":
+		_, err = audio.DecodeUlawTo(pcm, payload)
+	case "pcma":
+		_, err = audio.DecodeAlawTo(pcm, payload)
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	out := make([]byte, len(payload))
+	switch to {
+	case "pcmu":
+		_, err = audio.EncodeUlawTo(out, pcm)
+	case "pcma":
+		_, err = audio.EncodeAlawTo(out, pcm)
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
 // write sends one frame encoded in codec from, transcoding between PCMU
 // and PCMA when the leg speaks the other.
 func (l *leg) write(payload []byte, from media.Codec) {
-	if from.Name != l.codec.Name {
-		pcm := make([]byte, 2*len(payload))
-		var err error
-		switch from.Name {
-		case "pcmu":
-			_, err = audio.DecodeUlawTo(pcm, payload)
-		case "pcma":
-			_, err = audio.DecodeAlawTo(pcm, payload)
-		default:
-			return
-		}
-		if err != nil {
-			return
-		}
-		out := make([]byte, len(payload))
-		switch l.codec.Name {
-		case "pcmu":
-			_, err = audio.EncodeUlawTo(out, pcm)
-		case "pcma":
-			_, err = audio.EncodeAlawTo(out, pcm)
-		default:
-			return
-		}
-		if err != nil {
-			return
-		}
-		payload = out
+	payload = transcode(payload, from.Name, l.codec.Name)
+	if payload == nil {
+		return
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -131,32 +140,18 @@ func unbridge(a *leg) {
 	}
 }
 
-// play sends WAV phrases (8 kHz 16-bit mono) to the leg at the pace of
-// real time until they end or ctx does; frames are skipped, not queued,
-// while the leg is bridged.
-func (l *leg) play(ctx context.Context, phrases []io.Reader) error {
+// play sends μ-law phrases to the leg at the pace of real time until
+// they end or ctx does; frames are skipped, not queued, while the leg is
+// bridged.
+func (l *leg) play(ctx context.Context, phrases [][]byte) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	pcm := make([]byte, 320)
-	enc := make([]byte, 160)
 	for _, ph := range phrases {
-		wav := audio.NewWavReader(ph)
-		if err := wav.ReadHeaders(); err != nil {
-			return err
-		}
-		if wav.SampleRate != 8000 || wav.BitsPerSample != 16 || wav.NumChannels != 1 {
-			return errors.New("prompt is not 8 kHz 16-bit mono")
-		}
-		for {
-			n, err := io.ReadFull(wav, pcm)
-			if n == 0 || (err != nil && !errors.Is(err, io.ErrUnexpectedEOF)) {
-				break
-			}
-			clear(pcm[n:])
-			if l.codec.Name == "pcma" {
-				_, _ = audio.EncodeAlawTo(enc, pcm)
-			} else {
-				_, _ = audio.EncodeUlawTo(enc, pcm)
+		for off := 0; off < len(ph); off += 160 {
+			frame := make([]byte, 160)
+			copy(frame, ph[off:])
+			for i := len(ph) - off; i < 160; i++ {
+				frame[i] = 0xFF // μ-law silence
 			}
 			select {
 			case <-ctx.Done():
@@ -166,11 +161,7 @@ func (l *leg) play(ctx context.Context, phrases []io.Reader) error {
 			case <-tick.C:
 			}
 			if l.peer.Load() == nil {
-				l.wmu.Lock()
-				if _, err := l.w.Write(enc); err == nil {
-					l.tx.Add(1)
-				}
-				l.wmu.Unlock()
+				l.write(frame, media.CodecAudioUlaw)
 			}
 		}
 	}

@@ -12,20 +12,35 @@ import (
 
 	"tellonce/dialplan"
 	"tellonce/edge"
+	"tellonce/prompts"
 )
 
 // runEdge is "tellonce edge": the SIP edge, a gateway client of a running
 // tellonce server.
 func runEdge(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	cfg, logCfg, err := parseEdge(args, stderr, getenv)
+	cfg, opts, err := parseEdge(args, stderr, getenv)
 	if err != nil {
 		return err
 	}
-	log, err := logCfg.logger(stderr)
+	log, err := opts.logger(stderr)
 	if err != nil {
 		return err
 	}
-	e, err := edge.New(cfg, log, nil)
+	lib, err := prompts.Load(ctx, opts.promptsDir)
+	if err != nil {
+		return fmt.Errorf("--prompts: %w", err)
+	}
+	voice := edge.Library{Lib: lib}
+	if opts.menuPrompts != "" {
+		var missing []string
+		if voice.Menus, missing, err = edge.LoadMenuPrompts(opts.menuPrompts, cfg.Plan); err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			log.Warn("menus without their own greeting play the generic one", "missing", missing)
+		}
+	}
+	e, err := edge.New(cfg, log, voice)
 	if err != nil {
 		return err
 	}
@@ -33,9 +48,16 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer, getenv func(s
 	return e.Run(ctx)
 }
 
-func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edge.Config, serveConfig, error) {
+// edgeOptions are the flags of "tellonce edge" outside edge.Config.
+type edgeOptions struct {
+	serveConfig // the log flags
+	promptsDir  string
+	menuPrompts string
+}
+
+func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edge.Config, edgeOptions, error) {
 	var c edge.Config
-	var lc serveConfig
+	var lc edgeOptions
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var router, plan, allow, phones string
@@ -57,6 +79,8 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	fs.StringVar(&c.TrunkUsername, "trunk-user", "", "username for the trunk's digest challenge; the password comes from TELLONCE_TRUNK_PASSWORD")
 	fs.StringVar(&phones, "phones", "", "the agents' phones file: usernames and passwords of phones that REGISTER with the edge")
 	fs.StringVar(&c.RecordingDir, "recording-dir", "", "directory for per-leg call recordings (empty: none)")
+	fs.StringVar(&lc.promptsDir, "prompts", "", "directory of the operator's prompt recordings replacing the built-in ones (ko/please-hold.wav, …; see docs/telephony.md)")
+	fs.StringVar(&lc.menuPrompts, "menu-prompts", "", "directory of the menus' greetings: <lang>/<greeting key>.wav (8 kHz mono μ-law)")
 	fs.StringVar(&lc.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
