@@ -245,10 +245,15 @@ func (c *call) handle(ctx context.Context, ev any) {
 		}
 		unbridge(ev.leg)
 		c.agent = nil
-		if ev.leg.contactID == c.contactID {
-			c.e.gw.send(map[string]any{"type": "agent_hangup", "contact_id": c.contactID})
+		if ev.leg.contactID != c.contactID {
+			// The first agent of a transfer leaving: the caller waits on.
+			c.say(ctx, true, ph(prompts.Connecting))
+			return
 		}
-		c.say(ctx, true)
+		// The agent's phone hung up: the call ends as the desk's end
+		// would, and the router sends no hangup back.
+		c.e.gw.send(map[string]any{"type": "agent_hangup", "contact_id": c.contactID})
+		c.endAll()
 	case dropTimer:
 		// A transfer whose next agent did not start ringing within the
 		// grace: cold — the first agent leaves the line.

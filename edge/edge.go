@@ -214,20 +214,11 @@ func (e *Edge) inbound(ctx context.Context, d *diago.DialogServerSession) {
 		return
 	}
 	defer e.active.Add(-1)
-	_ = d.Trying()
-	med, err := d.Answer(diago.AnswerOptions{})
-	if err != nil {
-		e.log.Warn("edge: answering a call", "err", err)
-		return
-	}
+	// Known by its Call-ID before the answer: a SIP INFO digit may follow
+	// the ACK at once.
 	c := newCall(e, callerID(req))
 	callID := req.CallID().Value()
 	c.callID = callID
-	c.caller, err = newLeg(med, d.Context().Done(), d.Hangup, c.digits)
-	if err != nil {
-		e.log.Warn("edge: caller's media", "err", err)
-		return
-	}
 	e.mu.Lock()
 	e.byCallID[callID] = c
 	e.mu.Unlock()
@@ -236,6 +227,17 @@ func (e *Edge) inbound(ctx context.Context, d *diago.DialogServerSession) {
 		delete(e.byCallID, callID)
 		e.mu.Unlock()
 	}()
+	_ = d.Trying()
+	med, err := d.Answer(diago.AnswerOptions{})
+	if err != nil {
+		e.log.Warn("edge: answering a call", "err", err)
+		return
+	}
+	c.caller, err = newLeg(med, d.Context().Done(), d.Hangup, c.digits)
+	if err != nil {
+		e.log.Warn("edge: caller's media", "err", err)
+		return
+	}
 	go c.caller.readLoop()
 	c.inbound(ctx, walk, step)
 }

@@ -22,6 +22,7 @@ import (
 	"tellonce/clocktest"
 	"tellonce/demo"
 	"tellonce/edge"
+	"tellonce/sql/sqltest"
 )
 
 // These tests run the SIP edge against a real tellonce server, with Go
@@ -48,15 +49,26 @@ menus:
 
 const phonePassword = "phone-secret-1"
 
-// freePort is a loopback port free for UDP now.
+// handedPorts are the ports freePort gave out: the kernel may offer a
+// closed port again, and two user agents on one port (SO_REUSEPORT) take
+// each other's packets.
+var handedPorts sync.Map
+
+// freePort is a loopback port free for UDP now, never given out before in
+// this test binary.
 func freePort(t testing.TB) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		if _, seen := handedPorts.LoadOrStore(port, true); !seen {
+			return port
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 type testEdge struct {
@@ -234,21 +246,39 @@ func (p *phone) call(t *testing.T, e *testEdge, number, pai string) (*diago.Dial
 	return d, c
 }
 
-// register registers the phone with the edge as an agent's.
+// register registers the phone with the edge as an agent's, from a
+// client of its own (as a provisioning tool would), naming the phone's
+// address as Contact, answering the digest challenge.
 func (p *phone) register(t *testing.T, e *testEdge, user string) {
 	t.Helper()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("registrar-client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var uri sip.Uri
 	if err := sip.ParseUri("sip:"+user+"@"+e.addr, &uri); err != nil {
 		t.Fatal(err)
 	}
+	req := sip.NewRequest(sip.REGISTER, uri)
+	req.AppendHeader(sip.NewHeader("Contact", "<sip:"+user+"@"+p.addr+">"))
+	req.AppendHeader(sip.NewHeader("Expires", "3600"))
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
-	tx, err := p.dg.RegisterTransaction(ctx, uri, diago.RegisterOptions{Username: user, Password: phonePassword, Expiry: time.Hour})
+	res, err := client.Do(ctx, req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("REGISTER %s: %v", user, err)
 	}
-	if err := tx.Register(ctx); err != nil {
-		t.Fatalf("registering %s: %v", user, err)
+	if res.StatusCode != 401 {
+		t.Fatalf("REGISTER %s without credentials: %d; want 401", user, res.StatusCode)
+	}
+	res, err = client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: user, Password: phonePassword})
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("REGISTER %s with credentials: %v %v", user, res, err)
 	}
 }
 
@@ -433,4 +463,128 @@ func TestEdgeRefusesWhatItCannotCarry(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// walkToYearEnd takes a call through 126 → 1 → 1 by SIP INFO.
+func walkToYearEnd(t *testing.T, d *diago.DialogClientSession) {
+	t.Helper()
+	info(t, d, "1")
+	info(t, d, "1")
+}
+
+// TestEdgeCallerHangupWhileWaitingAbandons: a caller who hangs up before
+// an agent took the call abandons it; the agent's offer is revoked.
+func TestEdgeCallerHangupWhileWaitingAbandons(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s)
+	agent := s.availableAgent(t, "han.jiwon")
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501235")
+	walkToYearEnd(t, d)
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	contactID := offer.str("contact", "contact_id")
+	// The waiting caller hears the line (please-hold, their place, hold
+	// music) while nobody answers.
+	before := c.any.Load()
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(before+25, "the waiting caller hearing the line", &c.any))
+	_ = d.Hangup(context.Background())
+	revoked := agent.awaitFunc(t, "offer_revoked", typed("offer_revoked"))
+	if r := revoked.str("reason"); r != "abandoned" {
+		t.Errorf("offer revoked with %q; want abandoned (%s)", r, revoked)
+	}
+	var cs caseDoc
+	s.call(t, "GET", "/v1/cases/"+offer.str("contact", "case_id"), s.admin(t), nil, 200, &cs)
+	if _, ok := cs.find("ended", ""); !ok {
+		t.Errorf("case of %s has no ended entry:%s", contactID, cs.describe())
+	}
+	_ = c
+}
+
+// TestEdgeColdTransferKeepsTheCall: the first agent transfers the call
+// to another queue; the caller's leg stays on the edge (never re-dialled),
+// the first agent's phone is let go, and the next agent's phone rings and
+// hears the caller.
+func TestEdgeColdTransferKeepsTheCall(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s, "--transfer-grace", "500ms")
+	phoneA, phoneB := newPhone(t, "phone-a"), newPhone(t, "phone-b")
+	phoneA.register(t, e, "han.jiwon")
+	phoneB.register(t, e, "yoon.taeyang")
+	agentA := s.availableAgent(t, "han.jiwon")
+
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501236")
+	walkToYearEnd(t, d)
+	offer := agentA.awaitFunc(t, "the call's offer", typed("offer"))
+	contactID := offer.str("contact", "contact_id")
+	agentA.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	callA := awaitAnswered(t, phoneA)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(10, "agent A hearing the caller", &callA.heard))
+
+	agentA.ack(t, obj{"type": "transfer", "contact_id": contactID, "to": obj{"queue": "nts126.general"}, "mode": "cold"})
+	awaitEnded(t, "agent A's phone call", callA.done)
+
+	agentB := s.availableAgent(t, "yoon.taeyang")
+	offerB := agentB.awaitFunc(t, "the transferred call's offer", typed("offer"))
+	if ivr := offerB.list("contact", "context", "ivr"); fmt.Sprint(ivr) != "[1 1]" {
+		t.Errorf("the transfer leg's context.ivr = %v; want the menu's [1 1]", ivr)
+	}
+	agentB.ack(t, obj{"type": "accept", "offer_id": offerB.str("offer_id")})
+	callB := awaitAnswered(t, phoneB)
+	heardB := callB.heard.Load()
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heardB+25, "agent B hearing the caller", &callB.heard))
+	select {
+	case <-c.done:
+		t.Fatal("the caller's leg ended with the transfer")
+	default:
+	}
+	agentB.ack(t, obj{"type": "end", "contact_id": offerB.str("contact", "contact_id"), "disposition": "resolved", "summary": "이관 처리"})
+	awaitEnded(t, "the caller's call", c.done)
+}
+
+// TestEdgeKeepsCallsThroughARouterRestart: a caller waits in line while
+// the router restarts; the edge reconnects, the router's hello still has
+// the call, and an agent who comes afterwards gets it on their phone.
+func TestEdgeKeepsCallsThroughARouterRestart(t *testing.T) {
+	dsn := sqltest.DSN(t, "sqlite")
+	port := strconv.Itoa(freePort(t))
+	s, stop := serveOn(t, dsn, "--trust-proxy", "--addr", "127.0.0.1:"+port)
+	e := startEdge(t, s)
+	agentPhone := newPhone(t, "agent-phone")
+	agentPhone.register(t, e, "han.jiwon")
+
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501237")
+	walkToYearEnd(t, d)
+	clocktest.EventuallyNil(t, "the call in line", waitTime, func() error {
+		if !bytes.Contains([]byte(e.logs.String()), []byte("call in line")) {
+			return fmt.Errorf("not in line yet")
+		}
+		return nil
+	})
+
+	stop()
+	clocktest.EventuallyNil(t, "the edge offline", waitTime, func() error {
+		if e.Online() {
+			return fmt.Errorf("still online")
+		}
+		return nil
+	})
+	s2, _ := serveOn(t, dsn, "--trust-proxy", "--addr", "127.0.0.1:"+port)
+	clocktest.EventuallyNil(t, "the edge back online", waitTime, func() error {
+		if !e.Online() {
+			return fmt.Errorf("not reconnected")
+		}
+		return nil
+	})
+	select {
+	case <-c.done:
+		t.Fatal("the caller was hung up by the restart")
+	default:
+	}
+	agent := s2.availableAgent(t, "han.jiwon")
+	offer := agent.awaitFunc(t, "the call's offer after the restart", typed("offer"))
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	call := awaitAnswered(t, agentPhone)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the agent hearing the caller", &call.heard))
 }
