@@ -138,6 +138,7 @@ type contactCtx struct {
 // contactState is the answer of POST and GET /v1/contacts.
 type contactState struct {
 	ContactID       string `json:"contact_id"`
+	CaseID          string `json:"case_id"`
 	Queue           string `json:"queue"`
 	Status          string `json:"status"`
 	Position        int    `json:"position"`

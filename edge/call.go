@@ -12,6 +12,7 @@ import (
 
 	"tellonce/dialplan"
 	"tellonce/prompts"
+	"tellonce/recordings"
 )
 
 // call is one citizen's call on the edge. Its loop goroutine owns every
@@ -27,8 +28,11 @@ type call struct {
 
 	lang      string
 	contactID string
+	caseID    string
 	agent     *leg // the agent's phone bridged now
-	ringing   int  // agents' phones ringing for this call
+	rec       *recordings.Recording
+	recOf     string // the contact the recording is of
+	ringing   int    // agents' phones ringing for this call
 	dropAgent *time.Timer
 	stopPlay  context.CancelFunc
 	callback  bool // became a callback: the caller's hangup is not an abandon
@@ -159,6 +163,7 @@ func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.S
 		return
 	}
 	c.contactID = st.ContactID
+	c.caseID = st.CaseID
 	c.cbOffered = st.CallbackOffered
 	c.e.track(c, "", c.contactID)
 	c.log.Info("edge: call in line", "contact", c.contactID, "queue", step.Queue, "ivr", walk.Path())
@@ -243,6 +248,7 @@ func (c *call) handle(ctx context.Context, ev any) {
 		if ev.leg != c.agent {
 			return
 		}
+		c.stopRecording()
 		unbridge(ev.leg)
 		c.agent = nil
 		if ev.leg.contactID != c.contactID {
@@ -355,6 +361,7 @@ func (c *call) ringDone(ctx context.Context, r ringResult) {
 	}
 	c.agent = r.leg
 	bridge(c.caller, r.leg)
+	c.startRecording(ctx)
 	c.log.Info("edge: agent bridged", "contact", c.contactID, "caller_codec", c.caller.codec.Name, "agent_codec", r.leg.codec.Name)
 	l := r.leg
 	go func() {
@@ -370,6 +377,7 @@ func (c *call) dropAgentLeg() {
 	if c.agent == nil {
 		return
 	}
+	c.stopRecording()
 	unbridge(c.agent)
 	_ = c.agent.hangup(context.Background())
 	c.agent = nil
@@ -448,6 +456,49 @@ func (c *call) finish() {
 	if c.dropAgent != nil {
 		c.dropAgent.Stop()
 	}
+	c.stopRecording()
 	c.dropAgentLeg()
 	c.e.track(c, c.contactID, "")
+}
+
+// startRecording records the leg now bridged: the caller on the left,
+// the agent on the right, in the caller's law.
+func (c *call) startRecording(ctx context.Context) {
+	store := c.e.cfg.Recordings
+	if store == nil || c.caseID == "" || c.agent == nil {
+		return
+	}
+	c.stopRecording()
+	law, lawName := recordings.PCMU, "pcmu"
+	if c.caller.codec.Name == "pcma" {
+		law, lawName = recordings.PCMA, "pcma"
+	}
+	rec, err := store.Begin(ctx, recordings.Meta{CaseID: c.caseID, ContactID: c.contactID, Law: law})
+	if err != nil {
+		c.log.Warn("edge: recording not started", "contact", c.contactID, "err", err)
+		return
+	}
+	c.rec, c.recOf = rec, c.contactID
+	c.caller.rec.Store(&legRecording{law: lawName, write: rec.WriteCaller})
+	c.agent.rec.Store(&legRecording{law: lawName, write: rec.WriteAgent})
+}
+
+// stopRecording closes the leg's recording and puts it in the case
+// timeline (the gateway frame recording).
+func (c *call) stopRecording() {
+	if c.rec == nil {
+		return
+	}
+	c.caller.rec.Store(nil)
+	if c.agent != nil {
+		c.agent.rec.Store(nil)
+	}
+	sum, err := c.rec.Close()
+	c.rec = nil
+	if err != nil {
+		c.log.Warn("edge: recording not kept", "contact", c.recOf, "err", err)
+		return
+	}
+	c.e.gw.send(map[string]any{"type": "recording", "contact_id": c.recOf, "file": sum.File,
+		"seconds": int(sum.Seconds + 0.5), "started_at": sum.StartedAt.UTC().Format(time.RFC3339Nano)})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tellonce/dialplan"
+	"tellonce/recordings"
 )
 
 // Config is everything the edge needs from its flags.
@@ -57,9 +58,8 @@ type Config struct {
 	TrunkUsername, TrunkPassword string
 	// Phones are the agents' phones that may REGISTER, by username.
 	Phones map[string]string
-	// RecordingDir is where per-leg recordings would be written; empty
-	// records nothing.
-	RecordingDir string
+	// Recordings, when set, records every answered leg (caller and agent).
+	Recordings *recordings.Store
 }
 
 // Validate reports the first unusable setting, naming its flag.

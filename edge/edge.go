@@ -102,6 +102,9 @@ func (e *Edge) Run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.gw.Run(ctx) })
+	if e.cfg.Recordings != nil {
+		g.Go(func() error { return e.cfg.Recordings.Run(ctx) })
+	}
 	g.Go(func() error {
 		err := e.dg.Serve(ctx, func(d *diago.DialogServerSession) { e.inbound(ctx, d) })
 		if ctx.Err() != nil {

@@ -30,6 +30,9 @@ type leg struct {
 	wmu  sync.Mutex
 	w    io.Writer
 	peer atomic.Pointer[leg]
+	// rec, while set, gets every frame the leg sends the edge, in the
+	// recording's law.
+	rec atomic.Pointer[legRecording]
 
 	rx, tx atomic.Int64
 }
@@ -73,6 +76,11 @@ func (l *leg) readLoop() {
 			return
 		}
 		l.rx.Add(1)
+		if r := l.rec.Load(); r != nil {
+			if f := transcode(buf[:n], l.codec.Name, r.law); f != nil {
+				_ = r.write(f)
+			}
+		}
 		if p := l.peer.Load(); p != nil {
 			p.write(buf[:n], l.codec)
 		}
@@ -125,6 +133,12 @@ func (l *leg) write(payload []byte, from media.Codec) {
 	if _, err := l.w.Write(payload); err == nil {
 		l.tx.Add(1)
 	}
+}
+
+// legRecording is one direction of a recording.
+type legRecording struct {
+	law   string // pcmu or pcma
+	write func([]byte) error
 }
 
 // bridge joins two legs both ways.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"tellonce/dialplan"
 	"tellonce/edge"
 	"tellonce/prompts"
+	"tellonce/recordings"
 )
 
 // runEdge is "tellonce edge": the SIP edge, a gateway client of a running
@@ -26,21 +28,7 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer, getenv func(s
 	if err != nil {
 		return err
 	}
-	lib, err := prompts.Load(ctx, opts.promptsDir)
-	if err != nil {
-		return fmt.Errorf("--prompts: %w", err)
-	}
-	voice := edge.Library{Lib: lib}
-	if opts.menuPrompts != "" {
-		var missing []string
-		if voice.Menus, missing, err = edge.LoadMenuPrompts(opts.menuPrompts, cfg.Plan); err != nil {
-			return err
-		}
-		if len(missing) > 0 {
-			log.Warn("menus without their own greeting play the generic one", "missing", missing)
-		}
-	}
-	e, err := edge.New(cfg, log, voice)
+	e, err := buildEdge(ctx, cfg, opts, log)
 	if err != nil {
 		return err
 	}
@@ -50,9 +38,39 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer, getenv func(s
 
 // edgeOptions are the flags of "tellonce edge" outside edge.Config.
 type edgeOptions struct {
-	serveConfig // the log flags
-	promptsDir  string
-	menuPrompts string
+	serveConfig        // the log flags
+	promptsDir         string
+	menuPrompts        string
+	recordingDir       string
+	recordingRetention time.Duration
+}
+
+// buildEdge loads what the edge plays and records with, and builds it.
+func buildEdge(ctx context.Context, cfg edge.Config, opts edgeOptions, log *slog.Logger) (*edge.Edge, error) {
+	lib, err := prompts.Load(ctx, opts.promptsDir)
+	if err != nil {
+		return nil, fmt.Errorf("--prompts: %w", err)
+	}
+	voice := edge.Library{Lib: lib}
+	if opts.menuPrompts != "" {
+		var missing []string
+		if voice.Menus, missing, err = edge.LoadMenuPrompts(opts.menuPrompts, cfg.Plan); err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			log.Warn("menus without their own greeting play the generic one", "missing", missing)
+		}
+	}
+	if opts.recordingDir != "" {
+		ret := opts.recordingRetention
+		if ret == 0 {
+			return nil, errors.New("--recording-retention: 0 would delete every recording at once; negative keeps them for ever")
+		}
+		if cfg.Recordings, err = recordings.New(recordings.Config{Dir: opts.recordingDir, Retention: ret, Log: log}); err != nil {
+			return nil, fmt.Errorf("--recording-dir: %w", err)
+		}
+	}
+	return edge.New(cfg, log, voice)
 }
 
 func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edge.Config, edgeOptions, error) {
@@ -78,7 +96,8 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	fs.StringVar(&c.Trunk, "trunk", "", "outbound trunk SIP URI for callbacks (sip:host:port); numbers are dialled as its user")
 	fs.StringVar(&c.TrunkUsername, "trunk-user", "", "username for the trunk's digest challenge; the password comes from TELLONCE_TRUNK_PASSWORD")
 	fs.StringVar(&phones, "phones", "", "the agents' phones file: usernames and passwords of phones that REGISTER with the edge")
-	fs.StringVar(&c.RecordingDir, "recording-dir", "", "directory for per-leg call recordings (empty: none)")
+	fs.StringVar(&lc.recordingDir, "recording-dir", "", "directory of the answered legs' recordings, one WAV per leg (empty: nothing is recorded)")
+	fs.DurationVar(&lc.recordingRetention, "recording-retention", 365*24*time.Hour, "how long a recording is kept after its leg started; set it to the server's --transcript-retention (negative: forever)")
 	fs.StringVar(&lc.promptsDir, "prompts", "", "directory of the operator's prompt recordings replacing the built-in ones (ko/please-hold.wav, …; see docs/telephony.md)")
 	fs.StringVar(&lc.menuPrompts, "menu-prompts", "", "directory of the menus' greetings: <lang>/<greeting key>.wav (8 kHz mono μ-law)")
 	fs.StringVar(&lc.logLevel, "log-level", "info", "debug, info, warn or error")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -93,16 +94,17 @@ func startEdge(t *testing.T, s *testServer, flags ...string) *testEdge {
 	args := append([]string{"--sip-udp", addr, "--sip-tcp", "", "--router", s.base, "--gateway-user", "gateway",
 		"--dialplan", plan, "--phones", phones, "--announce-every", "5s", "--ring-timeout", "5s"}, flags...)
 	var out bytes.Buffer
-	cfg, _, err := parseEdge(args, &out, env(map[string]string{"TELLONCE_GATEWAY_PASSWORD": demo.Password}))
+	cfg, opts, err := parseEdge(args, &out, env(map[string]string{"TELLONCE_GATEWAY_PASSWORD": demo.Password}))
 	if err != nil {
 		t.Fatalf("parseEdge: %v %s", err, out.String())
 	}
 	logs := &lockedBuffer{}
-	e, err := edge.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	e, err := buildEdge(ctx, cfg, opts, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
 	t.Cleanup(func() {
@@ -235,10 +237,19 @@ func (p *phone) call(t *testing.T, e *testEdge, number, pai string) (*diago.Dial
 	if pai != "" {
 		opts.Headers = append(opts.Headers, sip.NewHeader("P-Asserted-Identity", "<sip:"+pai+"@carrier.example>"))
 	}
-	d, med, err := p.dg.Invite(ctx, uri, opts)
-	if err != nil {
-		t.Fatalf("calling %s: %v", number, err)
-	}
+	var d *diago.DialogClientSession
+	var med *diago.DialogMedia
+	// The user agent's listener is announced ready a moment before its
+	// transport shares it with the client, which then tries to bind the
+	// port itself: that is the phone's start, not the call, so try again.
+	clocktest.EventuallyNil(t, "calling "+number, waitTime, func() error {
+		var err error
+		d, med, err = p.dg.Invite(ctx, uri, opts)
+		if err != nil && !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("calling %s: %v", number, err)
+		}
+		return err
+	})
 	t.Cleanup(func() { _ = d.Hangup(context.Background()); _ = d.Close() })
 	c := &phoneCall{done: d.Context().Done(), hang: d.Hangup}
 	c.dtmf, _ = med.AudioWriterDTMF()
@@ -332,7 +343,8 @@ func atLeast(n int64, what string, v *atomic.Int64) func() error {
 // both phones up.
 func TestEdgeCallThroughMenuToAgentsPhone(t *testing.T) {
 	s := startServer(t, "sqlite")
-	e := startEdge(t, s)
+	recDir := t.TempDir()
+	e := startEdge(t, s, "--recording-dir", recDir)
 	agentPhone := newPhone(t, "agent-phone")
 	agentPhone.register(t, e, "han.jiwon")
 	agent := s.availableAgent(t, "han.jiwon")
@@ -372,6 +384,14 @@ func TestEdgeCallThroughMenuToAgentsPhone(t *testing.T) {
 		}
 		return nil
 	})
+	// The answered leg was recorded, under the case and contact ids.
+	files, _ := filepath.Glob(filepath.Join(recDir, "*", offer.str("contact", "case_id")+"_"+contactID+"_*.wav"))
+	if len(files) != 1 {
+		t.Fatalf("recordings %v; want one for the answered leg", files)
+	}
+	if st, err := os.Stat(files[0]); err != nil || st.Size() < 44+4*2000 {
+		t.Errorf("recording %s: %v, %d bytes; want at least a quarter second of stereo audio (25 frames each way were heard)", files[0], err, st.Size())
+	}
 }
 
 // invite sends one INVITE with body to the edge and returns the final
