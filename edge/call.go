@@ -29,7 +29,11 @@ type call struct {
 	lang      string
 	contactID string
 	caseID    string
-	agent     *leg // the agent's phone bridged now
+	agent     *leg   // the agent's phone bridged now
+	interp    *leg   // the interpreter's phone in a conference
+	interpOf  string // the interpreter's contact
+	ringingIn int    // interpreters' phones ringing
+	stopMix   context.CancelFunc
 	rec       *recordings.Recording
 	recOf     string // the contact the recording is of
 	ringing   int    // agents' phones ringing for this call
@@ -48,6 +52,14 @@ type ringResult struct {
 }
 
 type agentGone struct{ leg *leg }
+
+type interpResult struct {
+	interpOf string
+	leg      *leg
+	err      error
+}
+
+type interpGone struct{ leg *leg }
 
 type dropTimer struct{ contactID string }
 
@@ -260,6 +272,35 @@ func (c *call) handle(ctx context.Context, ev any) {
 		// would, and the router sends no hangup back.
 		c.e.gw.send(map[string]any{"type": "agent_hangup", "contact_id": c.contactID})
 		c.endAll()
+	case interpResult:
+		c.ringingIn--
+		switch {
+		case ev.err != nil:
+			c.log.Info("edge: the interpreter's phone did not answer", "contact", c.contactID, "err", ev.err)
+		case ev.interpOf != c.interpOf || c.ended || c.agent == nil:
+			_ = ev.leg.hangup(context.Background())
+		default:
+			c.interp = ev.leg
+			m := newMixer(c.caller, c.agent, ev.leg)
+			mctx, cancel := context.WithCancel(ctx)
+			c.stopMix = cancel
+			for _, l := range m.members {
+				l.mix.Store(m)
+			}
+			go m.run(mctx)
+			l := ev.leg
+			go func() {
+				select {
+				case <-l.done:
+					c.post(interpGone{leg: l})
+				case <-ctx.Done():
+				}
+			}()
+		}
+	case interpGone:
+		if ev.leg == c.interp {
+			c.endConference()
+		}
 	case dropTimer:
 		// A transfer whose next agent did not start ringing within the
 		// grace: cold — the first agent leaves the line.
@@ -288,6 +329,12 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 		c.connect(ctx, f)
 	case "hangup":
 		c.endAll()
+	case "conference":
+		c.conference(ctx, f)
+	case "conference_ended":
+		if f.InterpreterContactID == c.interpOf {
+			c.endConference()
+		}
 	case "transferred":
 		if f.NewContactID == "" {
 			return
@@ -373,10 +420,63 @@ func (c *call) ringDone(ctx context.Context, r ringResult) {
 	}()
 }
 
+// conference rings the interpreter's phone to join the call three-way.
+func (c *call) conference(ctx context.Context, f serverFrame) {
+	target := f.Phone
+	if target == "" {
+		target = c.e.phones.lookup(f.Agent)
+	}
+	var uri sip.Uri
+	if c.agent == nil || c.interp != nil || target == "" || sip.ParseUri(target, &uri) != nil {
+		c.log.Warn("edge: cannot bring the interpreter in", "contact", c.contactID, "interpreter", f.Agent)
+		return
+	}
+	c.interpOf = f.InterpreterContactID
+	c.ringingIn++
+	id := c.interpOf
+	ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
+	go func() {
+		defer cancel()
+		d, med, err := c.e.dg.Invite(ringCtx, uri, diago.InviteOptions{})
+		if err != nil {
+			c.post(interpResult{interpOf: id, err: err})
+			return
+		}
+		l, err := newLeg(med, d.Context().Done(), d.Hangup, nil)
+		if err != nil {
+			_ = d.Hangup(context.Background())
+			c.post(interpResult{interpOf: id, err: err})
+			return
+		}
+		go l.readLoop()
+		c.post(interpResult{interpOf: id, leg: l})
+	}()
+}
+
+// endConference lets the interpreter go; the caller and the agent are
+// bridged two-way again.
+func (c *call) endConference() {
+	if c.stopMix != nil {
+		c.stopMix()
+		c.stopMix = nil
+	}
+	c.caller.mix.Store(nil)
+	if c.agent != nil {
+		c.agent.mix.Store(nil)
+	}
+	if c.interp != nil {
+		c.interp.mix.Store(nil)
+		_ = c.interp.hangup(context.Background())
+		c.interp = nil
+	}
+	c.interpOf = ""
+}
+
 func (c *call) dropAgentLeg() {
 	if c.agent == nil {
 		return
 	}
+	c.endConference()
 	c.stopRecording()
 	unbridge(c.agent)
 	_ = c.agent.hangup(context.Background())
@@ -442,14 +542,21 @@ func (c *call) finish() {
 	c.cancel()
 	// Phones still ringing for this call are cancelled; one that answered
 	// in the meantime is hung up.
-	for c.ringing > 0 {
-		if r, ok := (<-c.events).(ringResult); ok {
+	for c.ringing > 0 || c.ringingIn > 0 {
+		switch r := (<-c.events).(type) {
+		case ringResult:
 			c.ringing--
+			if r.leg != nil {
+				_ = r.leg.hangup(context.Background())
+			}
+		case interpResult:
+			c.ringingIn--
 			if r.leg != nil {
 				_ = r.leg.hangup(context.Background())
 			}
 		}
 	}
+	c.endConference()
 	if c.stopPlay != nil {
 		c.stopPlay()
 	}

@@ -258,3 +258,31 @@ func TestTonesPlayInRealTimeFrames(t *testing.T) {
 		t.Error("the prompt was not transcoded to the leg's A-law")
 	}
 }
+
+// TestMixerGivesEachTheOthers: in a conference each member hears the sum
+// of the others, never themselves, in their own law.
+func TestMixerGivesEachTheOthers(t *testing.T) {
+	var outA, outB, outC bytes.Buffer
+	a := &leg{codec: media.CodecAudioUlaw, w: &outA}
+	b := &leg{codec: media.CodecAudioUlaw, w: &outB}
+	c := &leg{codec: media.CodecAudioAlaw, w: &outC}
+	m := newMixer(a, b, c)
+	loud := bytes.Repeat([]byte{0x9F}, 160) // μ-law, a negative sample around -2000
+	m.put(a, loud)
+	m.tick()
+	if outA.Len() != 0 {
+		t.Error("a heard themselves")
+	}
+	if !bytes.Equal(outB.Bytes(), loud) {
+		t.Errorf("b heard % x…; want a's frame", outB.Bytes()[:4])
+	}
+	if want := transcode(loud, "pcmu", "pcma"); !bytes.Equal(outC.Bytes(), want) {
+		t.Errorf("c heard % x…; want a's frame in A-law % x…", outC.Bytes()[:4], want[:4])
+	}
+	// Nothing said: nothing sent (the legs' own silence is theirs to send).
+	outB.Reset()
+	m.tick()
+	if outB.Len() != 0 {
+		t.Error("a frame was sent for nothing said")
+	}
+}

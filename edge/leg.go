@@ -33,6 +33,9 @@ type leg struct {
 	// rec, while set, gets every frame the leg sends the edge, in the
 	// recording's law.
 	rec atomic.Pointer[legRecording]
+	// mix, while set, takes the leg's frames instead of its peer: a
+	// conference.
+	mix atomic.Pointer[mixer]
 
 	rx, tx atomic.Int64
 }
@@ -81,7 +84,9 @@ func (l *leg) readLoop() {
 				_ = r.write(f)
 			}
 		}
-		if p := l.peer.Load(); p != nil {
+		if m := l.mix.Load(); m != nil {
+			m.put(l, buf[:n])
+		} else if p := l.peer.Load(); p != nil {
 			p.write(buf[:n], l.codec)
 		}
 	}

@@ -87,7 +87,7 @@ func startEdge(t *testing.T, s *testServer, flags ...string) *testEdge {
 	if err := os.WriteFile(plan, []byte(edgePlan), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(phones, []byte("phones:\n  - {username: han.jiwon, password: "+phonePassword+"}\n  - {username: yoon.taeyang, password: "+phonePassword+"}\n"), 0o600); err != nil {
+	if err := os.WriteFile(phones, []byte("phones:\n  - {username: han.jiwon, password: "+phonePassword+"}\n  - {username: yoon.taeyang, password: "+phonePassword+"}\n  - {username: tran.mai, password: "+phonePassword+"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
@@ -607,4 +607,41 @@ func TestEdgeKeepsCallsThroughARouterRestart(t *testing.T) {
 	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
 	call := awaitAnswered(t, agentPhone)
 	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the agent hearing the caller", &call.heard))
+}
+
+// TestEdgeInterpreterJoinsThreeWay: an interpreter accepting the agent's
+// request is rung on their phone and joins a three-way conference on the
+// edge: each of the three hears the others; released, they drop and the
+// caller and agent stay bridged.
+func TestEdgeInterpreterJoinsThreeWay(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s)
+	agentPhone, interpPhone := newPhone(t, "agent-phone"), newPhone(t, "interpreter-phone")
+	agentPhone.register(t, e, "han.jiwon")
+	interpPhone.register(t, e, "tran.mai")
+	agent := s.availableAgent(t, "han.jiwon")
+	interpreter := s.availableAgent(t, "tran.mai")
+
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501238")
+	walkToYearEnd(t, d)
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	contactID := offer.str("contact", "contact_id")
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	callA := awaitAnswered(t, agentPhone)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(10, "the agent hearing the caller", &callA.heard))
+
+	agent.ack(t, obj{"type": "interpret", "contact_id": contactID, "language": "vi", "share_history": true})
+	iOffer := interpreter.awaitFunc(t, "the interpreter's offer", typed("offer"))
+	interpreter.ack(t, obj{"type": "accept", "offer_id": iOffer.str("offer_id")})
+	callI := awaitAnswered(t, interpPhone)
+	// Only the mix reaches the interpreter's phone: audio there is the
+	// conference working (the caller's and the agent's frames summed, so
+	// neither one's mark).
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the interpreter hearing the call", &callI.any))
+
+	agent.ack(t, obj{"type": "interpreter_release", "contact_id": contactID})
+	awaitEnded(t, "the interpreter's phone call", callI.done)
+	heard := c.heard.Load()
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heard+25, "the caller hearing the agent again, unmixed", &c.heard))
 }
