@@ -148,6 +148,17 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	} else if dup != nil {
 		return nil, &DuplicateContactError{Queue: q.ID, CallerID: req.Caller.ID, ContactID: dup.ID}
 	}
+	// Outside the hours a queue takes no new contact; a callback may be
+	// booked for a time it is open. Who waits already stays in line.
+	if at := w.now; q.Hours != nil {
+		if !req.CallbackAt.IsZero() {
+			at = req.CallbackAt
+		}
+		if !q.Hours.Open(at) {
+			next, _ := q.Hours.NextOpen(at)
+			return nil, &ClosedError{Queue: q.ID, OpensAt: next}
+		}
+	}
 	if q.MaxWaiting > 0 {
 		if n, err := waitingIn(w.txn, q.ID); err != nil {
 			return nil, err
