@@ -59,6 +59,8 @@ func (h hoursAt) Open(t time.Time) bool {
 	return d >= h.open && d < h.close
 }
 
+func (hoursAt) Location() *time.Location { return time.UTC }
+
 func (h hoursAt) NextOpen(t time.Time) (time.Time, bool) {
 	if h.Open(t) {
 		return t, true

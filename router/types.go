@@ -126,6 +126,8 @@ type Hours interface {
 	// NextOpen is the first moment at or after t when the queue is open;
 	// ok is false when it never opens.
 	NextOpen(t time.Time) (at time.Time, ok bool)
+	// Location is the zone the hours are told in.
+	Location() *time.Location
 }
 
 // MaxAging bounds QueueConfig.Aging so the aged rank keeps its width.
