@@ -69,7 +69,7 @@ func (s *Stats) PublicStatus(ctx context.Context, public PublicFunc) ([]byte, er
 	for _, q := range v.queues {
 		if c.public[q.Queue] {
 			items = append(items, PublicQueue{Queue: q.Queue, Agency: q.Agency, Name: q.Name,
-				Light: q.Light, Label: q.Label, EstimatedWaitS: q.EstimatedWaitS, OpensAt: q.OpensAt, LabelEn: q.labelEn})
+				Light: q.Light, Label: q.Label, EstimatedWaitS: q.EstimatedWaitS, OpensAt: q.OpensAt, LabelEn: q.LabelEn})
 		}
 	}
 	body, err := json.Marshal(items)

@@ -27,8 +27,8 @@ type QueueStats struct {
 	// when it is open or never opens.
 	OpensAt *time.Time  `json:"opens_at,omitempty"`
 	Agents  AgentCounts `json:"agents"`
-	// labelEn is Label in English, for the pages.
-	labelEn string
+	// LabelEn is Label in English; only a closed queue has it.
+	LabelEn string     `json:"label_en,omitempty"`
 	Today   QueueToday `json:"today"`
 	Model   Model      `json:"model"`
 }
@@ -233,7 +233,7 @@ func closedAt(qs *QueueStats, hours router.Hours, now time.Time) {
 	}
 	qs.Light, qs.EstimatedWaitS = LightClosed, nil
 	qs.Label = ClosedLabel("ko", now, next, hours.Location())
-	qs.labelEn = ClosedLabel("en", now, next, hours.Location())
+	qs.LabelEn = ClosedLabel("en", now, next, hours.Location())
 }
 
 // defaultSLA is the threshold of a queue without one (the directory's
