@@ -24,6 +24,7 @@ const (
 	codeTooLarge     = "too_large"
 	codeRateLimited  = "rate_limited"
 	codeUnavailable  = "unavailable"
+	codeClosed       = "closed"
 	codeInternal     = "internal"
 )
 

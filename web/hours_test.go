@@ -73,7 +73,7 @@ func TestClosedQueue(t *testing.T) {
 			if !r.wantStatus(t, http.StatusConflict) || !r.decode(t, &a) {
 				continue
 			}
-			if a.Error.Code != "closed" || a.Error.Field != "queue" || a.OpensAt == nil || !a.OpensAt.Equal(opens) ||
+			if a.Error.Code != codeClosed || a.Error.Field != "queue" || a.OpensAt == nil || !a.OpensAt.Equal(opens) ||
 				a.Label != "운영 시간이 아닙니다 — 화 09:00에 엽니다" || a.LabelEn != "Closed — opens Tue 09:00" {
 				t.Errorf("%s: closed answer %s", c.body["channel"], r.body)
 			}
