@@ -87,6 +87,12 @@ func TestClosedQueue(t *testing.T) {
 	})
 }
 
+func TestClosedLightMetric(t *testing.T) {
+	if v := lightValue(LightClosed); v != 3 {
+		t.Errorf("tellonce_queue_light of a closed queue = %v; want 3", v)
+	}
+}
+
 func TestClosedLabel(t *testing.T) {
 	now := time.Date(2026, 3, 2, 19, 0, 0, 0, Seoul) // a Monday
 	for _, c := range []struct {
