@@ -11,8 +11,8 @@ import (
 
 // An admin gives a new chat line opening hours in the form; outside them
 // the chat page names the line closed with its next opening, in words, and
-// does not start a chat.
-func TestClosedLineInTheChatPage(t *testing.T) {
+// does not start a chat, and the wallboard shows it closed.
+func TestClosedLineInChatAndWallboard(t *testing.T) {
 	b := newBrowser(t)
 	admin := b.page("admin")
 	admin.loginAs("admin", adminPassword)
@@ -75,4 +75,14 @@ func TestClosedLineInTheChatPage(t *testing.T) {
 		t.Error("the closed line has no closed badge")
 	}
 	citizen.shot("chat-closed-ko")
+
+	// The supervisor's wallboard shows the line closed, in words too.
+	sup := b.page("sup.gov110")
+	sup.loginAs("sup.gov110", demoPassword)
+	sup.navigate("/supervisor")
+	const badge = `[data-queue="gov110.night-desk"] .light-closed`
+	sup.waitFor("closed badge on the wallboard", `!!document.querySelector(`+jsString(badge)+`)`)
+	if words := sup.text(badge); !strings.Contains(words, "운영 시간이 아닙니다") {
+		t.Errorf("wallboard badge says %q; want the closed words", words)
+	}
 }
