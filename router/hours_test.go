@@ -75,7 +75,8 @@ func (h hoursAt) NextOpen(t time.Time) (time.Time, bool) {
 // TestClosedQueueRefusesNewContactsOnly: outside the hours (at the time
 // of the call) a queue refuses new contacts with when it opens; who waits
 // at closing time stays in line and is served; no callback slot lies in
-// closed hours.
+// closed hours; a callback asked for while closed is booked for the
+// opening.
 func TestClosedQueueRefusesNewContactsOnly(t *testing.T) {
 	// t0 is 09:00 UTC; the queue is open 08:00–10:00.
 	f := newFixture(t, []QueueConfig{queue("q", func(q *QueueConfig) { q.Hours = hoursAt{8 * time.Hour, 10 * time.Hour} })},
@@ -102,6 +103,13 @@ func TestClosedQueueRefusesNewContactsOnly(t *testing.T) {
 		CallbackNumber: "01012345678", CallbackAt: t0.Add(22 * time.Hour), HandleTime: time.Minute}); !errors.As(err, &ce) {
 		t.Fatalf("booking a callback at a closed hour = %v; want ClosedError", err)
 	}
+	// A callback asked for now is booked for the opening: it waits,
+	// scheduled, and joins the line when the queue opens.
+	cb, _, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelCallback, Queue: "q", Caller: Caller{ID: "01099998888"},
+		CallbackNumber: "01099998888"})
+	if err != nil || cb.Status != StatusScheduled || !cb.Due.Equal(t0.Add(23*time.Hour)) {
+		t.Fatalf("callback when closed = %s due %v, %v; want scheduled for the opening %v", cb.Status, cb.Due, err, t0.Add(23*time.Hour))
+	}
 	if pos, err := f.r.Position(waiting.ID); err != nil || pos != 1 {
 		t.Fatalf("the contact waiting at closing time: position %d, %v; want still first", pos, err)
 	}
@@ -110,5 +118,17 @@ func TestClosedQueueRefusesNewContactsOnly(t *testing.T) {
 	f.must(err)
 	if c.Status != StatusOffered || c.Agent != "kim" {
 		t.Fatalf("after closing the waiting contact is %s to %q; want offered to kim", c.Status, c.Agent)
+	}
+	f.clock.Set(t0.Add(23*time.Hour - time.Second))
+	_, err = f.r.Tick()
+	f.must(err)
+	if c, _ := f.r.Contact(cb.ID); c.Status != StatusScheduled {
+		t.Fatalf("a second before the opening the callback is %s; want scheduled", c.Status)
+	}
+	f.clock.Set(t0.Add(23 * time.Hour)) // 08:00 the next day: open
+	_, err = f.r.Tick()
+	f.must(err)
+	if c, _ := f.r.Contact(cb.ID); c.Status == StatusScheduled {
+		t.Fatalf("at the opening the callback is still %s; want in line", c.Status)
 	}
 }

@@ -45,7 +45,8 @@ func TestClosedQueue(t *testing.T) {
 
 		day := []map[string]string{{"start": "09:00", "end": "18:00"}}
 		r := h.do(http.MethodPatch, "/v1/queues/"+q, asSup, map[string]any{"hours": map[string]any{
-			"mon": day, "tue": day, "wed": day, "thu": day, "fri": day}, "aging_s": 120})
+			"mon": day, "tue": day, "wed": day, "thu": day, "fri": day}, "aging_s": 120,
+			"channels": []string{"voice", "chat", "callback"}})
 		if !r.wantStatus(t, http.StatusOK) {
 			return
 		}
@@ -74,9 +75,21 @@ func TestClosedQueue(t *testing.T) {
 				continue
 			}
 			if a.Error.Code != codeClosed || a.Error.Field != "queue" || a.OpensAt == nil || !a.OpensAt.Equal(opens) ||
-				a.Label != "운영 시간이 아닙니다 — 화 09:00에 엽니다" || a.LabelEn != "Closed — opens Tue 09:00" {
+				a.Label != "운영 시간이 아닙니다 — 화 09:00에 엽니다" || a.LabelEn != "Closed — opens Tue 09:00" || !a.Callbacks {
 				t.Errorf("%s: closed answer %s", c.body["channel"], r.body)
 			}
+		}
+
+		// The gateway's callback asked for now is booked for the opening.
+		cb := h.do(http.MethodPost, "/v1/contacts", asGateway, map[string]any{"channel": "callback", "queue": q,
+			"caller": map[string]any{"id": "+821099998888"}, "callback_number": "01099998888"})
+		var booked struct {
+			Status     string     `json:"status"`
+			CallbackAt *time.Time `json:"callback_at"`
+		}
+		if cb.wantStatus(t, http.StatusCreated) && cb.decode(t, &booked) &&
+			(booked.Status != "scheduled" || booked.CallbackAt == nil || !booked.CallbackAt.Equal(opens)) {
+			t.Errorf("callback while closed = %s at %v; want scheduled at %v", booked.Status, booked.CallbackAt, opens)
 		}
 
 		// The agency's holiday on Tuesday moves the opening to Wednesday.
