@@ -35,6 +35,24 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("router answered %d: %s", e.Status, e.Body) }
 
+// Code is the error's code (closed, conflict, …), "" when unreadable.
+func (e *apiError) Code() string {
+	var b struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(e.Body), &b)
+	return b.Error.Code
+}
+
+// isClosed says whether err is the router's answer for a queue outside
+// its opening hours.
+func isClosed(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.Status == http.StatusConflict && ae.Code() == "closed"
+}
+
 // bearer returns the token, logging in when there is none; fresh forces a
 // new login (the old token was refused).
 func (a *api) bearer(ctx context.Context, fresh bool) (string, error) {

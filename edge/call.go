@@ -167,11 +167,18 @@ func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.S
 		Caller:  contactCaller{ID: c.number, Language: walk.Chosen()},
 		Context: contactCtx{IVR: walk.Path()},
 	}, c.callID)
+	if isClosed(err) {
+		c.log.Info("edge: the queue is closed now", "queue", step.Queue)
+		<-c.say(ctx, false, ph(prompts.Closed), ph(prompts.Goodbye))
+		c.hangupCaller()
+		return
+	}
 	if err != nil {
 		// Nothing was created (or the router has it under the Call-ID and
-		// a retry finds it); the caller hears the line is busy.
+		// a retry finds it); the caller hears so.
 		c.log.Warn("edge: putting a call in line", "queue", step.Queue, "err", err)
-		<-c.say(ctx, false, ph(prompts.CouldNotConnect))
+		<-c.say(ctx, false, ph(prompts.CouldNotConnect), ph(prompts.Goodbye))
+		c.hangupCaller()
 		return
 	}
 	c.contactID = st.ContactID

@@ -645,3 +645,22 @@ func TestEdgeInterpreterJoinsThreeWay(t *testing.T) {
 	heard := c.heard.Load()
 	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heard+25, "the caller hearing the agent again, unmixed", &c.heard))
 }
+
+// TestEdgeClosedQueueSaysSoAndHangsUp: a menu leading to a queue outside
+// its opening hours tells the caller it is closed and hangs up; nothing is
+// put in line.
+func TestEdgeClosedQueueSaysSoAndHangsUp(t *testing.T) {
+	s := startServer(t, "sqlite")
+	s.call(t, "PATCH", "/v1/queues/nts126.year-end", s.admin(t), obj{"hours": obj{"mon": []any{}}}, 200, nil)
+	e := startEdge(t, s)
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501239")
+	walkToYearEnd(t, d)
+	awaitEnded(t, "the call to a closed queue", c.done)
+	if !strings.Contains(e.logs.String(), "the queue is closed now") {
+		t.Error("the edge did not take the router's closed answer as closed")
+	}
+	if c.any.Load() < 10 {
+		t.Errorf("the caller heard %d frames before the hang-up; want the closed message", c.any.Load())
+	}
+}
