@@ -376,7 +376,7 @@ func (c *call) connect(ctx context.Context, f serverFrame) {
 	ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
 	go func() {
 		defer cancel()
-		d, med, err := c.e.dg.Invite(ringCtx, uri, diago.InviteOptions{})
+		d, med, err := c.e.invite(ringCtx, uri, diago.InviteOptions{})
 		if err != nil {
 			c.post(ringResult{contactID: id, err: err})
 			return
@@ -444,7 +444,7 @@ func (c *call) conference(ctx context.Context, f serverFrame) {
 	ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
 	go func() {
 		defer cancel()
-		d, med, err := c.e.dg.Invite(ringCtx, uri, diago.InviteOptions{})
+		d, med, err := c.e.invite(ringCtx, uri, diago.InviteOptions{})
 		if err != nil {
 			c.post(interpResult{interpOf: id, err: err})
 			return

@@ -48,7 +48,7 @@ func (e *Edge) dial(ctx context.Context, f serverFrame) {
 	}
 	defer e.active.Add(-1)
 	ringCtx, cancel := context.WithTimeout(ctx, 2*e.cfg.RingTimeout)
-	d, med, err := e.dg.Invite(ringCtx, uri, diago.InviteOptions{Username: e.cfg.TrunkUsername, Password: e.cfg.TrunkPassword})
+	d, med, err := e.invite(ringCtx, uri, diago.InviteOptions{Username: e.cfg.TrunkUsername, Password: e.cfg.TrunkPassword})
 	cancel()
 	if err != nil {
 		result(ringOutcome(err))
@@ -84,4 +84,31 @@ func numberOK(n string) bool {
 		}
 	}
 	return true
+}
+
+// invite calls uri until ctx ends. The SIP stack may keep waiting for the
+// answer to its CANCEL well past ctx; the caller is not kept waiting, and
+// a phone that answers after all is hung up.
+func (e *Edge) invite(ctx context.Context, uri sip.Uri, opts diago.InviteOptions) (*diago.DialogClientSession, *diago.DialogMedia, error) {
+	type answer struct {
+		d   *diago.DialogClientSession
+		med *diago.DialogMedia
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		d, med, err := e.dg.Invite(ctx, uri, opts)
+		ch <- answer{d, med, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.d, a.med, a.err
+	case <-ctx.Done():
+		go func() {
+			if a := <-ch; a.err == nil {
+				_ = a.d.Hangup(context.Background())
+			}
+		}()
+		return nil, nil, ctx.Err()
+	}
 }

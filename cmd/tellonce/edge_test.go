@@ -664,3 +664,50 @@ func TestEdgeClosedQueueSaysSoAndHangsUp(t *testing.T) {
 		t.Errorf("the caller heard %d frames before the hang-up; want the closed message", c.any.Load())
 	}
 }
+
+// TestEdgeAgentPhoneHangupEndsTheCall: the agent's phone hanging up ends
+// the call for the caller too (the router sends no hangup back for it).
+func TestEdgeAgentPhoneHangupEndsTheCall(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s)
+	agentPhone := newPhone(t, "agent-phone")
+	agentPhone.register(t, e, "han.jiwon")
+	agent := s.availableAgent(t, "han.jiwon")
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501240")
+	walkToYearEnd(t, d)
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	call := awaitAnswered(t, agentPhone)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(10, "the agent hearing the caller", &call.heard))
+	_ = call.hang(context.Background())
+	awaitEnded(t, "the caller's call after the agent hung up", c.done)
+}
+
+// TestEdgeUnansweredPhoneIsAMissedOffer: an agent whose phone does not
+// answer within --ring-timeout is reported, and the caller stays on the
+// line.
+func TestEdgeUnansweredPhoneIsAMissedOffer(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s, "--ring-timeout", "1s")
+	// A phone registered at an address where nothing answers.
+	silent := &phone{addr: "127.0.0.1:" + strconv.Itoa(freePort(t))}
+	silent.register(t, e, "han.jiwon")
+	agent := s.availableAgent(t, "han.jiwon")
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501241")
+	walkToYearEnd(t, d)
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	clocktest.EventuallyNil(t, "connect_failed", waitTime, func() error {
+		if !strings.Contains(e.logs.String(), "result=no_answer") {
+			return fmt.Errorf("no missed offer reported yet")
+		}
+		return nil
+	})
+	select {
+	case <-c.done:
+		t.Fatal("the caller was hung up when the agent's phone did not answer")
+	default:
+	}
+}
