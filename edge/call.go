@@ -492,27 +492,21 @@ func (c *call) dropAgentLeg() {
 
 // ringOutcome maps a failed INVITE to connect_failed's result.
 func ringOutcome(err error) string {
+	code := 0
 	var re *sipgo.ErrDialogResponse
-	if errors.As(err, &re) && re.Res != nil {
-		switch re.Res.StatusCode {
-		case 486, 600:
-			return "busy"
-		case 408, 480, 487:
-			return "no_answer"
-		}
-		return "failed"
+	var rv sipgo.ErrDialogResponse
+	switch {
+	case errors.As(err, &re) && re.Res != nil:
+		code = re.Res.StatusCode
+	case errors.As(err, &rv) && rv.Res != nil:
+		code = rv.Res.StatusCode
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no_answer"
 	}
-	var re2 sipgo.ErrDialogResponse
-	if errors.As(err, &re2) && re2.Res != nil {
-		switch re2.Res.StatusCode {
-		case 486, 600:
-			return "busy"
-		case 408, 480, 487:
-			return "no_answer"
-		}
-		return "failed"
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch code {
+	case 486, 600:
+		return "busy"
+	case 408, 480, 487:
 		return "no_answer"
 	}
 	return "failed"

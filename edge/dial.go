@@ -18,9 +18,9 @@ func (e *Edge) startDial(f serverFrame) {
 	if ctx == nil || f.ContactID == "" {
 		return
 	}
-	e.calls.Add(1)
+	e.dials.Add(1)
 	go func() {
-		defer e.calls.Done()
+		defer e.dials.Done()
 		e.dial(ctx, f)
 	}()
 }

@@ -30,7 +30,7 @@ type Edge struct {
 
 	dg     *diago.Diago // set by Run before serving
 	active atomic.Int64
-	calls  sync.WaitGroup // outbound calls started from frames
+	dials  sync.WaitGroup // callbacks being dialled, started from frames
 
 	mu       sync.Mutex
 	byID     map[string]*call // by contact id
@@ -113,7 +113,7 @@ func (e *Edge) Run(ctx context.Context) error {
 		return fmt.Errorf("edge: sip: %w", err)
 	})
 	err = g.Wait()
-	e.calls.Wait()
+	e.dials.Wait()
 	return err
 }
 
@@ -322,5 +322,5 @@ func (e *Edge) reconcile(calls []helloCall) {
 	}
 }
 
-// Errors the edge reports from its own SIP parsing.
+// errNoTrunk: a callback to dial without --trunk.
 var errNoTrunk = errors.New("edge: no --trunk for callbacks")

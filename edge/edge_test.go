@@ -2,7 +2,9 @@ package edge
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emiago/diago/media"
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"tellonce/dialplan"
@@ -284,5 +287,19 @@ func TestMixerGivesEachTheOthers(t *testing.T) {
 	m.tick()
 	if outB.Len() != 0 {
 		t.Error("a frame was sent for nothing said")
+	}
+}
+
+func TestRingOutcome(t *testing.T) {
+	res := func(code int) error {
+		return &sipgo.ErrDialogResponse{Res: sip.NewResponse(code, "x")}
+	}
+	for err, want := range map[error]string{
+		res(486): "busy", res(600): "busy", res(480): "no_answer", res(408): "no_answer",
+		res(404): "failed", context.DeadlineExceeded: "no_answer", errors.New("network"): "failed",
+	} {
+		if got := ringOutcome(err); got != want {
+			t.Errorf("%v → %q; want %q", err, got, want)
+		}
 	}
 }

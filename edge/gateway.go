@@ -63,10 +63,9 @@ func parseServerFrame(b []byte) (serverFrame, error) {
 // router acknowledged them, so none is lost to a reconnect (a repeat is
 // answered conflict, which is harmless).
 type gateway struct {
-	api     *api
-	log     *slog.Logger
-	handle  func(ctx context.Context, f serverFrame)
-	connect func(ctx context.Context) // after each hello
+	api    *api
+	log    *slog.Logger
+	handle func(ctx context.Context, f serverFrame)
 
 	mu      sync.Mutex
 	nextID  int
