@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	"tellonce/clocktest"
 	"tellonce/demo"
 	"tellonce/edge"
+	"tellonce/sipptest"
 	"tellonce/sql/sqltest"
 )
 
@@ -567,8 +569,13 @@ func TestEdgeColdTransferKeepsTheCall(t *testing.T) {
 // the call, and an agent who comes afterwards gets it on their phone.
 func TestEdgeKeepsCallsThroughARouterRestart(t *testing.T) {
 	dsn := sqltest.DSN(t, "sqlite")
-	port := strconv.Itoa(freePort(t))
-	s, stop := serveOn(t, dsn, "--trust-proxy", "--addr", "127.0.0.1:"+port)
+	s, stop := serveOn(t, dsn, "--trust-proxy")
+	// The restarted server listens where the edge knows it.
+	u, err := url.Parse(s.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := u.Port()
 	e := startEdge(t, s)
 	agentPhone := newPhone(t, "agent-phone")
 	agentPhone.register(t, e, "han.jiwon")
@@ -709,5 +716,35 @@ func TestEdgeUnansweredPhoneIsAMissedOffer(t *testing.T) {
 	case <-c.done:
 		t.Fatal("the caller was hung up when the agent's phone did not answer")
 	default:
+	}
+}
+
+// TestEdgeAnswersSIPp: SIPp — a SIP implementation the edge's authors did
+// not write — calls 126 and keys 1 1 as RFC 4733 events in its RTP; the
+// call reaches the queue with the menu's choices, the agent's end hangs
+// SIPp up, and SIPp counts the call a success.
+func TestEdgeAnswersSIPp(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s)
+	agent := s.availableAgent(t, "han.jiwon")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Caller, Remote: e.addr, Service: "126",
+		Media: &sipptest.Media{Lead: 500 * time.Millisecond, Digits: "11", After: 2 * time.Second}, Hold: 20 * time.Second})
+	offer, err := agent.AwaitFunc("the SIPp call's offer", waitTime, typed("offer"))
+	if err != nil {
+		res, werr := p.Wait()
+		t.Fatalf("%v; SIPp: %v %s", err, werr, res)
+	}
+	if q, ivr := offer.str("contact", "queue"), offer.list("contact", "context", "ivr"); q != "nts126.year-end" || fmt.Sprint(ivr) != "[1 1]" {
+		t.Errorf("offer in %q with ivr %v; want nts126.year-end after [1 1]", q, ivr)
+	}
+	// No phone for the agent: connect_failed, the caller stays; the desk's
+	// end hangs the caller up.
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	agent.ack(t, obj{"type": "end", "contact_id": offer.str("contact", "contact_id"), "disposition": "resolved", "summary": "SIPp"})
+	res, err := p.Wait()
+	if err != nil || res.ExitCode != 0 || res.Successful != 1 {
+		t.Fatalf("SIPp: %v %s", err, res)
 	}
 }
