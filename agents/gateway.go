@@ -63,7 +63,7 @@ func (h *Hub) startGateway(c *conn) bool {
 		g := gatewayCallJSON{ContactID: cv.ID, CaseID: cv.CaseID, Queue: cv.Queue, Agency: cv.Agency,
 			Channel: string(cv.Channel), Status: string(cv.Status)}
 		if cv.Status == router.StatusAssigned {
-			g.Agent = cv.Agent
+			g.Agent, g.Phone = cv.Agent, h.phoneOf(cv.Agent)
 		}
 		if cv.Channel == router.ChannelCallback {
 			g.Number = cv.CallbackNumber
@@ -74,8 +74,10 @@ func (h *Hub) startGateway(c *conn) bool {
 	return true
 }
 
-// handleGatewayFrame runs a transcript segment or a hangup (the caller
-// hung up: the contact is abandoned whatever its status).
+// handleGatewayFrame runs a gateway's frame: a transcript segment, the
+// caller hanging up (a waiting call is abandoned, a call in progress ends),
+// a callback's dial result, and what a phone edge reports of the agent's
+// leg: its phone did not answer, it hung up, a leg was recorded.
 func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 	cmd, ref, ferr := decodeGatewayFrame(data)
 	if ferr != nil {
@@ -95,9 +97,16 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 	case "transcript":
 		evs, err = h.r.Transcript(cmd.ContactID, router.PartyRole(cmd.Speaker), cmd.Text)
 	case "hangup":
-		evs, err = h.r.Abandon(cmd.ContactID)
+		evs, err = h.r.CallerHangup(cmd.ContactID)
 	case "dial_result":
 		evs, err = h.r.CallbackResult("", cmd.ContactID, cmd.Result)
+	case "connect_failed":
+		evs, err = h.r.ConnectFailed(cmd.ContactID, cmd.Result)
+	case "agent_hangup":
+		evs, err = h.r.AgentHangup(cmd.ContactID)
+	case "recording":
+		evs, err = h.r.Record(cmd.ContactID, "gateway:"+c.username,
+			router.Recording{File: cmd.File, Seconds: *cmd.Seconds, StartedAt: cmd.startedAt})
 	}
 	h.answer(c, ref, evs, err)
 }
@@ -174,4 +183,16 @@ func (h *Hub) toGatewaysLocked(agency string, seq uint64, v any) {
 		}
 		h.eventToLocked(c, seq, msg)
 	}
+}
+
+// phoneOf is an agent's SIP address, "" when they have none (or are gone).
+func (h *Hub) phoneOf(username string) string {
+	if username == "" {
+		return ""
+	}
+	a, err := h.r.Agent(username)
+	if err != nil {
+		return ""
+	}
+	return a.Phone
 }
