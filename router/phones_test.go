@@ -180,3 +180,27 @@ func TestAgentPhoneInView(t *testing.T) {
 	_, err = f.r.UpsertAgent(p)
 	wantErr(t, "UpsertAgent(long phone)", err, ErrInvalid)
 }
+
+// A recording holds a whole leg, also what was said before an interpreter
+// joined: the interpreter sees its entry only when the agent shared the
+// history.
+func TestInterpreterSeesRecordingOnlyWithHistory(t *testing.T) {
+	for _, share := range []bool{false, true} {
+		f, c := interpreterFixture(t)
+		f.online("i-vi")
+		f.must(errOf(f.r.Record(c.ID, "gateway:gw", Recording{File: "rec/leg.wav", Seconds: 10, StartedAt: t0})))
+		leg, evs, err := f.r.InterpretWith("a", c.ID, InterpretRequest{Language: "vi", ShareHistory: share})
+		f.must(err)
+		_, err = f.r.Accept("i-vi", offerEvent(evs, leg.ID).OfferID)
+		f.must(err)
+		view, err := f.r.InterpreterCase(leg.ID)
+		f.must(err)
+		seen := false
+		for _, e := range view.Events {
+			seen = seen || e.Type == CaseRecording
+		}
+		if seen != share {
+			t.Errorf("share=%v: the interpreter sees the recording = %v", share, seen)
+		}
+	}
+}
