@@ -484,6 +484,11 @@ func (c *gatewayCommand) validate() *frameError {
 	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
 }
 
+// recording is a valid recording frame's fields.
+func (c gatewayCommand) recording() router.Recording {
+	return router.Recording{File: c.File, Seconds: *c.Seconds, StartedAt: c.startedAt}
+}
+
 // validateRecording checks a recording frame and reads its started_at.
 func (c *gatewayCommand) validateRecording() *frameError {
 	if ferr := idField("contact_id", c.ContactID); ferr != nil {

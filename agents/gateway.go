@@ -1,7 +1,10 @@
 package agents
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -9,6 +12,7 @@ import (
 
 	"tellonce/auth"
 	"tellonce/router"
+	"tellonce/switchboard"
 )
 
 // ServeGateway runs a telephony gateway's socket (GET /v1/gateway/ws);
@@ -84,7 +88,12 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 		h.replyError(c, ref, ferr)
 		return
 	}
-	if ferr := h.gatewayMay(c.agency, cmd.ContactID); ferr != nil {
+	ferr = h.gatewayMay(c.agency, cmd.ContactID)
+	if ferr != nil && ferr.Code == CodeNotFound && cmd.Type == "recording" && h.cfg.ClosedCases != nil {
+		h.recordClosed(c, ref, cmd)
+		return
+	}
+	if ferr != nil {
 		if ferr.Code == CodeNotFound {
 			h.refusedIDs(c, cmd.Type, cmd.ContactID, "", "")
 		}
@@ -105,10 +114,39 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 	case "agent_hangup":
 		evs, err = h.r.AgentHangup(cmd.ContactID)
 	case "recording":
-		evs, err = h.r.Record(cmd.ContactID, "gateway:"+c.username,
-			router.Recording{File: cmd.File, Seconds: *cmd.Seconds, StartedAt: cmd.startedAt})
+		evs, err = h.r.Record(cmd.ContactID, "gateway:"+c.username, cmd.recording())
+		if errors.Is(err, router.ErrNotFound) && h.cfg.ClosedCases != nil {
+			h.recordClosed(c, ref, cmd) // the case closed meanwhile
+			return
+		}
 	}
 	h.answer(c, ref, evs, err)
+}
+
+// recordClosed appends a recording to a case that is closed, or not live
+// at all: the edge finishes a leg's file when the leg ends, often after
+// the case closed. Everything the router did so far is made durable first,
+// so that the case's closing is in the log before the entry follows it.
+func (h *Hub) recordClosed(c *conn, ref json.RawMessage, cmd gatewayCommand) {
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.AckTimeout)
+	defer cancel()
+	if err := h.d.Wait(ctx, h.r.LastSeq()); err != nil {
+		h.replyError(c, ref, h.errorOf(fmt.Errorf("%w: %v", switchboard.ErrNotDurable, err)))
+		return
+	}
+	err := h.cfg.ClosedCases.AppendRecording(ctx, c.agency, cmd.ContactID, "gateway:"+c.username, cmd.recording())
+	if errors.Is(err, router.ErrNotFound) {
+		h.refusedIDs(c, cmd.Type, cmd.ContactID, "", "")
+		h.replyError(c, ref, &frameError{Code: CodeNotFound, Message: "contact " + cmd.ContactID + ": not found"})
+		return
+	}
+	if err != nil {
+		h.replyError(c, ref, h.errorOf(err))
+		return
+	}
+	if ref != nil {
+		h.reply(c, ackFrame{Type: "ack", Ref: ref})
+	}
 }
 
 // gatewayMay says whether a gateway of agency may act on the contact: a

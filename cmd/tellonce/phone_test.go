@@ -63,13 +63,15 @@ func TestPhoneEdgeCall(t *testing.T) {
 			t.Errorf("gateway got %s; want connect of %s without a phone (the registered one)", conn, c.ContactID)
 		}
 
-		gateway.ack(t, obj{"type": "recording", "contact_id": c.ContactID, "file": "rec/" + c.ContactID + ".wav",
-			"seconds": 75, "started_at": "2026-03-02T09:14:05+09:00"})
 		gateway.ack(t, obj{"type": "agent_hangup", "contact_id": c.ContactID})
 		if f := second.awaitFunc(t, "contact_ended", typed("contact_ended", "contact_id", c.ContactID)); f.str("reason") != "completed" {
 			t.Errorf("the second agent got %s; want contact_ended completed", f)
 		}
 		second.awaitFunc(t, "wrap-up", typed("state", "state", "wrapup"))
+		// The edge closes the leg's recording as the leg ends: the case has
+		// closed by then, and the entry joins it all the same.
+		gateway.ack(t, obj{"type": "recording", "contact_id": c.ContactID, "file": "rec/" + c.ContactID + ".wav",
+			"seconds": 75, "started_at": "2026-03-02T09:14:05+09:00"})
 
 		if _, ok := fetchCase(t, s, admin, c.CaseID).find("requeued", "", "disposition", "missed", "result", "no_answer", "agent", "e2e.ringing"); !ok {
 			t.Error("the case's timeline lacks the missed connect")
@@ -78,6 +80,9 @@ func TestPhoneEdgeCall(t *testing.T) {
 		s.call(t, "GET", "/v1/cases/"+c.CaseID, admin, nil, http.StatusOK, &cs)
 		if _, ok := cs.find("recording", "", "file", "rec/"+c.ContactID+".wav", "seconds", "75", "started_at", "2026-03-02T00:14:05Z"); !ok {
 			t.Errorf("the case lacks the recording:%s", cs.describe())
+		}
+		if cs.Status != "closed" {
+			t.Errorf("the case is %q; want closed", cs.Status)
 		}
 		// No hangup came back for the call its agent's phone ended: the
 		// gateway's next frame is the answer to this one.
