@@ -394,6 +394,15 @@ func TestEdgeCallThroughMenuToAgentsPhone(t *testing.T) {
 	if st, err := os.Stat(files[0]); err != nil || st.Size() < 44+4*2000 {
 		t.Errorf("recording %s: %v, %d bytes; want at least a quarter second of stereo audio (25 frames each way were heard)", files[0], err, st.Size())
 	}
+	// And the case's timeline says where it is.
+	clocktest.EventuallyNil(t, "the recording in the case", waitTime, func() error {
+		var cs caseDoc
+		s.call(t, "GET", "/v1/cases/"+offer.str("contact", "case_id"), s.admin(t), nil, 200, &cs)
+		if _, ok := cs.find("recording", ""); !ok {
+			return fmt.Errorf("no recording entry:%s", cs.describe())
+		}
+		return nil
+	})
 }
 
 // invite sends one INVITE with body to the edge and returns the final
@@ -689,6 +698,11 @@ func TestEdgeAgentPhoneHangupEndsTheCall(t *testing.T) {
 	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(10, "the agent hearing the caller", &call.heard))
 	_ = call.hang(context.Background())
 	awaitEnded(t, "the caller's call after the agent hung up", c.done)
+	// agent_hangup ended the contact as the desk's end does.
+	ended := agent.awaitFunc(t, "contact_ended", typed("contact_ended"))
+	if r := ended.str("reason"); r != "completed" {
+		t.Errorf("contact_ended %s; want reason completed (agent_hangup)", ended)
+	}
 }
 
 // TestEdgeUnansweredPhoneIsAMissedOffer: an agent whose phone does not
@@ -706,12 +720,14 @@ func TestEdgeUnansweredPhoneIsAMissedOffer(t *testing.T) {
 	walkToYearEnd(t, d)
 	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
 	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
-	clocktest.EventuallyNil(t, "connect_failed", waitTime, func() error {
-		if !strings.Contains(e.logs.String(), "result=no_answer") {
-			return fmt.Errorf("no missed offer reported yet")
-		}
-		return nil
-	})
+	// The router counts the missed offer: the agent's leg ends as missed.
+	ended := agent.awaitFunc(t, "contact_ended", typed("contact_ended"))
+	if r := ended.str("reason"); r != "missed" {
+		t.Errorf("contact_ended %s; want reason missed (connect_failed no_answer)", ended)
+	}
+	if !strings.Contains(e.logs.String(), "result=no_answer") {
+		t.Error("the edge did not report no_answer")
+	}
 	select {
 	case <-c.done:
 		t.Fatal("the caller was hung up when the agent's phone did not answer")
@@ -721,30 +737,46 @@ func TestEdgeUnansweredPhoneIsAMissedOffer(t *testing.T) {
 
 // TestEdgeAnswersSIPp: SIPp — a SIP implementation the edge's authors did
 // not write — calls 126 and keys 1 1 as RFC 4733 events in its RTP; the
-// call reaches the queue with the menu's choices, the agent's end hangs
-// SIPp up, and SIPp counts the call a success.
+// call reaches the queue with the menu's choices; the agent's phone, named
+// by their sip_uri, is SIPp too and echoes what it hears, so the caller's
+// audio crosses the edge's bridge both ways; the desk's end hangs both up
+// and both SIPp count their call a success.
 func TestEdgeAnswersSIPp(t *testing.T) {
 	s := startServer(t, "sqlite")
 	e := startEdge(t, s)
-	agent := s.availableAgent(t, "han.jiwon")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Caller, Remote: e.addr, Service: "126",
-		Media: &sipptest.Media{Lead: 500 * time.Millisecond, Digits: "11", After: 2 * time.Second}, Hold: 20 * time.Second})
+	agentPhone := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Phone, Echo: true, Hold: 30 * time.Second})
+	s.call(t, "PATCH", "/v1/users/han.jiwon", s.admin(t), obj{"sip_uri": "sip:han.jiwon@" + agentPhone.Addr}, 200, nil)
+	agent := s.availableAgent(t, "han.jiwon")
+	media := &sipptest.Media{Lead: 500 * time.Millisecond, Digits: "11", After: 6 * time.Second}
+	caller := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Caller, Remote: e.addr, Service: "126",
+		Media: media, Hold: 30 * time.Second})
 	offer, err := agent.AwaitFunc("the SIPp call's offer", waitTime, typed("offer"))
 	if err != nil {
-		res, werr := p.Wait()
+		res, werr := caller.Wait()
 		t.Fatalf("%v; SIPp: %v %s", err, werr, res)
 	}
 	if q, ivr := offer.str("contact", "queue"), offer.list("contact", "context", "ivr"); q != "nts126.year-end" || fmt.Sprint(ivr) != "[1 1]" {
 		t.Errorf("offer in %q with ivr %v; want nts126.year-end after [1 1]", q, ivr)
 	}
-	// No phone for the agent: connect_failed, the caller stays; the desk's
-	// end hangs the caller up.
 	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	clocktest.EventuallyNil(t, "the agent's phone bridged", waitTime, func() error {
+		if !strings.Contains(e.logs.String(), "agent bridged") {
+			return fmt.Errorf("not bridged yet")
+		}
+		return nil
+	})
+	// SIPp reports its echo count only when it ends: give the caller's
+	// tone two seconds across the bridge before ending the call.
+	time.Sleep(2 * time.Second)
 	agent.ack(t, obj{"type": "end", "contact_id": offer.str("contact", "contact_id"), "disposition": "resolved", "summary": "SIPp"})
-	res, err := p.Wait()
+	res, err := caller.Wait()
 	if err != nil || res.ExitCode != 0 || res.Successful != 1 {
-		t.Fatalf("SIPp: %v %s", err, res)
+		t.Fatalf("SIPp caller: %v %s", err, res)
+	}
+	pres, err := agentPhone.Wait()
+	if err != nil || pres.Successful != 1 || pres.RTPEchoed < 50 {
+		t.Fatalf("SIPp agent phone: %v %s; want one call that echoed at least a second of the caller", err, pres)
 	}
 }
