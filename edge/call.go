@@ -69,7 +69,13 @@ func newCall(e *Edge, number string) *call {
 	return &call{e: e, log: e.log, number: number, digits: make(chan string, 8), events: make(chan any, 32)}
 }
 
-// post hands the loop an event; a call that has ended drops it.
+// deliver hands the loop a result it must not lose (a phone that
+// answered must be hung up or bridged): the loop, or finish after it,
+// takes every one.
+func (c *call) deliver(ev any) { c.events <- ev }
+
+// post hands the loop a frame or a notice; when the loop is too busy to
+// take it, it is dropped and logged rather than stall the gateway socket.
 func (c *call) post(ev any) {
 	select {
 	case c.events <- ev:
@@ -299,7 +305,10 @@ func (c *call) handle(ctx context.Context, ev any) {
 			go func() {
 				select {
 				case <-l.done:
-					c.post(interpGone{leg: l})
+					select {
+					case c.events <- interpGone{leg: l}:
+					case <-ctx.Done():
+					}
 				case <-ctx.Done():
 				}
 			}()
@@ -378,18 +387,18 @@ func (c *call) connect(ctx context.Context, f serverFrame) {
 		defer cancel()
 		d, med, err := c.e.invite(ringCtx, uri, diago.InviteOptions{})
 		if err != nil {
-			c.post(ringResult{contactID: id, err: err})
+			c.deliver(ringResult{contactID: id, err: err})
 			return
 		}
 		l, err := newLeg(med, d.Context().Done(), d.Hangup, nil)
 		if err != nil {
 			_ = d.Hangup(context.Background())
-			c.post(ringResult{contactID: id, err: err})
+			c.deliver(ringResult{contactID: id, err: err})
 			return
 		}
 		l.contactID = id
 		go l.readLoop()
-		c.post(ringResult{contactID: id, leg: l})
+		c.deliver(ringResult{contactID: id, leg: l})
 	}()
 }
 
@@ -421,7 +430,10 @@ func (c *call) ringDone(ctx context.Context, r ringResult) {
 	go func() {
 		select {
 		case <-l.done:
-			c.post(agentGone{leg: l})
+			select {
+			case c.events <- agentGone{leg: l}:
+			case <-ctx.Done():
+			}
 		case <-ctx.Done():
 		}
 	}()
@@ -446,17 +458,17 @@ func (c *call) conference(ctx context.Context, f serverFrame) {
 		defer cancel()
 		d, med, err := c.e.invite(ringCtx, uri, diago.InviteOptions{})
 		if err != nil {
-			c.post(interpResult{interpOf: id, err: err})
+			c.deliver(interpResult{interpOf: id, err: err})
 			return
 		}
 		l, err := newLeg(med, d.Context().Done(), d.Hangup, nil)
 		if err != nil {
 			_ = d.Hangup(context.Background())
-			c.post(interpResult{interpOf: id, err: err})
+			c.deliver(interpResult{interpOf: id, err: err})
 			return
 		}
 		go l.readLoop()
-		c.post(interpResult{interpOf: id, leg: l})
+		c.deliver(interpResult{interpOf: id, leg: l})
 	}()
 }
 
