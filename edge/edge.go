@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/diago"
 	"github.com/emiago/sipgo"
@@ -35,6 +36,9 @@ type Edge struct {
 	mu       sync.Mutex
 	byID     map[string]*call // by contact id
 	byCallID map[string]*call // by SIP Call-ID of the caller's leg
+	// early holds connects for contacts no call carries yet: a warm
+	// transfer's connect can come before its transferred.
+	early map[string]earlyConnect
 	runCtx   context.Context
 }
 
@@ -46,7 +50,7 @@ func New(cfg Config, log *slog.Logger, prompts Prompts) (*Edge, error) {
 	if prompts == nil {
 		prompts = Tones{}
 	}
-	e := &Edge{cfg: cfg, log: log, prompts: prompts, byID: map[string]*call{}, byCallID: map[string]*call{}}
+	e := &Edge{cfg: cfg, log: log, prompts: prompts, byID: map[string]*call{}, byCallID: map[string]*call{}, early: map[string]earlyConnect{}}
 	e.api = newAPI(&e.cfg)
 	e.gw = newGateway(e.api, log, e.frame)
 	e.phones = newRegistrar(cfg.Phones)
@@ -266,16 +270,44 @@ func callerID(req *sip.Request) string {
 	return "anonymous"
 }
 
-// track registers a call under its contact id.
+type earlyConnect struct {
+	f  serverFrame
+	at time.Time
+}
+
+// track registers a call under its contact id, and hands it a connect
+// that came for that id before.
 func (e *Edge) track(c *call, old, id string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if old != "" && e.byID[old] == c {
 		delete(e.byID, old)
 	}
+	var early *serverFrame
 	if id != "" {
 		e.byID[id] = c
+		if ec, ok := e.early[id]; ok {
+			delete(e.early, id)
+			early = &ec.f
+		}
 	}
+	e.mu.Unlock()
+	if early != nil {
+		c.post(*early)
+	}
+}
+
+// keepEarly remembers a connect for a contact no call carries, for a
+// minute.
+func (e *Edge) keepEarly(f serverFrame) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	for id, ec := range e.early {
+		if now.Sub(ec.at) > time.Minute {
+			delete(e.early, id)
+		}
+	}
+	e.early[f.ContactID] = earlyConnect{f: f, at: now}
 }
 
 // frame takes one frame from the router.
@@ -296,7 +328,8 @@ func (e *Edge) frame(ctx context.Context, f serverFrame) {
 	e.mu.Unlock()
 	if c == nil {
 		if f.Type == "connect" {
-			e.log.Info("edge: connect for a call this edge does not carry", "contact", f.ContactID)
+			e.log.Info("edge: connect for a call this edge does not carry (yet)", "contact", f.ContactID)
+			e.keepEarly(f)
 		}
 		return
 	}

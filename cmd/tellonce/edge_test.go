@@ -780,3 +780,41 @@ func TestEdgeAnswersSIPp(t *testing.T) {
 		t.Fatalf("SIPp agent phone: %v %s; want one call that echoed at least a second of the caller", err, pres)
 	}
 }
+
+// TestEdgeWarmTransferKeepsTheFirstAgentUntilTheSecondAnswers: a warm
+// transfer's second agent accepts; their phone rings while the first
+// agent is still bridged, answers, and only then does the first agent's
+// phone drop. The caller's leg stays throughout.
+func TestEdgeWarmTransferKeepsTheFirstAgentUntilTheSecondAnswers(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s, "--transfer-grace", "5s")
+	phoneA, phoneB := newPhone(t, "phone-a"), newPhone(t, "phone-b")
+	phoneA.register(t, e, "han.jiwon")
+	phoneB.register(t, e, "yoon.taeyang")
+	agentA := s.availableAgent(t, "han.jiwon")
+	agentB := s.availableAgent(t, "yoon.taeyang")
+
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501242")
+	walkToYearEnd(t, d)
+	offer := agentA.awaitFunc(t, "the call's offer", typed("offer"))
+	contactID := offer.str("contact", "contact_id")
+	agentA.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	callA := awaitAnswered(t, phoneA)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(10, "agent A hearing the caller", &callA.heard))
+
+	agentA.ack(t, obj{"type": "transfer", "contact_id": contactID, "to": obj{"queue": "nts126.general"}, "mode": "warm"})
+	offerB := agentB.awaitFunc(t, "the warm transfer's offer", typed("offer"))
+	// Until B accepts, A talks on.
+	heardA := callA.heard.Load()
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heardA+10, "agent A still hearing the caller", &callA.heard))
+	agentB.ack(t, obj{"type": "accept", "offer_id": offerB.str("offer_id")})
+	callB := awaitAnswered(t, phoneB)
+	awaitEnded(t, "agent A's phone call once B answered", callA.done)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "agent B hearing the caller", &callB.heard))
+	select {
+	case <-c.done:
+		t.Fatal("the caller's leg ended with the transfer")
+	default:
+	}
+}
