@@ -38,8 +38,8 @@ type Edge struct {
 	byCallID map[string]*call // by SIP Call-ID of the caller's leg
 	// early holds connects for contacts no call carries yet: a warm
 	// transfer's connect can come before its transferred.
-	early map[string]earlyConnect
-	runCtx   context.Context
+	early  map[string]earlyConnect
+	runCtx context.Context
 }
 
 // New builds an edge; prompts is the audio it plays (Tones when nil).
