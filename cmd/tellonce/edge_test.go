@@ -138,6 +138,9 @@ type phone struct {
 	addr string
 	// answered gets the media of each call the phone answers.
 	answered chan *phoneCall
+	// mark fills the frames an answered call sends; want is what it
+	// counts as heard (an agent's phone: 0x11, hearing callers' 0x22).
+	mark, want byte
 }
 
 // phoneCall is one answered call on a phone: it sends frames filled with
@@ -168,7 +171,7 @@ func newPhone(t *testing.T, name string) *phone {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	p := &phone{addr: "127.0.0.1:" + strconv.Itoa(port), answered: make(chan *phoneCall, 4)}
+	p := &phone{addr: "127.0.0.1:" + strconv.Itoa(port), answered: make(chan *phoneCall, 4), mark: 0x11, want: 0x22}
 	p.dg = diago.NewDiago(ua, diago.WithTransport(diago.Transport{Transport: "udp", BindHost: "127.0.0.1", BindPort: port}),
 		diago.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -179,7 +182,7 @@ func newPhone(t *testing.T, name string) *phone {
 			return
 		}
 		c := &phoneCall{done: d.Context().Done(), hang: d.Hangup}
-		c.media(med, 0x11, 0x22)
+		c.media(med, p.mark, p.want)
 		p.answered <- c
 		<-d.Context().Done()
 	}); err != nil {
@@ -817,4 +820,31 @@ func TestEdgeWarmTransferKeepsTheFirstAgentUntilTheSecondAnswers(t *testing.T) {
 		t.Fatal("the caller's leg ended with the transfer")
 	default:
 	}
+}
+
+// TestEdgeDialsACallbackThroughTheTrunk: an agent accepting a callback
+// makes the edge call the citizen through --trunk, report the answer and
+// ring the agent's phone, bridged to the citizen.
+func TestEdgeDialsACallbackThroughTheTrunk(t *testing.T) {
+	s := startServer(t, "sqlite")
+	trunk := newPhone(t, "trunk") // answers as the called citizen
+	trunk.mark, trunk.want = 0x33, 0x11
+	e := startEdge(t, s, "--trunk", "sip:"+trunk.addr)
+	agentPhone := newPhone(t, "agent-phone")
+	agentPhone.register(t, e, "han.jiwon")
+	agent := s.availableAgent(t, "han.jiwon")
+
+	gw := s.loginDemo(t, "gateway")
+	s.call(t, "POST", "/v1/contacts", gw, obj{"channel": "callback", "queue": "nts126.general",
+		"caller": obj{"id": "+821055501243"}, "callback_number": "+821055501243"}, 201, nil)
+	offer := agent.awaitFunc(t, "the callback's offer", typed("offer"))
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	citizen := awaitAnswered(t, trunk)
+	callA := awaitAnswered(t, agentPhone)
+	// The agent's phone rings only once the citizen answered: all it hears
+	// is the citizen; the citizen hears the agent's marked frames.
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the agent hearing the citizen", &callA.any))
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the citizen hearing the agent", &citizen.heard))
+	agent.ack(t, obj{"type": "end", "contact_id": offer.str("contact", "contact_id"), "disposition": "resolved", "summary": "회신 완료"})
+	awaitEnded(t, "the citizen's call", citizen.done)
 }
