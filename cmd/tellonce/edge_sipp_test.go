@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -274,5 +276,98 @@ func TestEdgeSIPpAnswersACallback(t *testing.T) {
 	res, err := citizen.Wait()
 	if err != nil || res.Successful != 1 || res.Count("BYE_Recv") != 1 {
 		t.Fatalf("the citizen's SIPp phone: %v %s; want one answered call the edge hung up", err, res)
+	}
+}
+
+// TestEdgeSIPpHundredCallsAtOnce: 100 SIPp calls at once walk the menu
+// into the queue and are answered by 100 agents whose phones are one SIPp
+// process answering for all of them with RTP echo. Every call reaches an
+// agent with its menu choices, every phone echoes the caller's audio, the
+// agents' end hangs every caller up, and SIPp counts every call a
+// success.
+func TestEdgeSIPpHundredCallsAtOnce(t *testing.T) {
+	calls := 100
+	if v, err := strconv.Atoi(os.Getenv("TELLONCE_SIPP_CALLS")); err == nil && v > 0 {
+		calls = v // to look into a failure at a smaller scale
+	}
+	s := startServer(t, "sqlite", "--login-burst-addr", "500")
+	e := startEdge(t, s, "--max-calls", "300")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	phones := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Phone, Echo: true, Calls: calls, Hold: 60 * time.Second})
+	agents := make([]*wsClient, calls)
+	for i := range agents {
+		name := fmt.Sprintf("e2e.voice%03d", i)
+		s.createAgent(t, name, "nts126", 1, "nts126.year-end")
+		// The year-end queue asks for topic:tax.
+		s.call(t, "PATCH", "/v1/users/"+name, s.admin(t), obj{"sip_uri": "sip:" + name + "@" + phones.Addr,
+			"skills": obj{"lang:ko": 5, "topic:tax": 5}}, 200, nil)
+		agents[i], _ = s.agentDesk(t, name, e2eAgentPassword)
+		agents[i].ack(t, obj{"type": "state", "state": "available"})
+	}
+	media := &sipptest.Media{Lead: 300 * time.Millisecond, Digits: "11", After: 20 * time.Second}
+	caller := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Caller, Remote: e.addr, Service: "126",
+		Media: media, Calls: calls, Rate: 100, Limit: calls, Hold: 60 * time.Second})
+
+	// Each agent takes the call offered to them.
+	type taken struct {
+		agent     *wsClient
+		contactID string
+		err       error
+	}
+	results := make(chan taken, calls)
+	for _, a := range agents {
+		go func() {
+			offer, err := a.AwaitFunc("an offer", 45*time.Second, typed("offer"))
+			if err != nil {
+				results <- taken{err: err}
+				return
+			}
+			if q, ivr := offer.str("contact", "queue"), offer.list("contact", "context", "ivr"); q != "nts126.year-end" || fmt.Sprint(ivr) != "[1 1]" {
+				results <- taken{err: fmt.Errorf("offer in %q with ivr %v; want nts126.year-end after [1 1]", q, ivr)}
+				return
+			}
+			if _, err := a.Send(obj{"type": "accept", "offer_id": offer.str("offer_id")}); err != nil {
+				results <- taken{err: err}
+				return
+			}
+			results <- taken{agent: a, contactID: offer.str("contact", "contact_id")}
+		}()
+	}
+	contacts := make([]taken, calls)
+	for i := range contacts {
+		r := <-results
+		if r.err != nil {
+			res, _ := caller.Wait()
+			t.Fatalf("agent %d: %v; SIPp caller: %s", i, r.err, res)
+		}
+		contacts[i] = r
+	}
+	// Half a second of every caller echoed by its agent's phone.
+	sippEchoed(t, "the agents' phones echoing the callers", phones, calls*25)
+	clocktest.EventuallyNil(t, "every call bridged", waitTime, func() error {
+		if n := strings.Count(e.logs.String(), "agent bridged"); n < calls {
+			return fmt.Errorf("%d of %d calls bridged", n, calls)
+		}
+		return nil
+	})
+	for _, r := range contacts {
+		go func() {
+			_, _ = r.agent.Send(obj{"type": "end", "contact_id": r.contactID, "disposition": "resolved", "summary": "SIPp"})
+		}()
+	}
+	res, err := caller.Wait()
+	if err != nil || res.Successful != calls || res.Failed != 0 || res.Count("BYE_Recv") != calls {
+		t.Fatalf("SIPp callers: %v %s; want %d successful calls the edge hung up", err, res, calls)
+	}
+	pres, err := phones.Wait()
+	if err != nil || pres.Successful != calls || pres.Count("BYE_Recv") != calls {
+		t.Fatalf("SIPp phones: %v %s; want %d answered calls the edge hung up", err, pres, calls)
+	}
+	// Both ways: the phones echoed at least half a second of each caller
+	// (SIPp's own echo socket may drop some under this load, see
+	// sipptest.Result), and never more than the callers sent.
+	if pres.RTPEchoed < calls*25 || (res.RTPSent > 0 && pres.RTPEchoed > res.RTPSent) {
+		t.Errorf("RTP: callers sent %d, phones echoed %d; want at least %d echoed and no more than sent", res.RTPSent, pres.RTPEchoed, calls*25)
 	}
 }
