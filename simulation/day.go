@@ -187,8 +187,8 @@ func newDay(s Scenario, w World, rep int, policy router.OverflowPolicy) (*day, e
 	return d, nil
 }
 
-func hours(h float64) time.Duration  { return time.Duration(h * float64(time.Hour)) }
-func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }
+func secs(s float64) time.Duration  { return time.Duration(s * float64(time.Second)) }
 
 // routerWrapup is the router's spelling of a wrap-up: its zero means the
 // 10 s default, a negative value none.

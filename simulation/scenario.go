@@ -291,7 +291,6 @@ func (d Dist) validate(field string) error {
 	return nil
 }
 
-
 func validPolicy(p string) error {
 	switch router.OverflowPolicy(p) {
 	case "", router.OverflowOwnFirst, router.OverflowOldestFirst:

@@ -42,12 +42,12 @@ type WorldResult struct {
 	World World `json:"world"`
 	// Overloaded replications had a line pass MaxWaiting; their figures
 	// are left out.
-	Overloaded int          `json:"overloaded,omitempty"`
-	Overall    Metrics      `json:"overall"`
+	Overloaded int     `json:"overloaded,omitempty"`
+	Overall    Metrics `json:"overall"`
 	// Theory is the pooled centre's Erlang figure, where the model allows.
 	Theory   *Theory      `json:"theory,omitempty"`
-	Agencies   []UnitResult `json:"agencies"`
-	Queues     []UnitResult `json:"queues"`
+	Agencies []UnitResult `json:"agencies"`
+	Queues   []UnitResult `json:"queues"`
 }
 
 // UnitResult is the figures of one agency or one queue.
