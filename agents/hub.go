@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/router"
 	"tellonce/switchboard"
 )
@@ -377,7 +378,7 @@ func (h *Hub) finish(c *conn) {
 	if current && c.connected && !closing {
 		_, err := h.r.Disconnect(c.username)
 		switch {
-		case errors.Is(err, router.ErrNotFound): // removed meanwhile: nothing to disconnect
+		case errors.Is(err, cases.ErrNotFound): // removed meanwhile: nothing to disconnect
 		case err != nil:
 			h.log.Warn("agent disconnect", "agent", c.username, "err", err)
 		}
@@ -388,7 +389,7 @@ func (h *Hub) finish(c *conn) {
 // an error frame, or — once the events are durable — an ack. A frame
 // without id gets no ack (there is nothing to refer to) but still waits,
 // so one connection's changes become durable in the order they were sent.
-func (h *Hub) answer(c *conn, ref json.RawMessage, evs []router.Event, err error) {
+func (h *Hub) answer(c *conn, ref json.RawMessage, evs []cases.Event, err error) {
 	if err != nil {
 		h.replyError(c, ref, h.errorOf(err))
 		return

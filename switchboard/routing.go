@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/router"
 )
@@ -14,47 +15,47 @@ import (
 // holds a copy for matching. These keep the copy in step.
 
 // RouterQueue converts a directory queue into the router's configuration.
-func RouterQueue(q directory.Queue) router.QueueConfig {
-	ch := make([]router.Channel, len(q.Channels))
+func RouterQueue(q directory.Queue) cases.QueueConfig {
+	ch := make([]cases.Channel, len(q.Channels))
 	for i, c := range q.Channels {
-		ch[i] = router.Channel(c)
+		ch[i] = cases.Channel(c)
 	}
-	of := make([]router.OverflowRule, len(q.Overflow))
+	of := make([]cases.OverflowRule, len(q.Overflow))
 	for i, o := range q.Overflow {
-		of[i] = router.OverflowRule{After: seconds(o.AfterS), To: o.To}
+		of[i] = cases.OverflowRule{After: seconds(o.AfterS), To: o.To}
 	}
 	wrapup := seconds(q.WrapupS)
 	if q.WrapupS == 0 {
 		wrapup = -1 // the router reads zero as "default"; the API's 0 means none
 	}
-	return router.QueueConfig{
+	return cases.QueueConfig{
 		ID: q.ID, Agency: q.Agency, Name: q.Name, Channels: ch,
-		RequiredSkills: q.RequiredSkills, Strategy: router.Strategy(q.Strategy),
+		RequiredSkills: q.RequiredSkills, Strategy: cases.Strategy(q.Strategy),
 		OfferTimeout: seconds(q.OfferTimeoutS), Wrapup: wrapup, WidenAfter: seconds(q.WidenAfterS),
-		Overflow: of, OverflowPolicy: router.OverflowPolicy(q.OverflowPolicy),
-		SLA:           router.SLA{AnswerWithin: seconds(q.SLA.AnswerWithinS), TargetPct: q.SLA.TargetPct},
+		Overflow: of, OverflowPolicy: cases.OverflowPolicy(q.OverflowPolicy),
+		SLA:           cases.SLA{AnswerWithin: seconds(q.SLA.AnswerWithinS), TargetPct: q.SLA.TargetPct},
 		CallbackAfter: seconds(q.CallbackAfterS), MaxWaiting: q.MaxWaiting,
 		CallbackRetries: q.CallbackRetries, CallbackRetryAfter: seconds(q.CallbackRetryS),
-		Kind: router.QueueKind(q.Kind),
+		Kind: cases.QueueKind(q.Kind),
 	}
 }
 
 // RouterAgent converts a directory user (an agent) into the router's
 // profile.
-func RouterAgent(u directory.User) router.AgentProfile {
+func RouterAgent(u directory.User) cases.AgentProfile {
 	qs := make(map[string]int, len(u.Queues))
 	for _, m := range u.Queues {
 		qs[m.Queue] = m.Level
 	}
-	return router.AgentProfile{Username: u.Username, Name: u.Name, Agency: u.Agency, Skills: u.Skills, Queues: qs, MaxChats: u.MaxChats}
+	return cases.AgentProfile{Username: u.Username, Name: u.Name, Agency: u.Agency, Skills: u.Skills, Queues: qs, MaxChats: u.MaxChats}
 }
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
 // RoutingConfig reads every queue and every agent from the directory, for
 // the router's start.
-func RoutingConfig(ctx context.Context, dir *directory.Store) ([]router.QueueConfig, []router.AgentProfile, error) {
-	var queues []router.QueueConfig
+func RoutingConfig(ctx context.Context, dir *directory.Store) ([]cases.QueueConfig, []cases.AgentProfile, error) {
+	var queues []cases.QueueConfig
 	for page := (directory.Page{Limit: 500}); ; {
 		qs, more, err := dir.ListQueues(ctx, directory.QueueFilter{}, page)
 		if err != nil {
@@ -68,7 +69,7 @@ func RoutingConfig(ctx context.Context, dir *directory.Store) ([]router.QueueCon
 		}
 		page.After = qs[len(qs)-1].ID
 	}
-	var agents []router.AgentProfile
+	var agents []cases.AgentProfile
 	for page := (directory.Page{Limit: 500}); ; {
 		us, more, err := dir.ListUsers(ctx, directory.UserFilter{Role: directory.RoleAgent}, page)
 		if err != nil {
@@ -97,13 +98,13 @@ func SyncQueue(ctx context.Context, r *router.Router, j Journal, q directory.Que
 // SyncUser puts a changed agent into the router, or takes a user who is
 // no longer an agent out of it, durably.
 func SyncUser(ctx context.Context, r *router.Router, j Journal, u directory.User) error {
-	var evs []router.Event
+	var evs []cases.Event
 	var err error
 	if u.Role == directory.RoleAgent {
 		evs, err = r.UpsertAgent(RouterAgent(u))
 	} else {
 		evs, err = r.RemoveAgent(u.Username)
-		if errors.Is(err, router.ErrNotFound) {
+		if errors.Is(err, cases.ErrNotFound) {
 			err = nil
 		}
 	}

@@ -6,8 +6,8 @@ import (
 	"net/http"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/router"
 	"tellonce/switchboard"
 )
 
@@ -65,7 +65,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	body := map[string]any{"error": he.apiError}
-	var dup *router.DuplicateContactError
+	var dup *cases.DuplicateContactError
 	if errors.As(err, &dup) {
 		body["contact_id"] = dup.ContactID // the caller's place in line
 	}

@@ -17,6 +17,7 @@ import (
 
 	"tellonce/agents"
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/ratelimit"
 	"tellonce/router"
@@ -208,7 +209,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 
 // Deliver hands committed router events to the connected WebSockets; the
 // journal calls it after each commit, in order.
-func (s *Server) Deliver(evs []router.Event) { s.hub.Deliver(evs) }
+func (s *Server) Deliver(evs []cases.Event) { s.hub.Deliver(evs) }
 
 // Hub returns the WebSocket hub (for its statistics).
 func (s *Server) Hub() *agents.Hub { return s.hub }

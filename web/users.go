@@ -6,8 +6,8 @@ import (
 	"net/http"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/router"
 	"tellonce/switchboard"
 )
 
@@ -177,9 +177,9 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 func (s *Server) unrouteAgent(username string) error {
 	_, err := s.router.RemoveAgent(username)
 	switch {
-	case errors.Is(err, router.ErrConflict):
+	case errors.Is(err, cases.ErrConflict):
 		return errorf(http.StatusConflict, codeConflict, "", username+" is handling contacts: try again when they are done")
-	case errors.Is(err, router.ErrNotFound):
+	case errors.Is(err, cases.ErrNotFound):
 		return nil
 	}
 	return err
@@ -189,7 +189,7 @@ func (s *Server) unrouteAgent(username string) error {
 // failed after unrouteAgent (a no-op for anyone else).
 func (s *Server) restoreAgent(r *http.Request, username string) {
 	if u, err := s.dir.GetUser(r.Context(), username); err == nil && u.Role == directory.RoleAgent {
-		if _, err := s.router.Agent(username); errors.Is(err, router.ErrNotFound) {
+		if _, err := s.router.Agent(username); errors.Is(err, cases.ErrNotFound) {
 			s.routeUser(r, u)
 		}
 	}
