@@ -113,3 +113,42 @@ func SyncUser(ctx context.Context, r *router.Router, j Journal, u directory.User
 	}
 	return Commit(ctx, j, evs)
 }
+
+// UnrouteQueue takes a queue out of the router before the directory
+// deletes it. It refuses, wrapping cases.ErrConflict, while contacts are
+// live in the queue; a queue the router does not know is no error, and
+// removed says whether the router had it (to give it back if the
+// directory keeps the queue after all). Its events are not journaled: a
+// queue leaves the durable log with the directory's row.
+func UnrouteQueue(r *router.Router, id string) (removed bool, err error) {
+	_, err = r.RemoveQueue(id)
+	if errors.Is(err, cases.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// UnrouteAgent takes an agent out of the router before their account stops
+// being an agent's. It refuses, wrapping cases.ErrConflict, while they
+// hold contacts; an agent the router does not know is no error.
+func UnrouteAgent(r *router.Router, username string) error {
+	_, err := r.RemoveAgent(username)
+	if errors.Is(err, cases.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// RestoreAgent gives the router back an agent whose directory change
+// failed after UnrouteAgent; for anyone who is not an agent in the
+// directory, or is still routed, it does nothing.
+func RestoreAgent(ctx context.Context, r *router.Router, j Journal, dir *directory.Store, username string) error {
+	u, err := dir.GetUser(ctx, username)
+	if err != nil || u.Role != directory.RoleAgent {
+		return nil
+	}
+	if _, err := r.Agent(username); !errors.Is(err, cases.ErrNotFound) {
+		return nil
+	}
+	return SyncUser(ctx, r, j, u)
+}
