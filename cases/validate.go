@@ -1,9 +1,15 @@
 package cases
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // MaxIDLen bounds every id and name the router indexes.
 const MaxIDLen = 128
+
+// MaxPhoneLen bounds an agent's SIP address.
+const MaxPhoneLen = 256
 
 // CheckID rejects empty, overlong or control-character ids: ids become
 // index keys, where a NUL byte would break key boundaries.
@@ -67,6 +73,9 @@ func (q QueueConfig) Validate() error {
 	default:
 		return Invalid("kind", "unknown queue kind %q", q.Kind)
 	}
+	if q.Aging < 0 || q.Aging > MaxAging {
+		return Invalid("aging_s", "must be 0-%d", int(MaxAging/time.Second))
+	}
 	if q.CallbackRetries < 0 || q.CallbackRetries > 10 {
 		return Invalid("callback_retries", "must be 0-10")
 	}
@@ -105,6 +114,9 @@ func (p AgentProfile) Validate() error {
 	}
 	if p.MaxChats < 0 || p.MaxChats > 100 {
 		return Invalid("max_chats", "must be 0-100")
+	}
+	if len(p.Phone) > MaxPhoneLen {
+		return Invalid("phone", "is longer than %d bytes", MaxPhoneLen)
 	}
 	return nil
 }

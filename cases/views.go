@@ -122,6 +122,7 @@ type AgentView struct {
 	MaxChats   int
 	Queues     map[string]int
 	Skills     map[string]int
+	Phone      string // AgentProfile.Phone
 }
 
 // OfferView is a pending offer.

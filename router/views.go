@@ -29,7 +29,7 @@ func agentView(a *agentRow) AgentView {
 		State: a.display(), Chosen: a.State, Reason: a.Reason, Connected: a.Connected,
 		StateSince: a.StateSince, IdleSince: a.IdleSince,
 		Voice: a.Voice, Chats: a.Chats, MaxChats: a.EffectiveMaxChats(),
-		Queues: maps.Clone(a.Queues), Skills: maps.Clone(a.Skills),
+		Queues: maps.Clone(a.Queues), Skills: maps.Clone(a.Skills), Phone: a.Phone,
 	}
 }
 

@@ -28,6 +28,9 @@ type (
 	OfferView             = cases.OfferView
 	Assignment            = cases.Assignment
 	Desk                  = cases.Desk
+	Hours                 = cases.Hours
+	ClosedError           = cases.ClosedError
+	Recording             = cases.Recording
 	QueueStats            = cases.QueueStats
 	EventType             = cases.EventType
 	Event                 = cases.Event
@@ -69,6 +72,7 @@ const (
 	RoleAgent                 = cases.RoleAgent
 	RoleCitizen               = cases.RoleCitizen
 	RoleInterpreter           = cases.RoleInterpreter
+	MaxAging                  = cases.MaxAging
 	DefaultCallbackRetryAfter = cases.DefaultCallbackRetryAfter
 	EventContactCreated       = cases.EventContactCreated
 	EventQueued               = cases.EventQueued
@@ -91,6 +95,7 @@ const (
 	EventCallbackRequested    = cases.EventCallbackRequested
 	EventCallbackDue          = cases.EventCallbackDue
 	EventCallbackAttempt      = cases.EventCallbackAttempt
+	EventRecording            = cases.EventRecording
 	EventInterpreter          = cases.EventInterpreter
 	CaseContactCreated        = cases.CaseContactCreated
 	CaseAssigned              = cases.CaseAssigned
@@ -103,6 +108,7 @@ const (
 	CaseEnded                 = cases.CaseEnded
 	CaseCallbackRequested     = cases.CaseCallbackRequested
 	CaseCallbackAttempt       = cases.CaseCallbackAttempt
+	CaseRecording             = cases.CaseRecording
 	CaseInterpreterRequested  = cases.CaseInterpreterRequested
 	InterpreterRequested      = cases.InterpreterRequested
 	InterpreterJoined         = cases.InterpreterJoined
@@ -116,6 +122,7 @@ var (
 	ErrForbidden   = cases.ErrForbidden
 	ErrConflict    = cases.ErrConflict
 	ErrInvalid     = cases.ErrInvalid
+	ErrClosed      = cases.ErrClosed
 	ErrUnavailable = cases.ErrUnavailable
 )
 
