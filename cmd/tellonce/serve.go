@@ -14,8 +14,8 @@ import (
 	"time"
 	_ "time/tzdata" // statistics count days in Asia/Seoul on any machine
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
