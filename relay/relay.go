@@ -83,6 +83,16 @@ func (f *Front) Lead(h http.Handler) {
 	f.local.Store(&h)
 }
 
+// Settled reports whether the node knows where to send requests: it
+// leads with its own server running, or it stands by and knows the leader.
+func (f *Front) Settled() bool {
+	st := f.cfg.Leadership.Status()
+	if st.Role == lease.RoleLeader {
+		return f.local.Load() != nil
+	}
+	return st.Leader != ""
+}
+
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/readyz":

@@ -106,8 +106,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	terms := &termMetrics{}
 	front := relay.New(relay.Config{Leadership: leadership, Ready: db.Ready, Log: log,
 		Metrics: promhttp.HandlerFor(prometheus.Gatherers{reg, terms}, promhttp.HandlerOpts{})})
-	fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, ln.Addr(), describeDB(cfg.db))
-
 	lead := func(ctx context.Context, fence func(context.Context, *sqlx.Tx) error) error {
 		return runLeader(ctx, leaderDeps{cfg: cfg, log: log, db: db, dir: dir, sessions: sessions, hasher: hasher,
 			tokens: tokens, review: review, front: front, metrics: terms, fence: fence})
@@ -117,7 +115,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	g, gctx := errgroup.WithContext(ctx)
 	rest, stopRest := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRest()
-	g.Go(func() error { return serveFront(rest, ln, front, log) })
+	g.Go(func() error {
+		// Serving starts once the node knows where requests go (its own
+		// restored state, or a live leader), so that a load balancer and
+		// the start-up message never point at a node that answers 503.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for !front.Settled() {
+			select {
+			case <-rest.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+		fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, ln.Addr(), describeDB(cfg.db))
+		return serveFront(rest, ln, front, log)
+	})
 	g.Go(func() error {
 		defer stopRest()
 		if elector == nil {
