@@ -54,6 +54,12 @@ type Front struct {
 
 	mu      sync.Mutex
 	proxies map[string]*httputil.ReverseProxy // by the leader's address
+	// relayed ends when the leader changes: the reverse proxy then closes
+	// the WebSockets and streams it carries to the old one, whose clients
+	// reconnect to the new leader instead of hanging on a paused one.
+	relayed   context.Context
+	endRelays context.CancelFunc
+	relayedTo string
 }
 
 // New makes a front; until Lead is called the node serves nothing of its own.
@@ -114,7 +120,47 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "no server leads right now; try again in a few seconds")
 		return
 	}
-	f.proxy(st.Leader).ServeHTTP(w, r)
+	p, ctx := f.proxy(st.Leader)
+	p.ServeHTTP(w, r.WithContext(mergeCancel(r.Context(), ctx)))
+}
+
+// mergeCancel is parent, ended also when other ends.
+func mergeCancel(parent, other context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	stop := context.AfterFunc(other, cancel)
+	context.AfterFunc(ctx, func() { stop(); cancel() })
+	return ctx
+}
+
+// Run ends the relayed connections of a leader that is no longer the
+// leader, looking every interval (default 100ms), until ctx ends.
+func (f *Front) Run(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f.retarget("")
+			return nil
+		case <-tick.C:
+		}
+		st := f.cfg.Leadership.Status()
+		if st.Role == lease.RoleLeader {
+			f.retarget("")
+		} else {
+			f.retarget(st.Leader)
+		}
+	}
+}
+
+// retarget ends the relays to any leader but leader.
+func (f *Front) retarget(leader string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.relayedTo != leader && f.endRelays != nil {
+		f.endRelays()
+		f.relayed, f.endRelays, f.relayedTo = nil, nil, ""
+	}
 }
 
 // fromPeer takes the client's address from the last X-Forwarded-For entry
@@ -144,11 +190,18 @@ func (f *Front) fromPeer(r *http.Request) *http.Request {
 	return r2
 }
 
-func (f *Front) proxy(leader string) *httputil.ReverseProxy {
+func (f *Front) proxy(leader string) (*httputil.ReverseProxy, context.Context) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.relayedTo != leader || f.relayed == nil {
+		if f.endRelays != nil {
+			f.endRelays()
+		}
+		f.relayed, f.endRelays = context.WithCancel(context.Background())
+		f.relayedTo = leader
+	}
 	if p := f.proxies[leader]; p != nil {
-		return p
+		return p, f.relayed
 	}
 	p := &httputil.ReverseProxy{
 		Transport: f.transport,
@@ -180,7 +233,7 @@ func (f *Front) proxy(leader string) *httputil.ReverseProxy {
 		},
 	}
 	f.proxies = map[string]*httputil.ReverseProxy{leader: p} // only the current leader's is kept
-	return p
+	return p, f.relayed
 }
 
 // readyz is 200 when this node can serve: as leader, its own server runs

@@ -193,3 +193,34 @@ func TestReadyzTellsTheRole(t *testing.T) {
 		t.Errorf("/readyz of a leader without its server = %d; want 503", rec.Code)
 	}
 }
+
+// When the leader changes, the WebSockets relayed to the old one are
+// closed, so their clients reconnect rather than hang on it.
+func TestLeaderChangeEndsRelayedSockets(t *testing.T) {
+	lead := &fakeLeadership{peers: map[string]bool{}}
+	lf := New(Config{Leadership: lead, Log: quiet})
+	lf.Lead(echo())
+	leader := httptest.NewServer(lf)
+	defer leader.Close()
+	lead.st = lease.Status{Role: lease.RoleLeader, Leader: leader.Listener.Addr().String()}
+	stand := &fakeLeadership{st: lease.Status{Role: lease.RoleStandby, Leader: leader.Listener.Addr().String()}}
+	f := New(Config{Leadership: stand, Log: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	standby := httptest.NewServer(f)
+	defer standby.Close()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(standby.URL, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stand.mu.Lock()
+	stand.st.Leader = "127.0.0.1:1" // another node took over
+	stand.mu.Unlock()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := c.ReadMessage(); err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("the relayed socket after the leader changed: %v; want it closed", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,27 @@ func TestFailoverDrill(t *testing.T) {
 		t.Logf("kill %d: takeover (SIGKILL → first offer by the new leader) %s; %d contacts, %d accepts, %d timeline entries acknowledged so far",
 			k+1, took.Round(time.Millisecond), d.count(&d.contacts), d.count(&d.accepted), d.count(&d.events))
 	}
+
+	// SIGSTOP the leader for longer than its lease: the standby takes
+	// over; on SIGCONT the old leader commits nothing more and stands by.
+	d.run(300 * time.Millisecond)
+	paused, next := nodes[leader], nodes[1-leader]
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	d.killedAt.Store(time.Now().UnixNano())
+	clocktest.Eventually(t, "the standby takes over from a paused leader", 30*time.Second, leaderIs(next))
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// Sockets held by the paused process hang until it resumes; then it
+	// finds its lease gone, closes them, and the desks reconnect.
+	clocktest.Eventually(t, "the resumed leader stands by", 30*time.Second, func() bool { return readyRole(paused.server) == "standby" })
+	clocktest.Eventually(t, "the new leader offers a contact", 30*time.Second, func() bool { return d.firstOffer.Load() != 0 })
+	d.run(300 * time.Millisecond) // traffic through both, the resumed one relaying
+	d.pause()
+	d.verify(kills, next.server)
+	d.resume()
 	d.stopAll()
 	sort.Slice(takeovers, func(i, j int) bool { return takeovers[i] < takeovers[j] })
 	p99 := takeovers[min(len(takeovers)-1, len(takeovers)*99/100)]

@@ -138,6 +138,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 		return elector.Run(gctx, func(ctx context.Context, t lease.Term) error { return lead(ctx, t.Fence) })
 	})
+	g.Go(func() error { return front.Run(rest) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
 	return ignoreCanceled(g.Wait())
 }
