@@ -1,12 +1,17 @@
 package directory
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"tellonce/schedule"
 )
 
 var (
@@ -27,6 +32,8 @@ const (
 	MaxMemberships    = 100
 	MaxOverflowRules  = 10
 	MaxChatsLimit     = 20
+	// MaxAgingS bounds aging_s (a day per priority step).
+	MaxAgingS = 86400
 )
 
 // Queue defaults, as the API contract (docs/api.md) fixes them where it does.
@@ -109,6 +116,9 @@ type AgencyCreate struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// TimeZone is an IANA name; empty is schedule.DefaultZone.
+	TimeZone string             `json:"time_zone"`
+	Holidays []schedule.Holiday `json:"holidays"`
 }
 
 // Validate checks the request on its own.
@@ -119,7 +129,33 @@ func (r *AgencyCreate) Validate() error {
 	if err := checkName("name", r.Name, true); err != nil {
 		return err
 	}
-	return checkDescription(r.Description)
+	if err := checkDescription(r.Description); err != nil {
+		return err
+	}
+	return checkCalendar(&r.TimeZone, r.Holidays)
+}
+
+// checkCalendar validates a zone (filling in the default for an empty
+// one) and a holiday list.
+func checkCalendar(zone *string, hs []schedule.Holiday) error {
+	if zone != nil {
+		if *zone == "" {
+			*zone = schedule.DefaultZone
+		}
+		if _, err := schedule.LoadZone("time_zone", *zone); err != nil {
+			return scheduleInvalid(err)
+		}
+	}
+	return scheduleInvalid(schedule.ValidateHolidays("holidays", hs))
+}
+
+// scheduleInvalid turns the schedule's field errors into the directory's.
+func scheduleInvalid(err error) error {
+	var fe *schedule.FieldError
+	if errors.As(err, &fe) {
+		return invalid(fe.Field, "%s", fe.Message)
+	}
+	return err
 }
 
 func checkDescription(d string) error {
@@ -134,8 +170,10 @@ func checkDescription(d string) error {
 
 // AgencyPatch is the body of PATCH /v1/agencies/{id}; absent fields stay.
 type AgencyPatch struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
+	Name        *string             `json:"name"`
+	Description *string             `json:"description"`
+	TimeZone    *string             `json:"time_zone"`
+	Holidays    *[]schedule.Holiday `json:"holidays"`
 }
 
 // Validate checks the request on its own.
@@ -146,9 +184,15 @@ func (r *AgencyPatch) Validate() error {
 		}
 	}
 	if r.Description != nil {
-		return checkDescription(*r.Description)
+		if err := checkDescription(*r.Description); err != nil {
+			return err
+		}
 	}
-	return nil
+	var hs []schedule.Holiday
+	if r.Holidays != nil {
+		hs = *r.Holidays
+	}
+	return checkCalendar(r.TimeZone, hs)
 }
 
 // QueueSettings are a queue's changeable fields. In a create request nil
@@ -172,7 +216,36 @@ type QueueSettings struct {
 	CallbackRetryS  *int  `json:"callback_retry_s"`
 	MaxWaiting      *int  `json:"max_waiting"`
 	Public          *bool `json:"public"`
+	// Hours: present with a week sets opening hours, present as null
+	// removes them (always open); absent leaves them.
+	Hours OptionalWeek `json:"hours"`
+	// AgingS: seconds of wait per priority step, 0 off.
+	AgingS *int `json:"aging_s"`
 }
+
+// OptionalWeek tells an absent "hours" (Set false) from a null one.
+type OptionalWeek struct {
+	Set  bool
+	Week *schedule.Week
+}
+
+// UnmarshalJSON is called only when the field is present, null included.
+func (o *OptionalWeek) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	o.Week = nil
+	if string(b) == "null" {
+		return nil
+	}
+	var w schedule.Week
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	o.Week = &w
+	return nil
+}
+
+// MarshalJSON writes the week (or null).
+func (o OptionalWeek) MarshalJSON() ([]byte, error) { return json.Marshal(o.Week) }
 
 // QueueCreate is the body of POST /v1/agencies/{agency}/queues; ID is the
 // slug, the queue's id becomes "<agency>.<slug>".
@@ -290,6 +363,12 @@ func (s *QueueSettings) Apply(q *Queue) error {
 	if s.Public != nil {
 		q.Public = *s.Public
 	}
+	if s.Hours.Set {
+		if err := schedule.ValidateWeek("hours", s.Hours.Week); err != nil {
+			return scheduleInvalid(err)
+		}
+		q.Hours = s.Hours.Week.Clone()
+	}
 	return checkKind(*q)
 }
 
@@ -323,6 +402,7 @@ func (s *QueueSettings) applyNumbers(q *Queue) error {
 		{"callback_retries", s.CallbackRetries, 0, 10, &q.CallbackRetries},
 		{"callback_retry_s", s.CallbackRetryS, 30, 86400, &q.CallbackRetryS},
 		{"max_waiting", s.MaxWaiting, 0, 100000, &q.MaxWaiting},
+		{"aging_s", s.AgingS, 0, MaxAgingS, &q.AgingS},
 	}
 	for _, f := range fields {
 		if f.v == nil {
@@ -407,6 +487,7 @@ type UserCreate struct {
 	Queues   []Membership   `json:"queues"`
 	MaxChats *int           `json:"max_chats"`
 	PII      bool           `json:"pii"`
+	SIPURI   string         `json:"sip_uri"`
 }
 
 // Validate checks the request on its own (agency and queues are checked
@@ -431,9 +512,11 @@ func (r *UserCreate) Validate() error {
 		return err
 	}
 	if r.MaxChats != nil {
-		return checkRange("max_chats", *r.MaxChats, 0, MaxChatsLimit)
+		if err := checkRange("max_chats", *r.MaxChats, 0, MaxChatsLimit); err != nil {
+			return err
+		}
 	}
-	return nil
+	return checkSIPURI(r.Role, r.SIPURI)
 }
 
 // CheckPassword applies the password policy.
@@ -508,6 +591,8 @@ type UserPatch struct {
 	Queues   *[]Membership   `json:"queues"`
 	MaxChats *int            `json:"max_chats"`
 	PII      *bool           `json:"pii"`
+	// SIPURI "" removes the user's SIP address.
+	SIPURI *string `json:"sip_uri"`
 }
 
 // Apply validates the patch and writes the present fields into u (not the
@@ -556,6 +641,13 @@ func (p *UserPatch) Apply(u *User) error {
 	if p.PII != nil {
 		u.PII = *p.PII
 	}
+	if p.SIPURI != nil {
+		u.SIPURI = *p.SIPURI
+	}
+	// Checked on the result: a role change may leave an address behind.
+	if p.SIPURI != nil || p.Role != nil {
+		return checkSIPURI(u.Role, u.SIPURI)
+	}
 	return nil
 }
 
@@ -571,9 +663,53 @@ func (r *UserCreate) NewUser() User {
 		Queues:   ms,
 		MaxChats: DefaultMaxChats,
 		PII:      r.PII,
+		SIPURI:   r.SIPURI,
 	}
 	if r.MaxChats != nil {
 		u.MaxChats = *r.MaxChats
 	}
 	return u
+}
+
+// MaxSIPURILen bounds a user's sip_uri.
+const MaxSIPURILen = 256
+
+// sipURIPattern is sip: or sips:, a user part, @, a host name or an IPv4
+// address or a bracketed IPv6 one, and an optional port. Parameters and
+// headers are not accepted: the edge rings the address as it is.
+var sipURIPattern = regexp.MustCompile(`^sips?:[A-Za-z0-9\-_.!~*'()&=+$,/%]+@` +
+	`([A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])` +
+	`(:[0-9]{1,5})?$`)
+
+// checkSIPURI checks an optional SIP address of a user of role: only
+// agents and supervisors take calls.
+func checkSIPURI(role, uri string) error {
+	if uri == "" {
+		return nil
+	}
+	if role != RoleAgent && role != RoleSupervisor {
+		return invalid("sip_uri", "only agents and supervisors take calls; remove the sip_uri of a %s", role)
+	}
+	if len(uri) > MaxSIPURILen {
+		return invalid("sip_uri", "must be at most %d bytes", MaxSIPURILen)
+	}
+	if !sipURIPattern.MatchString(uri) {
+		return invalid("sip_uri", "must be a SIP address like sip:han.jiwon@pbx.example.go.kr or sips:1004@10.0.0.5:5061")
+	}
+	host := uri[strings.LastIndex(uri, "@")+1:]
+	sep := ":"
+	if strings.HasPrefix(host, "[") {
+		sep = "]:"
+	}
+	if _, port, ok := strings.Cut(host, sep); ok {
+		return checkPort(port)
+	}
+	return nil
+}
+
+func checkPort(port string) error {
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return invalid("sip_uri", "port must be 1-65535")
+	}
+	return nil
 }
