@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -100,10 +101,14 @@ type Term struct {
 // transaction that commits the router's events.
 func (t Term) Fence(ctx context.Context, tx *sqlx.Tx) error {
 	var epoch int64
-	var node string
+	var node, timeout string
 	var live bool
+	// The row lock would outlive a leader paused (SIGSTOP) mid-commit and
+	// block every takeover: the database ends a transaction left idle for
+	// one renewal, and with it the lock (and the commit, unacknowledged).
 	err := tx.QueryRowxContext(ctx,
-		`SELECT epoch, node_id, expires_at > clock_timestamp() FROM leader_lease WHERE id = 1 FOR SHARE`).Scan(&epoch, &node, &live)
+		`SELECT set_config('idle_in_transaction_session_timeout', $1, true), epoch, node_id, expires_at > clock_timestamp()
+		FROM leader_lease WHERE id = 1 FOR SHARE`, strconv.FormatInt(ms(t.e.cfg.Renew), 10)).Scan(&timeout, &epoch, &node, &live)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: the lease row is gone", ErrDeposed)

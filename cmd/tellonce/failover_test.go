@@ -253,30 +253,42 @@ func (d *drill) citizens(driver int) {
 }
 
 // agent works a desk through one node, reconnecting (to the other node)
-// whenever the socket drops.
+// whenever the socket drops; its login, stored in the database, outlives
+// every takeover, as a desk's does.
 func (d *drill) agent(i int, username string) {
+	token := ""
 	for round := i; !d.stopped(); round++ {
 		s := d.node(round)
-		code, body, err := s.request("POST", "/v1/sessions", "", obj{"username": username, "password": drillPassword})
-		var login struct{ Token string }
-		if err != nil || code != http.StatusCreated || json.Unmarshal(body, &login) != nil {
-			time.Sleep(100 * time.Millisecond)
-			continue
+		if token == "" {
+			code, body, err := s.request("POST", "/v1/sessions", "", obj{"username": username, "password": drillPassword})
+			var login struct{ Token string }
+			if err != nil || code != http.StatusCreated || json.Unmarshal(body, &login) != nil {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			token = login.Token
 		}
-		d.desk(s, username, login.Token)
+		if d.desk(s, username, token) == http.StatusUnauthorized {
+			token = ""
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func (d *drill) desk(s *testServer, username, token string) {
-	ws, _, err := dialErr(username, s.wsURL("/v1/agent/ws"), bearerHeader(token))
+// desk works one connection until it drops; it returns the refusal's
+// status when the socket could not open.
+func (d *drill) desk(s *testServer, username, token string) int {
+	ws, resp, err := dialErr(username, s.wsURL("/v1/agent/ws"), bearerHeader(token))
 	if err != nil {
-		return
+		if resp != nil {
+			return resp.StatusCode
+		}
+		return 0
 	}
 	defer ws.Close()
 	hello, err := ws.Await("hello", waitTime)
 	if err != nil {
-		return
+		return 0
 	}
 	type held struct{ contactID, caseID string }
 	var desk []held
@@ -294,8 +306,11 @@ func (d *drill) desk(s *testServer, username, token string) {
 		}
 	}
 	if _, err := ws.Send(obj{"type": "state", "state": "available"}); err != nil {
-		return
+		d.t.Logf("%s %s: available refused: %v", time.Now().Format("15:04:05.000"), username, err)
+		return 0
 	}
+	d.t.Logf("%s %s: desk on %s with %d contacts", time.Now().Format("15:04:05.000"), username, s.base, len(desk))
+	defer func() { d.t.Logf("%s %s: desk on %s ends", time.Now().Format("15:04:05.000"), username, s.base) }()
 	for i := 0; !d.stopped() && !ws.closed(); i++ {
 		if d.paused.Load() {
 			time.Sleep(10 * time.Millisecond)
@@ -360,6 +375,7 @@ func (d *drill) desk(s *testServer, username, token string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return 0
 }
 
 // verify checks the store and the new leader against the record.
