@@ -60,7 +60,7 @@ func TestFailoverDrill(t *testing.T) {
 		d.killedAt.Store(killed.UnixNano())
 		next := 1 - leader
 		clocktest.Eventually(t, "the standby takes over", 30*time.Second, leaderIs(nodes[next]))
-		clocktest.Eventually(t, "the new leader offers a contact", 30*time.Second, func() bool { return d.firstOffer.Load() != 0 })
+		d.awaitOffer(nodes[next].server)
 		took := time.Duration(d.firstOffer.Load() - killed.UnixNano())
 		takeovers = append(takeovers, took)
 		d.pause()
@@ -378,6 +378,28 @@ func (d *drill) desk(s *testServer, username, token string) int {
 	return 0
 }
 
+// awaitOffer waits for the first offer after the kill; without one it
+// says what the store holds, to tell a stuck router from idle traffic.
+func (d *drill) awaitOffer(s *testServer) {
+	t := d.t
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for d.firstOffer.Load() == 0 {
+		if time.Now().After(deadline) {
+			db := openDB(t, s.dsn)
+			var rows []struct {
+				Queue  string `db:"queue_id"`
+				Status string `db:"status"`
+				Agent  string `db:"agent"`
+				N      int    `db:"n"`
+			}
+			_ = db.Select(&rows, `SELECT queue_id, status, COALESCE(agent, '') AS agent, COUNT(*) AS n FROM contacts GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+			t.Fatalf("no offer within 30s of the kill; contacts by queue, status and agent: %+v", rows)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // verify checks the store and the new leader against the record.
 func (d *drill) verify(kill int, s *testServer) {
 	t := d.t
@@ -488,7 +510,7 @@ func TestEmbeddedKillRestartDrill(t *testing.T) {
 		d.mu.Lock()
 		d.nodes = []*binaryProcess{node}
 		d.mu.Unlock()
-		clocktest.Eventually(t, "the restarted server offers a contact", 30*time.Second, func() bool { return d.firstOffer.Load() != 0 })
+		d.awaitOffer(node.server)
 		restarts = append(restarts, time.Duration(d.firstOffer.Load()-killed.UnixNano()))
 		d.pause()
 		d.verify(k, node.server)
