@@ -25,11 +25,12 @@ BENCH        ?= .
 BENCHFLAGS   ?=
 FUZZTIME     ?= 10s
 ARGS         ?=
+DRILL_KILLS  ?= 20
 # staticcheck release 2026.2.2 is module version v0.8.2 (`@2026.2.2` is not a module version).
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
 
-.PHONY: help build run test test-short lint vet fmt-check staticcheck bench fuzz deps clean
+.PHONY: help build run test test-short drill lint vet imports fmt-check staticcheck bench fuzz deps clean
 
 help: ## show this list
 	@echo "tellonce make targets:"
@@ -65,10 +66,14 @@ test: ## full suite: race detector, real PostgreSQL (scripts/with-postgres)
 test-short: ## go test -race, no cluster: PostgreSQL runs skip unless TELLONCE_TEST_POSTGRES is set
 	env -u CI $(GO) test -race $(TESTFLAGS) $(PKGS)
 
-lint: vet fmt-check staticcheck ## go vet + gofmt + staticcheck
+lint: vet fmt-check staticcheck imports ## go vet + gofmt + staticcheck + the import table of docs/architecture.md
 
 vet:
 	$(GO) vet $(PKGS)
+
+# A new import arrow between our packages fails here until docs/architecture.md allows it.
+imports:
+	$(GO) test -count=1 -run '^TestImportsFollowTheArchitecture$$' ./cmd/tellonce/
 
 fmt-check:
 	@files=$$(find . -type f -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' \
@@ -108,3 +113,9 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s) each
 
 clean: ## remove bin/ and test output
 	rm -rf bin $(TESTOUT)
+
+drill: ## fault drills: SIGKILL the leader of a PostgreSQL pair 20 times, and the embedded server 20 times (DRILL_KILLS=20)
+	@scripts/install-deps postgres
+	@mkdir -p $(TESTOUT)
+	TELLONCE_DRILL_KILLS=$(DRILL_KILLS) scripts/with-postgres $(GO) test -count=1 -timeout 30m -v \
+		-run '^(TestFailoverDrill|TestEmbeddedKillRestartDrill)$$' ./cmd/tellonce/ 2>&1 | tee $(TESTOUT)/drill.log

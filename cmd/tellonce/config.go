@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tellonce/auth"
+	"tellonce/lease"
 	"tellonce/stats"
 	"tellonce/transcripts"
 	"tellonce/web"
@@ -29,6 +30,8 @@ type serveConfig struct {
 	historyRetention time.Duration
 	logLevel         string
 	logFormat        string
+	// lease is this node's part in electing a leader on PostgreSQL.
+	lease lease.Config
 }
 
 // envOf is the environment variable that sets a flag when the command
@@ -66,6 +69,10 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.Int64Var(&c.web.Sockets.MaxFrameBytes, "ws-max-frame", 64<<10, "the largest WebSocket frame read, in bytes (a larger one is answered too_large)")
 	fs.DurationVar(&c.web.Sockets.AckTimeout, "ws-ack-timeout", 10*time.Second, "how long a frame waits for its change to be durable before it is answered unavailable")
 	fs.DurationVar(&c.web.Sockets.ChatAbsent, "chat-absent", 2*time.Minute, "how long a waiting chat keeps its place after the citizen's page went away without leaving (0: for ever)")
+	fs.StringVar(&c.lease.NodeID, "node-id", "", "this server's name among the servers on one PostgreSQL database, unique among them (default: host name and port)")
+	fs.StringVar(&c.lease.Address, "advertise", "", "host:port where the other servers reach this one, to pass requests to it while it leads (default: the listening address, or the host name and port)")
+	fs.DurationVar(&c.lease.Renew, "lease-renew", lease.DefaultRenew, "how often the leading server renews its lease on PostgreSQL, and a standby looks at it")
+	fs.DurationVar(&c.lease.TTL, "lease-ttl", lease.DefaultTTL, "how long the lease lasts after a renewal; a standby takes over this long after the leader died (a SIGTERM hands over at once)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -151,6 +158,17 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 		return c, fmt.Errorf("--ws-ack-timeout %s: want 1s to 1m", s.AckTimeout)
 	case s.ChatAbsent != 0 && (s.ChatAbsent < 10*time.Second || s.ChatAbsent > 24*time.Hour):
 		return c, fmt.Errorf("--chat-absent %s: want 0, or 10s to 24h", s.ChatAbsent)
+	}
+	probe := c.lease
+	probe.NodeID, probe.Address = "n", "h:1" // their defaults come from the listener
+	if c.lease.NodeID != "" {
+		probe.NodeID = c.lease.NodeID
+	}
+	if c.lease.Address != "" {
+		probe.Address = c.lease.Address
+	}
+	if err := probe.Check(); err != nil {
+		return c, err
 	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)
