@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"tellonce/cases"
 	"tellonce/router"
 )
 
@@ -100,7 +101,7 @@ func (t *tally) add(o tally) {
 	t.AnsweredWaitS += o.AnsweredWaitS
 }
 
-func newDay(s Scenario, w World, rep int, policy router.OverflowPolicy) (*day, error) {
+func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, error) {
 	epoch := time.Unix(epochUnix, 0).UTC()
 	clock := &simClock{now: epoch}
 	ids := map[string]int{}
@@ -121,8 +122,8 @@ func newDay(s Scenario, w World, rep int, policy router.OverflowPolicy) (*day, e
 		all = append(all, q.ID)
 	}
 	if w == WorldPooled {
-		if _, err := r.UpsertQueue(router.QueueConfig{ID: poolQueue, Agency: "pool", Name: "Pooled",
-			Channels: []router.Channel{router.ChannelVoice}, Wrapup: -1}); err != nil {
+		if _, err := r.UpsertQueue(cases.QueueConfig{ID: poolQueue, Agency: "pool", Name: "Pooled",
+			Channels: []cases.Channel{cases.ChannelVoice}, Wrapup: -1}); err != nil {
 			return nil, fmt.Errorf("queue %s: %w", poolQueue, err)
 		}
 	}
@@ -137,10 +138,10 @@ func newDay(s Scenario, w World, rep int, policy router.OverflowPolicy) (*day, e
 			if w == WorldPooled {
 				st.queue, st.foldWrapup, home = poolQueue, true, poolQueue
 			} else {
-				qc := router.QueueConfig{ID: q.ID, Agency: a.ID, Name: q.ID,
-					Channels: []router.Channel{router.ChannelVoice}, Wrapup: routerWrapup(q.WrapupS),
-					SLA:            router.SLA{AnswerWithin: secs(q.SLAS)},
-					OverflowPolicy: router.OverflowPolicy(q.OverflowPolicy)}
+				qc := cases.QueueConfig{ID: q.ID, Agency: a.ID, Name: q.ID,
+					Channels: []cases.Channel{cases.ChannelVoice}, Wrapup: routerWrapup(q.WrapupS),
+					SLA:            cases.SLA{AnswerWithin: secs(q.SLAS)},
+					OverflowPolicy: cases.OverflowPolicy(q.OverflowPolicy)}
 				if policy != "" {
 					qc.OverflowPolicy = policy
 				}
@@ -152,7 +153,7 @@ func newDay(s Scenario, w World, rep int, policy router.OverflowPolicy) (*day, e
 						}
 						for _, t := range targets {
 							if t != q.ID {
-								qc.Overflow = append(qc.Overflow, router.OverflowRule{After: secs(q.Overflow.AfterS), To: t})
+								qc.Overflow = append(qc.Overflow, cases.OverflowRule{After: secs(q.Overflow.AfterS), To: t})
 							}
 						}
 					}
@@ -166,14 +167,14 @@ func newDay(s Scenario, w World, rep int, policy router.OverflowPolicy) (*day, e
 			for n := range q.Agents {
 				name := q.ID + ".agent" + strconv.Itoa(n+1)
 				d.agency[name] = ai
-				if _, err := r.UpsertAgent(router.AgentProfile{Username: name, Name: name, Agency: a.ID,
+				if _, err := r.UpsertAgent(cases.AgentProfile{Username: name, Name: name, Agency: a.ID,
 					Queues: map[string]int{home: 1}}); err != nil {
 					return nil, fmt.Errorf("agent %s: %w", name, err)
 				}
 				if _, _, err := r.Connect(name); err != nil {
 					return nil, fmt.Errorf("connect %s: %w", name, err)
 				}
-				if _, err := r.SetState(name, router.StateAvailable, ""); err != nil {
+				if _, err := r.SetState(name, cases.StateAvailable, ""); err != nil {
 					return nil, fmt.Errorf("%s available: %w", name, err)
 				}
 			}
@@ -321,8 +322,8 @@ func (d *day) arrive(i int) error {
 	}
 	k := len(d.calls)
 	d.calls = append(d.calls, c)
-	view, evs, err := d.r.Enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Queue: st.queue,
-		Caller: router.Caller{ID: "caller" + strconv.Itoa(k+1)}})
+	view, evs, err := d.r.Enqueue(router.EnqueueRequest{Channel: cases.ChannelVoice, Queue: st.queue,
+		Caller: cases.Caller{ID: "caller" + strconv.Itoa(k+1)}})
 	if err != nil {
 		return fmt.Errorf("enqueue caller %d in %s: %w", k+1, st.queue, err)
 	}
@@ -335,12 +336,12 @@ func (d *day) arrive(i int) error {
 }
 
 // take accepts every offer at once.
-func (d *day) take(evs []router.Event, err error) error {
+func (d *day) take(evs []cases.Event, err error) error {
 	if err != nil {
 		return err
 	}
 	for _, e := range evs {
-		if e.Type != router.EventOffered {
+		if e.Type != cases.EventOffered {
 			continue
 		}
 		k, ok := d.byID[e.ContactID]

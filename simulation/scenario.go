@@ -9,7 +9,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Scenario is a day of several agencies, read from a YAML (or JSON) file:
@@ -292,8 +292,8 @@ func (d Dist) validate(field string) error {
 }
 
 func validPolicy(p string) error {
-	switch router.OverflowPolicy(p) {
-	case "", router.OverflowOwnFirst, router.OverflowOldestFirst:
+	switch cases.OverflowPolicy(p) {
+	case "", cases.OverflowOwnFirst, cases.OverflowOldestFirst:
 		return nil
 	}
 	return fmt.Errorf("must be own-first or oldest-first, not %q", p)

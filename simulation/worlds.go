@@ -10,13 +10,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Options change how a scenario is run.
 type Options struct {
 	// Policy, when set, overrides every queue's overflow policy.
-	Policy router.OverflowPolicy
+	Policy cases.OverflowPolicy
 	// Workers is how many days run at once; zero means GOMAXPROCS.
 	Workers int
 	// Worlds to run; nil means all three.
