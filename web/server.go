@@ -58,6 +58,11 @@ type Config struct {
 	// ask starts a chat (the central civil-complaints line); when it is not
 	// a public chat queue, the first such queue is used.
 	CentralQueue string
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics off this server: it has a listener
+	// of its own (--metrics-addr).
+	MetricsElsewhere bool
 }
 
 // Sockets are the WebSockets' settings an operator may tune.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -96,11 +95,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := journal.DeliverTo(srv.Deliver, st.Observe); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.web.Addr)
+	ln, certs, metrics, err := listen(cfg, reg, log)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.web.Addr, err)
+		return err
 	}
-	fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, ln.Addr(), describeDB(cfg.db))
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "tellonce %s is serving on %s://%s/ (storage: %s)\n", version, scheme, ln.Addr(), describeDB(cfg.db))
 
 	// The journal and the router outlive the HTTP server's drain, so that
 	// requests finishing during a graceful stop are still made durable.
@@ -124,6 +127,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// start's Load shows the day's charts from midnight.
 	g.Go(func() error { return ignoreCanceled(st.RunHistory(gctx, db)) })
 	g.Go(func() error { return review.RunRetention(gctx) })
+	if certs != nil {
+		g.Go(func() error { return certs.Run(gctx) })
+	}
+	if metrics != nil {
+		g.Go(func() error { return metrics.Run(gctx) })
+	}
 	return ignoreCanceled(g.Wait())
 }
 

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"tellonce/web"
+)
+
+// metricsServer serves /metrics alone on --metrics-addr, an address a
+// monitoring network reaches and citizens do not.
+type metricsServer struct {
+	ln  net.Listener
+	srv *http.Server
+	log *slog.Logger
+}
+
+func newMetricsServer(ln net.Listener, reg *prometheus.Registry, token string, log *slog.Logger) *metricsServer {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", web.MetricsHandler(reg, token))
+	return &metricsServer{ln: ln, log: log, srv: &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}
+}
+
+func (m *metricsServer) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- m.srv.Serve(m.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("metrics server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := m.srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("metrics server shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics server: %w", err)
+	}
+	return nil
+}
+
+// listen opens --addr (in TLS when configured, warning when plain HTTP
+// faces the network) and --metrics-addr when set.
+func listen(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (net.Listener, *certReloader, *metricsServer, error) {
+	var certs *certReloader
+	if cfg.tlsCert != "" {
+		var err error
+		if certs, err = newCertReloader(cfg.tlsCert, cfg.tlsKey, log); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.web.Addr)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listen %s: %w", cfg.web.Addr, err)
+	}
+	if certs != nil {
+		ln = listenTLS(ln, certs)
+	} else {
+		warnPlainHTTP(log, ln.Addr().String())
+	}
+	var metrics *metricsServer
+	if cfg.metricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return nil, nil, nil, fmt.Errorf("listen --metrics-addr %s: %w", cfg.metricsAddr, err)
+		}
+		log.Info("metrics listening", "addr", mln.Addr().String())
+		metrics = newMetricsServer(mln, reg, cfg.web.MetricsToken, log)
+	}
+	return ln, certs, metrics, nil
+}
