@@ -3,7 +3,6 @@ package web
 import (
 	"log/slog"
 	"net/http"
-
 )
 
 func slogLevelFor(code int) slog.Level {

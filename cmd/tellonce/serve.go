@@ -92,7 +92,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	if err := journal.DeliverTo(srv.Deliver, st.Observe); err != nil {
+	flow, err := stats.NewCounters(reg)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(collectors.NewDBStatsCollector(db.DB.DB, "tellonce"))
+	if err := journal.DeliverTo(srv.Deliver, st.Observe, flow.Observe); err != nil {
 		return err
 	}
 	ln, certs, metrics, err := listen(cfg, reg, log)
