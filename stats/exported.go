@@ -111,3 +111,19 @@ func (c *Counters) observe(e *router.Event) {
 		}
 	}
 }
+
+// Zero makes every series of the given queues exist at zero, so that a
+// queue's rates and alerts work from the first scrape rather than from its
+// first contact.
+func (c *Counters) Zero(queues []string) {
+	for _, q := range queues {
+		for _, v := range []*prometheus.CounterVec{c.offered, c.answered, c.abandoned, c.transferredIn, c.transferredOut, c.offers, c.offersAccepted} {
+			v.WithLabelValues(q)
+		}
+		for _, reason := range []string{"declined", "timeout", "revoked"} {
+			c.offersMissed.WithLabelValues(q, reason)
+		}
+		c.wait.WithLabelValues(q)
+		c.handle.WithLabelValues(q)
+	}
+}

@@ -109,6 +109,7 @@ func (j *Journal) write(ctx context.Context, batch []router.Event) error {
 	fail := func(err error) error {
 		return fmt.Errorf("case log batch %d-%d: %w", batch[0].Seq, batch[len(batch)-1].Seq, err)
 	}
+	start := time.Now()
 	rows, err := j.rowsOf(batch)
 	if err != nil {
 		return fail(err)
@@ -119,6 +120,7 @@ func (j *Journal) write(ctx context.Context, batch []router.Event) error {
 		if err := j.writeRowsPG(wctx, rows); err != nil {
 			return fail(err)
 		}
+		j.metrics.committed(len(batch), time.Since(start))
 		return nil
 	}
 	tx, err := j.db.BeginTxx(wctx, nil)
@@ -132,6 +134,7 @@ func (j *Journal) write(ctx context.Context, batch []router.Event) error {
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("commit: %w", err))
 	}
+	j.metrics.committed(len(batch), time.Since(start))
 	return nil
 }
 

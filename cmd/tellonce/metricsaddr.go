@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	tsql "tellonce/sql"
 	"tellonce/web"
 )
 
@@ -82,4 +83,19 @@ func listen(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (net.Li
 		metrics = newMetricsServer(mln, reg, cfg.web.MetricsToken, log)
 	}
 	return ln, certs, metrics, nil
+}
+
+// readiness is tellonce_ready: 1 while the database answers with a current
+// schema (what /readyz checks), asked at each scrape.
+func readiness(ctx context.Context, db *tsql.DB) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tellonce_ready",
+		Help: "1 while the database answers and its schema is current (as /readyz), else 0."},
+		func() float64 {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if db.Ready(rctx) != nil {
+				return 0
+			}
+			return 1
+		})
 }

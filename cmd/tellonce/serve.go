@@ -96,7 +96,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	var queueIDs []string
+	for _, q := range rt.Queues() {
+		queueIDs = append(queueIDs, q.ID)
+	}
+	flow.Zero(queueIDs)
 	reg.MustRegister(collectors.NewDBStatsCollector(db.DB.DB, "tellonce"))
+	reg.MustRegister(readiness(ctx, db))
+	if err := journal.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	if err := journal.DeliverTo(srv.Deliver, st.Observe, flow.Observe); err != nil {
 		return err
 	}
