@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"tellonce/clocktest"
 )
 
 func scrape(t *testing.T, url, token string) (int, string) {
@@ -50,4 +53,21 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	if code, body := scrape(t, "http://"+addr+"/metrics", ""); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics on --metrics-addr: %d, want 200 with the metrics", code)
 	}
+}
+
+// Open sockets are counted by kind, and the flow's counters follow a
+// contact from both backends' journals.
+func TestMetricsCountSocketsAndContacts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		s := startServer(t, backend)
+		s.availableAgent(t, "kim.minji")
+		s.createChat(t, "gov110.general", "01012345678", "road sign down")
+		clocktest.Eventually(t, "the agent socket and the contact in /metrics", 10*time.Second, func() bool {
+			_, body := scrape(t, s.base+"metrics", "")
+			return strings.Contains(body, `tellonce_websockets_open{kind="agent"} 1`) &&
+				strings.Contains(body, `tellonce_queue_offered_total{queue="gov110.general"} 1`) &&
+				strings.Contains(body, `tellonce_offers_total{queue="gov110.general"} 1`) &&
+				strings.Contains(body, "tellonce_websocket_slow_clients_cut_total 0")
+		})
+	})
 }

@@ -102,7 +102,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	flow.Zero(queueIDs)
 	reg.MustRegister(collectors.NewDBStatsCollector(db.DB.DB, "tellonce"))
-	reg.MustRegister(readiness(ctx, db))
+	reg.MustRegister(readiness(ctx, db), srv.Hub().Collector())
 	if err := journal.RegisterMetrics(reg); err != nil {
 		return err
 	}
