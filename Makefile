@@ -29,7 +29,7 @@ ARGS         ?=
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
 
-.PHONY: help build image run test test-short lint vet fmt-check staticcheck bench fuzz deps clean
+.PHONY: help build image run test test-short lint vet imports fmt-check staticcheck bench fuzz deps clean
 
 help: ## show this list
 	@echo "tellonce make targets:"
@@ -74,10 +74,14 @@ test: ## full suite: race detector, real PostgreSQL (scripts/with-postgres)
 test-short: ## go test -race, no cluster: PostgreSQL runs skip unless TELLONCE_TEST_POSTGRES is set
 	env -u CI $(GO) test -race $(TESTFLAGS) $(PKGS)
 
-lint: vet fmt-check staticcheck ## go vet + gofmt + staticcheck
+lint: vet fmt-check staticcheck imports ## go vet + gofmt + staticcheck + the import table of docs/architecture.md
 
 vet:
 	$(GO) vet $(PKGS)
+
+# A new import arrow between our packages fails here until docs/architecture.md allows it.
+imports:
+	$(GO) test -count=1 -run '^TestImportsFollowTheArchitecture$$' ./cmd/tellonce/
 
 fmt-check:
 	@files=$$(find . -type f -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' \

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Server frames. Each is a struct so that the wire shape is written down in
@@ -280,11 +280,11 @@ func encode(v any) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
-func agentOf(v router.AgentView) agentJSON {
+func agentOf(v cases.AgentView) agentJSON {
 	return agentJSON{Username: v.Username, Name: v.Name, Agency: v.Agency, State: string(v.State),
 		Chosen: string(v.Chosen), Reason: v.Reason, MaxChats: v.MaxChats}
 }
 
-func offerOf(offerID string, expires time.Time, c router.ContactView, cs router.CaseView) offerFrame {
+func offerOf(offerID string, expires time.Time, c cases.ContactView, cs cases.CaseView) offerFrame {
 	return offerFrame{Type: "offer", OfferID: offerID, Contact: ContactOf(c), Case: CaseOf(cs), ExpiresAt: expires.UTC()}
 }

@@ -24,7 +24,7 @@ const (
 
 // Validate checks an enqueue request without looking at router state.
 func (req EnqueueRequest) Validate() error {
-	if !req.Channel.valid() {
+	if !req.Channel.Valid() {
 		return invalid("channel", "must be voice, chat or callback")
 	}
 	if err := checkID("queue", req.Queue); err != nil {
@@ -42,7 +42,7 @@ func (req EnqueueRequest) Validate() error {
 	if req.Priority < 0 || req.Priority > maxPriority {
 		return invalid("priority", "must be 0-%d", maxPriority)
 	}
-	if err := req.Context.validate(); err != nil {
+	if err := validateContext(req.Context); err != nil {
 		return err
 	}
 	if n := req.CallbackNumber; n != "" && (len(n) < 3 || len(n) > 32 || strings.Trim(n, "+0123456789") != "") {
@@ -68,7 +68,7 @@ func (req EnqueueRequest) Validate() error {
 	return checkSkills("skills", req.Skills)
 }
 
-func (c ContactContext) validate() error {
+func validateContext(c ContactContext) error {
 	if utf8.RuneCountInString(c.Summary) > maxTextLen {
 		return invalid("context.summary", "is longer than %d characters", maxTextLen)
 	}
@@ -140,7 +140,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if !hasChannel(q.Channels, req.Channel) {
 		return nil, invalid("channel", "queue %s does not take %s", q.ID, req.Channel)
 	}
-	if q.interpreters() {
+	if q.Interpreters() {
 		return nil, invalid("queue", "queue %s takes only interpreter requests from agents", q.ID)
 	}
 	identity := req.identityOf()
@@ -265,7 +265,7 @@ func (w *writer) addContactTxn(c *contactRow, q *queueRow) error {
 	if err := w.putCase(n); err != nil {
 		return err
 	}
-	if q.strategy() != StrategyBestSkill || q.WidenAfter <= 0 {
+	if q.EffectiveStrategy() != StrategyBestSkill || q.WidenAfter <= 0 {
 		c.Widened = true
 	}
 	if err := w.putContact(c); err != nil {
@@ -324,15 +324,6 @@ func contactSkills(queue, extra map[string]int, language string) map[string]int 
 	return out
 }
 
-func hasChannel(chs []Channel, c Channel) bool {
-	for _, x := range chs {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
 func containsString(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
@@ -378,7 +369,7 @@ func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[st
 	if err := w.putCase(n); err != nil {
 		return CaseEvent{}, err
 	}
-	return e.clone(), nil
+	return e.Clone(), nil
 }
 
 // setLegTxn applies fn to the contact's leg in its case.
@@ -418,7 +409,7 @@ func (r *Router) AbandonBy(contactID, actor string) ([]Event, error) {
 		if err != nil {
 			return fmt.Errorf("abandon: %w", err)
 		}
-		if !c.Status.live() {
+		if !c.Status.Live() {
 			return fmt.Errorf("abandon %s: contact already ended: %w", contactID, ErrConflict)
 		}
 		if actor == "" {
@@ -482,7 +473,7 @@ func (w *writer) assignedTo(username, contactID string) (*contactRow, error) {
 	if c.Agent != username {
 		return nil, notYours("contact", contactID)
 	}
-	if !c.Status.live() {
+	if !c.Status.Live() {
 		return nil, fmt.Errorf("contact %s has ended: %w", contactID, ErrConflict)
 	}
 	if c.Status != StatusAssigned {

@@ -50,7 +50,7 @@ func (a *agentRow) free(class capClass) bool {
 	if class == classVoice {
 		return a.Chats == 0
 	}
-	return a.Chats < a.maxChats()
+	return a.Chats < a.EffectiveMaxChats()
 }
 
 // routable reports whether the router may offer this agent anything.

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 	tsql "tellonce/sql"
 )
 
@@ -49,7 +49,7 @@ type Options struct {
 	// writer commits the next batch meanwhile; if it falls behind by
 	// DeliverQueue batches the writer waits for it. It must not call the
 	// router's write methods.
-	Deliver func([]router.Event)
+	Deliver func([]cases.Event)
 	// DeliverQueue is how many committed batches may wait for Deliver
 	// (default 1024).
 	DeliverQueue int
@@ -83,7 +83,7 @@ type Journal struct {
 
 	// deliveries carries committed batches to the deliverer (Run starts
 	// it when Options.Deliver is set, and stops it before returning).
-	deliveries chan []router.Event
+	deliveries chan []cases.Event
 
 	mu      sync.Mutex
 	notFull *sync.Cond // signalled when pending shrinks or the journal stops
@@ -92,7 +92,7 @@ type Journal struct {
 
 // state is what Publish, Run and Wait share, guarded by Journal.mu.
 type state struct {
-	pending  [][]router.Event // Publish groups not yet taken by the writer
+	pending  [][]cases.Event // Publish groups not yet taken by the writer
 	nPending int
 	running  bool
 	stopped  bool // Run has returned: nothing more will commit
@@ -134,7 +134,7 @@ func NewJournal(db *tsql.DB, opts Options) *Journal {
 // commit order, so it only blocks when the writer has fallen more than
 // DefaultMaxPending events behind. Events published after Run has stopped
 // cannot be stored; they are logged and their Wait calls fail.
-func (j *Journal) Publish(evs []router.Event) {
+func (j *Journal) Publish(evs []cases.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -167,7 +167,7 @@ func (j *Journal) Committed() uint64 { return j.committed.Load() }
 
 // take appends whole Publish groups to batch while they fit in MaxBatch
 // (always at least one, so an oversized group still goes through).
-func (j *Journal) take(batch []router.Event) []router.Event {
+func (j *Journal) take(batch []cases.Event) []cases.Event {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	n := 0

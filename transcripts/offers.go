@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // An offer shows the agent the case (router offerCaseView: every earlier
@@ -58,7 +58,7 @@ var offerAuditTable = table{"access_audit",
 // leg (whose view is filtered down to that leg, but shows the request and
 // the conversation it is for). The first offer of a brand-new case shows
 // only what the citizen brought to this contact, and is not audited.
-func offerShowsHistory(ev *router.Event) bool {
+func offerShowsHistory(ev *cases.Event) bool {
 	c := ev.Contact
 	if c == nil || ev.Case == nil {
 		return false // an offer without its case shows nothing (agents.Hub sends none)
@@ -77,7 +77,7 @@ func offerShowsHistory(ev *router.Event) bool {
 }
 
 // offerAuditRowOf is the audit row of an offered event.
-func offerAuditRowOf(ev *router.Event) auditRow {
+func offerAuditRowOf(ev *cases.Event) auditRow {
 	return auditRow{At: ts(ev.At), Username: clean(ev.Agent), Role: offerAuditRole, Agency: clean(ev.AgentAgency),
 		Action: ActionOffer, CaseID: storable(ev.CaseID), Query: storable(offerQuery(ev.OfferID, ev.ContactID)),
 		Outcome: OutcomeOK}

@@ -10,6 +10,7 @@ import (
 
 	"tellonce/agents"
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/router"
 	"tellonce/switchboard"
@@ -42,11 +43,11 @@ type contactRequest struct {
 
 func (c *contactRequest) enqueue() router.EnqueueRequest {
 	return router.EnqueueRequest{
-		Channel:        router.Channel(c.Channel),
+		Channel:        cases.Channel(c.Channel),
 		Queue:          c.Queue,
-		Caller:         router.Caller{ID: c.Caller.ID, Name: c.Caller.Name, Language: c.Caller.Language},
+		Caller:         cases.Caller{ID: c.Caller.ID, Name: c.Caller.Name, Language: c.Caller.Language},
 		Priority:       c.Priority,
-		Context:        router.ContactContext{Summary: c.Context.Summary, IVR: c.Context.IVR, Attributes: c.Context.Attributes},
+		Context:        cases.ContactContext{Summary: c.Context.Summary, IVR: c.Context.IVR, Attributes: c.Context.Attributes},
 		CallbackNumber: c.CallbackNumber,
 		CaseID:         c.CaseID,
 	}
@@ -84,9 +85,9 @@ type contactStatus struct {
 	CallbackOffered bool `json:"callback_offered"`
 }
 
-func (s *Server) statusOf(c router.ContactView) contactStatus {
+func (s *Server) statusOf(c cases.ContactView) contactStatus {
 	st := contactStatus{ContactID: c.ID, CaseID: c.CaseID, Queue: c.Queue, Channel: string(c.Channel), Status: string(c.Status)}
-	if c.Status == router.StatusQueued {
+	if c.Status == cases.StatusQueued {
 		st.Position = c.Position
 	}
 	if !c.Due.IsZero() {
@@ -97,7 +98,7 @@ func (s *Server) statusOf(c router.ContactView) contactStatus {
 	if s.estimator != nil {
 		secs, light := s.estimator.Estimate(c.Queue, st.Position)
 		st.EstimatedWaitS, st.Light = &secs, light
-		if c.Status == router.StatusQueued && c.Channel != router.ChannelCallback {
+		if c.Status == cases.StatusQueued && c.Channel != cases.ChannelCallback {
 			q, err := s.router.Queue(c.Queue)
 			st.CallbackOffered = err == nil && q.OffersCallback(time.Duration(secs)*time.Second)
 		}
@@ -127,7 +128,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	er.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	var who auth.Principal // the gateway; zero for a citizen's chat
 	switch req.Channel {
-	case string(router.ChannelChat):
+	case string(cases.ChannelChat):
 		if ok, wait := s.chatLimit.Allow(s.clientAddr(r)); !ok {
 			s.tooMany(w, r, wait)
 			return
@@ -143,7 +144,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		er.Identity = s.tokens.DeviceIdentity(device)
-	case string(router.ChannelVoice), string(router.ChannelCallback):
+	case string(cases.ChannelVoice), string(cases.ChannelCallback):
 		p, err := s.principal(r)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -175,11 +176,11 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	}
 	c, evs, err := s.router.Enqueue(er)
 	if err != nil {
-		if req.CaseID != "" && errors.Is(err, router.ErrNotFound) {
+		if req.CaseID != "" && errors.Is(err, cases.ErrNotFound) {
 			s.refuseCase(w, r, who, req.CaseID)
 			return
 		}
-		var dup *router.DuplicateContactError
+		var dup *cases.DuplicateContactError
 		if errors.As(err, &dup) {
 			s.alreadyWaiting(w, r, dup)
 			return
@@ -202,7 +203,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 // that lost them (another tab, cleared storage) can rejoin its place. The
 // one-place rule keys on the identity — this device, this asserted number
 // — so the contact named is always the asker's own, never someone else's.
-func (s *Server) alreadyWaiting(w http.ResponseWriter, r *http.Request, dup *router.DuplicateContactError) {
+func (s *Server) alreadyWaiting(w http.ResponseWriter, r *http.Request, dup *cases.DuplicateContactError) {
 	body := map[string]any{"error": apiError{Code: codeConflict, Message: "this caller is already waiting in this queue"},
 		"contact_id": dup.ContactID}
 	if c, err := s.router.Peek(dup.ContactID); err == nil {
@@ -261,7 +262,7 @@ func validDevice(v string) bool {
 func (s *Server) checkChannel(queue, channel string) error {
 	q, err := s.router.Queue(queue)
 	if err != nil {
-		if errors.Is(err, router.ErrNotFound) {
+		if errors.Is(err, cases.ErrNotFound) {
 			return errorf(http.StatusBadRequest, codeValidation, "queue", "no such queue: "+queue)
 		}
 		return err
@@ -276,7 +277,7 @@ func (s *Server) checkChannel(queue, channel string) error {
 
 // durable waits until the events of a change are committed to SQL, so the
 // answer that follows is a promise the database keeps.
-func (s *Server) durable(ctx context.Context, evs []router.Event) error {
+func (s *Server) durable(ctx context.Context, evs []cases.Event) error {
 	if err := switchboard.Commit(ctx, s.journal, evs); err != nil {
 		s.log.ErrorContext(ctx, "change not yet durable", "err", err)
 		return errorf(http.StatusServiceUnavailable, codeUnavailable, "", "the change could not be saved in time; it will be retried, please check its state before repeating it")
@@ -311,7 +312,7 @@ func errNoContact(id string) error {
 // says whether it did, err whether the token fails to reach the contact.
 // A token reaches the contact it was given with and the legs transfers made
 // of it (the contact's Origin), never another contact of the same case.
-func (s *Server) citizenOf(r *http.Request, c router.ContactView) (presented bool, err error) {
+func (s *Server) citizenOf(r *http.Request, c cases.ContactView) (presented bool, err error) {
 	t := citizenToken(r)
 	if t == "" {
 		return false, nil
@@ -326,7 +327,7 @@ func (s *Server) citizenOf(r *http.Request, c router.ContactView) (presented boo
 // admin, a supervisor of its agency, the agent it is assigned or offered
 // to, and for voice and callback contacts a gateway of its agency. Anyone
 // else is told it does not exist.
-func (s *Server) contactAccess(r *http.Request, c router.ContactView) (actor string, err error) {
+func (s *Server) contactAccess(r *http.Request, c cases.ContactView) (actor string, err error) {
 	if presented, err := s.citizenOf(r, c); presented {
 		return "", err
 	}
@@ -356,8 +357,8 @@ func (s *Server) contactAccess(r *http.Request, c router.ContactView) (actor str
 // gatewayCarries says whether gateway p carries contact c: a voice or
 // callback contact of its agency (or any, for an all-agency gateway). A
 // gateway never acts on a chat.
-func gatewayCarries(p auth.Principal, c router.ContactView) bool {
-	return p.Role == directory.RoleGateway && c.Channel != router.ChannelChat &&
+func gatewayCarries(p auth.Principal, c cases.ContactView) bool {
+	return p.Role == directory.RoleGateway && c.Channel != cases.ChannelChat &&
 		(p.Agency == "" || p.Agency == c.Agency)
 }
 
@@ -366,7 +367,7 @@ func gatewayCarries(p auth.Principal, c router.ContactView) bool {
 // voice and callback calls a gateway of its agency. It returns the actor
 // the timeline records ("" for the citizen). An agent it was only offered
 // to, or an admin, may see it but not end it.
-func (s *Server) endAccess(r *http.Request, c router.ContactView) (string, error) {
+func (s *Server) endAccess(r *http.Request, c cases.ContactView) (string, error) {
 	actor, err := s.contactAccess(r, c)
 	if err != nil || actor == "" {
 		return actor, err
@@ -375,7 +376,7 @@ func (s *Server) endAccess(r *http.Request, c router.ContactView) (string, error
 	switch {
 	case role == directory.RoleSupervisor, role == directory.RoleGateway:
 		return actor, nil
-	case role == directory.RoleAgent && c.Status == router.StatusAssigned && c.Agent == name:
+	case role == directory.RoleAgent && c.Status == cases.StatusAssigned && c.Agent == name:
 		return actor, nil
 	}
 	return "", forbiddenField("", "a contact is ended by its citizen, the agent holding it, a supervisor of its agency or its gateway")
@@ -385,10 +386,10 @@ func (s *Server) endAccess(r *http.Request, c router.ContactView) (string, error
 // may act on it; otherwise it writes why not, audits a refusal, and says
 // so. actor is who acts, as access returned it.
 func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, op string,
-	access func(*http.Request, router.ContactView) (string, error)) (c router.ContactView, actor string, ok bool) {
+	access func(*http.Request, cases.ContactView) (string, error)) (c cases.ContactView, actor string, ok bool) {
 	id := r.PathValue("id")
 	c, err := s.router.Contact(id)
-	if errors.Is(err, router.ErrNotFound) {
+	if errors.Is(err, cases.ErrNotFound) {
 		// Answered as a contact the caller may not see would be: 401
 		// without credentials, else not found in the same words.
 		err = errNoContact(id)
@@ -407,7 +408,7 @@ func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, op string,
 	}
 	if err != nil {
 		s.writeError(w, r, err)
-		return router.ContactView{}, "", false
+		return cases.ContactView{}, "", false
 	}
 	return c, actor, true
 }
@@ -452,7 +453,7 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principa
 	id := r.PathValue("id")
 	noCase := errorf(http.StatusNotFound, codeNotFound, "", "case "+id+": not found")
 	cs, err := s.router.Case(id)
-	if errors.Is(err, router.ErrNotFound) {
+	if errors.Is(err, cases.ErrNotFound) {
 		// Closed, or never was: the case log answers for a closed one.
 		s.getClosedCase(w, r, p, id, noCase)
 		return
@@ -548,7 +549,7 @@ func maskCase(c agents.CaseJSON, pii bool) agents.CaseJSON { return agents.MaskC
 // caseReader says how p may read a live case: whole (full), or as the
 // interpreter view of the live interpreter leg legID — the interpreter's
 // own, or for a supervisor one their agency's interpreter holds.
-func caseReader(p auth.Principal, cs router.CaseView) (full bool, legID string) {
+func caseReader(p auth.Principal, cs cases.CaseView) (full bool, legID string) {
 	if p.Role == directory.RoleAdmin {
 		return true, ""
 	}
@@ -594,7 +595,7 @@ func (s *Server) citizenWS(w http.ResponseWriter, r *http.Request) {
 	// A token that does not reach the contact gets the answer an unknown
 	// contact gets.
 	c, err := s.router.Peek(id)
-	if errors.Is(err, router.ErrNotFound) {
+	if errors.Is(err, cases.ErrNotFound) {
 		err = errNoContact(id)
 	} else if err == nil && !s.tokens.Valid(c.Origin, t) {
 		s.auditRefusal(r, auth.Principal{}, transcripts.AuditEntry{Action: transcripts.ActionContact, CaseID: c.CaseID,

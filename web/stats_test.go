@@ -84,11 +84,6 @@ func (h *harness) queueStatsOf(t *testing.T, as string) map[string]stats.QueueSt
 	return out
 }
 
-// sinkFunc adapts a function to router.Sink.
-type sinkFunc func([]router.Event)
-
-func (f sinkFunc) Publish(evs []router.Event) { f(evs) }
-
 // online connects agent in the router and makes them available, as their
 // console would.
 func (h *harness) online(t *testing.T, agent string) {

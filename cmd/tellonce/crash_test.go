@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"tellonce/clocktest"
+	"tellonce/servertest"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 )
@@ -93,8 +94,8 @@ func startBinary(t *testing.T, bin, dsn string) *binaryProcess {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+			if u, ok := servertest.ServingURL(sc.Text()); ok {
+				addr <- u
 				break
 			}
 		}
