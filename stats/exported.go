@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Counters are the Prometheus counters of the contact flow, by queue:
@@ -55,48 +55,48 @@ func NewCounters(reg prometheus.Registerer) (*Counters, error) {
 
 // Observe counts a committed batch of the router's events; it is one of
 // the journal's deliveries, as Stats.Observe is, and counts the same way.
-func (c *Counters) Observe(evs []router.Event) {
+func (c *Counters) Observe(evs []cases.Event) {
 	for i := range evs {
 		c.observe(&evs[i])
 	}
 }
 
-func (c *Counters) observe(e *router.Event) {
+func (c *Counters) observe(e *cases.Event) {
 	ct := e.Contact
 	queue := e.Queue
 	if ct != nil {
 		queue = ct.Queue // a transfer's new leg: the queue it entered
 	}
 	switch e.Type {
-	case router.EventContactCreated, router.EventRequeued:
+	case cases.EventContactCreated, cases.EventRequeued:
 		if ct != nil {
 			c.offered.WithLabelValues(queue).Inc()
 		}
-	case router.EventTransferred:
+	case cases.EventTransferred:
 		switch {
 		case ct != nil:
 			c.offered.WithLabelValues(queue).Inc()
-			if e.Reason == string(router.TransferCold) {
+			if e.Reason == string(cases.TransferCold) {
 				c.transferredIn.WithLabelValues(queue).Inc()
 			}
-		case e.Reason == string(router.TransferWarm):
+		case e.Reason == string(cases.TransferWarm):
 			c.transferredIn.WithLabelValues(e.Data["queue"]).Inc()
 		}
-	case router.EventOffered:
+	case cases.EventOffered:
 		c.offers.WithLabelValues(queue).Inc()
-	case router.EventAccepted:
+	case cases.EventAccepted:
 		c.offersAccepted.WithLabelValues(queue).Inc()
 		if ct != nil {
 			c.answered.WithLabelValues(queue).Inc()
 			c.wait.WithLabelValues(queue).Observe(e.At.Sub(ct.EnqueuedAt).Seconds())
 		}
-	case router.EventDeclined:
+	case cases.EventDeclined:
 		c.offersMissed.WithLabelValues(queue, "declined").Inc()
-	case router.EventOfferTimeout:
+	case cases.EventOfferTimeout:
 		c.offersMissed.WithLabelValues(queue, "timeout").Inc()
-	case router.EventOfferRevoked:
+	case cases.EventOfferRevoked:
 		c.offersMissed.WithLabelValues(queue, "revoked").Inc()
-	case router.EventEnded, router.EventAbandoned:
+	case cases.EventEnded, cases.EventAbandoned:
 		if ct == nil {
 			return
 		}

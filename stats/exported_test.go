@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // The counters follow the committed events: arrivals, answers with their
@@ -18,8 +18,8 @@ func TestCountersFollowTheEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	leg := func(id, queue string) *router.ContactView {
-		return &router.ContactView{ID: id, Queue: queue, EnqueuedAt: t0}
+	leg := func(id, queue string) *cases.ContactView {
+		return &cases.ContactView{ID: id, Queue: queue, EnqueuedAt: t0}
 	}
 	answered := leg("a", "q1")
 	answered.AnsweredAt = t0.Add(12 * time.Second)
@@ -29,18 +29,18 @@ func TestCountersFollowTheEvents(t *testing.T) {
 	left.Disposition = dispAbandoned
 	moved := *answered
 	moved.Disposition = dispTransferred
-	c.Observe([]router.Event{
-		{Type: router.EventContactCreated, At: t0, Contact: leg("a", "q1")},
-		{Type: router.EventContactCreated, At: t0, Contact: leg("b", "q1")},
-		{Type: router.EventOffered, At: t0, Queue: "q1", Contact: leg("a", "q1")},
-		{Type: router.EventOfferTimeout, At: t0.Add(5 * time.Second), Queue: "q1"},
-		{Type: router.EventOffered, At: t0, Queue: "q1", Contact: leg("a", "q1")},
-		{Type: router.EventDeclined, At: t0.Add(8 * time.Second), Queue: "q1"},
-		{Type: router.EventOffered, At: t0, Queue: "q1", Contact: leg("a", "q1")},
-		{Type: router.EventAccepted, At: t0.Add(12 * time.Second), Queue: "q1", Contact: answered},
-		{Type: router.EventAbandoned, At: t0.Add(40 * time.Second), Contact: left},
-		{Type: router.EventEnded, At: t0.Add(312 * time.Second), Contact: &moved},
-		{Type: router.EventTransferred, At: t0.Add(312 * time.Second), Reason: string(router.TransferCold), Contact: leg("c", "q2")},
+	c.Observe([]cases.Event{
+		{Type: cases.EventContactCreated, At: t0, Contact: leg("a", "q1")},
+		{Type: cases.EventContactCreated, At: t0, Contact: leg("b", "q1")},
+		{Type: cases.EventOffered, At: t0, Queue: "q1", Contact: leg("a", "q1")},
+		{Type: cases.EventOfferTimeout, At: t0.Add(5 * time.Second), Queue: "q1"},
+		{Type: cases.EventOffered, At: t0, Queue: "q1", Contact: leg("a", "q1")},
+		{Type: cases.EventDeclined, At: t0.Add(8 * time.Second), Queue: "q1"},
+		{Type: cases.EventOffered, At: t0, Queue: "q1", Contact: leg("a", "q1")},
+		{Type: cases.EventAccepted, At: t0.Add(12 * time.Second), Queue: "q1", Contact: answered},
+		{Type: cases.EventAbandoned, At: t0.Add(40 * time.Second), Contact: left},
+		{Type: cases.EventEnded, At: t0.Add(312 * time.Second), Contact: &moved},
+		{Type: cases.EventTransferred, At: t0.Add(312 * time.Second), Reason: string(cases.TransferCold), Contact: leg("c", "q2")},
 	})
 	for _, w := range []struct {
 		series string
