@@ -25,11 +25,12 @@ BENCH        ?= .
 BENCHFLAGS   ?=
 FUZZTIME     ?= 10s
 ARGS         ?=
+DRILL_KILLS  ?= 20
 # staticcheck release 2026.2.2 is module version v0.8.2 (`@2026.2.2` is not a module version).
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
 
-.PHONY: help build image run test test-short lint vet imports fmt-check staticcheck bench fuzz deps clean
+.PHONY: help build image run test test-short drill lint vet imports fmt-check staticcheck bench fuzz deps clean
 
 help: ## show this list
 	@echo "tellonce make targets:"
@@ -121,3 +122,9 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s) each
 
 clean: ## remove bin/ and test output
 	rm -rf bin $(TESTOUT)
+
+drill: ## fault drills: SIGKILL the leader of a PostgreSQL pair 20 times, and the embedded server 20 times (DRILL_KILLS=20)
+	@scripts/install-deps postgres
+	@mkdir -p $(TESTOUT)
+	TELLONCE_DRILL_KILLS=$(DRILL_KILLS) scripts/with-postgres $(GO) test -count=1 -timeout 30m -v \
+		-run '^(TestFailoverDrill|TestEmbeddedKillRestartDrill)$$' ./cmd/tellonce/ 2>&1 | tee $(TESTOUT)/drill.log

@@ -1,12 +1,15 @@
 package transcripts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"tellonce/cases"
 	tsql "tellonce/sql"
@@ -55,6 +58,11 @@ type Options struct {
 	DeliverQueue int
 	// Log defaults to slog.Default().
 	Log *slog.Logger
+	// Fence, when set, runs inside every commit's transaction before its
+	// rows (lease.Term.Fence): an error refuses the commit, and is final,
+	// since this process may no longer write; the journal stops and every
+	// waiter is answered unavailable.
+	Fence func(ctx context.Context, tx *sqlx.Tx) error
 }
 
 // Journal is the durable sink for router events: see the package doc.

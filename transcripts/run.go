@@ -52,10 +52,25 @@ func (j *Journal) Run(ctx context.Context) error {
 // it until it commits. stop says Run must return rerr (ctx ended).
 func (j *Journal) settle(ctx context.Context, batch []cases.Event, err error) (stop bool, rerr error) {
 	if err != nil {
+		if errors.Is(err, errFenced) {
+			return true, j.fenced(batch, err)
+		}
 		return j.recover(ctx, batch, err)
 	}
 	j.finish(batch)
 	return false, nil
+}
+
+// errFenced marks a commit that Options.Fence refused.
+var errFenced = errors.New("fenced")
+
+// fenced stops the journal for good after a refused commit: the batch's
+// waiters, and everyone else's, are answered unavailable, never acked.
+func (j *Journal) fenced(batch []cases.Event, err error) error {
+	j.fail(batch, err)
+	j.log.Error("case log: commit refused; this server no longer leads", "first_seq", batch[0].Seq, "err", err)
+	j.stop(err)
+	return err
 }
 
 // DeliverTo adds receivers of the committed events, called in the order
@@ -116,8 +131,8 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	if j.db.Dialect == tsql.Postgres {
-		if err := j.writeRowsPG(wctx, rows); err != nil {
+	if j.db.Dialect == tsql.Postgres && j.opts.Fence == nil {
+		if err := j.writeRowsPG(wctx, nil, rows); err != nil {
 			return fail(err)
 		}
 		j.metrics.committed(len(batch), time.Since(start))
@@ -127,7 +142,18 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
-	if err := j.writeRows(wctx, tx, rows); err != nil {
+	if j.opts.Fence != nil {
+		if err := j.opts.Fence(wctx, tx); err != nil {
+			tx.Rollback()
+			return fail(fmt.Errorf("%w: %w", errFenced, err))
+		}
+	}
+	if j.db.Dialect == tsql.Postgres {
+		err = j.writeRowsPG(wctx, tx, rows)
+	} else {
+		err = j.writeRows(wctx, tx, rows)
+	}
+	if err != nil {
 		tx.Rollback()
 		return fail(err)
 	}
@@ -192,6 +218,9 @@ func (j *Journal) recover(ctx context.Context, batch []cases.Event, err error) (
 			j.finish(batch)
 			return false, nil
 		}
+		if errors.Is(err, errFenced) {
+			return true, j.fenced(batch, err)
+		}
 	}
 }
 
@@ -229,6 +258,9 @@ func (j *Journal) flush(ctx context.Context, batch []cases.Event) error {
 			j.finish(batch)
 			batch, backoff = nil, j.minBackoff
 			continue
+		}
+		if errors.Is(err, errFenced) {
+			return j.fenced(batch, err)
 		}
 		j.fail(batch, err)
 		t := time.NewTimer(backoff)

@@ -237,9 +237,9 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 	})
 }
 
-// writeRowsPG writes and commits a batch with pgBatch, on PostgreSQL; like
-// writeRows it is idempotent.
-func (j *Journal) writeRowsPG(ctx context.Context, b batchRows) error {
+// writeRowsPG writes a batch with pgBatch, on PostgreSQL, committed on its
+// own or, with a fence, in tx; like writeRows it is idempotent.
+func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
 	tables := []any{b.caseRows(), b.legs, b.requeuedFromDB, b.contacts, b.events}
 	audit := len(b.audit) > 0
 	if audit {
@@ -256,6 +256,9 @@ func (j *Journal) writeRowsPG(ctx context.Context, b batchRows) error {
 	st, err := j.sqls.prepareBatch(ctx, audit)
 	if err != nil {
 		return err
+	}
+	if tx != nil {
+		st = tx.StmtxContext(ctx, st)
 	}
 	if _, err := st.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("write batch: %w", err)

@@ -11,7 +11,7 @@ import (
 // MetricsHandler serves reg in Prometheus' exposition format. With a
 // token, a scrape must send it as a bearer token: the figures are every
 // agency's, so they are not for anyone who can reach the port.
-func MetricsHandler(reg *prometheus.Registry, token string) http.Handler {
+func MetricsHandler(reg prometheus.Gatherer, token string) http.Handler {
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	if token == "" {
 		return h

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tellonce/auth"
+	"tellonce/lease"
 	"tellonce/stats"
 	"tellonce/transcripts"
 	"tellonce/web"
@@ -33,6 +34,8 @@ type serveConfig struct {
 	tlsCert, tlsKey string
 	// metricsAddr, when set, serves /metrics there instead of on --addr.
 	metricsAddr string
+	// lease is this node's part in electing a leader on PostgreSQL.
+	lease lease.Config
 }
 
 // envOf is the environment variable that sets a flag when the command
@@ -74,6 +77,10 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.web.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (empty: none; then keep /metrics off public networks with --metrics-addr)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this host:port alone, not on --addr")
+	fs.StringVar(&c.lease.NodeID, "node-id", "", "this server's name among the servers on one PostgreSQL database, unique among them (default: host name and port)")
+	fs.StringVar(&c.lease.Address, "advertise", "", "host:port where the other servers reach this one, to pass requests to it while it leads (default: the listening address, or the host name and port)")
+	fs.DurationVar(&c.lease.Renew, "lease-renew", lease.DefaultRenew, "how often the leading server renews its lease on PostgreSQL, and a standby looks at it")
+	fs.DurationVar(&c.lease.TTL, "lease-ttl", lease.DefaultTTL, "how long the lease lasts after a renewal; a standby takes over this long after the leader died (a SIGTERM hands over at once)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -168,6 +175,17 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 		c.web.SecureCookies = true
 	}
 	c.web.MetricsElsewhere = c.metricsAddr != ""
+	probe := c.lease
+	probe.NodeID, probe.Address = "n", "h:1" // their defaults come from the listener
+	if c.lease.NodeID != "" {
+		probe.NodeID = c.lease.NodeID
+	}
+	if c.lease.Address != "" {
+		probe.Address = c.lease.Address
+	}
+	if err := probe.Check(); err != nil {
+		return c, err
+	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)
 	}

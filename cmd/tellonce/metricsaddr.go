@@ -23,7 +23,7 @@ type metricsServer struct {
 	log *slog.Logger
 }
 
-func newMetricsServer(ln net.Listener, reg *prometheus.Registry, token string, log *slog.Logger) *metricsServer {
+func newMetricsServer(ln net.Listener, reg prometheus.Gatherer, token string, log *slog.Logger) *metricsServer {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", web.MetricsHandler(reg, token))
 	return &metricsServer{ln: ln, log: log, srv: &http.Server{
@@ -53,36 +53,39 @@ func (m *metricsServer) Run(ctx context.Context) error {
 	return nil
 }
 
-// listen opens --addr (in TLS when configured, warning when plain HTTP
-// faces the network) and --metrics-addr when set.
-func listen(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (net.Listener, *certReloader, *metricsServer, error) {
+// listen opens --addr, in TLS when configured, warning when plain HTTP
+// faces the network.
+func listen(cfg serveConfig, log *slog.Logger) (net.Listener, *certReloader, error) {
 	var certs *certReloader
 	if cfg.tlsCert != "" {
 		var err error
 		if certs, err = newCertReloader(cfg.tlsCert, cfg.tlsKey, log); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.web.Addr)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listen %s: %w", cfg.web.Addr, err)
+		return nil, nil, fmt.Errorf("listen %s: %w", cfg.web.Addr, err)
 	}
 	if certs != nil {
 		ln = listenTLS(ln, certs)
 	} else {
 		warnPlainHTTP(log, ln.Addr().String())
 	}
-	var metrics *metricsServer
-	if cfg.metricsAddr != "" {
-		mln, err := net.Listen("tcp", cfg.metricsAddr)
-		if err != nil {
-			ln.Close()
-			return nil, nil, nil, fmt.Errorf("listen --metrics-addr %s: %w", cfg.metricsAddr, err)
-		}
-		log.Info("metrics listening", "addr", mln.Addr().String())
-		metrics = newMetricsServer(mln, reg, cfg.web.MetricsToken, log)
+	return ln, certs, nil
+}
+
+// listenMetrics opens --metrics-addr when set (nil otherwise).
+func listenMetrics(cfg serveConfig, g prometheus.Gatherer, log *slog.Logger) (*metricsServer, error) {
+	if cfg.metricsAddr == "" {
+		return nil, nil
 	}
-	return ln, certs, metrics, nil
+	mln, err := net.Listen("tcp", cfg.metricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen --metrics-addr %s: %w", cfg.metricsAddr, err)
+	}
+	log.Info("metrics listening", "addr", mln.Addr().String())
+	return newMetricsServer(mln, g, cfg.web.MetricsToken, log), nil
 }
 
 // readiness is tellonce_ready: 1 while the database answers with a current
