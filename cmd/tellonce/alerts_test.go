@@ -20,8 +20,8 @@ var metricNameRE = regexp.MustCompile(`\b(tellonce|go_sql)_[a-z_]+`)
 // never fires.
 func TestAlertRulesNameRealMetrics(t *testing.T) {
 	base, _ := serveWith(t, "--demo", "--metrics-token", "scrape")
-	if code, _ := scrape(t, base+"healthz", ""); code != http.StatusOK { // a request to count
-		t.Fatalf("/healthz: %d", code)
+	if code, _ := scrape(t, base+"v1/status", ""); code != http.StatusOK { // a request to count
+		t.Fatalf("/v1/status: %d", code)
 	}
 	var body string
 	// The request is counted once its answer is written.

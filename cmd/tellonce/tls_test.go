@@ -190,7 +190,7 @@ func TestServeOverTLS(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	resp, err := client.Get(base + "healthz")
+	resp, err := client.Get(base + "v1/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestServeOverTLS(t *testing.T) {
 
 func TestPlainHTTPSendsNoHSTS(t *testing.T) {
 	base, _ := serveWith(t)
-	resp, err := http.Get(base + "healthz")
+	resp, err := http.Get(base + "v1/status")
 	if err != nil {
 		t.Fatal(err)
 	}
