@@ -61,6 +61,9 @@ func (req EnqueueRequest) Validate() error {
 			return err
 		}
 	}
+	if len(req.History) > MaxHistory {
+		return invalid("history", "has more than %d earlier cases", MaxHistory)
+	}
 	if !req.CallbackAt.IsZero() && req.Channel != ChannelCallback {
 		return invalid("callback_at", "books a slot for a callback only")
 	}
@@ -204,7 +207,7 @@ func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	}
 	caller := maskedCaller(req.Caller)
 	cs := &caseRow{ID: w.r.id("cs"), CallerID: caller.ID, Identity: req.identityOf(), Caller: caller,
-		Context: maskedContext(req.Context), CreatedAt: w.now}
+		Context: maskedContext(req.Context), CreatedAt: w.now, History: clonePastCases(req.History)}
 	return cs, w.putCase(cs)
 }
 

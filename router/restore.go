@@ -29,6 +29,8 @@ type CaseSnapshot struct {
 	Legs      []Leg
 	Events    []CaseEvent
 	Contacts  []ContactSnapshot
+	// History is the caller's earlier cases (EnqueueRequest.History).
+	History []PastCase
 }
 
 // ContactSnapshot is a live contact. Queued and offered contacts return to
@@ -164,7 +166,7 @@ func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
 		return err
 	}
 	cs := &caseRow{ID: s.ID, CallerID: s.Caller.ID, Identity: s.Identity, Caller: s.Caller, Context: s.Context.clone(),
-		CreatedAt: s.CreatedAt, Legs: slices.Clone(s.Legs), Live: len(s.Contacts)}
+		CreatedAt: s.CreatedAt, Legs: slices.Clone(s.Legs), Live: len(s.Contacts), History: clonePastCases(s.History)}
 	for _, l := range s.Legs {
 		if l.Agent != "" {
 			cs.Agents = withAdded(cs.Agents, l.Agent)

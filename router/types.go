@@ -309,6 +309,38 @@ type EnqueueRequest struct {
 	// HandleTime is the queue's average handle time, which sizes the slots
 	// of a booking; zero means 5m.
 	HandleTime time.Duration
+	// History is the caller's earlier cases, newest first, as the API
+	// layer looked them up in the durable log for a trusted Identity (at
+	// most MaxHistory). A new case keeps them and its offers show them;
+	// a continued case keeps the history it was opened with.
+	History []PastCase
+}
+
+// MaxHistory bounds the earlier cases an offer shows.
+const MaxHistory = 5
+
+// PastCase is one of a returning caller's earlier, closed cases as an
+// offer shows it: enough to recognise the caller, never the transcript.
+type PastCase struct {
+	ID           string
+	OpenedAt     time.Time
+	ClosedAt     time.Time
+	Agencies     []string
+	Dispositions []string
+	Summary      string
+	LastNote     string
+}
+
+func clonePastCases(h []PastCase) []PastCase {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make([]PastCase, len(h))
+	for i, p := range h {
+		p.Agencies, p.Dispositions = slices.Clone(p.Agencies), slices.Clone(p.Dispositions)
+		out[i] = p
+	}
+	return out
 }
 
 // Target is where a transfer goes: exactly one of Queue and Agent.

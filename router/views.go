@@ -58,6 +58,9 @@ type CaseView struct {
 	Events       []CaseEvent
 	TransferNote *CaseEvent
 	Agents       []string
+	// History is the caller's earlier cases the case was opened with
+	// (EnqueueRequest.History); an interpreter's view has none.
+	History []PastCase
 }
 
 // ContactView is a contact as the API shows it.
@@ -191,7 +194,7 @@ func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
 	return CaseView{
 		ID: c.ID, Identity: c.Identity, Caller: c.Caller, Context: c.Context.clone(), Status: status,
 		CreatedAt: c.CreatedAt, Legs: slices.Clone(c.Legs), Events: events,
-		Agents: slices.Clone(c.Agents),
+		Agents: slices.Clone(c.Agents), History: clonePastCases(c.History),
 	}, nil
 }
 

@@ -1,0 +1,94 @@
+package transcripts
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"tellonce/router"
+)
+
+// Earlier finds a returning caller's earlier cases: the cases opened by
+// identity (a keyed digest, router.EnqueueRequest.Identity) that closed at
+// or after since, newest first, at most limit, leaving out the case except
+// (one the caller is continuing). Each carries its dates, the agencies its
+// legs reached (interpreters' left out), their dispositions, the summary the
+// caller brought and the case's last note — not its conversation, which
+// stays behind GET /v1/cases/{id} and its audit. The texts are as stored
+// (resident registration numbers already masked); whoever shows them masks
+// the rest for their reader. The caller decides who may be looked up:
+// only an identity asserted by a gateway or this server, never a typed
+// caller id. Served by the index cases_identity (migration 0011).
+func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time, except string, limit int) ([]router.PastCase, error) {
+	if identity == "" || limit <= 0 {
+		return nil, nil
+	}
+	var cases []struct {
+		ID        string    `db:"id"`
+		Context   string    `db:"context"`
+		CreatedAt time.Time `db:"created_at"`
+		ClosedAt  time.Time `db:"closed_at"`
+	}
+	err := rv.db.SelectContext(ctx, &cases, rv.db.Rebind(`SELECT id, context, created_at, closed_at FROM cases
+		WHERE identity = ? AND status = 'closed' AND identity <> '' AND closed_at >= ? AND id <> ?
+		ORDER BY closed_at DESC, id DESC LIMIT ?`), identity, since.UTC(), except, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read earlier cases: %w", err)
+	}
+	if len(cases) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(cases))
+	for i, c := range cases {
+		ids[i] = c.ID
+	}
+	legs, err := rv.legsOf(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read earlier cases: %w", err)
+	}
+	notes, err := rv.lastNotes(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]router.PastCase, 0, len(cases))
+	for _, c := range cases {
+		cx, err := parseContext(c.Context)
+		if err != nil {
+			return nil, fmt.Errorf("earlier case %s: %w", c.ID, err)
+		}
+		served := make([]reviewLeg, 0, len(legs[c.ID]))
+		for _, l := range legs[c.ID] {
+			if l.ConferenceOf == "" {
+				served = append(served, l)
+			}
+		}
+		agencies, _, _, dispositions := touched(served)
+		out = append(out, router.PastCase{ID: c.ID, OpenedAt: c.CreatedAt.UTC(), ClosedAt: c.ClosedAt.UTC(),
+			Agencies: agencies, Dispositions: dispositions, Summary: cx.Summary, LastNote: notes[c.ID]})
+	}
+	return out, nil
+}
+
+// lastNotes is each case's newest note, by case id.
+func (rv *Review) lastNotes(ctx context.Context, ids []string) (map[string]string, error) {
+	q, args, err := sqlx.In(`SELECT case_id, seq, text FROM case_events WHERE case_id IN (?) AND type = ? ORDER BY case_id, seq`,
+		ids, router.CaseNote)
+	if err != nil {
+		return nil, fmt.Errorf("read last notes: %w", err)
+	}
+	var rows []struct {
+		CaseID string `db:"case_id"`
+		Seq    int64  `db:"seq"`
+		Text   string `db:"text"`
+	}
+	if err := rv.db.SelectContext(ctx, &rows, rv.db.Rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("read last notes: %w", err)
+	}
+	out := make(map[string]string, len(ids))
+	for _, r := range rows {
+		out[r.CaseID] = r.Text // in seq order: the last one stays
+	}
+	return out, nil
+}
