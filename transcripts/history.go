@@ -3,6 +3,7 @@ package transcripts
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -14,8 +15,9 @@ import (
 // identity (a keyed digest, router.EnqueueRequest.Identity) that closed at
 // or after since, newest first, at most limit, leaving out the case except
 // (one the caller is continuing). Each carries its dates, the agencies its
-// legs reached (interpreters' left out), their dispositions, the summary the
-// caller brought and the case's last note — not its conversation, which
+// legs reached (interpreters' left out), their dispositions, its summary
+// (the last summary an agent ended a leg with, or else what the caller
+// brought) and the case's last note — not its conversation, which
 // stays behind GET /v1/cases/{id} and its audit. The texts are as stored
 // (resident registration numbers already masked); whoever shows them masks
 // the rest for their reader. The caller decides who may be looked up:
@@ -48,7 +50,7 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 	if err != nil {
 		return nil, fmt.Errorf("read earlier cases: %w", err)
 	}
-	notes, err := rv.lastNotes(ctx, ids)
+	texts, err := rv.lastTexts(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -65,30 +67,47 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 			}
 		}
 		agencies, _, _, dispositions := touched(served)
+		summary := texts[c.ID].summary
+		if summary == "" {
+			summary = cx.Summary
+		}
 		out = append(out, router.PastCase{ID: c.ID, OpenedAt: c.CreatedAt.UTC(), ClosedAt: c.ClosedAt.UTC(),
-			Agencies: agencies, Dispositions: dispositions, Summary: cx.Summary, LastNote: notes[c.ID]})
+			Agencies: agencies, Dispositions: dispositions, Summary: summary, LastNote: texts[c.ID].note})
 	}
 	return out, nil
 }
 
-// lastNotes is each case's newest note, by case id.
-func (rv *Review) lastNotes(ctx context.Context, ids []string) (map[string]string, error) {
-	q, args, err := sqlx.In(`SELECT case_id, seq, text FROM case_events WHERE case_id IN (?) AND type = ? ORDER BY case_id, seq`,
-		ids, router.CaseNote)
+// lastTexts is each case's newest note and newest summary an agent ended
+// a leg with, by case id.
+func (rv *Review) lastTexts(ctx context.Context, ids []string) (map[string]caseTexts, error) {
+	q, args, err := sqlx.In(`SELECT case_id, seq, type, actor, text FROM case_events
+		WHERE case_id IN (?) AND type IN (?, ?) AND text <> '' ORDER BY case_id, seq`,
+		ids, router.CaseNote, router.CaseEnded)
 	if err != nil {
 		return nil, fmt.Errorf("read last notes: %w", err)
 	}
 	var rows []struct {
 		CaseID string `db:"case_id"`
 		Seq    int64  `db:"seq"`
+		Type   string `db:"type"`
+		Actor  string `db:"actor"`
 		Text   string `db:"text"`
 	}
 	if err := rv.db.SelectContext(ctx, &rows, rv.db.Rebind(q), args...); err != nil {
 		return nil, fmt.Errorf("read last notes: %w", err)
 	}
-	out := make(map[string]string, len(ids))
-	for _, r := range rows {
-		out[r.CaseID] = r.Text // in seq order: the last one stays
+	out := make(map[string]caseTexts, len(ids))
+	for _, r := range rows { // in seq order: the last of each kind stays
+		t := out[r.CaseID]
+		switch {
+		case r.Type == router.CaseNote:
+			t.note = r.Text
+		case strings.HasPrefix(r.Actor, "agent:"):
+			t.summary = r.Text
+		}
+		out[r.CaseID] = t
 	}
 	return out, nil
 }
+
+type caseTexts struct{ note, summary string }

@@ -25,6 +25,7 @@ import (
 	"tellonce/sql/sqltest"
 	"tellonce/stats"
 	"tellonce/switchboard"
+	"tellonce/transcripts"
 )
 
 // The test harness: a real server on a loopback listener over a fresh
@@ -88,6 +89,9 @@ type harness struct {
 	// toHub, once set (deliverToHub), hands every change's events to the
 	// server's WebSocket hub too, as the journal does after committing.
 	toHub *atomic.Bool
+	// journal, once set (withJournal), writes every change to the case
+	// log too, as in production.
+	journal *atomic.Pointer[transcripts.Journal]
 }
 
 // on returns the harness reporting to t (a subtest's), sharing everything
@@ -122,7 +126,11 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 	// The statistics hear every change, as the journal's Deliver tells them.
 	h.enders = &sync.Map{}
 	h.toHub = &atomic.Bool{}
+	h.journal = &atomic.Pointer[transcripts.Journal]{}
 	rt, err := router.New(router.Config{Clock: clock, Sink: sinkFunc(func(evs []router.Event) {
+		if j := h.journal.Load(); j != nil {
+			j.Publish(evs)
+		}
 		h.stats.Observe(evs)
 		if h.toHub.Load() {
 			h.server.Deliver(evs)
