@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"tellonce/privacy"
@@ -59,6 +60,17 @@ func (req EnqueueRequest) Validate() error {
 	if req.CaseID != "" {
 		if err := checkID("case_id", req.CaseID); err != nil {
 			return err
+		}
+	}
+	if r := req.Reopen; r != nil && (r.ID != req.CaseID || len(r.Contacts) > 0) {
+		return invalid("reopen", "must be the closed case case_id names, without live contacts")
+	}
+	if req.PreviousCaseID != "" {
+		if err := checkID("previous_case_id", req.PreviousCaseID); err != nil {
+			return err
+		}
+		if req.CaseID != "" {
+			return invalid("previous_case_id", "links a new case only, not one that case_id continues")
 		}
 	}
 	if len(req.History) > MaxHistory {
@@ -180,8 +192,11 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if err := w.addContactTxn(c, q); err != nil {
 		return nil, err
 	}
-	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+c.Caller.ID, c.Context.Summary,
-		map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)})
+	data := map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)}
+	if cs.PreviousCaseID != "" && len(cs.Events) == 0 {
+		data["previous_case_id"] = cs.PreviousCaseID
+	}
+	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+c.Caller.ID, c.Context.Summary, data)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +210,9 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	if req.CaseID != "" {
 		cs, err := getCase(w.txn, req.CaseID)
+		if errors.Is(err, ErrNotFound) && req.Reopen != nil {
+			cs, err = w.reopenTxn(*req.Reopen, req.History)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -207,8 +225,38 @@ func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	}
 	caller := maskedCaller(req.Caller)
 	cs := &caseRow{ID: w.r.id("cs"), CallerID: caller.ID, Identity: req.identityOf(), Caller: caller,
-		Context: maskedContext(req.Context), CreatedAt: w.now, History: clonePastCases(req.History)}
+		Context: maskedContext(req.Context), CreatedAt: w.now, History: clonePastCases(req.History),
+		PreviousCaseID: req.PreviousCaseID}
 	return cs, w.putCase(cs)
+}
+
+// reopenTxn puts a closed case back, as the durable log kept it, and
+// records on its timeline that it reopened; its offers show the caller's
+// other earlier cases. The caller's proof is checked by caseForTxn as for
+// any case.
+func (w *writer) reopenTxn(s CaseSnapshot, history []PastCase) (*caseRow, error) {
+	if err := checkID("case id", s.ID); err != nil {
+		return nil, err
+	}
+	cs := caseRowOf(s)
+	cs.History = clonePastCases(history)
+	if err := w.putCase(cs); err != nil {
+		return nil, err
+	}
+	var closed time.Time // when its last leg ended
+	for _, l := range s.Legs {
+		if l.EndedAt.After(closed) {
+			closed = l.EndedAt
+		}
+	}
+	data := map[string]string{}
+	if !closed.IsZero() {
+		data["closed_at"] = closed.UTC().Format(time.RFC3339)
+	}
+	if _, err := w.appendCaseEventTxn(cs.ID, CaseReopened, "router", "", data); err != nil {
+		return nil, err
+	}
+	return getCase(w.txn, cs.ID)
 }
 
 // stickyTxn holds a returning caller's contact for the agent who last served

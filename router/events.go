@@ -57,6 +57,9 @@ const (
 	CaseCallbackAttempt = "callback_attempt"
 	// CaseInterpreterRequested: an agent asked for an interpreter.
 	CaseInterpreterRequested = "interpreter_requested"
+	// CaseReopened: a closed case came back with a new contact
+	// (EnqueueRequest.Reopen); data closed_at is when it had closed.
+	CaseReopened = "reopened"
 )
 
 // Interpreter event reasons (Event.Reason of EventInterpreter).

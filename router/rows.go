@@ -209,6 +209,9 @@ type caseRow struct {
 	Events []CaseEvent
 	// History is the caller's earlier cases (EnqueueRequest.History).
 	History []PastCase
+	// PreviousCaseID is the closed case this one continues (see
+	// EnqueueRequest.PreviousCaseID).
+	PreviousCaseID string
 }
 
 // withEvent returns events plus e (see caseRow.Events on sharing).

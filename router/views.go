@@ -61,6 +61,8 @@ type CaseView struct {
 	// History is the caller's earlier cases the case was opened with
 	// (EnqueueRequest.History); an interpreter's view has none.
 	History []PastCase
+	// PreviousCaseID is the closed case this one continues, if any.
+	PreviousCaseID string
 }
 
 // ContactView is a contact as the API shows it.
@@ -194,7 +196,7 @@ func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
 	return CaseView{
 		ID: c.ID, Identity: c.Identity, Caller: c.Caller, Context: c.Context.clone(), Status: status,
 		CreatedAt: c.CreatedAt, Legs: slices.Clone(c.Legs), Events: events,
-		Agents: slices.Clone(c.Agents), History: clonePastCases(c.History),
+		Agents: slices.Clone(c.Agents), History: clonePastCases(c.History), PreviousCaseID: c.PreviousCaseID,
 	}, nil
 }
 

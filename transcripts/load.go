@@ -126,6 +126,26 @@ func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]router.CaseSnapshot,
 		return nil, fmt.Errorf("read case events: %w", err)
 	}
 
+	byID := gather(cases, contacts, legs, events)
+	out := make([]router.CaseSnapshot, 0, len(cases))
+	for _, c := range cases {
+		s, err := snapshotOf(c, byID[c.ID])
+		if err != nil {
+			return nil, fmt.Errorf("case %s: %w", c.ID, err)
+		}
+		if len(s.Contacts) == 0 {
+			// The router closes a case in the transaction that ends its last
+			// leg, and a transaction commits whole: this should not happen.
+			j.log.Warn("case log: open case without a live contact; not restored", "case", c.ID)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// gather sorts rows read for the given cases into each case's parts.
+func gather(cases []loadedCase, contacts []loadedContact, legs []loadedLeg, events []loadedEvent) map[string]*caseParts {
 	byID := make(map[string]*caseParts, len(cases))
 	for _, c := range cases {
 		byID[c.ID] = &caseParts{}
@@ -158,21 +178,7 @@ func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]router.CaseSnapshot,
 			p.events = append(p.events, e)
 		}
 	}
-	out := make([]router.CaseSnapshot, 0, len(cases))
-	for _, c := range cases {
-		s, err := snapshotOf(c, byID[c.ID])
-		if err != nil {
-			return nil, fmt.Errorf("case %s: %w", c.ID, err)
-		}
-		if len(s.Contacts) == 0 {
-			// The router closes a case in the transaction that ends its last
-			// leg, and a transaction commits whole: this should not happen.
-			j.log.Warn("case log: open case without a live contact; not restored", "case", c.ID)
-			continue
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return byID
 }
 
 // caseParts gathers one case's rows.
@@ -227,6 +233,9 @@ func snapshotOf(c loadedCase, p *caseParts) (router.CaseSnapshot, error) {
 		}
 		s.Events = append(s.Events, router.CaseEvent{Seq: e.Seq, At: e.At.UTC(), Type: e.Type,
 			Actor: e.Actor, Text: e.Text, Data: data})
+		if e.Type == router.CaseContactCreated && s.PreviousCaseID == "" && len(s.Events) == 1 {
+			s.PreviousCaseID = data["previous_case_id"] // a case's link is on its first entry
+		}
 	}
 	return s, nil
 }

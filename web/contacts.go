@@ -83,6 +83,9 @@ type contactStatus struct {
 	// CallbackOffered: the caller may ask for a callback now (what the
 	// citizen's queued frame says, for a gateway's phone menu).
 	CallbackOffered bool `json:"callback_offered"`
+	// PreviousCaseID: the request continued a case that closed too long
+	// ago to reopen, and this new case links to it.
+	PreviousCaseID string `json:"previous_case_id,omitempty"`
 }
 
 func (s *Server) statusOf(c router.ContactView) contactStatus {
@@ -171,6 +174,16 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		}
 		er.CaseProven = true
 	}
+	if req.CaseID != "" {
+		if err := s.continueClosed(r.Context(), &er); err != nil {
+			if errors.Is(err, transcripts.ErrNotFound) {
+				s.refuseCase(w, r, who, req.CaseID)
+			} else {
+				s.writeError(w, r, err)
+			}
+			return
+		}
+	}
 	er.History = s.earlierCases(r.Context(), er.Identity, req.CaseID)
 	if er.CallbackAt = req.callbackAt(); !er.CallbackAt.IsZero() {
 		er.HandleTime = s.handleTime(req.Queue) // sizes the slot; only a booking needs it
@@ -196,7 +209,40 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	st := s.statusOf(c)
 	st.CitizenToken = s.tokens.Token(c.ID)
 	st.CaseToken = s.tokens.CaseToken(c.CaseID)
+	st.PreviousCaseID = er.PreviousCaseID
 	writeJSON(w, http.StatusCreated, st)
+}
+
+// continueClosed prepares a request that continues case er.CaseID when
+// the router no longer holds it: the case closed. With the same proof an
+// open case needs (its continuation token, or the identity that opened it:
+// the gateway's number, the chat device), a case that closed within
+// --history-days reopens, and one that closed longer ago is linked from a
+// new case (previous_case_id). Without proof, or with history off, the
+// answer is transcripts.ErrNotFound: the same 404 as today's for a case
+// that is closed, someone else's or never was. A live case is left to the
+// router's own rule.
+func (s *Server) continueClosed(ctx context.Context, er *router.EnqueueRequest) error {
+	if _, err := s.router.Case(er.CaseID); !errors.Is(err, router.ErrNotFound) {
+		return nil
+	}
+	window := s.historyWindow()
+	if s.review == nil || window <= 0 {
+		return transcripts.ErrNotFound
+	}
+	snap, closed, err := s.review.ClosedCase(ctx, er.CaseID)
+	if err != nil {
+		return err
+	}
+	if !er.CaseProven && (snap.Identity == "" || snap.Identity != er.Identity) {
+		return transcripts.ErrNotFound
+	}
+	if !closed.Before(s.now().Add(-window)) {
+		er.Reopen, er.CaseProven = &snap, true
+		return nil
+	}
+	er.PreviousCaseID, er.CaseID, er.CaseProven = er.CaseID, "", false
+	return nil
 }
 
 // historyWindow is how far back earlier cases count (--history-days);
@@ -581,7 +627,7 @@ func (s *Server) showsEarlierCase(p auth.Principal, id string) bool {
 // caseOfTimeline is a case from the log in the shape of a live one.
 func caseOfTimeline(t transcripts.Timeline) agents.CaseJSON {
 	at := func(v time.Time) *time.Time { return &v }
-	c := agents.CaseJSON{CaseID: t.CaseID, Status: t.Status, CreatedAt: at(t.StartedAt),
+	c := agents.CaseJSON{CaseID: t.CaseID, Status: t.Status, CreatedAt: at(t.StartedAt), PreviousCaseID: t.PreviousCaseID,
 		Caller: agents.CallerJSON{ID: t.Caller.ID, Name: t.Caller.Name, Language: t.Caller.Language},
 		Legs:   make([]agents.LegJSON, 0, len(t.Legs)), Events: make([]agents.CaseEventJSON, 0, len(t.Events))}
 	for _, l := range t.Legs {

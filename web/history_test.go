@@ -287,3 +287,127 @@ func samePast(a, b router.PastCase) bool {
 		slices.Equal(a.Agencies, b.Agencies) && slices.Equal(a.Dispositions, b.Dispositions) &&
 		a.Summary == b.Summary && a.LastNote == b.LastNote
 }
+
+// continueCase posts a chat on queue that continues caseID, with token
+// if given, from a device of its own.
+func (h *harness) continueCase(t *testing.T, queue, caseID, token string, opts ...reqOpt) *response {
+	t.Helper()
+	body := chatBody(queue, "돌아온 시민")
+	body["case_id"] = caseID
+	if token != "" {
+		body["case_token"] = token
+	}
+	return h.chatAs(t, body, append([]reqOpt{withHeader("X-Forwarded-For", "203.0.113.9")}, opts...)...)
+}
+
+func (h *harness) storedStatus(t *testing.T, caseID string) string {
+	t.Helper()
+	var status string
+	if err := h.db.GetContext(h.ctx(), &status, h.db.Rebind(`SELECT status FROM cases WHERE id = ?`), caseID); err != nil {
+		t.Fatal(err)
+	}
+	return status
+}
+
+func TestContinuingAClosedCase(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newHarness(t, b)
+		j := withJournal(t, h)
+		first := h.chat(t, "gov110.general", "back-1")
+		h.serve(t, j, asAgent, first, "서류 보완 필요", "pending_documents", "보완 서류 안내")
+		h.clock.Advance(24 * time.Hour)
+		h.relogin()
+		refusals := len(h.auditOf(t, transcripts.ActionContinue))
+
+		// A wrong token, and another device without one, are refused as
+		// a case that does not exist, and audited.
+		h.continueCase(t, "gov110.general", first.CaseID, "not-the-token").wantError(t, http.StatusNotFound, codeNotFound, "case_id")
+		h.continueCase(t, "gov110.general", first.CaseID, "").wantError(t, http.StatusNotFound, codeNotFound, "case_id")
+		if n := len(h.auditOf(t, transcripts.ActionContinue)) - refusals; n != 2 {
+			t.Errorf("%d refusal rows for the two refused continuations; want 2", n)
+		}
+		if st := h.storedStatus(t, first.CaseID); st != "closed" {
+			t.Errorf("after refused continuations the case is %s; want closed", st)
+		}
+
+		// The continuation token reopens it a day later: the same case,
+		// a new leg, the earlier timeline there, open in the log too.
+		var again created
+		r := h.continueCase(t, "gov110.general", first.CaseID, first.CaseToken)
+		if !r.wantStatus(t, http.StatusCreated) || !r.decode(t, &again) {
+			t.FailNow()
+		}
+		if again.CaseID != first.CaseID || again.ContactID == first.ContactID {
+			t.Fatalf("continuation = case %s contact %s; want case %s with a new contact", again.CaseID, again.ContactID, first.CaseID)
+		}
+		cs, err := h.router.Case(first.CaseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		types := []string{}
+		for _, e := range cs.Events {
+			types = append(types, e.Type)
+		}
+		if len(cs.Legs) != 2 || cs.Legs[0].ContactID != first.ContactID || cs.Legs[1].ContactID != again.ContactID ||
+			!slices.Contains(types, router.CaseNote) || !slices.Contains(types, router.CaseReopened) {
+			t.Errorf("reopened case: legs %+v, timeline %v; want the earlier leg and note, reopened, and the new leg", cs.Legs, types)
+		}
+		if st := h.storedStatus(t, first.CaseID); st != "open" {
+			t.Errorf("the log holds the reopened case as %s; want open", st)
+		}
+		r = h.do(http.MethodGet, "/v1/cases/"+first.CaseID, asAgent, nil)
+		var view struct {
+			Status string `json:"status"`
+			Legs   []any  `json:"legs"`
+		}
+		if r.wantStatus(t, http.StatusOK) && r.decode(t, &view) && (view.Status != "open" || len(view.Legs) != 2) {
+			t.Errorf("GET the reopened case = %s; want it open with both legs", r)
+		}
+
+		// It closes again; a month and more later the same token opens a
+		// new case that links to it.
+		h.serve(t, j, asAgent, again, "", "resolved", "")
+		h.clock.Advance(31 * 24 * time.Hour)
+		h.relogin()
+		var linked struct {
+			created
+			PreviousCaseID string `json:"previous_case_id"`
+		}
+		r = h.continueCase(t, "gov110.general", first.CaseID, first.CaseToken)
+		if !r.wantStatus(t, http.StatusCreated) || !r.decode(t, &linked) {
+			t.FailNow()
+		}
+		if linked.CaseID == first.CaseID || linked.PreviousCaseID != first.CaseID {
+			t.Fatalf("late continuation = case %s previous %q; want a new case linking %s", linked.CaseID, linked.PreviousCaseID, first.CaseID)
+		}
+		if cs, err := h.router.Case(linked.CaseID); err != nil || cs.PreviousCaseID != first.CaseID ||
+			cs.Events[0].Data["previous_case_id"] != first.CaseID {
+			t.Errorf("linked case = %+v, %v; want its first entry to name %s", cs, err, first.CaseID)
+		}
+		if st := h.storedStatus(t, first.CaseID); st != "closed" {
+			t.Errorf("the old case is %s after a late continuation; want it left closed", st)
+		}
+	})
+}
+
+// A gateway continues a case of the same number without its token: the
+// number it asserts is the identity that opened the case.
+func TestGatewayReopensTheSameNumbersCase(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newHarness(t, b)
+		j := withJournal(t, h)
+		first := h.call(t, returningNumber, "전입신고 문의")
+		h.serve(t, j, asAgent, first, "", "resolved", "")
+		h.clock.Advance(2 * time.Hour)
+		body := func(number string) map[string]any {
+			return map[string]any{"channel": "voice", "queue": "gov110.general", "case_id": first.CaseID,
+				"caller": map[string]any{"id": number, "name": "김민수"}}
+		}
+		h.do(http.MethodPost, "/v1/contacts", asGateway, body("01099998888")).wantError(t, http.StatusNotFound, codeNotFound, "case_id")
+		var again created
+		r := h.do(http.MethodPost, "/v1/contacts", asGateway, body(returningNumber))
+		if r.wantStatus(t, http.StatusCreated) && r.decode(t, &again) && again.CaseID != first.CaseID {
+			t.Errorf("the same number continuing = case %s; want %s reopened", again.CaseID, first.CaseID)
+		}
+	})
+}
