@@ -253,9 +253,11 @@ func (w *writer) reopenTxn(s CaseSnapshot, history []PastCase) (*caseRow, error)
 	if !closed.IsZero() {
 		data["closed_at"] = closed.UTC().Format(time.RFC3339)
 	}
-	if _, err := w.appendCaseEventTxn(cs.ID, CaseReopened, "router", "", data); err != nil {
+	e, err := w.appendCaseEventTxn(cs.ID, CaseReopened, "router", "", data)
+	if err != nil {
 		return nil, err
 	}
+	w.emit(Event{Type: EventCaseReopened, CaseID: cs.ID, Actor: e.Actor, CaseEvent: &e})
 	return getCase(w.txn, cs.ID)
 }
 
