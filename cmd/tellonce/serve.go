@@ -70,7 +70,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// server's sockets, the statistics) is made after the router and joins
 	// it below, before anything runs.
 	journal := transcripts.NewJournal(db, transcripts.Options{Log: log})
-	rt, err := restoreRouter(ctx, dir, journal, cfg.grace, log)
+	review, err := transcripts.NewReview(db, transcripts.ReviewOptions{Retention: cfg.retention, Log: log})
+	if err != nil {
+		return err
+	}
+	rt, err := restoreRouter(ctx, dir, journal, review, cfg.web.HistoryDays, cfg.grace, log)
 	if err != nil {
 		return err
 	}
@@ -82,10 +86,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	if err := st.Load(ctx, db); err != nil {
-		return err
-	}
-	review, err := transcripts.NewReview(db, transcripts.ReviewOptions{Retention: cfg.retention, Log: log})
-	if err != nil {
 		return err
 	}
 	srv, err := web.New(cfg.web, web.Deps{DB: db, Directory: dir, Sessions: sessions, Hasher: hasher, Log: log, Registry: reg,
@@ -136,7 +136,8 @@ func ignoreCanceled(err error) error {
 
 // restoreRouter builds the live state: queues and agents from the
 // directory, open cases from the journal, in their original order.
-func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, grace time.Duration, log *slog.Logger) (*router.Router, error) {
+func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, review *transcripts.Review,
+	historyDays int, grace time.Duration, log *slog.Logger) (*router.Router, error) {
 	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: grace})
 	if err != nil {
 		return nil, err
@@ -147,6 +148,9 @@ func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcrip
 	}
 	cases, err := journal.Load(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := restoreHistory(ctx, review, historyDays, cases); err != nil {
 		return nil, err
 	}
 	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: cases}); err != nil {
@@ -287,4 +291,23 @@ func purgeSessions(ctx context.Context, s *auth.Sessions, log *slog.Logger) erro
 		case <-t.C:
 		}
 	}
+}
+
+// restoreHistory looks up again the earlier cases of each restored case's
+// caller (the log keeps the cases, not what an offer showed): offers after
+// a restart show a returning caller's history as they did before it, as
+// of now.
+func restoreHistory(ctx context.Context, review *transcripts.Review, historyDays int, cases []router.CaseSnapshot) error {
+	if historyDays <= 0 {
+		return nil
+	}
+	since := time.Now().Add(-time.Duration(historyDays) * 24 * time.Hour)
+	for i := range cases {
+		h, err := review.Earlier(ctx, cases[i].Identity, since, cases[i].ID, router.MaxHistory)
+		if err != nil {
+			return fmt.Errorf("earlier cases of case %s: %w", cases[i].ID, err)
+		}
+		cases[i].History = h
+	}
+	return nil
 }
