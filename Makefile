@@ -2,7 +2,7 @@
 #
 # Tests that need PostgreSQL get a throwaway cluster from scripts/with-postgres,
 # which exports TELLONCE_TEST_POSTGRES; system packages (PostgreSQL, Chromium,
-# fonts) come from scripts/install-deps.  CI runs .ci/run, which calls
+# fonts, SIPp) come from scripts/install-deps.  CI runs .ci/run, which calls
 # `make lint` and `make test`.
 
 SHELL := bash
@@ -20,7 +20,7 @@ PKGS         ?= ./...
 TESTFLAGS    ?=
 TEST_TIMEOUT ?= 20m
 TESTOUT      ?= test-output
-DEPS         ?= postgres chromium
+DEPS         ?= postgres chromium sipp
 BENCH        ?= .
 BENCHFLAGS   ?=
 FUZZTIME     ?= 10s
@@ -36,7 +36,7 @@ help: ## show this list
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "variables: TESTFLAGS=... (e.g. -run=Foo -v)  PKGS=./internal/...  ARGS=... (run)"
-	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium\""
+	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp\""
 
 build: ## go build -o bin/tellonce ./cmd/tellonce
 	$(GO) build -o bin/tellonce ./cmd/tellonce
@@ -44,7 +44,7 @@ build: ## go build -o bin/tellonce ./cmd/tellonce
 run: build ## build and run bin/tellonce serve --demo (embedded SQLite; ARGS=... appends flags)
 	./bin/tellonce serve --demo $(ARGS)
 
-deps: ## install missing system packages (PostgreSQL, Chromium, CJK fonts; root)
+deps: ## install missing system packages (PostgreSQL, Chromium, CJK fonts, SIPp; root)
 	scripts/install-deps $(DEPS)
 
 test: ## full suite: race detector, real PostgreSQL (scripts/with-postgres)
