@@ -123,14 +123,9 @@ export function earlierCases(history) {
   const ol = h("ol", { class: "earlier" });
   for (const p of history) {
     const body = h("div", { class: "earlier-case" });
-    const details = h("details", { class: "earlier-item", "data-case": p.case_id },
-      h("summary", {},
-        h("strong", { text: `${dateTime(p.opened_at)} – ${dateTime(p.closed_at)}` }), " · ",
-        (p.agencies || []).map(agencyName).join(", "),
-        (p.dispositions || []).map((d) => h("span", { class: "tag", text: dispositionText(d) }))),
-      p.summary ? h("p", { class: "earlier-summary", text: p.summary }) : null,
-      p.last_note ? h("p", { class: "earlier-note" }, h("span", { class: "muted", text: t("case.earlier_note") + " " }), p.last_note) : null,
-      body);
+    // The summary and the last note are what the agent reads at a glance;
+    // the whole case opens on demand.
+    const details = h("details", { class: "earlier-item" }, h("summary", { text: t("case.earlier_open") }), body);
     details.addEventListener("toggle", async () => {
       if (!details.open || details.dataset.loaded) return;
       details.dataset.loaded = "1";
@@ -143,7 +138,14 @@ export function earlierCases(history) {
         body.replaceChildren(h("p", { class: "error", role: "alert", text: e.message || t("error.generic") }));
       }
     });
-    ol.append(h("li", {}, details));
+    ol.append(h("li", { class: "earlier-entry", "data-case": p.case_id },
+      h("p", { class: "earlier-head" },
+        h("strong", { text: `${dateTime(p.opened_at)} – ${dateTime(p.closed_at)}` }), " · ",
+        (p.agencies || []).map(agencyName).join(", "), " ",
+        (p.dispositions || []).map((d) => h("span", { class: "tag", text: dispositionText(d) }))),
+      p.summary ? h("p", { class: "earlier-summary", text: p.summary }) : null,
+      p.last_note ? h("p", { class: "earlier-note" }, h("span", { class: "muted", text: t("case.earlier_note") + " " }), p.last_note) : null,
+      details));
   }
   return h("section", { class: "earlier-cases", "aria-label": t("case.earlier") }, h("h3", { text: t("case.earlier") }), ol);
 }
