@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tellonce/directory"
+	"tellonce/schedule"
 	"tellonce/sql/sqltest"
 )
 
@@ -149,6 +150,7 @@ func agencyRules(t *testing.T, e *env) {
 				e.clock.Advance(time.Duration(i+1) * time.Second)
 				want := tc.want
 				want.CreatedAt, want.UpdatedAt = e.clock.Stamp(), e.clock.Stamp()
+				want.TimeZone, want.Holidays = schedule.DefaultZone, directory.Holidays{}
 				got, err := e.s.CreateAgency(e.ctx, tc.req)
 				if err != nil {
 					t.Fatalf("CreateAgency: %v", err)
@@ -180,7 +182,8 @@ func agencyRules(t *testing.T, e *env) {
 		} {
 			t.Run(tc.what, func(t *testing.T) {
 				e.clock.Advance(time.Minute)
-				want := directory.Agency{ID: gov.ID, Name: tc.name, Description: tc.desc, CreatedAt: gov.CreatedAt, UpdatedAt: e.clock.Stamp()}
+				want := directory.Agency{ID: gov.ID, Name: tc.name, Description: tc.desc, CreatedAt: gov.CreatedAt, UpdatedAt: e.clock.Stamp(),
+					TimeZone: schedule.DefaultZone, Holidays: directory.Holidays{}}
 				got, err := e.s.UpdateAgency(e.ctx, gov.ID, tc.patch)
 				if err != nil {
 					t.Fatalf("UpdateAgency: %v", err)

@@ -5,9 +5,13 @@
 package directory
 
 import (
+	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"tellonce/schedule"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -86,11 +90,47 @@ const (
 
 // Agency is one public body with its own call centre.
 type Agency struct {
-	ID          string    `json:"id" db:"id"`
-	Name        string    `json:"name" db:"name"`
-	Description string    `json:"description" db:"description"`
-	CreatedAt   time.Time `json:"created_at" db:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at" db:"updated_at"`
+	ID          string `json:"id" db:"id"`
+	Name        string `json:"name" db:"name"`
+	Description string `json:"description" db:"description"`
+	// TimeZone (IANA) is the zone of the agency's queues' opening hours
+	// and holidays.
+	TimeZone string `json:"time_zone" db:"time_zone"`
+	// Holidays close every queue of the agency that has opening hours.
+	Holidays  Holidays  `json:"holidays" db:"holidays"`
+	CreatedAt time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
+}
+
+// Holidays is an agency's holiday calendar, stored as JSON text.
+type Holidays []schedule.Holiday
+
+// Value stores the calendar as JSON text.
+func (h Holidays) Value() (driver.Value, error) {
+	if h == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal([]schedule.Holiday(h))
+	return string(b), err
+}
+
+// Scan reads the calendar from JSON text.
+func (h *Holidays) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("holidays: cannot scan %T", src)
+	}
+	out := Holidays{}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("holidays: %w", err)
+	}
+	*h = out
+	return nil
 }
 
 // SLA is a queue's service-level target: TargetPct of contacts answered
@@ -126,12 +166,18 @@ type Queue struct {
 	CallbackAfterS int            `json:"callback_after_s"`
 	// CallbackRetries is how often a callback nobody answered is tried
 	// again, CallbackRetryS seconds apart.
-	CallbackRetries int       `json:"callback_retries"`
-	CallbackRetryS  int       `json:"callback_retry_s"`
-	MaxWaiting      int       `json:"max_waiting"`
-	Public          bool      `json:"public"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	CallbackRetries int  `json:"callback_retries"`
+	CallbackRetryS  int  `json:"callback_retry_s"`
+	MaxWaiting      int  `json:"max_waiting"`
+	Public          bool `json:"public"`
+	// Hours are the weekly opening hours in the agency's zone; nil is
+	// always open.
+	Hours *schedule.Week `json:"hours"`
+	// AgingS: a waiting contact gains a priority step every AgingS
+	// seconds; 0 is off.
+	AgingS    int       `json:"aging_s"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Membership places a user in a queue at a proficiency level.

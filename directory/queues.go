@@ -11,6 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"tellonce/schedule"
 	tsql "tellonce/sql"
 )
 
@@ -35,13 +36,15 @@ type queueRow struct {
 	CallbackRetryS  int       `db:"callback_retry_s"`
 	MaxWaiting      int       `db:"max_waiting"`
 	Public          bool      `db:"public"`
+	Hours           string    `db:"hours"`
+	AgingS          int       `db:"aging_s"`
 	CreatedAt       time.Time `db:"created_at"`
 	UpdatedAt       time.Time `db:"updated_at"`
 }
 
 const queueColumns = `id, agency_id, name, kind, channels, required_skills, strategy, offer_timeout_s, wrapup_s,
 	widen_after_s, overflow_policy, sla_answer_within_s, sla_target_pct, callback_after_s, callback_retries,
-	callback_retry_s, max_waiting, public, created_at, updated_at`
+	callback_retry_s, max_waiting, public, hours, aging_s, created_at, updated_at`
 
 func toRow(q Queue) queueRow {
 	return queueRow{
@@ -51,8 +54,17 @@ func toRow(q Queue) queueRow {
 		WidenAfterS: q.WidenAfterS, OverflowPolicy: q.OverflowPolicy,
 		SLAWithinS: q.SLA.AnswerWithinS, SLATargetPct: q.SLA.TargetPct,
 		CallbackAfterS: q.CallbackAfterS, CallbackRetries: q.CallbackRetries, CallbackRetryS: q.CallbackRetryS,
-		MaxWaiting: q.MaxWaiting, Public: q.Public, CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt,
+		MaxWaiting: q.MaxWaiting, Public: q.Public, Hours: hoursText(q.Hours), AgingS: q.AgingS,
+		CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt,
 	}
+}
+
+// hoursText is the stored form of a queue's hours: "" for none.
+func hoursText(w *schedule.Week) string {
+	if w == nil {
+		return ""
+	}
+	return mustJSON(w)
 }
 
 func (r queueRow) queue() (Queue, error) {
@@ -61,7 +73,7 @@ func (r queueRow) queue() (Queue, error) {
 		OfferTimeoutS: r.OfferTimeoutS, WrapupS: r.WrapupS, WidenAfterS: r.WidenAfterS,
 		OverflowPolicy: r.OverflowPolicy, SLA: SLA{AnswerWithinS: r.SLAWithinS, TargetPct: r.SLATargetPct},
 		CallbackAfterS: r.CallbackAfterS, CallbackRetries: r.CallbackRetries, CallbackRetryS: r.CallbackRetryS,
-		MaxWaiting: r.MaxWaiting, Public: r.Public,
+		MaxWaiting: r.MaxWaiting, Public: r.Public, AgingS: r.AgingS,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Overflow: []OverflowRule{},
 	}
 	if err := json.Unmarshal([]byte(r.Channels), &q.Channels); err != nil {
@@ -69,6 +81,12 @@ func (r queueRow) queue() (Queue, error) {
 	}
 	if err := json.Unmarshal([]byte(r.RequiredSkills), &q.RequiredSkills); err != nil {
 		return Queue{}, fmt.Errorf("queue %s: required_skills: %w", r.ID, err)
+	}
+	if r.Hours != "" {
+		q.Hours = &schedule.Week{}
+		if err := json.Unmarshal([]byte(r.Hours), q.Hours); err != nil {
+			return Queue{}, fmt.Errorf("queue %s: hours: %w", r.ID, err)
+		}
 	}
 	return q, nil
 }
@@ -94,7 +112,7 @@ func (s *Store) CreateQueue(ctx context.Context, agency string, r QueueCreate) (
 		_, err := tx.NamedExecContext(ctx, `INSERT INTO queues (`+queueColumns+`) VALUES (:id, :agency_id, :name,
 			:kind, :channels, :required_skills, :strategy, :offer_timeout_s, :wrapup_s, :widen_after_s, :overflow_policy,
 			:sla_answer_within_s, :sla_target_pct, :callback_after_s, :callback_retries, :callback_retry_s,
-			:max_waiting, :public, :created_at, :updated_at)`, toRow(q))
+			:max_waiting, :public, :hours, :aging_s, :created_at, :updated_at)`, toRow(q))
 		if tsql.IsUniqueViolation(err) {
 			return conflict("queue %s already exists", q.ID)
 		}
@@ -240,7 +258,7 @@ func (s *Store) UpdateQueue(ctx context.Context, id string, p QueueSettings) (Qu
 			sla_answer_within_s = :sla_answer_within_s, sla_target_pct = :sla_target_pct,
 			callback_after_s = :callback_after_s, callback_retries = :callback_retries,
 			callback_retry_s = :callback_retry_s, max_waiting = :max_waiting, public = :public,
-			updated_at = :updated_at WHERE id = :id`, toRow(q)); err != nil {
+			hours = :hours, aging_s = :aging_s, updated_at = :updated_at WHERE id = :id`, toRow(q)); err != nil {
 			return fmt.Errorf("update queue %s: %w", id, err)
 		}
 		if p.Overflow != nil {

@@ -1,12 +1,16 @@
 package directory
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"tellonce/schedule"
 )
 
 var (
@@ -27,6 +31,8 @@ const (
 	MaxMemberships    = 100
 	MaxOverflowRules  = 10
 	MaxChatsLimit     = 20
+	// MaxAgingS bounds aging_s (a day per priority step).
+	MaxAgingS = 86400
 )
 
 // Queue defaults, as the API contract (docs/api.md) fixes them where it does.
@@ -109,6 +115,9 @@ type AgencyCreate struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// TimeZone is an IANA name; empty is schedule.DefaultZone.
+	TimeZone string             `json:"time_zone"`
+	Holidays []schedule.Holiday `json:"holidays"`
 }
 
 // Validate checks the request on its own.
@@ -119,7 +128,33 @@ func (r *AgencyCreate) Validate() error {
 	if err := checkName("name", r.Name, true); err != nil {
 		return err
 	}
-	return checkDescription(r.Description)
+	if err := checkDescription(r.Description); err != nil {
+		return err
+	}
+	return checkCalendar(&r.TimeZone, r.Holidays)
+}
+
+// checkCalendar validates a zone (filling in the default for an empty
+// one) and a holiday list.
+func checkCalendar(zone *string, hs []schedule.Holiday) error {
+	if zone != nil {
+		if *zone == "" {
+			*zone = schedule.DefaultZone
+		}
+		if _, err := schedule.LoadZone("time_zone", *zone); err != nil {
+			return scheduleInvalid(err)
+		}
+	}
+	return scheduleInvalid(schedule.ValidateHolidays("holidays", hs))
+}
+
+// scheduleInvalid turns the schedule's field errors into the directory's.
+func scheduleInvalid(err error) error {
+	var fe *schedule.FieldError
+	if errors.As(err, &fe) {
+		return invalid(fe.Field, "%s", fe.Message)
+	}
+	return err
 }
 
 func checkDescription(d string) error {
@@ -134,8 +169,10 @@ func checkDescription(d string) error {
 
 // AgencyPatch is the body of PATCH /v1/agencies/{id}; absent fields stay.
 type AgencyPatch struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
+	Name        *string             `json:"name"`
+	Description *string             `json:"description"`
+	TimeZone    *string             `json:"time_zone"`
+	Holidays    *[]schedule.Holiday `json:"holidays"`
 }
 
 // Validate checks the request on its own.
@@ -146,9 +183,15 @@ func (r *AgencyPatch) Validate() error {
 		}
 	}
 	if r.Description != nil {
-		return checkDescription(*r.Description)
+		if err := checkDescription(*r.Description); err != nil {
+			return err
+		}
 	}
-	return nil
+	var hs []schedule.Holiday
+	if r.Holidays != nil {
+		hs = *r.Holidays
+	}
+	return checkCalendar(r.TimeZone, hs)
 }
 
 // QueueSettings are a queue's changeable fields. In a create request nil
@@ -172,7 +215,36 @@ type QueueSettings struct {
 	CallbackRetryS  *int  `json:"callback_retry_s"`
 	MaxWaiting      *int  `json:"max_waiting"`
 	Public          *bool `json:"public"`
+	// Hours: present with a week sets opening hours, present as null
+	// removes them (always open); absent leaves them.
+	Hours OptionalWeek `json:"hours"`
+	// AgingS: seconds of wait per priority step, 0 off.
+	AgingS *int `json:"aging_s"`
 }
+
+// OptionalWeek tells an absent "hours" (Set false) from a null one.
+type OptionalWeek struct {
+	Set  bool
+	Week *schedule.Week
+}
+
+// UnmarshalJSON is called only when the field is present, null included.
+func (o *OptionalWeek) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	o.Week = nil
+	if string(b) == "null" {
+		return nil
+	}
+	var w schedule.Week
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	o.Week = &w
+	return nil
+}
+
+// MarshalJSON writes the week (or null).
+func (o OptionalWeek) MarshalJSON() ([]byte, error) { return json.Marshal(o.Week) }
 
 // QueueCreate is the body of POST /v1/agencies/{agency}/queues; ID is the
 // slug, the queue's id becomes "<agency>.<slug>".
@@ -290,6 +362,12 @@ func (s *QueueSettings) Apply(q *Queue) error {
 	if s.Public != nil {
 		q.Public = *s.Public
 	}
+	if s.Hours.Set {
+		if err := schedule.ValidateWeek("hours", s.Hours.Week); err != nil {
+			return scheduleInvalid(err)
+		}
+		q.Hours = s.Hours.Week.Clone()
+	}
 	return checkKind(*q)
 }
 
@@ -323,6 +401,7 @@ func (s *QueueSettings) applyNumbers(q *Queue) error {
 		{"callback_retries", s.CallbackRetries, 0, 10, &q.CallbackRetries},
 		{"callback_retry_s", s.CallbackRetryS, 30, 86400, &q.CallbackRetryS},
 		{"max_waiting", s.MaxWaiting, 0, 100000, &q.MaxWaiting},
+		{"aging_s", s.AgingS, 0, MaxAgingS, &q.AgingS},
 	}
 	for _, f := range fields {
 		if f.v == nil {

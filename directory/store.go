@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,9 +50,13 @@ func (s *Store) CreateAgency(ctx context.Context, r AgencyCreate) (Agency, error
 		return Agency{}, err
 	}
 	now := s.stamp()
-	a := Agency{ID: r.ID, Name: strings.TrimSpace(r.Name), Description: r.Description, CreatedAt: now, UpdatedAt: now}
-	_, err := s.db.NamedExecContext(ctx, `INSERT INTO agencies (id, name, description, created_at, updated_at)
-		VALUES (:id, :name, :description, :created_at, :updated_at)`, a)
+	a := Agency{ID: r.ID, Name: strings.TrimSpace(r.Name), Description: r.Description,
+		TimeZone: r.TimeZone, Holidays: Holidays(slices.Clone(r.Holidays)), CreatedAt: now, UpdatedAt: now}
+	if a.Holidays == nil {
+		a.Holidays = Holidays{}
+	}
+	_, err := s.db.NamedExecContext(ctx, `INSERT INTO agencies (id, name, description, time_zone, holidays, created_at, updated_at)
+		VALUES (:id, :name, :description, :time_zone, :holidays, :created_at, :updated_at)`, a)
 	if tsql.IsUniqueViolation(err) {
 		return Agency{}, conflict("agency %s already exists", r.ID)
 	}
@@ -61,6 +66,8 @@ func (s *Store) CreateAgency(ctx context.Context, r AgencyCreate) (Agency, error
 	return a, nil
 }
 
+const agencyColumns = `id, name, description, time_zone, holidays, created_at, updated_at`
+
 // GetAgency returns one agency.
 func (s *Store) GetAgency(ctx context.Context, id string) (Agency, error) {
 	return getAgency(ctx, s.db, s.q, id)
@@ -68,7 +75,7 @@ func (s *Store) GetAgency(ctx context.Context, id string) (Agency, error) {
 
 func getAgency(ctx context.Context, q sqlx.QueryerContext, rebind func(string) string, id string) (Agency, error) {
 	var a Agency
-	err := sqlx.GetContext(ctx, q, &a, rebind(`SELECT id, name, description, created_at, updated_at FROM agencies WHERE id = ?`), id)
+	err := sqlx.GetContext(ctx, q, &a, rebind(`SELECT `+agencyColumns+` FROM agencies WHERE id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Agency{}, fmt.Errorf("agency %s: %w", id, ErrNotFound)
 	}
@@ -90,7 +97,7 @@ func (a Agency) inUTC() Agency {
 func (s *Store) ListAgencies(ctx context.Context, p Page) ([]Agency, bool, error) {
 	limit := pageLimit(p)
 	var as []Agency
-	err := s.db.SelectContext(ctx, &as, s.q(`SELECT id, name, description, created_at, updated_at
+	err := s.db.SelectContext(ctx, &as, s.q(`SELECT `+agencyColumns+`
 		FROM agencies WHERE id > ? ORDER BY id LIMIT ?`), p.After, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("list agencies: %w", err)
@@ -122,9 +129,16 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, p AgencyPatch) (Age
 		if p.Description != nil {
 			a.Description = *p.Description
 		}
+		if p.TimeZone != nil {
+			a.TimeZone = *p.TimeZone
+		}
+		if p.Holidays != nil {
+			a.Holidays = Holidays(slices.Clone(*p.Holidays))
+		}
 		a.UpdatedAt = s.stamp()
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE agencies SET name = ?, description = ?, updated_at = ? WHERE id = ?`),
-			a.Name, a.Description, a.UpdatedAt, a.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE agencies SET name = ?, description = ?, time_zone = ?, holidays = ?,
+			updated_at = ? WHERE id = ?`),
+			a.Name, a.Description, a.TimeZone, a.Holidays, a.UpdatedAt, a.ID); err != nil {
 			return fmt.Errorf("update agency %s: %w", id, err)
 		}
 		out = a

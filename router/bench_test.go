@@ -265,7 +265,7 @@ func BenchmarkMemdbWriteTxn(b *testing.B) {
 	for i := range b.N {
 		c := &contactRow{ID: fmt.Sprint("ct", i), CaseID: fmt.Sprint("cs", i), Queue: fmt.Sprint("q", i%benchQueues),
 			Channel: ChannelVoice, Caller: Caller{ID: fmt.Sprint("c", i)}, Seq: uint64(i), Status: StatusQueued}
-		c.Rank = c.computeRank()
+		c.Rank = c.computeRank(0)
 		txn := db.Txn(true)
 		if err := txn.Insert(tableContacts, c); err != nil {
 			b.Fatal(err)

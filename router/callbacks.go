@@ -106,6 +106,9 @@ func (r *Router) slotsOf(txn *memdb.Txn, q *queueRow, handleTime time.Duration, 
 	}
 	var out []Slot
 	for ; start.Before(now.Add(r.cfg.SlotHorizon)); start = start.Add(length) {
+		if q.Hours != nil && !q.Hours.Open(start) {
+			continue // nobody would call back while the queue is closed
+		}
 		booked, err := bookedIn(txn, q.ID, start)
 		if err != nil {
 			return nil, err

@@ -163,6 +163,22 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	} else if dup != nil {
 		return nil, &DuplicateContactError{Queue: q.ID, CallerID: req.Caller.ID, ContactID: dup.ID}
 	}
+	// Outside the hours a queue takes no new contact, but a callback:
+	// one booked for a slot is judged by the slot's time, one asked for
+	// now is booked for the next opening. Who waits already stays in line.
+	var opening time.Time
+	if at := w.now; q.Hours != nil {
+		if !req.CallbackAt.IsZero() {
+			at = req.CallbackAt
+		}
+		if !q.Hours.Open(at) {
+			next, ok := q.Hours.NextOpen(at)
+			if !ok || req.Channel != ChannelCallback || !req.CallbackAt.IsZero() {
+				return nil, &ClosedError{Queue: q.ID, OpensAt: next}
+			}
+			opening = next
+		}
+	}
 	if q.MaxWaiting > 0 {
 		if n, err := waitingIn(w.txn, q.ID); err != nil {
 			return nil, err
@@ -186,6 +202,10 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 		if err := w.bookTxn(c, q, req.CallbackAt, req.HandleTime); err != nil {
 			return nil, err
 		}
+	} else if !opening.IsZero() {
+		// Not a slot: it joins the line at the opening by its case age,
+		// like a retry, and counts against no slot's capacity.
+		c.Status, c.Due, c.EnqueuedAt = StatusScheduled, opening, opening
 	} else if err := w.stickyTxn(c, cs); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinel errors; every error the router returns wraps one of them, so the
@@ -13,6 +14,8 @@ var (
 	ErrConflict    = errors.New("conflict")
 	ErrInvalid     = errors.New("invalid")
 	ErrUnavailable = errors.New("unavailable")
+	// ErrClosed: the queue is outside its opening hours (ClosedError).
+	ErrClosed = errors.New("closed")
 )
 
 // FieldError is an invalid input field; it wraps ErrInvalid.
@@ -29,6 +32,24 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 func invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// ClosedError says a queue takes no new contacts at the moment asked
+// (outside its opening hours); it wraps ErrClosed and carries when it next
+// opens (zero when it never does).
+type ClosedError struct {
+	Queue   string
+	OpensAt time.Time
+}
+
+func (e *ClosedError) Error() string {
+	if e.OpensAt.IsZero() {
+		return fmt.Sprintf("queue %s is closed", e.Queue)
+	}
+	return fmt.Sprintf("queue %s is closed until %s", e.Queue, e.OpensAt.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrClosed) hold.
+func (e *ClosedError) Unwrap() error { return ErrClosed }
 
 // DuplicateContactError says the caller already holds a live contact in the
 // queue; it wraps ErrConflict and carries the existing contact's id.

@@ -73,6 +73,9 @@ func (q QueueConfig) Validate() error {
 	default:
 		return invalid("kind", "unknown queue kind %q", q.Kind)
 	}
+	if q.Aging < 0 || q.Aging > MaxAging {
+		return invalid("aging_s", "must be 0-%d", int(MaxAging/time.Second))
+	}
 	if q.CallbackRetries < 0 || q.CallbackRetries > 10 {
 		return invalid("callback_retries", "must be 0-10")
 	}
@@ -104,14 +107,39 @@ func (r *Router) UpsertQueue(cfg QueueConfig) ([]Event, error) {
 
 func (w *writer) upsertQueueTxn(cfg QueueConfig) error {
 	row := &queueRow{QueueConfig: cfg.clone()}
-	if old, err := getQueue(w.txn, cfg.ID); err == nil {
+	old, err := getQueue(w.txn, cfg.ID)
+	if err == nil {
 		row.RRLast = old.RRLast
 	}
 	if err := w.putQueue(row); err != nil {
 		return err
 	}
+	if old != nil && old.Aging != cfg.Aging {
+		if err := w.rerankQueue(cfg.ID); err != nil {
+			return err
+		}
+	}
 	// The new configuration may make someone eligible: try the whole line.
 	return w.markQueueWaiting(cfg.ID)
+}
+
+// rerankQueue rewrites the rank of the queue's waiting contacts after its
+// aging changed.
+func (w *writer) rerankQueue(queue string) error {
+	it, err := w.txn.Get(tableContacts, indexContactRank, queue)
+	if err != nil {
+		return fmt.Errorf("queue %s line: %w", queue, err)
+	}
+	var line []*contactRow
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		line = append(line, raw.(*contactRow).copy())
+	}
+	for _, c := range line { // memdb forbids writing a table while iterating it
+		if err := w.putContact(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *writer) markQueueWaiting(queue string) error {

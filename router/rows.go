@@ -146,16 +146,28 @@ func (c *contactRow) class() capClass { return classOf(c.Channel) }
 // rank orders waiting contacts: head-of-queue first, then priority
 // (higher first), then case age (older first), then enqueue sequence. It is
 // a fixed-width string so memdb's byte order is routing order.
-func (c *contactRow) computeRank() string {
+//
+// In a queue with aging, priority and age merge: a contact is ranked as
+// if its case had started priority × aging earlier, which is the order of
+// "priority + age/aging" — a priority step per aging of wait, counted
+// continuously, not in whole steps — and stays static while time passes.
+// Its priority field is then that of priority 0, so where an aging queue's
+// contacts meet others' (an overflow line) they compare as priority 0.
+func (c *contactRow) computeRank(aging time.Duration) string {
 	band := 1
 	if c.Head {
 		band = 0
 	}
 	age := c.CaseCreatedAt.UnixNano()
+	prio := c.Priority
+	if aging > 0 {
+		age -= int64(c.Priority) * int64(aging)
+		prio = 0
+	}
 	if age < 0 {
 		age = 0
 	}
-	return fmt.Sprintf("%d%04d%020d%020d", band, maxPriority-c.Priority, age, c.Seq)
+	return fmt.Sprintf("%d%04d%020d%020d", band, maxPriority-prio, age, c.Seq)
 }
 
 // rank is the cached routing order key.

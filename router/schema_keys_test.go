@@ -18,15 +18,19 @@ func keySamples() map[string][]any {
 	queued := &contactRow{ID: "ct-1", CaseID: "cs-1", Identity: "tel:abc", Queue: "q", Agency: "a", Channel: ChannelVoice,
 		Priority: 3, Seq: 7, CaseCreatedAt: at, EnqueuedAt: at, Status: StatusQueued, Overflowed: []string{"r"},
 		Reserved: "kim"}
-	queued.Rank = queued.computeRank()
+	queued.Rank = queued.computeRank(0)
 	offered := &contactRow{ID: "ct-2", CaseID: "cs-1", Identity: "chat:dev", Queue: "q", Channel: ChannelChat,
 		Seq: 8, CaseCreatedAt: at, EnqueuedAt: at, Status: StatusOffered, Agent: "kim", OfferID: "of-1"}
-	offered.Rank = offered.computeRank()
+	offered.Rank = offered.computeRank(0)
 	booked := &contactRow{ID: "ct-3", CaseID: "cs-2", Identity: "tel:def", Queue: "q", Channel: ChannelCallback,
 		Seq: 9, CaseCreatedAt: at, EnqueuedAt: at, Status: StatusScheduled, Due: at.Add(time.Hour), Slot: true, Head: true}
-	booked.Rank = booked.computeRank()
+	booked.Rank = booked.computeRank(0)
+	// Aging 60s, priority 3: ranked as a priority-0 case three minutes older.
+	aged := &contactRow{ID: "ct-4", CaseID: "cs-3", Identity: "tel:ghi", Queue: "q", Channel: ChannelVoice,
+		Priority: 3, Seq: 10, CaseCreatedAt: at, EnqueuedAt: at, Status: StatusQueued}
+	aged.Rank = aged.computeRank(time.Minute)
 	return map[string][]any{
-		tableContacts: {queued, offered, booked},
+		tableContacts: {queued, offered, booked, aged},
 		tableAgents: {&agentRow{AgentProfile: AgentProfile{Username: "kim", Queues: map[string]int{"q": 1, "r": 2}, MaxChats: 2},
 			Connected: true, State: StateAvailable, IdleSince: at}},
 		tableCases:  {&caseRow{ID: "cs-1", CreatedAt: at}},

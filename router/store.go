@@ -187,7 +187,11 @@ func (w *writer) putAgent(a *agentRow) error {
 // putContact writes c, keeping the line lengths (Router.lines) in step with
 // the rank index.
 func (w *writer) putContact(c *contactRow) error {
-	c.Rank = c.computeRank()
+	var aging time.Duration
+	if q, err := getQueue(w.txn, c.Queue); err == nil {
+		aging = q.Aging
+	}
+	c.Rank = c.computeRank(aging)
 	raw, err := w.txn.First(tableContacts, indexID, c.ID)
 	if err != nil {
 		return fmt.Errorf("insert contact %s: %w", c.ID, err)

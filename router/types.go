@@ -111,7 +111,27 @@ type QueueConfig struct {
 	// Kind is QueueService (citizens' lines) or QueueInterpreter (agents
 	// who join other contacts as interpreters); empty means service.
 	Kind QueueKind
+	// Aging lets a waiting contact gain one priority step per Aging of
+	// its case's age, so low priorities are not starved; zero means off.
+	// The rank is continuous (see contactRow.computeRank).
+	Aging time.Duration
+	// Hours says when the queue takes new contacts; nil means always.
+	Hours Hours
 }
+
+// Hours is a queue's opening hours as the router asks them, always for the
+// time of the call (schedule.Schedule implements it).
+type Hours interface {
+	Open(t time.Time) bool
+	// NextOpen is the first moment at or after t when the queue is open;
+	// ok is false when it never opens.
+	NextOpen(t time.Time) (at time.Time, ok bool)
+	// Location is the zone the hours are told in.
+	Location() *time.Location
+}
+
+// MaxAging bounds QueueConfig.Aging so the aged rank keeps its width.
+const MaxAging = 24 * time.Hour
 
 // QueueKind says whom a queue serves.
 type QueueKind string

@@ -72,13 +72,15 @@
 //
 // For the wallboard's charts of the day, every queue gets one sample a
 // minute (History, GET /v1/stats/queues/history): waiting and the longest
-// wait, and today's answered, abandoned and service level so far, as the
+// wait, whether the queue was closed (outside its opening hours, column
+// closed of migration 0011), and today's answered, abandoned and service
+// level so far, as the
 // first computation of the live figures in that minute found them (Run
 // computes them every second, so a sample is at most a second late; a
 // minute in which nothing computed has no sample). Sampling rides on the
 // computation and costs a map lookup per queue except once a minute. The
 // samples belong to the day, so they start again at midnight; in memory
-// there are at most 1,440 per queue (24 bytes each).
+// there are at most 1,440 per queue (28 bytes each).
 //
 // The history survives a restart. RunHistory writes each minute's samples
 // of every queue to the table queue_samples (migration 0007) in one

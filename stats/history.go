@@ -23,6 +23,8 @@ type Point struct {
 	ServiceLevelPct *float64 `json:"service_level_pct"`
 	Answered        int      `json:"answered"`
 	Abandoned       int      `json:"abandoned"`
+	// Closed: the queue was outside its opening hours that minute.
+	Closed bool `json:"closed"`
 }
 
 // sample is a Point kept small: a day of a few hundred queues stays
@@ -32,6 +34,7 @@ type sample struct {
 	waiting, longest    int32 // longest wait in seconds
 	answered, abandoned int32
 	slTenths            int32 // service level in tenths of a percent; −1 while none
+	closed              bool  // outside the queue's opening hours
 }
 
 // record samples every queue's figures at the first computation of each
@@ -54,7 +57,8 @@ func (d *day) record(now time.Time, queues []QueueStats) bool {
 			sl = int32(*p*10 + 0.5)
 		}
 		d.add(q.Queue, sample{minute: m, waiting: int32(q.Waiting), longest: int32(q.LongestWaitS),
-			answered: int32(q.Today.Answered), abandoned: int32(q.Today.Abandoned), slTenths: sl})
+			answered: int32(q.Today.Answered), abandoned: int32(q.Today.Abandoned), slTenths: sl,
+			closed: q.Light == LightClosed})
 		took = true
 	}
 	return took
@@ -105,7 +109,7 @@ func (s *Stats) History(queue string, since time.Time) []Point {
 	out := make([]Point, 0, len(h)-i)
 	for _, x := range h[i:] {
 		p := Point{At: d.at(x).UTC(), Waiting: int(x.waiting),
-			LongestWaitS: int(x.longest), Answered: int(x.answered), Abandoned: int(x.abandoned)}
+			LongestWaitS: int(x.longest), Answered: int(x.answered), Abandoned: int(x.abandoned), Closed: x.closed}
 		if x.slTenths >= 0 {
 			p.ServiceLevelPct = ptr(float64(x.slTenths) / 10)
 		}

@@ -20,7 +20,7 @@ var (
 	descEstimate = prometheus.NewDesc("tellonce_queue_estimated_wait_seconds",
 		"Expected wait of a contact arriving now (absent while nobody staffs the queue).", queueLabels, nil)
 	descLight = prometheus.NewDesc("tellonce_queue_light",
-		"Traffic light of the queue: 0 green (원활), 1 yellow (지연), 2 red (혼잡).", queueLabels, nil)
+		"Traffic light of the queue: 0 green (원활), 1 yellow (지연), 2 red (혼잡), 3 closed (outside its opening hours).", queueLabels, nil)
 	descStaffed = prometheus.NewDesc("tellonce_queue_staffed_agents",
 		"Agents working the queue: available, busy or wrapping up.", queueLabels, nil)
 	descOffered = prometheus.NewDesc("tellonce_queue_today_offered",
@@ -95,6 +95,8 @@ func lightValue(light string) float64 {
 		return 0
 	case LightYellow:
 		return 1
+	case LightClosed:
+		return 3
 	}
 	return 2
 }

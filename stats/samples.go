@@ -42,10 +42,10 @@ const (
 // as it is, so that a write retried after an unknown outcome (or the same
 // minute written by two servers) changes nothing.
 const (
-	insertSamples = `INSERT INTO queue_samples (queue_id, at, waiting, longest_wait_s, service_level_pct, answered, abandoned) VALUES `
-	sampleValues  = `(?, ?, ?, ?, ?, ?, ?)`
+	insertSamples = `INSERT INTO queue_samples (queue_id, at, waiting, longest_wait_s, service_level_pct, answered, abandoned, closed) VALUES `
+	sampleValues  = `(?, ?, ?, ?, ?, ?, ?, ?)`
 	samplesExist  = ` ON CONFLICT (queue_id, at) DO NOTHING`
-	loadSamples   = `SELECT queue_id, at, waiting, longest_wait_s, service_level_pct, answered, abandoned FROM queue_samples WHERE at >= ? AND at < ? ORDER BY queue_id, at`
+	loadSamples   = `SELECT queue_id, at, waiting, longest_wait_s, service_level_pct, answered, abandoned, closed FROM queue_samples WHERE at >= ? AND at < ? ORDER BY queue_id, at`
 	purgeSamples  = `DELETE FROM queue_samples WHERE at < ?`
 )
 
@@ -58,12 +58,13 @@ type sampleRow struct {
 	ServiceLevelPct sql.NullFloat64 `db:"service_level_pct"`
 	Answered        int             `db:"answered"`
 	Abandoned       int             `db:"abandoned"`
+	Closed          bool            `db:"closed"`
 	minute          int32           // of the day it was taken in
 }
 
 func (d *day) row(queue string, x sample) sampleRow {
 	r := sampleRow{Queue: queue, At: d.at(x).UTC(), Waiting: int(x.waiting), LongestWaitS: int(x.longest),
-		Answered: int(x.answered), Abandoned: int(x.abandoned), minute: x.minute}
+		Answered: int(x.answered), Abandoned: int(x.abandoned), Closed: x.closed, minute: x.minute}
 	if x.slTenths >= 0 {
 		r.ServiceLevelPct = sql.NullFloat64{Float64: float64(x.slTenths) / 10, Valid: true}
 	}
@@ -113,7 +114,7 @@ func (d *day) restore(rows []sampleRow) {
 			sl = int32(math.Round(r.ServiceLevelPct.Float64 * 10))
 		}
 		d.add(r.Queue, sample{minute: r.minute, waiting: int32(r.Waiting), longest: int32(r.LongestWaitS),
-			answered: int32(r.Answered), abandoned: int32(r.Abandoned), slTenths: sl})
+			answered: int32(r.Answered), abandoned: int32(r.Abandoned), slTenths: sl, closed: r.Closed})
 	}
 	d.markSaved(rows)
 }
@@ -184,13 +185,13 @@ func writeSamples(ctx context.Context, db *tsql.DB, rows []sampleRow) error {
 			rows = rows[len(chunk):]
 			var q strings.Builder
 			q.WriteString(insertSamples)
-			args := make([]any, 0, 7*len(chunk))
+			args := make([]any, 0, 8*len(chunk))
 			for i, r := range chunk {
 				if i > 0 {
 					q.WriteString(", ")
 				}
 				q.WriteString(sampleValues)
-				args = append(args, r.Queue, r.At, r.Waiting, r.LongestWaitS, r.ServiceLevelPct, r.Answered, r.Abandoned)
+				args = append(args, r.Queue, r.At, r.Waiting, r.LongestWaitS, r.ServiceLevelPct, r.Answered, r.Abandoned, r.Closed)
 			}
 			q.WriteString(samplesExist)
 			if _, err := tx.ExecContext(ctx, db.Rebind(q.String()), args...); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // PublicQueue is one line of the public status page.
@@ -15,8 +16,12 @@ type PublicQueue struct {
 	Name   string `json:"name"`
 	Light  string `json:"light"`
 	Label  string `json:"label"`
-	// EstimatedWaitS is null when nobody staffs the queue.
+	// EstimatedWaitS is null when nobody staffs the queue or it is closed.
 	EstimatedWaitS *int `json:"estimated_wait_s"`
+	// OpensAt is when a closed queue next opens (light "closed").
+	OpensAt *time.Time `json:"opens_at,omitempty"`
+	// LabelEn is Label in English.
+	LabelEn string `json:"label_en,omitempty"`
 }
 
 // PublicFunc lists the queues the public may see (the directory's public
@@ -64,7 +69,7 @@ func (s *Stats) PublicStatus(ctx context.Context, public PublicFunc) ([]byte, er
 	for _, q := range v.queues {
 		if c.public[q.Queue] {
 			items = append(items, PublicQueue{Queue: q.Queue, Agency: q.Agency, Name: q.Name,
-				Light: q.Light, Label: q.Label, EstimatedWaitS: q.EstimatedWaitS})
+				Light: q.Light, Label: q.Label, EstimatedWaitS: q.EstimatedWaitS, OpensAt: q.OpensAt, LabelEn: q.LabelEn})
 		}
 	}
 	body, err := json.Marshal(items)

@@ -20,12 +20,17 @@ type QueueStats struct {
 	LongestWaitS int    `json:"longest_wait_s"`
 	// EstimatedWaitS is the expected wait of a contact arriving now; null
 	// when nobody staffs the queue.
-	EstimatedWaitS *int        `json:"estimated_wait_s"`
-	Light          string      `json:"light"`
-	Label          string      `json:"label"`
-	Agents         AgentCounts `json:"agents"`
-	Today          QueueToday  `json:"today"`
-	Model          Model       `json:"model"`
+	EstimatedWaitS *int   `json:"estimated_wait_s"`
+	Light          string `json:"light"`
+	Label          string `json:"label"`
+	// OpensAt is when a closed queue (light "closed") next opens; absent
+	// when it is open or never opens.
+	OpensAt *time.Time  `json:"opens_at,omitempty"`
+	Agents  AgentCounts `json:"agents"`
+	// LabelEn is Label in English; only a closed queue has it.
+	LabelEn string     `json:"label_en,omitempty"`
+	Today   QueueToday `json:"today"`
+	Model   Model      `json:"model"`
 }
 
 // AgentCounts counts a queue's member agents by displayed state.
@@ -168,6 +173,7 @@ func (s *Stats) compute(now time.Time) *view {
 	in := s.inputs(cfgs, agents, now)
 	for _, q := range cfgs {
 		qs, e := s.queueStats(q, in[q.ID], snaps[q.ID], today.queues[q.ID])
+		closedAt(&qs, q.Hours, now)
 		v.queues = append(v.queues, qs)
 		v.est[q.ID] = e
 	}
@@ -211,6 +217,23 @@ func (s *Stats) queueStats(q router.QueueConfig, x *input, snap router.QueueStat
 		qs.Model.ErlangCWaitS = ptr(round1(w))
 	}
 	return qs, e
+}
+
+// closedAt marks qs closed when its hours say so at now: the light and
+// its words change, the estimate goes (nobody new may join); the figures
+// of who still waits stay.
+func closedAt(qs *QueueStats, hours router.Hours, now time.Time) {
+	if hours == nil || hours.Open(now) {
+		return
+	}
+	next, ok := hours.NextOpen(now)
+	if ok {
+		at := next.UTC()
+		qs.OpensAt = &at
+	}
+	qs.Light, qs.EstimatedWaitS = LightClosed, nil
+	qs.Label = ClosedLabel("ko", now, next, hours.Location())
+	qs.LabelEn = ClosedLabel("en", now, next, hours.Location())
 }
 
 // defaultSLA is the threshold of a queue without one (the directory's

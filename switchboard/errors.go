@@ -13,6 +13,8 @@ const (
 	CodeForbidden   = "forbidden"
 	CodeConflict    = "conflict"
 	CodeUnavailable = "unavailable"
+	// CodeClosed: the queue is outside its opening hours.
+	CodeClosed = "closed"
 )
 
 // Failure is an error as the contract tells it: a code, the field it is
@@ -32,6 +34,8 @@ func Classify(err error) (f Failure, ok bool) {
 	switch {
 	case errors.As(err, &dup):
 		return Failure{Code: CodeConflict, Message: "this caller is already waiting in this queue"}, true
+	case errors.Is(err, router.ErrClosed):
+		return Failure{Code: CodeClosed, Field: "queue", Message: err.Error()}, true
 	case errors.As(err, &fe):
 		return Failure{Code: CodeValidation, Field: fe.Field, Message: fe.Reason}, true
 	case errors.Is(err, router.ErrInvalid):

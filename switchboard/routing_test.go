@@ -6,6 +6,7 @@ import (
 
 	"tellonce/directory"
 	"tellonce/router"
+	"tellonce/schedule"
 )
 
 // TestRouterQueue: the directory's queue fields reach the router's
@@ -29,7 +30,10 @@ func TestRouterQueue(t *testing.T) {
 		{"interpreter", interp, router.QueueInterpreter, 7, 90 * time.Second, 0},
 		{"no retries, a day apart", noRetries, router.QueueService, 0, 24 * time.Hour, 2 * time.Minute},
 	} {
-		got := RouterQueue(c.q)
+		got, err := RouterQueue(c.q, directory.Agency{ID: c.q.Agency})
+		if err != nil || got.Hours != nil || got.Aging != 0 {
+			t.Errorf("RouterQueue(%s) = hours %v, aging %v, %v; want none, 0, nil", c.name, got.Hours, got.Aging, err)
+		}
 		if got.Kind != c.kind || got.CallbackRetries != c.retries || got.CallbackRetryAfter != c.after || got.CallbackAfter != c.cbAfter {
 			t.Errorf("RouterQueue(%s) = kind %q, retries %d every %v, callback after %v; want %q, %d every %v, after %v",
 				c.name, got.Kind, got.CallbackRetries, got.CallbackRetryAfter, got.CallbackAfter, c.kind, c.retries, c.after, c.cbAfter)
@@ -37,5 +41,34 @@ func TestRouterQueue(t *testing.T) {
 		if err := got.Validate(); err != nil {
 			t.Errorf("RouterQueue(%s).Validate() = %v; want nil", c.name, err)
 		}
+	}
+}
+
+// TestRouterQueueHoursAndAging: a queue's hours reach the router with its
+// agency's holidays and zone, and aging_s as a duration.
+func TestRouterQueueHoursAndAging(t *testing.T) {
+	q := directory.NewQueue("gov110", "general")
+	q.AgingS = 90
+	q.Hours = &schedule.Week{Mon: []schedule.Range{{Start: "09:00", End: "18:00"}}}
+	a := directory.Agency{ID: "gov110", TimeZone: "Asia/Seoul", Holidays: directory.Holidays{{Date: "2027-01-11"}}}
+	got, err := RouterQueue(q, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Aging != 90*time.Second {
+		t.Errorf("aging = %v; want 90s", got.Aging)
+	}
+	seoul, _ := time.LoadLocation("Asia/Seoul")
+	if got.Hours == nil || !got.Hours.Open(time.Date(2027, 1, 4, 10, 0, 0, 0, seoul)) {
+		t.Fatal("closed on a Monday at 10:00 in Seoul")
+	}
+	if got.Hours.Open(time.Date(2027, 1, 4, 10, 0, 0, 0, time.UTC)) { // 19:00 in Seoul
+		t.Error("open at 10:00 UTC: the agency's zone was not used")
+	}
+	if got.Hours.Open(time.Date(2027, 1, 11, 10, 0, 0, 0, seoul)) {
+		t.Error("open on the agency's holiday")
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("Validate() = %v", err)
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"time"
 
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/router"
+	"tellonce/stats"
 	"tellonce/switchboard"
 )
 
@@ -21,6 +24,7 @@ const (
 	codeTooLarge     = "too_large"
 	codeRateLimited  = "rate_limited"
 	codeUnavailable  = "unavailable"
+	codeClosed       = "closed"
 	codeInternal     = "internal"
 )
 
@@ -69,7 +73,34 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &dup) {
 		body["contact_id"] = dup.ContactID // the caller's place in line
 	}
+	var closed *router.ClosedError
+	if errors.As(err, &closed) {
+		s.closedDetails(body, closed)
+	}
 	writeJSON(w, he.status, body)
+}
+
+// closedDetails tells a client refused by a closed queue when it opens, in
+// words for a person (Korean, English) and as a time for a machine, and
+// whether the queue takes callbacks (a gateway may book one for a slot
+// after the opening: GET /v1/queues/{id}/callback-slots).
+func (s *Server) closedDetails(body map[string]any, ce *router.ClosedError) {
+	var loc *time.Location
+	callbacks := false
+	if q, err := s.router.Queue(ce.Queue); err == nil {
+		if q.Hours != nil {
+			loc = q.Hours.Location()
+		}
+		callbacks = slices.Contains(q.Channels, router.ChannelCallback)
+	}
+	now := s.now()
+	body["opens_at"] = nil
+	if !ce.OpensAt.IsZero() {
+		body["opens_at"] = ce.OpensAt.UTC()
+	}
+	body["label"] = stats.ClosedLabel("ko", now, ce.OpensAt, loc)
+	body["label_en"] = stats.ClosedLabel("en", now, ce.OpensAt, loc)
+	body["callbacks"] = callbacks
 }
 
 // classifyRouter is the contract's answer to an error of the router,
@@ -82,7 +113,7 @@ func classifyRouter(err error) *httpError {
 	status := map[string]int{
 		switchboard.CodeValidation: http.StatusBadRequest, switchboard.CodeNotFound: http.StatusNotFound,
 		switchboard.CodeForbidden: http.StatusForbidden, switchboard.CodeConflict: http.StatusConflict,
-		switchboard.CodeUnavailable: http.StatusServiceUnavailable,
+		switchboard.CodeUnavailable: http.StatusServiceUnavailable, switchboard.CodeClosed: http.StatusConflict,
 	}[f.Code]
 	return errorf(status, f.Code, f.Field, f.Message)
 }

@@ -425,7 +425,7 @@ func truncate(b []byte) string {
 // the server adds for a wrong method and an internal failure.
 var contractCodes = map[string]bool{
 	codeValidation: true, codeUnauthorized: true, codeForbidden: true, codeNotFound: true,
-	codeConflict: true, codeTooLarge: true, codeRateLimited: true, codeUnavailable: true,
+	codeConflict: true, codeTooLarge: true, codeRateLimited: true, codeUnavailable: true, codeClosed: true,
 	"method_not_allowed": true, codeInternal: true,
 }
 

@@ -218,8 +218,16 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			if row.Agency != a.ID {
 				continue
 			}
-			g.Rows = append(g.Rows, statusLine{Queue: row.Queue, Name: row.Name, Light: lightClass(row.Light),
-				Label: lightLabel(text, row.Light), Wait: waitWords(text, ok, row.EstimatedWaitS)})
+			line := statusLine{Queue: row.Queue, Name: row.Name, Light: lightClass(row.Light),
+				Label: lightLabel(text, row.Light), Wait: waitWords(text, ok, row.EstimatedWaitS)}
+			if row.Light == stats.LightClosed {
+				// The words carry the next opening; there is no wait.
+				line.Label, line.Wait = row.Label, ""
+				if text.Lang == "en" {
+					line.Label = row.LabelEn
+				}
+			}
+			g.Rows = append(g.Rows, line)
 		}
 		if len(g.Rows) > 0 {
 			page.Groups = append(page.Groups, g)
@@ -230,7 +238,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 
 func lightClass(light string) string {
 	switch light {
-	case "green", "yellow", "red":
+	case "green", "yellow", "red", stats.LightClosed:
 		return light
 	}
 	return "none"
@@ -263,6 +271,9 @@ type chatChoice struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Agency string `json:"agency"`
+	// Closed is the line outside its hours, in words with its next
+	// opening, in the page's language; empty while it is open.
+	Closed string `json:"closed,omitempty"`
 }
 
 type chatAgency struct {
@@ -297,7 +308,7 @@ func (s *Server) chatPage(w http.ResponseWriter, r *http.Request) {
 		ca := chatAgency{ID: a.ID, Name: a.Name, Queues: []chatChoice{}}
 		for _, q := range queues {
 			if q.Agency == a.ID && q.Public && slices.Contains(q.Channels, directory.ChannelChat) {
-				ca.Queues = append(ca.Queues, chatChoice{ID: q.ID, Name: q.Name, Agency: a.ID})
+				ca.Queues = append(ca.Queues, chatChoice{ID: q.ID, Name: q.Name, Agency: a.ID, Closed: s.closedWords(text.Lang, q.ID)})
 			}
 		}
 		if len(ca.Queues) > 0 {
@@ -313,6 +324,21 @@ func (s *Server) chatPage(w http.ResponseWriter, r *http.Request) {
 	// html/template writes a Go value in a script element as JSON.
 	page.Directory = map[string]any{"agencies": page.Agencies, "central": page.Central}
 	s.render(w, r, "chat.html", page)
+}
+
+// closedWords is a queue outside its hours in words (lang ko or en), as
+// the router sees it now; "" while it is open or unknown.
+func (s *Server) closedWords(lang, queue string) string {
+	q, err := s.router.Queue(queue)
+	if err != nil || q.Hours == nil {
+		return ""
+	}
+	now := s.now()
+	if q.Hours.Open(now) {
+		return ""
+	}
+	next, _ := q.Hours.NextOpen(now)
+	return stats.ClosedLabel(lang, now, next, q.Hours.Location())
 }
 
 func hasChoice(agencies []chatAgency, id string) bool {

@@ -136,7 +136,7 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p auth.Prin
 // is the truth: a failure here is logged, and the router catches up at the
 // next start.
 func (s *Server) routeQueue(r *http.Request, q directory.Queue) {
-	if err := switchboard.SyncQueue(r.Context(), s.router, s.journal, q); err != nil {
+	if err := switchboard.SyncQueue(r.Context(), s.router, s.journal, s.dir, q); err != nil {
 		s.log.ErrorContext(r.Context(), "router out of step with the directory", "queue", q.ID, "err", err)
 	}
 }

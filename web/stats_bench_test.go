@@ -76,7 +76,7 @@ func statusHarness(tb testing.TB) *harness {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := h.router.UpsertQueue(switchboard.RouterQueue(q)); err != nil {
+		if err := switchboard.SyncQueue(h.ctx(), h.router, instantDurability{}, h.dir, q); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -50,6 +50,31 @@ const overflowOf = (text) => text.split("\n").map((s) => s.trim()).filter(Boolea
   const [after, to] = line.split(/\s+/);
   return { after_s: Number(after), to: to || "" };
 });
+// Opening hours, one weekday a line: "mon 09:00-12:00 13:00-18:00"; an
+// empty field is no hours (always open), a weekday left out is closed.
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+function hoursOf(text) {
+  const lines = text.split("\n").map((s) => s.trim()).filter(Boolean);
+  if (!lines.length) return null;
+  const week = Object.fromEntries(DAYS.map((d) => [d, []]));
+  for (const line of lines) {
+    const [day, ...ranges] = line.toLowerCase().split(/[\s,]+/);
+    if (!DAYS.includes(day)) throw { field: "hours", message: t("admin.hours_bad_day", { line }) };
+    for (const r of ranges) {
+      const [start, end] = r.split("-");
+      week[day].push({ start: start || "", end: end || "" });
+    }
+  }
+  return week;
+}
+const hoursText = (week) => (week ? DAYS.filter((d) => week[d] && week[d].length)
+  .map((d) => `${d} ${week[d].map((r) => `${r.start}-${r.end}`).join(" ")}`).join("\n") : "");
+// Holidays, one a line: "2027-01-01 신정".
+const holidaysOf = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean).map((line) => {
+  const [date, ...name] = line.split(/\s+/);
+  return { date, name: name.join(" ") };
+});
+const holidaysText = (list) => (list || []).map((x) => (x.name ? `${x.date} ${x.name}` : x.date)).join("\n");
 const pairsText = (obj) => Object.entries(obj || {}).map(([k, v]) => `${k}=${v}`).join(", ");
 const num = (el) => (el.value.trim() === "" ? undefined : Number(el.value));
 
@@ -170,13 +195,16 @@ function editAgency(a) {
   $("#a-id").value = a ? a.id : "";
   $("#a-name").value = a ? a.name : "";
   $("#a-description").value = a ? a.description : "";
+  $("#a-zone").value = a ? a.time_zone : "Asia/Seoul";
+  $("#a-holidays").value = a ? holidaysText(a.holidays) : "";
   (a ? $("#a-name") : $("#a-id")).focus();
 }
 
 $("#agency-new").addEventListener("click", () => editAgency(null));
 $("#agency-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  const body = { name: $("#a-name").value.trim(), description: $("#a-description").value.trim() };
+  const body = { name: $("#a-name").value.trim(), description: $("#a-description").value.trim(),
+    time_zone: $("#a-zone").value.trim(), holidays: holidaysOf($("#a-holidays").value) };
   if (editing) return save(ev.target, "PATCH", `/v1/agencies/${encodeURIComponent(editing.id)}`, body, body.name);
   save(ev.target, "POST", "/v1/agencies", { id: $("#a-id").value.trim(), ...body }, body.name);
 });
@@ -235,6 +263,8 @@ function editQueue(q) {
   $("#q-retries").value = q ? q.callback_retries : 2;
   $("#q-retry").value = q ? q.callback_retry_s : 300;
   $("#q-max").value = q ? q.max_waiting : 0;
+  $("#q-aging").value = q ? q.aging_s : 0;
+  $("#q-hours").value = q ? hoursText(q.hours) : "";
   $("#q-skills").value = q ? pairsText(q.required_skills) : "";
   $("#q-overflow").value = q ? q.overflow.map((o) => `${o.after_s} ${o.to}`).join("\n") : "";
   $("#q-policy").value = q ? q.overflow_policy : "own-first";
@@ -260,10 +290,16 @@ $("#queue-form").addEventListener("submit", (ev) => {
     offer_timeout_s: num($("#q-offer")), wrapup_s: num($("#q-wrapup")), widen_after_s: num($("#q-widen")),
     sla: { answer_within_s: num($("#q-sla-within")), target_pct: num($("#q-sla-pct")) },
     callback_after_s: num($("#q-callback")), callback_retries: num($("#q-retries")), callback_retry_s: num($("#q-retry")),
-    max_waiting: num($("#q-max")),
+    max_waiting: num($("#q-max")), aging_s: num($("#q-aging")),
     required_skills: skillsOf($("#q-skills").value), overflow: overflowOf($("#q-overflow").value),
     overflow_policy: $("#q-policy").value, public: $("#q-public").checked,
   };
+  try {
+    body.hours = hoursOf($("#q-hours").value);
+  } catch (e) {
+    showFieldErrors(form, e);
+    return;
+  }
   if (editing) return save(form, "PATCH", `/v1/queues/${encodeURIComponent(editing.id)}`, body, body.name);
   save(form, "POST", `/v1/agencies/${encodeURIComponent(agency())}/queues`, { id: $("#q-id").value.trim(), ...body }, body.name);
 });

@@ -67,7 +67,7 @@ function drawTopics() {
   const agency = dir.agencies.find((a) => a.id === $("#agency").value) || dir.agencies[0];
   const sel = $("#queue");
   const keep = sel.value;
-  sel.replaceChildren(...(agency ? agency.queues : []).map((q) => h("option", { value: q.id, text: q.name })));
+  sel.replaceChildren(...(agency ? agency.queues : []).map((q) => h("option", { value: q.id, text: q.closed ? `${q.name} — ${q.closed}` : q.name })));
   if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
   drawQueueNow();
 }
@@ -78,7 +78,12 @@ function drawQueueNow() {
   const box = $("#queue-now");
   const row = statusRows && statusRows.find((r) => r.queue === $("#queue").value);
   box.replaceChildren();
-  if (row) box.append(t("chat.queue_now"), " ", lightBadge(row.light), " ", row.estimated_wait_s === null ? t("wait.no_staff") : waitWords(row.estimated_wait_s));
+  // A closed line starts no chat: the page says when it opens instead.
+  const choice = dir.agencies.flatMap((a) => a.queues).find((q) => q.id === $("#queue").value);
+  const closed = !!row && row.light === "closed" || !row && !!choice && !!choice.closed;
+  $("#start").disabled = closed;
+  if (closed) box.append(row ? lightBadge(row.light, row) : h("span", { class: "light light-closed", text: choice.closed }));
+  else if (row) box.append(t("chat.queue_now"), " ", lightBadge(row.light), " ", row.estimated_wait_s === null ? t("wait.no_staff") : waitWords(row.estimated_wait_s));
 }
 
 async function loadStatus() {
@@ -129,6 +134,7 @@ async function start(queue) {
   clearFieldErrors(form);
   const button = $("#start");
   button.disabled = true;
+  let closedNow = false;
   const body = {
     channel: "chat", queue,
     caller: { id: callerID(), name: $("#name").value.trim(), language: $("#language").value },
@@ -160,7 +166,9 @@ async function start(queue) {
       announce(t("chat.rejoined"));
       return;
     }
-    if (e.status === 404 && continuing && e.field === "case_id") {
+    closedNow = e.code === "closed";
+    if (closedNow) e = { field: "queue", message: (document.documentElement.lang === "en" ? e.body.label_en : e.body.label) || t("light.closed") };
+    else if (e.status === 404 && continuing && e.field === "case_id") {
       // Not this case any more (or never): start afresh.
       continuing = null;
       $("#continuing").hidden = true;
@@ -172,6 +180,7 @@ async function start(queue) {
   } finally {
     button.disabled = false;
   }
+  if (closedNow) loadStatus(); // the line closed meanwhile: the form says so
 }
 
 $("#start-form")?.addEventListener("submit", (ev) => {

@@ -33,9 +33,13 @@ export function fill(id) {
 export const part = (root, name) => root.querySelector(`[data-part="${name}"]`);
 
 // lightBadge shows a traffic light with its word (원활 / 지연 / 혼잡).
-export function lightBadge(light) {
-  const known = ["green", "yellow", "red"].includes(light);
-  return h("span", { class: "light light-" + (known ? light : "none"), text: t(known ? "light." + light : "light.none") });
+// A closed queue's badge says when it opens (words, never colour alone)
+// when the answer gave them: closed is { label, label_en } of the answer.
+export function lightBadge(light, closed) {
+  const known = ["green", "yellow", "red", "closed"].includes(light);
+  let text = t(known ? "light." + light : "light.none");
+  if (light === "closed" && closed) text = (document.documentElement.lang === "en" ? closed.label_en : closed.label) || text;
+  return h("span", { class: "light light-" + (known ? light : "none"), text });
 }
 
 // duration formats seconds as m:ss or h:mm:ss.

@@ -81,7 +81,7 @@ function queueCard(q) {
   const sl = d.service_level_pct === null || d.service_level_pct === undefined ? "—" : `${Math.round(d.service_level_pct)}%`;
   const a = q.agents;
   return h("section", { class: `qcard border-${q.light || "none"}`, "data-queue": q.queue, "aria-labelledby": "qh-" + q.queue },
-    h("header", null, h("h3", { id: "qh-" + q.queue, text: q.name }), lightBadge(q.light)),
+    h("header", null, h("h3", { id: "qh-" + q.queue, text: q.name }), lightBadge(q.light, q)),
     h("dl", { class: "big" },
       fact(t("sup.waiting"), String(q.waiting), "waiting"),
       fact(t("sup.longest"), duration(q.longest_wait_s), "longest"),
