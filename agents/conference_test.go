@@ -226,3 +226,26 @@ func TestInterpreterNeedToKnowOverSockets(t *testing.T) {
 		t.Errorf("nam got %v; want the citizen's words and no note", f)
 	}
 }
+
+// The call's gateway hears the interpreter's phone in conference, to ring
+// it into the call.
+func TestConferenceCarriesTheInterpretersPhone(t *testing.T) {
+	e := newEnv(t)
+	e.interpreters()
+	if _, err := e.r.UpsertAgent(router.AgentProfile{Username: "nam", Name: "Nguyen Nam", Agency: "lang",
+		Queues: map[string]int{"lang.pool": 1}, Skills: map[string]int{"lang:vi": 5}, MaxChats: 3,
+		Phone: "sips:nam@interp.example:5061"}); err != nil {
+		t.Fatal(err)
+	}
+	gw := e.gateway("/gateway/gw?agency=gov")
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	kim.ok(map[string]any{"type": "accept", "offer_id": kim.expect("offer").str("offer_id")})
+	gw.expectNext("connect")
+	nam := e.available("nam")
+	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi"})
+	nam.ok(map[string]any{"type": "accept", "offer_id": nam.expect("offer").str("offer_id")})
+	if f := gw.expectNext("conference"); f.str("contact_id") != cv.ID || f.str("agent") != "nam" || f.str("phone") != "sips:nam@interp.example:5061" {
+		t.Errorf("gateway got %v; want conference with nam's phone", f)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"tellonce/router"
@@ -32,6 +34,9 @@ const (
 	maxDisposition = 64
 	maxIDLen       = 128 // ids of offers, contacts, cases, queues, agents
 	maxRefLen      = 128 // the client's own frame id, echoed as ref
+	// a gateway's recording: the edge's path or object key, and its length
+	maxRecordingFile    = 512
+	maxRecordingSeconds = 86400
 )
 
 // frameError is a client frame the server refuses before (or instead of)
@@ -128,6 +133,8 @@ func jsonKind(goKind string) string {
 		return "a string"
 	case "struct", "map", "ptr":
 		return "an object"
+	case "int":
+		return "a whole number"
 	}
 	return "a " + goKind
 }
@@ -408,6 +415,10 @@ var gatewaySpecs = frameSpec{
 	"transcript":  {"contact_id", "speaker", "text"},
 	"hangup":      {"contact_id"},
 	"dial_result": {"contact_id", "result"},
+	// a phone edge's legs
+	"connect_failed": {"contact_id", "result"},
+	"agent_hangup":   {"contact_id"},
+	"recording":      {"contact_id", "file", "seconds", "started_at"},
 }
 
 type gatewayCommand struct {
@@ -417,6 +428,12 @@ type gatewayCommand struct {
 	Speaker   string          `json:"speaker"`
 	Text      string          `json:"text"`
 	Result    string          `json:"result"`
+	// recording
+	File    string `json:"file"`
+	Seconds *int   `json:"seconds"`
+	// StartedAt is read as a string so that a bad time names its field.
+	StartedAt string `json:"started_at"`
+	startedAt time.Time
 }
 
 func decodeGatewayFrame(data []byte) (gatewayCommand, json.RawMessage, *frameError) {
@@ -435,7 +452,7 @@ func decodeGatewayFrame(data []byte) (gatewayCommand, json.RawMessage, *frameErr
 	return cmd, ref, nil
 }
 
-func (c gatewayCommand) validate() *frameError {
+func (c *gatewayCommand) validate() *frameError {
 	switch c.Type {
 	case "transcript":
 		if ferr := idField("contact_id", c.ContactID); ferr != nil {
@@ -451,6 +468,54 @@ func (c gatewayCommand) validate() *frameError {
 		return idField("contact_id", c.ContactID)
 	case "dial_result":
 		return firstErr(idField("contact_id", c.ContactID), callbackResult(c.Result))
+	case "connect_failed":
+		if ferr := idField("contact_id", c.ContactID); ferr != nil {
+			return ferr
+		}
+		if !router.ValidConnectResult(c.Result) {
+			return invalidf("result", "result must be no_answer, busy or failed")
+		}
+		return nil
+	case "agent_hangup":
+		return idField("contact_id", c.ContactID)
+	case "recording":
+		return c.validateRecording()
 	}
 	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
+}
+
+// recording is a valid recording frame's fields.
+func (c gatewayCommand) recording() router.Recording {
+	return router.Recording{File: c.File, Seconds: *c.Seconds, StartedAt: c.startedAt}
+}
+
+// validateRecording checks a recording frame and reads its started_at.
+func (c *gatewayCommand) validateRecording() *frameError {
+	if ferr := idField("contact_id", c.ContactID); ferr != nil {
+		return ferr
+	}
+	if ferr := required("file", c.File); ferr != nil {
+		return ferr
+	}
+	if len(c.File) > maxRecordingFile {
+		return invalidf("file", "file is longer than %d bytes", maxRecordingFile)
+	}
+	if strings.ContainsFunc(c.File, unicode.IsControl) {
+		return invalidf("file", "file must not contain control characters")
+	}
+	if c.Seconds == nil {
+		return invalidf("seconds", "seconds is required")
+	}
+	if *c.Seconds < 0 || *c.Seconds > maxRecordingSeconds {
+		return invalidf("seconds", "seconds must be 0-%d", maxRecordingSeconds)
+	}
+	if ferr := required("started_at", c.StartedAt); ferr != nil {
+		return ferr
+	}
+	t, err := time.Parse(time.RFC3339, c.StartedAt)
+	if err != nil {
+		return invalidf("started_at", "started_at must be an RFC 3339 time")
+	}
+	c.startedAt = t
+	return nil
 }

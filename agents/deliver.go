@@ -135,8 +135,11 @@ func (h *Hub) interpreterLocked(e *router.Event) {
 		if e.Reason == router.InterpreterLeft {
 			typ = "conference_ended"
 		}
-		h.toGatewaysLocked(carrier, e.Seq, conferenceFrame{Type: typ, ContactID: e.ContactID,
-			InterpreterContactID: legID, Agent: interp})
+		f := conferenceFrame{Type: typ, ContactID: e.ContactID, InterpreterContactID: legID, Agent: interp}
+		if typ == "conference" {
+			f.Phone = h.phoneOf(interp)
+		}
+		h.toGatewaysLocked(carrier, e.Seq, f)
 	}
 }
 
@@ -215,7 +218,8 @@ func (h *Hub) acceptedLocked(e *router.Event) {
 		h.toGatewaysLocked(carrier, e.Seq, dialFrame{Type: "dial", ContactID: e.ContactID, Number: e.Contact.CallbackNumber, Agent: e.Agent})
 		return
 	}
-	h.toGatewaysLocked(carrier, e.Seq, connectFrame{Type: "connect", ContactID: e.ContactID, Agent: e.Agent})
+	h.toGatewaysLocked(carrier, e.Seq, connectFrame{Type: "connect", ContactID: e.ContactID, Agent: e.Agent,
+		Phone: h.phoneOf(e.Agent), Queue: e.Contact.Queue, Agency: e.Contact.Agency})
 }
 
 // messageLocked sends a message of a contact to its agent, its joined
@@ -324,12 +328,22 @@ func (h *Hub) transferredLocked(e *router.Event) {
 // endedLocked handles a contact that ended: by its agent (EventEnded with
 // the disposition as reason), by a transfer (reason "transferred"), by the
 // router (a warm-transfer leg), or by the caller leaving (EventAbandoned).
+//
+// A call the edge reports ended by a phone (Data "reason": the caller's or
+// the agent's hangup) is not hung up again. The agent hears a caller's
+// hangup as "abandoned", as before calls in progress ended rather than
+// were abandoned: the desk says the caller left.
 func (h *Hub) endedLocked(e *router.Event) {
+	byPhone := e.Data["reason"]
 	if po, ok := h.offers[e.ContactID]; ok {
 		delete(h.offers, e.ContactID)
 		h.toAgentLocked(po.agent, e.Seq, offerRevokedFrame{Type: "offer_revoked", OfferID: po.offerID, Reason: e.Reason})
 	} else if e.Agent != "" {
-		h.toAgentLocked(e.Agent, e.Seq, contactEndedFrame{Type: "contact_ended", ContactID: e.ContactID, Reason: e.Reason})
+		reason := e.Reason
+		if byPhone == router.EndCallerHangup {
+			reason = "abandoned"
+		}
+		h.toAgentLocked(e.Agent, e.Seq, contactEndedFrame{Type: "contact_ended", ContactID: e.ContactID, Reason: reason})
 	}
 	if e.Reason == "transferred" {
 		return // the transferred event moves the citizen and the call
@@ -345,7 +359,7 @@ func (h *Hub) endedLocked(e *router.Event) {
 	switch {
 	case byCentre:
 		reason = "closed"
-	case e.Type == router.EventAbandoned:
+	case e.Type == router.EventAbandoned, byPhone == router.EndCallerHangup:
 		reason = "left"
 	case e.Reason == "callback_filed":
 		reason = "callback"
@@ -357,7 +371,7 @@ func (h *Hub) endedLocked(e *router.Event) {
 	// The gateway hangs up calls the agent side ended; a warm-transfer leg
 	// that ends ("transfer_…") was never bridged, and after an abandon the
 	// caller is gone already.
-	if isCall && (e.Type == router.EventEnded && !strings.HasPrefix(e.Reason, "transfer_") || byCentre) {
+	if isCall && byPhone == "" && (e.Type == router.EventEnded && !strings.HasPrefix(e.Reason, "transfer_") || byCentre) {
 		h.toGatewaysLocked(carrier, e.Seq, hangupFrame{Type: "hangup", ContactID: e.ContactID})
 	}
 }

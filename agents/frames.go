@@ -227,13 +227,21 @@ type gatewayCallJSON struct {
 	Channel   string `json:"channel"`
 	Status    string `json:"status"`
 	Agent     string `json:"agent,omitempty"`  // while assigned
+	Phone     string `json:"phone,omitempty"`  // the agent's SIP address, while assigned
 	Number    string `json:"number,omitempty"` // callbacks
 }
 
+// connectFrame asks the gateway to bridge a voice call to its agent:
+// Phone is the agent's SIP address (none: the phone the agent registered
+// with the edge under their username); Queue and Agency are the leg's, for
+// what the edge tells the caller ("connecting you to …").
 type connectFrame struct {
 	Type      string `json:"type"` // "connect"
 	ContactID string `json:"contact_id"`
 	Agent     string `json:"agent"`
+	Phone     string `json:"phone,omitempty"`
+	Queue     string `json:"queue"`
+	Agency    string `json:"agency"`
 }
 
 type dialFrame struct {
@@ -250,6 +258,7 @@ type conferenceFrame struct {
 	ContactID            string `json:"contact_id"`
 	InterpreterContactID string `json:"interpreter_contact_id"`
 	Agent                string `json:"agent,omitempty"`
+	Phone                string `json:"phone,omitempty"` // the interpreter's SIP address, on conference
 }
 
 type hangupFrame struct {

@@ -87,6 +87,17 @@ func FuzzGatewayFrame(f *testing.F) {
 		`{"type":"transcript","contact_id":"ct1","speaker":"interpreter","text":"x"}`,
 		`{"id":"2","type":"dial_result","contact_id":"ct1","result":"busy"}`,
 		`{"type":"dial_result","contact_id":"ct1","result":""}`,
+		`{"id":"3","type":"connect_failed","contact_id":"ct1","result":"no_answer"}`,
+		`{"type":"connect_failed","contact_id":"ct1","result":"answered"}`,
+		`{"type":"connect_failed","contact_id":"ct1"}`,
+		`{"id":"4","type":"agent_hangup","contact_id":"ct1"}`,
+		`{"type":"agent_hangup","contact_id":"ct1","result":"busy"}`,
+		`{"id":"5","type":"recording","contact_id":"ct1","file":"rec/ct1.wav","seconds":95,"started_at":"2026-03-02T09:00:00+09:00"}`,
+		`{"type":"recording","contact_id":"ct1","file":"a\u0000b","seconds":1,"started_at":"2026-03-02T09:00:00Z"}`,
+		`{"type":"recording","contact_id":"ct1","file":"f","seconds":1.5,"started_at":"2026-03-02T09:00:00Z"}`,
+		`{"type":"recording","contact_id":"ct1","file":"f","seconds":86401,"started_at":"2026-03-02T09:00:00Z"}`,
+		`{"type":"recording","contact_id":"ct1","file":"f","seconds":1,"started_at":"yesterday"}`,
+		`{"type":"recording","contact_id":"ct1","file":"f","started_at":"2026-03-02T09:00:00Z"}`,
 	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cmd, ref, ferr := decodeGatewayFrame(data)

@@ -1,7 +1,10 @@
 package agents
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -9,6 +12,7 @@ import (
 
 	"tellonce/auth"
 	"tellonce/router"
+	"tellonce/switchboard"
 )
 
 // ServeGateway runs a telephony gateway's socket (GET /v1/gateway/ws);
@@ -63,7 +67,7 @@ func (h *Hub) startGateway(c *conn) bool {
 		g := gatewayCallJSON{ContactID: cv.ID, CaseID: cv.CaseID, Queue: cv.Queue, Agency: cv.Agency,
 			Channel: string(cv.Channel), Status: string(cv.Status)}
 		if cv.Status == router.StatusAssigned {
-			g.Agent = cv.Agent
+			g.Agent, g.Phone = cv.Agent, h.phoneOf(cv.Agent)
 		}
 		if cv.Channel == router.ChannelCallback {
 			g.Number = cv.CallbackNumber
@@ -74,15 +78,22 @@ func (h *Hub) startGateway(c *conn) bool {
 	return true
 }
 
-// handleGatewayFrame runs a transcript segment or a hangup (the caller
-// hung up: the contact is abandoned whatever its status).
+// handleGatewayFrame runs a gateway's frame: a transcript segment, the
+// caller hanging up (a waiting call is abandoned, a call in progress ends),
+// a callback's dial result, and what a phone edge reports of the agent's
+// leg: its phone did not answer, it hung up, a leg was recorded.
 func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 	cmd, ref, ferr := decodeGatewayFrame(data)
 	if ferr != nil {
 		h.replyError(c, ref, ferr)
 		return
 	}
-	if ferr := h.gatewayMay(c.agency, cmd.ContactID); ferr != nil {
+	ferr = h.gatewayMay(c.agency, cmd.ContactID)
+	if ferr != nil && ferr.Code == CodeNotFound && cmd.Type == "recording" && h.cfg.ClosedCases != nil {
+		h.recordClosed(c, ref, cmd)
+		return
+	}
+	if ferr != nil {
 		if ferr.Code == CodeNotFound {
 			h.refusedIDs(c, cmd.Type, cmd.ContactID, "", "")
 		}
@@ -95,11 +106,47 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 	case "transcript":
 		evs, err = h.r.Transcript(cmd.ContactID, router.PartyRole(cmd.Speaker), cmd.Text)
 	case "hangup":
-		evs, err = h.r.Abandon(cmd.ContactID)
+		evs, err = h.r.CallerHangup(cmd.ContactID)
 	case "dial_result":
 		evs, err = h.r.CallbackResult("", cmd.ContactID, cmd.Result)
+	case "connect_failed":
+		evs, err = h.r.ConnectFailed(cmd.ContactID, cmd.Result)
+	case "agent_hangup":
+		evs, err = h.r.AgentHangup(cmd.ContactID)
+	case "recording":
+		evs, err = h.r.Record(cmd.ContactID, "gateway:"+c.username, cmd.recording())
+		if errors.Is(err, router.ErrNotFound) && h.cfg.ClosedCases != nil {
+			h.recordClosed(c, ref, cmd) // the case closed meanwhile
+			return
+		}
 	}
 	h.answer(c, ref, evs, err)
+}
+
+// recordClosed appends a recording to a case that is closed, or not live
+// at all: the edge finishes a leg's file when the leg ends, often after
+// the case closed. Everything the router did so far is made durable first,
+// so that the case's closing is in the log before the entry follows it.
+func (h *Hub) recordClosed(c *conn, ref json.RawMessage, cmd gatewayCommand) {
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.AckTimeout)
+	defer cancel()
+	if err := h.d.Wait(ctx, h.r.LastSeq()); err != nil {
+		h.replyError(c, ref, h.errorOf(fmt.Errorf("%w: %v", switchboard.ErrNotDurable, err)))
+		return
+	}
+	err := h.cfg.ClosedCases.AppendRecording(ctx, c.agency, cmd.ContactID, "gateway:"+c.username, cmd.recording())
+	if errors.Is(err, router.ErrNotFound) {
+		h.refusedIDs(c, cmd.Type, cmd.ContactID, "", "")
+		h.replyError(c, ref, &frameError{Code: CodeNotFound, Message: "contact " + cmd.ContactID + ": not found"})
+		return
+	}
+	if err != nil {
+		h.replyError(c, ref, h.errorOf(err))
+		return
+	}
+	if ref != nil {
+		h.reply(c, ackFrame{Type: "ack", Ref: ref})
+	}
 }
 
 // gatewayMay says whether a gateway of agency may act on the contact: a
@@ -174,4 +221,16 @@ func (h *Hub) toGatewaysLocked(agency string, seq uint64, v any) {
 		}
 		h.eventToLocked(c, seq, msg)
 	}
+}
+
+// phoneOf is an agent's SIP address, "" when they have none (or are gone).
+func (h *Hub) phoneOf(username string) string {
+	if username == "" {
+		return ""
+	}
+	a, err := h.r.Agent(username)
+	if err != nil {
+		return ""
+	}
+	return a.Phone
 }

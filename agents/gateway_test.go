@@ -221,3 +221,99 @@ func TestCentreEndingACallHangsItUp(t *testing.T) {
 		t.Errorf("citizen got %v; want ended, closed", f)
 	}
 }
+
+// A phone edge's call: connect names the agent's phone and the leg's queue
+// and agency; the agent's phone not answering puts the call back at the
+// head of the line for the next agent; the agent's phone hanging up ends
+// it without a hangup back; a recording joins the case's timeline.
+func TestGatewayPhoneEdgeCall(t *testing.T) {
+	e := newEnv(t)
+	for name, phone := range map[string]string{"kim": "sip:kim@pbx.gov.example", "lee": ""} {
+		p := e.agentView(name)
+		if _, err := e.r.UpsertAgent(router.AgentProfile{Username: name, Name: p.Name, Agency: p.Agency,
+			Queues: p.Queues, MaxChats: p.MaxChats, Phone: phone}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gw := e.gateway("/gateway/gw?agency=gov")
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	kim.ok(map[string]any{"type": "accept", "offer_id": kim.expect("offer").str("offer_id")})
+	if f := gw.expectNext("connect"); f.str("contact_id") != cv.ID || f.str("agent") != "kim" ||
+		f.str("phone") != "sip:kim@pbx.gov.example" || f.str("queue") != "gov.general" || f.str("agency") != "gov" {
+		t.Errorf("gateway got %v; want connect to kim's phone, gov.general of gov", f)
+	}
+	// A gateway connecting now hears the phone in hello.
+	if _, hello := e.gatewayHello("/gateway/gw2?agency=gov"); callsOf(t, hello)[cv.ID].str("phone") != "sip:kim@pbx.gov.example" {
+		t.Errorf("hello = %v; want the call with kim's phone", hello)
+	}
+
+	later := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01099998888")})
+	gw.ok(map[string]any{"type": "connect_failed", "contact_id": cv.ID, "result": "no_answer"})
+	if f := kim.expect("contact_ended"); f.str("contact_id") != cv.ID || f.str("reason") != "missed" {
+		t.Errorf("kim got %v; want contact_ended missed", f)
+	}
+	if f := kim.expect("state"); f.str("state") != "not_ready" {
+		t.Errorf("kim got %v; want state not_ready", f)
+	}
+	if c, _ := e.r.Contact(cv.ID); c.Status != router.StatusQueued || c.Position != 1 {
+		t.Errorf("the missed call is %s at %d; want queued first, ahead of %s", c.Status, c.Position, later.ID)
+	}
+	if f := gw.call(map[string]any{"type": "connect_failed", "contact_id": cv.ID, "result": "busy"}); f.str("code") != CodeConflict {
+		t.Errorf("connect_failed of a waiting call answered %v; want conflict", f)
+	}
+
+	lee := e.available("lee")
+	offer := lee.expect("offer")
+	if offer.obj("contact").str("contact_id") != cv.ID {
+		t.Fatalf("lee was offered %v; want the missed call first", offer)
+	}
+	lee.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	if f := gw.expectNext("connect"); f.str("contact_id") != cv.ID || f.str("agent") != "lee" || f["phone"] != nil {
+		t.Errorf("gateway got %v; want connect to lee without a phone (her registered one)", f)
+	}
+
+	gw.ok(map[string]any{"type": "recording", "contact_id": cv.ID, "file": "rec/" + cv.ID + "-lee.wav", "seconds": 42,
+		"started_at": "2024-03-01T18:00:00+09:00"})
+	cs, err := e.r.Case(cv.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cs.Events[len(cs.Events)-1]; r.Type != router.CaseRecording || r.Actor != "gateway:gw" ||
+		r.Data["file"] != "rec/"+cv.ID+"-lee.wav" || r.Data["seconds"] != "42" || r.Data["started_at"] != "2024-03-01T09:00:00Z" {
+		t.Errorf("last timeline entry = %+v; want the recording", r)
+	}
+
+	gw.ok(map[string]any{"type": "agent_hangup", "contact_id": cv.ID})
+	if f := lee.expect("contact_ended"); f.str("contact_id") != cv.ID || f.str("reason") != "completed" {
+		t.Errorf("lee got %v; want contact_ended completed", f)
+	}
+	// No hangup comes back: the next frame is the answer to a probe.
+	if f := gw.call(map[string]any{"type": "agent_hangup", "contact_id": cv.ID}); f.str("code") != CodeNotFound {
+		t.Errorf("agent_hangup of a closed call answered %v; want not_found", f)
+	}
+	if gw.received("hangup") {
+		t.Error("the gateway got a hangup for a call its agent's phone hung up")
+	}
+}
+
+// The caller hanging up during a call ends it (the agent hears it as
+// before, abandoned) and no hangup goes back to the gateway.
+func TestGatewayCallerHangupDuringCall(t *testing.T) {
+	e := newEnv(t)
+	gw := e.gateway("/gateway/gw?agency=gov")
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	kim.ok(map[string]any{"type": "accept", "offer_id": kim.expect("offer").str("offer_id")})
+	gw.expectNext("connect")
+	gw.ok(map[string]any{"type": "hangup", "contact_id": cv.ID})
+	if f := kim.expect("contact_ended"); f.str("reason") != "abandoned" {
+		t.Errorf("kim got %v; want contact_ended abandoned", f)
+	}
+	if f := gw.call(map[string]any{"type": "hangup", "contact_id": "ct-probe"}); f.str("type") != "error" {
+		t.Errorf("probe answered %v", f)
+	}
+	if gw.received("hangup") {
+		t.Error("the gateway got a hangup for a call its caller hung up")
+	}
+}

@@ -80,8 +80,20 @@ type Config struct {
 	// CaseToken makes a case's continuation token, which a citizen's ended
 	// frame carries; nil leaves it out.
 	CaseToken func(caseID string) string
+	// ClosedCases takes a gateway's recording of a leg whose case closed
+	// before the edge finished the file (transcripts.Review); nil answers
+	// such a recording not_found.
+	ClosedCases ClosedCases
 	// Log defaults to slog.Default().
 	Log *slog.Logger
+}
+
+// ClosedCases appends to the durable log of a closed case.
+type ClosedCases interface {
+	// AppendRecording adds the recording entry of contactID's leg, for a
+	// gateway of gatewayAgency ("" for all), durably; router.ErrNotFound
+	// outside its reach, router.ErrConflict for a leg nobody answered.
+	AppendRecording(ctx context.Context, gatewayAgency, contactID, actor string, rec router.Recording) error
 }
 
 // SessionChecker reads sessions back from the database; auth.Sessions

@@ -104,6 +104,18 @@ func TestMalformedCitizenAndGatewayFrames(t *testing.T) {
 		{name: "bad speaker", frame: `{"id":"g1","type":"transcript","contact_id":"` + call.ID + `","speaker":"robot","text":"x"}`, code: CodeValidation, field: "speaker", ref: "g1"},
 		{name: "missing contact", frame: `{"id":"g2","type":"hangup"}`, code: CodeValidation, field: "contact_id", ref: "g2"},
 		{name: "unknown contact", frame: `{"id":"g3","type":"hangup","contact_id":"ct-nope"}`, code: CodeNotFound, ref: "g3"},
+		{name: "bad connect result", frame: `{"id":"g4","type":"connect_failed","contact_id":"` + call.ID + `","result":"answered"}`, code: CodeValidation, field: "result", ref: "g4"},
+		{name: "connect_failed while queued", frame: `{"id":"g5","type":"connect_failed","contact_id":"` + call.ID + `","result":"busy"}`, code: CodeConflict, ref: "g5"},
+		{name: "agent_hangup while queued", frame: `{"id":"g6","type":"agent_hangup","contact_id":"` + call.ID + `"}`, code: CodeConflict, ref: "g6"},
+		{name: "agent_hangup on a chat", frame: `{"id":"g7","type":"agent_hangup","contact_id":"` + cv.ID + `"}`, code: CodeNotFound, ref: "g7"},
+		{name: "recording without file", frame: `{"id":"g8","type":"recording","contact_id":"` + call.ID + `","seconds":1,"started_at":"2026-03-02T09:00:00Z"}`, code: CodeValidation, field: "file", ref: "g8"},
+		{name: "recording file with control", frame: `{"id":"g9","type":"recording","contact_id":"` + call.ID + `","file":"a\nb","seconds":1,"started_at":"2026-03-02T09:00:00Z"}`, code: CodeValidation, field: "file", ref: "g9"},
+		{name: "recording file too long", frame: `{"id":"g10","type":"recording","contact_id":"` + call.ID + `","file":"` + strings.Repeat("f", 513) + `","seconds":1,"started_at":"2026-03-02T09:00:00Z"}`, code: CodeValidation, field: "file", ref: "g10"},
+		{name: "recording too long", frame: `{"id":"g11","type":"recording","contact_id":"` + call.ID + `","file":"f","seconds":86401,"started_at":"2026-03-02T09:00:00Z"}`, code: CodeValidation, field: "seconds", ref: "g11"},
+		{name: "recording fractional seconds", frame: `{"id":"g12","type":"recording","contact_id":"` + call.ID + `","file":"f","seconds":1.5,"started_at":"2026-03-02T09:00:00Z"}`, code: CodeValidation, field: "seconds", ref: "g12"},
+		{name: "recording without seconds", frame: `{"id":"g13","type":"recording","contact_id":"` + call.ID + `","file":"f","started_at":"2026-03-02T09:00:00Z"}`, code: CodeValidation, field: "seconds", ref: "g13"},
+		{name: "recording bad time", frame: `{"id":"g14","type":"recording","contact_id":"` + call.ID + `","file":"f","seconds":1,"started_at":"2026-03-02 09:00"}`, code: CodeValidation, field: "started_at", ref: "g14"},
+		{name: "recording unanswered", frame: `{"id":"g15","type":"recording","contact_id":"` + call.ID + `","file":"f","seconds":1,"started_at":"2026-03-02T09:00:00Z"}`, code: CodeConflict, ref: "g15"},
 	}, map[string]any{"type": "transcript", "contact_id": call.ID, "speaker": "citizen", "text": "hello"})
 }
 

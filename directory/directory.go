@@ -189,16 +189,19 @@ type Membership struct {
 // User is a person (admin, supervisor, agent) or a machine (gateway) that
 // logs in. The password hash never leaves the store through this type.
 type User struct {
-	Username  string         `json:"username"`
-	Name      string         `json:"name"`
-	Role      string         `json:"role"`
-	Agency    string         `json:"agency"`
-	Skills    map[string]int `json:"skills"`
-	Queues    []Membership   `json:"queues"`
-	MaxChats  int            `json:"max_chats"`
-	PII       bool           `json:"pii"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	Username string         `json:"username"`
+	Name     string         `json:"name"`
+	Role     string         `json:"role"`
+	Agency   string         `json:"agency"`
+	Skills   map[string]int `json:"skills"`
+	Queues   []Membership   `json:"queues"`
+	MaxChats int            `json:"max_chats"`
+	PII      bool           `json:"pii"`
+	// SIPURI is the phone a telephony edge rings to bridge a call to this
+	// agent (or supervisor who takes calls); "" when they have none.
+	SIPURI    string    `json:"sip_uri"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Page asks for one page of a list, in id order after the cursor.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -486,6 +487,7 @@ type UserCreate struct {
 	Queues   []Membership   `json:"queues"`
 	MaxChats *int           `json:"max_chats"`
 	PII      bool           `json:"pii"`
+	SIPURI   string         `json:"sip_uri"`
 }
 
 // Validate checks the request on its own (agency and queues are checked
@@ -510,9 +512,11 @@ func (r *UserCreate) Validate() error {
 		return err
 	}
 	if r.MaxChats != nil {
-		return checkRange("max_chats", *r.MaxChats, 0, MaxChatsLimit)
+		if err := checkRange("max_chats", *r.MaxChats, 0, MaxChatsLimit); err != nil {
+			return err
+		}
 	}
-	return nil
+	return checkSIPURI(r.Role, r.SIPURI)
 }
 
 // CheckPassword applies the password policy.
@@ -587,6 +591,8 @@ type UserPatch struct {
 	Queues   *[]Membership   `json:"queues"`
 	MaxChats *int            `json:"max_chats"`
 	PII      *bool           `json:"pii"`
+	// SIPURI "" removes the user's SIP address.
+	SIPURI *string `json:"sip_uri"`
 }
 
 // Apply validates the patch and writes the present fields into u (not the
@@ -635,6 +641,13 @@ func (p *UserPatch) Apply(u *User) error {
 	if p.PII != nil {
 		u.PII = *p.PII
 	}
+	if p.SIPURI != nil {
+		u.SIPURI = *p.SIPURI
+	}
+	// Checked on the result: a role change may leave an address behind.
+	if p.SIPURI != nil || p.Role != nil {
+		return checkSIPURI(u.Role, u.SIPURI)
+	}
 	return nil
 }
 
@@ -650,9 +663,53 @@ func (r *UserCreate) NewUser() User {
 		Queues:   ms,
 		MaxChats: DefaultMaxChats,
 		PII:      r.PII,
+		SIPURI:   r.SIPURI,
 	}
 	if r.MaxChats != nil {
 		u.MaxChats = *r.MaxChats
 	}
 	return u
+}
+
+// MaxSIPURILen bounds a user's sip_uri.
+const MaxSIPURILen = 256
+
+// sipURIPattern is sip: or sips:, a user part, @, a host name or an IPv4
+// address or a bracketed IPv6 one, and an optional port. Parameters and
+// headers are not accepted: the edge rings the address as it is.
+var sipURIPattern = regexp.MustCompile(`^sips?:[A-Za-z0-9\-_.!~*'()&=+$,/%]+@` +
+	`([A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])` +
+	`(:[0-9]{1,5})?$`)
+
+// checkSIPURI checks an optional SIP address of a user of role: only
+// agents and supervisors take calls.
+func checkSIPURI(role, uri string) error {
+	if uri == "" {
+		return nil
+	}
+	if role != RoleAgent && role != RoleSupervisor {
+		return invalid("sip_uri", "only agents and supervisors take calls; remove the sip_uri of a %s", role)
+	}
+	if len(uri) > MaxSIPURILen {
+		return invalid("sip_uri", "must be at most %d bytes", MaxSIPURILen)
+	}
+	if !sipURIPattern.MatchString(uri) {
+		return invalid("sip_uri", "must be a SIP address like sip:han.jiwon@pbx.example.go.kr or sips:1004@10.0.0.5:5061")
+	}
+	host := uri[strings.LastIndex(uri, "@")+1:]
+	sep := ":"
+	if strings.HasPrefix(host, "[") {
+		sep = "]:"
+	}
+	if _, port, ok := strings.Cut(host, sep); ok {
+		return checkPort(port)
+	}
+	return nil
+}
+
+func checkPort(port string) error {
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return invalid("sip_uri", "port must be 1-65535")
+	}
+	return nil
 }

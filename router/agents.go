@@ -27,6 +27,9 @@ func (p AgentProfile) Validate() error {
 	if p.MaxChats < 0 || p.MaxChats > 100 {
 		return invalid("max_chats", "must be 0-100")
 	}
+	if len(p.Phone) > maxPhoneLen {
+		return invalid("phone", "is longer than %d bytes", maxPhoneLen)
+	}
 	return nil
 }
 

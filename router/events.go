@@ -42,6 +42,9 @@ const (
 	// joined or left (Reason); Agent is the contact's agent and Data holds
 	// interpreter_contact_id, interpreter and language.
 	EventInterpreter EventType = "interpreter"
+	// EventRecording: the telephony edge recorded a leg of ContactID
+	// (CaseEvent holds the timeline's recording entry).
+	EventRecording EventType = "recording"
 )
 
 // Case timeline entry types (CaseEvent.Type).
@@ -64,6 +67,9 @@ const (
 	// CaseReopened: a closed case came back with a new contact
 	// (EnqueueRequest.Reopen); data closed_at is when it had closed.
 	CaseReopened = "reopened"
+	// CaseRecording: the telephony edge recorded an answered leg; Data
+	// holds contact_id, file, seconds and started_at, never the audio.
+	CaseRecording = "recording"
 )
 
 // Interpreter event reasons (Event.Reason of EventInterpreter).

@@ -288,6 +288,11 @@ func interpreterView(caseID string, caller Caller, created time.Time, legs []Leg
 		v.Events = append(v.Events, request.clone())
 	}
 	for _, e := range events {
+		// A recording holds a whole leg, what was said before the
+		// interpreter joined too: it is theirs only with the history.
+		if e.Type == CaseRecording && share {
+			v.Events = append(v.Events, e.clone())
+		}
 		if e.Type != CaseMessage && e.Type != CaseTranscript {
 			continue
 		}

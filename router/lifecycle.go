@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -9,6 +10,13 @@ import (
 // to wrap-up, its leg ends with the disposition, a pending warm leg of it is
 // cancelled, and its case closes when no live leg is left.
 func (w *writer) endContactTxn(contactID, disposition, summary, actor string, typ EventType) error {
+	return w.endContactWithTxn(contactID, disposition, summary, actor, typ, nil)
+}
+
+// endContactWithTxn is endContactTxn with extra entries for the timeline's
+// ended entry and the event's Data (why it ended, when the disposition
+// alone does not say).
+func (w *writer) endContactWithTxn(contactID, disposition, summary, actor string, typ EventType, extra map[string]string) error {
 	c, err := getContact(w.txn, contactID)
 	if err != nil {
 		return err
@@ -41,13 +49,16 @@ func (w *writer) endContactTxn(contactID, disposition, summary, actor string, ty
 		return err
 	}
 	data := map[string]string{"contact_id": c.ID, "disposition": disposition}
+	for k, v := range extra {
+		data[k] = v
+	}
 	e, err := w.appendCaseEventTxn(c.CaseID, CaseEnded, actor, summary, data)
 	if err != nil {
 		return err
 	}
 	v := contactView(n)
 	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
-		Actor: actor, Reason: disposition, Text: e.Text, CaseEvent: &e, Contact: &v})
+		Actor: actor, Reason: disposition, Text: e.Text, CaseEvent: &e, Contact: &v, Data: maps.Clone(extra)})
 	if err := w.unlinkWarmTxn(c, actor); err != nil {
 		return err
 	}
@@ -176,6 +187,12 @@ func (w *writer) requeueHeadTxn(c *contactRow) error {
 // the line now (due zero) or scheduled until due (a callback to be tried
 // again). An interpreter on the contact leaves with its agent.
 func (w *writer) requeueTxn(c *contactRow, disposition string, due time.Time) error {
+	return w.requeueWithTxn(c, disposition, due, nil)
+}
+
+// requeueWithTxn is requeueTxn with extra entries for the timeline's
+// requeued entry (how the agent was missed).
+func (w *writer) requeueWithTxn(c *contactRow, disposition string, due time.Time, extra map[string]string) error {
 	if err := w.releaseSlotTxn(c.Agent, c.class(), false); err != nil {
 		return err
 	}
@@ -218,8 +235,11 @@ func (w *writer) requeueTxn(c *contactRow, disposition string, due time.Time) er
 	if disposition != "requeued" {
 		reason = disposition
 	}
-	e, err := w.appendCaseEventTxn(c.CaseID, CaseRequeued, "router", "",
-		map[string]string{"contact_id": c.ID, "agent": c.Agent, "disposition": disposition})
+	data := map[string]string{"contact_id": c.ID, "agent": c.Agent, "disposition": disposition}
+	for k, v := range extra {
+		data[k] = v
+	}
+	e, err := w.appendCaseEventTxn(c.CaseID, CaseRequeued, "router", "", data)
 	if err != nil {
 		return err
 	}

@@ -232,3 +232,12 @@ func (r *Router) LiveCalls() ([]ContactView, uint64, error) {
 	}
 	return out, seq, nil
 }
+
+// LastSeq is the Seq of the last event this router published: once it is
+// durable, so is every change made so far. It takes the write lock for a
+// moment, so it must not be called from a Sink.
+func (r *Router) LastSeq() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.eventSeq
+}

@@ -216,6 +216,10 @@ type AgentProfile struct {
 	Queues map[string]int
 	// MaxChats is how many chats the agent handles at once; zero means 1.
 	MaxChats int
+	// Phone is the agent's SIP address (the directory's sip_uri) that a
+	// telephony edge rings to bridge a call; empty: the phone the agent
+	// registered with the edge under their username.
+	Phone string
 }
 
 func (p AgentProfile) clone() AgentProfile {

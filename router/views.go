@@ -130,6 +130,7 @@ type AgentView struct {
 	MaxChats   int
 	Queues     map[string]int
 	Skills     map[string]int
+	Phone      string // AgentProfile.Phone
 }
 
 // OfferView is a pending offer.
@@ -184,7 +185,7 @@ func agentView(a *agentRow) AgentView {
 		State: a.display(), Chosen: a.State, Reason: a.Reason, Connected: a.Connected,
 		StateSince: a.StateSince, IdleSince: a.IdleSince,
 		Voice: a.Voice, Chats: a.Chats, MaxChats: a.maxChats(),
-		Queues: maps.Clone(a.Queues), Skills: maps.Clone(a.Skills),
+		Queues: maps.Clone(a.Queues), Skills: maps.Clone(a.Skills), Phone: a.Phone,
 	}
 }
 

@@ -60,7 +60,8 @@ func RouterAgent(u directory.User) router.AgentProfile {
 	for _, m := range u.Queues {
 		qs[m.Queue] = m.Level
 	}
-	return router.AgentProfile{Username: u.Username, Name: u.Name, Agency: u.Agency, Skills: u.Skills, Queues: qs, MaxChats: u.MaxChats}
+	return router.AgentProfile{Username: u.Username, Name: u.Name, Agency: u.Agency, Skills: u.Skills, Queues: qs, MaxChats: u.MaxChats,
+		Phone: u.SIPURI}
 }
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }

@@ -72,3 +72,13 @@ func TestRouterQueueHoursAndAging(t *testing.T) {
 		t.Errorf("Validate() = %v", err)
 	}
 }
+
+// TestRouterAgentCarriesThePhone: an agent's sip_uri reaches the router,
+// whose gateway frames ring it; at a start too, from RoutingConfig.
+func TestRouterAgentCarriesThePhone(t *testing.T) {
+	u := directory.User{Username: "kim", Name: "Kim", Role: directory.RoleAgent, Agency: "gov110",
+		MaxChats: 3, SIPURI: "sip:kim@pbx.gov110.go.kr"}
+	if got := RouterAgent(u); got.Phone != u.SIPURI {
+		t.Errorf("RouterAgent(...).Phone = %q; want %q", got.Phone, u.SIPURI)
+	}
+}

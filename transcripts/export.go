@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"tellonce/router"
 )
 
 // Export formats.
@@ -59,7 +61,7 @@ func (t Timeline) writeCSV(w io.Writer) error {
 	}
 	for _, e := range t.Events {
 		row := []string{t.CaseID, fmt.Sprint(e.Seq), e.At.Format(time.RFC3339Nano), e.Agency, e.Queue,
-			e.ContactID, e.Type, e.Actor, e.Text, e.Data["disposition"]}
+			e.ContactID, e.Type, e.Actor, exportText(e), e.Data["disposition"]}
 		for i := range row {
 			row[i] = csvCell(row[i])
 		}
@@ -69,6 +71,16 @@ func (t Timeline) writeCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// exportText is an entry's text in the CSV and text exports. A recording
+// has none of its own: it says where the edge keeps the audio, how long it
+// is and when it began (the audio itself is never exported).
+func exportText(e EntryView) string {
+	if e.Type == router.CaseRecording {
+		return fmt.Sprintf("%s (%s s, from %s)", e.Data["file"], e.Data["seconds"], e.Data["started_at"])
+	}
+	return e.Text
 }
 
 // csvCell defuses formula injection (CWE-1236): a spreadsheet runs a cell
@@ -125,8 +137,8 @@ func (t Timeline) writeTXT(w io.Writer) error {
 			where = "-"
 		}
 		fmt.Fprintf(&b, "  %s  [%s] %-15s %s", e.At.Format(time.RFC3339), where, e.Type, e.Actor)
-		if e.Text != "" {
-			fmt.Fprintf(&b, ": %s", oneLine(e.Text))
+		if text := exportText(e); text != "" {
+			fmt.Fprintf(&b, ": %s", oneLine(text))
 		}
 		if d := e.Data["disposition"]; d != "" {
 			fmt.Fprintf(&b, " (disposition %s)", d)

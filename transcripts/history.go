@@ -22,7 +22,7 @@ import (
 // (resident registration numbers already masked); whoever shows them masks
 // the rest for their reader. The caller decides who may be looked up:
 // only an identity asserted by a gateway or this server, never a typed
-// caller id. Served by the index cases_identity (migration 0012).
+// caller id. Served by the index cases_identity (migration 0013).
 func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time, except string, limit int) ([]router.PastCase, error) {
 	if identity == "" || limit <= 0 {
 		return nil, nil

@@ -693,6 +693,10 @@ var (
 	fHangup          = frameWith("hangup", contactID, nil)
 	fDialAnswered    = frameWith("dial_result", contactID, fields(map[string]any{"result": "answered"}))
 	fDialNoAnswer    = frameWith("dial_result", contactID, fields(map[string]any{"result": "no_answer"}))
+	fConnectFailed   = frameWith("connect_failed", contactID, fields(map[string]any{"result": "no_answer"}))
+	fAgentHangup     = frameWith("agent_hangup", contactID, nil)
+	fRecording       = frameWith("recording", contactID, fields(map[string]any{"file": "rec/leg.wav", "seconds": 60,
+		"started_at": "2026-03-02T09:00:00+09:00"}))
 )
 
 // mxRow is one row of a table: a frame about one kind of id, and the
@@ -863,6 +867,39 @@ var gatewayTable = []mxRow{
 	{"dial_result answered", kClosed, fDialAnswered, 0, w(nf, nf, nf)},
 	{"dial_result answered", kLeg, fDialAnswered, 0, w(nf, nf, nf)},
 	{"dial_result no_answer", kCallback, fDialNoAnswer, freshAll, w(ack, nf, ack)},
+
+	{"connect_failed", kVoice, fConnectFailed, freshAll, w(ack, nf, ack)},
+	{"connect_failed", kChat, fConnectFailed, freshAll, w(nf, nf, nf)},
+	{"connect_failed", kCallback, fConnectFailed, freshAll, w(ack, nf, ack)},
+	{"connect_failed", kOffered, fConnectFailed, freshAll, w(cf, nf, cf)},
+	{"connect_failed", kOther, fConnectFailed, freshAll, w(nf, ack, ack)},
+	{"connect_failed", kMissing, fConnectFailed, freshAll, w(nf, nf, nf)},
+	{"connect_failed", kEnded, fConnectFailed, freshAll, w(cf, nf, cf)},
+	{"connect_failed", kClosed, fConnectFailed, freshAll, w(nf, nf, nf)},
+	{"connect_failed", kLeg, fConnectFailed, freshAll, w(nf, nf, nf)},
+	{"connect_failed", kOldLeg, fConnectFailed, freshAll, w(nf, nf, nf)},
+
+	{"agent_hangup", kVoice, fAgentHangup, freshAll, w(ack, nf, ack)},
+	{"agent_hangup", kChat, fAgentHangup, freshAll, w(nf, nf, nf)},
+	{"agent_hangup", kCallback, fAgentHangup, freshAll, w(ack, nf, ack)},
+	{"agent_hangup", kOffered, fAgentHangup, freshAll, w(cf, nf, cf)},
+	{"agent_hangup", kOther, fAgentHangup, freshAll, w(nf, ack, ack)},
+	{"agent_hangup", kMissing, fAgentHangup, freshAll, w(nf, nf, nf)},
+	{"agent_hangup", kEnded, fAgentHangup, freshAll, w(cf, nf, cf)},
+	{"agent_hangup", kClosed, fAgentHangup, freshAll, w(nf, nf, nf)},
+	{"agent_hangup", kLeg, fAgentHangup, freshAll, w(nf, nf, nf)},
+	{"agent_hangup", kOldLeg, fAgentHangup, freshAll, w(nf, nf, nf)},
+
+	{"recording", kVoice, fRecording, 0, w(ack, nf, ack)},
+	{"recording", kChat, fRecording, 0, w(nf, nf, nf)},
+	{"recording", kCallback, fRecording, 0, w(ack, nf, ack)},
+	{"recording", kOffered, fRecording, 0, w(cf, nf, cf)},
+	{"recording", kOther, fRecording, 0, w(nf, ack, ack)},
+	{"recording", kMissing, fRecording, 0, w(nf, nf, nf)},
+	{"recording", kEnded, fRecording, 0, w(ack, nf, ack)},
+	{"recording", kClosed, fRecording, 0, w(nf, nf, nf)},
+	{"recording", kLeg, fRecording, 0, w(nf, nf, nf)},
+	{"recording", kOldLeg, fRecording, 0, w(nf, nf, nf)},
 }
 
 // runRow sends the row's frame from every column's principal.

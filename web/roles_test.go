@@ -349,6 +349,7 @@ func TestAgentLimits(t *testing.T) {
 			{map[string]any{"max_chats": 9}, "max_chats"},
 			{map[string]any{"pii": true}, "pii"},
 			{map[string]any{"name": "Sneaky", "pii": false}, "pii"},
+			{map[string]any{"sip_uri": "sip:me@pbx.example"}, "sip_uri"},
 		} {
 			before := h.snapshot()
 			h.clock.Advance(time.Second)

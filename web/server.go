@@ -197,6 +197,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		router:      d.Router, journal: d.Journal, tokens: d.Tokens, estimator: d.Estimator,
 		review: d.Review, stats: d.Stats,
 	}
+	var closed agents.ClosedCases
+	if d.Review != nil {
+		closed = d.Review // a typed nil would pass for one
+	}
 	s.hub = agents.NewHub(d.Router, d.Journal, agents.Config{
 		// Open sockets hear of a change made through another server as
 		// soon as requests do: within the session cache period, or a
@@ -205,7 +209,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
 		SendBuffer: cfg.Sockets.SendBuffer, WriteTimeout: cfg.Sockets.WriteTimeout, PongWait: cfg.Sockets.PongWait,
 		MaxFrameBytes: cfg.Sockets.MaxFrameBytes, AckTimeout: cfg.Sockets.AckTimeout, ChatAbsent: cfg.Sockets.ChatAbsent,
-		CaseToken: d.Tokens.CaseToken, Refused: s.socketRefusal, ClientAddr: s.clientAddr,
+		CaseToken: d.Tokens.CaseToken, Refused: s.socketRefusal, ClientAddr: s.clientAddr, ClosedCases: closed,
 	})
 	s.handler = s.routes()
 	return s, nil

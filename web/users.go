@@ -231,7 +231,7 @@ func mayPatchUser(p auth.Principal, req directory.UserPatch, before, after direc
 		set  bool
 	}{
 		{"role", req.Role != nil}, {"skills", req.Skills != nil}, {"queues", req.Queues != nil},
-		{"max_chats", req.MaxChats != nil}, {"pii", req.PII != nil},
+		{"max_chats", req.MaxChats != nil}, {"pii", req.PII != nil}, {"sip_uri", req.SIPURI != nil},
 	} {
 		if f.set {
 			return forbiddenField(f.name, "you may change only your own name and password")

@@ -30,6 +30,7 @@ Commands:
   users     reset-password NAME: a new password for a user, from the server
   simulate  staffing what-if: how many agents a queue needs, on the real router with a simulated clock
   loadgen   drive a running server with simulated agents and contacts, report latencies
+  edge      the SIP edge: answer phone calls, phone menus, agents' phones, as a gateway of a server
   version   print the version
   help      print this help, or "tellonce help <command>" for a command's flags
 
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runSimulate(ctx, rest, stdout, stderr)
 	case "loadgen":
 		return runLoadgen(ctx, rest, stdout, stderr, getenv)
+	case "edge":
+		return runEdge(ctx, rest, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tellonce", buildVersion())
 		return nil

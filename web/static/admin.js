@@ -329,6 +329,7 @@ function editUser(u) {
   for (const o of $("#u-role").options) o.hidden = o.disabled = !roles.includes(o.value);
   $("#u-role").value = u ? u.role : "agent";
   $("#u-max").value = u ? u.max_chats : 3;
+  $("#u-sip").value = u ? u.sip_uri || "" : "";
   $("#u-skills").value = u ? pairsText(u.skills) : "";
   $("#u-queues").value = u ? u.queues.map((m) => `${m.queue}=${m.level}`).join(", ") : "";
   $("#u-pii-field").hidden = !isAdmin;
@@ -342,6 +343,8 @@ $("#user-form").addEventListener("submit", (ev) => {
   const body = {
     name: $("#u-name").value.trim(), role: $("#u-role").value, max_chats: num($("#u-max")),
     skills: skillsOf($("#u-skills").value), queues: membershipsOf($("#u-queues").value),
+    // Only agents and supervisors take calls: other roles keep no phone.
+    sip_uri: ["agent", "supervisor"].includes($("#u-role").value) ? $("#u-sip").value.trim() : "",
   };
   if ($("#u-password").value) body.password = $("#u-password").value;
   if (isAdmin) body.pii = $("#u-pii").checked;

@@ -93,6 +93,12 @@ export function eventItem(ev, cs) {
   if (ev.type === "interpreter") kind = t(d.state === "joined" ? "event.interpreter_joined" : "event.interpreter_left", { name: d.name || "" });
   if (ev.type === "callback_requested") kind = d.mode === "slot" ? t("event.callback_slot", { time: dateTime(d.callback_at) }) : t("event.callback_keep_place");
   if (ev.type === "callback_attempt") kind = t("event.callback_attempt_n", { n: d.attempt || "", result: has("cb.result." + d.result) ? t("cb.result." + d.result) : d.result || "" });
+  if (ev.type === "recording") {
+    // Where the telephony edge keeps the audio: the review shows the entry, never the sound.
+    kind = t("event.recording_of", { seconds: d.seconds || "0" });
+    text = d.file || "";
+  }
+  if (ev.type === "ended" && d.reason === "agent_hangup") kind += ` · ${t("event.agent_hangup")}`;
   if (ev.type === "transfer_failed") text = has("transfer.failed." + text) ? t("transfer.failed." + text) : text;
   return h("li", { class: "ev ev-" + ev.type },
     h("span", { class: "ev-head" },

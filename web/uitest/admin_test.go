@@ -61,3 +61,39 @@ func TestAdminQueueValidation(t *testing.T) {
 		t.Errorf("GET the new queue = %d, offer_timeout_s %d; want 200, 30", code, q.OfferTimeoutS)
 	}
 }
+
+// An admin gives a new agent a phone: a malformed SIP address is refused
+// beside its field, a good one is stored.
+func TestAdminUserSIPURI(t *testing.T) {
+	b := newBrowser(t)
+	admin := b.page("admin")
+	admin.loginAs("admin", adminPassword)
+	admin.navigate("/admin#users")
+	admin.click("#user-new")
+	admin.waitFor("form open", `!document.querySelector("#user-form").hidden`)
+	admin.typeInto("#u-username", "phone.agent")
+	admin.typeInto("#u-name", "전화 상담원")
+	admin.typeInto("#u-password", "phone-agent-password")
+	admin.setValue("#u-queues", "gov110.general=3")
+	admin.typeInto("#u-sip", "tel:+8221234567")
+	admin.click(`#user-form button[type=submit]`)
+
+	const errBox = `[data-error-for="sip_uri"]`
+	admin.waitFor("error beside the field", `!document.querySelector(`+jsString(errBox)+`).hidden`)
+	if msg := admin.text(errBox); !strings.Contains(msg, "SIP") {
+		t.Errorf("message beside sip_uri = %q; want the API's message", msg)
+	}
+	if got := eval[string](admin, `document.activeElement.id`); got != "u-sip" {
+		t.Errorf("focus after the error is on %q; want the field at fault", got)
+	}
+
+	admin.setValue("#u-sip", "sip:phone.agent@pbx.gov110.go.kr")
+	admin.click(`#user-form button[type=submit]`)
+	admin.waitFor("form closed", `document.querySelector("#user-form").hidden`)
+	var u struct {
+		SIPURI string `json:"sip_uri"`
+	}
+	if code := login(t, "admin", adminPassword).call("GET", "/v1/users/phone.agent", nil, &u); code != 200 || u.SIPURI != "sip:phone.agent@pbx.gov110.go.kr" {
+		t.Errorf("GET the new user = %d, sip_uri %q", code, u.SIPURI)
+	}
+}
