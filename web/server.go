@@ -59,6 +59,10 @@ type Config struct {
 	// ask starts a chat (the central civil-complaints line); when it is not
 	// a public chat queue, the first such queue is used.
 	CentralQueue string
+	// HistoryDays is how far back a returning caller's earlier cases are
+	// shown to the agent they reach, and how long a closed case may be
+	// reopened by continuing it; zero turns both off.
+	HistoryDays int
 }
 
 // Sockets are the WebSockets' settings an operator may tune.
@@ -91,6 +95,7 @@ func DefaultConfig() Config {
 		ChatBurst:      5,
 		ChatRefill:     20 * time.Second,
 		CentralQueue:   "gov110.general",
+		HistoryDays:    30,
 	}
 }
 
