@@ -62,6 +62,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.DurationVar(&c.retention.Cases, "transcript-retention", 365*24*time.Hour, "how long a closed case's transcript is kept after it closed (negative: forever)")
 	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")
 	fs.DurationVar(&c.historyRetention, "history-retention", stats.DefaultHistoryRetention, "how long the wallboard's per-minute queue samples are kept (at least 24h: the day's charts)")
+	fs.IntVar(&c.web.HistoryDays, "history-days", c.web.HistoryDays, "how many days back a returning caller's earlier cases are shown to the agent, and a closed case may be reopened by continuing it (0: off)")
 	fs.StringVar(&c.web.CentralQueue, "central-queue", c.web.CentralQueue, "the queue a citizen's chat starts in when they do not know which agency to ask")
 	fs.IntVar(&c.web.ChatBurst, "chat-burst", c.web.ChatBurst, "public chats one client address may open at once, before the refill paces it (phones behind a mobile carrier's shared address count as one)")
 	fs.DurationVar(&c.web.ChatRefill, "chat-refill", c.web.ChatRefill, "one more chat per address every this long, after the burst")
@@ -135,6 +136,9 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	}
 	if c.historyRetention < 24*time.Hour {
 		return c, fmt.Errorf("--history-retention %s is too short (at least 24h, or today's charts would lose their morning)", c.historyRetention)
+	}
+	if c.web.HistoryDays < 0 || c.web.HistoryDays > 3650 {
+		return c, fmt.Errorf("--history-days %d: want 0 (off) to 3650", c.web.HistoryDays)
 	}
 	for _, b := range []struct {
 		flag string

@@ -186,7 +186,7 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 	began := time.Now()
 	reg := prometheus.NewRegistry()
 	journal := transcripts.NewJournal(d.db, transcripts.Options{Log: d.log, Fence: d.fence})
-	rt, err := restoreRouter(ctx, d.dir, journal, d.cfg.grace, d.log)
+	rt, err := restoreRouter(ctx, d.dir, journal, d.review, d.cfg.web.HistoryDays, d.cfg.grace, d.log)
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,8 @@ func ignoreCanceled(err error) error {
 
 // restoreRouter builds the live state: queues and agents from the
 // directory, open cases from the journal, in their original order.
-func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, grace time.Duration, log *slog.Logger) (*router.Router, error) {
+func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, review *transcripts.Review,
+	historyDays int, grace time.Duration, log *slog.Logger) (*router.Router, error) {
 	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: grace})
 	if err != nil {
 		return nil, err
@@ -273,6 +274,9 @@ func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcrip
 	}
 	cases, err := journal.Load(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := restoreHistory(ctx, review, historyDays, cases); err != nil {
 		return nil, err
 	}
 	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: cases}); err != nil {
@@ -413,4 +417,23 @@ func purgeSessions(ctx context.Context, s *auth.Sessions, log *slog.Logger) erro
 		case <-t.C:
 		}
 	}
+}
+
+// restoreHistory looks up again the earlier cases of each restored case's
+// caller (the log keeps the cases, not what an offer showed): offers after
+// a restart show a returning caller's history as they did before it, as
+// of now.
+func restoreHistory(ctx context.Context, review *transcripts.Review, historyDays int, cases []router.CaseSnapshot) error {
+	if historyDays <= 0 {
+		return nil
+	}
+	since := time.Now().Add(-time.Duration(historyDays) * 24 * time.Hour)
+	for i := range cases {
+		h, err := review.Earlier(ctx, cases[i].Identity, since, cases[i].ID, router.MaxHistory)
+		if err != nil {
+			return fmt.Errorf("earlier cases of case %s: %w", cases[i].ID, err)
+		}
+		cases[i].History = h
+	}
+	return nil
 }
