@@ -30,7 +30,7 @@ DRILL_KILLS  ?= 20
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
 
-.PHONY: help build run test test-short drill lint vet imports fmt-check staticcheck bench fuzz deps clean
+.PHONY: help build image run test test-short drill lint vet imports fmt-check staticcheck bench fuzz deps clean
 
 help: ## show this list
 	@echo "tellonce make targets:"
@@ -41,6 +41,15 @@ help: ## show this list
 
 build: ## go build -o bin/tellonce ./cmd/tellonce
 	$(GO) build -o bin/tellonce ./cmd/tellonce
+
+# The first container tool found builds the image (Dockerfile, compose.yaml).
+CONTAINER ?= $(shell command -v docker || command -v podman)
+IMAGE     ?= tellonce:latest
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+image: ## build the container image IMAGE (default tellonce:latest) with docker or podman
+	@if [ -z "$(CONTAINER)" ]; then echo "image: no docker or podman found"; exit 1; fi
+	$(CONTAINER) build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 run: build ## build and run bin/tellonce serve --demo (embedded SQLite; ARGS=... appends flags)
 	./bin/tellonce serve --demo $(ARGS)

@@ -89,7 +89,8 @@ func (h *Hub) helloOf(desk cases.Desk) helloFrame {
 	f := helloFrame{Type: "hello", Agent: agentOf(desk.Agent), State: string(desk.Agent.State),
 		Contacts: make([]assignmentJSON, 0, len(desk.Contacts)), Offers: make([]offerFrame, 0, len(desk.Offers))}
 	for _, a := range desk.Contacts {
-		f.Contacts = append(f.Contacts, assignmentJSON{Contact: ContactOf(a.Contact), Case: CaseOf(a.Case)})
+		f.Contacts = append(f.Contacts, assignmentJSON{Contact: ContactOf(a.Contact), Case: CaseOf(a.Case),
+			History: historyOf(a.Case.History)})
 	}
 	for _, o := range desk.Offers {
 		cv, err := h.r.Peek(o.ContactID)

@@ -192,7 +192,8 @@ func (h *Hub) withdrawnLocked(e *cases.Event) {
 func (h *Hub) acceptedLocked(e *cases.Event) {
 	delete(h.offers, e.ContactID)
 	if e.Contact != nil && e.Case != nil {
-		h.toAgentLocked(e.Agent, e.Seq, assignedFrame{Type: "assigned", Contact: ContactOf(*e.Contact), Case: CaseOf(*e.Case)})
+		h.toAgentLocked(e.Agent, e.Seq, assignedFrame{Type: "assigned", Contact: ContactOf(*e.Contact), Case: CaseOf(*e.Case),
+			History: historyOf(e.Case.History)})
 	}
 	if conns := h.citizens[e.ContactID]; len(conns) > 0 {
 		agency := ""

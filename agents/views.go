@@ -91,6 +91,8 @@ type CaseJSON struct {
 	Legs         []LegJSON       `json:"legs"`
 	Events       []CaseEventJSON `json:"events"`
 	TransferNote *CaseEventJSON  `json:"transfer_note,omitempty"`
+	// PreviousCaseID is the closed case this one continues, if any.
+	PreviousCaseID string `json:"previous_case_id,omitempty"`
 }
 
 // ContactOf maps a router contact view to its JSON shape.
@@ -110,7 +112,7 @@ func ContactOf(v cases.ContactView) ContactJSON {
 func CaseOf(v cases.CaseView) CaseJSON {
 	out := CaseJSON{
 		CaseID: v.ID, Caller: callerOf(v.Caller), Status: v.Status, CreatedAt: timeOf(v.CreatedAt),
-		Legs: make([]LegJSON, 0, len(v.Legs)), Events: make([]CaseEventJSON, 0, len(v.Events)),
+		PreviousCaseID: v.PreviousCaseID, Legs: make([]LegJSON, 0, len(v.Legs)), Events: make([]CaseEventJSON, 0, len(v.Events)),
 	}
 	for _, l := range v.Legs {
 		out.Legs = append(out.Legs, LegJSON{

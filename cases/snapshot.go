@@ -21,6 +21,10 @@ type CaseSnapshot struct {
 	Legs      []Leg
 	Events    []CaseEvent
 	Contacts  []ContactSnapshot
+	// History is the caller's earlier cases (EnqueueRequest.History).
+	History []PastCase
+	// PreviousCaseID: see CaseView.
+	PreviousCaseID string
 }
 
 // ContactSnapshot is a live contact. Queued and offered contacts return to

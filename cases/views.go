@@ -2,6 +2,7 @@ package cases
 
 import (
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -55,6 +56,11 @@ type CaseView struct {
 	Events       []CaseEvent
 	TransferNote *CaseEvent
 	Agents       []string
+	// History is the caller's earlier cases the case was opened with
+	// (EnqueueRequest.History); an interpreter's view has none.
+	History []PastCase
+	// PreviousCaseID is the closed case this one continues, if any.
+	PreviousCaseID string
 }
 
 // ContactView is a contact as the API shows it.
@@ -156,4 +162,32 @@ type QueueStats struct {
 	OldestEnqueuedAt time.Time
 	// Agents counts the queue's members by displayed state.
 	Agents map[AgentState]int
+}
+
+// MaxHistory bounds the earlier cases an offer shows.
+const MaxHistory = 5
+
+// PastCase is one of a returning caller's earlier, closed cases as an
+// offer shows it: enough to recognise the caller, never the transcript.
+type PastCase struct {
+	ID           string
+	OpenedAt     time.Time
+	ClosedAt     time.Time
+	Agencies     []string
+	Dispositions []string
+	Summary      string
+	LastNote     string
+}
+
+// ClonePastCases copies h deeply.
+func ClonePastCases(h []PastCase) []PastCase {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make([]PastCase, len(h))
+	for i, p := range h {
+		p.Agencies, p.Dispositions = slices.Clone(p.Agencies), slices.Clone(p.Dispositions)
+		out[i] = p
+	}
+	return out
 }

@@ -62,6 +62,20 @@ func (req EnqueueRequest) Validate() error {
 			return err
 		}
 	}
+	if r := req.Reopen; r != nil && (r.ID != req.CaseID || len(r.Contacts) > 0) {
+		return invalid("reopen", "must be the closed case case_id names, without live contacts")
+	}
+	if req.PreviousCaseID != "" {
+		if err := checkID("previous_case_id", req.PreviousCaseID); err != nil {
+			return err
+		}
+		if req.CaseID != "" {
+			return invalid("previous_case_id", "links a new case only, not one that case_id continues")
+		}
+	}
+	if len(req.History) > MaxHistory {
+		return invalid("history", "has more than %d earlier cases", MaxHistory)
+	}
 	if !req.CallbackAt.IsZero() && req.Channel != ChannelCallback {
 		return invalid("callback_at", "books a slot for a callback only")
 	}
@@ -198,8 +212,11 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if err := w.addContactTxn(c, q); err != nil {
 		return nil, err
 	}
-	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+c.Caller.ID, c.Context.Summary,
-		map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)})
+	data := map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)}
+	if cs.PreviousCaseID != "" && len(cs.Events) == 0 {
+		data["previous_case_id"] = cs.PreviousCaseID
+	}
+	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+c.Caller.ID, c.Context.Summary, data)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +230,9 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	if req.CaseID != "" {
 		cs, err := getCase(w.txn, req.CaseID)
+		if errors.Is(err, ErrNotFound) && req.Reopen != nil {
+			cs, err = w.reopenTxn(*req.Reopen, req.History)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -225,8 +245,40 @@ func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	}
 	caller := maskedCaller(req.Caller)
 	cs := &caseRow{ID: w.r.id("cs"), CallerID: caller.ID, Identity: req.identityOf(), Caller: caller,
-		Context: maskedContext(req.Context), CreatedAt: w.now}
+		Context: maskedContext(req.Context), CreatedAt: w.now, History: clonePastCases(req.History),
+		PreviousCaseID: req.PreviousCaseID}
 	return cs, w.putCase(cs)
+}
+
+// reopenTxn puts a closed case back, as the durable log kept it, and
+// records on its timeline that it reopened; its offers show the caller's
+// other earlier cases. The caller's proof is checked by caseForTxn as for
+// any case.
+func (w *writer) reopenTxn(s CaseSnapshot, history []PastCase) (*caseRow, error) {
+	if err := checkID("case id", s.ID); err != nil {
+		return nil, err
+	}
+	cs := caseRowOf(s)
+	cs.History = clonePastCases(history)
+	if err := w.putCase(cs); err != nil {
+		return nil, err
+	}
+	var closed time.Time // when its last leg ended
+	for _, l := range s.Legs {
+		if l.EndedAt.After(closed) {
+			closed = l.EndedAt
+		}
+	}
+	data := map[string]string{}
+	if !closed.IsZero() {
+		data["closed_at"] = closed.UTC().Format(time.RFC3339)
+	}
+	e, err := w.appendCaseEventTxn(cs.ID, CaseReopened, "router", "", data)
+	if err != nil {
+		return nil, err
+	}
+	w.emit(Event{Type: EventCaseReopened, CaseID: cs.ID, Actor: e.Actor, CaseEvent: &e})
+	return getCase(w.txn, cs.ID)
 }
 
 // stickyTxn holds a returning caller's contact for the agent who last served

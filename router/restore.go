@@ -107,19 +107,8 @@ func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
 	if err := checkID("case id", s.ID); err != nil {
 		return err
 	}
-	cs := &caseRow{ID: s.ID, CallerID: s.Caller.ID, Identity: s.Identity, Caller: s.Caller, Context: s.Context.Clone(),
-		CreatedAt: s.CreatedAt, Legs: slices.Clone(s.Legs), Live: len(s.Contacts)}
-	for _, l := range s.Legs {
-		if l.Agent != "" {
-			cs.Agents = withAdded(cs.Agents, l.Agent)
-			cs.LastAgent = l.Agent
-		}
-	}
-	for _, e := range s.Events {
-		cs.NextSeq = max(cs.NextSeq, e.Seq)
-		cs.Events = append(cs.Events, e.Clone())
-	}
-	slices.SortStableFunc(cs.Events, func(a, b CaseEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	cs := caseRowOf(s)
+	cs.Live = len(s.Contacts)
 	for _, c := range s.Contacts {
 		li := slices.IndexFunc(cs.Legs, func(l Leg) bool { return l.ContactID == c.ID })
 		for i := len(cs.Legs) - 1; i > li; i-- {
@@ -138,6 +127,25 @@ func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
 		*maxSeq = max(*maxSeq, c.Seq)
 	}
 	return w.putCase(cs)
+}
+
+// caseRowOf is the case row of a snapshot, without its live contacts.
+func caseRowOf(s CaseSnapshot) *caseRow {
+	cs := &caseRow{ID: s.ID, CallerID: s.Caller.ID, Identity: s.Identity, Caller: s.Caller, Context: s.Context.Clone(),
+		CreatedAt: s.CreatedAt, Legs: slices.Clone(s.Legs), History: clonePastCases(s.History),
+		PreviousCaseID: s.PreviousCaseID}
+	for _, l := range s.Legs {
+		if l.Agent != "" {
+			cs.Agents = withAdded(cs.Agents, l.Agent)
+			cs.LastAgent = l.Agent
+		}
+	}
+	for _, e := range s.Events {
+		cs.NextSeq = max(cs.NextSeq, e.Seq)
+		cs.Events = append(cs.Events, e.Clone())
+	}
+	slices.SortStableFunc(cs.Events, func(a, b CaseEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	return cs
 }
 
 // legCaller is the caller a restored contact carries: an interpreter's
@@ -292,7 +300,7 @@ func caseSnapshot(txn *memdb.Txn, cs *caseRow) (CaseSnapshot, error) {
 		return CaseSnapshot{}, err
 	}
 	out := CaseSnapshot{ID: cs.ID, Caller: cs.Caller, Context: cs.Context.Clone(), CreatedAt: cs.CreatedAt,
-		Legs: slices.Clone(cs.Legs), Events: events}
+		Legs: slices.Clone(cs.Legs), Events: events, History: clonePastCases(cs.History), PreviousCaseID: cs.PreviousCaseID}
 	legs, err := contactsOf(txn, cs.ID)
 	if err != nil {
 		return CaseSnapshot{}, err

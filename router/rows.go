@@ -219,6 +219,11 @@ type caseRow struct {
 	// no two versions ever fill the same place. A timeline kept as rows of
 	// its own cost an index insert and delete per entry.
 	Events []CaseEvent
+	// History is the caller's earlier cases (EnqueueRequest.History).
+	History []PastCase
+	// PreviousCaseID is the closed case this one continues (see
+	// EnqueueRequest.PreviousCaseID).
+	PreviousCaseID string
 }
 
 // withEvent returns events plus e (see caseRow.Events on sharing).

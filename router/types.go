@@ -54,6 +54,21 @@ type EnqueueRequest struct {
 	// HandleTime is the queue's average handle time, which sizes the slots
 	// of a booking; zero means 5m.
 	HandleTime time.Duration
+	// History is the caller's earlier cases, newest first, as the API
+	// layer looked them up in the durable log for a trusted Identity (at
+	// most MaxHistory). A new case keeps them and its offers show them;
+	// a continued case keeps the history it was opened with.
+	History []PastCase
+	// Reopen brings back a closed case that CaseID names, from the durable
+	// log (no live contacts), when the router no longer holds it: the case
+	// opens again with its whole timeline and the new contact is a new leg
+	// of it. The API layer decides which closed cases may be reopened (the
+	// caller's proof, the window). Ignored when the case is live.
+	Reopen *CaseSnapshot
+	// PreviousCaseID links a new case to an earlier, closed one that the
+	// caller continued too late to reopen; the new case's first timeline
+	// entry names it (data previous_case_id).
+	PreviousCaseID string
 }
 
 // Target is where a transfer goes: exactly one of Queue and Agent.

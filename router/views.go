@@ -41,7 +41,7 @@ func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
 	return CaseView{
 		ID: c.ID, Identity: c.Identity, Caller: c.Caller, Context: c.Context.Clone(), Status: status,
 		CreatedAt: c.CreatedAt, Legs: slices.Clone(c.Legs), Events: events,
-		Agents: slices.Clone(c.Agents),
+		Agents: slices.Clone(c.Agents), History: clonePastCases(c.History), PreviousCaseID: c.PreviousCaseID,
 	}, nil
 }
 

@@ -37,6 +37,7 @@ type (
 	Snapshot              = cases.Snapshot
 	CaseSnapshot          = cases.CaseSnapshot
 	ContactSnapshot       = cases.ContactSnapshot
+	PastCase              = cases.PastCase
 	FieldError            = cases.FieldError
 	DuplicateContactError = cases.DuplicateContactError
 )
@@ -73,6 +74,7 @@ const (
 	RoleCitizen               = cases.RoleCitizen
 	RoleInterpreter           = cases.RoleInterpreter
 	MaxAging                  = cases.MaxAging
+	MaxHistory                = cases.MaxHistory
 	DefaultCallbackRetryAfter = cases.DefaultCallbackRetryAfter
 	EventContactCreated       = cases.EventContactCreated
 	EventQueued               = cases.EventQueued
@@ -92,6 +94,7 @@ const (
 	EventRequeued             = cases.EventRequeued
 	EventAgentState           = cases.EventAgentState
 	EventCaseClosed           = cases.EventCaseClosed
+	EventCaseReopened         = cases.EventCaseReopened
 	EventCallbackRequested    = cases.EventCallbackRequested
 	EventCallbackDue          = cases.EventCallbackDue
 	EventCallbackAttempt      = cases.EventCallbackAttempt
@@ -109,6 +112,7 @@ const (
 	CaseCallbackRequested     = cases.CaseCallbackRequested
 	CaseCallbackAttempt       = cases.CaseCallbackAttempt
 	CaseRecording             = cases.CaseRecording
+	CaseReopened              = cases.CaseReopened
 	CaseInterpreterRequested  = cases.CaseInterpreterRequested
 	InterpreterRequested      = cases.InterpreterRequested
 	InterpreterJoined         = cases.InterpreterJoined
@@ -131,3 +135,5 @@ func AsAgent(username string) Party { return cases.AsAgent(username) }
 
 // AsCitizen is the contact's citizen as a message author.
 func AsCitizen() Party { return cases.AsCitizen() }
+
+func clonePastCases(h []PastCase) []PastCase { return cases.ClonePastCases(h) }

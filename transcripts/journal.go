@@ -86,6 +86,9 @@ type Journal struct {
 	// committed mirrors state.committed for lock-free reads.
 	committed atomic.Uint64
 
+	// metrics, when registered, hear of every commit.
+	metrics *journalMetrics
+
 	// deliveries carries committed batches to the deliverer (Run starts
 	// it when Options.Deliver is set, and stops it before returning).
 	deliveries chan []cases.Event

@@ -15,7 +15,7 @@ import (
 )
 
 // Load reads every open case with its legs, timeline and live contacts, in
-// the shape router.Restore takes, for rebuilding the router on start. Run
+// the shape cases.Restore takes, for rebuilding the router on start. Run
 // it before Run starts writing. Offered contacts come back as offered: the
 // router returns them to their queue (offers do not survive a restart).
 func (j *Journal) Load(ctx context.Context) ([]cases.CaseSnapshot, error) {
@@ -126,6 +126,26 @@ func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]cases.CaseSnapshot, 
 		return nil, fmt.Errorf("read case events: %w", err)
 	}
 
+	byID := gather(open, contacts, legs, events)
+	out := make([]cases.CaseSnapshot, 0, len(open))
+	for _, c := range open {
+		s, err := snapshotOf(c, byID[c.ID])
+		if err != nil {
+			return nil, fmt.Errorf("case %s: %w", c.ID, err)
+		}
+		if len(s.Contacts) == 0 {
+			// The router closes a case in the transaction that ends its last
+			// leg, and a transaction commits whole: this should not happen.
+			j.log.Warn("case log: open case without a live contact; not restored", "case", c.ID)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// gather sorts rows read for the given cases into each case's parts.
+func gather(open []loadedCase, contacts []loadedContact, legs []loadedLeg, events []loadedEvent) map[string]*caseParts {
 	byID := make(map[string]*caseParts, len(open))
 	for _, c := range open {
 		byID[c.ID] = &caseParts{}
@@ -158,21 +178,7 @@ func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]cases.CaseSnapshot, 
 			p.events = append(p.events, e)
 		}
 	}
-	out := make([]cases.CaseSnapshot, 0, len(open))
-	for _, c := range open {
-		s, err := snapshotOf(c, byID[c.ID])
-		if err != nil {
-			return nil, fmt.Errorf("case %s: %w", c.ID, err)
-		}
-		if len(s.Contacts) == 0 {
-			// The router closes a case in the transaction that ends its last
-			// leg, and a transaction commits whole: this should not happen.
-			j.log.Warn("case log: open case without a live contact; not restored", "case", c.ID)
-			continue
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return byID
 }
 
 // caseParts gathers one case's rows.
@@ -227,6 +233,9 @@ func snapshotOf(c loadedCase, p *caseParts) (cases.CaseSnapshot, error) {
 		}
 		s.Events = append(s.Events, cases.CaseEvent{Seq: e.Seq, At: e.At.UTC(), Type: e.Type,
 			Actor: e.Actor, Text: e.Text, Data: data})
+		if e.Type == cases.CaseContactCreated && s.PreviousCaseID == "" && len(s.Events) == 1 {
+			s.PreviousCaseID = data["previous_case_id"] // a case's link is on its first entry
+		}
 	}
 	return s, nil
 }

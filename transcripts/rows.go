@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,7 +21,8 @@ import (
 //     each contact's last state: the rows are upserts, so the last wins);
 //   - contact_created also inserts its case unless it exists (a new case is
 //     created in the same router transaction as its first contact, so the
-//     contact carries everything the case row holds);
+//     contact carries everything the case row holds), and opens it again if
+//     the log holds it closed (a reopened case);
 //   - requeued keeps the leg that ended, since the contact row moves on to
 //     the new leg;
 //   - case_closed marks the case closed (an upsert, so a case row that is
@@ -187,6 +189,11 @@ func (j *Journal) rowsOf(batch []cases.Event) (batchRows, error) {
 			}
 			newCase[c.CaseID] = true
 			b.cases = append(b.cases, r)
+		}
+		if ev.Type == cases.EventContactCreated && len(b.closed) > 0 {
+			// A case closed earlier in this batch and reopened by this
+			// contact ends the batch open.
+			b.closed = slices.DeleteFunc(b.closed, func(r caseRow) bool { return r.ID == c.CaseID })
 		}
 		if ev.Type == cases.EventRequeued {
 			disposition := storable(ev.Data["disposition"])

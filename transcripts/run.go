@@ -124,6 +124,7 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	fail := func(err error) error {
 		return fmt.Errorf("case log batch %d-%d: %w", batch[0].Seq, batch[len(batch)-1].Seq, err)
 	}
+	start := time.Now()
 	rows, err := j.rowsOf(batch)
 	if err != nil {
 		return fail(err)
@@ -134,6 +135,7 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 		if err := j.writeRowsPG(wctx, nil, rows); err != nil {
 			return fail(err)
 		}
+		j.metrics.committed(len(batch), time.Since(start))
 		return nil
 	}
 	tx, err := j.db.BeginTxx(wctx, nil)
@@ -158,6 +160,7 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("commit: %w", err))
 	}
+	j.metrics.committed(len(batch), time.Since(start))
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,9 @@ type contactStatus struct {
 	// CallbackOffered: the caller may ask for a callback now (what the
 	// citizen's queued frame says, for a gateway's phone menu).
 	CallbackOffered bool `json:"callback_offered"`
+	// PreviousCaseID: the request continued a case that closed too long
+	// ago to reopen, and this new case links to it.
+	PreviousCaseID string `json:"previous_case_id,omitempty"`
 }
 
 func (s *Server) statusOf(c cases.ContactView) contactStatus {
@@ -171,6 +175,17 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		}
 		er.CaseProven = true
 	}
+	if req.CaseID != "" {
+		if err := s.continueClosed(r.Context(), &er); err != nil {
+			if errors.Is(err, transcripts.ErrNotFound) {
+				s.refuseCase(w, r, who, req.CaseID)
+			} else {
+				s.writeError(w, r, err)
+			}
+			return
+		}
+	}
+	er.History = s.earlierCases(r.Context(), er.Identity, req.CaseID)
 	if er.CallbackAt = req.callbackAt(); !er.CallbackAt.IsZero() {
 		er.HandleTime = s.handleTime(req.Queue) // sizes the slot; only a booking needs it
 	}
@@ -195,7 +210,65 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	st := s.statusOf(c)
 	st.CitizenToken = s.tokens.Token(c.ID)
 	st.CaseToken = s.tokens.CaseToken(c.CaseID)
+	st.PreviousCaseID = er.PreviousCaseID
 	writeJSON(w, http.StatusCreated, st)
+}
+
+// continueClosed prepares a request that continues case er.CaseID when
+// the router no longer holds it: the case closed. With the same proof an
+// open case needs (its continuation token, or the identity that opened it:
+// the gateway's number, the chat device), a case that closed within
+// --history-days reopens, and one that closed longer ago is linked from a
+// new case (previous_case_id). Without proof, or with history off, the
+// answer is transcripts.ErrNotFound: the same 404 as today's for a case
+// that is closed, someone else's or never was. A live case is left to the
+// router's own rule.
+func (s *Server) continueClosed(ctx context.Context, er *router.EnqueueRequest) error {
+	if _, err := s.router.Case(er.CaseID); !errors.Is(err, router.ErrNotFound) {
+		return nil
+	}
+	window := s.historyWindow()
+	if s.review == nil || window <= 0 {
+		return transcripts.ErrNotFound
+	}
+	snap, closed, err := s.review.ClosedCase(ctx, er.CaseID)
+	if err != nil {
+		return err
+	}
+	if !er.CaseProven && (snap.Identity == "" || snap.Identity != er.Identity) {
+		return transcripts.ErrNotFound
+	}
+	if !closed.Before(s.now().Add(-window)) {
+		er.Reopen, er.CaseProven = &snap, true
+		return nil
+	}
+	er.PreviousCaseID, er.CaseID, er.CaseProven = er.CaseID, "", false
+	return nil
+}
+
+// historyWindow is how far back earlier cases count (--history-days);
+// zero when history is off.
+func (s *Server) historyWindow() time.Duration {
+	return time.Duration(max(s.cfg.HistoryDays, 0)) * 24 * time.Hour
+}
+
+// earlierCases looks up the earlier cases of a returning caller, for the
+// offer to show: only by identity, which createContact takes from what is
+// asserted (the number a gateway gives, this server's device cookie),
+// never from a typed caller id. A look-up that fails costs the caller no
+// place in line: the contact goes ahead without history, and the failure
+// is logged.
+func (s *Server) earlierCases(ctx context.Context, identity, except string) []router.PastCase {
+	window := s.historyWindow()
+	if s.review == nil || window <= 0 || identity == "" {
+		return nil
+	}
+	h, err := s.review.Earlier(ctx, identity, s.now().Add(-window), except, router.MaxHistory)
+	if err != nil {
+		s.log.WarnContext(ctx, "earlier cases not looked up; the contact goes ahead without them", "err", err)
+		return nil
+	}
+	return h
 }
 
 // alreadyWaiting answers a caller who holds a live place in the queue
@@ -506,7 +579,9 @@ func (s *Server) getClosedCase(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return
 	}
 	entry := transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: id, Query: "view=closed", Outcome: transcripts.OutcomeOK}
-	if !t.Allowed(scope) {
+	if !t.Allowed(scope) && s.showsEarlierCase(p, id) {
+		entry.Query = "view=history"
+	} else if !t.Allowed(scope) {
 		part, ok := t.InterpreterPart(scope)
 		if !ok {
 			s.auditRefusal(r, p, transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: id})
@@ -522,10 +597,38 @@ func (s *Server) getClosedCase(w http.ResponseWriter, r *http.Request, p auth.Pr
 	writeJSON(w, http.StatusOK, maskCase(caseOfTimeline(t), p.PII))
 }
 
+// showsEarlierCase says whether agent p holds, or is offered, a live
+// contact whose case lists id among its caller's earlier cases: the agent
+// the returning caller reached may open those cases in full, each read
+// audited (docs/trust.md).
+func (s *Server) showsEarlierCase(p auth.Principal, id string) bool {
+	if p.Role != directory.RoleAgent {
+		return false
+	}
+	desk, err := s.router.Desk(p.Username)
+	if err != nil {
+		return false
+	}
+	lists := func(cs router.CaseView) bool {
+		return slices.ContainsFunc(cs.History, func(h router.PastCase) bool { return h.ID == id })
+	}
+	for _, a := range desk.Contacts {
+		if lists(a.Case) {
+			return true
+		}
+	}
+	for _, o := range desk.Offers {
+		if cs, err := s.router.OfferCase(o.ContactID); err == nil && lists(cs) {
+			return true
+		}
+	}
+	return false
+}
+
 // caseOfTimeline is a case from the log in the shape of a live one.
 func caseOfTimeline(t transcripts.Timeline) agents.CaseJSON {
 	at := func(v time.Time) *time.Time { return &v }
-	c := agents.CaseJSON{CaseID: t.CaseID, Status: t.Status, CreatedAt: at(t.StartedAt),
+	c := agents.CaseJSON{CaseID: t.CaseID, Status: t.Status, CreatedAt: at(t.StartedAt), PreviousCaseID: t.PreviousCaseID,
 		Caller: agents.CallerJSON{ID: t.Caller.ID, Name: t.Caller.Name, Language: t.Caller.Language},
 		Legs:   make([]agents.LegJSON, 0, len(t.Legs)), Events: make([]agents.CaseEventJSON, 0, len(t.Events))}
 	for _, l := range t.Legs {

@@ -24,6 +24,7 @@ import (
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 	"tellonce/stats"
+	"tellonce/transcripts"
 )
 
 // The test harness: a real server on a loopback listener over a fresh
@@ -87,6 +88,9 @@ type harness struct {
 	// toHub, once set (deliverToHub), hands every change's events to the
 	// server's WebSocket hub too, as the journal does after committing.
 	toHub *atomic.Bool
+	// journal, once set (withJournal), writes every change to the case
+	// log too, as in production.
+	journal *atomic.Pointer[transcripts.Journal]
 }
 
 // on returns the harness reporting to t (a subtest's), sharing everything
@@ -122,6 +126,7 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 	// The statistics hear every change, as the journal's Deliver tells them.
 	h.enders = &sync.Map{}
 	h.toHub = &atomic.Bool{}
+	h.journal = &atomic.Pointer[transcripts.Journal]{}
 	var err error
 	if h.hash, err = testHasher.Hash(testPassword); err != nil {
 		t.Fatal(err)
@@ -131,6 +136,9 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 		Tokens: auth.NewContactTokens([]byte("test-key-0123456789abcdef0123456")),
 		Stats:  true, Registry: h.reg, Instant: true,
 		Published: func(evs []router.Event) {
+			if j := h.journal.Load(); j != nil {
+				j.Publish(evs)
+			}
 			h.stats.Observe(evs)
 			if h.toHub.Load() {
 				h.server.Deliver(evs)

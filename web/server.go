@@ -59,6 +59,15 @@ type Config struct {
 	// ask starts a chat (the central civil-complaints line); when it is not
 	// a public chat queue, the first such queue is used.
 	CentralQueue string
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics off this server: it has a listener
+	// of its own (--metrics-addr).
+	MetricsElsewhere bool
+	// HistoryDays is how far back a returning caller's earlier cases are
+	// shown to the agent they reach, and how long a closed case may be
+	// reopened by continuing it; zero turns both off.
+	HistoryDays int
 }
 
 // Sockets are the WebSockets' settings an operator may tune.
@@ -91,6 +100,7 @@ func DefaultConfig() Config {
 		ChatBurst:      5,
 		ChatRefill:     20 * time.Second,
 		CentralQueue:   "gov110.general",
+		HistoryDays:    30,
 	}
 }
 

@@ -215,11 +215,15 @@ func TestStatsMetrics(t *testing.T) {
 			`tellonce_queue_waiting{agency="gov110",queue="gov110.general"} 1`,
 			`tellonce_queue_agents{agency="gov110",queue="gov110.general",state="offline"} 1`,
 			`tellonce_queue_light{agency="gov110",queue="gov110.general"} 2`,
-			`tellonce_queue_today_offered{agency="nts126",queue="nts126.tax"} 0`,
+			`tellonce_queue_staffed_agents{agency="nts126",queue="nts126.tax"} 0`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("/metrics lacks %s", want)
 			}
+		}
+		// Figures that start again at midnight are the API's, not gauges.
+		if strings.Contains(body, "tellonce_queue_today_") {
+			t.Error("/metrics exports a today gauge")
 		}
 	})
 }

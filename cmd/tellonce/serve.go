@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -17,7 +17,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"tellonce/auth"
@@ -69,7 +68,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(db.DB.DB, "tellonce"))
 	sessions := auth.NewSessions(db, cfg.web.SessionTTL, nil)
 	sessions.CacheLookups(cfg.sessionCache)
 	tokens, err := auth.LoadContactTokens(ctx, db)
@@ -80,11 +80,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.web.Addr)
+	ln, certs, err := listen(cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.web.Addr, err)
+		return err
 	}
 	defer ln.Close()
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+	}
 
 	// On PostgreSQL the servers elect one leader, which routes; on the
 	// embedded database the file lock made this server the only one.
@@ -104,8 +108,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		leadership = elector
 	}
 	terms := &termMetrics{}
-	front := relay.New(relay.Config{Leadership: leadership, Ready: db.Ready, Log: log,
-		Metrics: promhttp.HandlerFor(prometheus.Gatherers{reg, terms}, promhttp.HandlerOpts{})})
+	gatherers := prometheus.Gatherers{reg, terms}
+	var metricsPage http.Handler // nil: 404 here, served on --metrics-addr
+	if cfg.metricsAddr == "" {
+		metricsPage = web.MetricsHandler(gatherers, cfg.web.MetricsToken)
+	}
+	metrics, err := listenMetrics(cfg, gatherers, log)
+	if err != nil {
+		return err
+	}
+	front := relay.New(relay.Config{Leadership: leadership, Ready: db.Ready, Log: log, Metrics: metricsPage})
 	lead := func(ctx context.Context, fence func(context.Context, *sqlx.Tx) error) error {
 		return runLeader(ctx, leaderDeps{cfg: cfg, log: log, db: db, dir: dir, sessions: sessions, hasher: hasher,
 			tokens: tokens, review: review, front: front, metrics: terms, fence: fence})
@@ -128,7 +140,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			case <-tick.C:
 			}
 		}
-		fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, ln.Addr(), describeDB(cfg.db))
+		fmt.Fprintf(stdout, "tellonce %s is serving on %s://%s/ (storage: %s)\n", version, scheme, ln.Addr(), describeDB(cfg.db))
 		return serveFront(rest, ln, front, log)
 	})
 	g.Go(func() error {
@@ -140,6 +152,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	})
 	g.Go(func() error { return front.Run(rest) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
+	if certs != nil {
+		g.Go(func() error { return certs.Run(gctx) })
+	}
+	if metrics != nil {
+		g.Go(func() error { return metrics.Run(gctx) })
+	}
 	return ignoreCanceled(g.Wait())
 }
 
@@ -168,7 +186,7 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 	began := time.Now()
 	reg := prometheus.NewRegistry()
 	journal := transcripts.NewJournal(d.db, transcripts.Options{Log: d.log, Fence: d.fence})
-	rt, err := restoreRouter(ctx, d.dir, journal, d.cfg.grace, d.log)
+	rt, err := restoreRouter(ctx, d.dir, journal, d.review, d.cfg.web.HistoryDays, d.cfg.grace, d.log)
 	if err != nil {
 		return err
 	}
@@ -187,7 +205,20 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 	if err != nil {
 		return err
 	}
-	if err := journal.DeliverTo(srv.Deliver, st.Observe); err != nil {
+	flow, err := stats.NewCounters(reg)
+	if err != nil {
+		return err
+	}
+	var queueIDs []string
+	for _, q := range rt.Queues() {
+		queueIDs = append(queueIDs, q.ID)
+	}
+	flow.Zero(queueIDs)
+	reg.MustRegister(readiness(ctx, d.db), srv.Hub().Collector())
+	if err := journal.RegisterMetrics(reg); err != nil {
+		return err
+	}
+	if err := journal.DeliverTo(srv.Deliver, st.Observe, flow.Observe); err != nil {
 		return err
 	}
 
@@ -231,7 +262,8 @@ func ignoreCanceled(err error) error {
 
 // restoreRouter builds the live state: queues and agents from the
 // directory, open cases from the journal, in their original order.
-func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, grace time.Duration, log *slog.Logger) (*router.Router, error) {
+func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, review *transcripts.Review,
+	historyDays int, grace time.Duration, log *slog.Logger) (*router.Router, error) {
 	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: grace})
 	if err != nil {
 		return nil, err
@@ -242,6 +274,9 @@ func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcrip
 	}
 	cases, err := journal.Load(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := restoreHistory(ctx, review, historyDays, cases); err != nil {
 		return nil, err
 	}
 	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: cases}); err != nil {
@@ -382,4 +417,23 @@ func purgeSessions(ctx context.Context, s *auth.Sessions, log *slog.Logger) erro
 		case <-t.C:
 		}
 	}
+}
+
+// restoreHistory looks up again the earlier cases of each restored case's
+// caller (the log keeps the cases, not what an offer showed): offers after
+// a restart show a returning caller's history as they did before it, as
+// of now.
+func restoreHistory(ctx context.Context, review *transcripts.Review, historyDays int, cases []router.CaseSnapshot) error {
+	if historyDays <= 0 {
+		return nil
+	}
+	since := time.Now().Add(-time.Duration(historyDays) * 24 * time.Hour)
+	for i := range cases {
+		h, err := review.Earlier(ctx, cases[i].Identity, since, cases[i].ID, router.MaxHistory)
+		if err != nil {
+			return fmt.Errorf("earlier cases of case %s: %w", cases[i].ID, err)
+		}
+		cases[i].History = h
+	}
+	return nil
 }
