@@ -20,7 +20,7 @@ PKGS         ?= ./...
 TESTFLAGS    ?=
 TEST_TIMEOUT ?= 20m
 TESTOUT      ?= test-output
-DEPS         ?= postgres chromium sipp
+DEPS         ?= postgres chromium sipp systemd
 BENCH        ?= .
 BENCHFLAGS   ?=
 FUZZTIME     ?= 10s
@@ -37,7 +37,7 @@ help: ## show this list
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "variables: TESTFLAGS=... (e.g. -run=Foo -v)  PKGS=./internal/...  ARGS=... (run)"
-	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp\""
+	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp systemd\""
 
 build: ## go build -o bin/tellonce ./cmd/tellonce
 	$(GO) build -o bin/tellonce ./cmd/tellonce
@@ -123,8 +123,9 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s) each
 clean: ## remove bin/ and test output
 	rm -rf bin $(TESTOUT)
 
-drill: ## fault drills: SIGKILL the leader of a PostgreSQL pair 20 times, and the embedded server 20 times (DRILL_KILLS=20)
+drill: ## long runs: SIGKILL the leader of a PostgreSQL pair and the embedded server 20 times each (DRILL_KILLS=20); weekday-8 against Erlang
 	@scripts/install-deps postgres
 	@mkdir -p $(TESTOUT)
 	TELLONCE_DRILL_KILLS=$(DRILL_KILLS) scripts/with-postgres $(GO) test -count=1 -timeout 30m -v \
 		-run '^(TestFailoverDrill|TestEmbeddedKillRestartDrill)$$' ./cmd/tellonce/ 2>&1 | tee $(TESTOUT)/drill.log
+	$(GO) test -tags long -count=1 -timeout 30m -run '^TestWeekday8SeparateCentresAgreeWithErlang$$' ./simulation/ 2>&1 | tee -a $(TESTOUT)/drill.log
