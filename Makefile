@@ -20,26 +20,36 @@ PKGS         ?= ./...
 TESTFLAGS    ?=
 TEST_TIMEOUT ?= 20m
 TESTOUT      ?= test-output
-DEPS         ?= postgres chromium sipp
+DEPS         ?= postgres chromium sipp systemd
 BENCH        ?= .
 BENCHFLAGS   ?=
 FUZZTIME     ?= 10s
 ARGS         ?=
+DRILL_KILLS  ?= 20
 # staticcheck release 2026.2.2 is module version v0.8.2 (`@2026.2.2` is not a module version).
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
 
-.PHONY: help build run test test-short lint vet fmt-check staticcheck bench fuzz deps clean
+.PHONY: help build image run test test-short drill lint vet imports fmt-check staticcheck bench fuzz deps clean
 
 help: ## show this list
 	@echo "tellonce make targets:"
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "variables: TESTFLAGS=... (e.g. -run=Foo -v)  PKGS=./internal/...  ARGS=... (run)"
-	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp\""
+	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp systemd\""
 
 build: ## go build -o bin/tellonce ./cmd/tellonce
 	$(GO) build -o bin/tellonce ./cmd/tellonce
+
+# The first container tool found builds the image (Dockerfile, compose.yaml).
+CONTAINER ?= $(shell command -v docker || command -v podman)
+IMAGE     ?= tellonce:latest
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+image: ## build the container image IMAGE (default tellonce:latest) with docker or podman
+	@if [ -z "$(CONTAINER)" ]; then echo "image: no docker or podman found"; exit 1; fi
+	$(CONTAINER) build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 run: build ## build and run bin/tellonce serve --demo (embedded SQLite; ARGS=... appends flags)
 	./bin/tellonce serve --demo $(ARGS)
@@ -65,10 +75,14 @@ test: ## full suite: race detector, real PostgreSQL (scripts/with-postgres)
 test-short: ## go test -race, no cluster: PostgreSQL runs skip unless TELLONCE_TEST_POSTGRES is set
 	env -u CI $(GO) test -race $(TESTFLAGS) $(PKGS)
 
-lint: vet fmt-check staticcheck ## go vet + gofmt + staticcheck
+lint: vet fmt-check staticcheck imports ## go vet + gofmt + staticcheck + the import table of docs/architecture.md
 
 vet:
 	$(GO) vet $(PKGS)
+
+# A new import arrow between our packages fails here until docs/architecture.md allows it.
+imports:
+	$(GO) test -count=1 -run '^TestImportsFollowTheArchitecture$$' ./cmd/tellonce/
 
 fmt-check:
 	@files=$$(find . -type f -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' \
@@ -108,3 +122,10 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s) each
 
 clean: ## remove bin/ and test output
 	rm -rf bin $(TESTOUT)
+
+drill: ## long runs: SIGKILL the leader of a PostgreSQL pair and the embedded server 20 times each (DRILL_KILLS=20); weekday-8 against Erlang
+	@scripts/install-deps postgres
+	@mkdir -p $(TESTOUT)
+	TELLONCE_DRILL_KILLS=$(DRILL_KILLS) scripts/with-postgres $(GO) test -count=1 -timeout 30m -v \
+		-run '^(TestFailoverDrill|TestEmbeddedKillRestartDrill)$$' ./cmd/tellonce/ 2>&1 | tee $(TESTOUT)/drill.log
+	$(GO) test -tags long -count=1 -timeout 30m -run '^TestWeekday8SeparateCentresAgreeWithErlang$$' ./simulation/ 2>&1 | tee -a $(TESTOUT)/drill.log

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // watchAbsent takes waiting chats whose citizen has been gone longer than
@@ -38,10 +38,10 @@ func (h *Hub) expireAbsent(now time.Time) {
 	h.mu.Unlock()
 	for _, id := range due {
 		cv, err := h.r.Peek(id)
-		if err != nil || cv.Channel != router.ChannelChat {
+		if err != nil || cv.Channel != cases.ChannelChat {
 			continue
 		}
-		if _, err := h.r.LeaveAbsent(id); err != nil && !errors.Is(err, router.ErrConflict) && !errors.Is(err, router.ErrNotFound) {
+		if _, err := h.r.LeaveAbsent(id); err != nil && !errors.Is(err, cases.ErrConflict) && !errors.Is(err, cases.ErrNotFound) {
 			h.log.Warn("absent chat not taken out of line", "contact", id, "err", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/router"
 )
 
@@ -84,11 +85,12 @@ func (h *Hub) readyLocked(c *conn, seq uint64, hello []byte) {
 // helloOf builds the hello frame from a desk. Pending offers are read back
 // from the router; one that has gone meanwhile is left out (its
 // offer_revoked frame follows anyway).
-func (h *Hub) helloOf(desk router.Desk) helloFrame {
+func (h *Hub) helloOf(desk cases.Desk) helloFrame {
 	f := helloFrame{Type: "hello", Agent: agentOf(desk.Agent), State: string(desk.Agent.State),
 		Contacts: make([]assignmentJSON, 0, len(desk.Contacts)), Offers: make([]offerFrame, 0, len(desk.Offers))}
 	for _, a := range desk.Contacts {
-		f.Contacts = append(f.Contacts, assignmentJSON{Contact: ContactOf(a.Contact), Case: CaseOf(a.Case)})
+		f.Contacts = append(f.Contacts, assignmentJSON{Contact: ContactOf(a.Contact), Case: CaseOf(a.Case),
+			History: historyOf(a.Case.History)})
 	}
 	for _, o := range desk.Offers {
 		cv, err := h.r.Peek(o.ContactID)
@@ -120,21 +122,21 @@ func (h *Hub) handleAgentFrame(c *conn, data []byte) {
 	h.answer(c, ref, evs, err)
 }
 
-func (h *Hub) runAgentCommand(username string, cmd agentCommand) ([]router.Event, error) {
+func (h *Hub) runAgentCommand(username string, cmd agentCommand) ([]cases.Event, error) {
 	switch cmd.Type {
 	case "state":
-		return h.r.SetState(username, router.AgentState(cmd.State), cmd.Reason)
+		return h.r.SetState(username, cases.AgentState(cmd.State), cmd.Reason)
 	case "accept":
 		return h.r.Accept(username, cmd.OfferID)
 	case "decline":
 		return h.r.Decline(username, cmd.OfferID, cmd.Reason)
 	case "say":
-		return h.r.Say(router.AsAgent(username), cmd.ContactID, cmd.Text)
+		return h.r.Say(cases.AsAgent(username), cmd.ContactID, cmd.Text)
 	case "note":
 		return h.r.Note(username, cmd.CaseID, cmd.Text)
 	case "transfer":
 		to := router.Target{Queue: cmd.To.Queue, Agent: cmd.To.Agent}
-		_, evs, err := h.r.Transfer(username, cmd.ContactID, to, router.TransferMode(cmd.Mode), cmd.Note)
+		_, evs, err := h.r.Transfer(username, cmd.ContactID, to, cases.TransferMode(cmd.Mode), cmd.Note)
 		return evs, err
 	case "end":
 		if cmd.Callback != nil {

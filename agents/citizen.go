@@ -8,7 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // ServeCitizen runs a citizen's chat socket (GET /v1/contacts/{id}/ws);
@@ -47,7 +47,7 @@ type place struct {
 
 func (h *Hub) placeOf(contactID string) place {
 	cv, err := h.liveLeg(contactID)
-	if err != nil || cv.Status != router.StatusQueued {
+	if err != nil || cv.Status != cases.StatusQueued {
 		return place{}
 	}
 	n, ok, err := h.r.NearPosition(cv.ID)
@@ -72,16 +72,16 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 	}
 	h.attachCitizenLocked(c, cv.ID, cv.Queue)
 	c.caseID = cv.CaseID
-	c.callback = cv.Channel == router.ChannelCallback
+	c.callback = cv.Channel == cases.ChannelCallback
 	switch cv.Status {
-	case router.StatusScheduled:
+	case cases.StatusScheduled:
 		f, ok := retryFrame(&cv)
 		if !ok { // a booked time still to come
 			at := cv.Due.UTC()
 			f = citizenCallbackFrame{Type: "callback", Mode: "slot", At: &at}
 		}
 		h.enqueueLocked(c, encode(f))
-	case router.StatusAssigned:
+	case cases.StatusAssigned:
 		c.assigned = true
 		h.enqueueLocked(c, encode(h.agentJoined(cv.Agent, cv.Agency)))
 	default: // queued, or offered: position 0 means an agent is being connected
@@ -97,7 +97,7 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 			}
 		}
 		switch {
-		case cv.Status != router.StatusQueued:
+		case cv.Status != cases.StatusQueued:
 			h.sendQueuedLocked(c, 0, nil, false)
 		case pre.contactID == cv.ID:
 			// The line may have moved since pre was counted, while this
@@ -123,14 +123,14 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 // head of its line). The contact itself does not say which, since a
 // booked slot that falls due is queued like a kept place. A callback the
 // citizen did not ask for (a gateway's, a second-line one) has none.
-func (h *Hub) registeredCallback(cv router.ContactView) (citizenCallbackFrame, bool) {
+func (h *Hub) registeredCallback(cv cases.ContactView) (citizenCallbackFrame, bool) {
 	cs, err := h.r.Case(cv.CaseID)
 	if err != nil {
 		return citizenCallbackFrame{}, false
 	}
 	for i := len(cs.Events) - 1; i >= 0; i-- {
 		e := cs.Events[i]
-		if e.Type != router.CaseCallbackRequested || e.Data["contact_id"] != cv.ID {
+		if e.Type != cases.CaseCallbackRequested || e.Data["contact_id"] != cv.ID {
 			continue
 		}
 		f := citizenCallbackFrame{Type: "callback", Mode: e.Data["mode"]}
@@ -155,28 +155,28 @@ var errContactEnded = errors.New("contact ended")
 // until the target accepts). Only legs of the contact's own chain count
 // (its Origin): another contact on the same case — someone else who
 // continued it — is not this citizen's to follow.
-func (h *Hub) liveLeg(contactID string) (router.ContactView, error) {
+func (h *Hub) liveLeg(contactID string) (cases.ContactView, error) {
 	cv, err := h.r.Peek(contactID)
 	if err != nil {
-		return router.ContactView{}, err
+		return cases.ContactView{}, err
 	}
-	if cv.Status != router.StatusEnded {
+	if cv.Status != cases.StatusEnded {
 		return cv, nil
 	}
 	cs, err := h.r.Case(cv.CaseID)
 	if err != nil {
-		return router.ContactView{}, err
+		return cases.ContactView{}, err
 	}
 	for _, l := range cs.Legs {
 		if !l.EndedAt.IsZero() {
 			continue
 		}
-		if leg, err := h.r.Peek(l.ContactID); err == nil && leg.Status != router.StatusEnded &&
+		if leg, err := h.r.Peek(l.ContactID); err == nil && leg.Status != cases.StatusEnded &&
 			leg.WarmOf == "" && leg.ConferenceOf == "" && leg.Origin == cv.Origin {
 			return leg, nil
 		}
 	}
-	return router.ContactView{}, errContactEnded
+	return cases.ContactView{}, errContactEnded
 }
 
 func (h *Hub) attachCitizenLocked(c *conn, contactID, queue string) {
@@ -221,7 +221,7 @@ func (h *Hub) agentJoined(username, agency string) agentJoinedFrame {
 // a whole line of citizens); nil reads it here when needed. paced (a
 // refresh of a moving line), it holds back a step not worth a frame yet
 // (worthTelling) and reports that it did.
-func (h *Hub) sendQueuedLocked(c *conn, position int, q *router.QueueConfig, paced bool) (heldBack bool) {
+func (h *Hub) sendQueuedLocked(c *conn, position int, q *cases.QueueConfig, paced bool) (heldBack bool) {
 	f := queuedFrame{Type: "queued", Position: position, Light: "green"}
 	if h.cfg.Estimator != nil && position > 0 {
 		f.EstimatedWaitS, f.Light = h.cfg.Estimator.Estimate(c.queue, position)
@@ -372,11 +372,11 @@ func (h *Hub) refreshQueue(queue string) {
 			continue
 		}
 		if cv, err := h.r.Contact(id); err == nil && cv.Queue == queue &&
-			(cv.Status == router.StatusOffered || cv.Status == router.StatusQueued) {
+			(cv.Status == cases.StatusOffered || cv.Status == cases.StatusQueued) {
 			places[id] = cv.Position
 		}
 	}
-	var q *router.QueueConfig
+	var q *cases.QueueConfig
 	if cfg, err := h.r.Queue(queue); err == nil {
 		q = &cfg
 	}
@@ -471,17 +471,17 @@ func (h *Hub) handleCitizenFrame(c *conn, data []byte) {
 		h.replyError(c, ref, &frameError{Code: CodeConflict, Message: "the contact has ended"})
 		return
 	}
-	run := func(contactID string) ([]router.Event, error) {
+	run := func(contactID string) ([]cases.Event, error) {
 		if cmd.Type == "leave" {
 			return h.r.Abandon(contactID)
 		}
-		return h.r.Say(router.AsCitizen(), contactID, cmd.Text)
+		return h.r.Say(cases.AsCitizen(), contactID, cmd.Text)
 	}
 	evs, err := run(contactID)
 	// The socket moves to a transfer's new leg when the transfer's event
 	// arrives, after the journal has committed it: a frame that met the
 	// leg the transfer just ended acts on the case's live leg instead.
-	if errors.Is(err, router.ErrConflict) {
+	if errors.Is(err, cases.ErrConflict) {
 		if leg, lerr := h.liveLeg(contactID); lerr == nil && leg.ID != contactID {
 			evs, err = run(leg.ID)
 		}

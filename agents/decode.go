@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"tellonce/cases"
 	"tellonce/router"
 )
 
@@ -289,8 +290,8 @@ func decodeAgentFrame(data []byte) (agentCommand, json.RawMessage, *frameError) 
 func (c agentCommand) validate() *frameError {
 	switch c.Type {
 	case "state":
-		switch router.AgentState(c.State) {
-		case router.StateAvailable, router.StateBreak, router.StateOffline:
+		switch cases.AgentState(c.State) {
+		case cases.StateAvailable, cases.StateBreak, cases.StateOffline:
 		default:
 			return invalidf("state", "state must be available, break or offline")
 		}
@@ -313,7 +314,7 @@ func (c agentCommand) validate() *frameError {
 		if ferr := firstErr(bounded("to.queue", c.To.Queue, maxIDLen), bounded("to.agent", c.To.Agent, maxIDLen)); ferr != nil {
 			return ferr
 		}
-		if c.Mode != string(router.TransferCold) && c.Mode != string(router.TransferWarm) {
+		if c.Mode != string(cases.TransferCold) && c.Mode != string(cases.TransferWarm) {
 			return invalidf("mode", "mode must be cold or warm")
 		}
 		return bounded("note", c.Note, maxText)
@@ -458,8 +459,8 @@ func (c *gatewayCommand) validate() *frameError {
 		if ferr := idField("contact_id", c.ContactID); ferr != nil {
 			return ferr
 		}
-		switch router.PartyRole(c.Speaker) {
-		case router.RoleCitizen, router.RoleAgent, router.RoleInterpreter:
+		switch cases.PartyRole(c.Speaker) {
+		case cases.RoleCitizen, cases.RoleAgent, cases.RoleInterpreter:
 		default:
 			return invalidf("speaker", "speaker must be citizen, agent or interpreter")
 		}
@@ -485,8 +486,8 @@ func (c *gatewayCommand) validate() *frameError {
 }
 
 // recording is a valid recording frame's fields.
-func (c gatewayCommand) recording() router.Recording {
-	return router.Recording{File: c.File, Seconds: *c.Seconds, StartedAt: c.startedAt}
+func (c gatewayCommand) recording() cases.Recording {
+	return cases.Recording{File: c.File, Seconds: *c.Seconds, StartedAt: c.startedAt}
 }
 
 // validateRecording checks a recording frame and reads its started_at.

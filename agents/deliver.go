@@ -5,6 +5,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tellonce/cases"
 	"tellonce/router"
 )
 
@@ -16,7 +17,7 @@ import (
 // Events may be delivered a little after their commit, so the few router
 // reads here (positions, display names, a case's legs) see the state as it
 // is now; every frame they feed is a refresh that is right at that moment.
-func (h *Hub) Deliver(evs []router.Event) {
+func (h *Hub) Deliver(evs []cases.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range evs {
@@ -24,25 +25,25 @@ func (h *Hub) Deliver(evs []router.Event) {
 	}
 }
 
-func (h *Hub) deliverLocked(e *router.Event) {
+func (h *Hub) deliverLocked(e *cases.Event) {
 	switch e.Type {
-	case router.EventContactCreated:
+	case cases.EventContactCreated:
 		// An interpreter's voice leg is bridged into the citizen's call,
 		// not a call of its own.
-		if e.Contact != nil && e.Contact.Channel != router.ChannelChat && e.Contact.ConferenceOf == "" {
+		if e.Contact != nil && e.Contact.Channel != cases.ChannelChat && e.Contact.ConferenceOf == "" {
 			h.calls[e.ContactID] = e.Contact.Agency
 		}
-	case router.EventQueued, router.EventQueueChanged:
+	case cases.EventQueued, cases.EventQueueChanged:
 		h.queueMovedLocked(e.Queue)
-	case router.EventOffered:
+	case cases.EventOffered:
 		h.offeredLocked(e)
-	case router.EventOfferRevoked, router.EventDeclined, router.EventOfferTimeout:
+	case cases.EventOfferRevoked, cases.EventDeclined, cases.EventOfferTimeout:
 		h.withdrawnLocked(e)
-	case router.EventAccepted:
+	case cases.EventAccepted:
 		h.acceptedLocked(e)
-	case router.EventMessage:
+	case cases.EventMessage:
 		h.messageLocked(e)
-	case router.EventTranscript:
+	case cases.EventTranscript:
 		speaker, author := splitActor(e.Actor)
 		interp := e.Data["interpreter"]
 		if speaker == "agent" && interp != "" && author == interp {
@@ -55,15 +56,15 @@ func (h *Hub) deliverLocked(e *router.Event) {
 			f.ContactID = e.Data["interpreter_contact_id"]
 			h.toAgentLocked(interp, e.Seq, f)
 		}
-	case router.EventNote:
+	case cases.EventNote:
 		h.noteLocked(e)
-	case router.EventTransferred:
+	case cases.EventTransferred:
 		h.transferredLocked(e)
-	case router.EventTransferFailed:
+	case cases.EventTransferFailed:
 		h.toAgentLocked(e.Agent, e.Seq, transferFailedFrame{Type: "transfer_failed", ContactID: e.ContactID, Reason: e.Reason})
-	case router.EventEnded, router.EventAbandoned:
+	case cases.EventEnded, cases.EventAbandoned:
 		h.endedLocked(e)
-	case router.EventRequeued:
+	case cases.EventRequeued:
 		// The agent lost the contact after the reconnect grace; the
 		// citizen is waiting again and hears the position from the
 		// queue_changed event that follows.
@@ -82,31 +83,31 @@ func (h *Hub) deliverLocked(e *router.Event) {
 		if f, ok := retryFrame(e.Contact); ok {
 			h.toCitizensLocked(e.ContactID, f)
 		}
-	case router.EventAgentState:
+	case cases.EventAgentState:
 		h.agentStateLocked(e)
-	case router.EventInterpreter:
+	case cases.EventInterpreter:
 		h.interpreterLocked(e)
-	case router.EventCallbackRequested:
+	case cases.EventCallbackRequested:
 		h.callbackRequestedLocked(e)
-	case router.EventCallbackAttempt:
+	case cases.EventCallbackAttempt:
 		h.toAgentLocked(e.Agent, e.Seq, callbackResultFrame{Type: "callback_result", ContactID: e.ContactID,
 			Result: e.Reason, Attempt: caseData(e, "attempt")})
-	case router.EventCallbackDue:
+	case cases.EventCallbackDue:
 		h.queueMovedLocked(e.Queue)
 	}
 }
 
 // retryFrame is the callback frame of a callback whose call went
 // unanswered and that waits to be tried again at its due time.
-func retryFrame(cv *router.ContactView) (citizenCallbackFrame, bool) {
-	if cv == nil || cv.Status != router.StatusScheduled || cv.Attempts == 0 {
+func retryFrame(cv *cases.ContactView) (citizenCallbackFrame, bool) {
+	if cv == nil || cv.Status != cases.StatusScheduled || cv.Attempts == 0 {
 		return citizenCallbackFrame{}, false
 	}
 	at := cv.Due.UTC()
 	return citizenCallbackFrame{Type: "callback", Mode: "retry", At: &at}, true
 }
 
-func caseData(e *router.Event, key string) string {
+func caseData(e *cases.Event, key string) string {
 	if e.CaseEvent == nil {
 		return ""
 	}
@@ -115,7 +116,7 @@ func caseData(e *router.Event, key string) string {
 
 // interpreterLocked tells the contact's agent, its citizen and (for a
 // call) its gateway how the interpreter stands.
-func (h *Hub) interpreterLocked(e *router.Event) {
+func (h *Hub) interpreterLocked(e *cases.Event) {
 	interp, legID := e.Data["interpreter"], e.Data["interpreter_contact_id"]
 	name := interp
 	if interp != "" {
@@ -125,14 +126,14 @@ func (h *Hub) interpreterLocked(e *router.Event) {
 	}
 	h.toAgentLocked(e.Agent, e.Seq, interpreterFrame{Type: "interpreter", ContactID: e.ContactID, State: e.Reason,
 		InterpreterContactID: legID, Interpreter: interp, InterpreterName: name, Language: e.Data["language"], Queue: e.Queue})
-	if e.Reason == router.InterpreterRequested {
+	if e.Reason == cases.InterpreterRequested {
 		return
 	}
 	h.toCitizensLocked(e.ContactID, citizenInterpreterFrame{Type: "interpreter", State: e.Reason,
 		AgentName: name, Language: e.Data["language"]})
 	if carrier, isCall := h.callAgencyLocked(e.ContactID, nil); isCall {
 		typ := "conference"
-		if e.Reason == router.InterpreterLeft {
+		if e.Reason == cases.InterpreterLeft {
 			typ = "conference_ended"
 		}
 		f := conferenceFrame{Type: typ, ContactID: e.ContactID, InterpreterContactID: legID, Agent: interp}
@@ -146,7 +147,7 @@ func (h *Hub) interpreterLocked(e *router.Event) {
 // callbackRequestedLocked confirms a callback to the citizen and, for a
 // chat that became a callback, starts treating it as a call, so the
 // gateway dials it when an agent accepts.
-func (h *Hub) callbackRequestedLocked(e *router.Event) {
+func (h *Hub) callbackRequestedLocked(e *cases.Event) {
 	if e.Contact == nil {
 		return
 	}
@@ -165,7 +166,7 @@ func (h *Hub) callbackRequestedLocked(e *router.Event) {
 	h.queueMovedLocked(e.Queue)
 }
 
-func (h *Hub) offeredLocked(e *router.Event) {
+func (h *Hub) offeredLocked(e *cases.Event) {
 	h.offers[e.ContactID] = pendingOffer{agent: e.Agent, offerID: e.OfferID, caseID: e.CaseID}
 	if e.Contact == nil || e.Case == nil {
 		return
@@ -174,24 +175,25 @@ func (h *Hub) offeredLocked(e *router.Event) {
 }
 
 // withdrawnLocked handles an offer that is gone without an accept.
-func (h *Hub) withdrawnLocked(e *router.Event) {
+func (h *Hub) withdrawnLocked(e *cases.Event) {
 	if po, ok := h.offers[e.ContactID]; ok && po.offerID == e.OfferID {
 		delete(h.offers, e.ContactID)
 	}
 	reason := e.Reason
 	switch e.Type {
-	case router.EventDeclined:
+	case cases.EventDeclined:
 		reason = "declined"
-	case router.EventOfferTimeout:
+	case cases.EventOfferTimeout:
 		reason = "offer_timeout"
 	}
 	h.toAgentLocked(e.Agent, e.Seq, offerRevokedFrame{Type: "offer_revoked", OfferID: e.OfferID, Reason: reason})
 }
 
-func (h *Hub) acceptedLocked(e *router.Event) {
+func (h *Hub) acceptedLocked(e *cases.Event) {
 	delete(h.offers, e.ContactID)
 	if e.Contact != nil && e.Case != nil {
-		h.toAgentLocked(e.Agent, e.Seq, assignedFrame{Type: "assigned", Contact: ContactOf(*e.Contact), Case: CaseOf(*e.Case)})
+		h.toAgentLocked(e.Agent, e.Seq, assignedFrame{Type: "assigned", Contact: ContactOf(*e.Contact), Case: CaseOf(*e.Case),
+			History: historyOf(e.Case.History)})
 	}
 	if conns := h.citizens[e.ContactID]; len(conns) > 0 {
 		agency := ""
@@ -213,7 +215,7 @@ func (h *Hub) acceptedLocked(e *router.Event) {
 	if !isCall || e.Contact == nil {
 		return
 	}
-	if e.Contact.Channel == router.ChannelCallback {
+	if e.Contact.Channel == cases.ChannelCallback {
 		h.toGatewaysLocked(carrier, e.Seq, dialFrame{Type: "dial", ContactID: e.ContactID, Number: e.Contact.CallbackNumber, Agent: e.Agent})
 		return
 	}
@@ -224,7 +226,7 @@ func (h *Hub) acceptedLocked(e *router.Event) {
 // messageLocked sends a message of a contact to its agent, its joined
 // interpreter (on the interpreter's own leg) and its citizen. An
 // interpreter's words say from "interpreter".
-func (h *Hub) messageLocked(e *router.Event) {
+func (h *Hub) messageLocked(e *cases.Event) {
 	from, author := splitActor(e.Actor)
 	interp := e.Data["interpreter"]
 	if from == "agent" && interp != "" && author == interp {
@@ -259,7 +261,7 @@ func (h *Hub) messageLocked(e *router.Event) {
 // author, agents holding one of its live legs and agents it is offered to.
 // Notes never reach citizens, nor interpreters: they interpret, and may
 // work for another agency.
-func (h *Hub) noteLocked(e *router.Event) {
+func (h *Hub) noteLocked(e *cases.Event) {
 	to := map[string]struct{}{e.Agent: {}}
 	interpreting := map[string]bool{} // interpreter legs' contact ids
 	if cs, err := h.r.Case(e.CaseID); err == nil {
@@ -294,7 +296,7 @@ func (h *Hub) noteLocked(e *router.Event) {
 //
 // A callback filed by the agent (Reason "callback") moves nobody: the
 // citizen heard ended and the call was hung up; the callback is a new call.
-func (h *Hub) transferredLocked(e *router.Event) {
+func (h *Hub) transferredLocked(e *cases.Event) {
 	if (e.Contact != nil && e.Contact.WarmOf != "") || e.Reason == "callback" {
 		return
 	}
@@ -332,7 +334,7 @@ func (h *Hub) transferredLocked(e *router.Event) {
 // the agent's hangup) is not hung up again. The agent hears a caller's
 // hangup as "abandoned", as before calls in progress ended rather than
 // were abandoned: the desk says the caller left.
-func (h *Hub) endedLocked(e *router.Event) {
+func (h *Hub) endedLocked(e *cases.Event) {
 	byPhone := e.Data["reason"]
 	if po, ok := h.offers[e.ContactID]; ok {
 		delete(h.offers, e.ContactID)
@@ -353,12 +355,12 @@ func (h *Hub) endedLocked(e *router.Event) {
 	// A contact abandoned by the centre (an agent, a supervisor ending it
 	// over REST) is not the caller leaving: the citizen hears it closed,
 	// and the gateway hangs the call up.
-	byCentre := e.Type == router.EventAbandoned && endedByCentre(e.Actor)
+	byCentre := e.Type == cases.EventAbandoned && endedByCentre(e.Actor)
 	reason := "completed"
 	switch {
 	case byCentre:
 		reason = "closed"
-	case e.Type == router.EventAbandoned, byPhone == router.EndCallerHangup:
+	case e.Type == cases.EventAbandoned, byPhone == router.EndCallerHangup:
 		reason = "left"
 	case e.Reason == "callback_filed":
 		reason = "callback"
@@ -370,7 +372,7 @@ func (h *Hub) endedLocked(e *router.Event) {
 	// The gateway hangs up calls the agent side ended; a warm-transfer leg
 	// that ends ("transfer_…") was never bridged, and after an abandon the
 	// caller is gone already.
-	if isCall && byPhone == "" && (e.Type == router.EventEnded && !strings.HasPrefix(e.Reason, "transfer_") || byCentre) {
+	if isCall && byPhone == "" && (e.Type == cases.EventEnded && !strings.HasPrefix(e.Reason, "transfer_") || byCentre) {
 		h.toGatewaysLocked(carrier, e.Seq, hangupFrame{Type: "hangup", ContactID: e.ContactID})
 	}
 }
@@ -382,7 +384,7 @@ func endedByCentre(actor string) bool {
 	return role == "agent" || role == "supervisor" || role == "admin"
 }
 
-func (h *Hub) agentStateLocked(e *router.Event) {
+func (h *Hub) agentStateLocked(e *cases.Event) {
 	if e.AgentView == nil {
 		return
 	}

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Server frames. Each is a struct so that the wire shape is written down in
@@ -47,6 +47,8 @@ type agentJSON struct {
 type assignmentJSON struct {
 	Contact ContactJSON `json:"contact"`
 	Case    CaseJSON    `json:"case"`
+	// History is the caller's earlier cases (a returning caller only).
+	History []PastCaseJSON `json:"history,omitempty"`
 }
 
 type helloFrame struct {
@@ -65,6 +67,9 @@ type offerFrame struct {
 	Contact   ContactJSON `json:"contact"`
 	Case      CaseJSON    `json:"case"`
 	ExpiresAt time.Time   `json:"expires_at"`
+	// History is the caller's earlier cases, newest first (a returning
+	// caller with an asserted identity only).
+	History []PastCaseJSON `json:"history,omitempty"`
 }
 
 type offerRevokedFrame struct {
@@ -77,6 +82,8 @@ type assignedFrame struct {
 	Type    string      `json:"type"` // "assigned"
 	Contact ContactJSON `json:"contact"`
 	Case    CaseJSON    `json:"case"`
+	// History: as the offer's.
+	History []PastCaseJSON `json:"history,omitempty"`
 }
 
 type agentMessageFrame struct {
@@ -280,11 +287,12 @@ func encode(v any) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
-func agentOf(v router.AgentView) agentJSON {
+func agentOf(v cases.AgentView) agentJSON {
 	return agentJSON{Username: v.Username, Name: v.Name, Agency: v.Agency, State: string(v.State),
 		Chosen: string(v.Chosen), Reason: v.Reason, MaxChats: v.MaxChats}
 }
 
-func offerOf(offerID string, expires time.Time, c router.ContactView, cs router.CaseView) offerFrame {
-	return offerFrame{Type: "offer", OfferID: offerID, Contact: ContactOf(c), Case: CaseOf(cs), ExpiresAt: expires.UTC()}
+func offerOf(offerID string, expires time.Time, c cases.ContactView, cs cases.CaseView) offerFrame {
+	return offerFrame{Type: "offer", OfferID: offerID, Contact: ContactOf(c), Case: CaseOf(cs), ExpiresAt: expires.UTC(),
+		History: historyOf(cs.History)}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tellonce/auth"
-	"tellonce/router"
+	"tellonce/cases"
 	"tellonce/switchboard"
 )
 
@@ -66,10 +66,10 @@ func (h *Hub) startGateway(c *conn) bool {
 		}
 		g := gatewayCallJSON{ContactID: cv.ID, CaseID: cv.CaseID, Queue: cv.Queue, Agency: cv.Agency,
 			Channel: string(cv.Channel), Status: string(cv.Status)}
-		if cv.Status == router.StatusAssigned {
+		if cv.Status == cases.StatusAssigned {
 			g.Agent, g.Phone = cv.Agent, h.phoneOf(cv.Agent)
 		}
-		if cv.Channel == router.ChannelCallback {
+		if cv.Channel == cases.ChannelCallback {
 			g.Number = cv.CallbackNumber
 		}
 		f.Calls = append(f.Calls, g)
@@ -100,11 +100,11 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 		h.replyError(c, ref, ferr)
 		return
 	}
-	var evs []router.Event
+	var evs []cases.Event
 	var err error
 	switch cmd.Type {
 	case "transcript":
-		evs, err = h.r.Transcript(cmd.ContactID, router.PartyRole(cmd.Speaker), cmd.Text)
+		evs, err = h.r.Transcript(cmd.ContactID, cases.PartyRole(cmd.Speaker), cmd.Text)
 	case "hangup":
 		evs, err = h.r.CallerHangup(cmd.ContactID)
 	case "dial_result":
@@ -115,7 +115,7 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 		evs, err = h.r.AgentHangup(cmd.ContactID)
 	case "recording":
 		evs, err = h.r.Record(cmd.ContactID, "gateway:"+c.username, cmd.recording())
-		if errors.Is(err, router.ErrNotFound) && h.cfg.ClosedCases != nil {
+		if errors.Is(err, cases.ErrNotFound) && h.cfg.ClosedCases != nil {
 			h.recordClosed(c, ref, cmd) // the case closed meanwhile
 			return
 		}
@@ -135,7 +135,7 @@ func (h *Hub) recordClosed(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 		return
 	}
 	err := h.cfg.ClosedCases.AppendRecording(ctx, c.agency, cmd.ContactID, "gateway:"+c.username, cmd.recording())
-	if errors.Is(err, router.ErrNotFound) {
+	if errors.Is(err, cases.ErrNotFound) {
 		h.refusedIDs(c, cmd.Type, cmd.ContactID, "", "")
 		h.replyError(c, ref, &frameError{Code: CodeNotFound, Message: "contact " + cmd.ContactID + ": not found"})
 		return
@@ -158,13 +158,13 @@ func (h *Hub) recordClosed(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 	notFound := &frameError{Code: CodeNotFound, Message: "contact " + contactID + ": not found"}
 	cv, err := h.r.Peek(contactID)
-	if errors.Is(err, router.ErrNotFound) {
+	if errors.Is(err, cases.ErrNotFound) {
 		return notFound // worded as for one it may not act on
 	}
 	if err != nil {
 		return h.errorOf(err)
 	}
-	if cv.Channel == router.ChannelChat {
+	if cv.Channel == cases.ChannelChat {
 		return notFound
 	}
 	if agency == "" || cv.Agency == agency {
@@ -179,7 +179,7 @@ func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 	// After a restart the carrier is no longer remembered: the call is
 	// carried by the gateway that took it, the agency of its chain's first
 	// leg — not by every agency the case ever passed through.
-	if cs, err := h.r.Case(cv.CaseID); err == nil && slices.ContainsFunc(cs.Legs, func(l router.Leg) bool {
+	if cs, err := h.r.Case(cv.CaseID); err == nil && slices.ContainsFunc(cs.Legs, func(l cases.Leg) bool {
 		return l.ContactID == cv.Origin && l.Agency == agency
 	}) {
 		return nil
@@ -191,7 +191,7 @@ func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 // contact: recorded when the contact was created (and carried over by
 // transfers), else — after a restart — the contact's own agency. ok is
 // false for chats.
-func (h *Hub) callAgencyLocked(contactID string, v *router.ContactView) (string, bool) {
+func (h *Hub) callAgencyLocked(contactID string, v *cases.ContactView) (string, bool) {
 	if a, ok := h.calls[contactID]; ok {
 		return a, true
 	}
@@ -202,7 +202,7 @@ func (h *Hub) callAgencyLocked(contactID string, v *router.ContactView) (string,
 		}
 		v = &cv
 	}
-	if v.Channel == router.ChannelChat {
+	if v.Channel == cases.ChannelChat {
 		return "", false
 	}
 	return v.Agency, true

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/router"
 	"tellonce/switchboard"
 )
@@ -91,9 +92,9 @@ type Config struct {
 // ClosedCases appends to the durable log of a closed case.
 type ClosedCases interface {
 	// AppendRecording adds the recording entry of contactID's leg, for a
-	// gateway of gatewayAgency ("" for all), durably; router.ErrNotFound
-	// outside its reach, router.ErrConflict for a leg nobody answered.
-	AppendRecording(ctx context.Context, gatewayAgency, contactID, actor string, rec router.Recording) error
+	// gateway of gatewayAgency ("" for all), durably; cases.ErrNotFound
+	// outside its reach, cases.ErrConflict for a leg nobody answered.
+	AppendRecording(ctx context.Context, gatewayAgency, contactID, actor string, rec cases.Recording) error
 }
 
 // SessionChecker reads sessions back from the database; auth.Sessions
@@ -389,7 +390,7 @@ func (h *Hub) finish(c *conn) {
 	if current && c.connected && !closing {
 		_, err := h.r.Disconnect(c.username)
 		switch {
-		case errors.Is(err, router.ErrNotFound): // removed meanwhile: nothing to disconnect
+		case errors.Is(err, cases.ErrNotFound): // removed meanwhile: nothing to disconnect
 		case err != nil:
 			h.log.Warn("agent disconnect", "agent", c.username, "err", err)
 		}
@@ -400,7 +401,7 @@ func (h *Hub) finish(c *conn) {
 // an error frame, or — once the events are durable — an ack. A frame
 // without id gets no ack (there is nothing to refer to) but still waits,
 // so one connection's changes become durable in the order they were sent.
-func (h *Hub) answer(c *conn, ref json.RawMessage, evs []router.Event, err error) {
+func (h *Hub) answer(c *conn, ref json.RawMessage, evs []cases.Event, err error) {
 	if err != nil {
 		h.replyError(c, ref, h.errorOf(err))
 		return

@@ -77,7 +77,8 @@ func maskedFrame(v any, pii bool) any {
 	case helloFrame:
 		contacts := make([]assignmentJSON, len(f.Contacts))
 		for i, a := range f.Contacts {
-			contacts[i] = assignmentJSON{Contact: MaskContact(a.Contact, pii), Case: MaskCase(a.Case, pii)}
+			contacts[i] = assignmentJSON{Contact: MaskContact(a.Contact, pii), Case: MaskCase(a.Case, pii),
+				History: maskHistory(a.History, pii)}
 		}
 		offers := make([]offerFrame, len(f.Offers))
 		for i, o := range f.Offers {
@@ -87,9 +88,11 @@ func maskedFrame(v any, pii bool) any {
 		return f
 	case offerFrame:
 		f.Contact, f.Case = MaskContact(f.Contact, pii), MaskCase(f.Case, pii)
+		f.History = maskHistory(f.History, pii)
 		return f
 	case assignedFrame:
 		f.Contact, f.Case = MaskContact(f.Contact, pii), MaskCase(f.Case, pii)
+		f.History = maskHistory(f.History, pii)
 		return f
 	case agentMessageFrame:
 		f.Text = privacy.Mask(f.Text, pii)

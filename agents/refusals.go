@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"tellonce/auth"
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Refusal is a frame refused on a contact, case or offer that exists but
@@ -35,7 +35,7 @@ func (h *Hub) clientAddr(r *http.Request) string {
 // refused reports a refused frame of c, if err is a refusal ("not
 // found" for the sender) of something that exists.
 func (h *Hub) refused(c *conn, frame, contactID, caseID, offerID string, err error) {
-	if h.cfg.Refused == nil || !errors.Is(err, router.ErrNotFound) && !errors.Is(err, router.ErrForbidden) {
+	if h.cfg.Refused == nil || !errors.Is(err, cases.ErrNotFound) && !errors.Is(err, cases.ErrForbidden) {
 		return
 	}
 	h.refusedIDs(c, frame, contactID, caseID, offerID)

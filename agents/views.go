@@ -3,7 +3,7 @@ package agents
 import (
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // The JSON shapes of contacts and cases, as the contract writes them in
@@ -91,10 +91,12 @@ type CaseJSON struct {
 	Legs         []LegJSON       `json:"legs"`
 	Events       []CaseEventJSON `json:"events"`
 	TransferNote *CaseEventJSON  `json:"transfer_note,omitempty"`
+	// PreviousCaseID is the closed case this one continues, if any.
+	PreviousCaseID string `json:"previous_case_id,omitempty"`
 }
 
 // ContactOf maps a router contact view to its JSON shape.
-func ContactOf(v router.ContactView) ContactJSON {
+func ContactOf(v cases.ContactView) ContactJSON {
 	return ContactJSON{
 		ContactID: v.ID, CaseID: v.CaseID, Queue: v.Queue, Agency: v.Agency,
 		Channel: string(v.Channel), Status: string(v.Status), Caller: callerOf(v.Caller),
@@ -107,10 +109,10 @@ func ContactOf(v router.ContactView) ContactJSON {
 }
 
 // CaseOf maps a router case view to its JSON shape.
-func CaseOf(v router.CaseView) CaseJSON {
+func CaseOf(v cases.CaseView) CaseJSON {
 	out := CaseJSON{
 		CaseID: v.ID, Caller: callerOf(v.Caller), Status: v.Status, CreatedAt: timeOf(v.CreatedAt),
-		Legs: make([]LegJSON, 0, len(v.Legs)), Events: make([]CaseEventJSON, 0, len(v.Events)),
+		PreviousCaseID: v.PreviousCaseID, Legs: make([]LegJSON, 0, len(v.Legs)), Events: make([]CaseEventJSON, 0, len(v.Events)),
 	}
 	for _, l := range v.Legs {
 		out.Legs = append(out.Legs, LegJSON{
@@ -129,16 +131,16 @@ func CaseOf(v router.CaseView) CaseJSON {
 	return out
 }
 
-func caseEventOf(e router.CaseEvent) CaseEventJSON {
+func caseEventOf(e cases.CaseEvent) CaseEventJSON {
 	return CaseEventJSON{Seq: e.Seq, At: timeOf(e.At), Type: e.Type, Actor: e.Actor, Text: e.Text, Data: e.Data}
 }
 
-func callerOf(c router.Caller) CallerJSON {
+func callerOf(c cases.Caller) CallerJSON {
 	return CallerJSON{ID: c.ID, Name: c.Name, Language: c.Language}
 }
 
 // contextOf never yields null lists, so consoles can iterate without checks.
-func contextOf(c router.ContactContext) ContextJSON {
+func contextOf(c cases.ContactContext) ContextJSON {
 	out := ContextJSON{Summary: c.Summary, IVR: c.IVR, Attributes: c.Attributes}
 	if out.IVR == nil {
 		out.IVR = []string{}

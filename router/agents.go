@@ -8,31 +8,6 @@ import (
 
 const maxReasonLen = 200
 
-// Validate checks an agent profile.
-func (p AgentProfile) Validate() error {
-	if err := checkID("username", p.Username); err != nil {
-		return err
-	}
-	if p.Agency != "" {
-		if err := checkID("agency", p.Agency); err != nil {
-			return err
-		}
-	}
-	if err := checkSkills("skills", p.Skills); err != nil {
-		return err
-	}
-	if err := checkSkills("queues", p.Queues); err != nil {
-		return err
-	}
-	if p.MaxChats < 0 || p.MaxChats > 100 {
-		return invalid("max_chats", "must be 0-100")
-	}
-	if len(p.Phone) > maxPhoneLen {
-		return invalid("phone", "is longer than %d bytes", maxPhoneLen)
-	}
-	return nil
-}
-
 // UpsertAgent creates an agent (offline, disconnected) or replaces an
 // existing agent's profile keeping their live state and contacts.
 func (r *Router) UpsertAgent(p AgentProfile) ([]Event, error) {
@@ -40,10 +15,10 @@ func (r *Router) UpsertAgent(p AgentProfile) ([]Event, error) {
 		return nil, fmt.Errorf("upsert agent %s: %w", p.Username, err)
 	}
 	return r.write(func(w *writer) error {
-		row := &agentRow{AgentProfile: p.clone(), State: StateOffline, StateSince: w.now, IdleSince: w.now}
+		row := &agentRow{AgentProfile: p.Clone(), State: StateOffline, StateSince: w.now, IdleSince: w.now}
 		if old, err := getAgent(w.txn, p.Username); err == nil {
 			row = old.copy()
-			row.AgentProfile = p.clone()
+			row.AgentProfile = p.Clone()
 		}
 		if err := w.putAgent(row); err != nil {
 			return err

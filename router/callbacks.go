@@ -77,7 +77,7 @@ func (r *Router) CallbackSlots(queue string, handleTime time.Duration) ([]Slot, 
 		if err != nil {
 			return err
 		}
-		if !hasChannel(q.Channels, ChannelCallback) || q.interpreters() {
+		if !hasChannel(q.Channels, ChannelCallback) || q.Interpreters() {
 			return invalid("queue", "queue %s does not offer callbacks", q.ID)
 		}
 		out, err = r.slotsOf(txn, q, handleTime, r.clock.Now())
@@ -269,7 +269,7 @@ func (w *writer) dueTxn(c *contactRow) error {
 	// measure from the promised time.
 	n.Status, n.Head, n.Slot, n.Due, n.EnqueuedAt = StatusQueued, c.Slot, false, time.Time{}, c.Due
 	q, err := getQueue(w.txn, c.Queue)
-	n.Widened = err != nil || q.strategy() != StrategyBestSkill || q.WidenAfter <= 0
+	n.Widened = err != nil || q.EffectiveStrategy() != StrategyBestSkill || q.WidenAfter <= 0
 	if err := w.putContact(n); err != nil {
 		return err
 	}
@@ -348,7 +348,7 @@ func (w *writer) callbackResultTxn(username, contactID, result string) error {
 	if err := w.putContact(n); err != nil {
 		return err
 	}
-	return w.requeueTxn(n, result, w.now.Add(q.callbackRetryAfter()))
+	return w.requeueTxn(n, result, w.now.Add(q.EffectiveCallbackRetryAfter()))
 }
 
 // FollowUp is a second-line callback: the agent ends the contact and files
@@ -401,7 +401,7 @@ func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*conta
 	} else if err != nil {
 		return nil, err
 	}
-	if !hasChannel(q.Channels, ChannelCallback) || q.interpreters() {
+	if !hasChannel(q.Channels, ChannelCallback) || q.Interpreters() {
 		return nil, invalid("callback.queue", "queue %s does not take callbacks", q.ID)
 	}
 	number := f.Number

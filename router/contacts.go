@@ -24,7 +24,7 @@ const (
 
 // Validate checks an enqueue request without looking at router state.
 func (req EnqueueRequest) Validate() error {
-	if !req.Channel.valid() {
+	if !req.Channel.Valid() {
 		return invalid("channel", "must be voice, chat or callback")
 	}
 	if err := checkID("queue", req.Queue); err != nil {
@@ -42,7 +42,7 @@ func (req EnqueueRequest) Validate() error {
 	if req.Priority < 0 || req.Priority > maxPriority {
 		return invalid("priority", "must be 0-%d", maxPriority)
 	}
-	if err := req.Context.validate(); err != nil {
+	if err := validateContext(req.Context); err != nil {
 		return err
 	}
 	if n := req.CallbackNumber; n != "" && (len(n) < 3 || len(n) > 32 || strings.Trim(n, "+0123456789") != "") {
@@ -62,13 +62,27 @@ func (req EnqueueRequest) Validate() error {
 			return err
 		}
 	}
+	if r := req.Reopen; r != nil && (r.ID != req.CaseID || len(r.Contacts) > 0) {
+		return invalid("reopen", "must be the closed case case_id names, without live contacts")
+	}
+	if req.PreviousCaseID != "" {
+		if err := checkID("previous_case_id", req.PreviousCaseID); err != nil {
+			return err
+		}
+		if req.CaseID != "" {
+			return invalid("previous_case_id", "links a new case only, not one that case_id continues")
+		}
+	}
+	if len(req.History) > MaxHistory {
+		return invalid("history", "has more than %d earlier cases", MaxHistory)
+	}
 	if !req.CallbackAt.IsZero() && req.Channel != ChannelCallback {
 		return invalid("callback_at", "books a slot for a callback only")
 	}
 	return checkSkills("skills", req.Skills)
 }
 
-func (c ContactContext) validate() error {
+func validateContext(c ContactContext) error {
 	if utf8.RuneCountInString(c.Summary) > maxTextLen {
 		return invalid("context.summary", "is longer than %d characters", maxTextLen)
 	}
@@ -140,7 +154,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if !hasChannel(q.Channels, req.Channel) {
 		return nil, invalid("channel", "queue %s does not take %s", q.ID, req.Channel)
 	}
-	if q.interpreters() {
+	if q.Interpreters() {
 		return nil, invalid("queue", "queue %s takes only interpreter requests from agents", q.ID)
 	}
 	identity := req.identityOf()
@@ -198,8 +212,11 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	if err := w.addContactTxn(c, q); err != nil {
 		return nil, err
 	}
-	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+c.Caller.ID, c.Context.Summary,
-		map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)})
+	data := map[string]string{"contact_id": c.ID, "queue": q.ID, "channel": string(c.Channel)}
+	if cs.PreviousCaseID != "" && len(cs.Events) == 0 {
+		data["previous_case_id"] = cs.PreviousCaseID
+	}
+	e, err := w.appendCaseEventTxn(cs.ID, CaseContactCreated, "citizen:"+c.Caller.ID, c.Context.Summary, data)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +230,9 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	if req.CaseID != "" {
 		cs, err := getCase(w.txn, req.CaseID)
+		if errors.Is(err, ErrNotFound) && req.Reopen != nil {
+			cs, err = w.reopenTxn(*req.Reopen, req.History)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -225,8 +245,40 @@ func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	}
 	caller := maskedCaller(req.Caller)
 	cs := &caseRow{ID: w.r.id("cs"), CallerID: caller.ID, Identity: req.identityOf(), Caller: caller,
-		Context: maskedContext(req.Context), CreatedAt: w.now}
+		Context: maskedContext(req.Context), CreatedAt: w.now, History: clonePastCases(req.History),
+		PreviousCaseID: req.PreviousCaseID}
 	return cs, w.putCase(cs)
+}
+
+// reopenTxn puts a closed case back, as the durable log kept it, and
+// records on its timeline that it reopened; its offers show the caller's
+// other earlier cases. The caller's proof is checked by caseForTxn as for
+// any case.
+func (w *writer) reopenTxn(s CaseSnapshot, history []PastCase) (*caseRow, error) {
+	if err := checkID("case id", s.ID); err != nil {
+		return nil, err
+	}
+	cs := caseRowOf(s)
+	cs.History = clonePastCases(history)
+	if err := w.putCase(cs); err != nil {
+		return nil, err
+	}
+	var closed time.Time // when its last leg ended
+	for _, l := range s.Legs {
+		if l.EndedAt.After(closed) {
+			closed = l.EndedAt
+		}
+	}
+	data := map[string]string{}
+	if !closed.IsZero() {
+		data["closed_at"] = closed.UTC().Format(time.RFC3339)
+	}
+	e, err := w.appendCaseEventTxn(cs.ID, CaseReopened, "router", "", data)
+	if err != nil {
+		return nil, err
+	}
+	w.emit(Event{Type: EventCaseReopened, CaseID: cs.ID, Actor: e.Actor, CaseEvent: &e})
+	return getCase(w.txn, cs.ID)
 }
 
 // stickyTxn holds a returning caller's contact for the agent who last served
@@ -265,7 +317,7 @@ func (w *writer) addContactTxn(c *contactRow, q *queueRow) error {
 	if err := w.putCase(n); err != nil {
 		return err
 	}
-	if q.strategy() != StrategyBestSkill || q.WidenAfter <= 0 {
+	if q.EffectiveStrategy() != StrategyBestSkill || q.WidenAfter <= 0 {
 		c.Widened = true
 	}
 	if err := w.putContact(c); err != nil {
@@ -324,15 +376,6 @@ func contactSkills(queue, extra map[string]int, language string) map[string]int 
 	return out
 }
 
-func hasChannel(chs []Channel, c Channel) bool {
-	for _, x := range chs {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
 func containsString(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
@@ -378,7 +421,7 @@ func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[st
 	if err := w.putCase(n); err != nil {
 		return CaseEvent{}, err
 	}
-	return e.clone(), nil
+	return e.Clone(), nil
 }
 
 // setLegTxn applies fn to the contact's leg in its case.
@@ -418,7 +461,7 @@ func (r *Router) AbandonBy(contactID, actor string) ([]Event, error) {
 		if err != nil {
 			return fmt.Errorf("abandon: %w", err)
 		}
-		if !c.Status.live() {
+		if !c.Status.Live() {
 			return fmt.Errorf("abandon %s: contact already ended: %w", contactID, ErrConflict)
 		}
 		if actor == "" {
@@ -482,7 +525,7 @@ func (w *writer) assignedTo(username, contactID string) (*contactRow, error) {
 	if c.Agent != username {
 		return nil, notYours("contact", contactID)
 	}
-	if !c.Status.live() {
+	if !c.Status.Live() {
 		return nil, fmt.Errorf("contact %s has ended: %w", contactID, ErrConflict)
 	}
 	if c.Status != StatusAssigned {

@@ -152,7 +152,7 @@ func interpreterQueues(txn *memdb.Txn) ([]*queueRow, error) {
 	}
 	var out []*queueRow
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if q := raw.(*queueRow); q.interpreters() {
+		if q := raw.(*queueRow); q.Interpreters() {
 			out = append(out, q)
 		}
 	}
@@ -196,7 +196,7 @@ func (w *writer) unlinkConferenceTxn(c *contactRow, actor string) error {
 	if err := w.putContact(n); err != nil {
 		return err
 	}
-	if n.Status.live() {
+	if n.Status.Live() {
 		w.emitInterpreterWith(n, c, InterpreterLeft, c.Agent, nil)
 	}
 	return nil
@@ -206,7 +206,7 @@ func (w *writer) unlinkConferenceTxn(c *contactRow, actor string) error {
 // interpreter leg serves how that leg stands.
 func (w *writer) emitInterpreter(leg *contactRow, reason, interpreter string) {
 	main, err := getContact(w.txn, leg.ConferenceOf)
-	if err != nil || !main.Status.live() {
+	if err != nil || !main.Status.Live() {
 		return
 	}
 	w.emitInterpreterWith(main, leg, reason, interpreter, nil)
@@ -283,22 +283,22 @@ func interpreterView(caseID string, caller Caller, created time.Time, legs []Leg
 		}
 	}
 	if request != nil {
-		note := request.clone()
+		note := request.Clone()
 		v.TransferNote = &note
-		v.Events = append(v.Events, request.clone())
+		v.Events = append(v.Events, request.Clone())
 	}
 	for _, e := range events {
 		// A recording holds a whole leg, what was said before the
 		// interpreter joined too: it is theirs only with the history.
 		if e.Type == CaseRecording && share {
-			v.Events = append(v.Events, e.clone())
+			v.Events = append(v.Events, e.Clone())
 		}
 		if e.Type != CaseMessage && e.Type != CaseTranscript {
 			continue
 		}
 		during := e.Data["contact_id"] == main && joined > 0 && e.Seq > joined
 		if during || share {
-			v.Events = append(v.Events, e.clone())
+			v.Events = append(v.Events, e.Clone())
 		}
 	}
 	return v

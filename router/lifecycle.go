@@ -21,7 +21,7 @@ func (w *writer) endContactWithTxn(contactID, disposition, summary, actor string
 	if err != nil {
 		return err
 	}
-	if !c.Status.live() {
+	if !c.Status.Live() {
 		return nil
 	}
 	switch c.Status {
@@ -138,7 +138,7 @@ func (w *writer) closeCaseIfDoneTxn(caseID string) error {
 func (w *writer) startWrapupTxn(c *contactRow) error {
 	wrap := DefaultWrapup
 	if q, err := getQueue(w.txn, c.Queue); err == nil {
-		wrap = q.wrapup()
+		wrap = q.EffectiveWrapup()
 	}
 	if wrap <= 0 {
 		return w.releaseSlotTxn(c.Agent, c.class(), false)
@@ -289,7 +289,7 @@ func (w *writer) releaseReservationTxn(c *contactRow) error {
 // contact and is told why.
 func (w *writer) warmFailTxn(legID, reason string) error {
 	leg, err := getContact(w.txn, legID)
-	if err != nil || !leg.Status.live() || leg.WarmOf == "" {
+	if err != nil || !leg.Status.Live() || leg.WarmOf == "" {
 		return nil
 	}
 	first, err := getContact(w.txn, leg.WarmOf)

@@ -150,7 +150,7 @@ func (w *writer) reachTier(a *agentRow, c *contactRow) int {
 		if _, ok := a.Queues[oq]; !ok {
 			continue
 		}
-		if q, err := getQueue(w.txn, oq); err == nil && q.oldestFirst() {
+		if q, err := getQueue(w.txn, oq); err == nil && q.OldestFirst() {
 			return tierOwn
 		}
 		tier = tierOverflow
@@ -337,7 +337,7 @@ func (w *writer) pickAgent(c *contactRow) (*agentRow, error) {
 		}
 		return a, nil
 	}
-	strategy := q.strategy()
+	strategy := q.EffectiveStrategy()
 	var cands []*agentRow
 	seen := map[string]bool{}
 	for _, rq := range c.reach() {
@@ -416,7 +416,7 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 		return err
 	}
 	o := &offerRow{ID: w.r.id("of"), ContactID: c.ID, Agent: a.Username, Class: c.class(),
-		CreatedAt: w.now, ExpiresAt: w.now.Add(q.offerTimeout())}
+		CreatedAt: w.now, ExpiresAt: w.now.Add(q.EffectiveOfferTimeout())}
 	o.ExpiresNano = o.ExpiresAt.UnixNano()
 	if err := w.txn.Insert(tableOffers, o); err != nil {
 		return fmt.Errorf("insert offer %s: %w", o.ID, err)
@@ -432,7 +432,7 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 	}); err != nil {
 		return err
 	}
-	if q.strategy() == StrategyRoundRobin {
+	if q.EffectiveStrategy() == StrategyRoundRobin {
 		nq := q.copy()
 		nq.RRLast = a.Username
 		if err := w.putQueue(nq); err != nil {

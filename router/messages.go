@@ -33,7 +33,7 @@ func (r *Router) Say(from Party, contactID, text string) ([]Event, error) {
 			if c.ConferenceOf != "" {
 				// An interpreter speaks into the contact they joined.
 				main, err := getContact(w.txn, c.ConferenceOf)
-				if err != nil || !main.Status.live() {
+				if err != nil || !main.Status.Live() {
 					return fmt.Errorf("say on %s: the interpreted contact ended: %w", contactID, ErrConflict)
 				}
 				contactID = main.ID
@@ -43,7 +43,7 @@ func (r *Router) Say(from Party, contactID, text string) ([]Event, error) {
 			if err != nil {
 				return fmt.Errorf("say: %w", err)
 			}
-			if !c.Status.live() {
+			if !c.Status.Live() {
 				return fmt.Errorf("say on %s: contact ended: %w", contactID, ErrConflict)
 			}
 			if c.Channel == ChannelCallback {
@@ -73,7 +73,7 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 		if err != nil {
 			return fmt.Errorf("transcript: %w", err)
 		}
-		if !c.Status.live() {
+		if !c.Status.Live() {
 			return fmt.Errorf("transcript on %s: contact ended: %w", contactID, ErrConflict)
 		}
 		actor := "citizen:" + c.Caller.ID

@@ -87,7 +87,7 @@ func (w *writer) completeWarmTxn(leg *contactRow, username string) error {
 	if err != nil {
 		return err
 	}
-	if !first.Status.live() {
+	if !first.Status.Live() {
 		return nil
 	}
 	if dup, err := liveContactOf(w.txn, leg.Queue, leg.Identity); err != nil {

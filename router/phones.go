@@ -3,20 +3,12 @@ package router
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 )
 
 // What a telephony edge reports about the legs it bridges: the agent's
 // phone that did not answer, the agent or the caller hanging up during the
 // call, a recording of a leg.
-
-const (
-	maxPhoneLen         = 256 // an agent's SIP address
-	maxRecordingFileLen = 512
-	maxRecordingSeconds = 86400
-)
 
 // Results of ConnectFailed: why the agent's phone did not take the call.
 const (
@@ -113,7 +105,7 @@ func (r *Router) CallerHangup(contactID string) ([]Event, error) {
 		if err != nil {
 			return fmt.Errorf("hangup: %w", err)
 		}
-		if !c.Status.live() {
+		if !c.Status.Live() {
 			return fmt.Errorf("hangup %s: contact already ended: %w", contactID, ErrConflict)
 		}
 		actor := "citizen:" + c.Caller.ID
@@ -137,42 +129,13 @@ func (w *writer) onCallTxn(contactID, what string) (*contactRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if !c.Status.live() {
+	if !c.Status.Live() {
 		return nil, fmt.Errorf("%s on %s: contact ended: %w", what, contactID, ErrConflict)
 	}
 	if c.Status != StatusAssigned {
 		return nil, fmt.Errorf("%s on %s: contact is %s, not assigned: %w", what, contactID, c.Status, ErrConflict)
 	}
 	return c, nil
-}
-
-// Recording is what the edge recorded of one answered leg: File is its
-// path or object key at the edge (the audio stays there), Seconds its
-// length, StartedAt when it began.
-type Recording struct {
-	File      string
-	Seconds   int
-	StartedAt time.Time
-}
-
-// Validate checks a recording's fields.
-func (rec Recording) Validate() error {
-	if strings.TrimSpace(rec.File) == "" {
-		return invalid("file", "is required")
-	}
-	if len(rec.File) > maxRecordingFileLen {
-		return invalid("file", "is longer than %d bytes", maxRecordingFileLen)
-	}
-	if strings.ContainsFunc(rec.File, unicode.IsControl) {
-		return invalid("file", "must not contain control characters")
-	}
-	if rec.Seconds < 0 || rec.Seconds > maxRecordingSeconds {
-		return invalid("seconds", "must be 0-%d", maxRecordingSeconds)
-	}
-	if rec.StartedAt.IsZero() {
-		return invalid("started_at", "is required")
-	}
-	return nil
 }
 
 // Record appends a recording entry to the case of contactID (live: the

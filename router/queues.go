@@ -3,98 +3,16 @@ package router
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
+
+	"tellonce/cases"
 )
 
-// maxIDLen bounds every id and name the router indexes.
-const maxIDLen = 128
+func checkID(field, s string) error { return cases.CheckID(field, s) }
 
-// checkID rejects empty, overlong or control-character ids: ids become
-// index keys, where a NUL byte would break key boundaries.
-func checkID(field, s string) error {
-	if s == "" {
-		return invalid(field, "is required")
-	}
-	if len(s) > maxIDLen {
-		return invalid(field, "is longer than %d bytes", maxIDLen)
-	}
-	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return invalid(field, "contains a control character")
-	}
-	return nil
-}
-
-func checkSkills(field string, skills map[string]int) error {
-	for k, lvl := range skills {
-		if err := checkID(field, k); err != nil {
-			return err
-		}
-		if lvl < 0 || lvl > 100 {
-			return invalid(field, "level of %q must be 0-100", k)
-		}
-	}
-	return nil
-}
-
-// Validate checks a queue configuration.
-func (q QueueConfig) Validate() error {
-	if err := checkID("id", q.ID); err != nil {
-		return err
-	}
-	if err := checkID("agency", q.Agency); err != nil {
-		return err
-	}
-	if len(q.Channels) == 0 {
-		return invalid("channels", "at least one channel is required")
-	}
-	for _, c := range q.Channels {
-		if !c.valid() {
-			return invalid("channels", "unknown channel %q", c)
-		}
-	}
-	if err := checkSkills("required_skills", q.RequiredSkills); err != nil {
-		return err
-	}
-	switch q.Strategy {
-	case "", StrategyLongestIdle, StrategyRoundRobin, StrategyFewestContacts, StrategyBestSkill:
-	default:
-		return invalid("strategy", "unknown strategy %q", q.Strategy)
-	}
-	switch q.OverflowPolicy {
-	case "", OverflowOwnFirst, OverflowOldestFirst:
-	default:
-		return invalid("overflow_policy", "unknown policy %q", q.OverflowPolicy)
-	}
-	switch q.Kind {
-	case "", QueueService, QueueInterpreter:
-	default:
-		return invalid("kind", "unknown queue kind %q", q.Kind)
-	}
-	if q.Aging < 0 || q.Aging > MaxAging {
-		return invalid("aging_s", "must be 0-%d", int(MaxAging/time.Second))
-	}
-	if q.CallbackRetries < 0 || q.CallbackRetries > 10 {
-		return invalid("callback_retries", "must be 0-10")
-	}
-	if q.OfferTimeout < 0 || q.WidenAfter < 0 || q.CallbackAfter < 0 || q.CallbackRetryAfter < 0 || q.MaxWaiting < 0 {
-		return invalid("timing", "durations and max_waiting must not be negative")
-	}
-	for _, o := range q.Overflow {
-		if err := checkID("overflow.to", o.To); err != nil {
-			return err
-		}
-		if o.To == q.ID {
-			return invalid("overflow.to", "a queue cannot overflow into itself")
-		}
-		if o.After < 0 {
-			return invalid("overflow.after", "must not be negative")
-		}
-	}
-	return nil
-}
+func checkSkills(field string, skills map[string]int) error { return cases.CheckSkills(field, skills) }
 
 // UpsertQueue creates or replaces a queue's configuration. Contacts already
 // waiting keep the requirements they were enqueued with.
@@ -106,7 +24,7 @@ func (r *Router) UpsertQueue(cfg QueueConfig) ([]Event, error) {
 }
 
 func (w *writer) upsertQueueTxn(cfg QueueConfig) error {
-	row := &queueRow{QueueConfig: cfg.clone()}
+	row := &queueRow{QueueConfig: cfg.Clone()}
 	old, err := getQueue(w.txn, cfg.ID)
 	if err == nil {
 		row.RRLast = old.RRLast
@@ -185,7 +103,7 @@ func liveInQueue(txn *memdb.Txn, queue string) (int, error) {
 	}
 	n := 0
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if c := raw.(*contactRow); c.Queue == queue && c.Status.live() {
+		if c := raw.(*contactRow); c.Queue == queue && c.Status.Live() {
 			n++
 		}
 	}
@@ -200,7 +118,7 @@ func (r *Router) Queue(id string) (QueueConfig, error) {
 		if err != nil {
 			return err
 		}
-		out = q.QueueConfig.clone()
+		out = q.QueueConfig.Clone()
 		return nil
 	})
 	return out, err
@@ -215,7 +133,7 @@ func (r *Router) Queues() []QueueConfig {
 			return err
 		}
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			out = append(out, raw.(*queueRow).QueueConfig.clone())
+			out = append(out, raw.(*queueRow).QueueConfig.Clone())
 		}
 		return nil
 	})

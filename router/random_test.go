@@ -334,7 +334,7 @@ func (run *randomRun) pickContact(status ContactStatus) *contactRow {
 func (run *randomRun) pickLive() *contactRow {
 	var all []*contactRow
 	for _, c := range allContacts(run.f.r) {
-		if c.Status.live() {
+		if c.Status.Live() {
 			all = append(all, c)
 		}
 	}
@@ -401,8 +401,8 @@ func checkInvariants(t testing.TB, r *Router, created map[string]bool) {
 		if u.voice != a.Voice || u.chats != a.Chats || u.wraps != a.Wraps {
 			t.Errorf("agent %s counts voice %d chats %d wraps %d; holds %+v", a.Username, a.Voice, a.Chats, a.Wraps, *u)
 		}
-		if u.voice > 1 || (u.voice == 1 && u.chats > 0) || u.chats > a.maxChats() {
-			t.Errorf("agent %s over capacity: %+v (max chats %d)", a.Username, *u, a.maxChats())
+		if u.voice > 1 || (u.voice == 1 && u.chats > 0) || u.chats > a.EffectiveMaxChats() {
+			t.Errorf("agent %s over capacity: %+v (max chats %d)", a.Username, *u, a.EffectiveMaxChats())
 		}
 	}
 	cit, _ := txn.Get(tableCases, indexID)
@@ -508,10 +508,10 @@ func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, us
 	seen := map[string]bool{}
 	for _, c := range contactsIn(txn) {
 		seen[c.ID] = true
-		if want, ok := created[c.ID]; !ok || want != c.Status.live() {
+		if want, ok := created[c.ID]; !ok || want != c.Status.Live() {
 			t.Errorf("contact %s is %s; the test expects live=%v (known=%v)", c.ID, c.Status, want, ok)
 		}
-		if c.Status.live() {
+		if c.Status.Live() {
 			live[c.CaseID]++
 		}
 		o := offers[c.ID]
@@ -553,11 +553,11 @@ func checkLinks(t testing.TB, txn *memdb.Txn, c *contactRow) {
 	t.Helper()
 	if c.Interpreter != "" {
 		leg, err := getContact(txn, c.Interpreter)
-		if err != nil || leg.ConferenceOf != c.ID || !leg.Status.live() || !c.Status.live() {
+		if err != nil || leg.ConferenceOf != c.ID || !leg.Status.Live() || !c.Status.Live() {
 			t.Errorf("contact %s (%s) points at interpreter leg %s: %+v, %v", c.ID, c.Status, c.Interpreter, leg, err)
 		}
 	}
-	if c.ConferenceOf != "" && c.Status.live() {
+	if c.ConferenceOf != "" && c.Status.Live() {
 		main, err := getContact(txn, c.ConferenceOf)
 		if err != nil || main.Interpreter != c.ID {
 			t.Errorf("live interpreter leg %s is not linked from %s: %+v, %v", c.ID, c.ConferenceOf, main, err)

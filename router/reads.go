@@ -225,7 +225,7 @@ func (r *Router) LiveCalls() ([]ContactView, uint64, error) {
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		c := raw.(*contactRow)
-		if c.Channel == ChannelChat || !c.Status.live() {
+		if c.Channel == ChannelChat || !c.Status.Live() {
 			continue
 		}
 		out = append(out, contactView(c))

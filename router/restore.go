@@ -5,65 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 )
-
-// Snapshot is the durable state the router is rebuilt from after a restart.
-// The persistence layer fills it; Snapshot() produces one from a live router.
-type Snapshot struct {
-	Queues []QueueConfig
-	Agents []AgentProfile
-	Cases  []CaseSnapshot
-}
-
-// CaseSnapshot is an open case: its legs, timeline and live contacts.
-type CaseSnapshot struct {
-	ID string
-	// Identity is who opened the case (see EnqueueRequest.Identity).
-	Identity  string
-	Caller    Caller
-	Context   ContactContext
-	CreatedAt time.Time
-	Legs      []Leg
-	Events    []CaseEvent
-	Contacts  []ContactSnapshot
-}
-
-// ContactSnapshot is a live contact. Queued and offered contacts return to
-// their queue (offers do not survive a restart); assigned ones are held for
-// their agent through the reconnect grace.
-type ContactSnapshot struct {
-	ID string
-	// Identity, Origin and IdemKey: see ContactView.
-	Identity       string
-	Origin         string
-	IdemKey        string
-	Queue          string
-	Channel        Channel
-	Priority       int
-	Context        ContactContext
-	CallbackNumber string
-	// Skills are the contact's own requirements (see EnqueueRequest.Skills).
-	Skills map[string]int
-	// Seq is the original enqueue order; with the case age and Head it
-	// restores the line exactly.
-	Seq        uint64
-	EnqueuedAt time.Time
-	Head       bool
-	Status     ContactStatus
-	Agent      string
-	AnsweredAt time.Time
-	WarmOf     string
-	// Due, Slot and Attempts keep a scheduled callback (StatusScheduled)
-	// and its tries.
-	Due      time.Time
-	Slot     bool
-	Attempts int
-	// ConferenceOf marks an interpreter leg of that contact.
-	ConferenceOf string
-}
 
 // Restore replaces all state with the snapshot, built in one transaction on
 // a fresh memdb and swapped in. Every agent starts disconnected: those who
@@ -106,7 +50,7 @@ func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {
 		if err := q.Validate(); err != nil {
 			return fmt.Errorf("queue %s: %w", q.ID, err)
 		}
-		if err := w.putQueue(&queueRow{QueueConfig: q.clone()}); err != nil {
+		if err := w.putQueue(&queueRow{QueueConfig: q.Clone()}); err != nil {
 			return err
 		}
 	}
@@ -114,7 +58,7 @@ func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {
 		if err := p.Validate(); err != nil {
 			return fmt.Errorf("agent %s: %w", p.Username, err)
 		}
-		a := &agentRow{AgentProfile: p.clone(), State: StateOffline, StateSince: w.now, IdleSince: w.now}
+		a := &agentRow{AgentProfile: p.Clone(), State: StateOffline, StateSince: w.now, IdleSince: w.now}
 		if err := w.putAgent(a); err != nil {
 			return err
 		}
@@ -148,7 +92,7 @@ func (w *writer) restoreConferenceTxn(s ContactSnapshot) error {
 		return err
 	}
 	main, err := getContact(w.txn, s.ConferenceOf)
-	if err != nil || !main.Status.live() {
+	if err != nil || !main.Status.Live() {
 		return w.endContactTxn(leg.ID, "contact_ended", "", "router", EventEnded)
 	}
 	nl, nm := leg.copy(), main.copy()
@@ -163,19 +107,8 @@ func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
 	if err := checkID("case id", s.ID); err != nil {
 		return err
 	}
-	cs := &caseRow{ID: s.ID, CallerID: s.Caller.ID, Identity: s.Identity, Caller: s.Caller, Context: s.Context.clone(),
-		CreatedAt: s.CreatedAt, Legs: slices.Clone(s.Legs), Live: len(s.Contacts)}
-	for _, l := range s.Legs {
-		if l.Agent != "" {
-			cs.Agents = withAdded(cs.Agents, l.Agent)
-			cs.LastAgent = l.Agent
-		}
-	}
-	for _, e := range s.Events {
-		cs.NextSeq = max(cs.NextSeq, e.Seq)
-		cs.Events = append(cs.Events, e.clone())
-	}
-	slices.SortStableFunc(cs.Events, func(a, b CaseEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	cs := caseRowOf(s)
+	cs.Live = len(s.Contacts)
 	for _, c := range s.Contacts {
 		li := slices.IndexFunc(cs.Legs, func(l Leg) bool { return l.ContactID == c.ID })
 		for i := len(cs.Legs) - 1; i > li; i-- {
@@ -196,6 +129,25 @@ func (w *writer) restoreCaseTxn(s CaseSnapshot, maxSeq *uint64) error {
 	return w.putCase(cs)
 }
 
+// caseRowOf is the case row of a snapshot, without its live contacts.
+func caseRowOf(s CaseSnapshot) *caseRow {
+	cs := &caseRow{ID: s.ID, CallerID: s.Caller.ID, Identity: s.Identity, Caller: s.Caller, Context: s.Context.Clone(),
+		CreatedAt: s.CreatedAt, Legs: slices.Clone(s.Legs), History: clonePastCases(s.History),
+		PreviousCaseID: s.PreviousCaseID}
+	for _, l := range s.Legs {
+		if l.Agent != "" {
+			cs.Agents = withAdded(cs.Agents, l.Agent)
+			cs.LastAgent = l.Agent
+		}
+	}
+	for _, e := range s.Events {
+		cs.NextSeq = max(cs.NextSeq, e.Seq)
+		cs.Events = append(cs.Events, e.Clone())
+	}
+	slices.SortStableFunc(cs.Events, func(a, b CaseEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	return cs
+}
+
 // legCaller is the caller a restored contact carries: an interpreter's
 // leg carries what it carried when it was made (interpreterCaller).
 func legCaller(c Caller, s ContactSnapshot) Caller {
@@ -211,7 +163,7 @@ func legContext(s ContactSnapshot) ContactContext {
 	if s.ConferenceOf != "" {
 		return ContactContext{}
 	}
-	return s.Context.clone()
+	return s.Context.Clone()
 }
 
 func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) error {
@@ -231,7 +183,7 @@ func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) erro
 		Priority: s.Priority, Context: legContext(s), CallbackNumber: s.CallbackNumber,
 		Extra: s.Skills, Skills: contactSkills(q.RequiredSkills, s.Skills, language),
 		Seq: s.Seq, CaseCreatedAt: cs.CreatedAt, EnqueuedAt: s.EnqueuedAt, Head: s.Head,
-		Status: StatusQueued, LegIndex: leg, Widened: q.strategy() != StrategyBestSkill || q.WidenAfter <= 0,
+		Status: StatusQueued, LegIndex: leg, Widened: q.EffectiveStrategy() != StrategyBestSkill || q.WidenAfter <= 0,
 		Attempts: s.Attempts, ConferenceOf: s.ConferenceOf,
 	}
 	if c.ConferenceOf != "" {
@@ -314,14 +266,14 @@ func (r *Router) Snapshot() (Snapshot, error) {
 			return err
 		}
 		for raw := qit.Next(); raw != nil; raw = qit.Next() {
-			s.Queues = append(s.Queues, raw.(*queueRow).QueueConfig.clone())
+			s.Queues = append(s.Queues, raw.(*queueRow).QueueConfig.Clone())
 		}
 		it, err := txn.Get(tableAgents, indexID)
 		if err != nil {
 			return err
 		}
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			s.Agents = append(s.Agents, raw.(*agentRow).AgentProfile.clone())
+			s.Agents = append(s.Agents, raw.(*agentRow).AgentProfile.Clone())
 		}
 		cit, err := txn.Get(tableCases, indexID)
 		if err != nil {
@@ -347,18 +299,18 @@ func caseSnapshot(txn *memdb.Txn, cs *caseRow) (CaseSnapshot, error) {
 	if err != nil {
 		return CaseSnapshot{}, err
 	}
-	out := CaseSnapshot{ID: cs.ID, Caller: cs.Caller, Context: cs.Context.clone(), CreatedAt: cs.CreatedAt,
-		Legs: slices.Clone(cs.Legs), Events: events}
+	out := CaseSnapshot{ID: cs.ID, Caller: cs.Caller, Context: cs.Context.Clone(), CreatedAt: cs.CreatedAt,
+		Legs: slices.Clone(cs.Legs), Events: events, History: clonePastCases(cs.History), PreviousCaseID: cs.PreviousCaseID}
 	legs, err := contactsOf(txn, cs.ID)
 	if err != nil {
 		return CaseSnapshot{}, err
 	}
 	for _, c := range legs {
-		if !c.Status.live() {
+		if !c.Status.Live() {
 			continue
 		}
 		out.Contacts = append(out.Contacts, ContactSnapshot{
-			ID: c.ID, Queue: c.Queue, Channel: c.Channel, Priority: c.Priority, Context: c.Context.clone(),
+			ID: c.ID, Queue: c.Queue, Channel: c.Channel, Priority: c.Priority, Context: c.Context.Clone(),
 			CallbackNumber: c.CallbackNumber, Skills: maps.Clone(c.Extra), Seq: c.Seq, EnqueuedAt: c.EnqueuedAt,
 			Head: c.Head, Status: c.Status, Agent: c.Agent, AnsweredAt: c.AnsweredAt, WarmOf: c.WarmOf,
 			Due: c.Due, Slot: c.Slot, Attempts: c.Attempts, ConferenceOf: c.ConferenceOf,

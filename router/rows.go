@@ -50,7 +50,7 @@ func (a *agentRow) free(class capClass) bool {
 	if class == classVoice {
 		return a.Chats == 0
 	}
-	return a.Chats < a.maxChats()
+	return a.Chats < a.EffectiveMaxChats()
 }
 
 // routable reports whether the router may offer this agent anything.
@@ -219,6 +219,11 @@ type caseRow struct {
 	// no two versions ever fill the same place. A timeline kept as rows of
 	// its own cost an index insert and delete per entry.
 	Events []CaseEvent
+	// History is the caller's earlier cases (EnqueueRequest.History).
+	History []PastCase
+	// PreviousCaseID is the closed case this one continues (see
+	// EnqueueRequest.PreviousCaseID).
+	PreviousCaseID string
 }
 
 // withEvent returns events plus e (see caseRow.Events on sharing).

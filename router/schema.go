@@ -180,7 +180,7 @@ func contactOverflowKeys(obj any) [][]string {
 // legs: they are the same person's existing place, not a second one.
 func contactCallerKey(obj any) ([]string, bool) {
 	c := obj.(*contactRow)
-	if !c.Status.live() || c.WarmOf != "" || c.ConferenceOf != "" || c.Identity == "" {
+	if !c.Status.Live() || c.WarmOf != "" || c.ConferenceOf != "" || c.Identity == "" {
 		return nil, false
 	}
 	return []string{c.Queue, c.Identity}, true

@@ -87,7 +87,7 @@ func caseEvents(txn *memdb.Txn, caseID string) ([]CaseEvent, error) {
 	if len(cs.Events) > 0 {
 		out = make([]CaseEvent, len(cs.Events))
 		for i, e := range cs.Events {
-			out[i] = e.clone()
+			out[i] = e.Clone()
 		}
 	}
 	return out, nil

@@ -64,7 +64,7 @@ func (w *writer) fireTimerTxn(t *timerRow) error {
 		return w.warmFailTxn(t.Target, "timeout")
 	}
 	c, err := getContact(w.txn, t.Target)
-	if err != nil || !c.Status.live() {
+	if err != nil || !c.Status.Live() {
 		return nil
 	}
 	switch t.Kind {

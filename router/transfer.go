@@ -130,7 +130,7 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 	if !hasChannel(q.Channels, c.Channel) {
 		return nil, invalid("to", "queue %s does not take %s", q.ID, c.Channel)
 	}
-	if q.interpreters() {
+	if q.Interpreters() {
 		return nil, invalid("to", "queue %s is an interpreter queue; ask for an interpreter instead", q.ID)
 	}
 	if err := w.noOtherPlaceTxn(c, q); err != nil {
@@ -175,7 +175,7 @@ func (w *writer) transferTarget(username string, to Target) (queue, hold string,
 	if a.Username == username {
 		return "", "", invalid("to.agent", "cannot transfer to yourself")
 	}
-	queue = a.firstQueue()
+	queue = a.FirstQueue()
 	if queue == "" {
 		return "", "", invalid("to.agent", "agent %s has no queue to fall back to", a.Username)
 	}

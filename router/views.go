@@ -4,168 +4,17 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 )
 
 // Views are copies handed to callers; changing them changes nothing inside.
 
-// Leg is one contact of a case: who handled it, when, and how it ended.
-type Leg struct {
-	ContactID   string
-	Queue       string
-	Agency      string
-	Agent       string
-	Channel     Channel
-	EnqueuedAt  time.Time
-	AnsweredAt  time.Time
-	EndedAt     time.Time
-	Disposition string
-	// Interpreter marks a leg that brought an interpreter into the case.
-	Interpreter bool
-}
-
-// CaseEvent is one entry of a case's timeline. Seq increases per case.
-type CaseEvent struct {
-	Seq   int64
-	At    time.Time
-	Type  string
-	Actor string
-	Text  string
-	Data  map[string]string
-}
-
-func (e CaseEvent) clone() CaseEvent {
-	e.Data = maps.Clone(e.Data)
-	return e
-}
-
-// CaseView is a case with its whole context.
-type CaseView struct {
-	ID string
-	// Identity is who opened the case (EnqueueRequest.Identity), for the
-	// durable store; it is never shown.
-	Identity  string
-	Caller    Caller
-	Context   ContactContext
-	Status    string // "open" or "closed"
-	CreatedAt time.Time
-	Legs      []Leg
-	// Events is the timeline in seq order, except in an offer made by a
-	// transfer: there the transfer's note comes first (also in TransferNote),
-	// so the receiving agent reads it before anything else.
-	Events       []CaseEvent
-	TransferNote *CaseEvent
-	Agents       []string
-}
-
-// ContactView is a contact as the API shows it.
-type ContactView struct {
-	ID     string
-	CaseID string
-	// Identity keys the caller's one place (EnqueueRequest.Identity);
-	// Origin is the citizen's first contact of this chain of legs, whose
-	// citizen token reaches this leg (ID itself for a first contact).
-	// Neither is shown to anyone: they are for the API layer's rules and
-	// the durable store.
-	Identity       string
-	Origin         string
-	IdemKey        string // the idempotency key of the request that made it
-	Queue          string
-	Agency         string
-	Channel        Channel
-	Status         ContactStatus
-	Caller         Caller
-	Priority       int
-	Context        ContactContext
-	CallbackNumber string
-	Skills         map[string]int
-	Agent          string
-	OfferID        string
-	// Position counts from 1 while queued; 0 otherwise.
-	Position    int
-	EnqueuedAt  time.Time
-	AnsweredAt  time.Time
-	EndedAt     time.Time
-	Disposition string
-	// WarmOf is set on the new leg of a pending warm transfer.
-	WarmOf string
-	// Seq is the contact's enqueue order and Head marks a contact re-queued
-	// to the head of its line: with the case age they fix its place in line,
-	// so the durable store can restore the line exactly.
-	Seq  uint64
-	Head bool
-	// CaseCreatedAt is when the contact's case began: its age in line.
-	CaseCreatedAt time.Time
-	// Due is when a scheduled callback joins its line; Slot says it is a
-	// booked slot; Attempts counts unanswered callback calls.
-	Due      time.Time
-	Slot     bool
-	Attempts int
-	// ConferenceOf is set on an interpreter leg: the contact it joins.
-	// Interpreter is set on a contact with an interpreter leg.
-	ConferenceOf string
-	Interpreter  string
-}
-
-// AgentView is an agent's live state.
-type AgentView struct {
-	Username   string
-	Name       string
-	Agency     string
-	State      AgentState // as displayed: busy and wrapup are derived
-	Chosen     AgentState // offline, available, break or not_ready
-	Reason     string
-	Connected  bool
-	StateSince time.Time
-	IdleSince  time.Time
-	Voice      int
-	Chats      int
-	MaxChats   int
-	Queues     map[string]int
-	Skills     map[string]int
-	Phone      string // AgentProfile.Phone
-}
-
-// OfferView is a pending offer.
-type OfferView struct {
-	ID        string
-	ContactID string
-	Agent     string
-	ExpiresAt time.Time
-}
-
-// Assignment is a contact on an agent's desk with its case.
-type Assignment struct {
-	Contact ContactView
-	Case    CaseView
-}
-
-// Desk is everything an agent holds: for the hello frame on (re)connect.
-type Desk struct {
-	Agent    AgentView
-	Contacts []Assignment
-	Offers   []OfferView
-}
-
-// QueueStats is a live snapshot of one queue.
-type QueueStats struct {
-	Queue            string
-	Agency           string
-	Name             string
-	Waiting          int
-	LongestWait      time.Duration
-	OldestEnqueuedAt time.Time
-	// Agents counts the queue's members by displayed state.
-	Agents map[AgentState]int
-}
-
 func contactView(c *contactRow) ContactView {
 	return ContactView{
 		ID: c.ID, CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), IdemKey: c.IdemKey, Queue: c.Queue, Agency: c.Agency,
 		Channel: c.Channel, Status: c.Status, Caller: c.Caller, Priority: c.Priority,
-		Context: c.Context.clone(), CallbackNumber: c.CallbackNumber,
+		Context: c.Context.Clone(), CallbackNumber: c.CallbackNumber,
 		Skills: maps.Clone(c.Skills), Agent: c.Agent, OfferID: c.OfferID,
 		EnqueuedAt: c.EnqueuedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt,
 		Disposition: c.Disposition, WarmOf: c.WarmOf, Seq: c.Seq, Head: c.Head,
@@ -179,7 +28,7 @@ func agentView(a *agentRow) AgentView {
 		Username: a.Username, Name: a.Name, Agency: a.Agency,
 		State: a.display(), Chosen: a.State, Reason: a.Reason, Connected: a.Connected,
 		StateSince: a.StateSince, IdleSince: a.IdleSince,
-		Voice: a.Voice, Chats: a.Chats, MaxChats: a.maxChats(),
+		Voice: a.Voice, Chats: a.Chats, MaxChats: a.EffectiveMaxChats(),
 		Queues: maps.Clone(a.Queues), Skills: maps.Clone(a.Skills), Phone: a.Phone,
 	}
 }
@@ -190,9 +39,9 @@ func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
 		return CaseView{}, err
 	}
 	return CaseView{
-		ID: c.ID, Identity: c.Identity, Caller: c.Caller, Context: c.Context.clone(), Status: status,
+		ID: c.ID, Identity: c.Identity, Caller: c.Caller, Context: c.Context.Clone(), Status: status,
 		CreatedAt: c.CreatedAt, Legs: slices.Clone(c.Legs), Events: events,
-		Agents: slices.Clone(c.Agents),
+		Agents: slices.Clone(c.Agents), History: clonePastCases(c.History), PreviousCaseID: c.PreviousCaseID,
 	}, nil
 }
 
@@ -215,7 +64,7 @@ func offerCaseView(txn *memdb.Txn, c *contactRow) (CaseView, error) {
 		// lost it, and is found as the transfer's new contact instead.
 		if c.TransferSeq != 0 && e.Seq == c.TransferSeq ||
 			c.TransferSeq == 0 && e.Type == CaseTransfer && e.Data["new_contact_id"] == c.ID {
-			note := e.clone()
+			note := e.Clone()
 			v.TransferNote = &note
 			v.Events = append([]CaseEvent{e}, append(v.Events[:i:i], v.Events[i+1:]...)...)
 			break

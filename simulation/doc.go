@@ -20,4 +20,11 @@
 // Next to each level's simulated figures stands the Erlang C prediction of
 // its service level (M/M/c without abandonment), computed here; see
 // docs/simulation.md for how to read the two together.
+//
+// RunScenario answers a second question: a day of many agencies read from
+// a scenario file (ParseScenario, LoadScenario), replayed over
+// replications in three worlds — as written with its overflow rules,
+// separate centres, one pooled centre — with every figure's 95 %
+// confidence interval and the Erlang C or Erlang A figure where the model
+// allows.
 package simulation

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"tellonce/cases"
 	"tellonce/router"
 )
 
@@ -171,21 +172,21 @@ func newLevel(cfg Config, agents int) (*level, error) {
 	if wrapup == 0 {
 		wrapup = -1 // the router's "none"; its zero means the 10s default
 	}
-	if _, err := r.UpsertQueue(router.QueueConfig{ID: simQueue, Agency: simAgency, Name: "Simulated line",
-		Channels: []router.Channel{router.ChannelVoice}, Strategy: router.StrategyLongestIdle,
-		Wrapup: wrapup, SLA: router.SLA{AnswerWithin: cfg.SLA, TargetPct: int(cfg.TargetPct)}}); err != nil {
+	if _, err := r.UpsertQueue(cases.QueueConfig{ID: simQueue, Agency: simAgency, Name: "Simulated line",
+		Channels: []cases.Channel{cases.ChannelVoice}, Strategy: cases.StrategyLongestIdle,
+		Wrapup: wrapup, SLA: cases.SLA{AnswerWithin: cfg.SLA, TargetPct: int(cfg.TargetPct)}}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	for i := range agents {
 		name := "agent" + strconv.Itoa(i+1)
-		if _, err := r.UpsertAgent(router.AgentProfile{Username: name, Name: name, Agency: simAgency,
+		if _, err := r.UpsertAgent(cases.AgentProfile{Username: name, Name: name, Agency: simAgency,
 			Queues: map[string]int{simQueue: 1}}); err != nil {
 			return nil, fmt.Errorf("agent %s: %w", name, err)
 		}
 		if _, _, err := r.Connect(name); err != nil {
 			return nil, fmt.Errorf("connect %s: %w", name, err)
 		}
-		if _, err := r.SetState(name, router.StateAvailable, ""); err != nil {
+		if _, err := r.SetState(name, cases.StateAvailable, ""); err != nil {
 			return nil, fmt.Errorf("%s available: %w", name, err)
 		}
 	}
@@ -285,8 +286,8 @@ func (l *level) arrive() error {
 	}
 	i := len(l.calls)
 	l.calls = append(l.calls, c)
-	view, evs, err := l.r.Enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Queue: simQueue,
-		Caller: router.Caller{ID: "caller" + strconv.Itoa(i+1)}})
+	view, evs, err := l.r.Enqueue(router.EnqueueRequest{Channel: cases.ChannelVoice, Queue: simQueue,
+		Caller: cases.Caller{ID: "caller" + strconv.Itoa(i+1)}})
 	if err != nil {
 		return fmt.Errorf("enqueue caller %d: %w", i+1, err)
 	}
@@ -303,12 +304,12 @@ func (l *level) arrive() error {
 
 // take has every offer in a change's events accepted at once: simulated
 // agents never decline or let an offer time out.
-func (l *level) take(evs []router.Event, err error) error {
+func (l *level) take(evs []cases.Event, err error) error {
 	if err != nil {
 		return err
 	}
 	for _, e := range evs {
-		if e.Type != router.EventOffered {
+		if e.Type != cases.EventOffered {
 			continue
 		}
 		i, ok := l.byContact[e.ContactID]

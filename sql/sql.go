@@ -79,12 +79,18 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{DB: x, Dialect: Postgres}, nil
 }
 
-func openSQLite(ctx context.Context, path string) (*DB, error) {
-	path = strings.TrimPrefix(path, "sqlite://")
+// sqlitePath is the file an SQLite dsn names.
+func sqlitePath(dsn string) string {
+	path := strings.TrimPrefix(dsn, "sqlite://")
 	path = strings.TrimPrefix(path, "file:")
 	if path == "" {
 		path = DefaultSQLitePath
 	}
+	return path
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	path = sqlitePath(path)
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)

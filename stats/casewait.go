@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // CitizenWait is how long the citizen of a case has waited across all its
@@ -14,7 +14,7 @@ import (
 // wait in the first, a contact re-queued after its agent was lost adds its
 // second wait, and a warm transfer adds nothing while the first agent is
 // still on the line with the citizen. Legs still open count up to now.
-func CitizenWait(legs []router.Leg, now time.Time) time.Duration {
+func CitizenWait(legs []cases.Leg, now time.Time) time.Duration {
 	type edge struct {
 		at         time.Time
 		wait, talk int // +1 opens, −1 closes
@@ -60,7 +60,7 @@ type closedCase struct {
 // summarise makes the closedCase of a case's legs, closed at at. The case
 // is counted for the queue of the leg that ended last (where the citizen's
 // matter was finished), and as transferred when any leg ended transferred.
-func summarise(legs []router.Leg, at time.Time) (closedCase, bool) {
+func summarise(legs []cases.Leg, at time.Time) (closedCase, bool) {
 	if len(legs) == 0 {
 		return closedCase{}, false
 	}

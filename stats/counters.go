@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Dispositions the counters look for.
@@ -142,7 +142,7 @@ type model struct {
 // when the agent has shown their current state (busy and wrap-up have no
 // time of their own in the router).
 type tracker struct {
-	state router.AgentState
+	state cases.AgentState
 	since time.Time
 }
 
@@ -188,16 +188,16 @@ func (s *Stats) dayAt(t time.Time) *day {
 
 // arrival: a leg entered queue's line at at (a new contact, a transfer's
 // new leg, or a contact re-queued after its agent was lost).
-func (s *Stats) arrival(queue string, ch router.Channel, at time.Time) {
+func (s *Stats) arrival(queue string, ch cases.Channel, at time.Time) {
 	m := s.model(queue)
 	m.arrivals.add(1, at, s.cfg.ArrivalWindow)
-	if ch == router.ChannelChat {
+	if ch == cases.ChannelChat {
 		m.chat.add(1, at, s.cfg.ArrivalWindow)
 	}
 	if d := s.dayAt(at); d != nil {
 		q := d.queue(queue)
 		q.offered++
-		if ch == router.ChannelChat {
+		if ch == cases.ChannelChat {
 			q.offeredChat++
 		}
 	}
@@ -278,7 +278,7 @@ func (s *Stats) caseClosed(c closedCase, at time.Time) {
 // today's counters and the estimator's inputs. It is meant for the
 // journal's Deliver path: it only takes Stats' own lock, briefly, and
 // reads the router's lock-free snapshots; it never waits for I/O.
-func (s *Stats) Observe(evs []router.Event) {
+func (s *Stats) Observe(evs []cases.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -300,38 +300,38 @@ func (s *Stats) Observe(evs []router.Event) {
 	}
 }
 
-func (s *Stats) observe(e *router.Event) {
+func (s *Stats) observe(e *cases.Event) {
 	c := e.Contact
 	switch e.Type {
-	case router.EventContactCreated, router.EventRequeued:
+	case cases.EventContactCreated, cases.EventRequeued:
 		if c != nil {
 			s.arrival(c.Queue, c.Channel, e.At)
 		}
-	case router.EventTransferred:
+	case cases.EventTransferred:
 		switch {
 		case c != nil: // the new leg
 			s.arrival(c.Queue, c.Channel, e.At)
-			if e.Reason == string(router.TransferCold) {
+			if e.Reason == string(cases.TransferCold) {
 				s.transferredIn(c.Queue, e.At)
 			}
-		case e.Reason == string(router.TransferWarm): // a warm leg was accepted
+		case e.Reason == string(cases.TransferWarm): // a warm leg was accepted
 			s.transferredIn(e.Data["queue"], e.At)
 		}
-	case router.EventAccepted:
+	case cases.EventAccepted:
 		if c != nil {
 			s.answered(c.Queue, e.At.Sub(c.EnqueuedAt), e.At)
 		}
-	case router.EventEnded, router.EventAbandoned:
+	case cases.EventEnded, cases.EventAbandoned:
 		if c != nil {
 			s.ended(c.Queue, c.Agent, c.Disposition, c.EnqueuedAt, c.AnsweredAt, e.At)
 		}
-	case router.EventCaseClosed:
+	case cases.EventCaseClosed:
 		if e.Case != nil {
 			if cc, ok := summarise(e.Case.Legs, e.At); ok {
 				s.caseClosed(cc, e.At)
 			}
 		}
-	case router.EventAgentState:
+	case cases.EventAgentState:
 		if e.AgentView != nil && e.Reason == "removed" {
 			delete(s.c.agents, e.Agent)
 		} else if s.c.agents[e.Agent] == nil {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 	tsql "tellonce/sql"
 	"tellonce/transcripts"
 )
@@ -66,16 +66,16 @@ func factsOf(s *Stats, start time.Time, day transcripts.Day) []fact {
 			facts = append(facts, fact{at: at, apply: f})
 		}
 	}
-	byCase := map[string][]router.Leg{}
+	byCase := map[string][]cases.Leg{}
 	firstLeg := map[string]transcripts.DayLeg{} // by contact id: the leg a transfer made
 	for _, l := range day.Legs {
-		byCase[l.CaseID] = append(byCase[l.CaseID], router.Leg{ContactID: l.ContactID, Queue: l.Queue, Agency: l.Agency,
-			Agent: l.Agent, Channel: router.Channel(l.Channel), EnqueuedAt: l.EnqueuedAt, AnsweredAt: l.AnsweredAt,
+		byCase[l.CaseID] = append(byCase[l.CaseID], cases.Leg{ContactID: l.ContactID, Queue: l.Queue, Agency: l.Agency,
+			Agent: l.Agent, Channel: cases.Channel(l.Channel), EnqueuedAt: l.EnqueuedAt, AnsweredAt: l.AnsweredAt,
 			EndedAt: l.EndedAt, Disposition: l.Disposition})
 		if f, ok := firstLeg[l.ContactID]; !ok || l.EnqueuedAt.Before(f.EnqueuedAt) {
 			firstLeg[l.ContactID] = l
 		}
-		add(l.EnqueuedAt, func() { s.arrival(l.Queue, router.Channel(l.Channel), l.EnqueuedAt) })
+		add(l.EnqueuedAt, func() { s.arrival(l.Queue, cases.Channel(l.Channel), l.EnqueuedAt) })
 		if !l.AnsweredAt.IsZero() {
 			add(l.AnsweredAt, func() { s.answered(l.Queue, l.AnsweredAt.Sub(l.EnqueuedAt), l.AnsweredAt) })
 		}
@@ -86,7 +86,7 @@ func factsOf(s *Stats, start time.Time, day transcripts.Day) []fact {
 		}
 	}
 	for _, t := range day.Transfers {
-		if t.Data["mode"] == string(router.TransferWarm) {
+		if t.Data["mode"] == string(cases.TransferWarm) {
 			// Counted when the target accepted: the new leg's answer.
 			if l, ok := firstLeg[t.Data["new_contact_id"]]; ok && !l.AnsweredAt.IsZero() {
 				add(l.AnsweredAt, func() { s.transferredIn(l.Queue, l.AnsweredAt) })
@@ -97,7 +97,7 @@ func factsOf(s *Stats, start time.Time, day transcripts.Day) []fact {
 	}
 	for _, c := range day.Closed {
 		legs := byCase[c.CaseID]
-		slices.SortStableFunc(legs, func(a, b router.Leg) int { return a.EnqueuedAt.Compare(b.EnqueuedAt) })
+		slices.SortStableFunc(legs, func(a, b cases.Leg) int { return a.EnqueuedAt.Compare(b.EnqueuedAt) })
 		if cc, ok := summarise(legs, c.ClosedAt); ok {
 			add(c.ClosedAt, func() { s.caseClosed(cc, c.ClosedAt) })
 		}

@@ -6,8 +6,9 @@ import (
 
 // The Prometheus gauges, labelled by queue and agency (and, for agents, by
 // one of the six states): as many series as queues, never per contact or
-// agent. The "today" figures are gauges because they start again at
-// midnight.
+// agent. The "today" figures are not exported: they start again at
+// midnight, which rate() cannot tell from a restart; the contact flow's
+// counters (Counters) stand in for them.
 var (
 	queueLabels = []string{"queue", "agency"}
 
@@ -23,22 +24,6 @@ var (
 		"Traffic light of the queue: 0 green (원활), 1 yellow (지연), 2 red (혼잡), 3 closed (outside its opening hours).", queueLabels, nil)
 	descStaffed = prometheus.NewDesc("tellonce_queue_staffed_agents",
 		"Agents working the queue: available, busy or wrapping up.", queueLabels, nil)
-	descOffered = prometheus.NewDesc("tellonce_queue_today_offered",
-		"Legs that entered the queue since midnight.", queueLabels, nil)
-	descAnswered = prometheus.NewDesc("tellonce_queue_today_answered",
-		"Legs of the queue answered since midnight.", queueLabels, nil)
-	descAbandoned = prometheus.NewDesc("tellonce_queue_today_abandoned",
-		"Legs abandoned while waiting in the queue since midnight.", queueLabels, nil)
-	descTransIn = prometheus.NewDesc("tellonce_queue_today_transferred_in",
-		"Transfers into the queue completed since midnight.", queueLabels, nil)
-	descTransOut = prometheus.NewDesc("tellonce_queue_today_transferred_out",
-		"Legs of the queue that ended in a transfer since midnight.", queueLabels, nil)
-	descASA = prometheus.NewDesc("tellonce_queue_today_asa_seconds",
-		"Average speed of answer since midnight.", queueLabels, nil)
-	descAHT = prometheus.NewDesc("tellonce_queue_today_aht_seconds",
-		"Average handle time (answer to end) since midnight.", queueLabels, nil)
-	descSL = prometheus.NewDesc("tellonce_queue_today_service_level_ratio",
-		"Share of contacts answered within the queue's SLA threshold since midnight (see the stats package doc).", queueLabels, nil)
 )
 
 // collector exposes the live figures (computed at most once per Interval)
@@ -46,8 +31,7 @@ var (
 type collector struct{ s *Stats }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWaiting, descLongest, descAgents, descEstimate, descLight,
-		descStaffed, descOffered, descAnswered, descAbandoned, descTransIn, descTransOut, descASA, descAHT, descSL} {
+	for _, d := range []*prometheus.Desc{descWaiting, descLongest, descAgents, descEstimate, descLight, descStaffed} {
 		ch <- d
 	}
 }
@@ -71,21 +55,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descLight, lightValue(q.Light), l...)
 		gauge(descStaffed, float64(q.Model.Staffed), l...)
-		t := q.Today
-		gauge(descOffered, float64(t.Offered), l...)
-		gauge(descAnswered, float64(t.Answered), l...)
-		gauge(descAbandoned, float64(t.Abandoned), l...)
-		gauge(descTransIn, float64(t.TransferredIn), l...)
-		gauge(descTransOut, float64(t.TransferredOut), l...)
-		if t.ASAS != nil {
-			gauge(descASA, *t.ASAS, l...)
-		}
-		if t.AHTS != nil {
-			gauge(descAHT, *t.AHTS, l...)
-		}
-		if t.ServiceLevelPct != nil {
-			gauge(descSL, *t.ServiceLevelPct/100, l...)
-		}
 	}
 }
 

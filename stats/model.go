@@ -3,12 +3,12 @@ package stats
 import (
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // input is what the estimate of one queue is made from at one moment.
 type input struct {
-	cfg       router.QueueConfig
+	cfg       cases.QueueConfig
 	rate      float64 // arrivals per second
 	chatShare float64 // of the arrivals
 	handle    float64 // seconds, answer to end
@@ -24,7 +24,7 @@ type input struct {
 const minLoad = 0.01
 
 // inputs works out every queue's input at now; it holds s.mu.
-func (s *Stats) inputs(cfgs []router.QueueConfig, agents []router.AgentView, now time.Time) map[string]*input {
+func (s *Stats) inputs(cfgs []cases.QueueConfig, agents []cases.AgentView, now time.Time) map[string]*input {
 	in := make(map[string]*input, len(cfgs))
 	for _, q := range cfgs {
 		m := s.model(q.ID)
@@ -69,18 +69,18 @@ func (s *Stats) inputs(cfgs []router.QueueConfig, agents []router.AgentView, now
 // staffed reports whether an agent is working: available, busy or
 // wrapping up, and connected or holding contacts (an agent within the
 // reconnect grace still has them).
-func staffed(a router.AgentView) bool {
+func staffed(a cases.AgentView) bool {
 	switch a.State {
-	case router.StateAvailable, router.StateBusy, router.StateWrapup:
+	case cases.StateAvailable, cases.StateBusy, cases.StateWrapup:
 		return a.Connected || a.Voice+a.Chats > 0
 	}
 	return false
 }
 
 // channels says which capacity classes a queue takes.
-func channels(q router.QueueConfig) (chat, voice bool) {
+func channels(q cases.QueueConfig) (chat, voice bool) {
 	for _, c := range q.Channels {
-		if c == router.ChannelChat {
+		if c == cases.ChannelChat {
 			chat = true
 		} else {
 			voice = true
@@ -92,7 +92,7 @@ func channels(q router.QueueConfig) (chat, voice bool) {
 // slots is how many of q's contacts an agent handles at once: one for a
 // voice queue, MaxChats for a chat queue, and in between for a queue that
 // takes both, by the share of chats among its arrivals.
-func slots(a router.AgentView, q router.QueueConfig, chatShare float64) float64 {
+func slots(a cases.AgentView, q cases.QueueConfig, chatShare float64) float64 {
 	chat, voice := channels(q)
 	mc := float64(max(a.MaxChats, 1))
 	switch {
@@ -106,8 +106,8 @@ func slots(a router.AgentView, q router.QueueConfig, chatShare float64) float64 
 
 // free reports whether the router could offer the agent one of q's
 // contacts now.
-func free(a router.AgentView, q router.QueueConfig) bool {
-	if !a.Connected || a.Chosen != router.StateAvailable || a.Voice > 0 {
+func free(a cases.AgentView, q cases.QueueConfig) bool {
+	if !a.Connected || a.Chosen != cases.StateAvailable || a.Voice > 0 {
 		return false
 	}
 	chat, voice := channels(q)
@@ -115,10 +115,10 @@ func free(a router.AgentView, q router.QueueConfig) bool {
 }
 
 // wrapup is a queue's wrap-up time as the router applies it.
-func wrapup(q router.QueueConfig) time.Duration {
+func wrapup(q cases.QueueConfig) time.Duration {
 	switch {
 	case q.Wrapup == 0:
-		return router.DefaultWrapup
+		return cases.DefaultWrapup
 	case q.Wrapup < 0:
 		return 0
 	}

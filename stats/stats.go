@@ -11,11 +11,22 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Clock tells the time; a router.Clock does.
 type Clock interface{ Now() time.Time }
+
+// Live is the live state Stats reads: the router's lock-free snapshots.
+// *router.Router implements it; naming it here keeps stats on the shared
+// vocabulary rather than on the router itself.
+type Live interface {
+	Snapshot() (cases.Snapshot, error)
+	Queues() []cases.QueueConfig
+	QueueSnapshot(id string) (cases.QueueStats, error)
+	Agent(username string) (cases.AgentView, error)
+	Case(id string) (cases.CaseView, error)
+}
 
 type systemClock struct{}
 
@@ -24,7 +35,7 @@ func (systemClock) Now() time.Time { return time.Now() }
 // Config configures Stats; zero fields take the defaults noted.
 type Config struct {
 	// Router is read for live snapshots. Required.
-	Router *router.Router
+	Router Live
 	// Clock defaults to the system clock.
 	Clock Clock
 	// Location fixes where a day starts and ends for the "today" counters
@@ -119,7 +130,7 @@ func (c Config) withDefaults() Config {
 // Stats keeps live statistics and wait estimates: see the package doc.
 type Stats struct {
 	cfg   Config
-	r     *router.Router
+	r     Live
 	clock Clock
 
 	mu sync.Mutex // guards c

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // QueueStats is one queue's live statistics, as GET /v1/stats/queues and
@@ -155,7 +155,7 @@ func (e queueEst) waitAt(k int, maxWait time.Duration) time.Duration {
 // counters.
 func (s *Stats) compute(now time.Time) *view {
 	cfgs := s.r.Queues()
-	snaps := make(map[string]router.QueueStats, len(cfgs))
+	snaps := make(map[string]cases.QueueStats, len(cfgs))
 	for _, q := range cfgs {
 		if snap, err := s.r.QueueSnapshot(q.ID); err == nil {
 			snaps[q.ID] = snap
@@ -186,7 +186,7 @@ func (s *Stats) compute(now time.Time) *view {
 }
 
 // queueStats makes one queue's figures and what Estimate needs of it.
-func (s *Stats) queueStats(q router.QueueConfig, x *input, snap router.QueueStats, d *queueDay) (QueueStats, queueEst) {
+func (s *Stats) queueStats(q cases.QueueConfig, x *input, snap cases.QueueStats, d *queueDay) (QueueStats, queueEst) {
 	threshold := q.SLA.AnswerWithin
 	if threshold <= 0 {
 		threshold = defaultSLA
@@ -222,7 +222,7 @@ func (s *Stats) queueStats(q router.QueueConfig, x *input, snap router.QueueStat
 // closedAt marks qs closed when its hours say so at now: the light and
 // its words change, the estimate goes (nobody new may join); the figures
 // of who still waits stay.
-func closedAt(qs *QueueStats, hours router.Hours, now time.Time) {
+func closedAt(qs *QueueStats, hours cases.Hours, now time.Time) {
 	if hours == nil || hours.Open(now) {
 		return
 	}
@@ -241,7 +241,7 @@ func closedAt(qs *QueueStats, hours router.Hours, now time.Time) {
 const defaultSLA = 20 * time.Second
 
 // agentViews reads the live state of every agent we know of.
-func (s *Stats) agentViews() []router.AgentView {
+func (s *Stats) agentViews() []cases.AgentView {
 	s.mu.Lock()
 	names := make([]string, 0, len(s.c.agents))
 	for u := range s.c.agents {
@@ -249,7 +249,7 @@ func (s *Stats) agentViews() []router.AgentView {
 	}
 	s.mu.Unlock()
 	slices.Sort(names)
-	out := make([]router.AgentView, 0, len(names))
+	out := make([]cases.AgentView, 0, len(names))
 	for _, u := range names {
 		if a, err := s.r.Agent(u); err == nil {
 			out = append(out, a)
@@ -259,7 +259,7 @@ func (s *Stats) agentViews() []router.AgentView {
 }
 
 // agentStats builds the agents' figures; it holds s.mu.
-func (s *Stats) agentStats(agents []router.AgentView, today *day, now time.Time) []AgentStats {
+func (s *Stats) agentStats(agents []cases.AgentView, today *day, now time.Time) []AgentStats {
 	out := make([]AgentStats, 0, len(agents))
 	for _, a := range agents {
 		t := s.c.agents[a.Username]
@@ -289,7 +289,7 @@ func (s *Stats) agentStats(agents []router.AgentView, today *day, now time.Time)
 	return out
 }
 
-func queueToday(d *queueDay, sla router.SLA, threshold time.Duration) QueueToday {
+func queueToday(d *queueDay, sla cases.SLA, threshold time.Duration) QueueToday {
 	out := QueueToday{SLA: SLA{AnswerWithinS: int(threshold / time.Second), TargetPct: sla.TargetPct}}
 	if d == nil {
 		return out
@@ -311,10 +311,10 @@ func queueToday(d *queueDay, sla router.SLA, threshold time.Duration) QueueToday
 	return out
 }
 
-func agentCounts(m map[router.AgentState]int) AgentCounts {
+func agentCounts(m map[cases.AgentState]int) AgentCounts {
 	return AgentCounts{
-		Available: m[router.StateAvailable], Busy: m[router.StateBusy], Wrapup: m[router.StateWrapup],
-		Break: m[router.StateBreak], Offline: m[router.StateOffline], NotReady: m[router.StateNotReady],
+		Available: m[cases.StateAvailable], Busy: m[cases.StateBusy], Wrapup: m[cases.StateWrapup],
+		Break: m[cases.StateBreak], Offline: m[cases.StateOffline], NotReady: m[cases.StateNotReady],
 	}
 }
 

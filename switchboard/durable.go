@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Journal waits until the router events up to seq are committed to SQL
@@ -21,7 +21,7 @@ var ErrNotDurable = errors.New("the change is not confirmed durable yet")
 // Commit waits until evs, a change's events, are committed to SQL, so
 // that the answer that follows is a promise the database keeps. A nil
 // journal counts every change as durable (tools and tests without one).
-func Commit(ctx context.Context, j Journal, evs []router.Event) error {
+func Commit(ctx context.Context, j Journal, evs []cases.Event) error {
 	if len(evs) == 0 || j == nil {
 		return nil
 	}

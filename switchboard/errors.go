@@ -3,7 +3,7 @@ package switchboard
 import (
 	"errors"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Codes of the contract, for every client.
@@ -29,24 +29,24 @@ type Failure struct {
 // ok is false for anything else, an internal failure whose text must not
 // reach a client.
 func Classify(err error) (f Failure, ok bool) {
-	var fe *router.FieldError
-	var dup *router.DuplicateContactError
+	var fe *cases.FieldError
+	var dup *cases.DuplicateContactError
 	switch {
 	case errors.As(err, &dup):
 		return Failure{Code: CodeConflict, Message: "this caller is already waiting in this queue"}, true
-	case errors.Is(err, router.ErrClosed):
+	case errors.Is(err, cases.ErrClosed):
 		return Failure{Code: CodeClosed, Field: "queue", Message: err.Error()}, true
 	case errors.As(err, &fe):
 		return Failure{Code: CodeValidation, Field: fe.Field, Message: fe.Reason}, true
-	case errors.Is(err, router.ErrInvalid):
+	case errors.Is(err, cases.ErrInvalid):
 		return Failure{Code: CodeValidation, Message: err.Error()}, true
-	case errors.Is(err, router.ErrNotFound):
+	case errors.Is(err, cases.ErrNotFound):
 		return Failure{Code: CodeNotFound, Message: err.Error()}, true
-	case errors.Is(err, router.ErrForbidden):
+	case errors.Is(err, cases.ErrForbidden):
 		return Failure{Code: CodeForbidden, Message: err.Error()}, true
-	case errors.Is(err, router.ErrConflict):
+	case errors.Is(err, cases.ErrConflict):
 		return Failure{Code: CodeConflict, Message: err.Error()}, true
-	case errors.Is(err, router.ErrUnavailable):
+	case errors.Is(err, cases.ErrUnavailable):
 		return Failure{Code: CodeUnavailable, Message: err.Error()}, true
 	case errors.Is(err, ErrNotDurable):
 		return Failure{Code: CodeUnavailable, Message: "the change is not confirmed durable yet; check its state before repeating it"}, true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/router"
 	"tellonce/schedule"
@@ -16,10 +17,10 @@ import (
 
 // RouterQueue converts a directory queue of agency a into the router's
 // configuration: the queue's hours with the agency's holidays and zone.
-func RouterQueue(q directory.Queue, a directory.Agency) (router.QueueConfig, error) {
+func RouterQueue(q directory.Queue, a directory.Agency) (cases.QueueConfig, error) {
 	hours, err := schedule.New(q.Hours, a.Holidays, a.TimeZone)
 	if err != nil {
-		return router.QueueConfig{}, fmt.Errorf("hours of queue %s: %w", q.ID, err)
+		return cases.QueueConfig{}, fmt.Errorf("hours of queue %s: %w", q.ID, err)
 	}
 	cfg := routerQueue(q)
 	if hours != nil { // a nil *Schedule in the interface would not read as "no hours"
@@ -28,39 +29,39 @@ func RouterQueue(q directory.Queue, a directory.Agency) (router.QueueConfig, err
 	return cfg, nil
 }
 
-func routerQueue(q directory.Queue) router.QueueConfig {
-	ch := make([]router.Channel, len(q.Channels))
+func routerQueue(q directory.Queue) cases.QueueConfig {
+	ch := make([]cases.Channel, len(q.Channels))
 	for i, c := range q.Channels {
-		ch[i] = router.Channel(c)
+		ch[i] = cases.Channel(c)
 	}
-	of := make([]router.OverflowRule, len(q.Overflow))
+	of := make([]cases.OverflowRule, len(q.Overflow))
 	for i, o := range q.Overflow {
-		of[i] = router.OverflowRule{After: seconds(o.AfterS), To: o.To}
+		of[i] = cases.OverflowRule{After: seconds(o.AfterS), To: o.To}
 	}
 	wrapup := seconds(q.WrapupS)
 	if q.WrapupS == 0 {
 		wrapup = -1 // the router reads zero as "default"; the API's 0 means none
 	}
-	return router.QueueConfig{
+	return cases.QueueConfig{
 		ID: q.ID, Agency: q.Agency, Name: q.Name, Channels: ch,
-		RequiredSkills: q.RequiredSkills, Strategy: router.Strategy(q.Strategy),
+		RequiredSkills: q.RequiredSkills, Strategy: cases.Strategy(q.Strategy),
 		OfferTimeout: seconds(q.OfferTimeoutS), Wrapup: wrapup, WidenAfter: seconds(q.WidenAfterS),
-		Overflow: of, OverflowPolicy: router.OverflowPolicy(q.OverflowPolicy),
-		SLA:           router.SLA{AnswerWithin: seconds(q.SLA.AnswerWithinS), TargetPct: q.SLA.TargetPct},
+		Overflow: of, OverflowPolicy: cases.OverflowPolicy(q.OverflowPolicy),
+		SLA:           cases.SLA{AnswerWithin: seconds(q.SLA.AnswerWithinS), TargetPct: q.SLA.TargetPct},
 		CallbackAfter: seconds(q.CallbackAfterS), MaxWaiting: q.MaxWaiting,
 		CallbackRetries: q.CallbackRetries, CallbackRetryAfter: seconds(q.CallbackRetryS),
-		Kind: router.QueueKind(q.Kind), Aging: seconds(q.AgingS),
+		Kind: cases.QueueKind(q.Kind), Aging: seconds(q.AgingS),
 	}
 }
 
 // RouterAgent converts a directory user (an agent) into the router's
 // profile.
-func RouterAgent(u directory.User) router.AgentProfile {
+func RouterAgent(u directory.User) cases.AgentProfile {
 	qs := make(map[string]int, len(u.Queues))
 	for _, m := range u.Queues {
 		qs[m.Queue] = m.Level
 	}
-	return router.AgentProfile{Username: u.Username, Name: u.Name, Agency: u.Agency, Skills: u.Skills, Queues: qs, MaxChats: u.MaxChats,
+	return cases.AgentProfile{Username: u.Username, Name: u.Name, Agency: u.Agency, Skills: u.Skills, Queues: qs, MaxChats: u.MaxChats,
 		Phone: u.SIPURI}
 }
 
@@ -68,7 +69,7 @@ func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
 // RoutingConfig reads every queue and every agent from the directory, for
 // the router's start.
-func RoutingConfig(ctx context.Context, dir *directory.Store) ([]router.QueueConfig, []router.AgentProfile, error) {
+func RoutingConfig(ctx context.Context, dir *directory.Store) ([]cases.QueueConfig, []cases.AgentProfile, error) {
 	agencies := map[string]directory.Agency{}
 	for page := (directory.Page{Limit: 500}); ; {
 		as, more, err := dir.ListAgencies(ctx, page)
@@ -83,7 +84,7 @@ func RoutingConfig(ctx context.Context, dir *directory.Store) ([]router.QueueCon
 		}
 		page.After = as[len(as)-1].ID
 	}
-	var queues []router.QueueConfig
+	var queues []cases.QueueConfig
 	for page := (directory.Page{Limit: 500}); ; {
 		qs, more, err := dir.ListQueues(ctx, directory.QueueFilter{}, page)
 		if err != nil {
@@ -101,7 +102,7 @@ func RoutingConfig(ctx context.Context, dir *directory.Store) ([]router.QueueCon
 		}
 		page.After = qs[len(qs)-1].ID
 	}
-	var agents []router.AgentProfile
+	var agents []cases.AgentProfile
 	for page := (directory.Page{Limit: 500}); ; {
 		us, more, err := dir.ListUsers(ctx, directory.UserFilter{Role: directory.RoleAgent}, page)
 		if err != nil {
@@ -167,13 +168,13 @@ func SyncAgency(ctx context.Context, r *router.Router, j Journal, dir *directory
 // SyncUser puts a changed agent into the router, or takes a user who is
 // no longer an agent out of it, durably.
 func SyncUser(ctx context.Context, r *router.Router, j Journal, u directory.User) error {
-	var evs []router.Event
+	var evs []cases.Event
 	var err error
 	if u.Role == directory.RoleAgent {
 		evs, err = r.UpsertAgent(RouterAgent(u))
 	} else {
 		evs, err = r.RemoveAgent(u.Username)
-		if errors.Is(err, router.ErrNotFound) {
+		if errors.Is(err, cases.ErrNotFound) {
 			err = nil
 		}
 	}
@@ -181,4 +182,43 @@ func SyncUser(ctx context.Context, r *router.Router, j Journal, u directory.User
 		return fmt.Errorf("route user %s: %w", u.Username, err)
 	}
 	return Commit(ctx, j, evs)
+}
+
+// UnrouteQueue takes a queue out of the router before the directory
+// deletes it. It refuses, wrapping cases.ErrConflict, while contacts are
+// live in the queue; a queue the router does not know is no error, and
+// removed says whether the router had it (to give it back if the
+// directory keeps the queue after all). Its events are not journaled: a
+// queue leaves the durable log with the directory's row.
+func UnrouteQueue(r *router.Router, id string) (removed bool, err error) {
+	_, err = r.RemoveQueue(id)
+	if errors.Is(err, cases.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// UnrouteAgent takes an agent out of the router before their account stops
+// being an agent's. It refuses, wrapping cases.ErrConflict, while they
+// hold contacts; an agent the router does not know is no error.
+func UnrouteAgent(r *router.Router, username string) error {
+	_, err := r.RemoveAgent(username)
+	if errors.Is(err, cases.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// RestoreAgent gives the router back an agent whose directory change
+// failed after UnrouteAgent; for anyone who is not an agent in the
+// directory, or is still routed, it does nothing.
+func RestoreAgent(ctx context.Context, r *router.Router, j Journal, dir *directory.Store, username string) error {
+	u, err := dir.GetUser(ctx, username)
+	if err != nil || u.Role != directory.RoleAgent {
+		return nil
+	}
+	if _, err := r.Agent(username); !errors.Is(err, cases.ErrNotFound) {
+		return nil
+	}
+	return SyncUser(ctx, r, j, u)
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"tellonce/router"
+	"tellonce/cases"
 	tsql "tellonce/sql"
 )
 
@@ -28,10 +28,10 @@ var ErrCaseOpen = errors.New("case is open")
 // gatewayAgency is the reporting gateway's ("" for every agency): as on
 // the live socket it reaches a voice or callback contact of its agency or
 // of a chain of legs that started there; anything else, a chat, an unknown
-// contact, is router.ErrNotFound. A contact nobody answered is
-// router.ErrConflict, a case still open ErrCaseOpen. The entry is durable
+// contact, is cases.ErrNotFound. A contact nobody answered is
+// cases.ErrConflict, a case still open ErrCaseOpen. The entry is durable
 // when it returns.
-func (rv *Review) AppendRecording(ctx context.Context, gatewayAgency, contactID, actor string, rec router.Recording) error {
+func (rv *Review) AppendRecording(ctx context.Context, gatewayAgency, contactID, actor string, rec cases.Recording) error {
 	if err := rec.Validate(); err != nil {
 		return fmt.Errorf("recording of %s: %w", contactID, err)
 	}
@@ -46,13 +46,13 @@ func (rv *Review) AppendRecording(ctx context.Context, gatewayAgency, contactID,
 		err := tx.GetContext(ctx, &c, rv.db.Rebind(`SELECT case_id, agency_id, channel, origin, answered_at
 			FROM contacts WHERE id = ?`), contactID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("contact %s: %w", contactID, router.ErrNotFound)
+			return fmt.Errorf("contact %s: %w", contactID, cases.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("recording of %s: %w", contactID, err)
 		}
-		if c.Channel == string(router.ChannelChat) {
-			return fmt.Errorf("contact %s: %w", contactID, router.ErrNotFound)
+		if c.Channel == string(cases.ChannelChat) {
+			return fmt.Errorf("contact %s: %w", contactID, cases.ErrNotFound)
 		}
 		if gatewayAgency != "" && c.Agency != gatewayAgency {
 			origin := c.Origin
@@ -65,7 +65,7 @@ func (rv *Review) AppendRecording(ctx context.Context, gatewayAgency, contactID,
 				return fmt.Errorf("recording of %s: %w", contactID, err)
 			}
 			if n == 0 {
-				return fmt.Errorf("contact %s: %w", contactID, router.ErrNotFound)
+				return fmt.Errorf("contact %s: %w", contactID, cases.ErrNotFound)
 			}
 		}
 		// Serialise appends to one case (PostgreSQL; SQLite has one writer).
@@ -87,7 +87,7 @@ func (rv *Review) AppendRecording(ctx context.Context, gatewayAgency, contactID,
 				return fmt.Errorf("recording of %s: %w", contactID, err)
 			}
 			if n == 0 {
-				return fmt.Errorf("recording of %s: no agent has answered: %w", contactID, router.ErrConflict)
+				return fmt.Errorf("recording of %s: no agent has answered: %w", contactID, cases.ErrConflict)
 			}
 		}
 		var last sql.NullInt64
@@ -100,7 +100,7 @@ func (rv *Review) AppendRecording(ctx context.Context, gatewayAgency, contactID,
 			return fmt.Errorf("encode recording data: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, rv.db.Rebind(`INSERT INTO case_events (case_id, seq, at, type, actor, contact_id, text, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), c.CaseID, last.Int64+1, ts(rv.now()), router.CaseRecording, clean(actor),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), c.CaseID, last.Int64+1, ts(rv.now()), cases.CaseRecording, clean(actor),
 			contactID, "", string(data)); err != nil {
 			return fmt.Errorf("recording of %s: %w", contactID, err)
 		}

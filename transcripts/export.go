@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Export formats.
@@ -77,7 +77,7 @@ func (t Timeline) writeCSV(w io.Writer) error {
 // has none of its own: it says where the edge keeps the audio, how long it
 // is and when it began (the audio itself is never exported).
 func exportText(e EntryView) string {
-	if e.Type == router.CaseRecording {
+	if e.Type == cases.CaseRecording {
 		return fmt.Sprintf("%s (%s s, from %s)", e.Data["file"], e.Data["seconds"], e.Data["started_at"])
 	}
 	return e.Text

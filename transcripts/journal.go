@@ -1,6 +1,7 @@
 package transcripts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,7 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"tellonce/router"
+	"github.com/jmoiron/sqlx"
+
+	"tellonce/cases"
 	tsql "tellonce/sql"
 )
 
@@ -49,12 +52,17 @@ type Options struct {
 	// writer commits the next batch meanwhile; if it falls behind by
 	// DeliverQueue batches the writer waits for it. It must not call the
 	// router's write methods.
-	Deliver func([]router.Event)
+	Deliver func([]cases.Event)
 	// DeliverQueue is how many committed batches may wait for Deliver
 	// (default 1024).
 	DeliverQueue int
 	// Log defaults to slog.Default().
 	Log *slog.Logger
+	// Fence, when set, runs inside every commit's transaction before its
+	// rows (lease.Term.Fence): an error refuses the commit, and is final,
+	// since this process may no longer write; the journal stops and every
+	// waiter is answered unavailable.
+	Fence func(ctx context.Context, tx *sqlx.Tx) error
 }
 
 // Journal is the durable sink for router events: see the package doc.
@@ -78,9 +86,12 @@ type Journal struct {
 	// committed mirrors state.committed for lock-free reads.
 	committed atomic.Uint64
 
+	// metrics, when registered, hear of every commit.
+	metrics *journalMetrics
+
 	// deliveries carries committed batches to the deliverer (Run starts
 	// it when Options.Deliver is set, and stops it before returning).
-	deliveries chan []router.Event
+	deliveries chan []cases.Event
 
 	mu      sync.Mutex
 	notFull *sync.Cond // signalled when pending shrinks or the journal stops
@@ -89,7 +100,7 @@ type Journal struct {
 
 // state is what Publish, Run and Wait share, guarded by Journal.mu.
 type state struct {
-	pending  [][]router.Event // Publish groups not yet taken by the writer
+	pending  [][]cases.Event // Publish groups not yet taken by the writer
 	nPending int
 	running  bool
 	stopped  bool // Run has returned: nothing more will commit
@@ -131,7 +142,7 @@ func NewJournal(db *tsql.DB, opts Options) *Journal {
 // commit order, so it only blocks when the writer has fallen more than
 // DefaultMaxPending events behind. Events published after Run has stopped
 // cannot be stored; they are logged and their Wait calls fail.
-func (j *Journal) Publish(evs []router.Event) {
+func (j *Journal) Publish(evs []cases.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -164,7 +175,7 @@ func (j *Journal) Committed() uint64 { return j.committed.Load() }
 
 // take appends whole Publish groups to batch while they fit in MaxBatch
 // (always at least one, so an oversized group still goes through).
-func (j *Journal) take(batch []router.Event) []router.Event {
+func (j *Journal) take(batch []cases.Event) []cases.Event {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	n := 0

@@ -11,15 +11,15 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // Load reads every open case with its legs, timeline and live contacts, in
-// the shape router.Restore takes, for rebuilding the router on start. Run
+// the shape cases.Restore takes, for rebuilding the router on start. Run
 // it before Run starts writing. Offered contacts come back as offered: the
 // router returns them to their queue (offers do not survive a restart).
-func (j *Journal) Load(ctx context.Context) ([]router.CaseSnapshot, error) {
-	var out []router.CaseSnapshot
+func (j *Journal) Load(ctx context.Context) ([]cases.CaseSnapshot, error) {
+	var out []cases.CaseSnapshot
 	err := j.db.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		out, err = j.load(ctx, tx)
@@ -108,9 +108,9 @@ const (
 		FROM case_events e JOIN cases k ON k.id = e.case_id WHERE k.status = 'open' ORDER BY e.case_id, e.seq`
 )
 
-func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]router.CaseSnapshot, error) {
-	var cases []loadedCase
-	if err := tx.SelectContext(ctx, &cases, loadCases); err != nil {
+func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]cases.CaseSnapshot, error) {
+	var open []loadedCase
+	if err := tx.SelectContext(ctx, &open, loadCases); err != nil {
 		return nil, fmt.Errorf("read cases: %w", err)
 	}
 	var contacts []loadedContact
@@ -126,8 +126,28 @@ func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]router.CaseSnapshot,
 		return nil, fmt.Errorf("read case events: %w", err)
 	}
 
-	byID := make(map[string]*caseParts, len(cases))
-	for _, c := range cases {
+	byID := gather(open, contacts, legs, events)
+	out := make([]cases.CaseSnapshot, 0, len(open))
+	for _, c := range open {
+		s, err := snapshotOf(c, byID[c.ID])
+		if err != nil {
+			return nil, fmt.Errorf("case %s: %w", c.ID, err)
+		}
+		if len(s.Contacts) == 0 {
+			// The router closes a case in the transaction that ends its last
+			// leg, and a transaction commits whole: this should not happen.
+			j.log.Warn("case log: open case without a live contact; not restored", "case", c.ID)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// gather sorts rows read for the given cases into each case's parts.
+func gather(open []loadedCase, contacts []loadedContact, legs []loadedLeg, events []loadedEvent) map[string]*caseParts {
+	byID := make(map[string]*caseParts, len(open))
+	for _, c := range open {
 		byID[c.ID] = &caseParts{}
 	}
 	interpreter := map[string]bool{} // contact ids of interpreter legs
@@ -158,21 +178,7 @@ func (j *Journal) load(ctx context.Context, tx *sqlx.Tx) ([]router.CaseSnapshot,
 			p.events = append(p.events, e)
 		}
 	}
-	out := make([]router.CaseSnapshot, 0, len(cases))
-	for _, c := range cases {
-		s, err := snapshotOf(c, byID[c.ID])
-		if err != nil {
-			return nil, fmt.Errorf("case %s: %w", c.ID, err)
-		}
-		if len(s.Contacts) == 0 {
-			// The router closes a case in the transaction that ends its last
-			// leg, and a transaction commits whole: this should not happen.
-			j.log.Warn("case log: open case without a live contact; not restored", "case", c.ID)
-			continue
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return byID
 }
 
 // caseParts gathers one case's rows.
@@ -184,18 +190,18 @@ type caseParts struct {
 // legPart is a leg with what orders it: a contact row's current leg (with
 // the row) or an earlier leg of a re-queued contact.
 type legPart struct {
-	leg     router.Leg
+	leg     cases.Leg
 	seq     uint64
 	earlier bool
 	contact *loadedContact
 }
 
-func snapshotOf(c loadedCase, p *caseParts) (router.CaseSnapshot, error) {
+func snapshotOf(c loadedCase, p *caseParts) (cases.CaseSnapshot, error) {
 	cx, err := parseContext(c.Context)
 	if err != nil {
-		return router.CaseSnapshot{}, err
+		return cases.CaseSnapshot{}, err
 	}
-	s := router.CaseSnapshot{ID: c.ID, Identity: c.Identity, Caller: router.Caller{ID: c.CallerID, Name: c.CallerName,
+	s := cases.CaseSnapshot{ID: c.ID, Identity: c.Identity, Caller: cases.Caller{ID: c.CallerID, Name: c.CallerName,
 		Language: c.CallerLanguage}, Context: cx, CreatedAt: c.CreatedAt.UTC()}
 	// Legs in the order the router appended them: by when they started,
 	// then enqueue order, an earlier leg of a contact before its current one.
@@ -215,18 +221,21 @@ func snapshotOf(c loadedCase, p *caseParts) (router.CaseSnapshot, error) {
 		}
 		cs, err := contactSnapshotOf(l.contact)
 		if err != nil {
-			return router.CaseSnapshot{}, fmt.Errorf("contact %s: %w", l.contact.ID, err)
+			return cases.CaseSnapshot{}, fmt.Errorf("contact %s: %w", l.contact.ID, err)
 		}
 		s.Contacts = append(s.Contacts, cs)
 	}
-	slices.SortFunc(s.Contacts, func(a, b router.ContactSnapshot) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(s.Contacts, func(a, b cases.ContactSnapshot) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, e := range p.events {
 		var data map[string]string
 		if err := json.Unmarshal([]byte(e.Data), &data); err != nil {
-			return router.CaseSnapshot{}, fmt.Errorf("event %d: decode data: %w", e.Seq, err)
+			return cases.CaseSnapshot{}, fmt.Errorf("event %d: decode data: %w", e.Seq, err)
 		}
-		s.Events = append(s.Events, router.CaseEvent{Seq: e.Seq, At: e.At.UTC(), Type: e.Type,
+		s.Events = append(s.Events, cases.CaseEvent{Seq: e.Seq, At: e.At.UTC(), Type: e.Type,
 			Actor: e.Actor, Text: e.Text, Data: data})
+		if e.Type == cases.CaseContactCreated && s.PreviousCaseID == "" && len(s.Events) == 1 {
+			s.PreviousCaseID = data["previous_case_id"] // a case's link is on its first entry
+		}
 	}
 	return s, nil
 }
@@ -234,8 +243,8 @@ func snapshotOf(c loadedCase, p *caseParts) (router.CaseSnapshot, error) {
 // legOf is a stored leg as the router shows it: the agent is the one who
 // answered (a contact row also names the agent it was merely offered to).
 func legOf(contactID, queue, agency, channel, agent string, enqueued time.Time, answered, ended sql.NullTime,
-	disposition string) router.Leg {
-	l := router.Leg{ContactID: contactID, Queue: queue, Agency: agency, Channel: router.Channel(channel),
+	disposition string) cases.Leg {
+	l := cases.Leg{ContactID: contactID, Queue: queue, Agency: agency, Channel: cases.Channel(channel),
 		EnqueuedAt: enqueued.UTC(), AnsweredAt: nullTime(answered), EndedAt: nullTime(ended),
 		Disposition: disposition}
 	if answered.Valid {
@@ -246,26 +255,26 @@ func legOf(contactID, queue, agency, channel, agent string, enqueued time.Time, 
 
 // live reports whether a stored contact status is a live one.
 func live(status string) bool {
-	switch router.ContactStatus(status) {
-	case router.StatusQueued, router.StatusOffered, router.StatusAssigned, router.StatusScheduled:
+	switch cases.ContactStatus(status) {
+	case cases.StatusQueued, cases.StatusOffered, cases.StatusAssigned, cases.StatusScheduled:
 		return true
 	}
 	return false
 }
 
-func contactSnapshotOf(r *loadedContact) (router.ContactSnapshot, error) {
+func contactSnapshotOf(r *loadedContact) (cases.ContactSnapshot, error) {
 	cx, err := parseContext(r.Context)
 	if err != nil {
-		return router.ContactSnapshot{}, err
+		return cases.ContactSnapshot{}, err
 	}
 	var skills map[string]int
 	if err := json.Unmarshal([]byte(r.Skills), &skills); err != nil {
-		return router.ContactSnapshot{}, fmt.Errorf("decode skills: %w", err)
+		return cases.ContactSnapshot{}, fmt.Errorf("decode skills: %w", err)
 	}
-	return router.ContactSnapshot{
-		ID: r.ID, Queue: r.Queue, Channel: router.Channel(r.Channel), Priority: r.Priority, Context: cx,
+	return cases.ContactSnapshot{
+		ID: r.ID, Queue: r.Queue, Channel: cases.Channel(r.Channel), Priority: r.Priority, Context: cx,
 		CallbackNumber: r.CallbackNumber, Skills: skills, Seq: r.Seq, EnqueuedAt: r.EnqueuedAt.UTC(),
-		Head: r.Head, Status: router.ContactStatus(r.Status), Agent: r.Agent,
+		Head: r.Head, Status: cases.ContactStatus(r.Status), Agent: r.Agent,
 		AnsweredAt: nullTime(r.AnsweredAt), WarmOf: r.WarmOf,
 		Due: nullTime(r.DueAt), Slot: r.Slot, Attempts: r.Attempts, ConferenceOf: r.ConferenceOf,
 		Identity: r.Identity, Origin: r.Origin, IdemKey: r.IdemKey,

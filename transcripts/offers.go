@@ -2,9 +2,10 @@ package transcripts
 
 import (
 	"net/url"
+	"strings"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 )
 
 // An offer shows the agent the case (router offerCaseView: every earlier
@@ -56,14 +57,16 @@ var offerAuditTable = table{"access_audit",
 // contact of the case is live) or an earlier leg of the same contact (it
 // was re-queued after an agent had it), or the contact is an interpreter's
 // leg (whose view is filtered down to that leg, but shows the request and
-// the conversation it is for). The first offer of a brand-new case shows
-// only what the citizen brought to this contact, and is not audited.
-func offerShowsHistory(ev *router.Event) bool {
+// the conversation it is for), or the offer shows the caller's earlier
+// cases (cases.CaseView.History, looked up by Review.Earlier). The first
+// offer of a brand-new case of a caller without history shows only what
+// the citizen brought to this contact, and is not audited.
+func offerShowsHistory(ev *cases.Event) bool {
 	c := ev.Contact
 	if c == nil || ev.Case == nil {
 		return false // an offer without its case shows nothing (agents.Hub sends none)
 	}
-	if c.ConferenceOf != "" {
+	if c.ConferenceOf != "" || len(ev.Case.History) > 0 {
 		return true
 	}
 	own := 0
@@ -77,16 +80,25 @@ func offerShowsHistory(ev *router.Event) bool {
 }
 
 // offerAuditRowOf is the audit row of an offered event.
-func offerAuditRowOf(ev *router.Event) auditRow {
+func offerAuditRowOf(ev *cases.Event) auditRow {
 	return auditRow{At: ts(ev.At), Username: clean(ev.Agent), Role: offerAuditRole, Agency: clean(ev.AgentAgency),
-		Action: ActionOffer, CaseID: storable(ev.CaseID), Query: storable(offerQuery(ev.OfferID, ev.ContactID)),
+		Action: ActionOffer, CaseID: storable(ev.CaseID), Query: storable(offerQuery(ev.OfferID, ev.ContactID, ev.Case.History)),
 		Outcome: OutcomeOK}
 }
 
-// offerQuery is what an offer row says was read: the offer, and the
-// contact it offered.
-func offerQuery(offerID, contactID string) string {
-	return "offer_id=" + url.QueryEscape(offerID) + "&contact_id=" + url.QueryEscape(contactID)
+// offerQuery is what an offer row says was read: the offer, the contact
+// it offered and, for a returning caller, the earlier cases it showed
+// ("history=<id>,<id>", newest first).
+func offerQuery(offerID, contactID string, history []cases.PastCase) string {
+	q := "offer_id=" + url.QueryEscape(offerID) + "&contact_id=" + url.QueryEscape(contactID)
+	if len(history) == 0 {
+		return q
+	}
+	ids := make([]string, len(history))
+	for i, h := range history {
+		ids[i] = url.QueryEscape(h.ID)
+	}
+	return q + "&history=" + strings.Join(ids, ",")
 }
 
 func (r auditRow) appendArgs(a []any) []any {

@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"tellonce/cases"
 	"tellonce/privacy"
-	"tellonce/router"
 )
 
 // batchRows is one batch of router events as the rows it writes. Which
@@ -20,7 +21,8 @@ import (
 //     each contact's last state: the rows are upserts, so the last wins);
 //   - contact_created also inserts its case unless it exists (a new case is
 //     created in the same router transaction as its first contact, so the
-//     contact carries everything the case row holds);
+//     contact carries everything the case row holds), and opens it again if
+//     the log holds it closed (a reopened case);
 //   - requeued keeps the leg that ended, since the contact row moves on to
 //     the new leg;
 //   - case_closed marks the case closed (an upsert, so a case row that is
@@ -153,7 +155,7 @@ type contextJSON struct {
 // rowsOf maps a batch to rows. It keeps j.assigned current, so it runs on
 // the writer's goroutine, over batches in Seq order (a retry may present
 // events again: the map then ends in the same state).
-func (j *Journal) rowsOf(batch []router.Event) (batchRows, error) {
+func (j *Journal) rowsOf(batch []cases.Event) (batchRows, error) {
 	var b batchRows
 	last := map[string]int{} // contact id -> index in b.contacts
 	newCase := map[string]bool{}
@@ -166,21 +168,21 @@ func (j *Journal) rowsOf(batch []router.Event) (batchRows, error) {
 			}
 			b.events = append(b.events, r)
 		}
-		if ev.Type == router.EventCaseClosed && ev.Case != nil {
+		if ev.Type == cases.EventCaseClosed && ev.Case != nil {
 			r, err := closedCaseRow(ev)
 			if err != nil {
 				return batchRows{}, fmt.Errorf("event %d: %w", ev.Seq, err)
 			}
 			b.closed = append(b.closed, r)
 		}
-		if ev.Type == router.EventOffered && offerShowsHistory(ev) {
+		if ev.Type == cases.EventOffered && offerShowsHistory(ev) {
 			b.audit = append(b.audit, offerAuditRowOf(ev))
 		}
 		c := ev.Contact
 		if c == nil {
 			continue
 		}
-		if ev.Type == router.EventContactCreated && !newCase[c.CaseID] {
+		if ev.Type == cases.EventContactCreated && !newCase[c.CaseID] {
 			r, err := newCaseRow(c)
 			if err != nil {
 				return batchRows{}, fmt.Errorf("event %d: %w", ev.Seq, err)
@@ -188,7 +190,12 @@ func (j *Journal) rowsOf(batch []router.Event) (batchRows, error) {
 			newCase[c.CaseID] = true
 			b.cases = append(b.cases, r)
 		}
-		if ev.Type == router.EventRequeued {
+		if ev.Type == cases.EventContactCreated && len(b.closed) > 0 {
+			// A case closed earlier in this batch and reopened by this
+			// contact ends the batch open.
+			b.closed = slices.DeleteFunc(b.closed, func(r caseRow) bool { return r.ID == c.CaseID })
+		}
+		if ev.Type == cases.EventRequeued {
 			disposition := storable(ev.Data["disposition"])
 			if disposition == "" {
 				disposition = "requeued"
@@ -205,7 +212,7 @@ func (j *Journal) rowsOf(batch []router.Event) (batchRows, error) {
 		if err != nil {
 			return batchRows{}, fmt.Errorf("event %d: contact %s: %w", ev.Seq, c.ID, err)
 		}
-		if c.Status == router.StatusAssigned {
+		if c.Status == cases.StatusAssigned {
 			j.assigned[c.ID] = r
 		} else {
 			delete(j.assigned, c.ID)
@@ -220,7 +227,7 @@ func (j *Journal) rowsOf(batch []router.Event) (batchRows, error) {
 	return b, nil
 }
 
-func newCaseRow(c *router.ContactView) (caseRow, error) {
+func newCaseRow(c *cases.ContactView) (caseRow, error) {
 	cx, err := contextString(c.Context)
 	if err != nil {
 		return caseRow{}, err
@@ -232,14 +239,14 @@ func newCaseRow(c *router.ContactView) (caseRow, error) {
 
 // caseCreatedAt is when the contact's case began; a view from before the
 // field existed falls back to the contact's own start.
-func caseCreatedAt(c *router.ContactView) time.Time {
+func caseCreatedAt(c *cases.ContactView) time.Time {
 	if c.CaseCreatedAt.IsZero() {
 		return c.EnqueuedAt
 	}
 	return c.CaseCreatedAt
 }
 
-func closedCaseRow(ev *router.Event) (caseRow, error) {
+func closedCaseRow(ev *cases.Event) (caseRow, error) {
 	cs := ev.Case
 	cx, err := contextString(cs.Context)
 	if err != nil {
@@ -250,7 +257,7 @@ func closedCaseRow(ev *router.Event) (caseRow, error) {
 		CreatedAt: ts(cs.CreatedAt), ClosedAt: ts(ev.At)}, nil
 }
 
-func contactRowOf(c *router.ContactView) (contactRow, error) {
+func contactRowOf(c *cases.ContactView) (contactRow, error) {
 	cx, err := contextString(c.Context)
 	if err != nil {
 		return contactRow{}, err
@@ -277,7 +284,7 @@ func endedLeg(c contactRow, endedAt time.Time, disposition string) legRow {
 		EndedAt: ts(endedAt), Disposition: disposition}
 }
 
-func eventRowOf(caseID string, e *router.CaseEvent) (eventRow, error) {
+func eventRowOf(caseID string, e *cases.CaseEvent) (eventRow, error) {
 	data, err := json.Marshal(storableMap(e.Data))
 	if err != nil {
 		return eventRow{}, fmt.Errorf("encode case event data: %w", err)
@@ -286,7 +293,7 @@ func eventRowOf(caseID string, e *router.CaseEvent) (eventRow, error) {
 		ContactID: e.Data["contact_id"], Text: storable(e.Text), Data: string(data)}, nil
 }
 
-func contextString(c router.ContactContext) (string, error) {
+func contextString(c cases.ContactContext) (string, error) {
 	ivr := c.IVR
 	if ivr != nil {
 		ivr = make([]string, len(c.IVR))
@@ -301,12 +308,12 @@ func contextString(c router.ContactContext) (string, error) {
 	return string(b), nil
 }
 
-func parseContext(s string) (router.ContactContext, error) {
+func parseContext(s string) (cases.ContactContext, error) {
 	var c contextJSON
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
-		return router.ContactContext{}, fmt.Errorf("decode context: %w", err)
+		return cases.ContactContext{}, fmt.Errorf("decode context: %w", err)
 	}
-	return router.ContactContext{Summary: c.Summary, IVR: c.IVR, Attributes: c.Attributes}, nil
+	return cases.ContactContext{Summary: c.Summary, IVR: c.IVR, Attributes: c.Attributes}, nil
 }
 
 // ts is a time as both backends keep it: UTC, to the microsecond.

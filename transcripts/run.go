@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"tellonce/router"
+	"tellonce/cases"
 	tsql "tellonce/sql"
 )
 
@@ -29,7 +29,7 @@ func (j *Journal) Run(ctx context.Context) error {
 		return err
 	}
 	if j.opts.Deliver != nil {
-		j.deliveries = make(chan []router.Event, j.opts.DeliverQueue)
+		j.deliveries = make(chan []cases.Event, j.opts.DeliverQueue)
 		done := make(chan struct{})
 		go j.deliverLoop(done)
 		defer func() { // what was committed is delivered before Run returns
@@ -50,28 +50,43 @@ func (j *Journal) Run(ctx context.Context) error {
 
 // settle deals with a batch whose commit returned: records it, or retries
 // it until it commits. stop says Run must return rerr (ctx ended).
-func (j *Journal) settle(ctx context.Context, batch []router.Event, err error) (stop bool, rerr error) {
+func (j *Journal) settle(ctx context.Context, batch []cases.Event, err error) (stop bool, rerr error) {
 	if err != nil {
+		if errors.Is(err, errFenced) {
+			return true, j.fenced(batch, err)
+		}
 		return j.recover(ctx, batch, err)
 	}
 	j.finish(batch)
 	return false, nil
 }
 
+// errFenced marks a commit that Options.Fence refused.
+var errFenced = errors.New("fenced")
+
+// fenced stops the journal for good after a refused commit: the batch's
+// waiters, and everyone else's, are answered unavailable, never acked.
+func (j *Journal) fenced(batch []cases.Event, err error) error {
+	j.fail(batch, err)
+	j.log.Error("case log: commit refused; this server no longer leads", "first_seq", batch[0].Seq, "err", err)
+	j.stop(err)
+	return err
+}
+
 // DeliverTo adds receivers of the committed events, called in the order
 // given after Options.Deliver, as Options.Deliver is (see there). The
 // parts that hear the journal are made after the router that writes to
 // it, so they join here, before Run; after Run has started it fails.
-func (j *Journal) DeliverTo(fns ...func([]router.Event)) error {
+func (j *Journal) DeliverTo(fns ...func([]cases.Event)) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.st.running || j.st.stopped {
 		return errors.New("case log: DeliverTo after Run")
 	}
 	if prev := j.opts.Deliver; prev != nil {
-		fns = append([]func([]router.Event){prev}, fns...)
+		fns = append([]func([]cases.Event){prev}, fns...)
 	}
-	j.opts.Deliver = func(evs []router.Event) {
+	j.opts.Deliver = func(evs []cases.Event) {
 		for _, f := range fns {
 			f(evs)
 		}
@@ -105,39 +120,53 @@ func (j *Journal) awaitPending(ctx context.Context) bool {
 
 // write stores batch and commits it. Run's own context does not cancel a
 // write in progress (see writeTimeout).
-func (j *Journal) write(ctx context.Context, batch []router.Event) error {
+func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	fail := func(err error) error {
 		return fmt.Errorf("case log batch %d-%d: %w", batch[0].Seq, batch[len(batch)-1].Seq, err)
 	}
+	start := time.Now()
 	rows, err := j.rowsOf(batch)
 	if err != nil {
 		return fail(err)
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	if j.db.Dialect == tsql.Postgres {
-		if err := j.writeRowsPG(wctx, rows); err != nil {
+	if j.db.Dialect == tsql.Postgres && j.opts.Fence == nil {
+		if err := j.writeRowsPG(wctx, nil, rows); err != nil {
 			return fail(err)
 		}
+		j.metrics.committed(len(batch), time.Since(start))
 		return nil
 	}
 	tx, err := j.db.BeginTxx(wctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
-	if err := j.writeRows(wctx, tx, rows); err != nil {
+	if j.opts.Fence != nil {
+		if err := j.opts.Fence(wctx, tx); err != nil {
+			tx.Rollback()
+			return fail(fmt.Errorf("%w: %w", errFenced, err))
+		}
+	}
+	if j.db.Dialect == tsql.Postgres {
+		err = j.writeRowsPG(wctx, tx, rows)
+	} else {
+		err = j.writeRows(wctx, tx, rows)
+	}
+	if err != nil {
 		tx.Rollback()
 		return fail(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("commit: %w", err))
 	}
+	j.metrics.committed(len(batch), time.Since(start))
 	return nil
 }
 
 // finish records a committed batch: its waiters are released, then it is
 // delivered.
-func (j *Journal) finish(batch []router.Event) {
+func (j *Journal) finish(batch []cases.Event) {
 	j.commits.Add(1)
 	last := batch[len(batch)-1].Seq
 	j.mu.Lock()
@@ -167,7 +196,7 @@ func (j *Journal) deliverLoop(done chan<- struct{}) {
 // recover retries a failed batch, one transaction at a time with a
 // growing backoff, taking in what is published meanwhile, until it
 // commits (false) or ctx ends (true, with what flushing returned).
-func (j *Journal) recover(ctx context.Context, batch []router.Event, err error) (bool, error) {
+func (j *Journal) recover(ctx context.Context, batch []cases.Event, err error) (bool, error) {
 	backoff := j.minBackoff
 	for {
 		if ctx.Err() != nil {
@@ -189,12 +218,15 @@ func (j *Journal) recover(ctx context.Context, batch []router.Event, err error) 
 			j.finish(batch)
 			return false, nil
 		}
+		if errors.Is(err, errFenced) {
+			return true, j.fenced(batch, err)
+		}
 	}
 }
 
 // fail tells the waiters of a failed batch, and those who come to wait for
 // it before it commits, that it is not durable.
-func (j *Journal) fail(batch []router.Event, err error) {
+func (j *Journal) fail(batch []cases.Event, err error) {
 	last := batch[len(batch)-1].Seq
 	j.mu.Lock()
 	j.st.failedTo = max(j.st.failedTo, last)
@@ -209,7 +241,7 @@ func (j *Journal) fail(batch []router.Event, err error) {
 // flush commits batch and everything still pending after ctx ended, with a
 // fresh deadline, then marks the journal stopped. Whatever it cannot commit
 // is lost to the store (none of it was acknowledged) and reported.
-func (j *Journal) flush(ctx context.Context, batch []router.Event) error {
+func (j *Journal) flush(ctx context.Context, batch []cases.Event) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.flushTimeout)
 	defer cancel()
 	backoff := j.minBackoff
@@ -226,6 +258,9 @@ func (j *Journal) flush(ctx context.Context, batch []router.Event) error {
 			j.finish(batch)
 			batch, backoff = nil, j.minBackoff
 			continue
+		}
+		if errors.Is(err, errFenced) {
+			return j.fenced(batch, err)
 		}
 		j.fail(batch, err)
 		t := time.NewTimer(backoff)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"tellonce/cases"
 	"tellonce/privacy"
 )
 
@@ -22,18 +23,21 @@ import (
 // segments, notes, transfers and endings with their dispositions — each
 // entry placed in the agency and queue of the leg it belongs to.
 type Timeline struct {
-	CaseID    string       `json:"case_id"`
-	Status    string       `json:"status"`
-	StartedAt time.Time    `json:"started_at"`
-	EndedAt   *time.Time   `json:"ended_at"`
-	Caller    CallerView   `json:"caller"`
-	Context   ContextView  `json:"context"`
-	Agencies  []string     `json:"agencies"`
-	Agents    []string     `json:"agents"`
-	Legs      []LegView    `json:"legs"`
-	Events    []EntryView  `json:"events"`
-	Masked    bool         `json:"masked"`
-	scope     reviewScopes // what the case touched, for Allowed
+	CaseID    string      `json:"case_id"`
+	Status    string      `json:"status"`
+	StartedAt time.Time   `json:"started_at"`
+	EndedAt   *time.Time  `json:"ended_at"`
+	Caller    CallerView  `json:"caller"`
+	Context   ContextView `json:"context"`
+	Agencies  []string    `json:"agencies"`
+	Agents    []string    `json:"agents"`
+	Legs      []LegView   `json:"legs"`
+	Events    []EntryView `json:"events"`
+	Masked    bool        `json:"masked"`
+	// PreviousCaseID is the closed case this one continues (a citizen who
+	// came back too late to reopen it), from its first entry.
+	PreviousCaseID string       `json:"previous_case_id,omitempty"`
+	scope          reviewScopes // what the case touched, for Allowed
 }
 
 // CallerView is who called.
@@ -196,6 +200,9 @@ func (rv *Review) timeline(ctx context.Context, tx *sqlx.Tx, caseID string) (Tim
 		}
 		v := EntryView{Seq: e.Seq, At: e.At.UTC(), Type: e.Type, Actor: e.Actor, ContactID: data["contact_id"],
 			Text: e.Text, Data: data}
+		if len(t.Events) == 0 && e.Type == cases.CaseContactCreated {
+			t.PreviousCaseID = data["previous_case_id"]
+		}
 		if l, ok := where[v.ContactID]; ok {
 			v.Agency, v.Queue = l.Agency, l.Queue
 		} else if a := data["agency"]; a != "" {

@@ -25,9 +25,13 @@ type table struct {
 }
 
 var (
+	// A case's row is written with its first contact; a contact on a case
+	// the log holds closed is a reopened case (router CaseReopened), whose
+	// row opens again. Any other conflict (a retried batch, a continued
+	// open case) changes nothing.
 	casesTable = table{"cases",
 		[]string{"id", "caller_id", "caller_name", "caller_language", "context", "status", "created_at", "closed_at", "identity"},
-		"ON CONFLICT (id) DO NOTHING"}
+		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, closed_at = excluded.closed_at WHERE cases.status <> excluded.status"}
 	closedCasesTable = table{"cases", casesTable.cols,
 		"ON CONFLICT (id) DO UPDATE SET status = excluded.status, closed_at = excluded.closed_at"}
 	contactsTable = table{"contacts",
@@ -159,9 +163,9 @@ func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() st
 // not at all. It does what the per-table statements of writeRows do, with
 // the same conflict rules, in one snapshot: the legs copied from contact
 // rows read them as they were before this statement moved them on, the
-// order writeRows keeps on SQLite. New and closed cases share one INSERT (a
-// statement may not touch a row twice; batchRows.caseRows merges them), and
-// so do the two kinds of ended legs. A batch without audit rows, the
+// order writeRows keeps on SQLite. New, reopened and closed cases share one
+// INSERT (a statement may not touch a row twice; batchRows.caseRows merges
+// them), and so do the two kinds of ended legs. A batch without audit rows, the
 // common kind, uses the statement without their insert.
 func pgBatch(audit bool) string {
 	cols := func(t table) string { return strings.Join(t.cols, ", ") }
@@ -176,8 +180,7 @@ func pgBatch(audit bool) string {
 	return `WITH cs AS (
 	INSERT INTO cases (` + cols(casesTable) + `)
 	SELECT ` + cols(casesTable) + ` FROM json_populate_recordset(NULL::cases, $1::json)
-	ON CONFLICT (id) DO UPDATE SET status = excluded.status, closed_at = excluded.closed_at
-	WHERE excluded.status = 'closed'
+	` + casesTable.onConflict + `
 ), lg AS (
 	INSERT INTO requeued_legs (` + cols(legsTable) + `)
 	SELECT ` + cols(legsTable) + ` FROM json_populate_recordset(NULL::requeued_legs, $2::json)
@@ -237,9 +240,9 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 	})
 }
 
-// writeRowsPG writes and commits a batch with pgBatch, on PostgreSQL; like
-// writeRows it is idempotent.
-func (j *Journal) writeRowsPG(ctx context.Context, b batchRows) error {
+// writeRowsPG writes a batch with pgBatch, on PostgreSQL, committed on its
+// own or, with a fence, in tx; like writeRows it is idempotent.
+func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
 	tables := []any{b.caseRows(), b.legs, b.requeuedFromDB, b.contacts, b.events}
 	audit := len(b.audit) > 0
 	if audit {
@@ -256,6 +259,9 @@ func (j *Journal) writeRowsPG(ctx context.Context, b batchRows) error {
 	st, err := j.sqls.prepareBatch(ctx, audit)
 	if err != nil {
 		return err
+	}
+	if tx != nil {
+		st = tx.StmtxContext(ctx, st)
 	}
 	if _, err := st.ExecContext(ctx, args...); err != nil {
 		return fmt.Errorf("write batch: %w", err)

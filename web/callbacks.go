@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/router"
 )
@@ -133,7 +134,7 @@ func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
 
 // callbackAccess: the contact's citizen, or for a voice call a gateway of
 // its agency (or an all-agency gateway), may ask for its callback.
-func (s *Server) callbackAccess(r *http.Request, c router.ContactView) (string, error) {
+func (s *Server) callbackAccess(r *http.Request, c cases.ContactView) (string, error) {
 	actor, err := s.contactAccess(r, c)
 	if err != nil || actor == "" {
 		return actor, err
@@ -147,7 +148,7 @@ func (s *Server) callbackAccess(r *http.Request, c router.ContactView) (string, 
 // callbackOffered refuses a callback the queue does not offer now: it must
 // take callbacks, offer them (callback_after_s above zero) and estimate a
 // wait past that threshold for this caller.
-func (s *Server) callbackOffered(c router.ContactView) error {
+func (s *Server) callbackOffered(c cases.ContactView) error {
 	q, err := s.router.Queue(c.Queue)
 	if err != nil {
 		return err
@@ -155,7 +156,7 @@ func (s *Server) callbackOffered(c router.ContactView) error {
 	if !q.OffersCallbacks() {
 		return errorf(http.StatusConflict, codeConflict, "", "this queue does not offer callbacks")
 	}
-	if s.estimator == nil || c.Status != router.StatusQueued {
+	if s.estimator == nil || c.Status != cases.StatusQueued {
 		return nil // the router says why a contact that is not waiting cannot
 	}
 	wait, _ := s.estimator.Estimate(c.Queue, c.Position)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/router"
 	"tellonce/transcripts"
 )
 
@@ -192,7 +192,7 @@ func (s *Server) getChatMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	items := []chatMessage{}
 	for _, e := range cs.Events {
-		if e.Type != router.CaseMessage {
+		if e.Type != cases.CaseMessage {
 			continue
 		}
 		role, who, _ := strings.Cut(e.Actor, ":")

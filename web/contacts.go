@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"tellonce/agents"
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/router"
 	"tellonce/switchboard"
@@ -42,11 +44,11 @@ type contactRequest struct {
 
 func (c *contactRequest) enqueue() router.EnqueueRequest {
 	return router.EnqueueRequest{
-		Channel:        router.Channel(c.Channel),
+		Channel:        cases.Channel(c.Channel),
 		Queue:          c.Queue,
-		Caller:         router.Caller{ID: c.Caller.ID, Name: c.Caller.Name, Language: c.Caller.Language},
+		Caller:         cases.Caller{ID: c.Caller.ID, Name: c.Caller.Name, Language: c.Caller.Language},
 		Priority:       c.Priority,
-		Context:        router.ContactContext{Summary: c.Context.Summary, IVR: c.Context.IVR, Attributes: c.Context.Attributes},
+		Context:        cases.ContactContext{Summary: c.Context.Summary, IVR: c.Context.IVR, Attributes: c.Context.Attributes},
 		CallbackNumber: c.CallbackNumber,
 		CaseID:         c.CaseID,
 	}
@@ -82,11 +84,14 @@ type contactStatus struct {
 	// CallbackOffered: the caller may ask for a callback now (what the
 	// citizen's queued frame says, for a gateway's phone menu).
 	CallbackOffered bool `json:"callback_offered"`
+	// PreviousCaseID: the request continued a case that closed too long
+	// ago to reopen, and this new case links to it.
+	PreviousCaseID string `json:"previous_case_id,omitempty"`
 }
 
-func (s *Server) statusOf(c router.ContactView) contactStatus {
+func (s *Server) statusOf(c cases.ContactView) contactStatus {
 	st := contactStatus{ContactID: c.ID, CaseID: c.CaseID, Queue: c.Queue, Channel: string(c.Channel), Status: string(c.Status)}
-	if c.Status == router.StatusQueued {
+	if c.Status == cases.StatusQueued {
 		st.Position = c.Position
 	}
 	if !c.Due.IsZero() {
@@ -97,7 +102,7 @@ func (s *Server) statusOf(c router.ContactView) contactStatus {
 	if s.estimator != nil {
 		secs, light := s.estimator.Estimate(c.Queue, st.Position)
 		st.EstimatedWaitS, st.Light = &secs, light
-		if c.Status == router.StatusQueued && c.Channel != router.ChannelCallback {
+		if c.Status == cases.StatusQueued && c.Channel != cases.ChannelCallback {
 			q, err := s.router.Queue(c.Queue)
 			st.CallbackOffered = err == nil && q.OffersCallback(time.Duration(secs)*time.Second)
 		}
@@ -127,7 +132,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	er.IdempotencyKey = r.Header.Get("Idempotency-Key")
 	var who auth.Principal // the gateway; zero for a citizen's chat
 	switch req.Channel {
-	case string(router.ChannelChat):
+	case string(cases.ChannelChat):
 		if ok, wait := s.chatLimit.Allow(s.clientAddr(r)); !ok {
 			s.tooMany(w, r, wait)
 			return
@@ -143,7 +148,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		er.Identity = s.tokens.DeviceIdentity(device)
-	case string(router.ChannelVoice), string(router.ChannelCallback):
+	case string(cases.ChannelVoice), string(cases.ChannelCallback):
 		p, err := s.principal(r)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -170,16 +175,27 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		}
 		er.CaseProven = true
 	}
+	if req.CaseID != "" {
+		if err := s.continueClosed(r.Context(), &er); err != nil {
+			if errors.Is(err, transcripts.ErrNotFound) {
+				s.refuseCase(w, r, who, req.CaseID)
+			} else {
+				s.writeError(w, r, err)
+			}
+			return
+		}
+	}
+	er.History = s.earlierCases(r.Context(), er.Identity, req.CaseID)
 	if er.CallbackAt = req.callbackAt(); !er.CallbackAt.IsZero() {
 		er.HandleTime = s.handleTime(req.Queue) // sizes the slot; only a booking needs it
 	}
 	c, evs, err := s.router.Enqueue(er)
 	if err != nil {
-		if req.CaseID != "" && errors.Is(err, router.ErrNotFound) {
+		if req.CaseID != "" && errors.Is(err, cases.ErrNotFound) {
 			s.refuseCase(w, r, who, req.CaseID)
 			return
 		}
-		var dup *router.DuplicateContactError
+		var dup *cases.DuplicateContactError
 		if errors.As(err, &dup) {
 			s.alreadyWaiting(w, r, dup)
 			return
@@ -194,7 +210,65 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	st := s.statusOf(c)
 	st.CitizenToken = s.tokens.Token(c.ID)
 	st.CaseToken = s.tokens.CaseToken(c.CaseID)
+	st.PreviousCaseID = er.PreviousCaseID
 	writeJSON(w, http.StatusCreated, st)
+}
+
+// continueClosed prepares a request that continues case er.CaseID when
+// the router no longer holds it: the case closed. With the same proof an
+// open case needs (its continuation token, or the identity that opened it:
+// the gateway's number, the chat device), a case that closed within
+// --history-days reopens, and one that closed longer ago is linked from a
+// new case (previous_case_id). Without proof, or with history off, the
+// answer is transcripts.ErrNotFound: the same 404 as today's for a case
+// that is closed, someone else's or never was. A live case is left to the
+// router's own rule.
+func (s *Server) continueClosed(ctx context.Context, er *router.EnqueueRequest) error {
+	if _, err := s.router.Case(er.CaseID); !errors.Is(err, router.ErrNotFound) {
+		return nil
+	}
+	window := s.historyWindow()
+	if s.review == nil || window <= 0 {
+		return transcripts.ErrNotFound
+	}
+	snap, closed, err := s.review.ClosedCase(ctx, er.CaseID)
+	if err != nil {
+		return err
+	}
+	if !er.CaseProven && (snap.Identity == "" || snap.Identity != er.Identity) {
+		return transcripts.ErrNotFound
+	}
+	if !closed.Before(s.now().Add(-window)) {
+		er.Reopen, er.CaseProven = &snap, true
+		return nil
+	}
+	er.PreviousCaseID, er.CaseID, er.CaseProven = er.CaseID, "", false
+	return nil
+}
+
+// historyWindow is how far back earlier cases count (--history-days);
+// zero when history is off.
+func (s *Server) historyWindow() time.Duration {
+	return time.Duration(max(s.cfg.HistoryDays, 0)) * 24 * time.Hour
+}
+
+// earlierCases looks up the earlier cases of a returning caller, for the
+// offer to show: only by identity, which createContact takes from what is
+// asserted (the number a gateway gives, this server's device cookie),
+// never from a typed caller id. A look-up that fails costs the caller no
+// place in line: the contact goes ahead without history, and the failure
+// is logged.
+func (s *Server) earlierCases(ctx context.Context, identity, except string) []router.PastCase {
+	window := s.historyWindow()
+	if s.review == nil || window <= 0 || identity == "" {
+		return nil
+	}
+	h, err := s.review.Earlier(ctx, identity, s.now().Add(-window), except, router.MaxHistory)
+	if err != nil {
+		s.log.WarnContext(ctx, "earlier cases not looked up; the contact goes ahead without them", "err", err)
+		return nil
+	}
+	return h
 }
 
 // alreadyWaiting answers a caller who holds a live place in the queue
@@ -202,7 +276,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 // that lost them (another tab, cleared storage) can rejoin its place. The
 // one-place rule keys on the identity — this device, this asserted number
 // — so the contact named is always the asker's own, never someone else's.
-func (s *Server) alreadyWaiting(w http.ResponseWriter, r *http.Request, dup *router.DuplicateContactError) {
+func (s *Server) alreadyWaiting(w http.ResponseWriter, r *http.Request, dup *cases.DuplicateContactError) {
 	body := map[string]any{"error": apiError{Code: codeConflict, Message: "this caller is already waiting in this queue"},
 		"contact_id": dup.ContactID}
 	if c, err := s.router.Peek(dup.ContactID); err == nil {
@@ -261,7 +335,7 @@ func validDevice(v string) bool {
 func (s *Server) checkChannel(queue, channel string) error {
 	q, err := s.router.Queue(queue)
 	if err != nil {
-		if errors.Is(err, router.ErrNotFound) {
+		if errors.Is(err, cases.ErrNotFound) {
 			return errorf(http.StatusBadRequest, codeValidation, "queue", "no such queue: "+queue)
 		}
 		return err
@@ -276,7 +350,7 @@ func (s *Server) checkChannel(queue, channel string) error {
 
 // durable waits until the events of a change are committed to SQL, so the
 // answer that follows is a promise the database keeps.
-func (s *Server) durable(ctx context.Context, evs []router.Event) error {
+func (s *Server) durable(ctx context.Context, evs []cases.Event) error {
 	if err := switchboard.Commit(ctx, s.journal, evs); err != nil {
 		s.log.ErrorContext(ctx, "change not yet durable", "err", err)
 		return errorf(http.StatusServiceUnavailable, codeUnavailable, "", "the change could not be saved in time; it will be retried, please check its state before repeating it")
@@ -311,7 +385,7 @@ func errNoContact(id string) error {
 // says whether it did, err whether the token fails to reach the contact.
 // A token reaches the contact it was given with and the legs transfers made
 // of it (the contact's Origin), never another contact of the same case.
-func (s *Server) citizenOf(r *http.Request, c router.ContactView) (presented bool, err error) {
+func (s *Server) citizenOf(r *http.Request, c cases.ContactView) (presented bool, err error) {
 	t := citizenToken(r)
 	if t == "" {
 		return false, nil
@@ -326,7 +400,7 @@ func (s *Server) citizenOf(r *http.Request, c router.ContactView) (presented boo
 // admin, a supervisor of its agency, the agent it is assigned or offered
 // to, and for voice and callback contacts a gateway of its agency. Anyone
 // else is told it does not exist.
-func (s *Server) contactAccess(r *http.Request, c router.ContactView) (actor string, err error) {
+func (s *Server) contactAccess(r *http.Request, c cases.ContactView) (actor string, err error) {
 	if presented, err := s.citizenOf(r, c); presented {
 		return "", err
 	}
@@ -356,8 +430,8 @@ func (s *Server) contactAccess(r *http.Request, c router.ContactView) (actor str
 // gatewayCarries says whether gateway p carries contact c: a voice or
 // callback contact of its agency (or any, for an all-agency gateway). A
 // gateway never acts on a chat.
-func gatewayCarries(p auth.Principal, c router.ContactView) bool {
-	return p.Role == directory.RoleGateway && c.Channel != router.ChannelChat &&
+func gatewayCarries(p auth.Principal, c cases.ContactView) bool {
+	return p.Role == directory.RoleGateway && c.Channel != cases.ChannelChat &&
 		(p.Agency == "" || p.Agency == c.Agency)
 }
 
@@ -366,7 +440,7 @@ func gatewayCarries(p auth.Principal, c router.ContactView) bool {
 // voice and callback calls a gateway of its agency. It returns the actor
 // the timeline records ("" for the citizen). An agent it was only offered
 // to, or an admin, may see it but not end it.
-func (s *Server) endAccess(r *http.Request, c router.ContactView) (string, error) {
+func (s *Server) endAccess(r *http.Request, c cases.ContactView) (string, error) {
 	actor, err := s.contactAccess(r, c)
 	if err != nil || actor == "" {
 		return actor, err
@@ -375,7 +449,7 @@ func (s *Server) endAccess(r *http.Request, c router.ContactView) (string, error
 	switch {
 	case role == directory.RoleSupervisor, role == directory.RoleGateway:
 		return actor, nil
-	case role == directory.RoleAgent && c.Status == router.StatusAssigned && c.Agent == name:
+	case role == directory.RoleAgent && c.Status == cases.StatusAssigned && c.Agent == name:
 		return actor, nil
 	}
 	return "", forbiddenField("", "a contact is ended by its citizen, the agent holding it, a supervisor of its agency or its gateway")
@@ -385,10 +459,10 @@ func (s *Server) endAccess(r *http.Request, c router.ContactView) (string, error
 // may act on it; otherwise it writes why not, audits a refusal, and says
 // so. actor is who acts, as access returned it.
 func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, op string,
-	access func(*http.Request, router.ContactView) (string, error)) (c router.ContactView, actor string, ok bool) {
+	access func(*http.Request, cases.ContactView) (string, error)) (c cases.ContactView, actor string, ok bool) {
 	id := r.PathValue("id")
 	c, err := s.router.Contact(id)
-	if errors.Is(err, router.ErrNotFound) {
+	if errors.Is(err, cases.ErrNotFound) {
 		// Answered as a contact the caller may not see would be: 401
 		// without credentials, else not found in the same words.
 		err = errNoContact(id)
@@ -407,7 +481,7 @@ func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, op string,
 	}
 	if err != nil {
 		s.writeError(w, r, err)
-		return router.ContactView{}, "", false
+		return cases.ContactView{}, "", false
 	}
 	return c, actor, true
 }
@@ -452,7 +526,7 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principa
 	id := r.PathValue("id")
 	noCase := errorf(http.StatusNotFound, codeNotFound, "", "case "+id+": not found")
 	cs, err := s.router.Case(id)
-	if errors.Is(err, router.ErrNotFound) {
+	if errors.Is(err, cases.ErrNotFound) {
 		// Closed, or never was: the case log answers for a closed one.
 		s.getClosedCase(w, r, p, id, noCase)
 		return
@@ -505,7 +579,9 @@ func (s *Server) getClosedCase(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return
 	}
 	entry := transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: id, Query: "view=closed", Outcome: transcripts.OutcomeOK}
-	if !t.Allowed(scope) {
+	if !t.Allowed(scope) && s.showsEarlierCase(p, id) {
+		entry.Query = "view=history"
+	} else if !t.Allowed(scope) {
 		part, ok := t.InterpreterPart(scope)
 		if !ok {
 			s.auditRefusal(r, p, transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: id})
@@ -521,10 +597,38 @@ func (s *Server) getClosedCase(w http.ResponseWriter, r *http.Request, p auth.Pr
 	writeJSON(w, http.StatusOK, maskCase(caseOfTimeline(t), p.PII))
 }
 
+// showsEarlierCase says whether agent p holds, or is offered, a live
+// contact whose case lists id among its caller's earlier cases: the agent
+// the returning caller reached may open those cases in full, each read
+// audited (docs/trust.md).
+func (s *Server) showsEarlierCase(p auth.Principal, id string) bool {
+	if p.Role != directory.RoleAgent {
+		return false
+	}
+	desk, err := s.router.Desk(p.Username)
+	if err != nil {
+		return false
+	}
+	lists := func(cs router.CaseView) bool {
+		return slices.ContainsFunc(cs.History, func(h router.PastCase) bool { return h.ID == id })
+	}
+	for _, a := range desk.Contacts {
+		if lists(a.Case) {
+			return true
+		}
+	}
+	for _, o := range desk.Offers {
+		if cs, err := s.router.OfferCase(o.ContactID); err == nil && lists(cs) {
+			return true
+		}
+	}
+	return false
+}
+
 // caseOfTimeline is a case from the log in the shape of a live one.
 func caseOfTimeline(t transcripts.Timeline) agents.CaseJSON {
 	at := func(v time.Time) *time.Time { return &v }
-	c := agents.CaseJSON{CaseID: t.CaseID, Status: t.Status, CreatedAt: at(t.StartedAt),
+	c := agents.CaseJSON{CaseID: t.CaseID, Status: t.Status, CreatedAt: at(t.StartedAt), PreviousCaseID: t.PreviousCaseID,
 		Caller: agents.CallerJSON{ID: t.Caller.ID, Name: t.Caller.Name, Language: t.Caller.Language},
 		Legs:   make([]agents.LegJSON, 0, len(t.Legs)), Events: make([]agents.CaseEventJSON, 0, len(t.Events))}
 	for _, l := range t.Legs {
@@ -548,7 +652,7 @@ func maskCase(c agents.CaseJSON, pii bool) agents.CaseJSON { return agents.MaskC
 // caseReader says how p may read a live case: whole (full), or as the
 // interpreter view of the live interpreter leg legID — the interpreter's
 // own, or for a supervisor one their agency's interpreter holds.
-func caseReader(p auth.Principal, cs router.CaseView) (full bool, legID string) {
+func caseReader(p auth.Principal, cs cases.CaseView) (full bool, legID string) {
 	if p.Role == directory.RoleAdmin {
 		return true, ""
 	}
@@ -594,7 +698,7 @@ func (s *Server) citizenWS(w http.ResponseWriter, r *http.Request) {
 	// A token that does not reach the contact gets the answer an unknown
 	// contact gets.
 	c, err := s.router.Peek(id)
-	if errors.Is(err, router.ErrNotFound) {
+	if errors.Is(err, cases.ErrNotFound) {
 		err = errNoContact(id)
 	} else if err == nil && !s.tokens.Valid(c.Origin, t) {
 		s.auditRefusal(r, auth.Principal{}, transcripts.AuditEntry{Action: transcripts.ActionContact, CaseID: c.CaseID,

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/router"
 	"tellonce/stats"
 	"tellonce/switchboard"
 )
@@ -69,11 +69,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	body := map[string]any{"error": he.apiError}
-	var dup *router.DuplicateContactError
+	var dup *cases.DuplicateContactError
 	if errors.As(err, &dup) {
 		body["contact_id"] = dup.ContactID // the caller's place in line
 	}
-	var closed *router.ClosedError
+	var closed *cases.ClosedError
 	if errors.As(err, &closed) {
 		s.closedDetails(body, closed)
 	}
@@ -84,14 +84,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // words for a person (Korean, English) and as a time for a machine, and
 // whether the queue takes callbacks (a gateway may book one for a slot
 // after the opening: GET /v1/queues/{id}/callback-slots).
-func (s *Server) closedDetails(body map[string]any, ce *router.ClosedError) {
+func (s *Server) closedDetails(body map[string]any, ce *cases.ClosedError) {
 	var loc *time.Location
 	callbacks := false
 	if q, err := s.router.Queue(ce.Queue); err == nil {
 		if q.Hours != nil {
 			loc = q.Hours.Location()
 		}
-		callbacks = slices.Contains(q.Channels, router.ChannelCallback)
+		callbacks = slices.Contains(q.Channels, cases.ChannelCallback)
 	}
 	now := s.now()
 	body["opens_at"] = nil

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,10 +20,11 @@ import (
 	"tellonce/clocktest"
 	"tellonce/directory"
 	"tellonce/router"
+	"tellonce/servertest"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 	"tellonce/stats"
-	"tellonce/switchboard"
+	"tellonce/transcripts"
 )
 
 // The test harness: a real server on a loopback listener over a fresh
@@ -74,7 +74,7 @@ type harness struct {
 	dir      *directory.Store
 	sessions *auth.Sessions
 	server   *Server
-	ts       *httptest.Server
+	ts       *servertest.Endpoint
 	reg      *prometheus.Registry
 	client   *http.Client
 	hash     string            // testPassword hashed, for seeding
@@ -88,6 +88,9 @@ type harness struct {
 	// toHub, once set (deliverToHub), hands every change's events to the
 	// server's WebSocket hub too, as the journal does after committing.
 	toHub *atomic.Bool
+	// journal, once set (withJournal), writes every change to the case
+	// log too, as in production.
+	journal *atomic.Pointer[transcripts.Journal]
 }
 
 // on returns the harness reporting to t (a subtest's), sharing everything
@@ -98,8 +101,11 @@ func (h *harness) on(t testing.TB) *harness {
 	return &c
 }
 
-// newHarness starts a seeded server on b. opts adjust the configuration
-// (whose login limits are generous unless a test tightens them).
+// newHarness starts a seeded server on b: servertest's whole server with
+// the journal left out (every change counts as durable at once) and a
+// clock that moves only when a test moves it. opts adjust the
+// configuration (whose login limits are generous unless a test tightens
+// them).
 func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -113,64 +119,61 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 	clock := clocktest.New(clockStart)
 	h := &harness{
 		t: t, backend: b.Name, db: b.DB, cfg: cfg, clock: clock,
-		dir:      directory.NewStore(b.DB, clock.Now),
-		sessions: auth.NewSessions(b.DB, cfg.SessionTTL, clock.Now),
-		reg:      prometheus.NewRegistry(),
-		tokens:   map[string]string{},
-		seq:      new(int),
+		reg:    prometheus.NewRegistry(),
+		tokens: map[string]string{},
+		seq:    new(int),
 	}
 	// The statistics hear every change, as the journal's Deliver tells them.
 	h.enders = &sync.Map{}
 	h.toHub = &atomic.Bool{}
-	rt, err := router.New(router.Config{Clock: clock, Sink: sinkFunc(func(evs []router.Event) {
-		h.stats.Observe(evs)
-		if h.toHub.Load() {
-			h.server.Deliver(evs)
-		}
-		for _, e := range evs {
-			if e.CaseEvent != nil && e.CaseEvent.Type == router.CaseEnded {
-				h.enders.Store(e.CaseID, e.CaseEvent.Actor)
-			}
-		}
-	})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.router = rt
-	if h.stats, err = stats.New(stats.Config{Router: rt, Clock: clock, Registry: h.reg}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(cfg, Deps{
-		Stats: h.stats, Estimator: h.stats,
-		DB: b.DB, Directory: h.dir, Sessions: h.sessions, Hasher: testHasher,
-		Registry: h.reg, Now: clock.Now,
-		Router: rt, Journal: instantDurability{}, Tokens: auth.NewContactTokens([]byte("test-key-0123456789abcdef0123456")),
-	})
-	if err != nil {
-		t.Fatalf("web.New: %v", err)
-	}
-	h.server = srv
-	runHub(t, srv)
-	h.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(h.ts.Close)
-	h.client = h.ts.Client()
-	h.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	h.journal = &atomic.Pointer[transcripts.Journal]{}
+	var err error
 	if h.hash, err = testHasher.Hash(testPassword); err != nil {
 		t.Fatal(err)
 	}
-	h.seed()
-	// The seed went straight to the store; give the router its copy, as
-	// the server's start does.
-	queues, agents, err := switchboard.RoutingConfig(h.ctx(), h.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.stats.Load(h.ctx(), b.DB); err != nil { // and learn the agents
-		t.Fatal(err)
-	}
+	ts := servertest.Start(t, servertest.Options{
+		DB: b.DB, Clock: clock, Hasher: testHasher, SessionTTL: cfg.SessionTTL,
+		Tokens: auth.NewContactTokens([]byte("test-key-0123456789abcdef0123456")),
+		Stats:  true, Registry: h.reg, Instant: true,
+		Published: func(evs []router.Event) {
+			if j := h.journal.Load(); j != nil {
+				j.Publish(evs)
+			}
+			h.stats.Observe(evs)
+			if h.toHub.Load() {
+				h.server.Deliver(evs)
+			}
+			for _, e := range evs {
+				if e.CaseEvent != nil && e.CaseEvent.Type == router.CaseEnded {
+					h.enders.Store(e.CaseID, e.CaseEvent.Actor)
+				}
+			}
+		},
+		// The seed goes straight to the store; the router gets its copy
+		// after, as the server's start does.
+		Seed: func(_ context.Context, p *servertest.Parts) error {
+			h.dir, h.sessions, h.stats = p.Directory, p.Sessions, p.Stats
+			h.seed()
+			return nil
+		},
+		Front: func(p *servertest.Parts) (servertest.Front, error) {
+			srv, err := New(cfg, Deps{
+				Stats: p.Stats, Estimator: p.Stats,
+				DB: p.DB, Directory: p.Directory, Sessions: p.Sessions, Hasher: p.Hasher,
+				Registry: p.Registry, Now: clock.Now,
+				Router: p.Router, Journal: p.Journal, Tokens: p.Tokens,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("web.New: %w", err)
+			}
+			h.server = srv
+			return srv, nil
+		},
+	})
+	h.router, h.ts = ts.Router, ts.Endpoint
+	h.client = h.ts.Client()
+	h.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	h.relogin()
 	return h
 }
 
@@ -178,19 +181,6 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 // (offers, messages, endings), as a deployment's journal makes them hear
 // every committed change.
 func (h *harness) deliverToHub() { h.toHub.Store(true) }
-
-// runHub runs the server's hub, as serve does, until the test ends.
-func runHub(t testing.TB, srv *Server) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- srv.Hub().Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("hub Run: %v", err)
-		}
-	})
-}
 
 // instantDurability stands in for the journal: every change counts as
 // committed at once.
@@ -208,7 +198,6 @@ func (h *harness) seed() {
 		h.mkUser(a.id+"-agent", directory.RoleAgent, a.id, a.id+"."+a.queue)
 	}
 	h.mkUser(asGateway, directory.RoleGateway, "gov110")
-	h.relogin()
 }
 
 // relogin logs every seeded principal in afresh (after the clock moved

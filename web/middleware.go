@@ -119,6 +119,10 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		if r.TLS != nil {
+			// Served over TLS: browsers keep to HTTPS for a year.
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
 			hd.Set("Cache-Control", "no-store")
 		}

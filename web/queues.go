@@ -5,8 +5,8 @@ import (
 	"net/http"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/router"
 	"tellonce/switchboard"
 )
 
@@ -109,13 +109,10 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p auth.Prin
 	err := s.dir.DeleteQueue(r.Context(), id, func(string) error {
 		// Inside the directory's transaction: the router refuses while
 		// contacts are live in the queue, and then nothing is deleted.
-		_, err := s.router.RemoveQueue(id)
-		if errors.Is(err, router.ErrConflict) {
+		var err error
+		removed, err = switchboard.UnrouteQueue(s.router, id)
+		if errors.Is(err, cases.ErrConflict) {
 			return errorf(http.StatusConflict, codeConflict, "", "contacts are waiting in queue "+id+": wait until it is empty")
-		}
-		removed = err == nil
-		if errors.Is(err, router.ErrNotFound) {
-			return nil
 		}
 		return err
 	})

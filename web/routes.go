@@ -3,8 +3,6 @@ package web
 import (
 	"log/slog"
 	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func slogLevelFor(code int) slog.Level {
@@ -54,7 +52,9 @@ func (s *Server) routes() http.Handler {
 
 	h("GET /healthz", s.healthz)
 	h("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	if !s.cfg.MetricsElsewhere {
+		mux.Handle("GET /metrics", MetricsHandler(s.registry, s.cfg.MetricsToken))
+	}
 
 	s.pages(mux)
 	return securityHeaders(jsonNotFound(mux))

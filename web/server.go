@@ -17,6 +17,7 @@ import (
 
 	"tellonce/agents"
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/ratelimit"
 	"tellonce/router"
@@ -58,6 +59,15 @@ type Config struct {
 	// ask starts a chat (the central civil-complaints line); when it is not
 	// a public chat queue, the first such queue is used.
 	CentralQueue string
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics off this server: it has a listener
+	// of its own (--metrics-addr).
+	MetricsElsewhere bool
+	// HistoryDays is how far back a returning caller's earlier cases are
+	// shown to the agent they reach, and how long a closed case may be
+	// reopened by continuing it; zero turns both off.
+	HistoryDays int
 }
 
 // Sockets are the WebSockets' settings an operator may tune.
@@ -90,6 +100,7 @@ func DefaultConfig() Config {
 		ChatBurst:      5,
 		ChatRefill:     20 * time.Second,
 		CentralQueue:   "gov110.general",
+		HistoryDays:    30,
 	}
 }
 
@@ -120,32 +131,60 @@ type Deps struct {
 	Stats *stats.Stats
 }
 
-// Server serves HTTP. Create it with New.
+// Server serves HTTP. Create it with New. What it holds is grouped by
+// the job each part does for a request; the groups are embedded, so a
+// handler names a part directly (s.router, s.sessions).
 type Server struct {
-	cfg       Config
-	db        *tsql.DB
-	dir       *directory.Store
-	sessions  *auth.Sessions
-	hasher    auth.Hasher
-	log       *slog.Logger
-	registry  *prometheus.Registry
-	metrics   *httpMetrics
-	now       func() time.Time
-	loginAddr *ratelimit.Limiter
-	loginUser *ratelimit.Limiter
-	dummyHash string
-	draining  atomic.Bool
-	handler   http.Handler
+	cfg Config
+	live
+	stores
+	access
+	limits
+	telemetry
+	now      func() time.Time
+	draining atomic.Bool
+	handler  http.Handler
+}
+
+// live is the application layer a request is applied to: the router, the
+// journal that makes its changes durable, and the sockets that hear them.
+type live struct {
 	router    *router.Router
 	journal   switchboard.Journal
-	tokens    *auth.ContactTokens
-	estimator agents.Estimator
 	hub       *agents.Hub
+	estimator agents.Estimator
+}
+
+// stores is what the server reads and writes in the database.
+type stores struct {
+	db     *tsql.DB
+	dir    *directory.Store
+	review *transcripts.Review
+	stats  *stats.Stats
+}
+
+// access is who may ask: logins, sessions and citizens' tokens.
+type access struct {
+	sessions  *auth.Sessions
+	hasher    auth.Hasher
+	dummyHash string
+	tokens    *auth.ContactTokens
+}
+
+// limits pace the endpoints anyone can reach.
+type limits struct {
+	loginAddr *ratelimit.Limiter
+	loginUser *ratelimit.Limiter
 	chatLimit *ratelimit.Limiter
 	// publicLimit bounds other public reads per client (callback slots).
 	publicLimit *ratelimit.Limiter
-	review      *transcripts.Review
-	stats       *stats.Stats
+}
+
+// telemetry is what the server tells its operator.
+type telemetry struct {
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *httpMetrics
 }
 
 // New builds a server.
@@ -183,14 +222,18 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	refill := 1 / cfg.LoginRefill.Seconds()
 	s := &Server{
-		cfg: cfg, db: d.DB, dir: d.Directory, sessions: d.Sessions, hasher: d.Hasher,
-		log: d.Log, registry: d.Registry, metrics: m, now: d.Now, dummyHash: dummy,
-		loginAddr:   ratelimit.New(refill, cfg.LoginBurstAddr, 100_000, d.Now),
-		loginUser:   ratelimit.New(refill, cfg.LoginBurstUser, 100_000, d.Now),
-		chatLimit:   ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, d.Now),
-		publicLimit: ratelimit.New(10, 30, 100_000, d.Now),
-		router:      d.Router, journal: d.Journal, tokens: d.Tokens, estimator: d.Estimator,
-		review: d.Review, stats: d.Stats,
+		cfg:    cfg,
+		live:   live{router: d.Router, journal: d.Journal, estimator: d.Estimator},
+		stores: stores{db: d.DB, dir: d.Directory, review: d.Review, stats: d.Stats},
+		access: access{sessions: d.Sessions, hasher: d.Hasher, dummyHash: dummy, tokens: d.Tokens},
+		limits: limits{
+			loginAddr:   ratelimit.New(refill, cfg.LoginBurstAddr, 100_000, d.Now),
+			loginUser:   ratelimit.New(refill, cfg.LoginBurstUser, 100_000, d.Now),
+			chatLimit:   ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, d.Now),
+			publicLimit: ratelimit.New(10, 30, 100_000, d.Now),
+		},
+		telemetry: telemetry{log: d.Log, registry: d.Registry, metrics: m},
+		now:       d.Now,
 	}
 	var closed agents.ClosedCases
 	if d.Review != nil {
@@ -212,7 +255,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 
 // Deliver hands committed router events to the connected WebSockets; the
 // journal calls it after each commit, in order.
-func (s *Server) Deliver(evs []router.Event) { s.hub.Deliver(evs) }
+func (s *Server) Deliver(evs []cases.Event) { s.hub.Deliver(evs) }
 
 // Hub returns the WebSocket hub (for its statistics).
 func (s *Server) Hub() *agents.Hub { return s.hub }

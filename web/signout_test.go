@@ -1,12 +1,10 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"tellonce/auth"
 	"tellonce/directory"
 	"tellonce/router"
+	"tellonce/servertest"
 	"tellonce/sql/sqltest"
 )
 
@@ -67,14 +66,8 @@ func (h *harness) startServer(t *testing.T, rt *router.Router) {
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}
-	runHub(t, srv)
-	h.server, h.ts = srv, httptest.NewServer(srv.Handler())
-	t.Cleanup(h.ts.Close)
-	t.Cleanup(func() { // runs first: close the sockets, then the server
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.hub.Shutdown(ctx)
-	})
+	// Closing the endpoint closes the sockets, then the server.
+	h.server, h.ts = srv, servertest.Serve(t, srv)
 	h.client = h.ts.Client()
 }
 

@@ -84,11 +84,6 @@ func (h *harness) queueStatsOf(t *testing.T, as string) map[string]stats.QueueSt
 	return out
 }
 
-// sinkFunc adapts a function to router.Sink.
-type sinkFunc func([]router.Event)
-
-func (f sinkFunc) Publish(evs []router.Event) { f(evs) }
-
 // online connects agent in the router and makes them available, as their
 // console would.
 func (h *harness) online(t *testing.T, agent string) {
@@ -220,11 +215,15 @@ func TestStatsMetrics(t *testing.T) {
 			`tellonce_queue_waiting{agency="gov110",queue="gov110.general"} 1`,
 			`tellonce_queue_agents{agency="gov110",queue="gov110.general",state="offline"} 1`,
 			`tellonce_queue_light{agency="gov110",queue="gov110.general"} 2`,
-			`tellonce_queue_today_offered{agency="nts126",queue="nts126.tax"} 0`,
+			`tellonce_queue_staffed_agents{agency="nts126",queue="nts126.tax"} 0`,
 		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("/metrics lacks %s", want)
 			}
+		}
+		// Figures that start again at midnight are the API's, not gauges.
+		if strings.Contains(body, "tellonce_queue_today_") {
+			t.Error("/metrics exports a today gauge")
 		}
 	})
 }

@@ -6,8 +6,8 @@ import (
 	"net/http"
 
 	"tellonce/auth"
+	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/router"
 	"tellonce/switchboard"
 )
 
@@ -175,12 +175,9 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 // unrouteAgent takes an agent out of the router before their account
 // stops being an agent's; it refuses while they hold contacts.
 func (s *Server) unrouteAgent(username string) error {
-	_, err := s.router.RemoveAgent(username)
-	switch {
-	case errors.Is(err, router.ErrConflict):
+	err := switchboard.UnrouteAgent(s.router, username)
+	if errors.Is(err, cases.ErrConflict) {
 		return errorf(http.StatusConflict, codeConflict, "", username+" is handling contacts: try again when they are done")
-	case errors.Is(err, router.ErrNotFound):
-		return nil
 	}
 	return err
 }
@@ -188,10 +185,8 @@ func (s *Server) unrouteAgent(username string) error {
 // restoreAgent gives the router back an agent whose directory change
 // failed after unrouteAgent (a no-op for anyone else).
 func (s *Server) restoreAgent(r *http.Request, username string) {
-	if u, err := s.dir.GetUser(r.Context(), username); err == nil && u.Role == directory.RoleAgent {
-		if _, err := s.router.Agent(username); errors.Is(err, router.ErrNotFound) {
-			s.routeUser(r, u)
-		}
+	if err := switchboard.RestoreAgent(r.Context(), s.router, s.journal, s.dir, username); err != nil {
+		s.log.ErrorContext(r.Context(), "router out of step with the directory", "user", username, "err", err)
 	}
 }
 

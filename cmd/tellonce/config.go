@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tellonce/auth"
+	"tellonce/lease"
 	"tellonce/stats"
 	"tellonce/transcripts"
 	"tellonce/web"
@@ -29,6 +30,12 @@ type serveConfig struct {
 	historyRetention time.Duration
 	logLevel         string
 	logFormat        string
+	// tlsCert and tlsKey are PEM files; with them the server speaks HTTPS.
+	tlsCert, tlsKey string
+	// metricsAddr, when set, serves /metrics there instead of on --addr.
+	metricsAddr string
+	// lease is this node's part in electing a leader on PostgreSQL.
+	lease lease.Config
 }
 
 // envOf is the environment variable that sets a flag when the command
@@ -55,6 +62,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.DurationVar(&c.retention.Cases, "transcript-retention", 365*24*time.Hour, "how long a closed case's transcript is kept after it closed (negative: forever)")
 	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")
 	fs.DurationVar(&c.historyRetention, "history-retention", stats.DefaultHistoryRetention, "how long the wallboard's per-minute queue samples are kept (at least 24h: the day's charts)")
+	fs.IntVar(&c.web.HistoryDays, "history-days", c.web.HistoryDays, "how many days back a returning caller's earlier cases are shown to the agent, and a closed case may be reopened by continuing it (0: off)")
 	fs.StringVar(&c.web.CentralQueue, "central-queue", c.web.CentralQueue, "the queue a citizen's chat starts in when they do not know which agency to ask")
 	fs.IntVar(&c.web.ChatBurst, "chat-burst", c.web.ChatBurst, "public chats one client address may open at once, before the refill paces it (phones behind a mobile carrier's shared address count as one)")
 	fs.DurationVar(&c.web.ChatRefill, "chat-refill", c.web.ChatRefill, "one more chat per address every this long, after the burst")
@@ -66,6 +74,14 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.Int64Var(&c.web.Sockets.MaxFrameBytes, "ws-max-frame", 64<<10, "the largest WebSocket frame read, in bytes (a larger one is answered too_large)")
 	fs.DurationVar(&c.web.Sockets.AckTimeout, "ws-ack-timeout", 10*time.Second, "how long a frame waits for its change to be durable before it is answered unavailable")
 	fs.DurationVar(&c.web.Sockets.ChatAbsent, "chat-absent", 2*time.Minute, "how long a waiting chat keeps its place after the citizen's page went away without leaving (0: for ever)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key); re-read on SIGHUP and when the file changes")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.web.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (empty: none; then keep /metrics off public networks with --metrics-addr)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this host:port alone, not on --addr")
+	fs.StringVar(&c.lease.NodeID, "node-id", "", "this server's name among the servers on one PostgreSQL database, unique among them (default: host name and port)")
+	fs.StringVar(&c.lease.Address, "advertise", "", "host:port where the other servers reach this one, to pass requests to it while it leads (default: the listening address, or the host name and port)")
+	fs.DurationVar(&c.lease.Renew, "lease-renew", lease.DefaultRenew, "how often the leading server renews its lease on PostgreSQL, and a standby looks at it")
+	fs.DurationVar(&c.lease.TTL, "lease-ttl", lease.DefaultTTL, "how long the lease lasts after a renewal; a standby takes over this long after the leader died (a SIGTERM hands over at once)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -121,6 +137,9 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	if c.historyRetention < 24*time.Hour {
 		return c, fmt.Errorf("--history-retention %s is too short (at least 24h, or today's charts would lose their morning)", c.historyRetention)
 	}
+	if c.web.HistoryDays < 0 || c.web.HistoryDays > 3650 {
+		return c, fmt.Errorf("--history-days %d: want 0 (off) to 3650", c.web.HistoryDays)
+	}
 	for _, b := range []struct {
 		flag string
 		n    int
@@ -151,6 +170,25 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 		return c, fmt.Errorf("--ws-ack-timeout %s: want 1s to 1m", s.AckTimeout)
 	case s.ChatAbsent != 0 && (s.ChatAbsent < 10*time.Second || s.ChatAbsent > 24*time.Hour):
 		return c, fmt.Errorf("--chat-absent %s: want 0, or 10s to 24h", s.ChatAbsent)
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errTLSPair
+	}
+	if c.tlsCert != "" {
+		// Over HTTPS the session cookie never goes in clear.
+		c.web.SecureCookies = true
+	}
+	c.web.MetricsElsewhere = c.metricsAddr != ""
+	probe := c.lease
+	probe.NodeID, probe.Address = "n", "h:1" // their defaults come from the listener
+	if c.lease.NodeID != "" {
+		probe.NodeID = c.lease.NodeID
+	}
+	if c.lease.Address != "" {
+		probe.Address = c.lease.Address
+	}
+	if err := probe.Check(); err != nil {
+		return c, err
 	}
 	if c.web.SessionTTL < time.Minute {
 		return c, fmt.Errorf("--session-ttl %s is too short (at least 1m)", c.web.SessionTTL)

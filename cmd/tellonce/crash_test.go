@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"tellonce/clocktest"
+	"tellonce/servertest"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 )
@@ -64,11 +65,11 @@ type binaryProcess struct {
 // startBinary runs "tellonce serve" on the database and waits until it
 // reports its address and /readyz answers 200. A long reconnect grace keeps
 // restored assignments with their agents while the test checks them.
-func startBinary(t *testing.T, bin, dsn string) *binaryProcess {
+func startBinary(t *testing.T, bin, dsn string, flags ...string) *binaryProcess {
 	t.Helper()
 	p := &binaryProcess{server: &testServer{dsn: dsn, logs: &lockedBuffer{}}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--trust-proxy",
-		"--reconnect-grace", "5m", "--log-level", "warn")
+	p.cmd = exec.Command(bin, append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--trust-proxy",
+		"--reconnect-grace", "5m", "--log-level", "warn"}, flags...)...)
 	p.cmd.Env = append(os.Environ(), "TELLONCE_ADMIN_PASSWORD="+e2eAdminPassword)
 	p.cmd.Stderr = p.server.logs
 	stdout, err := p.cmd.StdoutPipe()
@@ -93,8 +94,8 @@ func startBinary(t *testing.T, bin, dsn string) *binaryProcess {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+			if u, ok := servertest.ServingURL(sc.Text()); ok {
+				addr <- u
 				break
 			}
 		}

@@ -31,6 +31,7 @@ Commands:
   simulate  staffing what-if: how many agents a queue needs, on the real router with a simulated clock
   loadgen   drive a running server with simulated agents and contacts, report latencies
   edge      the SIP edge: answer phone calls, phone menus, agents' phones, as a gateway of a server
+  probe     ask a URL (default http://127.0.0.1:8080/readyz); exit 0 on 2xx (container health checks)
   version   print the version
   help      print this help, or "tellonce help <command>" for a command's flags
 
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runLoadgen(ctx, rest, stdout, stderr, getenv)
 	case "edge":
 		return runEdge(ctx, rest, stderr, getenv)
+	case "probe":
+		return probe(ctx, rest, stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tellonce", buildVersion())
 		return nil

@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"tellonce/servertest"
 	"tellonce/stats"
 	"tellonce/web"
 )
@@ -151,8 +151,6 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var servingRE = regexp.MustCompile(`serving on (http://[0-9.:]+/)`)
-
 // TestServeDemoAndGracefulStop starts the server in-process on the
 // embedded default, checks it answers with demo data, then cancels it.
 func TestServeDemoAndGracefulStop(t *testing.T) {
@@ -192,8 +190,8 @@ func waitFor(t testing.TB, out *lockedBuffer, done <-chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+		if u, ok := servertest.ServingURL(out.String()); ok {
+			return u
 		}
 		select {
 		case err := <-done:
@@ -227,8 +225,8 @@ func TestSIGTERMStopsTheBinary(t *testing.T) {
 	sc := bufio.NewScanner(stdout)
 	var base string
 	for sc.Scan() {
-		if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
+		if u, ok := servertest.ServingURL(sc.Text()); ok {
+			base = u
 			break
 		}
 	}

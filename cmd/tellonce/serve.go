@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
 	_ "time/tzdata" // statistics count days in Asia/Seoul on any machine
 
+	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
@@ -21,6 +22,8 @@ import (
 	"tellonce/auth"
 	"tellonce/demo"
 	"tellonce/directory"
+	"tellonce/lease"
+	"tellonce/relay"
 	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/stats"
@@ -38,6 +41,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	// The embedded database serves one server: a second one on the same
+	// file would run a second router over the same contacts.
+	lock, err := tsql.LockServer(cfg.db)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	db, err := openAndMigrate(ctx, cfg.db, log)
 	if err != nil {
 		return err
@@ -58,72 +68,188 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(db.DB.DB, "tellonce"))
 	sessions := auth.NewSessions(db, cfg.web.SessionTTL, nil)
 	sessions.CacheLookups(cfg.sessionCache)
 	tokens, err := auth.LoadContactTokens(ctx, db)
 	if err != nil {
 		return err
 	}
+	review, err := transcripts.NewReview(db, transcripts.ReviewOptions{Retention: cfg.retention, Log: log})
+	if err != nil {
+		return err
+	}
+	ln, certs, err := listen(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+	}
 
-	// The journal is the router's sink; what hears the journal (the
-	// server's sockets, the statistics) is made after the router and joins
-	// it below, before anything runs.
-	journal := transcripts.NewJournal(db, transcripts.Options{Log: log})
-	rt, err := restoreRouter(ctx, dir, journal, cfg.grace, log)
+	// On PostgreSQL the servers elect one leader, which routes; on the
+	// embedded database the file lock made this server the only one.
+	var leadership relay.Leadership = alone{addr: ln.Addr().String()}
+	var elector *lease.Elector
+	if db.Dialect == tsql.Postgres {
+		lc := cfg.lease
+		lc.NodeID = cmp.Or(lc.NodeID, defaultNodeID(ln.Addr()))
+		lc.Address = cmp.Or(lc.Address, advertised(ln.Addr()))
+		lc.Log, lc.Registry = log, reg
+		if lc.SchemaVersion, err = schemaVersion(db); err != nil {
+			return err
+		}
+		if elector, err = lease.New(db, lc); err != nil {
+			return err
+		}
+		leadership = elector
+	}
+	terms := &termMetrics{}
+	gatherers := prometheus.Gatherers{reg, terms}
+	var metricsPage http.Handler // nil: 404 here, served on --metrics-addr
+	if cfg.metricsAddr == "" {
+		metricsPage = web.MetricsHandler(gatherers, cfg.web.MetricsToken)
+	}
+	metrics, err := listenMetrics(cfg, gatherers, log)
+	if err != nil {
+		return err
+	}
+	front := relay.New(relay.Config{Leadership: leadership, Ready: db.Ready, Log: log, Metrics: metricsPage})
+	lead := func(ctx context.Context, fence func(context.Context, *sqlx.Tx) error) error {
+		return runLeader(ctx, leaderDeps{cfg: cfg, log: log, db: db, dir: dir, sessions: sessions, hasher: hasher,
+			tokens: tokens, review: review, front: front, metrics: terms, fence: fence})
+	}
+	// The front outlives each term as leader; it stops last, once the
+	// leader has drained and released the lease.
+	g, gctx := errgroup.WithContext(ctx)
+	rest, stopRest := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRest()
+	g.Go(func() error {
+		// Serving starts once the node knows where requests go (its own
+		// restored state, or a live leader), so that a load balancer and
+		// the start-up message never point at a node that answers 503.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for !front.Settled() {
+			select {
+			case <-rest.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+		fmt.Fprintf(stdout, "tellonce %s is serving on %s://%s/ (storage: %s)\n", version, scheme, ln.Addr(), describeDB(cfg.db))
+		return serveFront(rest, ln, front, log)
+	})
+	g.Go(func() error {
+		defer stopRest()
+		if elector == nil {
+			return lead(gctx, nil)
+		}
+		return elector.Run(gctx, func(ctx context.Context, t lease.Term) error { return lead(ctx, t.Fence) })
+	})
+	g.Go(func() error { return front.Run(rest) })
+	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
+	if certs != nil {
+		g.Go(func() error { return certs.Run(gctx) })
+	}
+	if metrics != nil {
+		g.Go(func() error { return metrics.Run(gctx) })
+	}
+	return ignoreCanceled(g.Wait())
+}
+
+// leaderDeps is what one term as leader is built from.
+type leaderDeps struct {
+	cfg      serveConfig
+	log      *slog.Logger
+	db       *tsql.DB
+	dir      *directory.Store
+	sessions *auth.Sessions
+	hasher   auth.Hasher
+	tokens   *auth.ContactTokens
+	review   *transcripts.Review
+	front    *relay.Front
+	metrics  *termMetrics
+	fence    func(context.Context, *sqlx.Tx) error
+}
+
+// runLeader routes until ctx ends: it restores the live state from SQL
+// (as a restart does: timers re-armed, every agent given a fresh
+// reconnect grace, pending offers revoked with their contacts' places
+// kept), serves through the front, and on the way out stops the sockets
+// first and the journal last, so that requests finishing meanwhile are
+// made durable or answered unavailable.
+func runLeader(ctx context.Context, d leaderDeps) error {
+	began := time.Now()
+	reg := prometheus.NewRegistry()
+	journal := transcripts.NewJournal(d.db, transcripts.Options{Log: d.log, Fence: d.fence})
+	rt, err := restoreRouter(ctx, d.dir, journal, d.review, d.cfg.web.HistoryDays, d.cfg.grace, d.log)
 	if err != nil {
 		return err
 	}
 	// Statistics learn the agents from the restored router, and today's
 	// counters and history from the database, before the journal commits
 	// anything new.
-	st, err := stats.New(stats.Config{Router: rt, Registry: reg, Log: log, HistoryRetention: cfg.historyRetention})
+	st, err := stats.New(stats.Config{Router: rt, Registry: reg, Log: d.log, HistoryRetention: d.cfg.historyRetention})
 	if err != nil {
 		return err
 	}
-	if err := st.Load(ctx, db); err != nil {
+	if err := st.Load(ctx, d.db); err != nil {
 		return err
 	}
-	review, err := transcripts.NewReview(db, transcripts.ReviewOptions{Retention: cfg.retention, Log: log})
+	srv, err := web.New(d.cfg.web, web.Deps{DB: d.db, Directory: d.dir, Sessions: d.sessions, Hasher: d.hasher, Log: d.log, Registry: reg,
+		Router: rt, Journal: journal, Tokens: d.tokens, Stats: st, Estimator: st, Review: d.review})
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(cfg.web, web.Deps{DB: db, Directory: dir, Sessions: sessions, Hasher: hasher, Log: log, Registry: reg,
-		Router: rt, Journal: journal, Tokens: tokens, Stats: st, Estimator: st, Review: review})
+	flow, err := stats.NewCounters(reg)
 	if err != nil {
 		return err
 	}
-	if err := journal.DeliverTo(srv.Deliver, st.Observe); err != nil {
+	var queueIDs []string
+	for _, q := range rt.Queues() {
+		queueIDs = append(queueIDs, q.ID)
+	}
+	flow.Zero(queueIDs)
+	reg.MustRegister(readiness(ctx, d.db), srv.Hub().Collector())
+	if err := journal.RegisterMetrics(reg); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.web.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.web.Addr, err)
+	if err := journal.DeliverTo(srv.Deliver, st.Observe, flow.Observe); err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "tellonce %s is serving on http://%s/ (storage: %s)\n", version, ln.Addr(), describeDB(cfg.db))
 
-	// The journal and the router outlive the HTTP server's drain, so that
-	// requests finishing during a graceful stop are still made durable.
 	g, gctx := errgroup.WithContext(ctx)
 	rest, stopRest := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRest()
 	g.Go(func() error {
 		defer stopRest()
-		return srv.Serve(gctx, ln)
+		d.metrics.set(reg)
+		d.front.Lead(srv.Handler())
+		d.log.Info("leading: live state restored", "took", time.Since(began).Round(time.Millisecond))
+		<-gctx.Done()
+		d.front.Lead(nil)
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		srv.Stop(sctx)
+		return nil
 	})
 	g.Go(func() error { return journal.Run(rest) })
 	g.Go(func() error { return ignoreCanceled(rt.Run(rest)) })
 	// The embedded database's WAL is copied into its file here, not by
 	// whichever commit crosses SQLite's limit (that commit would stall the
 	// offers waiting for it).
-	g.Go(func() error { return ignoreCanceled(db.RunCheckpoints(rest, tsql.DefaultCheckpointEvery, log)) })
-	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
+	g.Go(func() error { return ignoreCanceled(d.db.RunCheckpoints(rest, tsql.DefaultCheckpointEvery, d.log)) })
 	g.Go(func() error { return ignoreCanceled(st.Run(gctx)) })
 	g.Go(func() error { return srv.Hub().Run(gctx) })
 	// Each minute's history samples go to the database, so that the next
 	// start's Load shows the day's charts from midnight.
-	g.Go(func() error { return ignoreCanceled(st.RunHistory(gctx, db)) })
-	g.Go(func() error { return review.RunRetention(gctx) })
+	g.Go(func() error { return ignoreCanceled(st.RunHistory(gctx, d.db)) })
+	// One server purges: the leader.
+	g.Go(func() error { return d.review.RunRetention(gctx) })
 	return ignoreCanceled(g.Wait())
 }
 
@@ -136,7 +262,8 @@ func ignoreCanceled(err error) error {
 
 // restoreRouter builds the live state: queues and agents from the
 // directory, open cases from the journal, in their original order.
-func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, grace time.Duration, log *slog.Logger) (*router.Router, error) {
+func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, review *transcripts.Review,
+	historyDays int, grace time.Duration, log *slog.Logger) (*router.Router, error) {
 	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: grace})
 	if err != nil {
 		return nil, err
@@ -147,6 +274,9 @@ func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcrip
 	}
 	cases, err := journal.Load(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := restoreHistory(ctx, review, historyDays, cases); err != nil {
 		return nil, err
 	}
 	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: cases}); err != nil {
@@ -287,4 +417,23 @@ func purgeSessions(ctx context.Context, s *auth.Sessions, log *slog.Logger) erro
 		case <-t.C:
 		}
 	}
+}
+
+// restoreHistory looks up again the earlier cases of each restored case's
+// caller (the log keeps the cases, not what an offer showed): offers after
+// a restart show a returning caller's history as they did before it, as
+// of now.
+func restoreHistory(ctx context.Context, review *transcripts.Review, historyDays int, cases []router.CaseSnapshot) error {
+	if historyDays <= 0 {
+		return nil
+	}
+	since := time.Now().Add(-time.Duration(historyDays) * 24 * time.Hour)
+	for i := range cases {
+		h, err := review.Earlier(ctx, cases[i].Identity, since, cases[i].ID, router.MaxHistory)
+		if err != nil {
+			return fmt.Errorf("earlier cases of case %s: %w", cases[i].ID, err)
+		}
+		cases[i].History = h
+	}
+	return nil
 }

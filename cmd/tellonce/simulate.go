@@ -1,26 +1,32 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
+	"tellonce/router"
 	"tellonce/simulation"
 )
 
 // runSimulate is "tellonce simulate": a staffing what-if on the real router
 // with a fake clock. The table or JSON goes to stdout, progress to stderr.
 func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, format, err := parseSimulate(args, stderr)
+	cfg, format, sc, err := parseSimulate(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return err
 	}
 	if err != nil {
 		return fmt.Errorf("simulate: %w", err)
+	}
+	if sc != nil {
+		return runScenario(ctx, *sc, format, stdout, stderr)
 	}
 	rep, err := simulation.Run(ctx, cfg, func(p simulation.Progress) {
 		fmt.Fprintf(stderr, "simulating %d agents (%d/%d)…\n", p.Agents, p.Index, p.Total)
@@ -34,12 +40,58 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return rep.WriteText(stdout)
 }
 
-// parseSimulate reads the flags into a question and an output format.
-func parseSimulate(args []string, stderr io.Writer) (simulation.Config, string, error) {
-	cfg := simulation.DefaultConfig(0)
-	agents, format := "", "text"
+// scenarioRun is a scenario question: the file and what to change in it.
+type scenarioRun struct {
+	scenario     simulation.Scenario
+	replications int
+	policy       string
+	chart        string
+}
+
+// runScenario compares the three worlds of a scenario.
+func runScenario(ctx context.Context, sc scenarioRun, format string, stdout, stderr io.Writer) error {
+	cmp, err := simulation.RunScenario(ctx, sc.scenario, simulation.Options{Policy: router.OverflowPolicy(sc.policy)},
+		func(p simulation.DayProgress) { fmt.Fprint(stderr, progressBar(p.Done, p.Total)) })
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
+	if sc.chart != "" {
+		var b bytes.Buffer
+		if err := cmp.WriteSVG(&b); err != nil {
+			return fmt.Errorf("simulate: %w", err)
+		}
+		if err := os.WriteFile(sc.chart, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("simulate: chart: %w", err)
+		}
+	}
+	if format == "json" {
+		return cmp.WriteJSON(stdout)
+	}
+	return cmp.WriteText(stdout)
+}
+
+// progressBar redraws one line: a carriage return, the bar, the count.
+func progressBar(done, total int) string {
+	const width = 30
+	n := width * done / max(total, 1)
+	return fmt.Sprintf("\rsimulating [%s%s] %d/%d days", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+}
+
+// parseSimulate reads the flags into a question and an output format; a
+// scenario question comes back as sc, a staffing question as cfg.
+func parseSimulate(args []string, stderr io.Writer) (cfg simulation.Config, format string, sc *scenarioRun, err error) {
+	cfg = simulation.DefaultConfig(0)
+	agents := ""
+	format = "text"
+	var scenario string
+	var run scenarioRun
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&scenario, "scenario", "", "a day of many agencies: a scenario file, or a shipped one ("+strings.Join(simulation.ShippedScenarios(), ", ")+"); compares the three worlds")
+	fs.IntVar(&run.replications, "replications", 0, "with --scenario: days simulated per world, instead of the file's")
+	fs.StringVar(&run.policy, "policy", "", "with --scenario: overflow policy of every queue, own-first or oldest-first, instead of the file's")
+	fs.StringVar(&run.chart, "chart", "", "with --scenario: write an SVG chart of waits and service level by hour to this file")
 	fs.StringVar(&agents, "agents", "", "agents on the line: a number (12) or a range (8-16), one run per level (required)")
 	fs.Float64Var(&cfg.ArrivalsPerHour, "arrivals", cfg.ArrivalsPerHour, "calls per hour (Poisson)")
 	fs.DurationVar(&cfg.Handle, "handle", cfg.Handle, "mean handle time, answer to hang-up (exponential)")
@@ -52,6 +104,14 @@ func parseSimulate(args []string, stderr io.Writer) (simulation.Config, string, 
 	fs.StringVar(&format, "format", format, "text (a table) or json")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: tellonce simulate --agents N|FROM-TO [flags]
+       tellonce simulate --scenario NAME|FILE [--replications N] [--policy P] [--chart FILE] [--format F]
+
+With --scenario it simulates a day of many agencies (docs/simulation.md)
+in three worlds — as written with its overflow rules, separate centres,
+one pooled centre — and prints each agency's figures with 95 %% confidence
+intervals and the Erlang C or Erlang A figure where the model allows.
+
+With --agents:
 
 Answers staffing questions by running the real router with a simulated clock
 (no server, no database): one queue, Poisson arrivals, exponential handle
@@ -69,23 +129,41 @@ Flags:
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, "", err
+		return cfg, "", nil, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, "", fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return cfg, "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if format != "text" && format != "json" {
-		return cfg, "", fmt.Errorf("--format must be text or json, not %q", format)
+		return cfg, "", nil, fmt.Errorf("--format must be text or json, not %q", format)
+	}
+	if scenario != "" {
+		if agents != "" {
+			return cfg, "", nil, errors.New("--agents and --scenario ask different questions: give one")
+		}
+		if run.scenario, err = simulation.LoadScenario(scenario); err != nil {
+			return cfg, "", nil, err
+		}
+		if run.replications != 0 {
+			run.scenario.Replications = run.replications
+			if err := run.scenario.Validate(); err != nil {
+				return cfg, "", nil, fmt.Errorf("--replications: %w", err)
+			}
+		}
+		if p := router.OverflowPolicy(run.policy); p != "" && p != router.OverflowOwnFirst && p != router.OverflowOldestFirst {
+			return cfg, "", nil, fmt.Errorf("--policy must be own-first or oldest-first, not %q", run.policy)
+		}
+		return cfg, format, &run, nil
 	}
 	lo, hi, err := parseAgents(agents)
 	if err != nil {
-		return cfg, "", err
+		return cfg, "", nil, err
 	}
 	cfg.MinAgents, cfg.MaxAgents = lo, hi
 	if err := cfg.Validate(); err != nil {
-		return cfg, "", err
+		return cfg, "", nil, err
 	}
-	return cfg, format, nil
+	return cfg, format, nil, nil
 }
 
 // parseAgents reads "12" or "8-16".

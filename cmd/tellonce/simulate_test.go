@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"os"
 	"strings"
 	"testing"
 )
@@ -66,7 +67,7 @@ func TestSimulateHelpListsFlags(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("help simulate: %v; want flag.ErrHelp, as the other commands", err)
 	}
-	for _, f := range []string{"-agents", "-arrivals", "-handle", "-wrapup", "-patience", "-sla", "-target", "-hours", "-seed", "-format", "Erlang C"} {
+	for _, f := range []string{"-agents", "-arrivals", "-handle", "-wrapup", "-patience", "-sla", "-target", "-hours", "-seed", "-format", "Erlang C", "-scenario", "-replications", "-policy", "-chart"} {
 		if !strings.Contains(errOut.String(), f) {
 			t.Errorf("help simulate does not mention %s:\n%s", f, errOut.String())
 		}
@@ -148,5 +149,98 @@ func TestSimulateJSON(t *testing.T) {
 	}
 	if !strings.Contains(progress, "simulating 5 agents (3/3)") {
 		t.Errorf("stderr %q; want progress", progress)
+	}
+}
+
+// smallScenario is two agencies, a short day, two replications.
+const smallScenario = `
+name: small
+warmup_h: 0.5
+hours: 1
+replications: 2
+agencies:
+  - id: a
+    queues:
+      - id: a.voice
+        agents: 3
+        arrivals_per_hour: [60]
+        handle: {mean_s: 120}
+        sla_s: 20
+        overflow: {after_s: 30, to: ["*"]}
+  - id: b
+    queues:
+      - id: b.voice
+        agents: 2
+        arrivals_per_hour: [30]
+        handle: {kind: fixed, mean_s: 120}
+        patience_s: 300
+`
+
+func TestSimulateScenario(t *testing.T) {
+	dir := t.TempDir()
+	file, chart := dir+"/small.yaml", dir+"/chart.svg"
+	if err := os.WriteFile(file, []byte(smallScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, progress := runSimulateCmd(t, "simulate", "--scenario", file, "--chart", chart)
+	for _, want := range []string{"scenario small: 2 replications", "as-written", "separate", "pooled", "erlang-c",
+		"by other agency", "closes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout does not contain %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(progress, "\rsimulating [") || !strings.Contains(progress, "6/6 days") || strings.Contains(out, "simulating") {
+		t.Errorf("progress %q; want a bar on stderr ending at 6/6 days", progress)
+	}
+	svg, err := os.ReadFile(chart)
+	if err != nil || !strings.HasPrefix(string(svg), "<svg") || strings.Count(string(svg), "<polyline") != 12 {
+		t.Errorf("chart %v: want an SVG with 2 panels × 3 worlds × 2 agencies lines:\n%.300s", err, svg)
+	}
+
+	js, _ := runSimulateCmd(t, "simulate", "--scenario", file, "--format", "json", "--replications", "3", "--policy", "oldest-first")
+	var cmp struct {
+		Replications int    `json:"replications"`
+		Policy       string `json:"policy"`
+		Worlds       []struct {
+			World    string `json:"world"`
+			Agencies []struct {
+				ID      string `json:"id"`
+				Metrics struct {
+					WaitS struct{ Mean, CI95 *float64 } `json:"wait_s"`
+				} `json:"metrics"`
+				Hourly []json.RawMessage `json:"hourly"`
+			} `json:"agencies"`
+		} `json:"worlds"`
+	}
+	if err := json.Unmarshal([]byte(js), &cmp); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, js)
+	}
+	if cmp.Replications != 3 || cmp.Policy != "oldest-first" || len(cmp.Worlds) != 3 || len(cmp.Worlds[0].Agencies) != 2 ||
+		len(cmp.Worlds[0].Agencies[0].Hourly) != 1 {
+		t.Errorf("JSON %+v; want 3 replications, the policy, three worlds of two agencies with one hour each", cmp)
+	}
+}
+
+func TestSimulateScenarioRefuses(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/bad.yaml"
+	if err := os.WriteFile(file, []byte(strings.Replace(smallScenario, "agents: 3", "agents: -3", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--scenario", file}, "agencies[0].queues[0].agents"},
+		{[]string{"--scenario", "no-such"}, "weekday-8"},
+		{[]string{"--scenario", "weekday-8", "--agents", "3"}, "give one"},
+		{[]string{"--scenario", "weekday-8", "--policy", "random"}, "--policy"},
+		{[]string{"--scenario", "weekday-8", "--replications", "1"}, "replications"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"simulate"}, tt.args...), &out, &errOut, env(nil))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("simulate %q: %v; want an error about %q", tt.args, err, tt.want)
+		}
 	}
 }

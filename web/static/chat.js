@@ -105,6 +105,26 @@ if (dir.agencies.length) {
 }
 $("#language").value = ["ko", "en"].includes(document.documentElement.lang) ? document.documentElement.lang : "ko";
 
+// continuing is the earlier case this page continues, from the link an
+// ended chat gave ("Continue this question"): /chat#case=<id>&token=<case
+// token>. The token is the proof; it travels in the fragment, which never
+// reaches a server's logs, and leaves the address bar at once.
+let continuing = null;
+function readContinuation() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  if (!p.get("case") || !p.get("token")) return false;
+  continuing = { case_id: p.get("case"), case_token: p.get("token") };
+  history.replaceState(null, "", location.pathname + location.search);
+  $("#continuing").hidden = false;
+  return true;
+}
+readContinuation();
+
+// continueLink is where "Continue this question" leads for an ended chat.
+function continueLink(c) {
+  return "/chat#" + new URLSearchParams({ case: c.case_id, token: c.case_token }).toString();
+}
+
 // startKey names one start of a chat until it succeeds: a retry after a
 // lost answer gets the same place back, not "already waiting".
 let startKey = null;
@@ -120,10 +140,13 @@ async function start(queue) {
     caller: { id: callerID(), name: $("#name").value.trim(), language: $("#language").value },
     context: { summary: $("#summary").value.trim(), ivr: [], attributes: {} },
   };
+  if (continuing) Object.assign(body, continuing);
   try {
     startKey = startKey || (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now());
     const res = await api("POST", "/v1/contacts", body, { "Idempotency-Key": startKey });
     startKey = null;
+    continuing = null;
+    $("#continuing").hidden = true;
     chat = { contact_id: res.contact_id, case_id: res.case_id, case_token: res.case_token, token: res.citizen_token, queue, estimates: res.estimated_wait_s !== null,
       log: [], where: { kind: "queued", position: res.position, wait: res.estimated_wait_s, light: res.light } };
     if (body.context.summary) chat.log.push({ from: "citizen", text: body.context.summary, at: new Date().toISOString(), first: true });
@@ -145,7 +168,12 @@ async function start(queue) {
     }
     closedNow = e.code === "closed";
     if (closedNow) e = { field: "queue", message: (document.documentElement.lang === "en" ? e.body.label_en : e.body.label) || t("light.closed") };
-    else if (e.status === 409) e = { field: "queue", message: t("chat.already_waiting") };
+    else if (e.status === 404 && continuing && e.field === "case_id") {
+      // Not this case any more (or never): start afresh.
+      continuing = null;
+      $("#continuing").hidden = true;
+      e = { field: "", message: t("chat.continue_failed") };
+    } else if (e.status === 409) e = { field: "queue", message: t("chat.already_waiting") };
     else if (e.status === 429) e = { field: "", message: t("chat.too_many") };
     else if (e.code === "network") e = { field: "", message: t("error.network") };
     showFieldErrors(form, e);
@@ -229,6 +257,10 @@ function drawWhere() {
   if (calling) $("#leave-confirm").hidden = true;
   $("#leave-box").hidden = ended || calling;
   $("#ended-box").hidden = !ended;
+  // The way back to this case: its continuation token, never its id alone.
+  const link = $("#continue");
+  link.hidden = !(ended && chat.case_id && chat.case_token);
+  if (!link.hidden) link.href = continueLink(chat);
   const left = chat.cancelledCallback ? "callback.cancelled" : "chat.ended_left";
   $("#ended-text").textContent = t(w.reason === "left" ? left : w.reason === "callback" ? "chat.ended_callback" : "chat.ended_done");
   drawCallback(chat);
@@ -401,12 +433,22 @@ $("#leave-yes").addEventListener("click", async () => {
     onFrame({ type: "ended", reason: "left" });
   }
 });
-$("#again").addEventListener("click", () => {
+function startAgain() {
   chat = null;
   persist();
   $("#chat-view").hidden = true;
   $("#start-view").hidden = false;
   $("#summary").focus();
+}
+$("#again").addEventListener("click", () => {
+  continuing = null;
+  $("#continuing").hidden = true;
+  startAgain();
+});
+// Following "Continue this question" from this very page changes only the
+// fragment: no new page, so the start form comes back here.
+addEventListener("hashchange", () => {
+  if (readContinuation() && (!chat || chat.where?.kind === "ended")) startAgain();
 });
 
 initCallback({ chat: () => chat, save: persist, redraw: drawWhere });

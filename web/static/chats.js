@@ -3,7 +3,7 @@
 import { t, apply } from "/static/i18n.js";
 import { $, h, fill, part, clock, duration, announce } from "/static/ui.js";
 import { agencyName, agentName, queueName, languageName } from "/static/names.js";
-import { contextFacts, dispositionText, eventItem, legs, who } from "/static/timeline.js";
+import { contextFacts, dispositionText, earlierCases, eventItem, legs, previousCase, who } from "/static/timeline.js";
 import { desk, now, save, send, restored } from "/static/desk.js";
 import { interpreting, isInterpreter, interpFromCase, renderInterp, request, wireInterp } from "/static/interpreters.js";
 import { isCallback, renderCallback, wireCallback, RETRIED } from "/static/callbacks.js";
@@ -118,7 +118,8 @@ function renderCase(chat) {
   const msgs = part(p, "messages");
   msgs.replaceChildren(...cs.events.map((ev) => messageItem(ev, chat)).filter(Boolean));
   msgs.scrollTop = msgs.scrollHeight;
-  part(p, "context").replaceChildren(contextFacts(chat.contact, cs));
+  part(p, "context").replaceChildren(contextFacts(chat.contact, cs), previousCase(cs) || "");
+  part(p, "history").replaceChildren(earlierCases(cs.history) || "");
   part(p, "legs").replaceChildren(legs(cs));
   const tl = h("ol", { class: "timeline" }, cs.events.map((ev) => eventItem(ev, cs)));
   part(p, "timeline").replaceChildren(tl);

@@ -74,6 +74,12 @@ $("#break-reason").addEventListener("change", () => {
   if ($("#st-break").checked) chooseState("break");
 });
 
+// withHistory keeps a returning caller's earlier cases with their case,
+// for the case panel to show.
+function withHistory(cs, history) {
+  return history && history.length ? { ...cs, history } : cs;
+}
+
 // hello is the whole desk: offers and chats as the server has them.
 function onHello(f) {
   desk.me = f.agent;
@@ -86,7 +92,7 @@ function onHello(f) {
   const live = new Set();
   for (const a of f.contacts || []) {
     live.add(a.contact.contact_id);
-    upsertChat(a.contact, a.case);
+    upsertChat(a.contact, withHistory(a.case, a.history));
   }
   // A chat the server no longer holds ended while we were away.
   for (const [id, c] of desk.chats) if (!live.has(id) && c.status !== "ended") endChat(id, "lost");
@@ -113,7 +119,7 @@ function onFrame(f) {
       break;
     case "assigned": {
       for (const o of desk.offers.filter((o) => o.contact.contact_id === f.contact.contact_id)) removeOffer(o.offer_id, "accepted");
-      upsertChat(f.contact, f.case);
+      upsertChat(f.contact, withHistory(f.case, f.history));
       selectChat(f.contact.contact_id, true);
       renderState();
       break;

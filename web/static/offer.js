@@ -4,7 +4,7 @@
 import { t } from "/static/i18n.js";
 import { $, h, duration, announce, phoneNumber } from "/static/ui.js";
 import { agencyName, agentName, queueName, languageName } from "/static/names.js";
-import { contextFacts, legs, timeline, transferNote } from "/static/timeline.js";
+import { contextFacts, earlierCases, legs, previousCase, timeline, transferNote } from "/static/timeline.js";
 import { desk, now, send } from "/static/desk.js";
 import { request } from "/static/interpreters.js";
 
@@ -95,7 +95,8 @@ export function renderOffer() {
   const box = $("#offer-case");
   box.replaceChildren(
     transferNote(cs) || "",
-    h("h3", { text: t("case.context") }), contextFacts(c, cs),
+    h("h3", { text: t("case.context") }), contextFacts(c, cs), previousCase(cs) || "",
+    earlierCases(f.history) || "",
     h("h3", { text: t("case.legs") }), legs(cs),
     h("h3", { text: t("case.timeline") }), timeline(cs));
   $("#offer-more").textContent = desk.offers.length > 1 ? t("offer.more", { n: desk.offers.length - 1 }) : "";

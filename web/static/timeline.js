@@ -4,6 +4,7 @@
 import { t, has } from "/static/i18n.js";
 import { h, clock, dateTime, duration } from "/static/ui.js";
 import { agencyName, agentName, queueName, knownQueue, languageName, directory } from "/static/names.js";
+import { api } from "/static/api.js";
 
 function agencyOfAgent(u) {
   const a = directory.agents.find((x) => x.username === u);
@@ -117,4 +118,45 @@ export function timeline(cs) {
 // from the case's start: a transfer keeps the case's age.
 export function caseAge(cs, nowMs) {
   return cs.created_at ? duration((nowMs - Date.parse(cs.created_at)) / 1000) : "";
+}
+
+// earlierCases lists a returning caller's earlier cases (the offer's
+// history): dates, agencies, outcomes, summary and last note. Each opens
+// the whole case on demand through GET /v1/cases/{id}, a read the server
+// audits; nothing is fetched until the agent asks.
+export function earlierCases(history) {
+  if (!history || !history.length) return null;
+  const ol = h("ol", { class: "earlier" });
+  for (const p of history) {
+    const body = h("div", { class: "earlier-case" });
+    // The summary and the last note are what the agent reads at a glance;
+    // the whole case opens on demand.
+    const details = h("details", { class: "earlier-item" }, h("summary", { text: t("case.earlier_open") }), body);
+    details.addEventListener("toggle", async () => {
+      if (!details.open || details.dataset.loaded) return;
+      details.dataset.loaded = "1";
+      body.replaceChildren(h("p", { class: "muted", text: t("case.earlier_loading") }));
+      try {
+        const c = await api("GET", "/v1/cases/" + encodeURIComponent(p.case_id));
+        body.replaceChildren(h("h4", { text: t("case.legs") }), legs(c), h("h4", { text: t("case.timeline") }), timeline(c));
+      } catch (e) {
+        delete details.dataset.loaded;
+        body.replaceChildren(h("p", { class: "error", role: "alert", text: e.message || t("error.generic") }));
+      }
+    });
+    ol.append(h("li", { class: "earlier-entry", "data-case": p.case_id },
+      h("p", { class: "earlier-head" },
+        h("strong", { text: `${dateTime(p.opened_at)} – ${dateTime(p.closed_at)}` }), " · ",
+        (p.agencies || []).map(agencyName).join(", "), " ",
+        (p.dispositions || []).map((d) => h("span", { class: "tag", text: dispositionText(d) }))),
+      p.summary ? h("p", { class: "earlier-summary", text: p.summary }) : null,
+      p.last_note ? h("p", { class: "earlier-note" }, h("span", { class: "muted", text: t("case.earlier_note") + " " }), p.last_note) : null,
+      details));
+  }
+  return h("section", { class: "earlier-cases", "aria-label": t("case.earlier") }, h("h3", { text: t("case.earlier") }), ol);
+}
+
+// previousCase says which closed case a case continues, if it does.
+export function previousCase(cs) {
+  return cs && cs.previous_case_id ? h("p", { class: "previous-case muted", text: t("case.previous", { id: cs.previous_case_id }) }) : null;
 }

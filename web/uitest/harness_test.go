@@ -15,13 +15,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"tellonce/servertest"
 )
 
 const (
@@ -91,8 +92,6 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-var servingLine = regexp.MustCompile(`serving on (http://[0-9.:]+)/`)
-
 // server is the tellonce process the tests talk to.
 var server struct {
 	bin, dir string
@@ -141,9 +140,9 @@ func launch(addr string) error {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(server.logFile, line)
-			if m := servingLine.FindStringSubmatch(line); m != nil {
+			if u, ok := servertest.ServingURL(line); ok {
 				select {
-				case found <- m[1]:
+				case found <- strings.TrimSuffix(u, "/"):
 				default:
 				}
 			}

@@ -1,4 +1,4 @@
-package router
+package cases
 
 import "time"
 
@@ -26,6 +26,10 @@ const (
 	EventRequeued       EventType = "requeued"
 	EventAgentState     EventType = "agent_state"
 	EventCaseClosed     EventType = "case_closed"
+	// EventCaseReopened: a closed case came back from the durable log
+	// (EnqueueRequest.Reopen); CaseEvent is its reopened entry, and the
+	// contact_created of its new contact follows.
+	EventCaseReopened EventType = "case_reopened"
 	// EventCallbackRequested: a contact became a callback (keeping its
 	// place, or booked into a slot). Contact holds its new state.
 	EventCallbackRequested EventType = "callback_requested"
@@ -60,6 +64,9 @@ const (
 	CaseCallbackAttempt = "callback_attempt"
 	// CaseInterpreterRequested: an agent asked for an interpreter.
 	CaseInterpreterRequested = "interpreter_requested"
+	// CaseReopened: a closed case came back with a new contact
+	// (EnqueueRequest.Reopen); data closed_at is when it had closed.
+	CaseReopened = "reopened"
 	// CaseRecording: the telephony edge recorded an answered leg; Data
 	// holds contact_id, file, seconds and started_at, never the audio.
 	CaseRecording = "recording"

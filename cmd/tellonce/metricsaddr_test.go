@@ -1,0 +1,73 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"tellonce/clocktest"
+)
+
+func scrape(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestMetricsNeedTheToken(t *testing.T) {
+	base, _ := serveWith(t, "--metrics-token", "s3cret-scrape")
+	if code, body := scrape(t, base+"metrics", ""); code != http.StatusUnauthorized || !strings.Contains(body, `"code":"unauthorized"`) {
+		t.Errorf("no token: %d %s, want 401 with the error shape", code, body)
+	}
+	if code, _ := scrape(t, base+"metrics", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong token: %d, want 401", code)
+	}
+	if code, body := scrape(t, base+"metrics", "s3cret-scrape"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("right token: %d, want 200 with the metrics", code)
+	}
+}
+
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	base, _ := serveWith(t, "--metrics-addr", addr)
+	if code, _ := scrape(t, base+"metrics", ""); code != http.StatusNotFound {
+		t.Errorf("/metrics on --addr: %d, want 404 when --metrics-addr is set", code)
+	}
+	if code, body := scrape(t, "http://"+addr+"/metrics", ""); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics on --metrics-addr: %d, want 200 with the metrics", code)
+	}
+}
+
+// Open sockets are counted by kind, and the flow's counters follow a
+// contact from both backends' journals.
+func TestMetricsCountSocketsAndContacts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, backend string) {
+		s := startServer(t, backend)
+		s.availableAgent(t, "kim.minji")
+		s.createChat(t, "gov110.general", "01012345678", "road sign down")
+		clocktest.Eventually(t, "the agent socket and the contact in /metrics", 10*time.Second, func() bool {
+			_, body := scrape(t, s.base+"metrics", "")
+			return strings.Contains(body, `tellonce_websockets_open{kind="agent"} 1`) &&
+				strings.Contains(body, `tellonce_queue_offered_total{queue="gov110.general"} 1`) &&
+				strings.Contains(body, `tellonce_offers_total{queue="gov110.general"} 1`) &&
+				strings.Contains(body, "tellonce_websocket_slow_clients_cut_total 0")
+		})
+	})
+}

@@ -1,0 +1,254 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"tellonce/clocktest"
+	tsql "tellonce/sql"
+	"tellonce/sql/sqltest"
+)
+
+const (
+	renew = 100 * time.Millisecond
+	ttl   = 600 * time.Millisecond
+	guard = 10 * time.Second
+)
+
+func schemaVersion(t *testing.T) int {
+	t.Helper()
+	ms, err := tsql.Migrations(tsql.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ms)
+}
+
+func elector(t *testing.T, db *tsql.DB, node string) *Elector {
+	t.Helper()
+	e, err := New(db, Config{NodeID: node, Address: "127.0.0.1:" + node, Renew: renew, TTL: ttl,
+		SchemaVersion: schemaVersion(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// node runs an elector whose terms last until their context ends (or
+// fail when told), recording each term's epoch.
+type node struct {
+	e      *Elector
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	terms  []Term
+	live   bool
+}
+
+func run(t *testing.T, e *Elector) *node {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{e: e, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		n.done <- e.Run(ctx, func(ctx context.Context, term Term) error {
+			n.mu.Lock()
+			n.terms, n.live = append(n.terms, term), true
+			n.mu.Unlock()
+			<-ctx.Done()
+			n.mu.Lock()
+			n.live = false
+			n.mu.Unlock()
+			return nil
+		})
+	}()
+	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+func (n *node) leading() (Term, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.live {
+		return Term{}, false
+	}
+	return n.terms[len(n.terms)-1], true
+}
+
+func (n *node) stop(t *testing.T) error {
+	n.cancel()
+	select {
+	case err := <-n.done:
+		n.done <- err
+		return err
+	case <-time.After(guard):
+		t.Fatal("Run did not return")
+		return nil
+	}
+}
+
+func fence(t *testing.T, db *tsql.DB, term Term) error {
+	t.Helper()
+	var ferr error
+	err := db.InTx(context.Background(), func(tx *sqlx.Tx) error {
+		ferr = term.Fence(context.Background(), tx)
+		return ferr
+	})
+	if ferr == nil && err != nil {
+		t.Fatal(err)
+	}
+	return ferr
+}
+
+// One node leads; the other stands by, knows where the leader is, and
+// takes over with the next epoch only after the leader is gone; the old
+// term's fence then refuses.
+func TestStandbyTakesOverWithTheNextEpoch(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, elector(t, db, "a"))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	b := run(t, elector(t, db, "b"))
+	clocktest.Eventually(t, "b sees a as leader", guard, func() bool { return b.e.Status().Leader == "127.0.0.1:a" })
+	if _, ok := b.leading(); ok || b.e.Status().Role != RoleStandby {
+		t.Fatal("b leads while a's lease is live")
+	}
+	first, _ := a.leading()
+	if err := fence(t, db, first); err != nil {
+		t.Fatalf("fence of the live term = %v", err)
+	}
+	if !b.e.IsPeer("127.0.0.1") {
+		t.Error("b does not count a's address as a peer's")
+	}
+	a.stop(t) // SIGTERM: drains, releases
+	clocktest.Eventually(t, "b leads", guard, func() bool { _, ok := b.leading(); return ok })
+	second, _ := b.leading()
+	if second.Epoch != first.Epoch+1 {
+		t.Errorf("b's epoch = %d; want %d", second.Epoch, first.Epoch+1)
+	}
+	if err := fence(t, db, first); !errors.Is(err, ErrDeposed) {
+		t.Errorf("fence of the deposed term = %v; want ErrDeposed", err)
+	}
+	if st := b.e.Status(); st.Role != RoleLeader || st.Epoch != second.Epoch {
+		t.Errorf("b's status = %+v", st)
+	}
+}
+
+// A leader that cannot renew steps down before its lease runs out; the
+// lease then expires and the other node takes it.
+func TestLeaderThatCannotRenewStepsDown(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, elector(t, db, "a"))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	term, _ := a.leading()
+	// Renewals fail while the lease row is locked by someone else.
+	tx, err := db.BeginTxx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`SELECT 1 FROM leader_lease WHERE id = 1 FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	clocktest.Eventually(t, "a steps down", guard, func() bool { _, ok := a.leading(); return !ok })
+	if d := time.Since(began); d >= ttl {
+		t.Errorf("a stepped down %s after its last renewal; want before the lease (%s) ran out", d, ttl)
+	}
+	if a.e.Status().Role != RoleStandby {
+		t.Errorf("a's role = %s after stepping down", a.e.Status().Role)
+	}
+	tx.Rollback()
+	b := run(t, elector(t, db, "b"))
+	clocktest.Eventually(t, "someone leads again", guard, func() bool {
+		_, oka := a.leading()
+		_, okb := b.leading()
+		return oka || okb
+	})
+	if err := fence(t, db, term); !errors.Is(err, ErrDeposed) {
+		t.Errorf("fence of the term that stepped down = %v; want ErrDeposed", err)
+	}
+}
+
+// A lease row edited back to a past epoch is refused by the database, and
+// the next leader's epoch is above every one seen anyway.
+func TestPastEpochIsNeverAccepted(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, elector(t, db, "a"))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	term, _ := a.leading()
+	_, err := db.Exec(`UPDATE leader_lease SET epoch = epoch - 1`)
+	if err == nil || !strings.Contains(err.Error(), "may not go back") {
+		t.Fatalf("editing the epoch back = %v; want it refused", err)
+	}
+	// Even with the guard out of the way, a past epoch never leads again.
+	if _, err := db.Exec(`ALTER TABLE leader_lease DISABLE TRIGGER leader_lease_epoch_grows`); err != nil {
+		t.Fatal(err)
+	}
+	a.stop(t)
+	if _, err := db.Exec(`UPDATE leader_lease SET epoch = 1, expires_at = clock_timestamp() + interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	b := elector(t, db, "b")
+	b.maxEpoch = term.Epoch + 5 // b had seen a later epoch before the edit
+	nb := run(t, b)
+	clocktest.Eventually(t, "b leads despite the edited row", guard, func() bool { _, ok := nb.leading(); return ok })
+	if got, _ := nb.leading(); got.Epoch != term.Epoch+6 {
+		t.Errorf("b's epoch = %d; want %d, above every epoch it saw", got.Epoch, term.Epoch+6)
+	}
+}
+
+// Two live processes with one node id: the second refuses to start.
+func TestDuplicateNodeIDRefuses(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, elector(t, db, "a"))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	err := elector(t, db, "a").Run(context.Background(), func(context.Context, Term) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), `--node-id "a"`) {
+		t.Fatalf("a second node a: Run() = %v; want a refusal naming --node-id", err)
+	}
+}
+
+// A node whose binary knows another schema version than the database's
+// does not lead.
+func TestOtherSchemaVersionRefusesToLead(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	e := elector(t, db, "old")
+	e.cfg.SchemaVersion--
+	n := run(t, e)
+	clocktest.Eventually(t, "the refusal is logged", guard, func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return strings.Contains(e.warned, "schema version")
+	})
+	if _, ok := n.leading(); ok {
+		t.Error("a node of another schema version leads")
+	}
+}
+
+func TestConfigNamesTheBadField(t *testing.T) {
+	good := Config{NodeID: "a", Address: "h:1", Renew: time.Second, TTL: 5 * time.Second}
+	for _, tt := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.NodeID = "" }, "--node-id"},
+		{func(c *Config) { c.Address = "nohost" }, "--advertise"},
+		{func(c *Config) { c.Renew = time.Millisecond }, "--lease-renew"},
+		{func(c *Config) { c.TTL = 2 * time.Second }, "--lease-ttl"},
+	} {
+		c := good
+		tt.edit(&c)
+		if err := c.Check(); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("Check() = %v; want an error naming %s", err, tt.want)
+		}
+	}
+	if err := good.Check(); err != nil {
+		t.Errorf("Check() of the defaults = %v", err)
+	}
+}
