@@ -194,7 +194,7 @@ func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.S
 	c.cbOffered = st.CallbackOffered
 	c.record = c.e.cfg.Recordings != nil && c.e.cfg.Plan.Records(step.Queue)
 	c.e.track(c, "", c.contactID)
-	c.log.Info("edge: call in line", "contact", c.contactID, "queue", step.Queue, "ivr", walk.Path())
+	c.log.Info("edge: call in line", "contact", c.contactID, "queue", step.Queue, "ivr", walk.Path(), "recorded", c.record)
 	var first []phrase
 	if c.record {
 		// Before the call can be answered: the caller hears it is recorded.
@@ -385,6 +385,7 @@ func (c *call) connect(ctx context.Context, f serverFrame) {
 		c.record = c.e.cfg.Recordings != nil && c.e.cfg.Plan.Records(f.Queue)
 		if c.record && !c.noticed && c.agent == nil {
 			c.noticed = true
+			c.log.Info("edge: recording notice", "contact", c.contactID, "queue", f.Queue)
 			c.say(ctx, true, ph(prompts.Recorded))
 		}
 	}
