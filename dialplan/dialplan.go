@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,14 @@ type Plan struct {
 	Numbers map[string]string `yaml:"numbers"`
 	// Menus by id.
 	Menus map[string]*Menu `yaml:"menus"`
+	// Unrecorded lists the queues whose calls are not recorded (and whose
+	// callers hear no recording notice) where the edge records at all.
+	Unrecorded []string `yaml:"unrecorded"`
+}
+
+// Records says whether calls answered in queue are recorded.
+func (p *Plan) Records(queue string) bool {
+	return !slices.Contains(p.Unrecorded, queue)
 }
 
 // Menu is one phone menu.
@@ -136,6 +145,11 @@ func (p *Plan) validate(add func(msg string, path ...string)) {
 		}
 		if _, ok := p.Menus[p.Numbers[n]]; !ok {
 			add(fmt.Sprintf("no menu %q", p.Numbers[n]), "numbers", n)
+		}
+	}
+	for _, q := range p.Unrecorded {
+		if !queueRe.MatchString(q) {
+			add(fmt.Sprintf("%q: a queue id is agency.queue in lower case (gov110.general)", q), "unrecorded")
 		}
 	}
 	for _, id := range sortedKeys(p.Menus) {

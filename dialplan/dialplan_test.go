@@ -83,6 +83,7 @@ func TestValidationNamesFieldAndLine(t *testing.T) {
 		{"sub-menu missing", "numbers:\n  \"1\": m\nmenus:\n  m:\n    default: {queue: a.b}\n    choices:\n      \"2\": {menu: gone}\n", `line 7: menus.m.choices.2.menu: no menu "gone"`},
 		{"unknown field", "numbers:\n  \"1\": m\nmenus:\n  m:\n    defualt: {queue: a.b}\n", "defualt"},
 		{"not yaml", "numbers: [\n", "dial plan"},
+		{"bad unrecorded queue", "numbers:\n  \"1\": m\nmenus:\n  m:\n    default: {queue: a.b}\nunrecorded: [General]\n", `line 6: unrecorded: "General": a queue id`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -215,4 +216,17 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRecordsAllQueuesButTheUnrecorded(t *testing.T) {
+	p, err := Parse([]byte("numbers:\n  \"1\": m\nmenus:\n  m:\n    default: {queue: a.b}\nunrecorded: [a.quiet]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Records("a.b") {
+		t.Error("a.b is not recorded; want recorded (not listed)")
+	}
+	if p.Records("a.quiet") {
+		t.Error("a.quiet is recorded; want not (listed in unrecorded)")
+	}
 }

@@ -35,6 +35,8 @@ type call struct {
 	ringingIn int    // interpreters' phones ringing
 	stopMix   context.CancelFunc
 	rec       *recordings.Recording
+	record    bool   // the queue of the leg in hand records its calls
+	noticed   bool   // the caller has heard the recording notice
 	recOf     string // the contact the recording is of
 	ringing   int    // agents' phones ringing for this call
 	dropAgent *time.Timer
@@ -190,13 +192,20 @@ func (c *call) inbound(ctx context.Context, walk *dialplan.Walk, step dialplan.S
 	c.contactID = st.ContactID
 	c.caseID = st.CaseID
 	c.cbOffered = st.CallbackOffered
+	c.record = c.e.cfg.Recordings != nil && c.e.cfg.Plan.Records(step.Queue)
 	c.e.track(c, "", c.contactID)
-	c.log.Info("edge: call in line", "contact", c.contactID, "queue", step.Queue, "ivr", walk.Path())
+	c.log.Info("edge: call in line", "contact", c.contactID, "queue", step.Queue, "ivr", walk.Path(), "recorded", c.record)
+	var first []phrase
+	if c.record {
+		// Before the call can be answered: the caller hears it is recorded.
+		first = append(first, ph(prompts.Recorded))
+		c.noticed = true
+	}
 	if st.Status == "queued" {
 		hold := ph(prompts.PleaseHold)
-		c.say(ctx, true, c.announcement(&hold, st)...)
+		c.say(ctx, true, append(first, c.announcement(&hold, st)...)...)
 	} else {
-		c.say(ctx, true)
+		c.say(ctx, true, first...)
 	}
 	c.loop(ctx)
 }
@@ -370,6 +379,16 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 // connect rings the agent's phone: the SIP URI the router names, else
 // the phone registered under the agent's username.
 func (c *call) connect(ctx context.Context, f serverFrame) {
+	if f.Queue != "" {
+		// A transfer's leg records as its own queue says; a caller moved
+		// into recording hears so before the next agent answers.
+		c.record = c.e.cfg.Recordings != nil && c.e.cfg.Plan.Records(f.Queue)
+		if c.record && !c.noticed && c.agent == nil {
+			c.noticed = true
+			c.log.Info("edge: recording notice", "contact", c.contactID, "queue", f.Queue)
+			c.say(ctx, true, ph(prompts.Recorded))
+		}
+	}
 	target := f.Phone
 	if target == "" {
 		target = c.e.phones.lookup(f.Agent)
@@ -585,7 +604,7 @@ func (c *call) finish() {
 // the agent on the right, in the caller's law.
 func (c *call) startRecording(ctx context.Context) {
 	store := c.e.cfg.Recordings
-	if store == nil || c.caseID == "" || c.agent == nil {
+	if store == nil || !c.record || c.caseID == "" || c.agent == nil {
 		return
 	}
 	c.stopRecording()
