@@ -31,6 +31,11 @@ func (m Media) Packets() int {
 	return n
 }
 
+// Duration is how long the media plays.
+func (m Media) Duration() time.Duration {
+	return m.Lead + time.Duration(len(m.Digits))*(digitTime+digitGap) + m.After
+}
+
 // AudioPackets is how many of them are audio (payload type 0).
 func (m Media) AudioPackets() int {
 	return int(m.Lead/packetTime) + int(m.After/packetTime)

@@ -473,3 +473,14 @@ func readGlob(dir, pattern string) ([]byte, error) {
 	}
 	return os.ReadFile(matches[0])
 }
+
+// RTP reads a running SIPp's RTP counts from its latest screen dump (see
+// Result.RTPSent and RTPEchoed), so that a test can await media instead
+// of sleeping until the run ends; -1 before the first dump that has them.
+func (p *Process) RTP() (sent, echoed int) {
+	b, err := readGlob(p.dir, "*_screen.log")
+	if err != nil {
+		return -1, -1
+	}
+	return rtpCounts(b)
+}

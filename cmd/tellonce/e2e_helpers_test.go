@@ -55,7 +55,7 @@ type testServer struct {
 // gracefully when the test ends. --trust-proxy lets each simulated citizen
 // come from an address of its own (X-Forwarded-For), as real citizens do,
 // so the per-address chat limit does not see one client.
-func startServer(t *testing.T, backend string, flags ...string) *testServer {
+func startServer(t testing.TB, backend string, flags ...string) *testServer {
 	t.Helper()
 	s, _ := serveOn(t, sqltest.DSN(t, backend), append([]string{"--trust-proxy"}, flags...)...)
 	return s
@@ -64,7 +64,7 @@ func startServer(t *testing.T, backend string, flags ...string) *testServer {
 // serveOn runs "tellonce serve --demo" in-process on dsn, on a free
 // loopback port, with extra flags, until the stop it returns is called or
 // the test ends: a graceful stop, as on SIGTERM.
-func serveOn(t *testing.T, dsn string, flags ...string) (*testServer, func()) {
+func serveOn(t testing.TB, dsn string, flags ...string) (*testServer, func()) {
 	t.Helper()
 	s := &testServer{dsn: dsn, logs: &lockedBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())

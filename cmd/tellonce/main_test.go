@@ -186,7 +186,7 @@ func TestServeDemoAndGracefulStop(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, out *lockedBuffer, done <-chan error) string {
+func waitFor(t testing.TB, out *lockedBuffer, done <-chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
