@@ -216,7 +216,8 @@ func (h *Hub) acceptedLocked(e *cases.Event) {
 		return
 	}
 	if e.Contact.Channel == cases.ChannelCallback {
-		h.toGatewaysLocked(carrier, e.Seq, dialFrame{Type: "dial", ContactID: e.ContactID, Number: e.Contact.CallbackNumber, Agent: e.Agent})
+		h.toGatewaysLocked(carrier, e.Seq, dialFrame{Type: "dial", ContactID: e.ContactID, CaseID: e.CaseID,
+			Queue: e.Contact.Queue, Number: e.Contact.CallbackNumber, Agent: e.Agent, Phone: h.phoneOf(e.Agent)})
 		return
 	}
 	h.toGatewaysLocked(carrier, e.Seq, connectFrame{Type: "connect", ContactID: e.ContactID, Agent: e.Agent,

@@ -247,8 +247,11 @@ type connectFrame struct {
 type dialFrame struct {
 	Type      string `json:"type"` // "dial"
 	ContactID string `json:"contact_id"`
+	CaseID    string `json:"case_id"`
+	Queue     string `json:"queue"`
 	Number    string `json:"number"`
 	Agent     string `json:"agent"`
+	Phone     string `json:"phone,omitempty"`
 }
 
 // conferenceFrame asks the gateway to bridge an interpreter into the call

@@ -62,6 +62,10 @@ func TestGatewayDialsCallback(t *testing.T) {
 	if f.str("contact_id") != cv.ID || f.str("number") != "+821012345678" || f.str("agent") != "kim" {
 		t.Errorf("gateway got %v; want dial %s +821012345678 for kim", f, cv.ID)
 	}
+	// The case and queue let an edge record the callback's leg as its queue says.
+	if f.str("case_id") != cv.CaseID || f.str("queue") != cv.Queue {
+		t.Errorf("dial carries case %q queue %q; want %q %q", f.str("case_id"), f.str("queue"), cv.CaseID, cv.Queue)
+	}
 }
 
 func TestGatewayFollowsTransferredCall(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/emiago/diago"
 	"github.com/emiago/sipgo/sip"
+
+	"tellonce/prompts"
 )
 
 // startDial calls a citizen back through the trunk on the router's dial,
@@ -66,10 +68,17 @@ func (e *Edge) dial(ctx context.Context, f serverFrame) {
 	result("answered")
 	ctx, c.cancel = context.WithCancel(ctx)
 	defer c.finish()
-	c.contactID = f.ContactID
+	c.contactID, c.caseID = f.ContactID, f.CaseID
+	c.record = e.cfg.Recordings != nil && e.cfg.Plan.Records(f.Queue)
 	e.track(c, "", c.contactID)
 	c.connect(ctx, serverFrame{Type: "connect", ContactID: f.ContactID, Agent: f.Agent, Phone: f.Phone})
-	c.say(ctx, true)
+	if c.record {
+		// The citizen hears it before the agent's phone answers.
+		c.noticed = true
+		c.say(ctx, true, ph(prompts.Recorded))
+	} else {
+		c.say(ctx, true)
+	}
 	c.loop(ctx)
 }
 

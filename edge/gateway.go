@@ -20,6 +20,7 @@ type serverFrame struct {
 	Type                 string          `json:"type"`
 	ContactID            string          `json:"contact_id"`
 	NewContactID         string          `json:"new_contact_id"`
+	CaseID               string          `json:"case_id"`
 	InterpreterContactID string          `json:"interpreter_contact_id"`
 	Agent                string          `json:"agent"`
 	Phone                string          `json:"phone"`

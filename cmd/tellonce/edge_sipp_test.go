@@ -257,7 +257,8 @@ func TestEdgeSIPpAnswersACallback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	citizen := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Phone, Echo: true, Hold: 30 * time.Second})
-	e := startEdge(t, s, "--trunk", "sip:"+citizen.Addr)
+	recDir := t.TempDir()
+	e := startEdge(t, s, "--trunk", "sip:"+citizen.Addr, "--recording-dir", recDir)
 	agentPhone := newPhone(t, "agent-phone")
 	agentPhone.want = agentPhone.mark // the citizen's phone echoes the agent
 	agentPhone.register(t, e, "han.jiwon")
@@ -277,6 +278,14 @@ func TestEdgeSIPpAnswersACallback(t *testing.T) {
 	if err != nil || res.Successful != 1 || res.Count("BYE_Recv") != 1 {
 		t.Fatalf("the citizen's SIPp phone: %v %s; want one answered call the edge hung up", err, res)
 	}
+	// The callback's answered leg is recorded under its case like a call's.
+	clocktest.EventuallyNil(t, "the callback's recording", waitTime, func() error {
+		got, _ := filepath.Glob(filepath.Join(recDir, "*", offer.str("contact", "case_id")+"_"+offer.str("contact", "contact_id")+"_*.wav"))
+		if len(got) != 1 {
+			return fmt.Errorf("recordings %v; want one for the callback's leg", got)
+		}
+		return nil
+	})
 }
 
 // TestEdgeSIPpHundredCallsAtOnce: 100 SIPp calls at once walk the menu
