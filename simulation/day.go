@@ -1,7 +1,6 @@
 package simulation
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -57,13 +56,8 @@ type dayCall struct {
 
 // day is one replication of one world in progress.
 type day struct {
-	s       Scenario
-	clock   *simClock
-	epoch   time.Time
-	r       *router.Router
-	now     time.Duration
-	events  eventHeap
-	seq     uint64
+	s Scenario
+	virtualTime
 	streams []stream
 	calls   []dayCall
 	byID    map[string]int
@@ -112,7 +106,7 @@ func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, er
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	d := &day{s: s, clock: clock, epoch: epoch, r: r, byID: map[string]int{}, agency: map[string]int{},
+	d := &day{s: s, virtualTime: virtualTime{clock: clock, epoch: epoch, r: r}, byID: map[string]int{}, agency: map[string]int{},
 		staff: make([]int, len(s.Agencies)), busy: make([]time.Duration, len(s.Agencies)),
 		from: hours(s.WarmupH)}
 	d.to = d.from + hours(s.HoursMeasured)
@@ -235,51 +229,15 @@ func drawHandle(r *rand.Rand, d Dist) time.Duration {
 	return secs(r.ExpFloat64() * mean)
 }
 
-func (d *day) push(at time.Duration, kind eventKind, c int) {
-	d.seq++
-	heap.Push(&d.events, event{at: at, seq: d.seq, kind: kind, call: c})
-}
-
-func (d *day) at(t time.Duration) {
-	d.now = t
-	d.clock.now = d.epoch.Add(t)
-}
-
 // run plays the day to its end: arrivals stop at the end of the window and
 // every caller already there is answered or hangs up.
 func (d *day) run(ctx context.Context) error {
-	ticked := false
-	for step := 0; ; step++ {
-		if step%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		due, timer := d.r.NextDeadline()
-		if timer && (len(d.events) == 0 || !due.After(d.epoch.Add(d.events[0].at))) {
-			if due.Before(d.clock.now) || (due.Equal(d.clock.now) && ticked) {
-				return fmt.Errorf("router deadline %s did not move past %s", due, d.clock.now)
-			}
-			d.at(due.Sub(d.epoch))
-			if err := d.take(d.r.Tick()); err != nil {
-				return fmt.Errorf("tick: %w", err)
-			}
-			ticked = true
-			continue
-		}
-		ticked = false
-		if len(d.events) == 0 {
-			return nil
-		}
-		ev := heap.Pop(&d.events).(event)
-		d.at(ev.at)
-		if err := d.handle(ev); err != nil {
-			return err
-		}
+	return d.play(ctx, d.take, d.handle, func() error {
 		if len(d.byID) > MaxWaiting {
 			return errOverloaded
 		}
-	}
+		return nil
+	})
 }
 
 func (d *day) handle(ev event) error {

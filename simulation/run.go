@@ -114,12 +114,7 @@ const (
 type level struct {
 	cfg    Config
 	agents int
-	clock  *simClock
-	epoch  time.Time
-	r      *router.Router
-	now    time.Duration
-	events eventHeap
-	seq    uint64
+	virtualTime
 
 	// Three streams, drawn in arrival order, so a caller's arrival, handle
 	// time and patience do not depend on the staffing level.
@@ -160,7 +155,7 @@ func newLevel(cfg Config, agents int) (*level, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	l := &level{cfg: cfg, agents: agents, clock: clock, epoch: epoch, r: r,
+	l := &level{cfg: cfg, agents: agents, virtualTime: virtualTime{clock: clock, epoch: epoch, r: r},
 		arrivals:  rand.New(rand.NewPCG(cfg.Seed, 1)),
 		handles:   rand.New(rand.NewPCG(cfg.Seed, 2)),
 		patience:  rand.New(rand.NewPCG(cfg.Seed, 3)),
@@ -197,48 +192,7 @@ func newLevel(cfg Config, agents int) (*level, error) {
 // loop runs the level to its end: arrivals stop at the end of the scored
 // window, and every caller already there is answered or hangs up.
 func (l *level) loop(ctx context.Context) error {
-	ticked := false // the router ticked at the current instant
-	for step := 0; ; step++ {
-		if step%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		due, timer := l.r.NextDeadline()
-		if timer && (len(l.events) == 0 || !due.After(l.epoch.Add(l.events[0].at))) {
-			// A router timer first: a wrap-up ending at the same instant as
-			// an arrival frees its agent before the caller comes in.
-			if due.Before(l.clock.now) || (due.Equal(l.clock.now) && ticked) {
-				// Tick handles everything due, so this would loop forever.
-				return fmt.Errorf("router deadline %s did not move past %s", due, l.clock.now)
-			}
-			l.at(due.Sub(l.epoch))
-			if err := l.take(l.r.Tick()); err != nil {
-				return fmt.Errorf("tick: %w", err)
-			}
-			ticked = true
-			continue
-		}
-		ticked = false
-		if len(l.events) == 0 {
-			return nil
-		}
-		ev := heap.Pop(&l.events).(event)
-		l.at(ev.at)
-		if err := l.handle(ev); err != nil {
-			return err
-		}
-	}
-}
-
-func (l *level) at(t time.Duration) {
-	l.now = t
-	l.clock.now = l.epoch.Add(t)
-}
-
-func (l *level) push(at time.Duration, kind eventKind, c int) {
-	l.seq++
-	heap.Push(&l.events, event{at: at, seq: l.seq, kind: kind, call: c})
+	return l.play(ctx, l.take, l.handle, func() error { return nil })
 }
 
 // nextArrival is the arrival after one at t: Poisson arrivals have
@@ -330,4 +284,67 @@ func (l *level) take(evs []cases.Event, err error) error {
 // overlap is how much of [a, b) lies in [from, to).
 func overlap(a, b, from, to time.Duration) time.Duration {
 	return max(min(b, to)-max(a, from), 0)
+}
+
+// virtualTime is a run's time: the router on a simulated clock and the
+// heap of what the callers do next, played in time order.
+type virtualTime struct {
+	clock  *simClock
+	epoch  time.Time
+	r      *router.Router
+	now    time.Duration
+	events eventHeap
+	seq    uint64
+}
+
+func (v *virtualTime) at(t time.Duration) {
+	v.now = t
+	v.clock.now = v.epoch.Add(t)
+}
+
+func (v *virtualTime) push(at time.Duration, kind eventKind, c int) {
+	v.seq++
+	heap.Push(&v.events, event{at: at, seq: v.seq, kind: kind, call: c})
+}
+
+// play runs the router's timers and the callers' events in time order
+// until none is left: take applies what a tick returns, handle one event,
+// and after checks the run once each event is handled.
+func (v *virtualTime) play(ctx context.Context, take func([]cases.Event, error) error,
+	handle func(event) error, after func() error) error {
+	ticked := false // the router ticked at the current instant
+	for step := 0; ; step++ {
+		if step%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		due, timer := v.r.NextDeadline()
+		if timer && (len(v.events) == 0 || !due.After(v.epoch.Add(v.events[0].at))) {
+			// A router timer first: a wrap-up ending at the same instant as
+			// an arrival frees its agent before the caller comes in.
+			if due.Before(v.clock.now) || (due.Equal(v.clock.now) && ticked) {
+				// Tick handles everything due, so this would loop forever.
+				return fmt.Errorf("router deadline %s did not move past %s", due, v.clock.now)
+			}
+			v.at(due.Sub(v.epoch))
+			if err := take(v.r.Tick()); err != nil {
+				return fmt.Errorf("tick: %w", err)
+			}
+			ticked = true
+			continue
+		}
+		ticked = false
+		if len(v.events) == 0 {
+			return nil
+		}
+		ev := heap.Pop(&v.events).(event)
+		v.at(ev.at)
+		if err := handle(ev); err != nil {
+			return err
+		}
+		if err := after(); err != nil {
+			return err
+		}
+	}
 }
