@@ -8,7 +8,6 @@ import (
 
 	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/router"
 )
 
 // Callbacks: a waiting citizen (or the gateway for a caller on the phone)
@@ -43,7 +42,7 @@ func (s *Server) getCallbackSlots(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, r, wait)
 		return
 	}
-	q, err := s.router.Queue(r.PathValue("queue"))
+	q, err := s.board.Queue(r.PathValue("queue"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -59,7 +58,7 @@ func (s *Server) getCallbackSlots(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	slots, err := s.router.CallbackSlots(q.ID, s.handleTime(q.ID))
+	slots, err := s.board.CallbackSlots(q.ID, s.handleTime(q.ID))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -116,16 +115,12 @@ func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cr := router.CallbackRequest{Number: req.Number, HandleTime: s.handleTime(c.Queue)}
+	cr := cases.CallbackRequest{Number: req.Number, HandleTime: s.handleTime(c.Queue)}
 	if req.CallbackAt != nil {
 		cr.At = *req.CallbackAt
 	}
-	v, evs, err := s.router.RequestCallback(c.ID, cr)
+	v, err := s.board.RequestCallback(r.Context(), c.ID, cr)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.durable(r.Context(), evs); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -149,7 +144,7 @@ func (s *Server) callbackAccess(r *http.Request, c cases.ContactView) (string, e
 // take callbacks, offer them (callback_after_s above zero) and estimate a
 // wait past that threshold for this caller.
 func (s *Server) callbackOffered(c cases.ContactView) error {
-	q, err := s.router.Queue(c.Queue)
+	q, err := s.board.Queue(c.Queue)
 	if err != nil {
 		return err
 	}
