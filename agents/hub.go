@@ -178,9 +178,10 @@ type Hub struct {
 	// It is taken before mu and never held by Deliver.
 	presence sync.Mutex
 
-	// mu guards everything below and every conn's hub-side fields; router
-	// writes are never called under it (the router's Sink may call
-	// Deliver synchronously), router reads are (they take no lock).
+	// mu guards everything below and every conn's hub-side fields; the
+	// switchboard's requests are never called under it (the router's Sink
+	// may call Deliver synchronously), its Live reads are (they take no
+	// lock).
 	mu       sync.Mutex
 	closed   bool
 	conns    map[*conn]struct{}
