@@ -30,9 +30,10 @@ func New(r *router.Router, j Journal, dir *directory.Store) *Switchboard {
 	return &Switchboard{Live: r, r: r, j: j, dir: dir}
 }
 
-// Live is what the adapters read of the router's live state. Reads take no
-// lock of the router's, so a socket hub may call them while it holds its
-// own; none of them changes anything.
+// Live is what the adapters read of the router's live state; none of them
+// changes anything. They read snapshots and take no lock of the router's,
+// so a socket hub may call them while it holds its own — except
+// LiveCalls, which waits for the router's writes.
 type Live interface {
 	// Contact is a live contact with its place in line.
 	Contact(id string) (cases.ContactView, error)
@@ -59,7 +60,9 @@ type Live interface {
 	// CallbackSlots are a queue's callback time slots for a handle time.
 	CallbackSlots(queue string, handleTime time.Duration) ([]cases.Slot, error)
 	// LiveCalls are the live voice and callback contacts and the sequence
-	// number of the last event they reflect.
+	// number of the last event they reflect. It takes the router's write
+	// lock, so that the number is exact: never call it holding a lock the
+	// router's Sink may wait for.
 	LiveCalls() ([]cases.ContactView, uint64, error)
 }
 
