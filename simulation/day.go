@@ -210,6 +210,15 @@ func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, er
 	for ci, c := range d.crews {
 		d.habits = append(d.habits, rand.New(rand.NewPCG(seed, 1<<33+uint64(ci))))
 		queues := c.queues
+		if w == WorldSilos {
+			// Separate centres: a team answers only its own agency's lines.
+			queues = map[string]int{}
+			for q, l := range c.queues {
+				if d.streams[index[q]].agency == c.agency {
+					queues[q] = l
+				}
+			}
+		}
 		if w == WorldPooled {
 			queues = map[string]int{poolQueue: slices.Max(slices.Collect(maps.Values(c.queues)))}
 		}

@@ -267,3 +267,25 @@ func TestCallbacks(t *testing.T) {
 	}
 	t.Logf("%d of %d callers took a callback", callbacks, len(d.calls))
 }
+
+// Between separate centres nobody helps another agency, teams included:
+// a team of agency a that also answers b's line takes only a's callers
+// there.
+func TestSeparateCentresKeepTeamsHome(t *testing.T) {
+	t.Parallel()
+	s := twoAgencies()
+	s.Agencies[0].Queues[0].Transfer = nil
+	s.Agencies[0].Teams = []Team{{ID: "a.both", Agents: 2, Queues: map[string]int{"a.voice": 1, "b.voice": 1}}}
+	for _, w := range []World{WorldWritten, WorldSilos} {
+		d := playDay(t, s, w)
+		helped := 0
+		for _, c := range d.calls {
+			if c.stream == 1 && c.agent != "" && d.crews[d.crewOf[c.agent]].agency == 0 {
+				helped++
+			}
+		}
+		if (helped > 0) != (w == WorldWritten) {
+			t.Errorf("%s: agency a's team took %d of b's callers", w, helped)
+		}
+	}
+}
