@@ -488,16 +488,6 @@ func (c crew) most() int {
 	return slices.Max(c.staffing)
 }
 
-// fixed says whether the crew is the same all day.
-func (c crew) fixed() bool {
-	for _, n := range c.staffing {
-		if n != c.staffing[0] {
-			return false
-		}
-	}
-	return true
-}
-
 // crews is every group of agents: each queue's own (when it has any) in
 // file order, then each agency's teams.
 func (s Scenario) crews() []crew {
