@@ -111,7 +111,7 @@ func TestScenarioSameSeedSameResult(t *testing.T) {
 }
 
 func TestShippedScenariosLoad(t *testing.T) {
-	for _, name := range []string{"weekday-8", "weekday-8-patience", "weekday-8-transfers", "surge"} {
+	for _, name := range []string{"weekday-8", "weekday-8-patience", "weekday-8-transfers", "surge", "surge-protect"} {
 		s, err := LoadScenario(name)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
