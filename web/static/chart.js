@@ -20,8 +20,9 @@ function el(tag, attrs) {
 
 // draw renders series [{name, points: [[ms, value]…]}] over [from, to]
 // with the y axis from 0 to yMax (or the data's maximum), and fills the
-// legend list with the last value of each line.
-export function draw(svg, legend, series, { from, to, yMax, unit = "", label }) {
+// legend list with the last value of each line. ticks, when given, are
+// the x axis's labels as [[ms, text]…] (by default every third hour).
+export function draw(svg, legend, series, { from, to, yMax, unit = "", label, ticks }) {
   const W = 600, H = 220, L = 40, R = 10, T = 10, B = 24;
   svg.replaceChildren();
   // Counts get whole-number grid lines: the top is a multiple of four.
@@ -35,10 +36,11 @@ export function draw(svg, legend, series, { from, to, yMax, unit = "", label }) 
     tx.textContent = Number.isInteger(v) ? v : v.toFixed(1);
     svg.append(tx);
   }
-  for (let hr = Math.ceil(from / 3600000); hr * 3600000 <= to; hr += 3) {
-    const ms = hr * 3600000;
+  const hours = [];
+  for (let hr = Math.ceil(from / 3600000); hr * 3600000 <= to; hr += 3) hours.push([hr * 3600000, new Date(hr * 3600000).getHours() + ":00"]);
+  for (const [ms, text] of ticks || hours) {
     const tx = el("text", { x: x(ms), y: H - 6, "text-anchor": "middle", "font-size": 11, fill: "#4a5360" });
-    tx.textContent = new Date(ms).getHours() + ":00";
+    tx.textContent = text;
     svg.append(tx);
   }
   const summary = [];
