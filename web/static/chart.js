@@ -21,8 +21,9 @@ function el(tag, attrs) {
 // draw renders series [{name, points: [[ms, value]…]}] over [from, to]
 // with the y axis from 0 to yMax (or the data's maximum), and fills the
 // legend list with the last value of each line. ticks, when given, are
-// the x axis's labels as [[ms, text]…] (by default every third hour).
-export function draw(svg, legend, series, { from, to, yMax, unit = "", label, ticks }) {
+// the x axis's labels as [[ms, text]…] (by default every third hour);
+// with total, the legend says each line's sum instead of its last value.
+export function draw(svg, legend, series, { from, to, yMax, unit = "", label, ticks, total = false }) {
   const W = 600, H = 220, L = 40, R = 10, T = 10, B = 24;
   svg.replaceChildren();
   // Counts get whole-number grid lines: the top is a multiple of four.
@@ -53,7 +54,7 @@ export function draw(svg, legend, series, { from, to, yMax, unit = "", label, ti
       const [lt, lv] = s.points[s.points.length - 1];
       svg.append(el("circle", { cx: x(lt), cy: y(lv), r: 4, fill: st.color }));
     }
-    const last = s.points.length ? s.points[s.points.length - 1][1] : null;
+    const last = !s.points.length ? null : total ? s.points.reduce((n, p) => n + p[1], 0) : s.points[s.points.length - 1][1];
     const text = `${s.name}: ${last === null ? "—" : Math.round(last) + unit}`;
     summary.push(text);
     const swatch = el("svg", { class: "swatch", viewBox: "0 0 30 6", "aria-hidden": "true" });

@@ -33,16 +33,19 @@ function keyName(by, key) {
 
 const num = (v, unit = "") => (v === null || v === undefined ? "—" : v + unit);
 
-// ticks labels the x axis: hours within a day, dates over longer spans.
-function ticks(from, to) {
+// ticks labels the x axis in the report's zone: hours within two days,
+// dates over longer spans.
+function ticks(from, to, zone) {
   const span = to - from, out = [];
   const step = span <= 2 * 86400000 ? 3 * 3600000 : Math.ceil(span / 86400000 / 8) * 86400000;
-  for (let ms = from; ms <= to; ms += step) {
-    const d = new Date(ms);
-    out.push([ms, step < 86400000 ? `${d.getHours()}:00` : `${d.getMonth() + 1}/${d.getDate()}`]);
-  }
+  const fmt = new Intl.DateTimeFormat(document.documentElement.lang === "en" ? "en-GB" : "ko-KR", step < 86400000
+    ? { timeZone: zone, hour: "numeric", minute: "2-digit", hour12: false }
+    : { timeZone: zone, month: "short", day: "numeric" });
+  for (let ms = from; ms < to; ms += step) out.push([ms, fmt.format(new Date(ms))]);
   return out;
 }
+
+const steps = { "15m": 900000, hour: 3600000, day: 86400000 };
 
 function drawReport() {
   const res = last;
@@ -53,11 +56,20 @@ function drawReport() {
     name: keyName(res.by, k),
     points: res.items.filter((r) => r.key === k && r[field] !== null).map((r) => [Date.parse(r.start), r[field]]),
   }));
-  const tk = ticks(from, to);
-  draw($("#chart-report"), $("#legend-report"), series("offered"), { from, to, label: t("rep.chart_offered"), ticks: tk });
+  // Counts are 0 in the intervals the report leaves out; percentages are
+  // unknown there, so their lines only join the intervals that have one.
+  const counts = (field) => keys.map((k) => {
+    const at = new Map(res.items.filter((r) => r.key === k).map((r) => [Date.parse(r.start), r[field]]));
+    const points = [];
+    for (let ms = from; ms < to; ms += steps[res.interval]) points.push([ms, at.get(ms) || 0]);
+    return { name: keyName(res.by, k), points };
+  });
+  const tk = ticks(from, to, res.time_zone);
+  draw($("#chart-report"), $("#legend-report"), counts(res.by === "agent" ? "answered" : "offered"),
+    { from, to, label: t(res.by === "agent" ? "sup.answered" : "rep.chart_offered"), ticks: tk, total: true });
   draw($("#chart-report-sl"), $("#legend-report-sl"), series("service_level_pct"), { from, to, yMax: 100, unit: "%", label: t("rep.chart_sl"), ticks: tk });
   const when = (iso) => new Date(iso).toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "ko-KR",
-    { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+    { timeZone: res.time_zone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
   $("#report-rows").replaceChildren(...res.items.map((r) => h("tr", null,
     h("td", { text: keyName(res.by, r.key) }),
     h("td", { text: `${when(r.start)} – ${when(r.end)}` }),
