@@ -92,7 +92,7 @@ const MaxReportIntervals = 3000
 type reportTally struct {
 	ReportRow
 	answerWait, handle, busy, citizenWait float64 // seconds
-	agents                                    map[string]bool
+	agents                                map[string]bool
 }
 
 // Buckets returns the starts of the intervals of q, and To as the last
