@@ -1,12 +1,14 @@
 package stats
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"tellonce/cases"
+	"tellonce/sql/sqltest"
 	"tellonce/transcripts"
 )
 
@@ -84,4 +86,52 @@ func TestReportBuckets(t *testing.T) {
 			t.Errorf("Buckets(%v %s–%s) = nil error", bad.Interval, bad.From, bad.To)
 		}
 	}
+}
+
+// A report of the day, computed from the case log on either backend,
+// agrees with the live counters of the same day (the script of
+// counters_test.go, wantToday): per queue every shared figure, per agent
+// the handled legs and their handle time.
+func TestReportAgreesWithToday(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		d := journalDesk(t, b)
+		d.clock.Set(day0)
+		script(d)
+		start := newDay(day0, Seoul).start
+		log, err := transcripts.ReadRange(context.Background(), b.DB, start, start.AddDate(0, 0, 1), start.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		thresholds := map[string]time.Duration{general: 20 * time.Second, tax: 30 * time.Second}
+		q := ReportQuery{By: ByQueue, Interval: IntervalDay, From: start, To: start.AddDate(0, 0, 1), Location: Seoul,
+			Now: d.clock.Now(), Threshold: func(queue string) time.Duration { return thresholds[queue] }}
+		rows, err := BuildReport(log, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(wantToday) {
+			t.Fatalf("%d rows; want one per queue, %d", len(rows), len(wantToday))
+		}
+		for _, r := range rows {
+			w := wantToday[r.Key]
+			got := fmt.Sprint(r.Offered, r.Answered, r.AnsweredWithinThreshold, r.Abandoned, r.AbandonedBeforeThreshold,
+				r.TransferredIn, r.TransferredOut, r.Handled, pct(r.ASAS), pct(r.AHTS), pct(r.ServiceLevelPct), r.CasesClosed, pct(r.CitizenWaitAvgS))
+			want := fmt.Sprint(w.Offered, w.Answered, w.AnsweredWithinThreshold, w.Abandoned, w.AbandonedBeforeThreshold,
+				w.TransferredIn, w.TransferredOut, w.Handled, pct(w.ASAS), pct(w.AHTS), pct(w.ServiceLevelPct), w.CasesClosed, pct(w.CitizenWaitAvgS))
+			if got != want {
+				t.Errorf("%s: report %s; today %s", r.Key, got, want)
+			}
+		}
+		q.By = ByAgent
+		rows, err = BuildReport(log, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			w := wantAgents[r.Key]
+			if r.Handled != w.Handled || pct(r.AHTS) != pct(w.AHTS) {
+				t.Errorf("agent %s: handled %d, aht %s; today %d, %s", r.Key, r.Handled, pct(r.AHTS), w.Handled, pct(w.AHTS))
+			}
+		}
+	})
 }
