@@ -28,6 +28,8 @@ type browser struct {
 	ws    *wsClient
 	api   *webrtc.API
 	heard atomic.Int64
+	// first is when the first of the caller's frames was heard (Unix ns).
+	first atomic.Int64
 
 	mu sync.Mutex
 	pc *webrtc.PeerConnection
@@ -86,6 +88,7 @@ func (b *browser) answer() string {
 				return
 			}
 			if len(p.Payload) > 0 && bytes.Count(p.Payload, []byte{0x22}) == len(p.Payload) {
+				b.first.CompareAndSwap(0, time.Now().UnixNano())
 				b.heard.Add(1)
 			}
 		}
