@@ -37,6 +37,7 @@ func BenchmarkEdgeBrowserCalls(b *testing.B) {
 		agent.ack(b, obj{"type": "state", "state": "available"})
 		agent.ack(b, obj{"type": "softphone", "on": true})
 		tabs[i] = newBrowser(b, agent)
+		tabs[i].wait = 2 * time.Minute // a loaded machine sets 200 calls up slowly
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -30,6 +30,8 @@ type browser struct {
 	heard atomic.Int64
 	// first is when the first of the caller's frames was heard (Unix ns).
 	first atomic.Int64
+	// wait bounds the wait for an offer (default waitTime).
+	wait time.Duration
 
 	mu sync.Mutex
 	pc *webrtc.PeerConnection
@@ -66,7 +68,14 @@ func newBrowser(t testing.TB, ws *wsClient) *browser {
 func (b *browser) answer() string {
 	t := b.t
 	t.Helper()
-	offer := b.ws.await(t, "rtc_offer")
+	wait := waitTime
+	if b.wait > 0 {
+		wait = b.wait
+	}
+	offer, err := b.ws.Await("rtc_offer", wait)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pc, err := b.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
