@@ -49,7 +49,7 @@ func (r *Router) RemoveAgent(username string) ([]Event, error) {
 		if err := w.clearReservationsTxn(username); err != nil {
 			return err
 		}
-		if err := w.txn.Delete(tableAgents, a); err != nil {
+		if err := w.deleteAgent(username); err != nil {
 			return fmt.Errorf("remove agent %s: %w", username, err)
 		}
 		gone := a.copy()
@@ -312,14 +312,13 @@ func (w *writer) clearReservationsTxn(username string) error {
 // their profile changes.
 func (w *writer) recheckQueuesTxn(a *agentRow) error {
 	for q := range a.Queues {
-		it, err := w.txn.Get(tableContacts, indexContactRank, q)
-		if err != nil {
-			return fmt.Errorf("line of %s: %w", q, err)
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			if c := raw.(*contactRow); len(c.Declined) > 0 || !c.Widened {
-				w.markWaiting(c.ID)
-			}
+		for _, class := range classes {
+			scanLine(w.m.line(q, class), func(c *contactRow) bool {
+				if len(c.Declined) > 0 || !c.Widened {
+					w.markWaiting(c.ID)
+				}
+				return true
+			})
 		}
 	}
 	return nil

@@ -180,9 +180,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 		}
 	}
 	if q.MaxWaiting > 0 {
-		if n, err := waitingIn(w.txn, q.ID); err != nil {
-			return nil, err
-		} else if n >= q.MaxWaiting {
+		if n := w.waitingIn(q.ID); n >= q.MaxWaiting {
 			return nil, fmt.Errorf("queue %s is full (%d waiting): %w", q.ID, n, ErrUnavailable)
 		}
 	}
@@ -385,12 +383,15 @@ func containsString(s []string, v string) bool {
 	return false
 }
 
-func waitingIn(txn *memdb.Txn, queue string) (int, error) {
-	n, err := countContacts(txn, indexContactRank, queue)
-	if err != nil {
-		return 0, fmt.Errorf("queue %s line: %w", queue, err)
+// waitingIn is how many contacts wait in the queue's lines.
+func (w *writer) waitingIn(queue string) int {
+	n := 0
+	for _, class := range classes {
+		if t := w.m.line(queue, class); t != nil {
+			n += t.Len()
+		}
 	}
-	return n, nil
+	return n
 }
 
 // countContacts counts the contacts an index holds under the key prefix.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"github.com/tidwall/btree"
 )
 
 // TestRandomOperations drives the router with thousands of seeded random
@@ -415,35 +416,48 @@ func checkInvariants(t testing.TB, r *Router, created map[string]bool) {
 	checkLines(t, r, txn)
 }
 
-// checkLines checks that every line's length is the number of its rank
-// index entries, and that the position a write counts from either end of
-// the lines is the count from the front.
+// checkLines checks the matching state against the rows: it is exactly
+// what rebuildMatching derives from them (every queued contact in exactly
+// its line and overflow lines, at its rank, as its current row; every free
+// agent in exactly the free sets of their queues and free classes, in idle
+// order; every pending offer once, by expiry), nothing of a write group is
+// left in the undo log, and the published lines are the writer's. Then
+// places: counted inside a write, on a snapshot and for many at once, they
+// agree with a count from the rows.
 func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	byLine := map[string][]*contactRow{} // in rank order
-	it, _ := txn.Get(tableContacts, indexContactRank)
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		c := raw.(*contactRow)
+	m, want := r.match, rebuildMatching(txn)
+	if len(m.undo) != 0 {
+		t.Errorf("undo log holds %d steps after commit", len(m.undo))
+	}
+	compareTrees(t, "line", m.lines, want.lines)
+	compareTrees(t, "overflow line", m.overflow, want.overflow)
+	compareTrees(t, "free set", m.free, want.free)
+	compareOffers(t, m, want)
+	r.linesMu.RLock()
+	compareTrees(t, "published line", r.view, m.lines)
+	r.linesMu.RUnlock()
+
+	byLine := map[lineKey][]*contactRow{} // in rank order, from the rows
+	for _, c := range contactsIn(txn) {
+		if c.Status != StatusQueued {
+			continue
+		}
 		byLine[lineOf(c)] = append(byLine[lineOf(c)], c)
-	}
-	for id, line := range byLine {
-		if r.lines[id] != len(line) {
-			t.Errorf("line %q has length %d; %d contacts wait in it", id, r.lines[id], len(line))
+		if q, err := getQueue(txn, c.Queue); err == nil && c.Rank != c.computeRank(q.Aging) {
+			t.Errorf("contact %s has rank %s; its row says %s", c.ID, c.Rank, c.computeRank(q.Aging))
 		}
 	}
-	for id, n := range r.lines {
-		if len(byLine[id]) == 0 {
-			t.Errorf("line %q has length %d and nobody in it", id, n)
-		}
+	for _, line := range byLine {
+		sortByRank(line)
 	}
-	// Both ends and the middle of every line: the walk from the front ends
-	// first near the front, the one from the back near the back. The count
-	// to compare with is the contact's place in its own line plus the
-	// contacts of the queue's other line ranked before it. (Every contact,
-	// after every step, would make the test quadratic.)
-	w := &writer{r: r, txn: txn, tally: lineTally{}}
+	// Both ends and the middle of every line (every contact, after every
+	// step, would make the test quadratic). The count to compare with is
+	// the contact's place in its own line plus the contacts of the queue's
+	// other line ranked before it.
+	w := &writer{r: r, txn: txn, m: m}
 	sampled := map[string]map[string]int{} // queue → contact → place, for Positions
 	for id, line := range byLine {
 		for _, i := range []int{0, 1, len(line) / 2, len(line) - 2, len(line) - 1} {
@@ -452,13 +466,13 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 			}
 			c := line[i]
 			want := i + 1
-			for _, class := range []capClass{classVoice, classChat} {
+			for _, class := range classes {
 				if other := byLine[lineID(c.Queue, class)]; lineID(c.Queue, class) != id {
-					want += sort.Search(len(other), func(k int) bool { return other[k].rank() >= c.rank() })
+					want += sort.Search(len(other), func(k int) bool { return !byRank(other[k], c) })
 				}
 			}
 			if got, err := w.position(c); err != nil || got != want {
-				t.Errorf("contact %s: position %d (%v) counted from either end; want %d", c.ID, got, err, want)
+				t.Errorf("contact %s: position %d (%v) inside a write; want %d", c.ID, got, err, want)
 			}
 			if got, err := r.Position(c.ID); err != nil || got != want {
 				t.Errorf("contact %s: Position %d (%v) on a snapshot; want %d", c.ID, got, err, want)
@@ -469,8 +483,8 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 			sampled[c.Queue][c.ID] = want
 		}
 	}
-	// Positions, the one-walk answer for many contacts, agrees, and leaves
-	// out a contact that does not wait in the line.
+	// Positions, the answer for many contacts, agrees, and leaves out a
+	// contact that does not wait in the line.
 	for queue, want := range sampled {
 		ids := append(slices.Collect(maps.Keys(want)), "nobody")
 		got, err := r.Positions(queue, ids)
@@ -480,15 +494,40 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 	}
 }
 
-func countIndex(txn *memdb.Txn, index string, c *contactRow) int {
-	it, _ := txn.Get(tableContacts, index, c.Queue)
-	n := 0
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if raw.(*contactRow).ID == c.ID {
-			n++
+// compareTrees checks that two sets of trees hold the same items in the
+// same order, the same row pointers; empty trees count as absent.
+func compareTrees[T comparable](t testing.TB, what string, got, want map[lineKey]*btree.BTreeG[T]) {
+	t.Helper()
+	keys := map[lineKey]bool{}
+	for k := range got {
+		keys[k] = true
+	}
+	for k := range want {
+		keys[k] = true
+	}
+	for k := range keys {
+		var g, w []T
+		if got[k] != nil {
+			g = got[k].Items()
+		}
+		if want[k] != nil {
+			w = want[k].Items()
+		}
+		if !slices.Equal(g, w) {
+			t.Errorf("%s %s/%s holds %d items, the rows say %d, or they differ in order or version", what, k.queue, k.class, len(g), len(w))
 		}
 	}
-	return n
+}
+
+// compareOffers checks the pending offers and their expiry order.
+func compareOffers(t testing.TB, got, want *matching) {
+	t.Helper()
+	if !maps.Equal(got.offers, want.offers) {
+		t.Errorf("pending offers %v; the rows say %v", slices.Sorted(maps.Keys(got.offers)), slices.Sorted(maps.Keys(want.offers)))
+	}
+	if !slices.Equal(got.expiries.Items(), want.expiries.Items()) {
+		t.Errorf("offers by expiry differ from the rows: %d against %d", got.expiries.Len(), want.expiries.Len())
+	}
 }
 
 type slotUse struct{ voice, chats, wraps int }
@@ -534,10 +573,6 @@ func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, us
 			}
 		}
 		checkLinks(t, txn, c)
-		n := countIndex(txn, indexContactRank, c)
-		if want := map[bool]int{true: 1, false: 0}[c.Status == StatusQueued]; n != want {
-			t.Errorf("contact %s (%s) is %d times in the waiting line; want %d", c.ID, c.Status, n, want)
-		}
 	}
 	for id, isLive := range created {
 		if isLive && !seen[id] {

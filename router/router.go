@@ -83,17 +83,18 @@ type Router struct {
 	newID func(kind string) string
 	cfg   Config
 
-	mu    sync.Mutex // serializes writes, Restore and the sink
-	db    atomic.Pointer[memdb.MemDB]
-	lines map[string]int // waiting contacts per line (lineID) as committed; changed under mu and linesMu
-	// linesMu pairs lines with the snapshot it describes: a commit and its
-	// lines' update happen under it, so a reader holding it for a moment
-	// gets a snapshot and the lengths as of that snapshot.
+	mu sync.Mutex // serializes writes, Restore and the sink
+	db atomic.Pointer[memdb.MemDB]
+	// match is the writer's matching state (see matching.go); guarded by mu.
+	match *matching
+	// view is the lines as committed, read-only copies published with each
+	// commit. linesMu pairs view with the snapshot it describes: a commit
+	// and its publish happen under it, so a reader holding it for a moment
+	// gets a snapshot and the lines as of that snapshot.
+	view     map[lineKey]*lineTree
 	linesMu  sync.RWMutex
-	rounds   placeRounds // deep places counted for many callers at once
-	tally    lineTally   // the running write group's changes to lines; guarded by mu
-	seq      uint64      // enqueue sequence, guarded by mu
-	eventSeq uint64      // guarded by mu
+	seq      uint64 // enqueue sequence, guarded by mu
+	eventSeq uint64 // guarded by mu
 	wake     chan struct{}
 
 	// Group commit: concurrent write calls queue here and one of them, the
@@ -126,8 +127,8 @@ func New(cfg Config) (*Router, error) {
 		newID: cfg.NewID,
 		cfg:   cfg,
 		wake:  make(chan struct{}, 1),
-		lines: map[string]int{},
-		tally: lineTally{},
+		match: newMatching(),
+		view:  map[lineKey]*lineTree{},
 	}
 	r.db.Store(db)
 	return r, nil
@@ -244,7 +245,7 @@ func (r *Router) Run(ctx context.Context) error {
 type writer struct {
 	r      *Router
 	txn    *memdb.Txn
-	tally  lineTally // shared by the writers of one transaction
+	m      *matching // shared by the writers of one transaction
 	now    time.Time
 	events []Event
 	// freed are agents who may take more work; waiting are contacts that

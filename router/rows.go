@@ -178,19 +178,23 @@ func (c *contactRow) reach() []string {
 	return append([]string{c.Queue}, c.Overflowed...)
 }
 
-// A line is the contacts of one class waiting in a queue, as the rank index
-// orders them. The router keeps every line's length (Router.lines) so that
-// a write can count a contact's position from whichever end of its line is
-// nearer (countAhead).
+// A line is the contacts of one class waiting in a queue, in rank order:
+// the writer keeps every line in an ordered tree (see matching.go).
 
 // lineID names the line of a queue and class.
-func lineID(queue string, class capClass) string { return queue + "\x00" + string(class) }
+func lineID(queue string, class capClass) lineKey { return lineKey{queue, class} }
 
-// lineOf is the line c waits in, "" when it waits in none (it has a rank
-// index entry exactly then: see contactRankKey).
-func lineOf(c *contactRow) string {
+// lineKey names a line: a queue and a class. A struct rather than a joined
+// string, so looking a line up allocates nothing.
+type lineKey struct {
+	queue string
+	class capClass
+}
+
+// lineOf is the line c waits in, the zero key when it waits in none.
+func lineOf(c *contactRow) lineKey {
 	if c == nil || c.Status != StatusQueued {
-		return ""
+		return lineKey{}
 	}
 	return lineID(c.Queue, c.class())
 }

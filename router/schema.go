@@ -23,11 +23,8 @@ const (
 const (
 	indexID = "id"
 
-	indexAgentQueue    = "queue"    // agents: members of a queue
-	indexAgentRoutable = "routable" // agents: free in (queue, class), longest idle first
+	indexAgentQueue = "queue" // agents: members of a queue
 
-	indexContactRank     = "rank"     // contacts: waiting in a queue, best first
-	indexContactOverflow = "overflow" // contacts: waiting, overflowed into a queue, best first
 	indexContactCaller   = "caller"   // contacts: a caller's live contact in a queue
 	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
@@ -68,10 +65,6 @@ func agentsTableSchema() *memdb.TableSchema {
 			Indexer: idIndex("Username", func(o any) string { return o.(*agentRow).Username })},
 		indexAgentQueue: {Name: indexAgentQueue, Unique: false, AllowMissing: true,
 			Indexer: &multiKeyIndex{desc: "each queue the agent belongs to", keys: agentQueueKeys}},
-		// Only agents that could take a contact of the class appear; the key
-		// ends with IdleSince so iteration is longest-idle first.
-		indexAgentRoutable: {Name: indexAgentRoutable, Unique: false, AllowMissing: true,
-			Indexer: &multiKeyIndex{desc: "(queue, class, idle-since) while connected, available and free", keys: agentRoutableKeys}},
 	}}
 }
 
@@ -79,10 +72,6 @@ func contactsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableContacts, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("ID", func(o any) string { return o.(*contactRow).ID })},
-		indexContactRank: {Name: indexContactRank, Unique: false, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(queue, class, rank) while queued", key: contactRankKey}},
-		indexContactOverflow: {Name: indexContactOverflow, Unique: false, AllowMissing: true,
-			Indexer: &multiKeyIndex{desc: "(overflowed queue, class, rank) while queued", keys: contactOverflowKeys}},
 		indexContactCaller: {Name: indexContactCaller, Unique: true, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(queue, identity) while live, except pending warm-transfer and interpreter legs", key: contactCallerKey}},
 		indexContactAgent: {Name: indexContactAgent, Unique: false, AllowMissing: true,
@@ -133,45 +122,6 @@ func agentQueueKeys(obj any) [][]string {
 	keys := make([][]string, 0, len(a.Queues))
 	for q := range a.Queues {
 		keys = append(keys, []string{q})
-	}
-	return keys
-}
-
-func agentRoutableKeys(obj any) [][]string {
-	a := obj.(*agentRow)
-	if !a.routable() {
-		return nil
-	}
-	idle := sortableTime(a.IdleSince)
-	var keys [][]string
-	for _, class := range []capClass{classVoice, classChat} {
-		if !a.free(class) {
-			continue
-		}
-		for q := range a.Queues {
-			keys = append(keys, []string{q, string(class), idle})
-		}
-	}
-	return keys
-}
-
-func contactRankKey(obj any) ([]string, bool) {
-	c := obj.(*contactRow)
-	if c.Status != StatusQueued {
-		return nil, false
-	}
-	return []string{c.Queue, string(c.class()), c.rank()}, true
-}
-
-func contactOverflowKeys(obj any) [][]string {
-	c := obj.(*contactRow)
-	if c.Status != StatusQueued || len(c.Overflowed) == 0 {
-		return nil
-	}
-	rank := c.rank()
-	keys := make([][]string, 0, len(c.Overflowed))
-	for _, q := range c.Overflowed {
-		keys = append(keys, []string{q, string(c.class()), rank})
 	}
 	return keys
 }

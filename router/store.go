@@ -177,15 +177,37 @@ func (w *writer) putQueue(q *queueRow) error {
 	return nil
 }
 
+// putAgent writes a, keeping the free sets in step.
 func (w *writer) putAgent(a *agentRow) error {
+	raw, err := w.txn.First(tableAgents, indexID, a.Username)
+	if err != nil {
+		return fmt.Errorf("insert agent %s: %w", a.Username, err)
+	}
+	var old *agentRow
+	if raw != nil {
+		old = raw.(*agentRow)
+	}
 	if err := w.txn.Insert(tableAgents, a); err != nil {
 		return fmt.Errorf("insert agent %s: %w", a.Username, err)
 	}
+	w.m.putAgent(old, a)
 	return nil
 }
 
-// putContact writes c, keeping the line lengths (Router.lines) in step with
-// the rank index.
+// deleteAgent removes the agent's row as it stands, keeping the free sets.
+func (w *writer) deleteAgent(username string) error {
+	a, err := getAgent(w.txn, username)
+	if err != nil {
+		return err
+	}
+	if err := w.txn.Delete(tableAgents, a); err != nil {
+		return fmt.Errorf("delete agent %s: %w", a.Username, err)
+	}
+	w.m.putAgent(a, nil)
+	return nil
+}
+
+// putContact writes c, keeping the lines in step.
 func (w *writer) putContact(c *contactRow) error {
 	var aging time.Duration
 	if q, err := getQueue(w.txn, c.Queue); err == nil {
@@ -203,62 +225,17 @@ func (w *writer) putContact(c *contactRow) error {
 	if err := w.txn.Insert(tableContacts, c); err != nil {
 		return fmt.Errorf("insert contact %s: %w", c.ID, err)
 	}
-	return w.moveLine(old, c)
+	w.m.putContact(old, c)
+	return nil
 }
 
-// deleteContact removes c, keeping the line lengths.
+// deleteContact removes c, keeping the lines.
 func (w *writer) deleteContact(c *contactRow) error {
 	if err := w.txn.Delete(tableContacts, c); err != nil {
 		return fmt.Errorf("delete contact %s: %w", c.ID, err)
 	}
-	return w.moveLine(c, nil)
-}
-
-// moveLine counts a contact that was old and is now c (either may be nil)
-// out of its old line and into its new one.
-func (w *writer) moveLine(old, c *contactRow) error {
-	from, to := lineOf(old), lineOf(c)
-	if from == to {
-		return nil
-	}
-	if from != "" {
-		if err := w.addToLine(from, -1); err != nil {
-			return err
-		}
-	}
-	if to != "" {
-		return w.addToLine(to, 1)
-	}
+	w.m.putContact(c, nil)
 	return nil
-}
-
-func (w *writer) addToLine(id string, d int) error {
-	if w.lineLength(id)+d < 0 {
-		return fmt.Errorf("line %q: length below zero", id)
-	}
-	w.tally[id] += d
-	return nil
-}
-
-// lineLength is how many contacts wait in the line id, this write group's
-// changes included.
-func (w *writer) lineLength(id string) int { return w.r.lines[id] + w.tally[id] }
-
-// lineTally is a write group's changes to the line lengths: added to
-// Router.lines when the group commits, dropped with it when it aborts.
-type lineTally map[string]int
-
-// commitLines adds a committed group's changes to the line lengths and
-// empties t; the caller holds r.mu.
-func (r *Router) commitLines(t lineTally) {
-	for id, d := range t {
-		if n := r.lines[id] + d; n > 0 {
-			r.lines[id] = n
-		} else {
-			delete(r.lines, id)
-		}
-	}
-	clear(t)
 }
 
 func (w *writer) putCase(c *caseRow) error {
