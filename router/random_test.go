@@ -16,18 +16,34 @@ import (
 )
 
 // TestRandomOperations drives the router with thousands of seeded random
-// operations and checks the invariants after every step.
+// operations and checks the invariants after every step, the matching
+// state against the rows among them. Long enough (make test runs it in
+// full) that every seed goes through each feature that changes the
+// matching state in its own way; a run that missed one fails.
 func TestRandomOperations(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			steps := 2500
+			steps := 4000
 			if testing.Short() {
 				steps = 300
 			}
-			runRandom(t, seed, steps)
+			run := runRandom(t, seed, steps)
+			if testing.Short() {
+				return
+			}
+			for _, f := range randomFeatures {
+				if run.seen[f] == 0 {
+					t.Errorf("seed %d never went through %s in %d steps", seed, f, steps)
+				}
+			}
 		})
 	}
 }
+
+// randomFeatures are what the randomized run must go through.
+var randomFeatures = []string{"transfer", "warm transfer", "callback", "callback due", "callback attempt",
+	"interpreter", "overflow", "offer from overflow", "widening", "reconnect grace", "offer timeout", "decline",
+	"requeue", "wrap-up"}
 
 type randomRun struct {
 	t       *testing.T
@@ -35,9 +51,33 @@ type randomRun struct {
 	rng     *rand.Rand
 	created map[string]bool // every contact id ever created: true while not ended
 	cases   map[string]CaseView
+	seen    map[string]int // features gone through (randomFeatures)
 }
 
-func runRandom(t *testing.T, seed uint64, steps int) {
+func runRandom(t *testing.T, seed uint64, steps int) *randomRun {
+	run := newRandomRun(t, seed)
+	for step := range steps {
+		run.checkedStep(step)
+	}
+	return run
+}
+
+// checkedStep runs one random operation and checks every invariant.
+func (run *randomRun) checkedStep(step int) []Event {
+	t := run.t
+	op, evs := run.step()
+	if t.Failed() {
+		t.Fatalf("step %d (%s) failed", step, op)
+	}
+	checkInvariants(t, run.f.r, run.created)
+	run.checkCases()
+	if t.Failed() {
+		t.Fatalf("invariants broken after step %d (%s)", step, op)
+	}
+	return evs
+}
+
+func newRandomRun(t *testing.T, seed uint64) *randomRun {
 	queues := []QueueConfig{
 		queue("q0", func(q *QueueConfig) {
 			q.Overflow = []OverflowRule{{After: 30 * time.Second, To: "q1"}}
@@ -70,22 +110,11 @@ func runRandom(t *testing.T, seed uint64, steps int) {
 		p.MaxChats = 1 + rng.IntN(3)
 		agents = append(agents, p)
 	}
-	run := &randomRun{t: t, f: newFixture(t, queues, agents), rng: rng,
-		created: map[string]bool{}, cases: map[string]CaseView{}}
-	for step := range steps {
-		op := run.step()
-		if t.Failed() {
-			t.Fatalf("step %d (%s) failed", step, op)
-		}
-		checkInvariants(t, run.f.r, run.created)
-		run.checkCases()
-		if t.Failed() {
-			t.Fatalf("invariants broken after step %d (%s)", step, op)
-		}
-	}
+	return &randomRun{t: t, f: newFixture(t, queues, agents), rng: rng,
+		created: map[string]bool{}, cases: map[string]CaseView{}, seen: map[string]int{}}
 }
 
-func (run *randomRun) step() string {
+func (run *randomRun) step() (string, []Event) {
 	f, rng := run.f, run.rng
 	agent := fmt.Sprint("a", rng.IntN(8))
 	var evs []Event
@@ -178,7 +207,7 @@ func (run *randomRun) step() string {
 		run.t.Errorf("%s: unexpected error %v", op, err)
 	}
 	run.track(evs)
-	return op
+	return op, evs
 }
 
 func isRouterError(err error) bool {
@@ -199,8 +228,8 @@ func (run *randomRun) enqueue() ([]Event, error) {
 		req.Caller.Language = "en"
 	}
 	if rng.IntN(3) == 0 { // a returning caller continues one of their open cases
-		for id, cs := range run.cases {
-			if cs.Caller.ID == req.Caller.ID {
+		for _, id := range slices.Sorted(maps.Keys(run.cases)) { // in order: the same seed, the same run
+			if cs := run.cases[id]; cs.Caller.ID == req.Caller.ID {
 				req.CaseID = id
 				break
 			}
@@ -252,6 +281,7 @@ func (run *randomRun) transfer() ([]Event, error) {
 // track marks contacts ended by events and remembers open cases.
 func (run *randomRun) track(evs []Event) {
 	for _, e := range evs {
+		run.seeEvent(e)
 		switch e.Type {
 		case EventEnded, EventAbandoned:
 			if !run.created[e.ContactID] {
@@ -270,10 +300,58 @@ func (run *randomRun) track(evs []Event) {
 	}
 }
 
+// seeEvent counts the features an event shows.
+func (run *randomRun) seeEvent(e Event) {
+	switch e.Type {
+	case EventTransferred:
+		run.seen["transfer"]++
+		if e.Reason == string(TransferWarm) {
+			run.seen["warm transfer"]++
+		}
+	case EventCallbackRequested:
+		run.seen["callback"]++
+	case EventCallbackDue:
+		run.seen["callback due"]++
+	case EventCallbackAttempt:
+		run.seen["callback attempt"]++
+	case EventInterpreter:
+		run.seen["interpreter"]++
+	case EventOfferTimeout:
+		run.seen["offer timeout"]++
+	case EventDeclined:
+		run.seen["decline"]++
+	case EventRequeued:
+		run.seen["requeue"]++
+	case EventAgentState:
+		if e.Reason == "reconnect_grace_ended" {
+			run.seen["reconnect grace"]++
+		}
+		if e.AgentView != nil && e.AgentView.State == StateWrapup {
+			run.seen["wrap-up"]++
+		}
+	case EventOffered:
+		if e.Contact != nil {
+			if a, err := run.f.r.Agent(e.Agent); err == nil {
+				if _, own := a.Queues[e.Contact.Queue]; !own {
+					run.seen["offer from overflow"]++
+				}
+			}
+		}
+	}
+}
+
 // checkCases: every open case still holds every leg and event it had.
 func (run *randomRun) checkCases() {
 	txn := run.f.r.db.Load().Txn(false)
 	it, _ := txn.Get(tableCases, indexID)
+	for _, c := range contactsIn(txn) {
+		if c.Status == StatusQueued && len(c.Overflowed) > 0 && c.ConferenceOf == "" {
+			run.seen["overflow"]++
+		}
+		if c.Status == StatusQueued && c.Widened && c.Queue == "q2" {
+			run.seen["widening"]++
+		}
+	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		cs := raw.(*caseRow)
 		v, err := caseView(txn, cs, "open")
