@@ -157,7 +157,7 @@ func TestCaseClosesAndLeavesMemdb(t *testing.T) {
 func assertEmpty(t *testing.T, r *Router) {
 	t.Helper()
 	txn := r.db.Load().Txn(false)
-	for _, table := range []string{tableContacts, tableCases, tableOffers} {
+	for _, table := range []string{tableContacts, tableCases} {
 		it, err := txn.Get(table, indexID)
 		if err != nil {
 			t.Fatal(err)

@@ -162,7 +162,7 @@ func (r *Router) runBatch(ops []*writeOp) {
 		r.linesMu.Lock()
 		txn.Commit()
 		r.match.forget()
-		r.match.publish(r.view)
+		r.match.publish(r)
 		r.linesMu.Unlock()
 		for i, w := range writers {
 			events := w.finish()

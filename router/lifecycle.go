@@ -38,7 +38,7 @@ func (w *writer) endContactWithTxn(contactID, disposition, summary, actor string
 	}
 	n := c.copy()
 	n.Due, n.Slot = time.Time{}, false
-	n.Status, n.EndedAt, n.Disposition, n.OfferID, n.Reserved = StatusEnded, w.now, disposition, "", ""
+	n.Status, n.EndedAt, n.Disposition, n.OfferID, n.OfferExpires, n.Reserved = StatusEnded, w.now, disposition, "", time.Time{}, ""
 	if err := w.putContact(n); err != nil {
 		return err
 	}

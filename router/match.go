@@ -414,17 +414,12 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 	if err != nil {
 		return err
 	}
-	o := &offerRow{ID: w.r.id("of"), ContactID: c.ID, Agent: a.Username, Class: c.class(),
-		CreatedAt: w.now, ExpiresAt: w.now.Add(q.EffectiveOfferTimeout())}
-	o.ExpiresNano = o.ExpiresAt.UnixNano()
-	if err := w.txn.Insert(tableOffers, o); err != nil {
-		return fmt.Errorf("insert offer %s: %w", o.ID, err)
-	}
 	n := c.copy()
-	n.Status, n.Agent, n.OfferID = StatusOffered, a.Username, o.ID
-	if err := w.putContact(n); err != nil {
+	n.Status, n.Agent, n.OfferID, n.OfferExpires = StatusOffered, a.Username, w.r.id("of"), w.now.Add(q.EffectiveOfferTimeout())
+	if err := w.putContact(n); err != nil { // the matching state takes the offer from the row
 		return err
 	}
+	o := offerOf(n)
 	if _, err := w.adjustAgentTxn(a.Username, func(a *agentRow) {
 		*a.load(o.Class)++
 		a.IdleSince = w.now

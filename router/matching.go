@@ -2,6 +2,7 @@ package router
 
 import (
 	"slices"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/tidwall/btree"
@@ -23,7 +24,9 @@ import (
 //   - free sets: per (queue, class), the agents who could take a contact of
 //     the class now (connected, available, with a free slot), longest idle
 //     first;
-//   - pending offers by expiry, soonest first.
+//   - pending offers by id and by expiry, soonest first (an offer is the
+//     offered contact's row's OfferID, Agent and OfferExpires: memdb
+//     keeps no table of them).
 //
 // A write group that fails is rolled back by an undo log: each change to a
 // tree records what it replaced, and an abort replays the log backwards.
@@ -92,7 +95,7 @@ type matching struct {
 	lines    map[lineKey]*lineTree // lineID → queued contacts, best first
 	overflow map[lineKey]*lineTree // lineID of the queue overflowed into → contacts, best first
 	free     map[lineKey]*freeTree // lineID → free agents, longest idle first
-	offers   map[string]*offerRow  // pending offers by id
+	offers   map[string]*offerRow  // pending offers by id (offerOf each offered contact)
 	expiries *offerTree            // pending offers, soonest expiry first
 	// changed are the lines changed since the last publish.
 	changed map[lineKey]struct{}
@@ -234,6 +237,15 @@ func (m *matching) putContact(old, c *contactRow) {
 	for _, q := range newOver {
 		m.lineSet(m.overflow, lineID(q, class), c)
 	}
+	// The pending offer, when the row's offer changed.
+	if o, n := offerOf(old), offerOf(c); o == nil || n == nil || *o != *n {
+		if o != nil {
+			m.dropOffer(m.offers[o.ID])
+		}
+		if n != nil {
+			m.addOffer(n)
+		}
+	}
 }
 
 // freeKeys are the free sets an agent belongs in: each of their queues,
@@ -287,7 +299,7 @@ func (m *matching) addOffer(o *offerRow) {
 }
 
 func (m *matching) dropOffer(o *offerRow) {
-	if _, ok := m.offers[o.ID]; !ok {
+	if o == nil {
 		return
 	}
 	delete(m.offers, o.ID)
@@ -301,9 +313,15 @@ func (m *matching) line(queue string, class capClass) *lineTree {
 	return m.lines[lineID(queue, class)]
 }
 
-// publish copies the lines changed since the last publish into view; the
-// caller holds linesMu for writing.
-func (m *matching) publish(view map[lineKey]*lineTree) {
+// publish copies the lines changed since the last publish into the
+// router's view, with the soonest offer expiry; the caller holds linesMu
+// for writing.
+func (m *matching) publish(r *Router) {
+	r.firstOffer = time.Time{}
+	if o, ok := m.expiries.Min(); ok {
+		r.firstOffer = o.ExpiresAt
+	}
+	view := r.view
 	for id := range m.changed {
 		if id == (lineKey{}) {
 			continue
@@ -373,7 +391,7 @@ func rebuildMatching(txn *memdb.Txn) *matching {
 	m.logging = false
 	if it, err := txn.Get(tableContacts, indexID); err == nil {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			m.putContact(nil, raw.(*contactRow))
+			m.putContact(nil, raw.(*contactRow)) // lines, overflow lines and its offer
 		}
 	}
 	if it, err := txn.Get(tableAgents, indexID); err == nil {

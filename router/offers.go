@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 )
@@ -30,9 +31,6 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if err != nil {
 		return err
 	}
-	if err := w.txn.Delete(tableOffers, o); err != nil {
-		return fmt.Errorf("delete offer: %w", err)
-	}
 	if c.WarmOf != "" {
 		// The first leg ends before this one enters the caller index.
 		if err := w.completeWarmTxn(c, username); err != nil {
@@ -40,7 +38,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 		}
 	}
 	n := c.copy()
-	n.Status, n.OfferID, n.AnsweredAt, n.Reserved, n.ReservedDirect, n.WarmOf = StatusAssigned, "", w.now, "", false, ""
+	n.Status, n.OfferID, n.OfferExpires, n.AnsweredAt, n.Reserved, n.ReservedDirect, n.WarmOf = StatusAssigned, "", time.Time{}, w.now, "", false, ""
 	if err := w.putContact(n); err != nil {
 		return err
 	}
@@ -199,7 +197,7 @@ func (w *writer) returnOfferTxn(o *offerRow) error {
 		return err
 	}
 	n := c.copy()
-	n.Status, n.Agent, n.OfferID = StatusQueued, "", ""
+	n.Status, n.Agent, n.OfferID, n.OfferExpires = StatusQueued, "", "", time.Time{}
 	if err := w.putContact(n); err != nil {
 		return err
 	}
@@ -208,21 +206,19 @@ func (w *writer) returnOfferTxn(o *offerRow) error {
 	return nil
 }
 
-// dropOfferTxn deletes an offer and frees the agent's slot.
+// dropOfferTxn frees the slot of an offer; the caller then writes its
+// contact out of StatusOffered, which ends the offer.
 func (w *writer) dropOfferTxn(offerID string) error {
-	o, err := getOffer(w.txn, offerID)
+	o, err := w.offer(offerID)
 	if err != nil {
 		return err
-	}
-	if err := w.txn.Delete(tableOffers, o); err != nil {
-		return fmt.Errorf("delete offer %s: %w", o.ID, err)
 	}
 	return w.releaseSlotTxn(o.Agent, o.Class, false)
 }
 
 // ownOffer returns the offer if it was made to username.
 func (w *writer) ownOffer(username, offerID string) (*offerRow, error) {
-	o, err := getOffer(w.txn, offerID)
+	o, err := w.offer(offerID)
 	if err != nil {
 		return nil, err
 	}

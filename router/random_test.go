@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -385,12 +386,7 @@ func (run *randomRun) checkExtends(id string, now CaseView) {
 }
 
 func (run *randomRun) pickOffer() *offerRow {
-	txn := run.f.r.db.Load().Txn(false)
-	it, _ := txn.Get(tableOffers, indexID)
-	var all []*offerRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		all = append(all, raw.(*offerRow))
-	}
+	all := pendingOffers(run.f.r.db.Load().Txn(false))
 	if len(all) == 0 {
 		return nil
 	}
@@ -434,12 +430,22 @@ func contactsIn(txn *memdb.Txn) []*contactRow {
 	return all
 }
 
+// pendingOffers are the offers the rows hold, by offer id.
+func pendingOffers(txn *memdb.Txn) []*offerRow {
+	var all []*offerRow
+	for _, c := range contactsIn(txn) {
+		if o := offerOf(c); o != nil {
+			all = append(all, o)
+		}
+	}
+	slices.SortFunc(all, func(a, b *offerRow) int { return strings.Compare(a.ID, b.ID) })
+	return all
+}
+
 func checkNoExpiredOffers(t *testing.T, r *Router, now time.Time) {
 	t.Helper()
-	txn := r.db.Load().Txn(false)
-	it, _ := txn.Get(tableOffers, indexID)
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if o := raw.(*offerRow); !o.ExpiresAt.After(now) {
+	for _, o := range pendingOffers(r.db.Load().Txn(false)) {
+		if !o.ExpiresAt.After(now) {
 			t.Errorf("offer %s expired at %s is still there after Tick at %s", o.ID, o.ExpiresAt, now)
 		}
 	}
@@ -450,15 +456,15 @@ func checkNoExpiredOffers(t *testing.T, r *Router, now time.Time) {
 func checkInvariants(t testing.TB, r *Router, created map[string]bool) {
 	t.Helper()
 	txn := r.db.Load().Txn(false)
-	offers := map[string]*offerRow{} // by contact
-	it, _ := txn.Get(tableOffers, indexID)
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		o := raw.(*offerRow)
+	offers := map[string]*offerRow{} // by contact, as the writer keeps them
+	r.mu.Lock()
+	for _, o := range r.match.offers {
 		if offers[o.ContactID] != nil {
 			t.Errorf("contact %s has two offers", o.ContactID)
 		}
 		offers[o.ContactID] = o
 	}
+	r.mu.Unlock()
 	uses := map[string]*slotUse{}
 	live := checkContacts(t, txn, offers, uses, created)
 	tit, _ := txn.Get(tableTimers, indexID)
@@ -600,11 +606,17 @@ func compareTrees[T comparable](t testing.TB, what string, got, want map[lineKey
 // compareOffers checks the pending offers and their expiry order.
 func compareOffers(t testing.TB, got, want *matching) {
 	t.Helper()
-	if !maps.Equal(got.offers, want.offers) {
+	same := func(a, b *offerRow) bool { return *a == *b }
+	if !maps.EqualFunc(got.offers, want.offers, same) {
 		t.Errorf("pending offers %v; the rows say %v", slices.Sorted(maps.Keys(got.offers)), slices.Sorted(maps.Keys(want.offers)))
 	}
-	if !slices.Equal(got.expiries.Items(), want.expiries.Items()) {
+	if !slices.EqualFunc(got.expiries.Items(), want.expiries.Items(), same) {
 		t.Errorf("offers by expiry differ from the rows: %d against %d", got.expiries.Len(), want.expiries.Len())
+	}
+	for id, o := range got.offers {
+		if x, ok := got.expiries.Get(o); !ok || x != o {
+			t.Errorf("offer %s is not in the expiry order", id)
+		}
 	}
 }
 

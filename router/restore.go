@@ -51,7 +51,7 @@ func (r *Router) install(db *memdb.MemDB, m *matching) {
 	for id := range m.lines {
 		m.changed[id] = struct{}{}
 	}
-	m.publish(r.view)
+	m.publish(r)
 }
 
 func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {

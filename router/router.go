@@ -91,11 +91,14 @@ type Router struct {
 	// commit. linesMu pairs view with the snapshot it describes: a commit
 	// and its publish happen under it, so a reader holding it for a moment
 	// gets a snapshot and the lines as of that snapshot.
-	view     map[lineKey]*lineTree
-	linesMu  sync.RWMutex
-	seq      uint64 // enqueue sequence, guarded by mu
-	eventSeq uint64 // guarded by mu
-	wake     chan struct{}
+	view map[lineKey]*lineTree
+	// firstOffer is the soonest pending offer's expiry as committed (zero:
+	// none), published with view for NextDeadline.
+	firstOffer time.Time
+	linesMu    sync.RWMutex
+	seq        uint64 // enqueue sequence, guarded by mu
+	eventSeq   uint64 // guarded by mu
+	wake       chan struct{}
 
 	// Group commit: concurrent write calls queue here and one of them, the
 	// leader, runs the queued batch in one memdb transaction (see write).
@@ -198,13 +201,10 @@ func (r *Router) Tick() ([]Event, error) {
 
 // NextDeadline is when Tick has something to do next.
 func (r *Router) NextDeadline() (time.Time, bool) {
-	var due time.Time
-	var ok bool
-	_ = r.read(func(txn *memdb.Txn) error {
-		due, ok = nextDue(txn)
-		return nil
-	})
-	return due, ok
+	r.linesMu.RLock()
+	txn, first := r.db.Load().Txn(false), r.firstOffer
+	r.linesMu.RUnlock()
+	return nextDue(txn, first, !first.IsZero())
 }
 
 // Wake makes a running Run recompute its deadline now (after a fake clock

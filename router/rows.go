@@ -103,13 +103,15 @@ type contactRow struct {
 	CaseCreatedAt time.Time
 	EnqueuedAt    time.Time
 	// Head puts a re-queued contact ahead of everything in its queue.
-	Head       bool
-	Status     ContactStatus
-	Agent      string
-	OfferID    string
-	Overflowed []string // queues whose agents may take it now
-	Widened    bool     // best-skill: lower levels may take it now
-	Declined   []string // agents who declined or let the offer time out
+	Head    bool
+	Status  ContactStatus
+	Agent   string
+	OfferID string
+	// OfferExpires is when the pending offer (OfferID) runs out.
+	OfferExpires time.Time
+	Overflowed   []string // queues whose agents may take it now
+	Widened      bool     // best-skill: lower levels may take it now
+	Declined     []string // agents who declined or let the offer time out
 	// Reserved holds the contact for one agent (sticky or direct transfer).
 	Reserved       string
 	ReservedDirect bool
@@ -259,15 +261,27 @@ func withAdded(s []string, v string) []string {
 	return append(out, v)
 }
 
-// offerRow reserves a contact for one agent until ExpiresAt.
+// offerRow reserves a contact for one agent until ExpiresAt. It is not a
+// memdb row: the offered contact's row holds it (OfferID, Agent,
+// OfferExpires), and the matching state keeps one per offered contact,
+// soonest expiry first (see offerOf).
 type offerRow struct {
 	ID          string
 	ContactID   string
 	Agent       string
 	Class       capClass
-	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	ExpiresNano int64
+}
+
+// offerOf is the pending offer an offered contact's row holds; nil when
+// it is not offered.
+func offerOf(c *contactRow) *offerRow {
+	if c == nil || c.Status != StatusOffered {
+		return nil
+	}
+	return &offerRow{ID: c.OfferID, ContactID: c.ID, Agent: c.Agent, Class: c.class(),
+		ExpiresAt: c.OfferExpires, ExpiresNano: c.OfferExpires.UnixNano()}
 }
 
 // timerKind names what a timer does when it fires.

@@ -15,7 +15,6 @@ const (
 	tableAgents   = "agents"
 	tableContacts = "contacts"
 	tableCases    = "cases"
-	tableOffers   = "offers"
 	tableTimers   = "timers"
 )
 
@@ -28,10 +27,9 @@ const (
 	indexContactCaller   = "caller"   // contacts: a caller's live contact in a queue
 	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
+	indexContactOffer    = "offer"    // contacts: offered, by offer id (readers' Offer)
 	indexContactSlot     = "slot"     // contacts: booked callbacks of a queue by slot
 	indexContactBooking  = "booking"  // contacts: a caller's one booked callback
-
-	indexOfferExpires = "expires" // offers: soonest expiry first
 
 	indexTimerDue    = "due"    // timers: soonest first
 	indexTimerTarget = "target" // timers: everything of one contact or agent
@@ -47,7 +45,6 @@ func schema() *memdb.DBSchema {
 		tableAgents:   agentsTableSchema(),
 		tableContacts: contactsTableSchema(),
 		tableCases:    casesTableSchema(),
-		tableOffers:   offersTableSchema(),
 		tableTimers:   timersTableSchema(),
 	}}
 }
@@ -78,6 +75,8 @@ func contactsTableSchema() *memdb.TableSchema {
 			Indexer: &keyIndex{desc: "(agent) while offered or assigned", key: contactAgentKey}},
 		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(reserved agent) while queued", key: contactReservedKey}},
+		indexContactOffer: {Name: indexContactOffer, Unique: true, AllowMissing: true,
+			Indexer: &keyIndex{desc: "(offer id) while offered", key: contactOfferKey}},
 		indexContactSlot: {Name: indexContactSlot, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(queue, slot start) while scheduled in a booked slot", key: contactSlotKey}},
 		indexContactBooking: {Name: indexContactBooking, Unique: true, AllowMissing: true,
@@ -89,18 +88,6 @@ func casesTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableCases, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("ID", func(o any) string { return o.(*caseRow).ID })},
-	}}
-}
-
-// offersTableSchema has no index by contact or agent: the contact row holds
-// its offer's id and the contacts' agent index lists an agent's offered
-// contacts, so those indexes would only cost writes.
-func offersTableSchema() *memdb.TableSchema {
-	return &memdb.TableSchema{Name: tableOffers, Indexes: map[string]*memdb.IndexSchema{
-		indexID: {Name: indexID, Unique: true, AllowMissing: false,
-			Indexer: idIndex("ID", func(o any) string { return o.(*offerRow).ID })},
-		indexOfferExpires: {Name: indexOfferExpires, Unique: false, AllowMissing: false,
-			Indexer: &intIndex{field: "ExpiresNano", value: func(o any) int64 { return o.(*offerRow).ExpiresNano }}},
 	}}
 }
 
@@ -158,6 +145,14 @@ func contactAgentKey(obj any) ([]string, bool) {
 		return nil, false
 	}
 	return []string{c.Agent}, true
+}
+
+func contactOfferKey(obj any) ([]string, bool) {
+	c := obj.(*contactRow)
+	if c.Status != StatusOffered || c.OfferID == "" {
+		return nil, false
+	}
+	return []string{c.OfferID}, true
 }
 
 func contactReservedKey(obj any) ([]string, bool) {

@@ -57,15 +57,25 @@ func getCase(txn *memdb.Txn, id string) (*caseRow, error) {
 	return raw.(*caseRow), nil
 }
 
+// getOffer reads a pending offer on a snapshot, through its contact.
 func getOffer(txn *memdb.Txn, id string) (*offerRow, error) {
-	raw, err := txn.First(tableOffers, indexID, id)
+	raw, err := txn.First(tableContacts, indexContactOffer, id)
 	if err != nil {
 		return nil, fmt.Errorf("offer %s: %w", id, err)
 	}
 	if raw == nil {
 		return nil, fmt.Errorf("offer %s: %w", id, ErrNotFound)
 	}
-	return raw.(*offerRow), nil
+	return offerOf(raw.(*contactRow)), nil
+}
+
+// offer is a pending offer inside a write, from the matching state.
+func (w *writer) offer(id string) (*offerRow, error) {
+	o := w.m.offers[id]
+	if o == nil {
+		return nil, fmt.Errorf("offer %s: %w", id, ErrNotFound)
+	}
+	return o, nil
 }
 
 // liveContactOf finds the caller's live contact in queue, or nil.
@@ -141,26 +151,17 @@ func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
 	}
 	var out []*offerRow
 	for _, c := range held {
-		if c.Status != StatusOffered {
-			continue
+		if o := offerOf(c); o != nil {
+			out = append(out, o)
 		}
-		o, err := getOffer(txn, c.OfferID)
-		if err != nil {
-			return nil, fmt.Errorf("agent %s offers: %w", username, err)
-		}
-		out = append(out, o)
 	}
 	slices.SortFunc(out, func(a, b *offerRow) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
-// nextDue is the earliest offer expiry or timer.
-func nextDue(txn *memdb.Txn) (time.Time, bool) {
-	var due time.Time
-	ok := false
-	if raw, err := txn.First(tableOffers, indexOfferExpires); err == nil && raw != nil {
-		due, ok = raw.(*offerRow).ExpiresAt, true
-	}
+// nextDue is the earliest of the first offer expiry (as published with the
+// snapshot: ok false for none) and the timers on txn.
+func nextDue(txn *memdb.Txn, due time.Time, ok bool) (time.Time, bool) {
 	if raw, err := txn.First(tableTimers, indexTimerDue); err == nil && raw != nil {
 		t := raw.(*timerRow).Due
 		if !ok || t.Before(due) {

@@ -31,16 +31,9 @@ func (w *writer) tickTxn() error {
 }
 
 func (w *writer) firstDue() (*offerRow, *timerRow, error) {
-	var o *offerRow
 	var t *timerRow
-	raw, err := w.txn.First(tableOffers, indexOfferExpires)
-	if err != nil {
-		return nil, nil, fmt.Errorf("first offer: %w", err)
-	}
-	if raw != nil {
-		o = raw.(*offerRow)
-	}
-	raw, err = w.txn.First(tableTimers, indexTimerDue)
+	o, _ := w.m.expiries.Min()
+	raw, err := w.txn.First(tableTimers, indexTimerDue)
 	if err != nil {
 		return nil, nil, fmt.Errorf("first timer: %w", err)
 	}
