@@ -82,6 +82,9 @@ func (r *Router) Connect(username string) (Desk, []Event, error) {
 		if err := w.settle(); err != nil {
 			return err
 		}
+		if err := w.flushCases(); err != nil {
+			return err
+		}
 		desk, err = deskTxn(w.txn, username)
 		return err
 	})

@@ -227,7 +227,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 // caseForTxn returns the case the request continues, or a new one.
 func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	if req.CaseID != "" {
-		cs, err := getCase(w.txn, req.CaseID)
+		cs, err := w.getCase(req.CaseID)
 		if errors.Is(err, ErrNotFound) && req.Reopen != nil {
 			cs, err = w.reopenTxn(*req.Reopen, req.History)
 		}
@@ -276,7 +276,7 @@ func (w *writer) reopenTxn(s CaseSnapshot, history []PastCase) (*caseRow, error)
 		return nil, err
 	}
 	w.emit(Event{Type: EventCaseReopened, CaseID: cs.ID, Actor: e.Actor, CaseEvent: &e})
-	return getCase(w.txn, cs.ID)
+	return w.getCase(cs.ID)
 }
 
 // stickyTxn holds a returning caller's contact for the agent who last served
@@ -303,7 +303,7 @@ func (w *writer) stickyTxn(c *contactRow, cs *caseRow) error {
 // addContactTxn stores a new queued contact as a new leg of its case and
 // schedules its timers.
 func (w *writer) addContactTxn(c *contactRow, q *queueRow) error {
-	cs, err := getCase(w.txn, c.CaseID)
+	cs, err := w.getCase(c.CaseID)
 	if err != nil {
 		return err
 	}
@@ -409,7 +409,7 @@ func countContacts(txn *memdb.Txn, index string, prefix ...any) (int, error) {
 
 // appendCaseEventTxn adds an entry to the case timeline with the next seq.
 func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[string]string) (CaseEvent, error) {
-	cs, err := getCase(w.txn, caseID)
+	cs, err := w.getCase(caseID)
 	if err != nil {
 		return CaseEvent{}, err
 	}
@@ -427,7 +427,7 @@ func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[st
 
 // setLegTxn applies fn to the contact's leg in its case.
 func (w *writer) setLegTxn(c *contactRow, fn func(l *Leg)) error {
-	cs, err := getCase(w.txn, c.CaseID)
+	cs, err := w.getCase(c.CaseID)
 	if err != nil {
 		return err
 	}

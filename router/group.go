@@ -188,7 +188,7 @@ func runOp(op *writeOp, w *writer) (err error) {
 	if err := w.settle(); err != nil {
 		return fmt.Errorf("match: %w", err)
 	}
-	return nil
+	return w.flushCases()
 }
 
 // publish hands events to the sink; a panicking sink panics in the caller

@@ -434,6 +434,9 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 		}
 	}
 	w.touch(c.Queue)
+	if err := w.flushCases(); err != nil {
+		return err
+	}
 	cv, err := offerCaseView(w.txn, n)
 	if err != nil {
 		return err

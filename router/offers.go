@@ -48,7 +48,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if err := w.setLegTxn(c, func(l *Leg) { l.Agent, l.AnsweredAt = username, w.now }); err != nil {
 		return err
 	}
-	cs, err := getCase(w.txn, c.CaseID)
+	cs, err := w.getCase(c.CaseID)
 	if err != nil {
 		return err
 	}
@@ -60,6 +60,9 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	e, err := w.appendCaseEventTxn(c.CaseID, CaseAssigned, "agent:"+username, "",
 		map[string]string{"contact_id": c.ID, "queue": c.Queue})
 	if err != nil {
+		return err
+	}
+	if err := w.flushCases(); err != nil {
 		return err
 	}
 	cv, err := offerCaseView(w.txn, n)

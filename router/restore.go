@@ -87,7 +87,7 @@ func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {
 			}
 		}
 	}
-	return nil
+	return w.flushCases()
 }
 
 // restoreConferenceTxn relinks an interpreter leg to its contact; a leg

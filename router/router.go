@@ -97,6 +97,9 @@ type Router struct {
 	firstOffer time.Time
 	linesMu    sync.RWMutex
 	seq        uint64 // enqueue sequence, guarded by mu
+	// caseWrites counts case rows written to memdb, for the test that a
+	// call writes its case once; guarded by mu.
+	caseWrites uint64
 	eventSeq   uint64 // guarded by mu
 	wake       chan struct{}
 
@@ -245,7 +248,8 @@ func (r *Router) Run(ctx context.Context) error {
 type writer struct {
 	r      *Router
 	txn    *memdb.Txn
-	m      *matching // shared by the writers of one transaction
+	m      *matching           // shared by the writers of one transaction
+	cases  map[string]*caseRow // cases changed by this call, not yet in txn (see putCase)
 	now    time.Time
 	events []Event
 	// freed are agents who may take more work; waiting are contacts that

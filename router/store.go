@@ -239,10 +239,40 @@ func (w *writer) deleteContact(c *contactRow) error {
 	return nil
 }
 
+// putCase keeps c as the call's newest version of the case; the call
+// writes it to memdb once, when it ends (flushCases). A call changes its
+// case several times (a leg, the agents, a timeline entry), and each write
+// of a row copies its path in memdb's tree.
 func (w *writer) putCase(c *caseRow) error {
-	if err := w.txn.Insert(tableCases, c); err != nil {
-		return fmt.Errorf("insert case %s: %w", c.ID, err)
+	if w.cases == nil {
+		w.cases = map[string]*caseRow{}
 	}
+	w.cases[c.ID] = c
+	return nil
+}
+
+// getCase is the case as this call left it so far.
+func (w *writer) getCase(id string) (*caseRow, error) {
+	if c := w.cases[id]; c != nil {
+		return c, nil
+	}
+	return getCase(w.txn, id)
+}
+
+// flushCases writes the call's changed cases to memdb: at the end of the
+// call, and before anything reads cases on the transaction itself (the
+// views an event carries).
+func (w *writer) flushCases() error {
+	if len(w.cases) == 0 {
+		return nil
+	}
+	for _, id := range sortedKeys(w.cases) {
+		if err := w.txn.Insert(tableCases, w.cases[id]); err != nil {
+			return fmt.Errorf("insert case %s: %w", id, err)
+		}
+		w.r.caseWrites++
+	}
+	clear(w.cases)
 	return nil
 }
 
