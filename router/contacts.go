@@ -158,7 +158,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 		return nil, invalid("queue", "queue %s takes only interpreter requests from agents", q.ID)
 	}
 	identity := req.identityOf()
-	if dup, err := liveContactOf(w.txn, q.ID, identity); err != nil {
+	if dup, err := w.liveContactOf(q.ID, identity); err != nil {
 		return nil, err
 	} else if dup != nil {
 		return nil, &DuplicateContactError{Queue: q.ID, CallerID: req.Caller.ID, ContactID: dup.ID}

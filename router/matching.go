@@ -24,6 +24,7 @@ import (
 //   - free sets: per (queue, class), the agents who could take a contact of
 //     the class now (connected, available, with a free slot), longest idle
 //     first;
+//   - each caller's one live contact per queue (the one-place rule);
 //   - pending offers by id and by expiry, soonest first (an offer is the
 //     offered contact's row's OfferID, Agent and OfferExpires: memdb
 //     keeps no table of them).
@@ -92,11 +93,12 @@ func byExpiry(a, b *offerRow) bool {
 
 // matching is the writer's matching state; see the comment at the top.
 type matching struct {
-	lines    map[lineKey]*lineTree // lineID → queued contacts, best first
-	overflow map[lineKey]*lineTree // lineID of the queue overflowed into → contacts, best first
-	free     map[lineKey]*freeTree // lineID → free agents, longest idle first
-	offers   map[string]*offerRow  // pending offers by id (offerOf each offered contact)
-	expiries *offerTree            // pending offers, soonest expiry first
+	lines    map[lineKey]*lineTree     // lineID → queued contacts, best first
+	overflow map[lineKey]*lineTree     // lineID of the queue overflowed into → contacts, best first
+	free     map[lineKey]*freeTree     // lineID → free agents, longest idle first
+	offers   map[string]*offerRow      // pending offers by id (offerOf each offered contact)
+	callers  map[callerKey]*contactRow // a caller's live contact per queue (see callerOf)
+	expiries *offerTree                // pending offers, soonest expiry first
 	// changed are the lines changed since the last publish.
 	changed map[lineKey]struct{}
 	// undo is the running group's changes, oldest first; nil log means
@@ -108,7 +110,7 @@ type matching struct {
 
 func newMatching() *matching {
 	return &matching{lines: map[lineKey]*lineTree{}, overflow: map[lineKey]*lineTree{}, free: map[lineKey]*freeTree{},
-		offers: map[string]*offerRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{}, logging: true}
+		offers: map[string]*offerRow{}, callers: map[callerKey]*contactRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{}, logging: true}
 }
 
 // undoStep is one change to one structure: on undo, added is taken out
@@ -122,6 +124,8 @@ type undoStep struct {
 	removedAgent   *agentRow
 	addedOffer     *offerRow
 	removedOffer   *offerRow
+	caller         *callerKey  // a change of callers[*caller], which was prevCaller
+	prevCaller     *contactRow // nil: there was none
 }
 
 func (m *matching) record(s undoStep) {
@@ -135,6 +139,12 @@ func (m *matching) rollback() {
 	for i := len(m.undo) - 1; i >= 0; i-- {
 		s := m.undo[i]
 		switch {
+		case s.caller != nil:
+			if s.prevCaller != nil {
+				m.callers[*s.caller] = s.prevCaller
+			} else {
+				delete(m.callers, *s.caller)
+			}
 		case s.line != nil:
 			if s.addedContact != nil {
 				s.line.Delete(s.addedContact)
@@ -237,6 +247,16 @@ func (m *matching) putContact(old, c *contactRow) {
 	for _, q := range newOver {
 		m.lineSet(m.overflow, lineID(q, class), c)
 	}
+	// The caller's place, when it moved.
+	ok, nk := callerOf(old), callerOf(c)
+	if ok != nil && (nk == nil || *ok != *nk) && m.callers[*ok] != nil {
+		m.record(undoStep{caller: ok, prevCaller: m.callers[*ok]})
+		delete(m.callers, *ok)
+	}
+	if nk != nil {
+		m.record(undoStep{caller: nk, prevCaller: m.callers[*nk]})
+		m.callers[*nk] = c
+	}
 	// The pending offer, when the row's offer changed.
 	if o, n := offerOf(old), offerOf(c); o == nil || n == nil || *o != *n {
 		if o != nil {
@@ -246,6 +266,19 @@ func (m *matching) putContact(old, c *contactRow) {
 			m.addOffer(n)
 		}
 	}
+}
+
+// callerKey names a caller's one place in a queue.
+type callerKey struct{ queue, identity string }
+
+// callerOf is the place a contact holds for its caller: while live, except
+// pending warm-transfer legs and interpreter legs, which are the same
+// person's existing place rather than a second one.
+func callerOf(c *contactRow) *callerKey {
+	if c == nil || !c.Status.Live() || c.WarmOf != "" || c.ConferenceOf != "" || c.Identity == "" {
+		return nil
+	}
+	return &callerKey{c.Queue, c.Identity}
 }
 
 // freeKeys are the free sets an agent belongs in: each of their queues,

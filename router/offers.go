@@ -91,7 +91,7 @@ func (w *writer) completeWarmTxn(leg *contactRow, username string) error {
 	if !first.Status.Live() {
 		return nil
 	}
-	if dup, err := liveContactOf(w.txn, leg.Queue, leg.Identity); err != nil {
+	if dup, err := w.liveContactOf(leg.Queue, leg.Identity); err != nil {
 		return err
 	} else if dup != nil && dup.ID != first.ID {
 		return &DuplicateContactError{Queue: leg.Queue, CallerID: leg.Caller.ID, ContactID: dup.ID}

@@ -504,7 +504,8 @@ func checkInvariants(t testing.TB, r *Router, created map[string]bool) {
 // what rebuildMatching derives from them (every queued contact in exactly
 // its line and overflow lines, at its rank, as its current row; every free
 // agent in exactly the free sets of their queues and free classes, in idle
-// order; every pending offer once, by expiry), nothing of a write group is
+// order; every pending offer once, by expiry; every caller's place),
+// nothing of a write group is
 // left in the undo log, and the published lines are the writer's. Then
 // places: counted inside a write, on a snapshot and for many at once, they
 // agree with a count from the rows.
@@ -520,6 +521,9 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 	compareTrees(t, "overflow line", m.overflow, want.overflow)
 	compareTrees(t, "free set", m.free, want.free)
 	compareOffers(t, m, want)
+	if !maps.Equal(m.callers, want.callers) {
+		t.Errorf("callers' places: %d kept, the rows say %d, or they differ", len(m.callers), len(want.callers))
+	}
 	r.linesMu.RLock()
 	compareTrees(t, "published line", r.view, m.lines)
 	r.linesMu.RUnlock()

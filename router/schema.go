@@ -24,7 +24,6 @@ const (
 
 	indexAgentQueue = "queue" // agents: members of a queue
 
-	indexContactCaller   = "caller"   // contacts: a caller's live contact in a queue
 	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
 	indexContactOffer    = "offer"    // contacts: offered, by offer id (readers' Offer)
@@ -69,8 +68,6 @@ func contactsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableContacts, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("ID", func(o any) string { return o.(*contactRow).ID })},
-		indexContactCaller: {Name: indexContactCaller, Unique: true, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(queue, identity) while live, except pending warm-transfer and interpreter legs", key: contactCallerKey}},
 		indexContactAgent: {Name: indexContactAgent, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(agent) while offered or assigned", key: contactAgentKey}},
 		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
@@ -111,16 +108,6 @@ func agentQueueKeys(obj any) [][]string {
 		keys = append(keys, []string{q})
 	}
 	return keys
-}
-
-// contactCallerKey leaves out pending warm-transfer legs and interpreter
-// legs: they are the same person's existing place, not a second one.
-func contactCallerKey(obj any) ([]string, bool) {
-	c := obj.(*contactRow)
-	if !c.Status.Live() || c.WarmOf != "" || c.ConferenceOf != "" || c.Identity == "" {
-		return nil, false
-	}
-	return []string{c.Queue, c.Identity}, true
 }
 
 func contactSlotKey(obj any) ([]string, bool) {

@@ -79,12 +79,8 @@ func (w *writer) offer(id string) (*offerRow, error) {
 }
 
 // liveContactOf finds the caller's live contact in queue, or nil.
-func liveContactOf(txn *memdb.Txn, queue, identity string) (*contactRow, error) {
-	raw, err := txn.First(tableContacts, indexContactCaller, queue, identity)
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	return raw.(*contactRow), nil
+func (w *writer) liveContactOf(queue, identity string) (*contactRow, error) {
+	return w.m.callers[callerKey{queue, identity}], nil
 }
 
 // caseEvents lists a case's timeline in seq order, as copies.
