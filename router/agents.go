@@ -227,13 +227,9 @@ func (w *writer) graceEndTxn(username string) error {
 
 // dropWrapupsTxn ends an agent's wrap-ups early, freeing their slots.
 func (w *writer) dropWrapupsTxn(username string) error {
-	it, err := w.txn.Get(tableTimers, indexTimerTarget, username)
-	if err != nil {
-		return fmt.Errorf("timers of %s: %w", username, err)
-	}
 	var wraps []*timerRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if t := raw.(*timerRow); t.Kind == timerWrapup {
+	for _, t := range w.m.timersOf(username) {
+		if t.Kind == timerWrapup {
 			wraps = append(wraps, t)
 		}
 	}

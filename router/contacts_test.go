@@ -74,8 +74,7 @@ func TestPositions(t *testing.T) {
 // agree with the line's order, on a snapshot and inside a write.
 func TestPositionsInALongLine(t *testing.T) {
 	f := newFixture(t, []QueueConfig{queue("q")}, nil)
-	const probe = 256
-	n := 6*probe + 7
+	n := 6*nearPlaces + 7
 	for i := range n {
 		switch {
 		case i%3 == 0:
@@ -91,7 +90,7 @@ func TestPositionsInALongLine(t *testing.T) {
 	if len(line) != n {
 		t.Fatalf("%d waiting; want %d", len(line), n)
 	}
-	for _, i := range []int{0, 1, n / 2, n - probe - 2, n - probe, n - probe + 1, n - 2, n - 1} {
+	for _, i := range []int{0, 1, n / 2, n - nearPlaces - 2, n - nearPlaces, n - nearPlaces + 1, n - 2, n - 1} {
 		id := line[i].ID
 		if got, err := f.r.Position(id); err != nil || got != i+1 {
 			t.Errorf("Position of the %dth = %d (%v); want %d", i+1, got, err, i+1)
@@ -112,10 +111,15 @@ func TestPositionsInALongLine(t *testing.T) {
 			t.Errorf("position of the %dth inside a write = %d; want %d", i+1, inWrite, i+1)
 		}
 	}
-	// NearPosition answers anywhere: a place costs a binary search.
-	for _, i := range []int{0, 1, 5, n / 2, n - 6, n - 2, n - 1} {
+	// NearPosition answers near either end and gives up in the middle.
+	for _, i := range []int{0, 1, 5, nearPlaces - 1, n - nearPlaces, n - 6, n - 2, n - 1} {
 		if got, ok, err := f.r.NearPosition(line[i].ID); err != nil || !ok || got != i+1 {
 			t.Errorf("NearPosition of the %dth = %d, %t (%v); want %d", i+1, got, ok, err, i+1)
+		}
+	}
+	for _, i := range []int{nearPlaces, n / 2, n - nearPlaces - 1} {
+		if got, ok, err := f.r.NearPosition(line[i].ID); err != nil || ok {
+			t.Errorf("NearPosition of the %dth = %d, %t (%v); want it to give up", i+1, got, ok, err)
 		}
 	}
 	if _, _, err := f.r.NearPosition("ct-none"); !errors.Is(err, ErrNotFound) {

@@ -49,7 +49,8 @@ func TestRebuiltRouterDecidesAsTheOriginal(t *testing.T) {
 
 // rebuilt is a copy of the run on a new router made from the old one's
 // rows the way Restore makes one: memdb as it stands (a snapshot is a
-// separate database from then on) and the matching state rebuilt from it.
+// separate database from then on) and the matching state rebuilt from it,
+// with the timers, which are no rows, taken over.
 // Clock, id counters and sequences go on from where the original's are.
 func (run *randomRun) rebuilt() *randomRun {
 	old := run.f
@@ -64,7 +65,7 @@ func (run *randomRun) rebuilt() *randomRun {
 	r.seq, r.eventSeq = old.r.seq, old.r.eventSeq
 	old.r.mu.Unlock()
 	r.mu.Lock()
-	r.install(db, rebuildMatching(db.Txn(false)))
+	r.install(db, rebuildMatching(db.Txn(false)).withTimers(old.r.match))
 	r.mu.Unlock()
 	return &randomRun{t: run.t, f: f, created: maps.Clone(run.created), cases: maps.Clone(run.cases), seen: map[string]int{}}
 }

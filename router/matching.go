@@ -25,6 +25,10 @@ import (
 //     the class now (connected, available, with a free slot), longest idle
 //     first;
 //   - each caller's one live contact per queue (the one-place rule);
+//   - timers (overflow, widening, holds, warm transfers, wrap-ups, grace,
+//     scheduled callbacks) by id, due time and target; they are no rows,
+//     so a restore schedules them anew and a rebuild takes them over
+//     (withTimers);
 //   - pending offers by id and by expiry, soonest first (an offer is the
 //     offered contact's row's OfferID, Agent and OfferExpires: memdb
 //     keeps no table of them).
@@ -52,6 +56,8 @@ type freeTree = btree.BTreeG[*agentRow]
 
 type offerTree = btree.BTreeG[*offerRow]
 
+type timerTree = btree.BTreeG[*timerRow]
+
 func newLineTree() *lineTree {
 	return btree.NewBTreeGOptions(byRank, btree.Options{NoLocks: true, Degree: treeDegree})
 }
@@ -62,6 +68,18 @@ func newFreeTree() *freeTree {
 
 func newOfferTree() *offerTree {
 	return btree.NewBTreeGOptions(byExpiry, btree.Options{NoLocks: true, Degree: treeDegree})
+}
+
+func newTimerTree() *timerTree {
+	return btree.NewBTreeGOptions(byDue, btree.Options{NoLocks: true, Degree: treeDegree})
+}
+
+// byDue is due order: due time, then timer id.
+func byDue(a, b *timerRow) bool {
+	if a.DueNano != b.DueNano {
+		return a.DueNano < b.DueNano
+	}
+	return a.ID < b.ID
 }
 
 // byRank is routing order: rank, then id.
@@ -98,7 +116,12 @@ type matching struct {
 	free     map[lineKey]*freeTree     // lineID → free agents, longest idle first
 	offers   map[string]*offerRow      // pending offers by id (offerOf each offered contact)
 	callers  map[callerKey]*contactRow // a caller's live contact per queue (see callerOf)
-	expiries *offerTree                // pending offers, soonest expiry first
+	// timers by id, by due time and by target (the contact or agent they
+	// belong to).
+	timers   map[string]*timerRow
+	dues     *timerTree
+	byTarget map[string]map[string]*timerRow
+	expiries *offerTree // pending offers, soonest expiry first
 	// changed are the lines changed since the last publish.
 	changed map[lineKey]struct{}
 	// undo is the running group's changes, oldest first; nil log means
@@ -110,7 +133,8 @@ type matching struct {
 
 func newMatching() *matching {
 	return &matching{lines: map[lineKey]*lineTree{}, overflow: map[lineKey]*lineTree{}, free: map[lineKey]*freeTree{},
-		offers: map[string]*offerRow{}, callers: map[callerKey]*contactRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{}, logging: true}
+		offers: map[string]*offerRow{}, callers: map[callerKey]*contactRow{},
+		timers: map[string]*timerRow{}, dues: newTimerTree(), byTarget: map[string]map[string]*timerRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{}, logging: true}
 }
 
 // undoStep is one change to one structure: on undo, added is taken out
@@ -126,6 +150,8 @@ type undoStep struct {
 	removedOffer   *offerRow
 	caller         *callerKey  // a change of callers[*caller], which was prevCaller
 	prevCaller     *contactRow // nil: there was none
+	addedTimer     *timerRow
+	removedTimer   *timerRow
 }
 
 func (m *matching) record(s undoStep) {
@@ -139,6 +165,10 @@ func (m *matching) rollback() {
 	for i := len(m.undo) - 1; i >= 0; i-- {
 		s := m.undo[i]
 		switch {
+		case s.addedTimer != nil:
+			m.unindexTimer(s.addedTimer)
+		case s.removedTimer != nil:
+			m.indexTimer(s.removedTimer)
 		case s.caller != nil:
 			if s.prevCaller != nil {
 				m.callers[*s.caller] = s.prevCaller
@@ -340,6 +370,66 @@ func (m *matching) dropOffer(o *offerRow) {
 	m.record(undoStep{removedOffer: o})
 }
 
+// putTimer adds t, replacing a timer of the same id.
+func (m *matching) putTimer(t *timerRow) {
+	if old := m.timers[t.ID]; old != nil {
+		m.dropTimer(old)
+	}
+	m.indexTimer(t)
+	m.record(undoStep{addedTimer: t})
+}
+
+// dropTimer removes t.
+func (m *matching) dropTimer(t *timerRow) {
+	m.unindexTimer(t)
+	m.record(undoStep{removedTimer: t})
+}
+
+func (m *matching) indexTimer(t *timerRow) {
+	m.timers[t.ID] = t
+	m.dues.Set(t)
+	of := m.byTarget[t.Target]
+	if of == nil {
+		of = map[string]*timerRow{}
+		m.byTarget[t.Target] = of
+	}
+	of[t.ID] = t
+}
+
+func (m *matching) unindexTimer(t *timerRow) {
+	delete(m.timers, t.ID)
+	m.dues.Delete(t)
+	if of := m.byTarget[t.Target]; of != nil {
+		delete(of, t.ID)
+		if len(of) == 0 {
+			delete(m.byTarget, t.Target)
+		}
+	}
+}
+
+// timersOf are the timers of a target, by id.
+func (m *matching) timersOf(target string) []*timerRow {
+	of := m.byTarget[target]
+	out := make([]*timerRow, 0, len(of))
+	for _, id := range sortedKeys(of) {
+		out = append(out, of[id])
+	}
+	return out
+}
+
+// withTimers is m with the timers of from: timers are not rows, so a
+// state rebuilt from the rows takes them from the state it replaces (a
+// restore, from the timers it scheduled while filling memdb).
+func (m *matching) withTimers(from *matching) *matching {
+	logging := m.logging
+	m.logging = false
+	for _, id := range sortedKeys(from.timers) {
+		m.putTimer(from.timers[id])
+	}
+	m.logging = logging
+	return m
+}
+
 // line is the queued contacts of a queue's class, best first; nil when
 // none wait.
 func (m *matching) line(queue string, class capClass) *lineTree {
@@ -350,9 +440,12 @@ func (m *matching) line(queue string, class capClass) *lineTree {
 // router's view, with the soonest offer expiry; the caller holds linesMu
 // for writing.
 func (m *matching) publish(r *Router) {
-	r.firstOffer = time.Time{}
+	r.firstOffer, r.firstTimer = time.Time{}, time.Time{}
 	if o, ok := m.expiries.Min(); ok {
 		r.firstOffer = o.ExpiresAt
+	}
+	if t, ok := m.dues.Min(); ok {
+		r.firstTimer = t.Due
 	}
 	view := r.view
 	for id := range m.changed {

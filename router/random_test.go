@@ -464,12 +464,13 @@ func checkInvariants(t testing.TB, r *Router, created map[string]bool) {
 		}
 		offers[o.ContactID] = o
 	}
+	timers := maps.Clone(r.match.timers)
+	checkTimers(t, r.match)
 	r.mu.Unlock()
 	uses := map[string]*slotUse{}
-	live := checkContacts(t, txn, offers, uses, created)
-	tit, _ := txn.Get(tableTimers, indexID)
-	for raw := tit.Next(); raw != nil; raw = tit.Next() {
-		if tm := raw.(*timerRow); tm.Kind == timerWrapup {
+	live := checkContacts(t, txn, offers, timers, uses, created)
+	for _, tm := range timers {
+		if tm.Kind == timerWrapup {
 			u := useOf(uses, tm.Agent)
 			u.wraps++
 			if tm.Class == classVoice {
@@ -607,6 +608,36 @@ func compareTrees[T comparable](t testing.TB, what string, got, want map[lineKey
 	}
 }
 
+// checkTimers checks that the timers by due time and by target are the
+// timers by id, each once.
+func checkTimers(t testing.TB, m *matching) {
+	t.Helper()
+	dues := m.dues.Items()
+	if len(dues) != len(m.timers) {
+		t.Errorf("%d timers by due time, %d by id", len(dues), len(m.timers))
+	}
+	for i, tm := range dues {
+		if m.timers[tm.ID] != tm || tm.DueNano != tm.Due.UnixNano() {
+			t.Errorf("timer %s by due time is not the timer by id", tm.ID)
+		}
+		if i > 0 && !byDue(dues[i-1], tm) {
+			t.Errorf("timers out of due order at %s", tm.ID)
+		}
+	}
+	n := 0
+	for target, of := range m.byTarget {
+		for id, tm := range of {
+			n++
+			if m.timers[id] != tm || tm.Target != target {
+				t.Errorf("timer %s under target %s is not the timer by id", id, target)
+			}
+		}
+	}
+	if n != len(m.timers) {
+		t.Errorf("%d timers by target, %d by id", n, len(m.timers))
+	}
+}
+
 // compareOffers checks the pending offers and their expiry order.
 func compareOffers(t testing.TB, got, want *matching) {
 	t.Helper()
@@ -635,7 +666,7 @@ func useOf(uses map[string]*slotUse, a string) *slotUse {
 
 // checkContacts checks every contact against its offer, the waiting line
 // and the created set, counts the agents' slots, and returns live legs per case.
-func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, uses map[string]*slotUse, created map[string]bool) map[string]int {
+func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, timers map[string]*timerRow, uses map[string]*slotUse, created map[string]bool) map[string]int {
 	t.Helper()
 	live := map[string]int{} // per case
 	seen := map[string]bool{}
@@ -666,7 +697,7 @@ func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, us
 				u.chats++
 			}
 		}
-		checkLinks(t, txn, c)
+		checkLinks(t, txn, timers, c)
 	}
 	for id, isLive := range created {
 		if isLive && !seen[id] {
@@ -678,7 +709,7 @@ func checkContacts(t testing.TB, txn *memdb.Txn, offers map[string]*offerRow, us
 
 // checkLinks checks a contact's interpreter link both ways and that a
 // scheduled callback has the timer that brings it back.
-func checkLinks(t testing.TB, txn *memdb.Txn, c *contactRow) {
+func checkLinks(t testing.TB, txn *memdb.Txn, timers map[string]*timerRow, c *contactRow) {
 	t.Helper()
 	if c.Interpreter != "" {
 		leg, err := getContact(txn, c.Interpreter)
@@ -693,8 +724,7 @@ func checkLinks(t testing.TB, txn *memdb.Txn, c *contactRow) {
 		}
 	}
 	if c.Status == StatusScheduled {
-		raw, _ := txn.First(tableTimers, indexID, timerID(timerDue, c.ID))
-		if raw == nil || !raw.(*timerRow).Due.Equal(c.Due) {
+		if tm := timers[timerID(timerDue, c.ID)]; tm == nil || !tm.Due.Equal(c.Due) {
 			t.Errorf("scheduled contact %s has no due timer for %v", c.ID, c.Due)
 		}
 	}

@@ -44,16 +44,31 @@ func (r *Router) readLines(queue string, fn func(txn *memdb.Txn, lines [2]*lineT
 	return fn(txn, lines)
 }
 
-// NearPosition is Position; ok is always true. It once answered only near
-// either end of a line, where counting was cheap; now a place anywhere
-// costs a binary search of the published line.
+// NearPosition is Position for a contact near either end of its line:
+// within nearPlaces of the front or of the back. ok is false when it
+// waits further inside; then ask Positions or Position. Every place costs
+// a binary search now, but callers (the citizens' hub) keep deep places
+// for a refresher that counts many at once, and this keeps that contract.
 func (r *Router) NearPosition(contactID string) (n int, ok bool, err error) {
-	n, err = r.Position(contactID)
+	c, lines, err := r.contactWithLines(contactID)
 	if err != nil {
 		return 0, false, fmt.Errorf("near position: %w", err)
 	}
+	n = placeIn(lines, c)
+	length := 0
+	for _, t := range lines {
+		if t != nil {
+			length += t.Len()
+		}
+	}
+	if c.Status == StatusQueued && n > nearPlaces && length-n >= nearPlaces {
+		return 0, false, nil
+	}
 	return n, true, nil
 }
+
+// nearPlaces is how near an end of its line NearPosition answers.
+const nearPlaces = 256
 
 // Peek is Contact without the position, which costs a walk of the line
 // ahead of a waiting contact: for callers that need only where the contact

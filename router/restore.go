@@ -33,7 +33,7 @@ func (r *Router) Restore(s Snapshot) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	txn.Commit()
-	r.install(db, rebuildMatching(db.Txn(false)))
+	r.install(db, rebuildMatching(db.Txn(false)).withTimers(w.m))
 	r.seq = max(r.seq, maxSeq)
 	r.poke()
 	return nil

@@ -95,6 +95,8 @@ type Router struct {
 	// firstOffer is the soonest pending offer's expiry as committed (zero:
 	// none), published with view for NextDeadline.
 	firstOffer time.Time
+	// firstTimer is the soonest timer's due time as committed (zero: none).
+	firstTimer time.Time
 	linesMu    sync.RWMutex
 	seq        uint64 // enqueue sequence, guarded by mu
 	// caseWrites counts case rows written to memdb, for the test that a
@@ -205,9 +207,15 @@ func (r *Router) Tick() ([]Event, error) {
 // NextDeadline is when Tick has something to do next.
 func (r *Router) NextDeadline() (time.Time, bool) {
 	r.linesMu.RLock()
-	txn, first := r.db.Load().Txn(false), r.firstOffer
+	offer, timer := r.firstOffer, r.firstTimer
 	r.linesMu.RUnlock()
-	return nextDue(txn, first, !first.IsZero())
+	switch {
+	case offer.IsZero():
+		return timer, !timer.IsZero()
+	case timer.IsZero() || offer.Before(timer):
+		return offer, true
+	}
+	return timer, true
 }
 
 // Wake makes a running Run recompute its deadline now (after a fake clock

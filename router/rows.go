@@ -298,7 +298,9 @@ const (
 )
 
 // timerRow is something due at Due. Target is the contact (or agent, for
-// grace) it belongs to, so ending a contact drops its timers.
+// grace and wrap-up) it belongs to, so ending a contact drops its timers.
+// Timers are not memdb rows: nobody reads them but the writer, which keeps
+// them in the matching state by id, due time and target.
 type timerRow struct {
 	ID      string
 	Kind    timerKind

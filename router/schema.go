@@ -15,7 +15,6 @@ const (
 	tableAgents   = "agents"
 	tableContacts = "contacts"
 	tableCases    = "cases"
-	tableTimers   = "timers"
 )
 
 // Index names. Each answers one question the router asks on a hot path.
@@ -30,8 +29,6 @@ const (
 	indexContactSlot     = "slot"     // contacts: booked callbacks of a queue by slot
 	indexContactBooking  = "booking"  // contacts: a caller's one booked callback
 
-	indexTimerDue    = "due"    // timers: soonest first
-	indexTimerTarget = "target" // timers: everything of one contact or agent
 )
 
 // maxPriority bounds EnqueueRequest.Priority so the rank key stays fixed-width.
@@ -44,7 +41,6 @@ func schema() *memdb.DBSchema {
 		tableAgents:   agentsTableSchema(),
 		tableContacts: contactsTableSchema(),
 		tableCases:    casesTableSchema(),
-		tableTimers:   timersTableSchema(),
 	}}
 }
 
@@ -85,17 +81,6 @@ func casesTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableCases, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("ID", func(o any) string { return o.(*caseRow).ID })},
-	}}
-}
-
-func timersTableSchema() *memdb.TableSchema {
-	return &memdb.TableSchema{Name: tableTimers, Indexes: map[string]*memdb.IndexSchema{
-		indexID: {Name: indexID, Unique: true, AllowMissing: false,
-			Indexer: idIndex("ID", func(o any) string { return o.(*timerRow).ID })},
-		indexTimerDue: {Name: indexTimerDue, Unique: false, AllowMissing: false,
-			Indexer: &intIndex{field: "DueNano", value: func(o any) int64 { return o.(*timerRow).DueNano }}},
-		indexTimerTarget: {Name: indexTimerTarget, Unique: false, AllowMissing: false,
-			Indexer: idIndex("Target", func(o any) string { return o.(*timerRow).Target })},
 	}}
 }
 

@@ -35,7 +35,6 @@ func keySamples() map[string][]any {
 			Connected: true, State: StateAvailable, IdleSince: at}},
 		tableCases:  {&caseRow{ID: "cs-1", CreatedAt: at}},
 		tableQueues: {&queueRow{QueueConfig: QueueConfig{ID: "q", Agency: "a"}}},
-		tableTimers: {&timerRow{ID: "t-1", Kind: timerOverflow, Target: "ct-1", Due: at, DueNano: at.UnixNano()}},
 	}
 }
 

@@ -155,18 +155,6 @@ func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
 	return out, nil
 }
 
-// nextDue is the earliest of the first offer expiry (as published with the
-// snapshot: ok false for none) and the timers on txn.
-func nextDue(txn *memdb.Txn, due time.Time, ok bool) (time.Time, bool) {
-	if raw, err := txn.First(tableTimers, indexTimerDue); err == nil && raw != nil {
-		t := raw.(*timerRow).Due
-		if !ok || t.Before(due) {
-			due, ok = t, true
-		}
-	}
-	return due, ok
-}
-
 func (w *writer) putQueue(q *queueRow) error {
 	if err := w.txn.Insert(tableQueues, q); err != nil {
 		return fmt.Errorf("insert queue %s: %w", q.ID, err)
@@ -272,42 +260,27 @@ func (w *writer) flushCases() error {
 	return nil
 }
 
+// putTimer sets a timer (replacing one of the same id).
 func (w *writer) putTimer(t *timerRow) error {
 	t.DueNano = t.Due.UnixNano()
-	if err := w.txn.Insert(tableTimers, t); err != nil {
-		return fmt.Errorf("insert timer %s: %w", t.ID, err)
-	}
+	w.m.putTimer(t)
 	return nil
 }
 
 // dropTimer deletes a timer if it exists.
 func (w *writer) dropTimer(id string) error {
-	raw, err := w.txn.First(tableTimers, indexID, id)
-	if err != nil || raw == nil {
-		return err
-	}
-	if err := w.txn.Delete(tableTimers, raw); err != nil {
-		return fmt.Errorf("delete timer %s: %w", id, err)
+	if t := w.m.timers[id]; t != nil {
+		w.m.dropTimer(t)
 	}
 	return nil
 }
 
-// dropTimersOf deletes every timer that belongs to target.
+// dropTimersOf deletes every timer that belongs to target (of the kinds
+// given; all when none are).
 func (w *writer) dropTimersOf(target string, kinds ...timerKind) error {
-	it, err := w.txn.Get(tableTimers, indexTimerTarget, target)
-	if err != nil {
-		return fmt.Errorf("timers of %s: %w", target, err)
-	}
-	var drop []*timerRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		t := raw.(*timerRow)
+	for _, t := range w.m.timersOf(target) {
 		if len(kinds) == 0 || containsKind(kinds, t.Kind) {
-			drop = append(drop, t)
-		}
-	}
-	for _, t := range drop {
-		if err := w.txn.Delete(tableTimers, t); err != nil {
-			return fmt.Errorf("delete timer %s: %w", t.ID, err)
+			w.m.dropTimer(t)
 		}
 	}
 	return nil

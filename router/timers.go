@@ -31,15 +31,8 @@ func (w *writer) tickTxn() error {
 }
 
 func (w *writer) firstDue() (*offerRow, *timerRow, error) {
-	var t *timerRow
 	o, _ := w.m.expiries.Min()
-	raw, err := w.txn.First(tableTimers, indexTimerDue)
-	if err != nil {
-		return nil, nil, fmt.Errorf("first timer: %w", err)
-	}
-	if raw != nil {
-		t = raw.(*timerRow)
-	}
+	t, _ := w.m.dues.Min()
 	return o, t, nil
 }
 
