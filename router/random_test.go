@@ -24,7 +24,7 @@ import (
 func TestRandomOperations(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			steps := 4000
+			steps := 2500
 			if testing.Short() {
 				steps = 300
 			}
@@ -256,7 +256,8 @@ func (run *randomRun) callback() ([]Event, error) {
 		if err != nil || len(slots) == 0 {
 			return nil, err
 		}
-		req.At = slots[run.rng.IntN(len(slots))].Start
+		// One of the first slots: a booking the run lives to see fall due.
+		req.At = slots[run.rng.IntN(min(2, len(slots)))].Start
 	}
 	_, evs, err := run.f.r.RequestCallback(c.ID, req)
 	return evs, err
