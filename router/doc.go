@@ -33,7 +33,7 @@
 //
 // go-memdb holds what readers see: queues, agents (profile, state, load),
 // contacts (status, agent, offer, place in their case) and open cases with
-// their timelines, plus the timers. A call writes a row only when
+// their timelines. A call writes a row only when
 // something a reader can see changes, and a case row once per call
 // however often the call changed it.
 //
@@ -41,14 +41,16 @@
 // structures made for it and owned by the writer: each (queue, class)'s
 // waiting line in rank order and its overflowed-in line (ordered trees,
 // github.com/tidwall/btree), each (queue, class)'s free agents in idle
-// order (ordered trees), the pending offers by id and by expiry, and each
-// caller's one place per queue. It is a function of the memdb rows: every
-// put of a contact or agent row moves the row in it in the same step, a
-// failed write group is rolled back by an undo log (cheaper than
-// copy-on-write trees, which copy a path per change even when nothing
-// fails), and rebuildMatching derives it from the rows in one pass, which
-// is how Restore builds it and what the randomized invariant test compares
-// it with after every operation.
+// order (ordered trees), the pending offers by id and by expiry, each
+// caller's one place per queue, and the timers by id, due time and target.
+// Apart from the timers it is a function of the memdb rows: every put of a
+// contact or agent row moves the row in it in the same step, and
+// rebuildMatching derives it from the rows in one pass, which is how
+// Restore builds it and what the randomized invariant test compares it
+// with after every operation. Timers are nobody's rows: Restore schedules
+// them anew while filling memdb, as it always did. A failed write group
+// is rolled back by an undo log (cheaper than copy-on-write trees, which
+// copy a path per change even when nothing fails).
 //
 // How each read is served:
 //
@@ -60,8 +62,8 @@
 //     in a line of any length.
 //   - Offer: the snapshot, through the offered contact (unique index on
 //     its offer id).
-//   - NextDeadline: the soonest offer expiry published with the commit,
-//     and the timers on the snapshot.
+//   - NextDeadline: the soonest offer expiry and timer published with the
+//     commit.
 //   - Everything else (cases, agents, desks, wallboard counts, snapshots
 //     for the durable store): the memdb snapshot alone.
 //
