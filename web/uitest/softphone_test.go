@@ -1,0 +1,118 @@
+package uitest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// recordFrames keeps every frame the page sends on a WebSocket in
+// window.sentFrames, from the next document on.
+func (p *page) recordFrames() {
+	p.b.t.Helper()
+	p.do("record sent frames", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.sentFrames = [];
+				const send = WebSocket.prototype.send;
+				WebSocket.prototype.send = function (d) { try { window.sentFrames.push(JSON.parse(d)); } catch {} return send.call(this, d); };`})
+		return err
+	}))
+}
+
+// softphoneFrames are the softphone frames the page sent since it loaded.
+func softphoneFrames(p *page) []map[string]any {
+	return eval[[]map[string]any](p, `window.sentFrames.filter((f) => f.type === "softphone")`)
+}
+
+// An agent without a desk phone takes voice in the browser from the first
+// hello on: the desk says so to the server, shows the switch on
+// "browser", and no panel while no call is on. Switching to the desk phone
+// tells the server, and the choice outlives a reload: that desk then sends
+// no claim at all.
+func TestSoftphoneDeviceSwitch(t *testing.T) {
+	b := newBrowser(t)
+	agent := b.page("lee.junho")
+	agent.recordFrames()
+	agent.loginAs("lee.junho", demoPassword)
+	agent.navigate("/console")
+	agent.waitFor("desk connected", `document.querySelector("#conn")?.classList.contains("ok")`)
+	agent.waitFor("the softphone claimed after hello", `window.sentFrames.some((f) => f.type === "softphone" && f.on === true && !f.take)`)
+	if st := eval[map[string]any](agent, `window.tellonceSoftphone.state()`); st["want"] != "browser" {
+		t.Errorf("softphone state %v; want the browser for an agent without a desk phone", st)
+	}
+	if !eval[bool](agent, `document.querySelector("#dev-browser").checked && !document.querySelector("#device").hidden`) {
+		t.Error("the device switch does not show the browser chosen")
+	}
+	if !eval[bool](agent, `document.querySelector("#softphone").hidden`) {
+		t.Error("the softphone panel shows with no call")
+	}
+	agent.noRawKeys()
+
+	agent.click(`label[for="dev-phone"]`)
+	agent.waitFor("the softphone released", `window.sentFrames.some((f) => f.type === "softphone" && f.on === false)`)
+	agent.do("reload", chromedp.Reload())
+	agent.waitFor("desk back", `document.querySelector("#conn")?.classList.contains("ok") && document.querySelector("#dev-phone").checked`)
+	if frames := softphoneFrames(agent); len(frames) != 0 {
+		t.Errorf("a desk on the desk phone sent %v after hello; want nothing", frames)
+	}
+
+	// English words for the switch.
+	agent.selectValue("#lang", "en")
+	agent.waitText("switch in English", "#device", "Desk phone")
+	agent.noRawKeys()
+}
+
+// placeCall puts a phone call into queue as the demo gateway would, and
+// returns its contact id.
+func placeCall(t *testing.T, queue, caller string) string {
+	t.Helper()
+	gw := login(t, "gateway", demoPassword)
+	var c struct {
+		ContactID string `json:"contact_id"`
+	}
+	body := map[string]any{"channel": "voice", "queue": queue,
+		"caller":  map[string]any{"id": "+82-10-5555-0101", "name": caller, "language": "ko"},
+		"context": map[string]any{"summary": "전화 메뉴: 여권", "ivr": []string{"1", "3"}}}
+	if code := gw.call("POST", "/v1/contacts", body, &c); code != http.StatusCreated {
+		t.Fatalf("place a call in %s: status %d", queue, code)
+	}
+	return c.ContactID
+}
+
+// A voice offer rings in a browser desk until it is answered; accepting
+// asks for the microphone, and a browser that refuses it (Chromium without
+// the fake media permission refuses) gets a clear message with a way to
+// try again, in the agent's language.
+func TestSoftphoneMicrophoneRefused(t *testing.T) {
+	// A fake microphone exists, but nobody grants the page its use.
+	b := newBrowser(t, chromedp.Flag("use-fake-device-for-media-stream", true))
+	agent := b.page("lee.junho")
+	agent.loginAs("lee.junho", demoPassword)
+	agent.goAvailable()
+	placeCall(t, "gov110.general", "전화 민원인")
+	agent.waitFor("the call's offer", `!document.querySelector("#offer").hidden`)
+	if !eval[bool](agent, `window.tellonceSoftphone.state().ringing`) {
+		t.Error("a voice offer does not ring in a browser desk")
+	}
+	agent.click("#offer-accept")
+	agent.waitFor("offer gone", `document.querySelector("#offer").hidden`)
+	if eval[bool](agent, `window.tellonceSoftphone.state().ringing`) {
+		t.Error("the desk still rings after the accept")
+	}
+	agent.waitFor("the refusal shown", `!document.querySelector("#sp-mic-error").hidden && !document.querySelector("#softphone").hidden`)
+	agent.waitText("the refusal in Korean", "#sp-mic-error", "마이크")
+	if st := eval[map[string]any](agent, `window.tellonceSoftphone.state()`); st["micError"] != "refused" {
+		t.Errorf("softphone state %v; want the microphone refused", st)
+	}
+	agent.shot("softphone-mic-refused-ko")
+	agent.noRawKeys()
+	agent.selectValue("#lang", "en")
+	agent.waitText("the refusal in English", "#sp-mic-error", "blocked the microphone")
+	var raw json.RawMessage = eval[json.RawMessage](agent, `window.tellonceSoftphone.state()`)
+	t.Logf("softphone: %s", raw)
+}
