@@ -3,7 +3,9 @@ package uitest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -67,6 +69,10 @@ func TestSoftphoneDeviceSwitch(t *testing.T) {
 	agent.noRawKeys()
 }
 
+// callSeq gives each placed call a caller number of its own: one caller
+// holds one place in a queue.
+var callSeq atomic.Int32
+
 // placeCall puts a phone call into queue as the demo gateway would, and
 // returns its contact id.
 func placeCall(t *testing.T, queue, caller string) string {
@@ -76,7 +82,7 @@ func placeCall(t *testing.T, queue, caller string) string {
 		ContactID string `json:"contact_id"`
 	}
 	body := map[string]any{"channel": "voice", "queue": queue,
-		"caller":  map[string]any{"id": "+82-10-5555-0101", "name": caller, "language": "ko"},
+		"caller":  map[string]any{"id": fmt.Sprintf("+82-10-5555-%04d", callSeq.Add(1)), "name": caller, "language": "ko"},
 		"context": map[string]any{"summary": "전화 메뉴: 여권", "ivr": []string{"1", "3"}}}
 	if code := gw.call("POST", "/v1/contacts", body, &c); code != http.StatusCreated {
 		t.Fatalf("place a call in %s: status %d", queue, code)
@@ -91,8 +97,8 @@ func placeCall(t *testing.T, queue, caller string) string {
 func TestSoftphoneMicrophoneRefused(t *testing.T) {
 	// A fake microphone exists, but nobody grants the page its use.
 	b := newBrowser(t, chromedp.Flag("use-fake-device-for-media-stream", true))
-	agent := b.page("lee.junho")
-	agent.loginAs("lee.junho", demoPassword)
+	agent := b.page("park.seoyeon")
+	agent.loginAs("park.seoyeon", demoPassword)
 	agent.goAvailable()
 	placeCall(t, "gov110.general", "전화 민원인")
 	agent.waitFor("the call's offer", `!document.querySelector("#offer").hidden`)
