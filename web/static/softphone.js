@@ -7,6 +7,7 @@
 // "Softphone", is the contract.
 import { t, onLangChange } from "/static/i18n.js";
 import { $, announce } from "/static/ui.js";
+import { api } from "/static/api.js";
 import { desk, send } from "/static/desk.js";
 
 const VOICE = ["voice", "callback"];
@@ -15,6 +16,7 @@ const LIVE = "tellonce.softphone"; // sessionStorage: calls this tab carried, fo
 
 const sp = {
   want: "", // the agent's choice in this browser: "browser" | "phone"
+  phone: undefined, // whether the agent's user has a desk phone (sip_uri); undefined until known
   on: false, // this socket holds the agent's softphone (the server said yes)
   busy: false, // another tab of the agent holds a call; this one waits for the agent's word
   moved: false, // the call went to another tab
@@ -60,11 +62,20 @@ for (const ev of ["pointerdown", "keydown"]) addEventListener(ev, () => audioCtx
 
 // ---- the device switch ----------------------------------------------
 
-// hasPhone says whether the agent's user has a desk phone (a sip_uri), as
-// hello's agent.phone tells; undefined when the server does not say.
+// hasPhone says whether the agent's user has a desk phone (a sip_uri in
+// their own user record); undefined when it could not be read.
 function hasPhone() {
-  const p = desk.me && desk.me.phone;
-  return p === undefined ? undefined : !!p;
+  return sp.phone;
+}
+
+async function learnPhone() {
+  if (sp.phone !== undefined || !desk.me) return;
+  try {
+    const u = await api("GET", "/v1/users/" + encodeURIComponent(desk.me.username));
+    sp.phone = !!u.sip_uri;
+  } catch {
+    // unknown: the agent's own choice, else the browser
+  }
 }
 
 // chosen is the device the desk uses: the agent's choice in this browser,
@@ -95,8 +106,10 @@ async function claim(take) {
     await send(take ? { type: "softphone", on, take: true } : { type: "softphone", on });
     sp.on = on;
     sp.moved = false;
-    if (on) restartCalls(take);
-    else dropAll();
+    // A take has the server ask the edge for an offer to this tab; after a
+    // reload or a reconnect the desk asks itself.
+    if (on && !take) restartCalls();
+    else if (!on) dropAll();
   } catch (e) {
     sp.on = false;
     if (e.code === "softphone_busy") {
@@ -110,20 +123,20 @@ async function claim(take) {
 // restartCalls asks the edge for a fresh offer for each live call of
 // this agent: after a reload or a dropped connection the edge holds the
 // caller (with hold audio) until the page asks, within the grace.
-function restartCalls(all) {
+function restartCalls() {
   const mine = carried();
   for (const [id, c] of desk.chats) {
     if (c.status === "ended" || !isCall(c.contact)) continue;
-    const call = sp.calls.get(id);
-    if (!all && !mine.has(id) && !call) continue;
+    if (!mine.has(id) && !sp.calls.has(id)) continue;
     send({ type: "rtc_restart", contact_id: id }).catch(() => {});
   }
 }
 
 // onHello learns the ICE servers and says again that this desk takes
 // voice: the server forgets it when the socket goes.
-export function onHello(f) {
-  sp.iceServers = (f.ice_servers || []).map(iceServer).filter(Boolean);
+export async function onHello(f) {
+  await learnPhone();
+  sp.iceServers = (f.ice_servers || []).filter((x) => x && x.urls);
   sp.want = chosen();
   for (const r of document.querySelectorAll("input[name=device]")) r.checked = r.value === sp.want;
   $("#dev-phone").disabled = hasPhone() === false;
@@ -135,14 +148,6 @@ export function onHello(f) {
     sp.on = false;
     render();
   }
-}
-
-// iceServer turns "turn:user:pass@host:3478" into what RTCPeerConnection
-// takes; the server may also send the object form.
-function iceServer(s) {
-  if (typeof s !== "string") return s && s.urls ? s : null;
-  const m = /^(turns?):([^:@]+):([^@]+)@(.+)$/.exec(s);
-  return m ? { urls: `${m[1]}:${m[4]}`, username: decodeURIComponent(m[2]), credential: decodeURIComponent(m[3]) } : { urls: s };
 }
 
 // ---- the move-to-this-tab prompt --------------------------------------
@@ -229,6 +234,9 @@ async function answer(f) {
   render();
   pc.onconnectionstatechange = () => {
     call.state = pc.connectionState;
+    // A tab whose desk another tab replaced keeps the call until the edge
+    // moves it away; then it lets go.
+    if ((call.state === "failed" || call.state === "closed") && !desk.socket.open && sp.calls.get(call.id) === call) forget(call.id);
     render();
   };
   pc.ontrack = (ev) => {

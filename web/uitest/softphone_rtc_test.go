@@ -270,7 +270,10 @@ func TestSoftphonePageProtocol(t *testing.T) {
 	second.noRawKeys()
 	second.click("#take-yes")
 	second.waitFor("taken", `window.sentFrames.some((f) => f.type === "softphone" && f.on && f.take === true) && window.tellonceSoftphone.state().on`)
-	second.waitFor("restart asked by the new tab", fmt.Sprintf(`window.sentFrames.some((f) => f.type === "rtc_restart" && f.contact_id === %s)`, jsString(contactID)))
+	// The server asks the edge for the new tab's offer on a take.
+	if n := eval[int](second, `window.sentFrames.filter((f) => f.type === "rtc_restart").length`); n != 0 {
+		t.Errorf("the new tab sent %d rtc_restart after taking the call; the server asks the edge itself", n)
+	}
 
 	// The first tab hears that the call moved and lets go of its peer.
 	agent.do("softphone_moved", chromedp.Evaluate[chromedp.Void](`window.inject({type: "softphone_moved"})`))

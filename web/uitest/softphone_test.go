@@ -33,9 +33,10 @@ func softphoneFrames(p *page) []map[string]any {
 
 // An agent without a desk phone takes voice in the browser from the first
 // hello on: the desk says so to the server, shows the switch on
-// "browser", and no panel while no call is on. Switching to the desk phone
-// tells the server, and the choice outlives a reload: that desk then sends
-// no claim at all.
+// "browser" with no desk phone to pick, and no panel while no call is on.
+// An agent with a desk phone (a sip_uri) starts on it and claims nothing;
+// switching to the browser claims the softphone, and the choice outlives
+// a reload; switching back releases it.
 func TestSoftphoneDeviceSwitch(t *testing.T) {
 	b := newBrowser(t)
 	agent := b.page("lee.junho")
@@ -44,24 +45,34 @@ func TestSoftphoneDeviceSwitch(t *testing.T) {
 	agent.navigate("/console")
 	agent.waitFor("desk connected", `document.querySelector("#conn")?.classList.contains("ok")`)
 	agent.waitFor("the softphone claimed after hello", `window.sentFrames.some((f) => f.type === "softphone" && f.on === true && !f.take)`)
-	if st := eval[map[string]any](agent, `window.tellonceSoftphone.state()`); st["want"] != "browser" {
-		t.Errorf("softphone state %v; want the browser for an agent without a desk phone", st)
+	if st := eval[map[string]any](agent, `window.tellonceSoftphone.state()`); st["want"] != "browser" || st["on"] != true {
+		t.Errorf("softphone state %v; want the browser, held, for an agent without a desk phone", st)
 	}
-	if !eval[bool](agent, `document.querySelector("#dev-browser").checked && !document.querySelector("#device").hidden`) {
-		t.Error("the device switch does not show the browser chosen")
+	if !eval[bool](agent, `document.querySelector("#dev-browser").checked && document.querySelector("#dev-phone").disabled && !document.querySelector("#device").hidden`) {
+		t.Error("the device switch does not show the browser chosen and no desk phone to pick")
 	}
 	if !eval[bool](agent, `document.querySelector("#softphone").hidden`) {
 		t.Error("the softphone panel shows with no call")
 	}
 	agent.noRawKeys()
 
-	agent.click(`label[for="dev-phone"]`)
-	agent.waitFor("the softphone released", `window.sentFrames.some((f) => f.type === "softphone" && f.on === false)`)
+	admin := login(t, "admin", adminPassword)
+	if code := admin.call("PATCH", "/v1/users/lee.junho", map[string]any{"sip_uri": "sip:lee.junho@pbx.example"}, nil); code != http.StatusOK {
+		t.Fatalf("give lee.junho a desk phone: status %d", code)
+	}
+	t.Cleanup(func() { admin.call("PATCH", "/v1/users/lee.junho", map[string]any{"sip_uri": ""}, nil) })
 	agent.do("reload", chromedp.Reload())
-	agent.waitFor("desk back", `document.querySelector("#conn")?.classList.contains("ok") && document.querySelector("#dev-phone").checked`)
+	agent.waitFor("desk on the desk phone", `document.querySelector("#conn")?.classList.contains("ok") && document.querySelector("#dev-phone").checked`)
 	if frames := softphoneFrames(agent); len(frames) != 0 {
 		t.Errorf("a desk on the desk phone sent %v after hello; want nothing", frames)
 	}
+
+	agent.click(`label[for="dev-browser"]`)
+	agent.waitFor("the softphone claimed", `window.sentFrames.some((f) => f.type === "softphone" && f.on === true)`)
+	agent.do("reload", chromedp.Reload())
+	agent.waitFor("the browser kept", `document.querySelector("#dev-browser").checked && window.sentFrames.some((f) => f.type === "softphone" && f.on === true)`)
+	agent.click(`label[for="dev-phone"]`)
+	agent.waitFor("the softphone released", `window.sentFrames.some((f) => f.type === "softphone" && f.on === false) && !window.tellonceSoftphone.state().on`)
 
 	// English words for the switch.
 	agent.selectValue("#lang", "en")
