@@ -237,6 +237,8 @@ async function answer(f) {
     // A tab whose desk another tab replaced keeps the call until the edge
     // moves it away; then it lets go.
     if ((call.state === "failed" || call.state === "closed") && !desk.socket.open && sp.calls.get(call.id) === call) forget(call.id);
+    // A peer that failed under a live desk: ask the edge to start again.
+    else if (call.state === "failed" && sp.on && sp.calls.get(call.id) === call) send({ type: "rtc_restart", contact_id: call.id }).catch(() => {});
     render();
   };
   pc.ontrack = (ev) => {
