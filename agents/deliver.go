@@ -70,7 +70,7 @@ func (h *Hub) deliverLocked(e *cases.Event) {
 		// queue_changed event that follows.
 		// A callback nobody answered is requeued too, to be tried again:
 		// the reason says which.
-		delete(h.browser, e.ContactID)
+		h.forgetBrowserLocked(e.ContactID)
 		reason := "requeued"
 		if d := e.Data["disposition"]; d != "" {
 			reason = d
@@ -141,7 +141,7 @@ func (h *Hub) interpreterLocked(e *cases.Event) {
 		if typ == "conference" {
 			f.Phone, f.Browser = h.deviceLocked(legID, interp)
 		} else {
-			delete(h.browser, legID)
+			h.forgetBrowserLocked(legID)
 		}
 		h.toGatewaysLocked(carrier, e.Seq, f)
 	}
@@ -324,7 +324,7 @@ func (h *Hub) transferredLocked(e *cases.Event) {
 			h.enqueueLocked(c, f)
 		}
 	}
-	delete(h.browser, e.ContactID) // the new leg's accept chooses its device
+	h.forgetBrowserLocked(e.ContactID) // the new leg's accept chooses its device
 	if carrier, isCall := h.callAgencyLocked(e.ContactID, nil); isCall {
 		h.toGatewaysLocked(carrier, e.Seq, gatewayTransferredFrame{Type: "transferred", ContactID: e.ContactID, NewContactID: newID})
 		h.calls[newID] = carrier
@@ -341,7 +341,7 @@ func (h *Hub) transferredLocked(e *cases.Event) {
 // hangup as "abandoned", as before calls in progress ended rather than
 // were abandoned: the desk says the caller left.
 func (h *Hub) endedLocked(e *cases.Event) {
-	delete(h.browser, e.ContactID)
+	h.forgetBrowserLocked(e.ContactID)
 	byPhone := e.Data["reason"]
 	if po, ok := h.offers[e.ContactID]; ok {
 		delete(h.offers, e.ContactID)

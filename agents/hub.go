@@ -202,6 +202,7 @@ type Hub struct {
 	// (an interpreter's by their leg) → agent.
 	softphones map[string]*conn
 	browser    map[string]string
+	peerUp     map[string]bool // browser calls whose peer the edge reports connected
 
 	// The position refresher (refreshPlaces, under Run): movedKick wakes
 	// it, rest paces it (a test may replace it and refreshChunk before the
@@ -247,6 +248,7 @@ func NewHub(r *router.Router, d switchboard.Journal, cfg Config) *Hub {
 
 		softphones: map[string]*conn{},
 		browser:    map[string]string{},
+		peerUp:     map[string]bool{},
 
 		movedKick:    make(chan struct{}, 1),
 		rest:         restFor(cfg.PositionInterval),

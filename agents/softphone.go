@@ -3,6 +3,7 @@ package agents
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"tellonce/cases"
@@ -147,11 +148,12 @@ func (h *Hub) softphoneFrame(c *conn, cmd agentCommand, ref json.RawMessage) boo
 }
 
 // softphone turns the socket's softphone on or off. Turning it on while
-// another socket of the agent holds it with a call bridged to it is
-// refused (softphone_busy) unless take: a second tab must not steal a
-// call silently. A holder whose socket is gone for another reason than a
-// newer tab (a reload, a dropped connection) is taken over without asking:
-// the desk then asks the edge for a fresh offer itself (rtc_restart).
+// another tab of the agent holds it — its socket open, or replaced by a
+// newer tab — and a peer connection carries a call to it (the edge's
+// last rtc_state said connected) is refused (softphone_busy) unless take:
+// a second tab must not steal a call silently. Otherwise (a reload, a
+// dropped connection, a peer already gone) it is taken over without
+// asking, and the desk asks the edge for a fresh offer (rtc_restart).
 func (h *Hub) softphone(c *conn, on, take bool) *frameError {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -168,7 +170,8 @@ func (h *Hub) softphone(c *conn, on, take bool) *frameError {
 	}
 	live := !holder.stopped || holder.closeCode == CloseReplaced
 	calls := h.browserCallsLocked(c.username)
-	if live && len(calls) > 0 && !take {
+	carried := slices.ContainsFunc(calls, func(id string) bool { return h.peerUp[id] })
+	if live && carried && !take {
 		return &frameError{Code: CodeSoftphoneBusy,
 			Message: "another tab holds the softphone with a call; send take: true to move the call here"}
 	}
@@ -176,13 +179,19 @@ func (h *Hub) softphone(c *conn, on, take bool) *frameError {
 	if !holder.stopped {
 		h.enqueueLocked(holder, encode(softphoneMovedFrame{Type: "softphone_moved"}))
 	}
-	if live {
-		// The old tab's peer may still carry the call: the edge moves it.
+	if live && carried {
+		// The old tab's peer carries the call: the edge moves it.
 		for _, id := range calls {
 			h.toCarrierLocked(id, gatewayRTCRestartFrame{Type: "rtc_restart", ContactID: id, Agent: c.username})
 		}
 	}
 	return nil
+}
+
+// forgetBrowserLocked forgets a leg's device.
+func (h *Hub) forgetBrowserLocked(contactID string) {
+	delete(h.browser, contactID)
+	delete(h.peerUp, contactID)
 }
 
 // browserCallsLocked lists the agent's calls bridged to a browser.
@@ -205,7 +214,7 @@ func (h *Hub) deviceLocked(contactID, agent string) (phone string, browser bool)
 		h.browser[contactID] = agent
 		return "", true
 	}
-	delete(h.browser, contactID)
+	h.forgetBrowserLocked(contactID)
 	return h.phoneOf(agent), false
 }
 
@@ -297,6 +306,9 @@ func (h *Hub) rtcFromGateway(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 			Message: "the agent's softphone is not connected; wait for rtc_restart"})
 		return
 	default:
+		if h.browser[cmd.ContactID] == cmd.Agent {
+			h.peerUp[cmd.ContactID] = cmd.State == "connected"
+		}
 		if to == nil {
 			to = h.agents[cmd.Agent]
 		}

@@ -157,8 +157,9 @@ func TestSoftphoneFramesAreChecked(t *testing.T) {
 func TestSecondTabDoesNotStealTheCall(t *testing.T) {
 	e := newEnv(t)
 	first, gw, cv, _ := e.browserCall()
+	gw.ok(map[string]any{"type": "rtc_state", "contact_id": cv.ID, "agent": "kim", "state": "connected"})
 	// A second tab replaces the first socket, but the first tab's peer
-	// may still carry the call: turning the softphone on there is refused.
+	// still carries the call: turning the softphone on there is refused.
 	second, _ := e.agent("kim")
 	if ce := first.closed(); ce == nil || ce.Code != CloseReplaced {
 		t.Fatalf("first tab closed with %v; want %d", ce, CloseReplaced)
@@ -178,6 +179,11 @@ func TestSecondTabDoesNotStealTheCall(t *testing.T) {
 	if f := second.expect("rtc_offer"); f.str("session") != "s2" {
 		t.Errorf("second tab got %v", f)
 	}
+	// With the peer gone (the edge says so), a third tab takes it without
+	// asking: there is no audio to steal.
+	gw.ok(map[string]any{"type": "rtc_state", "contact_id": cv.ID, "agent": "kim", "state": "failed"})
+	third, _ := e.agent("kim")
+	third.ok(map[string]any{"type": "softphone", "on": true})
 }
 
 func TestReloadTakesTheSoftphoneBack(t *testing.T) {
