@@ -176,6 +176,8 @@ func TestSoftphoneCallThroughTheEdge(t *testing.T) {
 	callAudio(han, "audio both ways in han's page", 100)
 	han.waitText("connected", "#sp-status", "통화 연결됨")
 	echoed := sippEchoedMore(t, "han's voice at the caller", caller, before, 50)
+	t.Logf("bridged to han: page %s; SIPp echoed %d RTP packets (%d before the accept)",
+		eval[string](han, `window.tellonceSoftphone.stats().then(JSON.stringify)`, chromedp.EvalAwaitPromise), echoed, before)
 	han.shot("softphone-edge-call-ko")
 
 	// Hold: the caller hears hold audio; unhold, and the talk goes on.
