@@ -61,7 +61,7 @@ func New(cfg Config, log *slog.Logger, prompts Prompts) (*Edge, error) {
 		softphones: map[string]*softphone{}}
 	e.api = newAPI(&e.cfg)
 	e.gw = newGateway(e.api, log, e.frame)
-	e.phones = newRegistrar(cfg.Phones)
+	e.phones = newRegistrar(cfg.Phones, time.Now)
 	return e, nil
 }
 
