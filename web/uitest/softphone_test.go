@@ -45,6 +45,7 @@ func TestSoftphoneDeviceSwitch(t *testing.T) {
 	agent.navigate("/console")
 	agent.waitFor("desk connected", `document.querySelector("#conn")?.classList.contains("ok")`)
 	agent.waitFor("the softphone claimed after hello", `window.sentFrames.some((f) => f.type === "softphone" && f.on === true && !f.take)`)
+	agent.waitFor("the server's yes", `window.tellonceSoftphone.state().on`)
 	if st := eval[map[string]any](agent, `window.tellonceSoftphone.state()`); st["want"] != "browser" || st["on"] != true {
 		t.Errorf("softphone state %v; want the browser, held, for an agent without a desk phone", st)
 	}
