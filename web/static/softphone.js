@@ -234,9 +234,10 @@ async function answer(f) {
   render();
   pc.onconnectionstatechange = () => {
     call.state = pc.connectionState;
-    // A tab whose desk another tab replaced keeps the call until the edge
-    // moves it away; then it lets go.
-    if ((call.state === "failed" || call.state === "closed") && !desk.socket.open && sp.calls.get(call.id) === call) forget(call.id);
+    // A tab whose desk another tab replaced (or that stopped for good)
+    // keeps the call until the edge moves it away; then it lets go.
+    const gone = call.state === "failed" || call.state === "closed" || call.state === "disconnected";
+    if (gone && desk.socket.stopped && sp.calls.get(call.id) === call) forget(call.id);
     // A peer that failed under a live desk: ask the edge to start again.
     else if (call.state === "failed" && sp.on && sp.calls.get(call.id) === call) send({ type: "rtc_restart", contact_id: call.id }).catch(() => {});
     render();

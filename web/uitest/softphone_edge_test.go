@@ -147,7 +147,8 @@ func sippEchoedMore(t *testing.T, what string, p *sipptest.Process, from, n int)
 // 1 1 into year-end tax; han.jiwon, with no desk phone, hears it ring in
 // the desk and accepts; audio flows both ways between SIPp and Chromium
 // through the edge (getStats in the page, RTP counts at SIPp); hold and
-// unhold, mute; a reload mid-call and the call goes on; a cold transfer to
+// unhold, mute; a reload mid-call and the call goes on; a second tab asks
+// before it takes the call, then carries it; a cold transfer to
 // choi.yuna of another agency re-bridges the audio to her browser, and her
 // desk shows the case, the menu choices and the note; she ends the call
 // and SIPp hears the edge hang up.
@@ -202,6 +203,18 @@ func TestSoftphoneCallThroughTheEdge(t *testing.T) {
 	han.waitFor("desk back", `document.querySelector("#conn")?.classList.contains("ok") && !!document.querySelector(`+jsString(deskPanel)+`)`)
 	callAudio(han, "audio after the reload", 50)
 	echoed = sippEchoedMore(t, "han's voice after the reload", caller, echoed, 50)
+
+	// A second tab of han's asks before it takes the call, then carries it.
+	first := han
+	han = b.pageIn(first, "han.jiwon-2")
+	han.navigate("/console")
+	han.waitFor("the move prompt", `document.querySelector("#take-dialog").open`)
+	han.shot("softphone-edge-move-prompt-ko")
+	han.click("#take-yes")
+	han.waitFor("the second tab holds the softphone", `window.tellonceSoftphone.state().on`)
+	callAudio(han, "audio in the second tab", 50)
+	echoed = sippEchoedMore(t, "han's voice from the second tab", caller, echoed, 50)
+	first.waitFor("the first tab let go", `!window.tellonceSoftphone.state().call`)
 
 	// A cold transfer to the vaccination line of another agency.
 	choi := b.page("choi.yuna")
