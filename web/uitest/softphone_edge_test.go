@@ -260,3 +260,61 @@ func TestSoftphoneCallThroughTheEdge(t *testing.T) {
 		t.Fatalf("SIPp caller: %v %s; want one successful call the edge hung up", err, res)
 	}
 }
+
+// A warm transfer from one browser agent to another: the first agent stays
+// on the line, with audio, until the second accepts; then the second's
+// browser carries the call and the first lets go.
+func TestSoftphoneWarmTransferThroughTheEdge(t *testing.T) {
+	edgeAddr := startEdge(t)
+	b := newBrowser(t, mediaFlags...)
+	yoon := b.page("yoon.taeyang")
+	yoon.loginAs("yoon.taeyang", demoPassword)
+	yoon.goAvailable()
+	yoon.waitFor("yoon's softphone on", `window.tellonceSoftphone.state().on`)
+	jung := b.page("jung.hyunwoo")
+	jung.loginAs("jung.hyunwoo", demoPassword)
+	jung.goAvailable()
+	jung.waitFor("jung's softphone on", `window.tellonceSoftphone.state().on`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// No keys: the menu's default, general tax questions.
+	caller := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Caller, Remote: edgeAddr, Service: "126",
+		Media: &sipptest.Media{Lead: 500 * time.Millisecond, After: 100 * time.Second}, Echo: true, Hold: 150 * time.Second})
+
+	yoon.waitFor("the call's offer", `!document.querySelector("#offer").hidden`)
+	yoon.click("#offer-accept")
+	yoon.waitFor("call open", `!!document.querySelector(`+jsString(deskPanel)+`)`)
+	callAudio(yoon, "audio both ways in yoon's page", 50)
+
+	yoon.key(kb.Escape)
+	yoon.shortcut("t")
+	yoon.waitFor("transfer dialog", `document.querySelector("#transfer-dialog").open`)
+	yoon.typeInto("#transfer-search", "감염병")
+	yoon.waitFor("1339 found", `!!document.querySelector('#transfer-list input[value="queue:kdca1339.infection"]')`)
+	yoon.click(`#transfer-list input[value="queue:kdca1339.infection"]`)
+	yoon.click(`#transfer-form input[name=mode][value=warm]`)
+	yoon.typeInto("#transfer-note", "해외 입국 후 발열, 신고 절차 문의")
+	yoon.click("#transfer-submit")
+	yoon.waitFor("dialog closed", `!document.querySelector("#transfer-dialog").open`)
+
+	// Until jung accepts, yoon is still on the line.
+	jung.waitFor("offer to jung", `!document.querySelector("#offer").hidden`)
+	jung.waitText("jung's offer shows the note", "#offer-case", "신고 절차 문의")
+	callAudio(yoon, "yoon still talking during the warm transfer", 150)
+	jung.click("#offer-accept")
+	jung.waitFor("jung's call open", `!!document.querySelector(`+jsString(deskPanel)+`)`)
+	callAudio(jung, "audio both ways in jung's page", 100)
+	yoon.waitFor("yoon let go of the call", `!window.tellonceSoftphone.state().call`)
+	_, echoed := caller.RTP()
+	sippEchoedMore(t, "jung's voice at the caller", caller, echoed, 50)
+
+	jung.key(kb.Escape)
+	jung.shortcut("e")
+	jung.waitFor("end dialog", `document.querySelector("#end-dialog").open`)
+	jung.click("#end-submit")
+	res, err := caller.Wait()
+	if err != nil || res.Successful != 1 || res.Count("BYE_Recv") != 1 {
+		t.Fatalf("SIPp caller: %v %s; want one successful call the edge hung up", err, res)
+	}
+}
