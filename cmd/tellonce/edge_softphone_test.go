@@ -28,6 +28,10 @@ type browser struct {
 	ws    *wsClient
 	api   *webrtc.API
 	heard atomic.Int64
+	// first is when the first of the caller's frames was heard (Unix ns).
+	first atomic.Int64
+	// wait bounds the wait for an offer (default waitTime).
+	wait time.Duration
 
 	mu sync.Mutex
 	pc *webrtc.PeerConnection
@@ -64,7 +68,14 @@ func newBrowser(t testing.TB, ws *wsClient) *browser {
 func (b *browser) answer() string {
 	t := b.t
 	t.Helper()
-	offer := b.ws.await(t, "rtc_offer")
+	wait := waitTime
+	if b.wait > 0 {
+		wait = b.wait
+	}
+	offer, err := b.ws.Await("rtc_offer", wait)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pc, err := b.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +97,7 @@ func (b *browser) answer() string {
 				return
 			}
 			if len(p.Payload) > 0 && bytes.Count(p.Payload, []byte{0x22}) == len(p.Payload) {
+				b.first.CompareAndSwap(0, time.Now().UnixNano())
 				b.heard.Add(1)
 			}
 		}
@@ -264,5 +276,46 @@ func TestEdgeBridgesACallToTheBrowserSoftphone(t *testing.T) {
 	growing(t, "kim hearing the caller", &kimTab.heard, 25)
 	growing(t, "the caller hearing kim", &c.heard, 25)
 	kim.ack(t, obj{"type": "end", "contact_id": offerK.str("contact", "contact_id"), "disposition": "resolved"})
+	awaitEnded(t, "the caller's call", c.done)
+}
+
+// TestEdgeBrowserOfferUnansweredIsAMissedOffer: a desk that never answers
+// the edge's offer within the ring timeout is a missed offer.
+func TestEdgeBrowserOfferUnansweredIsAMissedOffer(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s, "--webrtc-ip", "127.0.0.1", "--ring-timeout", "2s")
+	agent, _ := browserAgent(t, s, "han.jiwon")
+	caller := newPhone(t, "caller")
+	d, _ := caller.call(t, e, "126", "+821055501241")
+	walkToYearEnd(t, d)
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	agent.await(t, "rtc_offer") // and never answered
+	if f := agent.await(t, "contact_ended"); f.str("reason") != "missed" {
+		t.Errorf("contact_ended %s; want reason missed", f)
+	}
+}
+
+// TestEdgeBrowserGoneBeyondTheGraceEndsTheCall: a peer that does not come
+// back within --softphone-grace ends the agent's leg (agent_hangup) and
+// the caller is hung up.
+func TestEdgeBrowserGoneBeyondTheGraceEndsTheCall(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s, "--webrtc-ip", "127.0.0.1", "--softphone-grace", "2s")
+	agent, tab := browserAgent(t, s, "han.jiwon")
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501242")
+	walkToYearEnd(t, d)
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	tab.answer()
+	growing(t, "the caller hearing the browser", &c.heard, 10)
+	tab.drop()
+	agent.awaitFunc(t, "the peer reported down", func(f frame) bool {
+		return f.Type == "rtc_state" && f.str("state") != "connected"
+	})
+	if f := agent.await(t, "contact_ended"); f.str("reason") != "completed" {
+		t.Errorf("contact_ended %s; want completed (the agent's leg hung up)", f)
+	}
 	awaitEnded(t, "the caller's call", c.done)
 }
