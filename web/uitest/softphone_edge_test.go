@@ -19,7 +19,8 @@ import (
 	"tellonce/sipptest"
 )
 
-// edgeDialPlan sends 126's callers who key 1 1 to year-end tax questions.
+// edgeDialPlan sends 126's callers who key 1 1, or 1 2, to the softphone
+// tests' own lines.
 const edgeDialPlan = `
 numbers:
   "126": main
@@ -34,7 +35,8 @@ menus:
     greeting: nts126.tax
     default: {queue: nts126.general}
     choices:
-      "1": {queue: nts126.year-end}
+      "1": {queue: nts126.uitest-sp-call}
+      "2": {queue: nts126.uitest-sp-warm}
 `
 
 // startEdge runs "tellonce edge" (the built binary) against the test
@@ -144,19 +146,21 @@ func sippEchoedMore(t *testing.T, what string, p *sipptest.Process, from, n int)
 }
 
 // The softphone's journey of the issue: a SIPp caller dials 126 and keys
-// 1 1 into year-end tax; han.jiwon, with no desk phone, hears it ring in
+// 1 1 into a line of 126; an agent of 126 with no desk phone hears it ring in
 // the desk and accepts; audio flows both ways between SIPp and Chromium
 // through the edge (getStats in the page, RTP counts at SIPp); hold and
 // unhold, mute; a reload mid-call and the call goes on; a second tab asks
 // before it takes the call, then carries it; a cold transfer to
-// choi.yuna of another agency re-bridges the audio to her browser, and her
+// an agent of another agency re-bridges the audio to her browser, and her
 // desk shows the case, the menu choices and the note; she ends the call
 // and SIPp hears the edge hang up.
 func TestSoftphoneCallThroughTheEdge(t *testing.T) {
+	softphoneLine(t, "nts126", "uitest-sp-call", "소프트폰 연말정산 시험", "sp-han")
+	softphoneLine(t, "kdca1339", "uitest-sp-vacc", "소프트폰 접종 시험", "sp-choi")
 	edgeAddr := startEdge(t)
 	b := newBrowser(t, mediaFlags...)
-	han := b.page("han.jiwon")
-	han.loginAs("han.jiwon", demoPassword)
+	han := b.page("sp-han")
+	han.loginAs("sp-han", demoPassword)
 	han.goAvailable()
 	han.waitFor("han's softphone on", `window.tellonceSoftphone.state().on`)
 
@@ -206,7 +210,7 @@ func TestSoftphoneCallThroughTheEdge(t *testing.T) {
 
 	// A second tab of han's asks before it takes the call, then carries it.
 	first := han
-	han = b.pageIn(first, "han.jiwon-2")
+	han = b.pageIn(first, "sp-han-2")
 	han.navigate("/console")
 	han.waitFor("the move prompt", `document.querySelector("#take-dialog").open`)
 	han.shot("softphone-edge-move-prompt-ko")
@@ -217,23 +221,23 @@ func TestSoftphoneCallThroughTheEdge(t *testing.T) {
 	first.waitFor("the first tab let go", `!window.tellonceSoftphone.state().call`)
 
 	// A cold transfer to the vaccination line of another agency.
-	choi := b.page("choi.yuna")
-	choi.loginAs("choi.yuna", demoPassword)
+	choi := b.page("sp-choi")
+	choi.loginAs("sp-choi", demoPassword)
 	choi.goAvailable()
 	choi.waitFor("choi's softphone on", `window.tellonceSoftphone.state().on`)
 	const handover = "의료비 공제 관련 예방접종 확인서 발급 문의입니다."
 	han.key(kb.Escape)
 	han.shortcut("t")
 	han.waitFor("transfer dialog", `document.querySelector("#transfer-dialog").open`)
-	han.typeInto("#transfer-search", "예방접종")
-	han.waitFor("1339 found", `!!document.querySelector('#transfer-list input[value="queue:kdca1339.vaccination"]')`)
-	han.click(`#transfer-list input[value="queue:kdca1339.vaccination"]`)
+	han.typeInto("#transfer-search", "소프트폰 접종")
+	han.waitFor("1339 found", `!!document.querySelector('#transfer-list input[value="queue:kdca1339.uitest-sp-vacc"]')`)
+	han.click(`#transfer-list input[value="queue:kdca1339.uitest-sp-vacc"]`)
 	han.typeInto("#transfer-note", handover)
 	han.click("#transfer-submit")
 	han.waitFor("dialog closed", `!document.querySelector("#transfer-dialog").open`)
 
 	choi.waitFor("offer to choi", `!document.querySelector("#offer").hidden`)
-	for _, want := range []string{handover, "1 › 1", "의료비 누락", "한지원"} {
+	for _, want := range []string{handover, "1 › 1", "의료비 누락", "소프트폰 sp-han"} {
 		choi.waitText("choi's offer shows "+want, "#offer-case", want)
 	}
 	choi.click("#offer-accept")
@@ -265,22 +269,23 @@ func TestSoftphoneCallThroughTheEdge(t *testing.T) {
 // on the line, with audio, until the second accepts; then the second's
 // browser carries the call and the first lets go.
 func TestSoftphoneWarmTransferThroughTheEdge(t *testing.T) {
+	softphoneLine(t, "nts126", "uitest-sp-warm", "소프트폰 웜 전환 시험", "sp-yoon")
+	softphoneLine(t, "kdca1339", "uitest-sp-warm2", "소프트폰 웜 받는 창구", "sp-jung")
 	edgeAddr := startEdge(t)
 	b := newBrowser(t, mediaFlags...)
-	yoon := b.page("yoon.taeyang")
-	yoon.loginAs("yoon.taeyang", demoPassword)
+	yoon := b.page("sp-yoon")
+	yoon.loginAs("sp-yoon", demoPassword)
 	yoon.goAvailable()
 	yoon.waitFor("yoon's softphone on", `window.tellonceSoftphone.state().on`)
-	jung := b.page("jung.hyunwoo")
-	jung.loginAs("jung.hyunwoo", demoPassword)
+	jung := b.page("sp-jung")
+	jung.loginAs("sp-jung", demoPassword)
 	jung.goAvailable()
 	jung.waitFor("jung's softphone on", `window.tellonceSoftphone.state().on`)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	// No keys: the menu's default, general tax questions.
 	caller := sipptest.Start(ctx, t, sipptest.Config{Scenario: sipptest.Caller, Remote: edgeAddr, Service: "126",
-		Media: &sipptest.Media{Lead: 500 * time.Millisecond, After: 100 * time.Second}, Echo: true, Hold: 150 * time.Second})
+		Media: &sipptest.Media{Lead: 500 * time.Millisecond, Digits: "12", After: 100 * time.Second}, Echo: true, Hold: 150 * time.Second})
 
 	yoon.waitFor("the call's offer", `!document.querySelector("#offer").hidden`)
 	yoon.click("#offer-accept")
@@ -290,9 +295,9 @@ func TestSoftphoneWarmTransferThroughTheEdge(t *testing.T) {
 	yoon.key(kb.Escape)
 	yoon.shortcut("t")
 	yoon.waitFor("transfer dialog", `document.querySelector("#transfer-dialog").open`)
-	yoon.typeInto("#transfer-search", "감염병")
-	yoon.waitFor("1339 found", `!!document.querySelector('#transfer-list input[value="queue:kdca1339.infection"]')`)
-	yoon.click(`#transfer-list input[value="queue:kdca1339.infection"]`)
+	yoon.typeInto("#transfer-search", "소프트폰 웜 받는")
+	yoon.waitFor("1339 found", `!!document.querySelector('#transfer-list input[value="queue:kdca1339.uitest-sp-warm2"]')`)
+	yoon.click(`#transfer-list input[value="queue:kdca1339.uitest-sp-warm2"]`)
 	yoon.click(`#transfer-form input[name=mode][value=warm]`)
 	yoon.typeInto("#transfer-note", "해외 입국 후 발열, 신고 절차 문의")
 	yoon.click("#transfer-submit")

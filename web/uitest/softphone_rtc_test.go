@@ -197,14 +197,15 @@ func audioFlows(t *testing.T, agent *page, e *edgePeer, what string, n int) {
 // a fresh offer and the call goes on; a second tab is asked before it
 // takes the call, and the first tab lets go when told the call moved.
 func TestSoftphonePageProtocol(t *testing.T) {
+	line := softphoneLine(t, "gov110", "uitest-sp-rtc", "소프트폰 페이지 시험 창구", "sp-rtc")
 	b := newBrowser(t, mediaFlags...)
-	agent := b.page("lee.junho")
+	agent := b.page("sp-rtc")
 	agent.fakeSoftphoneServer()
-	agent.loginAs("lee.junho", demoPassword)
+	agent.loginAs("sp-rtc", demoPassword)
 	agent.goAvailable()
 	agent.waitFor("softphone claimed", `window.sentFrames.some((f) => f.type === "softphone" && f.on === true)`)
 
-	contactID := placeCall(t, "gov110.general", "전화 민원인")
+	contactID := placeCall(t, line, "전화 민원인")
 	agent.waitFor("the call's offer", `!document.querySelector("#offer").hidden`)
 	agent.click("#offer-accept")
 	agent.waitFor("call open", `!!document.querySelector(`+jsString(deskPanel)+`)`)
@@ -254,7 +255,7 @@ func TestSoftphonePageProtocol(t *testing.T) {
 
 	// A second tab of the same agent finds the call held by the first: it
 	// asks before taking it.
-	second := b.pageIn(agent, "lee.junho-2")
+	second := b.pageIn(agent, "sp-rtc-2")
 	second.fakeSoftphoneServer()
 	second.do("refuse the first claim", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{

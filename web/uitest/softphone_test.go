@@ -38,10 +38,11 @@ func softphoneFrames(p *page) []map[string]any {
 // switching to the browser claims the softphone, and the choice outlives
 // a reload; switching back releases it.
 func TestSoftphoneDeviceSwitch(t *testing.T) {
+	softphoneLine(t, "gov110", "uitest-sp-page", "소프트폰 시험 창구", "sp-dev")
 	b := newBrowser(t)
-	agent := b.page("lee.junho")
+	agent := b.page("sp-dev")
 	agent.recordFrames()
-	agent.loginAs("lee.junho", demoPassword)
+	agent.loginAs("sp-dev", demoPassword)
 	agent.navigate("/console")
 	agent.waitFor("desk connected", `document.querySelector("#conn")?.classList.contains("ok")`)
 	agent.waitFor("the softphone claimed after hello", `window.sentFrames.some((f) => f.type === "softphone" && f.on === true && !f.take)`)
@@ -58,10 +59,10 @@ func TestSoftphoneDeviceSwitch(t *testing.T) {
 	agent.noRawKeys()
 
 	admin := login(t, "admin", adminPassword)
-	if code := admin.call("PATCH", "/v1/users/lee.junho", map[string]any{"sip_uri": "sip:lee.junho@pbx.example"}, nil); code != http.StatusOK {
-		t.Fatalf("give lee.junho a desk phone: status %d", code)
+	if code := admin.call("PATCH", "/v1/users/sp-dev", map[string]any{"sip_uri": "sip:lee.junho@pbx.example"}, nil); code != http.StatusOK {
+		t.Fatalf("give sp-dev a desk phone: status %d", code)
 	}
-	t.Cleanup(func() { admin.call("PATCH", "/v1/users/lee.junho", map[string]any{"sip_uri": ""}, nil) })
+	t.Cleanup(func() { admin.call("PATCH", "/v1/users/sp-dev", map[string]any{"sip_uri": ""}, nil) })
 	agent.do("reload", chromedp.Reload())
 	agent.waitFor("desk on the desk phone", `document.querySelector("#conn")?.classList.contains("ok") && document.querySelector("#dev-phone").checked`)
 	if frames := softphoneFrames(agent); len(frames) != 0 {
@@ -108,11 +109,12 @@ func placeCall(t *testing.T, queue, caller string) string {
 // try again, in the agent's language.
 func TestSoftphoneMicrophoneRefused(t *testing.T) {
 	// A fake microphone exists, but nobody grants the page its use.
+	line := softphoneLine(t, "gov110", "uitest-sp-mic", "소프트폰 마이크 시험 창구", "sp-mic")
 	b := newBrowser(t, chromedp.Flag("use-fake-device-for-media-stream", true))
-	agent := b.page("park.seoyeon")
-	agent.loginAs("park.seoyeon", demoPassword)
+	agent := b.page("sp-mic")
+	agent.loginAs("sp-mic", demoPassword)
 	agent.goAvailable()
-	placeCall(t, "gov110.general", "전화 민원인")
+	placeCall(t, line, "전화 민원인")
 	agent.waitFor("the call's offer", `!document.querySelector("#offer").hidden`)
 	if !eval[bool](agent, `window.tellonceSoftphone.state().ringing`) {
 		t.Error("a voice offer does not ring in a browser desk")
@@ -133,4 +135,27 @@ func TestSoftphoneMicrophoneRefused(t *testing.T) {
 	agent.waitText("the refusal in English", "#sp-mic-error", "blocked the microphone")
 	var raw json.RawMessage = eval[json.RawMessage](agent, `window.tellonceSoftphone.state()`)
 	t.Logf("softphone: %s", raw)
+}
+
+// softphoneLine makes a voice line of agency that only the softphone
+// tests use, staffed by new agents of that agency (no desk phone), so
+// that the other tests' demo agents and queues neither take its calls nor
+// are held by them. It returns the queue's id; the agents log in with
+// demoPassword. A second round on the same server finds them made.
+func softphoneLine(t *testing.T, agency, slug, name string, agents ...string) string {
+	t.Helper()
+	admin := login(t, "admin", adminPassword)
+	queue := map[string]any{"id": slug, "name": name, "channels": []string{"voice", "chat"}, "public": false}
+	if code := admin.call("POST", "/v1/agencies/"+agency+"/queues", queue, nil); code != http.StatusCreated && code != http.StatusConflict {
+		t.Fatalf("create the queue %s.%s: status %d", agency, slug, code)
+	}
+	id := agency + "." + slug
+	for _, u := range agents {
+		user := map[string]any{"username": u, "name": "소프트폰 " + u, "password": demoPassword, "role": "agent", "agency": agency,
+			"skills": map[string]int{"lang:ko": 5}, "queues": []map[string]any{{"queue": id, "level": 5}}}
+		if code := admin.call("POST", "/v1/users", user, nil); code != http.StatusCreated && code != http.StatusConflict {
+			t.Fatalf("create the agent %s: status %d", u, code)
+		}
+	}
+	return id
 }
