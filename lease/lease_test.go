@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"tellonce/clocktest"
 	tsql "tellonce/sql"
@@ -350,4 +352,42 @@ func TestFailedTermPauseDoublesUpToEightLeases(t *testing.T) {
 	if p := e.failedTermPause(8*time.Second, 9*time.Second); p != time.Second {
 		t.Errorf("after a term that lasted longer than the longest pause: %s; want one lease", p)
 	}
+}
+
+// A renewal slower than --lease-renew (a busy database, or a leader busy
+// restoring) still counts while it ends before the step-down deadline:
+// the leader keeps its term.
+func TestSlowRenewalsKeepTheLease(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, elector(t, db, "a"))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	term, _ := a.leading()
+	// Every renewal now takes one and a half renewals.
+	if _, err := db.Exec(`CREATE FUNCTION slow_renewal() RETURNS trigger LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM pg_sleep(0.15); RETURN NEW; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TRIGGER slow_renewal BEFORE UPDATE ON leader_lease FOR EACH ROW EXECUTE FUNCTION slow_renewal()`); err != nil {
+		t.Fatal(err)
+	}
+	ok := a.e.metrics.renewals.WithLabelValues("ok")
+	from := counted(t, ok)
+	// Eight slow renewals span more than the step-down deadline
+	// (ttl-renew) several times over.
+	clocktest.Eventually(t, "eight slow renewals", guard, func() bool { return counted(t, ok) >= from+8 })
+	if got, leading := a.leading(); !leading || got.Epoch != term.Epoch {
+		t.Errorf("a's term after slow renewals: %+v, leading %v; want it to keep epoch %d", got, leading, term.Epoch)
+	}
+	if n := counted(t, a.e.metrics.renewals.WithLabelValues("error")); n > 0 {
+		t.Errorf("%v renewals failed; want none (each is slow, none is too slow)", n)
+	}
+}
+
+func counted(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -167,9 +167,13 @@ type renewal struct {
 }
 
 // renewLoop renews epoch every Renew until ctx ends, reporting each try.
+// A renewal may take until the step-down deadline (TTL-Renew after the
+// last one that held): a busy database or a leader busy restoring
+// renews late, not never.
 func (e *Elector) renewLoop(ctx context.Context, epoch int64, out chan<- renewal) {
 	tick := time.NewTicker(e.cfg.Renew)
 	defer tick.Stop()
+	stepDownAt := time.Now().Add(e.cfg.TTL - e.cfg.Renew)
 	for {
 		select {
 		case <-ctx.Done():
@@ -177,7 +181,10 @@ func (e *Elector) renewLoop(ctx context.Context, epoch int64, out chan<- renewal
 		case <-tick.C:
 		}
 		r := renewal{sent: time.Now()}
-		r.held, r.err = e.renew(ctx, epoch)
+		r.held, r.err = e.renew(ctx, epoch, max(e.cfg.Renew, time.Until(stepDownAt)))
+		if r.held {
+			stepDownAt = r.sent.Add(e.cfg.TTL - e.cfg.Renew)
+		}
 		if err := e.heartbeat(ctx); errors.Is(err, errNodeTaken) {
 			r.taken = err
 		}
@@ -343,8 +350,9 @@ func (e *Elector) warnOnce(msg string) {
 
 // renew extends the lease of epoch; held is false when it is no longer
 // this node's (taken, or expired on the database's clock).
-func (e *Elector) renew(ctx context.Context, epoch int64) (held bool, err error) {
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Renew)
+func (e *Elector) renew(ctx context.Context, epoch int64, timeout time.Duration) (held bool, err error) {
+	// ctx is the term's renewing, which ends only with the term.
+	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
 	res, err := e.db.ExecContext(qctx, `UPDATE leader_lease SET expires_at = clock_timestamp() + $1 * interval '1 millisecond', renewed_at = clock_timestamp()
