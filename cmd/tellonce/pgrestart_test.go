@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,9 @@ import (
 // database is away, and the servers recover by themselves: one leads
 // again and offers flow. The restarts need a cluster of their own (the
 // shared one serves every other package's tests meanwhile): it comes
-// from scripts/with-postgres, kept running for the test.
+// from scripts/with-postgres, kept running for the test. `make test`
+// restarts four times (fast and immediate, under one server and under
+// two); `make drill` sets TELLONCE_PG_RESTARTS=5, twenty restarts.
 func TestPostgresRestartDrill(t *testing.T) {
 	if os.Getenv(sqltest.EnvPostgres) == "" && os.Getenv("CI") == "" {
 		t.Skip("no PostgreSQL: run with scripts/with-postgres")
@@ -100,11 +103,16 @@ func TestPostgresRestartDrill(t *testing.T) {
 		t.Logf("pg_ctl restart -m %s with %d server(s): the database was back after %s; back → first offer %s",
 			mode, len(serving), back.Sub(began).Round(time.Millisecond), recovered.Round(time.Millisecond))
 	}
-	restart("fast", nodes[:1])
-	restart("immediate", nodes[:1])
+	rounds := drillRounds(t, "TELLONCE_PG_RESTARTS")
+	for range rounds {
+		restart("fast", nodes[:1])
+		restart("immediate", nodes[:1])
+	}
 	d.setNodes(&nodes, 1, startBinary(t, bin, pg.dsn, lease...))
-	restart("fast", nodes[:])
-	restart("immediate", nodes[:])
+	for range rounds {
+		restart("fast", nodes[:])
+		restart("immediate", nodes[:])
+	}
 	d.stopAll()
 	sort.Slice(recoveries, func(i, j int) bool { return recoveries[i] < recoveries[j] })
 	t.Logf("PostgreSQL restart drill: %d restarts; database back → first offer median %s, max %s; acknowledged %d contacts, %d accepts, %d timeline entries, legs %s",
@@ -198,4 +206,19 @@ func (c *postgresCluster) restart(t *testing.T, mode string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pg_ctl restart -m %s: %v\n%s", mode, err, out)
 	}
+}
+
+// drillRounds is the positive number in the environment variable name,
+// 1 when it is not set.
+func drillRounds(t *testing.T, name string) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
 }
