@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,7 +28,8 @@ import (
 // A takeover at scale: a PostgreSQL pair with many agents at their desks
 // and a long line waiting, the leader killed with SIGKILL. It measures
 // what an operator would: the new leader's restore, when every desk has
-// its hello again, when the first and the last agent get an offer; and
+// its hello again (reconnecting on the console's schedule: 1 s, 2 s, 4 s,
+// … after the drop), when the first and the last agent get an offer; and
 // checks that every waiting contact is still waiting. `make drill` runs
 // 1,000 agents and 10,000 waiting contacts (TELLONCE_DRILL_SCALE=1000x10000,
 // TELLONCE_SCALE_KILLS=3); `make test` a small form.
@@ -36,19 +38,17 @@ func TestTakeoverAtScale(t *testing.T) {
 		t.Skip("no PostgreSQL: run with scripts/with-postgres")
 	}
 	agents, waiting := scaleOf(t)
-	kills := 1
-	if v := os.Getenv("TELLONCE_SCALE_KILLS"); v != "" {
-		var err error
-		if kills, err = strconv.Atoi(v); err != nil || kills < 1 {
-			t.Fatalf("TELLONCE_SCALE_KILLS=%q: want a positive number", v)
-		}
-	}
+	kills := drillRounds(t, "TELLONCE_SCALE_KILLS")
 	bin := filepath.Join(t.TempDir(), "tellonce")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dsn := sqltest.DSN(t, "postgres")
-	flags := []string{"--lease-renew", "200ms", "--lease-ttl", drillLeaseTTL.String(), "--log-level", "info"}
+	// The default lease (1 s, 5 s): the takeover an operator gets. The
+	// other drills' 200 ms renewals are too tight here: a journal commit
+	// holds the lease row until it commits, and on a loaded machine a
+	// large one outlasts TTL-renew (docs/operations.md).
+	flags := []string{"--log-level", "info"}
 	first := startBinary(t, bin, dsn, flags...)
 	admin := first.server.admin(t)
 	first.server.call(t, "POST", "/v1/agencies", admin, obj{"id": "scale", "name": "Scale"}, http.StatusCreated, nil)
@@ -112,10 +112,13 @@ func TestTakeoverAtScale(t *testing.T) {
 					posted.Add(1)
 					return nil
 				}
-				if try == 5 {
+				// A 429 comes while the leader does not yet count a new
+				// standby as a peer (it looks every --lease-renew) and
+				// takes the relayed requests for one client's.
+				if try == 20 {
 					return fmt.Errorf("POST /v1/contacts #%d: %d %s %v", i, code, body, err)
 				}
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(250 * time.Millisecond)
 			}
 		})
 	}
@@ -131,7 +134,7 @@ func TestTakeoverAtScale(t *testing.T) {
 	g.SetLimit(32)
 	for i := range agents {
 		desks[i] = &scaleDesk{username: names[i], token: tokens[i]}
-		g.Go(func() error { return desks[i].connect(nodes[:], i, waitTime) })
+		g.Go(func() error { return desks[i].connect(nodes[:], i, waitTime, false) })
 	}
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
@@ -153,6 +156,14 @@ func TestTakeoverAtScale(t *testing.T) {
 		if !ok {
 			t.Errorf("kill %d: the new leader logged no restore", k+1)
 		}
+		// The restore's steps, as the new leader logged them.
+		for _, line := range strings.Split(next.server.logs.String(), "\n") {
+			for _, step := range []string{"lease: leading", "router restored", "statistics loaded", "live state restored", "term as leader failed", "stepping down", "renewal failed"} {
+				if at, ok := logTimeAfter(line, step, killed); ok && !at.IsZero() {
+					t.Logf("kill %d: +%s %s", k+1, at.Sub(killed).Round(time.Millisecond), line)
+				}
+			}
+		}
 		var hellos, offers []time.Duration
 		for _, d := range desks {
 			if d.err != nil {
@@ -166,7 +177,7 @@ func TestTakeoverAtScale(t *testing.T) {
 		if err := db.GetContext(ctx, &live, db.Rebind(`SELECT COUNT(*) FROM contacts WHERE queue_id = ? AND status <> 'ended'`), queue); err != nil {
 			t.Fatal(err)
 		}
-		if live != waiting {
+		if live < waiting { // a retried POST may have made one more
 			t.Errorf("kill %d: %d contacts of the line are live in the store; want all %d acknowledged", k+1, live, waiting)
 		}
 		if len(offers) == agents {
@@ -211,13 +222,33 @@ type scaleDesk struct {
 	err          error
 }
 
+// deskRetries are the console's waits before each reconnect
+// (web/static/socket.js), each with ±20 % jitter: a thousand desks do not
+// hammer a server that is restoring.
+var deskRetries = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}
+
 // connect opens the desk through one server or the other until a hello
-// comes, for up to limit.
-func (d *scaleDesk) connect(nodes []*binaryProcess, i int, limit time.Duration) error {
+// comes, for up to limit; after a drop (retry) it first waits as the
+// console does, and between failed tries too.
+func (d *scaleDesk) connect(nodes []*binaryProcess, i int, limit time.Duration, retry bool) error {
 	deadline := time.Now().Add(limit)
-	for try := i; ; try++ {
-		s := nodes[try%len(nodes)].server
-		ws, _, err := dialErr(d.username, s.wsURL("/v1/agent/ws"), bearerHeader(d.token))
+	for try := 0; ; try++ {
+		if retry {
+			base := deskRetries[min(try, len(deskRetries)-1)]
+			time.Sleep(time.Duration(float64(base) * (0.8 + 0.4*rand.Float64())))
+		}
+		retry = true
+		// As a load balancer would, a server that refuses the
+		// connection (dead) passes the try to the next one.
+		var ws *wsClient
+		var err error
+		for k := range nodes {
+			s := nodes[(i+try+k)%len(nodes)].server
+			var resp *http.Response
+			if ws, resp, err = dialErr(d.username, s.wsURL("/v1/agent/ws"), bearerHeader(d.token)); err == nil || resp != nil {
+				break
+			}
+		}
 		if err == nil {
 			var hello frame
 			if hello, err = ws.Await("hello", waitTime); err == nil {
@@ -229,7 +260,6 @@ func (d *scaleDesk) connect(nodes []*binaryProcess, i int, limit time.Duration) 
 		if time.Now().After(deadline) {
 			return fmt.Errorf("no hello within %s: %w", limit, err)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -245,7 +275,7 @@ func (d *scaleDesk) takeover(nodes []*binaryProcess, i int, killed time.Time) {
 		return
 	}
 	d.ws.Close()
-	if d.err = d.connect(nodes, i, 120*time.Second); d.err != nil {
+	if d.err = d.connect(nodes, i, 120*time.Second, true); d.err != nil {
 		return
 	}
 	d.hello = time.Since(killed)
