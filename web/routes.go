@@ -49,6 +49,7 @@ func (s *Server) routes() http.Handler {
 	s.callbackRoutes(h)
 	s.supervisionRoutes(h)
 	s.statsRoutes(h)
+	s.reportRoutes(h)
 
 	h("GET /healthz", s.healthz)
 	h("GET /readyz", s.readyz)

@@ -143,7 +143,9 @@ type Server struct {
 	telemetry
 	now      func() time.Time
 	draining atomic.Bool
-	handler  http.Handler
+	// statusPages is the rendered /status, per language.
+	statusPages statusCache
+	handler     http.Handler
 }
 
 // live is the application layer a request is applied to: the router, the
