@@ -423,11 +423,19 @@ func TestEdgeCallThroughMenuToAgentsPhone(t *testing.T) {
 		}
 		return nil
 	})
-	// The answered leg was recorded, under the case and contact ids.
-	files, _ := filepath.Glob(filepath.Join(recDir, "*", offer.str("contact", "case_id")+"_"+contactID+"_*.wav"))
-	if len(files) != 1 {
-		t.Fatalf("recordings %v; want one for the answered leg", files)
-	}
+	// The answered leg was recorded, under the case and contact ids, and
+	// uploaded to the server, which the edge's spool then no longer holds.
+	var files []string
+	clocktest.EventuallyNil(t, "the recording uploaded", waitTime, func() error {
+		files, _ = filepath.Glob(filepath.Join(s.recordingDir(), "*", offer.str("contact", "case_id")+"_"+contactID+"_*.wav"))
+		if len(files) != 1 {
+			return fmt.Errorf("recordings on the server %v; want one for the answered leg", files)
+		}
+		if left, _ := filepath.Glob(filepath.Join(recDir, "*", "*")); len(left) != 0 {
+			return fmt.Errorf("the edge's spool still holds %v", left)
+		}
+		return nil
+	})
 	if st, err := os.Stat(files[0]); err != nil || st.Size() < 44+4*2000 {
 		t.Errorf("recording %s: %v, %d bytes; want at least a quarter second of stereo audio (25 frames each way were heard)", files[0], err, st.Size())
 	}
