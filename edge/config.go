@@ -56,7 +56,8 @@ type Config struct {
 	Trunk string
 	// TrunkUsername and TrunkPassword answer the trunk's digest challenge.
 	TrunkUsername, TrunkPassword string
-	// Phones are the agents' phones that may REGISTER, by username.
+	// Phones are the agents' phones that may REGISTER: username → HA1
+	// (LoadPhones).
 	Phones map[string]string
 	// Recordings, when set, records every answered leg (caller and agent).
 	Recordings *recordings.Store

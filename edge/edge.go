@@ -54,7 +54,7 @@ func New(cfg Config, log *slog.Logger, prompts Prompts) (*Edge, error) {
 	e := &Edge{cfg: cfg, log: log, prompts: prompts, byID: map[string]*call{}, byCallID: map[string]*call{}, early: map[string]earlyConnect{}}
 	e.api = newAPI(&e.cfg)
 	e.gw = newGateway(e.api, log, e.frame)
-	e.phones = newRegistrar(cfg.Phones)
+	e.phones = newRegistrar(cfg.Phones, time.Now)
 	if cfg.Recordings != nil {
 		e.uploads = newUploader(e.api, cfg.Recordings, log)
 	}

@@ -227,8 +227,9 @@ func TestLoadPhones(t *testing.T) {
 		}
 		return p
 	}
-	got, err := LoadPhones(write("phones:\n  - {username: kim.minji, password: long-enough}\n"))
-	if err != nil || got["kim.minji"] != "long-enough" {
+	ha1 := HA1("lee.sora", "another-secret")
+	got, err := LoadPhones(write("phones:\n  - {username: kim.minji, password: long-enough}\n  - {username: lee.sora, ha1: " + ha1 + "}\n"))
+	if err != nil || got["kim.minji"] != HA1("kim.minji", "long-enough") || got["lee.sora"] != ha1 {
 		t.Fatalf("LoadPhones = %v, %v", got, err)
 	}
 	for src, want := range map[string]string{
@@ -236,6 +237,9 @@ func TestLoadPhones(t *testing.T) {
 		"phones:\n  - {username: kim, password: short}\n":                                                   "phones[0].password",
 		"phones:\n  - {username: kim, password: long-enough}\n  - {username: kim, password: long-enough}\n": "phones[1].username",
 		"phones:\n  - {username: kim, pasword: long-enough}\n":                                              "pasword",
+		"phones:\n  - {username: kim, ha1: 5F4DCC3B5AA765D61D8327DEB882CF99}\n":                             "phones[0].ha1",
+		"phones:\n  - {username: kim, ha1: abc}\n":                                                          "phones[0].ha1",
+		"phones:\n  - {username: kim, password: long-enough, ha1: 5f4dcc3b5aa765d61d8327deb882cf99}\n":      "both given",
 	} {
 		if _, err := LoadPhones(write(src)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v; want %q", src, err, want)

@@ -89,7 +89,7 @@ func startEdge(t testing.TB, s *testServer, flags ...string) *testEdge {
 	if err := os.WriteFile(plan, []byte(edgePlan), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(phones, []byte("phones:\n  - {username: han.jiwon, password: "+phonePassword+"}\n  - {username: yoon.taeyang, password: "+phonePassword+"}\n  - {username: tran.mai, password: "+phonePassword+"}\n"), 0o600); err != nil {
+	if err := os.WriteFile(phones, []byte("phones:\n  - {username: han.jiwon, password: "+phonePassword+"}\n  - {username: yoon.taeyang, password: "+phonePassword+"}\n  - {username: tran.mai, ha1: "+edge.HA1("tran.mai", phonePassword)+"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
