@@ -83,6 +83,19 @@ type testEdge struct {
 // startEdge runs "tellonce edge" in-process against s with extra flags.
 func startEdge(t testing.TB, s *testServer, flags ...string) *testEdge {
 	t.Helper()
+	e := launchEdge(t, s, flags...)
+	clocktest.EventuallyNil(t, "the edge online", waitTime, func() error {
+		if !e.Online() {
+			return fmt.Errorf("the edge's gateway socket is not up")
+		}
+		return nil
+	})
+	return e
+}
+
+// launchEdge is startEdge without waiting for the router.
+func launchEdge(t testing.TB, s *testServer, flags ...string) *testEdge {
+	t.Helper()
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "dialplan.yaml")
 	phones := filepath.Join(dir, "phones.yaml")
@@ -122,12 +135,6 @@ func startEdge(t testing.TB, s *testServer, flags ...string) *testEdge {
 		if t.Failed() {
 			t.Logf("edge log:\n%s", tail(logs.String(), 80))
 		}
-	})
-	clocktest.EventuallyNil(t, "the edge online", waitTime, func() error {
-		if !e.Online() {
-			return fmt.Errorf("the edge's gateway socket is not up")
-		}
-		return nil
 	})
 	return &testEdge{Edge: e, addr: addr, logs: logs}
 }
