@@ -138,6 +138,11 @@ func (s *Server) commitRecording(ctx context.Context, p auth.Principal, caseID, 
 		if err := s.hub.RecordUpload(ctx, s.review, p.Agency, p.Username, contactID, rec); err != nil {
 			return false, err
 		}
+		// Durable before the file is visible (RecordUpload waited on the
+		// hub's journal; this is the same wait, on the server's).
+		if err := s.journal.Wait(ctx, s.router.LastSeq()); err != nil {
+			return false, err
+		}
 	case entry.Actor != "gateway:"+p.Username:
 		return false, cases.ErrNotFound
 	case entry.Data["seconds"] != strconv.Itoa(rec.Seconds):
