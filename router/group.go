@@ -91,10 +91,14 @@ func (r *Router) lead() {
 	r.group.pending = slices.Delete(r.group.pending, 0, n)
 	r.group.mu.Unlock()
 
+	var observed func()
 	defer func() {
 		// Even if the group failed outside any one call (in a commit, say),
 		// answer its callers and pass the lead on, so the router stays usable.
 		p := recover()
+		if observed != nil {
+			observed()
+		}
 		r.handOff(batch, p)
 		if p != nil {
 			panic(p)
@@ -102,6 +106,9 @@ func (r *Router) lead() {
 	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.cfg.Writes != nil {
+		observed = r.cfg.Writes.WriteGroup(n)
+	}
 	r.runBatch(batch)
 }
 

@@ -59,6 +59,20 @@ type Config struct {
 	// CallbackSharePct is the share of a slot's staffed time that booked
 	// callbacks may take (default 25): the rest serves the live line.
 	CallbackSharePct int
+	// Writes, if set, hears of every write group (for metrics).
+	Writes WriteObserver
+}
+
+// WriteObserver hears of the router's write groups. The router reads no
+// clock for it and does no I/O: the observer times a group with its own
+// clock, between WriteGroup and the call of the function it returns.
+type WriteObserver interface {
+	// WriteGroup is called as a leader takes a group of size calls; the
+	// function it returns is called once the group's transaction has
+	// committed (or failed) and its events were handed to the sink, before
+	// the callers are answered. WriteGroup runs under the router's write
+	// lock and done just after it is released: both must be quick.
+	WriteGroup(size int) (done func())
 }
 
 // Default global timings.

@@ -98,6 +98,16 @@
 // the right height. Saved samples are deleted after
 // Config.HistoryRetention, 8 days by default.
 //
+// # Reports
+//
+// BuildReport computes the same figures over any dates, per queue, agency
+// or agent and per 15 minutes, hour or day (ReportQuery), from the case
+// log's rows of those dates (transcripts.ReadRange) rather than from the
+// counters: the definitions above, applied per interval (each happening in
+// the interval it happened in), plus occupancy — time handling contacts
+// over the interval, per agent who handled any. A report of a day agrees
+// with that day's counters (TestReportAgreesWithToday).
+//
 // # The estimate
 //
 // The model is Erlang C's — M/M/n: Poisson arrivals, exponential handle

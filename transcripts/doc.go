@@ -69,6 +69,10 @@
 // free-text value before it writes a row (rows.go, storable), so no RRN
 // ever reaches the disk; see package privacy for the rules.
 //
+// ReadDay and ReadRange read what the statistics rebuild a day from, and
+// what reports over any dates are computed from (package stats): legs,
+// transfers and closings, never a table's rows to anyone else.
+//
 // Search: "증명서" must find "증명서가", and Korean has no spaces between
 // a noun and its particles, so word-based full-text search does not fit;
 // a trigram index does. PostgreSQL: a pg_trgm GIN index on

@@ -2,7 +2,9 @@ package web
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,4 +28,40 @@ func MetricsHandler(reg prometheus.Gatherer, token string) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// WriteGroupMetrics exposes the router's write groups (router.Config's
+// Writes): how many calls each group took and how long it took to commit
+// and hand its events to the journal, timed with now, so the router itself
+// reads no clock for it.
+type WriteGroupMetrics struct {
+	size    prometheus.Histogram
+	seconds prometheus.Histogram
+	now     func() time.Time
+}
+
+// NewWriteGroupMetrics registers the write group metrics in reg.
+func NewWriteGroupMetrics(reg prometheus.Registerer, now func() time.Time) (*WriteGroupMetrics, error) {
+	m := &WriteGroupMetrics{
+		size: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tellonce_router_write_group_size",
+			Help:    "Write calls the router committed in one group (one memdb transaction).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32}}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tellonce_router_write_group_seconds",
+			Help:    "Time a write group held the router's write lock: its calls, matching, the commit and handing the events to the journal.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1}}),
+		now: now,
+	}
+	for _, c := range []prometheus.Collector{m.size, m.seconds} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("write group metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// WriteGroup implements router.WriteObserver.
+func (m *WriteGroupMetrics) WriteGroup(size int) func() {
+	m.size.Observe(float64(size))
+	start := m.now()
+	return func() { m.seconds.Observe(m.now().Sub(start).Seconds()) }
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"tellonce/directory"
 	"tellonce/stats"
@@ -61,7 +62,7 @@ func (s *Server) pages(mux *http.ServeMux) {
 		})
 	}
 	s.handle(mux, "GET /chat", s.chatPage)
-	s.handle(mux, "GET /status", s.statusPage)
+	s.handle(mux, "GET /status", s.cachedStatusPage)
 	s.consoleAPI(mux)
 }
 
@@ -188,22 +189,21 @@ type statusPage struct {
 	Refresh   int
 }
 
-// statusPage is GET /status: every public queue's light, in words too,
-// readable with no JavaScript and refreshing itself every 30 seconds.
-func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
-	text := textFor(langOf(w, r))
-	rows, ok := s.publicStatus(r.Context())
-	agencies, err := allAgencies(r.Context(), s.dir)
+// renderStatus renders GET /status in one language: every public queue's
+// light, in words too, readable with no JavaScript and refreshing itself
+// every statusRefresh.
+func (s *Server) renderStatus(ctx context.Context, lang string) ([]byte, error) {
+	text := textFor(lang)
+	rows, ok := s.publicStatus(ctx)
+	agencies, err := allAgencies(ctx, s.dir)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	if !ok {
 		// No status yet: list the public queues, lights unknown.
-		queues, err := allQueues(r.Context(), s.dir)
+		queues, err := allQueues(ctx, s.dir)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return nil, err
 		}
 		for _, q := range queues {
 			if q.Public {
@@ -211,7 +211,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	page := statusPage{pageText: text, Available: ok, Refresh: 30}
+	page := statusPage{pageText: text, Available: ok, Refresh: int(statusRefresh / time.Second)}
 	for _, a := range agencies {
 		g := statusGroup{Agency: a.Name}
 		for _, row := range rows {
@@ -233,7 +233,11 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 			page.Groups = append(page.Groups, g)
 		}
 	}
-	s.render(w, r, "status.html", page)
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, "status.html", page); err != nil {
+		return nil, fmt.Errorf("render status.html: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 func lightClass(light string) string {

@@ -50,6 +50,7 @@ func (s *Server) routes() http.Handler {
 	s.supervisionRoutes(h)
 	s.recordingRoutes(h)
 	s.statsRoutes(h)
+	s.reportRoutes(h)
 
 	h("GET /healthz", s.healthz)
 	h("GET /readyz", s.readyz)

@@ -11,13 +11,14 @@ import (
 	"time"
 )
 
-// TestStatusUnderLoad serves the status endpoint to an outside load
+// TestStatusUnderLoad serves /v1/status and /status to an outside load
 // generator: with TELLONCE_STATUS_LOAD=<duration> it serves the harness of
 // BenchmarkStatus through Server.Serve (the production http.Server) on
 // TELLONCE_STATUS_LOAD_ADDR (default 127.0.0.1:18080) for that long.
 //
 //	TELLONCE_STATUS_LOAD=40s go test -tags statusload -run TestStatusUnderLoad ./web/ &
-//	wrk -t2 -c64 -d30s http://127.0.0.1:18080/v1/status
+//	wrk -t2 -c200 -d10s http://127.0.0.1:18080/status
+//	wrk -t2 -c200 -d10s http://127.0.0.1:18080/v1/status
 //
 // It is a tool for measuring, not a check, so it builds only with the
 // statusload tag.

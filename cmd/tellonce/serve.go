@@ -200,7 +200,11 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 	began := time.Now()
 	reg := prometheus.NewRegistry()
 	journal := transcripts.NewJournal(d.db, transcripts.Options{Log: d.log, Fence: d.fence})
-	rt, err := restoreRouter(ctx, d.dir, journal, d.review, d.cfg.web.HistoryDays, d.cfg.grace, d.log)
+	writes, err := web.NewWriteGroupMetrics(reg, time.Now)
+	if err != nil {
+		return err
+	}
+	rt, err := restoreRouter(ctx, d.dir, journal, writes, d.review, d.cfg.web.HistoryDays, d.cfg.grace, d.log)
 	if err != nil {
 		return err
 	}
@@ -289,9 +293,9 @@ func ignoreCanceled(err error) error {
 
 // restoreRouter builds the live state: queues and agents from the
 // directory, open cases from the journal, in their original order.
-func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, review *transcripts.Review,
-	historyDays int, grace time.Duration, log *slog.Logger) (*router.Router, error) {
-	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: grace})
+func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, writes router.WriteObserver,
+	review *transcripts.Review, historyDays int, grace time.Duration, log *slog.Logger) (*router.Router, error) {
+	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: grace, Writes: writes})
 	if err != nil {
 		return nil, err
 	}

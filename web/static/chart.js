@@ -20,8 +20,10 @@ function el(tag, attrs) {
 
 // draw renders series [{name, points: [[ms, value]…]}] over [from, to]
 // with the y axis from 0 to yMax (or the data's maximum), and fills the
-// legend list with the last value of each line.
-export function draw(svg, legend, series, { from, to, yMax, unit = "", label }) {
+// legend list with the last value of each line. ticks, when given, are
+// the x axis's labels as [[ms, text]…] (by default every third hour);
+// with total, the legend says each line's sum instead of its last value.
+export function draw(svg, legend, series, { from, to, yMax, unit = "", label, ticks, total = false }) {
   const W = 600, H = 220, L = 40, R = 10, T = 10, B = 24;
   svg.replaceChildren();
   // Counts get whole-number grid lines: the top is a multiple of four.
@@ -35,10 +37,11 @@ export function draw(svg, legend, series, { from, to, yMax, unit = "", label }) 
     tx.textContent = Number.isInteger(v) ? v : v.toFixed(1);
     svg.append(tx);
   }
-  for (let hr = Math.ceil(from / 3600000); hr * 3600000 <= to; hr += 3) {
-    const ms = hr * 3600000;
+  const hours = [];
+  for (let hr = Math.ceil(from / 3600000); hr * 3600000 <= to; hr += 3) hours.push([hr * 3600000, new Date(hr * 3600000).getHours() + ":00"]);
+  for (const [ms, text] of ticks || hours) {
     const tx = el("text", { x: x(ms), y: H - 6, "text-anchor": "middle", "font-size": 11, fill: "#4a5360" });
-    tx.textContent = new Date(ms).getHours() + ":00";
+    tx.textContent = text;
     svg.append(tx);
   }
   const summary = [];
@@ -51,7 +54,7 @@ export function draw(svg, legend, series, { from, to, yMax, unit = "", label }) 
       const [lt, lv] = s.points[s.points.length - 1];
       svg.append(el("circle", { cx: x(lt), cy: y(lv), r: 4, fill: st.color }));
     }
-    const last = s.points.length ? s.points[s.points.length - 1][1] : null;
+    const last = !s.points.length ? null : total ? s.points.reduce((n, p) => n + p[1], 0) : s.points[s.points.length - 1][1];
     const text = `${s.name}: ${last === null ? "—" : Math.round(last) + unit}`;
     summary.push(text);
     const swatch = el("svg", { class: "swatch", viewBox: "0 0 30 6", "aria-hidden": "true" });

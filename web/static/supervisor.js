@@ -1,5 +1,5 @@
-// The supervisor's page (/supervisor): the live wallboard and transcript
-// review, for their agency (admins choose any agency, or all).
+// The supervisor's page (/supervisor): the live wallboard, transcript
+// review and reports, for their agency (admins choose any agency, or all).
 import { t, onLangChange } from "/static/i18n.js";
 import { api } from "/static/api.js";
 import { $, $$, h } from "/static/ui.js";
@@ -7,6 +7,7 @@ import { startShell } from "/static/shell.js";
 import { loadNames } from "/static/names.js";
 import { startBoard, stopBoard, redrawBoard } from "/static/wallboard.js";
 import { fillFilters } from "/static/review.js";
+import { startReports, redrawReports } from "/static/reports.js";
 
 const user = await startShell(["admin", "supervisor"]);
 const isAdmin = user.role === "admin";
@@ -41,19 +42,21 @@ function showSection(name) {
   }
   history.replaceState(null, "", "#" + name);
   if (name === "board") startBoard(agency());
-  else {
-    stopBoard();
-    fillFilters(agency());
-    $("#live-state").hidden = true;
-  }
+  else stopBoard();
+  if (name === "review") fillFilters(agency());
+  if (name === "reports") startReports(agency());
   $("#live-state").hidden = name !== "board";
 }
+
+const sections = ["board", "review", "reports"];
+const sectionOf = (hash) => (sections.includes(hash.slice(1)) ? hash.slice(1) : "board");
 
 for (const tab of $$("[role=tab][data-section]")) {
   tab.addEventListener("click", () => showSection(tab.dataset.section));
   tab.addEventListener("keydown", (ev) => {
     if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
-    const next = tab.dataset.section === "board" ? "review" : "board";
+    const order = sections, i = order.indexOf(tab.dataset.section);
+    const next = order[(i + (ev.key === "ArrowRight" ? 1 : order.length - 1)) % order.length];
     $("#tab-" + next).focus();
     showSection(next);
   });
@@ -67,12 +70,13 @@ $("#agency").addEventListener("change", () => {
 onLangChange(() => {
   redrawBoard();
   fillFilters(agency());
+  redrawReports();
 });
 
 addEventListener("hashchange", () => {
-  const want = location.hash === "#review" ? "review" : "board";
+  const want = sectionOf(location.hash);
   if (want !== section) showSection(want);
 });
 
 await drawPicker();
-showSection(location.hash === "#review" ? "review" : "board");
+showSection(sectionOf(location.hash));
