@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,8 +80,14 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // labelled by the pattern so that metrics stay bounded in cardinality.
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	_, route, _ := strings.Cut(pattern, " ")
+	s.patterns = append(s.patterns, pattern)
 	mux.Handle(pattern, s.instrument(route, h))
 }
+
+// Routes is the route table: every pattern of the API the server serves
+// ("METHOD /path/{param}"), in the order registered. The pages, /metrics
+// and the static files are not in it.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -146,6 +146,7 @@ type Server struct {
 	// statusPages is the rendered /status, per language.
 	statusPages statusCache
 	handler     http.Handler
+	patterns    []string // the route table, written once by routes()
 }
 
 // live is the application layer a request is applied to: the router, the

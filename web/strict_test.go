@@ -1,0 +1,87 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"tellonce/sql/sqltest"
+)
+
+// TestEveryBodyIsReadStrictly posts a body with a duplicate key, one with
+// a key in the wrong case and one with invalid UTF-8 to every route of the
+// table that takes a JSON body, and expects 400 validation naming the
+// field — encoding/json alone would accept all three. A new write route
+// fails here until it is listed: with a body (and so read through
+// readBody) or in noBody.
+func TestEveryBodyIsReadStrictly(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	contact := h.chat(t, "gov110.general", "strict-1")
+	values := map[string]string{
+		"{agency}": "gov110", "{queue}": "gov110.general", "{username}": asAgent,
+	}
+	ids := map[string]string{ // {id} by the collection it is in
+		"/v1/agencies/": "gov110", "/v1/contacts/": contact.ContactID,
+	}
+	noBody := map[string]bool{}
+	bodies := []struct{ name, body, field string }{
+		{"duplicate key", `{"name":"a","name":"b"}`, "name"},
+		{"wrong case", `{"NAME":"a"}`, "NAME"},
+		{"invalid UTF-8", "{\"name\":\"\xff\"}", "name"},
+	}
+	seen := 0
+	for _, pattern := range h.server.Routes() {
+		method, path, _ := strings.Cut(pattern, " ")
+		if method != http.MethodPost && method != http.MethodPatch && method != http.MethodPut || noBody[pattern] {
+			continue
+		}
+		for k, v := range values {
+			path = strings.ReplaceAll(path, k, v)
+		}
+		for prefix, id := range ids {
+			if strings.HasPrefix(path, prefix) {
+				path = strings.Replace(path, "{id}", id, 1)
+			}
+		}
+		if strings.Contains(path, "{") {
+			t.Fatalf("%s: no value for a path parameter in the test", pattern)
+		}
+		seen++
+		for _, b := range bodies {
+			// A wrong-case key is refused only when it folds to a field
+			// of the request: these requests have no "name".
+			body, field := b.body, b.field
+			if strings.HasSuffix(path, "/callback") || path == "/v1/sessions" || path == "/v1/contacts" {
+				body, field = strictBodyFor(path, b.name)
+			}
+			as, opts := asAdmin, []reqOpt(nil)
+			if strings.HasPrefix(path, "/v1/contacts") {
+				as, opts = asAnon, []reqOpt{withHeader("X-Citizen-Token", contact.CitizenToken)}
+			}
+			r := h.do(method, path, as, rawBody(body), opts...)
+			r.wantError(t, http.StatusBadRequest, codeValidation, field)
+		}
+	}
+	if seen < 9 {
+		t.Fatalf("only %d routes with a body in the table; the table is not what the test reads", seen)
+	}
+}
+
+// strictBodyFor is the three bad bodies for the routes whose requests
+// have no "name" field.
+func strictBodyFor(path, kind string) (body, field string) {
+	key := "number"
+	switch path {
+	case "/v1/sessions":
+		key = "username"
+	case "/v1/contacts":
+		key = "queue"
+	}
+	switch kind {
+	case "duplicate key":
+		return `{"` + key + `":"a","` + key + `":"b"}`, key
+	case "wrong case":
+		return `{"` + strings.ToUpper(key) + `":"a"}`, strings.ToUpper(key)
+	}
+	return "{\"" + key + "\":\"\xff\"}", key
+}
