@@ -226,6 +226,7 @@ func NewHub(r *router.Router, d switchboard.Journal, cfg Config) *Hub {
 			ReadBufferSize:   4096,
 			WriteBufferSize:  4096,
 			CheckOrigin:      cfg.CheckOrigin,
+			Error:            upgradeError,
 		},
 		conns:    map[*conn]struct{}{},
 		agents:   map[string]*conn{},
@@ -314,7 +315,7 @@ func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, 
 	closed := h.closed
 	h.mu.Unlock()
 	if closed {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		writeHTTPError(w, http.StatusServiceUnavailable, CodeUnavailable, "shutting down")
 		return nil, false
 	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
@@ -323,6 +324,29 @@ func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, 
 		return nil, false
 	}
 	return ws, true
+}
+
+// upgradeError answers a refused upgrade in the API's JSON error shape
+// rather than gorilla/websocket's plain text: a foreign Origin is
+// forbidden, anything else about the handshake is the client's mistake.
+func upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
+	switch status {
+	case http.StatusForbidden:
+		writeHTTPError(w, status, CodeForbidden, "cross-site WebSocket refused: the Origin is not this server's")
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", http.MethodGet)
+		writeHTTPError(w, status, "method_not_allowed", "a WebSocket handshake is a GET")
+	default:
+		writeHTTPError(w, status, CodeValidation, "not a WebSocket handshake: "+reason.Error())
+	}
+}
+
+// writeHTTPError writes the API's error body, {"error":{"code","message"}}.
+func writeHTTPError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // addLocked registers a connection unless the hub is shutting down, in

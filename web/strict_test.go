@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,4 +85,29 @@ func strictBodyFor(path, kind string) (body, field string) {
 		return `{"` + strings.ToUpper(key) + `":"a"}`, strings.ToUpper(key)
 	}
 	return "{\"" + key + "\":\"\xff\"}", key
+}
+
+// TestWebSocketOriginRefusalIsJSON: a browser page of another origin
+// opening a socket is refused 403 in the contract's error shape, as every
+// other refusal is, and so is a handshake that is not one.
+func TestWebSocketOriginRefusalIsJSON(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	contact := h.chat(t, "gov110.general", "origin-1")
+	upgrade := []reqOpt{
+		withHeader("Connection", "Upgrade"), withHeader("Upgrade", "websocket"),
+		withHeader("Sec-WebSocket-Version", "13"), withHeader("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+	}
+	for _, c := range []struct {
+		path, as string
+		opts     []reqOpt
+	}{
+		{"/v1/agent/ws", asAgent, nil},
+		{"/v1/gateway/ws", asGateway, nil},
+		{"/v1/contacts/" + contact.ContactID + "/ws", asAnon, []reqOpt{withHeader("X-Citizen-Token", contact.CitizenToken)}},
+	} {
+		opts := append(append(slices.Clone(upgrade), c.opts...), withOrigin("https://evil.example"))
+		h.do(http.MethodGet, c.path, c.as, nil, opts...).wantError(t, http.StatusForbidden, codeForbidden, "")
+		// Not a handshake at all: 400 validation, not plain text.
+		h.do(http.MethodGet, c.path, c.as, nil, c.opts...).wantError(t, http.StatusBadRequest, codeValidation, "")
+	}
 }
