@@ -2,9 +2,12 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"tellonce/sql/sqltest"
 )
@@ -110,4 +113,55 @@ func TestWebSocketOriginRefusalIsJSON(t *testing.T) {
 		// Not a handshake at all: 400 validation, not plain text.
 		h.do(http.MethodGet, c.path, c.as, nil, c.opts...).wantError(t, http.StatusBadRequest, codeValidation, "")
 	}
+}
+
+// loopbackProxies trusts the test client's own address as a proxy, so
+// that tests choose the client address with X-Forwarded-For.
+var loopbackProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// TestClientAddrWalksForwardedForFromTheRight: only trusted proxies'
+// entries are believed, from the right, and a client cannot choose its
+// address by writing the header itself.
+func TestClientAddrWalksForwardedForFromTheRight(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ffff::/48")}
+	s := &Server{cfg: Config{TrustedProxies: proxies}}
+	for _, c := range []struct {
+		name, remote string
+		xff          []string
+		want         string
+	}{
+		{"no proxy", "192.0.2.1:5000", nil, "192.0.2.1"},
+		{"an untrusted peer's header is ignored", "192.0.2.1:5000", []string{"198.51.100.9"}, "192.0.2.1"},
+		{"one trusted hop", "10.0.0.1:5000", []string{"198.51.100.9"}, "198.51.100.9"},
+		{"a forged entry left of the client is ignored", "10.0.0.1:5000", []string{"203.0.113.66, 198.51.100.9"}, "198.51.100.9"},
+		{"trusted hops are skipped", "10.0.0.1:5000", []string{"198.51.100.9, 10.1.2.3, 10.9.9.9"}, "198.51.100.9"},
+		{"across several headers", "10.0.0.1:5000", []string{"203.0.113.66, 198.51.100.9", "10.1.2.3"}, "198.51.100.9"},
+		{"all trusted: the leftmost", "10.0.0.1:5000", []string{"10.1.1.1, 10.2.2.2"}, "10.1.1.1"},
+		{"garbage stops at the hop that passed it", "10.0.0.1:5000", []string{"198.51.100.9, junk, 10.2.2.2"}, "10.2.2.2"},
+		{"IPv6 proxy", "[2001:db8:ffff::1]:443", []string{"2001:db8:1::5"}, "2001:db8:1::5"},
+		{"mapped IPv4", "[::ffff:10.0.0.1]:443", []string{"::ffff:198.51.100.9"}, "198.51.100.9"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = c.remote
+		for _, v := range c.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := s.clientAddr(r); got != c.want {
+			t.Errorf("%s: clientAddr = %q; want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestLoginLimitIsPerIPv6Network: addresses of one /64 share a bucket.
+func TestLoginLimitIsPerIPv6Network(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"), func(c *Config) {
+		c.TrustedProxies = loopbackProxies
+		c.LoginBurstAddr = 2
+		c.LoginRefill = time.Hour
+	})
+	from := func(addr string) reqOpt { return withHeader("X-Forwarded-For", addr) }
+	h.login(h.fresh("nobody"), "wrong-password", from("2001:db8:5:6::1")).wantError(t, http.StatusUnauthorized, codeUnauthorized, "")
+	h.login(h.fresh("nobody"), "wrong-password", from("2001:db8:5:6::2")).wantError(t, http.StatusUnauthorized, codeUnauthorized, "")
+	h.login(asAgent, testPassword, from("2001:db8:5:6:abcd::3")).wantError(t, http.StatusTooManyRequests, codeRateLimited, "")
+	h.login(asAgent, testPassword, from("2001:db8:5:7::1")).wantStatus(t, http.StatusCreated)
 }
