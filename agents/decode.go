@@ -26,6 +26,7 @@ const (
 	CodeConflict    = "conflict"
 	CodeUnavailable = "unavailable"
 	CodeTooLarge    = "too_large"
+	CodeRateLimited = "rate_limited"
 )
 
 // Bounds on client frame fields. Text bounds count characters, not bytes,

@@ -15,6 +15,7 @@ import (
 
 	"tellonce/auth"
 	"tellonce/cases"
+	"tellonce/ratelimit"
 	"tellonce/router"
 	"tellonce/switchboard"
 )
@@ -85,6 +86,12 @@ type Config struct {
 	// before the edge finished the file (transcripts.Review); nil answers
 	// such a recording not_found.
 	ClosedCases ClosedCases
+	// ChatBurst is how many say frames a citizen may send on one contact
+	// at once, and ChatRefill how often one more is allowed (defaults 10
+	// and 1s): the agent reading them is one person, and a script on the
+	// public chat page must not bury them.
+	ChatBurst  int
+	ChatRefill time.Duration
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }
@@ -130,6 +137,12 @@ func (c Config) withDefaults() Config {
 	if c.PositionInterval <= 0 {
 		c.PositionInterval = 250 * time.Millisecond
 	}
+	if c.ChatBurst <= 0 {
+		c.ChatBurst = 10
+	}
+	if c.ChatRefill <= 0 {
+		c.ChatRefill = time.Second
+	}
 	if c.SessionCheck <= 0 {
 		c.SessionCheck = 2 * time.Second
 	}
@@ -168,6 +181,8 @@ type Hub struct {
 	cfg      Config
 	log      *slog.Logger
 	upgrader websocket.Upgrader
+	// chatLimit bounds citizens' say frames, per contact.
+	chatLimit *ratelimit.Limiter
 
 	// ctx bounds Durable waits; Shutdown cancels it so that no reader is
 	// left waiting for a journal that is stopping.
@@ -221,6 +236,7 @@ func NewHub(r *router.Router, d switchboard.Journal, cfg Config) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
 		r: r, d: d, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel,
+		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, cfg.Now),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.WriteTimeout,
 			ReadBufferSize:   4096,
