@@ -3,8 +3,10 @@ package simulation
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,36 +38,56 @@ type stream struct {
 	q      Queue
 	agency int
 	queue  string // the router queue they call
-	// Three random streams per queue, drawn in arrival order, so every
-	// world of one replication sees the same callers.
-	arrivals, handles, patience *rand.Rand
-	wrapup                      time.Duration // counted into busy time
-	foldWrapup                  bool          // pooled: wrap-up rides on the handle time
+	// Random streams per queue, drawn in arrival order, so every world of
+	// one replication sees the same callers: arrivals, handle times,
+	// patience, and the rest of a caller's traits (needs, transfer,
+	// callback), a fixed number of draws per caller.
+	arrivals, handles, patience, traits *rand.Rand
+	wrapup                              time.Duration // counted into busy time
+	foldWrapup                          bool          // pooled: wrap-up rides on the handle time
+	// to is the stream index of the queue a transfer goes on to, or -1.
+	to int
 }
 
 type dayCall struct {
 	contact  string
+	caseID   string
 	agent    string
 	stream   int
 	arrived  time.Duration
 	handle   time.Duration
 	patience time.Duration
-	left     time.Duration // answered or hung up
+	left     time.Duration // answered, hung up, or (callbacks) asked to be called back
+	reached  time.Duration // an agent took the call (callbacks: called back)
 	state    callState
+	callback bool
+	needs    map[string]int // skills this caller needs
+	// A first leg that goes on to another queue: the second leg's handle
+	// time and patience, drawn at arrival; next is its index once made.
+	transfer           bool
+	handle2, patience2 time.Duration
+	next, first        int // -1 when none; first is the citizen's first leg
 }
 
 // day is one replication of one world in progress.
 type day struct {
 	s Scenario
+	w World
 	virtualTime
 	streams []stream
+	crews   []crew
+	habits  []*rand.Rand // per crew: accept, decline or miss
 	calls   []dayCall
 	byID    map[string]int
-	agency  map[string]int // agent → agency index
-	staff   []int          // agents per agency
+	crewOf  map[string]int // agent → crew
+	members [][]string     // crew → its agents, in order
+	on      []int          // crew → agents on shift now
 	from    time.Duration
 	to      time.Duration
 	busy    []time.Duration // per agency, inside the window
+	staffed []float64       // per agency, agent-seconds on shift inside the window
+	// Offers declined and let time out, all day.
+	declined, missed int
 }
 
 // dayTally is what one replication measured, per scenario queue and per
@@ -73,16 +95,21 @@ type day struct {
 type dayTally struct {
 	queues   []tally
 	busy     []float64 // agent-seconds per agency in the window
-	staff    []int
+	staffed  []float64 // agent-seconds on shift per agency in the window
 	windowS  float64
 	hourly   [][]tally // [agency][hour]
 	agencyOf []int     // queue → agency
 }
 
-// tally counts calls that arrived in the window.
+// tally counts calls that arrived in the window: legs where they waited,
+// citizens where they first called.
 type tally struct {
 	Offered, Answered, Abandoned, Within, ByOther int
 	WaitS, AnsweredWaitS                          float64
+	Callbacks                                     int
+	CallbackWaitS                                 float64 // asked to reached, answered callbacks
+	Citizens, Transferred                         int
+	CitizenWaitS                                  float64 // over every leg
 }
 
 func (t *tally) add(o tally) {
@@ -93,7 +120,16 @@ func (t *tally) add(o tally) {
 	t.ByOther += o.ByOther
 	t.WaitS += o.WaitS
 	t.AnsweredWaitS += o.AnsweredWaitS
+	t.Callbacks += o.Callbacks
+	t.CallbackWaitS += o.CallbackWaitS
+	t.Citizens += o.Citizens
+	t.Transferred += o.Transferred
+	t.CitizenWaitS += o.CitizenWaitS
 }
+
+// callbackNumber is every simulated caller's number: the router only
+// checks its form.
+const callbackNumber = "01000000000"
 
 func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, error) {
 	epoch := time.Unix(epochUnix, 0).UTC()
@@ -106,36 +142,45 @@ func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, er
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	d := &day{s: s, virtualTime: virtualTime{clock: clock, epoch: epoch, r: r}, byID: map[string]int{}, agency: map[string]int{},
-		staff: make([]int, len(s.Agencies)), busy: make([]time.Duration, len(s.Agencies)),
-		from: hours(s.WarmupH)}
+	d := &day{s: s, w: w, virtualTime: virtualTime{clock: clock, epoch: epoch, r: r}, byID: map[string]int{},
+		crewOf: map[string]int{}, busy: make([]time.Duration, len(s.Agencies)),
+		staffed: make([]float64, len(s.Agencies)), from: hours(s.WarmupH)}
 	d.to = d.from + hours(s.HoursMeasured)
 	seed := s.Seed + uint64(rep)
 	var all []string
-	for _, q := range s.queues() {
+	index := map[string]int{}
+	for i, q := range s.queues() {
 		all = append(all, q.ID)
+		index[q.ID] = i
 	}
+	voice := []cases.Channel{cases.ChannelVoice, cases.ChannelCallback}
 	if w == WorldPooled {
 		if _, err := r.UpsertQueue(cases.QueueConfig{ID: poolQueue, Agency: "pool", Name: "Pooled",
-			Channels: []cases.Channel{cases.ChannelVoice}, Wrapup: -1}); err != nil {
+			Channels: voice, Wrapup: -1}); err != nil {
 			return nil, fmt.Errorf("queue %s: %w", poolQueue, err)
 		}
 	}
 	for ai, a := range s.Agencies {
 		for _, q := range a.Queues {
 			i := len(d.streams)
-			st := stream{q: q, agency: ai, queue: q.ID, wrapup: secs(q.WrapupS),
+			st := stream{q: q, agency: ai, queue: q.ID, wrapup: secs(q.WrapupS), to: -1,
 				arrivals: rand.New(rand.NewPCG(seed, uint64(3*i+1))),
 				handles:  rand.New(rand.NewPCG(seed, uint64(3*i+2))),
-				patience: rand.New(rand.NewPCG(seed, uint64(3*i+3)))}
-			home := q.ID
+				patience: rand.New(rand.NewPCG(seed, uint64(3*i+3))),
+				traits:   rand.New(rand.NewPCG(seed, 1<<32+uint64(i)))}
+			if q.Transfer != nil {
+				st.to = index[q.Transfer.To]
+			}
 			if w == WorldPooled {
-				st.queue, st.foldWrapup, home = poolQueue, true, poolQueue
+				st.queue, st.foldWrapup = poolQueue, true
 			} else {
 				qc := cases.QueueConfig{ID: q.ID, Agency: a.ID, Name: q.ID,
-					Channels: []cases.Channel{cases.ChannelVoice}, Wrapup: routerWrapup(q.WrapupS),
+					Channels: voice, Wrapup: routerWrapup(q.WrapupS),
 					SLA:            cases.SLA{AnswerWithin: secs(q.SLAS)},
 					OverflowPolicy: cases.OverflowPolicy(q.OverflowPolicy)}
+				if q.Callback != nil {
+					qc.CallbackAfter = secs(q.Callback.AfterS)
+				}
 				if policy != "" {
 					qc.OverflowPolicy = policy
 				}
@@ -157,22 +202,51 @@ func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, er
 				}
 			}
 			d.streams = append(d.streams, st)
-			d.staff[ai] += q.Agents
-			for n := range q.Agents {
-				name := q.ID + ".agent" + strconv.Itoa(n+1)
-				d.agency[name] = ai
-				if _, err := r.UpsertAgent(cases.AgentProfile{Username: name, Name: name, Agency: a.ID,
-					Queues: map[string]int{home: 1}}); err != nil {
-					return nil, fmt.Errorf("agent %s: %w", name, err)
-				}
-				if _, _, err := r.Connect(name); err != nil {
-					return nil, fmt.Errorf("connect %s: %w", name, err)
-				}
-				if _, err := r.SetState(name, cases.StateAvailable, ""); err != nil {
-					return nil, fmt.Errorf("%s available: %w", name, err)
+		}
+	}
+	d.crews = s.crews()
+	d.members = make([][]string, len(d.crews))
+	d.on = make([]int, len(d.crews))
+	for ci, c := range d.crews {
+		d.habits = append(d.habits, rand.New(rand.NewPCG(seed, 1<<33+uint64(ci))))
+		queues := c.queues
+		if w == WorldSilos {
+			// Separate centres: a team answers only its own agency's lines.
+			queues = map[string]int{}
+			for q, l := range c.queues {
+				if d.streams[index[q]].agency == c.agency {
+					queues[q] = l
 				}
 			}
 		}
+		if w == WorldPooled {
+			queues = map[string]int{poolQueue: slices.Max(slices.Collect(maps.Values(c.queues)))}
+		}
+		for n := range c.most() {
+			name := c.id + ".agent" + strconv.Itoa(n+1)
+			d.crewOf[name] = ci
+			d.members[ci] = append(d.members[ci], name)
+			if _, err := r.UpsertAgent(cases.AgentProfile{Username: name, Name: name, Agency: s.Agencies[c.agency].ID,
+				Queues: queues, Skills: c.skills}); err != nil {
+				return nil, fmt.Errorf("agent %s: %w", name, err)
+			}
+			if _, _, err := r.Connect(name); err != nil {
+				return nil, fmt.Errorf("connect %s: %w", name, err)
+			}
+			if _, err := r.SetState(name, cases.StateBreak, "off_shift"); err != nil {
+				return nil, fmt.Errorf("%s off shift: %w", name, err)
+			}
+		}
+		// Agent-seconds on shift inside the window, hour by hour.
+		for h := 0; time.Duration(h)*time.Hour < d.to; h++ {
+			d.staffed[c.agency] += float64(c.on(h)) * overlap(time.Duration(h)*time.Hour, time.Duration(h+1)*time.Hour, d.from, d.to).Seconds()
+		}
+	}
+	if err := d.shift(0); err != nil {
+		return nil, err
+	}
+	for h := 1; time.Duration(h)*time.Hour < d.to; h++ {
+		d.push(time.Duration(h)*time.Hour, evShift, h)
 	}
 	for i := range d.streams {
 		if t, ok := d.nextArrival(i, 0); ok {
@@ -180,6 +254,36 @@ func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, er
 		}
 	}
 	return d, nil
+}
+
+// shift brings each crew to its staffing of hour h: agents who leave go on
+// a break, finishing any call they are on; agents who come are available.
+// The same agents (the first of each crew) are on shift in every world.
+func (d *day) shift(h int) error {
+	for ci, c := range d.crews {
+		want := c.on(h)
+		for d.on[ci] < want {
+			name := d.members[ci][d.on[ci]]
+			d.on[ci]++
+			if err := d.take(d.r.SetState(name, cases.StateAvailable, "")); err != nil {
+				return fmt.Errorf("%s on shift: %w", name, err)
+			}
+		}
+		for d.on[ci] > want {
+			d.on[ci]--
+			name := d.members[ci][d.on[ci]]
+			if err := d.take(d.r.SetState(name, cases.StateBreak, "off_shift")); err != nil {
+				return fmt.Errorf("%s off shift: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// onShift says whether an agent is among their crew's agents on shift.
+func (d *day) onShift(agent string) bool {
+	ci := d.crewOf[agent]
+	return slices.Index(d.members[ci], agent) < d.on[ci]
 }
 
 func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }
@@ -230,14 +334,24 @@ func drawHandle(r *rand.Rand, d Dist) time.Duration {
 }
 
 // run plays the day to its end: arrivals stop at the end of the window and
-// every caller already there is answered or hangs up.
+// every caller already there is answered or hangs up. A caller still
+// waiting when nothing else can happen (no agent on shift is left to
+// answer them) is counted as hanging up then.
 func (d *day) run(ctx context.Context) error {
-	return d.play(ctx, d.take, d.handle, func() error {
+	err := d.play(ctx, d.take, d.handle, func() error {
 		if len(d.byID) > MaxWaiting {
 			return errOverloaded
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, k := range d.byID {
+		c := &d.calls[k]
+		c.state, c.left = abandoned, d.now
+	}
+	return nil
 }
 
 func (d *day) handle(ev event) error {
@@ -247,15 +361,20 @@ func (d *day) handle(ev event) error {
 			d.push(t, evArrive, ev.call)
 		}
 		return d.arrive(ev.call)
+	case evShift:
+		return d.shift(ev.call)
 	case evEnd:
 		c := &d.calls[ev.call]
 		c.state = done
+		if c.transfer && c.next < 0 {
+			return d.transfer(ev.call)
+		}
 		if err := d.take(d.r.End(c.agent, c.contact, "completed", "")); err != nil {
 			return fmt.Errorf("end %s: %w", c.contact, err)
 		}
 	case evAbandon:
 		c := &d.calls[ev.call]
-		if c.state != waiting {
+		if c.state != waiting || c.callback {
 			return nil
 		}
 		c.state, c.left = abandoned, d.now
@@ -269,23 +388,62 @@ func (d *day) handle(ev event) error {
 
 func (d *day) arrive(i int) error {
 	st := &d.streams[i]
-	c := dayCall{stream: i, arrived: d.now, handle: drawHandle(st.handles, st.q.Handle)}
+	c := dayCall{stream: i, arrived: d.now, handle: drawHandle(st.handles, st.q.Handle), next: -1, first: len(d.calls)}
 	if st.foldWrapup {
 		c.handle += st.wrapup
 	}
 	// Drawn for every caller so the streams line up whatever the patience.
-	p := st.patience.ExpFloat64()
-	if st.q.PatienceS > 0 {
-		c.patience = max(time.Duration(p*st.q.PatienceS*float64(time.Second)), 1)
+	c.patience = patienceOf(st.patience.ExpFloat64(), st.q.PatienceS)
+	// The rest of the caller, a fixed number of draws whatever they say.
+	var skills map[string]int
+	for _, n := range st.q.Needs {
+		if st.traits.Float64()*100 < n.SharePct {
+			if skills == nil {
+				skills = map[string]int{}
+			}
+			skills[n.Skill] = max(skills[n.Skill], n.Level)
+		}
 	}
+	transferDraw, callbackDraw := st.traits.Float64(), st.traits.Float64()
+	if st.to >= 0 {
+		to := &d.streams[st.to]
+		c.transfer = transferDraw*100 < st.q.Transfer.SharePct
+		c.handle2 = drawHandle(st.traits, to.q.Handle)
+		if to.foldWrapup {
+			c.handle2 += to.wrapup
+		}
+		c.patience2 = patienceOf(st.traits.ExpFloat64(), to.q.PatienceS)
+	}
+	c.needs = skills
 	k := len(d.calls)
 	d.calls = append(d.calls, c)
-	view, evs, err := d.r.Enqueue(router.EnqueueRequest{Channel: cases.ChannelVoice, Queue: st.queue,
-		Caller: cases.Caller{ID: "caller" + strconv.Itoa(k+1)}})
-	if err != nil {
-		return fmt.Errorf("enqueue caller %d in %s: %w", k+1, st.queue, err)
+	if err := d.enqueue(k, skills); err != nil {
+		return err
 	}
-	d.calls[k].contact = view.ID
+	if cb := st.q.Callback; cb != nil && d.calls[k].state == waiting && callbackDraw*100 < cb.AcceptPct {
+		return d.offerCallback(k, cb)
+	}
+	return nil
+}
+
+// patienceOf scales an exponential draw to a mean patience; 0: none.
+func patienceOf(draw, meanS float64) time.Duration {
+	if meanS <= 0 {
+		return 0
+	}
+	return max(time.Duration(draw*meanS*float64(time.Second)), 1)
+}
+
+// enqueue puts call k in its stream's line.
+func (d *day) enqueue(k int, skills map[string]int) error {
+	c := &d.calls[k]
+	st := d.streams[c.stream]
+	view, evs, err := d.r.Enqueue(router.EnqueueRequest{Channel: cases.ChannelVoice, Queue: st.queue,
+		Caller: cases.Caller{ID: "caller" + strconv.Itoa(c.first+1)}, Skills: skills})
+	if err != nil {
+		return fmt.Errorf("enqueue caller %d in %s: %w", c.first+1, st.queue, err)
+	}
+	c.contact, c.caseID = view.ID, view.CaseID
 	d.byID[view.ID] = k
 	if c.patience > 0 {
 		d.push(d.now+c.patience, evAbandon, k)
@@ -293,40 +451,134 @@ func (d *day) arrive(i int) error {
 	return d.take(evs, nil)
 }
 
-// take accepts every offer at once.
+// offerCallback asks a caller who was not answered at once whether they
+// want a callback, when the estimated wait passes the queue's threshold.
+// The estimate is the position-conditional wait of Erlang C: position ×
+// mean handle time ÷ agents on shift who answer the line.
+func (d *day) offerCallback(k int, cb *Callback) error {
+	c := &d.calls[k]
+	st := d.streams[c.stream]
+	pos, err := d.r.Position(c.contact)
+	if err != nil {
+		return fmt.Errorf("position of %s: %w", c.contact, err)
+	}
+	agents := 0
+	for ci, cr := range d.crews {
+		if _, ok := cr.queues[st.q.ID]; ok || d.w == WorldPooled {
+			agents += d.on[ci]
+		}
+	}
+	mean := st.q.Handle.MeanS + st.wrapup.Seconds()
+	if agents > 0 && float64(pos)*mean/float64(agents) <= cb.AfterS {
+		return nil
+	}
+	c.callback, c.left = true, d.now
+	_, evs, err := d.r.RequestCallback(c.contact, router.CallbackRequest{Number: callbackNumber})
+	if err != nil {
+		return fmt.Errorf("callback for %s: %w", c.contact, err)
+	}
+	return d.take(evs, nil)
+}
+
+// transfer sends call k, whose first leg just ended, on to its stream's
+// transfer queue: on one router as a cold transfer of the case, between
+// separate centres as a new call that starts from the back of the line
+// and takes retell_s longer.
+func (d *day) transfer(k int) error {
+	c := d.calls[k]
+	st := d.streams[c.stream]
+	next := dayCall{stream: st.to, arrived: d.now, handle: c.handle2, patience: c.patience2, next: -1, first: k}
+	n := len(d.calls)
+	d.calls[k].next = n
+	d.calls = append(d.calls, next)
+	if d.w == WorldSilos {
+		d.calls[n].handle += secs(st.q.Transfer.RetellS)
+		if err := d.take(d.r.End(c.agent, c.contact, "completed", "")); err != nil {
+			return fmt.Errorf("end %s: %w", c.contact, err)
+		}
+		return d.enqueue(n, nil)
+	}
+	view, evs, err := d.r.Transfer(c.agent, c.contact, router.Target{Queue: d.streams[st.to].queue}, router.TransferCold, "")
+	if err != nil {
+		return fmt.Errorf("transfer %s: %w", c.contact, err)
+	}
+	d.calls[n].contact, d.calls[n].caseID = view.ID, view.CaseID
+	d.byID[view.ID] = n
+	if next.patience > 0 {
+		d.push(d.now+next.patience, evAbandon, n)
+	}
+	return d.take(evs, nil)
+}
+
+// take applies what a change returned: each offer is accepted, declined
+// or let time out as the agent's crew does; an agent whose offer timed out
+// is made available again (if still on shift).
 func (d *day) take(evs []cases.Event, err error) error {
 	if err != nil {
 		return err
 	}
 	for _, e := range evs {
-		if e.Type != cases.EventOffered {
+		switch e.Type {
+		case cases.EventOfferTimeout:
+			if d.onShift(e.Agent) {
+				if err := d.take(d.r.SetState(e.Agent, cases.StateAvailable, "")); err != nil {
+					return fmt.Errorf("%s back after a missed offer: %w", e.Agent, err)
+				}
+			}
+			continue
+		case cases.EventOffered:
+		default:
 			continue
 		}
 		k, ok := d.byID[e.ContactID]
 		if !ok {
 			return fmt.Errorf("offer of unknown contact %s", e.ContactID)
 		}
+		cr := d.crews[d.crewOf[e.Agent]]
+		if cr.decline > 0 || cr.miss > 0 {
+			x := d.habits[d.crewOf[e.Agent]].Float64()
+			switch {
+			case x < cr.decline:
+				d.declined++
+				if err := d.take(d.r.Decline(e.Agent, e.OfferID, "simulated")); err != nil {
+					return fmt.Errorf("decline %s: %w", e.OfferID, err)
+				}
+				continue
+			case x < cr.decline+cr.miss:
+				d.missed++
+				continue // the router's offer timer ends it
+			}
+		}
 		delete(d.byID, e.ContactID)
 		c := &d.calls[k]
-		c.agent, c.left, c.state = e.Agent, d.now, talking
+		c.agent, c.reached, c.state = e.Agent, d.now, talking
+		if !c.callback {
+			c.left = d.now
+		}
 		st := d.streams[c.stream]
 		work := c.handle
 		if !st.foldWrapup {
 			work += st.wrapup
 		}
-		d.busy[d.agency[e.Agent]] += overlap(d.now, d.now+work, d.from, d.to)
+		d.busy[d.crews[d.crewOf[e.Agent]].agency] += overlap(d.now, d.now+work, d.from, d.to)
 		d.push(d.now+c.handle, evEnd, k)
 		if err := d.take(d.r.Accept(e.Agent, e.OfferID)); err != nil {
 			return fmt.Errorf("accept %s: %w", e.OfferID, err)
+		}
+		if c.callback {
+			if err := d.take(d.r.CallbackResult(e.Agent, c.contact, router.CallbackAnswered)); err != nil {
+				return fmt.Errorf("callback %s: %w", c.contact, err)
+			}
 		}
 	}
 	return nil
 }
 
-// tally sums the day up.
+// tally sums the day up: each leg in the queue it waited in, each citizen
+// (their legs together) in the queue they first called.
 func (d *day) tally() dayTally {
 	hoursN := int(math.Ceil(d.s.HoursMeasured))
-	t := dayTally{queues: make([]tally, len(d.streams)), staff: d.staff,
+	t := dayTally{queues: make([]tally, len(d.streams)), staffed: d.staffed,
 		windowS: (d.to - d.from).Seconds(), hourly: make([][]tally, len(d.s.Agencies))}
 	for i := range t.hourly {
 		t.hourly[i] = make([]tally, hoursN)
@@ -337,8 +589,9 @@ func (d *day) tally() dayTally {
 	for _, b := range d.busy {
 		t.busy = append(t.busy, b.Seconds())
 	}
-	for _, c := range d.calls {
-		if c.arrived < d.from || c.arrived >= d.to {
+	for k, c := range d.calls {
+		first := d.calls[c.first]
+		if first.arrived < d.from || first.arrived >= d.to {
 			continue
 		}
 		st := d.streams[c.stream]
@@ -350,15 +603,29 @@ func (d *day) tally() dayTally {
 			one.Abandoned = 1
 		} else {
 			one.Answered, one.AnsweredWaitS = 1, wait
-			if wait <= st.q.SLAS {
+			if (c.reached - c.arrived).Seconds() <= st.q.SLAS {
 				one.Within = 1
 			}
-			if d.agency[c.agent] != st.agency {
+			if d.crews[d.crewOf[c.agent]].agency != st.agency {
 				one.ByOther = 1
 			}
+			if c.callback {
+				one.Callbacks, one.CallbackWaitS = 1, (c.reached - c.arrived).Seconds()
+			}
+		}
+		if c.first == k {
+			one.Citizens, one.CitizenWaitS = 1, wait
+			if c.next >= 0 {
+				one.Transferred = 1
+				one.CitizenWaitS += (d.calls[c.next].left - d.calls[c.next].arrived).Seconds()
+			}
+			// The citizen's figures belong to the queue they called.
+			citizen := tally{Citizens: one.Citizens, Transferred: one.Transferred, CitizenWaitS: one.CitizenWaitS}
+			one.Citizens, one.Transferred, one.CitizenWaitS = 0, 0, 0
+			t.queues[c.stream].add(citizen)
 		}
 		t.queues[c.stream].add(one)
-		t.hourly[st.agency][int((c.arrived-d.from)/time.Hour)].add(one)
+		t.hourly[st.agency][min(int((c.arrived-d.from)/time.Hour), hoursN-1)].add(one)
 	}
 	return t
 }

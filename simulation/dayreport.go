@@ -63,6 +63,12 @@ func (c Comparison) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, ", overflow policy %s everywhere", c.Policy)
 	}
 	b.WriteString("; each figure is a mean ± its 95 % confidence interval\n")
+	// The transfer and callback columns only where the scenario has any.
+	var transfers, callbacks bool
+	for _, wr := range c.Worlds {
+		transfers = transfers || wr.Overall.TransferredPct.Mean > 0
+		callbacks = callbacks || wr.Overall.CallbackPct.Mean > 0
+	}
 	for _, wr := range c.Worlds {
 		fmt.Fprintf(&b, "\n%s", wr.World)
 		if wr.Overloaded > 0 {
@@ -70,7 +76,14 @@ func (c Comparison) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "\toffered/day\twait\tASA\tservice level\tabandoned\toccupancy\tby other agency\ttheory wait\ttheory abandoned\t")
+		head := "\toffered/day\twait\tASA\tservice level\tabandoned\toccupancy\tby other agency\ttheory wait\ttheory abandoned\t"
+		if transfers {
+			head += "citizen wait\ttransferred\t"
+		}
+		if callbacks {
+			head += "callbacks\tcalled back after\t"
+		}
+		fmt.Fprintln(tw, head)
 		row := func(id string, m Metrics, th *Theory) {
 			theory, thAb := "—", "—"
 			if th != nil {
@@ -79,8 +92,15 @@ func (c Comparison) WriteText(w io.Writer) error {
 					thAb = fmt.Sprintf("%.1f %%", th.AbandonedPct)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", id, m.Offered, pm(m.WaitS, " s"), pm(m.ASAS, " s"),
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", id, m.Offered, pm(m.WaitS, " s"), pm(m.ASAS, " s"),
 				pm(m.ServiceLevelPct, " %"), pm(m.AbandonedPct, " %"), pm(m.OccupancyPct, " %"), pm(m.ByOtherPct, " %"), theory, thAb)
+			if transfers {
+				fmt.Fprintf(tw, "%s\t%s\t", pm(m.CitizenWaitS, " s"), pm(m.TransferredPct, " %"))
+			}
+			if callbacks {
+				fmt.Fprintf(tw, "%s\t%s\t", pm(m.CallbackPct, " %"), pm(m.CallbackWaitS, " s"))
+			}
+			fmt.Fprintln(tw)
 		}
 		row("overall", wr.Overall, wr.Theory)
 		for _, a := range wr.Agencies {

@@ -26,5 +26,9 @@
 // replications in three worlds — as written with its overflow rules,
 // separate centres, one pooled centre — with every figure's 95 %
 // confidence interval and the Erlang C or Erlang A figure where the model
-// allows.
+// allows. A scenario's agents may follow a staffing by hour, decline or
+// miss a share of their offers, answer several queues as teams with
+// skills; its callers may need a skill, be transferred to another
+// agency's queue (their wait across both calls is one figure) or take a
+// callback offered past an estimated wait.
 package simulation

@@ -61,16 +61,24 @@ func erlangA(agents int, perHour, handleS, patienceS float64) *Theory {
 
 // theoryFor predicts one queue, or a set of queues served by one pool of
 // agents, when every queue has flat arrivals, exponential handle times of
-// one mean, one patience and no wrap-up; nil otherwise.
-func theoryFor(qs []Queue, agents int) *Theory {
-	if len(qs) == 0 {
+// one mean, one patience and no wrap-up, and is an M/M/c queue as the
+// scenario staffs it (see markovian); nil otherwise.
+func (s Scenario) theoryFor(qs []Queue, agents int) *Theory {
+	if len(qs) == 0 || len(qs) < len(s.queues()) && !s.alone(qs) {
 		return nil
+	}
+	if len(qs) == len(s.queues()) {
+		for _, a := range s.Agencies {
+			if len(a.Teams) > 0 {
+				return nil // teams' levels and skills make the pool no longer one line
+			}
+		}
 	}
 	first := qs[0]
 	var rate float64
 	for _, q := range qs {
 		if !q.flat() || q.Handle.kind() != DistExponential || q.WrapupS != 0 ||
-			q.Handle.MeanS != first.Handle.MeanS || q.PatienceS != first.PatienceS {
+			q.Handle.MeanS != first.Handle.MeanS || q.PatienceS != first.PatienceS || !q.markovian() {
 			return nil
 		}
 		rate += q.ArrivalsPerHour[0]
@@ -79,4 +87,37 @@ func theoryFor(qs []Queue, agents int) *Theory {
 		return erlangA(agents, rate, first.Handle.MeanS, first.PatienceS)
 	}
 	return erlangCTheory(agents, rate, first.Handle.MeanS)
+}
+
+// markovian says whether nothing in the queue's own description breaks
+// the M/M/c(+M) model: a fixed staff of its own that answers every offer,
+// no caller with a skill need, no transfer on and no callbacks.
+func (q Queue) markovian() bool {
+	return len(q.Staffing) == 0 && q.DeclinePct == 0 && q.MissPct == 0 && len(q.Needs) == 0 &&
+		q.Transfer == nil && q.Callback == nil
+}
+
+// alone says whether the queues, as a separate centre, see only their own
+// callers and agents: no team answers them and no other queue transfers
+// callers into them.
+func (s Scenario) alone(qs []Queue) bool {
+	mine := map[string]bool{}
+	for _, q := range qs {
+		mine[q.ID] = true
+	}
+	for _, a := range s.Agencies {
+		for _, t := range a.Teams {
+			for id := range t.Queues {
+				if mine[id] {
+					return false
+				}
+			}
+		}
+		for _, q := range a.Queues {
+			if q.Transfer != nil && mine[q.Transfer.To] && !mine[q.ID] {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -39,25 +39,46 @@ func TestErlangAApproachesErlangC(t *testing.T) {
 }
 
 func TestTheoryOnlyWhereTheModelHolds(t *testing.T) {
-	q := Queue{Agents: 3, ArrivalsPerHour: []float64{60}, Handle: Dist{MeanS: 120}}
-	if th := theoryFor([]Queue{q}, 3); th == nil || th.Model != "erlang-c" {
+	q := Queue{ID: "q", Agents: 3, ArrivalsPerHour: []float64{60}, Handle: Dist{MeanS: 120}}
+	one := func(q Queue) Scenario { return Scenario{Agencies: []Agency{{ID: "a", Queues: []Queue{q}}}} }
+	if th := one(q).theoryFor([]Queue{q}, 3); th == nil || th.Model != "erlang-c" {
 		t.Errorf("M/M/3: %+v; want erlang-c", th)
 	}
 	for name, mod := range map[string]func(*Queue){
 		"hourly arrivals": func(q *Queue) { q.ArrivalsPerHour = []float64{60, 90} },
 		"lognormal":       func(q *Queue) { q.Handle = Dist{Kind: DistLognormal, MeanS: 120, SDS: 60} },
 		"wrap-up":         func(q *Queue) { q.WrapupS = 10 },
+		"staffing":        func(q *Queue) { q.Agents, q.Staffing = 0, []int{3, 4} },
+		"declines":        func(q *Queue) { q.DeclinePct = 5 },
+		"misses":          func(q *Queue) { q.MissPct = 5 },
+		"needs":           func(q *Queue) { q.Needs = []Need{{Skill: "lang:en", Level: 1, SharePct: 5}} },
+		"callbacks":       func(q *Queue) { q.Callback = &Callback{AfterS: 60, AcceptPct: 50} },
+		"transfer":        func(q *Queue) { q.Transfer = &Transfer{SharePct: 5, To: "other"} },
 	} {
 		m := q
 		mod(&m)
-		if th := theoryFor([]Queue{m}, 3); th != nil {
+		if th := one(m).theoryFor([]Queue{m}, 3); th != nil {
 			t.Errorf("%s: %+v; want no theory", name, th)
 		}
 	}
 	other := q
-	other.Handle.MeanS = 300
-	if th := theoryFor([]Queue{q, other}, 6); th != nil {
+	other.ID, other.Handle.MeanS = "other", 300
+	two := Scenario{Agencies: []Agency{{ID: "a", Queues: []Queue{q}}, {ID: "b", Queues: []Queue{other}}}}
+	if th := two.theoryFor([]Queue{q, other}, 6); th != nil {
 		t.Errorf("pool of two handle means: %+v; want no theory", th)
+	}
+	// A queue others transfer into, or a team answers, sees more than its
+	// own callers and agents.
+	into := two
+	into.Agencies = []Agency{{ID: "a", Queues: []Queue{q}}, {ID: "b", Queues: []Queue{{ID: "other", Agents: 3,
+		ArrivalsPerHour: []float64{60}, Handle: Dist{MeanS: 120}, Transfer: &Transfer{SharePct: 5, To: "q"}}}}}
+	if th := into.theoryFor([]Queue{q}, 3); th != nil {
+		t.Errorf("queue with transfers in: %+v; want no theory", th)
+	}
+	helped := one(q)
+	helped.Agencies[0].Teams = []Team{{ID: "t", Agents: 1, Queues: map[string]int{"q": 1}}}
+	if th := helped.theoryFor([]Queue{q}, 3); th != nil {
+		t.Errorf("queue a team answers: %+v; want no theory", th)
 	}
 }
 

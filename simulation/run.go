@@ -49,6 +49,7 @@ const (
 	evArrive eventKind = iota
 	evEnd
 	evAbandon
+	evShift // a staffing change at an hour's edge; call is the hour
 )
 
 type event struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -32,14 +33,42 @@ type Agency struct {
 	ID     string  `yaml:"id"`
 	Name   string  `yaml:"name"`
 	Queues []Queue `yaml:"queues"`
+	// Teams are agents who answer several queues, or have skills; a
+	// queue's own agents (Queue.Agents, Queue.Staffing) are a team of one
+	// queue without skills.
+	Teams []Team `yaml:"teams"`
+}
+
+// Team is a group of an agency's agents alike: the same queues at the
+// same levels, the same skills, the same staffing and the same habits.
+type Team struct {
+	ID string `yaml:"id"`
+	// Agents on shift all day, or Staffing: agents on shift per hour from
+	// the start of the warm-up, the last value holding after it.
+	Agents   int   `yaml:"agents"`
+	Staffing []int `yaml:"staffing"`
+	// Queues maps a queue id of the scenario to the team's level in it.
+	Queues map[string]int `yaml:"queues"`
+	// Skills maps a skill ("lang:en") to the team's level in it.
+	Skills map[string]int `yaml:"skills"`
+	// DeclinePct of offers are declined at once; MissPct are let time out
+	// (the queue's 20 s offer timeout), after which the agent is back.
+	DeclinePct float64 `yaml:"decline_pct"`
+	MissPct    float64 `yaml:"miss_pct"`
 }
 
 // Queue is one line of an agency with its traffic and its agents.
 type Queue struct {
 	ID string `yaml:"id"`
 	// Agents on the line for the whole day, answering this queue only (and
-	// overflow into it).
-	Agents int `yaml:"agents"`
+	// overflow into it); or Staffing, agents on shift per hour from the
+	// start of the warm-up, the last value holding after it.
+	Agents   int   `yaml:"agents"`
+	Staffing []int `yaml:"staffing"`
+	// DeclinePct and MissPct are this queue's own agents' share of offers
+	// declined at once and let time out.
+	DeclinePct float64 `yaml:"decline_pct"`
+	MissPct    float64 `yaml:"miss_pct"`
 	// ArrivalsPerHour is the mean Poisson rate for each hour of the day
 	// from the start of the warm-up; the last value holds for the hours
 	// after it. One value: a flat day.
@@ -54,6 +83,41 @@ type Queue struct {
 	// OverflowPolicy is how this queue's agents weigh callers overflowing
 	// into it against their own: own-first (default) or oldest-first.
 	OverflowPolicy string `yaml:"overflow_policy"`
+	// Needs are skills a share of the callers need (a language, say).
+	Needs []Need `yaml:"needs"`
+	// Transfer sends a share of the answered callers on to another queue.
+	Transfer *Transfer `yaml:"transfer"`
+	// Callback is offered to callers whose estimated wait is long.
+	Callback *Callback `yaml:"callback"`
+}
+
+// Need is a skill that SharePct of a queue's callers need, at Level or
+// above.
+type Need struct {
+	Skill    string  `yaml:"skill"`
+	Level    int     `yaml:"level"`
+	SharePct float64 `yaml:"share_pct"`
+}
+
+// Transfer is a share of a queue's answered callers whose matter belongs
+// to another queue: after their handle time here they go on to To. On one
+// router the case goes with them (a cold transfer: they wait in To ranked
+// by their case's age and tell nothing again); between separate centres
+// they call To anew, join the back of its line and spend RetellS more
+// explaining their matter again.
+type Transfer struct {
+	SharePct float64 `yaml:"share_pct"`
+	To       string  `yaml:"to"`
+	RetellS  float64 `yaml:"retell_s"`
+}
+
+// Callback is offered on arrival to a caller whose estimated wait passes
+// AfterS; AcceptPct of them take it, hang up and keep their place in line
+// (the router's virtual hold), and are called back when an agent takes
+// them.
+type Callback struct {
+	AfterS    float64 `yaml:"after_s"`
+	AcceptPct float64 `yaml:"accept_pct"`
 }
 
 // Overflow lets other queues' agents take this queue's callers once they
@@ -164,10 +228,10 @@ func (s Scenario) Validate() error {
 				return bad(qt+".id", "%q appears twice", q.ID)
 			}
 			ids[q.ID] = true
-			agents += q.Agents
+			if err := validStaff(qt, q.Agents, q.Staffing, q.DeclinePct, q.MissPct); err != nil {
+				return err
+			}
 			switch {
-			case q.Agents < 0:
-				return bad(qt+".agents", "must be 0 or more, not %d", q.Agents)
 			case len(q.ArrivalsPerHour) == 0:
 				return bad(qt+".arrivals_per_hour", "at least one hourly rate is needed")
 			case !inRange(q.WrapupS, 0, maxSeconds):
@@ -188,6 +252,35 @@ func (s Scenario) Validate() error {
 			if err := q.Handle.validate(qt + ".handle"); err != nil {
 				return err
 			}
+			for k, n := range q.Needs {
+				nt := fmt.Sprintf("%s.needs[%d]", qt, k)
+				switch {
+				case cases.CheckID(nt+".skill", n.Skill) != nil:
+					return bad(nt+".skill", "must be a skill name such as lang:en, not %q", n.Skill)
+				case n.Level < 1 || n.Level > 100:
+					return bad(nt+".level", "must be between 1 and 100, not %d", n.Level)
+				case !(n.SharePct > 0 && n.SharePct <= 100):
+					return bad(nt+".share_pct", "must be above 0 and at most 100, not %g", n.SharePct)
+				}
+			}
+			if tr := q.Transfer; tr != nil {
+				switch {
+				case !(tr.SharePct > 0 && tr.SharePct <= 100):
+					return bad(qt+".transfer.share_pct", "must be above 0 and at most 100, not %g", tr.SharePct)
+				case tr.To == "":
+					return bad(qt+".transfer.to", "name the queue the callers go on to")
+				case !inRange(tr.RetellS, 0, maxSeconds):
+					return bad(qt+".transfer.retell_s", "must be between 0 and %d, not %g", maxSeconds, tr.RetellS)
+				}
+			}
+			if cb := q.Callback; cb != nil {
+				switch {
+				case !(cb.AfterS > 0 && cb.AfterS <= maxSeconds):
+					return bad(qt+".callback.after_s", "must be above 0 and at most %d, not %g", maxSeconds, cb.AfterS)
+				case !inRange(cb.AcceptPct, 0, 100):
+					return bad(qt+".callback.accept_pct", "must be between 0 and 100, not %g", cb.AcceptPct)
+				}
+			}
 			if o := q.Overflow; o != nil {
 				switch {
 				case !inRange(o.AfterS, 0, maxSeconds):
@@ -198,15 +291,50 @@ func (s Scenario) Validate() error {
 			}
 		}
 	}
+	teams := map[string]bool{}
+	for i, a := range s.Agencies {
+		for j, t := range a.Teams {
+			tt := fmt.Sprintf("agencies[%d].teams[%d]", i, j)
+			switch {
+			case t.ID == "":
+				return bad(tt+".id", "is required")
+			case teams[t.ID] || ids[t.ID]:
+				return bad(tt+".id", "%q appears twice among teams and queues", t.ID)
+			case len(t.Queues) == 0:
+				return bad(tt+".queues", "name at least one queue the team answers")
+			}
+			teams[t.ID] = true
+			if err := validStaff(tt, t.Agents, t.Staffing, t.DeclinePct, t.MissPct); err != nil {
+				return err
+			}
+			for _, q := range sortedKeys(t.Queues) {
+				if !ids[q] {
+					return bad(tt+".queues", "%q is not a queue of the scenario", q)
+				}
+				if l := t.Queues[q]; l < 1 || l > 100 {
+					return bad(tt+".queues", "the level in %s must be between 1 and 100, not %d", q, l)
+				}
+			}
+			if err := cases.CheckSkills(tt+".skills", t.Skills); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range s.crews() {
+		agents += c.most()
+	}
 	if agents == 0 {
 		return bad("agencies", "no queue has agents")
 	}
 	if agents > maxScenarioAgents {
 		return bad("agencies", "%d agents in all; at most %d", agents, maxScenarioAgents)
 	}
-	// Overflow targets are checked once every id is known.
+	// Overflow and transfer targets are checked once every id is known.
 	for i, a := range s.Agencies {
 		for j, q := range a.Queues {
+			if tr := q.Transfer; tr != nil && (!ids[tr.To] || tr.To == q.ID) {
+				return bad(fmt.Sprintf("agencies[%d].queues[%d].transfer.to", i, j), "%q is not another queue of the scenario", tr.To)
+			}
 			if q.Overflow == nil {
 				continue
 			}
@@ -297,4 +425,87 @@ func validPolicy(p string) error {
 		return nil
 	}
 	return fmt.Errorf("must be own-first or oldest-first, not %q", p)
+}
+
+// validStaff checks a queue's own agents or a team's: a fixed number or
+// a staffing by hour, and the share of offers they decline or miss.
+func validStaff(at string, agents int, staffing []int, declinePct, missPct float64) error {
+	switch {
+	case agents < 0:
+		return fmt.Errorf("%s.agents: must be 0 or more, not %d", at, agents)
+	case agents > 0 && len(staffing) > 0:
+		return fmt.Errorf("%s.staffing: give agents (all day) or staffing (by hour), not both", at)
+	case !(declinePct >= 0 && declinePct < 100):
+		return fmt.Errorf("%s.decline_pct: must be at least 0 and below 100, not %g", at, declinePct)
+	case !(missPct >= 0 && missPct < 100):
+		return fmt.Errorf("%s.miss_pct: must be at least 0 and below 100, not %g", at, missPct)
+	case declinePct+missPct >= 100:
+		return fmt.Errorf("%s.miss_pct: decline_pct + miss_pct must stay below 100 (someone has to answer), not %g", at, declinePct+missPct)
+	}
+	for k, n := range staffing {
+		if n < 0 || n > maxScenarioAgents {
+			return fmt.Errorf("%s.staffing[%d]: must be between 0 and %d, not %d", at, k, maxScenarioAgents, n)
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// crew is a group of agents alike, as the simulation staffs them: a
+// queue's own agents or a team.
+type crew struct {
+	id       string
+	agency   int
+	agents   int
+	staffing []int
+	queues   map[string]int
+	skills   map[string]int
+	decline  float64 // shares of offers, 0-1
+	miss     float64
+}
+
+// on is the agents on shift in hour h of the day.
+func (c crew) on(h int) int {
+	if len(c.staffing) == 0 {
+		return c.agents
+	}
+	return c.staffing[min(h, len(c.staffing)-1)]
+}
+
+// most is the most agents the crew ever has on shift.
+func (c crew) most() int {
+	if len(c.staffing) == 0 {
+		return c.agents
+	}
+	return slices.Max(c.staffing)
+}
+
+// crews is every group of agents: each queue's own (when it has any) in
+// file order, then each agency's teams.
+func (s Scenario) crews() []crew {
+	var cs []crew
+	for ai, a := range s.Agencies {
+		for _, q := range a.Queues {
+			if q.Agents == 0 && len(q.Staffing) == 0 {
+				continue
+			}
+			cs = append(cs, crew{id: q.ID, agency: ai, agents: q.Agents, staffing: q.Staffing,
+				queues: map[string]int{q.ID: 1}, decline: q.DeclinePct / 100, miss: q.MissPct / 100})
+		}
+	}
+	for ai, a := range s.Agencies {
+		for _, t := range a.Teams {
+			cs = append(cs, crew{id: t.ID, agency: ai, agents: t.Agents, staffing: t.Staffing,
+				queues: t.Queues, skills: t.Skills, decline: t.DeclinePct / 100, miss: t.MissPct / 100})
+		}
+	}
+	return cs
 }

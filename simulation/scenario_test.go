@@ -111,7 +111,7 @@ func TestScenarioSameSeedSameResult(t *testing.T) {
 }
 
 func TestShippedScenariosLoad(t *testing.T) {
-	for _, name := range []string{"weekday-8", "weekday-8-patience", "surge"} {
+	for _, name := range []string{"weekday-8", "weekday-8-patience", "weekday-8-transfers", "surge", "surge-protect"} {
 		s, err := LoadScenario(name)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -143,9 +143,21 @@ agencies:
   - id: b
     queues:
       - id: b.voice
-        agents: 1
+        staffing: [1, 2, 1]
+        decline_pct: 5
+        miss_pct: 2
         arrivals_per_hour: [10]
         handle: {mean_s: 100}
+        needs: [{skill: "lang:en", level: 1, share_pct: 10}]
+        transfer: {share_pct: 10, to: a.voice, retell_s: 60}
+        callback: {after_s: 120, accept_pct: 40}
+    teams:
+      - id: b.english
+        staffing: [0, 1]
+        queues: {b.voice: 1, a.voice: 2}
+        skills: {"lang:en": 1}
+        decline_pct: 1
+        miss_pct: 1
 `
 
 func TestParseScenarioNamesTheField(t *testing.T) {
@@ -169,6 +181,29 @@ func TestParseScenarioNamesTheField(t *testing.T) {
 		{"sla_s: 20", "sla_s: 20\n        overflow_policy: newest-first", "overflow_policy"},
 		{"sla_s: 20", "sla_seconds: 20", "sla_seconds"},
 		{"[30, 60]", "[300000]", "calls"},
+		{"staffing: [1, 2, 1]", "staffing: [1, -2, 1]", "agencies[1].queues[0].staffing[1]"},
+		{"staffing: [1, 2, 1]", "agents: 1\n        staffing: [1, 2, 1]", "agencies[1].queues[0].staffing"},
+		{"decline_pct: 5", "decline_pct: 100", "agencies[1].queues[0].decline_pct"},
+		{"miss_pct: 2", "miss_pct: -2", "agencies[1].queues[0].miss_pct"},
+		{"miss_pct: 2", "miss_pct: 95", "agencies[1].queues[0].miss_pct"},
+		{`skill: "lang:en"`, `skill: ""`, "agencies[1].queues[0].needs[0].skill"},
+		{"level: 1,", "level: 0,", "agencies[1].queues[0].needs[0].level"},
+		{"share_pct: 10}]", "share_pct: 0}]", "agencies[1].queues[0].needs[0].share_pct"},
+		{"share_pct: 10, to", "share_pct: 101, to", "agencies[1].queues[0].transfer.share_pct"},
+		{"to: a.voice,", "to: b.voice,", "agencies[1].queues[0].transfer.to"},
+		{"to: a.voice,", "to: x.voice,", "agencies[1].queues[0].transfer.to"},
+		{"retell_s: 60", "retell_s: -1", "agencies[1].queues[0].transfer.retell_s"},
+		{"after_s: 120", "after_s: 0", "agencies[1].queues[0].callback.after_s"},
+		{"accept_pct: 40", "accept_pct: 140", "agencies[1].queues[0].callback.accept_pct"},
+		{"id: b.english", "id: b.voice", "agencies[1].teams[0].id"},
+		{"id: b.english", "id: ''", "agencies[1].teams[0].id"},
+		{"staffing: [0, 1]", "staffing: [0, 1]\n        agents: 2", "agencies[1].teams[0].staffing"},
+		{"a.voice: 2}", "c.voice: 2}", "agencies[1].teams[0].queues"},
+		{"a.voice: 2}", "a.voice: 0}", "agencies[1].teams[0].queues"},
+		{"queues: {b.voice: 1, a.voice: 2}", "queues: {}", "agencies[1].teams[0].queues"},
+		{`skills: {"lang:en": 1}`, `skills: {"lang:en": 101}`, "agencies[1].teams[0].skills"},
+		{"decline_pct: 1", "decline_pct: 100", "agencies[1].teams[0].decline_pct"},
+		{"miss_pct: 1\n", "miss_pct: 100\n", "agencies[1].teams[0].miss_pct"},
 	}
 	for _, tt := range tests {
 		in := strings.Replace(validScenario, tt.from, tt.to, 1)
@@ -191,4 +226,39 @@ func FuzzParseScenario(f *testing.F) {
 			t.Fatalf("parsed scenario fails validation: %v", err)
 		}
 	})
+}
+
+// Every scenario feature at once runs in all three worlds, and the figures
+// of each show up where they belong.
+func TestEveryFeatureInEveryWorld(t *testing.T) {
+	t.Parallel()
+	s, err := ParseScenario([]byte(validScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := runScenario(t, s, Options{})
+	var text strings.Builder
+	if err := c.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"citizen wait", "transferred", "callbacks", "called back after"} {
+		if !strings.Contains(text.String(), col) {
+			t.Errorf("text has no %q column:\n%s", col, text.String())
+		}
+	}
+	for _, w := range c.Worlds {
+		b := w.Queues[1].Metrics // b.voice: transfers out, callbacks
+		if b.TransferredPct.Mean <= 0 || b.CitizenWaitS.Mean < b.WaitS.Mean {
+			t.Errorf("%s: b.voice transferred %.1f %%, citizen wait %.1f s against its own %.1f s; want some, and at least as long",
+				w.World, b.TransferredPct.Mean, b.CitizenWaitS.Mean, b.WaitS.Mean)
+		}
+		if w.Overall.OccupancyPct.Mean <= 0 || w.Overall.OccupancyPct.Mean > 110 {
+			t.Errorf("%s: occupancy %.1f %%", w.World, w.Overall.OccupancyPct.Mean)
+		}
+		for _, u := range append(w.Agencies, w.Queues...) {
+			if u.Theory != nil {
+				t.Errorf("%s: %s has a %s figure; the model does not hold here", w.World, u.ID, u.Theory.Model)
+			}
+		}
+	}
 }

@@ -82,6 +82,15 @@ type Metrics struct {
 	// ByOtherPct is the share of answered callers answered by another
 	// agency's agents.
 	ByOtherPct Estimate `json:"answered_by_other_agency_pct"`
+	// CitizenWaitS is the mean total wait of the citizens who first called
+	// here, over every leg of their case (a transfer adds the next
+	// queue's wait); TransferredPct is the share of them sent on.
+	CitizenWaitS   Estimate `json:"citizen_wait_s"`
+	TransferredPct Estimate `json:"transferred_pct"`
+	// CallbackPct is the share of offered callers who took a callback;
+	// CallbackWaitS their mean time from asking to being called back.
+	CallbackPct   Estimate `json:"callback_pct"`
+	CallbackWaitS Estimate `json:"callback_wait_s"`
 }
 
 // Estimate is a mean with the half-width of its 95 % confidence interval
@@ -158,10 +167,21 @@ func RunScenario(ctx context.Context, s Scenario, opt Options, progress func(Day
 // sample is one replication's figures of a unit.
 type sample struct {
 	offered, wait, asa, sl, abandoned, occupancy, byOther float64
+	citizenWait, transferred, callbacks, callbackWait     float64
 }
 
 func sampleOf(t tally, busyS, staffS float64) sample {
 	s := sample{offered: float64(t.Offered)}
+	if t.Citizens > 0 {
+		n := float64(t.Citizens)
+		s.citizenWait, s.transferred = t.CitizenWaitS/n, 100*float64(t.Transferred)/n
+	}
+	if t.Offered > 0 {
+		s.callbacks = 100 * float64(t.Callbacks) / float64(t.Offered)
+	}
+	if t.Callbacks > 0 {
+		s.callbackWait = t.CallbackWaitS / float64(t.Callbacks)
+	}
 	if t.Offered > 0 {
 		n := float64(t.Offered)
 		s.wait, s.sl, s.abandoned = t.WaitS/n, 100*float64(t.Within)/n, 100*float64(t.Abandoned)/n
@@ -191,6 +211,10 @@ func metricsOf(ss []sample) Metrics {
 		AbandonedPct:    get(func(s sample) float64 { return s.abandoned }),
 		OccupancyPct:    get(func(s sample) float64 { return s.occupancy }),
 		ByOtherPct:      get(func(s sample) float64 { return s.byOther }),
+		CitizenWaitS:    get(func(s sample) float64 { return s.citizenWait }),
+		TransferredPct:  get(func(s sample) float64 { return s.transferred }),
+		CallbackPct:     get(func(s sample) float64 { return s.callbacks }),
+		CallbackWaitS:   get(func(s sample) float64 { return s.callbackWait }),
 	}
 }
 
@@ -246,24 +270,23 @@ func summarise(s Scenario, w World, days []*dayTally) WorldResult {
 		ok = append(ok, d)
 	}
 	qs := s.queues()
-	var all []Queue
 	totalAgents := 0
 	for _, q := range qs {
-		all = append(all, q)
 		totalAgents += q.Agents
 	}
 	// Overall.
 	var overall []sample
 	for _, d := range ok {
 		var t tally
-		var busy float64
+		var busy, staffed float64
 		for _, q := range d.queues {
 			t.add(q)
 		}
-		for _, b := range d.busy {
-			busy += b
+		for ai := range d.busy {
+			busy += d.busy[ai]
+			staffed += d.staffed[ai]
 		}
-		overall = append(overall, sampleOf(t, busy, float64(totalAgents)*d.windowS))
+		overall = append(overall, sampleOf(t, busy, staffed))
 	}
 	res.Overall = metricsOf(overall)
 	// Agencies.
@@ -275,11 +298,11 @@ func summarise(s Scenario, w World, days []*dayTally) WorldResult {
 			for k := range a.Queues {
 				t.add(d.queues[qi+k])
 			}
-			ss = append(ss, sampleOf(t, d.busy[ai], float64(d.staff[ai])*d.windowS))
+			ss = append(ss, sampleOf(t, d.busy[ai], d.staffed[ai]))
 		}
 		u := UnitResult{ID: a.ID, Metrics: metricsOf(ss)}
 		if w == WorldSilos && len(a.Queues) == 1 {
-			u.Theory = theoryFor(a.Queues, a.Queues[0].Agents)
+			u.Theory = s.theoryFor(a.Queues, a.Queues[0].Agents)
 		}
 		if len(ok) > 0 {
 			for h := range ok[0].hourly[ai] {
@@ -296,18 +319,18 @@ func summarise(s Scenario, w World, days []*dayTally) WorldResult {
 		for k, q := range a.Queues {
 			var qss []sample
 			for _, d := range ok {
-				qss = append(qss, sampleOf(d.queues[qi+k], d.busy[ai], float64(d.staff[ai])*d.windowS))
+				qss = append(qss, sampleOf(d.queues[qi+k], d.busy[ai], d.staffed[ai]))
 			}
 			qu := UnitResult{ID: q.ID, Metrics: metricsOf(qss)}
 			if w == WorldSilos {
-				qu.Theory = theoryFor([]Queue{q}, q.Agents)
+				qu.Theory = s.theoryFor([]Queue{q}, q.Agents)
 			}
 			res.Queues = append(res.Queues, qu)
 		}
 		qi += len(a.Queues)
 	}
 	if w == WorldPooled {
-		res.Theory = theoryFor(all, totalAgents)
+		res.Theory = s.theoryFor(qs, totalAgents)
 	}
 	return res
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -243,4 +244,24 @@ func TestSimulateScenarioRefuses(t *testing.T) {
 			t.Errorf("simulate %q: %v; want an error about %q", tt.args, err, tt.want)
 		}
 	}
+}
+
+// A simulation collects garbage less often, unless GOGC says otherwise,
+// and puts the pace back when it is done.
+func TestSimulateSlowsTheCollector(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	restore := slowerGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(simulateGCPercent); got != simulateGCPercent {
+		t.Errorf("pace while simulating %d; want %d", got, simulateGCPercent)
+	}
+	restore()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("pace after simulating %d; want 100 back", got)
+	}
+	restore = slowerGC(func(k string) string { return map[string]string{"GOGC": "50"}[k] })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("pace with GOGC set %d; want it left alone", got)
+	}
+	restore()
 }
