@@ -85,10 +85,15 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) 
 	mux.Handle(pattern, s.instrument(route, h))
 }
 
-// Routes is the route table: every pattern of the API the server serves
-// ("METHOD /path/{param}"), in the order registered. The pages, /metrics
-// and the static files are not in it.
-func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
+// Routes is the API's route table: every pattern under /v1/ and the
+// health checks ("METHOD /path/{param}"), in the order registered. The
+// pages, their assets and /metrics are not in it.
+func (s *Server) Routes() []string {
+	return slices.DeleteFunc(slices.Clone(s.patterns), func(p string) bool {
+		_, path, _ := strings.Cut(p, " ")
+		return !strings.HasPrefix(path, "/v1/") && path != "/healthz" && path != "/readyz"
+	})
+}
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
