@@ -216,7 +216,6 @@ func exerciseEveryRoute(t *testing.T, h *harness, closedCase string) {
 	h.do(http.MethodGet, "/readyz", asAnon, nil).wantStatus(t, http.StatusOK)
 }
 
-
 // TestAdminPageLinksTheAPIDescription: the document is one click from the
 // admin page.
 func TestAdminPageLinksTheAPIDescription(t *testing.T) {
