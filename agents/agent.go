@@ -87,7 +87,8 @@ func (h *Hub) readyLocked(c *conn, seq uint64, hello []byte) {
 // offer_revoked frame follows anyway).
 func (h *Hub) helloOf(desk cases.Desk) helloFrame {
 	f := helloFrame{Type: "hello", Agent: agentOf(desk.Agent), State: string(desk.Agent.State),
-		Contacts: make([]assignmentJSON, 0, len(desk.Contacts)), Offers: make([]offerFrame, 0, len(desk.Offers))}
+		Contacts: make([]assignmentJSON, 0, len(desk.Contacts)), Offers: make([]offerFrame, 0, len(desk.Offers)),
+		ICEServers: h.iceServers()}
 	for _, a := range desk.Contacts {
 		f.Contacts = append(f.Contacts, assignmentJSON{Contact: ContactOf(a.Contact), Case: CaseOf(a.Case),
 			History: historyOf(a.Case.History)})
@@ -113,6 +114,9 @@ func (h *Hub) handleAgentFrame(c *conn, data []byte) {
 	cmd, ref, ferr := decodeAgentFrame(data)
 	if ferr != nil {
 		h.replyError(c, ref, ferr)
+		return
+	}
+	if h.softphoneFrame(c, cmd, ref) {
 		return
 	}
 	evs, err := h.runAgentCommand(c.username, cmd)

@@ -242,6 +242,12 @@ var agentSpecs = frameSpec{
 	"interpret":           {"contact_id", "language", "note", "share_history"},
 	"interpreter_release": {"contact_id"},
 	"callback_result":     {"contact_id", "result"},
+	// the browser softphone and call controls (softphone.go)
+	"softphone":   {"on", "take"},
+	"rtc_answer":  {"contact_id", "session", "sdp"},
+	"rtc_restart": {"contact_id"},
+	"hold":        {"contact_id", "on"},
+	"dtmf":        {"contact_id", "digits"},
 }
 
 // followUp is the callback an agent files when ending a contact.
@@ -279,6 +285,12 @@ type agentCommand struct {
 	// ShareHistory (interpret) lets the interpreter read the case's
 	// earlier conversation.
 	ShareHistory bool `json:"share_history"`
+	// The softphone's and call controls' fields (softphone.go).
+	On      *bool  `json:"on"`
+	Take    bool   `json:"take"`
+	Session string `json:"session"`
+	SDP     string `json:"sdp"`
+	Digits  string `json:"digits"`
 }
 
 // decodeAgentFrame turns a client frame into a command, or says why not.
@@ -358,6 +370,8 @@ func (c agentCommand) validate() *frameError {
 		return idField("contact_id", c.ContactID)
 	case "callback_result":
 		return firstErr(idField("contact_id", c.ContactID), callbackResult(c.Result))
+	case "softphone", "rtc_answer", "rtc_restart", "hold", "dtmf":
+		return c.validateSoftphone()
 	}
 	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
 }
@@ -443,6 +457,9 @@ var gatewaySpecs = frameSpec{
 	"connect_failed": {"contact_id", "result"},
 	"agent_hangup":   {"contact_id"},
 	"recording":      {"contact_id", "file", "seconds", "started_at"},
+	// a browser agent's peer connection (softphone.go)
+	"rtc_offer": {"contact_id", "agent", "session", "sdp"},
+	"rtc_state": {"contact_id", "agent", "state"},
 }
 
 type gatewayCommand struct {
@@ -458,6 +475,11 @@ type gatewayCommand struct {
 	// StartedAt is read as a string so that a bad time names its field.
 	StartedAt string `json:"started_at"`
 	startedAt time.Time
+	// rtc_offer, rtc_state (softphone.go)
+	Agent   string `json:"agent"`
+	Session string `json:"session"`
+	SDP     string `json:"sdp"`
+	State   string `json:"state"`
 }
 
 func decodeGatewayFrame(data []byte) (gatewayCommand, json.RawMessage, *frameError) {
@@ -504,6 +526,8 @@ func (c *gatewayCommand) validate() *frameError {
 		return idField("contact_id", c.ContactID)
 	case "recording":
 		return c.validateRecording()
+	case "rtc_offer", "rtc_state":
+		return c.validateRTC()
 	}
 	return invalidf("type", "unknown frame type %q", truncate(c.Type, 40))
 }

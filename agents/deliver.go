@@ -70,6 +70,7 @@ func (h *Hub) deliverLocked(e *cases.Event) {
 		// queue_changed event that follows.
 		// A callback nobody answered is requeued too, to be tried again:
 		// the reason says which.
+		h.forgetBrowserLocked(e.ContactID)
 		reason := "requeued"
 		if d := e.Data["disposition"]; d != "" {
 			reason = d
@@ -138,7 +139,9 @@ func (h *Hub) interpreterLocked(e *cases.Event) {
 		}
 		f := conferenceFrame{Type: typ, ContactID: e.ContactID, InterpreterContactID: legID, Agent: interp}
 		if typ == "conference" {
-			f.Phone = h.phoneOf(interp)
+			f.Phone, f.Browser = h.deviceLocked(legID, interp)
+		} else {
+			h.forgetBrowserLocked(legID)
 		}
 		h.toGatewaysLocked(carrier, e.Seq, f)
 	}
@@ -215,13 +218,14 @@ func (h *Hub) acceptedLocked(e *cases.Event) {
 	if !isCall || e.Contact == nil {
 		return
 	}
+	phone, browser := h.deviceLocked(e.ContactID, e.Agent)
 	if e.Contact.Channel == cases.ChannelCallback {
 		h.toGatewaysLocked(carrier, e.Seq, dialFrame{Type: "dial", ContactID: e.ContactID, CaseID: e.CaseID,
-			Queue: e.Contact.Queue, Number: e.Contact.CallbackNumber, Agent: e.Agent, Phone: h.phoneOf(e.Agent)})
+			Queue: e.Contact.Queue, Number: e.Contact.CallbackNumber, Agent: e.Agent, Phone: phone, Browser: browser})
 		return
 	}
 	h.toGatewaysLocked(carrier, e.Seq, connectFrame{Type: "connect", ContactID: e.ContactID, Agent: e.Agent,
-		Phone: h.phoneOf(e.Agent), Queue: e.Contact.Queue, Agency: e.Contact.Agency})
+		Phone: phone, Queue: e.Contact.Queue, Agency: e.Contact.Agency, Browser: browser})
 }
 
 // messageLocked sends a message of a contact to its agent, its joined
@@ -320,6 +324,7 @@ func (h *Hub) transferredLocked(e *cases.Event) {
 			h.enqueueLocked(c, f)
 		}
 	}
+	h.forgetBrowserLocked(e.ContactID) // the new leg's accept chooses its device
 	if carrier, isCall := h.callAgencyLocked(e.ContactID, nil); isCall {
 		h.toGatewaysLocked(carrier, e.Seq, gatewayTransferredFrame{Type: "transferred", ContactID: e.ContactID, NewContactID: newID})
 		h.calls[newID] = carrier
@@ -336,6 +341,7 @@ func (h *Hub) transferredLocked(e *cases.Event) {
 // hangup as "abandoned", as before calls in progress ended rather than
 // were abandoned: the desk says the caller left.
 func (h *Hub) endedLocked(e *cases.Event) {
+	h.forgetBrowserLocked(e.ContactID)
 	byPhone := e.Data["reason"]
 	if po, ok := h.offers[e.ContactID]; ok {
 		delete(h.offers, e.ContactID)

@@ -59,6 +59,17 @@ type helloFrame struct {
 	// Offers are the agent's pending offers, each exactly as an offer
 	// frame, so a reconnect (or a replacing tab) restores them too.
 	Offers []offerFrame `json:"offers"`
+	// ICEServers are the STUN/TURN servers the desk's softphone uses
+	// (Config.ICEServers); empty on loopback and a LAN.
+	ICEServers []ICEServer `json:"ice_servers"`
+}
+
+// ICEServer is one STUN or TURN server as a browser's RTCIceServer takes
+// it.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
 }
 
 type offerFrame struct {
@@ -155,6 +166,28 @@ type stateFrame struct {
 	Reason string `json:"reason"`
 }
 
+// rtcOfferFrame carries the edge's SDP offer for the agent's browser
+// softphone (all candidates in it: ICE is not trickled).
+type rtcOfferFrame struct {
+	Type      string `json:"type"` // "rtc_offer"
+	ContactID string `json:"contact_id"`
+	Session   string `json:"session"`
+	SDP       string `json:"sdp"`
+}
+
+// rtcStateFrame tells the desk how the edge sees its peer connection.
+type rtcStateFrame struct {
+	Type      string `json:"type"` // "rtc_state"
+	ContactID string `json:"contact_id"`
+	State     string `json:"state"`
+}
+
+// softphoneMovedFrame tells a socket that another tab of the agent took
+// the softphone: drop the peer connection.
+type softphoneMovedFrame struct {
+	Type string `json:"type"` // "softphone_moved"
+}
+
 // Frames to citizens.
 
 type queuedFrame struct {
@@ -229,6 +262,9 @@ type gatewayCallJSON struct {
 	Agent     string `json:"agent,omitempty"`  // while assigned
 	Phone     string `json:"phone,omitempty"`  // the agent's SIP address, while assigned
 	Number    string `json:"number,omitempty"` // callbacks
+	// Browser: the agent takes the call in the desk's softphone, while
+	// assigned (Phone is then empty).
+	Browser bool `json:"browser,omitempty"`
 }
 
 // connectFrame asks the gateway to bridge a voice call to its agent:
@@ -242,6 +278,9 @@ type connectFrame struct {
 	Phone     string `json:"phone,omitempty"`
 	Queue     string `json:"queue"`
 	Agency    string `json:"agency"`
+	// Browser: bridge to the agent's desk softphone over WebRTC (rtc_offer)
+	// rather than to a phone; Phone is then empty.
+	Browser bool `json:"browser,omitempty"`
 }
 
 type dialFrame struct {
@@ -252,6 +291,7 @@ type dialFrame struct {
 	Number    string `json:"number"`
 	Agent     string `json:"agent"`
 	Phone     string `json:"phone,omitempty"`
+	Browser   bool   `json:"browser,omitempty"` // as connect's
 }
 
 // conferenceFrame asks the gateway to bridge an interpreter into the call
@@ -261,7 +301,8 @@ type conferenceFrame struct {
 	ContactID            string `json:"contact_id"`
 	InterpreterContactID string `json:"interpreter_contact_id"`
 	Agent                string `json:"agent,omitempty"`
-	Phone                string `json:"phone,omitempty"` // the interpreter's SIP address, on conference
+	Phone                string `json:"phone,omitempty"`   // the interpreter's SIP address, on conference
+	Browser              bool   `json:"browser,omitempty"` // on conference: the interpreter's desk softphone
 }
 
 type hangupFrame struct {
@@ -275,6 +316,37 @@ type gatewayTransferredFrame struct {
 	Type         string `json:"type"` // "transferred"
 	ContactID    string `json:"contact_id"`
 	NewContactID string `json:"new_contact_id"`
+}
+
+// gatewayRTCAnswerFrame relays a browser agent's SDP answer.
+type gatewayRTCAnswerFrame struct {
+	Type      string `json:"type"` // "rtc_answer"
+	ContactID string `json:"contact_id"`
+	Agent     string `json:"agent"`
+	Session   string `json:"session"`
+	SDP       string `json:"sdp"`
+}
+
+// gatewayRTCRestartFrame asks the edge for a fresh offer to the agent's
+// (new) softphone socket.
+type gatewayRTCRestartFrame struct {
+	Type      string `json:"type"` // "rtc_restart"
+	ContactID string `json:"contact_id"`
+	Agent     string `json:"agent"`
+}
+
+// gatewayHoldFrame puts the agent's call on hold or takes it off.
+type gatewayHoldFrame struct {
+	Type      string `json:"type"` // "hold"
+	ContactID string `json:"contact_id"`
+	On        bool   `json:"on"`
+}
+
+// gatewayDTMFFrame asks the edge to send digits to the caller.
+type gatewayDTMFFrame struct {
+	Type      string `json:"type"` // "dtmf"
+	ContactID string `json:"contact_id"`
+	Digits    string `json:"digits"`
 }
 
 // encode marshals a frame. The frames hold only strings, numbers, times and

@@ -68,6 +68,9 @@ func (h *Hub) startGateway(c *conn) bool {
 			Channel: string(cv.Channel), Status: string(cv.Status)}
 		if cv.Status == cases.StatusAssigned {
 			g.Agent, g.Phone = cv.Agent, h.phoneOf(cv.Agent)
+			if h.browser[cv.ID] == cv.Agent {
+				g.Phone, g.Browser = "", true
+			}
 		}
 		if cv.Channel == cases.ChannelCallback {
 			g.Number = cv.CallbackNumber
@@ -86,6 +89,10 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 	cmd, ref, ferr := decodeGatewayFrame(data)
 	if ferr != nil {
 		h.replyError(c, ref, ferr)
+		return
+	}
+	if cmd.Type == "rtc_offer" || cmd.Type == "rtc_state" {
+		h.rtcFromGateway(c, ref, cmd)
 		return
 	}
 	ferr = h.gatewayMay(c.agency, cmd.ContactID)

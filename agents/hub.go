@@ -92,6 +92,9 @@ type Config struct {
 	// public chat page must not bury them.
 	ChatBurst  int
 	ChatRefill time.Duration
+	// ICEServers are the STUN/TURN servers the desk's softphone is told
+	// in hello (the edge uses the same list); none on loopback and a LAN.
+	ICEServers []ICEServer
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }
@@ -209,6 +212,12 @@ type Hub struct {
 	calls    map[string]string       // voice/callback contact → agency whose gateway carries it
 	moved    map[string]struct{}     // queues whose waiting citizens' places need a refresh
 	absent   map[string]time.Time    // waiting chats with no citizen socket, since when
+	// The browser softphone (softphone.go): the socket holding each
+	// agent's softphone, and the calls bridged to a browser, by contact
+	// (an interpreter's by their leg) → agent.
+	softphones map[string]*conn
+	browser    map[string]string
+	peerUp     map[string]bool // browser calls whose peer the edge reports connected
 
 	// The position refresher (refreshPlaces, under Run): movedKick wakes
 	// it, rest paces it (a test may replace it and refreshChunk before the
@@ -253,6 +262,10 @@ func NewHub(r *router.Router, d switchboard.Journal, cfg Config) *Hub {
 		calls:    map[string]string{},
 		moved:    map[string]struct{}{},
 		absent:   map[string]time.Time{},
+
+		softphones: map[string]*conn{},
+		browser:    map[string]string{},
+		peerUp:     map[string]bool{},
 
 		movedKick:    make(chan struct{}, 1),
 		rest:         restFor(cfg.PositionInterval),

@@ -43,6 +43,7 @@ type call struct {
 	stopPlay  context.CancelFunc
 	callback  bool // became a callback: the caller's hangup is not an abandon
 	cbOffered bool
+	held      bool // the agent put the call on hold
 	ended     bool
 	cancel    context.CancelFunc // ends what the call started (ringing)
 }
@@ -340,8 +341,39 @@ func (c *call) handle(ctx context.Context, ev any) {
 			c.log.Info("edge: the router no longer has this call; hanging up", "contact", c.contactID)
 			c.endAll()
 		case hc.Status == "assigned" && hc.Agent != "" && c.agent == nil && c.ringing == 0:
-			c.connect(ctx, serverFrame{Type: "connect", ContactID: c.contactID, Agent: hc.Agent, Phone: hc.Phone})
+			c.connect(ctx, serverFrame{Type: "connect", ContactID: c.contactID, Agent: hc.Agent, Phone: hc.Phone, Browser: hc.Browser})
 		}
+	case softphoneUp:
+		c.rebridge(ctx)
+	case softphoneDown:
+		c.rebridge(ctx)
+	case softphoneLost:
+		// Past the grace: the leg ends as a phone hanging up would
+		// (agentGone, interpGone).
+		c.log.Info("edge: the agent's browser did not come back", "contact", ev.sp.contactID, "agent", ev.sp.agent)
+		ev.sp.end()
+	}
+}
+
+// rebridge joins the caller and the agent when the agent's leg carries
+// audio and the call is not on hold; otherwise the caller hears hold
+// audio and the agent's audio is not forwarded. A conference's mix is
+// left alone.
+func (c *call) rebridge(ctx context.Context) {
+	if c.agent == nil || c.stopMix != nil {
+		return
+	}
+	want := !c.held && c.agent.isUp()
+	bridged := c.caller.peer.Load() == c.agent
+	switch {
+	case want && !bridged:
+		if c.stopPlay != nil {
+			c.stopPlay()
+		}
+		bridge(c.caller, c.agent)
+	case !want && bridged:
+		unbridge(c.caller)
+		c.say(ctx, true)
 	}
 }
 
@@ -354,6 +386,16 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 		c.connect(ctx, f)
 	case "hangup":
 		c.endAll()
+	case "hold":
+		c.held = f.On
+		if c.stopMix != nil {
+			c.log.Info("edge: hold during a conference is not applied", "contact", c.contactID)
+		}
+		c.rebridge(ctx)
+	case "dtmf":
+		if !c.caller.sendDigits(f.Digits) {
+			c.log.Info("edge: the caller's leg has no telephone-event; digits not sent", "contact", c.contactID)
+		}
 	case "conference":
 		c.conference(ctx, f)
 	case "conference_ended":
@@ -388,6 +430,10 @@ func (c *call) connect(ctx context.Context, f serverFrame) {
 			c.log.Info("edge: recording notice", "contact", c.contactID, "queue", f.Queue)
 			c.say(ctx, true, ph(prompts.Recorded))
 		}
+	}
+	if f.Browser {
+		c.connectBrowser(ctx, f)
+		return
 	}
 	target := f.Phone
 	if target == "" {
@@ -442,6 +488,7 @@ func (c *call) ringDone(ctx context.Context, r ringResult) {
 		c.dropAgentLeg() // a warm transfer: the first agent drops once the second answers
 	}
 	c.agent = r.leg
+	c.held = false
 	bridge(c.caller, r.leg)
 	c.startRecording(ctx)
 	c.log.Info("edge: agent bridged", "contact", c.contactID, "caller_codec", c.caller.codec.Name, "agent_codec", r.leg.codec.Name)
@@ -458,8 +505,61 @@ func (c *call) ringDone(ctx context.Context, r ringResult) {
 	}()
 }
 
-// conference rings the interpreter's phone to join the call three-way.
+// connectBrowser offers the agent's desk softphone a peer connection
+// and, once it is connected, bridges it as the agent's leg; an offer not
+// answered within the ring timeout is connect_failed no_answer.
+func (c *call) connectBrowser(ctx context.Context, f serverFrame) {
+	sp := newSoftphone(c.e, c, c.contactID, f.Agent, c.law())
+	sp.register()
+	c.ringing++
+	id := c.contactID
+	ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
+	go func() {
+		defer cancel()
+		if err := sp.connect(ringCtx); err != nil {
+			sp.end()
+			c.deliver(ringResult{contactID: id, err: err})
+			return
+		}
+		go sp.leg.readLoop()
+		c.deliver(ringResult{contactID: id, leg: sp.leg})
+	}()
+}
+
+// law is the caller's G.711 law, which a browser leg speaks too.
+func (c *call) law() string {
+	if c.caller.codec.Name == "pcma" {
+		return "pcma"
+	}
+	return "pcmu"
+}
+
+// conference rings the interpreter's phone to join the call three-way
+// (or offers their desk softphone a peer connection).
 func (c *call) conference(ctx context.Context, f serverFrame) {
+	if f.Browser {
+		if c.agent == nil || c.interp != nil {
+			c.log.Warn("edge: cannot bring the interpreter in", "contact", c.contactID, "interpreter", f.Agent)
+			return
+		}
+		c.interpOf = f.InterpreterContactID
+		c.ringingIn++
+		id := c.interpOf
+		sp := newSoftphone(c.e, c, id, f.Agent, c.law())
+		sp.register()
+		ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
+		go func() {
+			defer cancel()
+			if err := sp.connect(ringCtx); err != nil {
+				sp.end()
+				c.deliver(interpResult{interpOf: id, err: err})
+				return
+			}
+			go sp.leg.readLoop()
+			c.deliver(interpResult{interpOf: id, leg: sp.leg})
+		}()
+		return
+	}
 	target := f.Phone
 	if target == "" {
 		target = c.e.phones.lookup(f.Agent)

@@ -10,12 +10,14 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"tellonce/dialplan"
+	"tellonce/iceservers"
 	"tellonce/recordings"
 )
 
@@ -61,6 +63,21 @@ type Config struct {
 	Phones map[string]string
 	// Recordings, when set, records every answered leg (caller and agent).
 	Recordings *recordings.Store
+
+	// The browser softphone. ICEServers are the STUN/TURN servers of its
+	// peer connections; SoftphoneGrace is how long a browser leg whose
+	// peer went away waits for a new one (rtc_restart) before the agent's
+	// leg ends (agent_hangup); the caller hears hold audio meanwhile.
+	ICEServers     []iceservers.Server
+	SoftphoneGrace time.Duration
+	// RTCPorts are the peer connections' UDP ports: "" any ephemeral
+	// port, "PORT" one port for every peer, "LOW-HIGH" a range.
+	RTCPorts string
+	// RTCIP, when set, is the one local address the peers gather host
+	// candidates on; NAT1To1IPs are the public addresses put in the
+	// candidates instead (the edge behind 1:1 NAT).
+	RTCIP      string
+	NAT1To1IPs []string
 }
 
 // Validate reports the first unusable setting, naming its flag.
@@ -88,6 +105,22 @@ func (c *Config) Validate() error {
 	}
 	if c.RingTimeout < time.Second {
 		return errors.New("--ring-timeout: at least 1s")
+	}
+	if c.SoftphoneGrace != 0 && (c.SoftphoneGrace < time.Second || c.SoftphoneGrace > 10*time.Minute) {
+		return errors.New("--softphone-grace: 1s to 10m")
+	}
+	if c.RTCPorts != "" {
+		if _, _, err := parsePorts(c.RTCPorts); err != nil {
+			return err
+		}
+	}
+	if c.RTCIP != "" && net.ParseIP(c.RTCIP) == nil {
+		return fmt.Errorf("--webrtc-ip: %q is not an IP address", c.RTCIP)
+	}
+	for _, ip := range c.NAT1To1IPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("--webrtc-public-ip: %q is not an IP address", ip)
+		}
 	}
 	if c.Trunk != "" && !strings.HasPrefix(c.Trunk, "sip:") && !strings.HasPrefix(c.Trunk, "sips:") {
 		return fmt.Errorf("--trunk: %q is not a sip: URI", c.Trunk)

@@ -40,6 +40,10 @@ type Edge struct {
 	// transfer's connect can come before its transferred.
 	early  map[string]earlyConnect
 	runCtx context.Context
+	// softphones are the browser legs by the contact their signalling
+	// names; rtc builds their peer connections (set by Run).
+	softphones map[string]*softphone
+	rtc        *rtcEngine
 }
 
 // New builds an edge; prompts is the audio it plays (Tones when nil).
@@ -50,7 +54,11 @@ func New(cfg Config, log *slog.Logger, prompts Prompts) (*Edge, error) {
 	if prompts == nil {
 		prompts = Tones{}
 	}
-	e := &Edge{cfg: cfg, log: log, prompts: prompts, byID: map[string]*call{}, byCallID: map[string]*call{}, early: map[string]earlyConnect{}}
+	if cfg.SoftphoneGrace == 0 {
+		cfg.SoftphoneGrace = 30 * time.Second
+	}
+	e := &Edge{cfg: cfg, log: log, prompts: prompts, byID: map[string]*call{}, byCallID: map[string]*call{}, early: map[string]earlyConnect{},
+		softphones: map[string]*softphone{}}
 	e.api = newAPI(&e.cfg)
 	e.gw = newGateway(e.api, log, e.frame)
 	e.phones = newRegistrar(cfg.Phones, time.Now)
@@ -98,6 +106,12 @@ func (e *Edge) Run(ctx context.Context) error {
 		}
 		opts = append(opts, diago.WithTransport(tr))
 	}
+	// The peer connections' engine: here, not in New, because a
+	// --webrtc-ports mux opens its socket and starts reading it.
+	if e.rtc, err = newRTCEngine(&e.cfg); err != nil {
+		return err
+	}
+	defer e.rtc.Close()
 	e.dg = diago.NewDiago(ua, opts...)
 	srv.OnRegister(e.phones.handle)
 	e.mu.Lock()
@@ -318,6 +332,9 @@ func (e *Edge) frame(ctx context.Context, f serverFrame) {
 		return
 	case "dial":
 		e.startDial(f)
+		return
+	case "rtc_answer", "rtc_restart":
+		e.rtcFrame(ctx, f)
 		return
 	}
 	if f.ContactID == "" {

@@ -190,6 +190,11 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 		{"--max-calls", func(c *Config) { c.MaxCalls = 0 }},
 		{"--ring-timeout", func(c *Config) { c.RingTimeout = 0 }},
 		{"--trunk", func(c *Config) { c.Trunk = "http://trunk" }},
+		{"--softphone-grace", func(c *Config) { c.SoftphoneGrace = time.Millisecond }},
+		{"--webrtc-ports", func(c *Config) { c.RTCPorts = "20000-10000" }},
+		{"--webrtc-ports", func(c *Config) { c.RTCPorts = "udp" }},
+		{"--webrtc-ip", func(c *Config) { c.RTCIP = "localhost" }},
+		{"--webrtc-public-ip", func(c *Config) { c.NAT1To1IPs = []string{"203.0.113.300"} }},
 	} {
 		cfg := good
 		c.mod(&cfg)

@@ -17,20 +17,26 @@ import (
 // serverFrame is any frame the router sends a gateway; fields a frame type
 // does not have stay empty.
 type serverFrame struct {
-	Type                 string          `json:"type"`
-	ContactID            string          `json:"contact_id"`
-	NewContactID         string          `json:"new_contact_id"`
-	CaseID               string          `json:"case_id"`
-	InterpreterContactID string          `json:"interpreter_contact_id"`
-	Agent                string          `json:"agent"`
-	Phone                string          `json:"phone"`
-	Queue                string          `json:"queue"`
-	Agency               string          `json:"agency"`
-	Number               string          `json:"number"`
-	Calls                []helloCall     `json:"calls"`
-	Ref                  json.RawMessage `json:"ref"`
-	Code                 string          `json:"code"`
-	Message              string          `json:"message"`
+	Type                 string `json:"type"`
+	ContactID            string `json:"contact_id"`
+	NewContactID         string `json:"new_contact_id"`
+	CaseID               string `json:"case_id"`
+	InterpreterContactID string `json:"interpreter_contact_id"`
+	Agent                string `json:"agent"`
+	Phone                string `json:"phone"`
+	Queue                string `json:"queue"`
+	Agency               string `json:"agency"`
+	Number               string `json:"number"`
+	// The browser softphone and call controls.
+	Browser bool            `json:"browser"`
+	Session string          `json:"session"`
+	SDP     string          `json:"sdp"`
+	On      bool            `json:"on"`
+	Digits  string          `json:"digits"`
+	Calls   []helloCall     `json:"calls"`
+	Ref     json.RawMessage `json:"ref"`
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
 }
 
 type helloCall struct {
@@ -41,6 +47,7 @@ type helloCall struct {
 	Agent     string `json:"agent"`
 	Phone     string `json:"phone"`
 	Number    string `json:"number"`
+	Browser   bool   `json:"browser"`
 }
 
 // parseServerFrame reads one frame from the router; anything that is not

@@ -38,6 +38,31 @@ type leg struct {
 	mix atomic.Pointer[mixer]
 
 	rx, tx atomic.Int64
+	// up, when set, says whether the leg carries audio now (a softphone
+	// between peer connections does not); nil is always.
+	up func() bool
+	// dtmf sends RFC 4733 events on the leg (the caller's, when
+	// telephone-event was negotiated).
+	dtmf *diago.DTMFWriter
+}
+
+// isUp says whether the leg carries audio now.
+func (l *leg) isUp() bool { return l.up == nil || l.up() }
+
+// sendDigits sends digits to the leg as RFC 4733 events, one after the
+// other, in the background (each takes about 100 ms).
+func (l *leg) sendDigits(digits string) bool {
+	if l.dtmf == nil {
+		return false
+	}
+	go func() {
+		for _, d := range digits {
+			if err := l.dtmf.WriteDTMF(d); err != nil {
+				return
+			}
+		}
+	}()
+	return true
 }
 
 // newLeg wraps an answered dialog's media; digits, when not nil, gets
@@ -62,6 +87,13 @@ func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Co
 		// No telephone-event negotiated: SIP INFO still carries digits.
 		if l.r, err = med.AudioReader(); err != nil {
 			return nil, err
+		}
+	}
+	if digits != nil {
+		// The caller's leg: the agent's dtmf frames are sent on it.
+		if w, derr := med.AudioWriterDTMF(); derr == nil {
+			l.w, l.dtmf = w, w
+			return l, nil
 		}
 	}
 	if l.w, err = med.AudioWriter(); err != nil {

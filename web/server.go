@@ -89,6 +89,9 @@ type Sockets struct {
 	// ChatAbsent is how long a waiting chat keeps its place after its
 	// citizen's socket went without leaving (zero: for ever).
 	ChatAbsent time.Duration
+	// ICEServers are the STUN/TURN servers the desk's softphone is told
+	// in hello (none: loopback and a LAN need none).
+	ICEServers []agents.ICEServer
 }
 
 // DefaultConfig returns the settings used when nothing is configured.
@@ -253,7 +256,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
 		SendBuffer: cfg.Sockets.SendBuffer, WriteTimeout: cfg.Sockets.WriteTimeout, PongWait: cfg.Sockets.PongWait,
 		MaxFrameBytes: cfg.Sockets.MaxFrameBytes, AckTimeout: cfg.Sockets.AckTimeout, ChatAbsent: cfg.Sockets.ChatAbsent,
-		CaseToken: d.Tokens.CaseToken, Refused: s.socketRefusal, ClientAddr: s.clientAddr, ClosedCases: closed,
+		ICEServers: cfg.Sockets.ICEServers,
+		CaseToken:  d.Tokens.CaseToken, Refused: s.socketRefusal, ClientAddr: s.clientAddr, ClosedCases: closed,
 	})
 	s.handler = s.routes()
 	return s, nil

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"tellonce/agents"
 	"tellonce/auth"
+	"tellonce/iceservers"
 	"tellonce/lease"
 	"tellonce/stats"
 	"tellonce/transcripts"
@@ -50,7 +52,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	c := serveConfig{web: web.DefaultConfig()}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	origins := ""
+	origins, ice := "", ""
 	fs.StringVar(&c.web.Addr, "addr", c.web.Addr, "listen address, host:port")
 	fs.StringVar(&c.db, "db", "", "database: a postgres:// URL, or an SQLite file path (default ./data/tellonce.db; DATABASE_URL also works)")
 	fs.BoolVar(&c.demo, "demo", false, "seed demo agencies, queues and users and print their logins")
@@ -76,6 +78,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.Int64Var(&c.web.Sockets.MaxFrameBytes, "ws-max-frame", 64<<10, "the largest WebSocket frame read, in bytes (a larger one is answered too_large)")
 	fs.DurationVar(&c.web.Sockets.AckTimeout, "ws-ack-timeout", 10*time.Second, "how long a frame waits for its change to be durable before it is answered unavailable")
 	fs.DurationVar(&c.web.Sockets.ChatAbsent, "chat-absent", 2*time.Minute, "how long a waiting chat keeps its place after the citizen's page went away without leaving (0: for ever)")
+	fs.StringVar(&ice, "ice-servers", "", "comma-separated STUN/TURN URLs the desk's browser softphone uses (turn:user:pass@host:port); the same list as the edge's --ice-servers (none: loopback and a LAN)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key); re-read on SIGHUP and when the file changes")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.web.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (empty: none; then keep /metrics off public networks with --metrics-addr)")
@@ -135,6 +138,14 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 		return c, err
 	}
 	c.web.TrustedProxies = trusted
+	servers, err := iceservers.Parse(ice)
+	if err != nil {
+		return c, fmt.Errorf("--ice-servers: %w", err)
+	}
+	for _, sv := range servers {
+		c.web.Sockets.ICEServers = append(c.web.Sockets.ICEServers,
+			agents.ICEServer{URLs: []string{sv.URL}, Username: sv.Username, Credential: sv.Credential})
+	}
 	if c.grace < time.Second || c.grace > time.Hour {
 		return c, fmt.Errorf("--reconnect-grace %s: want 1s to 1h", c.grace)
 	}

@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"tellonce/dialplan"
 	"tellonce/edge"
+	"tellonce/iceservers"
 	"tellonce/prompts"
 	"tellonce/recordings"
 )
@@ -78,7 +80,7 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	var lc edgeOptions
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var router, plan, allow, phones string
+	var router, plan, allow, phones, ice, publicIPs string
 	fs.StringVar(&c.UDP, "sip-udp", "0.0.0.0:5060", "SIP over UDP listen address (empty: none)")
 	fs.StringVar(&c.TCP, "sip-tcp", "0.0.0.0:5060", "SIP over TCP listen address (empty: none)")
 	fs.StringVar(&c.TLS, "sip-tls", "", "SIP over TLS listen address, with --tls-cert and --tls-key (empty: none)")
@@ -100,6 +102,11 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	fs.DurationVar(&lc.recordingRetention, "recording-retention", 365*24*time.Hour, "how long a recording is kept after its leg started; set it to the server's --transcript-retention (negative: forever)")
 	fs.StringVar(&lc.promptsDir, "prompts", "", "directory of the operator's prompt recordings replacing the built-in ones (ko/please-hold.wav, …; see docs/telephony.md)")
 	fs.StringVar(&lc.menuPrompts, "menu-prompts", "", "directory of the menus' greetings: <lang>/<greeting key>.wav (8 kHz mono μ-law)")
+	fs.StringVar(&ice, "ice-servers", "", "comma-separated STUN/TURN URLs of the browser softphone's peer connections (turn:user:pass@host:port); give serve the same list (none: loopback and a LAN)")
+	fs.DurationVar(&c.SoftphoneGrace, "softphone-grace", 30*time.Second, "how long a browser agent's call waits, the caller on hold audio, for the desk to reconnect its audio before the agent's leg ends")
+	fs.StringVar(&c.RTCPorts, "webrtc-ports", "", "UDP ports of the softphones' peer connections: PORT (one port for all, demultiplexed) or LOW-HIGH (one per peer); empty: any ephemeral port")
+	fs.StringVar(&c.RTCIP, "webrtc-ip", "", "the one local address the softphones' peer connections use (empty: every interface)")
+	fs.StringVar(&publicIPs, "webrtc-public-ip", "", "comma-separated public addresses put in the softphones' candidates when the edge is behind 1:1 NAT")
 	fs.StringVar(&lc.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -157,6 +164,14 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	if phones != "" {
 		if c.Phones, err = edge.LoadPhones(phones); err != nil {
 			return c, lc, err
+		}
+	}
+	if c.ICEServers, err = iceservers.Parse(ice); err != nil {
+		return c, lc, fmt.Errorf("--ice-servers: %w", err)
+	}
+	for _, ip := range strings.Split(publicIPs, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			c.NAT1To1IPs = append(c.NAT1To1IPs, ip)
 		}
 	}
 	return c, lc, c.Validate()

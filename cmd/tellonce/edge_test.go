@@ -164,6 +164,8 @@ type phoneCall struct {
 	stamp  *time.Time
 	sent   atomic.Int64
 	delays *delayLog
+	// digits, when set, gets the RFC 4733 keys the call hears.
+	digits chan rune
 }
 
 // delayLog collects one-way frame delays.
@@ -219,7 +221,20 @@ func newPhone(t testing.TB, name string) *phone {
 
 // media sends frames of mark every 20 ms and counts the frames heard.
 func (c *phoneCall) media(med *diago.DialogMedia, mark, want byte) {
-	r, _ := med.AudioReader()
+	var r io.Reader
+	if c.digits != nil {
+		dr := &diago.DTMFReader{}
+		r, _ = med.AudioReader(diago.WithAudioReaderDTMF(dr))
+		dr.OnDTMF(func(d rune) error {
+			select {
+			case c.digits <- d:
+			default:
+			}
+			return nil
+		})
+	} else {
+		r, _ = med.AudioReader()
+	}
 	w, _ := med.AudioWriter()
 	go func() {
 		buf := make([]byte, 1500)
@@ -290,7 +305,7 @@ func (p *phone) call(t testing.TB, e *testEdge, number, pai string) (*diago.Dial
 		return err
 	})
 	t.Cleanup(func() { _ = d.Hangup(context.Background()); _ = d.Close() })
-	c := &phoneCall{done: d.Context().Done(), hang: d.Hangup, stamp: p.stamp}
+	c := &phoneCall{done: d.Context().Done(), hang: d.Hangup, stamp: p.stamp, digits: make(chan rune, 64)}
 	c.dtmf, _ = med.AudioWriterDTMF()
 	c.media(med, 0x22, 0x11)
 	return d, c

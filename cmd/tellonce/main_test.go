@@ -341,3 +341,22 @@ func TestTrustProxyTakesAddressesAndNetworks(t *testing.T) {
 		}
 	}
 }
+
+// --ice-servers reaches the desk's hello as RTCIceServer entries, and a
+// bad list is refused naming the flag.
+func TestServeICEServers(t *testing.T) {
+	c, err := parseServe("serve", nil, io.Discard,
+		env(map[string]string{"TELLONCE_ICE_SERVERS": "stun:stun.example:3478,turn:desk:pw@turn.example:3478?transport=udp"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.web.Sockets.ICEServers
+	if len(got) != 2 || got[0].URLs[0] != "stun:stun.example:3478" || got[1].URLs[0] != "turn:turn.example:3478?transport=udp" ||
+		got[1].Username != "desk" || got[1].Credential != "pw" {
+		t.Errorf("ICE servers = %+v", got)
+	}
+	if _, err := parseServe("serve", []string{"--ice-servers", "turn:turn.example"}, io.Discard, env(nil)); err == nil ||
+		!strings.Contains(err.Error(), "--ice-servers") {
+		t.Errorf("a TURN server without credentials = %v; want an error naming --ice-servers", err)
+	}
+}
