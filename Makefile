@@ -26,6 +26,11 @@ BENCHFLAGS   ?=
 FUZZTIME     ?= 10s
 ARGS         ?=
 DRILL_KILLS  ?= 20
+# the PostgreSQL restart drill's rounds (each: fast and immediate, one server and two)
+DRILL_PG_RESTARTS ?= 5
+# the takeover at scale: AGENTSxWAITING, and how many times its leader is killed
+DRILL_SCALE  ?= 1000x10000
+SCALE_KILLS  ?= 5
 # staticcheck release 2026.2.2 is module version v0.8.2 (`@2026.2.2` is not a module version).
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
@@ -38,6 +43,7 @@ help: ## show this list
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "variables: TESTFLAGS=... (e.g. -run=Foo -v)  PKGS=./internal/...  ARGS=... (run)"
 	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp systemd\""
+	@echo "           drill: DRILL_KILLS=20  DRILL_PG_RESTARTS=5  DRILL_SCALE=1000x10000  SCALE_KILLS=5"
 
 build: ## go build -o bin/tellonce ./cmd/tellonce
 	$(GO) build -o bin/tellonce ./cmd/tellonce
@@ -123,9 +129,12 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s) each
 clean: ## remove bin/ and test output
 	rm -rf bin $(TESTOUT)
 
-drill: ## long runs: SIGKILL the leader of a PostgreSQL pair and the embedded server 20 times each (DRILL_KILLS=20); weekday-8 against Erlang
+drill: ## long fault drills: leader kills (DRILL_KILLS=20), SIGTERM, SIGSTOP, database cut, PostgreSQL restarts, a takeover at DRILL_SCALE=1000x10000; weekday-8 against Erlang
 	@scripts/install-deps postgres
 	@mkdir -p $(TESTOUT)
-	TELLONCE_DRILL_KILLS=$(DRILL_KILLS) scripts/with-postgres $(GO) test -count=1 -timeout 30m -v \
-		-run '^(TestFailoverDrill|TestEmbeddedKillRestartDrill)$$' ./cmd/tellonce/ 2>&1 | tee $(TESTOUT)/drill.log
+	TELLONCE_DRILL_KILLS=$(DRILL_KILLS) TELLONCE_PG_RESTARTS=$(DRILL_PG_RESTARTS) \
+	TELLONCE_DRILL_SCALE=$(DRILL_SCALE) TELLONCE_SCALE_KILLS=$(SCALE_KILLS) \
+	scripts/with-postgres $(GO) test -count=1 -timeout 60m -v \
+		-run '^(TestFailoverDrill|TestEmbeddedKillRestartDrill|TestPostgresRestartDrill|TestTakeoverAtScale)$$' ./cmd/tellonce/ 2>&1 \
+		| tee $(TESTOUT)/drill.log
 	$(GO) test -tags long -count=1 -timeout 30m -run '^TestWeekday8SeparateCentresAgreeWithErlang$$' ./simulation/ 2>&1 | tee -a $(TESTOUT)/drill.log

@@ -722,8 +722,8 @@ func (c *call) startRecording(ctx context.Context) {
 	c.agent.rec.Store(&legRecording{law: lawName, write: rec.WriteAgent})
 }
 
-// stopRecording closes the leg's recording and puts it in the case
-// timeline (the gateway frame recording).
+// stopRecording closes the leg's recording and hands it to the upload
+// spool; the server's answer to the upload puts it in the case timeline.
 func (c *call) stopRecording() {
 	if c.rec == nil {
 		return
@@ -738,6 +738,6 @@ func (c *call) stopRecording() {
 		c.log.Warn("edge: recording not kept", "contact", c.recOf, "err", err)
 		return
 	}
-	c.e.gw.send(map[string]any{"type": "recording", "contact_id": c.recOf, "file": sum.File,
-		"seconds": int(sum.Seconds + 0.5), "started_at": sum.StartedAt.UTC().Format(time.RFC3339Nano)})
+	c.log.Info("edge: recording finished", "contact", c.recOf, "file", sum.File, "seconds", sum.Seconds)
+	c.e.uploads.kick()
 }

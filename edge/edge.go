@@ -28,6 +28,7 @@ type Edge struct {
 	api     *api
 	gw      *gateway
 	phones  *registrar
+	uploads *uploader // nil without recordings
 
 	dg     *diago.Diago // set by Run before serving
 	active atomic.Int64
@@ -62,6 +63,9 @@ func New(cfg Config, log *slog.Logger, prompts Prompts) (*Edge, error) {
 	e.api = newAPI(&e.cfg)
 	e.gw = newGateway(e.api, log, e.frame)
 	e.phones = newRegistrar(cfg.Phones, time.Now)
+	if cfg.Recordings != nil {
+		e.uploads = newUploader(e.api, cfg.Recordings, log)
+	}
 	return e, nil
 }
 
@@ -121,7 +125,10 @@ func (e *Edge) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.gw.Run(ctx) })
 	if e.cfg.Recordings != nil {
+		// The age sweep is only the spool's safety net: a recording
+		// normally leaves once the server has it.
 		g.Go(func() error { return e.cfg.Recordings.Run(ctx) })
+		g.Go(func() error { return e.uploads.Run(ctx) })
 	}
 	g.Go(func() error {
 		err := e.dg.Serve(ctx, func(d *diago.DialogServerSession) { e.inbound(ctx, d) })

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"tellonce/clocktest"
 	tsql "tellonce/sql"
@@ -251,4 +254,140 @@ func TestConfigNamesTheBadField(t *testing.T) {
 	if err := good.Check(); err != nil {
 		t.Errorf("Check() of the defaults = %v", err)
 	}
+}
+
+// A term whose lead fails (a restore that could not read the database)
+// does not end Run: the node hands the lease on at once, stands by while
+// another node leads, and leads again, with a later epoch, once it may.
+func TestFailedTermStandsByAndTriesAgain(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, elector(t, db, "a"))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	first, _ := a.leading()
+
+	// b's first term fails as a restore would; its later ones lead.
+	b := elector(t, db, "b")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var bTerms []Term
+	bLive := false
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Run(ctx, func(ctx context.Context, term Term) error {
+			mu.Lock()
+			bTerms = append(bTerms, term)
+			failing := len(bTerms) == 1
+			if !failing {
+				bLive = true
+			}
+			mu.Unlock()
+			if failing {
+				return errors.New("restore the router: load open cases: the database went away")
+			}
+			<-ctx.Done()
+			mu.Lock()
+			bLive = false
+			mu.Unlock()
+			return nil
+		})
+	}()
+	terms := func() int { mu.Lock(); defer mu.Unlock(); return len(bTerms) }
+
+	a.stop(t) // b takes the lease and fails its first term
+	clocktest.Eventually(t, "b's first term fails", guard, func() bool { return terms() >= 1 })
+	a = run(t, elector(t, db, "a2"))
+	clocktest.Eventually(t, "the other node leads after b's failed term", guard, func() bool {
+		_, ok := a.leading()
+		return ok || terms() >= 2
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("b's Run returned %v after a failed term; want it to stand by", err)
+	default:
+	}
+	if got, ok := a.leading(); ok {
+		if got.Epoch != first.Epoch+2 {
+			t.Errorf("a2's epoch = %d; want %d, after b's failed term %d", got.Epoch, first.Epoch+2, first.Epoch+1)
+		}
+		clocktest.Eventually(t, "b stands by, knowing the leader", guard, func() bool {
+			st := b.Status()
+			return st.Role == RoleStandby && st.Leader == "127.0.0.1:a2"
+		})
+		a.stop(t)
+	}
+	clocktest.Eventually(t, "b leads again", guard, func() bool { mu.Lock(); defer mu.Unlock(); return bLive })
+	mu.Lock()
+	last := bTerms[len(bTerms)-1]
+	mu.Unlock()
+	if last.Epoch <= first.Epoch+1 {
+		t.Errorf("b leads again with epoch %d; want one above its failed term's %d", last.Epoch, first.Epoch+1)
+	}
+	if st := b.Status(); st.Role != RoleLeader || st.Epoch != last.Epoch {
+		t.Errorf("b's status = %+v; want leader at epoch %d", st, last.Epoch)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("b's Run = %v; want nil on its context's end", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("b's Run did not return")
+	}
+}
+
+func TestFailedTermPauseDoublesUpToEightLeases(t *testing.T) {
+	e := &Elector{cfg: Config{TTL: time.Second}}
+	p := time.Duration(0)
+	var got []time.Duration
+	for range 6 {
+		p = e.failedTermPause(p, 10*time.Millisecond)
+		got = append(got, p)
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
+	if !slices.Equal(got, want) {
+		t.Errorf("pauses = %v; want %v", got, want)
+	}
+	if p := e.failedTermPause(8*time.Second, 9*time.Second); p != time.Second {
+		t.Errorf("after a term that lasted longer than the longest pause: %s; want one lease", p)
+	}
+}
+
+// A renewal slower than --lease-renew (a busy database, or a leader busy
+// restoring) still counts while it ends before the step-down deadline:
+// the leader keeps its term.
+func TestSlowRenewalsKeepTheLease(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, elector(t, db, "a"))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	term, _ := a.leading()
+	// Every renewal now takes one and a half renewals.
+	if _, err := db.Exec(`CREATE FUNCTION slow_renewal() RETURNS trigger LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM pg_sleep(0.15); RETURN NEW; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TRIGGER slow_renewal BEFORE UPDATE ON leader_lease FOR EACH ROW EXECUTE FUNCTION slow_renewal()`); err != nil {
+		t.Fatal(err)
+	}
+	ok := a.e.metrics.renewals.WithLabelValues("ok")
+	from := counted(t, ok)
+	// Eight slow renewals span more than the step-down deadline
+	// (ttl-renew) several times over.
+	clocktest.Eventually(t, "eight slow renewals", guard, func() bool { return counted(t, ok) >= from+8 })
+	if got, leading := a.leading(); !leading || got.Epoch != term.Epoch {
+		t.Errorf("a's term after slow renewals: %+v, leading %v; want it to keep epoch %d", got, leading, term.Epoch)
+	}
+	if n := counted(t, a.e.metrics.renewals.WithLabelValues("error")); n > 0 {
+		t.Errorf("%v renewals failed; want none (each is slow, none is too slow)", n)
+	}
+}
+
+func counted(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

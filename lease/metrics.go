@@ -13,6 +13,7 @@ type metrics struct {
 	renewSeconds prometheus.Histogram
 	takeovers    prometheus.Counter
 	fenced       prometheus.Counter
+	failedTerms  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -30,11 +31,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Times this node took the lease and began to lead."}),
 		fenced: prometheus.NewCounter(prometheus.CounterOpts{Name: "tellonce_lease_fenced_commits_total",
 			Help: "Journal commits refused because this node no longer held the lease."}),
+		failedTerms: prometheus.NewCounter(prometheus.CounterOpts{Name: "tellonce_lease_failed_terms_total",
+			Help: "Terms as leader that ended in an error (a failed restore, a journal that could not commit); the node stood by."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.leader, m.epoch, m.renewals, m.renewSeconds, m.takeovers, m.fenced} {
+	for _, c := range []prometheus.Collector{m.leader, m.epoch, m.renewals, m.renewSeconds, m.takeovers, m.fenced, m.failedTerms} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("lease metrics: %w", err)
 		}

@@ -14,7 +14,12 @@ import (
 // (or ctx ends); lead must then stop acknowledging and return. On ctx's
 // end a leader lets lead drain (still renewing), then releases the lease
 // at once so that a standby takes over without waiting for it to expire.
-// An error of lead other than ErrDeposed ends Run with it.
+//
+// A term whose lead fails (its restore from the database, its journal)
+// ends as a step-down: the lease is released for the other nodes, and
+// this node stays a standby, trying to lead again after a pause that
+// doubles with each term that fails in a row (failedTermPause). Only a
+// node id taken by another process ends Run with an error.
 func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, t Term) error) error {
 	if err := e.register(ctx); err != nil {
 		return err
@@ -22,6 +27,8 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, t Term
 	defer e.unregister()
 	tick := time.NewTicker(e.cfg.Renew)
 	defer tick.Stop()
+	var pause time.Duration // after the last failed term
+	var retryAt time.Time
 	for {
 		if err := e.heartbeat(ctx); err != nil {
 			if errors.Is(err, errNodeTaken) {
@@ -29,9 +36,19 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, t Term
 			}
 			e.log.Warn("lease: cannot reach the database", "err", err)
 			e.setStatus(Status{Role: RoleStandby})
-		} else if epoch, ok := e.tryAcquire(ctx); ok {
-			if err := e.runTerm(ctx, epoch, lead); err != nil {
+		} else if epoch, ok := e.tryAcquire(ctx, !time.Now().Before(retryAt)); ok {
+			began := time.Now()
+			failed, err := e.runTerm(ctx, epoch, lead)
+			if err != nil {
 				return err
+			}
+			if failed != nil {
+				pause = e.failedTermPause(pause, time.Since(began))
+				retryAt = time.Now().Add(pause)
+				e.log.Error("lease: the term as leader failed; standing by", "epoch", epoch, "err", failed,
+					"next_try_in", pause)
+			} else {
+				pause = 0
 			}
 		}
 		select {
@@ -42,8 +59,22 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, t Term
 	}
 }
 
-// runTerm leads from epoch until the lease is lost or ctx ends.
-func (e *Elector) runTerm(ctx context.Context, epoch int64, lead func(context.Context, Term) error) error {
+// failedTermPause is how long a node whose term failed after lasting
+// lasted waits before it tries to lead again: one lease at first, so that
+// the other nodes look first, doubling while terms keep failing soon, up
+// to eight leases; a term that had lasted longer than that starts again
+// from one lease.
+func (e *Elector) failedTermPause(prev, lasted time.Duration) time.Duration {
+	longest := 8 * e.cfg.TTL
+	if prev == 0 || lasted > longest {
+		return e.cfg.TTL
+	}
+	return min(2*prev, longest)
+}
+
+// runTerm leads from epoch until the lease is lost or ctx ends. failed is
+// lead's own error (the term ended, the node stands by); fatal ends Run.
+func (e *Elector) runTerm(ctx context.Context, epoch int64, lead func(context.Context, Term) error) (failed, fatal error) {
 	start := time.Now()
 	e.metrics.takeovers.Inc()
 	e.setStatus(Status{Role: RoleLeader, Leader: e.cfg.Address, Epoch: epoch})
@@ -72,7 +103,6 @@ func (e *Elector) runTerm(ctx context.Context, epoch int64, lead func(context.Co
 	deadline := time.NewTimer(e.cfg.TTL - e.cfg.Renew)
 	defer deadline.Stop()
 	ctxDone := ctx.Done()
-	var fatal error
 	stepDown := func(why string, args ...any) {
 		if tctx.Err() == nil {
 			e.log.Warn("lease: stepping down: "+why, append(args, "epoch", epoch)...)
@@ -85,18 +115,26 @@ func (e *Elector) runTerm(ctx context.Context, epoch int64, lead func(context.Co
 		case err := <-done:
 			stop()
 			e.setStatus(Status{Role: RoleStandby})
-			if ctx.Err() != nil {
+			if err != nil && (errors.Is(err, ErrDeposed) || errors.Is(err, context.Canceled)) {
+				err = nil
+			}
+			if err != nil {
+				e.metrics.failedTerms.Inc()
+			}
+			// A failed term hands the lease on at once too: whatever
+			// failed here may work on another node.
+			if ctx.Err() != nil || err != nil {
 				e.release(epoch)
 				e.log.Info("lease: released", "epoch", epoch)
 			}
 			if fatal != nil {
-				return fatal
+				return nil, fatal
 			}
-			if err != nil && !errors.Is(err, ErrDeposed) && !errors.Is(err, context.Canceled) {
-				return fmt.Errorf("leader (epoch %d): %w", epoch, err)
+			if err != nil {
+				return fmt.Errorf("leader (epoch %d): %w", epoch, err), nil
 			}
-			e.log.Info("lease: standing by", "epoch_led", epoch, "err", err)
-			return nil
+			e.log.Info("lease: standing by", "epoch_led", epoch)
+			return nil, nil
 		case <-ctxDone:
 			ctxDone = nil
 			e.log.Info("lease: draining before release", "epoch", epoch)
@@ -129,9 +167,13 @@ type renewal struct {
 }
 
 // renewLoop renews epoch every Renew until ctx ends, reporting each try.
+// A renewal may take until the step-down deadline (TTL-Renew after the
+// last one that held): a busy database or a leader busy restoring
+// renews late, not never.
 func (e *Elector) renewLoop(ctx context.Context, epoch int64, out chan<- renewal) {
 	tick := time.NewTicker(e.cfg.Renew)
 	defer tick.Stop()
+	stepDownAt := time.Now().Add(e.cfg.TTL - e.cfg.Renew)
 	for {
 		select {
 		case <-ctx.Done():
@@ -139,7 +181,10 @@ func (e *Elector) renewLoop(ctx context.Context, epoch int64, out chan<- renewal
 		case <-tick.C:
 		}
 		r := renewal{sent: time.Now()}
-		r.held, r.err = e.renew(ctx, epoch)
+		r.held, r.err = e.renew(ctx, epoch, max(e.cfg.Renew, time.Until(stepDownAt)))
+		if r.held {
+			stepDownAt = r.sent.Add(e.cfg.TTL - e.cfg.Renew)
+		}
 		if err := e.heartbeat(ctx); errors.Is(err, errNodeTaken) {
 			r.taken = err
 		}
@@ -227,9 +272,9 @@ func (e *Elector) unregister() {
 	_, _ = e.db.ExecContext(ctx, `DELETE FROM lease_nodes WHERE node_id = $1 AND instance = $2`, e.cfg.NodeID, e.instance)
 }
 
-// tryAcquire reads the lease and takes it if it has expired (or there is
-// none), with an epoch above every one seen.
-func (e *Elector) tryAcquire(ctx context.Context) (int64, bool) {
+// tryAcquire reads the lease and, when mayLead, takes it if it has
+// expired (or there is none), with an epoch above every one seen.
+func (e *Elector) tryAcquire(ctx context.Context, mayLead bool) (int64, bool) {
 	qctx, cancel := context.WithTimeout(ctx, e.cfg.TTL)
 	defer cancel()
 	var dbVersion int
@@ -263,6 +308,9 @@ func (e *Elector) tryAcquire(ctx context.Context) (int64, bool) {
 		return 0, false
 	}
 	e.setStatus(Status{Role: RoleStandby, Epoch: row.Epoch})
+	if !mayLead {
+		return 0, false
+	}
 	if dbVersion != e.cfg.SchemaVersion {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -302,8 +350,9 @@ func (e *Elector) warnOnce(msg string) {
 
 // renew extends the lease of epoch; held is false when it is no longer
 // this node's (taken, or expired on the database's clock).
-func (e *Elector) renew(ctx context.Context, epoch int64) (held bool, err error) {
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.Renew)
+func (e *Elector) renew(ctx context.Context, epoch int64, timeout time.Duration) (held bool, err error) {
+	// ctx is the term's renewing, which ends only with the term.
+	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
 	res, err := e.db.ExecContext(qctx, `UPDATE leader_lease SET expires_at = clock_timestamp() + $1 * interval '1 millisecond', renewed_at = clock_timestamp()

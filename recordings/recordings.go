@@ -305,6 +305,10 @@ func (r *Recording) abort() {
 	_ = os.Remove(r.path + partSuffix)
 }
 
+// Header is the WAV header of a recording of frames stereo frames: what
+// a test needs to make one.
+func Header(frames int64) []byte { return header(frames) }
+
 // header is a WAV header for frames stereo 16-bit frames at 8 kHz.
 func header(frames int64) []byte {
 	data := uint32(frames * frameBytes)
@@ -422,15 +426,5 @@ func parseName(f fs.DirEntry) (caseID, contactID string, started time.Time, ok b
 	if f.IsDir() {
 		return "", "", time.Time{}, false
 	}
-	base := strings.TrimSuffix(f.Name(), partSuffix)
-	base, isWAV := strings.CutSuffix(base, ".wav")
-	parts := strings.Split(base, "_")
-	if !isWAV || len(parts) != 3 || !idPattern.MatchString(parts[0]) || !idPattern.MatchString(parts[1]) {
-		return "", "", time.Time{}, false
-	}
-	t, err := time.Parse(stampLayout, parts[2])
-	if err != nil {
-		return "", "", time.Time{}, false
-	}
-	return parts[0], parts[1], t, true
+	return parseBase(strings.TrimSuffix(f.Name(), partSuffix))
 }

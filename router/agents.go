@@ -49,7 +49,7 @@ func (r *Router) RemoveAgent(username string) ([]Event, error) {
 		if err := w.clearReservationsTxn(username); err != nil {
 			return err
 		}
-		if err := w.txn.Delete(tableAgents, a); err != nil {
+		if err := w.deleteAgent(username); err != nil {
 			return fmt.Errorf("remove agent %s: %w", username, err)
 		}
 		gone := a.copy()
@@ -80,6 +80,9 @@ func (r *Router) Connect(username string) (Desk, []Event, error) {
 		w.emitAgentState(n, "connected")
 		w.markFreed(username)
 		if err := w.settle(); err != nil {
+			return err
+		}
+		if err := w.flushCases(); err != nil {
 			return err
 		}
 		desk, err = deskTxn(w.txn, username)
@@ -224,13 +227,9 @@ func (w *writer) graceEndTxn(username string) error {
 
 // dropWrapupsTxn ends an agent's wrap-ups early, freeing their slots.
 func (w *writer) dropWrapupsTxn(username string) error {
-	it, err := w.txn.Get(tableTimers, indexTimerTarget, username)
-	if err != nil {
-		return fmt.Errorf("timers of %s: %w", username, err)
-	}
 	var wraps []*timerRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if t := raw.(*timerRow); t.Kind == timerWrapup {
+	for _, t := range w.m.timersOf(username) {
+		if t.Kind == timerWrapup {
 			wraps = append(wraps, t)
 		}
 	}
@@ -312,14 +311,13 @@ func (w *writer) clearReservationsTxn(username string) error {
 // their profile changes.
 func (w *writer) recheckQueuesTxn(a *agentRow) error {
 	for q := range a.Queues {
-		it, err := w.txn.Get(tableContacts, indexContactRank, q)
-		if err != nil {
-			return fmt.Errorf("line of %s: %w", q, err)
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			if c := raw.(*contactRow); len(c.Declined) > 0 || !c.Widened {
-				w.markWaiting(c.ID)
-			}
+		for _, class := range classes {
+			scanLine(w.m.line(q, class), func(c *contactRow) bool {
+				if len(c.Declined) > 0 || !c.Widened {
+					w.markWaiting(c.ID)
+				}
+				return true
+			})
 		}
 	}
 	return nil

@@ -158,7 +158,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 		return nil, invalid("queue", "queue %s takes only interpreter requests from agents", q.ID)
 	}
 	identity := req.identityOf()
-	if dup, err := liveContactOf(w.txn, q.ID, identity); err != nil {
+	if dup, err := w.liveContactOf(q.ID, identity); err != nil {
 		return nil, err
 	} else if dup != nil {
 		return nil, &DuplicateContactError{Queue: q.ID, CallerID: req.Caller.ID, ContactID: dup.ID}
@@ -180,9 +180,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 		}
 	}
 	if q.MaxWaiting > 0 {
-		if n, err := waitingIn(w.txn, q.ID); err != nil {
-			return nil, err
-		} else if n >= q.MaxWaiting {
+		if n := w.waitingIn(q.ID); n >= q.MaxWaiting {
 			return nil, fmt.Errorf("queue %s is full (%d waiting): %w", q.ID, n, ErrUnavailable)
 		}
 	}
@@ -229,7 +227,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 // caseForTxn returns the case the request continues, or a new one.
 func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 	if req.CaseID != "" {
-		cs, err := getCase(w.txn, req.CaseID)
+		cs, err := w.getCase(req.CaseID)
 		if errors.Is(err, ErrNotFound) && req.Reopen != nil {
 			cs, err = w.reopenTxn(*req.Reopen, req.History)
 		}
@@ -278,7 +276,7 @@ func (w *writer) reopenTxn(s CaseSnapshot, history []PastCase) (*caseRow, error)
 		return nil, err
 	}
 	w.emit(Event{Type: EventCaseReopened, CaseID: cs.ID, Actor: e.Actor, CaseEvent: &e})
-	return getCase(w.txn, cs.ID)
+	return w.getCase(cs.ID)
 }
 
 // stickyTxn holds a returning caller's contact for the agent who last served
@@ -305,7 +303,7 @@ func (w *writer) stickyTxn(c *contactRow, cs *caseRow) error {
 // addContactTxn stores a new queued contact as a new leg of its case and
 // schedules its timers.
 func (w *writer) addContactTxn(c *contactRow, q *queueRow) error {
-	cs, err := getCase(w.txn, c.CaseID)
+	cs, err := w.getCase(c.CaseID)
 	if err != nil {
 		return err
 	}
@@ -385,12 +383,15 @@ func containsString(s []string, v string) bool {
 	return false
 }
 
-func waitingIn(txn *memdb.Txn, queue string) (int, error) {
-	n, err := countContacts(txn, indexContactRank, queue)
-	if err != nil {
-		return 0, fmt.Errorf("queue %s line: %w", queue, err)
+// waitingIn is how many contacts wait in the queue's lines.
+func (w *writer) waitingIn(queue string) int {
+	n := 0
+	for _, class := range classes {
+		if t := w.m.line(queue, class); t != nil {
+			n += t.Len()
+		}
 	}
-	return n, nil
+	return n
 }
 
 // countContacts counts the contacts an index holds under the key prefix.
@@ -408,7 +409,7 @@ func countContacts(txn *memdb.Txn, index string, prefix ...any) (int, error) {
 
 // appendCaseEventTxn adds an entry to the case timeline with the next seq.
 func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[string]string) (CaseEvent, error) {
-	cs, err := getCase(w.txn, caseID)
+	cs, err := w.getCase(caseID)
 	if err != nil {
 		return CaseEvent{}, err
 	}
@@ -426,7 +427,7 @@ func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[st
 
 // setLegTxn applies fn to the contact's leg in its case.
 func (w *writer) setLegTxn(c *contactRow, fn func(l *Leg)) error {
-	cs, err := getCase(w.txn, c.CaseID)
+	cs, err := w.getCase(c.CaseID)
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"tellonce/clocktest"
 )
 
 func TestDuplicateCaller(t *testing.T) {
@@ -74,12 +70,11 @@ func TestPositions(t *testing.T) {
 	}
 }
 
-// A line longer than countAhead's probe from the back: places near the
-// back, just past the probe and in the middle agree with the line's order,
-// on a snapshot and inside a write.
+// A long line of both classes: places near either end and in the middle
+// agree with the line's order, on a snapshot and inside a write.
 func TestPositionsInALongLine(t *testing.T) {
 	f := newFixture(t, []QueueConfig{queue("q")}, nil)
-	n := 6*backProbe + 7
+	n := 6*nearPlaces + 7
 	for i := range n {
 		switch {
 		case i%3 == 0:
@@ -95,7 +90,7 @@ func TestPositionsInALongLine(t *testing.T) {
 	if len(line) != n {
 		t.Fatalf("%d waiting; want %d", len(line), n)
 	}
-	for _, i := range []int{0, 1, n / 2, n - backProbe - 2, n - backProbe, n - backProbe + 1, n - 2, n - 1} {
+	for _, i := range []int{0, 1, n / 2, n - nearPlaces - 2, n - nearPlaces, n - nearPlaces + 1, n - 2, n - 1} {
 		id := line[i].ID
 		if got, err := f.r.Position(id); err != nil || got != i+1 {
 			t.Errorf("Position of the %dth = %d (%v); want %d", i+1, got, err, i+1)
@@ -117,78 +112,18 @@ func TestPositionsInALongLine(t *testing.T) {
 		}
 	}
 	// NearPosition answers near either end and gives up in the middle.
-	for _, i := range []int{0, 1, 5, n - 6, n - 2, n - 1} {
+	for _, i := range []int{0, 1, 5, nearPlaces - 1, n - nearPlaces, n - 6, n - 2, n - 1} {
 		if got, ok, err := f.r.NearPosition(line[i].ID); err != nil || !ok || got != i+1 {
 			t.Errorf("NearPosition of the %dth = %d, %t (%v); want %d", i+1, got, ok, err, i+1)
 		}
 	}
-	if got, ok, err := f.r.NearPosition(line[n/2].ID); err != nil || ok {
-		t.Errorf("NearPosition in the middle = %d, %t (%v); want it to give up", got, ok, err)
+	for _, i := range []int{nearPlaces, n / 2, n - nearPlaces - 1} {
+		if got, ok, err := f.r.NearPosition(line[i].ID); err != nil || ok {
+			t.Errorf("NearPosition of the %dth = %d, %t (%v); want it to give up", i+1, got, ok, err)
+		}
 	}
 	if _, _, err := f.r.NearPosition("ct-none"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("NearPosition of an unknown contact: %v; want ErrNotFound", err)
-	}
-}
-
-// Callers asking for places deep in one line while a walk of it runs
-// gather in the next round and share one walk; each gets their own place.
-func TestDeepPlacesShareAWalk(t *testing.T) {
-	f := newFixture(t, []QueueConfig{queue("q")}, nil)
-	n := 6*backProbe + 7
-	for i := range n {
-		f.enqueue("q", fmt.Sprint("c", i))
-	}
-	line, err := f.r.Waiting("q")
-	f.must(err)
-	// A walk of q in progress: the queue's walk lock, held.
-	pr := &f.r.rounds
-	pr.mu.Lock()
-	pr.gathering, pr.walks = map[string]*placeRound{}, map[string]*sync.Mutex{"q": {}}
-	walk := pr.walks["q"]
-	pr.mu.Unlock()
-	walk.Lock()
-
-	const callers = 10
-	type answer struct{ i, got int }
-	answers := make(chan answer, callers)
-	errs := make(chan error, callers)
-	for k := range callers {
-		i := 2*backProbe + k
-		go func() {
-			got, err := f.r.Position(line[i].ID)
-			if err != nil {
-				errs <- err
-			}
-			answers <- answer{i, got}
-		}()
-	}
-	clocktest.EventuallyNil(t, "every caller in the round", 10*time.Second, func() error {
-		pr.mu.Lock()
-		joined := 0
-		if g := pr.gathering["q"]; g != nil {
-			joined = len(g.ids)
-		}
-		pr.mu.Unlock()
-		if joined != callers {
-			return fmt.Errorf("%d of %d callers joined the round", joined, callers)
-		}
-		return nil
-	})
-	walk.Unlock()
-	for range callers {
-		a := <-answers
-		if a.got != a.i+1 {
-			t.Errorf("Position of the %dth = %d; want %d", a.i+1, a.got, a.i+1)
-		}
-	}
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	if pr.walked != 1 {
-		t.Errorf("%d walks for %d callers; want 1", pr.walked, callers)
 	}
 }
 
@@ -226,7 +161,7 @@ func TestCaseClosesAndLeavesMemdb(t *testing.T) {
 func assertEmpty(t *testing.T, r *Router) {
 	t.Helper()
 	txn := r.db.Load().Txn(false)
-	for _, table := range []string{tableContacts, tableCases, tableOffers} {
+	for _, table := range []string{tableContacts, tableCases} {
 		it, err := txn.Get(table, indexID)
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,8 @@
 // Package router is tellonce's live routing state and policy: queues,
 // agents' live state, contacts, offers and open cases with their whole
-// context, held in go-memdb, with time coming from an injected Clock.
+// context, with time coming from an injected Clock. The case context
+// lives in go-memdb; the facts that change on every routing step live in
+// the writer's matching state (see State).
 //
 // # Model
 //
@@ -17,17 +19,59 @@
 // events and the matching work it created), then matches, commits and hands
 // the events to the Sink in commit order. Concurrent write calls share one
 // transaction (group commit, see Router.write); a call that fails is taken
-// out and the others re-run, so each call still commits all or nothing. Reads run on memdb snapshots and
-// return copies. Timers (offer expiry, overflow, best-skill widening,
+// out and the others re-run, so each call still commits all or nothing.
+// A call's time is read from the Clock once, when the call is queued, and
+// never inside the apply: the same calls from the same state make the same
+// decisions (TestRebuiltRouterDecidesAsTheOriginal), which keeps a
+// replicated router possible. Reads run on memdb snapshots and return
+// copies. Offers expire, and timers (overflow, best-skill widening,
 // wrap-up end, reconnect grace, sticky and direct-transfer holds, warm
-// transfer limits) are rows with due times: Tick processes what is due,
-// NextDeadline says when to call it, and Run is a driver on a real timer.
+// transfer limits) fall due: Tick processes what is due, NextDeadline says
+// when to call it, and Run is a driver on a real timer.
+//
+// # State
+//
+// go-memdb holds what readers see: queues, agents (profile, state, load),
+// contacts (status, agent, offer, place in their case) and open cases with
+// their timelines. A call writes a row only when
+// something a reader can see changes, and a case row once per call
+// however often the call changed it.
+//
+// The matching state (matching.go) holds what only routing asks, in
+// structures made for it and owned by the writer: each (queue, class)'s
+// waiting line in rank order and its overflowed-in line (ordered trees,
+// github.com/tidwall/btree), each (queue, class)'s free agents in idle
+// order (ordered trees), the pending offers by id and by expiry, each
+// caller's one place per queue, and the timers by id, due time and target.
+// Apart from the timers it is a function of the memdb rows: every put of a
+// contact or agent row moves the row in it in the same step, and
+// rebuildMatching derives it from the rows in one pass, which is how
+// Restore builds it and what the randomized invariant test compares it
+// with after every operation. Timers are nobody's rows: Restore schedules
+// them anew while filling memdb, as it always did. A failed write group
+// is rolled back by an undo log (cheaper than copy-on-write trees, which
+// copy a path per change even when nothing fails).
+//
+// How each read is served:
+//
+//   - Contact, Position, NearPosition, Positions, Waiting and
+//     QueueSnapshot's line: a memdb snapshot with the lines published at
+//     the same commit (copy-on-write copies of the writer's trees, swapped
+//     in under linesMu with the commit), so they are never half a call. A
+//     place is a binary search of the published line: O(log² n) anywhere
+//     in a line of any length.
+//   - Offer: the snapshot, through the offered contact (unique index on
+//     its offer id).
+//   - NextDeadline: the soonest offer expiry and timer published with the
+//     commit.
+//   - Everything else (cases, agents, desks, wallboard counts, snapshots
+//     for the durable store): the memdb snapshot alone.
 //
 // # Matching
 //
 // Waiting contacts are ordered by priority, then case age, then enqueue
 // sequence (a re-queued contact goes before all of them), encoded in a
-// fixed-width rank key so memdb's index order is routing order. An agent is
+// fixed-width rank key so a line's tree order is routing order. An agent is
 // eligible for a contact when connected and available with a free slot of
 // the contact's class (voice and callback take the exclusive voice slot;
 // chats up to MaxChats), member of the contact's queue or of a queue it has

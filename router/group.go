@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 )
 
 // The write path: every change is a call of write. Concurrent calls are
@@ -40,6 +41,10 @@ type writeGroup struct {
 func (r *Router) write(fn func(w *writer) error) ([]Event, error) {
 	op := &writeOp{fn: fn, wake: make(chan struct{}, 1)}
 	r.group.mu.Lock()
+	// The call's time is read once, here, in queue order: a re-run after
+	// another call's failure applies the same change at the same time, and
+	// the same calls from the same state make the same decisions.
+	op.now = r.clock.Now()
 	r.group.pending = append(r.group.pending, op)
 	if r.group.leading {
 		r.group.mu.Unlock()
@@ -60,6 +65,7 @@ func (r *Router) write(fn func(w *writer) error) ([]Event, error) {
 // writeOp is one queued write call.
 type writeOp struct {
 	fn   func(w *writer) error
+	now  time.Time     // the call's time
 	wake chan struct{} // done, or the caller is the leader now
 	// Set by the leader before wake; read by the caller after it.
 	done      bool
@@ -135,13 +141,19 @@ func (r *Router) handOff(batch []*writeOp, p any) {
 // runBatch runs the calls in one transaction; callers hold r.mu. A failed
 // call is dropped and the transaction re-run with the others.
 func (r *Router) runBatch(ops []*writeOp) {
+	defer func() {
+		// A panic outside the calls (a commit, say) leaves no half-applied
+		// matching state; after a commit the log is empty.
+		if len(r.match.undo) > 0 {
+			r.match.rollback()
+		}
+	}()
 	for len(ops) > 0 {
 		txn := r.db.Load().Txn(true)
-		clear(r.tally) // a failed attempt's changes go with its transaction
 		writers := make([]*writer, 0, len(ops))
 		failed := -1
 		for i, op := range ops {
-			w := &writer{r: r, txn: txn, tally: r.tally, now: r.clock.Now()}
+			w := &writer{r: r, txn: txn, m: r.match, now: op.now}
 			if err := runOp(op, w); err != nil || op.panicked != nil {
 				op.err, failed = err, i
 				break
@@ -150,12 +162,14 @@ func (r *Router) runBatch(ops []*writeOp) {
 		}
 		if failed >= 0 {
 			txn.Abort()
+			r.match.rollback() // the matching state goes back with the transaction
 			ops = slices.Delete(slices.Clone(ops), failed, failed+1)
 			continue
 		}
 		r.linesMu.Lock()
 		txn.Commit()
-		r.commitLines(r.tally)
+		r.match.forget()
+		r.match.publish(r)
 		r.linesMu.Unlock()
 		for i, w := range writers {
 			events := w.finish()
@@ -181,7 +195,7 @@ func runOp(op *writeOp, w *writer) (err error) {
 	if err := w.settle(); err != nil {
 		return fmt.Errorf("match: %w", err)
 	}
-	return nil
+	return w.flushCases()
 }
 
 // publish hands events to the sink; a panicking sink panics in the caller

@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 	"testing"
@@ -30,16 +31,24 @@ func (s *recSink) Publish(evs []Event) {
 }
 
 // seqIDs makes deterministic ids: ct1, ct2, cs1, of1...
-func seqIDs() func(string) string {
-	n := map[string]int{}
-	return func(kind string) string {
-		n[kind]++
-		return kind + strconv.Itoa(n[kind])
+func seqIDs() func(string) string { return (&idSeq{}).next }
+
+// idSeq counts ids per kind; a copy goes on from where the original is.
+type idSeq struct{ n map[string]int }
+
+func (s *idSeq) next(kind string) string {
+	if s.n == nil {
+		s.n = map[string]int{}
 	}
+	s.n[kind]++
+	return kind + strconv.Itoa(s.n[kind])
 }
+
+func (s *idSeq) clone() *idSeq { return &idSeq{n: maps.Clone(s.n)} }
 
 type fixture struct {
 	t     testing.TB
+	ids   *idSeq
 	r     *Router
 	clock *clocktest.Clock
 	sink  *recSink
@@ -47,8 +56,8 @@ type fixture struct {
 
 func newFixture(t testing.TB, queues []QueueConfig, agents []AgentProfile) *fixture {
 	t.Helper()
-	f := &fixture{t: t, clock: clocktest.New(t0), sink: &recSink{}}
-	r, err := New(Config{Clock: f.clock, Sink: f.sink, NewID: seqIDs()})
+	f := &fixture{t: t, ids: &idSeq{}, clock: clocktest.New(t0), sink: &recSink{}}
+	r, err := New(Config{Clock: f.clock, Sink: f.sink, NewID: f.ids.next})
 	if err != nil {
 		t.Fatal(err)
 	}

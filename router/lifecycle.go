@@ -38,7 +38,7 @@ func (w *writer) endContactWithTxn(contactID, disposition, summary, actor string
 	}
 	n := c.copy()
 	n.Due, n.Slot = time.Time{}, false
-	n.Status, n.EndedAt, n.Disposition, n.OfferID, n.Reserved = StatusEnded, w.now, disposition, "", ""
+	n.Status, n.EndedAt, n.Disposition, n.OfferID, n.OfferExpires, n.Reserved = StatusEnded, w.now, disposition, "", time.Time{}, ""
 	if err := w.putContact(n); err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (w *writer) unlinkWarmTxn(c *contactRow, actor string) error {
 }
 
 func (w *writer) adjustCaseLive(caseID string, delta int) (*caseRow, error) {
-	cs, err := getCase(w.txn, caseID)
+	cs, err := w.getCase(caseID)
 	if err != nil {
 		return nil, err
 	}
@@ -105,9 +105,12 @@ func (w *writer) adjustCaseLive(caseID string, delta int) (*caseRow, error) {
 // closeCaseIfDoneTxn removes a case with no live leg from memdb; the
 // case_closed event carries the whole case for the durable store.
 func (w *writer) closeCaseIfDoneTxn(caseID string) error {
-	cs, err := getCase(w.txn, caseID)
+	cs, err := w.getCase(caseID)
 	if err != nil || cs.Live > 0 {
 		return nil // already closed in this transaction, or still live
+	}
+	if err := w.flushCases(); err != nil {
+		return err
 	}
 	v, err := caseView(w.txn, cs, "closed")
 	if err != nil {
@@ -199,7 +202,7 @@ func (w *writer) requeueWithTxn(c *contactRow, disposition string, due time.Time
 	if err := w.setLegTxn(c, func(l *Leg) { l.EndedAt, l.Disposition = w.now, disposition }); err != nil {
 		return err
 	}
-	cs, err := getCase(w.txn, c.CaseID)
+	cs, err := w.getCase(c.CaseID)
 	if err != nil {
 		return err
 	}

@@ -280,8 +280,8 @@ func (w *writer) bestByTier(a *agentRow) (own, over *contactRow, err error) {
 			continue
 		}
 		for _, q := range sortedQueues(a.Queues) {
-			for _, index := range []string{indexContactRank, indexContactOverflow} {
-				c, err := w.firstEligible(a, index, q, class)
+			for _, lines := range []map[lineKey]*lineTree{w.m.lines, w.m.overflow} {
+				c, err := w.firstEligible(a, lines[lineID(q, class)])
 				if err != nil {
 					return nil, nil, err
 				}
@@ -301,23 +301,20 @@ func (w *writer) bestByTier(a *agentRow) (own, over *contactRow, err error) {
 	return own, over, nil
 }
 
-// firstEligible walks one queue's line (own or overflowed-in) best first.
-func (w *writer) firstEligible(a *agentRow, index, queue string, class capClass) (*contactRow, error) {
-	it, err := w.txn.Get(tableContacts, index, queue, string(class))
+// firstEligible walks one line (own or overflowed-in) best first.
+func (w *writer) firstEligible(a *agentRow, line *lineTree) (found *contactRow, err error) {
+	scanLine(line, func(c *contactRow) bool {
+		var ok bool
+		if ok, err = w.eligible(a, c); err != nil || ok {
+			found = c
+			return false
+		}
+		return true
+	})
 	if err != nil {
-		return nil, fmt.Errorf("line of %s: %w", queue, err)
+		return nil, err
 	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		c := raw.(*contactRow)
-		ok, err := w.eligible(a, c)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return c, nil
-		}
-	}
-	return nil, nil
+	return found, nil
 }
 
 // pickAgent chooses among the free eligible agents for a contact by its
@@ -341,27 +338,29 @@ func (w *writer) pickAgent(c *contactRow) (*agentRow, error) {
 	var cands []*agentRow
 	seen := map[string]bool{}
 	for _, rq := range c.reach() {
-		it, err := w.txn.Get(tableAgents, indexAgentRoutable, rq, string(c.class()))
-		if err != nil {
-			return nil, fmt.Errorf("free agents of %s: %w", rq, err)
+		free := w.m.free[lineID(rq, c.class())]
+		if free == nil {
+			continue
 		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			a := raw.(*agentRow)
+		var err error
+		free.Scan(func(a *agentRow) bool {
 			if seen[a.Username] {
-				continue
+				return true
 			}
 			seen[a.Username] = true
-			ok, err := w.eligibleOwnFirst(a, c)
-			if err != nil {
-				return nil, err
+			var ok bool
+			if ok, err = w.eligibleOwnFirst(a, c); err != nil {
+				return false
 			}
 			if !ok {
-				continue
+				return true
 			}
 			cands = append(cands, a)
-			if strategy == StrategyLongestIdle {
-				break // the index is in idle order: the first one wins this queue
-			}
+			// The set is in idle order: the first one wins this queue.
+			return strategy != StrategyLongestIdle
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return choose(strategy, q, c, cands), nil
@@ -415,17 +414,12 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 	if err != nil {
 		return err
 	}
-	o := &offerRow{ID: w.r.id("of"), ContactID: c.ID, Agent: a.Username, Class: c.class(),
-		CreatedAt: w.now, ExpiresAt: w.now.Add(q.EffectiveOfferTimeout())}
-	o.ExpiresNano = o.ExpiresAt.UnixNano()
-	if err := w.txn.Insert(tableOffers, o); err != nil {
-		return fmt.Errorf("insert offer %s: %w", o.ID, err)
-	}
 	n := c.copy()
-	n.Status, n.Agent, n.OfferID = StatusOffered, a.Username, o.ID
-	if err := w.putContact(n); err != nil {
+	n.Status, n.Agent, n.OfferID, n.OfferExpires = StatusOffered, a.Username, w.r.id("of"), w.now.Add(q.EffectiveOfferTimeout())
+	if err := w.putContact(n); err != nil { // the matching state takes the offer from the row
 		return err
 	}
+	o := offerOf(n)
 	if _, err := w.adjustAgentTxn(a.Username, func(a *agentRow) {
 		*a.load(o.Class)++
 		a.IdleSince = w.now
@@ -440,6 +434,9 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 		}
 	}
 	w.touch(c.Queue)
+	if err := w.flushCases(); err != nil {
+		return err
+	}
 	cv, err := offerCaseView(w.txn, n)
 	if err != nil {
 		return err

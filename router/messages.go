@@ -117,7 +117,7 @@ func (r *Router) Note(username, caseID, text string) ([]Event, error) {
 		return nil, fmt.Errorf("note on %s: %w", caseID, err)
 	}
 	return r.write(func(w *writer) error {
-		cs, err := getCase(w.txn, caseID)
+		cs, err := w.getCase(caseID)
 		if err != nil {
 			return fmt.Errorf("note: %w", err)
 		}

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 )
@@ -30,9 +31,6 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if err != nil {
 		return err
 	}
-	if err := w.txn.Delete(tableOffers, o); err != nil {
-		return fmt.Errorf("delete offer: %w", err)
-	}
 	if c.WarmOf != "" {
 		// The first leg ends before this one enters the caller index.
 		if err := w.completeWarmTxn(c, username); err != nil {
@@ -40,7 +38,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 		}
 	}
 	n := c.copy()
-	n.Status, n.OfferID, n.AnsweredAt, n.Reserved, n.ReservedDirect, n.WarmOf = StatusAssigned, "", w.now, "", false, ""
+	n.Status, n.OfferID, n.OfferExpires, n.AnsweredAt, n.Reserved, n.ReservedDirect, n.WarmOf = StatusAssigned, "", time.Time{}, w.now, "", false, ""
 	if err := w.putContact(n); err != nil {
 		return err
 	}
@@ -50,7 +48,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if err := w.setLegTxn(c, func(l *Leg) { l.Agent, l.AnsweredAt = username, w.now }); err != nil {
 		return err
 	}
-	cs, err := getCase(w.txn, c.CaseID)
+	cs, err := w.getCase(c.CaseID)
 	if err != nil {
 		return err
 	}
@@ -62,6 +60,9 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	e, err := w.appendCaseEventTxn(c.CaseID, CaseAssigned, "agent:"+username, "",
 		map[string]string{"contact_id": c.ID, "queue": c.Queue})
 	if err != nil {
+		return err
+	}
+	if err := w.flushCases(); err != nil {
 		return err
 	}
 	cv, err := offerCaseView(w.txn, n)
@@ -90,7 +91,7 @@ func (w *writer) completeWarmTxn(leg *contactRow, username string) error {
 	if !first.Status.Live() {
 		return nil
 	}
-	if dup, err := liveContactOf(w.txn, leg.Queue, leg.Identity); err != nil {
+	if dup, err := w.liveContactOf(leg.Queue, leg.Identity); err != nil {
 		return err
 	} else if dup != nil && dup.ID != first.ID {
 		return &DuplicateContactError{Queue: leg.Queue, CallerID: leg.Caller.ID, ContactID: dup.ID}
@@ -199,7 +200,7 @@ func (w *writer) returnOfferTxn(o *offerRow) error {
 		return err
 	}
 	n := c.copy()
-	n.Status, n.Agent, n.OfferID = StatusQueued, "", ""
+	n.Status, n.Agent, n.OfferID, n.OfferExpires = StatusQueued, "", "", time.Time{}
 	if err := w.putContact(n); err != nil {
 		return err
 	}
@@ -208,21 +209,19 @@ func (w *writer) returnOfferTxn(o *offerRow) error {
 	return nil
 }
 
-// dropOfferTxn deletes an offer and frees the agent's slot.
+// dropOfferTxn frees the slot of an offer; the caller then writes its
+// contact out of StatusOffered, which ends the offer.
 func (w *writer) dropOfferTxn(offerID string) error {
-	o, err := getOffer(w.txn, offerID)
+	o, err := w.offer(offerID)
 	if err != nil {
 		return err
-	}
-	if err := w.txn.Delete(tableOffers, o); err != nil {
-		return fmt.Errorf("delete offer %s: %w", o.ID, err)
 	}
 	return w.releaseSlotTxn(o.Agent, o.Class, false)
 }
 
 // ownOffer returns the offer if it was made to username.
 func (w *writer) ownOffer(username, offerID string) (*offerRow, error) {
-	o, err := getOffer(w.txn, offerID)
+	o, err := w.offer(offerID)
 	if err != nil {
 		return nil, err
 	}

@@ -44,15 +44,11 @@ func (w *writer) upsertQueueTxn(cfg QueueConfig) error {
 // rerankQueue rewrites the rank of the queue's waiting contacts after its
 // aging changed.
 func (w *writer) rerankQueue(queue string) error {
-	it, err := w.txn.Get(tableContacts, indexContactRank, queue)
-	if err != nil {
-		return fmt.Errorf("queue %s line: %w", queue, err)
-	}
 	var line []*contactRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		line = append(line, raw.(*contactRow).copy())
+	for _, class := range classes {
+		scanLine(w.m.line(queue, class), func(c *contactRow) bool { line = append(line, c.copy()); return true })
 	}
-	for _, c := range line { // memdb forbids writing a table while iterating it
+	for _, c := range line { // the lines change under the puts: walk first
 		if err := w.putContact(c); err != nil {
 			return err
 		}
@@ -61,12 +57,8 @@ func (w *writer) rerankQueue(queue string) error {
 }
 
 func (w *writer) markQueueWaiting(queue string) error {
-	it, err := w.txn.Get(tableContacts, indexContactRank, queue)
-	if err != nil {
-		return fmt.Errorf("queue %s line: %w", queue, err)
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		w.markWaiting(raw.(*contactRow).ID)
+	for _, class := range classes {
+		scanLine(w.m.line(queue, class), func(c *contactRow) bool { w.markWaiting(c.ID); return true })
 	}
 	return nil
 }
@@ -143,23 +135,21 @@ func (r *Router) Queues() []QueueConfig {
 // QueueSnapshot reports a queue's line and its agents by state.
 func (r *Router) QueueSnapshot(id string) (QueueStats, error) {
 	var out QueueStats
-	err := r.read(func(txn *memdb.Txn) error {
+	err := r.readLines(id, func(txn *memdb.Txn, lines [2]*lineTree) error {
 		q, err := getQueue(txn, id)
 		if err != nil {
 			return err
 		}
 		now := r.clock.Now()
 		out = QueueStats{Queue: q.ID, Agency: q.Agency, Name: q.Name, Agents: map[AgentState]int{}}
-		it, err := txn.Get(tableContacts, indexContactRank, id)
-		if err != nil {
-			return err
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			c := raw.(*contactRow)
-			out.Waiting++
-			if out.OldestEnqueuedAt.IsZero() || c.EnqueuedAt.Before(out.OldestEnqueuedAt) {
-				out.OldestEnqueuedAt = c.EnqueuedAt
-			}
+		for _, t := range lines {
+			scanLine(t, func(c *contactRow) bool {
+				out.Waiting++
+				if out.OldestEnqueuedAt.IsZero() || c.EnqueuedAt.Before(out.OldestEnqueuedAt) {
+					out.OldestEnqueuedAt = c.EnqueuedAt
+				}
+				return true
+			})
 		}
 		if out.Waiting > 0 {
 			out.LongestWait = max(now.Sub(out.OldestEnqueuedAt), time.Duration(0))

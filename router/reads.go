@@ -8,64 +8,67 @@ import (
 
 // Contact returns a contact of an open case, with its position while queued.
 func (r *Router) Contact(id string) (ContactView, error) {
-	txn, c, lengths, err := r.contactWithLines(id)
+	c, lines, err := r.contactWithLines(id)
 	if err != nil {
 		return ContactView{}, fmt.Errorf("contact: %w", err)
 	}
 	out := contactView(c)
-	if out.Position, err = r.place(txn, c, lengths); err != nil {
-		return ContactView{}, fmt.Errorf("contact: %w", err)
-	}
+	out.Position = placeIn(lines, c)
 	return out, nil
 }
 
-// place counts c's place as read on txn: near either end of its line at
-// once, deeper in a round shared with everyone asking about the same line
-// (deepPlace), which counts on a snapshot a moment newer.
-func (r *Router) place(txn *memdb.Txn, c *contactRow, lengths lineLengths) (int, error) {
-	if n, ok, err := placeWithin(txn, c, lengths, backProbe); err != nil || ok {
-		return n, err
-	}
-	if n, ok, err := r.deepPlace(c.Queue, c.ID); err != nil || ok {
-		return n, err
-	}
-	// It left the line meanwhile: the place as of txn.
-	return position(txn, c, lengths)
-}
-
-// contactWithLines reads a contact on a snapshot, with the lengths of its
-// queue's lines as of that snapshot, to count its place from whichever
-// end is nearer. The lengths are the writer's (Router.lines), paired with
-// the snapshot under linesMu.
-func (r *Router) contactWithLines(id string) (*memdb.Txn, *contactRow, lineLengths, error) {
+// contactWithLines reads a contact on a snapshot, with its queue's lines
+// as of that snapshot.
+func (r *Router) contactWithLines(id string) (*contactRow, [2]*lineTree, error) {
 	r.linesMu.RLock()
 	defer r.linesMu.RUnlock()
-	txn := r.db.Load().Txn(false)
-	c, err := getContact(txn, id)
+	c, err := getContact(r.db.Load().Txn(false), id)
 	if err != nil {
-		return nil, nil, lineLengths{}, err
+		return nil, [2]*lineTree{}, err
 	}
-	var lengths lineLengths
-	for i, class := range classes {
-		lengths[i] = r.lines[lineID(c.Queue, class)]
-	}
-	return txn, c, lengths, nil
+	return c, r.viewOf(c.Queue), nil
+}
+
+// viewOf is the queue's published lines; the caller holds linesMu.
+func (r *Router) viewOf(queue string) [2]*lineTree {
+	return [2]*lineTree{r.view[lineID(queue, classVoice)], r.view[lineID(queue, classChat)]}
+}
+
+// readLines runs fn on a snapshot with the queue's lines as of it.
+// The published copies are swapped with each commit under linesMu, so
+// taking both under it pairs them.
+func (r *Router) readLines(queue string, fn func(txn *memdb.Txn, lines [2]*lineTree) error) error {
+	r.linesMu.RLock()
+	txn, lines := r.db.Load().Txn(false), r.viewOf(queue)
+	r.linesMu.RUnlock()
+	return fn(txn, lines)
 }
 
 // NearPosition is Position for a contact near either end of its line:
-// within backProbe places of the front or of the back. ok is false when
-// it waits further inside (then count it with Positions, one walk for many
-// contacts, or Position). It costs a few hundred steps at most, whatever
-// the line's length.
+// within nearPlaces of the front or of the back. ok is false when it
+// waits further inside; then ask Positions or Position. Every place costs
+// a binary search now, but callers (the citizens' hub) keep deep places
+// for a refresher that counts many at once, and this keeps that contract.
 func (r *Router) NearPosition(contactID string) (n int, ok bool, err error) {
-	txn, c, lengths, err := r.contactWithLines(contactID)
-	if err == nil {
-		if n, ok, err = placeWithin(txn, c, lengths, backProbe); err == nil {
-			return n, ok, nil
+	c, lines, err := r.contactWithLines(contactID)
+	if err != nil {
+		return 0, false, fmt.Errorf("near position: %w", err)
+	}
+	n = placeIn(lines, c)
+	length := 0
+	for _, t := range lines {
+		if t != nil {
+			length += t.Len()
 		}
 	}
-	return 0, false, fmt.Errorf("near position: %w", err)
+	if c.Status == StatusQueued && n > nearPlaces && length-n >= nearPlaces {
+		return 0, false, nil
+	}
+	return n, true, nil
 }
+
+// nearPlaces is how near an end of its line NearPosition answers.
+const nearPlaces = 256
 
 // Peek is Contact without the position, which costs a walk of the line
 // ahead of a waiting contact: for callers that need only where the contact
@@ -108,14 +111,11 @@ func (r *Router) OfferCase(contactID string) (CaseView, error) {
 // Position is the contact's place in its queue's line, from 1; 0 when it is
 // not waiting.
 func (r *Router) Position(contactID string) (int, error) {
-	txn, c, lengths, err := r.contactWithLines(contactID)
-	if err == nil {
-		var n int
-		if n, err = r.place(txn, c, lengths); err == nil {
-			return n, nil
-		}
+	c, lines, err := r.contactWithLines(contactID)
+	if err != nil {
+		return 0, fmt.Errorf("position: %w", err)
 	}
-	return 0, fmt.Errorf("position: %w", err)
+	return placeIn(lines, c), nil
 }
 
 // Case returns an open case with every leg and timeline entry. Closed cases
@@ -137,39 +137,20 @@ func (r *Router) Case(id string) (CaseView, error) {
 }
 
 // Positions gives the place in queue's line, from 1, of each of the given
-// contacts that waits there; contacts not waiting in it are left out. It
-// walks the line once on a snapshot, so it answers for many contacts at the
-// cost of one Position, and stops when it has found them all.
+// contacts that waits there; contacts not waiting in it are left out. Each
+// place is a binary search of the line published with one snapshot.
 func (r *Router) Positions(queue string, ids []string) (map[string]int, error) {
-	want := make(map[string]struct{}, len(ids))
-	for _, id := range ids {
-		want[id] = struct{}{}
-	}
 	out := make(map[string]int, len(ids))
-	err := r.read(func(txn *memdb.Txn) error {
+	err := r.readLines(queue, func(txn *memdb.Txn, lines [2]*lineTree) error {
 		if _, err := getQueue(txn, queue); err != nil {
 			return err
 		}
-		// Each class's line is in rank order; merging the two gives the
-		// queue's line as Waiting sorts it.
-		var its [2]memdb.ResultIterator
-		var heads [2]*contactRow
-		for i, class := range classes {
-			it, err := txn.Get(tableContacts, indexContactRank, queue, string(class))
-			if err != nil {
-				return err
+		for _, id := range ids {
+			c, err := getContact(txn, id)
+			if err != nil || c.Status != StatusQueued || c.Queue != queue {
+				continue
 			}
-			its[i], heads[i] = it, nextContact(it)
-		}
-		for n := 1; len(out) < len(want) && (heads[0] != nil || heads[1] != nil); n++ {
-			i := 0
-			if heads[0] == nil || (heads[1] != nil && heads[1].rank() < heads[0].rank()) {
-				i = 1
-			}
-			if _, ok := want[heads[i].ID]; ok {
-				out[heads[i].ID] = n
-			}
-			heads[i] = nextContact(its[i])
+			out[id] = placeIn(lines, c)
 		}
 		return nil
 	})
@@ -179,29 +160,20 @@ func (r *Router) Positions(queue string, ids []string) (map[string]int, error) {
 	return out, nil
 }
 
-// nextContact is the iterator's next contact, nil at its end.
-func nextContact(it memdb.ResultIterator) *contactRow {
-	if raw := it.Next(); raw != nil {
-		return raw.(*contactRow)
-	}
-	return nil
-}
-
 // Waiting lists a queue's waiting contacts in routing order (the order
 // positions count in).
 func (r *Router) Waiting(queue string) ([]ContactView, error) {
 	var out []ContactView
-	err := r.read(func(txn *memdb.Txn) error {
+	err := r.readLines(queue, func(txn *memdb.Txn, lines [2]*lineTree) error {
 		if _, err := getQueue(txn, queue); err != nil {
 			return err
 		}
-		line, err := waitingLine(txn, queue)
-		for i, c := range line {
+		for i, c := range mergedLine(lines) {
 			v := contactView(c)
 			v.Position = i + 1
 			out = append(out, v)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("waiting: %w", err)

@@ -20,29 +20,38 @@ func (r *Router) Restore(s Snapshot) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// Readers pair a snapshot with the line lengths: they wait while the
-	// lengths are counted anew and see the new database with them.
-	r.linesMu.Lock()
-	defer r.linesMu.Unlock()
 	txn := db.Txn(true)
 	defer txn.Abort()
-	// The new database starts with no lines: count them from nothing.
-	old := r.lines
-	r.lines = map[string]int{}
-	clear(r.tally)
-	w := &writer{r: r, txn: txn, tally: r.tally, now: r.clock.Now()}
+	// The restore's own steps (relinking legs, ending orphans) work on a
+	// matching state of their own, dropped afterwards: what the router
+	// keeps is rebuilt from the rows in one pass (rebuildMatching), the
+	// same derivation the invariant test checks after every write.
+	w := &writer{r: r, txn: txn, m: newMatching(), now: r.clock.Now()}
+	w.m.logging = false
 	var maxSeq uint64
 	if err := w.restoreTxn(s, &maxSeq); err != nil {
-		r.lines = old
-		clear(r.tally)
 		return fmt.Errorf("restore: %w", err)
 	}
 	txn.Commit()
-	r.commitLines(r.tally)
-	r.db.Store(db)
+	r.install(db, rebuildMatching(db.Txn(false)).withTimers(w.m))
 	r.seq = max(r.seq, maxSeq)
 	r.poke()
 	return nil
+}
+
+// install makes db and m the router's state and publishes every line;
+// the caller holds r.mu. Readers pair a snapshot with the lines: they wait
+// here and see the new database with its lines.
+func (r *Router) install(db *memdb.MemDB, m *matching) {
+	r.linesMu.Lock()
+	defer r.linesMu.Unlock()
+	r.db.Store(db)
+	r.match = m
+	r.view = map[lineKey]*lineTree{}
+	for id := range m.lines {
+		m.changed[id] = struct{}{}
+	}
+	m.publish(r)
 }
 
 func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {
@@ -78,7 +87,7 @@ func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {
 			}
 		}
 	}
-	return nil
+	return w.flushCases()
 }
 
 // restoreConferenceTxn relinks an interpreter leg to its contact; a leg

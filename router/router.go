@@ -97,18 +97,27 @@ type Router struct {
 	newID func(kind string) string
 	cfg   Config
 
-	mu    sync.Mutex // serializes writes, Restore and the sink
-	db    atomic.Pointer[memdb.MemDB]
-	lines map[string]int // waiting contacts per line (lineID) as committed; changed under mu and linesMu
-	// linesMu pairs lines with the snapshot it describes: a commit and its
-	// lines' update happen under it, so a reader holding it for a moment
-	// gets a snapshot and the lengths as of that snapshot.
-	linesMu  sync.RWMutex
-	rounds   placeRounds // deep places counted for many callers at once
-	tally    lineTally   // the running write group's changes to lines; guarded by mu
-	seq      uint64      // enqueue sequence, guarded by mu
-	eventSeq uint64      // guarded by mu
-	wake     chan struct{}
+	mu sync.Mutex // serializes writes, Restore and the sink
+	db atomic.Pointer[memdb.MemDB]
+	// match is the writer's matching state (see matching.go); guarded by mu.
+	match *matching
+	// view is the lines as committed, read-only copies published with each
+	// commit. linesMu pairs view with the snapshot it describes: a commit
+	// and its publish happen under it, so a reader holding it for a moment
+	// gets a snapshot and the lines as of that snapshot.
+	view map[lineKey]*lineTree
+	// firstOffer is the soonest pending offer's expiry as committed (zero:
+	// none), published with view for NextDeadline.
+	firstOffer time.Time
+	// firstTimer is the soonest timer's due time as committed (zero: none).
+	firstTimer time.Time
+	linesMu    sync.RWMutex
+	seq        uint64 // enqueue sequence, guarded by mu
+	// caseWrites counts case rows written to memdb, for the test that a
+	// call writes its case once; guarded by mu.
+	caseWrites uint64
+	eventSeq   uint64 // guarded by mu
+	wake       chan struct{}
 
 	// Group commit: concurrent write calls queue here and one of them, the
 	// leader, runs the queued batch in one memdb transaction (see write).
@@ -140,8 +149,8 @@ func New(cfg Config) (*Router, error) {
 		newID: cfg.NewID,
 		cfg:   cfg,
 		wake:  make(chan struct{}, 1),
-		lines: map[string]int{},
-		tally: lineTally{},
+		match: newMatching(),
+		view:  map[lineKey]*lineTree{},
 	}
 	r.db.Store(db)
 	return r, nil
@@ -211,13 +220,16 @@ func (r *Router) Tick() ([]Event, error) {
 
 // NextDeadline is when Tick has something to do next.
 func (r *Router) NextDeadline() (time.Time, bool) {
-	var due time.Time
-	var ok bool
-	_ = r.read(func(txn *memdb.Txn) error {
-		due, ok = nextDue(txn)
-		return nil
-	})
-	return due, ok
+	r.linesMu.RLock()
+	offer, timer := r.firstOffer, r.firstTimer
+	r.linesMu.RUnlock()
+	switch {
+	case offer.IsZero():
+		return timer, !timer.IsZero()
+	case timer.IsZero() || offer.Before(timer):
+		return offer, true
+	}
+	return timer, true
 }
 
 // Wake makes a running Run recompute its deadline now (after a fake clock
@@ -258,7 +270,8 @@ func (r *Router) Run(ctx context.Context) error {
 type writer struct {
 	r      *Router
 	txn    *memdb.Txn
-	tally  lineTally // shared by the writers of one transaction
+	m      *matching           // shared by the writers of one transaction
+	cases  map[string]*caseRow // cases changed by this call, not yet in txn (see putCase)
 	now    time.Time
 	events []Event
 	// freed are agents who may take more work; waiting are contacts that

@@ -103,13 +103,15 @@ type contactRow struct {
 	CaseCreatedAt time.Time
 	EnqueuedAt    time.Time
 	// Head puts a re-queued contact ahead of everything in its queue.
-	Head       bool
-	Status     ContactStatus
-	Agent      string
-	OfferID    string
-	Overflowed []string // queues whose agents may take it now
-	Widened    bool     // best-skill: lower levels may take it now
-	Declined   []string // agents who declined or let the offer time out
+	Head    bool
+	Status  ContactStatus
+	Agent   string
+	OfferID string
+	// OfferExpires is when the pending offer (OfferID) runs out.
+	OfferExpires time.Time
+	Overflowed   []string // queues whose agents may take it now
+	Widened      bool     // best-skill: lower levels may take it now
+	Declined     []string // agents who declined or let the offer time out
 	// Reserved holds the contact for one agent (sticky or direct transfer).
 	Reserved       string
 	ReservedDirect bool
@@ -178,19 +180,23 @@ func (c *contactRow) reach() []string {
 	return append([]string{c.Queue}, c.Overflowed...)
 }
 
-// A line is the contacts of one class waiting in a queue, as the rank index
-// orders them. The router keeps every line's length (Router.lines) so that
-// a write can count a contact's position from whichever end of its line is
-// nearer (countAhead).
+// A line is the contacts of one class waiting in a queue, in rank order:
+// the writer keeps every line in an ordered tree (see matching.go).
 
 // lineID names the line of a queue and class.
-func lineID(queue string, class capClass) string { return queue + "\x00" + string(class) }
+func lineID(queue string, class capClass) lineKey { return lineKey{queue, class} }
 
-// lineOf is the line c waits in, "" when it waits in none (it has a rank
-// index entry exactly then: see contactRankKey).
-func lineOf(c *contactRow) string {
+// lineKey names a line: a queue and a class. A struct rather than a joined
+// string, so looking a line up allocates nothing.
+type lineKey struct {
+	queue string
+	class capClass
+}
+
+// lineOf is the line c waits in, the zero key when it waits in none.
+func lineOf(c *contactRow) lineKey {
 	if c == nil || c.Status != StatusQueued {
-		return ""
+		return lineKey{}
 	}
 	return lineID(c.Queue, c.class())
 }
@@ -255,15 +261,27 @@ func withAdded(s []string, v string) []string {
 	return append(out, v)
 }
 
-// offerRow reserves a contact for one agent until ExpiresAt.
+// offerRow reserves a contact for one agent until ExpiresAt. It is not a
+// memdb row: the offered contact's row holds it (OfferID, Agent,
+// OfferExpires), and the matching state keeps one per offered contact,
+// soonest expiry first (see offerOf).
 type offerRow struct {
 	ID          string
 	ContactID   string
 	Agent       string
 	Class       capClass
-	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	ExpiresNano int64
+}
+
+// offerOf is the pending offer an offered contact's row holds; nil when
+// it is not offered.
+func offerOf(c *contactRow) *offerRow {
+	if c == nil || c.Status != StatusOffered {
+		return nil
+	}
+	return &offerRow{ID: c.OfferID, ContactID: c.ID, Agent: c.Agent, Class: c.class(),
+		ExpiresAt: c.OfferExpires, ExpiresNano: c.OfferExpires.UnixNano()}
 }
 
 // timerKind names what a timer does when it fires.
@@ -280,7 +298,9 @@ const (
 )
 
 // timerRow is something due at Due. Target is the contact (or agent, for
-// grace) it belongs to, so ending a contact drops its timers.
+// grace and wrap-up) it belongs to, so ending a contact drops its timers.
+// Timers are not memdb rows: nobody reads them but the writer, which keeps
+// them in the matching state by id, due time and target.
 type timerRow struct {
 	ID      string
 	Kind    timerKind

@@ -15,29 +15,20 @@ const (
 	tableAgents   = "agents"
 	tableContacts = "contacts"
 	tableCases    = "cases"
-	tableOffers   = "offers"
-	tableTimers   = "timers"
 )
 
 // Index names. Each answers one question the router asks on a hot path.
 const (
 	indexID = "id"
 
-	indexAgentQueue    = "queue"    // agents: members of a queue
-	indexAgentRoutable = "routable" // agents: free in (queue, class), longest idle first
+	indexAgentQueue = "queue" // agents: members of a queue
 
-	indexContactRank     = "rank"     // contacts: waiting in a queue, best first
-	indexContactOverflow = "overflow" // contacts: waiting, overflowed into a queue, best first
-	indexContactCaller   = "caller"   // contacts: a caller's live contact in a queue
 	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
+	indexContactOffer    = "offer"    // contacts: offered, by offer id (readers' Offer)
 	indexContactSlot     = "slot"     // contacts: booked callbacks of a queue by slot
 	indexContactBooking  = "booking"  // contacts: a caller's one booked callback
 
-	indexOfferExpires = "expires" // offers: soonest expiry first
-
-	indexTimerDue    = "due"    // timers: soonest first
-	indexTimerTarget = "target" // timers: everything of one contact or agent
 )
 
 // maxPriority bounds EnqueueRequest.Priority so the rank key stays fixed-width.
@@ -50,8 +41,6 @@ func schema() *memdb.DBSchema {
 		tableAgents:   agentsTableSchema(),
 		tableContacts: contactsTableSchema(),
 		tableCases:    casesTableSchema(),
-		tableOffers:   offersTableSchema(),
-		tableTimers:   timersTableSchema(),
 	}}
 }
 
@@ -68,10 +57,6 @@ func agentsTableSchema() *memdb.TableSchema {
 			Indexer: idIndex("Username", func(o any) string { return o.(*agentRow).Username })},
 		indexAgentQueue: {Name: indexAgentQueue, Unique: false, AllowMissing: true,
 			Indexer: &multiKeyIndex{desc: "each queue the agent belongs to", keys: agentQueueKeys}},
-		// Only agents that could take a contact of the class appear; the key
-		// ends with IdleSince so iteration is longest-idle first.
-		indexAgentRoutable: {Name: indexAgentRoutable, Unique: false, AllowMissing: true,
-			Indexer: &multiKeyIndex{desc: "(queue, class, idle-since) while connected, available and free", keys: agentRoutableKeys}},
 	}}
 }
 
@@ -79,16 +64,12 @@ func contactsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableContacts, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("ID", func(o any) string { return o.(*contactRow).ID })},
-		indexContactRank: {Name: indexContactRank, Unique: false, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(queue, class, rank) while queued", key: contactRankKey}},
-		indexContactOverflow: {Name: indexContactOverflow, Unique: false, AllowMissing: true,
-			Indexer: &multiKeyIndex{desc: "(overflowed queue, class, rank) while queued", keys: contactOverflowKeys}},
-		indexContactCaller: {Name: indexContactCaller, Unique: true, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(queue, identity) while live, except pending warm-transfer and interpreter legs", key: contactCallerKey}},
 		indexContactAgent: {Name: indexContactAgent, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(agent) while offered or assigned", key: contactAgentKey}},
 		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(reserved agent) while queued", key: contactReservedKey}},
+		indexContactOffer: {Name: indexContactOffer, Unique: true, AllowMissing: true,
+			Indexer: &keyIndex{desc: "(offer id) while offered", key: contactOfferKey}},
 		indexContactSlot: {Name: indexContactSlot, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(queue, slot start) while scheduled in a booked slot", key: contactSlotKey}},
 		indexContactBooking: {Name: indexContactBooking, Unique: true, AllowMissing: true,
@@ -103,29 +84,6 @@ func casesTableSchema() *memdb.TableSchema {
 	}}
 }
 
-// offersTableSchema has no index by contact or agent: the contact row holds
-// its offer's id and the contacts' agent index lists an agent's offered
-// contacts, so those indexes would only cost writes.
-func offersTableSchema() *memdb.TableSchema {
-	return &memdb.TableSchema{Name: tableOffers, Indexes: map[string]*memdb.IndexSchema{
-		indexID: {Name: indexID, Unique: true, AllowMissing: false,
-			Indexer: idIndex("ID", func(o any) string { return o.(*offerRow).ID })},
-		indexOfferExpires: {Name: indexOfferExpires, Unique: false, AllowMissing: false,
-			Indexer: &intIndex{field: "ExpiresNano", value: func(o any) int64 { return o.(*offerRow).ExpiresNano }}},
-	}}
-}
-
-func timersTableSchema() *memdb.TableSchema {
-	return &memdb.TableSchema{Name: tableTimers, Indexes: map[string]*memdb.IndexSchema{
-		indexID: {Name: indexID, Unique: true, AllowMissing: false,
-			Indexer: idIndex("ID", func(o any) string { return o.(*timerRow).ID })},
-		indexTimerDue: {Name: indexTimerDue, Unique: false, AllowMissing: false,
-			Indexer: &intIndex{field: "DueNano", value: func(o any) int64 { return o.(*timerRow).DueNano }}},
-		indexTimerTarget: {Name: indexTimerTarget, Unique: false, AllowMissing: false,
-			Indexer: idIndex("Target", func(o any) string { return o.(*timerRow).Target })},
-	}}
-}
-
 // Computed index keys. A key is a list of parts; see encodeKey.
 
 func agentQueueKeys(obj any) [][]string {
@@ -135,55 +93,6 @@ func agentQueueKeys(obj any) [][]string {
 		keys = append(keys, []string{q})
 	}
 	return keys
-}
-
-func agentRoutableKeys(obj any) [][]string {
-	a := obj.(*agentRow)
-	if !a.routable() {
-		return nil
-	}
-	idle := sortableTime(a.IdleSince)
-	var keys [][]string
-	for _, class := range []capClass{classVoice, classChat} {
-		if !a.free(class) {
-			continue
-		}
-		for q := range a.Queues {
-			keys = append(keys, []string{q, string(class), idle})
-		}
-	}
-	return keys
-}
-
-func contactRankKey(obj any) ([]string, bool) {
-	c := obj.(*contactRow)
-	if c.Status != StatusQueued {
-		return nil, false
-	}
-	return []string{c.Queue, string(c.class()), c.rank()}, true
-}
-
-func contactOverflowKeys(obj any) [][]string {
-	c := obj.(*contactRow)
-	if c.Status != StatusQueued || len(c.Overflowed) == 0 {
-		return nil
-	}
-	rank := c.rank()
-	keys := make([][]string, 0, len(c.Overflowed))
-	for _, q := range c.Overflowed {
-		keys = append(keys, []string{q, string(c.class()), rank})
-	}
-	return keys
-}
-
-// contactCallerKey leaves out pending warm-transfer legs and interpreter
-// legs: they are the same person's existing place, not a second one.
-func contactCallerKey(obj any) ([]string, bool) {
-	c := obj.(*contactRow)
-	if !c.Status.Live() || c.WarmOf != "" || c.ConferenceOf != "" || c.Identity == "" {
-		return nil, false
-	}
-	return []string{c.Queue, c.Identity}, true
 }
 
 func contactSlotKey(obj any) ([]string, bool) {
@@ -208,6 +117,14 @@ func contactAgentKey(obj any) ([]string, bool) {
 		return nil, false
 	}
 	return []string{c.Agent}, true
+}
+
+func contactOfferKey(obj any) ([]string, bool) {
+	c := obj.(*contactRow)
+	if c.Status != StatusOffered || c.OfferID == "" {
+		return nil, false
+	}
+	return []string{c.OfferID}, true
 }
 
 func contactReservedKey(obj any) ([]string, bool) {

@@ -34,9 +34,7 @@ func keySamples() map[string][]any {
 		tableAgents: {&agentRow{AgentProfile: AgentProfile{Username: "kim", Queues: map[string]int{"q": 1, "r": 2}, MaxChats: 2},
 			Connected: true, State: StateAvailable, IdleSince: at}},
 		tableCases:  {&caseRow{ID: "cs-1", CreatedAt: at}},
-		tableOffers: {&offerRow{ID: "of-1", ContactID: "ct-2", Agent: "kim", ExpiresAt: at, ExpiresNano: at.UnixNano()}},
 		tableQueues: {&queueRow{QueueConfig: QueueConfig{ID: "q", Agency: "a"}}},
-		tableTimers: {&timerRow{ID: "t-1", Kind: timerOverflow, Target: "ct-1", Due: at, DueNano: at.UnixNano()}},
 	}
 }
 

@@ -57,24 +57,30 @@ func getCase(txn *memdb.Txn, id string) (*caseRow, error) {
 	return raw.(*caseRow), nil
 }
 
+// getOffer reads a pending offer on a snapshot, through its contact.
 func getOffer(txn *memdb.Txn, id string) (*offerRow, error) {
-	raw, err := txn.First(tableOffers, indexID, id)
+	raw, err := txn.First(tableContacts, indexContactOffer, id)
 	if err != nil {
 		return nil, fmt.Errorf("offer %s: %w", id, err)
 	}
 	if raw == nil {
 		return nil, fmt.Errorf("offer %s: %w", id, ErrNotFound)
 	}
-	return raw.(*offerRow), nil
+	return offerOf(raw.(*contactRow)), nil
+}
+
+// offer is a pending offer inside a write, from the matching state.
+func (w *writer) offer(id string) (*offerRow, error) {
+	o := w.m.offers[id]
+	if o == nil {
+		return nil, fmt.Errorf("offer %s: %w", id, ErrNotFound)
+	}
+	return o, nil
 }
 
 // liveContactOf finds the caller's live contact in queue, or nil.
-func liveContactOf(txn *memdb.Txn, queue, identity string) (*contactRow, error) {
-	raw, err := txn.First(tableContacts, indexContactCaller, queue, identity)
-	if err != nil || raw == nil {
-		return nil, err
-	}
-	return raw.(*contactRow), nil
+func (w *writer) liveContactOf(queue, identity string) (*contactRow, error) {
+	return w.m.callers[callerKey{queue, identity}], nil
 }
 
 // caseEvents lists a case's timeline in seq order, as copies.
@@ -141,33 +147,12 @@ func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
 	}
 	var out []*offerRow
 	for _, c := range held {
-		if c.Status != StatusOffered {
-			continue
+		if o := offerOf(c); o != nil {
+			out = append(out, o)
 		}
-		o, err := getOffer(txn, c.OfferID)
-		if err != nil {
-			return nil, fmt.Errorf("agent %s offers: %w", username, err)
-		}
-		out = append(out, o)
 	}
 	slices.SortFunc(out, func(a, b *offerRow) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-// nextDue is the earliest offer expiry or timer.
-func nextDue(txn *memdb.Txn) (time.Time, bool) {
-	var due time.Time
-	ok := false
-	if raw, err := txn.First(tableOffers, indexOfferExpires); err == nil && raw != nil {
-		due, ok = raw.(*offerRow).ExpiresAt, true
-	}
-	if raw, err := txn.First(tableTimers, indexTimerDue); err == nil && raw != nil {
-		t := raw.(*timerRow).Due
-		if !ok || t.Before(due) {
-			due, ok = t, true
-		}
-	}
-	return due, ok
 }
 
 func (w *writer) putQueue(q *queueRow) error {
@@ -177,15 +162,37 @@ func (w *writer) putQueue(q *queueRow) error {
 	return nil
 }
 
+// putAgent writes a, keeping the free sets in step.
 func (w *writer) putAgent(a *agentRow) error {
+	raw, err := w.txn.First(tableAgents, indexID, a.Username)
+	if err != nil {
+		return fmt.Errorf("insert agent %s: %w", a.Username, err)
+	}
+	var old *agentRow
+	if raw != nil {
+		old = raw.(*agentRow)
+	}
 	if err := w.txn.Insert(tableAgents, a); err != nil {
 		return fmt.Errorf("insert agent %s: %w", a.Username, err)
 	}
+	w.m.putAgent(old, a)
 	return nil
 }
 
-// putContact writes c, keeping the line lengths (Router.lines) in step with
-// the rank index.
+// deleteAgent removes the agent's row as it stands, keeping the free sets.
+func (w *writer) deleteAgent(username string) error {
+	a, err := getAgent(w.txn, username)
+	if err != nil {
+		return err
+	}
+	if err := w.txn.Delete(tableAgents, a); err != nil {
+		return fmt.Errorf("delete agent %s: %w", a.Username, err)
+	}
+	w.m.putAgent(a, nil)
+	return nil
+}
+
+// putContact writes c, keeping the lines in step.
 func (w *writer) putContact(c *contactRow) error {
 	var aging time.Duration
 	if q, err := getQueue(w.txn, c.Queue); err == nil {
@@ -203,107 +210,77 @@ func (w *writer) putContact(c *contactRow) error {
 	if err := w.txn.Insert(tableContacts, c); err != nil {
 		return fmt.Errorf("insert contact %s: %w", c.ID, err)
 	}
-	return w.moveLine(old, c)
+	w.m.putContact(old, c)
+	return nil
 }
 
-// deleteContact removes c, keeping the line lengths.
+// deleteContact removes c, keeping the lines.
 func (w *writer) deleteContact(c *contactRow) error {
 	if err := w.txn.Delete(tableContacts, c); err != nil {
 		return fmt.Errorf("delete contact %s: %w", c.ID, err)
 	}
-	return w.moveLine(c, nil)
+	w.m.putContact(c, nil)
+	return nil
 }
 
-// moveLine counts a contact that was old and is now c (either may be nil)
-// out of its old line and into its new one.
-func (w *writer) moveLine(old, c *contactRow) error {
-	from, to := lineOf(old), lineOf(c)
-	if from == to {
+// putCase keeps c as the call's newest version of the case; the call
+// writes it to memdb once, when it ends (flushCases). A call changes its
+// case several times (a leg, the agents, a timeline entry), and each write
+// of a row copies its path in memdb's tree.
+func (w *writer) putCase(c *caseRow) error {
+	if w.cases == nil {
+		w.cases = map[string]*caseRow{}
+	}
+	w.cases[c.ID] = c
+	return nil
+}
+
+// getCase is the case as this call left it so far.
+func (w *writer) getCase(id string) (*caseRow, error) {
+	if c := w.cases[id]; c != nil {
+		return c, nil
+	}
+	return getCase(w.txn, id)
+}
+
+// flushCases writes the call's changed cases to memdb: at the end of the
+// call, and before anything reads cases on the transaction itself (the
+// views an event carries).
+func (w *writer) flushCases() error {
+	if len(w.cases) == 0 {
 		return nil
 	}
-	if from != "" {
-		if err := w.addToLine(from, -1); err != nil {
-			return err
+	for _, id := range sortedKeys(w.cases) {
+		if err := w.txn.Insert(tableCases, w.cases[id]); err != nil {
+			return fmt.Errorf("insert case %s: %w", id, err)
 		}
+		w.r.caseWrites++
 	}
-	if to != "" {
-		return w.addToLine(to, 1)
-	}
+	clear(w.cases)
 	return nil
 }
 
-func (w *writer) addToLine(id string, d int) error {
-	if w.lineLength(id)+d < 0 {
-		return fmt.Errorf("line %q: length below zero", id)
-	}
-	w.tally[id] += d
-	return nil
-}
-
-// lineLength is how many contacts wait in the line id, this write group's
-// changes included.
-func (w *writer) lineLength(id string) int { return w.r.lines[id] + w.tally[id] }
-
-// lineTally is a write group's changes to the line lengths: added to
-// Router.lines when the group commits, dropped with it when it aborts.
-type lineTally map[string]int
-
-// commitLines adds a committed group's changes to the line lengths and
-// empties t; the caller holds r.mu.
-func (r *Router) commitLines(t lineTally) {
-	for id, d := range t {
-		if n := r.lines[id] + d; n > 0 {
-			r.lines[id] = n
-		} else {
-			delete(r.lines, id)
-		}
-	}
-	clear(t)
-}
-
-func (w *writer) putCase(c *caseRow) error {
-	if err := w.txn.Insert(tableCases, c); err != nil {
-		return fmt.Errorf("insert case %s: %w", c.ID, err)
-	}
-	return nil
-}
-
+// putTimer sets a timer (replacing one of the same id).
 func (w *writer) putTimer(t *timerRow) error {
 	t.DueNano = t.Due.UnixNano()
-	if err := w.txn.Insert(tableTimers, t); err != nil {
-		return fmt.Errorf("insert timer %s: %w", t.ID, err)
-	}
+	w.m.putTimer(t)
 	return nil
 }
 
 // dropTimer deletes a timer if it exists.
 func (w *writer) dropTimer(id string) error {
-	raw, err := w.txn.First(tableTimers, indexID, id)
-	if err != nil || raw == nil {
-		return err
-	}
-	if err := w.txn.Delete(tableTimers, raw); err != nil {
-		return fmt.Errorf("delete timer %s: %w", id, err)
+	if t := w.m.timers[id]; t != nil {
+		w.m.dropTimer(t)
 	}
 	return nil
 }
 
-// dropTimersOf deletes every timer that belongs to target.
+// dropTimersOf deletes every timer that belongs to target (of the kinds
+// given; all when none are).
 func (w *writer) dropTimersOf(target string, kinds ...timerKind) error {
-	it, err := w.txn.Get(tableTimers, indexTimerTarget, target)
-	if err != nil {
-		return fmt.Errorf("timers of %s: %w", target, err)
-	}
-	var drop []*timerRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		t := raw.(*timerRow)
+	for _, t := range w.m.timersOf(target) {
 		if len(kinds) == 0 || containsKind(kinds, t.Kind) {
-			drop = append(drop, t)
-		}
-	}
-	for _, t := range drop {
-		if err := w.txn.Delete(tableTimers, t); err != nil {
-			return fmt.Errorf("delete timer %s: %w", t.ID, err)
+			w.m.dropTimer(t)
 		}
 	}
 	return nil

@@ -31,22 +31,8 @@ func (w *writer) tickTxn() error {
 }
 
 func (w *writer) firstDue() (*offerRow, *timerRow, error) {
-	var o *offerRow
-	var t *timerRow
-	raw, err := w.txn.First(tableOffers, indexOfferExpires)
-	if err != nil {
-		return nil, nil, fmt.Errorf("first offer: %w", err)
-	}
-	if raw != nil {
-		o = raw.(*offerRow)
-	}
-	raw, err = w.txn.First(tableTimers, indexTimerDue)
-	if err != nil {
-		return nil, nil, fmt.Errorf("first timer: %w", err)
-	}
-	if raw != nil {
-		t = raw.(*timerRow)
-	}
+	o, _ := w.m.expiries.Min()
+	t, _ := w.m.dues.Min()
 	return o, t, nil
 }
 

@@ -89,7 +89,7 @@ func (w *writer) handingOverTxn(username, contactID string) (*contactRow, error)
 // noOtherPlaceTxn refuses a new leg of c in q when the caller already holds
 // another live place there.
 func (w *writer) noOtherPlaceTxn(c *contactRow, q *queueRow) error {
-	if dup, err := liveContactOf(w.txn, q.ID, c.Identity); err != nil {
+	if dup, err := w.liveContactOf(q.ID, c.Identity); err != nil {
 		return err
 	} else if dup != nil && dup.ID != c.ID {
 		return &DuplicateContactError{Queue: q.ID, CallerID: c.Caller.ID, ContactID: dup.ID}

@@ -23,6 +23,9 @@ const (
 	// ActionOffer is an offer that showed an agent a case's history: the
 	// journal records it with the batch that made the offer (offers.go).
 	ActionOffer = "offer"
+	// ActionErase is a case erased ahead of its retention, with the
+	// reason given.
+	ActionErase = "erase"
 )
 
 // Audit outcomes: the reader got the answer, was refused, or asked for a

@@ -147,25 +147,8 @@ func (rv *Review) purgeBatch(ctx context.Context, cutoff time.Time) (int, error)
 		if len(ids) == 0 {
 			return nil
 		}
-		tables := slices.Clone(caseTables)
-		if rv.db.Dialect == tsql.SQLite {
-			// The FTS5 table is filled by a trigger but emptied here: its
-			// case_id is not indexed, so one scan per batch beats a trigger
-			// scanning once per deleted entry.
-			tables = append([]string{"case_events_fts"}, tables...)
-		}
-		for _, table := range tables {
-			col := "case_id"
-			if table == "cases" {
-				col = "id"
-			}
-			q, args, err := sqlx.In(`DELETE FROM `+table+` WHERE `+col+` IN (?)`, ids)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, rv.db.Rebind(q), args...); err != nil {
-				return fmt.Errorf("delete from %s: %w", table, err)
-			}
+		if err := rv.deleteCases(ctx, tx, ids); err != nil {
+			return err
 		}
 		n = len(ids)
 		return nil
@@ -174,6 +157,41 @@ func (rv *Review) purgeBatch(ctx context.Context, cutoff time.Time) (int, error)
 		return 0, err
 	}
 	return n, nil
+}
+
+// deleteCases deletes the cases' recordings and then, in tx, every row
+// they own. The files go first: if the transaction then fails, the case
+// is still there to be purged again, and no audio outlives its
+// transcript.
+func (rv *Review) deleteCases(ctx context.Context, tx *sqlx.Tx, ids []string) error {
+	if rv.files != nil {
+		for _, id := range ids {
+			if _, err := rv.files.PurgeCase(ctx, id); err != nil {
+				return fmt.Errorf("delete the recordings of %s: %w", id, err)
+			}
+		}
+	}
+	tables := slices.Clone(caseTables)
+	if rv.db.Dialect == tsql.SQLite {
+		// The FTS5 table is filled by a trigger but emptied here: its
+		// case_id is not indexed, so one scan per batch beats a trigger
+		// scanning once per deleted entry.
+		tables = append([]string{"case_events_fts"}, tables...)
+	}
+	for _, table := range tables {
+		col := "case_id"
+		if table == "cases" {
+			col = "id"
+		}
+		q, args, err := sqlx.In(`DELETE FROM `+table+` WHERE `+col+` IN (?)`, ids)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, rv.db.Rebind(q), args...); err != nil {
+			return fmt.Errorf("delete from %s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 // ftsSecureDelete turns on the search index's secure-delete option,

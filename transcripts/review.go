@@ -41,6 +41,15 @@ type Review struct {
 	// scrub in retention.go).
 	scrubMu sync.Mutex
 	owed    map[string]bool
+	// files deletes a case's recordings with it; nil when the server
+	// keeps none.
+	files CaseFiles
+}
+
+// CaseFiles deletes the files that belong to a case (its recordings):
+// what a purge or an erasure removes besides the case's rows.
+type CaseFiles interface {
+	PurgeCase(ctx context.Context, caseID string) (int, error)
 }
 
 // ReviewOptions configures a Review.
@@ -52,6 +61,9 @@ type ReviewOptions struct {
 	Now func() time.Time
 	// Log defaults to slog.Default().
 	Log *slog.Logger
+	// Files, when set, holds the cases' recordings: a purge or an erasure
+	// deletes a case's files in the same operation as its rows.
+	Files CaseFiles
 }
 
 // NewReview returns a Review over db, or an error when the retention
@@ -71,7 +83,7 @@ func NewReview(db *tsql.DB, opts ReviewOptions) (*Review, error) {
 	for _, t := range caseTables {
 		owed[t] = true
 	}
-	return &Review{db: db, now: opts.Now, log: opts.Log, keep: keep, owed: owed}, nil
+	return &Review{db: db, now: opts.Now, log: opts.Log, keep: keep, owed: owed, files: opts.Files}, nil
 }
 
 // Scope is what a reader may see: every case (All), the cases that

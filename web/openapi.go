@@ -87,10 +87,13 @@ func apiOperations() map[string]apiOp {
 		"GET /v1/reports/agencies": {"A report by agency", "reports", "session", []string{"agency", "from", "to", "format"}, "", 200, "Report", list},
 		"GET /v1/reports/agents":   {"A report by agent", "reports", "session", []string{"agency", "from", "to", "format"}, "", 200, "Report", list},
 
-		"GET /v1/transcripts":                  {"Search closed cases", "supervision", "session", []string{"agency", "queue", "agent", "disposition", "from", "to", "q", "limit", "cursor"}, "", 200, "List", review},
-		"GET /v1/transcripts/{case_id}":        {"A closed case's transcript", "supervision", "session", nil, "", 200, "Object", review},
-		"GET /v1/transcripts/{case_id}/export": {"A transcript as a file", "supervision", "session", []string{"format", "reason"}, "", 200, "text", review},
-		"GET /v1/audit":                        {"The access audit", "supervision", "session", []string{"agency", "username", "case_id", "action", "from", "to", "limit", "cursor"}, "", 200, "List", review},
+		"GET /v1/transcripts":                     {"Search closed cases", "supervision", "session", []string{"agency", "queue", "agent", "disposition", "from", "to", "q", "limit", "cursor"}, "", 200, "List", review},
+		"GET /v1/transcripts/{case_id}":           {"A closed case's transcript", "supervision", "session", nil, "", 200, "Object", review},
+		"GET /v1/transcripts/{case_id}/export":    {"A transcript as a file", "supervision", "session", []string{"format", "reason"}, "", 200, "text", review},
+		"PUT /v1/contacts/{id}/recordings/{name}": {"Upload a leg's recording (gateways; the body is the WAV file)", "recordings", "session", nil, "wav", 201, "Recording", []int{400, 401, 403, 404, 409, 413, 415, 503}},
+		"GET /v1/cases/{id}/recordings/{name}":    {"Play or download a recording (pii holders)", "recordings", "session", []string{"download", "reason"}, "", 200, "wav", []int{400, 401, 403, 404, 503}},
+		"DELETE /v1/transcripts/{case_id}":        {"Erase a closed case and its recordings (admins)", "supervision", "session", []string{"reason"}, "", 204, "", []int{400, 401, 403, 404, 409, 503}},
+		"GET /v1/audit":                           {"The access audit", "supervision", "session", []string{"agency", "username", "case_id", "action", "from", "to", "limit", "cursor"}, "", 200, "List", review},
 
 		"GET /v1/openapi.json": {"This document", "operations", "public", nil, "", 200, "Object", nil},
 		"GET /healthz":         {"The process answers", "operations", "public", nil, "", 200, "Health", nil},
@@ -103,7 +106,7 @@ func errorCodes() map[int]string {
 	return map[int]string{
 		400: "validation", 401: "unauthorized", 403: "forbidden", 404: "not_found",
 		405: "method_not_allowed", 409: "conflict or closed", 413: "too_large",
-		429: "rate_limited", 500: "internal", 503: "unavailable",
+		415: "validation (field content_type)", 429: "rate_limited", 500: "internal", 503: "unavailable",
 	}
 }
 
@@ -176,7 +179,10 @@ func operation(pattern, path string, op apiOp) map[string]any {
 	default:
 		o["security"] = []any{}
 	}
-	if op.body != "" {
+	if op.body == "wav" {
+		o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			"audio/wav": map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": "audio/wav"}}}}
+	} else if op.body != "" {
 		o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 			"application/json": map[string]any{"schema": ref(op.body)}}}
 	}
@@ -189,6 +195,9 @@ func operation(pattern, path string, op apiOp) map[string]any {
 			"text/csv": map[string]any{"schema": map[string]any{"type": "string"}}, "application/json": map[string]any{"schema": map[string]any{}}}
 	case "sse":
 		ok["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}
+	case "wav":
+		ok["content"] = map[string]any{"audio/wav": map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": "audio/wav"}}}
+		responses["206"] = map[string]any{"description": "Partial Content (a Range request)", "content": ok["content"]}
 	case "ws":
 		ok["description"] = "Switching Protocols: the socket speaks the protocol of docs/protocol.md"
 	case "Report":
@@ -198,6 +207,10 @@ func operation(pattern, path string, op apiOp) map[string]any {
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": ref(op.result)}}
 	}
 	responses[strconv.Itoa(op.status)] = ok
+	if op.result == "Recording" {
+		// The same upload again is the same recording.
+		responses["200"] = map[string]any{"description": "OK: this recording was already uploaded", "content": ok["content"]}
+	}
 	errs := append(slices.Clone(op.errors), 405, 500)
 	if op.access == "session" && !slices.Contains(errs, 401) {
 		errs = append(errs, 401)
@@ -300,6 +313,9 @@ func apiSchemas() map[string]any {
 			"legs": map[string]any{"type": "array"}, "events": map[string]any{"type": "array"}, "previous_case_id": str,
 		}),
 		"Report": map[string]any{"type": "object"},
+		"Recording": obj([]string{"case_id", "contact_id", "file", "seconds", "started_at"}, map[string]any{
+			"case_id": str, "contact_id": str, "file": str, "seconds": integer, "started_at": map[string]any{"type": "string", "format": "date-time"},
+		}),
 		"StatusList": map[string]any{"type": "array", "items": obj([]string{"queue", "agency", "name", "light"}, map[string]any{
 			"queue": str, "agency": str, "name": str, "light": light, "label": str,
 			"estimated_wait_s": map[string]any{"type": []string{"integer", "null"}},

@@ -201,6 +201,11 @@ func exerciseEveryRoute(t *testing.T, h *harness, closedCase string) {
 	h.do(http.MethodGet, "/v1/gateway/ws", asAnon, nil).wantStatus(t, http.StatusUnauthorized)
 	h.do(http.MethodGet, "/v1/transfer-targets", asAgent, nil)
 
+	// Recordings and erasure: refusals the document must describe.
+	h.do(http.MethodPut, "/v1/contacts/"+c.ContactID+"/recordings/bad-name.wav", asGateway, rawBody("RIFF"), withHeader("Content-Type", "audio/wav")) // 503 here: no --recording-dir
+	h.do(http.MethodGet, "/v1/cases/"+closedCase+"/recordings/none.wav", asAdmin, nil)
+	h.do(http.MethodDelete, "/v1/transcripts/"+closedCase, asAdmin, nil).wantStatus(t, http.StatusBadRequest)
+
 	// Statistics, reports, supervision, operations.
 	for _, p := range []string{"/v1/stats/queues", "/v1/stats/queues/history", "/v1/stats/agents",
 		"/v1/reports/queues", "/v1/reports/agencies", "/v1/reports/agents",

@@ -48,6 +48,7 @@ func (s *Server) routes() http.Handler {
 	h("GET /v1/gateway/ws", s.authed(s.gatewayWS))
 	s.callbackRoutes(h)
 	s.supervisionRoutes(h)
+	s.recordingRoutes(h)
 	s.statsRoutes(h)
 	s.reportRoutes(h)
 

@@ -21,6 +21,7 @@ import (
 	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/ratelimit"
+	"tellonce/recordings"
 	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/stats"
@@ -135,6 +136,9 @@ type Deps struct {
 	// Stats serves live statistics, their stream and the public status;
 	// nil answers those endpoints 503.
 	Stats *stats.Stats
+	// Recordings keeps the recordings edges upload; nil answers those
+	// endpoints 503.
+	Recordings recordings.Archive
 }
 
 // Server serves HTTP. Create it with New. What it holds is grouped by
@@ -170,6 +174,8 @@ type stores struct {
 	dir    *directory.Store
 	review *transcripts.Review
 	stats  *stats.Stats
+	// recordings is nil when the server keeps none.
+	recordings *recordingArchive
 }
 
 // access is who may ask: logins, sessions and citizens' tokens.
@@ -243,6 +249,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		},
 		telemetry: telemetry{log: d.Log, registry: d.Registry, metrics: m},
 		now:       d.Now,
+	}
+	if d.Recordings != nil {
+		s.recordings = &recordingArchive{Archive: d.Recordings}
 	}
 	var closed agents.ClosedCases
 	if d.Review != nil {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"tellonce/auth"
 	"tellonce/iceservers"
 	"tellonce/lease"
+	tsql "tellonce/sql"
 	"tellonce/stats"
 	"tellonce/transcripts"
 	"tellonce/web"
@@ -39,6 +42,14 @@ type serveConfig struct {
 	metricsAddr string
 	// lease is this node's part in electing a leader on PostgreSQL.
 	lease lease.Config
+	// recordingDir keeps the recordings edges upload; "" with SQLite is
+	// recordings/ beside the database file, "" with PostgreSQL stores none.
+	recordingDir string
+}
+
+// isPostgres says whether a --db value names PostgreSQL.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // envOf is the environment variable that sets a flag when the command
@@ -65,6 +76,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.DurationVar(&c.grace, "reconnect-grace", 30*time.Second, "how long an agent whose connection dropped keeps their contacts before they return to the head of their queues")
 	fs.DurationVar(&c.retention.Cases, "transcript-retention", 365*24*time.Hour, "how long a closed case's transcript is kept after it closed (negative: forever)")
 	fs.DurationVar(&c.retention.Audit, "audit-retention", 5*365*24*time.Hour, "how long access-audit rows are kept; at least the transcript retention (negative: forever)")
+	fs.StringVar(&c.recordingDir, "recording-dir", "", "directory of the call recordings edges upload (default: recordings/ beside the SQLite file; with PostgreSQL none are kept unless set, and a pair of servers needs one shared filesystem)")
 	fs.DurationVar(&c.historyRetention, "history-retention", stats.DefaultHistoryRetention, "how long the wallboard's per-minute queue samples are kept (at least 24h: the day's charts)")
 	fs.IntVar(&c.web.HistoryDays, "history-days", c.web.HistoryDays, "how many days back a returning caller's earlier cases are shown to the agent, and a closed case may be reopened by continuing it (0: off)")
 	fs.StringVar(&c.web.CentralQueue, "central-queue", c.web.CentralQueue, "the queue a citizen's chat starts in when they do not know which agency to ask")
@@ -124,6 +136,9 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	}
 	if !set["db"] && c.db == "" {
 		c.db = getenv("DATABASE_URL")
+	}
+	if c.recordingDir == "" && !isPostgres(c.db) {
+		c.recordingDir = filepath.Join(filepath.Dir(strings.TrimPrefix(strings.TrimPrefix(cmp.Or(c.db, tsql.DefaultSQLitePath), "sqlite://"), "file:")), "recordings")
 	}
 	origins = strings.TrimSpace(origins)
 	if origins != "" {

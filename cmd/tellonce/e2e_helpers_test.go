@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -440,4 +441,10 @@ func statusOK(s *testServer, path, token string) error {
 		return fmt.Errorf("GET %s = %d %s", path, status, b)
 	}
 	return nil
+}
+
+// recordingDir is where the server keeps uploaded recordings: serve's
+// default beside the SQLite file.
+func (s *testServer) recordingDir() string {
+	return filepath.Join(filepath.Dir(s.dsn), "recordings")
 }

@@ -61,13 +61,15 @@ func TestEdgeRecordsOnlyTheQueuesThatRecord(t *testing.T) {
 	awaitEnded(t, "the caller's call", c.done)
 
 	clocktest.EventuallyNil(t, "the recorded leg's file", waitTime, func() error {
-		got, _ := filepath.Glob(filepath.Join(recDir, "*", caseID+"_"+second+"_*.wav"))
+		got, _ := filepath.Glob(filepath.Join(s.recordingDir(), "*", caseID+"_"+second+"_*.wav"))
 		if len(got) != 1 {
-			return fmt.Errorf("recordings of the recorded leg: %v; want one", got)
+			return fmt.Errorf("recordings of the recorded leg on the server: %v; want one", got)
 		}
 		return nil
 	})
-	if got, _ := filepath.Glob(filepath.Join(recDir, "*", caseID+"_"+first+"_*.wav")); len(got) != 0 {
-		t.Errorf("the unrecorded leg was recorded: %v", got)
+	for _, dir := range []string{recDir, s.recordingDir()} {
+		if got, _ := filepath.Glob(filepath.Join(dir, "*", caseID+"_"+first+"_*.wav")); len(got) != 0 {
+			t.Errorf("the unrecorded leg was recorded: %v", got)
+		}
 	}
 }

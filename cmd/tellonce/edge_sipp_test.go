@@ -91,9 +91,9 @@ func TestEdgeAnswersSIPp(t *testing.T) {
 	// second the phone echoed and no longer than the call.
 	var file string
 	clocktest.EventuallyNil(t, "the recording closed", waitTime, func() error {
-		files, _ := filepath.Glob(filepath.Join(recDir, "*", offer.str("contact", "case_id")+"_"+contactID+"_*.wav"))
+		files, _ := filepath.Glob(filepath.Join(s.recordingDir(), "*", offer.str("contact", "case_id")+"_"+contactID+"_*.wav"))
 		if len(files) != 1 {
-			return fmt.Errorf("recordings %v; want one for the answered leg", files)
+			return fmt.Errorf("recordings uploaded %v; want one for the answered leg", files)
 		}
 		file = files[0]
 		return nil
@@ -280,7 +280,7 @@ func TestEdgeSIPpAnswersACallback(t *testing.T) {
 	}
 	// The callback's answered leg is recorded under its case like a call's.
 	clocktest.EventuallyNil(t, "the callback's recording", waitTime, func() error {
-		got, _ := filepath.Glob(filepath.Join(recDir, "*", offer.str("contact", "case_id")+"_"+offer.str("contact", "contact_id")+"_*.wav"))
+		got, _ := filepath.Glob(filepath.Join(s.recordingDir(), "*", offer.str("contact", "case_id")+"_"+offer.str("contact", "contact_id")+"_*.wav"))
 		if len(got) != 1 {
 			return fmt.Errorf("recordings %v; want one for the callback's leg", got)
 		}

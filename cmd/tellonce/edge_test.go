@@ -83,6 +83,19 @@ type testEdge struct {
 // startEdge runs "tellonce edge" in-process against s with extra flags.
 func startEdge(t testing.TB, s *testServer, flags ...string) *testEdge {
 	t.Helper()
+	e := launchEdge(t, s, flags...)
+	clocktest.EventuallyNil(t, "the edge online", waitTime, func() error {
+		if !e.Online() {
+			return fmt.Errorf("the edge's gateway socket is not up")
+		}
+		return nil
+	})
+	return e
+}
+
+// launchEdge is startEdge without waiting for the router.
+func launchEdge(t testing.TB, s *testServer, flags ...string) *testEdge {
+	t.Helper()
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "dialplan.yaml")
 	phones := filepath.Join(dir, "phones.yaml")
@@ -122,12 +135,6 @@ func startEdge(t testing.TB, s *testServer, flags ...string) *testEdge {
 		if t.Failed() {
 			t.Logf("edge log:\n%s", tail(logs.String(), 80))
 		}
-	})
-	clocktest.EventuallyNil(t, "the edge online", waitTime, func() error {
-		if !e.Online() {
-			return fmt.Errorf("the edge's gateway socket is not up")
-		}
-		return nil
 	})
 	return &testEdge{Edge: e, addr: addr, logs: logs}
 }
@@ -438,11 +445,19 @@ func TestEdgeCallThroughMenuToAgentsPhone(t *testing.T) {
 		}
 		return nil
 	})
-	// The answered leg was recorded, under the case and contact ids.
-	files, _ := filepath.Glob(filepath.Join(recDir, "*", offer.str("contact", "case_id")+"_"+contactID+"_*.wav"))
-	if len(files) != 1 {
-		t.Fatalf("recordings %v; want one for the answered leg", files)
-	}
+	// The answered leg was recorded, under the case and contact ids, and
+	// uploaded to the server, which the edge's spool then no longer holds.
+	var files []string
+	clocktest.EventuallyNil(t, "the recording uploaded", waitTime, func() error {
+		files, _ = filepath.Glob(filepath.Join(s.recordingDir(), "*", offer.str("contact", "case_id")+"_"+contactID+"_*.wav"))
+		if len(files) != 1 {
+			return fmt.Errorf("recordings on the server %v; want one for the answered leg", files)
+		}
+		if left, _ := filepath.Glob(filepath.Join(recDir, "*", "*")); len(left) != 0 {
+			return fmt.Errorf("the edge's spool still holds %v", left)
+		}
+		return nil
+	})
 	if st, err := os.Stat(files[0]); err != nil || st.Size() < 44+4*2000 {
 		t.Errorf("recording %s: %v, %d bytes; want at least a quarter second of stereo audio (25 frames each way were heard)", files[0], err, st.Size())
 	}

@@ -39,7 +39,7 @@ func TestFailoverDrill(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dsn := sqltest.DSN(t, "postgres")
-	lease := []string{"--lease-renew", "200ms", "--lease-ttl", "1s"}
+	lease := []string{"--lease-renew", "200ms", "--lease-ttl", drillLeaseTTL.String()}
 	nodes := [2]*binaryProcess{startBinary(t, bin, dsn, lease...)}
 	leaderIs := func(p *binaryProcess) func() bool {
 		return func() bool { return readyRole(p.server) == "leader" }
@@ -65,18 +65,44 @@ func TestFailoverDrill(t *testing.T) {
 		takeovers = append(takeovers, took)
 		d.pause()
 		d.verify(k, nodes[next].server)
-		restarted := startBinary(t, bin, dsn, lease...)
-		d.mu.Lock()
-		nodes[leader] = restarted
-		d.nodes = []*binaryProcess{nodes[0], nodes[1]}
-		d.mu.Unlock()
+		d.setNodes(&nodes, leader, startBinary(t, bin, dsn, lease...))
 		leader = next
-		d.firstOffer.Store(0)
-		d.killedAt.Store(0)
-		d.resume()
-		t.Logf("kill %d: takeover (SIGKILL → first offer by the new leader) %s; %d contacts, %d accepts, %d timeline entries acknowledged so far",
-			k+1, took.Round(time.Millisecond), d.count(&d.contacts), d.count(&d.accepted), d.count(&d.events))
+		d.nextRound()
+		t.Logf("kill %d: takeover (SIGKILL → first offer by the new leader) %s; %d contacts, %d accepts, %d timeline entries, %d transfer and callback legs acknowledged so far",
+			k+1, took.Round(time.Millisecond), d.count(&d.contacts), d.count(&d.accepted), d.count(&d.events), d.count(&d.legs))
 	}
+
+	// A planned handover: SIGTERM on the leader drains it and releases
+	// the lease at once; the standby takes over within about one
+	// renewal plus its restore. Its place is taken by a server that
+	// reaches PostgreSQL through a proxy, for the cut below.
+	d.run(300 * time.Millisecond)
+	leaving, next := nodes[leader], nodes[1-leader]
+	termed := time.Now()
+	d.killedAt.Store(termed.UnixNano())
+	if err := leaving.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	clocktest.Eventually(t, "the standby takes over from a leader stopped with SIGTERM", 30*time.Second, leaderIs(next))
+	d.awaitOffer(next.server)
+	handover := time.Duration(d.firstOffer.Load() - termed.UnixNano())
+	select {
+	case <-leaving.exited:
+		if code := leaving.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("the leader stopped with SIGTERM exited with status %d; want 0", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the leader did not exit within 30s of SIGTERM")
+	}
+	d.pause()
+	d.verify(kills, next.server)
+	proxy := newDBProxy(t, dsn)
+	proxied := startBinary(t, bin, proxy.dsn(dsn), lease...)
+	proxied.server.dsn = dsn // the drill reads the store directly
+	d.setNodes(&nodes, leader, proxied)
+	leader = 1 - leader
+	d.nextRound()
+	t.Logf("SIGTERM handover: SIGTERM → first offer by the new leader %s", handover.Round(time.Millisecond))
 
 	// SIGSTOP the leader for longer than its lease: the standby takes
 	// over; on SIGCONT the old leader commits nothing more and stands by.
@@ -96,13 +122,72 @@ func TestFailoverDrill(t *testing.T) {
 	clocktest.Eventually(t, "the new leader offers a contact", 30*time.Second, func() bool { return d.firstOffer.Load() != 0 })
 	d.run(300 * time.Millisecond) // traffic through both, the resumed one relaying
 	d.pause()
-	d.verify(kills, next.server)
+	d.verify(kills+1, next.server)
+	leader = 1 - leader
+	d.nextRound()
+
+	// Cut the leader (the proxied server) off PostgreSQL: it stops
+	// acknowledging and steps down before its lease can run out; the
+	// other takes over once the lease has expired; nothing acknowledged
+	// by either is lost. Healed, the cut server comes back a standby.
+	d.run(300 * time.Millisecond)
+	cutOff, next := nodes[leader], nodes[1-leader]
+	if cutOff != proxied || readyRole(cutOff.server) != "leader" {
+		t.Fatalf("the proxied server does not lead before the cut (role %q)", readyRole(cutOff.server))
+	}
+	cut := time.Now()
+	d.killedAt.Store(cut.UnixNano())
+	proxy.Cut()
+	clocktest.Eventually(t, "the standby takes over from a leader cut off the database", 30*time.Second, leaderIs(next))
+	tookOver := time.Now()
+	d.awaitOffer(next.server)
+	cutTakeover := time.Duration(d.firstOffer.Load() - cut.UnixNano())
+	steppedDown, ok := logTimeAfter(cutOff.server.logs.String(), "lease: stepping down", cut)
+	switch {
+	case !ok:
+		t.Errorf("the server cut off the database logged no step-down:\n%s", tail(cutOff.server.logs.String(), 20))
+	case steppedDown.Sub(cut) >= drillLeaseTTL:
+		t.Errorf("the server cut off the database stepped down %s after the cut; want within its lease (%s)",
+			steppedDown.Sub(cut).Round(time.Millisecond), drillLeaseTTL)
+	case steppedDown.After(tookOver):
+		t.Errorf("the cut server stepped down at %s, after the other was seen leading at %s",
+			steppedDown.Format(time.StampMilli), tookOver.Format(time.StampMilli))
+	}
+	d.run(300 * time.Millisecond)
+	proxy.Heal()
+	clocktest.Eventually(t, "the healed server stands by", 60*time.Second, func() bool { return readyRole(cutOff.server) == "standby" })
+	d.run(300 * time.Millisecond) // traffic through both again
+	d.pause()
+	d.verify(kills+2, next.server)
 	d.resume()
 	d.stopAll()
+	t.Logf("database cut: the leader stepped down %s after the cut (lease %s); cut → first offer by the new leader %s",
+		steppedDown.Sub(cut).Round(time.Millisecond), drillLeaseTTL, cutTakeover.Round(time.Millisecond))
+
 	sort.Slice(takeovers, func(i, j int) bool { return takeovers[i] < takeovers[j] })
 	p99 := takeovers[min(len(takeovers)-1, len(takeovers)*99/100)]
-	t.Logf("drill: %d kills; takeover median %s, p99 %s, max %s", kills, takeovers[len(takeovers)/2].Round(time.Millisecond),
-		p99.Round(time.Millisecond), takeovers[len(takeovers)-1].Round(time.Millisecond))
+	t.Logf("drill: %d kills; takeover median %s, p99 %s, max %s; acknowledged %d contacts, %d accepts, %d timeline entries, legs %s",
+		kills, takeovers[len(takeovers)/2].Round(time.Millisecond), p99.Round(time.Millisecond),
+		takeovers[len(takeovers)-1].Round(time.Millisecond), d.count(&d.contacts), d.count(&d.accepted), d.count(&d.events), d.legKinds())
+}
+
+// drillLeaseTTL is the drill's --lease-ttl.
+const drillLeaseTTL = time.Second
+
+// logTimeAfter is the time of the first log line at or after since that
+// holds msg (the text handler's time= field).
+func logTimeAfter(logs, msg string, since time.Time) (time.Time, bool) {
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, msg) || !strings.HasPrefix(line, "time=") {
+			continue
+		}
+		stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if err == nil && !at.Before(since) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // readyRole is the role /readyz reports when it answers 200.
@@ -117,13 +202,23 @@ func readyRole(s *testServer) string {
 }
 
 const (
-	drillAgency   = "drill"
-	drillWork     = "drill.work" // the agents take these
-	drillLine     = "drill.line" // nobody serves this one: its order is checked
-	drillPassword = "drill-password-1"
+	drillAgency    = "drill"
+	drillWork      = "drill.work"      // the agents take these
+	drillLine      = "drill.line"      // nobody serves this one: its order is checked
+	drillCallbacks = "drill.callbacks" // second-line callbacks filed by ends; nobody serves it
+	drillOther     = "drill2"          // the other agency, whose agents take the transfers
+	drillOtherWork = "drill2.work"
+	drillPassword  = "drill-password-1"
 )
 
-var drillAgents = []string{"drill.a1", "drill.a2", "drill.a3"}
+var (
+	drillAgents      = []string{"drill.a1", "drill.a2", "drill.a3"}
+	drillOtherAgents = []string{"drill2.b1", "drill2.b2"}
+)
+
+// drillLeg is a leg an acknowledged transfer (cold or warm, to the
+// other agency) or a filed callback made: it must be in the store.
+type drillLeg struct{ caseID, queue, kind string }
 
 type drillContact struct {
 	contactAnswer
@@ -149,6 +244,7 @@ type drill struct {
 	contacts []any             // *drillContact, acknowledged
 	accepted []any             // acknowledged accepts
 	events   []any             // drillEvent, acknowledged
+	legs     []any             // drillLeg, acknowledged
 	holder   map[string]string // contact → agent holding it (accepted, not ended)
 	ended    map[string]bool
 	lineN    int
@@ -186,12 +282,20 @@ func (d *drill) setup() {
 	s.call(t, "POST", "/v1/agencies", admin, obj{"id": drillAgency, "name": "Drill"}, http.StatusCreated, nil)
 	s.createQueue(t, drillAgency, "work", obj{"wrapup_s": 0})
 	s.createQueue(t, drillAgency, "line", obj{"wrapup_s": 0})
-	for _, a := range drillAgents {
+	s.createQueue(t, drillAgency, "callbacks", obj{"wrapup_s": 0, "channels": []string{"callback"}})
+	s.call(t, "POST", "/v1/agencies", admin, obj{"id": drillOther, "name": "Drill 2"}, http.StatusCreated, nil)
+	s.createQueue(t, drillOther, "work", obj{"wrapup_s": 0})
+	agents := append(slices.Clone(drillAgents), drillOtherAgents...)
+	for _, a := range agents {
+		agency, queue := drillAgency, drillWork
+		if strings.HasPrefix(a, drillOther+".") {
+			agency, queue = drillOther, drillOtherWork
+		}
 		s.call(t, "POST", "/v1/users", admin, obj{"username": a, "name": "상담원 " + a, "password": drillPassword,
-			"role": "agent", "agency": drillAgency, "skills": obj{"lang:ko": 5},
-			"queues": []obj{{"queue": drillWork, "level": 3}}, "max_chats": 3}, http.StatusCreated, nil)
+			"role": "agent", "agency": agency, "skills": obj{"lang:ko": 5},
+			"queues": []obj{{"queue": queue, "level": 3}}, "max_chats": 3}, http.StatusCreated, nil)
 	}
-	for i, a := range drillAgents {
+	for i, a := range agents {
 		d.running.Add(1)
 		go func() { defer d.running.Done(); d.agent(i, a) }()
 	}
@@ -206,8 +310,34 @@ func (d *drill) setup() {
 func (d *drill) run(dur time.Duration) {
 	end := time.Now().Add(dur)
 	clocktest.Eventually(d.t, "traffic acknowledged", waitTime, func() bool {
-		return time.Now().After(end) && d.count(&d.accepted) > 0 && d.count(&d.events) > 0
+		return time.Now().After(end) && d.count(&d.accepted) > 0 && d.count(&d.events) > 0 && d.count(&d.legs) > 0
 	})
+}
+
+// setNodes puts p in the place i of nodes, which the traffic then uses.
+func (d *drill) setNodes(nodes *[2]*binaryProcess, i int, p *binaryProcess) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	nodes[i] = p
+	d.nodes = []*binaryProcess{nodes[0], nodes[1]}
+}
+
+// nextRound forgets the last fault's times and lets the traffic go on.
+func (d *drill) nextRound() {
+	d.firstOffer.Store(0)
+	d.killedAt.Store(0)
+	d.resume()
+}
+
+// legKinds counts the acknowledged transfer and callback legs by kind.
+func (d *drill) legKinds() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := map[string]int{}
+	for _, x := range d.legs {
+		n[x.(drillLeg).kind]++
+	}
+	return fmt.Sprintf("%d cold transfers, %d warm transfers, %d callbacks", n["cold"], n["warm"], n["callback"])
 }
 
 func (d *drill) pause()  { d.paused.Store(true) }
@@ -358,8 +488,44 @@ func (d *drill) desk(s *testServer, username, token string) int {
 		}
 		k := i % len(desk)
 		h := desk[k]
-		text := fmt.Sprintf("%s %d %s", username, d.said.Add(1), h.contactID)
+		n := d.said.Add(1)
+		text := fmt.Sprintf("%s %d %s", username, n, h.contactID)
+		// The first agency's agents hand some contacts to the other
+		// agency (cold and warm in turn) and end some with a callback.
+		first := !strings.HasPrefix(username, drillOther+".")
 		switch {
+		case first && i%17 == 1:
+			mode := "cold"
+			if n%2 == 0 {
+				mode = "warm"
+			}
+			desk = append(desk[:k], desk[k+1:]...)
+			d.mu.Lock()
+			d.ended[h.contactID] = true // sent: its leg may end, now or when the warm one is taken
+			d.mu.Unlock()
+			note := "이관 " + text
+			if _, err := ws.Send(obj{"type": "transfer", "contact_id": h.contactID, "to": obj{"queue": drillOtherWork},
+				"mode": mode, "note": note}); err != nil {
+				continue
+			}
+			d.mu.Lock()
+			delete(d.holder, h.contactID)
+			d.events = append(d.events, drillEvent{h.caseID, "transfer", note})
+			d.legs = append(d.legs, drillLeg{h.caseID, drillOtherWork, mode})
+			d.mu.Unlock()
+		case first && i%23 == 2:
+			desk = append(desk[:k], desk[k+1:]...)
+			d.mu.Lock()
+			d.ended[h.contactID] = true
+			d.mu.Unlock()
+			if _, err := ws.Send(obj{"type": "end", "contact_id": h.contactID, "summary": "회신 " + text,
+				"callback": obj{"queue": drillCallbacks, "number": fmt.Sprintf("+8210%08d", n), "note": "회신 요청"}}); err != nil {
+				continue
+			}
+			d.mu.Lock()
+			delete(d.holder, h.contactID)
+			d.legs = append(d.legs, drillLeg{h.caseID, drillCallbacks, "callback"})
+			d.mu.Unlock()
 		case len(desk) >= 3 && i%5 == 0:
 			desk = append(desk[:k], desk[k+1:]...)
 			d.mu.Lock()
@@ -477,6 +643,24 @@ func (d *drill) verify(kill int, s *testServer) {
 			t.Errorf("kill %d: acknowledged %s %q of case %s is stored %d times; want once", kill+1, e.typ, e.text, e.caseID, have[e])
 		}
 	}
+	// Every acknowledged transfer and callback left its leg.
+	var legs []struct {
+		CaseID string `db:"case_id"`
+		Queue  string `db:"queue_id"`
+	}
+	if err := db.SelectContext(ctx, &legs, `SELECT case_id, queue_id FROM contacts`); err != nil {
+		t.Fatal(err)
+	}
+	haveLeg := map[drillLeg]bool{}
+	for _, l := range legs {
+		haveLeg[drillLeg{caseID: l.CaseID, queue: l.Queue}] = true
+	}
+	for _, x := range d.legs {
+		l := x.(drillLeg)
+		if !haveLeg[drillLeg{caseID: l.caseID, queue: l.queue}] {
+			t.Errorf("kill %d: the acknowledged %s of case %s left no leg in %s", kill+1, l.kind, l.caseID, l.queue)
+		}
+	}
 	// The waiting line keeps its order: positions grow with creation.
 	prev := 0
 	for _, c := range line {
@@ -533,8 +717,8 @@ func TestEmbeddedKillRestartDrill(t *testing.T) {
 		d.resume()
 	}
 	d.stopAll()
-	t.Logf("embedded drill: %d kill-restart cycles, %d contacts, %d accepts, %d timeline entries acknowledged; SIGKILL → first offer median %s",
-		kills, d.count(&d.contacts), d.count(&d.accepted), d.count(&d.events), median(restarts).Round(time.Millisecond))
+	t.Logf("embedded drill: %d kill-restart cycles, %d contacts, %d accepts, %d timeline entries, %d transfer and callback legs acknowledged; SIGKILL → first offer median %s",
+		kills, d.count(&d.contacts), d.count(&d.accepted), d.count(&d.events), d.count(&d.legs), median(restarts).Round(time.Millisecond))
 }
 
 func drillKills(t *testing.T) int {

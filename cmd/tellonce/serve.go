@@ -23,6 +23,7 @@ import (
 	"tellonce/demo"
 	"tellonce/directory"
 	"tellonce/lease"
+	"tellonce/recordings"
 	"tellonce/relay"
 	"tellonce/router"
 	tsql "tellonce/sql"
@@ -76,7 +77,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	review, err := transcripts.NewReview(db, transcripts.ReviewOptions{Retention: cfg.retention, Log: log})
+	// Recordings go with their transcripts: the purge and an erasure
+	// delete a case's files; the store's own sweep only clears partial
+	// uploads a crash left.
+	var recs *recordings.Store
+	reviewOpts := transcripts.ReviewOptions{Retention: cfg.retention, Log: log}
+	if cfg.recordingDir != "" {
+		if recs, err = recordings.New(recordings.Config{Dir: cfg.recordingDir, Retention: -1, Log: log}); err != nil {
+			return fmt.Errorf("--recording-dir: %w", err)
+		}
+		reviewOpts.Files = recs
+	}
+	review, err := transcripts.NewReview(db, reviewOpts)
 	if err != nil {
 		return err
 	}
@@ -120,7 +132,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	front := relay.New(relay.Config{Leadership: leadership, Ready: db.Ready, Log: log, Metrics: metricsPage})
 	lead := func(ctx context.Context, fence func(context.Context, *sqlx.Tx) error) error {
 		return runLeader(ctx, leaderDeps{cfg: cfg, log: log, db: db, dir: dir, sessions: sessions, hasher: hasher,
-			tokens: tokens, review: review, front: front, metrics: terms, fence: fence})
+			tokens: tokens, review: review, front: front, metrics: terms, fence: fence, recordings: recs})
 	}
 	// The front outlives each term as leader; it stops last, once the
 	// leader has drained and released the lease.
@@ -174,6 +186,8 @@ type leaderDeps struct {
 	front    *relay.Front
 	metrics  *termMetrics
 	fence    func(context.Context, *sqlx.Tx) error
+	// recordings is nil when the server keeps none.
+	recordings *recordings.Store
 }
 
 // runLeader routes until ctx ends: it restores the live state from SQL
@@ -205,7 +219,8 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 		return err
 	}
 	srv, err := web.New(d.cfg.web, web.Deps{DB: d.db, Directory: d.dir, Sessions: d.sessions, Hasher: d.hasher, Log: d.log, Registry: reg,
-		Router: rt, Journal: journal, Tokens: d.tokens, Stats: st, Estimator: st, Review: d.review})
+		Router: rt, Journal: journal, Tokens: d.tokens, Stats: st, Estimator: st, Review: d.review,
+		Recordings: archive(d.recordings)})
 	if err != nil {
 		return err
 	}
@@ -254,7 +269,19 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 	g.Go(func() error { return ignoreCanceled(st.RunHistory(gctx, d.db)) })
 	// One server purges: the leader.
 	g.Go(func() error { return d.review.RunRetention(gctx) })
+	if d.recordings != nil {
+		g.Go(func() error { return d.recordings.Run(gctx) })
+	}
 	return ignoreCanceled(g.Wait())
+}
+
+// archive is the store as web's Archive, nil when there is none (a typed
+// nil would pass for one).
+func archive(s *recordings.Store) recordings.Archive {
+	if s == nil {
+		return nil
+	}
+	return s
 }
 
 func ignoreCanceled(err error) error {
@@ -276,13 +303,17 @@ func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcrip
 	if err != nil {
 		return nil, err
 	}
+	// Each step is timed in the log: a slow takeover says which one.
+	began := time.Now()
 	cases, err := journal.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
+	loaded := time.Now()
 	if err := restoreHistory(ctx, review, historyDays, cases); err != nil {
 		return nil, err
 	}
+	looked := time.Now()
 	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: cases}); err != nil {
 		return nil, fmt.Errorf("restore the router: %w", err)
 	}
@@ -290,7 +321,9 @@ func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcrip
 	for _, c := range cases {
 		live += len(c.Contacts)
 	}
-	log.Info("router restored", "queues", len(queues), "agents", len(agents), "open_cases", len(cases), "live_contacts", live)
+	log.Info("router restored", "queues", len(queues), "agents", len(agents), "open_cases", len(cases), "live_contacts", live,
+		"load", loaded.Sub(began).Round(time.Millisecond), "history", looked.Sub(loaded).Round(time.Millisecond),
+		"rebuild", time.Since(looked).Round(time.Millisecond))
 	return rt, nil
 }
 
@@ -432,12 +465,23 @@ func restoreHistory(ctx context.Context, review *transcripts.Review, historyDays
 		return nil
 	}
 	since := time.Now().Add(-time.Duration(historyDays) * 24 * time.Hour)
+	// One query per case: a few at once, since a takeover waits for them
+	// (10,000 waiting contacts are 10,000 look-ups).
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(historyLookups)
 	for i := range cases {
-		h, err := review.Earlier(ctx, cases[i].Identity, since, cases[i].ID, router.MaxHistory)
-		if err != nil {
-			return fmt.Errorf("earlier cases of case %s: %w", cases[i].ID, err)
-		}
-		cases[i].History = h
+		g.Go(func() error {
+			h, err := review.Earlier(gctx, cases[i].Identity, since, cases[i].ID, router.MaxHistory)
+			if err != nil {
+				return fmt.Errorf("earlier cases of case %s: %w", cases[i].ID, err)
+			}
+			cases[i].History = h
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
+
+// historyLookups is how many of restoreHistory's queries run at once: a
+// share of the PostgreSQL pool (32), and the whole embedded one (8).
+const historyLookups = 8

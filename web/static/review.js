@@ -1,6 +1,8 @@
 // Transcript review: search every case that touched the agency (a Korean
 // substring works), read a case's whole timeline across agencies, and
-// export it with a reason, which the server writes to the access audit.
+// export it with a reason, which the server writes to the access audit;
+// play a leg's recording (every request audited) or download it with the
+// same reason.
 import { t } from "/static/i18n.js";
 import { api } from "/static/api.js";
 import { $, h, dateTime, showFieldErrors, clearFieldErrors, announce } from "/static/ui.js";
@@ -97,11 +99,70 @@ async function openCase(id) {
   $("#case-masked").hidden = !c.masked;
   $("#case-context").replaceChildren(contextFacts({ caller: c.caller, context: c.context }, c));
   $("#case-legs").replaceChildren(legs(c));
-  $("#case-timeline").replaceChildren(timeline(c));
+  $("#case-timeline").replaceChildren(timeline(c, recordingPlayer));
   clearFieldErrors($("#export-form"));
   $("#x-reason").value = "";
   box.hidden = false;
   box.focus();
+}
+
+// A recording the server keeps is named <case>_<contact>_<start>.wav; an
+// older entry names a file at the edge, which cannot be played here.
+const storedRecording = /^[A-Za-z0-9][A-Za-z0-9-]*_[A-Za-z0-9][A-Za-z0-9-]*_\d{8}T\d{6}\.\d{3}Z\.wav$/;
+const speeds = [0.75, 1, 1.25, 1.5, 2];
+
+function recordingURL(name) {
+  return `/v1/cases/${encodeURIComponent(current.case_id)}/recordings/${encodeURIComponent(name)}`;
+}
+
+// recordingPlayer is a leg's player: seek with the controls, a speed, and
+// a download that needs the export's reason. Nothing is fetched until the
+// reviewer plays, so opening a case is not a playback in the audit.
+function recordingPlayer(ev) {
+  const name = (ev.data || {}).file || "";
+  if (ev.type !== "recording" || !storedRecording.test(name)) return null;
+  if (current.masked) return h("p", { class: "hint rec-no-pii", text: t("rec.needs_pii") });
+  const msg = h("p", { class: "field-error", role: "alert", hidden: true });
+  const audio = h("audio", { controls: true, preload: "none", src: recordingURL(name), class: "rec-audio", "aria-label": t("rec.player") });
+  audio.addEventListener("error", () => {
+    msg.textContent = t("rec.unavailable");
+    msg.hidden = false;
+  });
+  const speed = h("select", { class: "rec-speed", "aria-label": t("rec.speed"), onchange: () => { audio.playbackRate = Number(speed.value); } },
+    speeds.map((r) => h("option", { value: String(r), text: `${r}×`, selected: r === 1 })));
+  audio.addEventListener("play", () => { audio.playbackRate = Number(speed.value); });
+  const download = h("button", { type: "button", class: "secondary rec-download", onclick: () => downloadRecording(name, msg) }, t("rec.download"));
+  return h("div", { class: "rec-player" }, audio, h("span", { class: "rec-speed-label", text: t("rec.speed") }), speed, download, msg);
+}
+
+// downloadRecording saves the file with the reason typed for the export.
+async function downloadRecording(name, msg) {
+  const reason = $("#x-reason").value.trim();
+  if (!reason) {
+    showFieldErrors($("#export-form"), { field: "reason", message: t("rec.reason_needed") });
+    $("#x-reason").focus();
+    return;
+  }
+  msg.hidden = true;
+  try {
+    const res = await fetch(`${recordingURL(name)}?download=1&reason=${encodeURIComponent(reason)}`, { credentials: "same-origin" });
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      msg.textContent = (body.error && body.error.message) || t("error.generic");
+      msg.hidden = false;
+      return;
+    }
+    const blob = await res.blob();
+    const a = h("a", { href: URL.createObjectURL(blob), download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    announce(t("sup.exported"));
+  } catch {
+    msg.textContent = t("error.network");
+    msg.hidden = false;
+  }
 }
 
 $("#search-form").addEventListener("submit", (ev) => {

@@ -78,8 +78,9 @@ export function transferNote(cs) {
     h("p", { class: "note-text", text: n.text || t("case.no_note") }));
 }
 
-// eventItem draws one entry of the timeline.
-export function eventItem(ev, cs) {
+// eventItem draws one entry of the timeline; extra, when given, may add
+// a part under it (the review's recording player).
+export function eventItem(ev, cs, extra) {
   const d = ev.data || {};
   let kind = has("event." + ev.type) ? t("event." + ev.type) : ev.type;
   let text = ev.text || "";
@@ -94,7 +95,6 @@ export function eventItem(ev, cs) {
   if (ev.type === "callback_requested") kind = d.mode === "slot" ? t("event.callback_slot", { time: dateTime(d.callback_at) }) : t("event.callback_keep_place");
   if (ev.type === "callback_attempt") kind = t("event.callback_attempt_n", { n: d.attempt || "", result: has("cb.result." + d.result) ? t("cb.result." + d.result) : d.result || "" });
   if (ev.type === "recording") {
-    // Where the telephony edge keeps the audio: the review shows the entry, never the sound.
     kind = t("event.recording_of", { seconds: d.seconds || "0" });
     text = d.file || "";
   }
@@ -105,12 +105,13 @@ export function eventItem(ev, cs) {
       h("time", { datetime: ev.at || "", text: clock(ev.at) }),
       h("span", { class: "ev-kind", text: kind }),
       h("span", { class: "ev-who", text: who(ev.actor, cs) })),
-    text ? h("p", { class: "ev-text", text }) : null);
+    text ? h("p", { class: "ev-text", text }) : null,
+    extra ? extra(ev) : null);
 }
 
-export function timeline(cs) {
+export function timeline(cs, extra) {
   const ol = h("ol", { class: "timeline" });
-  for (const ev of cs.events || []) ol.append(eventItem(ev, cs));
+  for (const ev of cs.events || []) ol.append(eventItem(ev, cs, extra));
   return ol;
 }
 
