@@ -12,6 +12,7 @@ import { upsertChat, appendEvent, endChat, setChatStatus, selectChat, moveTab, a
 import { openTransfer, openEnd } from "/static/dialogs.js";
 import { onInterpreterFrame, openInterpret } from "/static/interpreters.js";
 import { onCallbackResult } from "/static/callbacks.js";
+import * as softphone from "/static/softphone.js";
 
 await startShell(["agent"]);
 desk.chosen = restored().chosen || "";
@@ -103,9 +104,11 @@ function onHello(f) {
   const first = desk.chats.has(want) ? want : desk.active && desk.chats.has(desk.active) ? desk.active : desk.order[0];
   if (first) selectChat(first, false);
   renderState();
+  softphone.onHello(f);
 }
 
 function onFrame(f) {
+  if (softphone.onFrame(f)) return;
   switch (f.type) {
     case "hello":
       desk.socket.opened();
@@ -157,6 +160,7 @@ function onFrame(f) {
       break;
     case "contact_ended":
       endChat(f.contact_id, f.reason);
+      softphone.callEnded(f.contact_id);
       renderState();
       break;
     case "transfer_failed":
@@ -208,6 +212,7 @@ desk.socket = new Socket("/v1/agent/ws", {
       // The server withdraws offers from a console that went away.
       desk.offers = [];
       renderOffer();
+      softphone.onDisconnected();
     }
     if (s.state === "stopped" && s.code === 4003) announce(t("conn.signed_out"));
     else if (was === "open" && s.state !== "open") announce(t("conn.lost_short"));

@@ -68,6 +68,7 @@ export function renderOffer() {
     shown = "";
     document.title = t("desk.title") + " · tellonce";
     if (hadFocus) $("#work").focus();
+    document.dispatchEvent(new Event("desk:offers"));
     return;
   }
   const c = f.contact, cs = f.case;
@@ -102,6 +103,7 @@ export function renderOffer() {
   $("#offer-more").textContent = desk.offers.length > 1 ? t("offer.more", { n: desk.offers.length - 1 }) : "";
   panel.hidden = false;
   tickOffer();
+  document.dispatchEvent(new Event("desk:offers")); // a voice offer rings in the browser
   if (shown !== f.offer_id) {
     shown = f.offer_id;
     chime();
@@ -135,6 +137,7 @@ async function answer(kind) {
   if (!f) return;
   const buttons = [$("#offer-accept"), $("#offer-decline")];
   buttons.forEach((b) => (b.disabled = true));
+  if (kind === "accept") document.dispatchEvent(new CustomEvent("desk:accepting", { detail: f.contact }));
   try {
     await send(kind === "accept" ? { type: "accept", offer_id: f.offer_id } : { type: "decline", offer_id: f.offer_id, reason: "" });
     if (kind === "decline") removeOffer(f.offer_id, "declined");

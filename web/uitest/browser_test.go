@@ -34,9 +34,10 @@ type page struct {
 	ctx  context.Context
 }
 
-// newBrowser starts Chromium for t; on failure every page is saved as a
-// screenshot under test-output/screenshots.
-func newBrowser(t *testing.T) *browser {
+// newBrowser starts Chromium for t, with extra command-line options if
+// any; on failure every page is saved as a screenshot under
+// test-output/screenshots.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	beginTest(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -49,6 +50,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1366, 900),
 	)
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	root, cancelRoot := chromedp.NewContext(alloc)
 	// The first Run starts the browser; it must not carry a timeout.
