@@ -23,7 +23,7 @@ import (
 // from the spool.
 func TestEdgeUploadsItsSpoolWhenTheRouterIsBack(t *testing.T) {
 	dsn := sqltest.DSN(t, "sqlite")
-	s, stop := serveOn(t, dsn, "--trust-proxy")
+	s, stop := serveOn(t, dsn, "--trust-proxy", "127.0.0.1,::1")
 	u, err := url.Parse(s.base)
 	if err != nil {
 		t.Fatal(err)
