@@ -3,6 +3,8 @@ package agents
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -470,6 +472,13 @@ func (h *Hub) handleCitizenFrame(c *conn, data []byte) {
 	if finished {
 		h.replyError(c, ref, &frameError{Code: CodeConflict, Message: "the contact has ended"})
 		return
+	}
+	if cmd.Type == "say" {
+		if ok, wait := h.chatLimit.Allow(contactID); !ok {
+			h.replyError(c, ref, &frameError{Code: CodeRateLimited,
+				Message: fmt.Sprintf("too many messages: wait %d s before sending more", max(1, int(math.Ceil(wait.Seconds()))))})
+			return
+		}
 	}
 	ctx, cancel := h.ackContext()
 	defer cancel()

@@ -2,8 +2,10 @@ package agents
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,4 +298,30 @@ func TestCallbackConfirmedOnReconnect(t *testing.T) {
 	if f := got[1]; f.str("mode") != "slot" || f.str("at") != want {
 		t.Errorf("callback once the time came = %v; want slot at %s, as booked", f, want)
 	}
+}
+
+// TestCitizenMessagesAreLimitedPerContact: past the burst a citizen's say
+// is answered rate_limited, nothing reaches the agent, the socket stays
+// open, and leaving is never limited.
+func TestCitizenMessagesAreLimitedPerContact(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.ChatBurst = 3; c.ChatRefill = time.Hour })
+	_, cit, cv := e.assigned()
+	for i := range 3 {
+		cit.ok(map[string]any{"type": "say", "text": fmt.Sprint("msg ", i)})
+	}
+	f := cit.call(map[string]any{"type": "say", "text": "one too many"})
+	if f.str("type") != "error" || f.str("code") != CodeRateLimited || !strings.Contains(f.str("message"), "wait") {
+		t.Fatalf("the fourth message answered %v; want error rate_limited saying how long to wait", f)
+	}
+	c, err := e.r.Case(cv.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range c.Events {
+		if strings.Contains(en.Text, "one too many") {
+			t.Fatal("a refused message reached the case")
+		}
+	}
+	// The socket is still there: leaving works and ends the contact.
+	cit.ok(map[string]any{"type": "leave"})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"tellonce/cases"
+	"tellonce/strictjson"
 )
 
 // Error codes of the API contract that a frame can be answered with.
@@ -23,6 +25,7 @@ const (
 	CodeConflict    = "conflict"
 	CodeUnavailable = "unavailable"
 	CodeTooLarge    = "too_large"
+	CodeRateLimited = "rate_limited"
 )
 
 // Bounds on client frame fields. Text bounds count characters, not bytes,
@@ -73,6 +76,13 @@ func envelope(data []byte, specs frameSpec) (typ string, ref json.RawMessage, ra
 		}
 		ref = id
 	}
+	// Duplicate keys and bad text, which the map above took silently.
+	if serr := strictjson.Check(data, nil); serr != nil {
+		if serr.Field == "id" {
+			ref = nil
+		}
+		return "", ref, nil, invalidf(serr.Field, "%s", strictMessage(serr))
+	}
 	t, ok := raw["type"]
 	if !ok {
 		return "", ref, nil, invalidf("type", "type is required")
@@ -111,6 +121,10 @@ func validRef(id json.RawMessage) bool {
 // decodeStrict decodes data into v refusing unknown fields (nested ones
 // too) and trailing data; type errors name the field.
 func decodeStrict(data []byte, v any) *frameError {
+	// Nested keys in the wrong case, which encoding/json would match.
+	if serr := strictjson.Check(data, reflect.TypeOf(v)); serr != nil {
+		return invalidf(serr.Field, "%s", strictMessage(serr))
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -125,6 +139,15 @@ func decodeStrict(data []byte, v any) *frameError {
 		return invalidf(te.Field, "%s must be %s", te.Field, jsonKind(te.Type.Kind().String()))
 	}
 	return invalidf("", "malformed frame: %s", truncate(err.Error(), 120))
+}
+
+// strictMessage words a strictjson refusal as frame errors are worded:
+// the field first.
+func strictMessage(e *strictjson.Error) string {
+	if e.Field == "" {
+		return "the frame " + e.Message
+	}
+	return truncate(e.Field, 40) + " " + e.Message
 }
 
 func jsonKind(goKind string) string {

@@ -15,6 +15,7 @@ import (
 
 	"tellonce/auth"
 	"tellonce/cases"
+	"tellonce/ratelimit"
 	"tellonce/switchboard"
 )
 
@@ -84,6 +85,12 @@ type Config struct {
 	// before the edge finished the file (transcripts.Review); nil answers
 	// such a recording not_found.
 	ClosedCases ClosedCases
+	// ChatBurst is how many say frames a citizen may send on one contact
+	// at once, and ChatRefill how often one more is allowed (defaults 10
+	// and 1s): the agent reading them is one person, and a script on the
+	// public chat page must not bury them.
+	ChatBurst  int
+	ChatRefill time.Duration
 	// ICEServers are the STUN/TURN servers the desk's softphone is told
 	// in hello (the edge uses the same list); none on loopback and a LAN.
 	ICEServers []ICEServer
@@ -132,6 +139,12 @@ func (c Config) withDefaults() Config {
 	if c.PositionInterval <= 0 {
 		c.PositionInterval = 250 * time.Millisecond
 	}
+	if c.ChatBurst <= 0 {
+		c.ChatBurst = 10
+	}
+	if c.ChatRefill <= 0 {
+		c.ChatRefill = time.Second
+	}
 	if c.SessionCheck <= 0 {
 		c.SessionCheck = 2 * time.Second
 	}
@@ -169,6 +182,8 @@ type Hub struct {
 	cfg      Config
 	log      *slog.Logger
 	upgrader websocket.Upgrader
+	// chatLimit bounds citizens' say frames, per contact.
+	chatLimit *ratelimit.Limiter
 
 	// ctx bounds Durable waits; Shutdown cancels it so that no reader is
 	// left waiting for a journal that is stopping.
@@ -228,11 +243,13 @@ func NewHub(sb *switchboard.Switchboard, cfg Config) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
 		sb: sb, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel,
+		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, cfg.Now),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.WriteTimeout,
 			ReadBufferSize:   4096,
 			WriteBufferSize:  4096,
 			CheckOrigin:      cfg.CheckOrigin,
+			Error:            upgradeError,
 		},
 		conns:    map[*conn]struct{}{},
 		agents:   map[string]*conn{},
@@ -325,7 +342,7 @@ func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, 
 	closed := h.closed
 	h.mu.Unlock()
 	if closed {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		writeHTTPError(w, http.StatusServiceUnavailable, CodeUnavailable, "shutting down")
 		return nil, false
 	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
@@ -334,6 +351,29 @@ func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, 
 		return nil, false
 	}
 	return ws, true
+}
+
+// upgradeError answers a refused upgrade in the API's JSON error shape
+// rather than gorilla/websocket's plain text: a foreign Origin is
+// forbidden, anything else about the handshake is the client's mistake.
+func upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
+	switch status {
+	case http.StatusForbidden:
+		writeHTTPError(w, status, CodeForbidden, "cross-site WebSocket refused: the Origin is not this server's")
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", http.MethodGet)
+		writeHTTPError(w, status, "method_not_allowed", "a WebSocket handshake is a GET")
+	default:
+		writeHTTPError(w, status, CodeValidation, "not a WebSocket handshake: "+reason.Error())
+	}
+}
+
+// writeHTTPError writes the API's error body, {"error":{"code","message"}}.
+func writeHTTPError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // addLocked registers a connection unless the hub is shutting down, in

@@ -63,6 +63,12 @@ func TestMalformedAgentFramesKeepConnection(t *testing.T) {
 		{name: "wrong offer id", frame: `{"id":"m10","type":"accept","offer_id":"of-nope"}`, code: CodeNotFound, ref: "m10"},
 		{name: "not my contact", frame: `{"id":"m11","type":"end","contact_id":"ct-nope"}`, code: CodeNotFound, ref: "m11"},
 		{name: "trailing data", frame: `{"id":"m12","type":"state","state":"break"} {}`, code: CodeValidation, ref: ""},
+		{name: "duplicate key", frame: `{"id":"m13","type":"state","state":"offline","state":"break"}`, code: CodeValidation, field: "state", ref: "m13"},
+		{name: "duplicate nested key", frame: `{"id":"m14","type":"transfer","contact_id":"` + cv.ID + `","to":{"queue":"tax.general","queue":"x"},"mode":"cold"}`, code: CodeValidation, field: "to.queue", ref: "m14"},
+		{name: "wrong-case nested key", frame: `{"id":"m15","type":"transfer","contact_id":"` + cv.ID + `","to":{"Queue":"tax.general"},"mode":"cold"}`, code: CodeValidation, field: "to.Queue", ref: "m15"},
+		{name: "invalid UTF-8", frame: "{\"id\":\"m16\",\"type\":\"say\",\"contact_id\":\"" + cv.ID + "\",\"text\":\"a\xffb\"}", code: CodeValidation, field: "text", ref: "m16"},
+		{name: "lone surrogate", frame: `{"id":"m17","type":"say","contact_id":"` + cv.ID + `","text":"\ud800"}`, code: CodeValidation, field: "text", ref: "m17"},
+		{name: "duplicate id", frame: `{"id":"m18","id":"m19","type":"state","state":"break"}`, code: CodeValidation, field: "id", ref: ""},
 	}
 	checkMalformed(t, kim, cases, map[string]any{"type": "state", "state": "available"})
 
@@ -92,6 +98,8 @@ func TestMalformedCitizenAndGatewayFrames(t *testing.T) {
 		{name: "unknown field", frame: `{"id":"c2","type":"leave","why":"bored"}`, code: CodeValidation, field: "why", ref: "c2"},
 		{name: "missing text", frame: `{"id":"c3","type":"say"}`, code: CodeValidation, field: "text", ref: "c3"},
 		{name: "too long", frame: `{"id":"c4","type":"say","text":"` + strings.Repeat("x", maxText+1) + `"}`, code: CodeValidation, field: "text", ref: "c4"},
+		{name: "duplicate key", frame: `{"id":"c5","type":"say","text":"a","text":"b"}`, code: CodeValidation, field: "text", ref: "c5"},
+		{name: "invalid UTF-8", frame: "{\"id\":\"c6\",\"type\":\"say\",\"text\":\"\xc3\"}", code: CodeValidation, field: "text", ref: "c6"},
 	}, map[string]any{"type": "say", "text": "hello"})
 
 	// A gateway carries calls, not chats.

@@ -8,6 +8,7 @@ import (
 
 	"tellonce/cases"
 	"tellonce/directory"
+	"tellonce/ratelimit"
 )
 
 // Callbacks: a waiting citizen (or the gateway for a caller on the phone)
@@ -38,7 +39,7 @@ type slotsAnswer struct {
 // public (rate-limited per client, like the chat); other queues' need a
 // login that may see the queue.
 func (s *Server) getCallbackSlots(w http.ResponseWriter, r *http.Request) {
-	if ok, wait := s.publicLimit.Allow(s.clientAddr(r)); !ok {
+	if ok, wait := s.publicLimit.Allow(ratelimit.AddrKey(s.clientAddr(r))); !ok {
 		s.tooMany(w, r, wait)
 		return
 	}

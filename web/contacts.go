@@ -13,6 +13,7 @@ import (
 	"tellonce/auth"
 	"tellonce/cases"
 	"tellonce/directory"
+	"tellonce/ratelimit"
 	"tellonce/switchboard"
 	"tellonce/transcripts"
 )
@@ -132,7 +133,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	var who auth.Principal // the gateway; zero for a citizen's chat
 	switch req.Channel {
 	case string(cases.ChannelChat):
-		if ok, wait := s.chatLimit.Allow(s.clientAddr(r)); !ok {
+		if ok, wait := s.chatLimit.Allow(ratelimit.AddrKey(s.clientAddr(r))); !ok {
 			s.tooMany(w, r, wait)
 			return
 		}

@@ -169,7 +169,7 @@ func TestVoiceContactsComeFromTheGateway(t *testing.T) {
 }
 
 func TestChatIsRateLimitedPerAddress(t *testing.T) {
-	h := newHarness(t, sqltest.Open(t, "sqlite"), func(c *Config) { c.ChatBurst = 2; c.TrustProxy = true })
+	h := newHarness(t, sqltest.Open(t, "sqlite"), func(c *Config) { c.ChatBurst = 2; c.TrustedProxies = loopbackProxies })
 	from := withHeader("X-Forwarded-For", "203.0.113.77")
 	h.do(http.MethodPost, "/v1/contacts", asAnon, chatBody("gov110.general", "r1"), from).wantStatus(t, http.StatusCreated)
 	h.do(http.MethodPost, "/v1/contacts", asAnon, chatBody("gov110.general", "r2"), from).wantStatus(t, http.StatusCreated)

@@ -7,14 +7,30 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+
+	"tellonce/strictjson"
 )
 
 // decodeJSON reads one JSON object from r into v: unknown fields, trailing
 // data, wrong types and bodies over the limit are errors that name the
-// field where they can.
+// field where they can, and so are duplicate keys, keys in the wrong case
+// and text that is not valid UTF-8 (strictjson), which encoding/json would
+// accept silently.
 func decodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return errorf(http.StatusBadRequest, codeValidation, "", "the body could not be read")
+	}
+	if serr := strictjson.Check(data, reflect.TypeOf(v)); serr != nil {
+		return errorf(http.StatusBadRequest, codeValidation, serr.Field, serr.Message)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)

@@ -202,7 +202,7 @@ func (h *harness) seed() {
 
 // relogin logs every seeded principal in afresh (after the clock moved
 // past the sessions' end, say). Each logs in from its own address, so that
-// a test's tight per-address login limit (with TrustProxy) is not spent.
+// a test's tight per-address login limit (with TrustedProxies) is not spent.
 func (h *harness) relogin() {
 	h.t.Helper()
 	for i, u := range everyone[1:] {

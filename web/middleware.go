@@ -5,7 +5,9 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +81,18 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // labelled by the pattern so that metrics stay bounded in cardinality.
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	_, route, _ := strings.Cut(pattern, " ")
+	s.patterns = append(s.patterns, pattern)
 	mux.Handle(pattern, s.instrument(route, h))
+}
+
+// Routes is the API's route table: every pattern under /v1/ and the
+// health checks ("METHOD /path/{param}"), in the order registered. The
+// pages, their assets and /metrics are not in it.
+func (s *Server) Routes() []string {
+	return slices.DeleteFunc(slices.Clone(s.patterns), func(p string) bool {
+		_, path, _ := strings.Cut(p, " ")
+		return !strings.HasPrefix(path, "/v1/") && path != "/healthz" && path != "/readyz"
+	})
 }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
@@ -130,21 +143,62 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// clientAddr is the caller's IP address, for rate limits and the audit.
+// clientAddr is the caller's IP address, for rate limits and the audit:
+// the connection's address, or — when that is a trusted proxy — the
+// X-Forwarded-For chain walked from the right past every trusted hop. The
+// entries left of the first untrusted one were written by whoever that
+// is, so they are not believed.
 func (s *Server) clientAddr(r *http.Request) string {
-	if s.cfg.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			if ip := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(ip) != nil {
-				return ip
+	peer := remoteIP(r.RemoteAddr)
+	if !s.trusted(peer) {
+		return peerString(peer, r.RemoteAddr)
+	}
+	client := peer
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				// A malformed entry: the last hop that passed it on is
+				// the client as far as anyone can tell.
+				return peerString(client, r.RemoteAddr)
+			}
+			client = hop.Unmap()
+			if !s.trusted(client) {
+				return client.String()
 			}
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	return peerString(client, r.RemoteAddr)
+}
+
+// trusted reports whether a is one of the configured proxies.
+func (s *Server) trusted(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
 	}
-	return host
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteIP(remote string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func peerString(a netip.Addr, remote string) string {
+	if !a.IsValid() {
+		return remote
+	}
+	return a.String()
 }
 
 const sessionCookie = "tellonce_session"
@@ -235,7 +289,7 @@ func (s *Server) scheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}
-	if s.cfg.TrustProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+	if s.trusted(remoteIP(r.RemoteAddr)) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
 		return "https"
 	}
 	return "http"

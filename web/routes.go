@@ -52,6 +52,7 @@ func (s *Server) routes() http.Handler {
 	s.statsRoutes(h)
 	s.reportRoutes(h)
 
+	h("GET /v1/openapi.json", s.openAPI)
 	h("GET /healthz", s.healthz)
 	h("GET /readyz", s.readyz)
 	if !s.cfg.MetricsElsewhere {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -34,9 +35,11 @@ type Config struct {
 	// AllowedOrigins are extra origins (scheme://host:port) trusted for
 	// cookie-authenticated writes and WebSockets, besides the server's own.
 	AllowedOrigins []string
-	// TrustProxy takes the client address from X-Forwarded-For (the entry
-	// the nearest proxy added); set it only behind a reverse proxy.
-	TrustProxy bool
+	// TrustedProxies are the reverse proxies (addresses or networks) whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed: the client is
+	// the first address, from the right, that is not one of them. Empty:
+	// the connection's own address, and no header is believed.
+	TrustedProxies []netip.Prefix
 	// SecureCookies marks the session cookie Secure; on by default in
 	// production behind TLS, off for plain-HTTP local use.
 	SecureCookies bool
@@ -152,6 +155,7 @@ type Server struct {
 	// statusPages is the rendered /status, per language.
 	statusPages statusCache
 	handler     http.Handler
+	patterns    []string // the route table, written once by routes()
 }
 
 // live is the application layer a request is applied to, and the sockets

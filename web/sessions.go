@@ -15,6 +15,7 @@ import (
 
 	"tellonce/auth"
 	"tellonce/directory"
+	"tellonce/ratelimit"
 )
 
 type loginRequest struct {
@@ -45,7 +46,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := s.clientAddr(r)
-	if ok, wait := s.loginAddr.Allow(addr); !ok {
+	if ok, wait := s.loginAddr.Allow(ratelimit.AddrKey(addr)); !ok {
 		s.tooMany(w, r, wait)
 		return
 	}

@@ -235,7 +235,7 @@ func TestCrossSiteWrites(t *testing.T) {
 func TestLoginRateLimit(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		h := newHarness(t, b, func(c *Config) {
-			c.TrustProxy = true // the tests choose the client address
+			c.TrustedProxies = loopbackProxies // the tests choose the client address
 			c.LoginBurstAddr = 3
 			c.LoginBurstUser = 2
 			c.LoginRefill = 10 * time.Second

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -67,7 +68,8 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.StringVar(&c.db, "db", "", "database: a postgres:// URL, or an SQLite file path (default ./data/tellonce.db; DATABASE_URL also works)")
 	fs.BoolVar(&c.demo, "demo", false, "seed demo agencies, queues and users and print their logins")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra origins (https://host:port) allowed for cookie writes and WebSockets")
-	fs.BoolVar(&c.web.TrustProxy, "trust-proxy", false, "take the client address from X-Forwarded-For (only behind a reverse proxy)")
+	proxies := ""
+	fs.StringVar(&proxies, "trust-proxy", "", "comma-separated addresses or CIDRs of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (the client is the first untrusted address from the right)")
 	fs.BoolVar(&c.web.SecureCookies, "secure-cookies", false, "mark the session cookie Secure (set this when served over HTTPS)")
 	fs.DurationVar(&c.web.SessionTTL, "session-ttl", c.web.SessionTTL, "how long a login lasts")
 	fs.DurationVar(&c.sessionCache, "session-cache", auth.DefaultSessionCache, "how long a checked login is trusted from memory; a logout or a user change on another server takes effect here within it, on requests and open WebSockets (0: check the database on every request, and open sockets every second)")
@@ -146,6 +148,11 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 			}
 		}
 	}
+	trusted, err := parseProxies(proxies)
+	if err != nil {
+		return c, err
+	}
+	c.web.TrustedProxies = trusted
 	servers, err := iceservers.Parse(ice)
 	if err != nil {
 		return c, fmt.Errorf("--ice-servers: %w", err)
@@ -235,4 +242,27 @@ func (c serveConfig) logger(w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+}
+
+// parseProxies reads --trust-proxy: addresses (a host of its own) and
+// networks in CIDR form, separated by commas.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trust-proxy %q: want IP addresses or CIDRs (10.0.0.0/8, 2001:db8::1), separated by commas", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

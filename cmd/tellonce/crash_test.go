@@ -68,7 +68,7 @@ type binaryProcess struct {
 func startBinary(t *testing.T, bin, dsn string, flags ...string) *binaryProcess {
 	t.Helper()
 	p := &binaryProcess{server: &testServer{dsn: dsn, logs: &lockedBuffer{}}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--trust-proxy",
+	p.cmd = exec.Command(bin, append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--trust-proxy", "127.0.0.1,::1",
 		"--reconnect-grace", "5m", "--log-level", "warn"}, flags...)...)
 	p.cmd.Env = append(os.Environ(), "TELLONCE_ADMIN_PASSWORD="+e2eAdminPassword)
 	p.cmd.Stderr = p.server.logs

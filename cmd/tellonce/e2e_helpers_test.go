@@ -58,7 +58,7 @@ type testServer struct {
 // so the per-address chat limit does not see one client.
 func startServer(t testing.TB, backend string, flags ...string) *testServer {
 	t.Helper()
-	s, _ := serveOn(t, sqltest.DSN(t, backend), append([]string{"--trust-proxy"}, flags...)...)
+	s, _ := serveOn(t, sqltest.DSN(t, backend), append([]string{"--trust-proxy", "127.0.0.1,::1"}, flags...)...)
 	return s
 }
 

@@ -645,7 +645,7 @@ func TestEdgeColdTransferKeepsTheCall(t *testing.T) {
 // the call, and an agent who comes afterwards gets it on their phone.
 func TestEdgeKeepsCallsThroughARouterRestart(t *testing.T) {
 	dsn := sqltest.DSN(t, "sqlite")
-	s, stop := serveOn(t, dsn, "--trust-proxy")
+	s, stop := serveOn(t, dsn, "--trust-proxy", "127.0.0.1,::1")
 	// The restarted server listens where the edge knows it.
 	u, err := url.Parse(s.base)
 	if err != nil {
@@ -673,7 +673,7 @@ func TestEdgeKeepsCallsThroughARouterRestart(t *testing.T) {
 		}
 		return nil
 	})
-	s2, _ := serveOn(t, dsn, "--trust-proxy", "--addr", "127.0.0.1:"+port)
+	s2, _ := serveOn(t, dsn, "--trust-proxy", "127.0.0.1,::1", "--addr", "127.0.0.1:"+port)
 	clocktest.EventuallyNil(t, "the edge back online", waitTime, func() error {
 		if !e.Online() {
 			return fmt.Errorf("not reconnected")

@@ -23,7 +23,7 @@ import (
 // from the spool.
 func TestEdgeUploadsItsSpoolWhenTheRouterIsBack(t *testing.T) {
 	dsn := sqltest.DSN(t, "sqlite")
-	s, stop := serveOn(t, dsn, "--trust-proxy")
+	s, stop := serveOn(t, dsn, "--trust-proxy", "127.0.0.1,::1")
 	u, err := url.Parse(s.base)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestEdgeUploadsItsSpoolWhenTheRouterIsBack(t *testing.T) {
 		t.Fatalf("the spool lost the recording while the router was down: %v", err)
 	}
 
-	s2, _ := serveOn(t, dsn, "--trust-proxy", "--addr", "127.0.0.1:"+u.Port())
+	s2, _ := serveOn(t, dsn, "--trust-proxy", "127.0.0.1,::1", "--addr", "127.0.0.1:"+u.Port())
 	// Backoff doubles from 1 s: the retry after the router is back comes
 	// within about twice the time it was down.
 	clocktest.EventuallyNil(t, "the recording uploaded", 40*time.Second, func() error {

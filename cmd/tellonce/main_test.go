@@ -318,6 +318,30 @@ func TestSocketSettingsFromFlagsAndEnvironment(t *testing.T) {
 	}
 }
 
+// TestTrustProxyTakesAddressesAndNetworks: --trust-proxy is a list of
+// addresses and CIDRs; anything else is refused by name.
+func TestTrustProxyTakesAddressesAndNetworks(t *testing.T) {
+	c, err := parseServe("serve", []string{"--trust-proxy", "10.0.0.0/8, 192.0.2.7,2001:db8::1,::ffff:198.51.100.1"}, io.Discard, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.web.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.0/8 192.0.2.7/32 2001:db8::1/128 198.51.100.1/32"; strings.Join(got, " ") != want {
+		t.Fatalf("--trust-proxy parsed to %v; want %s", got, want)
+	}
+	if c, _ := parseServe("serve", nil, io.Discard, env(nil)); len(c.web.TrustedProxies) != 0 {
+		t.Fatalf("no --trust-proxy trusts %v; want nothing", c.web.TrustedProxies)
+	}
+	for _, bad := range []string{"true", "10.0.0.0/33", "proxy.example"} {
+		if _, err := parseServe("serve", []string{"--trust-proxy", bad}, io.Discard, env(nil)); err == nil || !strings.Contains(err.Error(), "--trust-proxy") {
+			t.Errorf("--trust-proxy %q: error %v; want one naming the flag", bad, err)
+		}
+	}
+}
+
 // --ice-servers reaches the desk's hello as RTCIceServer entries, and a
 // bad list is refused naming the flag.
 func TestServeICEServers(t *testing.T) {

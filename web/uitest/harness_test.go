@@ -124,7 +124,7 @@ func launch(addr string) error {
 	// Every page of the browser comes from 127.0.0.1: the per-address chat
 	// limit (tested on its own in web) would pace the tests' chats.
 	cmd := exec.Command(server.bin, "serve", "--demo", "--addr", addr, "--db", dbFile(),
-		"--trust-proxy", "--chat-burst", "1000", "--log-level", "info")
+		"--trust-proxy", "127.0.0.1,::1", "--chat-burst", "1000", "--log-level", "info")
 	cmd.Env = append(os.Environ(), "TELLONCE_ADMIN_PASSWORD="+adminPassword)
 	cmd.Stderr = server.logFile
 	out, err := cmd.StdoutPipe()
