@@ -37,11 +37,11 @@ func (h *Hub) expireAbsent(now time.Time) {
 	}
 	h.mu.Unlock()
 	for _, id := range due {
-		cv, err := h.r.Peek(id)
+		cv, err := h.sb.Peek(id)
 		if err != nil || cv.Channel != cases.ChannelChat {
 			continue
 		}
-		if _, err := h.r.LeaveAbsent(id); err != nil && !errors.Is(err, cases.ErrConflict) && !errors.Is(err, cases.ErrNotFound) {
+		if err := h.sb.LeaveAbsent(id); err != nil && !errors.Is(err, cases.ErrConflict) && !errors.Is(err, cases.ErrNotFound) {
 			h.log.Warn("absent chat not taken out of line", "contact", id, "err", err)
 		}
 	}

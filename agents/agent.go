@@ -1,13 +1,13 @@
 package agents
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gorilla/websocket"
 
 	"tellonce/auth"
 	"tellonce/cases"
-	"tellonce/router"
 )
 
 // ServeAgent runs an agent's console socket (GET /v1/agent/ws); web has
@@ -47,7 +47,7 @@ func (h *Hub) startAgent(c *conn) bool {
 	h.agents[c.username] = c // events from now on reach c, held until hello
 	h.mu.Unlock()
 
-	desk, evs, err := h.r.Connect(c.username)
+	desk, seq, err := h.sb.Connect(c.username)
 	if err != nil {
 		h.log.Warn("agent connect refused", "agent", c.username, "err", err)
 		h.mu.Lock()
@@ -56,10 +56,6 @@ func (h *Hub) startAgent(c *conn) bool {
 		return true // serve lets the writer send the close and unregisters
 	}
 	c.connected = true
-	var seq uint64
-	if len(evs) > 0 {
-		seq = evs[len(evs)-1].Seq
-	}
 	hello := encode(maskedFrame(h.helloOf(desk), c.pii))
 
 	h.mu.Lock()
@@ -94,13 +90,13 @@ func (h *Hub) helloOf(desk cases.Desk) helloFrame {
 			History: historyOf(a.Case.History)})
 	}
 	for _, o := range desk.Offers {
-		cv, err := h.r.Peek(o.ContactID)
+		cv, err := h.sb.Peek(o.ContactID)
 		if err != nil {
 			continue
 		}
 		// As the live offer showed it: an interpreter's leg carries the
 		// interpreter's view only.
-		cs, err := h.r.OfferCase(cv.ID)
+		cs, err := h.sb.OfferCase(cv.ID)
 		if err != nil {
 			continue
 		}
@@ -109,7 +105,8 @@ func (h *Hub) helloOf(desk cases.Desk) helloFrame {
 	return f
 }
 
-// handleAgentFrame runs one agent frame against the router and answers it.
+// handleAgentFrame runs one agent frame through the switchboard and
+// answers it.
 func (h *Hub) handleAgentFrame(c *conn, data []byte) {
 	cmd, ref, ferr := decodeAgentFrame(data)
 	if ferr != nil {
@@ -119,44 +116,44 @@ func (h *Hub) handleAgentFrame(c *conn, data []byte) {
 	if h.softphoneFrame(c, cmd, ref) {
 		return
 	}
-	evs, err := h.runAgentCommand(c.username, cmd)
+	ctx, cancel := h.ackContext()
+	defer cancel()
+	err := h.runAgentCommand(ctx, c.username, cmd)
 	if err != nil {
 		h.refused(c, cmd.Type, cmd.ContactID, cmd.CaseID, cmd.OfferID, err)
 	}
-	h.answer(c, ref, evs, err)
+	h.answer(c, ref, err)
 }
 
-func (h *Hub) runAgentCommand(username string, cmd agentCommand) ([]cases.Event, error) {
+func (h *Hub) runAgentCommand(ctx context.Context, username string, cmd agentCommand) error {
+	sb := h.sb
 	switch cmd.Type {
 	case "state":
-		return h.r.SetState(username, cases.AgentState(cmd.State), cmd.Reason)
+		return sb.SetState(ctx, username, cases.AgentState(cmd.State), cmd.Reason)
 	case "accept":
-		return h.r.Accept(username, cmd.OfferID)
+		return sb.Accept(ctx, username, cmd.OfferID)
 	case "decline":
-		return h.r.Decline(username, cmd.OfferID, cmd.Reason)
+		return sb.Decline(ctx, username, cmd.OfferID, cmd.Reason)
 	case "say":
-		return h.r.Say(cases.AsAgent(username), cmd.ContactID, cmd.Text)
+		return sb.AgentSay(ctx, username, cmd.ContactID, cmd.Text)
 	case "note":
-		return h.r.Note(username, cmd.CaseID, cmd.Text)
+		return sb.Note(ctx, username, cmd.CaseID, cmd.Text)
 	case "transfer":
-		to := router.Target{Queue: cmd.To.Queue, Agent: cmd.To.Agent}
-		_, evs, err := h.r.Transfer(username, cmd.ContactID, to, cases.TransferMode(cmd.Mode), cmd.Note)
-		return evs, err
+		to := cases.Target{Queue: cmd.To.Queue, Agent: cmd.To.Agent}
+		return sb.Transfer(ctx, username, cmd.ContactID, to, cases.TransferMode(cmd.Mode), cmd.Note)
 	case "end":
 		if cmd.Callback != nil {
-			_, evs, err := h.r.EndWithCallback(username, cmd.ContactID, router.FollowUp{Queue: cmd.Callback.Queue,
+			return sb.EndWithCallback(ctx, username, cmd.ContactID, cases.FollowUp{Queue: cmd.Callback.Queue,
 				Number: cmd.Callback.Number, Note: cmd.Callback.Note, Summary: cmd.Summary})
-			return evs, err
 		}
-		return h.r.End(username, cmd.ContactID, cmd.Disposition, cmd.Summary)
+		return sb.End(ctx, username, cmd.ContactID, cmd.Disposition, cmd.Summary)
 	case "interpret":
-		_, evs, err := h.r.InterpretWith(username, cmd.ContactID, router.InterpretRequest{
+		return sb.Interpret(ctx, username, cmd.ContactID, cases.InterpretRequest{
 			Language: cmd.Language, Note: cmd.Note, ShareHistory: cmd.ShareHistory})
-		return evs, err
 	case "interpreter_release":
-		return h.r.ReleaseInterpreter(username, cmd.ContactID)
+		return sb.ReleaseInterpreter(ctx, username, cmd.ContactID)
 	case "callback_result":
-		return h.r.CallbackResult(username, cmd.ContactID, cmd.Result)
+		return sb.CallbackResult(ctx, username, cmd.ContactID, cmd.Result)
 	}
 	// decodeAgentFrame only returns the types above.
 	panic("agents: unhandled agent frame " + cmd.Type)

@@ -52,7 +52,7 @@ func (h *Hub) placeOf(contactID string) place {
 	if err != nil || cv.Status != cases.StatusQueued {
 		return place{}
 	}
-	n, ok, err := h.r.NearPosition(cv.ID)
+	n, ok, err := h.sb.NearPosition(cv.ID)
 	if err != nil || !ok || n == 0 {
 		return place{}
 	}
@@ -126,7 +126,7 @@ func (h *Hub) startCitizenLocked(c *conn, contactID string, pre place) {
 // booked slot that falls due is queued like a kept place. A callback the
 // citizen did not ask for (a gateway's, a second-line one) has none.
 func (h *Hub) registeredCallback(cv cases.ContactView) (citizenCallbackFrame, bool) {
-	cs, err := h.r.Case(cv.CaseID)
+	cs, err := h.sb.Case(cv.CaseID)
 	if err != nil {
 		return citizenCallbackFrame{}, false
 	}
@@ -158,14 +158,14 @@ var errContactEnded = errors.New("contact ended")
 // (its Origin): another contact on the same case — someone else who
 // continued it — is not this citizen's to follow.
 func (h *Hub) liveLeg(contactID string) (cases.ContactView, error) {
-	cv, err := h.r.Peek(contactID)
+	cv, err := h.sb.Peek(contactID)
 	if err != nil {
 		return cases.ContactView{}, err
 	}
 	if cv.Status != cases.StatusEnded {
 		return cv, nil
 	}
-	cs, err := h.r.Case(cv.CaseID)
+	cs, err := h.sb.Case(cv.CaseID)
 	if err != nil {
 		return cases.ContactView{}, err
 	}
@@ -173,7 +173,7 @@ func (h *Hub) liveLeg(contactID string) (cases.ContactView, error) {
 		if !l.EndedAt.IsZero() {
 			continue
 		}
-		if leg, err := h.r.Peek(l.ContactID); err == nil && leg.Status != cases.StatusEnded &&
+		if leg, err := h.sb.Peek(l.ContactID); err == nil && leg.Status != cases.StatusEnded &&
 			leg.WarmOf == "" && leg.ConferenceOf == "" && leg.Origin == cv.Origin {
 			return leg, nil
 		}
@@ -209,7 +209,7 @@ func remove(m map[string]map[*conn]struct{}, k string, c *conn) {
 
 func (h *Hub) agentJoined(username, agency string) agentJoinedFrame {
 	f := agentJoinedFrame{Type: "agent_joined", AgentName: username, Agency: agency}
-	if a, err := h.r.Agent(username); err == nil {
+	if a, err := h.sb.Agent(username); err == nil {
 		f.AgentName = a.Name
 		if a.Agency != "" {
 			f.Agency = a.Agency
@@ -229,7 +229,7 @@ func (h *Hub) sendQueuedLocked(c *conn, position int, q *cases.QueueConfig, pace
 		f.EstimatedWaitS, f.Light = h.cfg.Estimator.Estimate(c.queue, position)
 		if !c.callback {
 			if q == nil {
-				if cfg, err := h.r.Queue(c.queue); err == nil {
+				if cfg, err := h.sb.Queue(c.queue); err == nil {
 					q = &cfg
 				}
 			}
@@ -362,7 +362,7 @@ func (h *Hub) refreshQueue(queue string) {
 	if len(conns) == 0 {
 		return
 	}
-	places, err := h.r.Positions(queue, ids)
+	places, err := h.sb.Positions(queue, ids)
 	if err != nil {
 		return // the queue is gone; its contacts moved or ended
 	}
@@ -373,13 +373,13 @@ func (h *Hub) refreshQueue(queue string) {
 		if _, ok := places[id]; ok {
 			continue
 		}
-		if cv, err := h.r.Contact(id); err == nil && cv.Queue == queue &&
+		if cv, err := h.sb.Contact(id); err == nil && cv.Queue == queue &&
 			(cv.Status == cases.StatusOffered || cv.Status == cases.StatusQueued) {
 			places[id] = cv.Position
 		}
 	}
 	var q *cases.QueueConfig
-	if cfg, err := h.r.Queue(queue); err == nil {
+	if cfg, err := h.sb.Queue(queue); err == nil {
 		q = &cfg
 	}
 	heldBack := false
@@ -480,22 +480,24 @@ func (h *Hub) handleCitizenFrame(c *conn, data []byte) {
 			return
 		}
 	}
-	run := func(contactID string) ([]cases.Event, error) {
+	ctx, cancel := h.ackContext()
+	defer cancel()
+	run := func(contactID string) error {
 		if cmd.Type == "leave" {
-			return h.r.Abandon(contactID)
+			return h.sb.CitizenLeave(ctx, contactID)
 		}
-		return h.r.Say(cases.AsCitizen(), contactID, cmd.Text)
+		return h.sb.CitizenSay(ctx, contactID, cmd.Text)
 	}
-	evs, err := run(contactID)
+	err := run(contactID)
 	// The socket moves to a transfer's new leg when the transfer's event
 	// arrives, after the journal has committed it: a frame that met the
 	// leg the transfer just ended acts on the case's live leg instead.
 	if errors.Is(err, cases.ErrConflict) {
 		if leg, lerr := h.liveLeg(contactID); lerr == nil && leg.ID != contactID {
-			evs, err = run(leg.ID)
+			err = run(leg.ID)
 		}
 	}
-	h.answer(c, ref, evs, err)
+	h.answer(c, ref, err)
 	if cmd.Type != "leave" {
 		return
 	}

@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"tellonce/cases"
-	"tellonce/router"
 	"tellonce/strictjson"
 )
 
@@ -257,7 +256,7 @@ type followUp struct {
 	Note   string `json:"note"`
 }
 
-// transferTarget is the wire form of router.Target.
+// transferTarget is the wire form of cases.Target.
 type transferTarget struct {
 	Queue string `json:"queue"`
 	Agent string `json:"agent"`
@@ -402,7 +401,7 @@ func language(field, l string) *frameError {
 }
 
 func callbackResult(r string) *frameError {
-	if !router.ValidCallbackResult(r) {
+	if !cases.ValidCallbackResult(r) {
 		return invalidf("result", "result must be answered, no_answer, busy or failed")
 	}
 	return nil
@@ -518,7 +517,7 @@ func (c *gatewayCommand) validate() *frameError {
 		if ferr := idField("contact_id", c.ContactID); ferr != nil {
 			return ferr
 		}
-		if !router.ValidConnectResult(c.Result) {
+		if !cases.ValidConnectResult(c.Result) {
 			return invalidf("result", "result must be no_answer, busy or failed")
 		}
 		return nil

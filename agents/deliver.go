@@ -6,7 +6,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tellonce/cases"
-	"tellonce/router"
 )
 
 // Deliver maps committed router events to frames for the connected agents,
@@ -121,7 +120,7 @@ func (h *Hub) interpreterLocked(e *cases.Event) {
 	interp, legID := e.Data["interpreter"], e.Data["interpreter_contact_id"]
 	name := interp
 	if interp != "" {
-		if a, err := h.r.Agent(interp); err == nil && a.Name != "" {
+		if a, err := h.sb.Agent(interp); err == nil && a.Name != "" {
 			name = a.Name
 		}
 	}
@@ -255,7 +254,7 @@ func (h *Hub) messageLocked(e *cases.Event) {
 	cf := citizenMessageFrame{Type: "message", From: from, Text: e.Text, At: at}
 	if from != "citizen" {
 		cf.AgentName = author
-		if a, err := h.r.Agent(author); err == nil && a.Name != "" {
+		if a, err := h.sb.Agent(author); err == nil && a.Name != "" {
 			cf.AgentName = a.Name
 		}
 	}
@@ -269,7 +268,7 @@ func (h *Hub) messageLocked(e *cases.Event) {
 func (h *Hub) noteLocked(e *cases.Event) {
 	to := map[string]struct{}{e.Agent: {}}
 	interpreting := map[string]bool{} // interpreter legs' contact ids
-	if cs, err := h.r.Case(e.CaseID); err == nil {
+	if cs, err := h.sb.Case(e.CaseID); err == nil {
 		for _, l := range cs.Legs {
 			if l.Interpreter {
 				interpreting[l.ContactID] = true
@@ -312,7 +311,7 @@ func (h *Hub) transferredLocked(e *cases.Event) {
 	if conns := h.citizens[e.ContactID]; len(conns) > 0 {
 		name := e.Data["queue_name"]
 		if name == "" {
-			if q, err := h.r.Queue(queue); err == nil {
+			if q, err := h.sb.Queue(queue); err == nil {
 				name = q.Name
 			}
 		}
@@ -348,7 +347,7 @@ func (h *Hub) endedLocked(e *cases.Event) {
 		h.toAgentLocked(po.agent, e.Seq, offerRevokedFrame{Type: "offer_revoked", OfferID: po.offerID, Reason: e.Reason})
 	} else if e.Agent != "" {
 		reason := e.Reason
-		if byPhone == router.EndCallerHangup {
+		if byPhone == cases.EndCallerHangup {
 			reason = "abandoned"
 		}
 		h.toAgentLocked(e.Agent, e.Seq, contactEndedFrame{Type: "contact_ended", ContactID: e.ContactID, Reason: reason})
@@ -367,7 +366,7 @@ func (h *Hub) endedLocked(e *cases.Event) {
 	switch {
 	case byCentre:
 		reason = "closed"
-	case e.Type == cases.EventAbandoned, byPhone == router.EndCallerHangup:
+	case e.Type == cases.EventAbandoned, byPhone == cases.EndCallerHangup:
 		reason = "left"
 	case e.Reason == "callback_filed":
 		reason = "callback"

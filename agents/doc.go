@@ -1,7 +1,9 @@
 // Package agents runs tellonce's WebSocket sessions — agents' consoles
 // (/v1/agent/ws), citizens' chats (/v1/contacts/{id}/ws) and telephony
-// gateways (/v1/gateway/ws) — on top of the router: it turns client frames
-// into router calls and committed router events into frames.
+// gateways (/v1/gateway/ws). It is an adapter of the application layer:
+// it decodes client frames, checks who may send them, applies them through
+// package switchboard (which waits until each change is durable), and turns
+// the router's committed events into frames.
 //
 // The protocol — every frame in both directions with its fields, limits
 // and answers, acks, errors, keepalive, close codes and reconnecting — is
@@ -9,9 +11,9 @@
 // TestProtocolDocListsEveryFrame fails when a frame or field the code
 // accepts or sends is missing there.
 //
-// Where things are: the Hub (hub.go) holds every connection, answers client
-// frames once their changes are durable and maps router errors to error
-// codes. Each socket (conn.go) has one reader, the HTTP handler's
+// Where things are: the Hub (hub.go) holds every connection and answers
+// client frames with an ack, or with the error code switchboard.Classify
+// gives. Each socket (conn.go) has one reader, the HTTP handler's
 // goroutine, and one writer goroutine with a bounded send buffer; a client
 // that cannot keep up is cut rather than waited for. decode.go reads and
 // validates client frames; frames.go and views.go are the server frames'

@@ -1,10 +1,8 @@
 package agents
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -12,7 +10,6 @@ import (
 
 	"tellonce/auth"
 	"tellonce/cases"
-	"tellonce/switchboard"
 )
 
 // ServeGateway runs a telephony gateway's socket (GET /v1/gateway/ws);
@@ -47,7 +44,7 @@ func (h *Hub) startGateway(c *conn) bool {
 
 	// Not under h.mu: LiveCalls takes the router's write lock, under which
 	// a synchronous Sink may be waiting for h.mu in Deliver.
-	calls, seq, err := h.r.LiveCalls()
+	calls, seq, err := h.sb.LiveCalls()
 	if err != nil {
 		h.log.Error("gateway hello", "gateway", c.username, "err", err)
 		h.mu.Lock()
@@ -107,27 +104,28 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 		h.replyError(c, ref, ferr)
 		return
 	}
-	var evs []cases.Event
+	ctx, cancel := h.ackContext()
+	defer cancel()
 	var err error
 	switch cmd.Type {
 	case "transcript":
-		evs, err = h.r.Transcript(cmd.ContactID, cases.PartyRole(cmd.Speaker), cmd.Text)
+		err = h.sb.Transcript(ctx, cmd.ContactID, cases.PartyRole(cmd.Speaker), cmd.Text)
 	case "hangup":
-		evs, err = h.r.CallerHangup(cmd.ContactID)
+		err = h.sb.CallerHangup(ctx, cmd.ContactID)
 	case "dial_result":
-		evs, err = h.r.CallbackResult("", cmd.ContactID, cmd.Result)
+		err = h.sb.DialResult(ctx, cmd.ContactID, cmd.Result)
 	case "connect_failed":
-		evs, err = h.r.ConnectFailed(cmd.ContactID, cmd.Result)
+		err = h.sb.ConnectFailed(ctx, cmd.ContactID, cmd.Result)
 	case "agent_hangup":
-		evs, err = h.r.AgentHangup(cmd.ContactID)
+		err = h.sb.AgentHangup(ctx, cmd.ContactID)
 	case "recording":
-		evs, err = h.r.Record(cmd.ContactID, "gateway:"+c.username, cmd.recording())
+		err = h.sb.Record(ctx, cmd.ContactID, "gateway:"+c.username, cmd.recording())
 		if errors.Is(err, cases.ErrNotFound) && h.cfg.ClosedCases != nil {
 			h.recordClosed(c, ref, cmd) // the case closed meanwhile
 			return
 		}
 	}
-	h.answer(c, ref, evs, err)
+	h.answer(c, ref, err)
 }
 
 // recordClosed appends a recording to a case that is closed, or not live
@@ -135,10 +133,10 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 // the case closed. Everything the router did so far is made durable first,
 // so that the case's closing is in the log before the entry follows it.
 func (h *Hub) recordClosed(c *conn, ref json.RawMessage, cmd gatewayCommand) {
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.AckTimeout)
+	ctx, cancel := h.ackContext()
 	defer cancel()
-	if err := h.d.Wait(ctx, h.r.LastSeq()); err != nil {
-		h.replyError(c, ref, h.errorOf(fmt.Errorf("%w: %v", switchboard.ErrNotDurable, err)))
+	if err := h.sb.Settle(ctx); err != nil {
+		h.replyError(c, ref, h.errorOf(err))
 		return
 	}
 	err := h.cfg.ClosedCases.AppendRecording(ctx, c.agency, cmd.ContactID, "gateway:"+c.username, cmd.recording())
@@ -164,7 +162,7 @@ func (h *Hub) recordClosed(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 // is answered as if it did not exist.
 func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 	notFound := &frameError{Code: CodeNotFound, Message: "contact " + contactID + ": not found"}
-	cv, err := h.r.Peek(contactID)
+	cv, err := h.sb.Peek(contactID)
 	if errors.Is(err, cases.ErrNotFound) {
 		return notFound // worded as for one it may not act on
 	}
@@ -186,7 +184,7 @@ func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 	// After a restart the carrier is no longer remembered: the call is
 	// carried by the gateway that took it, the agency of its chain's first
 	// leg — not by every agency the case ever passed through.
-	if cs, err := h.r.Case(cv.CaseID); err == nil && slices.ContainsFunc(cs.Legs, func(l cases.Leg) bool {
+	if cs, err := h.sb.Case(cv.CaseID); err == nil && slices.ContainsFunc(cs.Legs, func(l cases.Leg) bool {
 		return l.ContactID == cv.Origin && l.Agency == agency
 	}) {
 		return nil
@@ -203,7 +201,7 @@ func (h *Hub) callAgencyLocked(contactID string, v *cases.ContactView) (string, 
 		return a, true
 	}
 	if v == nil || v.ID != contactID {
-		cv, err := h.r.Peek(contactID)
+		cv, err := h.sb.Peek(contactID)
 		if err != nil {
 			return "", false
 		}
@@ -235,7 +233,7 @@ func (h *Hub) phoneOf(username string) string {
 	if username == "" {
 		return ""
 	}
-	a, err := h.r.Agent(username)
+	a, err := h.sb.Agent(username)
 	if err != nil {
 		return ""
 	}

@@ -19,6 +19,7 @@ import (
 	"tellonce/auth"
 	"tellonce/clocktest"
 	"tellonce/router"
+	"tellonce/switchboard"
 )
 
 var t0 = time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -156,7 +157,7 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	e.hub = NewHub(r, e.dur, cfg)
+	e.hub = NewHub(switchboard.New(r, e.dur, nil), cfg)
 	sink.hub.Store(e.hub)
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan error, 1)

@@ -16,7 +16,6 @@ import (
 	"tellonce/auth"
 	"tellonce/cases"
 	"tellonce/ratelimit"
-	"tellonce/router"
 	"tellonce/switchboard"
 )
 
@@ -179,8 +178,7 @@ type HubStats struct {
 
 // Hub holds every WebSocket session and fans router events out to them.
 type Hub struct {
-	r        *router.Router
-	d        switchboard.Journal
+	sb       *switchboard.Switchboard
 	cfg      Config
 	log      *slog.Logger
 	upgrader websocket.Upgrader
@@ -193,14 +191,15 @@ type Hub struct {
 	cancel context.CancelFunc
 
 	// presence serializes an agent connection's registration with its
-	// router.Connect, and its removal with router.Disconnect, so that a
+	// Connect, and its removal with Disconnect, so that a
 	// replaced connection's Disconnect cannot land after the new Connect.
 	// It is taken before mu and never held by Deliver.
 	presence sync.Mutex
 
-	// mu guards everything below and every conn's hub-side fields; router
-	// writes are never called under it (the router's Sink may call
-	// Deliver synchronously), router reads are (they take no lock).
+	// mu guards everything below and every conn's hub-side fields; the
+	// switchboard's requests are never called under it (the router's Sink
+	// may call Deliver synchronously), its Live reads are (they take no
+	// lock).
 	mu       sync.Mutex
 	closed   bool
 	conns    map[*conn]struct{}
@@ -238,13 +237,12 @@ type pendingOffer struct {
 	agent, offerID, caseID string
 }
 
-// NewHub makes a hub for the router. d may be nil, meaning every change
-// counts as durable at once (tests and tools without a journal).
-func NewHub(r *router.Router, d switchboard.Journal, cfg Config) *Hub {
+// NewHub makes a hub whose sockets' requests go to sb.
+func NewHub(sb *switchboard.Switchboard, cfg Config) *Hub {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
-		r: r, d: d, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel,
+		sb: sb, cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel,
 		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, cfg.Now),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.WriteTimeout,
@@ -441,7 +439,7 @@ func (h *Hub) finish(c *conn) {
 	closing := h.closed
 	h.mu.Unlock()
 	if current && c.connected && !closing {
-		_, err := h.r.Disconnect(c.username)
+		err := h.sb.Disconnect(c.username)
 		switch {
 		case errors.Is(err, cases.ErrNotFound): // removed meanwhile: nothing to disconnect
 		case err != nil:
@@ -450,26 +448,28 @@ func (h *Hub) finish(c *conn) {
 	}
 }
 
-// answer finishes a client frame whose router call returned evs, err:
-// an error frame, or — once the events are durable — an ack. A frame
-// without id gets no ack (there is nothing to refer to) but still waits,
-// so one connection's changes become durable in the order they were sent.
-func (h *Hub) answer(c *conn, ref json.RawMessage, evs []cases.Event, err error) {
+// answer finishes a client frame whose request returned err: an error
+// frame, or an ack (the switchboard has waited until the change is
+// durable). A frame without id gets no ack (there is nothing to refer to)
+// but was still waited for, so one connection's changes become durable in
+// the order they were sent.
+func (h *Hub) answer(c *conn, ref json.RawMessage, err error) {
 	if err != nil {
+		if errors.Is(err, switchboard.ErrNotDurable) {
+			h.log.Warn("change not confirmed durable", "err", err)
+		}
 		h.replyError(c, ref, h.errorOf(err))
-		return
-	}
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.AckTimeout)
-	werr := switchboard.Commit(ctx, h.d, evs)
-	cancel()
-	if werr != nil {
-		h.log.Warn("change not confirmed durable", "err", werr)
-		h.replyError(c, ref, h.errorOf(werr))
 		return
 	}
 	if ref != nil {
 		h.reply(c, ackFrame{Type: "ack", Ref: ref})
 	}
+}
+
+// ackContext bounds a frame's wait for durability (AckTimeout), and ends
+// with the hub.
+func (h *Hub) ackContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(h.ctx, h.cfg.AckTimeout)
 }
 
 func (h *Hub) replyError(c *conn, ref json.RawMessage, fe *frameError) {

@@ -48,12 +48,12 @@ func (h *Hub) refusedIDs(c *conn, frame, contactID, caseID, offerID string) {
 		return
 	}
 	if offerID != "" && contactID == "" {
-		if o, err := h.r.Offer(offerID); err == nil {
+		if o, err := h.sb.Offer(offerID); err == nil {
 			contactID = o.ContactID
 		}
 	}
 	if contactID != "" {
-		cv, err := h.r.Peek(contactID)
+		cv, err := h.sb.Peek(contactID)
 		if err != nil {
 			contactID = ""
 		} else {
@@ -61,7 +61,7 @@ func (h *Hub) refusedIDs(c *conn, frame, contactID, caseID, offerID string) {
 		}
 	}
 	if caseID != "" && contactID == "" {
-		if _, err := h.r.Case(caseID); err != nil {
+		if _, err := h.sb.Case(caseID); err != nil {
 			caseID = ""
 		}
 	}

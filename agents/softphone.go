@@ -222,7 +222,7 @@ func (h *Hub) deviceLocked(contactID, agent string) (phone string, browser bool)
 // calls to the gateways carrying it. softphone frames need the socket to
 // hold the agent's softphone.
 func (h *Hub) toCallGateways(c *conn, frame, contactID string, softphone bool, v any) *frameError {
-	cv, err := h.r.Peek(contactID)
+	cv, err := h.sb.Peek(contactID)
 	if err != nil && !errors.Is(err, cases.ErrNotFound) {
 		return h.errorOf(err)
 	}
@@ -251,7 +251,7 @@ func (h *Hub) toCarrierLocked(contactID string, v any) bool {
 	if carrier, ok := h.callAgencyLocked(contactID, nil); ok {
 		agencies[carrier] = true
 	}
-	if cv, err := h.r.Peek(contactID); err == nil && cv.ConferenceOf != "" {
+	if cv, err := h.sb.Peek(contactID); err == nil && cv.ConferenceOf != "" {
 		if carrier, ok := h.callAgencyLocked(cv.ConferenceOf, nil); ok {
 			agencies[carrier] = true
 		}
@@ -277,7 +277,7 @@ func (h *Hub) toCarrierLocked(contactID string, v any) bool {
 // answered conflict, and the edge waits for an rtc_restart.
 func (h *Hub) rtcFromGateway(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 	ferr := h.gatewayMay(c.agency, cmd.ContactID)
-	cv, err := h.r.Peek(cmd.ContactID)
+	cv, err := h.sb.Peek(cmd.ContactID)
 	if ferr != nil && err == nil && cv.ConferenceOf != "" {
 		ferr = h.gatewayMay(c.agency, cv.ConferenceOf) // the call's own gateway bridges its interpreter
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"tellonce/cases"
-	"tellonce/switchboard"
 )
 
 // RecordUpload puts a recording a gateway uploaded over REST into its
@@ -21,11 +20,8 @@ func (h *Hub) RecordUpload(ctx context.Context, closed ClosedCases, agency, user
 	actor := "gateway:" + username
 	switch ferr := h.gatewayMay(agency, contactID); {
 	case ferr == nil:
-		evs, err := h.r.Record(contactID, actor, rec)
-		if err == nil {
-			return switchboard.Commit(ctx, h.d, evs)
-		}
-		if !errors.Is(err, cases.ErrNotFound) {
+		err := h.sb.Record(ctx, contactID, actor, rec)
+		if err == nil || !errors.Is(err, cases.ErrNotFound) {
 			return err
 		}
 		// The case closed meanwhile: on to the durable log.
@@ -37,8 +33,8 @@ func (h *Hub) RecordUpload(ctx context.Context, closed ClosedCases, agency, user
 	}
 	// Everything the router did is durable first, so that the case's
 	// closing is in the log before the entry follows it.
-	if err := h.d.Wait(ctx, h.r.LastSeq()); err != nil {
-		return fmt.Errorf("%w: %v", switchboard.ErrNotDurable, err)
+	if err := h.sb.Settle(ctx); err != nil {
+		return err
 	}
 	return closed.AppendRecording(ctx, agency, contactID, actor, rec)
 }

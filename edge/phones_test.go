@@ -2,26 +2,14 @@ package edge
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"tellonce/clocktest"
 )
-
-// fakeClock is the registrar's time, moved by the test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func registerRequest(t *testing.T, user, expires string) *sip.Request {
 	t.Helper()
@@ -62,11 +50,11 @@ func answer(t *testing.T, req *sip.Request, res *sip.Response, user, password st
 }
 
 func TestRegistrarDigest(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
 	r := newRegistrar(map[string]string{
 		"kim.minji": HA1("kim.minji", "long-enough"),
 		"lee.sora":  HA1("lee.sora", "another-secret"), // as from an ha1: line
-	}, clock.now)
+	}, clock.Now)
 
 	req := registerRequest(t, "lee.sora", "600")
 	res := r.register(req)
@@ -91,7 +79,7 @@ func TestRegistrarDigest(t *testing.T) {
 	// A challenge answered after its life is stale too.
 	req = registerRequest(t, "kim.minji", "")
 	res = r.register(req)
-	clock.add(nonceLife + time.Second)
+	clock.Advance(nonceLife + time.Second)
 	if res := r.register(answer(t, req, res, "kim.minji", "long-enough")); res.StatusCode != sip.StatusUnauthorized {
 		t.Errorf("late answer: %d; want 401", res.StatusCode)
 	}
@@ -126,7 +114,7 @@ func TestRegistrarDigest(t *testing.T) {
 	if res := r.register(registerRequest(t, "kim.minji", "soon")); res.StatusCode != sip.StatusBadRequest {
 		t.Errorf("Expires soon: %d; want 400", res.StatusCode)
 	}
-	clock.add(3600 * time.Second)
+	clock.Advance(3600 * time.Second)
 	if got := r.lookup("kim.minji"); got != "" {
 		t.Errorf("lapsed binding still found: %q", got)
 	}
@@ -135,8 +123,8 @@ func TestRegistrarDigest(t *testing.T) {
 // TestRegistrarBoundsChallenges: a flood of unsigned REGISTERs holds at
 // most maxNonces challenges; once they lapse there is room again.
 func TestRegistrarBoundsChallenges(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)}
-	r := newRegistrar(map[string]string{}, clock.now)
+	clock := clocktest.New(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
+	r := newRegistrar(map[string]string{}, clock.Now)
 	req := registerRequest(t, "kim.minji", "")
 	for range maxNonces {
 		if res := r.register(req); res.StatusCode != sip.StatusUnauthorized {
@@ -146,7 +134,7 @@ func TestRegistrarBoundsChallenges(t *testing.T) {
 	if res := r.register(req); res.StatusCode != sip.StatusServiceUnavailable {
 		t.Fatalf("beyond the bound: %d; want 503", res.StatusCode)
 	}
-	clock.add(nonceLife)
+	clock.Advance(nonceLife)
 	if res := r.register(req); res.StatusCode != sip.StatusUnauthorized || len(r.nonces) != 1 {
 		t.Fatalf("after the challenges lapsed: %d with %d outstanding", res.StatusCode, len(r.nonces))
 	}

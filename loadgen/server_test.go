@@ -98,7 +98,7 @@ func startServer(tb testing.TB, backend string, tune ...func(*web.Config)) *test
 		Front: func(p *servertest.Parts) (servertest.Front, error) {
 			var err error
 			srv, err = web.New(cfg, web.Deps{DB: p.DB, Directory: p.Directory, Sessions: p.Sessions,
-				Hasher: p.Hasher, Log: log, Router: p.Router, Journal: p.Journal, Tokens: p.Tokens})
+				Hasher: p.Hasher, Log: log, Switchboard: p.Switchboard, Tokens: p.Tokens})
 			return srv, err
 		},
 	})

@@ -28,18 +28,6 @@ func (r *Router) Interpret(username, contactID, language, note string) (ContactV
 	return r.InterpretWith(username, contactID, InterpretRequest{Language: language, Note: note})
 }
 
-// InterpretRequest is an agent's request for an interpreter.
-type InterpretRequest struct {
-	// Language defaults to the caller's.
-	Language string
-	// Note is for the interpreter: what they are needed for.
-	Note string
-	// ShareHistory lets the interpreter read the case's earlier messages
-	// and speech-to-text (never its notes) besides the conversation from
-	// the moment they join.
-	ShareHistory bool
-}
-
 // InterpretWith is Interpret with every option.
 func (r *Router) InterpretWith(username, contactID string, req InterpretRequest) (ContactView, []Event, error) {
 	language, note := req.Language, req.Note

@@ -10,25 +10,6 @@ import (
 // phone that did not answer, the agent or the caller hanging up during the
 // call, a recording of a leg.
 
-// Results of ConnectFailed: why the agent's phone did not take the call.
-const (
-	ConnectNoAnswer = "no_answer"
-	ConnectBusy     = "busy"
-	ConnectFailed   = "failed"
-)
-
-// ValidConnectResult says whether s is a result ConnectFailed takes.
-func ValidConnectResult(s string) bool {
-	return s == ConnectNoAnswer || s == ConnectBusy || s == ConnectFailed
-}
-
-// Ending reasons of a call, in the ended entry's data ("reason") and the
-// ended event's Data.
-const (
-	EndAgentHangup  = "agent_hangup"
-	EndCallerHangup = "caller_hangup"
-)
-
 // DispositionMissed is the disposition of an answered leg whose agent's
 // phone never took the call: the contact went back to its line.
 const DispositionMissed = "missed"

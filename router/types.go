@@ -71,10 +71,4 @@ type EnqueueRequest struct {
 	PreviousCaseID string
 }
 
-// Target is where a transfer goes: exactly one of Queue and Agent.
-type Target struct {
-	Queue string
-	Agent string
-}
-
 func hasChannel(chs []Channel, c Channel) bool { return slices.Contains(chs, c) }

@@ -40,6 +40,11 @@ type (
 	PastCase              = cases.PastCase
 	FieldError            = cases.FieldError
 	DuplicateContactError = cases.DuplicateContactError
+	Target                = cases.Target
+	CallbackRequest       = cases.CallbackRequest
+	Slot                  = cases.Slot
+	FollowUp              = cases.FollowUp
+	InterpretRequest      = cases.InterpretRequest
 )
 
 // The router's names for the constants of package cases.
@@ -117,6 +122,16 @@ const (
 	InterpreterRequested      = cases.InterpreterRequested
 	InterpreterJoined         = cases.InterpreterJoined
 	InterpreterLeft           = cases.InterpreterLeft
+	DefaultHandleTime         = cases.DefaultHandleTime
+	CallbackAnswered          = cases.CallbackAnswered
+	CallbackNoAnswer          = cases.CallbackNoAnswer
+	CallbackBusy              = cases.CallbackBusy
+	CallbackFailed            = cases.CallbackFailed
+	ConnectNoAnswer           = cases.ConnectNoAnswer
+	ConnectBusy               = cases.ConnectBusy
+	ConnectFailed             = cases.ConnectFailed
+	EndAgentHangup            = cases.EndAgentHangup
+	EndCallerHangup           = cases.EndCallerHangup
 )
 
 // The router's names for the errors of package cases: the same values, so
@@ -135,5 +150,11 @@ func AsAgent(username string) Party { return cases.AsAgent(username) }
 
 // AsCitizen is the contact's citizen as a message author.
 func AsCitizen() Party { return cases.AsCitizen() }
+
+// ValidCallbackResult reports whether s is one of the callback results.
+func ValidCallbackResult(s string) bool { return cases.ValidCallbackResult(s) }
+
+// ValidConnectResult says whether s is a result ConnectFailed takes.
+func ValidConnectResult(s string) bool { return cases.ValidConnectResult(s) }
 
 func clonePastCases(h []PastCase) []PastCase { return cases.ClonePastCases(h) }

@@ -112,6 +112,8 @@ type Parts struct {
 	// Journal is the durable wait: the transcripts journal, or one that
 	// returns at once (Options.Instant).
 	Journal switchboard.Journal
+	// Switchboard applies requests to Router, durably through Journal.
+	Switchboard *switchboard.Switchboard
 	// Stats is nil unless Options.Stats.
 	Stats *stats.Stats
 }
@@ -200,6 +202,7 @@ func Start(tb testing.TB, o Options) *Server {
 		tb.Fatal(err)
 	}
 	p.Router = rt
+	p.Switchboard = switchboard.New(rt, p.Journal, p.Directory)
 	if o.Stats {
 		if p.Stats, err = stats.New(stats.Config{Router: rt, Clock: p.Clock, Registry: p.Registry}); err != nil {
 			tb.Fatal(err)

@@ -17,7 +17,7 @@ func TestStartServesOnBothBackends(t *testing.T) {
 		ts := servertest.Start(t, servertest.Options{DB: b.DB,
 			Front: func(p *servertest.Parts) (servertest.Front, error) {
 				return web.New(web.DefaultConfig(), web.Deps{DB: p.DB, Directory: p.Directory, Sessions: p.Sessions,
-					Hasher: p.Hasher, Router: p.Router, Journal: p.Journal, Tokens: p.Tokens})
+					Hasher: p.Hasher, Switchboard: p.Switchboard, Tokens: p.Tokens})
 			},
 		})
 		res, err := ts.Client().Get(ts.URL + "/readyz")

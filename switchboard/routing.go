@@ -8,7 +8,6 @@ import (
 
 	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/router"
 	"tellonce/schedule"
 )
 
@@ -121,8 +120,8 @@ func RoutingConfig(ctx context.Context, dir *directory.Store) ([]cases.QueueConf
 
 // SyncQueue puts a changed queue into the router, durably, with its
 // agency's calendar.
-func SyncQueue(ctx context.Context, r *router.Router, j Journal, dir *directory.Store, q directory.Queue) error {
-	a, err := dir.GetAgency(ctx, q.Agency)
+func (s *Switchboard) SyncQueue(ctx context.Context, q directory.Queue) error {
+	a, err := s.dir.GetAgency(ctx, q.Agency)
 	if err != nil {
 		return fmt.Errorf("route queue %s: %w", q.ID, err)
 	}
@@ -130,18 +129,18 @@ func SyncQueue(ctx context.Context, r *router.Router, j Journal, dir *directory.
 	if err != nil {
 		return err
 	}
-	evs, err := r.UpsertQueue(cfg)
+	evs, err := s.r.UpsertQueue(cfg)
 	if err != nil {
 		return fmt.Errorf("route queue %s: %w", q.ID, err)
 	}
-	return Commit(ctx, j, evs)
+	return Commit(ctx, s.j, evs)
 }
 
 // SyncAgency puts every queue of a changed agency into the router again:
 // its holidays and zone are part of each queue's hours.
-func SyncAgency(ctx context.Context, r *router.Router, j Journal, dir *directory.Store, a directory.Agency) error {
+func (s *Switchboard) SyncAgency(ctx context.Context, a directory.Agency) error {
 	for page := (directory.Page{Limit: 500}); ; {
-		qs, more, err := dir.ListQueues(ctx, directory.QueueFilter{Agency: a.ID}, page)
+		qs, more, err := s.dir.ListQueues(ctx, directory.QueueFilter{Agency: a.ID}, page)
 		if err != nil {
 			return fmt.Errorf("route agency %s: %w", a.ID, err)
 		}
@@ -150,11 +149,11 @@ func SyncAgency(ctx context.Context, r *router.Router, j Journal, dir *directory
 			if err != nil {
 				return err
 			}
-			evs, err := r.UpsertQueue(cfg)
+			evs, err := s.r.UpsertQueue(cfg)
 			if err != nil {
 				return fmt.Errorf("route queue %s: %w", q.ID, err)
 			}
-			if err := Commit(ctx, j, evs); err != nil {
+			if err := Commit(ctx, s.j, evs); err != nil {
 				return err
 			}
 		}
@@ -167,13 +166,13 @@ func SyncAgency(ctx context.Context, r *router.Router, j Journal, dir *directory
 
 // SyncUser puts a changed agent into the router, or takes a user who is
 // no longer an agent out of it, durably.
-func SyncUser(ctx context.Context, r *router.Router, j Journal, u directory.User) error {
+func (s *Switchboard) SyncUser(ctx context.Context, u directory.User) error {
 	var evs []cases.Event
 	var err error
 	if u.Role == directory.RoleAgent {
-		evs, err = r.UpsertAgent(RouterAgent(u))
+		evs, err = s.r.UpsertAgent(RouterAgent(u))
 	} else {
-		evs, err = r.RemoveAgent(u.Username)
+		evs, err = s.r.RemoveAgent(u.Username)
 		if errors.Is(err, cases.ErrNotFound) {
 			err = nil
 		}
@@ -181,7 +180,7 @@ func SyncUser(ctx context.Context, r *router.Router, j Journal, u directory.User
 	if err != nil {
 		return fmt.Errorf("route user %s: %w", u.Username, err)
 	}
-	return Commit(ctx, j, evs)
+	return Commit(ctx, s.j, evs)
 }
 
 // UnrouteQueue takes a queue out of the router before the directory
@@ -190,8 +189,8 @@ func SyncUser(ctx context.Context, r *router.Router, j Journal, u directory.User
 // removed says whether the router had it (to give it back if the
 // directory keeps the queue after all). Its events are not journaled: a
 // queue leaves the durable log with the directory's row.
-func UnrouteQueue(r *router.Router, id string) (removed bool, err error) {
-	_, err = r.RemoveQueue(id)
+func (s *Switchboard) UnrouteQueue(id string) (removed bool, err error) {
+	_, err = s.r.RemoveQueue(id)
 	if errors.Is(err, cases.ErrNotFound) {
 		return false, nil
 	}
@@ -201,8 +200,8 @@ func UnrouteQueue(r *router.Router, id string) (removed bool, err error) {
 // UnrouteAgent takes an agent out of the router before their account stops
 // being an agent's. It refuses, wrapping cases.ErrConflict, while they
 // hold contacts; an agent the router does not know is no error.
-func UnrouteAgent(r *router.Router, username string) error {
-	_, err := r.RemoveAgent(username)
+func (s *Switchboard) UnrouteAgent(username string) error {
+	_, err := s.r.RemoveAgent(username)
 	if errors.Is(err, cases.ErrNotFound) {
 		return nil
 	}
@@ -212,13 +211,13 @@ func UnrouteAgent(r *router.Router, username string) error {
 // RestoreAgent gives the router back an agent whose directory change
 // failed after UnrouteAgent; for anyone who is not an agent in the
 // directory, or is still routed, it does nothing.
-func RestoreAgent(ctx context.Context, r *router.Router, j Journal, dir *directory.Store, username string) error {
-	u, err := dir.GetUser(ctx, username)
+func (s *Switchboard) RestoreAgent(ctx context.Context, username string) error {
+	u, err := s.dir.GetUser(ctx, username)
 	if err != nil || u.Role != directory.RoleAgent {
 		return nil
 	}
-	if _, err := r.Agent(username); !errors.Is(err, cases.ErrNotFound) {
+	if _, err := s.r.Agent(username); !errors.Is(err, cases.ErrNotFound) {
 		return nil
 	}
-	return SyncUser(ctx, r, j, u)
+	return s.SyncUser(ctx, u)
 }

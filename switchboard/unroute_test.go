@@ -16,6 +16,7 @@ func TestUnrouteRefusesWhileContactsAreLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sb := New(r, nil, nil)
 	q := cases.QueueConfig{ID: "gov110.general", Agency: "gov110", Channels: []cases.Channel{cases.ChannelVoice}}
 	if _, err := r.UpsertQueue(q); err != nil {
 		t.Fatal(err)
@@ -26,16 +27,16 @@ func TestUnrouteRefusesWhileContactsAreLive(t *testing.T) {
 	if _, _, err := r.Enqueue(router.EnqueueRequest{Channel: cases.ChannelVoice, Queue: q.ID, Caller: cases.Caller{ID: "01012345678"}}); err != nil {
 		t.Fatal(err)
 	}
-	if removed, err := UnrouteQueue(r, q.ID); removed || !errors.Is(err, cases.ErrConflict) {
+	if removed, err := sb.UnrouteQueue(q.ID); removed || !errors.Is(err, cases.ErrConflict) {
 		t.Errorf("UnrouteQueue(busy) = %v, %v; want false and a conflict", removed, err)
 	}
-	if removed, err := UnrouteQueue(r, "nts126.tax"); removed || err != nil {
+	if removed, err := sb.UnrouteQueue("nts126.tax"); removed || err != nil {
 		t.Errorf("UnrouteQueue(unknown) = %v, %v; want false, nil", removed, err)
 	}
-	if err := UnrouteAgent(r, "nobody"); err != nil {
+	if err := sb.UnrouteAgent("nobody"); err != nil {
 		t.Errorf("UnrouteAgent(unknown) = %v; want nil", err)
 	}
-	if err := UnrouteAgent(r, "kim"); err != nil {
+	if err := sb.UnrouteAgent("kim"); err != nil {
 		t.Errorf("UnrouteAgent(idle) = %v; want nil", err)
 	}
 	if _, err := r.Agent("kim"); !errors.Is(err, cases.ErrNotFound) {

@@ -5,7 +5,6 @@ import (
 
 	"tellonce/auth"
 	"tellonce/directory"
-	"tellonce/switchboard"
 )
 
 func (s *Server) createAgency(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -75,7 +74,7 @@ func (s *Server) patchAgency(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if req.TimeZone != nil || req.Holidays != nil {
 		// The directory is the truth, as for a queue: a failure is logged
 		// and the router catches up at the next start.
-		if err := switchboard.SyncAgency(r.Context(), s.router, s.journal, s.dir, a); err != nil {
+		if err := s.board.SyncAgency(r.Context(), a); err != nil {
 			s.log.ErrorContext(r.Context(), "router out of step with the directory", "agency", a.ID, "err", err)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/ratelimit"
-	"tellonce/router"
 )
 
 // Callbacks: a waiting citizen (or the gateway for a caller on the phone)
@@ -44,7 +43,7 @@ func (s *Server) getCallbackSlots(w http.ResponseWriter, r *http.Request) {
 		s.tooMany(w, r, wait)
 		return
 	}
-	q, err := s.router.Queue(r.PathValue("queue"))
+	q, err := s.board.Queue(r.PathValue("queue"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -60,7 +59,7 @@ func (s *Server) getCallbackSlots(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	slots, err := s.router.CallbackSlots(q.ID, s.handleTime(q.ID))
+	slots, err := s.board.CallbackSlots(q.ID, s.handleTime(q.ID))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -117,16 +116,12 @@ func (s *Server) postCallback(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cr := router.CallbackRequest{Number: req.Number, HandleTime: s.handleTime(c.Queue)}
+	cr := cases.CallbackRequest{Number: req.Number, HandleTime: s.handleTime(c.Queue)}
 	if req.CallbackAt != nil {
 		cr.At = *req.CallbackAt
 	}
-	v, evs, err := s.router.RequestCallback(c.ID, cr)
+	v, err := s.board.RequestCallback(r.Context(), c.ID, cr)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.durable(r.Context(), evs); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -150,7 +145,7 @@ func (s *Server) callbackAccess(r *http.Request, c cases.ContactView) (string, e
 // take callbacks, offer them (callback_after_s above zero) and estimate a
 // wait past that threshold for this caller.
 func (s *Server) callbackOffered(c cases.ContactView) error {
-	q, err := s.router.Queue(c.Queue)
+	q, err := s.board.Queue(c.Queue)
 	if err != nil {
 		return err
 	}

@@ -167,7 +167,7 @@ func (s *Server) getChatMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(http.StatusUnauthorized, codeUnauthorized, "token", "a valid citizen token is required"))
 		return
 	}
-	c, err := s.router.Peek(id)
+	c, err := s.board.Peek(id)
 	if err == nil && !s.tokens.Valid(c.Origin, t) {
 		// Answered as an unknown contact is, and audited.
 		s.auditRefusal(r, auth.Principal{}, transcripts.AuditEntry{Action: transcripts.ActionContact, CaseID: c.CaseID,
@@ -178,7 +178,7 @@ func (s *Server) getChatMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cs, err := s.router.Case(c.CaseID)
+	cs, err := s.board.Case(c.CaseID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -203,7 +203,7 @@ func (s *Server) getChatMessages(w http.ResponseWriter, r *http.Request) {
 		if role == "agent" {
 			if _, ok := names[who]; !ok {
 				names[who] = who
-				if a, err := s.router.Agent(who); err == nil && a.Name != "" {
+				if a, err := s.board.Agent(who); err == nil && a.Name != "" {
 					names[who] = a.Name
 				}
 			}

@@ -14,7 +14,6 @@ import (
 	"tellonce/cases"
 	"tellonce/directory"
 	"tellonce/ratelimit"
-	"tellonce/router"
 	"tellonce/switchboard"
 	"tellonce/transcripts"
 )
@@ -43,8 +42,8 @@ type contactRequest struct {
 	CallbackAt *time.Time `json:"callback_at"`
 }
 
-func (c *contactRequest) enqueue() router.EnqueueRequest {
-	return router.EnqueueRequest{
+func (c *contactRequest) enqueue() switchboard.EnqueueRequest {
+	return switchboard.EnqueueRequest{
 		Channel:        cases.Channel(c.Channel),
 		Queue:          c.Queue,
 		Caller:         cases.Caller{ID: c.Caller.ID, Name: c.Caller.Name, Language: c.Caller.Language},
@@ -104,7 +103,7 @@ func (s *Server) statusOf(c cases.ContactView) contactStatus {
 		secs, light := s.estimator.Estimate(c.Queue, st.Position)
 		st.EstimatedWaitS, st.Light = &secs, light
 		if c.Status == cases.StatusQueued && c.Channel != cases.ChannelCallback {
-			q, err := s.router.Queue(c.Queue)
+			q, err := s.board.Queue(c.Queue)
 			st.CallbackOffered = err == nil && q.OffersCallback(time.Duration(secs)*time.Second)
 		}
 	}
@@ -190,7 +189,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	if er.CallbackAt = req.callbackAt(); !er.CallbackAt.IsZero() {
 		er.HandleTime = s.handleTime(req.Queue) // sizes the slot; only a booking needs it
 	}
-	c, evs, err := s.router.Enqueue(er)
+	c, err := s.board.Enqueue(r.Context(), er)
 	if err != nil {
 		if req.CaseID != "" && errors.Is(err, cases.ErrNotFound) {
 			s.refuseCase(w, r, who, req.CaseID)
@@ -201,10 +200,6 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 			s.alreadyWaiting(w, r, dup)
 			return
 		}
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.durable(r.Context(), evs); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -224,8 +219,8 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 // answer is transcripts.ErrNotFound: the same 404 as today's for a case
 // that is closed, someone else's or never was. A live case is left to the
 // router's own rule.
-func (s *Server) continueClosed(ctx context.Context, er *router.EnqueueRequest) error {
-	if _, err := s.router.Case(er.CaseID); !errors.Is(err, router.ErrNotFound) {
+func (s *Server) continueClosed(ctx context.Context, er *switchboard.EnqueueRequest) error {
+	if _, err := s.board.Case(er.CaseID); !errors.Is(err, cases.ErrNotFound) {
 		return nil
 	}
 	window := s.historyWindow()
@@ -259,12 +254,12 @@ func (s *Server) historyWindow() time.Duration {
 // never from a typed caller id. A look-up that fails costs the caller no
 // place in line: the contact goes ahead without history, and the failure
 // is logged.
-func (s *Server) earlierCases(ctx context.Context, identity, except string) []router.PastCase {
+func (s *Server) earlierCases(ctx context.Context, identity, except string) []cases.PastCase {
 	window := s.historyWindow()
 	if s.review == nil || window <= 0 || identity == "" {
 		return nil
 	}
-	h, err := s.review.Earlier(ctx, identity, s.now().Add(-window), except, router.MaxHistory)
+	h, err := s.review.Earlier(ctx, identity, s.now().Add(-window), except, cases.MaxHistory)
 	if err != nil {
 		s.log.WarnContext(ctx, "earlier cases not looked up; the contact goes ahead without them", "err", err)
 		return nil
@@ -280,7 +275,7 @@ func (s *Server) earlierCases(ctx context.Context, identity, except string) []ro
 func (s *Server) alreadyWaiting(w http.ResponseWriter, r *http.Request, dup *cases.DuplicateContactError) {
 	body := map[string]any{"error": apiError{Code: codeConflict, Message: "this caller is already waiting in this queue"},
 		"contact_id": dup.ContactID}
-	if c, err := s.router.Peek(dup.ContactID); err == nil {
+	if c, err := s.board.Peek(dup.ContactID); err == nil {
 		body["citizen_token"] = s.tokens.Token(c.Origin)
 		body["case_id"], body["case_token"] = c.CaseID, s.tokens.CaseToken(c.CaseID)
 	}
@@ -334,7 +329,7 @@ func validDevice(v string) bool {
 
 // checkChannel refuses a contact on a channel its queue does not serve.
 func (s *Server) checkChannel(queue, channel string) error {
-	q, err := s.router.Queue(queue)
+	q, err := s.board.Queue(queue)
 	if err != nil {
 		if errors.Is(err, cases.ErrNotFound) {
 			return errorf(http.StatusBadRequest, codeValidation, "queue", "no such queue: "+queue)
@@ -347,16 +342,6 @@ func (s *Server) checkChannel(queue, channel string) error {
 		}
 	}
 	return errorf(http.StatusBadRequest, codeValidation, "channel", "queue "+queue+" does not take "+channel+" contacts")
-}
-
-// durable waits until the events of a change are committed to SQL, so the
-// answer that follows is a promise the database keeps.
-func (s *Server) durable(ctx context.Context, evs []cases.Event) error {
-	if err := switchboard.Commit(ctx, s.journal, evs); err != nil {
-		s.log.ErrorContext(ctx, "change not yet durable", "err", err)
-		return errorf(http.StatusServiceUnavailable, codeUnavailable, "", "the change could not be saved in time; it will be retried, please check its state before repeating it")
-	}
-	return nil
 }
 
 // principal authenticates a request that may also be anonymous.
@@ -462,7 +447,7 @@ func (s *Server) endAccess(r *http.Request, c cases.ContactView) (string, error)
 func (s *Server) contactFor(w http.ResponseWriter, r *http.Request, op string,
 	access func(*http.Request, cases.ContactView) (string, error)) (c cases.ContactView, actor string, ok bool) {
 	id := r.PathValue("id")
-	c, err := s.router.Contact(id)
+	c, err := s.board.Contact(id)
 	if errors.Is(err, cases.ErrNotFound) {
 		// Answered as a contact the caller may not see would be: 401
 		// without credentials, else not found in the same words.
@@ -507,12 +492,7 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	evs, err := s.router.AbandonBy(c.ID, actor)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.durable(r.Context(), evs); err != nil {
+	if err := s.board.EndContact(r.Context(), c.ID, actor); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -526,7 +506,7 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id := r.PathValue("id")
 	noCase := errorf(http.StatusNotFound, codeNotFound, "", "case "+id+": not found")
-	cs, err := s.router.Case(id)
+	cs, err := s.board.Case(id)
 	if errors.Is(err, cases.ErrNotFound) {
 		// Closed, or never was: the case log answers for a closed one.
 		s.getClosedCase(w, r, p, id, noCase)
@@ -538,7 +518,7 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p auth.Principa
 	}
 	full, legID := caseReader(p, cs)
 	if !full && legID != "" {
-		if cs, err = s.router.InterpreterCase(legID); err != nil {
+		if cs, err = s.board.InterpreterCase(legID); err != nil {
 			legID = ""
 		}
 	}
@@ -606,12 +586,12 @@ func (s *Server) showsEarlierCase(p auth.Principal, id string) bool {
 	if p.Role != directory.RoleAgent {
 		return false
 	}
-	desk, err := s.router.Desk(p.Username)
+	desk, err := s.board.Desk(p.Username)
 	if err != nil {
 		return false
 	}
-	lists := func(cs router.CaseView) bool {
-		return slices.ContainsFunc(cs.History, func(h router.PastCase) bool { return h.ID == id })
+	lists := func(cs cases.CaseView) bool {
+		return slices.ContainsFunc(cs.History, func(h cases.PastCase) bool { return h.ID == id })
 	}
 	for _, a := range desk.Contacts {
 		if lists(a.Case) {
@@ -619,7 +599,7 @@ func (s *Server) showsEarlierCase(p auth.Principal, id string) bool {
 		}
 	}
 	for _, o := range desk.Offers {
-		if cs, err := s.router.OfferCase(o.ContactID); err == nil && lists(cs) {
+		if cs, err := s.board.OfferCase(o.ContactID); err == nil && lists(cs) {
 			return true
 		}
 	}
@@ -698,7 +678,7 @@ func (s *Server) citizenWS(w http.ResponseWriter, r *http.Request) {
 	}
 	// A token that does not reach the contact gets the answer an unknown
 	// contact gets.
-	c, err := s.router.Peek(id)
+	c, err := s.board.Peek(id)
 	if errors.Is(err, cases.ErrNotFound) {
 		err = errNoContact(id)
 	} else if err == nil && !s.tokens.Valid(c.Origin, t) {

@@ -87,7 +87,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) closedDetails(body map[string]any, ce *cases.ClosedError) {
 	var loc *time.Location
 	callbacks := false
-	if q, err := s.router.Queue(ce.Queue); err == nil {
+	if q, err := s.board.Queue(ce.Queue); err == nil {
 		if q.Hours != nil {
 			loc = q.Hours.Location()
 		}
@@ -133,6 +133,10 @@ func (s *Server) classify(err error) *httpError {
 		return errorf(http.StatusNotFound, codeNotFound, "", err.Error())
 	case errors.Is(err, auth.ErrInvalidToken):
 		return errUnauthorized
+	}
+	if errors.Is(err, switchboard.ErrNotDurable) {
+		// The change may be in SQL after all: the client checks first.
+		return errorf(http.StatusServiceUnavailable, codeUnavailable, "", "the change could not be saved in time; it will be retried, please check its state before repeating it")
 	}
 	if he := classifyRouter(err); he != nil {
 		return he

@@ -161,7 +161,7 @@ func newHarness(t testing.TB, b sqltest.Backend, opts ...func(*Config)) *harness
 				Stats: p.Stats, Estimator: p.Stats,
 				DB: p.DB, Directory: p.Directory, Sessions: p.Sessions, Hasher: p.Hasher,
 				Registry: p.Registry, Now: clock.Now,
-				Router: p.Router, Journal: p.Journal, Tokens: p.Tokens,
+				Switchboard: p.Switchboard, Tokens: p.Tokens,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("web.New: %w", err)

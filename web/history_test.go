@@ -14,6 +14,7 @@ import (
 
 	"tellonce/router"
 	"tellonce/sql/sqltest"
+	"tellonce/switchboard"
 	"tellonce/transcripts"
 )
 
@@ -37,7 +38,7 @@ func withJournal(t *testing.T, h *harness) *transcripts.Journal {
 		<-done
 	})
 	h.journal.Store(j)
-	h.server.journal = j
+	h.server.board = switchboard.New(h.router, j, h.dir) // the sockets keep theirs
 	return j
 }
 

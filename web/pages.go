@@ -333,7 +333,7 @@ func (s *Server) chatPage(w http.ResponseWriter, r *http.Request) {
 // closedWords is a queue outside its hours in words (lang ko or en), as
 // the router sees it now; "" while it is open or unknown.
 func (s *Server) closedWords(lang, queue string) string {
-	q, err := s.router.Queue(queue)
+	q, err := s.board.Queue(queue)
 	if err != nil || q.Hours == nil {
 		return ""
 	}

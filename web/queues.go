@@ -7,7 +7,6 @@ import (
 	"tellonce/auth"
 	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/switchboard"
 )
 
 func (s *Server) createQueue(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -110,7 +109,7 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p auth.Prin
 		// Inside the directory's transaction: the router refuses while
 		// contacts are live in the queue, and then nothing is deleted.
 		var err error
-		removed, err = switchboard.UnrouteQueue(s.router, id)
+		removed, err = s.board.UnrouteQueue(id)
 		if errors.Is(err, cases.ErrConflict) {
 			return errorf(http.StatusConflict, codeConflict, "", "contacts are waiting in queue "+id+": wait until it is empty")
 		}
@@ -133,7 +132,7 @@ func (s *Server) deleteQueue(w http.ResponseWriter, r *http.Request, p auth.Prin
 // is the truth: a failure here is logged, and the router catches up at the
 // next start.
 func (s *Server) routeQueue(r *http.Request, q directory.Queue) {
-	if err := switchboard.SyncQueue(r.Context(), s.router, s.journal, s.dir, q); err != nil {
+	if err := s.board.SyncQueue(r.Context(), q); err != nil {
 		s.log.ErrorContext(r.Context(), "router out of step with the directory", "queue", q.ID, "err", err)
 	}
 }

@@ -114,7 +114,7 @@ func (s *Server) commitRecording(ctx context.Context, p auth.Principal, caseID, 
 	defer s.recordings.commit.Unlock()
 	// What the router did so far is durable first, so the durable log
 	// shows every entry the case has.
-	if err := s.journal.Wait(ctx, s.router.LastSeq()); err != nil {
+	if err := s.board.Settle(ctx); err != nil {
 		return false, err
 	}
 	t, err := s.review.Timeline(ctx, caseID)
@@ -140,7 +140,7 @@ func (s *Server) commitRecording(ctx context.Context, p auth.Principal, caseID, 
 		}
 		// Durable before the file is visible (RecordUpload waited on the
 		// hub's journal; this is the same wait, on the server's).
-		if err := s.journal.Wait(ctx, s.router.LastSeq()); err != nil {
+		if err := s.board.Settle(ctx); err != nil {
 			return false, err
 		}
 	case entry.Actor != "gateway:"+p.Username:

@@ -22,7 +22,6 @@ import (
 	"tellonce/directory"
 	"tellonce/ratelimit"
 	"tellonce/recordings"
-	"tellonce/router"
 	tsql "tellonce/sql"
 	"tellonce/stats"
 	"tellonce/switchboard"
@@ -122,9 +121,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
-	// Router holds the live contacts; Journal makes its changes durable.
-	Router  *router.Router
-	Journal switchboard.Journal
+	// Switchboard applies requests to the router, durably, and reads its
+	// live contacts.
+	Switchboard *switchboard.Switchboard
 	// Tokens make and check citizens' contact tokens.
 	Tokens *auth.ContactTokens
 	// Estimator gives a queue's estimated wait and traffic light; nil
@@ -143,7 +142,7 @@ type Deps struct {
 
 // Server serves HTTP. Create it with New. What it holds is grouped by
 // the job each part does for a request; the groups are embedded, so a
-// handler names a part directly (s.router, s.sessions).
+// handler names a part directly (s.board, s.sessions).
 type Server struct {
 	cfg Config
 	live
@@ -159,11 +158,10 @@ type Server struct {
 	patterns    []string // the route table, written once by routes()
 }
 
-// live is the application layer a request is applied to: the router, the
-// journal that makes its changes durable, and the sockets that hear them.
+// live is the application layer a request is applied to, and the sockets
+// that hear its changes.
 type live struct {
-	router    *router.Router
-	journal   switchboard.Journal
+	board     *switchboard.Switchboard
 	hub       *agents.Hub
 	estimator agents.Estimator
 }
@@ -222,8 +220,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if cfg.ChatRefill <= 0 {
 		cfg.ChatRefill = DefaultConfig().ChatRefill
 	}
-	if d.Router == nil || d.Journal == nil || d.Tokens == nil || d.Sessions == nil {
-		return nil, errors.New("web: Router, Journal, Tokens and Sessions are required")
+	if d.Switchboard == nil || d.Tokens == nil || d.Sessions == nil {
+		return nil, errors.New("web: Switchboard, Tokens and Sessions are required")
 	}
 	// Logging in with an unknown name costs the same hash as a known one,
 	// so response times do not tell which names exist.
@@ -238,7 +236,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	refill := 1 / cfg.LoginRefill.Seconds()
 	s := &Server{
 		cfg:    cfg,
-		live:   live{router: d.Router, journal: d.Journal, estimator: d.Estimator},
+		live:   live{board: d.Switchboard, estimator: d.Estimator},
 		stores: stores{db: d.DB, dir: d.Directory, review: d.Review, stats: d.Stats},
 		access: access{sessions: d.Sessions, hasher: d.Hasher, dummyHash: dummy, tokens: d.Tokens},
 		limits: limits{
@@ -257,7 +255,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Review != nil {
 		closed = d.Review // a typed nil would pass for one
 	}
-	s.hub = agents.NewHub(d.Router, d.Journal, agents.Config{
+	s.hub = agents.NewHub(d.Switchboard, agents.Config{
 		// Open sockets hear of a change made through another server as
 		// soon as requests do: within the session cache period, or a
 		// second when there is no cache.

@@ -18,6 +18,7 @@ import (
 	"tellonce/router"
 	"tellonce/servertest"
 	"tellonce/sql/sqltest"
+	"tellonce/switchboard"
 )
 
 // Sockets follow their login: an agent's or gateway's WebSocket closes
@@ -61,7 +62,7 @@ func (h *harness) startServer(t *testing.T, rt *router.Router) {
 	t.Helper()
 	srv, err := New(h.cfg, Deps{
 		DB: h.db, Directory: h.dir, Sessions: h.sessions, Hasher: testHasher, Registry: prometheus.NewRegistry(), Now: h.clock.Now,
-		Router: rt, Journal: instantDurability{}, Tokens: auth.NewContactTokens([]byte("test-key-0123456789abcdef0123456")),
+		Switchboard: switchboard.New(rt, instantDurability{}, h.dir), Tokens: auth.NewContactTokens([]byte("test-key-0123456789abcdef0123456")),
 	})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)

@@ -76,7 +76,7 @@ func statusHarness(tb testing.TB) *harness {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if err := switchboard.SyncQueue(h.ctx(), h.router, instantDurability{}, h.dir, q); err != nil {
+		if err := switchboard.New(h.router, instantDurability{}, h.dir).SyncQueue(h.ctx(), q); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -161,7 +161,7 @@ func TestPublicStatus(t *testing.T) {
 		if _, err := h.dir.UpdateQueue(h.ctx(), hidden, directory.QueueSettings{Public: &no}); err != nil {
 			t.Fatal(err)
 		}
-		if err := switchboard.SyncQueue(h.ctx(), h.router, instantDurability{}, h.dir, must(h.dir.GetQueue(h.ctx(), hidden))); err != nil {
+		if err := switchboard.New(h.router, instantDurability{}, h.dir).SyncQueue(h.ctx(), must(h.dir.GetQueue(h.ctx(), hidden))); err != nil {
 			t.Fatal(err)
 		}
 		h.online(t, asAgent)

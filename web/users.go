@@ -8,7 +8,6 @@ import (
 	"tellonce/auth"
 	"tellonce/cases"
 	"tellonce/directory"
-	"tellonce/switchboard"
 )
 
 func forbiddenField(field, message string) error {
@@ -175,7 +174,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 // unrouteAgent takes an agent out of the router before their account
 // stops being an agent's; it refuses while they hold contacts.
 func (s *Server) unrouteAgent(username string) error {
-	err := switchboard.UnrouteAgent(s.router, username)
+	err := s.board.UnrouteAgent(username)
 	if errors.Is(err, cases.ErrConflict) {
 		return errorf(http.StatusConflict, codeConflict, "", username+" is handling contacts: try again when they are done")
 	}
@@ -185,14 +184,14 @@ func (s *Server) unrouteAgent(username string) error {
 // restoreAgent gives the router back an agent whose directory change
 // failed after unrouteAgent (a no-op for anyone else).
 func (s *Server) restoreAgent(r *http.Request, username string) {
-	if err := switchboard.RestoreAgent(r.Context(), s.router, s.journal, s.dir, username); err != nil {
+	if err := s.board.RestoreAgent(r.Context(), username); err != nil {
 		s.log.ErrorContext(r.Context(), "router out of step with the directory", "user", username, "err", err)
 	}
 }
 
 // routeUser passes a committed user change to the router; see routeQueue.
 func (s *Server) routeUser(r *http.Request, u directory.User) {
-	if err := switchboard.SyncUser(r.Context(), s.router, s.journal, u); err != nil {
+	if err := s.board.SyncUser(r.Context(), u); err != nil {
 		s.log.ErrorContext(r.Context(), "router out of step with the directory", "user", u.Username, "err", err)
 	}
 }

@@ -128,3 +128,23 @@ func moduleImports(t *testing.T, root string) map[string][]string {
 	}
 	return out
 }
+
+// TestAdaptersReachTheRouterOnlyThroughTheSwitchboard: the HTTP API and
+// the sockets apply every request through package switchboard, which
+// waits for durability and maps errors once; an adapter that imported
+// router could skip both. This holds whatever the import table says.
+func TestAdaptersReachTheRouterOnlyThroughTheSwitchboard(t *testing.T) {
+	imports := moduleImports(t, filepath.Join("..", ".."))
+	for _, adapter := range []string{"web", "agents"} {
+		deps, ok := imports[adapter]
+		if !ok {
+			t.Fatalf("package %s not found; the walk is broken", adapter)
+		}
+		if slices.Contains(deps, "router") {
+			t.Errorf("%s imports router: apply requests and read live state through switchboard", adapter)
+		}
+		if !slices.Contains(deps, "switchboard") {
+			t.Errorf("%s does not import switchboard; the check no longer sees the adapter", adapter)
+		}
+	}
+}

@@ -219,7 +219,7 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 		return err
 	}
 	srv, err := web.New(d.cfg.web, web.Deps{DB: d.db, Directory: d.dir, Sessions: d.sessions, Hasher: d.hasher, Log: d.log, Registry: reg,
-		Router: rt, Journal: journal, Tokens: d.tokens, Stats: st, Estimator: st, Review: d.review,
+		Switchboard: switchboard.New(rt, journal, d.dir), Tokens: d.tokens, Stats: st, Estimator: st, Review: d.review,
 		Recordings: archive(d.recordings)})
 	if err != nil {
 		return err
