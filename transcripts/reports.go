@@ -9,7 +9,7 @@ import (
 	tsql "tellonce/sql"
 )
 
-// The reports' reads: like the day's, bounded on both sides.
+// The case log read by date, for reports and (with no end) the day so far.
 const (
 	rangeClosed   = `SELECT id FROM cases WHERE status = 'closed' AND closed_at >= ? AND closed_at < ?`
 	rangeContacts = `SELECT id AS contact_id, case_id, queue_id, agency_id, channel, agent, enqueued_at, answered_at, ended_at, disposition
