@@ -90,6 +90,8 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.Int64Var(&c.web.Sockets.MaxFrameBytes, "ws-max-frame", 64<<10, "the largest WebSocket frame read, in bytes (a larger one is answered too_large)")
 	fs.DurationVar(&c.web.Sockets.AckTimeout, "ws-ack-timeout", 10*time.Second, "how long a frame waits for its change to be durable before it is answered unavailable")
 	fs.DurationVar(&c.web.Sockets.ChatAbsent, "chat-absent", 2*time.Minute, "how long a waiting chat keeps its place after the citizen's page went away without leaving (0: for ever)")
+	fs.IntVar(&c.web.Sockets.MessageBurst, "chat-message-burst", 10, "messages a citizen may send on one chat at once, before the refill paces them")
+	fs.DurationVar(&c.web.Sockets.MessageRefill, "chat-message-refill", time.Second, "one more message per chat every this long, after the burst")
 	fs.StringVar(&ice, "ice-servers", "", "comma-separated STUN/TURN URLs the desk's browser softphone uses (turn:user:pass@host:port); the same list as the edge's --ice-servers (none: loopback and a LAN)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key); re-read on SIGHUP and when the file changes")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
@@ -191,6 +193,10 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	}
 	s := c.web.Sockets
 	switch {
+	case s.MessageBurst < 1 || s.MessageBurst > 10000:
+		return c, fmt.Errorf("--chat-message-burst %d: want 1 to 10000", s.MessageBurst)
+	case s.MessageRefill < time.Millisecond || s.MessageRefill > time.Minute:
+		return c, fmt.Errorf("--chat-message-refill %s: want 1ms to 1m", s.MessageRefill)
 	case s.SendBuffer < 16 || s.SendBuffer > 1<<16:
 		return c, fmt.Errorf("--ws-send-buffer %d: want 16 to 65536", s.SendBuffer)
 	case s.WriteTimeout < time.Second || s.WriteTimeout > time.Minute:

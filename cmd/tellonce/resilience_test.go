@@ -212,7 +212,8 @@ func TestAgentReconnect(t *testing.T) {
 func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		// At debug level the server logs every socket whose reading ended.
-		s := startServer(t, backend, "--log-level", "debug")
+		// The citizens' own message limit is lifted: the flood is the point.
+		s := startServer(t, backend, "--log-level", "debug", "--chat-message-burst", "10000", "--chat-message-refill", "1ms")
 		// Another agent talks with another citizen.
 		other := s.availableAgent(t, "kim.minji")
 		fastContact, fast := assignedChat(t, s, other, "gov110.general", "fast-citizen", "빠른 연결")
