@@ -28,3 +28,14 @@ func TestLockServerRefusesASecondServer(t *testing.T) {
 		t.Errorf("PostgreSQL needs no lock, got %v", err)
 	}
 }
+
+// On a first start the database's directory does not exist yet (make run
+// on a fresh clone): the lock makes it rather than failing.
+func TestLockServerMakesTheDirectory(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "data", "tellonce.db")
+	l, err := LockServer(dsn)
+	if err != nil {
+		t.Fatalf("lock in a directory not made yet: %v", err)
+	}
+	l.Close()
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -21,6 +22,11 @@ func LockServer(dsn string) (io.Closer, error) {
 		return io.NopCloser(nil), nil
 	}
 	path := sqlitePath(dsn) + ".lock"
+	// The lock is taken before the database is opened, so on a first start
+	// its directory may not exist yet: make it, as opening would.
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create the database directory for %s: %w", path, err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open the server lock %s: %w", path, err)
