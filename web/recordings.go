@@ -168,40 +168,18 @@ func (s *Server) playRecording(w http.ResponseWriter, r *http.Request, p auth.Pr
 	entry := transcripts.AuditEntry{Action: transcripts.ActionRead, CaseID: caseID,
 		Query: "view=recording&file=" + url.QueryEscape(name)}
 	if download {
-		reason := strings.TrimSpace(r.URL.Query().Get("reason"))
-		switch n := utf8.RuneCountInString(reason); {
-		case n == 0:
-			s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "reason", "say why you download this recording: it is written to the access audit"))
-			return
-		case n > maxExportReason:
-			s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "reason", "is longer than 500 characters"))
+		reason, err := auditReason(r.URL.Query(), "download this recording")
+		if err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		entry = transcripts.AuditEntry{Action: transcripts.ActionExport, CaseID: caseID, Format: "wav", Reason: reason,
 			Query: "view=recording_download&file=" + url.QueryEscape(name)}
 	}
-	scope, ok := reviewScope(p)
-	if !ok {
-		s.refuse(w, r, p, entry, forbiddenField("", "recordings are for admins, supervisors and agents"))
-		return
-	}
 	notFound := errorf(http.StatusNotFound, codeNotFound, "", "no such recording in the case log")
-	t, err := s.review.Timeline(r.Context(), caseID)
-	if errors.Is(err, transcripts.ErrNotFound) {
-		s.refuse(w, r, p, entry, notFound)
+	t, ok := s.reachable(w, r, p, entry, "recordings", notFound)
+	if !ok {
 		return
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if !t.Allowed(scope) {
-		part, ok := t.InterpreterPart(scope)
-		if !ok {
-			s.refuseAs(w, r, p, entry, transcripts.OutcomeDenied, notFound)
-			return
-		}
-		t = part
 	}
 	listed := false
 	for _, e := range t.Events {

@@ -229,14 +229,48 @@ func timeParam(q url.Values, name string) (time.Time, error) {
 // readable reads the case of the request's {case_id} for p, auditing a
 // refusal (and answering it) itself; ok is false when it answered.
 func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Principal, entry transcripts.AuditEntry) (transcripts.Timeline, bool) {
+	t, ok := s.reachable(w, r, p, entry, "transcripts", errorf(http.StatusNotFound, codeNotFound, "", "no such case in the case log"))
+	if !ok {
+		return transcripts.Timeline{}, false
+	}
+	entry.Outcome = transcripts.OutcomeOK
+	if err := s.audit(r, p, entry); err != nil {
+		s.writeError(w, r, err)
+		return transcripts.Timeline{}, false
+	}
+	if !p.PII {
+		t = t.Redacted()
+	}
+	return t, true
+}
+
+// auditReason is the reason a request gives for taking personal data
+// away (an export, a download), which the access audit keeps.
+func auditReason(q url.Values, doing string) (string, error) {
+	reason := strings.TrimSpace(q.Get("reason"))
+	switch n := utf8.RuneCountInString(reason); {
+	case n == 0:
+		return "", errorf(http.StatusBadRequest, codeValidation, "reason", "say why you "+doing+": it is written to the access audit")
+	case n > maxExportReason:
+		return "", errorf(http.StatusBadRequest, codeValidation, "reason", "is longer than 500 characters")
+	}
+	return reason, nil
+}
+
+// reachable is entry's case as p may see it (an interpreter's agency sees
+// its part only), unmasked and not yet audited as read; otherwise it
+// answers and audits the refusal: what names what is refused to a role
+// outside review, and notFound answers both a case the log does not hold
+// and one p may not reach, so the two cannot be told apart.
+func (s *Server) reachable(w http.ResponseWriter, r *http.Request, p auth.Principal, entry transcripts.AuditEntry, what string, notFound error) (transcripts.Timeline, bool) {
 	scope, ok := reviewScope(p)
 	if !ok {
-		s.refuse(w, r, p, entry, forbiddenField("", "transcripts are for admins, supervisors and agents"))
+		s.refuse(w, r, p, entry, forbiddenField("", what+" are for admins, supervisors and agents"))
 		return transcripts.Timeline{}, false
 	}
 	t, err := s.review.Timeline(r.Context(), entry.CaseID)
 	if errors.Is(err, transcripts.ErrNotFound) {
-		s.refuse(w, r, p, entry, errorf(http.StatusNotFound, codeNotFound, "", "no such case in the case log"))
+		s.refuse(w, r, p, entry, notFound)
 		return transcripts.Timeline{}, false
 	}
 	if err != nil {
@@ -246,20 +280,11 @@ func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if !t.Allowed(scope) {
 		part, ok := t.InterpreterPart(scope)
 		if !ok {
-			// The same answer as for a case the log does not hold; the
-			// audit keeps that it was a refusal.
-			s.refuseAs(w, r, p, entry, transcripts.OutcomeDenied, errorf(http.StatusNotFound, codeNotFound, "", "no such case in the case log"))
+			// The audit keeps that it was a refusal.
+			s.refuseAs(w, r, p, entry, transcripts.OutcomeDenied, notFound)
 			return transcripts.Timeline{}, false
 		}
 		t = part
-	}
-	entry.Outcome = transcripts.OutcomeOK
-	if err := s.audit(r, p, entry); err != nil {
-		s.writeError(w, r, err)
-		return transcripts.Timeline{}, false
-	}
-	if !p.PII {
-		t = t.Redacted()
 	}
 	return t, true
 }
@@ -290,13 +315,9 @@ func (s *Server) exportTranscript(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "format", "must be txt, json or csv"))
 		return
 	}
-	reason := strings.TrimSpace(q.Get("reason"))
-	switch n := utf8.RuneCountInString(reason); {
-	case n == 0:
-		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "reason", "say why you export this transcript: it is written to the access audit"))
-		return
-	case n > maxExportReason:
-		s.writeError(w, r, errorf(http.StatusBadRequest, codeValidation, "reason", "is longer than 500 characters"))
+	reason, err := auditReason(q, "export this transcript")
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	entry := transcripts.AuditEntry{Action: transcripts.ActionExport, CaseID: r.PathValue("case_id"), Format: format, Reason: reason}
