@@ -131,6 +131,8 @@ var roleTable = []roleRow{
 		}
 		return "/v1/users/" + name, map[string]any{"export": false}
 	}, codes(ok200, no403, no403, no403, no403, no403)},
+	// Of their own export, an admin decides; no one else does.
+	{"PATCH", "/v1/users/{username} (self, withdraw export)", self(map[string]any{"export": false}), codes(ok200, no403, no403, no403, no403, no403)},
 	{"PATCH", "/v1/users/{username} (self, name)", self(map[string]string{"name": "My New Name"}), codes(ok200, ok200, ok200, ok200, ok200, no403)},
 	{"DELETE", "/v1/users/{username}", func(h *harness, _ string) (string, any) {
 		return "/v1/users/" + h.freshAgent("gov110"), nil
