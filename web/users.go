@@ -28,7 +28,7 @@ func supervisorMayGrant(p auth.Principal, role string, pii, export bool, ms []di
 		return forbiddenField("pii", "only an admin grants the pii permission")
 	}
 	if export {
-		return forbiddenField("export", "only an admin grants the export permission")
+		return forbiddenField("export", "only an admin grants or withdraws the export permission")
 	}
 	for i, m := range ms {
 		if directory.AgencyOfQueue(m.Queue) != p.Agency {
@@ -213,7 +213,7 @@ func mayPatchUser(p auth.Principal, req directory.UserPatch, before, after direc
 			return forbiddenField("pii", "only an admin grants the pii permission")
 		}
 		if req.Export != nil && *req.Export != before.Export {
-			return forbiddenField("export", "only an admin grants the export permission")
+			return forbiddenField("export", "only an admin grants or withdraws the export permission")
 		}
 		// Only the queues the patch sets are checked: memberships an admin
 		// gave in another agency's queues do not lock the user's other fields.
