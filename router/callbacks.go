@@ -111,12 +111,12 @@ func (e *BookingError) Unwrap() error { return ErrConflict }
 // the slot that starts at at, checking the slot exists and has room and
 // that the caller holds no other booking.
 func (w *writer) bookTxn(c *contactRow, q *queueRow, at time.Time, handleTime time.Duration) error {
-	if raw, err := w.txn.First(tableContacts, indexContactBooking, c.Identity); err != nil {
+	if raw, err := w.tx().First(tableContacts, indexContactBooking, c.Identity); err != nil {
 		return fmt.Errorf("bookings of the caller of %s: %w", c.ID, err)
 	} else if raw != nil && raw.(*contactRow).ID != c.ID {
 		return &BookingError{CallerID: c.Caller.ID, ContactID: raw.(*contactRow).ID}
 	}
-	slots, err := w.r.slotsOf(w.txn, q, handleTime, w.now)
+	slots, err := w.r.slotsOf(w.tx(), q, handleTime, w.now)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (r *Router) RequestCallback(contactID string, req CallbackRequest) (Contact
 }
 
 func (w *writer) requestCallbackTxn(contactID string, req CallbackRequest) (*contactRow, error) {
-	c, err := getContact(w.txn, contactID)
+	c, err := w.contact(contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (r *Router) CallbackResult(username, contactID, result string) ([]Event, er
 }
 
 func (w *writer) callbackResultTxn(username, contactID, result string) error {
-	c, err := getContact(w.txn, contactID)
+	c, err := w.contact(contactID)
 	if err != nil {
 		return err
 	}

@@ -195,7 +195,10 @@ func runOp(op *writeOp, w *writer) (err error) {
 	if err := w.settle(); err != nil {
 		return fmt.Errorf("match: %w", err)
 	}
-	return w.flushCases()
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return w.flushErr
 }
 
 // publish hands events to the sink; a panicking sink panics in the caller

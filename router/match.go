@@ -46,7 +46,7 @@ func (w *writer) settle() error {
 func (w *writer) waitingByRank() ([]string, error) {
 	var cs []*contactRow
 	for _, id := range sortedKeys(w.waiting) {
-		c, err := getContact(w.txn, id)
+		c, err := w.contact(id)
 		if err != nil {
 			continue // closed meanwhile
 		}
@@ -68,7 +68,7 @@ func (w *writer) waitingByRank() ([]string, error) {
 // other agent gets it and this one looks again.
 func (w *writer) fillAgentTxn(username string) error {
 	for range maxMatchSteps {
-		a, err := getAgent(w.txn, username)
+		a, err := w.agent(username)
 		if errors.Is(err, ErrNotFound) {
 			return nil // removed meanwhile: nobody to fill
 		}
@@ -98,7 +98,7 @@ func (w *writer) fillAgentTxn(username string) error {
 // is placed first and the contact tries again.
 func (w *writer) placeContactTxn(id string) error {
 	for range maxMatchSteps {
-		c, err := getContact(w.txn, id)
+		c, err := w.contact(id)
 		if errors.Is(err, ErrNotFound) {
 			return nil // ended meanwhile: nothing to place
 		}
@@ -227,7 +227,7 @@ func score(a *agentRow, c *contactRow) int {
 // topScore is the best score among the queue's logged-in members who have
 // the skills (busy or not): before widening, only they may take the contact.
 func (w *writer) topScore(c *contactRow) (int, error) {
-	it, err := w.txn.Get(tableAgents, indexAgentQueue, c.Queue)
+	it, err := w.tx().Get(tableAgents, indexAgentQueue, c.Queue)
 	if err != nil {
 		return 0, fmt.Errorf("members of %s: %w", c.Queue, err)
 	}
@@ -247,7 +247,7 @@ func (w *writer) topScore(c *contactRow) (int, error) {
 // its only possible agent once said no.
 func (w *writer) undeclinedCandidate(c *contactRow) (bool, error) {
 	for _, q := range c.reach() {
-		it, err := w.txn.Get(tableAgents, indexAgentQueue, q)
+		it, err := w.tx().Get(tableAgents, indexAgentQueue, q)
 		if err != nil {
 			return false, fmt.Errorf("members of %s: %w", q, err)
 		}
@@ -325,7 +325,7 @@ func (w *writer) pickAgent(c *contactRow) (*agentRow, error) {
 		return nil, nil // queue removed: the contact waits
 	}
 	if c.Reserved != "" {
-		a, err := getAgent(w.txn, c.Reserved)
+		a, err := w.agent(c.Reserved)
 		if err != nil {
 			return nil, nil
 		}
@@ -434,10 +434,7 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 		}
 	}
 	w.touch(c.Queue)
-	if err := w.flushCases(); err != nil {
-		return err
-	}
-	cv, err := offerCaseView(w.txn, n)
+	cv, err := offerCaseView(w.getCase, n)
 	if err != nil {
 		return err
 	}

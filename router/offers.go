@@ -27,7 +27,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if !w.now.Before(o.ExpiresAt) {
 		return fmt.Errorf("offer expired at %s: %w", o.ExpiresAt.Format("15:04:05.000"), ErrConflict)
 	}
-	c, err := getContact(w.txn, o.ContactID)
+	c, err := w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -62,10 +62,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if err != nil {
 		return err
 	}
-	if err := w.flushCases(); err != nil {
-		return err
-	}
-	cv, err := offerCaseView(w.txn, n)
+	cv, err := offerCaseView(w.getCase, n)
 	if err != nil {
 		return err
 	}
@@ -81,7 +78,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 // completeWarmTxn ends the first leg of a warm transfer whose new leg the
 // target just accepted.
 func (w *writer) completeWarmTxn(leg *contactRow, username string) error {
-	first, err := getContact(w.txn, leg.WarmOf)
+	first, err := w.contact(leg.WarmOf)
 	if errors.Is(err, ErrNotFound) {
 		return nil // the first leg's case closed meanwhile
 	}
@@ -127,7 +124,7 @@ func (r *Router) Decline(username, offerID, reason string) ([]Event, error) {
 // a decliner and the contact goes back to waiting (or, for a warm leg, the
 // transfer fails).
 func (w *writer) refuseOfferTxn(o *offerRow, typ EventType, reason string) error {
-	c, err := getContact(w.txn, o.ContactID)
+	c, err := w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -139,7 +136,7 @@ func (w *writer) refuseOfferTxn(o *offerRow, typ EventType, reason string) error
 	if err := w.returnOfferTxn(o); err != nil {
 		return err
 	}
-	c, err = getContact(w.txn, o.ContactID)
+	c, err = w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -160,7 +157,7 @@ func (w *writer) expireOfferTxn(o *offerRow) error {
 	if err := w.refuseOfferTxn(o, EventOfferTimeout, "offer_timeout"); err != nil {
 		return err
 	}
-	a, err := getAgent(w.txn, o.Agent)
+	a, err := w.agent(o.Agent)
 	if errors.Is(err, ErrNotFound) {
 		return nil // removed meanwhile
 	}
@@ -181,7 +178,7 @@ func (w *writer) expireOfferTxn(o *offerRow) error {
 
 // revokeOfferTxn takes an offer back without blaming the agent.
 func (w *writer) revokeOfferTxn(o *offerRow, reason string) error {
-	c, err := getContact(w.txn, o.ContactID)
+	c, err := w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -195,7 +192,7 @@ func (w *writer) returnOfferTxn(o *offerRow) error {
 	if err := w.dropOfferTxn(o.ID); err != nil {
 		return err
 	}
-	c, err := getContact(w.txn, o.ContactID)
+	c, err := w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}

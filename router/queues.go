@@ -71,12 +71,12 @@ func (r *Router) RemoveQueue(id string) ([]Event, error) {
 		if err != nil {
 			return fmt.Errorf("remove queue: %w", err)
 		}
-		if n, err := liveInQueue(w.txn, id); err != nil {
+		if n, err := liveInQueue(w.tx(), id); err != nil {
 			return err
 		} else if n > 0 {
 			return fmt.Errorf("remove queue %s: %d live contacts: %w", id, n, ErrConflict)
 		}
-		if err := w.txn.Delete(tableQueues, q); err != nil {
+		if err := w.tx().Delete(tableQueues, q); err != nil {
 			return fmt.Errorf("remove queue %s: %w", id, err)
 		}
 		return nil

@@ -356,7 +356,7 @@ func (run *randomRun) checkCases() {
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		cs := raw.(*caseRow)
-		v, err := caseView(txn, cs, "open")
+		v, err := caseView(cs, "open")
 		if err != nil {
 			run.t.Fatal(err)
 		}

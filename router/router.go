@@ -268,12 +268,17 @@ func (r *Router) Run(ctx context.Context) error {
 // writer is one write transaction in progress: the memdb txn, the time of
 // the change, the events so far and the matching work it has created.
 type writer struct {
-	r      *Router
-	txn    *memdb.Txn
-	m      *matching           // shared by the writers of one transaction
-	cases  map[string]*caseRow // cases changed by this call, not yet in txn (see putCase)
-	now    time.Time
-	events []Event
+	r   *Router
+	txn *memdb.Txn
+	m   *matching // shared by the writers of one transaction
+	// The rows this call changed, not yet in txn (nil: deleted); see
+	// flush.
+	cases    map[string]*caseRow
+	contacts map[string]*contactRow
+	agents   map[string]*agentRow
+	flushErr error // a failed flush inside tx, failing the call
+	now      time.Time
+	events   []Event
 	// freed are agents who may take more work; waiting are contacts that
 	// became routable; touched are queues whose waiting line changed.
 	freed   map[string]struct{}
