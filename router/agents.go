@@ -36,7 +36,7 @@ func (r *Router) RemoveAgent(username string) ([]Event, error) {
 		if err != nil {
 			return fmt.Errorf("remove agent: %w", err)
 		}
-		held, err := agentContacts(w.tx(), username)
+		held, err := w.agentContacts(username)
 		if err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func (w *writer) setStateTxn(username string, state AgentState, reason string) e
 		return fmt.Errorf("set state %s: agent is not connected: %w", username, ErrConflict)
 	}
 	if state == StateOffline {
-		held, err := agentContacts(w.tx(), username)
+		held, err := w.agentContacts(username)
 		if err != nil {
 			return err
 		}
@@ -195,7 +195,7 @@ func (w *writer) graceEndTxn(username string) error {
 	if err != nil || a.Connected {
 		return nil // removed or back: nothing to do
 	}
-	held, err := agentContacts(w.tx(), username)
+	held, err := w.agentContacts(username)
 	if err != nil {
 		return err
 	}
@@ -270,10 +270,11 @@ func (w *writer) releaseSlotTxn(username string, class capClass, wrap bool) erro
 // revokeAgentOffersTxn takes back every pending offer of the agent; the
 // contacts go back to waiting (not counted as declines).
 func (w *writer) revokeAgentOffersTxn(username, reason string) error {
-	offers, err := agentOffers(w.tx(), username)
+	held, err := w.agentContacts(username)
 	if err != nil {
 		return err
 	}
+	offers := agentOffers(held)
 	for _, o := range offers {
 		if err := w.revokeOfferTxn(o, reason); err != nil {
 			return err
@@ -371,10 +372,7 @@ func deskTxn(txn *memdb.Txn, username string) (Desk, error) {
 		}
 		desk.Contacts = append(desk.Contacts, Assignment{Contact: contactView(c), Case: cv})
 	}
-	offers, err := agentOffers(txn, username)
-	if err != nil {
-		return Desk{}, err
-	}
+	offers := agentOffers(held)
 	for _, o := range offers {
 		desk.Offers = append(desk.Offers, OfferView{ID: o.ID, ContactID: o.ContactID, Agent: o.Agent, ExpiresAt: o.ExpiresAt})
 	}

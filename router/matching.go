@@ -124,6 +124,9 @@ type matching struct {
 	expiries *offerTree // pending offers, soonest expiry first
 	// changed are the lines changed since the last publish.
 	changed map[lineKey]struct{}
+	// changedOffers are the offers added or dropped since the last
+	// publish.
+	changedOffers map[string]struct{}
 	// undo is the running group's changes, oldest first; nil log means
 	// nothing to record (a restore builds a matching state it drops on
 	// failure).
@@ -134,7 +137,8 @@ type matching struct {
 func newMatching() *matching {
 	return &matching{lines: map[lineKey]*lineTree{}, overflow: map[lineKey]*lineTree{}, free: map[lineKey]*freeTree{},
 		offers: map[string]*offerRow{}, callers: map[callerKey]*contactRow{},
-		timers: map[string]*timerRow{}, dues: newTimerTree(), byTarget: map[string]map[string]*timerRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{}, logging: true}
+		timers: map[string]*timerRow{}, dues: newTimerTree(), byTarget: map[string]map[string]*timerRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{},
+		changedOffers: map[string]struct{}{}, logging: true}
 }
 
 // undoStep is one change to one structure: on undo, added is taken out
@@ -357,6 +361,7 @@ func (m *matching) putAgent(old, a *agentRow) {
 // addOffer and dropOffer keep the pending offers.
 func (m *matching) addOffer(o *offerRow) {
 	m.offers[o.ID] = o
+	m.changedOffers[o.ID] = struct{}{}
 	m.expiries.Set(o)
 	m.record(undoStep{addedOffer: o})
 }
@@ -366,6 +371,7 @@ func (m *matching) dropOffer(o *offerRow) {
 		return
 	}
 	delete(m.offers, o.ID)
+	m.changedOffers[o.ID] = struct{}{}
 	m.expiries.Delete(o)
 	m.record(undoStep{removedOffer: o})
 }
@@ -460,6 +466,14 @@ func (m *matching) publish(r *Router) {
 		}
 	}
 	clear(m.changed)
+	for id := range m.changedOffers {
+		if o := m.offers[id]; o != nil {
+			r.offers[id] = o
+		} else {
+			delete(r.offers, id)
+		}
+	}
+	clear(m.changedOffers)
 }
 
 // ahead counts the contacts of t ranked before c: a binary search over

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	memdb "github.com/hashicorp/go-memdb"
 )
 
 // Accept assigns the offered contact to the agent. Accepting the new leg of
@@ -230,14 +228,11 @@ func (w *writer) ownOffer(username, offerID string) (*offerRow, error) {
 
 // Offer returns a pending offer.
 func (r *Router) Offer(offerID string) (OfferView, error) {
-	var out OfferView
-	err := r.read(func(txn *memdb.Txn) error {
-		o, err := getOffer(txn, offerID)
-		if err != nil {
-			return err
-		}
-		out = OfferView{ID: o.ID, ContactID: o.ContactID, Agent: o.Agent, ExpiresAt: o.ExpiresAt}
-		return nil
-	})
-	return out, err
+	r.linesMu.RLock()
+	o := r.offers[offerID]
+	r.linesMu.RUnlock()
+	if o == nil {
+		return OfferView{}, fmt.Errorf("offer %s: %w", offerID, ErrNotFound)
+	}
+	return OfferView{ID: o.ID, ContactID: o.ContactID, Agent: o.Agent, ExpiresAt: o.ExpiresAt}, nil
 }

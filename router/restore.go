@@ -48,6 +48,10 @@ func (r *Router) install(db *memdb.MemDB, m *matching) {
 	r.db.Store(db)
 	r.match = m
 	r.view = map[lineKey]*lineTree{}
+	r.offers = map[string]*offerRow{}
+	for id := range m.offers {
+		m.changedOffers[id] = struct{}{}
+	}
 	for id := range m.lines {
 		m.changed[id] = struct{}{}
 	}

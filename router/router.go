@@ -106,6 +106,9 @@ type Router struct {
 	// and its publish happen under it, so a reader holding it for a moment
 	// gets a snapshot and the lines as of that snapshot.
 	view map[lineKey]*lineTree
+	// offers is the pending offers as committed, by id, published with
+	// view (the readers' Offer): memdb keeps no index of them.
+	offers map[string]*offerRow
 	// firstOffer is the soonest pending offer's expiry as committed (zero:
 	// none), published with view for NextDeadline.
 	firstOffer time.Time
@@ -150,7 +153,7 @@ func New(cfg Config) (*Router, error) {
 		cfg:   cfg,
 		wake:  make(chan struct{}, 1),
 		match: newMatching(),
-		view:  map[lineKey]*lineTree{},
+		view:  map[lineKey]*lineTree{}, offers: map[string]*offerRow{},
 	}
 	r.db.Store(db)
 	return r, nil

@@ -23,9 +23,7 @@ const (
 
 	indexAgentQueue = "queue" // agents: members of a queue
 
-	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
-	indexContactOffer    = "offer"    // contacts: offered, by offer id (readers' Offer)
 	indexContactSlot     = "slot"     // contacts: booked callbacks of a queue by slot
 	indexContactBooking  = "booking"  // contacts: a caller's one booked callback
 
@@ -64,12 +62,8 @@ func contactsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableContacts, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("ID", func(o any) string { return o.(*contactRow).ID })},
-		indexContactAgent: {Name: indexContactAgent, Unique: false, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(agent) while offered or assigned", key: contactAgentKey}},
 		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(reserved agent) while queued", key: contactReservedKey}},
-		indexContactOffer: {Name: indexContactOffer, Unique: true, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(offer id) while offered", key: contactOfferKey}},
 		indexContactSlot: {Name: indexContactSlot, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(queue, slot start) while scheduled in a booked slot", key: contactSlotKey}},
 		indexContactBooking: {Name: indexContactBooking, Unique: true, AllowMissing: true,
@@ -109,22 +103,6 @@ func contactBookingKey(obj any) ([]string, bool) {
 		return nil, false
 	}
 	return []string{c.Identity}, true
-}
-
-func contactAgentKey(obj any) ([]string, bool) {
-	c := obj.(*contactRow)
-	if c.Agent == "" || (c.Status != StatusOffered && c.Status != StatusAssigned) {
-		return nil, false
-	}
-	return []string{c.Agent}, true
-}
-
-func contactOfferKey(obj any) ([]string, bool) {
-	c := obj.(*contactRow)
-	if c.Status != StatusOffered || c.OfferID == "" {
-		return nil, false
-	}
-	return []string{c.OfferID}, true
 }
 
 func contactReservedKey(obj any) ([]string, bool) {

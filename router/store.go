@@ -57,18 +57,6 @@ func getCase(txn *memdb.Txn, id string) (*caseRow, error) {
 	return raw.(*caseRow), nil
 }
 
-// getOffer reads a pending offer on a snapshot, through its contact.
-func getOffer(txn *memdb.Txn, id string) (*offerRow, error) {
-	raw, err := txn.First(tableContacts, indexContactOffer, id)
-	if err != nil {
-		return nil, fmt.Errorf("offer %s: %w", id, err)
-	}
-	if raw == nil {
-		return nil, fmt.Errorf("offer %s: %w", id, ErrNotFound)
-	}
-	return offerOf(raw.(*contactRow)), nil
-}
-
 // offer is a pending offer inside a write, from the matching state.
 func (w *writer) offer(id string) (*offerRow, error) {
 	o := w.m.offers[id]
@@ -117,26 +105,40 @@ func contactsOf(cs *caseRow, get func(id string) (*contactRow, error)) ([]*conta
 	return out, nil
 }
 
-// agentContacts lists the contacts offered to or assigned to an agent.
+// agentContacts lists the contacts offered to or assigned to an agent on
+// a snapshot, by contact id.
 func agentContacts(txn *memdb.Txn, username string) ([]*contactRow, error) {
-	it, err := txn.Get(tableContacts, indexContactAgent, username)
+	return heldBy(username, func(u string) (*agentRow, error) { return getAgent(txn, u) },
+		func(id string) (*contactRow, error) { return getContact(txn, id) })
+}
+
+// agentContacts is agentContacts inside a write call.
+func (w *writer) agentContacts(username string) ([]*contactRow, error) {
+	return heldBy(username, w.agent, w.contact)
+}
+
+func heldBy(username string, agent func(string) (*agentRow, error), contact func(string) (*contactRow, error)) ([]*contactRow, error) {
+	a, err := agent(username)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("agent %s contacts: %w", username, err)
 	}
-	var out []*contactRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*contactRow))
+	out := make([]*contactRow, 0, len(a.Held))
+	for _, id := range a.Held {
+		c, err := contact(id)
+		if err != nil {
+			return nil, fmt.Errorf("agent %s contacts: %w", username, err)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
 
 // agentOffers lists an agent's pending offers by offer id, through the
 // contacts offered to them (an offered contact holds its offer's id).
-func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
-	held, err := agentContacts(txn, username)
-	if err != nil {
-		return nil, err
-	}
+func agentOffers(held []*contactRow) []*offerRow {
 	var out []*offerRow
 	for _, c := range held {
 		if o := offerOf(c); o != nil {
@@ -144,7 +146,7 @@ func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
 		}
 	}
 	slices.SortFunc(out, func(a, b *offerRow) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+	return out
 }
 
 func (w *writer) putQueue(q *queueRow) error {
@@ -252,7 +254,7 @@ func (w *writer) putContact(c *contactRow) error {
 	}
 	w.contacts[c.ID] = c
 	w.m.putContact(old, c)
-	return nil
+	return w.moveHeld(old, c)
 }
 
 // deleteContact removes the contact as it stands, keeping the lines.
@@ -263,6 +265,34 @@ func (w *writer) deleteContact(c *contactRow) error {
 	}
 	w.contacts[c.ID] = nil
 	w.m.putContact(old, nil)
+	return w.moveHeld(old, nil)
+}
+
+// moveHeld keeps the agents' Held lists in step with a contact that was
+// old and is now c (either may be nil).
+func (w *writer) moveHeld(old, c *contactRow) error {
+	from, to := holderOf(old), holderOf(c)
+	if from == to {
+		return nil
+	}
+	id := c.getID(old)
+	for _, u := range [2]string{from, to} {
+		if u == "" {
+			continue
+		}
+		a, err := w.agent(u)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed: nobody's list to keep
+		}
+		if err != nil {
+			return err
+		}
+		n := a.copy()
+		n.Held = withHeld(a.Held, id, u == to)
+		if err := w.putAgent(n); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
