@@ -73,17 +73,14 @@ func (r *Router) slotsOf(txn *memdb.Txn, q *queueRow, handleTime time.Duration, 
 // staffedIn counts the queue's members who are logged in (any state but
 // offline).
 func staffedIn(txn *memdb.Txn, queue string) (int, error) {
-	it, err := txn.Get(tableAgents, indexAgentQueue, queue)
-	if err != nil {
-		return 0, fmt.Errorf("members of %s: %w", queue, err)
-	}
 	n := 0
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if a := raw.(*agentRow); a.Connected && a.State != StateOffline {
+	err := eachMember(txn, queue, func(u string) (*agentRow, error) { return getAgent(txn, u) }, func(a *agentRow) bool {
+		if a.Connected && a.State != StateOffline {
 			n++
 		}
-	}
-	return n, nil
+		return true
+	})
+	return n, err
 }
 
 func bookedIn(txn *memdb.Txn, queue string, start time.Time) (int, error) {

@@ -227,18 +227,14 @@ func score(a *agentRow, c *contactRow) int {
 // topScore is the best score among the queue's logged-in members who have
 // the skills (busy or not): before widening, only they may take the contact.
 func (w *writer) topScore(c *contactRow) (int, error) {
-	it, err := w.tx().Get(tableAgents, indexAgentQueue, c.Queue)
-	if err != nil {
-		return 0, fmt.Errorf("members of %s: %w", c.Queue, err)
-	}
 	top := 0
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		a := raw.(*agentRow)
+	err := eachMember(w.txn, c.Queue, w.agent, func(a *agentRow) bool {
 		if a.Connected && a.State != StateOffline && hasSkills(a, c) {
 			top = max(top, score(a, c))
 		}
-	}
-	return top, nil
+		return true
+	})
+	return top, err
 }
 
 // undeclinedCandidate reports whether an available agent who has not
@@ -246,17 +242,15 @@ func (w *writer) topScore(c *contactRow) (int, error) {
 // Only then are decliners passed over, so a contact never starves because
 // its only possible agent once said no.
 func (w *writer) undeclinedCandidate(c *contactRow) (bool, error) {
+	found := false
 	for _, q := range c.reach() {
-		it, err := w.tx().Get(tableAgents, indexAgentQueue, q)
-		if err != nil {
-			return false, fmt.Errorf("members of %s: %w", q, err)
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			a := raw.(*agentRow)
-			if a.routable() && !containsString(c.Declined, a.Username) && hasSkills(a, c) &&
-				(c.Reserved == "" || c.Reserved == a.Username) {
-				return true, nil
-			}
+		err := eachMember(w.txn, q, w.agent, func(a *agentRow) bool {
+			found = a.routable() && !containsString(c.Declined, a.Username) && hasSkills(a, c) &&
+				(c.Reserved == "" || c.Reserved == a.Username)
+			return !found
+		})
+		if err != nil || found {
+			return found, err
 		}
 	}
 	return false, nil

@@ -154,14 +154,10 @@ func (r *Router) QueueSnapshot(id string) (QueueStats, error) {
 		if out.Waiting > 0 {
 			out.LongestWait = max(now.Sub(out.OldestEnqueuedAt), time.Duration(0))
 		}
-		ait, err := txn.Get(tableAgents, indexAgentQueue, id)
-		if err != nil {
-			return err
-		}
-		for raw := ait.Next(); raw != nil; raw = ait.Next() {
-			out.Agents[raw.(*agentRow).display()]++
-		}
-		return nil
+		return eachMember(txn, id, func(u string) (*agentRow, error) { return getAgent(txn, u) }, func(a *agentRow) bool {
+			out.Agents[a.display()]++
+			return true
+		})
 	})
 	if err != nil {
 		return QueueStats{}, fmt.Errorf("queue snapshot: %w", err)

@@ -589,9 +589,28 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 }
 
 // checkHeld checks every agent row's Held list against the contacts: it
-// names exactly the contacts offered or assigned to the agent, in id order.
+// names exactly the contacts offered or assigned to the agent, in id
+// order; and the membership rows against the agents' queues.
 func checkHeld(t testing.TB, txn *memdb.Txn) {
 	t.Helper()
+	members := map[memberRow]bool{}
+	mit, _ := txn.Get(tableMembers, indexID)
+	for raw := mit.Next(); raw != nil; raw = mit.Next() {
+		members[*raw.(*memberRow)] = true
+	}
+	ait, _ := txn.Get(tableAgents, indexID)
+	for raw := ait.Next(); raw != nil; raw = ait.Next() {
+		a := raw.(*agentRow)
+		for q := range a.Queues {
+			if !members[memberRow{q, a.Username}] {
+				t.Errorf("agent %s is in queue %s without a membership row", a.Username, q)
+			}
+			delete(members, memberRow{q, a.Username})
+		}
+	}
+	for m := range members {
+		t.Errorf("membership row %v names no queue of the agent's", m)
+	}
 	want := map[string][]string{}
 	for _, c := range contactsIn(txn) {
 		if u := holderOf(c); u != "" {

@@ -81,6 +81,12 @@ func (a *agentRow) display() AgentState {
 	return a.State
 }
 
+// memberRow says an agent belongs to a queue (see membersTableSchema).
+type memberRow struct {
+	Queue    string
+	Username string
+}
+
 // contactRow is one leg of a case: a contact waiting, offered, assigned or
 // ended (ended rows stay until their case closes, for reads).
 type contactRow struct {

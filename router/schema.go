@@ -15,13 +15,12 @@ const (
 	tableAgents   = "agents"
 	tableContacts = "contacts"
 	tableCases    = "cases"
+	tableMembers  = "members"
 )
 
 // Index names. Each answers one question the router asks on a hot path.
 const (
 	indexID = "id"
-
-	indexAgentQueue = "queue" // agents: members of a queue
 
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
 	indexContactSlot     = "slot"     // contacts: booked callbacks of a queue by slot
@@ -39,6 +38,7 @@ func schema() *memdb.DBSchema {
 		tableAgents:   agentsTableSchema(),
 		tableContacts: contactsTableSchema(),
 		tableCases:    casesTableSchema(),
+		tableMembers:  membersTableSchema(),
 	}}
 }
 
@@ -53,8 +53,6 @@ func agentsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableAgents, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("Username", func(o any) string { return o.(*agentRow).Username })},
-		indexAgentQueue: {Name: indexAgentQueue, Unique: false, AllowMissing: true,
-			Indexer: &multiKeyIndex{desc: "each queue the agent belongs to", keys: agentQueueKeys}},
 	}}
 }
 
@@ -78,16 +76,22 @@ func casesTableSchema() *memdb.TableSchema {
 	}}
 }
 
-// Computed index keys. A key is a list of parts; see encodeKey.
-
-func agentQueueKeys(obj any) [][]string {
-	a := obj.(*agentRow)
-	keys := make([][]string, 0, len(a.Queues))
-	for q := range a.Queues {
-		keys = append(keys, []string{q})
-	}
-	return keys
+// membersTableSchema is queue membership, one row per (queue, agent),
+// keyed so that a queue id lists its members in username order. It is a
+// table rather than an index of the agents table because membership
+// changes only with an agent's profile, while the agent row is written
+// on every offer and end, and an index is written with every row.
+func membersTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableMembers, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &keyIndex{desc: "(queue, username)", key: func(o any) ([]string, bool) {
+				m := o.(*memberRow)
+				return []string{m.Queue, m.Username}, true
+			}}},
+	}}
 }
+
+// Computed index keys. A key is a list of parts; see encodeKey.
 
 func contactSlotKey(obj any) ([]string, bool) {
 	c := obj.(*contactRow)

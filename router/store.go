@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -209,7 +210,7 @@ func (w *writer) tx() *memdb.Txn {
 }
 
 // putAgent keeps a as the call's newest version of the agent, moving it
-// in the free sets.
+// in the free sets and its queue memberships.
 func (w *writer) putAgent(a *agentRow) error {
 	old, err := w.agent(a.Username)
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -220,6 +221,71 @@ func (w *writer) putAgent(a *agentRow) error {
 	}
 	w.agents[a.Username] = a
 	w.m.putAgent(old, a)
+	return w.putMembers(old, a)
+}
+
+// putMembers writes the membership rows of an agent that was old and is
+// now a (either may be nil) when its queues changed. They go to the
+// transaction at once: membership changes seldom, and reads of it then
+// need no flush.
+func (w *writer) putMembers(old, a *agentRow) error {
+	var from, to map[string]int
+	var username string
+	if old != nil {
+		from, username = old.Queues, old.Username
+	}
+	if a != nil {
+		to, username = a.Queues, a.Username
+	}
+	if old != nil && a != nil && maps.EqualFunc(from, to, func(int, int) bool { return true }) {
+		return nil
+	}
+	for _, q := range sortedKeys(from) {
+		if _, ok := to[q]; !ok {
+			if _, err := w.txn.DeleteAll(tableMembers, indexID, q, username); err != nil {
+				return fmt.Errorf("agent %s leaves %s: %w", username, q, err)
+			}
+		}
+	}
+	for _, q := range sortedKeys(to) {
+		if _, ok := from[q]; !ok {
+			if err := w.txn.Insert(tableMembers, &memberRow{Queue: q, Username: username}); err != nil {
+				return fmt.Errorf("agent %s joins %s: %w", username, q, err)
+			}
+		}
+	}
+	return nil
+}
+
+// membersOf lists the usernames of a queue's members in order.
+func membersOf(txn *memdb.Txn, queue string) ([]string, error) {
+	it, err := txn.Get(tableMembers, indexID, queue)
+	if err != nil {
+		return nil, fmt.Errorf("members of %s: %w", queue, err)
+	}
+	var out []string
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*memberRow).Username)
+	}
+	return out, nil
+}
+
+// eachMember calls fn on each member of queue in username order, as the
+// rows are read by agent, until fn returns false.
+func eachMember(txn *memdb.Txn, queue string, agent func(string) (*agentRow, error), fn func(a *agentRow) bool) error {
+	names, err := membersOf(txn, queue)
+	if err != nil {
+		return err
+	}
+	for _, u := range names {
+		a, err := agent(u)
+		if err != nil {
+			return fmt.Errorf("member %s of %s: %w", u, queue, err)
+		}
+		if !fn(a) {
+			return nil
+		}
+	}
 	return nil
 }
 
@@ -234,7 +300,7 @@ func (w *writer) deleteAgent(username string) error {
 	}
 	w.agents[username] = nil
 	w.m.putAgent(a, nil)
-	return nil
+	return w.putMembers(a, nil)
 }
 
 // putContact keeps c as the call's newest version of the contact, moving
