@@ -114,8 +114,10 @@ type Router struct {
 	firstOffer time.Time
 	// firstTimer is the soonest timer's due time as committed (zero: none).
 	firstTimer time.Time
-	linesMu    sync.RWMutex
-	seq        uint64 // enqueue sequence, guarded by mu
+	// spare are the writers of the last group, reused; guarded by mu.
+	spare   []*writer
+	linesMu sync.RWMutex
+	seq     uint64 // enqueue sequence, guarded by mu
 	// caseWrites counts case rows written to memdb, for the test that a
 	// call writes its case once; guarded by mu.
 	caseWrites uint64
