@@ -329,6 +329,9 @@ func (w *writer) deleteContact(c *contactRow) error {
 	if err != nil {
 		return fmt.Errorf("delete contact %s: %w", c.ID, err)
 	}
+	if w.contacts == nil {
+		w.contacts = map[string]*contactRow{}
+	}
 	w.contacts[c.ID] = nil
 	w.m.putContact(old, nil)
 	return w.moveHeld(old, nil)
