@@ -299,7 +299,7 @@ func (h *Hub) rtcFromGateway(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 	}
 	switch {
 	case cmd.Type == "rtc_offer" && to != nil:
-		h.eventToLocked(to, 0, encode(rtcOfferFrame{Type: "rtc_offer", ContactID: cmd.ContactID, Session: cmd.Session, SDP: cmd.SDP}))
+		h.eventToLocked(to, 0, encode(rtcOfferFrame{Type: "rtc_offer", ContactID: cmd.ContactID, Session: cmd.Session, SDP: cmd.SDP, Held: cmd.Held}))
 	case cmd.Type == "rtc_offer":
 		h.mu.Unlock()
 		h.replyError(c, ref, &frameError{Code: CodeConflict, Field: "agent",

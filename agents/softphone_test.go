@@ -32,7 +32,7 @@ func TestSoftphoneSignallingIsRelayed(t *testing.T) {
 	}
 
 	gw.ok(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "kim", "session": "s1", "sdp": testSDP})
-	if f := kim.expect("rtc_offer"); f.str("contact_id") != cv.ID || f.str("session") != "s1" || f.str("sdp") != testSDP {
+	if f := kim.expect("rtc_offer"); f.str("contact_id") != cv.ID || f.str("session") != "s1" || f.str("sdp") != testSDP || f["held"] != nil {
 		t.Errorf("kim got %v; want the offer", f)
 	}
 	kim.ok(map[string]any{"type": "rtc_answer", "contact_id": cv.ID, "session": "s1", "sdp": testSDP})
@@ -54,6 +54,15 @@ func TestSoftphoneSignallingIsRelayed(t *testing.T) {
 	kim.ok(map[string]any{"type": "rtc_restart", "contact_id": cv.ID})
 	if f := gw.expectNext("rtc_restart"); f.str("contact_id") != cv.ID || f.str("agent") != "kim" {
 		t.Errorf("gateway got %v; want rtc_restart for kim", f)
+	}
+	// The offer after a restart of a held call says so (a reloaded desk
+	// shows it held); the first offer said nothing.
+	gw.ok(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "kim", "session": "s2", "sdp": testSDP, "held": true})
+	if f := kim.expect("rtc_offer"); f["held"] != true || f.str("session") != "s2" {
+		t.Errorf("kim got %v; want the held offer", f)
+	}
+	if f := gw.call(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "kim", "session": "s3", "sdp": testSDP, "held": "yes"}); f.str("code") != CodeValidation || f.str("field") != "held" {
+		t.Errorf("rtc_offer with held \"yes\" answered %v; want validation naming held", f)
 	}
 
 	// A reconnecting gateway hears the call is bridged to a browser.

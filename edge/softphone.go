@@ -137,6 +137,9 @@ type softphone struct {
 	agent     string
 	law       string
 	leg       *leg
+	// ofAgent: the call's agent's leg (not an interpreter's), whose
+	// offers say whether the call is on hold.
+	ofAgent bool
 
 	in    chan []byte // the browser's audio, across peer connections
 	done  chan struct{}
@@ -324,8 +327,12 @@ func (sp *softphone) offer(ctx context.Context) (*peer, error) {
 		sp.drop(p)
 		return nil, fmt.Errorf("offer: %w", err)
 	}
-	sp.e.gw.send(map[string]any{"type": "rtc_offer", "contact_id": sp.contactID, "agent": sp.agent,
-		"session": p.session, "sdp": pc.LocalDescription().SDP})
+	msg := map[string]any{"type": "rtc_offer", "contact_id": sp.contactID, "agent": sp.agent,
+		"session": p.session, "sdp": pc.LocalDescription().SDP}
+	if sp.ofAgent && sp.c.heldNow.Load() {
+		msg["held"] = true // a desk reloaded during hold shows it
+	}
+	sp.e.gw.send(msg)
 	go func() { // until the answer is applied, or never comes
 		select {
 		case a := <-p.answer:

@@ -38,6 +38,8 @@ type browser struct {
 	// when set, is shown every frame heard (a conference's mix).
 	mark byte
 	hear func([]byte)
+	// offer is the last rtc_offer answered.
+	offer frame
 
 	mu sync.Mutex
 	pc *webrtc.PeerConnection
@@ -82,6 +84,7 @@ func (b *browser) answer() string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.offer = offer
 	pc, err := b.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -401,9 +404,12 @@ func TestEdgeBrowserInterpreterJoinsThreeWay(t *testing.T) {
 	itab.mark = interpMark
 	interpHearsCaller := hearing(callerMark, mixOf(callerMark, agentMark))
 	interpHearsAgent := hearing(agentMark, mixOf(callerMark, agentMark))
-	itab.hear = hears(interpHearsCaller, interpHearsAgent)
+	// On hold the caller is out of the mix: the two others hear each
+	// other alone.
+	interpHearsAgentAlone, agentHearsInterpAlone := hearing(agentMark), hearing(interpMark)
+	itab.hear = hears(interpHearsCaller, interpHearsAgent, interpHearsAgentAlone)
 	agentHearsInterp := hearing(interpMark, mixOf(callerMark, interpMark))
-	tab.hear = agentHearsInterp.frame
+	tab.hear = hears(agentHearsInterp, agentHearsInterpAlone)
 
 	caller := newPhone(t, "caller")
 	d, c := caller.call(t, e, "126", "+821055501243")
@@ -431,6 +437,18 @@ func TestEdgeBrowserInterpreterJoinsThreeWay(t *testing.T) {
 	growing(t, "the caller hearing the interpreter", &callerHearsInterp.n, 25)
 	growing(t, "the agent hearing the interpreter", &agentHearsInterp.n, 25)
 
+	// Hold in the conference: the caller leaves the mix and hears hold
+	// audio; the agent and the interpreter go on hearing each other.
+	agent.ack(t, obj{"type": "hold", "contact_id": contactID, "on": true})
+	quiet(t, "the caller hearing the agent or the interpreter on hold", &c.any, &c.heard, &callerHearsInterp.n)
+	quiet(t, "the interpreter hearing the caller on hold", &interpHearsAgentAlone.n, &interpHearsCaller.n)
+	growing(t, "the agent hearing the interpreter alone on hold", &agentHearsInterpAlone.n, 25)
+	growing(t, "the caller hearing hold audio", &c.any, 25)
+	quiet(t, "the agent hearing the caller on hold", &agentHearsInterpAlone.n, &tab.heard)
+	agent.ack(t, obj{"type": "hold", "contact_id": contactID, "on": false})
+	growing(t, "the interpreter hearing the caller again", &interpHearsCaller.n, 25)
+	growing(t, "the caller hearing the interpreter again", &callerHearsInterp.n, 25)
+
 	// The interpreter leaves: their peer is closed, and the caller and the
 	// agent hear each other unmixed again.
 	interpreter.ack(t, obj{"type": "end", "contact_id": legID, "disposition": "resolved"})
@@ -445,6 +463,60 @@ func TestEdgeBrowserInterpreterJoinsThreeWay(t *testing.T) {
 	})
 	growing(t, "the caller hearing the agent unmixed", &c.heard, 25)
 	growing(t, "the agent hearing the caller unmixed", &tab.heard, 25)
-	agent.ack(t, obj{"type": "end", "contact_id": contactID, "disposition": "resolved"})
+
+	// The desk reloads while the call is held: the edge's new offer says
+	// so, and Resume brings the caller back.
+	agent.ack(t, obj{"type": "hold", "contact_id": contactID, "on": true})
+	quiet(t, "the caller hearing the agent on hold", &c.any, &c.heard)
+	agent.Close()
+	tab.drop()
+	agent2, _ := s.agentDesk(t, "han.jiwon", "tellonce-demo")
+	clocktest.EventuallyNil(t, "the softphone back", waitTime, func() error {
+		_, err := agent2.Send(obj{"type": "softphone", "on": true})
+		return err
+	})
+	agent2.ack(t, obj{"type": "rtc_restart", "contact_id": contactID})
+	tab2 := newBrowser(t, agent2)
+	tab2.answer()
+	if tab2.offer.get("held") != true {
+		t.Errorf("the offer to the reloaded desk of a held call: held %v; want true", tab2.offer.get("held"))
+	}
+	agent2.awaitFunc(t, "the new peer connected", typed("rtc_state", "state", "connected"))
+	quiet(t, "the caller hearing the reloaded desk on hold", &c.any, &c.heard)
+	agent2.ack(t, obj{"type": "hold", "contact_id": contactID, "on": false})
+	growing(t, "the caller hearing the reloaded desk after Resume", &c.heard, 25)
+	growing(t, "the reloaded desk hearing the caller after Resume", &tab2.heard, 25)
+	agent2.ack(t, obj{"type": "rtc_restart", "contact_id": contactID})
+	tab2.answer()
+	if held := tab2.offer.get("held"); held != nil {
+		t.Errorf("the offer of a resumed call: held %v; want none", held)
+	}
+	agent2.ack(t, obj{"type": "end", "contact_id": contactID, "disposition": "resolved"})
 	awaitEnded(t, "the caller's call", c.done)
+}
+
+// quiet waits until, while clock grows by 25 frames, none of counters
+// grows by more than 2 (what was in flight).
+func quiet(t testing.TB, what string, clock *atomic.Int64, counters ...*atomic.Int64) {
+	t.Helper()
+	clocktest.EventuallyNil(t, what, waitTime, func() error {
+		from := make([]int64, len(counters))
+		for i, c := range counters {
+			from[i] = c.Load()
+		}
+		start := clock.Load()
+		deadline := time.Now().Add(waitTime)
+		for clock.Load() < start+25 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: no 25 frames to measure by", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for i, c := range counters {
+			if more := c.Load() - from[i]; more > 2 {
+				return fmt.Errorf("%s: %d frames while 25 came", what, more)
+			}
+		}
+		return nil
+	})
 }
