@@ -1,7 +1,10 @@
 package agents
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"tellonce/clocktest"
 	"tellonce/router"
@@ -256,5 +259,37 @@ func TestBrowserFollowsTransferAndInterpreter(t *testing.T) {
 	e.hub.mu.Unlock()
 	if n != 1 {
 		t.Errorf("%d calls remembered in the browser; want park's alone", n)
+	}
+}
+
+// With TURNCredentials, each desk's hello and each rtc_offer carry the
+// agent's own minted credentials for the TURN servers listed without any;
+// STUN servers and static TURN credentials pass as they are.
+func TestSoftphoneTURNCredentialsAreMintedPerAgent(t *testing.T) {
+	minted := 0
+	e := newEnv(t, func(c *Config) {
+		c.ICEServers = []ICEServer{{URLs: []string{"stun:turn.example:3478"}}, {URLs: []string{"turn:turn.example:3478"}},
+			{URLs: []string{"turns:turn.example:5349"}}, {URLs: []string{"turn:static.example:3478"}, Username: "u", Credential: "p"}}
+		c.TURNCredentials = func(agent string, _ time.Time) (string, string) {
+			minted++
+			return fmt.Sprintf("%d:%s", minted, agent), "cred-of-" + agent
+		}
+	})
+	_, lh := e.agent("lee")
+	ice := lh.list("ice_servers")
+	if len(ice) != 4 || ice[0].str("username") != "" || ice[3].str("username") != "u" || ice[3].str("credential") != "p" {
+		t.Fatalf("lee's hello ice_servers = %v; want STUN bare and the static TURN as it was", lh["ice_servers"])
+	}
+	for _, s := range ice[1:3] {
+		if !strings.HasSuffix(s.str("username"), ":lee") || s.str("credential") != "cred-of-lee" {
+			t.Errorf("lee's TURN server %v; want lee's minted credentials", s)
+		}
+	}
+	kim, gw, cv, _ := e.browserCall()
+	gw.ok(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "kim", "session": "s1", "sdp": testSDP})
+	f := kim.expect("rtc_offer")
+	offered := f.list("ice_servers")
+	if len(offered) != 4 || !strings.HasSuffix(offered[1].str("username"), ":kim") || offered[1].str("credential") != "cred-of-kim" {
+		t.Errorf("kim's rtc_offer ice_servers = %v; want kim's freshly minted credentials", f["ice_servers"])
 	}
 }

@@ -228,7 +228,8 @@ async function answer(f) {
   if (!sp.on) return;
   const old = sp.calls.get(f.contact_id);
   if (old) old.pc.close();
-  const pc = new RTCPeerConnection({ iceServers: sp.iceServers });
+  // With short-lived TURN credentials each offer brings fresh ones.
+  const pc = new RTCPeerConnection({ iceServers: f.ice_servers || sp.iceServers });
   const call = { id: f.contact_id, pc, session: f.session, state: "new", edgeState: "", held: f.held === true, remote: null, meters: {} };
   sp.calls.set(f.contact_id, call);
   remember();
