@@ -307,11 +307,16 @@ func (h *Hub) toCarrierLocked(contactID string, v any) bool {
 func (h *Hub) rtcFromGateway(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 	ferr := h.gatewayMay(c.agency, cmd.ContactID)
 	cv, err := h.sb.Peek(cmd.ContactID)
-	if ferr != nil && err == nil && cv.ConferenceOf != "" {
-		ferr = h.gatewayMay(c.agency, cv.ConferenceOf) // the call's own gateway bridges its interpreter
+	if ferr != nil && err == nil && cv.ConferenceOf != "" && h.gatewayMay(c.agency, cv.ConferenceOf) == nil {
+		ferr = nil // the call's own gateway bridges its interpreter
 	}
-	if ferr == nil && (err != nil || cv.Agent != cmd.Agent || cv.Status != cases.StatusAssigned) {
-		ferr = &frameError{Code: CodeNotFound, Field: "agent",
+	switch {
+	case ferr != nil: // worded about the contact named, never the call it joins
+	case err != nil:
+		ferr = &frameError{Code: CodeNotFound, Message: "contact " + cmd.ContactID + ": not found"}
+	case cv.Agent != cmd.Agent || cv.Status != cases.StatusAssigned:
+		// Within the gateway's reach: the state is wrong, not the id.
+		ferr = &frameError{Code: CodeConflict, Field: "agent",
 			Message: "contact " + cmd.ContactID + ": not assigned to " + truncate(cmd.Agent, 40)}
 	}
 	if ferr != nil {

@@ -145,10 +145,11 @@ func TestSoftphoneFramesAreChecked(t *testing.T) {
 	if len(refused) != 4 || refused[0].ContactID != cv.ID {
 		t.Errorf("refusals = %+v; want lee's four", refused)
 	}
-	// The gateway may offer only to the contact's agent, and only its own
-	// agency's gateway may.
-	if f := gw.call(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "lee", "session": "s1", "sdp": testSDP}); f.str("code") != CodeNotFound {
-		t.Errorf("an offer to lee answered %v; want not_found", f)
+	// The gateway may offer only to the contact's agent (another is a
+	// conflict: the call is in its reach), and only its own agency's
+	// gateway may (another's is not_found).
+	if f := gw.call(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "lee", "session": "s1", "sdp": testSDP}); f.str("code") != CodeConflict || f.str("field") != "agent" {
+		t.Errorf("an offer to lee answered %v; want conflict on agent", f)
 	}
 	if f := gw.call(map[string]any{"type": "rtc_state", "contact_id": cv.ID, "agent": "kim", "state": "gone"}); f.str("field") != "state" {
 		t.Errorf("a bad state answered %v; want validation on state", f)
