@@ -1350,3 +1350,93 @@ func TestSocketMatrix(t *testing.T) {
 		}
 	})
 }
+
+// voiceRow is one of the voice endpoints against every principal: target
+// makes the path (and the upload's body) for one principal, on a fresh
+// fixture where the request would consume one.
+type voiceRow struct {
+	name   string
+	method string
+	target func(t *testing.T, h *recordingHarness, as string) (path string, body []byte)
+	want   map[string]int
+}
+
+// voiceWho are the principals of the voice table: the own agency is
+// gov110; asPIISup holds the pii permission; asOtherGateway is nts126's.
+var voiceWho = []string{asAnon, asAdmin, asSup, asPIISup, asOtherSup, asAgent, asOtherAgent, asGateway, asOtherGateway}
+
+func voiceCodes(admin, sup, piiSup, otherSup, agent, otherAgent, gateway, otherGateway int) map[string]int {
+	return map[string]int{asAnon: http.StatusUnauthorized, asAdmin: admin, asSup: sup, asPIISup: piiSup, asOtherSup: otherSup,
+		asAgent: agent, asOtherAgent: otherAgent, asGateway: gateway, asOtherGateway: otherGateway}
+}
+
+// TestVoiceEndpointMatrix is who may use the HTTP endpoints added for
+// voice: the edge's recording upload, playback and download in review,
+// and erasure; the refusals' codes, another agency's principals refused
+// as for a case that does not exist.
+func TestVoiceEndpointMatrix(t *testing.T) {
+	const (
+		no401 = http.StatusUnauthorized
+		no404 = http.StatusNotFound
+	)
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newRecordingHarness(t, b)
+		// One call of gov110 with a recording, for playback and download.
+		c := h.call(t, "01055501234", "녹음 권한")
+		h.answer(t, asAgent, c.ContactID)
+		name := legName(c.CaseID, c.ContactID, clockStart)
+		h.upload(c.ContactID, name, asGateway, wavOf(1)).wantStatus(t, http.StatusCreated)
+		play := "/v1/cases/" + c.CaseID + "/recordings/" + name
+		calls, eraser := 0, ""
+		number := func() string { calls++; return fmt.Sprintf("0105560%04d", calls) }
+
+		table := []voiceRow{
+			{"upload a leg's recording", http.MethodPut, func(t *testing.T, h *recordingHarness, _ string) (string, []byte) {
+				fresh := h.call(t, number(), "업로드")
+				h.answer(t, h.newDeskAgent(t), fresh.ContactID)
+				return "/v1/contacts/" + fresh.ContactID + "/recordings/" + legName(fresh.CaseID, fresh.ContactID, clockStart), wavOf(1)
+			}, voiceCodes(no403, no403, no403, no403, no403, no403, new201, no404)},
+			{"play a recording", http.MethodGet, func(*testing.T, *recordingHarness, string) (string, []byte) { return play, nil },
+				voiceCodes(no403, no403, ok200, no404, no403, no404, no403, no403)},
+			{"download a recording", http.MethodGet, func(*testing.T, *recordingHarness, string) (string, []byte) {
+				return play + "?download=1&reason=" + "complaint+review", nil
+			}, voiceCodes(no403, no403, ok200, no404, no403, no404, no403, no403)},
+			{"erase a closed case", http.MethodDelete, func(t *testing.T, h *recordingHarness, _ string) (string, []byte) {
+				closed := h.call(t, number(), "지울 통화")
+				if eraser == "" { // one agent, free again after each call
+					eraser = h.newDeskAgent(t)
+				}
+				h.serve(t, h.j, eraser, closed, "", "resolved", "끝")
+				return "/v1/transcripts/" + closed.CaseID + "?reason=erasure+request", nil
+			}, voiceCodes(gone204, no403, no403, no403, no403, no403, no403, no403)},
+		}
+		for _, row := range table {
+			t.Run(row.name, func(t *testing.T) {
+				h := &recordingHarness{harness: h.on(t), j: h.j, dir: h.dir, rv: h.rv}
+				for _, as := range voiceWho {
+					want, ok := row.want[as]
+					if !ok {
+						t.Fatalf("row has no expectation for %s", who(as))
+					}
+					path, body := row.target(t, h, as)
+					var opts []reqOpt
+					var payload any
+					if body != nil {
+						payload, opts = rawBody(body), []reqOpt{withHeader("Content-Type", "audio/wav")}
+					}
+					r := h.do(row.method, path, as, payload, opts...)
+					switch want {
+					case no401:
+						r.wantError(t, want, codeUnauthorized, "")
+					case no403:
+						r.wantError(t, want, codeForbidden, "")
+					case no404:
+						r.wantError(t, want, codeNotFound, "")
+					default:
+						r.wantStatus(t, want)
+					}
+				}
+			})
+		}
+	})
+}
