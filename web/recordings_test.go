@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -307,4 +308,48 @@ func playbackReads(t *testing.T, h *recordingHarness, caseID, name string) int {
 		}
 	}
 	return n
+}
+
+// One playback is one row: requests less than playbackWindow apart are
+// one playback however long it lasts; a failed row starts none; a range
+// request racing the first of its playback waits for that row.
+func TestPlaybackLogWritesOneRowPerPlayback(t *testing.T) {
+	var l playbackLog
+	k := playbackKey{user: asPIISup, caseID: "cs-1", name: "a.wav"}
+	rows := 0
+	write := func() error { rows++; return nil }
+	if err := l.once(k, clockStart, func() error { return errors.New("the audit is down") }); err == nil {
+		t.Fatal("a failed audit row was not reported")
+	}
+	for _, at := range []time.Duration{0, 9 * time.Minute, 18 * time.Minute, 27 * time.Minute} {
+		if err := l.once(k, clockStart.Add(at), write); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rows != 1 {
+		t.Errorf("a playback with requests 9 minutes apart wrote %d rows; want 1 (the first failed)", rows)
+	}
+	_ = l.once(k, clockStart.Add(27*time.Minute+playbackWindow), write)
+	_ = l.once(playbackKey{user: asAdmin, caseID: "cs-1", name: "a.wav"}, clockStart.Add(28*time.Minute), write)
+	if rows != 3 {
+		t.Errorf("after a pause of the window and another reader: %d rows; want 3", rows)
+	}
+
+	race := playbackKey{user: asPIISup, caseID: "cs-2", name: "b.wav"}
+	writing, release, served := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = l.once(race, clockStart, func() error { close(writing); <-release; return nil })
+	}()
+	<-writing
+	go func() {
+		_ = l.once(race, clockStart, func() error { t.Error("the racing request wrote a second row"); return nil })
+		close(served)
+	}()
+	select {
+	case <-served:
+		t.Error("a racing range request was served before its playback's row was written")
+	default:
+	}
+	close(release)
+	<-served
 }
