@@ -23,7 +23,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&cfg.AdminUser, "admin-user", "admin", "admin account that creates the run's agency, queues and users")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "its password (default: $TELLONCE_ADMIN_PASSWORD)")
 	fs.IntVar(&cfg.Agents, "agents", loadgen.DefaultAgents, "agents to connect, each on its own WebSocket")
-	fs.IntVar(&cfg.Queues, "queues", loadgen.DefaultQueues, "queues to spread the agents and contacts over")
+	fs.IntVar(&cfg.Queues, "queues", loadgen.DefaultQueues, "queues to spread the agents and contacts over (with a fleet file that exists: the file's)")
 	fs.IntVar(&cfg.Contacts, "contacts", loadgen.DefaultContacts, "contacts to post")
 	fs.Float64Var(&cfg.Rate, "rate", 100, "contacts per second (0: as fast as --concurrency allows)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", loadgen.DefaultConcurrency, "POST /v1/contacts requests in flight at most")
@@ -97,6 +97,9 @@ Flags:
 	if cfg.Sockets {
 		rep, err := loadgen.RunSockets(ctx, cfg)
 		pp.finish()
+		if rep.Before.At.IsZero() { // nothing measured: the error says why
+			return err
+		}
 		fmt.Fprintln(stdout)
 		if perr := rep.Print(stdout); perr != nil {
 			return perr
