@@ -35,7 +35,7 @@ SCALE_KILLS  ?= 5
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
 
-.PHONY: help build image run test test-short drill lint vet imports fmt-check staticcheck bench fuzz deps clean
+.PHONY: help build image run test test-short drill socket-drill lint vet imports fmt-check staticcheck bench fuzz deps clean
 
 help: ## show this list
 	@echo "tellonce make targets:"
@@ -128,6 +128,9 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s) each
 
 clean: ## remove bin/ and test output
 	rm -rf bin $(TESTOUT)
+
+socket-drill: build ## 10,000 agent and as many citizen sockets as the open-file limit allows on one server (scripts/socket-drill; AGENTS=, CITIZENS=, CONTACTS=, RATE=)
+	scripts/socket-drill
 
 drill: ## long fault drills: leader kills (DRILL_KILLS=20), SIGTERM, SIGSTOP, database cut, PostgreSQL restarts, a takeover at DRILL_SCALE=1000x10000; weekday-8 against Erlang
 	@scripts/install-deps postgres
