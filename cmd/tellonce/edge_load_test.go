@@ -1,0 +1,547 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emiago/diago"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"tellonce/clocktest"
+	"tellonce/demo"
+	"tellonce/sql/sqltest"
+)
+
+// The edge under load, measured alone (docs/telephony.md#figures): the
+// server and the edge are the built binary, each its own process, and
+// this test process plays every caller, every agent's desk and every
+// agent's phone (or browser). The edge's CPU and memory come from
+// /proc/PID and its --debug-addr; the one-way delay of each RTP frame is
+// measured here on one clock, from the send time the sender writes into
+// the payload. Off unless asked for:
+//
+//	TELLONCE_EDGE_LOAD=500 go test -count=1 -v -timeout 30m -run '^TestEdgeLoadSIP$' ./cmd/tellonce/
+//	TELLONCE_EDGE_LOAD_BROWSER=200 go test -count=1 -v -timeout 30m -run '^TestEdgeLoadBrowser$' ./cmd/tellonce/
+//
+// TELLONCE_EDGE_LOAD_SECONDS (default 20) is the measured stretch;
+// TELLONCE_EDGE_LOAD_PROFILE=FILE keeps a CPU profile of the edge over
+// it and logs its top entries.
+
+// loadEnv reads a positive number from the environment; 0 when unset.
+func loadEnv(t *testing.T, name string) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+// loadRig is the server and the edge as processes of their own.
+type loadRig struct {
+	t       *testing.T
+	bin     string
+	server  *binaryProcess
+	edge    *exec.Cmd
+	edgeLog *lockedBuffer
+	sipAddr string
+	debug   string // http://127.0.0.1:port
+	calls   int
+	window  time.Duration
+}
+
+func startLoadRig(t *testing.T, calls int, edgeFlags ...string) *loadRig {
+	t.Helper()
+	r := &loadRig{t: t, calls: calls, window: 20 * time.Second, edgeLog: &lockedBuffer{}}
+	if s := loadEnv(t, "TELLONCE_EDGE_LOAD_SECONDS"); s > 0 {
+		r.window = time.Duration(s) * time.Second
+	}
+	dir := t.TempDir()
+	r.bin = filepath.Join(dir, "tellonce")
+	if out, err := exec.Command("go", "build", "-o", r.bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	r.server = startBinary(t, r.bin, sqltest.DSN(t, "sqlite"), "--login-burst-addr", strconv.Itoa(calls+50))
+	plan := filepath.Join(dir, "dialplan.yaml")
+	if err := os.WriteFile(plan, []byte(edgePlan), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.sipAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	debugAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	r.debug = "http://" + debugAddr
+	r.edge = exec.Command(r.bin, append([]string{"edge", "--sip-udp", r.sipAddr, "--sip-tcp", "", "--router", r.server.server.base,
+		"--gateway-user", "gateway", "--dialplan", plan, "--max-calls", strconv.Itoa(calls + 10), "--ring-timeout", "60s",
+		"--announce-every", "1m", "--debug-addr", debugAddr}, edgeFlags...)...)
+	r.edge.Env = append(os.Environ(), "TELLONCE_GATEWAY_PASSWORD="+demo.Password)
+	r.edge.Stderr = r.edgeLog
+	if err := r.edge.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = r.edge.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = r.edge.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = r.edge.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("edge log (pid %d):\n%s", r.edge.Process.Pid, tail(r.edgeLog.String(), 60))
+		}
+	})
+	clocktest.EventuallyNil(t, "the edge's gateway socket up", time.Minute, func() error {
+		if v := r.metric("tellonce_edge_gateway_online"); v != 1 {
+			return fmt.Errorf("tellonce_edge_gateway_online %v", v)
+		}
+		return nil
+	})
+	return r
+}
+
+// metric reads one unlabelled value from the edge's /metrics; -1 when
+// it cannot.
+func (r *loadRig) metric(name string) float64 {
+	res, err := http.Get(r.debug + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// procUsage is a process's CPU time so far and resident memory now.
+type procUsage struct {
+	cpu time.Duration
+	rss int64 // bytes
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's times.
+func clockTicks() int64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if n, perr := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && perr == nil && n > 0 {
+		return n
+	}
+	return 100
+}
+
+func readProc(t *testing.T, pid int, hz int64) procUsage {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which may hold spaces: state is
+	// field 3, utime 14, stime 15.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	var u procUsage
+	u.cpu = time.Duration((ut + st) * int64(time.Second) / hz)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			u.rss = kb * 1024
+		}
+	}
+	return u
+}
+
+// profile takes a CPU profile of the edge over d into TELLONCE_EDGE_LOAD_PROFILE,
+// when set, and returns a function that waits for it and logs its top.
+func (r *loadRig) profile(d time.Duration) func() {
+	path := os.Getenv("TELLONCE_EDGE_LOAD_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.debug, int(d.Seconds())))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer res.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, res.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			r.t.Errorf("edge CPU profile: %v", err)
+			return
+		}
+		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", r.bin, path).CombinedOutput()
+		if err != nil {
+			r.t.Errorf("go tool pprof: %v", err)
+		}
+		r.t.Logf("edge CPU profile %s:\n%s", path, out)
+	}
+}
+
+// Frames on the load side: 8 bytes of send time (ns since the run's
+// base), then the direction's mark to the end of the 160-byte frame,
+// so that prompts and hold music are never taken for a frame.
+const (
+	markCaller = 0x22 // the caller's frames, heard by the agent
+	markAgent  = 0x11 // the agent's frames, heard by the caller
+)
+
+// loadLeg is one side of a call on the load side.
+type loadLeg struct {
+	w    io.Writer
+	mark byte
+	// sent counts the frames sent inside the window; the peer leg's
+	// heard those heard; delays their one-way delays.
+	sent, heard atomic.Int64
+	mu          sync.Mutex
+	delays      []time.Duration
+	// first is when the first frame of the other side was heard.
+	first atomic.Int64
+}
+
+// loadMedia sends every leg's frames every 20 ms from a few goroutines
+// (not one timer per leg: the load process must not starve the edge it
+// measures) and takes each leg's frames on its reader.
+type loadMedia struct {
+	base     time.Time
+	from, to atomic.Int64 // the window, in ns since base; 0: not yet
+	mu       sync.Mutex
+	legs     []*loadLeg
+}
+
+func (m *loadMedia) add(l *loadLeg) {
+	m.mu.Lock()
+	m.legs = append(m.legs, l)
+	m.mu.Unlock()
+}
+
+func (m *loadMedia) inWindow(at int64) bool {
+	from, to := m.from.Load(), m.to.Load()
+	return from != 0 && at >= from && (to == 0 || at < to)
+}
+
+// run sends until ctx ends. The legs are spread over four phases 5 ms
+// apart, so the edge sees a steady stream rather than one burst per 20 ms.
+func (m *loadMedia) run(ctx context.Context) {
+	const phases = 4
+	var wg sync.WaitGroup
+	for ph := range phases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(ph) * 5 * time.Millisecond) // the phase offset, not a wait for a condition
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			frame := make([]byte, 160)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				m.mu.Lock()
+				legs := m.legs
+				m.mu.Unlock()
+				for i := ph; i < len(legs); i += phases {
+					l := legs[i]
+					for j := 8; j < len(frame); j++ {
+						frame[j] = l.mark
+					}
+					at := int64(time.Since(m.base))
+					binary.BigEndian.PutUint64(frame, uint64(at))
+					if _, err := l.w.Write(frame); err == nil && m.inWindow(at) {
+						l.sent.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// receive counts the frames of want heard on r into l until r ends.
+func (m *loadMedia) receive(l *loadLeg, r io.Reader, want byte) {
+	buf := make([]byte, 1500)
+	for {
+		n, err := r.Read(buf)
+		if err != nil {
+			return
+		}
+		m.heard(l, buf[:n], want)
+	}
+}
+
+func (m *loadMedia) heard(l *loadLeg, p []byte, want byte) {
+	if len(p) != 160 || p[8] != want || p[159] != want || bytes.Count(p[8:], []byte{want}) != 152 {
+		return
+	}
+	now := time.Since(m.base)
+	l.first.CompareAndSwap(0, int64(now))
+	at := int64(binary.BigEndian.Uint64(p))
+	if !m.inWindow(at) {
+		return
+	}
+	l.heard.Add(1)
+	l.mu.Lock()
+	l.delays = append(l.delays, now-time.Duration(at))
+	l.mu.Unlock()
+}
+
+// loadResult is one direction's figures over the window.
+type loadResult struct {
+	sent, heard int64
+	delays      []time.Duration
+}
+
+func (res loadResult) String() string {
+	loss := float64(res.sent-res.heard) / float64(max(res.sent, 1)) * 100
+	return fmt.Sprintf("sent %d heard %d loss %.3f%% delay p50 %.2f ms p99 %.2f ms p99.9 %.2f ms max %.2f ms", res.sent, res.heard, max(loss, 0),
+		ms(percentile(res.delays, 0.50)), ms(percentile(res.delays, 0.99)), ms(percentile(res.delays, 0.999)), ms(percentile(res.delays, 1)))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// collect sums the senders' counts against the hearers'.
+func collect(senders, hearers []*loadLeg) loadResult {
+	var res loadResult
+	for _, l := range senders {
+		res.sent += l.sent.Load()
+	}
+	for _, l := range hearers {
+		res.heard += l.heard.Load()
+		l.mu.Lock()
+		res.delays = append(res.delays, l.delays...)
+		l.mu.Unlock()
+	}
+	return res
+}
+
+// measure runs the window over calls already talking and reports the
+// edge's share: CPU per call, memory per call over idle.
+func (r *loadRig) measure(m *loadMedia, idle procUsage, idleHeap float64) (cpuPerCall float64, report string) {
+	t := r.t
+	hz := clockTicks()
+	pid := r.edge.Process.Pid
+	spid := r.server.cmd.Process.Pid
+	time.Sleep(2 * time.Second) // let the last bridges settle before the window; nothing to await
+	done := r.profile(r.window)
+	e0, s0, l0 := readProc(t, pid, hz), readProc(t, spid, hz), cpuTime()
+	wall0 := time.Now()
+	m.from.Store(int64(time.Since(m.base)))
+	time.Sleep(r.window) // the measured stretch of every call talking
+	m.to.Store(int64(time.Since(m.base)))
+	wall := time.Since(wall0)
+	e1, s1, l1 := readProc(t, pid, hz), readProc(t, spid, hz), cpuTime()
+	heap := r.metric("go_memstats_heap_inuse_bytes")
+	time.Sleep(time.Second) // frames in flight at the window's end arrive; later ones count as lost
+	done()
+	core := func(d time.Duration) float64 { return float64(d) / float64(wall) * 100 }
+	cpuPerCall = core(e1.cpu-e0.cpu) / float64(r.calls)
+	report = fmt.Sprintf("edge: CPU %.1f%% of a core (%.3f%% per call); RSS %.1f MiB, %.1f MiB idle (%.1f KiB per call); Go heap in use %.1f MiB, %.1f MiB idle (%.1f KiB per call)\n"+
+		"server: CPU %.1f%% of a core; load process: CPU %.1f%% of a core; window %s",
+		core(e1.cpu-e0.cpu), cpuPerCall, float64(e1.rss)/(1<<20), float64(idle.rss)/(1<<20), float64(e1.rss-idle.rss)/float64(r.calls)/1024,
+		heap/(1<<20), idleHeap/(1<<20), (heap-idleHeap)/float64(r.calls)/1024,
+		core(s1.cpu-s0.cpu), core(l1-l0), wall.Round(time.Millisecond))
+	return cpuPerCall, report
+}
+
+// loadAgent makes an agent of nts126.year-end with the skills the menu's
+// queue asks for, phone at sipURI ("" for none), at their desk and
+// available.
+func (r *loadRig) loadAgent(t *testing.T, name, sipURI string) *wsClient {
+	s := r.server.server
+	ms := []obj{{"queue": "nts126.year-end", "level": 3}}
+	s.call(t, "POST", "/v1/users", s.admin(t), obj{"username": name, "name": "상담원 " + name, "password": e2eAgentPassword,
+		"role": "agent", "agency": "nts126", "skills": obj{"lang:ko": 5, "topic:tax": 5}, "queues": ms, "max_chats": 1,
+		"sip_uri": sipURI}, http.StatusCreated, nil)
+	agent, _ := s.agentDesk(t, name, e2eAgentPassword)
+	agent.ack(t, obj{"type": "state", "state": "available"})
+	return agent
+}
+
+// loadUA is a SIP user agent of the load process on a port of its own.
+func loadUA(t *testing.T, name string, handle func(*diago.DialogServerSession)) (*diago.Diago, string) {
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	dg := diago.NewDiago(ua, diago.WithTransport(diago.Transport{Transport: "udp", BindHost: "127.0.0.1", BindPort: port}),
+		diago.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); ua.Close() })
+	if handle == nil {
+		handle = func(d *diago.DialogServerSession) { _ = d.Respond(486, "Busy Here", nil) }
+	}
+	if err := dg.ServeBackground(ctx, handle); err != nil {
+		t.Fatal(err)
+	}
+	return dg, "127.0.0.1:" + strconv.Itoa(port)
+}
+
+// dialEdge calls 126 on the edge and walks its menu to the year-end
+// queue; the caller's leg sends and hears through m.
+func (r *loadRig) dialEdge(t *testing.T, dg *diago.Diago, m *loadMedia, i int) *loadLeg {
+	var uri sip.Uri
+	if err := sip.ParseUri("sip:126@"+r.sipAddr, &uri); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := diago.InviteOptions{Headers: []sip.Header{sip.NewHeader("P-Asserted-Identity", fmt.Sprintf("<sip:+8210777%05d@carrier.example>", i))}}
+	var d *diago.DialogClientSession
+	var med *diago.DialogMedia
+	clocktest.EventuallyNil(t, "calling the edge", time.Minute, func() error {
+		var err error
+		d, med, err = dg.Invite(ctx, uri, opts)
+		if err != nil && !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		return err
+	})
+	t.Cleanup(func() { _ = d.Hangup(context.Background()); _ = d.Close() })
+	rd, err := med.AudioReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := med.AudioWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &loadLeg{w: w, mark: markCaller}
+	go m.receive(l, rd, markAgent)
+	walkToYearEnd(t, d)
+	m.add(l)
+	return l
+}
+
+// TestEdgeLoadSIP bridges TELLONCE_EDGE_LOAD calls at once through the
+// edge to agents' SIP phones (G.711 μ-law both sides, relayed as is) and
+// reports each direction's one-way delay and loss and the edge's CPU and
+// memory per call.
+func TestEdgeLoadSIP(t *testing.T) {
+	calls := loadEnv(t, "TELLONCE_EDGE_LOAD")
+	if calls == 0 {
+		t.Skip("set TELLONCE_EDGE_LOAD=N to bridge N calls through the edge as its own process")
+	}
+	r := startLoadRig(t, calls)
+	hz := clockTicks()
+	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
+	m := &loadMedia{base: time.Now()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.run(ctx)
+
+	// One user agent answers every agent's phone (each agent's sip_uri
+	// names it); one places every call.
+	var agentLegs []*loadLeg
+	var amu sync.Mutex
+	var answered atomic.Int64
+	_, phones := loadUA(t, "load-phones", func(d *diago.DialogServerSession) {
+		med, err := d.Answer(diago.AnswerOptions{})
+		if err != nil {
+			return
+		}
+		rd, err := med.AudioReader()
+		if err != nil {
+			return
+		}
+		w, err := med.AudioWriter()
+		if err != nil {
+			return
+		}
+		l := &loadLeg{w: w, mark: markAgent}
+		amu.Lock()
+		agentLegs = append(agentLegs, l)
+		amu.Unlock()
+		m.add(l)
+		answered.Add(1)
+		go m.receive(l, rd, markCaller)
+		<-d.Context().Done()
+	})
+	callersUA, _ := loadUA(t, "load-callers", nil)
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range calls {
+		name := fmt.Sprintf("e2e.load%03d", i)
+		agent := r.loadAgent(t, name, "sip:"+name+"@"+phones)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if offer, err := agent.AwaitFunc("an offer", 5*time.Minute, typed("offer")); err == nil {
+				_, _ = agent.Send(obj{"type": "accept", "offer_id": offer.str("offer_id")})
+			}
+		}()
+	}
+	t.Logf("%d agents at their desks in %s", calls, time.Since(start).Round(time.Second))
+	callerLegs := make([]*loadLeg, calls)
+	for i := range calls {
+		callerLegs[i] = r.dialEdge(t, callersUA, m, i)
+	}
+	wg.Wait()
+	clocktest.EventuallyNil(t, "every agent's phone answered", 5*time.Minute, func() error {
+		if n := answered.Load(); n < int64(calls) {
+			return fmt.Errorf("%d of %d phones answered", n, calls)
+		}
+		return nil
+	})
+	t.Logf("%d calls bridged in %s", calls, time.Since(start).Round(time.Second))
+
+	_, report := r.measure(m, idle, idleHeap)
+	amu.Lock()
+	agents := slices.Clone(agentLegs)
+	amu.Unlock()
+	up, down := collect(callerLegs, agents), collect(agents, callerLegs)
+	both := loadResult{sent: up.sent + down.sent, heard: up.heard + down.heard, delays: append(slices.Clone(up.delays), down.delays...)}
+	t.Logf("%d SIP-bridged calls:\ncaller → agent: %s\nagent → caller: %s\nboth: %s\n%s", calls, up, down, both, report)
+	if both.heard == 0 {
+		t.Error("no frame crossed the edge in the window")
+	}
+	if n := strings.Count(r.edgeLog.String(), "went negative"); n > 0 {
+		t.Logf("the edge logged %d 'ref went negative' warnings", n)
+	}
+}
