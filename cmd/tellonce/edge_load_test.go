@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -390,16 +391,69 @@ func (r *loadRig) measure(m *loadMedia, idle procUsage, idleHeap float64) (cpuPe
 
 // loadAgent makes an agent of nts126.year-end with the skills the menu's
 // queue asks for, phone at sipURI ("" for none), at their desk and
-// available.
-func (r *loadRig) loadAgent(t *testing.T, name, sipURI string) *wsClient {
+// available. It fails with an error, not the test: setups run in parallel.
+func (r *loadRig) loadAgent(admin, name, sipURI string) (*wsClient, error) {
 	s := r.server.server
 	ms := []obj{{"queue": "nts126.year-end", "level": 3}}
-	s.call(t, "POST", "/v1/users", s.admin(t), obj{"username": name, "name": "상담원 " + name, "password": e2eAgentPassword,
+	code, body, err := s.request("POST", "/v1/users", admin, obj{"username": name, "name": "상담원 " + name, "password": e2eAgentPassword,
 		"role": "agent", "agency": "nts126", "skills": obj{"lang:ko": 5, "topic:tax": 5}, "queues": ms, "max_chats": 1,
-		"sip_uri": sipURI}, http.StatusCreated, nil)
-	agent, _ := s.agentDesk(t, name, e2eAgentPassword)
-	agent.ack(t, obj{"type": "state", "state": "available"})
-	return agent
+		"sip_uri": sipURI})
+	if err != nil || code != http.StatusCreated {
+		return nil, fmt.Errorf("creating %s: %d %s %v", name, code, body, err)
+	}
+	code, body, err = s.request("POST", "/v1/sessions", "", obj{"username": name, "password": e2eAgentPassword})
+	var sess struct {
+		Token string `json:"token"`
+	}
+	if err == nil && code == http.StatusCreated {
+		err = json.Unmarshal(body, &sess)
+	}
+	if err != nil || code != http.StatusCreated {
+		return nil, fmt.Errorf("logging %s in: %d %s %v", name, code, body, err)
+	}
+	agent, _, err := dialErr(name, s.wsURL("/v1/agent/ws"), bearerHeader(sess.Token))
+	if err != nil {
+		return nil, fmt.Errorf("%s's desk: %w", name, err)
+	}
+	r.t.Cleanup(agent.Close)
+	if _, err := agent.Await("hello", time.Minute); err != nil {
+		return nil, err
+	}
+	if _, err := agent.Send(obj{"type": "state", "state": "available"}); err != nil {
+		return nil, fmt.Errorf("%s available: %w", name, err)
+	}
+	return agent, nil
+}
+
+// inParallel runs fn(0..n-1) on a few workers and fails the test with
+// the first error.
+func inParallel(t *testing.T, n, workers int, fn func(i int) error) {
+	t.Helper()
+	next := atomic.Int64{}
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					next.Store(int64(n))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		t.Fatal(first)
+	}
 }
 
 // loadUA is a SIP user agent of the load process on a port of its own.
@@ -423,39 +477,50 @@ func loadUA(t *testing.T, name string, handle func(*diago.DialogServerSession)) 
 }
 
 // dialEdge calls 126 on the edge and walks its menu to the year-end
-// queue; the caller's leg sends and hears through m.
-func (r *loadRig) dialEdge(t *testing.T, dg *diago.Diago, m *loadMedia, i int) *loadLeg {
+// queue by SIP INFO; the caller's leg sends and hears through m.
+func (r *loadRig) dialEdge(dg *diago.Diago, m *loadMedia, i int) (*loadLeg, error) {
 	var uri sip.Uri
 	if err := sip.ParseUri("sip:126@"+r.sipAddr, &uri); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	opts := diago.InviteOptions{Headers: []sip.Header{sip.NewHeader("P-Asserted-Identity", fmt.Sprintf("<sip:+8210777%05d@carrier.example>", i))}}
 	var d *diago.DialogClientSession
 	var med *diago.DialogMedia
-	clocktest.EventuallyNil(t, "calling the edge", time.Minute, func() error {
-		var err error
+	var err error
+	for {
 		d, med, err = dg.Invite(ctx, uri, opts)
-		if err != nil && !strings.Contains(err.Error(), "address already in use") {
-			t.Fatalf("call %d: %v", i, err)
+		// The user agent's first call may race its listener for the port.
+		if err == nil || !strings.Contains(err.Error(), "address already in use") || ctx.Err() != nil {
+			break
 		}
-		return err
-	})
-	t.Cleanup(func() { _ = d.Hangup(context.Background()); _ = d.Close() })
+	}
+	if err != nil {
+		return nil, fmt.Errorf("call %d: %w", i, err)
+	}
+	r.t.Cleanup(func() { _ = d.Hangup(context.Background()); _ = d.Close() })
 	rd, err := med.AudioReader()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	w, err := med.AudioWriter()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	l := &loadLeg{w: w, mark: markCaller}
 	go m.receive(l, rd, markAgent)
-	walkToYearEnd(t, d)
+	for _, digit := range "11" {
+		req := sip.NewRequest(sip.INFO, d.InviteRequest.Recipient)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+		req.SetBody([]byte("Signal=" + string(digit) + "\r\nDuration=160\r\n"))
+		res, err := d.Do(ctx, req)
+		if err != nil || res.StatusCode != 200 {
+			return nil, fmt.Errorf("call %d: INFO %c: %v %v", i, digit, res, err)
+		}
+	}
 	m.add(l)
-	return l
+	return l, nil
 }
 
 // TestEdgeLoadSIP bridges TELLONCE_EDGE_LOAD calls at once through the
@@ -505,10 +570,16 @@ func TestEdgeLoadSIP(t *testing.T) {
 	callersUA, _ := loadUA(t, "load-callers", nil)
 
 	start := time.Now()
-	var wg sync.WaitGroup
-	for i := range calls {
+	admin := r.server.server.admin(t)
+	agents := make([]*wsClient, calls)
+	inParallel(t, calls, 8, func(i int) error {
 		name := fmt.Sprintf("e2e.load%03d", i)
-		agent := r.loadAgent(t, name, "sip:"+name+"@"+phones)
+		var err error
+		agents[i], err = r.loadAgent(admin, name, "sip:"+name+"@"+phones)
+		return err
+	})
+	var wg sync.WaitGroup
+	for _, agent := range agents {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -519,9 +590,11 @@ func TestEdgeLoadSIP(t *testing.T) {
 	}
 	t.Logf("%d agents at their desks in %s", calls, time.Since(start).Round(time.Second))
 	callerLegs := make([]*loadLeg, calls)
-	for i := range calls {
-		callerLegs[i] = r.dialEdge(t, callersUA, m, i)
-	}
+	inParallel(t, calls, 16, func(i int) error {
+		var err error
+		callerLegs[i], err = r.dialEdge(callersUA, m, i)
+		return err
+	})
 	wg.Wait()
 	clocktest.EventuallyNil(t, "every agent's phone answered", 5*time.Minute, func() error {
 		if n := answered.Load(); n < int64(calls) {
@@ -533,9 +606,9 @@ func TestEdgeLoadSIP(t *testing.T) {
 
 	_, report := r.measure(m, idle, idleHeap)
 	amu.Lock()
-	agents := slices.Clone(agentLegs)
+	phoneLegs := slices.Clone(agentLegs)
 	amu.Unlock()
-	up, down := collect(callerLegs, agents), collect(agents, callerLegs)
+	up, down := collect(callerLegs, phoneLegs), collect(phoneLegs, callerLegs)
 	both := loadResult{sent: up.sent + down.sent, heard: up.heard + down.heard, delays: append(slices.Clone(up.delays), down.delays...)}
 	t.Logf("%d SIP-bridged calls:\ncaller → agent: %s\nagent → caller: %s\nboth: %s\n%s", calls, up, down, both, report)
 	if both.heard == 0 {
