@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/emiago/diago"
+	"github.com/emiago/diago/media"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
@@ -232,7 +233,10 @@ const (
 
 // loadLeg is one side of a call on the load side.
 type loadLeg struct {
-	w    io.Writer
+	// w writes unpaced: one sender serves many legs, and the writer's
+	// Write would wait for its own 20 ms clock after each frame.
+	w    *media.RTPPacketWriter
+	pt   uint8
 	mark byte
 	// sent counts the frames sent inside the window; the peer leg's
 	// heard those heard; delays their one-way delays.
@@ -293,7 +297,7 @@ func (m *loadMedia) run(ctx context.Context) {
 					}
 					at := int64(time.Since(m.base))
 					binary.BigEndian.PutUint64(frame, uint64(at))
-					if _, err := l.w.Write(frame); err == nil && m.inWindow(at) {
+					if _, err := l.w.WriteSamples(frame, 160, false, l.pt); err == nil && m.inWindow(at) {
 						l.sent.Add(1)
 					}
 				}
@@ -504,11 +508,7 @@ func (r *loadRig) dialEdge(dg *diago.Diago, m *loadMedia, i int) (*loadLeg, erro
 	if err != nil {
 		return nil, err
 	}
-	w, err := med.AudioWriter()
-	if err != nil {
-		return nil, err
-	}
-	l := &loadLeg{w: w, mark: markCaller}
+	l := &loadLeg{w: med.RTPPacketWriter, pt: media.CodecAudioFromSession(med.MediaSession()).PayloadType, mark: markCaller}
 	go m.receive(l, rd, markAgent)
 	for _, digit := range "11" {
 		req := sip.NewRequest(sip.INFO, d.InviteRequest.Recipient)
@@ -554,11 +554,7 @@ func TestEdgeLoadSIP(t *testing.T) {
 		if err != nil {
 			return
 		}
-		w, err := med.AudioWriter()
-		if err != nil {
-			return
-		}
-		l := &loadLeg{w: w, mark: markAgent}
+		l := &loadLeg{w: med.RTPPacketWriter, pt: media.CodecAudioFromSession(med.MediaSession()).PayloadType, mark: markAgent}
 		amu.Lock()
 		agentLegs = append(agentLegs, l)
 		amu.Unlock()
