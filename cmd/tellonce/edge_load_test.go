@@ -26,6 +26,8 @@ import (
 	"github.com/emiago/diago/media"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/pion/webrtc/v4"
+	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
 	"tellonce/clocktest"
 	"tellonce/demo"
@@ -244,10 +246,9 @@ const (
 
 // loadLeg is one side of a call on the load side.
 type loadLeg struct {
-	// w writes unpaced: one sender serves many legs, and the writer's
-	// Write would wait for its own 20 ms clock after each frame.
-	w    *media.RTPPacketWriter
-	pt   uint8
+	// send writes a frame unpaced: one sender serves many legs (an RTP
+	// packetizer's Write would wait for its own 20 ms clock after each).
+	send func([]byte) error
 	mark byte
 	// sent counts the frames sent inside the window; the peer leg's
 	// heard those heard; delays their one-way delays.
@@ -266,6 +267,15 @@ type loadMedia struct {
 	from, to atomic.Int64 // the window, in ns since base; 0: not yet
 	mu       sync.Mutex
 	legs     []*loadLeg
+}
+
+// rtpSender sends frames on a SIP call's media at once.
+func rtpSender(med *diago.DialogMedia) func([]byte) error {
+	w, pt := med.RTPPacketWriter, media.CodecAudioFromSession(med.MediaSession()).PayloadType
+	return func(b []byte) error {
+		_, err := w.WriteSamples(b, uint32(len(b)), false, pt)
+		return err
+	}
 }
 
 func (m *loadMedia) add(l *loadLeg) {
@@ -308,7 +318,7 @@ func (m *loadMedia) run(ctx context.Context) {
 					}
 					at := int64(time.Since(m.base))
 					binary.BigEndian.PutUint64(frame, uint64(at))
-					if _, err := l.w.WriteSamples(frame, 160, false, l.pt); err == nil && m.inWindow(at) {
+					if err := l.send(frame); err == nil && m.inWindow(at) {
 						l.sent.Add(1)
 					}
 				}
@@ -519,7 +529,7 @@ func (r *loadRig) dialEdge(dg *diago.Diago, m *loadMedia, i int) (*loadLeg, erro
 	if err != nil {
 		return nil, err
 	}
-	l := &loadLeg{w: med.RTPPacketWriter, pt: media.CodecAudioFromSession(med.MediaSession()).PayloadType, mark: markCaller}
+	l := &loadLeg{send: rtpSender(med), mark: markCaller}
 	go m.receive(l, rd, markAgent)
 	for _, digit := range "11" {
 		req := sip.NewRequest(sip.INFO, d.InviteRequest.Recipient)
@@ -565,7 +575,7 @@ func TestEdgeLoadSIP(t *testing.T) {
 		if err != nil {
 			return
 		}
-		l := &loadLeg{w: med.RTPPacketWriter, pt: media.CodecAudioFromSession(med.MediaSession()).PayloadType, mark: markAgent}
+		l := &loadLeg{send: rtpSender(med), mark: markAgent}
 		amu.Lock()
 		agentLegs = append(agentLegs, l)
 		amu.Unlock()
@@ -640,4 +650,158 @@ func TestEdgeLoadSIP(t *testing.T) {
 	if n := strings.Count(r.edgeLog.String(), "went negative"); n > 0 {
 		t.Logf("the edge logged %d 'ref went negative' warnings", n)
 	}
+}
+
+// loadBrowser answers the edge's offer on an agent's desk socket with a
+// pion peer standing for the page, whose track sends and hears through m.
+func loadBrowser(agent *wsClient, api *webrtc.API, m *loadMedia, l *loadLeg) (*webrtc.PeerConnection, error) {
+	offer, err := agent.Await("rtc_offer", 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}, "mic", "desk")
+	if err == nil {
+		err = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.str("sdp")})
+	}
+	if err == nil {
+		_, err = pc.AddTrack(track)
+	}
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			m.heard(l, p.Payload, markCaller)
+		}
+	})
+	ans, err := pc.CreateAnswer(nil)
+	if err == nil {
+		gathered := webrtc.GatheringCompletePromise(pc)
+		if err = pc.SetLocalDescription(ans); err == nil {
+			<-gathered
+		}
+	}
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	l.send = func(b []byte) error {
+		return track.WriteSample(pmedia.Sample{Data: b, Duration: 20 * time.Millisecond})
+	}
+	m.add(l)
+	if _, err := agent.Send(obj{"type": "rtc_answer", "contact_id": offer.str("contact_id"), "session": offer.str("session"), "sdp": pc.LocalDescription().SDP}); err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	return pc, nil
+}
+
+// TestEdgeLoadBrowser bridges TELLONCE_EDGE_LOAD_BROWSER calls at once
+// through the edge to agents' browser softphones (pion peers in this
+// process, DTLS-SRTP on loopback) and reports the setup from the
+// agent's accept to the caller's first frame heard in the browser, each
+// direction's delay and loss, and the edge's CPU and memory per call.
+func TestEdgeLoadBrowser(t *testing.T) {
+	calls := loadEnv(t, "TELLONCE_EDGE_LOAD_BROWSER")
+	if calls == 0 {
+		t.Skip("set TELLONCE_EDGE_LOAD_BROWSER=N to bridge N calls to browsers through the edge as its own process")
+	}
+	r := startLoadRig(t, calls, "--webrtc-ip", "127.0.0.1")
+	hz := clockTicks()
+	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
+	m := &loadMedia{base: time.Now()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.run(ctx)
+	api := browserAPI(t)
+	callersUA, _ := loadUA(t, "load-callers", nil)
+
+	start := time.Now()
+	admin := r.server.server.admin(t)
+	agents := make([]*wsClient, calls)
+	inParallel(t, calls, 8, func(i int) error {
+		var err error
+		if agents[i], err = r.loadAgent(admin, fmt.Sprintf("e2e.web%03d", i), ""); err != nil {
+			return err
+		}
+		_, err = agents[i].Send(obj{"type": "softphone", "on": true})
+		return err
+	})
+	t.Logf("%d agents at their desks, softphones on, in %s", calls, time.Since(start).Round(time.Second))
+	tabs := make([]*loadLeg, calls)
+	accepted := make([]atomic.Int64, calls)
+	var pcs sync.Map
+	t.Cleanup(func() {
+		pcs.Range(func(_, v any) bool { _ = v.(*webrtc.PeerConnection).Close(); return true })
+	})
+	for i, agent := range agents {
+		tabs[i] = &loadLeg{mark: markAgent}
+		go func() {
+			offer, err := agent.AwaitFunc("an offer", 5*time.Minute, typed("offer"))
+			if err != nil {
+				return
+			}
+			accepted[i].Store(int64(time.Since(m.base)))
+			if _, err := agent.Send(obj{"type": "accept", "offer_id": offer.str("offer_id")}); err != nil {
+				return
+			}
+			pc, err := loadBrowser(agent, api, m, tabs[i])
+			if err != nil {
+				t.Logf("browser %d: %v", i, err)
+				return
+			}
+			pcs.Store(i, pc)
+		}()
+	}
+	callerLegs := make([]*loadLeg, calls)
+	inParallel(t, calls, 16, func(i int) error {
+		var err error
+		callerLegs[i], err = r.dialEdge(callersUA, m, i)
+		return err
+	})
+	hearing := func() (n int64) {
+		for _, tab := range tabs {
+			if tab.first.Load() != 0 {
+				n++
+			}
+		}
+		return n
+	}
+	last, lastAt := int64(-1), time.Now()
+	for n := hearing(); n < int64(calls); n = hearing() {
+		if n != last {
+			last, lastAt = n, time.Now()
+		} else if time.Since(lastAt) > 30*time.Second {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling a count
+	}
+	bridged := hearing()
+	t.Logf("%d of %d browsers hearing their caller in %s", bridged, calls, time.Since(start).Round(time.Second))
+	if bridged < int64(calls)*95/100 {
+		t.Fatalf("only %d of %d calls bridged; the edge's warnings:\n%s", bridged, calls, r.warnings())
+	}
+	var setup []time.Duration
+	var live []*loadLeg
+	for i, tab := range tabs {
+		if f := tab.first.Load(); f != 0 {
+			setup = append(setup, time.Duration(f-accepted[i].Load()))
+			live = append(live, tab)
+		}
+	}
+	r.calls = int(bridged)
+	_, report := r.measure(m, idle, idleHeap)
+	callerLegs = slices.DeleteFunc(callerLegs, func(l *loadLeg) bool { return l.first.Load() == 0 })
+	up, down := collect(callerLegs, live), collect(live, callerLegs)
+	t.Logf("%d browser-bridged calls (%d asked for):\naccept → the caller heard in the browser: p50 %.0f ms, p99 %.0f ms, max %.0f ms\ncaller → browser: %s\nbrowser → caller: %s\n%s",
+		r.calls, calls, ms(percentile(setup, 0.5)), ms(percentile(setup, 0.99)), ms(percentile(setup, 1)), up, down, report)
 }
