@@ -740,6 +740,9 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	tabs := make([]*loadLeg, calls)
 	accepted := make([]atomic.Int64, calls)
 	var pcs sync.Map
+	// The first browser that failed, reported with the figures (not from
+	// its goroutine, which may outlive the test).
+	var browserErr atomic.Pointer[error]
 	t.Cleanup(func() {
 		pcs.Range(func(_, v any) bool { _ = v.(*webrtc.PeerConnection).Close(); return true })
 	})
@@ -756,7 +759,8 @@ func TestEdgeLoadBrowser(t *testing.T) {
 			}
 			pc, err := loadBrowser(agent, api, m, tabs[i])
 			if err != nil {
-				t.Logf("browser %d: %v", i, err)
+				e := fmt.Errorf("browser %d: %w", i, err)
+				browserErr.CompareAndSwap(nil, &e)
 				return
 			}
 			pcs.Store(i, pc)
@@ -787,6 +791,9 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	}
 	bridged := hearing()
 	t.Logf("%d of %d browsers hearing their caller in %s", bridged, calls, time.Since(start).Round(time.Second))
+	if e := browserErr.Load(); e != nil {
+		t.Logf("the first browser that failed: %v", *e)
+	}
 	if bridged < int64(calls)*95/100 {
 		t.Fatalf("only %d of %d calls bridged; the edge's warnings:\n%s", bridged, calls, r.warnings())
 	}
