@@ -73,6 +73,8 @@ type loadRig struct {
 	debug   string // http://127.0.0.1:port
 	calls   int
 	window  time.Duration
+	// idleGoroutines is the edge's goroutine count before the first call.
+	idleGoroutines float64
 }
 
 func startLoadRig(t *testing.T, calls int, edgeFlags ...string) *loadRig {
@@ -122,6 +124,7 @@ func startLoadRig(t *testing.T, calls int, edgeFlags ...string) *loadRig {
 		}
 		return nil
 	})
+	r.idleGoroutines = r.metric("go_goroutines")
 	return r
 }
 
@@ -401,15 +404,16 @@ func (r *loadRig) measure(m *loadMedia, idle procUsage, idleHeap float64) (cpuPe
 	m.to.Store(int64(time.Since(m.base)))
 	wall := time.Since(wall0)
 	e1, s1, l1 := readProc(t, pid, hz), readProc(t, spid, hz), cpuTime()
-	heap := r.metric("go_memstats_heap_inuse_bytes")
+	heap, goroutines := r.metric("go_memstats_heap_inuse_bytes"), r.metric("go_goroutines")
 	time.Sleep(time.Second) // frames in flight at the window's end arrive; later ones count as lost
 	done()
 	core := func(d time.Duration) float64 { return float64(d) / float64(wall) * 100 }
 	cpuPerCall = core(e1.cpu-e0.cpu) / float64(r.calls)
 	report = fmt.Sprintf("edge: CPU %.1f%% of a core (%.3f%% per call); RSS %.1f MiB, %.1f MiB idle (%.1f KiB per call); Go heap in use %.1f MiB, %.1f MiB idle (%.1f KiB per call)\n"+
-		"server: CPU %.1f%% of a core; load process: CPU %.1f%% of a core; window %s",
+		"edge goroutines: %.0f, %.0f idle (%.1f per call)\nserver: CPU %.1f%% of a core; load process: CPU %.1f%% of a core; window %s",
 		core(e1.cpu-e0.cpu), cpuPerCall, float64(e1.rss)/(1<<20), float64(idle.rss)/(1<<20), float64(e1.rss-idle.rss)/float64(r.calls)/1024,
 		heap/(1<<20), idleHeap/(1<<20), (heap-idleHeap)/float64(r.calls)/1024,
+		goroutines, r.idleGoroutines, (goroutines-r.idleGoroutines)/float64(r.calls),
 		core(s1.cpu-s0.cpu), core(l1-l0), wall.Round(time.Millisecond))
 	return cpuPerCall, report
 }
