@@ -153,7 +153,7 @@ func (h *Hub) checkSessions(ctx context.Context) error {
 		switch {
 		case !ok:
 			h.signOutLocked(c, "session ended")
-		case p.Role != c.login.Role || p.Agency != c.login.Agency || p.PII != c.login.PII:
+		case p.Role != c.login.Role || p.Agency != c.login.Agency || p.PII != c.login.PII || p.Export != c.login.Export:
 			h.signOutLocked(c, "user changed")
 		}
 	}

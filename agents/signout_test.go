@@ -160,6 +160,7 @@ func TestSessionRecheck(t *testing.T) {
 		"s-kim":  {Username: "kim", Role: "agent", SessionID: "s-kim"},
 		"s-lee":  {Username: "lee", Role: "agent", SessionID: "s-lee"},
 		"s-park": {Username: "park", Role: "agent", SessionID: "s-park"},
+		"s-choi": {Username: "choi", Role: "agent", SessionID: "s-choi"},
 		"s-gw":   {Username: "gw", Role: "gateway", Agency: "gov", SessionID: "s-gw"},
 		"s-gw2":  {Username: "gw2", Role: "gateway", Agency: "gov", SessionID: "s-gw2"},
 	}}
@@ -167,24 +168,31 @@ func TestSessionRecheck(t *testing.T) {
 	kim, _ := e.agent("kim?session=s-kim")
 	lee, _ := e.agent("lee?session=s-lee")
 	park, _ := e.agent("park?session=s-park")
+	if _, err := e.r.UpsertAgent(router.AgentProfile{Username: "choi", Name: "Choi Yuna", Agency: "gov", Queues: map[string]int{"gov.general": 1}, MaxChats: 3}); err != nil {
+		t.Fatal(err)
+	}
+	choi, _ := e.agent("choi?session=s-choi")
 	gw := e.gateway("/gateway/gw?agency=gov&session=s-gw")
 	gw2 := e.gateway("/gateway/gw2?agency=gov&session=s-gw2")
 	citizen := e.dial("/citizen/" + e.enqueue(router.EnqueueRequest{Caller: caller("c1")}).ID)
 	citizen.expectNext("queued")
-	store.checked(t, "s-kim", "s-lee", "s-park", "s-gw", "s-gw2")
+	store.checked(t, "s-kim", "s-lee", "s-park", "s-choi", "s-gw", "s-gw2")
 
 	store.mu.Lock()
 	store.err = errors.New("database unreachable")
 	store.calls = nil
 	delete(store.live, "s-kim")
 	store.mu.Unlock()
-	store.checked(t, "s-kim", "s-lee", "s-park", "s-gw", "s-gw2")
+	store.checked(t, "s-kim", "s-lee", "s-park", "s-choi", "s-gw", "s-gw2")
 	wantOpen(t, kim) // the store did not answer: nothing is known to have ended
 
 	store.set(func(live map[string]auth.Principal) {
 		lee := live["s-lee"]
 		lee.PII = true
 		live["s-lee"] = lee
+		choi := live["s-choi"]
+		choi.Export = true
+		live["s-choi"] = choi
 		gw := live["s-gw"]
 		gw.Agency = "tax"
 		live["s-gw"] = gw
@@ -199,7 +207,7 @@ func TestSessionRecheck(t *testing.T) {
 	store.err = nil
 	store.mu.Unlock()
 	start := time.Now()
-	for _, c := range []*client{kim, lee, gw, gw2} {
+	for _, c := range []*client{kim, lee, choi, gw, gw2} {
 		wantSignedOut(t, c, start)
 	}
 	wantOpen(t, park)

@@ -240,7 +240,7 @@ func TestSessionsCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Behind the cache's back, as another server would.
-		if _, err := b.DB.ExecContext(ctx, b.DB.Rebind(`UPDATE users SET role = ?, pii = ? WHERE username = ?`), "supervisor", true, "lee"); err != nil {
+		if _, err := b.DB.ExecContext(ctx, b.DB.Rebind(`UPDATE users SET role = ?, pii = ?, can_export = ? WHERE username = ?`), "supervisor", true, true, "lee"); err != nil {
 			t.Fatal(err)
 		}
 		c.Advance(30 * time.Minute) // early has just expired
@@ -262,7 +262,7 @@ func TestSessionsCurrent(t *testing.T) {
 			t.Errorf("Current()[kim] = %+v; want %+v", p, kim)
 		}
 		wantLee := lee
-		wantLee.Role, wantLee.PII = "supervisor", true
+		wantLee.Role, wantLee.PII, wantLee.Export = "supervisor", true, true
 		if p := got[lee.SessionID]; !samePrincipal(p, wantLee) {
 			t.Errorf("Current()[lee] = %+v; want lee as changed: %+v", p, wantLee)
 		}

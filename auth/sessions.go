@@ -26,6 +26,8 @@ type Principal struct {
 	Role     string `json:"role"`
 	Agency   string `json:"agency"`
 	PII      bool   `json:"pii"`
+	// Export: the user may export transcripts and download recordings.
+	Export bool `json:"export"`
 	// SessionID identifies the login, for logging out.
 	SessionID string `json:"-"`
 	// ExpiresAt is when the login ends, for connections that outlive the
@@ -197,7 +199,7 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (Principal, error) 
 
 // sessionColumns are what sessionRow reads, from sessions s joined with
 // users u.
-const sessionColumns = `s.id, s.secret_hash, s.expires_at, u.username, u.name, u.role, u.agency_id, u.pii`
+const sessionColumns = `s.id, s.secret_hash, s.expires_at, u.username, u.name, u.role, u.agency_id, u.pii, u.can_export`
 
 type sessionRow struct {
 	ID         string         `db:"id"`
@@ -208,11 +210,12 @@ type sessionRow struct {
 	Role       string         `db:"role"`
 	Agency     sql.NullString `db:"agency_id"`
 	PII        bool           `db:"pii"`
+	Export     bool           `db:"can_export"`
 }
 
 func (r sessionRow) principal() Principal {
 	return Principal{Username: r.Username, Name: r.Name, Role: r.Role, Agency: r.Agency.String, PII: r.PII,
-		SessionID: r.ID, ExpiresAt: r.ExpiresAt}
+		Export: r.Export, SessionID: r.ID, ExpiresAt: r.ExpiresAt}
 }
 
 // sessionsPerQuery bounds the ids of one Current query, well below the

@@ -140,7 +140,9 @@ func Seed(ctx context.Context, dir *directory.Store, h auth.Hasher) ([]Login, er
 		}
 	}
 	for _, a := range seeds() {
-		users := []directory.UserCreate{{Username: "sup." + a.id, Name: a.name + " 관리자", Role: directory.RoleSupervisor, Agency: a.id}}
+		// Supervisors export, as those of a deployment that predates the
+		// export permission keep doing; agents do not.
+		users := []directory.UserCreate{{Username: "sup." + a.id, Name: a.name + " 관리자", Role: directory.RoleSupervisor, Agency: a.id, Export: true}}
 		for _, ag := range a.agents {
 			ms := make([]directory.Membership, len(ag.queues))
 			for i, q := range ag.queues {

@@ -85,5 +85,16 @@ func TestSeed(t *testing.T) {
 		if !printed["sup.interp"] {
 			t.Errorf("sup.interp is not among the printed logins")
 		}
+
+		// Supervisors export, as after an upgrade; agents do not.
+		all, _, err := dir.ListUsers(ctx, directory.UserFilter{}, directory.Page{Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range all {
+			if want := u.Role == directory.RoleSupervisor; u.Export != want {
+				t.Errorf("%s (%s) has export %v; want %v", u.Username, u.Role, u.Export, want)
+			}
+		}
 	})
 }

@@ -197,6 +197,9 @@ type User struct {
 	Queues   []Membership   `json:"queues"`
 	MaxChats int            `json:"max_chats"`
 	PII      bool           `json:"pii"`
+	// Export lets the user take a transcript or a recording away (an
+	// export, a download) from the cases they may read.
+	Export bool `json:"export"`
 	// SIPURI is the phone a telephony edge rings to bridge a call to this
 	// agent (or supervisor who takes calls); "" when they have none.
 	SIPURI    string    `json:"sip_uri"`

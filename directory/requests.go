@@ -487,6 +487,7 @@ type UserCreate struct {
 	Queues   []Membership   `json:"queues"`
 	MaxChats *int           `json:"max_chats"`
 	PII      bool           `json:"pii"`
+	Export   bool           `json:"export"`
 	SIPURI   string         `json:"sip_uri"`
 }
 
@@ -591,6 +592,7 @@ type UserPatch struct {
 	Queues   *[]Membership   `json:"queues"`
 	MaxChats *int            `json:"max_chats"`
 	PII      *bool           `json:"pii"`
+	Export   *bool           `json:"export"`
 	// SIPURI "" removes the user's SIP address.
 	SIPURI *string `json:"sip_uri"`
 }
@@ -641,6 +643,9 @@ func (p *UserPatch) Apply(u *User) error {
 	if p.PII != nil {
 		u.PII = *p.PII
 	}
+	if p.Export != nil {
+		u.Export = *p.Export
+	}
 	if p.SIPURI != nil {
 		u.SIPURI = *p.SIPURI
 	}
@@ -663,6 +668,7 @@ func (r *UserCreate) NewUser() User {
 		Queues:   ms,
 		MaxChats: DefaultMaxChats,
 		PII:      r.PII,
+		Export:   r.Export,
 		SIPURI:   r.SIPURI,
 	}
 	if r.MaxChats != nil {

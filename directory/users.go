@@ -24,17 +24,18 @@ type userRow struct {
 	Skills       string         `db:"skills"`
 	MaxChats     int            `db:"max_chats"`
 	PII          bool           `db:"pii"`
+	Export       bool           `db:"can_export"`
 	SIPURI       string         `db:"sip_uri"`
 	CreatedAt    time.Time      `db:"created_at"`
 	UpdatedAt    time.Time      `db:"updated_at"`
 }
 
-const userColumns = `username, name, password_hash, role, agency_id, skills, max_chats, pii, sip_uri, created_at, updated_at`
+const userColumns = `username, name, password_hash, role, agency_id, skills, max_chats, pii, can_export, sip_uri, created_at, updated_at`
 
 func (r userRow) user() (User, error) {
 	u := User{
 		Username: r.Username, Name: r.Name, Role: r.Role, Agency: r.Agency.String,
-		MaxChats: r.MaxChats, PII: r.PII, SIPURI: r.SIPURI, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		MaxChats: r.MaxChats, PII: r.PII, Export: r.Export, SIPURI: r.SIPURI, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		Queues: []Membership{},
 	}
 	if err := json.Unmarshal([]byte(r.Skills), &u.Skills); err != nil {
@@ -64,8 +65,8 @@ func (s *Store) CreateUser(ctx context.Context, r UserCreate, passwordHash strin
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			u.Username, u.Name, passwordHash, u.Role, agencyColumn(u.Agency), mustJSON(u.Skills), u.MaxChats, u.PII, u.SIPURI, now, now)
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			u.Username, u.Name, passwordHash, u.Role, agencyColumn(u.Agency), mustJSON(u.Skills), u.MaxChats, u.PII, u.Export, u.SIPURI, now, now)
 		if tsql.IsUniqueViolation(err) {
 			return conflict("user %s already exists", u.Username)
 		}
@@ -247,8 +248,8 @@ func (s *Store) UpdateUser(ctx context.Context, username string, p UserPatch, ne
 			}
 		}
 		after.UpdatedAt = s.stamp()
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET name = ?, role = ?, skills = ?, max_chats = ?, pii = ?, sip_uri = ?, updated_at = ? WHERE username = ?`),
-			after.Name, after.Role, mustJSON(after.Skills), after.MaxChats, after.PII, after.SIPURI, after.UpdatedAt, username); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET name = ?, role = ?, skills = ?, max_chats = ?, pii = ?, can_export = ?, sip_uri = ?, updated_at = ? WHERE username = ?`),
+			after.Name, after.Role, mustJSON(after.Skills), after.MaxChats, after.PII, after.Export, after.SIPURI, after.UpdatedAt, username); err != nil {
 			return fmt.Errorf("update user %s: %w", username, err)
 		}
 		if newHash != "" {

@@ -271,6 +271,11 @@ func userRules(t *testing.T, e *env) directory.User {
 				func(u *directory.User) { u.MaxChats = 20 }},
 			{"pii", func(r *directory.UserCreate) { r.PII = true },
 				func(u *directory.User) { u.PII = true }},
+			{"export", func(r *directory.UserCreate) { r.Export = true },
+				func(u *directory.User) { u.Export = true }},
+			// A supervisor or admin created now starts without it, like anyone.
+			{"supervisor without export", func(r *directory.UserCreate) { r.Role = "supervisor" },
+				func(u *directory.User) { u.Role = "supervisor" }},
 		}
 		for _, sk := range goodSkills {
 			cases = append(cases, good{"skills: " + sk.name, func(r *directory.UserCreate) { r.Skills = maps.Clone(sk.skills) },
@@ -344,16 +349,20 @@ func userRules(t *testing.T, e *env) directory.User {
 				func(u *directory.User) { u.MaxChats = 20 }},
 			{"pii granted", newUserRequest(""), directory.UserPatch{PII: new(true)},
 				func(u *directory.User) { u.PII = true }},
+			{"export granted", newUserRequest(""), directory.UserPatch{Export: new(true)},
+				func(u *directory.User) { u.Export = true }},
+			{"export withdrawn", directory.UserCreate{Role: "supervisor", Agency: "gov110", Export: true}, directory.UserPatch{Export: new(false)},
+				func(u *directory.User) { u.Export = false }},
 			{"no memberships", newUserRequest(""), directory.UserPatch{Queues: &[]directory.Membership{}},
 				func(u *directory.User) { u.Queues = []directory.Membership{} }},
 			{"no skills", newUserRequest(""), directory.UserPatch{Skills: new(map[string]int(nil))},
 				func(u *directory.User) { u.Skills = map[string]int{} }},
 			{"everything", newUserRequest(""), directory.UserPatch{
 				Name: new("All"), Password: new("0123456789"), Role: new("supervisor"), Skills: &map[string]int{"topic:tax": 7},
-				Queues: &[]directory.Membership{{Queue: "gov110.tax"}}, MaxChats: new(1), PII: new(true),
+				Queues: &[]directory.Membership{{Queue: "gov110.tax"}}, MaxChats: new(1), PII: new(true), Export: new(true),
 			}, func(u *directory.User) {
-				u.Name, u.Role, u.Skills, u.Queues, u.MaxChats, u.PII = "All", "supervisor", map[string]int{"topic:tax": 7},
-					[]directory.Membership{{Queue: "gov110.tax", Level: 1}}, 1, true
+				u.Name, u.Role, u.Skills, u.Queues, u.MaxChats, u.PII, u.Export = "All", "supervisor", map[string]int{"topic:tax": 7},
+					[]directory.Membership{{Queue: "gov110.tax", Level: 1}}, 1, true, true
 			}},
 		}
 		for _, sk := range goodSkills {
@@ -731,6 +740,26 @@ func userLife(t *testing.T, e *env, kim directory.User) {
 			cred, _, err := e.s.Credentials(e.ctx, "kim")
 			if err != nil || cred.PII != grant {
 				t.Fatalf("Credentials after pii %v = %v, %v", grant, cred.PII, err)
+			}
+		}
+	})
+
+	t.Run("export", func(t *testing.T) {
+		if kim.Export {
+			t.Fatal("export granted by default")
+		}
+		for _, grant := range []bool{true, false} {
+			got, err := e.s.UpdateUser(e.ctx, "kim", directory.UserPatch{Export: new(grant)}, "", nil)
+			if err != nil || got.Export != grant || got.PII {
+				t.Fatalf("UpdateUser export %v = %+v, %v; want export %v and nothing else changed", grant, got, err, grant)
+			}
+			read, err := e.s.GetUser(e.ctx, "kim")
+			if err != nil || read.Export != grant {
+				t.Fatalf("GetUser after export %v = %v, %v", grant, read.Export, err)
+			}
+			cred, _, err := e.s.Credentials(e.ctx, "kim")
+			if err != nil || cred.Export != grant {
+				t.Fatalf("Credentials after export %v = %v, %v", grant, cred.Export, err)
 			}
 		}
 	})

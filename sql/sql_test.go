@@ -2,6 +2,8 @@ package sql_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	tsql "tellonce/sql"
@@ -80,4 +82,78 @@ func TestConstraintErrorsAreRecognised(t *testing.T) {
 			t.Errorf("dangling agency: IsForeignKeyViolation(%v) = false; want true", err)
 		}
 	})
+}
+
+// The export permission's migration gives it to the admins and
+// supervisors that exist when it runs, so an upgrade takes nothing from
+// them; agents and gateways stay without it, and so does a user written
+// after it who does not say otherwise.
+func TestExportMigrationKeepsAdminsAndSupervisorsExporting(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := tsql.Open(ctx, sqltest.DSN(t, backend))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			ms, err := tsql.Migrations(db.Dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Found by name, not number: it keeps its place if another
+			// migration comes before it.
+			before := slices.IndexFunc(ms, func(m tsql.Migration) bool { return strings.HasSuffix(m.Name, "_user_export.sql") })
+			if before < 0 {
+				t.Fatal("no migration *_user_export.sql")
+			}
+			if err := db.MigrateTo(ctx, before); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO agencies (id, name, description, created_at, updated_at) VALUES (?, ?, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`), "gov110", "110"); err != nil {
+				t.Fatal(err)
+			}
+			insert := db.Rebind(`INSERT INTO users (username, name, password_hash, role, agency_id, skills, max_chats, pii, created_at, updated_at)
+				VALUES (?, ?, 'x', ?, ?, '{}', 1, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
+			agency := func(a string) any {
+				if a == "" {
+					return nil
+				}
+				return a
+			}
+			old := []struct {
+				username, role, agency string
+				export                 bool
+			}{
+				{"admin", "admin", "", true},
+				{"sup", "supervisor", "gov110", true},
+				{"agent", "agent", "gov110", false},
+				{"gw", "gateway", "gov110", false},
+			}
+			for _, u := range old {
+				if _, err := db.ExecContext(ctx, insert, u.username, u.username, u.role, agency(u.agency), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := db.Migrate(ctx); err != nil || n != len(ms)-before {
+				t.Fatalf("Migrate() = %d, %v; want the %d remaining applied", n, err, len(ms)-before)
+			}
+			if _, err := db.ExecContext(ctx, insert, "new-sup", "new-sup", "supervisor", "gov110", false); err != nil {
+				t.Fatal(err)
+			}
+			old = append(old, struct {
+				username, role, agency string
+				export                 bool
+			}{"new-sup", "supervisor", "gov110", false})
+			for _, u := range old {
+				var got bool
+				if err := db.GetContext(ctx, &got, db.Rebind(`SELECT can_export FROM users WHERE username = ?`), u.username); err != nil {
+					t.Fatal(err)
+				}
+				if got != u.export {
+					t.Errorf("%s (%s) can_export = %v after the migration; want %v", u.username, u.role, got, u.export)
+				}
+			}
+		})
+	}
 }

@@ -30,7 +30,8 @@ import (
 // The test harness: a real server on a loopback listener over a fresh
 // database of one backend, seeded with an admin, two agencies (gov110 and
 // nts126) that each have a queue, a supervisor and an agent, and a gateway
-// account of gov110, each logged in through POST /v1/sessions.
+// account of gov110, each logged in through POST /v1/sessions. The admin
+// and the supervisors hold the export permission.
 
 // Principals of the seed, as the role tables name them. The "own" agency
 // of every role table is gov110; nts126 is the other one.
@@ -198,6 +199,13 @@ func (h *harness) seed() {
 		h.mkUser(a.id+"-agent", directory.RoleAgent, a.id, a.id+"."+a.queue)
 	}
 	h.mkUser(asGateway, directory.RoleGateway, "gov110")
+	// Admins and supervisors export, as after the upgrade that brought the
+	// export permission; agents do not.
+	for _, u := range []string{asAdmin, asSup, asOtherSup} {
+		if _, err := h.dir.UpdateUser(h.ctx(), u, directory.UserPatch{Export: new(true)}, "", nil); err != nil {
+			h.t.Fatalf("seed export of %s: %v", u, err)
+		}
+	}
 }
 
 // relogin logs every seeded principal in afresh (after the clock moved

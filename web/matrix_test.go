@@ -1362,7 +1362,9 @@ type voiceRow struct {
 }
 
 // voiceWho are the principals of the voice table: the own agency is
-// gov110; asPIISup holds the pii permission; asOtherGateway is nts126's.
+// gov110; asPIISup holds the pii permission; the admin and the
+// supervisors hold the export permission, the agents do not;
+// asOtherGateway is nts126's.
 var voiceWho = []string{asAnon, asAdmin, asSup, asPIISup, asOtherSup, asAgent, asOtherAgent, asGateway, asOtherGateway}
 
 func voiceCodes(admin, sup, piiSup, otherSup, agent, otherAgent, gateway, otherGateway int) map[string]int {
@@ -1371,9 +1373,10 @@ func voiceCodes(admin, sup, piiSup, otherSup, agent, otherAgent, gateway, otherG
 }
 
 // TestVoiceEndpointMatrix is who may use the HTTP endpoints added for
-// voice: the edge's recording upload, playback and download in review,
-// and erasure; the refusals' codes, another agency's principals refused
-// as for a case that does not exist.
+// voice: the edge's recording upload, playback and download in review
+// (and the transcript export beside it), and erasure; the refusals'
+// codes, another agency's principals refused as for a case that does not
+// exist, and an export without the export permission refused before that.
 func TestVoiceEndpointMatrix(t *testing.T) {
 	const (
 		no401 = http.StatusUnauthorized
@@ -1398,9 +1401,14 @@ func TestVoiceEndpointMatrix(t *testing.T) {
 			}, voiceCodes(no403, no403, no403, no403, no403, no403, new201, no404)},
 			{"play a recording", http.MethodGet, func(*testing.T, *recordingHarness, string) (string, []byte) { return play, nil },
 				voiceCodes(no403, no403, ok200, no404, no403, no404, no403, no403)},
+			// A download is an export: the agents, who lack the export
+			// permission, are refused before the case is looked at.
 			{"download a recording", http.MethodGet, func(*testing.T, *recordingHarness, string) (string, []byte) {
 				return play + "?download=1&reason=" + "complaint+review", nil
-			}, voiceCodes(no403, no403, ok200, no404, no403, no404, no403, no403)},
+			}, voiceCodes(no403, no403, ok200, no404, no403, no403, no403, no403)},
+			{"export the call's transcript", http.MethodGet, func(*testing.T, *recordingHarness, string) (string, []byte) {
+				return "/v1/transcripts/" + c.CaseID + "/export?format=txt&reason=" + "complaint+review", nil
+			}, voiceCodes(ok200, ok200, ok200, no404, no403, no403, no403, no403)},
 			{"erase a closed case", http.MethodDelete, func(t *testing.T, h *recordingHarness, _ string) (string, []byte) {
 				closed := h.call(t, number(), "지울 통화")
 				if eraser == "" { // one agent, free again after each call

@@ -89,9 +89,9 @@ func apiOperations() map[string]apiOp {
 
 		"GET /v1/transcripts":                     {"Search closed cases", "supervision", "session", []string{"agency", "queue", "agent", "disposition", "from", "to", "q", "limit", "cursor"}, "", 200, "List", review},
 		"GET /v1/transcripts/{case_id}":           {"A closed case's transcript", "supervision", "session", nil, "", 200, "Object", review},
-		"GET /v1/transcripts/{case_id}/export":    {"A transcript as a file", "supervision", "session", []string{"format", "reason"}, "", 200, "text", review},
+		"GET /v1/transcripts/{case_id}/export":    {"A transcript as a file (export permission)", "supervision", "session", []string{"format", "reason"}, "", 200, "text", review},
 		"PUT /v1/contacts/{id}/recordings/{name}": {"Upload a leg's recording (gateways; the body is the WAV file)", "recordings", "session", nil, "wav", 201, "Recording", []int{400, 401, 403, 404, 409, 413, 415, 503}},
-		"GET /v1/cases/{id}/recordings/{name}":    {"Play or download a recording (pii holders)", "recordings", "session", []string{"download", "reason"}, "", 200, "wav", []int{400, 401, 403, 404, 503}},
+		"GET /v1/cases/{id}/recordings/{name}":    {"Play or download a recording (pii holders; a download needs the export permission)", "recordings", "session", []string{"download", "reason"}, "", 200, "wav", []int{400, 401, 403, 404, 503}},
 		"DELETE /v1/transcripts/{case_id}":        {"Erase a closed case and its recordings (admins)", "supervision", "session", []string{"reason"}, "", 204, "", []int{400, 401, 403, 404, 409, 503}},
 		"GET /v1/audit":                           {"The access audit", "supervision", "session", []string{"agency", "username", "case_id", "action", "from", "to", "limit", "cursor"}, "", 200, "List", review},
 
@@ -266,7 +266,7 @@ func apiSchemas() map[string]any {
 	anyValue := map[string]any{}
 	user := obj([]string{"username", "name", "role"}, map[string]any{
 		"username": str, "name": str, "role": map[string]any{"enum": []string{"admin", "supervisor", "agent", "gateway"}},
-		"agency": str, "pii": boolean, "max_chats": integer, "skills": map[string]any{"type": "object"}, "queues": anyValue, "sip_uri": str,
+		"agency": str, "pii": boolean, "export": boolean, "max_chats": integer, "skills": map[string]any{"type": "object"}, "queues": anyValue, "sip_uri": str,
 	})
 	agency := obj([]string{"id", "name"}, map[string]any{"id": str, "name": str, "description": str, "time_zone": str, "holidays": anyValue})
 	queue := obj([]string{"id", "agency", "name", "channels"}, map[string]any{

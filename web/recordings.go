@@ -201,7 +201,8 @@ func (s *Server) commitRecording(ctx context.Context, p auth.Principal, caseID, 
 // playRecording serves a leg's recording to whoever may read its case's
 // transcript and has the pii permission: audio cannot be masked. Every
 // request is audited as a read (query view=recording); ?download=1 is an
-// export that needs a reason (view=recording_download).
+// export that needs a reason and the export permission
+// (view=recording_download).
 func (s *Server) playRecording(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if s.recordings == nil || s.review == nil {
 		s.writeError(w, r, errNoRecordings)
@@ -219,6 +220,10 @@ func (s *Server) playRecording(w http.ResponseWriter, r *http.Request, p auth.Pr
 		}
 		entry = transcripts.AuditEntry{Action: transcripts.ActionExport, CaseID: caseID, Format: "wav", Reason: reason,
 			Query: "view=recording_download&file=" + url.QueryEscape(name)}
+		if !p.Export {
+			s.refuse(w, r, p, entry, errNoExport)
+			return
+		}
 	}
 	notFound := errorf(http.StatusNotFound, codeNotFound, "", "no such recording in the case log")
 	t, ok := s.reachable(w, r, p, entry, "recordings", notFound)

@@ -46,7 +46,7 @@ func newRecordingHarness(t *testing.T, b sqltest.Backend) *recordingHarness {
 	h.server.review = rv
 	h.server.recordings = &recordingArchive{Archive: store}
 	u := directory.UserCreate{Username: asPIISup, Name: "PII supervisor", Password: testPassword,
-		Role: directory.RoleSupervisor, Agency: "gov110", PII: true}
+		Role: directory.RoleSupervisor, Agency: "gov110", PII: true, Export: true}
 	if _, err := h.dir.CreateUser(h.ctx(), u, h.hash); err != nil {
 		t.Fatal(err)
 	}

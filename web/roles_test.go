@@ -115,6 +115,24 @@ var roleTable = []roleRow{
 	{"PATCH", "/v1/users/{username}", func(h *harness, _ string) (string, any) {
 		return "/v1/users/" + h.freshAgent("gov110"), map[string]string{"name": "Renamed"}
 	}, codes(ok200, ok200, no403, no403, no403, no403)},
+	{"POST", "/v1/users (with export)", func(h *harness, as string) (string, any) {
+		path, body := newUserBody(h, as)
+		body.(map[string]any)["export"] = true
+		return path, body
+	}, codes(new201, no403, no403, no403, no403, no403)},
+	{"PATCH", "/v1/users/{username} (grant export)", func(h *harness, _ string) (string, any) {
+		return "/v1/users/" + h.freshAgent("gov110"), map[string]any{"export": true}
+	}, codes(ok200, no403, no403, no403, no403, no403)},
+	{"PATCH", "/v1/users/{username} (withdraw export)", func(h *harness, _ string) (string, any) {
+		name := h.fresh("sup")
+		h.mkUser(name, directory.RoleSupervisor, "gov110")
+		if _, err := h.dir.UpdateUser(h.ctx(), name, directory.UserPatch{Export: new(true)}, "", nil); err != nil {
+			h.t.Fatal(err)
+		}
+		return "/v1/users/" + name, map[string]any{"export": false}
+	}, codes(ok200, no403, no403, no403, no403, no403)},
+	// Of their own export, an admin decides; no one else does.
+	{"PATCH", "/v1/users/{username} (self, withdraw export)", self(map[string]any{"export": false}), codes(ok200, no403, no403, no403, no403, no403)},
 	{"PATCH", "/v1/users/{username} (self, name)", self(map[string]string{"name": "My New Name"}), codes(ok200, ok200, ok200, ok200, ok200, no403)},
 	{"DELETE", "/v1/users/{username}", func(h *harness, _ string) (string, any) {
 		return "/v1/users/" + h.freshAgent("gov110"), nil
@@ -242,6 +260,8 @@ func TestSupervisorLimits(t *testing.T) {
 				{"gateway of own agency", "gateway", "gov110", nil, http.StatusForbidden, "role"},
 				{"admin", "admin", "", nil, http.StatusForbidden, "agency"},
 				{"agent with pii", "agent", "gov110", map[string]any{"pii": true}, http.StatusForbidden, "pii"},
+				{"supervisor with export", "supervisor", "gov110", map[string]any{"export": true}, http.StatusForbidden, "export"},
+				{"supervisor without export", "supervisor", "gov110", map[string]any{"export": false}, http.StatusCreated, ""},
 				{"agent in a queue of the other agency", "agent", "gov110", map[string]any{"queues": []map[string]any{{"queue": "gov110.general"}, {"queue": "nts126.tax"}}}, http.StatusForbidden, "queues[1].queue"},
 			} {
 				name := h.fresh("sv")
@@ -260,7 +280,7 @@ func TestSupervisorLimits(t *testing.T) {
 			}
 			// The admin may do what the supervisor may not.
 			h.do(http.MethodPost, "/v1/users", asAdmin, user(h.fresh("ad"), "agent", "gov110", map[string]any{
-				"pii": true, "queues": []map[string]any{{"queue": "nts126.tax"}},
+				"pii": true, "export": true, "queues": []map[string]any{{"queue": "nts126.tax"}},
 			})).wantStatus(t, http.StatusCreated)
 			h.do(http.MethodPost, "/v1/users", asAdmin, user(h.fresh("ad"), "gateway", "", nil)).wantStatus(t, http.StatusCreated)
 		})
@@ -279,6 +299,8 @@ func TestSupervisorLimits(t *testing.T) {
 				{"pii unchanged", map[string]any{"pii": false, "name": "Lee"}, http.StatusOK, ""},
 				{"role gateway", map[string]any{"name": "X", "role": "gateway"}, http.StatusForbidden, "role"},
 				{"grant pii", map[string]any{"name": "X", "pii": true}, http.StatusForbidden, "pii"},
+				{"export unchanged", map[string]any{"export": false, "name": "Lee"}, http.StatusOK, ""},
+				{"grant export", map[string]any{"name": "X", "export": true}, http.StatusForbidden, "export"},
 				{"queue of the other agency", map[string]any{"name": "X", "queues": []map[string]any{{"queue": "nts126.tax"}}}, http.StatusForbidden, "queues[0].queue"},
 			} {
 				name := h.freshAgent("gov110", "gov110.general")
@@ -349,6 +371,8 @@ func TestAgentLimits(t *testing.T) {
 			{map[string]any{"max_chats": 9}, "max_chats"},
 			{map[string]any{"pii": true}, "pii"},
 			{map[string]any{"name": "Sneaky", "pii": false}, "pii"},
+			{map[string]any{"export": true}, "export"},
+			{map[string]any{"name": "Sneaky", "export": false}, "export"},
 			{map[string]any{"sip_uri": "sip:me@pbx.example"}, "sip_uri"},
 		} {
 			before := h.snapshot()

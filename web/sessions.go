@@ -29,6 +29,7 @@ type userView struct {
 	Role     string `json:"role"`
 	Agency   string `json:"agency"`
 	PII      bool   `json:"pii"`
+	Export   bool   `json:"export"`
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +86,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"token":      token,
 		"expires_at": exp,
-		"user":       userView{Username: u.Username, Name: u.Name, Role: u.Role, Agency: u.Agency, PII: u.PII},
+		"user":       userView{Username: u.Username, Name: u.Name, Role: u.Role, Agency: u.Agency, PII: u.PII, Export: u.Export},
 	})
 }
 
@@ -124,7 +125,7 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Durat
 
 func (s *Server) currentSession(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"user": userView{Username: p.Username, Name: p.Name, Role: p.Role, Agency: p.Agency, PII: p.PII},
+		"user": userView{Username: p.Username, Name: p.Name, Role: p.Role, Agency: p.Agency, PII: p.PII, Export: p.Export},
 	})
 }
 

@@ -30,7 +30,7 @@ func TestLogin(t *testing.T) {
 			if got.Token == "" {
 				t.Errorf("%s: no token in %s", r, r.body)
 			}
-			want := userView{Username: asSup, Name: "User " + asSup, Role: "supervisor", Agency: "gov110"}
+			want := userView{Username: asSup, Name: "User " + asSup, Role: "supervisor", Agency: "gov110", Export: true}
 			if got.User != want {
 				t.Errorf("%s: user = %+v; want %+v", r, got.User, want)
 			}

@@ -203,8 +203,8 @@ func TestLogoutClosesThatSessionsSockets(t *testing.T) {
 	})
 }
 
-// Changing a user's password, role or pii permission, or deleting them,
-// closes all their sockets; changing their name does not.
+// Changing a user's password, role or pii or export permission, or
+// deleting them, closes all their sockets; changing their name does not.
 func TestUserChangesCloseTheirSockets(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		h := signOutHarness(t, b, localOnly)
@@ -221,6 +221,7 @@ func TestUserChangesCloseTheirSockets(t *testing.T) {
 			{"password", patch(map[string]any{"password": "another-long-password"}), true},
 			{"role", patch(map[string]any{"role": directory.RoleSupervisor}), true},
 			{"pii", patch(map[string]any{"pii": true}), true},
+			{"export", patch(map[string]any{"export": true}), true},
 			{"deletion", func(h *harness, username string) *response {
 				return h.do(http.MethodDelete, "/v1/users/"+username, asAdmin, nil)
 			}, true},

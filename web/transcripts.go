@@ -25,7 +25,8 @@ import (
 // agent the cases in which they answered a leg; a gateway none. Personal
 // data (invariant 7): resident registration numbers were masked before
 // storage; phone and card numbers are masked here for a reader without the
-// pii permission. Every search, read and export — refused ones too — is
+// pii permission. An export needs the export permission besides the read
+// rule. Every search, read and export — refused ones too — is
 // written to the access audit before the answer, and a read whose audit
 // row cannot be written is not answered.
 
@@ -44,6 +45,11 @@ const (
 )
 
 var errNoReview = errorf(http.StatusServiceUnavailable, codeUnavailable, "", "transcript review is not configured on this server")
+
+// errNoExport refuses an export or a download to a reader without the
+// export permission. It is answered before the case is looked at, so it
+// says nothing of whether the case exists.
+var errNoExport = forbiddenField("", "taking a transcript or a recording away needs the export permission, which an admin grants")
 
 // reviewScope is what p may read, and false for a role that reads no
 // transcripts (a gateway).
@@ -321,6 +327,10 @@ func (s *Server) exportTranscript(w http.ResponseWriter, r *http.Request, p auth
 		return
 	}
 	entry := transcripts.AuditEntry{Action: transcripts.ActionExport, CaseID: r.PathValue("case_id"), Format: format, Reason: reason}
+	if !p.Export {
+		s.refuse(w, r, p, entry, errNoExport)
+		return
+	}
 	t, ok := s.readable(w, r, p, entry)
 	if !ok {
 		return

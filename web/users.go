@@ -15,9 +15,9 @@ func forbiddenField(field, message string) error {
 }
 
 // supervisorMayGrant checks what a supervisor puts into a user of their
-// agency: only agents and supervisors, no pii permission, and only queues
-// of their own agency.
-func supervisorMayGrant(p auth.Principal, role string, pii bool, ms []directory.Membership) error {
+// agency: only agents and supervisors, neither the pii nor the export
+// permission, and only queues of their own agency.
+func supervisorMayGrant(p auth.Principal, role string, pii, export bool, ms []directory.Membership) error {
 	if isAdmin(p) {
 		return nil
 	}
@@ -26,6 +26,9 @@ func supervisorMayGrant(p auth.Principal, role string, pii bool, ms []directory.
 	}
 	if pii {
 		return forbiddenField("pii", "only an admin grants the pii permission")
+	}
+	if export {
+		return forbiddenField("export", "only an admin grants or withdraws the export permission")
 	}
 	for i, m := range ms {
 		if directory.AgencyOfQueue(m.Queue) != p.Agency {
@@ -54,7 +57,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 		s.writeError(w, r, err)
 		return
 	}
-	if err := supervisorMayGrant(p, req.Role, req.PII, req.Queues); err != nil {
+	if err := supervisorMayGrant(p, req.Role, req.PII, req.Export, req.Queues); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -150,7 +153,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 		switch {
 		case hash != "":
 			signOut = "password changed"
-		case before.Role != after.Role || before.Agency != after.Agency || before.PII != after.PII:
+		case before.Role != after.Role || before.Agency != after.Agency || before.PII != after.PII || before.Export != after.Export:
 			signOut = "user changed"
 		}
 		if before.Role == directory.RoleAgent && after.Role != directory.RoleAgent {
@@ -163,7 +166,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.writeError(w, r, err)
 		return
 	}
-	s.sessions.ForgetUser(u.Username) // role, agency or pii may have changed
+	s.sessions.ForgetUser(u.Username) // role, agency or permissions may have changed
 	if signOut != "" {
 		s.hub.SignOut(u.Username, signOut)
 	}
@@ -209,13 +212,16 @@ func mayPatchUser(p auth.Principal, req directory.UserPatch, before, after direc
 		if req.PII != nil && *req.PII != before.PII {
 			return forbiddenField("pii", "only an admin grants the pii permission")
 		}
+		if req.Export != nil && *req.Export != before.Export {
+			return forbiddenField("export", "only an admin grants or withdraws the export permission")
+		}
 		// Only the queues the patch sets are checked: memberships an admin
 		// gave in another agency's queues do not lock the user's other fields.
 		var ms []directory.Membership
 		if req.Queues != nil {
 			ms = after.Queues
 		}
-		return supervisorMayGrant(p, after.Role, false, ms)
+		return supervisorMayGrant(p, after.Role, false, false, ms)
 	}
 	if p.Username != before.Username {
 		return errForbidden
@@ -225,7 +231,7 @@ func mayPatchUser(p auth.Principal, req directory.UserPatch, before, after direc
 		set  bool
 	}{
 		{"role", req.Role != nil}, {"skills", req.Skills != nil}, {"queues", req.Queues != nil},
-		{"max_chats", req.MaxChats != nil}, {"pii", req.PII != nil}, {"sip_uri", req.SIPURI != nil},
+		{"max_chats", req.MaxChats != nil}, {"pii", req.PII != nil}, {"export", req.Export != nil}, {"sip_uri", req.SIPURI != nil},
 	} {
 		if f.set {
 			return forbiddenField(f.name, "you may change only your own name and password")

@@ -334,6 +334,8 @@ function editUser(u) {
   $("#u-queues").value = u ? u.queues.map((m) => `${m.queue}=${m.level}`).join(", ") : "";
   $("#u-pii-field").hidden = !isAdmin;
   $("#u-pii").checked = u ? u.pii : false;
+  $("#u-export-field").hidden = !isAdmin;
+  $("#u-export").checked = u ? u.export : false;
   (u ? $("#u-name") : $("#u-username")).focus();
 }
 
@@ -347,7 +349,10 @@ $("#user-form").addEventListener("submit", (ev) => {
     sip_uri: ["agent", "supervisor"].includes($("#u-role").value) ? $("#u-sip").value.trim() : "",
   };
   if ($("#u-password").value) body.password = $("#u-password").value;
-  if (isAdmin) body.pii = $("#u-pii").checked;
+  if (isAdmin) {
+    body.pii = $("#u-pii").checked;
+    body.export = $("#u-export").checked;
+  }
   if (editing) return save(ev.target, "PATCH", `/v1/users/${encodeURIComponent(editing.username)}`, body, body.name);
   const a = agency();
   save(ev.target, "POST", "/v1/users", { username: $("#u-username").value.trim(), agency: a === CENTRAL ? "" : a, ...body }, body.name);

@@ -2,7 +2,8 @@
 // substring works), read a case's whole timeline across agencies, and
 // export it with a reason, which the server writes to the access audit;
 // play a leg's recording (every request audited) or download it with the
-// same reason.
+// same reason. Exports and downloads need the export permission: without
+// it their controls are not shown, and a note says why.
 import { t } from "/static/i18n.js";
 import { api } from "/static/api.js";
 import { $, h, dateTime, showFieldErrors, clearFieldErrors, announce } from "/static/ui.js";
@@ -13,6 +14,12 @@ let agency = "";
 let cursor = "";
 let lastQuery = "";
 let current = null; // the case on screen
+let mayExport = false; // the reviewer holds the export permission
+
+// reviewAs sets who reviews: the session's user.
+export function reviewAs(user) {
+  mayExport = !!user.export;
+}
 
 // highlight marks every occurrence of the search text in a snippet.
 function highlight(text, q) {
@@ -102,6 +109,8 @@ async function openCase(id) {
   $("#case-timeline").replaceChildren(timeline(c, recordingPlayer));
   clearFieldErrors($("#export-form"));
   $("#x-reason").value = "";
+  $("#export-form").hidden = !mayExport;
+  $("#export-denied").hidden = mayExport;
   box.hidden = false;
   box.focus();
 }
@@ -116,8 +125,9 @@ function recordingURL(name) {
 }
 
 // recordingPlayer is a leg's player: seek with the controls, a speed, and
-// a download that needs the export's reason. Nothing is fetched until the
-// reviewer plays, so opening a case is not a playback in the audit.
+// (with the export permission) a download that needs the export's reason.
+// Nothing is fetched until the reviewer plays, so opening a case is not a
+// playback in the audit.
 function recordingPlayer(ev) {
   const name = (ev.data || {}).file || "";
   if (ev.type !== "recording" || !storedRecording.test(name)) return null;
@@ -131,7 +141,7 @@ function recordingPlayer(ev) {
   const speed = h("select", { class: "rec-speed", "aria-label": t("rec.speed"), onchange: () => { audio.playbackRate = Number(speed.value); } },
     speeds.map((r) => h("option", { value: String(r), text: `${r}×`, selected: r === 1 })));
   audio.addEventListener("play", () => { audio.playbackRate = Number(speed.value); });
-  const download = h("button", { type: "button", class: "secondary rec-download", onclick: () => downloadRecording(name, msg) }, t("rec.download"));
+  const download = mayExport ? h("button", { type: "button", class: "secondary rec-download", onclick: () => downloadRecording(name, msg) }, t("rec.download")) : null;
   return h("div", { class: "rec-player" }, audio, h("span", { class: "rec-speed-label", text: t("rec.speed") }), speed, download, msg);
 }
 

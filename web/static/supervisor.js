@@ -6,11 +6,12 @@ import { $, $$, h } from "/static/ui.js";
 import { startShell } from "/static/shell.js";
 import { loadNames } from "/static/names.js";
 import { startBoard, stopBoard, redrawBoard } from "/static/wallboard.js";
-import { fillFilters } from "/static/review.js";
+import { fillFilters, reviewAs } from "/static/review.js";
 import { startReports, redrawReports } from "/static/reports.js";
 
 const user = await startShell(["admin", "supervisor"]);
 const isAdmin = user.role === "admin";
+reviewAs(user);
 await loadNames();
 let section = "";
 

@@ -63,7 +63,8 @@ func TestAdminQueueValidation(t *testing.T) {
 }
 
 // An admin gives a new agent a phone: a malformed SIP address is refused
-// beside its field, a good one is stored.
+// beside its field, a good one is stored; and, ticked in the same form,
+// the export permission.
 func TestAdminUserSIPURI(t *testing.T) {
 	b := newBrowser(t)
 	admin := b.page("admin")
@@ -88,12 +89,17 @@ func TestAdminUserSIPURI(t *testing.T) {
 	}
 
 	admin.setValue("#u-sip", "sip:phone.agent@pbx.gov110.go.kr")
+	if label := admin.text("#u-export-field"); !strings.Contains(label, "내려받기") {
+		t.Errorf("the export permission's box is labelled %q; want it to say 내려받기", label)
+	}
+	admin.click("#u-export")
 	admin.click(`#user-form button[type=submit]`)
 	admin.waitFor("form closed", `document.querySelector("#user-form").hidden`)
 	var u struct {
 		SIPURI string `json:"sip_uri"`
+		Export bool   `json:"export"`
 	}
-	if code := login(t, "admin", adminPassword).call("GET", "/v1/users/phone.agent", nil, &u); code != 200 || u.SIPURI != "sip:phone.agent@pbx.gov110.go.kr" {
-		t.Errorf("GET the new user = %d, sip_uri %q", code, u.SIPURI)
+	if code := login(t, "admin", adminPassword).call("GET", "/v1/users/phone.agent", nil, &u); code != 200 || u.SIPURI != "sip:phone.agent@pbx.gov110.go.kr" || !u.Export {
+		t.Errorf("GET the new user = %d, sip_uri %q, export %v; want the address and export", code, u.SIPURI, u.Export)
 	}
 }
