@@ -34,7 +34,7 @@ func BenchmarkWeekday8Day(b *testing.B) {
 					b.Fatal(fmt.Errorf("day %d: %w", i+1, err))
 				}
 			}
-			b.ReportMetric((processCPU(b) - cpu).Seconds()/float64(b.N), "cpu-s/day")
+			b.ReportMetric((processCPU(b)-cpu).Seconds()/float64(b.N), "cpu-s/day")
 		})
 	}
 }
