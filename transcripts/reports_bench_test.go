@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -40,7 +41,8 @@ var reportIndexes = map[string]string{
 // 0015 (its indexes dropped, the legs read with the OR queries) and after,
 // back to back on the same data. Each iteration is one ReadRange of the
 // sub-benchmark's dates. Metrics: p50-ms and max-ms of the iterations,
-// legs read. The plan of the after-run's legs query is logged (-v).
+// legs read, and pages: the 8 kB pages the four queries touch, from
+// EXPLAIN (ANALYZE, BUFFERS), which the machine's load does not move. The plan of the after-run's legs query is logged (-v).
 func BenchmarkReportRange(b *testing.B) {
 	n := 1_000_000
 	if v := os.Getenv("TELLONCE_BENCH_CONTACTS"); v != "" {
@@ -106,6 +108,18 @@ func BenchmarkReportRange(b *testing.B) {
 					}
 					lat = append(lat, time.Since(t))
 				}
+				queries := map[string][2]string{"before": {rangeContactsOR, rangeRequeuedOR}, "after": {rangeContacts, rangeRequeued}}[phase]
+				pages := 0
+				for _, q := range []struct {
+					sql  string
+					args []any
+				}{
+					{queries[0], []any{r.to, r.from, r.from, r.to}}, {queries[1], []any{r.to, r.from, r.from, r.to}},
+					{rangeTransfers, []any{r.from.Add(-time.Hour), r.to}}, {rangeClosedAt, []any{r.from, r.to}},
+				} {
+					pages += pagesRead(b, db.DB, q.sql, q.args)
+				}
+				b.ReportMetric(float64(pages), "pages")
 				slices.Sort(lat)
 				b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 				b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
@@ -122,6 +136,26 @@ func BenchmarkReportRange(b *testing.B) {
 			b.Logf("the legs of the last day, after:\n%s", strings.Join(plan, "\n"))
 		}
 	}
+}
+
+// pagesRead is the 8 kB pages (shared buffers hit or read) one run of the
+// query touches: the work it does, which the machine's load does not move.
+func pagesRead(b *testing.B, db *tsql.DB, q string, args []any) int {
+	b.Helper()
+	var out string
+	if err := db.GetContext(context.Background(), &out, `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) `+db.Rebind(q), args...); err != nil {
+		b.Fatal(err)
+	}
+	var plans []struct {
+		Plan struct {
+			Hit  int `json:"Shared Hit Blocks"`
+			Read int `json:"Shared Read Blocks"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &plans); err != nil || len(plans) != 1 {
+		b.Fatalf("plan %q: %v", out, err)
+	}
+	return plans[0].Plan.Hit + plans[0].Plan.Read
 }
 
 // readRangeOR is ReadRange's reads as they were before migration 0015; it
