@@ -1,7 +1,6 @@
 package simulation
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -59,22 +58,54 @@ type event struct {
 	call int
 }
 
+// eventHeap is a binary min-heap of events by time, then by seq. It is
+// written out rather than built on container/heap, whose Push and Pop
+// take and return an interface and so allocate for every event.
 type eventHeap []event
 
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
+func (h eventHeap) less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
 	}
 	return h[i].seq < h[j].seq
 }
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
+
+func (h *eventHeap) push(e event) {
+	*h = append(*h, e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+// pop takes the earliest event; the heap must not be empty.
+func (h *eventHeap) pop() event {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < n && s.less(l, small) {
+			small = l
+		}
+		if r := l + 1; r < n && s.less(r, small) {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		s[i], s[small] = s[small], s[i]
+		i = small
+	}
+	*h = s
+	return top
 }
 
 // call is one caller's life.
@@ -305,7 +336,7 @@ func (v *virtualTime) at(t time.Duration) {
 
 func (v *virtualTime) push(at time.Duration, kind eventKind, c int) {
 	v.seq++
-	heap.Push(&v.events, event{at: at, seq: v.seq, kind: kind, call: c})
+	v.events.push(event{at: at, seq: v.seq, kind: kind, call: c})
 }
 
 // play runs the router's timers and the callers' events in time order
@@ -339,7 +370,7 @@ func (v *virtualTime) play(ctx context.Context, take func([]cases.Event, error) 
 		if len(v.events) == 0 {
 			return nil
 		}
-		ev := heap.Pop(&v.events).(event)
+		ev := v.events.pop()
 		v.at(ev.at)
 		if err := handle(ev); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +260,23 @@ func TestWarmup(t *testing.T) {
 	c.Handle, c.Wrapup = 20*time.Minute, time.Minute
 	if got := c.Warmup(); got != 210*time.Minute {
 		t.Errorf("Warmup() with 20m calls and 1m wrap-up = %s; want ten service times, 3h30m", got)
+	}
+}
+
+// Events come out of the heap by time, and events at one instant in the
+// order they were pushed.
+func TestEventHeapOrder(t *testing.T) {
+	var v virtualTime
+	ats := []time.Duration{5, 1, 3, 1, 9, 0, 3, 7, 1}
+	for i, at := range ats {
+		v.push(at, evArrive, i)
+	}
+	var got []int
+	for len(v.events) > 0 {
+		got = append(got, v.events.pop().call)
+	}
+	want := []int{5, 1, 3, 8, 2, 6, 0, 7, 4}
+	if !slices.Equal(got, want) {
+		t.Errorf("popped %v; want %v", got, want)
 	}
 }

@@ -10,12 +10,19 @@ import (
 )
 
 // The case log read by date, for reports and (with no end) the day so far.
+// The legs are two selects joined by UNION rather than one WHERE with OR:
+// an OR with a subquery cannot be served by indexes, so PostgreSQL would
+// read the whole table; each half uses its own (migration 0016, and the
+// case_id indexes for the closed cases). A leg is one row of its table,
+// so UNION's removal of duplicates keeps exactly the rows the OR did.
 const (
 	rangeClosed   = `SELECT id FROM cases WHERE status = 'closed' AND closed_at >= ? AND closed_at < ?`
-	rangeContacts = `SELECT id AS contact_id, case_id, queue_id, agency_id, channel, agent, enqueued_at, answered_at, ended_at, disposition
-		FROM contacts WHERE (enqueued_at < ? AND (ended_at IS NULL OR ended_at >= ?)) OR case_id IN (` + rangeClosed + `)`
-	rangeRequeued = `SELECT contact_id, case_id, queue_id, agency_id, channel, agent, enqueued_at, answered_at, ended_at, disposition
-		FROM requeued_legs WHERE (enqueued_at < ? AND ended_at >= ?) OR case_id IN (` + rangeClosed + `)`
+	contactCols   = `id AS contact_id, case_id, queue_id, agency_id, channel, agent, enqueued_at, answered_at, ended_at, disposition`
+	rangeContacts = `SELECT ` + contactCols + ` FROM contacts WHERE enqueued_at < ? AND (ended_at IS NULL OR ended_at >= ?)
+		UNION SELECT ` + contactCols + ` FROM contacts WHERE case_id IN (` + rangeClosed + `)`
+	legCols       = `contact_id, case_id, queue_id, agency_id, channel, agent, enqueued_at, answered_at, ended_at, disposition`
+	rangeRequeued = `SELECT ` + legCols + ` FROM requeued_legs WHERE enqueued_at < ? AND ended_at >= ?
+		UNION SELECT ` + legCols + ` FROM requeued_legs WHERE case_id IN (` + rangeClosed + `)`
 	rangeTransfers = `SELECT case_id, at, data FROM case_events WHERE type = 'transfer' AND at >= ? AND at < ?`
 	rangeClosedAt  = `SELECT id, closed_at FROM cases WHERE status = 'closed' AND closed_at >= ? AND closed_at < ?`
 )
