@@ -28,8 +28,8 @@ import (
 // A takeover at scale: a PostgreSQL pair with many agents at their desks
 // and a long line waiting, the leader killed with SIGKILL. It measures
 // what an operator would: the new leader's restore, when every desk has
-// its hello again (reconnecting on the console's schedule: 1 s, 2 s, 4 s,
-// … after the drop), when the first and the last agent get an offer; and
+// its hello again (reconnecting as the console does: when a server that
+// cannot serve yet says, else on its schedule), when the first and the last agent get an offer; and
 // checks that every waiting contact is still waiting. `make drill` runs
 // 1,000 agents and 10,000 waiting contacts (TELLONCE_DRILL_SCALE=1000x10000,
 // TELLONCE_SCALE_KILLS=3); `make test` a small form.
@@ -225,19 +225,28 @@ type scaleDesk struct {
 // deskRetries are the console's waits before each reconnect
 // (web/static/socket.js), each with ±20 % jitter: a thousand desks do not
 // hammer a server that is restoring.
-var deskRetries = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}
+var deskRetries = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second,
+	4 * time.Second, 8 * time.Second, 15 * time.Second}
 
 // connect opens the desk through one server or the other until a hello
 // comes, for up to limit; after a drop (retry) it first waits as the
-// console does, and between failed tries too.
+// console does, and between failed tries too: the wait a server asked for
+// in its close (4503, a takeover under way), with up to a quarter added,
+// else the next of deskRetries.
 func (d *scaleDesk) connect(nodes []*binaryProcess, i int, limit time.Duration, retry bool) error {
 	deadline := time.Now().Add(limit)
-	for try := 0; ; try++ {
-		if retry {
-			base := deskRetries[min(try, len(deskRetries)-1)]
+	var hint time.Duration
+	for try, backoff := 0, 0; ; try++ {
+		switch {
+		case !retry:
+		case hint > 0:
+			time.Sleep(time.Duration(float64(hint) * (1 + 0.25*rand.Float64())))
+		default:
+			base := deskRetries[min(backoff, len(deskRetries)-1)]
+			backoff++
 			time.Sleep(time.Duration(float64(base) * (0.8 + 0.4*rand.Float64())))
 		}
-		retry = true
+		retry, hint = true, 0
 		// As a load balancer would, a server that refuses the
 		// connection (dead) passes the try to the next one.
 		var ws *wsClient
@@ -255,6 +264,7 @@ func (d *scaleDesk) connect(nodes []*binaryProcess, i int, limit time.Duration, 
 				d.ws, d.offered = ws, len(hello.list("offers")) > 0
 				return nil
 			}
+			hint = ws.retryHint()
 			ws.Close()
 		}
 		if time.Now().After(deadline) {
