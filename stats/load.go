@@ -57,23 +57,43 @@ func (s *Stats) ReadToday(ctx context.Context, db *tsql.DB) (*Today, error) {
 }
 
 // Apply replaces the counters and the history with what t read, after
-// learning the router's agents (restore the router first).
+// learning the router's agents (restore the router first), then counts
+// what Observe held since Hold. Readers see the day as it was before
+// Apply or as it is after, never part of it.
 func (s *Stats) Apply(t *Today) error {
+	began := s.clock.Now()
 	if err := s.learnAgents(); err != nil {
 		return err
 	}
 	facts := factsOf(s, t.day.start.UTC(), t.log)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.c.today, s.c.previous = t.day, nil
 	s.c.models = map[string]*model{}
 	for _, f := range facts {
 		f.apply()
 	}
 	t.day.restore(t.samples)
+	held := s.held
+	s.holding, s.held = false, nil
+	s.observeAll(held)
+	s.mu.Unlock()
+	s.view.Store(nil) // the next reader computes the figures afresh
 	s.cfg.Log.Info("today's statistics loaded", "legs", len(t.log.Legs), "closed_cases", len(t.log.Closed),
-		"history_samples", len(t.samples))
+		"history_samples", len(t.samples), "held_events", len(held), "took", s.clock.Now().Sub(began).Round(time.Millisecond))
 	return nil
+}
+
+// Hold keeps what Observe is given from now until Apply, which counts it
+// after the day's log: a new leader routes before its statistics are
+// rebuilt, and nothing it commits meanwhile is lost or counted twice (the
+// day's log is read before the journal commits anything). Until Apply,
+// today's counts read as empty, estimates are made without today's
+// history, and no history sample is taken; the live figures (waiting,
+// agents) come from the router as always.
+func (s *Stats) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding = true
 }
 
 // fact is one counted happening, applied in time order so that the moving

@@ -133,8 +133,12 @@ type Stats struct {
 	r     Live
 	clock Clock
 
-	mu sync.Mutex // guards c
+	mu sync.Mutex // guards c, holding and held
 	c  counters
+	// holding is set from Hold until Apply: what the journal delivers
+	// meanwhile waits in held, to be counted after the day's log.
+	holding bool
+	held    []cases.Event
 
 	view         atomic.Pointer[view]
 	computeMu    sync.Mutex // one computation at a time

@@ -99,8 +99,12 @@ func BenchmarkTakeoverRestore(b *testing.B) {
 	}
 	for b.Loop() {
 		journal := transcripts.NewJournal(db, transcripts.Options{Log: quiet()})
-		rt, _, err := restore(ctx, d, journal, nil, prometheus.NewRegistry())
+		rt, st, today, err := restore(ctx, d, journal, nil, prometheus.NewRegistry())
 		if err != nil {
+			b.Fatal(err)
+		}
+		// After the first offer could go out: today's statistics.
+		if err := st.Apply(today); err != nil {
 			b.Fatal(err)
 		}
 		line, err := rt.Waiting(queue.ID)

@@ -204,7 +204,7 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 	if err != nil {
 		return err
 	}
-	rt, st, err := restore(ctx, d, journal, writes, reg)
+	rt, st, today, err := restore(ctx, d, journal, writes, reg)
 	if err != nil {
 		return err
 	}
@@ -239,12 +239,17 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 		d.metrics.set(reg)
 		d.front.Lead(srv.Handler())
 		d.log.Info("leading: live state restored", "took", time.Since(began).Round(time.Millisecond))
-		<-gctx.Done()
+		// Today's statistics are not needed to route: they are rebuilt
+		// now, counting what was committed since after the day's log.
+		applied := st.Apply(today)
+		if applied == nil {
+			<-gctx.Done()
+		}
 		d.front.Lead(nil)
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		srv.Stop(sctx)
-		return nil
+		return applied
 	})
 	g.Go(func() error { return journal.Run(rest) })
 	g.Go(func() error { return ignoreCanceled(rt.Run(rest)) })
@@ -282,24 +287,24 @@ func ignoreCanceled(err error) error {
 }
 
 // restore builds the live state: queues and agents from the directory,
-// open cases from the journal in their original order, their callers'
-// earlier cases, and today's statistics. Nothing commits while it runs
-// (the journal has not started, and any earlier leader is fenced off), so
-// its reads are independent: they run side by side, each on its own
-// connection, and the router and the statistics are built from them after.
-// Each step is timed in the log: a slow takeover says which one.
+// open cases from the journal in their original order, and their callers'
+// earlier cases; and it reads today's statistics. Nothing commits while
+// it runs (the journal has not started, and any earlier leader is fenced
+// off), so its reads are independent: they run side by side, each on its
+// own connection, and the router is built from them after. The statistics
+// hold what the journal delivers until they are rebuilt from what was
+// read (Stats.Apply), which the caller does once it routes: they are not
+// needed for the first offer. Each step is timed in the log: a slow
+// takeover says which one.
 func restore(ctx context.Context, d leaderDeps, journal *transcripts.Journal, writes router.WriteObserver,
-	reg *prometheus.Registry) (*router.Router, *stats.Stats, error) {
+	reg *prometheus.Registry) (*router.Router, *stats.Stats, *stats.Today, error) {
 	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: d.cfg.grace, Writes: writes})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	// Statistics learn the agents from the restored router (Apply), and
-	// today's counters and history from the database, before the journal
-	// commits anything new.
 	st, err := stats.New(stats.Config{Router: rt, Registry: reg, Log: d.log, HistoryRetention: d.cfg.historyRetention})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var (
 		queues  []router.QueueConfig
@@ -338,7 +343,7 @@ func restore(ctx context.Context, d leaderDeps, journal *transcripts.Journal, wr
 		return err
 	})
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	read := time.Now()
 	live := 0
@@ -347,17 +352,14 @@ func restore(ctx context.Context, d leaderDeps, journal *transcripts.Journal, wr
 		live += len(open[i].Contacts)
 	}
 	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: open}); err != nil {
-		return nil, nil, fmt.Errorf("restore the router: %w", err)
+		return nil, nil, nil, fmt.Errorf("restore the router: %w", err)
 	}
-	rebuilt := time.Now()
-	if err := st.Apply(today); err != nil {
-		return nil, nil, err
-	}
+	st.Hold()
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	d.log.Info("router restored", "queues", len(queues), "agents", len(agents), "open_cases", len(open), "live_contacts", live,
 		"read", ms(read.Sub(began)), "read_directory", ms(took[0]), "read_cases", ms(took[1]), "read_history", ms(took[2]),
-		"read_statistics", ms(took[3]), "rebuild", ms(rebuilt.Sub(read)), "statistics", ms(time.Since(rebuilt)))
-	return rt, st, nil
+		"read_statistics", ms(took[3]), "rebuild", ms(time.Since(read)))
+	return rt, st, today, nil
 }
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
