@@ -142,6 +142,21 @@ func TestTakeoverAtScale(t *testing.T) {
 	t.Logf("scale: %d agents made in %s; %d contacts waiting, posted in %s (%.0f/s); every desk open",
 		agents, setup.Round(time.Millisecond), posted.Load(), line.Round(time.Millisecond), float64(posted.Load())/line.Seconds())
 
+	// Over every kill: kill → the new leader's first offer, its restore,
+	// and kill → the last desk's hello.
+	var firsts, restores, lastHellos []time.Duration
+	defer func() {
+		if len(firsts) == 0 {
+			return
+		}
+		q := func(ds []time.Duration, p int) time.Duration {
+			s := slices.Sorted(slices.Values(ds))
+			return s[min(len(s)-1, len(s)*p/100)].Round(time.Millisecond)
+		}
+		t.Logf("scale over %d kills (%d agents, %d waiting): SIGKILL → first offer p50 %s, p99 %s, max %s; restore p50 %s, p99 %s; every desk's hello p50 %s, p99 %s",
+			len(firsts), agents, waiting, q(firsts, 50), q(firsts, 99), q(firsts, 100), q(restores, 50), q(restores, 99),
+			q(lastHellos, 50), q(lastHellos, 99))
+	}()
 	for k := range kills {
 		killed := time.Now()
 		nodes[leader].kill(t)
@@ -183,6 +198,7 @@ func TestTakeoverAtScale(t *testing.T) {
 		if len(offers) == agents {
 			slices.Sort(hellos)
 			slices.Sort(offers)
+			firsts, restores, lastHellos = append(firsts, offers[0]), append(restores, restore), append(lastHellos, hellos[len(hellos)-1])
 			t.Logf("scale kill %d (%d agents, %d waiting): restore %s; SIGKILL → every desk's hello p50 %s, p99 %s, last %s; → first offer %s, every agent offered %s",
 				k+1, agents, waiting, restore.Round(time.Millisecond), hellos[len(hellos)/2].Round(time.Millisecond),
 				hellos[len(hellos)*99/100].Round(time.Millisecond), hellos[len(hellos)-1].Round(time.Millisecond),
