@@ -114,7 +114,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		if lc.SchemaVersion, err = schemaVersion(db); err != nil {
 			return err
 		}
-		if elector, err = lease.New(db, lc); err != nil {
+		// The lease has connections of its own: when a thousand desks come
+		// back to a new leader at once, its requests hold the shared pool,
+		// and a renewal queued behind them for a connection would come too
+		// late and depose a healthy leader.
+		leaseDB, err := tsql.Open(ctx, cfg.db)
+		if err != nil {
+			return fmt.Errorf("lease: %w", err)
+		}
+		defer leaseDB.Close()
+		leaseDB.SetMaxOpenConns(leaseConns)
+		if elector, err = lease.New(leaseDB, lc); err != nil {
 			return err
 		}
 		leadership = elector
@@ -172,6 +182,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	return ignoreCanceled(g.Wait())
 }
+
+// leaseConns is the lease's own pool: a renewal, a heartbeat and a
+// standby's look at the lease may run at once.
+const leaseConns = 4
 
 // leaderDeps is what one term as leader is built from.
 type leaderDeps struct {
