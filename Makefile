@@ -30,7 +30,7 @@ DRILL_KILLS  ?= 20
 DRILL_PG_RESTARTS ?= 5
 # the takeover at scale: AGENTSxWAITING, and how many times its leader is killed
 DRILL_SCALE  ?= 1000x10000
-SCALE_KILLS  ?= 5
+SCALE_KILLS  ?= 20
 # staticcheck release 2026.2.2 is module version v0.8.2 (`@2026.2.2` is not a module version).
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
@@ -43,7 +43,7 @@ help: ## show this list
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "variables: TESTFLAGS=... (e.g. -run=Foo -v)  PKGS=./internal/...  ARGS=... (run)"
 	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp systemd\""
-	@echo "           drill: DRILL_KILLS=20  DRILL_PG_RESTARTS=5  DRILL_SCALE=1000x10000  SCALE_KILLS=5"
+	@echo "           drill: DRILL_KILLS=20  DRILL_PG_RESTARTS=5  DRILL_SCALE=1000x10000  SCALE_KILLS=20"
 
 build: ## go build -o bin/tellonce ./cmd/tellonce
 	$(GO) build -o bin/tellonce ./cmd/tellonce

@@ -32,7 +32,7 @@ import (
 // cannot serve yet says, else on its schedule), when the first and the last agent get an offer; and
 // checks that every waiting contact is still waiting. `make drill` runs
 // 1,000 agents and 10,000 waiting contacts (TELLONCE_DRILL_SCALE=1000x10000,
-// TELLONCE_SCALE_KILLS=3); `make test` a small form.
+// TELLONCE_SCALE_KILLS=20); `make test` a small form.
 func TestTakeoverAtScale(t *testing.T) {
 	if os.Getenv(sqltest.EnvPostgres) == "" && os.Getenv("CI") == "" {
 		t.Skip("no PostgreSQL: run with scripts/with-postgres")
