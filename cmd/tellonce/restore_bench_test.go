@@ -79,7 +79,7 @@ func BenchmarkTakeoverRestore(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	review, err := transcripts.NewReview(db, transcripts.ReviewOptions{Log: quiet()})
+	review, err := transcripts.NewReview(db, transcripts.ReviewOptions{Log: discardLog()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func BenchmarkTakeoverRestore(b *testing.B) {
 		defer pprof.StopCPUProfile()
 	}
 	for b.Loop() {
-		journal := transcripts.NewJournal(db, transcripts.Options{Log: quiet()})
+		journal := transcripts.NewJournal(db, transcripts.Options{Log: discardLog()})
 		rt, st, today, err := restore(ctx, d, journal, nil, prometheus.NewRegistry())
 		if err != nil {
 			b.Fatal(err)
@@ -123,7 +123,7 @@ func seedLine(b *testing.B, db *tsql.DB, dir *directory.Store, queue string, wai
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	journal := transcripts.NewJournal(db, transcripts.Options{Log: quiet()})
+	journal := transcripts.NewJournal(db, transcripts.Options{Log: discardLog()})
 	rt, err := router.New(router.Config{Sink: journal})
 	if err != nil {
 		b.Fatal(err)
@@ -197,4 +197,4 @@ func (w benchLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
