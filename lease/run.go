@@ -394,15 +394,8 @@ func (e *Elector) renew(ctx context.Context, epoch int64, timeout time.Duration)
 	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	// A renewal does not wait for its WAL to reach the disk: behind a
-	// busy leader's large commits that flush can take seconds, longer than
-	// the step-down margin. A renewal lost to a database crash only makes
-	// the lease end sooner than this node thinks, and the fence of every
-	// commit reads the lease as the database has it: such a commit is
-	// refused, never acknowledged.
-	res, err := e.db.ExecContext(qctx, `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
-		UPDATE leader_lease SET expires_at = clock_timestamp() + $1 * interval '1 millisecond', renewed_at = clock_timestamp()
-		FROM async WHERE id = 1 AND epoch = $2 AND node_id = $3 AND expires_at > clock_timestamp()`, ms(e.cfg.TTL), epoch, e.cfg.NodeID)
+	res, err := e.db.ExecContext(qctx, `UPDATE leader_lease SET expires_at = clock_timestamp() + $1 * interval '1 millisecond', renewed_at = clock_timestamp()
+		WHERE id = 1 AND epoch = $2 AND node_id = $3 AND expires_at > clock_timestamp()`, ms(e.cfg.TTL), epoch, e.cfg.NodeID)
 	e.metrics.renewSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		e.metrics.renewals.WithLabelValues("error").Inc()
