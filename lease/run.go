@@ -91,20 +91,13 @@ func (e *Elector) runTerm(ctx context.Context, epoch int64, lead func(context.Co
 	// dead connection never delays the step-down deadline below.
 	results := make(chan renewal, 1)
 	rctx, stopRenewing := context.WithCancel(context.WithoutCancel(ctx))
-	renewing := make(chan struct{}, 2)
+	renewing := make(chan struct{})
 	go func() {
-		defer func() { renewing <- struct{}{} }()
+		defer close(renewing)
 		e.renewLoop(rctx, epoch, results)
-	}()
-	// Heartbeats go on beside the renewals, never between two of them: a
-	// slow one must not make a renewal late.
-	go func() {
-		defer func() { renewing <- struct{}{} }()
-		e.heartbeatLoop(rctx, results)
 	}()
 	defer func() {
 		stopRenewing()
-		<-renewing
 		<-renewing
 	}()
 	// A leader steps down one renewal before its lease could run out,
@@ -194,31 +187,13 @@ func (e *Elector) renewLoop(ctx context.Context, epoch int64, out chan<- renewal
 		if r.held {
 			stepDownAt = r.sent.Add(e.cfg.TTL - e.cfg.Renew)
 		}
+		if err := e.heartbeat(ctx); errors.Is(err, errNodeTaken) {
+			r.taken = err
+		}
 		select {
 		case out <- r:
 		case <-ctx.Done():
 			return
-		}
-	}
-}
-
-// heartbeatLoop keeps this node's heartbeat every Renew until ctx ends,
-// reporting only a node id another process took.
-func (e *Elector) heartbeatLoop(ctx context.Context, out chan<- renewal) {
-	tick := time.NewTicker(e.cfg.Renew)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if err := e.heartbeat(ctx); errors.Is(err, errNodeTaken) {
-			select {
-			case out <- renewal{sent: time.Now(), taken: err}:
-			case <-ctx.Done():
-				return
-			}
 		}
 	}
 }
