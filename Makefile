@@ -30,7 +30,7 @@ DRILL_KILLS  ?= 20
 DRILL_PG_RESTARTS ?= 5
 # the takeover at scale: AGENTSxWAITING, and how many times its leader is killed
 DRILL_SCALE  ?= 1000x10000
-SCALE_KILLS  ?= 5
+SCALE_KILLS  ?= 20
 # the edge under load, measured alone: SIP-bridged calls, browser-bridged calls, seconds measured
 VOICELOAD_CALLS   ?= 500
 VOICELOAD_BROWSER ?= 200
@@ -47,7 +47,7 @@ help: ## show this list
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "variables: TESTFLAGS=... (e.g. -run=Foo -v)  PKGS=./internal/...  ARGS=... (run)"
 	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp systemd\""
-	@echo "           drill: DRILL_KILLS=20  DRILL_PG_RESTARTS=5  DRILL_SCALE=1000x10000  SCALE_KILLS=5"
+	@echo "           drill: DRILL_KILLS=20  DRILL_PG_RESTARTS=5  DRILL_SCALE=1000x10000  SCALE_KILLS=20"
 	@echo "           voiceload: VOICELOAD_CALLS=500  VOICELOAD_BROWSER=200  VOICELOAD_SECONDS=20"
 
 build: ## go build -o bin/tellonce ./cmd/tellonce

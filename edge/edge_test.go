@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/diago/media"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/gorilla/websocket"
 
 	"tellonce/dialplan"
 )
@@ -311,6 +312,27 @@ func TestRingOutcome(t *testing.T) {
 	} {
 		if got := ringOutcome(err); got != want {
 			t.Errorf("%v → %q; want %q", err, got, want)
+		}
+	}
+}
+
+// A router node that cannot serve the gateway's socket yet closes it with
+// 4503 and the wait; the edge takes that wait, and only from that close.
+func TestGatewayTakesTheRoutersRetryHint(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want time.Duration
+	}{
+		{&websocket.CloseError{Code: closeRetry, Text: "unavailable; retry in 800 ms"}, 800 * time.Millisecond},
+		{fmt.Errorf("read: %w", &websocket.CloseError{Code: closeRetry, Text: "unavailable; retry in 4500 ms"}), 4500 * time.Millisecond},
+		{&websocket.CloseError{Code: closeRetry, Text: "unavailable; retry in 3600000 ms"}, 30 * time.Second},
+		{&websocket.CloseError{Code: closeRetry, Text: "unavailable"}, 0},
+		{&websocket.CloseError{Code: closeRetry, Text: "unavailable; retry in -5 ms"}, 0},
+		{&websocket.CloseError{Code: websocket.CloseTryAgainLater, Text: "too slow"}, 0},
+		{errors.New("dial: connection refused"), 0},
+	} {
+		if got := retryHint(tt.err); got != tt.want {
+			t.Errorf("retryHint(%v) = %s; want %s", tt.err, got, tt.want)
 		}
 	}
 }

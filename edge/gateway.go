@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -126,7 +127,10 @@ func (g *gateway) Online() bool {
 	return g.online
 }
 
-// Run keeps the socket up until ctx ends.
+// Run keeps the socket up until ctx ends. The waits between tries grow
+// from 200 ms to 10 s, ±20 % so that many edges do not come back at once;
+// a router that cannot serve yet (a takeover under way) says how long to
+// wait instead, and that wait is taken, with up to a quarter added.
 func (g *gateway) Run(ctx context.Context) error {
 	backoff := 200 * time.Millisecond
 	for {
@@ -138,14 +142,37 @@ func (g *gateway) Run(ctx context.Context) error {
 		if time.Since(started) > 30*time.Second {
 			backoff = 200 * time.Millisecond
 		}
-		g.log.Warn("gateway socket down; reconnecting", "err", err, "in", backoff)
+		wait := time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))
+		if hint := retryHint(err); hint > 0 {
+			wait = time.Duration(float64(hint) * (1 + 0.25*rand.Float64()))
+		} else {
+			backoff = min(backoff*2, 10*time.Second)
+		}
+		g.log.Warn("gateway socket down; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
+}
+
+// closeRetry is the close of a router node that cannot serve the socket
+// yet; its reason is "unavailable; retry in N ms" (docs/protocol.md).
+const closeRetry = 4503
+
+// retryHint is the wait a router asked for when it closed the socket with
+// closeRetry (at most 30 s), or 0.
+func retryHint(err error) time.Duration {
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != closeRetry {
+		return 0
+	}
+	var ms int64
+	if _, err := fmt.Sscanf(ce.Text, "unavailable; retry in %d ms", &ms); err != nil || ms <= 0 {
+		return 0
+	}
+	return min(time.Duration(ms)*time.Millisecond, 30*time.Second)
 }
 
 func (g *gateway) session(ctx context.Context) error {

@@ -87,6 +87,11 @@ type Status struct {
 	// Leader is the leader's advertised address ("" when none is live).
 	Leader string `json:"leader"`
 	Epoch  int64  `json:"epoch"`
+	// Expires is when a standby expects the leader's lease to run out if
+	// it is not renewed (this node's clock, from the database's as last
+	// read; zero when none is known): when to look again for a leader
+	// that does not answer.
+	Expires time.Time `json:"-"`
 }
 
 // Term is one node's time as leader.
@@ -99,6 +104,12 @@ type Term struct {
 // and unexpired, and holds the lease row until tx ends, so that no
 // takeover can slip in before tx commits. Call it inside every
 // transaction that commits the router's events.
+//
+// The hold is FOR KEY SHARE: it blocks a takeover, which locks the row
+// FOR UPDATE first, but not the leader's own renewals (a plain UPDATE of
+// no key column), so a leader committing back to back still renews on
+// time instead of queueing behind its own commits until it must step
+// down.
 func (t Term) Fence(ctx context.Context, tx *sqlx.Tx) error {
 	var epoch int64
 	var node, timeout string
@@ -108,7 +119,7 @@ func (t Term) Fence(ctx context.Context, tx *sqlx.Tx) error {
 	// one renewal, and with it the lock (and the commit, unacknowledged).
 	err := tx.QueryRowxContext(ctx,
 		`SELECT set_config('idle_in_transaction_session_timeout', $1, true), epoch, node_id, expires_at > clock_timestamp()
-		FROM leader_lease WHERE id = 1 FOR SHARE`, strconv.FormatInt(ms(t.e.cfg.Renew), 10)).Scan(&timeout, &epoch, &node, &live)
+		FROM leader_lease WHERE id = 1 FOR KEY SHARE`, strconv.FormatInt(ms(t.e.cfg.Renew), 10)).Scan(&timeout, &epoch, &node, &live)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: the lease row is gone", ErrDeposed)

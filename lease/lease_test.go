@@ -122,6 +122,10 @@ func TestStandbyTakesOverWithTheNextEpoch(t *testing.T) {
 	if _, ok := b.leading(); ok || b.e.Status().Role != RoleStandby {
 		t.Fatal("b leads while a's lease is live")
 	}
+	// b knows when a's lease would run out unrenewed: at most a TTL on.
+	if st := b.e.Status(); !st.Expires.After(time.Now().Add(-time.Second)) || st.Expires.After(time.Now().Add(b.e.cfg.TTL+time.Second)) {
+		t.Errorf("b expects a's lease to run out at %v; want within a TTL (%s) of now, %v", st.Expires, b.e.cfg.TTL, time.Now())
+	}
 	first, _ := a.leading()
 	if err := fence(t, db, first); err != nil {
 		t.Fatalf("fence of the live term = %v", err)
@@ -390,4 +394,65 @@ func counted(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// A journal commit in flight (its fence taken, not yet committed) lets the
+// leader renew at once, and holds off a takeover until it ends: renewals
+// never queue behind the leader's own commits, and a deposed leader's
+// commit still finishes before the next epoch begins.
+func TestFenceHoldsOffTakeoversNotRenewals(t *testing.T) {
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, elector(t, db, "a"))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	term, _ := a.leading()
+	ctx := context.Background()
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := term.Fence(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	// Held open longer than the fence lets an idle transaction live.
+	if _, err := tx.Exec(`SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
+		t.Fatal(err)
+	}
+	// The term's own renewals go on while the commit is open.
+	ok := a.e.metrics.renewals.WithLabelValues("ok")
+	from := counted(t, ok)
+	clocktest.Eventually(t, "a renews with a commit open", guard, func() bool { return counted(t, ok) >= from+2 })
+	if held, err := a.e.renew(ctx, term.Epoch, guard); !held || err != nil {
+		t.Fatalf("a renewal with a commit open = %v, %v; want held", held, err)
+	}
+
+	// a lets the lease go (as if deposed); b's takeover waits for the
+	// open commit.
+	a.stop(t)
+	b := elector(t, db, "b")
+	took := make(chan int64, 1)
+	go func() { epoch, _ := b.tryAcquire(ctx, true); took <- epoch }()
+	clocktest.Eventually(t, "b's takeover waits on the row lock", guard, func() bool {
+		var waiting int
+		if err := db.Get(&waiting, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`); err != nil {
+			t.Fatal(err)
+		}
+		return waiting > 0
+	})
+	select {
+	case epoch := <-took:
+		t.Fatalf("b took epoch %d while a commit fenced with %d was open", epoch, term.Epoch)
+	default:
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case epoch := <-took:
+		if epoch != term.Epoch+1 {
+			t.Errorf("b took epoch %d; want %d", epoch, term.Epoch+1)
+		}
+	case <-time.After(guard):
+		t.Fatal("b did not take the lease after the commit ended")
+	}
 }

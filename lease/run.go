@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // Run takes part in the election until ctx ends. While this node holds
@@ -287,8 +289,11 @@ func (e *Elector) tryAcquire(ctx context.Context, mayLead bool) (int64, bool) {
 		Address string `db:"address"`
 		Epoch   int64  `db:"epoch"`
 		Live    bool   `db:"live"`
+		LeftMS  int64  `db:"left_ms"`
 	}
-	err := e.db.GetContext(qctx, &row, `SELECT node_id, address, epoch, expires_at > clock_timestamp() AS live FROM leader_lease WHERE id = 1`)
+	err := e.db.GetContext(qctx, &row, `SELECT node_id, address, epoch, expires_at > clock_timestamp() AS live,
+		GREATEST(CEIL(EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000), 0)::bigint AS left_ms FROM leader_lease WHERE id = 1`)
+	read := time.Now()
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		e.log.Warn("lease: read the lease", "err", err)
 		e.setStatus(Status{Role: RoleStandby})
@@ -304,7 +309,8 @@ func (e *Elector) tryAcquire(ctx context.Context, mayLead bool) (int64, bool) {
 	floor := e.maxEpoch
 	e.mu.Unlock()
 	if row.Live {
-		e.setStatus(Status{Role: RoleStandby, Leader: row.Address, Epoch: row.Epoch})
+		e.setStatus(Status{Role: RoleStandby, Leader: row.Address, Epoch: row.Epoch,
+			Expires: read.Add(time.Duration(row.LeftMS) * time.Millisecond)})
 		return 0, false
 	}
 	e.setStatus(Status{Role: RoleStandby, Epoch: row.Epoch})
@@ -319,13 +325,21 @@ func (e *Elector) tryAcquire(ctx context.Context, mayLead bool) (int64, bool) {
 		return 0, false
 	}
 	var epoch int64
-	err = e.db.GetContext(qctx, &epoch, `INSERT INTO leader_lease (id, node_id, address, epoch, schema_version, expires_at, renewed_at)
+	err = e.db.InTx(qctx, func(tx *sqlx.Tx) error {
+		// FOR UPDATE waits for every commit still fenced with the old
+		// epoch (Term.Fence holds the row FOR KEY SHARE): a deposed
+		// leader's commit in flight ends before the epoch moves on.
+		if _, err := tx.ExecContext(qctx, `SELECT 1 FROM leader_lease WHERE id = 1 FOR UPDATE`); err != nil {
+			return err
+		}
+		return tx.GetContext(qctx, &epoch, `INSERT INTO leader_lease (id, node_id, address, epoch, schema_version, expires_at, renewed_at)
 		VALUES (1, $1, $2, $3 + 1, $4, clock_timestamp() + $5 * interval '1 millisecond', clock_timestamp())
 		ON CONFLICT (id) DO UPDATE SET node_id = excluded.node_id, address = excluded.address,
 			epoch = GREATEST(leader_lease.epoch, $3) + 1, schema_version = excluded.schema_version,
 			expires_at = excluded.expires_at, renewed_at = excluded.renewed_at
 		WHERE leader_lease.expires_at <= clock_timestamp() OR leader_lease.epoch < $3
 		RETURNING epoch`, e.cfg.NodeID, e.cfg.Address, floor, e.cfg.SchemaVersion, ms(e.cfg.TTL))
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false // another node was quicker
 	}

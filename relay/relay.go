@@ -9,14 +9,19 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"tellonce/lease"
 )
@@ -112,12 +117,16 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := f.cfg.Leadership.Status()
-	if h := f.local.Load(); h != nil && st.Role == lease.RoleLeader {
+	h := f.local.Load()
+	switch {
+	case h != nil && st.Role == lease.RoleLeader:
 		(*h).ServeHTTP(w, f.fromPeer(r))
 		return
-	}
-	if st.Leader == "" || r.Header.Get(relayedHeader) != "" {
-		unavailable(w, "no server leads right now; try again in a few seconds")
+	case st.Role == lease.RoleLeader:
+		unavailable(w, r, "this server is restoring the live state; try again shortly", settle)
+		return
+	case st.Leader == "" || r.Header.Get(relayedHeader) != "":
+		unavailable(w, r, "no server leads right now; try again in a few seconds", settle)
 		return
 	}
 	p, ctx := f.proxy(st.Leader)
@@ -229,7 +238,7 @@ func (f *Front) proxy(leader string) (*httputil.ReverseProxy, context.Context) {
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			f.cfg.Log.Warn("relay: the leader did not answer", "leader", leader, "path", r.URL.Path, "err", err)
-			unavailable(w, "the server that leads cannot be reached; try again in a few seconds")
+			unavailable(w, r, "the server that leads cannot be reached; try again in a few seconds", retryIn(f.cfg.Leadership.Status(), time.Now()))
 		},
 	}
 	f.proxies = map[string]*httputil.ReverseProxy{leader: p} // only the current leader's is kept
@@ -278,7 +287,49 @@ func (f *Front) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func unavailable(w http.ResponseWriter, msg string) {
+// CloseRetry is the WebSocket close code of a node that cannot serve a
+// socket now (no reachable leader, or its own state still restoring); the
+// reason says when to try again: "unavailable; retry in N ms". A browser
+// cannot read the HTTP answer to a refused upgrade, so the socket is
+// accepted only to be closed with it.
+const CloseRetry = 4503
+
+// settle is how soon to try again while a takeover is under way (no live
+// lease, or the new leader restoring): short, so desks are back soon
+// after the new leader is; a refusal costs the node next to nothing.
+const settle = 500 * time.Millisecond
+
+// maxRetry bounds a hint: a client never waits longer than that on our
+// word.
+const maxRetry = 15 * time.Second
+
+// retryIn is when to try again while the leader st names does not answer:
+// once its lease has run out unrenewed and another node may have taken
+// it, a little later than that.
+func retryIn(st lease.Status, now time.Time) time.Duration {
+	if st.Expires.After(now) {
+		return min(st.Expires.Sub(now)+settle, maxRetry)
+	}
+	return settle
+}
+
+// unavailable answers a request this node cannot serve now: 503 with a
+// Retry-After in whole seconds, or, to a WebSocket, the close CloseRetry
+// with the wait in milliseconds.
+func unavailable(w http.ResponseWriter, r *http.Request, msg string, retry time.Duration) {
+	if websocket.IsWebSocketUpgrade(r) {
+		// Only a close is sent, so any origin may have it.
+		up := websocket.Upgrader{HandshakeTimeout: time.Second, CheckOrigin: func(*http.Request) bool { return true }}
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return // the upgrader answered the bad handshake
+		}
+		defer c.Close()
+		reason := fmt.Sprintf("unavailable; retry in %d ms", retry.Milliseconds())
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRetry, reason), time.Now().Add(time.Second))
+		return
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(retry.Seconds())), 10))
 	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable", "message": msg}})
 }
 

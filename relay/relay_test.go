@@ -3,11 +3,14 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -222,5 +225,73 @@ func TestLeaderChangeEndsRelayedSockets(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, _, err := c.ReadMessage(); err == nil || strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("the relayed socket after the leader changed: %v; want it closed", err)
+	}
+}
+
+// A node that cannot serve now says when to try again: until the
+// unanswering leader's lease would have run out (and a little more), or
+// shortly while a takeover is under way; to a WebSocket with the close
+// CloseRetry, whose reason a browser can read, to HTTP with Retry-After.
+func TestUnavailableSaysWhenToRetry(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	stand := &fakeLeadership{st: lease.Status{Role: lease.RoleStandby, Leader: dead, Epoch: 3, Expires: time.Now().Add(10 * time.Second)}}
+	standby := httptest.NewServer(New(Config{Leadership: stand, Log: quiet, DialTimeout: time.Second}))
+	defer standby.Close()
+	restoring := &fakeLeadership{st: lease.Status{Role: lease.RoleLeader, Leader: "127.0.0.1:1", Epoch: 4}}
+	leader := httptest.NewServer(New(Config{Leadership: restoring, Log: quiet})) // no server of its own yet
+	defer leader.Close()
+
+	resp, err := http.Get(standby.URL + "/v1/contacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); resp.StatusCode != http.StatusServiceUnavailable || err != nil || s < 6 || s > 11 {
+		t.Errorf("HTTP while the leader's lease has 10 s left = %d, Retry-After %q; want 503 and about 11 s", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	for _, tt := range []struct {
+		name     string
+		url      string
+		min, max int
+	}{
+		{"a standby whose leader does not answer, 10 s of its lease left", standby.URL, 5000, 10500},
+		{"a new leader restoring", leader.URL, 500, 500},
+	} {
+		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(tt.url, "http")+"/v1/agent/ws", nil)
+		if err != nil {
+			t.Fatalf("%s: dial: %v", tt.name, err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err = c.ReadMessage()
+		c.Close()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != CloseRetry {
+			t.Errorf("%s: the socket ended with %v; want the close %d", tt.name, err, CloseRetry)
+			continue
+		}
+		var ms int
+		if _, err := fmt.Sscanf(ce.Text, "unavailable; retry in %d ms", &ms); err != nil || ms < tt.min || ms > tt.max {
+			t.Errorf("%s: close reason %q; want a retry in %d–%d ms", tt.name, ce.Text, tt.min, tt.max)
+		}
+	}
+
+	stand.mu.Lock()
+	stand.st.Leader, stand.st.Expires = "", time.Time{} // the lease ran out; nobody leads yet
+	stand.mu.Unlock()
+	resp, err = http.Get(standby.URL + "/v1/contacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("HTTP while nobody leads = %d, Retry-After %q; want 503 and 1 s", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if got := retryIn(lease.Status{Expires: time.Now().Add(time.Hour)}, time.Now()); got != maxRetry {
+		t.Errorf("retry with an hour of lease left = %s; want the cap, %s", got, maxRetry)
 	}
 }

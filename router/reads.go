@@ -213,3 +213,24 @@ func (r *Router) LastSeq() uint64 {
 	defer r.mu.Unlock()
 	return r.eventSeq
 }
+
+// Agents lists every agent's username, in username order: what a reader
+// that keeps per-agent figures needs to learn them, without copying the
+// whole live state as Snapshot does.
+func (r *Router) Agents() ([]string, error) {
+	var out []string
+	err := r.read(func(txn *memdb.Txn) error {
+		it, err := txn.Get(tableAgents, indexID)
+		if err != nil {
+			return err
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			out = append(out, raw.(*agentRow).Username)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agents: %w", err)
+	}
+	return out, nil
+}

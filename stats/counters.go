@@ -284,6 +284,15 @@ func (s *Stats) Observe(evs []cases.Event) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.holding {
+		s.held = append(s.held, evs...)
+		return
+	}
+	s.observeAll(evs)
+}
+
+// observeAll counts evs; s.mu is held.
+func (s *Stats) observeAll(evs []cases.Event) {
 	var touched map[string]time.Time
 	for i := range evs {
 		e := &evs[i]

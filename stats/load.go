@@ -20,34 +20,80 @@ const transferLookback = time.Hour
 // case log, and today's history from the samples saved by RunHistory, so
 // that a restart keeps the day's figures and charts: call it at start,
 // after the router is restored and before the journal delivers events to
-// Observe. It replaces whatever was counted and sampled before.
+// Observe. It replaces whatever was counted and sampled before. It is
+// ReadToday then Apply.
 func (s *Stats) Load(ctx context.Context, db *tsql.DB) error {
-	now := s.clock.Now()
-	today := newDay(now, s.cfg.Location)
+	t, err := s.ReadToday(ctx, db)
+	if err != nil {
+		return err
+	}
+	return s.Apply(t)
+}
+
+// Today is what Load reads of the database: the day's log and the
+// history samples saved so far today.
+type Today struct {
+	day     *day
+	log     transcripts.Day
+	samples []sampleRow
+}
+
+// ReadToday reads today's log and saved samples and changes nothing, so a
+// takeover reads them alongside its other reads (even before the router
+// is restored). Apply them before the journal commits anything new: the
+// counters then hold each event exactly once.
+func (s *Stats) ReadToday(ctx context.Context, db *tsql.DB) (*Today, error) {
+	today := newDay(s.clock.Now(), s.cfg.Location)
 	start := today.start.UTC()
 	day, err := transcripts.ReadDay(ctx, db, start, start.Add(-transferLookback))
 	if err != nil {
-		return fmt.Errorf("load today's statistics: %w", err)
+		return nil, fmt.Errorf("load today's statistics: %w", err)
 	}
 	samples, err := loadHistory(ctx, db, today)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return &Today{day: today, log: day, samples: samples}, nil
+}
+
+// Apply replaces the counters and the history with what t read, after
+// learning the router's agents (restore the router first), then counts
+// what Observe held since Hold. Readers see the day as it was before
+// Apply or as it is after, never part of it.
+func (s *Stats) Apply(t *Today) error {
+	began := s.clock.Now()
 	if err := s.learnAgents(); err != nil {
 		return err
 	}
-	facts := factsOf(s, start, day)
+	facts := factsOf(s, t.day.start.UTC(), t.log)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.c.today, s.c.previous = today, nil
+	s.c.today, s.c.previous = t.day, nil
 	s.c.models = map[string]*model{}
 	for _, f := range facts {
 		f.apply()
 	}
-	today.restore(samples)
-	s.cfg.Log.Info("today's statistics loaded", "legs", len(day.Legs), "closed_cases", len(day.Closed),
-		"history_samples", len(samples))
+	t.day.restore(t.samples)
+	held := s.held
+	s.holding, s.held = false, nil
+	s.observeAll(held)
+	s.mu.Unlock()
+	s.view.Store(nil) // the next reader computes the figures afresh
+	s.cfg.Log.Info("today's statistics loaded", "legs", len(t.log.Legs), "closed_cases", len(t.log.Closed),
+		"history_samples", len(t.samples), "held_events", len(held), "took", s.clock.Now().Sub(began).Round(time.Millisecond))
 	return nil
+}
+
+// Hold keeps what Observe is given from now until Apply, which counts it
+// after the day's log: a new leader routes before its statistics are
+// rebuilt, and nothing it commits meanwhile is lost or counted twice (the
+// day's log is read before the journal commits anything). Until Apply,
+// today's counts read as empty, estimates are made without today's
+// history, and no history sample is taken; the live figures (waiting,
+// agents) come from the router as always.
+func (s *Stats) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding = true
 }
 
 // fact is one counted happening, applied in time order so that the moving

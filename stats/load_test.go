@@ -105,3 +105,47 @@ func TestLoadKeepsRequeuedLegs(t *testing.T) {
 		checkToday(t, byQueue(st.Queues()), want)
 	})
 }
+
+// A new leader routes before its statistics are rebuilt: what Observe is
+// given between Hold and Apply is counted after the day's log, once, and
+// until Apply the day reads as empty rather than half counted.
+func TestHeldEventsCountOnceAfterApply(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		d := journalDesk(t, b)
+		d.queue(queueCfg(general, 20))
+		d.agent(agentIn("a1", general))
+		d.online("a1")
+		first := d.enqueue(general, "A", router.ChannelVoice)
+		d.accept(first)
+		d.end(first)
+		live := d.st
+
+		// The takeover: the day is read, the journal goes on meanwhile.
+		st := d.newStats()
+		today, err := st.ReadToday(context.Background(), b.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Hold()
+		d.st = st
+		for _, caller := range []string{"B", "C"} {
+			_, evs, err := d.r.Enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Queue: general,
+				Caller: router.Caller{ID: caller, Name: "Caller " + caller}})
+			d.do(evs, err)
+			live.Observe(evs)
+		}
+		before, _ := d.read()
+		if q := byQueue(before)[general]; q.Today.Offered != 0 || q.Today.Handled != 0 {
+			t.Errorf("before Apply the day reads %s; want it empty", todayString(q.Today))
+		}
+
+		if err := st.Apply(today); err != nil {
+			t.Fatal(err)
+		}
+		d.clock.Advance(time.Second)
+		want, got := byQueue(live.Queues())[general], byQueue(st.Queues())[general]
+		if todayString(got.Today) != todayString(want.Today) || got.Today.Offered != 3 {
+			t.Errorf("after Apply\n  %s\nwant, as counted live,\n  %s", todayString(got.Today), todayString(want.Today))
+		}
+	})
+}

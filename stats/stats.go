@@ -21,7 +21,8 @@ type Clock interface{ Now() time.Time }
 // *router.Router implements it; naming it here keeps stats on the shared
 // vocabulary rather than on the router itself.
 type Live interface {
-	Snapshot() (cases.Snapshot, error)
+	// Agents lists every agent's username.
+	Agents() ([]string, error)
 	Queues() []cases.QueueConfig
 	QueueSnapshot(id string) (cases.QueueStats, error)
 	Agent(username string) (cases.AgentView, error)
@@ -133,8 +134,12 @@ type Stats struct {
 	r     Live
 	clock Clock
 
-	mu sync.Mutex // guards c
+	mu sync.Mutex // guards c, holding and held
 	c  counters
+	// holding is set from Hold until Apply: what the journal delivers
+	// meanwhile waits in held, to be counted after the day's log.
+	holding bool
+	held    []cases.Event
 
 	view         atomic.Pointer[view]
 	computeMu    sync.Mutex // one computation at a time
@@ -168,19 +173,18 @@ func New(cfg Config) (*Stats, error) {
 	return s, nil
 }
 
-// learnAgents adds every agent the router has to the ones we report. The
-// router lists agents only in its snapshot; after that, agent_state events
-// tell of agents who connect.
+// learnAgents adds every agent the router has to the ones we report; after
+// that, agent_state events tell of agents who connect.
 func (s *Stats) learnAgents() error {
-	snap, err := s.r.Snapshot()
+	names, err := s.r.Agents()
 	if err != nil {
 		return fmt.Errorf("stats: read the router's agents: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, a := range snap.Agents {
-		if s.c.agents[a.Username] == nil {
-			s.c.agents[a.Username] = &tracker{}
+	for _, n := range names {
+		if s.c.agents[n] == nil {
+			s.c.agents[n] = &tracker{}
 		}
 	}
 	return nil

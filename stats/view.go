@@ -178,7 +178,8 @@ func (s *Stats) compute(now time.Time) *view {
 		v.est[q.ID] = e
 	}
 	sort.Slice(v.queues, func(i, j int) bool { return v.queues[i].Queue < v.queues[j].Queue })
-	if today.record(now, v.queues) {
+	// Until Apply has counted the day, a sample would record it as empty.
+	if !s.holding && today.record(now, v.queues) {
 		s.sampled()
 	}
 	v.agents = s.agentStats(agents, today, now)

@@ -27,13 +27,8 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 	if identity == "" || limit <= 0 {
 		return nil, nil
 	}
-	var earlier []struct {
-		ID        string    `db:"id"`
-		Context   string    `db:"context"`
-		CreatedAt time.Time `db:"created_at"`
-		ClosedAt  time.Time `db:"closed_at"`
-	}
-	err := rv.db.SelectContext(ctx, &earlier, rv.db.Rebind(`SELECT id, context, created_at, closed_at FROM cases
+	var earlier []earlierCase
+	err := rv.db.SelectContext(ctx, &earlier, rv.db.Rebind(`SELECT id, identity, context, created_at, closed_at FROM cases
 		WHERE identity = ? AND status = 'closed' AND identity <> '' AND closed_at >= ? AND id <> ?
 		ORDER BY closed_at DESC, id DESC LIMIT ?`), identity, since.UTC(), except, limit)
 	if err != nil {
@@ -42,37 +37,90 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 	if len(earlier) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(earlier))
-	for i, c := range earlier {
-		ids[i] = c.ID
-	}
-	legs, err := rv.legsOf(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read earlier cases: %w", err)
-	}
-	texts, err := rv.lastTexts(ctx, ids)
+	byIdentity, err := rv.pastCases(ctx, earlier, pastCaseBatch)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]cases.PastCase, 0, len(earlier))
-	for _, c := range earlier {
-		cx, err := parseContext(c.Context)
+	return byIdentity[identity], nil
+}
+
+// EarlierOfOpen is Earlier for every open case's caller at once, by
+// identity: what a takeover needs to show returning callers' history on
+// the offers of the line it restores. One query finds the earlier cases
+// of every identity that has an open case (at most limit each, newest
+// first), and the legs and texts of those cases come in batches — not one
+// look-up per waiting contact. An open case is never among them: only
+// closed cases count.
+func (rv *Review) EarlierOfOpen(ctx context.Context, since time.Time, limit int) (map[string][]cases.PastCase, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var earlier []earlierCase
+	err := rv.db.SelectContext(ctx, &earlier, rv.db.Rebind(`SELECT id, identity, context, created_at, closed_at FROM (
+			SELECT k.id, k.identity, k.context, k.created_at, k.closed_at,
+				ROW_NUMBER() OVER (PARTITION BY k.identity ORDER BY k.closed_at DESC, k.id DESC) AS n
+			FROM cases k
+			WHERE k.status = 'closed' AND k.identity <> '' AND k.closed_at >= ?
+				AND k.identity IN (SELECT o.identity FROM cases o WHERE o.status = 'open' AND o.identity <> '')
+		) r WHERE n <= ? ORDER BY identity, closed_at DESC, id DESC`), since.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read earlier cases of the open cases: %w", err)
+	}
+	return rv.pastCases(ctx, earlier, pastCaseBatch)
+}
+
+// earlierCase is a row of an earlier-cases query.
+type earlierCase struct {
+	ID        string    `db:"id"`
+	Identity  string    `db:"identity"`
+	Context   string    `db:"context"`
+	CreatedAt time.Time `db:"created_at"`
+	ClosedAt  time.Time `db:"closed_at"`
+}
+
+// pastCaseBatch bounds the case ids of one IN list: the embedded
+// database's limit on a statement's parameters is far above it, and a
+// takeover's thousands of earlier cases still take only a few queries.
+const pastCaseBatch = 500
+
+// pastCases fills in the earlier cases' agencies, dispositions and texts,
+// by identity, each identity's in the order given, reading size cases at
+// a time.
+func (rv *Review) pastCases(ctx context.Context, earlier []earlierCase, size int) (map[string][]cases.PastCase, error) {
+	out := map[string][]cases.PastCase{}
+	for start := 0; start < len(earlier); start += size {
+		batch := earlier[start:min(start+size, len(earlier))]
+		ids := make([]string, len(batch))
+		for i, c := range batch {
+			ids[i] = c.ID
+		}
+		legs, err := rv.legsOf(ctx, ids)
 		if err != nil {
-			return nil, fmt.Errorf("earlier case %s: %w", c.ID, err)
+			return nil, fmt.Errorf("read earlier cases: %w", err)
 		}
-		served := make([]reviewLeg, 0, len(legs[c.ID]))
-		for _, l := range legs[c.ID] {
-			if l.ConferenceOf == "" {
-				served = append(served, l)
+		texts, err := rv.lastTexts(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range batch {
+			cx, err := parseContext(c.Context)
+			if err != nil {
+				return nil, fmt.Errorf("earlier case %s: %w", c.ID, err)
 			}
+			served := make([]reviewLeg, 0, len(legs[c.ID]))
+			for _, l := range legs[c.ID] {
+				if l.ConferenceOf == "" {
+					served = append(served, l)
+				}
+			}
+			agencies, _, _, dispositions := touched(served)
+			summary := texts[c.ID].summary
+			if summary == "" {
+				summary = cx.Summary
+			}
+			out[c.Identity] = append(out[c.Identity], cases.PastCase{ID: c.ID, OpenedAt: c.CreatedAt.UTC(), ClosedAt: c.ClosedAt.UTC(),
+				Agencies: agencies, Dispositions: dispositions, Summary: summary, LastNote: texts[c.ID].note})
 		}
-		agencies, _, _, dispositions := touched(served)
-		summary := texts[c.ID].summary
-		if summary == "" {
-			summary = cx.Summary
-		}
-		out = append(out, cases.PastCase{ID: c.ID, OpenedAt: c.CreatedAt.UTC(), ClosedAt: c.ClosedAt.UTC(),
-			Agencies: agencies, Dispositions: dispositions, Summary: summary, LastNote: texts[c.ID].note})
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package transcripts
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -79,6 +80,84 @@ func TestEarlierCasesOfAnIdentity(t *testing.T) {
 		}
 		if none, err := rv.Earlier(ctx, "tel:nobody", t0, "", 10); err != nil || none != nil {
 			t.Errorf("an identity without cases = %v, %v; want none", none, err)
+		}
+	})
+}
+
+// EarlierOfOpen gives every open case's caller the earlier cases Earlier
+// gives them one by one, in one pass: by identity, newest first, at most
+// the limit, and nothing for a caller with no open case or no history.
+func TestEarlierOfOpenCasesMatchesEarlier(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		d := offerDesk(t, b, nil)
+		start(t, d.j)
+		d.online("kim")
+		rv, err := NewReview(b.DB, ReviewOptions{Now: d.clock.Now, Log: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		as := func(identity string) func(r *router.EnqueueRequest) {
+			return func(r *router.EnqueueRequest) { r.Identity = identity }
+		}
+		// tel:mine has seven closed cases and one open; tel:other one of
+		// each; tel:gone only a closed one; tel:new only an open one.
+		for i := range 7 {
+			d.clock.Advance(time.Minute)
+			c := d.enqueue(caller("c1", as("tel:mine")))
+			if i == 0 {
+				d.accept(c.ID)
+				d.ack(d.r.Note("kim", c.CaseID, "메모"))
+				d.ack(d.r.End("kim", c.ID, "resolved", "안내함"))
+				continue
+			}
+			d.ack(d.r.Abandon(c.ID))
+		}
+		for _, who := range []string{"tel:other", "tel:gone"} {
+			d.clock.Advance(time.Minute)
+			c := d.enqueue(caller(who, as(who)))
+			d.ack(d.r.Abandon(c.ID))
+		}
+		for _, who := range []string{"tel:mine", "tel:other", "tel:new"} {
+			d.enqueue(caller(who, as(who)))
+		}
+
+		got, err := rv.EarlierOfOpen(ctx, t0, router.MaxHistory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Errorf("identities with history = %d (%v); want tel:mine and tel:other", len(got), got)
+		}
+		for _, who := range []string{"tel:mine", "tel:other"} {
+			want, err := rv.Earlier(ctx, who, t0, "", router.MaxHistory)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got[who], want) {
+				t.Errorf("%s: EarlierOfOpen = %+v; want Earlier's %+v", who, got[who], want)
+			}
+		}
+		if n := len(got["tel:mine"]); n != router.MaxHistory {
+			t.Errorf("tel:mine has %d earlier cases; want the limit, %d", n, router.MaxHistory)
+		}
+
+		// Read two cases at a time, the answer is the same.
+		var rows []earlierCase
+		if err := b.DB.SelectContext(ctx, &rows, `SELECT id, identity, context, created_at, closed_at FROM cases
+			WHERE status = 'closed' ORDER BY identity, closed_at DESC, id DESC`); err != nil {
+			t.Fatal(err)
+		}
+		whole, err := rv.pastCases(ctx, rows, pastCaseBatch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paired, err := rv.pastCases(ctx, rows, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(whole) != 3 || !reflect.DeepEqual(whole, paired) {
+			t.Errorf("read two at a time = %+v; want %+v, three identities", paired, whole)
 		}
 	})
 }

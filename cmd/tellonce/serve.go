@@ -122,7 +122,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		if lc.SchemaVersion, err = schemaVersion(db); err != nil {
 			return err
 		}
-		if elector, err = lease.New(db, lc); err != nil {
+		// The lease has connections of its own: when a thousand desks come
+		// back to a new leader at once, its requests hold the shared pool,
+		// and a renewal queued behind them for a connection would come too
+		// late and depose a healthy leader.
+		leaseDB, err := tsql.Open(ctx, cfg.db)
+		if err != nil {
+			return fmt.Errorf("lease: %w", err)
+		}
+		defer leaseDB.Close()
+		leaseDB.SetMaxOpenConns(leaseConns)
+		if elector, err = lease.New(leaseDB, lc); err != nil {
 			return err
 		}
 		leadership = elector
@@ -181,6 +191,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	return ignoreCanceled(g.Wait())
 }
 
+// leaseConns is the lease's own pool: a renewal, a heartbeat and a
+// standby's look at the lease may run at once.
+const leaseConns = 4
+
 // leaderDeps is what one term as leader is built from.
 type leaderDeps struct {
 	cfg      serveConfig
@@ -212,18 +226,8 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 	if err != nil {
 		return err
 	}
-	rt, err := restoreRouter(ctx, d.dir, journal, writes, d.review, d.cfg.web.HistoryDays, d.cfg.grace, d.log)
+	rt, st, today, err := restore(ctx, d, journal, writes, reg)
 	if err != nil {
-		return err
-	}
-	// Statistics learn the agents from the restored router, and today's
-	// counters and history from the database, before the journal commits
-	// anything new.
-	st, err := stats.New(stats.Config{Router: rt, Registry: reg, Log: d.log, HistoryRetention: d.cfg.historyRetention})
-	if err != nil {
-		return err
-	}
-	if err := st.Load(ctx, d.db); err != nil {
 		return err
 	}
 	srv, err := web.New(d.cfg.web, web.Deps{DB: d.db, Directory: d.dir, Sessions: d.sessions, Hasher: d.hasher, Log: d.log, Registry: reg,
@@ -257,12 +261,17 @@ func runLeader(ctx context.Context, d leaderDeps) error {
 		d.metrics.set(reg)
 		d.front.Lead(srv.Handler())
 		d.log.Info("leading: live state restored", "took", time.Since(began).Round(time.Millisecond))
-		<-gctx.Done()
+		// Today's statistics are not needed to route: they are rebuilt
+		// now, counting what was committed since after the day's log.
+		applied := st.Apply(today)
+		if applied == nil {
+			<-gctx.Done()
+		}
 		d.front.Lead(nil)
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		srv.Stop(sctx)
-		return nil
+		return applied
 	})
 	g.Go(func() error { return journal.Run(rest) })
 	g.Go(func() error { return ignoreCanceled(rt.Run(rest)) })
@@ -299,40 +308,80 @@ func ignoreCanceled(err error) error {
 	return err
 }
 
-// restoreRouter builds the live state: queues and agents from the
-// directory, open cases from the journal, in their original order.
-func restoreRouter(ctx context.Context, dir *directory.Store, journal *transcripts.Journal, writes router.WriteObserver,
-	review *transcripts.Review, historyDays int, grace time.Duration, log *slog.Logger) (*router.Router, error) {
-	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: grace, Writes: writes})
+// restore builds the live state: queues and agents from the directory,
+// open cases from the journal in their original order, and their callers'
+// earlier cases; and it reads today's statistics. Nothing commits while
+// it runs (the journal has not started, and any earlier leader is fenced
+// off), so its reads are independent: they run side by side, each on its
+// own connection, and the router is built from them after. The statistics
+// hold what the journal delivers until they are rebuilt from what was
+// read (Stats.Apply), which the caller does once it routes: they are not
+// needed for the first offer. Each step is timed in the log: a slow
+// takeover says which one.
+func restore(ctx context.Context, d leaderDeps, journal *transcripts.Journal, writes router.WriteObserver,
+	reg *prometheus.Registry) (*router.Router, *stats.Stats, *stats.Today, error) {
+	rt, err := router.New(router.Config{Sink: journal, ReconnectGrace: d.cfg.grace, Writes: writes})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	queues, agents, err := switchboard.RoutingConfig(ctx, dir)
+	st, err := stats.New(stats.Config{Router: rt, Registry: reg, Log: d.log, HistoryRetention: d.cfg.historyRetention})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	// Each step is timed in the log: a slow takeover says which one.
+	var (
+		queues  []router.QueueConfig
+		agents  []router.AgentProfile
+		open    []router.CaseSnapshot
+		earlier map[string][]router.PastCase
+		today   *stats.Today
+		took    [4]time.Duration // directory, cases, history, statistics
+	)
 	began := time.Now()
-	cases, err := journal.Load(ctx)
-	if err != nil {
-		return nil, err
+	g, gctx := errgroup.WithContext(ctx)
+	timed := func(i int, read func() error) {
+		g.Go(func() error {
+			defer func() { took[i] = time.Since(began) }()
+			return read()
+		})
 	}
-	loaded := time.Now()
-	if err := restoreHistory(ctx, review, historyDays, cases); err != nil {
-		return nil, err
+	timed(0, func() (err error) {
+		queues, agents, err = switchboard.RoutingConfig(gctx, d.dir)
+		return err
+	})
+	timed(1, func() (err error) {
+		open, err = journal.Load(gctx)
+		return err
+	})
+	if days := d.cfg.web.HistoryDays; days > 0 {
+		// The history offers show, as of now (the log keeps the cases, not
+		// what an offer showed), for every caller at once.
+		timed(2, func() (err error) {
+			earlier, err = d.review.EarlierOfOpen(gctx, time.Now().Add(-time.Duration(days)*24*time.Hour), router.MaxHistory)
+			return err
+		})
 	}
-	looked := time.Now()
-	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: cases}); err != nil {
-		return nil, fmt.Errorf("restore the router: %w", err)
+	timed(3, func() (err error) {
+		today, err = st.ReadToday(gctx, d.db)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, nil, nil, err
 	}
+	read := time.Now()
 	live := 0
-	for _, c := range cases {
-		live += len(c.Contacts)
+	for i := range open {
+		open[i].History = earlier[open[i].Identity]
+		live += len(open[i].Contacts)
 	}
-	log.Info("router restored", "queues", len(queues), "agents", len(agents), "open_cases", len(cases), "live_contacts", live,
-		"load", loaded.Sub(began).Round(time.Millisecond), "history", looked.Sub(loaded).Round(time.Millisecond),
-		"rebuild", time.Since(looked).Round(time.Millisecond))
-	return rt, nil
+	if err := rt.Restore(router.Snapshot{Queues: queues, Agents: agents, Cases: open}); err != nil {
+		return nil, nil, nil, fmt.Errorf("restore the router: %w", err)
+	}
+	st.Hold()
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	d.log.Info("router restored", "queues", len(queues), "agents", len(agents), "open_cases", len(open), "live_contacts", live,
+		"read", ms(read.Sub(began)), "read_directory", ms(took[0]), "read_cases", ms(took[1]), "read_history", ms(took[2]),
+		"read_statistics", ms(took[3]), "rebuild", ms(time.Since(read)))
+	return rt, st, today, nil
 }
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -463,33 +512,3 @@ func purgeSessions(ctx context.Context, s *auth.Sessions, log *slog.Logger) erro
 		}
 	}
 }
-
-// restoreHistory looks up again the earlier cases of each restored case's
-// caller (the log keeps the cases, not what an offer showed): offers after
-// a restart show a returning caller's history as they did before it, as
-// of now.
-func restoreHistory(ctx context.Context, review *transcripts.Review, historyDays int, cases []router.CaseSnapshot) error {
-	if historyDays <= 0 {
-		return nil
-	}
-	since := time.Now().Add(-time.Duration(historyDays) * 24 * time.Hour)
-	// One query per case: a few at once, since a takeover waits for them
-	// (10,000 waiting contacts are 10,000 look-ups).
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(historyLookups)
-	for i := range cases {
-		g.Go(func() error {
-			h, err := review.Earlier(gctx, cases[i].Identity, since, cases[i].ID, router.MaxHistory)
-			if err != nil {
-				return fmt.Errorf("earlier cases of case %s: %w", cases[i].ID, err)
-			}
-			cases[i].History = h
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// historyLookups is how many of restoreHistory's queries run at once: a
-// share of the PostgreSQL pool (32), and the whole embedded one (8).
-const historyLookups = 8

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"tellonce/relay"
 )
 
 // This file is the WebSocket side of the end-to-end tests: a client that
@@ -198,6 +200,22 @@ func (c *wsClient) read() {
 			return
 		}
 	}
+}
+
+// retryHint is the wait the server asked for when it closed the socket
+// with 4503 ("unavailable; retry in N ms": it cannot serve yet), or 0.
+func (c *wsClient) retryHint() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ce *websocket.CloseError
+	var ms int64
+	if !errors.As(c.err, &ce) || ce.Code != relay.CloseRetry {
+		return 0
+	}
+	if _, err := fmt.Sscanf(ce.Text, "unavailable; retry in %d ms", &ms); err != nil {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // closed reports whether reading has ended (the socket is gone).

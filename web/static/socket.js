@@ -1,9 +1,29 @@
 // A WebSocket that comes back by itself. The server sends a full snapshot
 // (hello, or the citizen's first frame) on every connect, so reconnecting
-// is all it takes to restore a page. Waits grow 1, 2, 4, 8, 15 s with
-// jitter, so a restarted server is not met by every console at once.
+// is all it takes to restore a page. The first tries come quickly (0.25,
+// 0.5, 1 s), then the waits grow to 2, 4, 8 and 15 s, each with ±20 %
+// jitter, so a restarted server is not met by every console at once. A
+// server that cannot serve the socket yet (a takeover under way: the
+// leader's lease not yet run out, or the new leader restoring) closes it
+// with 4503 and says when to try again; that wait is taken, with up to a
+// quarter added, so desks come back just after the new leader is ready.
 
-const delays = [1000, 2000, 4000, 8000, 15000];
+const delays = [250, 500, 1000, 2000, 4000, 8000, 15000];
+
+// closeRetry is the close of a server that cannot serve yet; its reason is
+// "unavailable; retry in N ms".
+const closeRetry = 4503;
+
+// hintedTries is how many such waits are taken as the server says; after
+// them (a takeover should be long over) the waits grow as above again.
+const hintedTries = 40;
+
+// retryHint is the wait in ms a close asks for, or 0 for none.
+export function retryHint(code, reason) {
+  if (code !== closeRetry) return 0;
+  const m = /retry in (\d+) ms/.exec(reason || "");
+  return m ? Math.min(Math.max(Number(m[1]), 100), 30000) : 0;
+}
 
 export class Socket {
   // onFrame(frame) gets every server frame but acks; onStatus(status) gets
@@ -14,6 +34,7 @@ export class Socket {
     this.onStatus = onStatus || (() => {});
     this.beforeConnect = beforeConnect;
     this.attempt = 0;
+    this.hinted = 0;
     this.nextId = 1;
     this.waiting = new Map(); // id → {resolve, reject}
     this.stopped = false;
@@ -42,6 +63,7 @@ export class Socket {
   // then does the back-off start again from the shortest wait.
   opened() {
     this.attempt = 0;
+    this.hinted = 0;
   }
 
   receive(data) {
@@ -74,9 +96,16 @@ export class Socket {
       this.onStatus({ state: "stopped", code: ev.code, reason: ev.reason });
       return;
     }
-    const base = delays[Math.min(this.attempt, delays.length - 1)];
-    this.attempt++;
-    const wait = Math.round(base * (0.8 + Math.random() * 0.4));
+    const hint = retryHint(ev.code, ev.reason);
+    let wait;
+    if (hint && this.hinted < hintedTries) {
+      this.hinted++;
+      wait = Math.round(hint * (1 + Math.random() * 0.25));
+    } else {
+      const base = delays[Math.min(this.attempt, delays.length - 1)];
+      this.attempt++;
+      wait = Math.round(Math.max(base, hint) * (0.8 + Math.random() * 0.4));
+    }
     this.onStatus({ state: "waiting", retryAt: Date.now() + wait, code: ev.code });
     this.timer = setTimeout(() => this.connect(), wait);
   }
