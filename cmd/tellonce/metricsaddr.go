@@ -15,40 +15,47 @@ import (
 	"tellonce/web"
 )
 
-// metricsServer serves /metrics alone on --metrics-addr, an address a
-// monitoring network reaches and citizens do not.
-type metricsServer struct {
-	ln  net.Listener
-	srv *http.Server
-	log *slog.Logger
+// sideServer is a small HTTP server beside the main one, on an address
+// of its own: /metrics alone on --metrics-addr, where a monitoring
+// network reaches and citizens do not; the edge's --debug-addr.
+type sideServer struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
 }
 
-func newMetricsServer(ln net.Listener, reg prometheus.Gatherer, token string, log *slog.Logger) *metricsServer {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", web.MetricsHandler(reg, token))
-	return &metricsServer{ln: ln, log: log, srv: &http.Server{
-		Handler:           mux,
+func newSideServer(name string, ln net.Listener, h http.Handler, writeTimeout time.Duration, log *slog.Logger) *sideServer {
+	return &sideServer{name: name, ln: ln, srv: &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}}
 }
 
-func (m *metricsServer) Run(ctx context.Context) error {
+func newMetricsServer(ln net.Listener, reg prometheus.Gatherer, token string, log *slog.Logger) *sideServer {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", web.MetricsHandler(reg, token))
+	return newSideServer("metrics server", ln, mux, 30*time.Second, log)
+}
+
+func (m *sideServer) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(m.ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("metrics server: %w", err)
+		return fmt.Errorf("%s: %w", m.name, err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	// A request still open (a profile being taken) is cut rather than
+	// waited for.
 	if err := m.srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("metrics server shutdown: %w", err)
+		_ = m.srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("metrics server: %w", err)
+		return fmt.Errorf("%s: %w", m.name, err)
 	}
 	return nil
 }
@@ -76,7 +83,7 @@ func listen(cfg serveConfig, log *slog.Logger) (net.Listener, *certReloader, err
 }
 
 // listenMetrics opens --metrics-addr when set (nil otherwise).
-func listenMetrics(cfg serveConfig, g prometheus.Gatherer, log *slog.Logger) (*metricsServer, error) {
+func listenMetrics(cfg serveConfig, g prometheus.Gatherer, log *slog.Logger) (*sideServer, error) {
 	if cfg.metricsAddr == "" {
 		return nil, nil
 	}
