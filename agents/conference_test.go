@@ -249,3 +249,28 @@ func TestConferenceCarriesTheInterpretersPhone(t *testing.T) {
 		t.Errorf("gateway got %v; want conference with nam's phone", f)
 	}
 }
+
+// An interpreter's say on a voice call they interpret is their note on
+// the case too: the agent sees it, the caller's line carries nothing.
+func TestInterpreterSayOnAVoiceCallIsANote(t *testing.T) {
+	e := newEnv(t)
+	e.interpreters()
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	kim.ok(map[string]any{"type": "accept", "offer_id": kim.expect("offer").str("offer_id")})
+	nam := e.available("nam")
+	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi"})
+	offer := nam.expect("offer")
+	nam.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	leg := offer.obj("contact").str("contact_id")
+	nam.ok(map[string]any{"type": "say", "contact_id": leg, "text": "she means the 2023 return"})
+	if f := nam.expect("note"); f.str("text") != "she means the 2023 return" || f.str("agent") != "nam" {
+		t.Errorf("nam got %v; want nam's note", f)
+	}
+	if f := kim.expect("note"); f.str("text") != "she means the 2023 return" {
+		t.Errorf("kim got %v; want nam's note", f)
+	}
+	if kim.received("message") || nam.received("message") {
+		t.Error("an interpreter's say on a voice call became a message")
+	}
+}
