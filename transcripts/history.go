@@ -67,12 +67,13 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 			}
 		}
 		agencies, _, _, dispositions := touched(served)
-		summary := texts[c.ID].summary
+		dispositions = mapSlice(dispositions, storable)
+		summary := storable(texts[c.ID].summary)
 		if summary == "" {
 			summary = cx.Summary
 		}
 		out = append(out, cases.PastCase{ID: c.ID, OpenedAt: c.CreatedAt.UTC(), ClosedAt: c.ClosedAt.UTC(),
-			Agencies: agencies, Dispositions: dispositions, Summary: summary, LastNote: texts[c.ID].note})
+			Agencies: agencies, Dispositions: dispositions, Summary: summary, LastNote: storable(texts[c.ID].note)})
 	}
 	return out, nil
 }

@@ -337,7 +337,8 @@ func (s *Server) exportTranscript(w http.ResponseWriter, r *http.Request, p auth
 
 // auditActions are the actions ?action= may name.
 var auditActions = []string{transcripts.ActionSearch, transcripts.ActionRead, transcripts.ActionExport,
-	transcripts.ActionContinue, transcripts.ActionContact, transcripts.ActionAudit, transcripts.ActionOffer, transcripts.ActionErase}
+	transcripts.ActionContinue, transcripts.ActionContact, transcripts.ActionAudit, transcripts.ActionOffer, transcripts.ActionErase,
+	transcripts.ActionRemask}
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if s.review == nil {
