@@ -105,7 +105,8 @@ type Filter struct {
 	From, To    time.Time // started at or after From, before To
 	// Text is found anywhere in the timeline's text (messages, speech-to-
 	// text, notes, summaries, transfer notes), as a substring, ignoring
-	// case.
+	// case; a number (NumberQuery) is found written with any separators
+	// or none.
 	Text  string
 	Limit int    // 1–500, default 50
 	After string // the cursor of the previous page
@@ -345,7 +346,15 @@ func answeredOwnLeg() string {
 // word (see shortWordThreshold). SQLite: the FTS5 trigram table for three
 // characters or more; shorter text falls back to LIKE over case_events (a
 // scan).
+//
+// A number search (NumberQuery) compares the entries' text with its
+// separators taken out: no index serves it, so it reads the entries of
+// the cases it walks.
 func (rv *Review) textMatch(text string) (string, []any) {
+	if digits, ok := NumberQuery(text); ok {
+		return `EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND ` + strippedSQL("e.text") + ` LIKE ?)`,
+			[]any{"%" + digits + "%"}
+	}
 	like := "%" + escapeLike(text) + "%"
 	short := utf8.RuneCountInString(text) < MinIndexedText
 	if rv.db.Dialect == tsql.Postgres {
@@ -476,8 +485,13 @@ func (rv *Review) snippets(ctx context.Context, ids []string, text string, redac
 	if rv.db.Dialect == tsql.Postgres {
 		op = "ILIKE"
 	}
-	q, args, err := sqlx.In(`SELECT case_id, seq, text FROM case_events WHERE case_id IN (?) AND text `+op+` ? ESCAPE '\' ORDER BY case_id, seq`,
-		ids, "%"+escapeLike(text)+"%")
+	digits, number := NumberQuery(text)
+	cond, pattern := "text "+op+` ? ESCAPE '\'`, "%"+escapeLike(text)+"%"
+	if number {
+		cond, pattern = strippedSQL("text")+" LIKE ?", "%"+digits+"%"
+	}
+	q, args, err := sqlx.In(`SELECT case_id, seq, text FROM case_events WHERE case_id IN (?) AND `+cond+` ORDER BY case_id, seq`,
+		ids, pattern)
 	if err != nil {
 		return nil, fmt.Errorf("read snippets: %w", err)
 	}
@@ -495,7 +509,11 @@ func (rv *Review) snippets(ctx context.Context, ids []string, text string, redac
 			continue
 		}
 		t := privacy.Mask(r.Text, !redact)
-		if i := indexFold(t, text); i >= 0 {
+		if number {
+			if i, n := indexDigits(t, digits); i >= 0 {
+				out[r.CaseID] = cut(t, i, n)
+			}
+		} else if i := indexFold(t, text); i >= 0 {
 			out[r.CaseID] = cut(t, i, len(text))
 		}
 	}
