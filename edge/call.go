@@ -325,7 +325,15 @@ func (c *call) handle(ctx context.Context, ev any) {
 		}
 	case interpGone:
 		if ev.leg == c.interp {
+			// The interpreter's phone hung up: their leg ends in the
+			// router too, as an agent's phone hanging up ends the agent's
+			// (the router's conference_ended that follows finds no
+			// conference left).
+			id := c.interpOf
 			c.endConference()
+			if id != "" && !c.ended {
+				c.e.gw.send(map[string]any{"type": "agent_hangup", "contact_id": id})
+			}
 		}
 	case dropTimer:
 		// A transfer whose next agent did not start ringing within the
@@ -406,6 +414,10 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 		if f.NewContactID == "" {
 			return
 		}
+		// The interpreter's leg ended with the leg transferred away: their
+		// phone leaves now, while the caller and the first agent stay
+		// bridged until the next agent answers (or the grace drops them).
+		c.endConference()
 		c.e.track(c, c.contactID, f.NewContactID)
 		c.contactID = f.NewContactID
 		if c.agent != nil {
