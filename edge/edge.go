@@ -317,11 +317,10 @@ func (e *Edge) track(c *call, old, id string) {
 	}
 }
 
-// keepEarly remembers a connect for a contact no call carries, for a
-// minute.
-func (e *Edge) keepEarly(f serverFrame) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// keepEarlyLocked remembers a connect for a contact no call carries, for
+// a minute. The caller holds e.mu from the lookup that found no call, so
+// that a track on a call's loop cannot slip in between and miss it.
+func (e *Edge) keepEarlyLocked(f serverFrame) {
 	now := time.Now()
 	for id, ec := range e.early {
 		if now.Sub(ec.at) > time.Minute {
@@ -349,11 +348,15 @@ func (e *Edge) frame(ctx context.Context, f serverFrame) {
 	}
 	e.mu.Lock()
 	c := e.byID[f.ContactID]
+	if c == nil && f.Type == "connect" {
+		// A warm transfer's connect can overtake the transferred frame
+		// that a call's own loop is still applying.
+		e.keepEarlyLocked(f)
+	}
 	e.mu.Unlock()
 	if c == nil {
 		if f.Type == "connect" {
 			e.log.Info("edge: connect for a call this edge does not carry (yet)", "contact", f.ContactID)
-			e.keepEarly(f)
 		}
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -309,6 +311,24 @@ func TestRingOutcome(t *testing.T) {
 	} {
 		if got := ringOutcome(err); got != want {
 			t.Errorf("%v → %q; want %q", err, got, want)
+		}
+	}
+}
+
+// A warm transfer's connect for the new leg can reach the edge while the
+// call's own loop is still applying the transferred frame that names
+// that leg: whichever comes first, the call gets the connect once.
+func TestConnectRacingTheTransferReachesTheCall(t *testing.T) {
+	e := &Edge{log: slog.New(slog.DiscardHandler), byID: map[string]*call{}, early: map[string]earlyConnect{}}
+	for i := range 2000 {
+		c := &call{e: e, log: e.log, events: make(chan any, 4)}
+		id := fmt.Sprintf("ct-%d", i)
+		tracked := make(chan struct{})
+		go func() { defer close(tracked); e.track(c, "", id) }()
+		e.frame(context.Background(), serverFrame{Type: "connect", ContactID: id})
+		<-tracked
+		if n := len(c.events); n != 1 {
+			t.Fatalf("round %d: the call got %d connects; want 1", i, n)
 		}
 	}
 }
