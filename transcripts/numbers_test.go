@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,7 +50,7 @@ func TestNumberSearchIgnoresSeparators(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Search(%q) = %v", tc.q, err)
 			}
-			if got := caseIDs(p.Items); !slicesEqual(got, tc.want) {
+			if got := caseIDs(p.Items); !slices.Equal(got, tc.want) {
 				t.Errorf("Search(%q, redact %v) = %v; want %v", tc.q, tc.redact, got, tc.want)
 			}
 			for _, it := range p.Items {
@@ -66,18 +67,6 @@ func TestNumberSearchIgnoresSeparators(t *testing.T) {
 			t.Errorf("snippet %q; want the number as stored", p.Items[0].Snippet)
 		}
 	})
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestNumberQuery(t *testing.T) {
