@@ -55,8 +55,8 @@ func holdsBack(t *testing.T, what string, v any) {
 	}
 }
 
-// Rows stored under older masking rules (docs/privacy.md, "Rules that
-// change"): every read — a timeline with and without pii, a restore into
+// Rows stored under older masking rules (docs/privacy.md, "When the
+// rules change"): every read — a timeline with and without pii, a restore into
 // the router, a search, the audit list, a returning caller's history —
 // masks them by the current rules; a search cannot find a case by the
 // hidden digits; Remask rewrites the rows themselves, index included,
