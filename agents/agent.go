@@ -84,7 +84,7 @@ func (h *Hub) readyLocked(c *conn, seq uint64, hello []byte) {
 func (h *Hub) helloOf(desk cases.Desk) helloFrame {
 	f := helloFrame{Type: "hello", Agent: agentOf(desk.Agent), State: string(desk.Agent.State),
 		Contacts: make([]assignmentJSON, 0, len(desk.Contacts)), Offers: make([]offerFrame, 0, len(desk.Offers)),
-		ICEServers: h.iceServers()}
+		ICEServers: h.iceServers(desk.Agent.Username)}
 	for _, a := range desk.Contacts {
 		f.Contacts = append(f.Contacts, assignmentJSON{Contact: ContactOf(a.Contact), Case: CaseOf(a.Case),
 			History: historyOf(a.Case.History)})

@@ -457,7 +457,7 @@ var gatewaySpecs = frameSpec{
 	"agent_hangup":   {"contact_id"},
 	"recording":      {"contact_id", "file", "seconds", "started_at"},
 	// a browser agent's peer connection (softphone.go)
-	"rtc_offer": {"contact_id", "agent", "session", "sdp"},
+	"rtc_offer": {"contact_id", "agent", "session", "sdp", "held"},
 	"rtc_state": {"contact_id", "agent", "state"},
 }
 
@@ -479,6 +479,8 @@ type gatewayCommand struct {
 	Session string `json:"session"`
 	SDP     string `json:"sdp"`
 	State   string `json:"state"`
+	// Held: an rtc_offer for a call the agent has on hold.
+	Held bool `json:"held"`
 }
 
 func decodeGatewayFrame(data []byte) (gatewayCommand, json.RawMessage, *frameError) {

@@ -173,6 +173,12 @@ type rtcOfferFrame struct {
 	ContactID string `json:"contact_id"`
 	Session   string `json:"session"`
 	SDP       string `json:"sdp"`
+	// Held says the call is on hold, so a desk reloaded meanwhile shows
+	// it held (and offers Resume).
+	Held bool `json:"held,omitempty"`
+	// ICEServers, with minted TURN credentials, are fresh ones for this
+	// peer connection (hello's may have expired on a desk open all day).
+	ICEServers []ICEServer `json:"ice_servers,omitempty"`
 }
 
 // rtcStateFrame tells the desk how the edge sees its peer connection.

@@ -94,6 +94,11 @@ type Config struct {
 	// ICEServers are the STUN/TURN servers the desk's softphone is told
 	// in hello (the edge uses the same list); none on loopback and a LAN.
 	ICEServers []ICEServer
+	// TURNCredentials, when set, mints an agent's short-lived credentials
+	// for the TURN servers of ICEServers that carry none (coturn's
+	// use-auth-secret): hello and every rtc_offer get fresh ones, so a
+	// desk open all day never holds an expired one when a call comes.
+	TURNCredentials func(agent string, now time.Time) (username, credential string)
 	// Log defaults to slog.Default().
 	Log *slog.Logger
 }

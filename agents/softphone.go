@@ -30,12 +30,41 @@ const (
 // rtcStates are the peer connection states an edge reports.
 var rtcStates = []string{"connected", "disconnected", "failed", "closed"}
 
-// iceServers is the list hello carries, never null.
-func (h *Hub) iceServers() []ICEServer {
+// iceServers is the list hello carries for agent, never null: with
+// TURNCredentials, the TURN servers get the agent's minted credentials.
+func (h *Hub) iceServers(agent string) []ICEServer {
 	if h.cfg.ICEServers == nil {
 		return []ICEServer{}
 	}
-	return h.cfg.ICEServers
+	if h.cfg.TURNCredentials == nil {
+		return h.cfg.ICEServers
+	}
+	out := make([]ICEServer, len(h.cfg.ICEServers))
+	var user, cred string
+	for i, s := range h.cfg.ICEServers {
+		out[i] = s
+		if s.Username != "" || !slices.ContainsFunc(s.URLs, isTURN) {
+			continue
+		}
+		if user == "" {
+			user, cred = h.cfg.TURNCredentials(agent, h.cfg.Now())
+		}
+		out[i].Username, out[i].Credential = user, cred
+	}
+	return out
+}
+
+func isTURN(url string) bool {
+	return strings.HasPrefix(url, "turn:") || strings.HasPrefix(url, "turns:")
+}
+
+// offerICEServers is what an rtc_offer carries: fresh minted credentials,
+// or nothing when they are static (hello's stand).
+func (h *Hub) offerICEServers(agent string) []ICEServer {
+	if h.cfg.TURNCredentials == nil || len(h.cfg.ICEServers) == 0 {
+		return nil
+	}
+	return h.iceServers(agent)
 }
 
 // validateSoftphone checks the fields of the softphone and call-control
@@ -278,11 +307,16 @@ func (h *Hub) toCarrierLocked(contactID string, v any) bool {
 func (h *Hub) rtcFromGateway(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 	ferr := h.gatewayMay(c.agency, cmd.ContactID)
 	cv, err := h.sb.Peek(cmd.ContactID)
-	if ferr != nil && err == nil && cv.ConferenceOf != "" {
-		ferr = h.gatewayMay(c.agency, cv.ConferenceOf) // the call's own gateway bridges its interpreter
+	if ferr != nil && err == nil && cv.ConferenceOf != "" && h.gatewayMay(c.agency, cv.ConferenceOf) == nil {
+		ferr = nil // the call's own gateway bridges its interpreter
 	}
-	if ferr == nil && (err != nil || cv.Agent != cmd.Agent || cv.Status != cases.StatusAssigned) {
-		ferr = &frameError{Code: CodeNotFound, Field: "agent",
+	switch {
+	case ferr != nil: // worded about the contact named, never the call it joins
+	case err != nil:
+		ferr = &frameError{Code: CodeNotFound, Message: "contact " + cmd.ContactID + ": not found"}
+	case cv.Agent != cmd.Agent || cv.Status != cases.StatusAssigned:
+		// Within the gateway's reach: the state is wrong, not the id.
+		ferr = &frameError{Code: CodeConflict, Field: "agent",
 			Message: "contact " + cmd.ContactID + ": not assigned to " + truncate(cmd.Agent, 40)}
 	}
 	if ferr != nil {
@@ -299,7 +333,8 @@ func (h *Hub) rtcFromGateway(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 	}
 	switch {
 	case cmd.Type == "rtc_offer" && to != nil:
-		h.eventToLocked(to, 0, encode(rtcOfferFrame{Type: "rtc_offer", ContactID: cmd.ContactID, Session: cmd.Session, SDP: cmd.SDP}))
+		h.eventToLocked(to, 0, encode(rtcOfferFrame{Type: "rtc_offer", ContactID: cmd.ContactID, Session: cmd.Session, SDP: cmd.SDP, Held: cmd.Held,
+			ICEServers: h.offerICEServers(cmd.Agent)}))
 	case cmd.Type == "rtc_offer":
 		h.mu.Unlock()
 		h.replyError(c, ref, &frameError{Code: CodeConflict, Field: "agent",

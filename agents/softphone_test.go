@@ -1,7 +1,10 @@
 package agents
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"tellonce/clocktest"
 	"tellonce/router"
@@ -32,7 +35,7 @@ func TestSoftphoneSignallingIsRelayed(t *testing.T) {
 	}
 
 	gw.ok(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "kim", "session": "s1", "sdp": testSDP})
-	if f := kim.expect("rtc_offer"); f.str("contact_id") != cv.ID || f.str("session") != "s1" || f.str("sdp") != testSDP {
+	if f := kim.expect("rtc_offer"); f.str("contact_id") != cv.ID || f.str("session") != "s1" || f.str("sdp") != testSDP || f["held"] != nil {
 		t.Errorf("kim got %v; want the offer", f)
 	}
 	kim.ok(map[string]any{"type": "rtc_answer", "contact_id": cv.ID, "session": "s1", "sdp": testSDP})
@@ -54,6 +57,15 @@ func TestSoftphoneSignallingIsRelayed(t *testing.T) {
 	kim.ok(map[string]any{"type": "rtc_restart", "contact_id": cv.ID})
 	if f := gw.expectNext("rtc_restart"); f.str("contact_id") != cv.ID || f.str("agent") != "kim" {
 		t.Errorf("gateway got %v; want rtc_restart for kim", f)
+	}
+	// The offer after a restart of a held call says so (a reloaded desk
+	// shows it held); the first offer said nothing.
+	gw.ok(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "kim", "session": "s2", "sdp": testSDP, "held": true})
+	if f := kim.expect("rtc_offer"); f["held"] != true || f.str("session") != "s2" {
+		t.Errorf("kim got %v; want the held offer", f)
+	}
+	if f := gw.call(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "kim", "session": "s3", "sdp": testSDP, "held": "yes"}); f.str("code") != CodeValidation || f.str("field") != "held" {
+		t.Errorf("rtc_offer with held \"yes\" answered %v; want validation naming held", f)
 	}
 
 	// A reconnecting gateway hears the call is bridged to a browser.
@@ -133,10 +145,11 @@ func TestSoftphoneFramesAreChecked(t *testing.T) {
 	if len(refused) != 4 || refused[0].ContactID != cv.ID {
 		t.Errorf("refusals = %+v; want lee's four", refused)
 	}
-	// The gateway may offer only to the contact's agent, and only its own
-	// agency's gateway may.
-	if f := gw.call(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "lee", "session": "s1", "sdp": testSDP}); f.str("code") != CodeNotFound {
-		t.Errorf("an offer to lee answered %v; want not_found", f)
+	// The gateway may offer only to the contact's agent (another is a
+	// conflict: the call is in its reach), and only its own agency's
+	// gateway may (another's is not_found).
+	if f := gw.call(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "lee", "session": "s1", "sdp": testSDP}); f.str("code") != CodeConflict || f.str("field") != "agent" {
+		t.Errorf("an offer to lee answered %v; want conflict on agent", f)
 	}
 	if f := gw.call(map[string]any{"type": "rtc_state", "contact_id": cv.ID, "agent": "kim", "state": "gone"}); f.str("field") != "state" {
 		t.Errorf("a bad state answered %v; want validation on state", f)
@@ -247,5 +260,37 @@ func TestBrowserFollowsTransferAndInterpreter(t *testing.T) {
 	e.hub.mu.Unlock()
 	if n != 1 {
 		t.Errorf("%d calls remembered in the browser; want park's alone", n)
+	}
+}
+
+// With TURNCredentials, each desk's hello and each rtc_offer carry the
+// agent's own minted credentials for the TURN servers listed without any;
+// STUN servers and static TURN credentials pass as they are.
+func TestSoftphoneTURNCredentialsAreMintedPerAgent(t *testing.T) {
+	minted := 0
+	e := newEnv(t, func(c *Config) {
+		c.ICEServers = []ICEServer{{URLs: []string{"stun:turn.example:3478"}}, {URLs: []string{"turn:turn.example:3478"}},
+			{URLs: []string{"turns:turn.example:5349"}}, {URLs: []string{"turn:static.example:3478"}, Username: "u", Credential: "p"}}
+		c.TURNCredentials = func(agent string, _ time.Time) (string, string) {
+			minted++
+			return fmt.Sprintf("%d:%s", minted, agent), "cred-of-" + agent
+		}
+	})
+	_, lh := e.agent("lee")
+	ice := lh.list("ice_servers")
+	if len(ice) != 4 || ice[0].str("username") != "" || ice[3].str("username") != "u" || ice[3].str("credential") != "p" {
+		t.Fatalf("lee's hello ice_servers = %v; want STUN bare and the static TURN as it was", lh["ice_servers"])
+	}
+	for _, s := range ice[1:3] {
+		if !strings.HasSuffix(s.str("username"), ":lee") || s.str("credential") != "cred-of-lee" {
+			t.Errorf("lee's TURN server %v; want lee's minted credentials", s)
+		}
+	}
+	kim, gw, cv, _ := e.browserCall()
+	gw.ok(map[string]any{"type": "rtc_offer", "contact_id": cv.ID, "agent": "kim", "session": "s1", "sdp": testSDP})
+	f := kim.expect("rtc_offer")
+	offered := f.list("ice_servers")
+	if len(offered) != 4 || !strings.HasSuffix(offered[1].str("username"), ":kim") || offered[1].str("credential") != "cred-of-kim" {
+		t.Errorf("kim's rtc_offer ice_servers = %v; want kim's freshly minted credentials", f["ice_servers"])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/diago"
@@ -34,6 +35,7 @@ type call struct {
 	interpOf  string // the interpreter's contact
 	ringingIn int    // interpreters' phones ringing
 	stopMix   context.CancelFunc
+	mix       *mixer // the conference's, while stopMix is set
 	rec       *recordings.Recording
 	record    bool   // the queue of the leg in hand records its calls
 	noticed   bool   // the caller has heard the recording notice
@@ -44,8 +46,11 @@ type call struct {
 	callback  bool // became a callback: the caller's hangup is not an abandon
 	cbOffered bool
 	held      bool // the agent put the call on hold
-	ended     bool
-	cancel    context.CancelFunc // ends what the call started (ringing)
+	// heldNow mirrors held for the softphone's offers, made outside the
+	// loop (a desk reloaded during hold is told the call is held).
+	heldNow atomic.Bool
+	ended   bool
+	cancel  context.CancelFunc // ends what the call started (ringing)
 }
 
 type ringResult struct {
@@ -306,10 +311,11 @@ func (c *call) handle(ctx context.Context, ev any) {
 			c.interp = ev.leg
 			m := newMixer(c.caller, c.agent, ev.leg)
 			mctx, cancel := context.WithCancel(ctx)
-			c.stopMix = cancel
+			c.stopMix, c.mix = cancel, m
 			for _, l := range m.members {
 				l.mix.Store(m)
 			}
+			c.holdMix(ctx)
 			go m.run(mctx)
 			l := ev.leg
 			go func() {
@@ -331,6 +337,7 @@ func (c *call) handle(ctx context.Context, ev any) {
 			// conference left).
 			id := c.interpOf
 			c.endConference()
+			c.rebridge(ctx)
 			if id != "" && !c.ended {
 				c.e.gw.send(map[string]any{"type": "agent_hangup", "contact_id": id})
 			}
@@ -360,6 +367,36 @@ func (c *call) handle(ctx context.Context, ev any) {
 		// (agentGone, interpGone).
 		c.log.Info("edge: the agent's browser did not come back", "contact", ev.sp.contactID, "agent", ev.sp.agent)
 		ev.sp.end()
+	}
+}
+
+// setHeld records the agent's hold.
+func (c *call) setHeld(on bool) {
+	c.held = on
+	c.heldNow.Store(on)
+}
+
+// holdMix applies hold to a conference: held, the caller leaves the mix
+// and hears hold audio while the agent and the interpreter go on hearing
+// each other (they can confer); resumed, the caller is mixed in again.
+func (c *call) holdMix(ctx context.Context) {
+	if c.mix == nil || c.agent == nil || c.interp == nil {
+		return
+	}
+	inMix := c.caller.mix.Load() != nil
+	switch {
+	case c.held && inMix:
+		c.mix.set(c.agent, c.interp)
+		c.caller.mix.Store(nil)
+		unbridge(c.caller)
+		c.say(ctx, true)
+	case !c.held && !inMix:
+		if c.stopPlay != nil {
+			c.stopPlay()
+		}
+		bridge(c.caller, c.agent) // for when the interpreter leaves
+		c.mix.set(c.caller, c.agent, c.interp)
+		c.caller.mix.Store(c.mix)
 	}
 }
 
@@ -395,9 +432,10 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 	case "hangup":
 		c.endAll()
 	case "hold":
-		c.held = f.On
+		c.setHeld(f.On)
 		if c.stopMix != nil {
-			c.log.Info("edge: hold during a conference is not applied", "contact", c.contactID)
+			c.holdMix(ctx)
+			return
 		}
 		c.rebridge(ctx)
 	case "dtmf":
@@ -409,6 +447,7 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 	case "conference_ended":
 		if f.InterpreterContactID == c.interpOf {
 			c.endConference()
+			c.rebridge(ctx)
 		}
 	case "transferred":
 		if f.NewContactID == "" {
@@ -417,7 +456,10 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 		// The interpreter's leg ended with the leg transferred away: their
 		// phone leaves now, while the caller and the first agent stay
 		// bridged until the next agent answers (or the grace drops them).
-		c.endConference()
+		if c.stopMix != nil || c.interpOf != "" {
+			c.endConference()
+			c.rebridge(ctx)
+		}
 		c.e.track(c, c.contactID, f.NewContactID)
 		c.contactID = f.NewContactID
 		if c.agent != nil {
@@ -500,7 +542,7 @@ func (c *call) ringDone(ctx context.Context, r ringResult) {
 		c.dropAgentLeg() // a warm transfer: the first agent drops once the second answers
 	}
 	c.agent = r.leg
-	c.held = false
+	c.setHeld(false)
 	bridge(c.caller, r.leg)
 	c.startRecording(ctx)
 	c.log.Info("edge: agent bridged", "contact", c.contactID, "caller_codec", c.caller.codec.Name, "agent_codec", r.leg.codec.Name)
@@ -522,6 +564,7 @@ func (c *call) ringDone(ctx context.Context, r ringResult) {
 // answered within the ring timeout is connect_failed no_answer.
 func (c *call) connectBrowser(ctx context.Context, f serverFrame) {
 	sp := newSoftphone(c.e, c, c.contactID, f.Agent, c.law())
+	sp.ofAgent = true
 	sp.register()
 	c.ringing++
 	id := c.contactID
@@ -608,7 +651,7 @@ func (c *call) conference(ctx context.Context, f serverFrame) {
 func (c *call) endConference() {
 	if c.stopMix != nil {
 		c.stopMix()
-		c.stopMix = nil
+		c.stopMix, c.mix = nil, nil
 	}
 	c.caller.mix.Store(nil)
 	if c.agent != nil {

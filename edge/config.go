@@ -70,6 +70,10 @@ type Config struct {
 	// leg ends (agent_hangup); the caller hears hold audio meanwhile.
 	ICEServers     []iceservers.Server
 	SoftphoneGrace time.Duration
+	// TURN, when set, mints the edge's short-lived credentials (named
+	// after Username, the gateway account) for the TURN servers of
+	// ICEServers, fresh for each peer connection.
+	TURN *iceservers.Minter
 	// RTCPorts are the peer connections' UDP ports: "" any ephemeral
 	// port, "PORT" one port for every peer, "LOW-HIGH" a range.
 	RTCPorts string

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,15 @@ func newMixer(members ...*leg) *mixer {
 	return &mixer{members: members, heard: map[*leg][]int16{}}
 }
 
+// set replaces who is in the mix (hold takes the caller out of it and
+// puts them back).
+func (m *mixer) set(members ...*leg) {
+	m.mu.Lock()
+	m.members = members
+	m.heard = map[*leg][]int16{}
+	m.mu.Unlock()
+}
+
 // put takes a member's frame (in the member's codec).
 func (m *mixer) put(from *leg, payload []byte) {
 	pcm := make([]byte, 2*len(payload))
@@ -40,7 +50,9 @@ func (m *mixer) put(from *leg, payload []byte) {
 		s[i] = int16(uint16(pcm[2*i]) | uint16(pcm[2*i+1])<<8)
 	}
 	m.mu.Lock()
-	m.heard[from] = s
+	if slices.Contains(m.members, from) {
+		m.heard[from] = s
+	}
 	m.mu.Unlock()
 }
 

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,6 +18,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
+
+	"tellonce/iceservers"
 )
 
 // The browser softphone: an agent whose desk takes voice (connect,
@@ -33,8 +36,24 @@ import (
 // with it (the audio then passes through untouched).
 type rtcEngine struct {
 	byLaw map[string]*webrtc.API
-	ice   []webrtc.ICEServer
+	ice   []iceservers.Server
+	turn  *iceservers.Minter // nil: ice's credentials are static
+	name  string             // whose credentials turn mints
 	mux   ice.UDPMux
+}
+
+// iceServers is the list for a new peer connection: with a TURN secret,
+// credentials minted now.
+func (e *rtcEngine) iceServers(now time.Time) []webrtc.ICEServer {
+	list := e.ice
+	if e.turn != nil {
+		list = e.turn.For(list, e.name, now)
+	}
+	out := make([]webrtc.ICEServer, 0, len(list))
+	for _, s := range list {
+		out = append(out, webrtc.ICEServer{URLs: []string{s.URL}, Username: s.Username, Credential: s.Credential})
+	}
+	return out
 }
 
 // telephone-event for the browser's digits (a desk sends none today, but
@@ -87,7 +106,7 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 			return nil, fmt.Errorf("edge: --webrtc-public-ip: %w", err)
 		}
 	}
-	e := &rtcEngine{byLaw: map[string]*webrtc.API{}, mux: mux}
+	e := &rtcEngine{byLaw: map[string]*webrtc.API{}, mux: mux, ice: cfg.ICEServers, turn: cfg.TURN, name: cmp.Or(cfg.Username, "edge")}
 	for law, order := range map[string][]webrtc.RTPCodecParameters{
 		"pcmu": {pcmuParams, pcmaParams}, "pcma": {pcmaParams, pcmuParams},
 	} {
@@ -98,9 +117,6 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 			}
 		}
 		e.byLaw[law] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
-	}
-	for _, s := range cfg.ICEServers {
-		e.ice = append(e.ice, webrtc.ICEServer{URLs: []string{s.URL}, Username: s.Username, Credential: s.Credential})
 	}
 	return e, nil
 }
@@ -137,6 +153,9 @@ type softphone struct {
 	agent     string
 	law       string
 	leg       *leg
+	// ofAgent: the call's agent's leg (not an interpreter's), whose
+	// offers say whether the call is on hold.
+	ofAgent bool
 
 	in    chan []byte // the browser's audio, across peer connections
 	done  chan struct{}
@@ -285,7 +304,7 @@ func (sp *softphone) restart(ctx context.Context) {
 // complete, and applies the answer when it comes.
 func (sp *softphone) offer(ctx context.Context) (*peer, error) {
 	api := sp.e.rtc.byLaw[sp.law]
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: sp.e.rtc.ice})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: sp.e.rtc.iceServers(time.Now())})
 	if err != nil {
 		return nil, fmt.Errorf("peer connection: %w", err)
 	}
@@ -324,8 +343,12 @@ func (sp *softphone) offer(ctx context.Context) (*peer, error) {
 		sp.drop(p)
 		return nil, fmt.Errorf("offer: %w", err)
 	}
-	sp.e.gw.send(map[string]any{"type": "rtc_offer", "contact_id": sp.contactID, "agent": sp.agent,
-		"session": p.session, "sdp": pc.LocalDescription().SDP})
+	msg := map[string]any{"type": "rtc_offer", "contact_id": sp.contactID, "agent": sp.agent,
+		"session": p.session, "sdp": pc.LocalDescription().SDP}
+	if sp.ofAgent && sp.c.heldNow.Load() {
+		msg["held"] = true // a desk reloaded during hold shows it
+	}
+	sp.e.gw.send(msg)
 	go func() { // until the answer is applied, or never comes
 		select {
 		case a := <-p.answer:

@@ -5,8 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"tellonce/iceservers"
 )
 
 func TestParsePorts(t *testing.T) {
@@ -64,4 +67,42 @@ func portOf(t *testing.T) string {
 	}
 	defer c.Close()
 	return strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// With a TURN secret the edge's peer connections get credentials minted
+// for the gateway account at each offer; without one, the static list.
+func TestRTCEngineMintsTURNCredentials(t *testing.T) {
+	servers, err := iceservers.ParseMinted("stun:turn.example:3478,turn:turn.example:3478")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := iceservers.NewMinter([]byte("a-long-turn-secret-0123"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", ICEServers: servers, TURN: m, Username: "gw-gov"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	now := time.Unix(1767222000, 0)
+	got := e.iceServers(now)
+	if len(got) != 2 || got[0].Username != "" {
+		t.Fatalf("iceServers = %+v", got)
+	}
+	if want := "1767225600:gw-gov"; got[1].Username != want || got[1].Credential != iceservers.Credential([]byte("a-long-turn-secret-0123"), want) {
+		t.Errorf("the TURN server's credentials %s / %v; want %s and its HMAC", got[1].Username, got[1].Credential, want)
+	}
+	static, err := iceservers.Parse("turn:u:p@turn.example:3478")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", ICEServers: static})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if got := e2.iceServers(now); len(got) != 1 || got[0].Username != "u" || got[0].Credential != "p" {
+		t.Errorf("static iceServers = %+v", got)
+	}
 }

@@ -3,7 +3,9 @@
 // (RFC 7064/7065), a TURN server's credentials written into it as
 // user:pass@, e.g. "stun:stun.example:3478,turn:alice:s3cret@turn.example:3478?transport=udp".
 // The same list reaches the browser (the agent's hello) and the edge's
-// pion peer connections.
+// pion peer connections. With a secret shared with the TURN servers
+// (turnsecret.go) the TURN servers are listed without credentials and
+// each desk and edge is given short-lived ones instead.
 package iceservers
 
 import (
@@ -20,14 +22,18 @@ type Server struct {
 
 // Parse reads a comma-separated list; "" is none. A password may hold
 // ':' and '@' (the last '@' ends it) but not ','.
-func Parse(list string) ([]Server, error) {
+func Parse(list string) ([]Server, error) { return parse(list, false) }
+
+// parse reads the list; minted: TURN servers take no credentials (a
+// Minter gives them), otherwise they need them.
+func parse(list string, minted bool) ([]Server, error) {
 	var out []Server
 	for _, item := range strings.Split(list, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		s, err := parseOne(item)
+		s, err := parseOne(item, minted)
 		if err != nil {
 			return nil, err
 		}
@@ -36,7 +42,7 @@ func Parse(list string) ([]Server, error) {
 	return out, nil
 }
 
-func parseOne(item string) (Server, error) {
+func parseOne(item string, minted bool) (Server, error) {
 	scheme, rest, ok := strings.Cut(item, ":")
 	if !ok {
 		return Server{}, fmt.Errorf("ice server %q: want stun:, stuns:, turn: or turns: and a host", redact(item))
@@ -51,12 +57,15 @@ func parseOne(item string) (Server, error) {
 		if !turn {
 			return Server{}, fmt.Errorf("ice server %q: a STUN server takes no credentials", redact(item))
 		}
+		if minted {
+			return Server{}, fmt.Errorf("ice server %q: with a TURN secret the credentials are minted; drop user:pass@", redact(item))
+		}
 		user, pass, ok := strings.Cut(rest[:at], ":")
 		if !ok || user == "" || pass == "" {
 			return Server{}, fmt.Errorf("ice server %q: credentials must be user:pass@", redact(item))
 		}
 		s.Username, s.Credential, rest = user, pass, rest[at+1:]
-	} else if turn {
+	} else if turn && !minted {
 		return Server{}, fmt.Errorf("ice server %q: a TURN server needs user:pass@ before its host", item)
 	}
 	host, query, _ := strings.Cut(rest, "?")

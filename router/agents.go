@@ -16,7 +16,7 @@ func (r *Router) UpsertAgent(p AgentProfile) ([]Event, error) {
 	}
 	return r.write(func(w *writer) error {
 		row := &agentRow{AgentProfile: p.Clone(), State: StateOffline, StateSince: w.now, IdleSince: w.now}
-		if old, err := getAgent(w.txn, p.Username); err == nil {
+		if old, err := w.agent(p.Username); err == nil {
 			row = old.copy()
 			row.AgentProfile = p.Clone()
 		}
@@ -32,11 +32,11 @@ func (r *Router) UpsertAgent(p AgentProfile) ([]Event, error) {
 // offers or assigned contacts.
 func (r *Router) RemoveAgent(username string) ([]Event, error) {
 	return r.write(func(w *writer) error {
-		a, err := getAgent(w.txn, username)
+		a, err := w.agent(username)
 		if err != nil {
 			return fmt.Errorf("remove agent: %w", err)
 		}
-		held, err := agentContacts(w.txn, username)
+		held, err := w.agentContacts(username)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (r *Router) RemoveAgent(username string) ([]Event, error) {
 func (r *Router) Connect(username string) (Desk, []Event, error) {
 	var desk Desk
 	events, err := r.write(func(w *writer) error {
-		a, err := getAgent(w.txn, username)
+		a, err := w.agent(username)
 		if err != nil {
 			return fmt.Errorf("connect: %w", err)
 		}
@@ -82,10 +82,7 @@ func (r *Router) Connect(username string) (Desk, []Event, error) {
 		if err := w.settle(); err != nil {
 			return err
 		}
-		if err := w.flushCases(); err != nil {
-			return err
-		}
-		desk, err = deskTxn(w.txn, username)
+		desk, err = deskTxn(w.tx(), username)
 		return err
 	})
 	return desk, events, err
@@ -97,7 +94,7 @@ func (r *Router) Connect(username string) (Desk, []Event, error) {
 // queues.
 func (r *Router) Disconnect(username string) ([]Event, error) {
 	return r.write(func(w *writer) error {
-		a, err := getAgent(w.txn, username)
+		a, err := w.agent(username)
 		if err != nil {
 			return fmt.Errorf("disconnect: %w", err)
 		}
@@ -142,7 +139,7 @@ func (r *Router) SetState(username string, state AgentState, reason string) ([]E
 }
 
 func (w *writer) setStateTxn(username string, state AgentState, reason string) error {
-	a, err := getAgent(w.txn, username)
+	a, err := w.agent(username)
 	if err != nil {
 		return fmt.Errorf("set state: %w", err)
 	}
@@ -150,7 +147,7 @@ func (w *writer) setStateTxn(username string, state AgentState, reason string) e
 		return fmt.Errorf("set state %s: agent is not connected: %w", username, ErrConflict)
 	}
 	if state == StateOffline {
-		held, err := agentContacts(w.txn, username)
+		held, err := w.agentContacts(username)
 		if err != nil {
 			return err
 		}
@@ -194,11 +191,11 @@ func (w *writer) setStateTxn(username string, state AgentState, reason string) e
 // offline, their contacts return to the head of their queues and any
 // wrap-up ends.
 func (w *writer) graceEndTxn(username string) error {
-	a, err := getAgent(w.txn, username)
+	a, err := w.agent(username)
 	if err != nil || a.Connected {
 		return nil // removed or back: nothing to do
 	}
-	held, err := agentContacts(w.txn, username)
+	held, err := w.agentContacts(username)
 	if err != nil {
 		return err
 	}
@@ -212,7 +209,7 @@ func (w *writer) graceEndTxn(username string) error {
 	if err := w.dropWrapupsTxn(username); err != nil {
 		return err
 	}
-	a, err = getAgent(w.txn, username)
+	a, err = w.agent(username)
 	if err != nil {
 		return err
 	}
@@ -243,7 +240,7 @@ func (w *writer) dropWrapupsTxn(username string) error {
 
 // adjustAgentTxn copies the agent, applies fn and stores the copy.
 func (w *writer) adjustAgentTxn(username string, fn func(a *agentRow)) (*agentRow, error) {
-	a, err := getAgent(w.txn, username)
+	a, err := w.agent(username)
 	if err != nil {
 		return nil, err
 	}
@@ -273,10 +270,11 @@ func (w *writer) releaseSlotTxn(username string, class capClass, wrap bool) erro
 // revokeAgentOffersTxn takes back every pending offer of the agent; the
 // contacts go back to waiting (not counted as declines).
 func (w *writer) revokeAgentOffersTxn(username, reason string) error {
-	offers, err := agentOffers(w.txn, username)
+	held, err := w.agentContacts(username)
 	if err != nil {
 		return err
 	}
+	offers := agentOffers(held)
 	for _, o := range offers {
 		if err := w.revokeOfferTxn(o, reason); err != nil {
 			return err
@@ -288,7 +286,7 @@ func (w *writer) revokeAgentOffersTxn(username, reason string) error {
 // clearReservationsTxn releases contacts held for the agent (sticky or
 // direct transfer) to their queues.
 func (w *writer) clearReservationsTxn(username string) error {
-	it, err := w.txn.Get(tableContacts, indexContactReserved, username)
+	it, err := w.tx().Get(tableContacts, indexContactReserved, username)
 	if err != nil {
 		return fmt.Errorf("contacts held for %s: %w", username, err)
 	}
@@ -368,16 +366,13 @@ func deskTxn(txn *memdb.Txn, username string) (Desk, error) {
 		if c.Status != StatusAssigned {
 			continue
 		}
-		cv, err := offerCaseView(txn, c)
+		cv, err := offerCaseView(snapshotCases(txn), c)
 		if err != nil {
 			return Desk{}, err
 		}
 		desk.Contacts = append(desk.Contacts, Assignment{Contact: contactView(c), Case: cv})
 	}
-	offers, err := agentOffers(txn, username)
-	if err != nil {
-		return Desk{}, err
-	}
+	offers := agentOffers(held)
 	for _, o := range offers {
 		desk.Offers = append(desk.Offers, OfferView{ID: o.ID, ContactID: o.ContactID, Agent: o.Agent, ExpiresAt: o.ExpiresAt})
 	}

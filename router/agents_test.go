@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -114,4 +115,75 @@ func TestQueueSnapshot(t *testing.T) {
 			t.Errorf("agents[%s] = %d; want %d (all %v)", st, s.Agents[st], n, s.Agents)
 		}
 	}
+}
+
+// TestProfileChangesMoveMembership changes an agent's queues, removes and
+// adds them back, checking after each step that the membership rows, the
+// held lists and the matching state agree with the rows, and that routing,
+// the queue's staff count and the desk follow the new membership.
+func TestProfileChangesMoveMembership(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q1"), queue("q2")}, []AgentProfile{agent("kim", "q1")})
+	check := func(step string) {
+		t.Helper()
+		checkLines(t, f.r, f.r.db.Load().Txn(false))
+		if t.Failed() {
+			t.Fatalf("after %s", step)
+		}
+	}
+	f.online("kim")
+	c := f.enqueue("q2", "caller")
+	if got := f.offeredTo(c.ID); got != "" {
+		t.Fatalf("q2's contact offered to %q before kim joined q2", got)
+	}
+	check("enqueue")
+
+	_, err := f.r.UpsertAgent(agent("kim", "q1", "q2"))
+	f.must(err)
+	check("join q2")
+	if got := f.offeredTo(c.ID); got != "kim" {
+		t.Fatalf("q2's contact offered to %q after kim joined q2; want kim", got)
+	}
+	f.accept(c.ID)
+	check("accept")
+	desk, err := f.r.Desk("kim")
+	f.must(err)
+	if len(desk.Contacts) != 1 || desk.Contacts[0].Contact.ID != c.ID {
+		t.Fatalf("kim's desk holds %+v; want contact %s", desk.Contacts, c.ID)
+	}
+	if _, err := f.r.RemoveAgent("kim"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("RemoveAgent while holding a contact: %v; want a conflict", err)
+	}
+	check("refused removal")
+
+	_, err = f.r.UpsertAgent(agent("kim", "q1"))
+	f.must(err)
+	check("leave q2")
+	for q, want := range map[string]int{"q1": 1, "q2": 0} {
+		s, err := f.r.QueueSnapshot(q)
+		f.must(err)
+		if n := s.Agents[StateBusy]; n != want {
+			t.Errorf("%s counts %d busy agents; want %d", q, n, want)
+		}
+	}
+	_, err = f.r.End("kim", c.ID, "resolved", "")
+	f.must(err)
+	check("end")
+
+	_, err = f.r.RemoveAgent("kim")
+	f.must(err)
+	check("remove")
+	s, err := f.r.QueueSnapshot("q1")
+	f.must(err)
+	if len(s.Agents) != 0 {
+		t.Errorf("q1 counts %v after kim left; want nobody", s.Agents)
+	}
+	_, err = f.r.UpsertAgent(agent("kim", "q2"))
+	f.must(err)
+	check("come back in q2")
+	f.online("kim")
+	c2 := f.enqueue("q2", "caller2")
+	if got := f.offeredTo(c2.ID); got != "kim" {
+		t.Fatalf("q2's contact offered to %q after kim came back; want kim", got)
+	}
+	check("offer after coming back")
 }

@@ -73,17 +73,14 @@ func (r *Router) slotsOf(txn *memdb.Txn, q *queueRow, handleTime time.Duration, 
 // staffedIn counts the queue's members who are logged in (any state but
 // offline).
 func staffedIn(txn *memdb.Txn, queue string) (int, error) {
-	it, err := txn.Get(tableAgents, indexAgentQueue, queue)
-	if err != nil {
-		return 0, fmt.Errorf("members of %s: %w", queue, err)
-	}
 	n := 0
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if a := raw.(*agentRow); a.Connected && a.State != StateOffline {
+	err := eachMember(txn, queue, func(u string) (*agentRow, error) { return getAgent(txn, u) }, func(a *agentRow) bool {
+		if a.Connected && a.State != StateOffline {
 			n++
 		}
-	}
-	return n, nil
+		return true
+	})
+	return n, err
 }
 
 func bookedIn(txn *memdb.Txn, queue string, start time.Time) (int, error) {
@@ -111,12 +108,12 @@ func (e *BookingError) Unwrap() error { return ErrConflict }
 // the slot that starts at at, checking the slot exists and has room and
 // that the caller holds no other booking.
 func (w *writer) bookTxn(c *contactRow, q *queueRow, at time.Time, handleTime time.Duration) error {
-	if raw, err := w.txn.First(tableContacts, indexContactBooking, c.Identity); err != nil {
+	if raw, err := w.tx().First(tableContacts, indexContactBooking, c.Identity); err != nil {
 		return fmt.Errorf("bookings of the caller of %s: %w", c.ID, err)
 	} else if raw != nil && raw.(*contactRow).ID != c.ID {
 		return &BookingError{CallerID: c.Caller.ID, ContactID: raw.(*contactRow).ID}
 	}
-	slots, err := w.r.slotsOf(w.txn, q, handleTime, w.now)
+	slots, err := w.r.slotsOf(w.tx(), q, handleTime, w.now)
 	if err != nil {
 		return err
 	}
@@ -155,7 +152,7 @@ func (r *Router) RequestCallback(contactID string, req CallbackRequest) (Contact
 }
 
 func (w *writer) requestCallbackTxn(contactID string, req CallbackRequest) (*contactRow, error) {
-	c, err := getContact(w.txn, contactID)
+	c, err := w.contact(contactID)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +257,7 @@ func (r *Router) CallbackResult(username, contactID, result string) ([]Event, er
 }
 
 func (w *writer) callbackResultTxn(username, contactID, result string) error {
-	c, err := getContact(w.txn, contactID)
+	c, err := w.contact(contactID)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func (r *Router) Enqueue(req EnqueueRequest) (ContactView, []Event, error) {
 		var dup *DuplicateContactError
 		if errors.As(err, &dup) && req.IdempotencyKey != "" {
 			// The same request again: its contact, unchanged.
-			if d, derr := getContact(w.txn, dup.ContactID); derr == nil && d.IdemKey == req.IdempotencyKey {
+			if d, derr := w.contact(dup.ContactID); derr == nil && d.IdemKey == req.IdempotencyKey {
 				view = contactView(d)
 				view.Position, err = w.position(d)
 				return err
@@ -130,7 +130,7 @@ func (r *Router) Enqueue(req EnqueueRequest) (ContactView, []Event, error) {
 		if err := w.settle(); err != nil {
 			return err
 		}
-		if c, err = getContact(w.txn, c.ID); err != nil {
+		if c, err = w.contact(c.ID); err != nil {
 			return err
 		}
 		view = contactView(c)
@@ -285,7 +285,7 @@ func (w *writer) stickyTxn(c *contactRow, cs *caseRow) error {
 	if cs.LastAgent == "" {
 		return nil
 	}
-	a, err := getAgent(w.txn, cs.LastAgent)
+	a, err := w.agent(cs.LastAgent)
 	if errors.Is(err, ErrNotFound) {
 		return nil // the agent was removed: nobody to wait for
 	}
@@ -338,7 +338,7 @@ func (w *writer) scheduleContactTimersTxn(c *contactRow, q *queueRow) error {
 			if err := w.overflowTxn(c, i); err != nil {
 				return err
 			}
-			if n, err := getContact(w.txn, c.ID); err == nil {
+			if n, err := w.contact(c.ID); err == nil {
 				c = n
 			}
 			continue
@@ -458,7 +458,7 @@ func (r *Router) AbandonBy(contactID, actor string) ([]Event, error) {
 		}
 	}
 	return r.write(func(w *writer) error {
-		c, err := getContact(w.txn, contactID)
+		c, err := w.contact(contactID)
 		if err != nil {
 			return fmt.Errorf("abandon: %w", err)
 		}
@@ -483,7 +483,7 @@ func (r *Router) AbandonBy(contactID, actor string) ([]Event, error) {
 // holds already is theirs to end: that is a conflict.
 func (r *Router) LeaveAbsent(contactID string) ([]Event, error) {
 	return r.write(func(w *writer) error {
-		c, err := getContact(w.txn, contactID)
+		c, err := w.contact(contactID)
 		if err != nil {
 			return fmt.Errorf("leave absent: %w", err)
 		}
@@ -519,7 +519,7 @@ func (r *Router) End(username, contactID, disposition, summary string) ([]Event,
 // that was never theirs is not found; one they hold, or held until it
 // ended, in another status is a conflict.
 func (w *writer) assignedTo(username, contactID string) (*contactRow, error) {
-	c, err := getContact(w.txn, contactID)
+	c, err := w.contact(contactID)
 	if err != nil {
 		return nil, err
 	}

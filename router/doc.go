@@ -31,11 +31,22 @@
 //
 // # State
 //
-// go-memdb holds what readers see: queues, agents (profile, state, load),
+// go-memdb holds what readers see: queues, queue membership (a row per
+// agent and queue, written only when an agent's queues change), agents
+// (profile, state, load, and the contacts offered or assigned to them),
 // contacts (status, agent, offer, place in their case) and open cases with
-// their timelines. A call writes a row only when
-// something a reader can see changes, and a case row once per call
-// however often the call changed it.
+// their timelines. A call keeps the rows it changes on its writer and
+// writes each to memdb once, when it ends (or before it reads through the
+// transaction itself: an index scan), however often it changed it: ending
+// a contact and offering the agent the next one is one agent row write,
+// and a case that closes in the call is deleted without being written.
+// Indexes are few because every row write writes each of its table's
+// indexes: contacts have their id and, while scheduled in a booked slot
+// or held for one agent, the slot, booking and reserved keys; the other
+// tables their id alone. An agent's held contacts are a list on the agent
+// row (which the same calls write for its load anyway) rather than a
+// contacts index, and pending offers are published with the lines rather
+// than indexed.
 //
 // The matching state (matching.go) holds what only routing asks, in
 // structures made for it and owned by the writer: each (queue, class)'s
@@ -60,8 +71,8 @@
 //     in under linesMu with the commit), so they are never half a call. A
 //     place is a binary search of the published line: O(log² n) anywhere
 //     in a line of any length.
-//   - Offer: the snapshot, through the offered contact (unique index on
-//     its offer id).
+//   - Offer: the pending offers published with the lines at each commit
+//     (a map swapped under linesMu with the changed lines).
 //   - NextDeadline: the soonest offer expiry and timer published with the
 //     commit.
 //   - Everything else (cases, agents, desks, wallboard counts, snapshots

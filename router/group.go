@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
 )
 
 // The write path: every change is a call of write. Concurrent calls are
@@ -150,15 +152,13 @@ func (r *Router) runBatch(ops []*writeOp) {
 	}()
 	for len(ops) > 0 {
 		txn := r.db.Load().Txn(true)
-		writers := make([]*writer, 0, len(ops))
+		writers := r.writers(len(ops), txn, ops)
 		failed := -1
 		for i, op := range ops {
-			w := &writer{r: r, txn: txn, m: r.match, now: op.now}
-			if err := runOp(op, w); err != nil || op.panicked != nil {
+			if err := runOp(op, writers[i]); err != nil || op.panicked != nil {
 				op.err, failed = err, i
 				break
 			}
-			writers = append(writers, w)
 		}
 		if failed >= 0 {
 			txn.Abort()
@@ -172,14 +172,34 @@ func (r *Router) runBatch(ops []*writeOp) {
 		r.match.publish(r)
 		r.linesMu.Unlock()
 		for i, w := range writers {
-			events := w.finish()
+			// One copy for the sink and the caller alike (both only read
+			// it); the writer's own buffer serves the next call.
+			events := slices.Clone(w.finish())
 			if r.sink != nil && len(events) > 0 {
 				publish(r.sink, ops[i], events)
 			}
-			ops[i].events, ops[i].committed = slices.Clone(events), true
+			ops[i].events, ops[i].committed = events, true
 		}
 		return
 	}
+}
+
+// writers are n writers on txn for ops, reused from call to call (their
+// maps and event buffers keep their room); the caller holds r.mu.
+func (r *Router) writers(n int, txn *memdb.Txn, ops []*writeOp) []*writer {
+	for len(r.spare) < n {
+		r.spare = append(r.spare, &writer{})
+	}
+	for i, w := range r.spare[:n] {
+		clear(w.events) // let the last call's views go
+		*w = writer{r: r, txn: txn, m: r.match, now: ops[i].now,
+			cases: w.cases, contacts: w.contacts, agents: w.agents, touched: w.touched, events: w.events[:0]}
+		clear(w.cases)
+		clear(w.contacts)
+		clear(w.agents)
+		clear(w.touched)
+	}
+	return r.spare[:n]
 }
 
 // runOp runs one call and its matching on w; a panic is kept for the caller.
@@ -195,7 +215,10 @@ func runOp(op *writeOp, w *writer) (err error) {
 	if err := w.settle(); err != nil {
 		return fmt.Errorf("match: %w", err)
 	}
-	return w.flushCases()
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return w.flushErr
 }
 
 // publish hands events to the sink; a panicking sink panics in the caller

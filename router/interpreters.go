@@ -70,11 +70,11 @@ func (w *writer) interpretTxn(username, contactID, language, note string, share 
 	if language == "" {
 		return nil, invalid("language", "is required: the caller has no language")
 	}
-	a, err := getAgent(w.txn, username)
+	a, err := w.agent(username)
 	if err != nil {
 		return nil, err
 	}
-	queues, err := interpreterQueues(w.txn)
+	queues, err := interpreterQueues(w.tx())
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (w *writer) unlinkConferenceTxn(c *contactRow, actor string) error {
 	if c.ConferenceOf == "" {
 		return nil
 	}
-	main, err := getContact(w.txn, c.ConferenceOf)
+	main, err := w.contact(c.ConferenceOf)
 	if err != nil || main.Interpreter != c.ID {
 		return nil
 	}
@@ -193,7 +193,7 @@ func (w *writer) unlinkConferenceTxn(c *contactRow, actor string) error {
 // emitInterpreter tells the agent (and citizen) of the contact an
 // interpreter leg serves how that leg stands.
 func (w *writer) emitInterpreter(leg *contactRow, reason, interpreter string) {
-	main, err := getContact(w.txn, leg.ConferenceOf)
+	main, err := w.contact(leg.ConferenceOf)
 	if err != nil || !main.Status.Live() {
 		return
 	}
@@ -232,16 +232,12 @@ func conferenceData(txn *memdb.Txn, c *contactRow) map[string]string {
 // joined, or all of the case's when the agent shared the history. Never
 // notes, the context the caller gave, other legs or the caller's number:
 // an interpreter may work for another agency, and needs none of it.
-func interpreterCaseView(txn *memdb.Txn, leg *contactRow) (CaseView, error) {
-	cs, err := getCase(txn, leg.CaseID)
+func interpreterCaseView(cases caseGetter, leg *contactRow) (CaseView, error) {
+	cs, err := cases(leg.CaseID)
 	if err != nil {
 		return CaseView{}, err
 	}
-	events, err := caseEvents(txn, cs.ID)
-	if err != nil {
-		return CaseView{}, err
-	}
-	return interpreterView(cs.ID, cs.Caller, cs.CreatedAt, cs.Legs, events, leg.ID, leg.ConferenceOf), nil
+	return interpreterView(cs.ID, cs.Caller, cs.CreatedAt, cs.Legs, eventsOf(cs), leg.ID, leg.ConferenceOf), nil
 }
 
 // interpreterView filters a case's legs and timeline for the interpreter
@@ -304,7 +300,7 @@ func (r *Router) InterpreterCase(legID string) (CaseView, error) {
 		if c.ConferenceOf == "" || c.Status != StatusAssigned {
 			return notYours("contact", legID)
 		}
-		out, err = interpreterCaseView(txn, c)
+		out, err = interpreterCaseView(snapshotCases(txn), c)
 		return err
 	})
 	return out, err

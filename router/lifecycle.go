@@ -17,7 +17,7 @@ func (w *writer) endContactTxn(contactID, disposition, summary, actor string, ty
 // ended entry and the event's Data (why it ended, when the disposition
 // alone does not say).
 func (w *writer) endContactWithTxn(contactID, disposition, summary, actor string, typ EventType, extra map[string]string) error {
-	c, err := getContact(w.txn, contactID)
+	c, err := w.contact(contactID)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (w *writer) unlinkWarmTxn(c *contactRow, actor string) error {
 	if c.WarmOf == "" {
 		return nil
 	}
-	first, err := getContact(w.txn, c.WarmOf)
+	first, err := w.contact(c.WarmOf)
 	if err != nil || first.WarmTo != c.ID {
 		return nil
 	}
@@ -109,14 +109,11 @@ func (w *writer) closeCaseIfDoneTxn(caseID string) error {
 	if err != nil || cs.Live > 0 {
 		return nil // already closed in this transaction, or still live
 	}
-	if err := w.flushCases(); err != nil {
-		return err
-	}
-	v, err := caseView(w.txn, cs, "closed")
+	v, err := caseView(cs, "closed")
 	if err != nil {
 		return err
 	}
-	legs, err := contactsOf(w.txn, caseID)
+	legs, err := contactsOf(cs, w.contact)
 	if err != nil {
 		return err
 	}
@@ -128,9 +125,7 @@ func (w *writer) closeCaseIfDoneTxn(caseID string) error {
 			return fmt.Errorf("close case %s: %w", caseID, err)
 		}
 	}
-	if err := w.txn.Delete(tableCases, cs); err != nil {
-		return fmt.Errorf("close case %s: %w", caseID, err)
-	}
+	w.deleteCase(caseID)
 	w.emit(Event{Type: EventCaseClosed, CaseID: caseID, Actor: "router", Case: &v})
 	return nil
 }
@@ -164,13 +159,13 @@ func (w *writer) wrapupEndTxn(t *timerRow) error {
 	if err := w.dropTimer(t.ID); err != nil {
 		return err
 	}
-	if _, err := getAgent(w.txn, t.Agent); err != nil {
+	if _, err := w.agent(t.Agent); err != nil {
 		return nil // removed meanwhile
 	}
 	if err := w.releaseSlotTxn(t.Agent, t.Class, true); err != nil {
 		return err
 	}
-	a, err := getAgent(w.txn, t.Agent)
+	a, err := w.agent(t.Agent)
 	if err != nil {
 		return err
 	}
@@ -291,11 +286,11 @@ func (w *writer) releaseReservationTxn(c *contactRow) error {
 // warmFailTxn cancels a pending warm-transfer leg; the first agent keeps the
 // contact and is told why.
 func (w *writer) warmFailTxn(legID, reason string) error {
-	leg, err := getContact(w.txn, legID)
+	leg, err := w.contact(legID)
 	if err != nil || !leg.Status.Live() || leg.WarmOf == "" {
 		return nil
 	}
-	first, err := getContact(w.txn, leg.WarmOf)
+	first, err := w.contact(leg.WarmOf)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (w *writer) settle() error {
 func (w *writer) waitingByRank() ([]string, error) {
 	var cs []*contactRow
 	for _, id := range sortedKeys(w.waiting) {
-		c, err := getContact(w.txn, id)
+		c, err := w.contact(id)
 		if err != nil {
 			continue // closed meanwhile
 		}
@@ -68,7 +68,7 @@ func (w *writer) waitingByRank() ([]string, error) {
 // other agent gets it and this one looks again.
 func (w *writer) fillAgentTxn(username string) error {
 	for range maxMatchSteps {
-		a, err := getAgent(w.txn, username)
+		a, err := w.agent(username)
 		if errors.Is(err, ErrNotFound) {
 			return nil // removed meanwhile: nobody to fill
 		}
@@ -98,7 +98,7 @@ func (w *writer) fillAgentTxn(username string) error {
 // is placed first and the contact tries again.
 func (w *writer) placeContactTxn(id string) error {
 	for range maxMatchSteps {
-		c, err := getContact(w.txn, id)
+		c, err := w.contact(id)
 		if errors.Is(err, ErrNotFound) {
 			return nil // ended meanwhile: nothing to place
 		}
@@ -227,18 +227,14 @@ func score(a *agentRow, c *contactRow) int {
 // topScore is the best score among the queue's logged-in members who have
 // the skills (busy or not): before widening, only they may take the contact.
 func (w *writer) topScore(c *contactRow) (int, error) {
-	it, err := w.txn.Get(tableAgents, indexAgentQueue, c.Queue)
-	if err != nil {
-		return 0, fmt.Errorf("members of %s: %w", c.Queue, err)
-	}
 	top := 0
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		a := raw.(*agentRow)
+	err := eachMember(w.txn, c.Queue, w.agent, func(a *agentRow) bool {
 		if a.Connected && a.State != StateOffline && hasSkills(a, c) {
 			top = max(top, score(a, c))
 		}
-	}
-	return top, nil
+		return true
+	})
+	return top, err
 }
 
 // undeclinedCandidate reports whether an available agent who has not
@@ -246,17 +242,15 @@ func (w *writer) topScore(c *contactRow) (int, error) {
 // Only then are decliners passed over, so a contact never starves because
 // its only possible agent once said no.
 func (w *writer) undeclinedCandidate(c *contactRow) (bool, error) {
+	found := false
 	for _, q := range c.reach() {
-		it, err := w.txn.Get(tableAgents, indexAgentQueue, q)
-		if err != nil {
-			return false, fmt.Errorf("members of %s: %w", q, err)
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			a := raw.(*agentRow)
-			if a.routable() && !containsString(c.Declined, a.Username) && hasSkills(a, c) &&
-				(c.Reserved == "" || c.Reserved == a.Username) {
-				return true, nil
-			}
+		err := eachMember(w.txn, q, w.agent, func(a *agentRow) bool {
+			found = a.routable() && !containsString(c.Declined, a.Username) && hasSkills(a, c) &&
+				(c.Reserved == "" || c.Reserved == a.Username)
+			return !found
+		})
+		if err != nil || found {
+			return found, err
 		}
 	}
 	return false, nil
@@ -325,7 +319,7 @@ func (w *writer) pickAgent(c *contactRow) (*agentRow, error) {
 		return nil, nil // queue removed: the contact waits
 	}
 	if c.Reserved != "" {
-		a, err := getAgent(w.txn, c.Reserved)
+		a, err := w.agent(c.Reserved)
 		if err != nil {
 			return nil, nil
 		}
@@ -434,10 +428,7 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 		}
 	}
 	w.touch(c.Queue)
-	if err := w.flushCases(); err != nil {
-		return err
-	}
-	cv, err := offerCaseView(w.txn, n)
+	cv, err := offerCaseView(w.getCase, n)
 	if err != nil {
 		return err
 	}

@@ -124,6 +124,9 @@ type matching struct {
 	expiries *offerTree // pending offers, soonest expiry first
 	// changed are the lines changed since the last publish.
 	changed map[lineKey]struct{}
+	// changedOffers are the offers added or dropped since the last
+	// publish.
+	changedOffers map[string]struct{}
 	// undo is the running group's changes, oldest first; nil log means
 	// nothing to record (a restore builds a matching state it drops on
 	// failure).
@@ -134,7 +137,8 @@ type matching struct {
 func newMatching() *matching {
 	return &matching{lines: map[lineKey]*lineTree{}, overflow: map[lineKey]*lineTree{}, free: map[lineKey]*freeTree{},
 		offers: map[string]*offerRow{}, callers: map[callerKey]*contactRow{},
-		timers: map[string]*timerRow{}, dues: newTimerTree(), byTarget: map[string]map[string]*timerRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{}, logging: true}
+		timers: map[string]*timerRow{}, dues: newTimerTree(), byTarget: map[string]map[string]*timerRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{},
+		changedOffers: map[string]struct{}{}, logging: true}
 }
 
 // undoStep is one change to one structure: on undo, added is taken out
@@ -148,7 +152,8 @@ type undoStep struct {
 	removedAgent   *agentRow
 	addedOffer     *offerRow
 	removedOffer   *offerRow
-	caller         *callerKey  // a change of callers[*caller], which was prevCaller
+	callerChange   bool        // a change of callers[caller], which was prevCaller
+	caller         callerKey   // a value, not a pointer: no allocation per step
 	prevCaller     *contactRow // nil: there was none
 	addedTimer     *timerRow
 	removedTimer   *timerRow
@@ -169,11 +174,11 @@ func (m *matching) rollback() {
 			m.unindexTimer(s.addedTimer)
 		case s.removedTimer != nil:
 			m.indexTimer(s.removedTimer)
-		case s.caller != nil:
+		case s.callerChange:
 			if s.prevCaller != nil {
-				m.callers[*s.caller] = s.prevCaller
+				m.callers[s.caller] = s.prevCaller
 			} else {
-				delete(m.callers, *s.caller)
+				delete(m.callers, s.caller)
 			}
 		case s.line != nil:
 			if s.addedContact != nil {
@@ -278,14 +283,15 @@ func (m *matching) putContact(old, c *contactRow) {
 		m.lineSet(m.overflow, lineID(q, class), c)
 	}
 	// The caller's place, when it moved.
-	ok, nk := callerOf(old), callerOf(c)
-	if ok != nil && (nk == nil || *ok != *nk) && m.callers[*ok] != nil {
-		m.record(undoStep{caller: ok, prevCaller: m.callers[*ok]})
-		delete(m.callers, *ok)
+	ok, hadOld := callerOf(old)
+	nk, hasNew := callerOf(c)
+	if hadOld && (!hasNew || ok != nk) && m.callers[ok] != nil {
+		m.record(undoStep{callerChange: true, caller: ok, prevCaller: m.callers[ok]})
+		delete(m.callers, ok)
 	}
-	if nk != nil {
-		m.record(undoStep{caller: nk, prevCaller: m.callers[*nk]})
-		m.callers[*nk] = c
+	if hasNew {
+		m.record(undoStep{callerChange: true, caller: nk, prevCaller: m.callers[nk]})
+		m.callers[nk] = c
 	}
 	// The pending offer, when the row's offer changed.
 	if o, n := offerOf(old), offerOf(c); o == nil || n == nil || *o != *n {
@@ -304,11 +310,11 @@ type callerKey struct{ queue, identity string }
 // callerOf is the place a contact holds for its caller: while live, except
 // pending warm-transfer legs and interpreter legs, which are the same
 // person's existing place rather than a second one.
-func callerOf(c *contactRow) *callerKey {
+func callerOf(c *contactRow) (callerKey, bool) {
 	if c == nil || !c.Status.Live() || c.WarmOf != "" || c.ConferenceOf != "" || c.Identity == "" {
-		return nil
+		return callerKey{}, false
 	}
-	return &callerKey{c.Queue, c.Identity}
+	return callerKey{c.Queue, c.Identity}, true
 }
 
 // freeKeys are the free sets an agent belongs in: each of their queues,
@@ -357,6 +363,7 @@ func (m *matching) putAgent(old, a *agentRow) {
 // addOffer and dropOffer keep the pending offers.
 func (m *matching) addOffer(o *offerRow) {
 	m.offers[o.ID] = o
+	m.changedOffers[o.ID] = struct{}{}
 	m.expiries.Set(o)
 	m.record(undoStep{addedOffer: o})
 }
@@ -366,6 +373,7 @@ func (m *matching) dropOffer(o *offerRow) {
 		return
 	}
 	delete(m.offers, o.ID)
+	m.changedOffers[o.ID] = struct{}{}
 	m.expiries.Delete(o)
 	m.record(undoStep{removedOffer: o})
 }
@@ -460,6 +468,14 @@ func (m *matching) publish(r *Router) {
 		}
 	}
 	clear(m.changed)
+	for id := range m.changedOffers {
+		if o := m.offers[id]; o != nil {
+			r.offers[id] = o
+		} else {
+			delete(r.offers, id)
+		}
+	}
+	clear(m.changedOffers)
 }
 
 // ahead counts the contacts of t ranked before c: a binary search over

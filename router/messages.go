@@ -32,14 +32,14 @@ func (r *Router) Say(from Party, contactID, text string) ([]Event, error) {
 			actor = "agent:" + from.Username
 			if c.ConferenceOf != "" {
 				// An interpreter speaks into the contact they joined.
-				main, err := getContact(w.txn, c.ConferenceOf)
+				main, err := w.contact(c.ConferenceOf)
 				if err != nil || !main.Status.Live() {
 					return fmt.Errorf("say on %s: the interpreted contact ended: %w", contactID, ErrConflict)
 				}
 				contactID = main.ID
 			}
 		case RoleCitizen:
-			c, err := getContact(w.txn, contactID)
+			c, err := w.contact(contactID)
 			if err != nil {
 				return fmt.Errorf("say: %w", err)
 			}
@@ -69,7 +69,7 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 		return nil, fmt.Errorf("transcript on %s: %w", contactID, invalid("speaker", "must be agent, citizen or interpreter"))
 	}
 	return r.write(func(w *writer) error {
-		c, err := getContact(w.txn, contactID)
+		c, err := w.contact(contactID)
 		if err != nil {
 			return fmt.Errorf("transcript: %w", err)
 		}
@@ -86,7 +86,7 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 			}
 			actor = "agent:" + c.Agent
 		case RoleInterpreter:
-			conf := conferenceData(w.txn, c)
+			conf := conferenceData(w.tx(), c)
 			if conf == nil {
 				return fmt.Errorf("transcript on %s: no interpreter has joined: %w", contactID, ErrConflict)
 			}
@@ -97,7 +97,7 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 }
 
 func (w *writer) speakTxn(contactID, caseType string, typ EventType, actor, text string) error {
-	c, err := getContact(w.txn, contactID)
+	c, err := w.contact(contactID)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (w *writer) speakTxn(contactID, caseType string, typ EventType, actor, text
 		return err
 	}
 	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
-		Actor: actor, Text: e.Text, CaseEvent: &e, Data: conferenceData(w.txn, c)})
+		Actor: actor, Text: e.Text, CaseEvent: &e, Data: conferenceData(w.tx(), c)})
 	return nil
 }
 
@@ -130,7 +130,7 @@ func (r *Router) Note(username, caseID, text string) ([]Event, error) {
 		// A note says whose it is, so a reader of another agency can tell
 		// that agency's internal note from their own.
 		var data map[string]string
-		if a, err := getAgent(w.txn, username); err == nil && a.Agency != "" {
+		if a, err := w.agent(username); err == nil && a.Agency != "" {
 			data = map[string]string{"agency": a.Agency}
 		}
 		e, err := w.appendCaseEventTxn(caseID, CaseNote, "agent:"+username, text, data)

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	memdb "github.com/hashicorp/go-memdb"
 )
 
 // Accept assigns the offered contact to the agent. Accepting the new leg of
@@ -27,7 +25,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if !w.now.Before(o.ExpiresAt) {
 		return fmt.Errorf("offer expired at %s: %w", o.ExpiresAt.Format("15:04:05.000"), ErrConflict)
 	}
-	c, err := getContact(w.txn, o.ContactID)
+	c, err := w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -62,10 +60,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if err != nil {
 		return err
 	}
-	if err := w.flushCases(); err != nil {
-		return err
-	}
-	cv, err := offerCaseView(w.txn, n)
+	cv, err := offerCaseView(w.getCase, n)
 	if err != nil {
 		return err
 	}
@@ -81,7 +76,7 @@ func (w *writer) acceptTxn(username, offerID string) error {
 // completeWarmTxn ends the first leg of a warm transfer whose new leg the
 // target just accepted.
 func (w *writer) completeWarmTxn(leg *contactRow, username string) error {
-	first, err := getContact(w.txn, leg.WarmOf)
+	first, err := w.contact(leg.WarmOf)
 	if errors.Is(err, ErrNotFound) {
 		return nil // the first leg's case closed meanwhile
 	}
@@ -127,7 +122,7 @@ func (r *Router) Decline(username, offerID, reason string) ([]Event, error) {
 // a decliner and the contact goes back to waiting (or, for a warm leg, the
 // transfer fails).
 func (w *writer) refuseOfferTxn(o *offerRow, typ EventType, reason string) error {
-	c, err := getContact(w.txn, o.ContactID)
+	c, err := w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -139,7 +134,7 @@ func (w *writer) refuseOfferTxn(o *offerRow, typ EventType, reason string) error
 	if err := w.returnOfferTxn(o); err != nil {
 		return err
 	}
-	c, err = getContact(w.txn, o.ContactID)
+	c, err = w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -160,7 +155,7 @@ func (w *writer) expireOfferTxn(o *offerRow) error {
 	if err := w.refuseOfferTxn(o, EventOfferTimeout, "offer_timeout"); err != nil {
 		return err
 	}
-	a, err := getAgent(w.txn, o.Agent)
+	a, err := w.agent(o.Agent)
 	if errors.Is(err, ErrNotFound) {
 		return nil // removed meanwhile
 	}
@@ -181,7 +176,7 @@ func (w *writer) expireOfferTxn(o *offerRow) error {
 
 // revokeOfferTxn takes an offer back without blaming the agent.
 func (w *writer) revokeOfferTxn(o *offerRow, reason string) error {
-	c, err := getContact(w.txn, o.ContactID)
+	c, err := w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -195,7 +190,7 @@ func (w *writer) returnOfferTxn(o *offerRow) error {
 	if err := w.dropOfferTxn(o.ID); err != nil {
 		return err
 	}
-	c, err := getContact(w.txn, o.ContactID)
+	c, err := w.contact(o.ContactID)
 	if err != nil {
 		return err
 	}
@@ -233,14 +228,11 @@ func (w *writer) ownOffer(username, offerID string) (*offerRow, error) {
 
 // Offer returns a pending offer.
 func (r *Router) Offer(offerID string) (OfferView, error) {
-	var out OfferView
-	err := r.read(func(txn *memdb.Txn) error {
-		o, err := getOffer(txn, offerID)
-		if err != nil {
-			return err
-		}
-		out = OfferView{ID: o.ID, ContactID: o.ContactID, Agent: o.Agent, ExpiresAt: o.ExpiresAt}
-		return nil
-	})
-	return out, err
+	r.linesMu.RLock()
+	o := r.offers[offerID]
+	r.linesMu.RUnlock()
+	if o == nil {
+		return OfferView{}, fmt.Errorf("offer %s: %w", offerID, ErrNotFound)
+	}
+	return OfferView{ID: o.ID, ContactID: o.ContactID, Agent: o.Agent, ExpiresAt: o.ExpiresAt}, nil
 }

@@ -33,7 +33,7 @@ func (r *Router) ConnectFailed(contactID, result string) ([]Event, error) {
 		if err := w.requeueWithTxn(c, DispositionMissed, time.Time{}, map[string]string{"result": result}); err != nil {
 			return err
 		}
-		moved, err := getContact(w.txn, contactID)
+		moved, err := w.contact(contactID)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (r *Router) ConnectFailed(contactID, result string) ([]Event, error) {
 // notReadyTxn sets an available agent not_ready (a missed offer or call)
 // until they choose available again.
 func (w *writer) notReadyTxn(username, reason string) error {
-	a, err := getAgent(w.txn, username)
+	a, err := w.agent(username)
 	if err != nil || a.State != StateAvailable {
 		return nil // removed meanwhile, or not routable anyway
 	}
@@ -82,7 +82,7 @@ func (r *Router) AgentHangup(contactID string) ([]Event, error) {
 // not abandoned — with the disposition caller_hangup.
 func (r *Router) CallerHangup(contactID string) ([]Event, error) {
 	return r.write(func(w *writer) error {
-		c, err := getContact(w.txn, contactID)
+		c, err := w.contact(contactID)
 		if err != nil {
 			return fmt.Errorf("hangup: %w", err)
 		}
@@ -106,7 +106,7 @@ func (r *Router) CallerHangup(contactID string) ([]Event, error) {
 // onCallTxn returns a live contact an agent holds; any other status is a
 // conflict.
 func (w *writer) onCallTxn(contactID, what string) (*contactRow, error) {
-	c, err := getContact(w.txn, contactID)
+	c, err := w.contact(contactID)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -130,7 +130,7 @@ func (r *Router) Record(contactID, actor string, rec Recording) ([]Event, error)
 		return nil, fmt.Errorf("recording of %s: %w", contactID, err)
 	}
 	return r.write(func(w *writer) error {
-		c, err := getContact(w.txn, contactID)
+		c, err := w.contact(contactID)
 		if err != nil {
 			return fmt.Errorf("recording: %w", err)
 		}

@@ -71,12 +71,12 @@ func (r *Router) RemoveQueue(id string) ([]Event, error) {
 		if err != nil {
 			return fmt.Errorf("remove queue: %w", err)
 		}
-		if n, err := liveInQueue(w.txn, id); err != nil {
+		if n, err := liveInQueue(w.tx(), id); err != nil {
 			return err
 		} else if n > 0 {
 			return fmt.Errorf("remove queue %s: %d live contacts: %w", id, n, ErrConflict)
 		}
-		if err := w.txn.Delete(tableQueues, q); err != nil {
+		if err := w.tx().Delete(tableQueues, q); err != nil {
 			return fmt.Errorf("remove queue %s: %w", id, err)
 		}
 		return nil
@@ -154,14 +154,10 @@ func (r *Router) QueueSnapshot(id string) (QueueStats, error) {
 		if out.Waiting > 0 {
 			out.LongestWait = max(now.Sub(out.OldestEnqueuedAt), time.Duration(0))
 		}
-		ait, err := txn.Get(tableAgents, indexAgentQueue, id)
-		if err != nil {
-			return err
-		}
-		for raw := ait.Next(); raw != nil; raw = ait.Next() {
-			out.Agents[raw.(*agentRow).display()]++
-		}
-		return nil
+		return eachMember(txn, id, func(u string) (*agentRow, error) { return getAgent(txn, u) }, func(a *agentRow) bool {
+			out.Agents[a.display()]++
+			return true
+		})
 	})
 	if err != nil {
 		return QueueStats{}, fmt.Errorf("queue snapshot: %w", err)

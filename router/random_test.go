@@ -356,7 +356,7 @@ func (run *randomRun) checkCases() {
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		cs := raw.(*caseRow)
-		v, err := caseView(txn, cs, "open")
+		v, err := caseView(cs, "open")
 		if err != nil {
 			run.t.Fatal(err)
 		}
@@ -528,7 +528,11 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 	}
 	r.linesMu.RLock()
 	compareTrees(t, "published line", r.view, m.lines)
+	if !maps.Equal(r.offers, m.offers) {
+		t.Errorf("published offers: %d, the writer keeps %d, or they differ", len(r.offers), len(m.offers))
+	}
 	r.linesMu.RUnlock()
+	checkHeld(t, txn)
 
 	byLine := map[lineKey][]*contactRow{} // in rank order, from the rows
 	for _, c := range contactsIn(txn) {
@@ -581,6 +585,50 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 		if err != nil || !maps.Equal(got, want) {
 			t.Errorf("Positions(%s) = %v (%v); want %v", queue, got, err, want)
 		}
+	}
+}
+
+// checkHeld checks every agent row's Held list against the contacts: it
+// names exactly the contacts offered or assigned to the agent, in id
+// order; and the membership rows against the agents' queues.
+func checkHeld(t testing.TB, txn *memdb.Txn) {
+	t.Helper()
+	members := map[memberRow]bool{}
+	mit, _ := txn.Get(tableMembers, indexID)
+	for raw := mit.Next(); raw != nil; raw = mit.Next() {
+		members[*raw.(*memberRow)] = true
+	}
+	ait, _ := txn.Get(tableAgents, indexID)
+	for raw := ait.Next(); raw != nil; raw = ait.Next() {
+		a := raw.(*agentRow)
+		for q := range a.Queues {
+			if !members[memberRow{q, a.Username}] {
+				t.Errorf("agent %s is in queue %s without a membership row", a.Username, q)
+			}
+			delete(members, memberRow{q, a.Username})
+		}
+	}
+	for m := range members {
+		t.Errorf("membership row %v names no queue of the agent's", m)
+	}
+	want := map[string][]string{}
+	for _, c := range contactsIn(txn) {
+		if u := holderOf(c); u != "" {
+			want[u] = append(want[u], c.ID)
+		}
+	}
+	it, _ := txn.Get(tableAgents, indexID)
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		a := raw.(*agentRow)
+		w := want[a.Username]
+		slices.Sort(w)
+		if !slices.Equal(a.Held, w) {
+			t.Errorf("agent %s holds %v; the contacts say %v", a.Username, a.Held, w)
+		}
+		delete(want, a.Username)
+	}
+	for u, ids := range want {
+		t.Errorf("contacts %v are held by %s, who has no row", ids, u)
 	}
 }
 

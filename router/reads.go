@@ -99,7 +99,7 @@ func (r *Router) OfferCase(contactID string) (CaseView, error) {
 		if err != nil {
 			return err
 		}
-		out, err = offerCaseView(txn, c)
+		out, err = offerCaseView(snapshotCases(txn), c)
 		return err
 	})
 	if err != nil {
@@ -127,7 +127,7 @@ func (r *Router) Case(id string) (CaseView, error) {
 		if err != nil {
 			return err
 		}
-		out, err = caseView(txn, cs, "open")
+		out, err = caseView(cs, "open")
 		return err
 	})
 	if err != nil {

@@ -48,6 +48,10 @@ func (r *Router) install(db *memdb.MemDB, m *matching) {
 	r.db.Store(db)
 	r.match = m
 	r.view = map[lineKey]*lineTree{}
+	r.offers = map[string]*offerRow{}
+	for id := range m.offers {
+		m.changedOffers[id] = struct{}{}
+	}
 	for id := range m.lines {
 		m.changed[id] = struct{}{}
 	}
@@ -87,7 +91,7 @@ func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {
 			}
 		}
 	}
-	return w.flushCases()
+	return w.flush()
 }
 
 // restoreConferenceTxn relinks an interpreter leg to its contact; a leg
@@ -96,11 +100,11 @@ func (w *writer) restoreConferenceTxn(s ContactSnapshot) error {
 	if s.ConferenceOf == "" {
 		return nil
 	}
-	leg, err := getContact(w.txn, s.ID)
+	leg, err := w.contact(s.ID)
 	if err != nil {
 		return err
 	}
-	main, err := getContact(w.txn, s.ConferenceOf)
+	main, err := w.contact(s.ConferenceOf)
 	if err != nil || !main.Status.Live() {
 		return w.endContactTxn(leg.ID, "contact_ended", "", "router", EventEnded)
 	}
@@ -214,7 +218,7 @@ func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) erro
 		return w.putTimer(&timerRow{ID: timerID(timerDue, c.ID), Kind: timerDue, Target: c.ID, Due: c.Due})
 	}
 	if s.Status == StatusAssigned {
-		a, err := getAgent(w.txn, s.Agent)
+		a, err := w.agent(s.Agent)
 		if err != nil {
 			return err
 		}
@@ -245,11 +249,11 @@ func (w *writer) restoreWarmTxn(s ContactSnapshot) error {
 	if s.WarmOf == "" {
 		return nil
 	}
-	leg, err := getContact(w.txn, s.ID)
+	leg, err := w.contact(s.ID)
 	if err != nil {
 		return err
 	}
-	first, err := getContact(w.txn, s.WarmOf)
+	first, err := w.contact(s.WarmOf)
 	if err != nil || first.Status != StatusAssigned || leg.Status != StatusQueued {
 		return nil // nothing to hand over to: the leg stays an ordinary contact
 	}
@@ -304,13 +308,10 @@ func (r *Router) Snapshot() (Snapshot, error) {
 }
 
 func caseSnapshot(txn *memdb.Txn, cs *caseRow) (CaseSnapshot, error) {
-	events, err := caseEvents(txn, cs.ID)
-	if err != nil {
-		return CaseSnapshot{}, err
-	}
+	events := eventsOf(cs)
 	out := CaseSnapshot{ID: cs.ID, Caller: cs.Caller, Context: cs.Context.Clone(), CreatedAt: cs.CreatedAt,
 		Legs: slices.Clone(cs.Legs), Events: events, History: clonePastCases(cs.History), PreviousCaseID: cs.PreviousCaseID}
-	legs, err := contactsOf(txn, cs.ID)
+	legs, err := contactsOf(cs, func(id string) (*contactRow, error) { return getContact(txn, id) })
 	if err != nil {
 		return CaseSnapshot{}, err
 	}

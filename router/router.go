@@ -106,13 +106,18 @@ type Router struct {
 	// and its publish happen under it, so a reader holding it for a moment
 	// gets a snapshot and the lines as of that snapshot.
 	view map[lineKey]*lineTree
+	// offers is the pending offers as committed, by id, published with
+	// view (the readers' Offer): memdb keeps no index of them.
+	offers map[string]*offerRow
 	// firstOffer is the soonest pending offer's expiry as committed (zero:
 	// none), published with view for NextDeadline.
 	firstOffer time.Time
 	// firstTimer is the soonest timer's due time as committed (zero: none).
 	firstTimer time.Time
-	linesMu    sync.RWMutex
-	seq        uint64 // enqueue sequence, guarded by mu
+	// spare are the writers of the last group, reused; guarded by mu.
+	spare   []*writer
+	linesMu sync.RWMutex
+	seq     uint64 // enqueue sequence, guarded by mu
 	// caseWrites counts case rows written to memdb, for the test that a
 	// call writes its case once; guarded by mu.
 	caseWrites uint64
@@ -150,7 +155,7 @@ func New(cfg Config) (*Router, error) {
 		cfg:   cfg,
 		wake:  make(chan struct{}, 1),
 		match: newMatching(),
-		view:  map[lineKey]*lineTree{},
+		view:  map[lineKey]*lineTree{}, offers: map[string]*offerRow{},
 	}
 	r.db.Store(db)
 	return r, nil
@@ -268,12 +273,17 @@ func (r *Router) Run(ctx context.Context) error {
 // writer is one write transaction in progress: the memdb txn, the time of
 // the change, the events so far and the matching work it has created.
 type writer struct {
-	r      *Router
-	txn    *memdb.Txn
-	m      *matching           // shared by the writers of one transaction
-	cases  map[string]*caseRow // cases changed by this call, not yet in txn (see putCase)
-	now    time.Time
-	events []Event
+	r   *Router
+	txn *memdb.Txn
+	m   *matching // shared by the writers of one transaction
+	// The rows this call changed, not yet in txn (nil: deleted); see
+	// flush.
+	cases    map[string]*caseRow
+	contacts map[string]*contactRow
+	agents   map[string]*agentRow
+	flushErr error // a failed flush inside tx, failing the call
+	now      time.Time
+	events   []Event
 	// freed are agents who may take more work; waiting are contacts that
 	// became routable; touched are queues whose waiting line changed.
 	freed   map[string]struct{}

@@ -37,6 +37,11 @@ type agentRow struct {
 	Chats int
 	// Wraps counts the slots that are only wrap-up.
 	Wraps int
+	// Held are the contacts offered or assigned to the agent, by id (see
+	// holderOf): kept on the row, which changes with the agent's load
+	// anyway, instead of a contacts index that every contact write would
+	// touch. A new slice on every change, like every slice of a row.
+	Held []string
 }
 
 func (a *agentRow) copy() *agentRow { c := *a; return &c }
@@ -74,6 +79,12 @@ func (a *agentRow) display() AgentState {
 		return StateWrapup
 	}
 	return a.State
+}
+
+// memberRow says an agent belongs to a queue (see membersTableSchema).
+type memberRow struct {
+	Queue    string
+	Username string
 }
 
 // contactRow is one leg of a case: a contact waiting, offered, assigned or
@@ -142,6 +153,14 @@ type contactRow struct {
 }
 
 func (c *contactRow) copy() *contactRow { n := *c; return &n }
+
+// getID is the id of c, or of other when c is nil.
+func (c *contactRow) getID(other *contactRow) string {
+	if c != nil {
+		return c.ID
+	}
+	return other.ID
+}
 
 func (c *contactRow) class() capClass { return classOf(c.Channel) }
 
@@ -272,6 +291,28 @@ type offerRow struct {
 	Class       capClass
 	ExpiresAt   time.Time
 	ExpiresNano int64
+}
+
+// holderOf is the agent a contact is offered or assigned to, "" when
+// none: the agent whose row lists it in Held.
+func holderOf(c *contactRow) string {
+	if c == nil || (c.Status != StatusOffered && c.Status != StatusAssigned) {
+		return ""
+	}
+	return c.Agent
+}
+
+// withHeld returns held with id added (in order) or removed, as a new
+// slice.
+func withHeld(held []string, id string, add bool) []string {
+	i, found := slices.BinarySearch(held, id)
+	if found == add {
+		return held
+	}
+	if add {
+		return slices.Insert(slices.Clip(held), i, id)
+	}
+	return slices.Delete(slices.Clone(held), i, i+1)
 }
 
 // offerOf is the pending offer an offered contact's row holds; nil when

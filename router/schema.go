@@ -15,17 +15,14 @@ const (
 	tableAgents   = "agents"
 	tableContacts = "contacts"
 	tableCases    = "cases"
+	tableMembers  = "members"
 )
 
 // Index names. Each answers one question the router asks on a hot path.
 const (
 	indexID = "id"
 
-	indexAgentQueue = "queue" // agents: members of a queue
-
-	indexContactAgent    = "agent"    // contacts: offered to or assigned to an agent
 	indexContactReserved = "reserved" // contacts: waiting, held for one agent
-	indexContactOffer    = "offer"    // contacts: offered, by offer id (readers' Offer)
 	indexContactSlot     = "slot"     // contacts: booked callbacks of a queue by slot
 	indexContactBooking  = "booking"  // contacts: a caller's one booked callback
 
@@ -41,6 +38,7 @@ func schema() *memdb.DBSchema {
 		tableAgents:   agentsTableSchema(),
 		tableContacts: contactsTableSchema(),
 		tableCases:    casesTableSchema(),
+		tableMembers:  membersTableSchema(),
 	}}
 }
 
@@ -55,8 +53,6 @@ func agentsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableAgents, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("Username", func(o any) string { return o.(*agentRow).Username })},
-		indexAgentQueue: {Name: indexAgentQueue, Unique: false, AllowMissing: true,
-			Indexer: &multiKeyIndex{desc: "each queue the agent belongs to", keys: agentQueueKeys}},
 	}}
 }
 
@@ -64,12 +60,8 @@ func contactsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableContacts, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("ID", func(o any) string { return o.(*contactRow).ID })},
-		indexContactAgent: {Name: indexContactAgent, Unique: false, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(agent) while offered or assigned", key: contactAgentKey}},
 		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(reserved agent) while queued", key: contactReservedKey}},
-		indexContactOffer: {Name: indexContactOffer, Unique: true, AllowMissing: true,
-			Indexer: &keyIndex{desc: "(offer id) while offered", key: contactOfferKey}},
 		indexContactSlot: {Name: indexContactSlot, Unique: false, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(queue, slot start) while scheduled in a booked slot", key: contactSlotKey}},
 		indexContactBooking: {Name: indexContactBooking, Unique: true, AllowMissing: true,
@@ -84,16 +76,22 @@ func casesTableSchema() *memdb.TableSchema {
 	}}
 }
 
-// Computed index keys. A key is a list of parts; see encodeKey.
-
-func agentQueueKeys(obj any) [][]string {
-	a := obj.(*agentRow)
-	keys := make([][]string, 0, len(a.Queues))
-	for q := range a.Queues {
-		keys = append(keys, []string{q})
-	}
-	return keys
+// membersTableSchema is queue membership, one row per (queue, agent),
+// keyed so that a queue id lists its members in username order. It is a
+// table rather than an index of the agents table because membership
+// changes only with an agent's profile, while the agent row is written
+// on every offer and end, and an index is written with every row.
+func membersTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableMembers, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: &keyIndex{desc: "(queue, username)", key: func(o any) ([]string, bool) {
+				m := o.(*memberRow)
+				return []string{m.Queue, m.Username}, true
+			}}},
+	}}
 }
+
+// Computed index keys. A key is a list of parts; see encodeKey.
 
 func contactSlotKey(obj any) ([]string, bool) {
 	c := obj.(*contactRow)
@@ -109,22 +107,6 @@ func contactBookingKey(obj any) ([]string, bool) {
 		return nil, false
 	}
 	return []string{c.Identity}, true
-}
-
-func contactAgentKey(obj any) ([]string, bool) {
-	c := obj.(*contactRow)
-	if c.Agent == "" || (c.Status != StatusOffered && c.Status != StatusAssigned) {
-		return nil, false
-	}
-	return []string{c.Agent}, true
-}
-
-func contactOfferKey(obj any) ([]string, bool) {
-	c := obj.(*contactRow)
-	if c.Status != StatusOffered || c.OfferID == "" {
-		return nil, false
-	}
-	return []string{c.OfferID}, true
 }
 
 func contactReservedKey(obj any) ([]string, bool) {

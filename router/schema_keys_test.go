@@ -33,8 +33,9 @@ func keySamples() map[string][]any {
 		tableContacts: {queued, offered, booked, aged},
 		tableAgents: {&agentRow{AgentProfile: AgentProfile{Username: "kim", Queues: map[string]int{"q": 1, "r": 2}, MaxChats: 2},
 			Connected: true, State: StateAvailable, IdleSince: at}},
-		tableCases:  {&caseRow{ID: "cs-1", CreatedAt: at}},
-		tableQueues: {&queueRow{QueueConfig: QueueConfig{ID: "q", Agency: "a"}}},
+		tableCases:   {&caseRow{ID: "cs-1", CreatedAt: at}},
+		tableQueues:  {&queueRow{QueueConfig: QueueConfig{ID: "q", Agency: "a"}}},
+		tableMembers: {&memberRow{Queue: "q", Username: "kim"}},
 	}
 }
 

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -57,18 +58,6 @@ func getCase(txn *memdb.Txn, id string) (*caseRow, error) {
 	return raw.(*caseRow), nil
 }
 
-// getOffer reads a pending offer on a snapshot, through its contact.
-func getOffer(txn *memdb.Txn, id string) (*offerRow, error) {
-	raw, err := txn.First(tableContacts, indexContactOffer, id)
-	if err != nil {
-		return nil, fmt.Errorf("offer %s: %w", id, err)
-	}
-	if raw == nil {
-		return nil, fmt.Errorf("offer %s: %w", id, ErrNotFound)
-	}
-	return offerOf(raw.(*contactRow)), nil
-}
-
 // offer is a pending offer inside a write, from the matching state.
 func (w *writer) offer(id string) (*offerRow, error) {
 	o := w.m.offers[id]
@@ -83,12 +72,8 @@ func (w *writer) liveContactOf(queue, identity string) (*contactRow, error) {
 	return w.m.callers[callerKey{queue, identity}], nil
 }
 
-// caseEvents lists a case's timeline in seq order, as copies.
-func caseEvents(txn *memdb.Txn, caseID string) ([]CaseEvent, error) {
-	cs, err := getCase(txn, caseID)
-	if err != nil {
-		return nil, fmt.Errorf("case %s events: %w", caseID, err)
-	}
+// eventsOf lists a case's timeline in seq order, as copies.
+func eventsOf(cs *caseRow) []CaseEvent {
 	var out []CaseEvent
 	if len(cs.Events) > 0 {
 		out = make([]CaseEvent, len(cs.Events))
@@ -96,16 +81,12 @@ func caseEvents(txn *memdb.Txn, caseID string) ([]CaseEvent, error) {
 			out[i] = e.Clone()
 		}
 	}
-	return out, nil
+	return out
 }
 
 // contactsOf lists every contact row of a case, through its legs (a
-// re-queued contact has several legs).
-func contactsOf(txn *memdb.Txn, caseID string) ([]*contactRow, error) {
-	cs, err := getCase(txn, caseID)
-	if err != nil {
-		return nil, err
-	}
+// re-queued contact has several legs), read by get.
+func contactsOf(cs *caseRow, get func(id string) (*contactRow, error)) ([]*contactRow, error) {
 	var out []*contactRow
 	seen := map[string]bool{}
 	for _, l := range cs.Legs {
@@ -113,7 +94,7 @@ func contactsOf(txn *memdb.Txn, caseID string) ([]*contactRow, error) {
 			continue
 		}
 		seen[l.ContactID] = true
-		c, err := getContact(txn, l.ContactID)
+		c, err := get(l.ContactID)
 		if errors.Is(err, ErrNotFound) {
 			continue // a leg restored from the durable store whose contact ended before
 		}
@@ -125,26 +106,40 @@ func contactsOf(txn *memdb.Txn, caseID string) ([]*contactRow, error) {
 	return out, nil
 }
 
-// agentContacts lists the contacts offered to or assigned to an agent.
+// agentContacts lists the contacts offered to or assigned to an agent on
+// a snapshot, by contact id.
 func agentContacts(txn *memdb.Txn, username string) ([]*contactRow, error) {
-	it, err := txn.Get(tableContacts, indexContactAgent, username)
+	return heldBy(username, func(u string) (*agentRow, error) { return getAgent(txn, u) },
+		func(id string) (*contactRow, error) { return getContact(txn, id) })
+}
+
+// agentContacts is agentContacts inside a write call.
+func (w *writer) agentContacts(username string) ([]*contactRow, error) {
+	return heldBy(username, w.agent, w.contact)
+}
+
+func heldBy(username string, agent func(string) (*agentRow, error), contact func(string) (*contactRow, error)) ([]*contactRow, error) {
+	a, err := agent(username)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("agent %s contacts: %w", username, err)
 	}
-	var out []*contactRow
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*contactRow))
+	out := make([]*contactRow, 0, len(a.Held))
+	for _, id := range a.Held {
+		c, err := contact(id)
+		if err != nil {
+			return nil, fmt.Errorf("agent %s contacts: %w", username, err)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
 
 // agentOffers lists an agent's pending offers by offer id, through the
 // contacts offered to them (an offered contact holds its offer's id).
-func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
-	held, err := agentContacts(txn, username)
-	if err != nil {
-		return nil, err
-	}
+func agentOffers(held []*contactRow) []*offerRow {
 	var out []*offerRow
 	for _, c := range held {
 		if o := offerOf(c); o != nil {
@@ -152,7 +147,7 @@ func agentOffers(txn *memdb.Txn, username string) ([]*offerRow, error) {
 		}
 	}
 	slices.SortFunc(out, func(a, b *offerRow) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+	return out
 }
 
 func (w *writer) putQueue(q *queueRow) error {
@@ -162,71 +157,215 @@ func (w *writer) putQueue(q *queueRow) error {
 	return nil
 }
 
-// putAgent writes a, keeping the free sets in step.
+// The rows a call changes are kept on the writer until the call ends
+// (flush), so a call writes each row to memdb once however often it
+// changed it: ending a contact and offering its agent the next one change
+// the agent's load twice, and each memdb write copies a path in every
+// index of the table. The writer's reads (contact, agent, getCase) see its
+// own changes first; anything that reads through the transaction itself
+// (an index scan, a view of the case) goes through tx, which flushes
+// first. A nil entry is a row the call deleted.
+
+// contact is the contact as this call left it so far.
+func (w *writer) contact(id string) (*contactRow, error) {
+	if c, ok := w.contacts[id]; ok {
+		if c == nil {
+			return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
+		}
+		return c, nil
+	}
+	return getContact(w.txn, id)
+}
+
+// agent is the agent as this call left it so far.
+func (w *writer) agent(username string) (*agentRow, error) {
+	if a, ok := w.agents[username]; ok {
+		if a == nil {
+			return nil, fmt.Errorf("agent %s: %w", username, ErrNotFound)
+		}
+		return a, nil
+	}
+	return getAgent(w.txn, username)
+}
+
+// getCase is the case as this call left it so far.
+func (w *writer) getCase(id string) (*caseRow, error) {
+	if c, ok := w.cases[id]; ok {
+		if c == nil {
+			return nil, fmt.Errorf("case %s: %w", id, ErrNotFound)
+		}
+		return c, nil
+	}
+	return getCase(w.txn, id)
+}
+
+// tx is the call's transaction with the call's changes written to it, for
+// reads that do not go through contact, agent or getCase. A failed write
+// is kept for the end of the call (runOp), which fails it.
+func (w *writer) tx() *memdb.Txn {
+	if err := w.flush(); err != nil && w.flushErr == nil {
+		w.flushErr = err
+	}
+	return w.txn
+}
+
+// putAgent keeps a as the call's newest version of the agent, moving it
+// in the free sets and its queue memberships.
 func (w *writer) putAgent(a *agentRow) error {
-	raw, err := w.txn.First(tableAgents, indexID, a.Username)
-	if err != nil {
+	old, err := w.agent(a.Username)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("insert agent %s: %w", a.Username, err)
 	}
-	var old *agentRow
-	if raw != nil {
-		old = raw.(*agentRow)
+	if w.agents == nil {
+		w.agents = map[string]*agentRow{}
 	}
-	if err := w.txn.Insert(tableAgents, a); err != nil {
-		return fmt.Errorf("insert agent %s: %w", a.Username, err)
-	}
+	w.agents[a.Username] = a
 	w.m.putAgent(old, a)
+	return w.putMembers(old, a)
+}
+
+// putMembers writes the membership rows of an agent that was old and is
+// now a (either may be nil) when its queues changed. They go to the
+// transaction at once: membership changes seldom, and reads of it then
+// need no flush.
+func (w *writer) putMembers(old, a *agentRow) error {
+	var from, to map[string]int
+	var username string
+	if old != nil {
+		from, username = old.Queues, old.Username
+	}
+	if a != nil {
+		to, username = a.Queues, a.Username
+	}
+	if old != nil && a != nil && maps.EqualFunc(from, to, func(int, int) bool { return true }) {
+		return nil
+	}
+	for _, q := range sortedKeys(from) {
+		if _, ok := to[q]; !ok {
+			if _, err := w.txn.DeleteAll(tableMembers, indexID, q, username); err != nil {
+				return fmt.Errorf("agent %s leaves %s: %w", username, q, err)
+			}
+		}
+	}
+	for _, q := range sortedKeys(to) {
+		if _, ok := from[q]; !ok {
+			if err := w.txn.Insert(tableMembers, &memberRow{Queue: q, Username: username}); err != nil {
+				return fmt.Errorf("agent %s joins %s: %w", username, q, err)
+			}
+		}
+	}
+	return nil
+}
+
+// membersOf lists the usernames of a queue's members in order.
+func membersOf(txn *memdb.Txn, queue string) ([]string, error) {
+	it, err := txn.Get(tableMembers, indexID, queue)
+	if err != nil {
+		return nil, fmt.Errorf("members of %s: %w", queue, err)
+	}
+	var out []string
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*memberRow).Username)
+	}
+	return out, nil
+}
+
+// eachMember calls fn on each member of queue in username order, as the
+// rows are read by agent, until fn returns false.
+func eachMember(txn *memdb.Txn, queue string, agent func(string) (*agentRow, error), fn func(a *agentRow) bool) error {
+	names, err := membersOf(txn, queue)
+	if err != nil {
+		return err
+	}
+	for _, u := range names {
+		a, err := agent(u)
+		if err != nil {
+			return fmt.Errorf("member %s of %s: %w", u, queue, err)
+		}
+		if !fn(a) {
+			return nil
+		}
+	}
 	return nil
 }
 
 // deleteAgent removes the agent's row as it stands, keeping the free sets.
 func (w *writer) deleteAgent(username string) error {
-	a, err := getAgent(w.txn, username)
+	a, err := w.agent(username)
 	if err != nil {
 		return err
 	}
-	if err := w.txn.Delete(tableAgents, a); err != nil {
-		return fmt.Errorf("delete agent %s: %w", a.Username, err)
+	if w.agents == nil {
+		w.agents = map[string]*agentRow{}
 	}
+	w.agents[username] = nil
 	w.m.putAgent(a, nil)
-	return nil
+	return w.putMembers(a, nil)
 }
 
-// putContact writes c, keeping the lines in step.
+// putContact keeps c as the call's newest version of the contact, moving
+// it in the lines.
 func (w *writer) putContact(c *contactRow) error {
 	var aging time.Duration
 	if q, err := getQueue(w.txn, c.Queue); err == nil {
 		aging = q.Aging
 	}
 	c.Rank = c.computeRank(aging)
-	raw, err := w.txn.First(tableContacts, indexID, c.ID)
-	if err != nil {
+	old, err := w.contact(c.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("insert contact %s: %w", c.ID, err)
 	}
-	var old *contactRow
-	if raw != nil {
-		old = raw.(*contactRow)
+	if w.contacts == nil {
+		w.contacts = map[string]*contactRow{}
 	}
-	if err := w.txn.Insert(tableContacts, c); err != nil {
-		return fmt.Errorf("insert contact %s: %w", c.ID, err)
-	}
+	w.contacts[c.ID] = c
 	w.m.putContact(old, c)
-	return nil
+	return w.moveHeld(old, c)
 }
 
-// deleteContact removes c, keeping the lines.
+// deleteContact removes the contact as it stands, keeping the lines.
 func (w *writer) deleteContact(c *contactRow) error {
-	if err := w.txn.Delete(tableContacts, c); err != nil {
+	old, err := w.contact(c.ID)
+	if err != nil {
 		return fmt.Errorf("delete contact %s: %w", c.ID, err)
 	}
-	w.m.putContact(c, nil)
+	if w.contacts == nil {
+		w.contacts = map[string]*contactRow{}
+	}
+	w.contacts[c.ID] = nil
+	w.m.putContact(old, nil)
+	return w.moveHeld(old, nil)
+}
+
+// moveHeld keeps the agents' Held lists in step with a contact that was
+// old and is now c (either may be nil).
+func (w *writer) moveHeld(old, c *contactRow) error {
+	from, to := holderOf(old), holderOf(c)
+	if from == to {
+		return nil
+	}
+	id := c.getID(old)
+	for _, u := range [2]string{from, to} {
+		if u == "" {
+			continue
+		}
+		a, err := w.agent(u)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed: nobody's list to keep
+		}
+		if err != nil {
+			return err
+		}
+		n := a.copy()
+		n.Held = withHeld(a.Held, id, u == to)
+		if err := w.putAgent(n); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// putCase keeps c as the call's newest version of the case; the call
-// writes it to memdb once, when it ends (flushCases). A call changes its
-// case several times (a leg, the agents, a timeline entry), and each write
-// of a row copies its path in memdb's tree.
+// putCase keeps c as the call's newest version of the case.
 func (w *writer) putCase(c *caseRow) error {
 	if w.cases == nil {
 		w.cases = map[string]*caseRow{}
@@ -235,28 +374,62 @@ func (w *writer) putCase(c *caseRow) error {
 	return nil
 }
 
-// getCase is the case as this call left it so far.
-func (w *writer) getCase(id string) (*caseRow, error) {
-	if c := w.cases[id]; c != nil {
-		return c, nil
+// deleteCase removes a case.
+func (w *writer) deleteCase(id string) {
+	if w.cases == nil {
+		w.cases = map[string]*caseRow{}
 	}
-	return getCase(w.txn, id)
+	w.cases[id] = nil
 }
 
-// flushCases writes the call's changed cases to memdb: at the end of the
-// call, and before anything reads cases on the transaction itself (the
-// views an event carries).
-func (w *writer) flushCases() error {
-	if len(w.cases) == 0 {
+// flush writes the call's changed rows to memdb, each once, in id order:
+// at the end of the call, and before anything reads through the
+// transaction (tx).
+func (w *writer) flush() error {
+	if err := flushTable(w.txn, tableAgents, w.agents); err != nil {
+		return err
+	}
+	if err := flushTable(w.txn, tableContacts, w.contacts); err != nil {
+		return err
+	}
+	for _, c := range w.cases {
+		if c != nil {
+			w.r.caseWrites++
+		}
+	}
+	return flushTable(w.txn, tableCases, w.cases)
+}
+
+func flushTable[R any](txn *memdb.Txn, table string, rows map[string]*R) error {
+	if len(rows) == 0 {
 		return nil
 	}
-	for _, id := range sortedKeys(w.cases) {
-		if err := w.txn.Insert(tableCases, w.cases[id]); err != nil {
-			return fmt.Errorf("insert case %s: %w", id, err)
-		}
-		w.r.caseWrites++
+	ids := make([]string, 0, len(rows))
+	for id := range rows {
+		ids = append(ids, id)
 	}
-	clear(w.cases)
+	if len(ids) > 1 {
+		slices.Sort(ids)
+	}
+	for _, id := range ids {
+		if row := rows[id]; row != nil {
+			if err := txn.Insert(table, row); err != nil {
+				return fmt.Errorf("insert %s %s: %w", table, id, err)
+			}
+			continue
+		}
+		// Deleted: a row the call made and deleted never reached memdb.
+		old, err := txn.First(table, indexID, id)
+		if err != nil {
+			return fmt.Errorf("delete %s %s: %w", table, id, err)
+		}
+		if old != nil {
+			if err := txn.Delete(table, old); err != nil {
+				return fmt.Errorf("delete %s %s: %w", table, id, err)
+			}
+		}
+	}
+	clear(rows)
 	return nil
 }
 

@@ -49,7 +49,7 @@ func (w *writer) fireTimerTxn(t *timerRow) error {
 	case timerWarm:
 		return w.warmFailTxn(t.Target, "timeout")
 	}
-	c, err := getContact(w.txn, t.Target)
+	c, err := w.contact(t.Target)
 	if err != nil || !c.Status.Live() {
 		return nil
 	}

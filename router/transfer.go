@@ -43,7 +43,7 @@ func (r *Router) writeContact(fn func(w *writer) (*contactRow, error)) (ContactV
 		if err := w.settle(); err != nil {
 			return err
 		}
-		if c, err = getContact(w.txn, c.ID); err != nil {
+		if c, err = w.contact(c.ID); err != nil {
 			return err
 		}
 		view = contactView(c)
@@ -168,7 +168,7 @@ func (w *writer) transferTarget(username string, to Target) (queue, hold string,
 	if to.Queue != "" {
 		return to.Queue, "", nil
 	}
-	a, err := getAgent(w.txn, to.Agent)
+	a, err := w.agent(to.Agent)
 	if err != nil {
 		return "", "", err
 	}

@@ -32,11 +32,8 @@ func agentView(a *agentRow) AgentView {
 	}
 }
 
-func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
-	events, err := caseEvents(txn, c.ID)
-	if err != nil {
-		return CaseView{}, err
-	}
+func caseView(c *caseRow, status string) (CaseView, error) {
+	events := eventsOf(c)
 	return CaseView{
 		ID: c.ID, Identity: c.Identity, Caller: c.Caller, Context: c.Context.Clone(), Status: status,
 		CreatedAt: c.CreatedAt, Legs: slices.Clone(c.Legs), Events: events,
@@ -44,17 +41,26 @@ func caseView(txn *memdb.Txn, c *caseRow, status string) (CaseView, error) {
 	}, nil
 }
 
+// caseGetter reads a case: from a snapshot (snapshotCases) or as a
+// write call left it so far (writer.getCase).
+type caseGetter func(id string) (*caseRow, error)
+
+// snapshotCases reads cases from a transaction.
+func snapshotCases(txn *memdb.Txn) caseGetter {
+	return func(id string) (*caseRow, error) { return getCase(txn, id) }
+}
+
 // offerCaseView is the case as an offer carries it: with the transfer note
 // that created the leg first.
-func offerCaseView(txn *memdb.Txn, c *contactRow) (CaseView, error) {
+func offerCaseView(cases caseGetter, c *contactRow) (CaseView, error) {
 	if c.ConferenceOf != "" {
-		return interpreterCaseView(txn, c)
+		return interpreterCaseView(cases, c)
 	}
-	cs, err := getCase(txn, c.CaseID)
+	cs, err := cases(c.CaseID)
 	if err != nil {
 		return CaseView{}, err
 	}
-	v, err := caseView(txn, cs, "open")
+	v, err := caseView(cs, "open")
 	if err != nil {
 		return v, err
 	}

@@ -30,9 +30,15 @@ import (
 //   - forbidden: the principal may see it but the role may not do that;
 //   - conflict or validation: the state or the input is wrong.
 //
-// No frame answers forbidden today: a role that may not use a socket at
-// all is refused at its upgrade (403), and everything else a principal may
-// see but not do is a matter of state (conflict) or of input (validation).
+// Only the softphone frames answer forbidden (a socket that does not hold
+// the agent's softphone sending rtc_answer or rtc_restart): a role that
+// may not use a socket at all is refused at its upgrade (403), and
+// everything else a principal may see but not do is a matter of state
+// (conflict) or of input (validation).
+//
+// The softphone and call-control frames (softphone, rtc_*, hold, dtmf)
+// are relayed between the desk and the edge and change nothing in the
+// router: their acks are not expected to.
 //
 // Every refused frame must leave the router as it was: the contact, its
 // case, the whole router snapshot and the sender's agent state.
@@ -205,6 +211,7 @@ const (
 	nf  = "not_found"
 	cf  = "conflict"
 	va  = "validation"
+	fb  = "forbidden"
 )
 
 // mxKind is a kind of id, relative to the own agency (gov110).
@@ -539,6 +546,10 @@ func newMatrix(t *testing.T, b sqltest.Backend) *mxWorld {
 	sc.fix[kWaiting].holder = sc.fix[kVoice].holder
 	sc.fix[kMissing] = missing(sc.fix[kVoice].holder)
 	sc.fix[kNone] = &mxFix{holder: sc.fix[kVoice].holder}
+	// The voice call's holder and the other agency's agent take voice in
+	// the browser (the softphone rows), now that every call is placed.
+	sc.fix[kVoice].holder.ok(t, map[string]any{"type": "softphone", "on": true})
+	sc.stranger.ok(t, map[string]any{"type": "softphone", "on": true})
 	m.shared = sc
 	return m
 }
@@ -697,7 +708,37 @@ var (
 	fAgentHangup     = frameWith("agent_hangup", contactID, nil)
 	fRecording       = frameWith("recording", contactID, fields(map[string]any{"file": "rec/leg.wav", "seconds": 60,
 		"started_at": "2026-03-02T09:00:00+09:00"}))
+
+	fSoftphoneOn = frameWith("softphone", nil, fields(map[string]any{"on": true}))
+	fRTCAnswer   = frameWith("rtc_answer", contactID, fields(map[string]any{"session": "s1", "sdp": mxSDP}))
+	fRTCRestart  = frameWith("rtc_restart", contactID, nil)
+	fHold        = frameWith("hold", contactID, fields(map[string]any{"on": true}))
+	fDTMF        = frameWith("dtmf", contactID, fields(map[string]any{"digits": "1#"}))
+	fRTCOffer    = gatewayRTC("rtc_offer", map[string]any{"session": "s1", "sdp": mxSDP})
+	fRTCState    = gatewayRTC("rtc_state", map[string]any{"state": "connected"})
 )
+
+const mxSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+
+// relayFrames are relayed between desk and edge: applied, they leave the
+// router as it was.
+var relayFrames = []string{"softphone", "rtc_answer", "rtc_restart", "hold", "dtmf", "rtc_offer", "rtc_state"}
+
+// gatewayRTC is an edge's frame about a contact's agent: the one the
+// router has on it (the holder for ids without one).
+func gatewayRTC(typ string, extra map[string]any) mxBuild {
+	return func(m *mxWorld, f *mxFix) map[string]any {
+		agent := f.holder.username
+		if cv, err := m.h.router.Peek(f.id); err == nil && cv.Agent != "" {
+			agent = cv.Agent
+		}
+		out := map[string]any{"type": typ, "contact_id": f.id, "agent": agent}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+}
 
 // mxRow is one row of a table: a frame about one kind of id, and the
 // answer each column's principal must get. fresh marks the columns whose
@@ -726,6 +767,53 @@ func w(cells ...string) []string { return cells }
 // agentTable is every agent frame about every kind of id.
 var agentTable = []mxRow{
 	// Columns:                                         holder offeree bystander stranger interp released
+	// The softphone: every desk may take its agent's voice. The holder
+	// of the voice call and the stranger already hold theirs (newMatrix);
+	// the other holders do not, so their softphone frames are forbidden.
+	{"softphone on", kNone, fSoftphoneOn, 0, w(ack, ack, ack, ack, ack, ack)},
+
+	{"rtc_answer", kVoice, fRTCAnswer, 0, w(ack, nf, nf, nf, nf, nf)},
+	{"rtc_answer", kChat, fRTCAnswer, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_answer", kCallback, fRTCAnswer, 0, w(fb, nf, nf, nf, nf, nf)},
+	{"rtc_answer", kOffered, fRTCAnswer, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_answer", kOther, fRTCAnswer, 0, w(nf, nf, nf, ack, nf, nf)},
+	{"rtc_answer", kMissing, fRTCAnswer, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_answer", kEnded, fRTCAnswer, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_answer", kClosed, fRTCAnswer, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_answer", kLeg, fRTCAnswer, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_answer", kOldLeg, fRTCAnswer, 0, w(nf, nf, nf, nf, nf, nf)},
+
+	{"rtc_restart", kVoice, fRTCRestart, 0, w(ack, nf, nf, nf, nf, nf)},
+	{"rtc_restart", kChat, fRTCRestart, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_restart", kCallback, fRTCRestart, 0, w(fb, nf, nf, nf, nf, nf)},
+	{"rtc_restart", kOffered, fRTCRestart, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_restart", kOther, fRTCRestart, 0, w(nf, nf, nf, ack, nf, nf)},
+	{"rtc_restart", kMissing, fRTCRestart, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_restart", kEnded, fRTCRestart, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_restart", kClosed, fRTCRestart, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"rtc_restart", kLeg, fRTCRestart, 0, w(nf, nf, nf, nf, nf, nf)},
+
+	// Hold and digits: any agent holding a call, phone or browser.
+	{"hold", kVoice, fHold, 0, w(ack, nf, nf, nf, nf, nf)},
+	{"hold", kChat, fHold, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"hold", kCallback, fHold, 0, w(ack, nf, nf, nf, nf, nf)},
+	{"hold", kOffered, fHold, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"hold", kOther, fHold, 0, w(nf, nf, nf, ack, nf, nf)},
+	{"hold", kMissing, fHold, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"hold", kEnded, fHold, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"hold", kClosed, fHold, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"hold", kLeg, fHold, 0, w(nf, nf, nf, nf, nf, nf)},
+
+	{"dtmf", kVoice, fDTMF, 0, w(ack, nf, nf, nf, nf, nf)},
+	{"dtmf", kChat, fDTMF, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"dtmf", kCallback, fDTMF, 0, w(ack, nf, nf, nf, nf, nf)},
+	{"dtmf", kOffered, fDTMF, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"dtmf", kOther, fDTMF, 0, w(nf, nf, nf, ack, nf, nf)},
+	{"dtmf", kMissing, fDTMF, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"dtmf", kEnded, fDTMF, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"dtmf", kClosed, fDTMF, 0, w(nf, nf, nf, nf, nf, nf)},
+	{"dtmf", kLeg, fDTMF, 0, w(nf, nf, nf, nf, nf, nf)},
+
 	{"say", kVoice, fSay, 0, w(ack, nf, nf, nf, nf, nf)},
 	{"say", kChat, fSay, 0, w(ack, nf, nf, nf, nf, nf)},
 	{"say", kCallback, fSay, 0, w(ack, nf, nf, nf, nf, nf)},
@@ -900,6 +988,32 @@ var gatewayTable = []mxRow{
 	{"recording", kClosed, fRecording, 0, w(nf, nf, nf)},
 	{"recording", kLeg, fRecording, 0, w(nf, nf, nf)},
 	{"recording", kOldLeg, fRecording, 0, w(nf, nf, nf)},
+
+	// The edge's softphone signalling, about the agent the router has on
+	// the contact: relayed to the socket holding that agent's softphone
+	// (the voice call's holder and the stranger hold theirs; the
+	// callback's holder does not: an offer to them is conflict).
+	{"rtc_offer", kVoice, fRTCOffer, 0, w(ack, nf, ack)},
+	{"rtc_offer", kChat, fRTCOffer, 0, w(nf, nf, nf)},
+	{"rtc_offer", kCallback, fRTCOffer, 0, w(cf, nf, cf)},
+	{"rtc_offer", kOffered, fRTCOffer, 0, w(cf, nf, cf)},
+	{"rtc_offer", kOther, fRTCOffer, 0, w(nf, ack, ack)},
+	{"rtc_offer", kMissing, fRTCOffer, 0, w(nf, nf, nf)},
+	{"rtc_offer", kEnded, fRTCOffer, 0, w(cf, nf, cf)},
+	{"rtc_offer", kClosed, fRTCOffer, 0, w(nf, nf, nf)},
+	{"rtc_offer", kLeg, fRTCOffer, 0, w(nf, nf, nf)},
+	{"rtc_offer", kOldLeg, fRTCOffer, 0, w(nf, nf, nf)},
+
+	{"rtc_state", kVoice, fRTCState, 0, w(ack, nf, ack)},
+	{"rtc_state", kChat, fRTCState, 0, w(nf, nf, nf)},
+	{"rtc_state", kCallback, fRTCState, 0, w(ack, nf, ack)},
+	{"rtc_state", kOffered, fRTCState, 0, w(cf, nf, cf)},
+	{"rtc_state", kOther, fRTCState, 0, w(nf, ack, ack)},
+	{"rtc_state", kMissing, fRTCState, 0, w(nf, nf, nf)},
+	{"rtc_state", kEnded, fRTCState, 0, w(cf, nf, cf)},
+	{"rtc_state", kClosed, fRTCState, 0, w(nf, nf, nf)},
+	{"rtc_state", kLeg, fRTCState, 0, w(nf, nf, nf)},
+	{"rtc_state", kOldLeg, fRTCState, 0, w(nf, nf, nf)},
 }
 
 // runRow sends the row's frame from every column's principal.
@@ -929,7 +1043,7 @@ func (m *mxWorld) cell(t *testing.T, f, miss *mxFix, who *mxConn, col string, ro
 	if want == ack {
 		if got.str("type") != "ack" {
 			t.Errorf("%s: answered %v; want ack", what, got)
-		} else if frame["type"] != "state" && deepEqual(before, after) {
+		} else if frame["type"] != "state" && !slices.Contains(relayFrames, frame["type"].(string)) && deepEqual(before, after) {
 			t.Errorf("%s: acked, but the router did not change", what)
 		}
 		return
@@ -1232,6 +1346,96 @@ func TestSocketMatrix(t *testing.T) {
 		for _, row := range agentTable {
 			t.Run("agent/"+row.name+"/"+kindNames[row.kind], func(t *testing.T) {
 				m.runRow(t, row, agentColNames[:], (*mxScene).agent)
+			})
+		}
+	})
+}
+
+// voiceRow is one of the voice endpoints against every principal: target
+// makes the path (and the upload's body) for one principal, on a fresh
+// fixture where the request would consume one.
+type voiceRow struct {
+	name   string
+	method string
+	target func(t *testing.T, h *recordingHarness, as string) (path string, body []byte)
+	want   map[string]int
+}
+
+// voiceWho are the principals of the voice table: the own agency is
+// gov110; asPIISup holds the pii permission; asOtherGateway is nts126's.
+var voiceWho = []string{asAnon, asAdmin, asSup, asPIISup, asOtherSup, asAgent, asOtherAgent, asGateway, asOtherGateway}
+
+func voiceCodes(admin, sup, piiSup, otherSup, agent, otherAgent, gateway, otherGateway int) map[string]int {
+	return map[string]int{asAnon: http.StatusUnauthorized, asAdmin: admin, asSup: sup, asPIISup: piiSup, asOtherSup: otherSup,
+		asAgent: agent, asOtherAgent: otherAgent, asGateway: gateway, asOtherGateway: otherGateway}
+}
+
+// TestVoiceEndpointMatrix is who may use the HTTP endpoints added for
+// voice: the edge's recording upload, playback and download in review,
+// and erasure; the refusals' codes, another agency's principals refused
+// as for a case that does not exist.
+func TestVoiceEndpointMatrix(t *testing.T) {
+	const (
+		no401 = http.StatusUnauthorized
+		no404 = http.StatusNotFound
+	)
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newRecordingHarness(t, b)
+		// One call of gov110 with a recording, for playback and download.
+		c := h.call(t, "01055501234", "녹음 권한")
+		h.answer(t, asAgent, c.ContactID)
+		name := legName(c.CaseID, c.ContactID, clockStart)
+		h.upload(c.ContactID, name, asGateway, wavOf(1)).wantStatus(t, http.StatusCreated)
+		play := "/v1/cases/" + c.CaseID + "/recordings/" + name
+		calls, eraser := 0, ""
+		number := func() string { calls++; return fmt.Sprintf("0105560%04d", calls) }
+
+		table := []voiceRow{
+			{"upload a leg's recording", http.MethodPut, func(t *testing.T, h *recordingHarness, _ string) (string, []byte) {
+				fresh := h.call(t, number(), "업로드")
+				h.answer(t, h.newDeskAgent(t), fresh.ContactID)
+				return "/v1/contacts/" + fresh.ContactID + "/recordings/" + legName(fresh.CaseID, fresh.ContactID, clockStart), wavOf(1)
+			}, voiceCodes(no403, no403, no403, no403, no403, no403, new201, no404)},
+			{"play a recording", http.MethodGet, func(*testing.T, *recordingHarness, string) (string, []byte) { return play, nil },
+				voiceCodes(no403, no403, ok200, no404, no403, no404, no403, no403)},
+			{"download a recording", http.MethodGet, func(*testing.T, *recordingHarness, string) (string, []byte) {
+				return play + "?download=1&reason=" + "complaint+review", nil
+			}, voiceCodes(no403, no403, ok200, no404, no403, no404, no403, no403)},
+			{"erase a closed case", http.MethodDelete, func(t *testing.T, h *recordingHarness, _ string) (string, []byte) {
+				closed := h.call(t, number(), "지울 통화")
+				if eraser == "" { // one agent, free again after each call
+					eraser = h.newDeskAgent(t)
+				}
+				h.serve(t, h.j, eraser, closed, "", "resolved", "끝")
+				return "/v1/transcripts/" + closed.CaseID + "?reason=erasure+request", nil
+			}, voiceCodes(gone204, no403, no403, no403, no403, no403, no403, no403)},
+		}
+		for _, row := range table {
+			t.Run(row.name, func(t *testing.T) {
+				h := &recordingHarness{harness: h.on(t), j: h.j, dir: h.dir, rv: h.rv}
+				for _, as := range voiceWho {
+					want, ok := row.want[as]
+					if !ok {
+						t.Fatalf("row has no expectation for %s", who(as))
+					}
+					path, body := row.target(t, h, as)
+					var opts []reqOpt
+					var payload any
+					if body != nil {
+						payload, opts = rawBody(body), []reqOpt{withHeader("Content-Type", "audio/wav")}
+					}
+					r := h.do(row.method, path, as, payload, opts...)
+					switch want {
+					case no401:
+						r.wantError(t, want, codeUnauthorized, "")
+					case no403:
+						r.wantError(t, want, codeForbidden, "")
+					case no404:
+						r.wantError(t, want, codeNotFound, "")
+					default:
+						r.wantStatus(t, want)
+					}
+				}
 			})
 		}
 	})

@@ -32,6 +32,50 @@ import (
 type recordingArchive struct {
 	recordings.Archive
 	commit sync.Mutex
+	// playbacks makes one playback one audit row.
+	playbacks playbackLog
+}
+
+// playbackWindow is how long after a reader's last request for a
+// recording a new request is still the same playback: the audio element
+// fetches a recording in several ranges (and again on each seek), and
+// the audit wants one row per listening, not per range.
+const playbackWindow = 10 * time.Minute
+
+// playbackKey is one reader listening to one recording of a case.
+type playbackKey struct{ user, caseID, name string }
+
+// playbackLog remembers when each reader last fetched each recording,
+// on this server. Its zero value is ready.
+type playbackLog struct {
+	mu   sync.Mutex
+	last map[playbackKey]time.Time
+}
+
+// once audits a request at now with write when it starts a playback
+// (nothing of the reader's for this recording within the window before),
+// and only records it otherwise. write runs under the log's lock, so a
+// range request racing the first one of its playback is not served
+// before that playback's row is written; an error leaves the playback
+// unstarted, for the next request to write.
+func (l *playbackLog) once(k playbackKey, now time.Time, write func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[playbackKey]time.Time{}
+	}
+	for o, at := range l.last { // few readers listen at once: a scan is cheap
+		if now.Sub(at) >= playbackWindow {
+			delete(l.last, o)
+		}
+	}
+	if _, ongoing := l.last[k]; !ongoing {
+		if err := write(); err != nil {
+			return err
+		}
+	}
+	l.last[k] = now
+	return nil
 }
 
 // recordingTransfer bounds how long one upload or one download may take,
@@ -204,7 +248,15 @@ func (s *Server) playRecording(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}
 	defer f.Close()
 	entry.Outcome = transcripts.OutcomeOK
-	if err := s.audit(r, p, entry); err != nil {
+	// A download is audited each time; a playback once, at its first
+	// request (playbackWindow).
+	write := func() error { return s.audit(r, p, entry) }
+	if download {
+		err = write()
+	} else {
+		err = s.recordings.playbacks.once(playbackKey{user: p.Username, caseID: caseID, name: name}, s.now(), write)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -155,8 +156,10 @@ func TestRecordingUpload(t *testing.T) {
 }
 
 // TestRecordingPlayback: a leg's recording is served, with ranges, to
-// who may read the case and has pii; every request is audited; a
-// download needs a reason and is audited as one.
+// who may read the case and has pii; a playback — however many range
+// requests the audio element makes — is one audit row, and a request
+// after the playback window is another playback; every refusal is
+// audited; a download needs a reason and is audited as one, each time.
 func TestRecordingPlayback(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		h := newRecordingHarness(t, b)
@@ -183,6 +186,23 @@ func TestRecordingPlayback(t *testing.T) {
 				t.Errorf("range: %d bytes, %q; want bytes 44-143", len(r.body), r.header.Get("Content-Range"))
 			}
 		}
+		// More ranges of the same playback, as the audio element fetches
+		// them while playing and seeking, a minute apart.
+		for _, rg := range []string{"bytes=0-", "bytes=1000-", "bytes=2000-2999", "bytes=44-"} {
+			h.clock.Advance(time.Minute)
+			h.do(http.MethodGet, path, asPIISup, nil, withHeader("Range", rg)).wantStatus(t, http.StatusPartialContent)
+		}
+		if n := playbackReads(t, h, c.CaseID, name); n != 1 {
+			t.Errorf("six requests of one playback wrote %d audit rows; want 1", n)
+		}
+		// Listening again after a pause longer than the window is another
+		// playback.
+		h.clock.Advance(playbackWindow)
+		h.do(http.MethodGet, path, asPIISup, nil, withHeader("Range", "bytes=0-")).wantStatus(t, http.StatusPartialContent)
+		h.do(http.MethodGet, path, asPIISup, nil, withHeader("Range", "bytes=500-")).wantStatus(t, http.StatusPartialContent)
+		if n := playbackReads(t, h, c.CaseID, name); n != 2 {
+			t.Errorf("a second playback after the window: %d audit rows in all; want 2", n)
+		}
 		// Who may not: no pii (audio cannot be masked), another agency, a
 		// gateway, a name the case does not list.
 		h.do(http.MethodGet, path, asSup, nil).wantError(t, http.StatusForbidden, codeForbidden, "")
@@ -197,6 +217,9 @@ func TestRecordingPlayback(t *testing.T) {
 		if r.wantStatus(t, http.StatusOK) && !strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment") {
 			t.Errorf("download's Content-Disposition %q; want an attachment", r.header.Get("Content-Disposition"))
 		}
+		// A download in the middle of a playback is audited all the same.
+		h.do(http.MethodGet, path+"?download=1&reason=%EB%AF%BC%EC%9B%90+%ED%99%95%EC%9D%B8", asPIISup, nil,
+			withHeader("Range", "bytes=100-")).wantStatus(t, http.StatusPartialContent)
 
 		reads := h.auditOf(t, transcripts.ActionRead)
 		var ok, denied int
@@ -212,12 +235,16 @@ func TestRecordingPlayback(t *testing.T) {
 			}
 		}
 		if ok != 2 || denied != 4 {
-			t.Errorf("recording reads in the audit: %d ok, %d refused; want 2 and 4 (no pii twice, another agency, a gateway):\n%+v", ok, denied, reads)
+			t.Errorf("recording reads in the audit: %d ok, %d refused; want 2 (two playbacks) and 4 (no pii twice, another agency, a gateway):\n%+v", ok, denied, reads)
 		}
 		exports := h.auditOf(t, transcripts.ActionExport)
-		if len(exports) != 1 || exports[0].Query != "view=recording_download&file="+name || exports[0].Reason != "민원 확인" ||
-			exports[0].Format != "wav" || exports[0].Outcome != transcripts.OutcomeOK {
-			t.Errorf("download audit %+v; want one export row with its reason", exports)
+		if len(exports) != 2 {
+			t.Fatalf("download audit %+v; want one export row per download", exports)
+		}
+		for _, e := range exports {
+			if e.Query != "view=recording_download&file="+name || e.Reason != "민원 확인" || e.Format != "wav" || e.Outcome != transcripts.OutcomeOK {
+				t.Errorf("download audit %+v; want an export row with its reason", e)
+			}
 		}
 	})
 }
@@ -269,4 +296,60 @@ func TestErasureAndPurgeDeleteRecordings(t *testing.T) {
 			t.Errorf("the purged case's recording is still there (%v)", err)
 		}
 	})
+}
+
+// playbackReads counts the audited successful playbacks of a recording.
+func playbackReads(t *testing.T, h *recordingHarness, caseID, name string) int {
+	t.Helper()
+	n := 0
+	for _, row := range h.auditOf(t, transcripts.ActionRead) {
+		if row.CaseID == caseID && row.Query == "view=recording&file="+name && row.Outcome == transcripts.OutcomeOK {
+			n++
+		}
+	}
+	return n
+}
+
+// One playback is one row: requests less than playbackWindow apart are
+// one playback however long it lasts; a failed row starts none; a range
+// request racing the first of its playback waits for that row.
+func TestPlaybackLogWritesOneRowPerPlayback(t *testing.T) {
+	var l playbackLog
+	k := playbackKey{user: asPIISup, caseID: "cs-1", name: "a.wav"}
+	rows := 0
+	write := func() error { rows++; return nil }
+	if err := l.once(k, clockStart, func() error { return errors.New("the audit is down") }); err == nil {
+		t.Fatal("a failed audit row was not reported")
+	}
+	for _, at := range []time.Duration{0, 9 * time.Minute, 18 * time.Minute, 27 * time.Minute} {
+		if err := l.once(k, clockStart.Add(at), write); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rows != 1 {
+		t.Errorf("a playback with requests 9 minutes apart wrote %d rows; want 1 (the first failed)", rows)
+	}
+	_ = l.once(k, clockStart.Add(27*time.Minute+playbackWindow), write)
+	_ = l.once(playbackKey{user: asAdmin, caseID: "cs-1", name: "a.wav"}, clockStart.Add(28*time.Minute), write)
+	if rows != 3 {
+		t.Errorf("after a pause of the window and another reader: %d rows; want 3", rows)
+	}
+
+	race := playbackKey{user: asPIISup, caseID: "cs-2", name: "b.wav"}
+	writing, release, served := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = l.once(race, clockStart, func() error { close(writing); <-release; return nil })
+	}()
+	<-writing
+	go func() {
+		_ = l.once(race, clockStart, func() error { t.Error("the racing request wrote a second row"); return nil })
+		close(served)
+	}()
+	select {
+	case <-served:
+		t.Error("a racing range request was served before its playback's row was written")
+	default:
+	}
+	close(release)
+	<-served
 }

@@ -92,6 +92,9 @@ type Sockets struct {
 	// ICEServers are the STUN/TURN servers the desk's softphone is told
 	// in hello (none: loopback and a LAN need none).
 	ICEServers []agents.ICEServer
+	// TURNCredentials, when set, mints an agent's short-lived credentials
+	// for the TURN servers of ICEServers (agents.Config.TURNCredentials).
+	TURNCredentials func(agent string, now time.Time) (username, credential string)
 	// MessageBurst and MessageRefill bound a citizen's messages on one
 	// contact: a burst, then one more every MessageRefill (defaults 10
 	// and 1s).
@@ -268,7 +271,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		CheckOrigin: s.checkWSOrigin, Estimator: d.Estimator, Log: d.Log,
 		SendBuffer: cfg.Sockets.SendBuffer, WriteTimeout: cfg.Sockets.WriteTimeout, PongWait: cfg.Sockets.PongWait,
 		MaxFrameBytes: cfg.Sockets.MaxFrameBytes, AckTimeout: cfg.Sockets.AckTimeout, ChatAbsent: cfg.Sockets.ChatAbsent,
-		ICEServers: cfg.Sockets.ICEServers, ChatBurst: cfg.Sockets.MessageBurst, ChatRefill: cfg.Sockets.MessageRefill,
+		ICEServers: cfg.Sockets.ICEServers, TURNCredentials: cfg.Sockets.TURNCredentials, ChatBurst: cfg.Sockets.MessageBurst, ChatRefill: cfg.Sockets.MessageRefill,
 		CaseToken: d.Tokens.CaseToken, Refused: s.socketRefusal, ClientAddr: s.clientAddr, ClosedCases: closed,
 	})
 	s.handler = s.routes()

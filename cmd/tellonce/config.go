@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -93,6 +96,9 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.IntVar(&c.web.Sockets.MessageBurst, "chat-message-burst", 10, "messages a citizen may send on one chat at once, before the refill paces them")
 	fs.DurationVar(&c.web.Sockets.MessageRefill, "chat-message-refill", time.Second, "one more message per chat every this long, after the burst")
 	fs.StringVar(&ice, "ice-servers", "", "comma-separated STUN/TURN URLs the desk's browser softphone uses (turn:user:pass@host:port); the same list as the edge's --ice-servers (none: loopback and a LAN)")
+	turnFile, turnTTL := "", iceservers.DefaultTTL
+	fs.StringVar(&turnFile, "turn-secret-file", "", "file holding the secret shared with the TURN servers (coturn's static-auth-secret): each desk gets short-lived TURN credentials minted from it, and --ice-servers lists its TURN servers without user:pass@ (TELLONCE_TURN_SECRET gives the secret itself instead; it is never logged)")
+	fs.DurationVar(&turnTTL, "turn-credential-ttl", turnTTL, "how long a minted TURN credential lasts; longer than the longest call (each offer of a call gets fresh ones)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key); re-read on SIGHUP and when the file changes")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.web.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (empty: none; then keep /metrics off public networks with --metrics-addr)")
@@ -112,7 +118,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 			}
 			fmt.Fprintln(stderr)
 		})
-		fmt.Fprintln(stderr, "\nTELLONCE_ADMIN_PASSWORD sets the first admin's password on an empty database (environment only).")
+		fmt.Fprintln(stderr, "\nTELLONCE_ADMIN_PASSWORD sets the first admin's password on an empty database, and TELLONCE_TURN_SECRET the TURN secret (environment only).")
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -155,9 +161,16 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 		return c, err
 	}
 	c.web.TrustedProxies = trusted
-	servers, err := iceservers.Parse(ice)
+	minter, err := turnMinter(turnFile, turnTTL, getenv)
 	if err != nil {
-		return c, fmt.Errorf("--ice-servers: %w", err)
+		return c, err
+	}
+	servers, err := parseICE(ice, minter)
+	if err != nil {
+		return c, err
+	}
+	if minter != nil {
+		c.web.Sockets.TURNCredentials = minter.Mint
 	}
 	for _, sv := range servers {
 		c.web.Sockets.ICEServers = append(c.web.Sockets.ICEServers,
@@ -271,4 +284,46 @@ func parseProxies(list string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// turnMinter reads the TURN secret (--turn-secret-file, or
+// TELLONCE_TURN_SECRET from the environment); nil without one. Errors
+// never show the secret.
+func turnMinter(file string, ttl time.Duration, getenv func(string) string) (*iceservers.Minter, error) {
+	secret := []byte(getenv("TELLONCE_TURN_SECRET"))
+	if file != "" {
+		if len(secret) > 0 {
+			return nil, errors.New("--turn-secret-file and TELLONCE_TURN_SECRET: give one of them")
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--turn-secret-file: %w", err)
+		}
+		secret = bytes.TrimRight(data, "\r\n")
+	}
+	if len(secret) == 0 {
+		return nil, nil
+	}
+	m, err := iceservers.NewMinter(secret, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("--turn-secret-file/TELLONCE_TURN_SECRET, --turn-credential-ttl: %w", err)
+	}
+	return m, nil
+}
+
+// parseICE reads --ice-servers: with a TURN secret, TURN servers carry no
+// credentials (they are minted).
+func parseICE(list string, minter *iceservers.Minter) ([]iceservers.Server, error) {
+	if minter == nil {
+		servers, err := iceservers.Parse(list)
+		if err != nil {
+			return nil, fmt.Errorf("--ice-servers: %w", err)
+		}
+		return servers, nil
+	}
+	servers, err := iceservers.ParseMinted(list)
+	if err != nil {
+		return nil, fmt.Errorf("--ice-servers (with a TURN secret): %w", err)
+	}
+	return servers, nil
 }

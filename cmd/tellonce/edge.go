@@ -103,6 +103,9 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	fs.StringVar(&lc.promptsDir, "prompts", "", "directory of the operator's prompt recordings replacing the built-in ones (ko/please-hold.wav, …; see docs/telephony.md)")
 	fs.StringVar(&lc.menuPrompts, "menu-prompts", "", "directory of the menus' greetings: <lang>/<greeting key>.wav (8 kHz mono μ-law)")
 	fs.StringVar(&ice, "ice-servers", "", "comma-separated STUN/TURN URLs of the browser softphone's peer connections (turn:user:pass@host:port); give serve the same list (none: loopback and a LAN)")
+	turnFile, turnTTL := "", iceservers.DefaultTTL
+	fs.StringVar(&turnFile, "turn-secret-file", "", "file holding the secret shared with the TURN servers (coturn's static-auth-secret): the edge mints its own short-lived TURN credentials, and --ice-servers lists TURN servers without user:pass@ (TELLONCE_TURN_SECRET gives the secret itself instead; it is never logged)")
+	fs.DurationVar(&turnTTL, "turn-credential-ttl", turnTTL, "how long the edge's minted TURN credentials last (each peer connection gets fresh ones)")
 	fs.DurationVar(&c.SoftphoneGrace, "softphone-grace", 30*time.Second, "how long a browser agent's call waits, the caller on hold audio, for the desk to reconnect its audio before the agent's leg ends")
 	fs.StringVar(&c.RTCPorts, "webrtc-ports", "", "UDP ports of the softphones' peer connections: PORT (one port for all, demultiplexed) or LOW-HIGH (one per peer); empty: any ephemeral port")
 	fs.StringVar(&c.RTCIP, "webrtc-ip", "", "the one local address the softphones' peer connections use (empty: every interface)")
@@ -118,7 +121,7 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 			}
 			fmt.Fprintln(stderr)
 		})
-		fmt.Fprintln(stderr, "\nTELLONCE_GATEWAY_PASSWORD, TELLONCE_GATEWAY_TOKEN and TELLONCE_TRUNK_PASSWORD are read from the environment only.")
+		fmt.Fprintln(stderr, "\nTELLONCE_GATEWAY_PASSWORD, TELLONCE_GATEWAY_TOKEN, TELLONCE_TRUNK_PASSWORD and TELLONCE_TURN_SECRET are read from the environment only.")
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, lc, err
@@ -166,8 +169,11 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 			return c, lc, err
 		}
 	}
-	if c.ICEServers, err = iceservers.Parse(ice); err != nil {
-		return c, lc, fmt.Errorf("--ice-servers: %w", err)
+	if c.TURN, err = turnMinter(turnFile, turnTTL, getenv); err != nil {
+		return c, lc, err
+	}
+	if c.ICEServers, err = parseICE(ice, c.TURN); err != nil {
+		return c, lc, err
 	}
 	for _, ip := range strings.Split(publicIPs, ",") {
 		if ip = strings.TrimSpace(ip); ip != "" {

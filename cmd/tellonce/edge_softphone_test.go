@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/diago/audio"
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
@@ -32,6 +34,12 @@ type browser struct {
 	first atomic.Int64
 	// wait bounds the wait for an offer (default waitTime).
 	wait time.Duration
+	// mark fills the frames the microphone sends (default 0x11); hear,
+	// when set, is shown every frame heard (a conference's mix).
+	mark byte
+	hear func([]byte)
+	// offer is the last rtc_offer answered.
+	offer frame
 
 	mu sync.Mutex
 	pc *webrtc.PeerConnection
@@ -76,6 +84,7 @@ func (b *browser) answer() string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.offer = offer
 	pc, err := b.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +104,9 @@ func (b *browser) answer() string {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
 				return
+			}
+			if b.hear != nil {
+				b.hear(p.Payload)
 			}
 			if len(p.Payload) > 0 && bytes.Count(p.Payload, []byte{0x22}) == len(p.Payload) {
 				b.first.CompareAndSwap(0, time.Now().UnixNano())
@@ -129,7 +141,11 @@ func (b *browser) answer() string {
 		}
 	})
 	go func() { // the microphone
-		frame := bytes.Repeat([]byte{0x11}, 160)
+		mark := b.mark
+		if mark == 0 {
+			mark = 0x11
+		}
+		frame := bytes.Repeat([]byte{mark}, 160)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -318,4 +334,189 @@ func TestEdgeBrowserGoneBeyondTheGraceEndsTheCall(t *testing.T) {
 		t.Errorf("contact_ended %s; want completed (the agent's leg hung up)", f)
 	}
 	awaitEnded(t, "the caller's call", c.done)
+}
+
+// mixOf is the μ-law byte of a conference's mix of frames filled with
+// marks (each frame's samples are all the same, so is the mix's).
+func mixOf(marks ...byte) byte {
+	var sum int32
+	pcm := make([]byte, 2)
+	for _, m := range marks {
+		_, _ = audio.DecodeUlawTo(pcm, []byte{m})
+		sum += int32(int16(binary.LittleEndian.Uint16(pcm)))
+	}
+	sum = max(min(sum, 32767), -32768)
+	binary.LittleEndian.PutUint16(pcm, uint16(int16(sum)))
+	out := make([]byte, 1)
+	_, _ = audio.EncodeUlawTo(out, pcm)
+	return out[0]
+}
+
+// mixCounter counts the frames heard filled with one of its bytes.
+type mixCounter struct {
+	want map[byte]bool
+	n    atomic.Int64
+}
+
+// hearing counts frames that carry a party: its mark alone, or mixed
+// with others'.
+func hearing(marks ...byte) *mixCounter {
+	m := &mixCounter{want: map[byte]bool{}}
+	for _, b := range marks {
+		m.want[b] = true
+	}
+	return m
+}
+
+func (m *mixCounter) frame(p []byte) {
+	if len(p) == 0 || !m.want[p[0]] {
+		return
+	}
+	for _, b := range p {
+		if b != p[0] {
+			return
+		}
+	}
+	m.n.Add(1)
+}
+
+// hears is a hear hook feeding every counter.
+func hears(cs ...*mixCounter) func([]byte) {
+	return func(p []byte) {
+		for _, c := range cs {
+			c.frame(p)
+		}
+	}
+}
+
+// TestEdgeBrowserInterpreterJoinsThreeWay: an interpreter whose voice is
+// their desk's browser joins a browser agent's call in the edge's
+// three-way mix: the interpreter hears the caller and the agent, and both
+// hear the interpreter; when the interpreter leaves, the caller and the
+// agent are bridged two-way again, unmixed.
+func TestEdgeBrowserInterpreterJoinsThreeWay(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s, "--webrtc-ip", "127.0.0.1")
+	// The caller says 0x22, the agent 0x11, the interpreter 0x33.
+	const callerMark, agentMark, interpMark = 0x22, 0x11, 0x33
+	agent, tab := browserAgent(t, s, "han.jiwon")
+	interpreter, itab := browserAgent(t, s, "tran.mai")
+	itab.mark = interpMark
+	interpHearsCaller := hearing(callerMark, mixOf(callerMark, agentMark))
+	interpHearsAgent := hearing(agentMark, mixOf(callerMark, agentMark))
+	// On hold the caller is out of the mix: the two others hear each
+	// other alone.
+	interpHearsAgentAlone, agentHearsInterpAlone := hearing(agentMark), hearing(interpMark)
+	itab.hear = hears(interpHearsCaller, interpHearsAgent, interpHearsAgentAlone)
+	agentHearsInterp := hearing(interpMark, mixOf(callerMark, interpMark))
+	tab.hear = hears(agentHearsInterp, agentHearsInterpAlone)
+
+	caller := newPhone(t, "caller")
+	d, c := caller.call(t, e, "126", "+821055501243")
+	callerHearsInterp := hearing(interpMark, mixOf(agentMark, interpMark))
+	hook := callerHearsInterp.frame
+	c.hear.Store(&hook)
+	walkToYearEnd(t, d)
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	contactID := offer.str("contact", "contact_id")
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	tab.answer()
+	growing(t, "the browser hearing the caller", &tab.heard, 25)
+	growing(t, "the caller hearing the browser", &c.heard, 25)
+
+	agent.ack(t, obj{"type": "interpret", "contact_id": contactID, "language": "vi", "share_history": true})
+	iOffer := interpreter.awaitFunc(t, "the interpreter's offer", typed("offer"))
+	legID := iOffer.str("contact", "contact_id")
+	interpreter.ack(t, obj{"type": "accept", "offer_id": iOffer.str("offer_id")})
+	if got := itab.answer(); got != legID {
+		t.Fatalf("the interpreter's rtc_offer names %s; want their leg %s", got, legID)
+	}
+	interpreter.awaitFunc(t, "the interpreter's peer connected", typed("rtc_state", "state", "connected"))
+	growing(t, "the interpreter hearing the caller", &interpHearsCaller.n, 25)
+	growing(t, "the interpreter hearing the agent", &interpHearsAgent.n, 25)
+	growing(t, "the caller hearing the interpreter", &callerHearsInterp.n, 25)
+	growing(t, "the agent hearing the interpreter", &agentHearsInterp.n, 25)
+
+	// Hold in the conference: the caller leaves the mix and hears hold
+	// audio; the agent and the interpreter go on hearing each other.
+	agent.ack(t, obj{"type": "hold", "contact_id": contactID, "on": true})
+	quiet(t, "the caller hearing the agent or the interpreter on hold", &c.any, &c.heard, &callerHearsInterp.n)
+	quiet(t, "the interpreter hearing the caller on hold", &interpHearsAgentAlone.n, &interpHearsCaller.n)
+	growing(t, "the agent hearing the interpreter alone on hold", &agentHearsInterpAlone.n, 25)
+	growing(t, "the caller hearing hold audio", &c.any, 25)
+	quiet(t, "the agent hearing the caller on hold", &agentHearsInterpAlone.n, &tab.heard)
+	agent.ack(t, obj{"type": "hold", "contact_id": contactID, "on": false})
+	growing(t, "the interpreter hearing the caller again", &interpHearsCaller.n, 25)
+	growing(t, "the caller hearing the interpreter again", &callerHearsInterp.n, 25)
+
+	// The interpreter leaves: their peer is closed, and the caller and the
+	// agent hear each other unmixed again.
+	interpreter.ack(t, obj{"type": "end", "contact_id": legID, "disposition": "resolved"})
+	clocktest.EventuallyNil(t, "the interpreter's peer closed", waitTime, func() error {
+		itab.mu.Lock()
+		pc := itab.pc
+		itab.mu.Unlock()
+		if s := pc.ConnectionState(); s == webrtc.PeerConnectionStateConnected {
+			return fmt.Errorf("the interpreter's peer is %s", s)
+		}
+		return nil
+	})
+	growing(t, "the caller hearing the agent unmixed", &c.heard, 25)
+	growing(t, "the agent hearing the caller unmixed", &tab.heard, 25)
+
+	// The desk reloads while the call is held: the edge's new offer says
+	// so, and Resume brings the caller back.
+	agent.ack(t, obj{"type": "hold", "contact_id": contactID, "on": true})
+	quiet(t, "the caller hearing the agent on hold", &c.any, &c.heard)
+	agent.Close()
+	tab.drop()
+	agent2, _ := s.agentDesk(t, "han.jiwon", "tellonce-demo")
+	clocktest.EventuallyNil(t, "the softphone back", waitTime, func() error {
+		_, err := agent2.Send(obj{"type": "softphone", "on": true})
+		return err
+	})
+	agent2.ack(t, obj{"type": "rtc_restart", "contact_id": contactID})
+	tab2 := newBrowser(t, agent2)
+	tab2.answer()
+	if tab2.offer.get("held") != true {
+		t.Errorf("the offer to the reloaded desk of a held call: held %v; want true", tab2.offer.get("held"))
+	}
+	agent2.awaitFunc(t, "the new peer connected", typed("rtc_state", "state", "connected"))
+	quiet(t, "the caller hearing the reloaded desk on hold", &c.any, &c.heard)
+	agent2.ack(t, obj{"type": "hold", "contact_id": contactID, "on": false})
+	growing(t, "the caller hearing the reloaded desk after Resume", &c.heard, 25)
+	growing(t, "the reloaded desk hearing the caller after Resume", &tab2.heard, 25)
+	agent2.ack(t, obj{"type": "rtc_restart", "contact_id": contactID})
+	tab2.answer()
+	if held := tab2.offer.get("held"); held != nil {
+		t.Errorf("the offer of a resumed call: held %v; want none", held)
+	}
+	agent2.ack(t, obj{"type": "end", "contact_id": contactID, "disposition": "resolved"})
+	awaitEnded(t, "the caller's call", c.done)
+}
+
+// quiet waits until, while clock grows by 25 frames, none of counters
+// grows by more than 2 (what was in flight).
+func quiet(t testing.TB, what string, clock *atomic.Int64, counters ...*atomic.Int64) {
+	t.Helper()
+	clocktest.EventuallyNil(t, what, waitTime, func() error {
+		from := make([]int64, len(counters))
+		for i, c := range counters {
+			from[i] = c.Load()
+		}
+		start := clock.Load()
+		deadline := time.Now().Add(waitTime)
+		for clock.Load() < start+25 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: no 25 frames to measure by", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for i, c := range counters {
+			if more := c.Load() - from[i]; more > 2 {
+				return fmt.Errorf("%s: %d frames while 25 came", what, more)
+			}
+		}
+		return nil
+	})
 }

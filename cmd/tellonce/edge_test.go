@@ -161,9 +161,11 @@ type phoneCall struct {
 	done  <-chan struct{}
 	heard atomic.Int64 // frames filled with the other side's mark
 	any   atomic.Int64 // any frames
-	dtmf  *diago.DTMFWriter
-	hang  func(context.Context) error
-	wmu   sync.Mutex // the audio and the DTMF writer share one RTP stream
+	// hear, when set, is shown every frame heard (a conference's mix).
+	hear atomic.Pointer[func([]byte)]
+	dtmf *diago.DTMFWriter
+	hang func(context.Context) error
+	wmu  sync.Mutex // the audio and the DTMF writer share one RTP stream
 	// rang is when the phone got the INVITE (an answering phone).
 	rang time.Time
 	// stamp, when set, makes the call's frames carry their send time as
@@ -251,6 +253,9 @@ func (c *phoneCall) media(med *diago.DialogMedia, mark, want byte) {
 				return
 			}
 			c.any.Add(1)
+			if h := c.hear.Load(); h != nil {
+				(*h)(buf[:n])
+			}
 			if c.delays != nil && n == 160 && bytes.Count(buf[8:n], []byte{want}) == n-8 {
 				sent := time.Duration(binary.BigEndian.Uint64(buf[:8]))
 				c.delays.add(time.Since(c.delays.base) - sent)

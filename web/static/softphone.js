@@ -222,13 +222,15 @@ async function microphone() {
 }
 
 // answer answers the edge's offer; a newer offer for the same call
-// replaces the peer connection (a restart, a transfer's re-bridge).
+// replaces the peer connection (a restart, a transfer's re-bridge). The
+// offer says whether the call is on hold (a reload during hold).
 async function answer(f) {
   if (!sp.on) return;
   const old = sp.calls.get(f.contact_id);
   if (old) old.pc.close();
-  const pc = new RTCPeerConnection({ iceServers: sp.iceServers });
-  const call = { id: f.contact_id, pc, session: f.session, state: "new", edgeState: "", held: old ? old.held : false, remote: null, meters: {} };
+  // With short-lived TURN credentials each offer brings fresh ones.
+  const pc = new RTCPeerConnection({ iceServers: f.ice_servers || sp.iceServers });
+  const call = { id: f.contact_id, pc, session: f.session, state: "new", edgeState: "", held: f.held === true, remote: null, meters: {} };
   sp.calls.set(f.contact_id, call);
   remember();
   render();

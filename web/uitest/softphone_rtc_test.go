@@ -143,9 +143,15 @@ func ulawTone(n int) []byte {
 // and applies the page's answer.
 func offerCall(t *testing.T, agent *page, contactID, session string) *edgePeer {
 	t.Helper()
+	return offerCallHeld(t, agent, contactID, session, false)
+}
+
+// offerCallHeld is offerCall saying whether the call is on hold.
+func offerCallHeld(t *testing.T, agent *page, contactID, session string, held bool) *edgePeer {
+	t.Helper()
 	e, sdp := newEdgePeer(t)
-	agent.do("offer "+session, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.inject({type: "rtc_offer", contact_id: %s, session: %s, sdp: %s})`,
-		jsString(contactID), jsString(session), jsString(sdp))))
+	agent.do("offer "+session, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.inject({type: "rtc_offer", contact_id: %s, session: %s, sdp: %s, held: %t})`,
+		jsString(contactID), jsString(session), jsString(sdp), held)))
 	agent.waitFor("the page's answer to "+session, fmt.Sprintf(`window.sentFrames.some((f) => f.type === "rtc_answer" && f.session === %s)`, jsString(session)))
 	ans := eval[map[string]any](agent, fmt.Sprintf(`window.sentFrames.find((f) => f.type === "rtc_answer" && f.session === %s)`, jsString(session)))
 	if ans["contact_id"] != contactID {
@@ -245,13 +251,21 @@ func TestSoftphonePageProtocol(t *testing.T) {
 	agent.do("rtc_state", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.inject({type: "rtc_state", contact_id: %s, state: "connected"})`, jsString(contactID))))
 	agent.waitText("connected again", "#sp-status", "통화 연결됨")
 
-	// A reload mid-call: after hello the desk claims the softphone again
-	// and asks for a fresh offer; the new peer carries the call.
+	// A reload mid-call, the call on hold: after hello the desk claims the
+	// softphone again and asks for a fresh offer; the new peer carries the
+	// call, the edge's offer says it is held, and Resume brings it back.
+	agent.click("#sp-hold")
+	agent.waitText("held before the reload", "#sp-status", "보류 중")
 	agent.do("reload", chromedp.Reload())
 	agent.waitFor("restart asked", fmt.Sprintf(`window.sentFrames.some((f) => f.type === "rtc_restart" && f.contact_id === %s)`, jsString(contactID)))
 	e.close()
-	e2 := offerCall(t, agent, contactID, "s2")
+	e2 := offerCallHeld(t, agent, contactID, "s2", true)
 	audioFlows(t, agent, e2, "after the reload", 50)
+	agent.waitText("held after the reload", "#sp-status", "보류 중")
+	agent.waitFor("the hold button pressed", `document.querySelector("#sp-hold").getAttribute("aria-pressed") === "true"`)
+	agent.click("#sp-hold")
+	agent.waitFor("resume sent", fmt.Sprintf(`window.sentFrames.some((f) => f.type === "hold" && f.contact_id === %s && f.on === false)`, jsString(contactID)))
+	agent.waitText("resumed after the reload", "#sp-status", "통화 연결됨")
 
 	// A second tab of the same agent finds the call held by the first: it
 	// asks before taking it.
