@@ -31,11 +31,15 @@ DRILL_PG_RESTARTS ?= 5
 # the takeover at scale: AGENTSxWAITING, and how many times its leader is killed
 DRILL_SCALE  ?= 1000x10000
 SCALE_KILLS  ?= 5
+# the edge under load, measured alone: SIP-bridged calls, browser-bridged calls, seconds measured
+VOICELOAD_CALLS   ?= 500
+VOICELOAD_BROWSER ?= 200
+VOICELOAD_SECONDS ?= 20
 # staticcheck release 2026.2.2 is module version v0.8.2 (`@2026.2.2` is not a module version).
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK = $(GOBIN_DIR)/staticcheck
 
-.PHONY: help build image run test test-short drill lint vet imports fmt-check staticcheck bench fuzz deps clean
+.PHONY: help build image run test test-short drill socket-drill voiceload lint vet imports fmt-check staticcheck bench fuzz deps clean
 
 help: ## show this list
 	@echo "tellonce make targets:"
@@ -44,6 +48,7 @@ help: ## show this list
 	@echo "variables: TESTFLAGS=... (e.g. -run=Foo -v)  PKGS=./internal/...  ARGS=... (run)"
 	@echo "           FUZZTIME=10s  BENCH=.  BENCHFLAGS=-count=5  DEPS=\"postgres chromium sipp systemd\""
 	@echo "           drill: DRILL_KILLS=20  DRILL_PG_RESTARTS=5  DRILL_SCALE=1000x10000  SCALE_KILLS=5"
+	@echo "           voiceload: VOICELOAD_CALLS=500  VOICELOAD_BROWSER=200  VOICELOAD_SECONDS=20"
 
 build: ## go build -o bin/tellonce ./cmd/tellonce
 	$(GO) build -o bin/tellonce ./cmd/tellonce
@@ -129,6 +134,9 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s) each
 clean: ## remove bin/ and test output
 	rm -rf bin $(TESTOUT)
 
+socket-drill: build ## 10,000 agent and as many citizen sockets as the open-file limit allows on one server (scripts/socket-drill; AGENTS=, CITIZENS=, CONTACTS=, RATE=)
+	scripts/socket-drill
+
 drill: ## long fault drills: leader kills (DRILL_KILLS=20), SIGTERM, SIGSTOP, database cut, PostgreSQL restarts, a takeover at DRILL_SCALE=1000x10000; weekday-8 against Erlang
 	@scripts/install-deps postgres
 	@mkdir -p $(TESTOUT)
@@ -138,3 +146,10 @@ drill: ## long fault drills: leader kills (DRILL_KILLS=20), SIGTERM, SIGSTOP, da
 		-run '^(TestFailoverDrill|TestEmbeddedKillRestartDrill|TestPostgresRestartDrill|TestTakeoverAtScale)$$' ./cmd/tellonce/ 2>&1 \
 		| tee $(TESTOUT)/drill.log
 	$(GO) test -tags long -count=1 -timeout 30m -run '^TestWeekday8SeparateCentresAgreeWithErlang$$' ./simulation/ 2>&1 | tee -a $(TESTOUT)/drill.log
+
+voiceload: ## the edge as its own process under VOICELOAD_CALLS SIP and VOICELOAD_BROWSER browser calls: delay, loss, CPU and memory per call, CPU profiles in TESTOUT
+	@mkdir -p $(TESTOUT)
+	TELLONCE_EDGE_LOAD=$(VOICELOAD_CALLS) TELLONCE_EDGE_LOAD_SECONDS=$(VOICELOAD_SECONDS) TELLONCE_EDGE_LOAD_PROFILE=$(abspath $(TESTOUT))/edge-sip.pprof \
+	$(GO) test -count=1 -timeout 30m -v -run '^TestEdgeLoadSIP$$' ./cmd/tellonce/ 2>&1 | grep -v 'level=INFO\| INFO ' | tee $(TESTOUT)/voiceload.log
+	TELLONCE_EDGE_LOAD_BROWSER=$(VOICELOAD_BROWSER) TELLONCE_EDGE_LOAD_SECONDS=$(VOICELOAD_SECONDS) TELLONCE_EDGE_LOAD_PROFILE=$(abspath $(TESTOUT))/edge-browser.pprof \
+	$(GO) test -count=1 -timeout 30m -v -run '^TestEdgeLoadBrowser$$' ./cmd/tellonce/ 2>&1 | grep -v 'level=INFO\| INFO ' | tee -a $(TESTOUT)/voiceload.log

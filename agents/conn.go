@@ -3,6 +3,7 @@ package agents
 import (
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,19 +20,27 @@ const (
 	kindGateway connKind = "gateway"
 )
 
-// conn is one WebSocket session: exactly one reader (the HTTP handler's
-// goroutine, in readPump) and one writer (writePump). Everything the hub
-// sends goes through the bounded send channel; a full channel cuts the
-// connection rather than wait for it.
+// conn is one WebSocket session: exactly one reader (readPump, on the
+// goroutine serve starts) and at most one writer (writeLoop), which runs
+// only while there is something to write — frames, a ping, the close — so
+// an idle socket costs one parked goroutine and no buffers beyond the
+// reader's. Everything the hub sends goes through the bounded out queue; a
+// full queue cuts the connection rather than wait for it.
 type conn struct {
 	hub  *Hub
 	ws   *websocket.Conn
 	kind connKind
-	send chan []byte
-	// quit is closed once, under hub.mu, when the hub wants the connection
-	// gone; closeCode, closeText and drain are set before and say how.
-	quit       chan struct{}
-	writerDone chan struct{} // closed when writePump has returned
+
+	// The writer's state, guarded by wmu, which is taken after hub.mu and
+	// never before it.
+	wmu      sync.Mutex
+	out      [][]byte // frames waiting to be written, at most SendBuffer
+	writing  bool     // a writeLoop runs (and, once quitting, stays the last)
+	pingDue  bool
+	quitting bool // the hub stopped the connection: the writer closes it
+	// pinger marks a ping due every PingInterval.
+	pinger     *time.Timer
+	writerDone chan struct{} // closed when the socket has been closed by the writer
 
 	// Guarded by hub.mu.
 	stopped   bool
@@ -82,8 +91,11 @@ type pendingFrame struct {
 }
 
 func (h *Hub) newConn(ws *websocket.Conn, kind connKind) *conn {
-	return &conn{hub: h, ws: ws, kind: kind, send: make(chan []byte, h.cfg.SendBuffer),
-		quit: make(chan struct{}), writerDone: make(chan struct{})}
+	c := &conn{hub: h, ws: ws, kind: kind, writerDone: make(chan struct{})}
+	// One timer per socket rather than a ticker on a writer goroutine: it
+	// wakes a writer only when a ping is due.
+	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.ping)
+	return c
 }
 
 // stopLocked asks the writer to close the connection; the first reason
@@ -93,7 +105,10 @@ func (h *Hub) stopLocked(c *conn, code int, text string, drain bool) {
 		return
 	}
 	c.stopped, c.closeCode, c.closeText, c.drain = true, code, text, drain
-	close(c.quit)
+	c.wmu.Lock()
+	c.quitting = true
+	c.kickLocked()
+	c.wmu.Unlock()
 }
 
 // enqueueLocked queues a frame without ever blocking: a connection whose
@@ -104,11 +119,35 @@ func (h *Hub) enqueueLocked(c *conn, msg []byte) {
 		h.dropped.Add(1)
 		return
 	}
-	select {
-	case c.send <- msg:
-	default:
+	c.wmu.Lock()
+	if len(c.out) >= h.cfg.SendBuffer {
+		c.wmu.Unlock()
 		h.cutLocked(c)
+		return
 	}
+	c.out = append(c.out, msg)
+	c.kickLocked()
+	c.wmu.Unlock()
+}
+
+// kickLocked starts the writer unless it runs; c.wmu is held.
+func (c *conn) kickLocked() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// ping marks a ping due and rearms itself: the pinger's function.
+func (c *conn) ping() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.quitting {
+		return
+	}
+	c.pingDue = true
+	c.kickLocked()
+	c.pinger.Reset(c.hub.cfg.PingInterval)
 }
 
 // cutLocked drops a frame and disconnects its slow connection.
@@ -116,57 +155,68 @@ func (h *Hub) cutLocked(c *conn) {
 	h.dropped.Add(1)
 	h.slows.Add(1)
 	h.log.Warn("websocket client too slow; disconnecting", "kind", c.kind, "agent", c.username,
-		"contact", c.contactID, "buffer", cap(c.send))
+		"contact", c.contactID, "buffer", h.cfg.SendBuffer)
 	h.stopLocked(c, websocket.CloseTryAgainLater, "too slow", false)
 }
 
-// writePump writes queued frames and pings until the hub stops the
-// connection or a write fails; it then closes the socket, which ends the
-// reader too.
-func (c *conn) writePump() {
-	cfg := c.hub.cfg
-	ticker := time.NewTicker(cfg.PingInterval)
-	defer func() {
-		ticker.Stop()
-		_ = c.ws.Close()
-		c.hub.mu.Lock()
-		c.hub.stopLocked(c, websocket.CloseAbnormalClosure, "", false) // enqueues now drop
-		c.hub.mu.Unlock()
-		close(c.writerDone)
-	}()
+// writeLoop writes what is due — a ping, the queued frames — and returns
+// when nothing is left, so that an idle socket has no writer. Once the hub
+// has stopped the connection it writes the close frame (after what is
+// queued, when asked to drain), closes the socket, which ends the reader
+// too, and is the last writer the connection has.
+func (c *conn) writeLoop() {
 	for {
-		select {
-		case msg := <-c.send:
-			if err := c.write(msg); err != nil {
-				return
-			}
-		case <-ticker.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
-				return
-			}
-		case <-c.quit:
-			if c.drain && !c.flush() {
-				return
-			}
-			msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(cfg.WriteTimeout))
+		c.wmu.Lock()
+		batch, ping, quitting := c.out, c.pingDue, c.quitting
+		c.out, c.pingDue = nil, false
+		if len(batch) == 0 && !ping && !quitting {
+			c.writing = false
+			c.wmu.Unlock()
 			return
+		}
+		c.wmu.Unlock()
+		if quitting {
+			c.close(batch)
+			return
+		}
+		if !c.writeBatch(ping, batch) {
+			// The socket is broken: stop the connection (enqueues now
+			// drop) and close it on the next turn.
+			_ = c.ws.Close()
+			c.hub.mu.Lock()
+			c.hub.stopLocked(c, websocket.CloseAbnormalClosure, "", false)
+			c.hub.mu.Unlock()
 		}
 	}
 }
 
-// flush writes what is already queued; false if a write failed.
-func (c *conn) flush() bool {
-	for {
-		select {
-		case msg := <-c.send:
-			if err := c.write(msg); err != nil {
-				return false
-			}
-		default:
-			return true
+// writeBatch writes a ping, if due, and the frames; false if a write failed.
+func (c *conn) writeBatch(ping bool, batch [][]byte) bool {
+	if ping {
+		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
+			return false
 		}
 	}
+	for _, msg := range batch {
+		if err := c.write(msg); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// close ends the connection as the hub asked (closeCode and the rest
+// were set under hub.mu before quitting, which the writer has seen under
+// wmu): what is queued when draining, the close frame, the socket.
+func (c *conn) close(batch [][]byte) {
+	cfg := c.hub.cfg
+	c.pinger.Stop()
+	if !c.drain || c.writeBatch(false, batch) {
+		msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(cfg.WriteTimeout))
+	}
+	_ = c.ws.Close()
+	close(c.writerDone)
 }
 
 func (c *conn) write(msg []byte) error {

@@ -13,8 +13,10 @@
 //
 // Where things are: the Hub (hub.go) holds every connection and answers
 // client frames with an ack, or with the error code switchboard.Classify
-// gives. Each socket (conn.go) has one reader, the HTTP handler's
-// goroutine, and one writer goroutine with a bounded send buffer; a client
+// gives. Each socket (conn.go) has one reader on a goroutine of its own
+// (the HTTP handler returns once the socket is up) and a writer that runs
+// only while frames, a ping or the close wait in its bounded queue, so an
+// idle socket is one parked goroutine and a 1 KiB read buffer; a client
 // that cannot keep up is cut rather than waited for. decode.go reads and
 // validates client frames; frames.go and views.go are the server frames'
 // wire shapes; deliver.go maps committed events to frames and never

@@ -236,6 +236,12 @@ type Hub struct {
 	dropped, slows atomic.Uint64
 }
 
+// A socket's buffers: see the upgrader in NewHub.
+const (
+	readBufferSize  = 1024
+	writeBufferSize = 4096
+)
+
 // pendingOffer remembers an offer so that an abandoned contact can be
 // withdrawn from the agent by offer id and notes reach the offered agent.
 type pendingOffer struct {
@@ -251,10 +257,14 @@ func NewHub(sb *switchboard.Switchboard, cfg Config) *Hub {
 		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, cfg.Now),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.WriteTimeout,
-			ReadBufferSize:   4096,
-			WriteBufferSize:  4096,
-			CheckOrigin:      cfg.CheckOrigin,
-			Error:            upgradeError,
+			// An idle socket keeps its read buffer: a small one (frames
+			// are small; a larger read bypasses it). Write buffers are
+			// lent from a pool only while a frame is written.
+			ReadBufferSize:  readBufferSize,
+			WriteBufferSize: writeBufferSize,
+			WriteBufferPool: &sync.Pool{},
+			CheckOrigin:     cfg.CheckOrigin,
+			Error:           upgradeError,
 		},
 		conns:    map[*conn]struct{}{},
 		agents:   map[string]*conn{},
@@ -389,6 +399,7 @@ func (h *Hub) addLocked(c *conn) bool {
 		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), deadline)
 		_ = c.ws.Close()
+		c.pinger.Stop()
 		return false
 	}
 	h.conns[c] = struct{}{}
@@ -396,10 +407,17 @@ func (h *Hub) addLocked(c *conn) bool {
 	return true
 }
 
-// serve runs a registered connection: the writer on a new goroutine and the
-// reader on this one (the HTTP handler's). It returns when both have ended.
+// serve runs a registered connection's reader on a goroutine of its own
+// and returns: the HTTP handler's goroutine, with the server's request
+// state and its deeper stack, is not held for the socket's life. The
+// writer runs only while there is something to write (writeLoop).
 func (h *Hub) serve(c *conn, handle func(*conn, []byte)) {
-	go c.writePump()
+	go h.read(c, handle)
+}
+
+// read reads the connection's frames until it ends, waits for the writer
+// to have closed it and unregisters it.
+func (h *Hub) read(c *conn, handle func(*conn, []byte)) {
 	c.readPump(func(c *conn, data []byte) {
 		// A signed-out socket may still have frames read or buffered; none
 		// of them is applied or answered.

@@ -27,8 +27,16 @@ type leg struct {
 	// is not taken for the new leg's.
 	contactID string
 
-	wmu  sync.Mutex
-	w    io.Writer
+	wmu sync.Mutex
+	w   io.Writer
+	// rtp, when set (a SIP leg), sends frames unpaced: the writer's own
+	// Write waits for its 20 ms clock after every frame, so a relay that
+	// got two frames in one tick would carry the second's wait, and every
+	// later frame's, for the rest of the call. pt is the payload type;
+	// sent says whether the first frame (RTP marker) went.
+	rtp  *media.RTPPacketWriter
+	pt   uint8
+	sent bool
 	peer atomic.Pointer[leg]
 	// rec, while set, gets every frame the leg sends the edge, in the
 	// recording's law.
@@ -57,7 +65,12 @@ func (l *leg) sendDigits(digits string) bool {
 	}
 	go func() {
 		for _, d := range digits {
-			if err := l.dtmf.WriteDTMF(d); err != nil {
+			// The event's packets and the relayed audio share one RTP
+			// stream: the audio waits for each event (~100 ms).
+			l.wmu.Lock()
+			err := l.dtmf.WriteDTMF(d)
+			l.wmu.Unlock()
+			if err != nil {
 				return
 			}
 		}
@@ -68,7 +81,8 @@ func (l *leg) sendDigits(digits string) bool {
 // newLeg wraps an answered dialog's media; digits, when not nil, gets
 // the RFC 4733 telephone-events the leg sends.
 func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Context) error, digits chan<- string) (*leg, error) {
-	l := &leg{med: med, done: done, hangup: hangup, codec: media.CodecAudioFromSession(med.MediaSession())}
+	l := &leg{med: med, done: done, hangup: hangup, codec: media.CodecAudioFromSession(med.MediaSession()), rtp: med.RTPPacketWriter}
+	l.pt = l.codec.PayloadType
 	var err error
 	if digits != nil {
 		dtmf := &diago.DTMFReader{}
@@ -165,9 +179,23 @@ func (l *leg) write(payload []byte, from media.Codec) {
 	if payload == nil {
 		return
 	}
+	l.send(payload)
+}
+
+// send writes one frame in the leg's codec: at once on a SIP leg (the
+// sender's pace is kept; G.711 is one byte a sample, so the timestamp
+// advances by the frame's length), through the writer otherwise.
+func (l *leg) send(payload []byte) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	if _, err := l.w.Write(payload); err == nil {
+	var err error
+	if l.rtp != nil {
+		_, err = l.rtp.WriteSamples(payload, uint32(len(payload)), !l.sent, l.pt)
+		l.sent = true
+	} else {
+		_, err = l.w.Write(payload)
+	}
+	if err == nil {
 		l.tx.Add(1)
 	}
 }

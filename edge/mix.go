@@ -89,11 +89,7 @@ func (m *mixer) tick() {
 		} else {
 			_, _ = audio.EncodeUlawTo(out, pcm)
 		}
-		to.wmu.Lock()
-		if _, err := to.w.Write(out); err == nil {
-			to.tx.Add(1)
-		}
-		to.wmu.Unlock()
+		to.send(out)
 	}
 }
 

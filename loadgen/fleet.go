@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,11 +22,13 @@ const cleanupTimeout = 2 * time.Minute
 // Fleet is a run's server-side setup and its connected agents. Make it
 // with Setup; Drive it one or more times; Close it once.
 type Fleet struct {
-	cfg      Config
-	runID    string
-	agency   string
-	queues   []string // full ids, agency.qN
-	password string   // every account of the run
+	cfg    Config
+	runID  string
+	agency string
+	queues []string // full ids, agency.qN
+	// holdQueues (agency.hN) hold the socket drill's idle citizens.
+	holdQueues []string
+	password   string // every account of the run
 
 	admin   *client
 	gateway *client // voice: the run's gateway; chat: anonymous
@@ -121,6 +124,13 @@ func Setup(ctx context.Context, cfg Config) (*Fleet, error) {
 	f.agency = "lg-" + f.runID
 	main := newOrigin(nil, cfg.Concurrency+cfg.SetupConcurrency)
 	anon := &client{base: base, hc: main.hc}
+	saved, err := loadFleetFile(cfg.FleetFile, base)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	if saved != nil {
+		return f.resume(ctx, sctx, saved, base, v4, main, anon, start)
+	}
 	if f.admin, err = anon.login(sctx, cfg.AdminUser, cfg.AdminPassword); err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
@@ -140,32 +150,12 @@ func Setup(ctx context.Context, cfg Config) (*Fleet, error) {
 	}
 
 	// Agents log in and connect from their own source addresses.
-	origins := map[int]*origin{}
-	originOf := func(i int) *origin {
-		if !v4 || cfg.LoginsPerAddr < 0 {
-			return main
-		}
-		return origins[i/cfg.LoginsPerAddr]
-	}
-	if v4 && cfg.LoginsPerAddr > 0 {
-		a, b := loopbackBlock()
-		for k := 0; k*cfg.LoginsPerAddr < cfg.Agents; k++ {
-			origins[k] = newOrigin(sourceAddr(a, b, k), 2)
-		}
-	}
-	for i := range f.agents {
-		o := originOf(i)
-		f.agents[i].origin = o
-		f.agents[i].base = base
-	}
+	origins := f.agentOrigins(base, v4, main)
 	if err := f.loginAgents(sctx, &client{base: base}); err != nil {
 		return fail(err)
 	}
 	for _, o := range origins {
 		o.hc.CloseIdleConnections()
-	}
-	if err := f.connectAgents(sctx); err != nil {
-		return fail(err)
 	}
 	if cfg.Channel == "voice" {
 		if f.gateway, err = anon.login(sctx, f.agency+"-gw", f.password); err != nil {
@@ -174,6 +164,21 @@ func Setup(ctx context.Context, cfg Config) (*Fleet, error) {
 	} else {
 		f.gateway = anon
 	}
+	if cfg.FleetFile != "" {
+		if err := f.saveFleetFile(base); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.skipConnect {
+		f.setupTime = time.Since(start)
+		return f, nil
+	}
+	if cfg.beforeConnect != nil {
+		cfg.beforeConnect(sctx)
+	}
+	if err := f.connectAgents(sctx); err != nil {
+		return fail(err)
+	}
 	f.mainOrigin, f.citizenOrigins = main, map[int]*origin{}
 	if cfg.Citizens && v4 {
 		a, b := loopbackBlock()
@@ -181,6 +186,26 @@ func Setup(ctx context.Context, cfg Config) (*Fleet, error) {
 	}
 	f.setupTime = time.Since(start)
 	return f, nil
+}
+
+// agentOrigins gives every agent its source address: groups of
+// Config.LoginsPerAddr share one (on IPv4 loopback), else all use main.
+func (f *Fleet) agentOrigins(base string, v4 bool, main *origin) map[int]*origin {
+	origins := map[int]*origin{}
+	if v4 && f.cfg.LoginsPerAddr > 0 {
+		a, b := loopbackBlock()
+		for k := 0; k*f.cfg.LoginsPerAddr < len(f.agents); k++ {
+			origins[k] = newOrigin(sourceAddr(a, b, k), 2)
+		}
+	}
+	for i, ag := range f.agents {
+		ag.origin = main
+		if o, ok := origins[i/max(f.cfg.LoginsPerAddr, 1)]; ok {
+			ag.origin = o
+		}
+		ag.base = base
+	}
+	return origins
 }
 
 // RunID is the run's random id; its agency is "lg-" + RunID.
@@ -218,6 +243,18 @@ func (f *Fleet) createDirectory(ctx context.Context) error {
 			return fmt.Errorf("create queue %s.%s: %w", f.agency, slug, err)
 		}
 		f.queues = append(f.queues, f.agency+"."+slug)
+	}
+	// The socket drill's idle citizens wait in hold queues nobody staffs.
+	for i := range (f.cfg.IdleCitizens + citizensPerHoldQueue - 1) / citizensPerHoldQueue {
+		slug := fmt.Sprintf("h%d", i+1)
+		err := f.admin.do(ctx, http.MethodPost, "/v1/agencies/"+f.agency+"/queues", map[string]any{
+			"id": slug, "name": "loadgen hold " + slug, "channels": []string{"chat"},
+			"wrapup_s": 0, "offer_timeout_s": 30, "public": false,
+		}, nil)
+		if err != nil {
+			return fmt.Errorf("create queue %s.%s: %w", f.agency, slug, err)
+		}
+		f.holdQueues = append(f.holdQueues, f.agency+"."+slug)
 	}
 	return nil
 }
@@ -343,7 +380,7 @@ func (f *Fleet) Close(ctx context.Context) error {
 	wg.Wait()
 
 	var errs []error
-	if f.gateway != nil && f.gateway.token != "" {
+	if f.gateway != nil && f.gateway.token != "" && f.cfg.FleetFile == "" {
 		if err := f.gateway.logout(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("log the gateway out: %w", err))
 		}
@@ -395,7 +432,7 @@ func (f *Fleet) removeDirectory(ctx context.Context) []error {
 		g.Go(func() error { step("user "+u, "/v1/users/"+u); return nil })
 	}
 	_ = g.Wait()
-	for _, q := range f.queues {
+	for _, q := range append(slices.Clone(f.queues), f.holdQueues...) {
 		step("queue "+q, "/v1/queues/"+q)
 	}
 	step("agency "+f.agency, "/v1/agencies/"+f.agency)

@@ -116,6 +116,36 @@ type Config struct {
 	LoginsPerAddr int
 	// Keep leaves the run's agency, queues and users on the server.
 	Keep bool
+	// FleetFile, when set, keeps the run's agency, users and their open
+	// sessions in this file: the first run writes it (and keeps its
+	// agency), a later run against the same server reads it and skips
+	// creating users and logging them in — each of which costs the server
+	// a password hash, minutes for 10,000 agents.
+	FleetFile string
+
+	// IdleCitizens (Sockets) is how many citizens post a chat to the run's
+	// hold queues, which nobody staffs, and keep its socket open, idle.
+	IdleCitizens int
+	// Sockets runs the socket drill (RunSockets): what each idle agent
+	// and citizen socket costs the server, its CPU at idle, and the
+	// contacts' latency while every socket is held open.
+	Sockets bool
+	// MetricsURL is where the socket drill reads the server's figures
+	// (default: the server's /metrics); MetricsToken its bearer token.
+	MetricsURL, MetricsToken string
+	// Settle is how long the socket drill lets the server settle before
+	// each reading of its memory (default 10s); Idle how long it measures
+	// the server's CPU with every socket open and nothing else going on
+	// (default 1 minute).
+	Settle, Idle time.Duration
+
+	// beforeConnect, when set, is called by Setup once the agents are
+	// logged in, before their sockets open (the socket drill's first
+	// reading).
+	beforeConnect func(context.Context)
+	// skipConnect ends Setup before the sockets open (a fleet file is
+	// all that is wanted).
+	skipConnect bool
 
 	// Progress, if set, hears how setup, the contact phase and cleanup
 	// advance. It is called from several goroutines, never concurrently.
@@ -146,6 +176,12 @@ const (
 	DefaultSetupConcurrency = 8
 	DefaultSetupTimeout     = 15 * time.Minute
 	DefaultLoginsPerAddr    = 10
+	// DefaultIdleCitizensPerAddr is the server's default chat burst per
+	// address: the socket drill's citizens post at once, never waiting
+	// out the refill.
+	DefaultIdleCitizensPerAddr = 5
+	DefaultSettle              = 10 * time.Second
+	DefaultIdle                = time.Minute
 )
 
 // Bounds: a run is bounded in count and time.
@@ -155,6 +191,11 @@ const (
 	MaxContacts = 10_000_000
 	// MaxCitizens bounds a run that follows its chats: a socket each.
 	MaxCitizens = 50_000
+	// MaxIdleCitizens bounds the socket drill's idle citizens.
+	MaxIdleCitizens = 200_000
+	// citizensPerHoldQueue is how many idle citizens wait in one hold
+	// queue: a line the server refreshes as a whole stays modest.
+	citizensPerHoldQueue = 1000
 )
 
 // citizenGrace bounds the wait for citizens to hear their chat ended once
@@ -165,8 +206,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AdminUser == "" {
 		c.AdminUser = "admin"
 	}
-	if c.AdminPassword == "" {
-		return c, errors.New("loadgen: the admin password is required")
+	if c.AdminPassword == "" && !fleetFileExists(c.FleetFile) {
+		return c, errors.New("loadgen: the admin password is required (a fleet file that exists needs none)")
 	}
 	if c.Agents == 0 {
 		c.Agents = DefaultAgents
@@ -200,6 +241,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CitizensPerAddr == 0 {
 		c.CitizensPerAddr = 1
+		if c.Sockets {
+			c.CitizensPerAddr = DefaultIdleCitizensPerAddr
+		}
+	}
+	if c.FleetFile != "" {
+		c.Keep = true // the file names what it keeps
+	}
+	if c.Settle == 0 {
+		c.Settle = DefaultSettle
+	}
+	if c.Idle == 0 {
+		c.Idle = DefaultIdle
 	}
 	switch {
 	case c.Agents < 1 || c.Agents > MaxAgents:
@@ -222,6 +275,16 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("loadgen: %d contacts with citizens: at most %d (each waiting citizen holds a socket)", c.Contacts, MaxCitizens)
 	case c.CitizensPerAddr < 1 || c.CitizensPerAddr > 1000:
 		return c, fmt.Errorf("loadgen: citizens per address %d: want 1 to 1000", c.CitizensPerAddr)
+	case c.IdleCitizens < 0 || c.IdleCitizens > MaxIdleCitizens:
+		return c, fmt.Errorf("loadgen: idle citizens %d: want 0 to %d", c.IdleCitizens, MaxIdleCitizens)
+	case c.IdleCitizens > 0 && !c.Sockets:
+		return c, errors.New("loadgen: idle citizens belong to the socket drill: add sockets")
+	case c.Sockets && c.Citizens:
+		return c, errors.New("loadgen: the socket drill holds idle citizens; it does not follow the contacts' chats")
+	case c.Settle < 0 || c.Settle > 10*time.Minute:
+		return c, fmt.Errorf("loadgen: settle %s: want 0 to 10m", c.Settle)
+	case c.Idle < 0 || c.Idle > time.Hour:
+		return c, fmt.Errorf("loadgen: idle %s: want 0 to 1h", c.Idle)
 	}
 	return c, c.Load().check()
 }

@@ -252,12 +252,14 @@ func TestDurationBound(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	rep, err := f.Drive(ctx, Load{Contacts: 3, Concurrency: 3, Duration: 500 * time.Millisecond})
+	// The bound leaves the POSTs time to be answered on a loaded machine:
+	// a POST cut by it may have made a contact the drive never heard of.
+	rep, err := f.Drive(ctx, Load{Contacts: 3, Concurrency: 3, Duration: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if el := time.Since(start); el > 10*time.Second {
-		t.Errorf("Drive took %s, bound 500ms (+ abandoning)", el)
+	if el := time.Since(start); el > 15*time.Second {
+		t.Errorf("Drive took %s, bound 3s (+ abandoning)", el)
 	}
 	if rep.OK() || rep.Created != 3 || rep.Offered != 0 || rep.Unfinished != 3 || rep.Errors["unfinished when the phase ended (abandoned)"] != 3 {
 		t.Errorf("report: %+v", rep)

@@ -13,6 +13,7 @@ import (
 	"tellonce/directory"
 	"tellonce/router"
 	"tellonce/servertest"
+	tsql "tellonce/sql"
 	"tellonce/web"
 )
 
@@ -70,6 +71,13 @@ func (p *probe) take() (published, delivered map[string]time.Time) {
 // "sqlite" or "postgres" (skipped without TELLONCE_TEST_POSTGRES).
 func startServer(tb testing.TB, backend string, tune ...func(*web.Config)) *testServer {
 	tb.Helper()
+	return startServerOn(tb, backend, nil, tune...)
+}
+
+// startServerOn is startServer on a database of the caller's (nil: a
+// fresh one).
+func startServerOn(tb testing.TB, backend string, db *tsql.DB, tune ...func(*web.Config)) *testServer {
+	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("LOADGEN_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -81,7 +89,7 @@ func startServer(tb testing.TB, backend string, tune ...func(*web.Config)) *test
 	pr := newProbe()
 	var srv *web.Server
 	ts := servertest.Start(tb, servertest.Options{
-		Backend: backend, Log: log,
+		Backend: backend, DB: db, Log: log,
 		// As serve does by default: checked sessions are trusted from memory.
 		SessionTTL: cfg.SessionTTL, SessionCache: auth.DefaultSessionCache,
 		Published: func(evs []cases.Event) { pr.mark(pr.published, evs) },

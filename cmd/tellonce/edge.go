@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"tellonce/dialplan"
 	"tellonce/edge"
@@ -35,7 +38,18 @@ func runEdge(ctx context.Context, args []string, stderr io.Writer, getenv func(s
 		return err
 	}
 	log.Info("edge starting", "udp", cfg.UDP, "tcp", cfg.TCP, "tls", cfg.TLS, "router", cfg.Router.Redacted(), "numbers", len(cfg.Plan.Numbers))
-	return e.Run(ctx)
+	if opts.debugAddr == "" {
+		return e.Run(ctx)
+	}
+	ln, err := net.Listen("tcp", opts.debugAddr)
+	if err != nil {
+		return fmt.Errorf("--debug-addr: %w", err)
+	}
+	log.Info("edge debug page", "url", "http://"+ln.Addr().String()+"/metrics")
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return e.Run(gctx) })
+	g.Go(func() error { return newEdgeDebugServer(ln, e, log).Run(gctx) })
+	return g.Wait()
 }
 
 // edgeOptions are the flags of "tellonce edge" outside edge.Config.
@@ -45,6 +59,7 @@ type edgeOptions struct {
 	menuPrompts        string
 	recordingDir       string
 	recordingRetention time.Duration
+	debugAddr          string
 }
 
 // buildEdge loads what the edge plays and records with, and builds it.
@@ -110,6 +125,7 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	fs.StringVar(&c.RTCPorts, "webrtc-ports", "", "UDP ports of the softphones' peer connections: PORT (one port for all, demultiplexed) or LOW-HIGH (one per peer); empty: any ephemeral port")
 	fs.StringVar(&c.RTCIP, "webrtc-ip", "", "the one local address the softphones' peer connections use (empty: every interface)")
 	fs.StringVar(&publicIPs, "webrtc-public-ip", "", "comma-separated public addresses put in the softphones' candidates when the edge is behind 1:1 NAT")
+	fs.StringVar(&lc.debugAddr, "debug-addr", "", "loopback address serving /metrics (calls, Go runtime, process) and /debug/pprof/ (empty: none)")
 	fs.StringVar(&lc.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&lc.logFormat, "log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -142,6 +158,11 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	})
 	if envErr != nil {
 		return c, lc, envErr
+	}
+	if lc.debugAddr != "" {
+		if err := checkDebugAddr(lc.debugAddr); err != nil {
+			return c, lc, err
+		}
 	}
 	c.Password = getenv("TELLONCE_GATEWAY_PASSWORD")
 	c.Token = getenv("TELLONCE_GATEWAY_TOKEN")

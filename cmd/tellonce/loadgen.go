@@ -23,7 +23,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&cfg.AdminUser, "admin-user", "admin", "admin account that creates the run's agency, queues and users")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "its password (default: $TELLONCE_ADMIN_PASSWORD)")
 	fs.IntVar(&cfg.Agents, "agents", loadgen.DefaultAgents, "agents to connect, each on its own WebSocket")
-	fs.IntVar(&cfg.Queues, "queues", loadgen.DefaultQueues, "queues to spread the agents and contacts over")
+	fs.IntVar(&cfg.Queues, "queues", loadgen.DefaultQueues, "queues to spread the agents and contacts over (with a fleet file that exists: the file's)")
 	fs.IntVar(&cfg.Contacts, "contacts", loadgen.DefaultContacts, "contacts to post")
 	fs.Float64Var(&cfg.Rate, "rate", 100, "contacts per second (0: as fast as --concurrency allows)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", loadgen.DefaultConcurrency, "POST /v1/contacts requests in flight at most")
@@ -37,6 +37,13 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.DurationVar(&cfg.SetupTimeout, "setup-timeout", loadgen.DefaultSetupTimeout, "bound on setup")
 	fs.IntVar(&cfg.LoginsPerAddr, "logins-per-addr", loadgen.DefaultLoginsPerAddr, "agents per loopback source address (the server limits logins per address); -1: one address")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the run's agency, queues and users afterwards")
+	fs.StringVar(&cfg.FleetFile, "fleet", "", "keep the run's agency, users and sessions in this file (made on the first run, read on later ones: setup then hashes no passwords); implies --keep")
+	fs.BoolVar(&cfg.Sockets, "sockets", false, "the socket drill: the server's memory per idle agent and citizen socket, its CPU at idle, and the contacts' latency with every socket open")
+	fs.IntVar(&cfg.IdleCitizens, "idle-citizens", 0, "socket drill: citizens who post a chat to a hold queue nobody staffs and keep its socket open")
+	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "socket drill: where to read the server's figures (default: the server's /metrics)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "socket drill: bearer token for /metrics (default: $TELLONCE_METRICS_TOKEN)")
+	fs.DurationVar(&cfg.Settle, "settle", loadgen.DefaultSettle, "socket drill: wait this long before each reading of the server's memory")
+	fs.DurationVar(&cfg.Idle, "idle", loadgen.DefaultIdle, "socket drill: measure the server's CPU over this long with every socket open and no contacts")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: tellonce loadgen [flags]
 
@@ -55,6 +62,16 @@ the report says how soon each heard where they stand and whether any place
 went up:
   tellonce loadgen --admin-password … --channel chat --citizens --agents 50 --hold 2s --contacts 5000 --rate 500
 
+The socket drill: 10,000 agents and 50,000 citizens holding their sockets
+open; it reads the server's /metrics before and after each group connects
+(memory per socket), over a quiet minute (CPU at idle), then drives the
+contacts with every socket open, and counts sockets the server closed. Give
+both processes enough open files (each socket is one on either side), and
+keep the sessions in a fleet file to skip 20,000 password hashes next time:
+  prlimit --nofile=200000 tellonce loadgen --admin-password … --sockets \
+    --agents 10000 --queues 100 --idle-citizens 50000 --contacts 18000 --rate 100 \
+    --fleet /tmp/fleet.json
+
 Flags:
 `)
 		fs.PrintDefaults()
@@ -68,11 +85,33 @@ Flags:
 	if cfg.AdminPassword == "" {
 		cfg.AdminPassword = getenv("TELLONCE_ADMIN_PASSWORD")
 	}
-	if cfg.AdminPassword == "" {
+	if cfg.AdminPassword == "" && cfg.FleetFile == "" {
 		return errors.New("loadgen: give --admin-password or set TELLONCE_ADMIN_PASSWORD")
 	}
+	if cfg.MetricsToken == "" {
+		cfg.MetricsToken = getenv("TELLONCE_METRICS_TOKEN")
+	}
+	raiseOpenFiles() // each simulated socket is an open file here too
 	pp := newProgressPrinter(stderr)
 	cfg.Progress = pp.print
+	if cfg.Sockets {
+		rep, err := loadgen.RunSockets(ctx, cfg)
+		pp.finish()
+		if rep.Before.At.IsZero() { // nothing measured: the error says why
+			return err
+		}
+		fmt.Fprintln(stdout)
+		if perr := rep.Print(stdout); perr != nil {
+			return perr
+		}
+		if err != nil {
+			return err
+		}
+		if !rep.OK() {
+			return errors.New("loadgen: the socket drill was not clean (sockets lost or errors)")
+		}
+		return nil
+	}
 	rep, err := loadgen.Run(ctx, cfg)
 	pp.finish()
 	if rep.Posted == 0 && err != nil {

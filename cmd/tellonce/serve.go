@@ -42,6 +42,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	// Every socket is an open file: a node's agents and waiting citizens
+	// need tens of thousands.
+	if n := raiseOpenFiles(); n > 0 && n < openFilesAdvised {
+		log.Warn("the open-file limit is low for a node: each agent and citizen socket takes one (set LimitNOFILE= in the unit, or ulimit -n)",
+			"limit", n, "advised", openFilesAdvised)
+	} else if n > 0 {
+		log.Info("open-file limit", "limit", n)
+	}
 	// The embedded database serves one server: a second one on the same
 	// file would run a second router over the same contacts.
 	lock, err := tsql.LockServer(cfg.db)

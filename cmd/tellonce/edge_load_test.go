@@ -1,0 +1,818 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emiago/diago"
+	"github.com/emiago/diago/media"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/webrtc/v4"
+	pmedia "github.com/pion/webrtc/v4/pkg/media"
+
+	"tellonce/clocktest"
+	"tellonce/demo"
+	"tellonce/sql/sqltest"
+)
+
+// The edge under load, measured alone (docs/telephony.md#figures): the
+// server and the edge are the built binary, each its own process, and
+// this test process plays every caller, every agent's desk and every
+// agent's phone (or browser). The edge's CPU and memory come from
+// /proc/PID and its --debug-addr; the one-way delay of each RTP frame is
+// measured here on one clock, from the send time the sender writes into
+// the payload. Off unless asked for:
+//
+//	TELLONCE_EDGE_LOAD=500 go test -count=1 -v -timeout 30m -run '^TestEdgeLoadSIP$' ./cmd/tellonce/
+//	TELLONCE_EDGE_LOAD_BROWSER=200 go test -count=1 -v -timeout 30m -run '^TestEdgeLoadBrowser$' ./cmd/tellonce/
+//
+// TELLONCE_EDGE_LOAD_SECONDS (default 20) is the measured stretch;
+// TELLONCE_EDGE_LOAD_PROFILE=FILE keeps a CPU profile of the edge over
+// it and logs its top entries.
+
+// loadEnv reads a positive number from the environment; 0 when unset.
+func loadEnv(t *testing.T, name string) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+// loadRig is the server and the edge as processes of their own.
+type loadRig struct {
+	t       *testing.T
+	bin     string
+	server  *binaryProcess
+	edge    *exec.Cmd
+	edgeLog *lockedBuffer
+	sipAddr string
+	debug   string // http://127.0.0.1:port
+	calls   int
+	window  time.Duration
+	// idleGoroutines is the edge's goroutine count before the first call.
+	idleGoroutines float64
+}
+
+func startLoadRig(t *testing.T, calls int, edgeFlags ...string) *loadRig {
+	t.Helper()
+	r := &loadRig{t: t, calls: calls, window: 20 * time.Second, edgeLog: &lockedBuffer{}}
+	if s := loadEnv(t, "TELLONCE_EDGE_LOAD_SECONDS"); s > 0 {
+		r.window = time.Duration(s) * time.Second
+	}
+	dir := t.TempDir()
+	r.bin = filepath.Join(dir, "tellonce")
+	if out, err := exec.Command("go", "build", "-o", r.bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	r.server = startBinary(t, r.bin, sqltest.DSN(t, "sqlite"), "--login-burst-addr", strconv.Itoa(calls+50))
+	plan := filepath.Join(dir, "dialplan.yaml")
+	if err := os.WriteFile(plan, []byte(edgePlan), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.sipAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	debugAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	r.debug = "http://" + debugAddr
+	r.edge = exec.Command(r.bin, append([]string{"edge", "--sip-udp", r.sipAddr, "--sip-tcp", "", "--router", r.server.server.base,
+		"--gateway-user", "gateway", "--dialplan", plan, "--max-calls", strconv.Itoa(calls + 10), "--ring-timeout", "60s",
+		"--announce-every", "1m", "--debug-addr", debugAddr}, edgeFlags...)...)
+	r.edge.Env = append(os.Environ(), "TELLONCE_GATEWAY_PASSWORD="+demo.Password)
+	r.edge.Stderr = r.edgeLog
+	if err := r.edge.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = r.edge.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = r.edge.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = r.edge.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("edge log (pid %d):\n%s", r.edge.Process.Pid, tail(r.edgeLog.String(), 60))
+		}
+	})
+	clocktest.EventuallyNil(t, "the edge's gateway socket up", time.Minute, func() error {
+		if v := r.metric("tellonce_edge_gateway_online"); v != 1 {
+			return fmt.Errorf("tellonce_edge_gateway_online %v", v)
+		}
+		return nil
+	})
+	r.idleGoroutines = r.metric("go_goroutines")
+	return r
+}
+
+// warnings are the edge's log lines above info, the first 40.
+func (r *loadRig) warnings() string {
+	var out []string
+	for line := range strings.SplitSeq(r.edgeLog.String(), "\n") {
+		if !strings.Contains(line, "level=INFO") && strings.TrimSpace(line) != "" && len(out) < 40 {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// metric reads one unlabelled value from the edge's /metrics; -1 when
+// it cannot.
+func (r *loadRig) metric(name string) float64 {
+	res, err := http.Get(r.debug + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// procUsage is a process's CPU time so far and resident memory now.
+type procUsage struct {
+	cpu time.Duration
+	rss int64 // bytes
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's times.
+func clockTicks() int64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if n, perr := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && perr == nil && n > 0 {
+		return n
+	}
+	return 100
+}
+
+func readProc(t *testing.T, pid int, hz int64) procUsage {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which may hold spaces: state is
+	// field 3, utime 14, stime 15.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	var u procUsage
+	u.cpu = time.Duration((ut + st) * int64(time.Second) / hz)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			u.rss = kb * 1024
+		}
+	}
+	return u
+}
+
+// profile takes a CPU profile of the edge over d into TELLONCE_EDGE_LOAD_PROFILE,
+// when set, and returns a function that waits for it and logs its top.
+func (r *loadRig) profile(d time.Duration) func() {
+	path := os.Getenv("TELLONCE_EDGE_LOAD_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.debug, int(d.Seconds())))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer res.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, res.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			r.t.Errorf("edge CPU profile: %v", err)
+			return
+		}
+		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", r.bin, path).CombinedOutput()
+		if err != nil {
+			r.t.Errorf("go tool pprof: %v", err)
+		}
+		r.t.Logf("edge CPU profile %s:\n%s", path, out)
+	}
+}
+
+// Frames on the load side: 8 bytes of send time (ns since the run's
+// base), then the direction's mark to the end of the 160-byte frame,
+// so that prompts and hold music are never taken for a frame.
+const (
+	markCaller = 0x22 // the caller's frames, heard by the agent
+	markAgent  = 0x11 // the agent's frames, heard by the caller
+)
+
+// loadLeg is one side of a call on the load side.
+type loadLeg struct {
+	// send writes a frame unpaced: one sender serves many legs (an RTP
+	// packetizer's Write would wait for its own 20 ms clock after each).
+	send func([]byte) error
+	mark byte
+	// sent counts the frames sent inside the window; the peer leg's
+	// heard those heard; delays their one-way delays.
+	sent, heard atomic.Int64
+	mu          sync.Mutex
+	delays      []time.Duration
+	// first is when the first frame of the other side was heard.
+	first atomic.Int64
+}
+
+// loadMedia sends every leg's frames every 20 ms from a few goroutines
+// (not one timer per leg: the load process must not starve the edge it
+// measures) and takes each leg's frames on its reader.
+type loadMedia struct {
+	base     time.Time
+	from, to atomic.Int64 // the window, in ns since base; 0: not yet
+	mu       sync.Mutex
+	legs     []*loadLeg
+}
+
+// rtpSender sends frames on a SIP call's media at once.
+func rtpSender(med *diago.DialogMedia) func([]byte) error {
+	w, pt := med.RTPPacketWriter, media.CodecAudioFromSession(med.MediaSession()).PayloadType
+	return func(b []byte) error {
+		_, err := w.WriteSamples(b, uint32(len(b)), false, pt)
+		return err
+	}
+}
+
+func (m *loadMedia) add(l *loadLeg) {
+	m.mu.Lock()
+	m.legs = append(m.legs, l)
+	m.mu.Unlock()
+}
+
+func (m *loadMedia) inWindow(at int64) bool {
+	from, to := m.from.Load(), m.to.Load()
+	return from != 0 && at >= from && (to == 0 || at < to)
+}
+
+// run sends until ctx ends. The legs are spread over four phases 5 ms
+// apart, so the edge sees a steady stream rather than one burst per 20 ms.
+func (m *loadMedia) run(ctx context.Context) {
+	const phases = 4
+	var wg sync.WaitGroup
+	for ph := range phases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(ph) * 5 * time.Millisecond) // the phase offset, not a wait for a condition
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			frame := make([]byte, 160)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				m.mu.Lock()
+				legs := m.legs
+				m.mu.Unlock()
+				for i := ph; i < len(legs); i += phases {
+					l := legs[i]
+					for j := 8; j < len(frame); j++ {
+						frame[j] = l.mark
+					}
+					at := int64(time.Since(m.base))
+					binary.BigEndian.PutUint64(frame, uint64(at))
+					if err := l.send(frame); err == nil && m.inWindow(at) {
+						l.sent.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// receive counts the frames of want heard on r into l until r ends.
+func (m *loadMedia) receive(l *loadLeg, r io.Reader, want byte) {
+	buf := make([]byte, 1500)
+	for {
+		n, err := r.Read(buf)
+		if err != nil {
+			return
+		}
+		m.heard(l, buf[:n], want)
+	}
+}
+
+func (m *loadMedia) heard(l *loadLeg, p []byte, want byte) {
+	if len(p) != 160 || p[8] != want || p[159] != want || bytes.Count(p[8:], []byte{want}) != 152 {
+		return
+	}
+	now := time.Since(m.base)
+	l.first.CompareAndSwap(0, int64(now))
+	at := int64(binary.BigEndian.Uint64(p))
+	if !m.inWindow(at) {
+		return
+	}
+	l.heard.Add(1)
+	l.mu.Lock()
+	l.delays = append(l.delays, now-time.Duration(at))
+	l.mu.Unlock()
+}
+
+// loadResult is one direction's figures over the window.
+type loadResult struct {
+	sent, heard int64
+	delays      []time.Duration
+}
+
+func (res loadResult) String() string {
+	loss := float64(res.sent-res.heard) / float64(max(res.sent, 1)) * 100
+	return fmt.Sprintf("sent %d heard %d loss %.3f%% delay p50 %.2f ms p99 %.2f ms p99.9 %.2f ms max %.2f ms", res.sent, res.heard, max(loss, 0),
+		ms(percentile(res.delays, 0.50)), ms(percentile(res.delays, 0.99)), ms(percentile(res.delays, 0.999)), ms(percentile(res.delays, 1)))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// collect sums the senders' counts against the hearers'.
+func collect(senders, hearers []*loadLeg) loadResult {
+	var res loadResult
+	for _, l := range senders {
+		res.sent += l.sent.Load()
+	}
+	for _, l := range hearers {
+		res.heard += l.heard.Load()
+		l.mu.Lock()
+		res.delays = append(res.delays, l.delays...)
+		l.mu.Unlock()
+	}
+	return res
+}
+
+// measure runs the window over calls already talking and reports the
+// edge's share: CPU per call, memory per call over idle.
+func (r *loadRig) measure(m *loadMedia, idle procUsage, idleHeap float64) (cpuPerCall float64, report string) {
+	t := r.t
+	hz := clockTicks()
+	pid := r.edge.Process.Pid
+	spid := r.server.cmd.Process.Pid
+	time.Sleep(2 * time.Second) // let the last bridges settle before the window; nothing to await
+	done := r.profile(r.window)
+	e0, s0, l0 := readProc(t, pid, hz), readProc(t, spid, hz), cpuTime()
+	wall0 := time.Now()
+	m.from.Store(int64(time.Since(m.base)))
+	time.Sleep(r.window) // the measured stretch of every call talking
+	m.to.Store(int64(time.Since(m.base)))
+	wall := time.Since(wall0)
+	e1, s1, l1 := readProc(t, pid, hz), readProc(t, spid, hz), cpuTime()
+	heap, goroutines := r.metric("go_memstats_heap_inuse_bytes"), r.metric("go_goroutines")
+	time.Sleep(time.Second) // frames in flight at the window's end arrive; later ones count as lost
+	done()
+	core := func(d time.Duration) float64 { return float64(d) / float64(wall) * 100 }
+	cpuPerCall = core(e1.cpu-e0.cpu) / float64(r.calls)
+	report = fmt.Sprintf("edge: CPU %.1f%% of a core (%.3f%% per call); RSS %.1f MiB, %.1f MiB idle (%.1f KiB per call); Go heap in use %.1f MiB, %.1f MiB idle (%.1f KiB per call)\n"+
+		"edge goroutines: %.0f, %.0f idle (%.1f per call)\nserver: CPU %.1f%% of a core; load process: CPU %.1f%% of a core; window %s",
+		core(e1.cpu-e0.cpu), cpuPerCall, float64(e1.rss)/(1<<20), float64(idle.rss)/(1<<20), float64(e1.rss-idle.rss)/float64(r.calls)/1024,
+		heap/(1<<20), idleHeap/(1<<20), (heap-idleHeap)/float64(r.calls)/1024,
+		goroutines, r.idleGoroutines, (goroutines-r.idleGoroutines)/float64(r.calls),
+		core(s1.cpu-s0.cpu), core(l1-l0), wall.Round(time.Millisecond))
+	return cpuPerCall, report
+}
+
+// loadAgent makes an agent of nts126.year-end with the skills the menu's
+// queue asks for, phone at sipURI ("" for none), at their desk and
+// available. It fails with an error, not the test: setups run in parallel.
+func (r *loadRig) loadAgent(admin, name, sipURI string) (*wsClient, error) {
+	s := r.server.server
+	ms := []obj{{"queue": "nts126.year-end", "level": 3}}
+	code, body, err := s.request("POST", "/v1/users", admin, obj{"username": name, "name": "상담원 " + name, "password": e2eAgentPassword,
+		"role": "agent", "agency": "nts126", "skills": obj{"lang:ko": 5, "topic:tax": 5}, "queues": ms, "max_chats": 1,
+		"sip_uri": sipURI})
+	if err != nil || code != http.StatusCreated {
+		return nil, fmt.Errorf("creating %s: %d %s %v", name, code, body, err)
+	}
+	code, body, err = s.request("POST", "/v1/sessions", "", obj{"username": name, "password": e2eAgentPassword})
+	var sess struct {
+		Token string `json:"token"`
+	}
+	if err == nil && code == http.StatusCreated {
+		err = json.Unmarshal(body, &sess)
+	}
+	if err != nil || code != http.StatusCreated {
+		return nil, fmt.Errorf("logging %s in: %d %s %v", name, code, body, err)
+	}
+	agent, _, err := dialErr(name, s.wsURL("/v1/agent/ws"), bearerHeader(sess.Token))
+	if err != nil {
+		return nil, fmt.Errorf("%s's desk: %w", name, err)
+	}
+	r.t.Cleanup(agent.Close)
+	if _, err := agent.Await("hello", time.Minute); err != nil {
+		return nil, err
+	}
+	if _, err := agent.Send(obj{"type": "state", "state": "available"}); err != nil {
+		return nil, fmt.Errorf("%s available: %w", name, err)
+	}
+	return agent, nil
+}
+
+// inParallel runs fn(0..n-1) on a few workers and fails the test with
+// the first error.
+func inParallel(t *testing.T, n, workers int, fn func(i int) error) {
+	t.Helper()
+	next := atomic.Int64{}
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					next.Store(int64(n))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		t.Fatal(first)
+	}
+}
+
+// loadUA is a SIP user agent of the load process on a port of its own.
+func loadUA(t *testing.T, name string, handle func(*diago.DialogServerSession)) (*diago.Diago, string) {
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	dg := diago.NewDiago(ua, diago.WithTransport(diago.Transport{Transport: "udp", BindHost: "127.0.0.1", BindPort: port}),
+		diago.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); ua.Close() })
+	if handle == nil {
+		handle = func(d *diago.DialogServerSession) { _ = d.Respond(486, "Busy Here", nil) }
+	}
+	if err := dg.ServeBackground(ctx, handle); err != nil {
+		t.Fatal(err)
+	}
+	return dg, "127.0.0.1:" + strconv.Itoa(port)
+}
+
+// dialEdge calls 126 on the edge and walks its menu to the year-end
+// queue by SIP INFO; the caller's leg sends and hears through m.
+func (r *loadRig) dialEdge(dg *diago.Diago, m *loadMedia, i int) (*loadLeg, error) {
+	var uri sip.Uri
+	if err := sip.ParseUri("sip:126@"+r.sipAddr, &uri); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := diago.InviteOptions{Headers: []sip.Header{sip.NewHeader("P-Asserted-Identity", fmt.Sprintf("<sip:+8210777%05d@carrier.example>", i))}}
+	var d *diago.DialogClientSession
+	var med *diago.DialogMedia
+	var err error
+	for {
+		d, med, err = dg.Invite(ctx, uri, opts)
+		// The user agent's first call may race its listener for the port.
+		if err == nil || !strings.Contains(err.Error(), "address already in use") || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("call %d: %w", i, err)
+	}
+	r.t.Cleanup(func() { _ = d.Hangup(context.Background()); _ = d.Close() })
+	rd, err := med.AudioReader()
+	if err != nil {
+		return nil, err
+	}
+	l := &loadLeg{send: rtpSender(med), mark: markCaller}
+	go m.receive(l, rd, markAgent)
+	for _, digit := range "11" {
+		req := sip.NewRequest(sip.INFO, d.InviteRequest.Recipient)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+		req.SetBody([]byte("Signal=" + string(digit) + "\r\nDuration=160\r\n"))
+		res, err := d.Do(ctx, req)
+		if err != nil || res.StatusCode != 200 {
+			return nil, fmt.Errorf("call %d: INFO %c: %v %v", i, digit, res, err)
+		}
+	}
+	m.add(l)
+	return l, nil
+}
+
+// TestEdgeLoadSIP bridges TELLONCE_EDGE_LOAD calls at once through the
+// edge to agents' SIP phones (G.711 μ-law both sides, relayed as is) and
+// reports each direction's one-way delay and loss and the edge's CPU and
+// memory per call.
+func TestEdgeLoadSIP(t *testing.T) {
+	calls := loadEnv(t, "TELLONCE_EDGE_LOAD")
+	if calls == 0 {
+		t.Skip("set TELLONCE_EDGE_LOAD=N to bridge N calls through the edge as its own process")
+	}
+	r := startLoadRig(t, calls)
+	hz := clockTicks()
+	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
+	m := &loadMedia{base: time.Now()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.run(ctx)
+
+	// One user agent answers every agent's phone (each agent's sip_uri
+	// names it); one places every call.
+	var agentLegs []*loadLeg
+	var amu sync.Mutex
+	var answered atomic.Int64
+	_, phones := loadUA(t, "load-phones", func(d *diago.DialogServerSession) {
+		med, err := d.Answer(diago.AnswerOptions{})
+		if err != nil {
+			return
+		}
+		rd, err := med.AudioReader()
+		if err != nil {
+			return
+		}
+		l := &loadLeg{send: rtpSender(med), mark: markAgent}
+		amu.Lock()
+		agentLegs = append(agentLegs, l)
+		amu.Unlock()
+		m.add(l)
+		answered.Add(1)
+		go m.receive(l, rd, markCaller)
+		<-d.Context().Done()
+	})
+	callersUA, _ := loadUA(t, "load-callers", nil)
+
+	start := time.Now()
+	admin := r.server.server.admin(t)
+	agents := make([]*wsClient, calls)
+	inParallel(t, calls, 8, func(i int) error {
+		name := fmt.Sprintf("e2e.load%03d", i)
+		var err error
+		agents[i], err = r.loadAgent(admin, name, "sip:"+name+"@"+phones)
+		return err
+	})
+	var wg sync.WaitGroup
+	for _, agent := range agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if offer, err := agent.AwaitFunc("an offer", 5*time.Minute, typed("offer")); err == nil {
+				_, _ = agent.Send(obj{"type": "accept", "offer_id": offer.str("offer_id")})
+			}
+		}()
+	}
+	t.Logf("%d agents at their desks in %s", calls, time.Since(start).Round(time.Second))
+	callerLegs := make([]*loadLeg, calls)
+	inParallel(t, calls, 16, func(i int) error {
+		var err error
+		callerLegs[i], err = r.dialEdge(callersUA, m, i)
+		return err
+	})
+	wg.Wait()
+	// Every phone answered, or no more for 30 s: a call lost in setup
+	// (a missed ring under load makes its agent not ready) is reported,
+	// not waited for.
+	last, lastAt := int64(-1), time.Now()
+	for n := answered.Load(); n < int64(calls); n = answered.Load() {
+		if n != last {
+			last, lastAt = n, time.Now()
+		} else if time.Since(lastAt) > 30*time.Second {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling a count
+	}
+	bridged := answered.Load()
+	t.Logf("%d of %d calls bridged in %s", bridged, calls, time.Since(start).Round(time.Second))
+	if bridged < int64(calls)*95/100 {
+		t.Fatalf("only %d of %d calls bridged; the edge's warnings:\n%s", bridged, calls, r.warnings())
+	}
+	if bridged < int64(calls) {
+		t.Logf("the edge's warnings:\n%s", r.warnings())
+	}
+	r.calls = int(bridged)
+	_, report := r.measure(m, idle, idleHeap)
+	amu.Lock()
+	phoneLegs := slices.Clone(agentLegs)
+	amu.Unlock()
+	// A caller never bridged hears no agent: its frames, stopped at the
+	// edge, are not lost ones.
+	callerLegs = slices.DeleteFunc(callerLegs, func(l *loadLeg) bool { return l.first.Load() == 0 })
+	up, down := collect(callerLegs, phoneLegs), collect(phoneLegs, callerLegs)
+	both := loadResult{sent: up.sent + down.sent, heard: up.heard + down.heard, delays: append(slices.Clone(up.delays), down.delays...)}
+	t.Logf("%d SIP-bridged calls (%d asked for):\ncaller → agent: %s\nagent → caller: %s\nboth: %s\n%s", r.calls, calls, up, down, both, report)
+	if both.heard == 0 {
+		t.Error("no frame crossed the edge in the window")
+	}
+	if n := strings.Count(r.edgeLog.String(), "went negative"); n > 0 {
+		t.Logf("the edge logged %d 'ref went negative' warnings", n)
+	}
+}
+
+// loadBrowser answers the edge's offer on an agent's desk socket with a
+// pion peer standing for the page, whose track sends and hears through m.
+func loadBrowser(agent *wsClient, api *webrtc.API, m *loadMedia, l *loadLeg) (*webrtc.PeerConnection, error) {
+	offer, err := agent.Await("rtc_offer", 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}, "mic", "desk")
+	if err == nil {
+		err = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.str("sdp")})
+	}
+	if err == nil {
+		_, err = pc.AddTrack(track)
+	}
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			m.heard(l, p.Payload, markCaller)
+		}
+	})
+	ans, err := pc.CreateAnswer(nil)
+	if err == nil {
+		gathered := webrtc.GatheringCompletePromise(pc)
+		if err = pc.SetLocalDescription(ans); err == nil {
+			<-gathered
+		}
+	}
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	l.send = func(b []byte) error {
+		return track.WriteSample(pmedia.Sample{Data: b, Duration: 20 * time.Millisecond})
+	}
+	m.add(l)
+	if _, err := agent.Send(obj{"type": "rtc_answer", "contact_id": offer.str("contact_id"), "session": offer.str("session"), "sdp": pc.LocalDescription().SDP}); err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	return pc, nil
+}
+
+// TestEdgeLoadBrowser bridges TELLONCE_EDGE_LOAD_BROWSER calls at once
+// through the edge to agents' browser softphones (pion peers in this
+// process, DTLS-SRTP on loopback) and reports the setup from the
+// agent's accept to the caller's first frame heard in the browser, each
+// direction's delay and loss, and the edge's CPU and memory per call.
+func TestEdgeLoadBrowser(t *testing.T) {
+	calls := loadEnv(t, "TELLONCE_EDGE_LOAD_BROWSER")
+	if calls == 0 {
+		t.Skip("set TELLONCE_EDGE_LOAD_BROWSER=N to bridge N calls to browsers through the edge as its own process")
+	}
+	r := startLoadRig(t, calls, "--webrtc-ip", "127.0.0.1")
+	hz := clockTicks()
+	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
+	m := &loadMedia{base: time.Now()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.run(ctx)
+	api := browserAPI(t)
+	callersUA, _ := loadUA(t, "load-callers", nil)
+
+	start := time.Now()
+	admin := r.server.server.admin(t)
+	agents := make([]*wsClient, calls)
+	inParallel(t, calls, 8, func(i int) error {
+		var err error
+		if agents[i], err = r.loadAgent(admin, fmt.Sprintf("e2e.web%03d", i), ""); err != nil {
+			return err
+		}
+		_, err = agents[i].Send(obj{"type": "softphone", "on": true})
+		return err
+	})
+	t.Logf("%d agents at their desks, softphones on, in %s", calls, time.Since(start).Round(time.Second))
+	tabs := make([]*loadLeg, calls)
+	accepted := make([]atomic.Int64, calls)
+	var pcs sync.Map
+	// The first browser that failed, reported with the figures (not from
+	// its goroutine, which may outlive the test).
+	var browserErr atomic.Pointer[error]
+	t.Cleanup(func() {
+		pcs.Range(func(_, v any) bool { _ = v.(*webrtc.PeerConnection).Close(); return true })
+	})
+	for i, agent := range agents {
+		tabs[i] = &loadLeg{mark: markAgent}
+		go func() {
+			offer, err := agent.AwaitFunc("an offer", 5*time.Minute, typed("offer"))
+			if err != nil {
+				return
+			}
+			accepted[i].Store(int64(time.Since(m.base)))
+			if _, err := agent.Send(obj{"type": "accept", "offer_id": offer.str("offer_id")}); err != nil {
+				return
+			}
+			pc, err := loadBrowser(agent, api, m, tabs[i])
+			if err != nil {
+				e := fmt.Errorf("browser %d: %w", i, err)
+				browserErr.CompareAndSwap(nil, &e)
+				return
+			}
+			pcs.Store(i, pc)
+		}()
+	}
+	callerLegs := make([]*loadLeg, calls)
+	inParallel(t, calls, 16, func(i int) error {
+		var err error
+		callerLegs[i], err = r.dialEdge(callersUA, m, i)
+		return err
+	})
+	hearing := func() (n int64) {
+		for _, tab := range tabs {
+			if tab.first.Load() != 0 {
+				n++
+			}
+		}
+		return n
+	}
+	last, lastAt := int64(-1), time.Now()
+	for n := hearing(); n < int64(calls); n = hearing() {
+		if n != last {
+			last, lastAt = n, time.Now()
+		} else if time.Since(lastAt) > 30*time.Second {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling a count
+	}
+	bridged := hearing()
+	t.Logf("%d of %d browsers hearing their caller in %s", bridged, calls, time.Since(start).Round(time.Second))
+	if e := browserErr.Load(); e != nil {
+		t.Logf("the first browser that failed: %v", *e)
+	}
+	if bridged < int64(calls)*95/100 {
+		t.Fatalf("only %d of %d calls bridged; the edge's warnings:\n%s", bridged, calls, r.warnings())
+	}
+	var setup []time.Duration
+	var live []*loadLeg
+	for i, tab := range tabs {
+		if f := tab.first.Load(); f != 0 {
+			setup = append(setup, time.Duration(f-accepted[i].Load()))
+			live = append(live, tab)
+		}
+	}
+	r.calls = int(bridged)
+	_, report := r.measure(m, idle, idleHeap)
+	callerLegs = slices.DeleteFunc(callerLegs, func(l *loadLeg) bool { return l.first.Load() == 0 })
+	up, down := collect(callerLegs, live), collect(live, callerLegs)
+	t.Logf("%d browser-bridged calls (%d asked for):\naccept → the caller heard in the browser: p50 %.0f ms, p99 %.0f ms, max %.0f ms\ncaller → browser: %s\nbrowser → caller: %s\n%s",
+		r.calls, calls, ms(percentile(setup, 0.5)), ms(percentile(setup, 0.99)), ms(percentile(setup, 1)), up, down, report)
+}
