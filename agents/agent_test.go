@@ -350,6 +350,14 @@ func TestWarmTransferDeclinedTellsFirstAgent(t *testing.T) {
 		t.Errorf("kim got %v; want transfer_failed for %s", f, cv.ID)
 	}
 	kim.ok(map[string]any{"type": "say", "contact_id": cv.ID, "text": "I am still with you"})
+	// park never held the leg: the offer's withdrawal is all their desk
+	// hears of it, never a contact_ended for a contact it never showed.
+	// A request of park's own, answered after the decline was delivered
+	// (kim heard it), proves nothing more is on its way.
+	park.ok(map[string]any{"type": "state", "state": "available"})
+	if park.received("contact_ended") {
+		t.Errorf("the decliner's desk got contact_ended for a leg it never held: %v", park.log)
+	}
 }
 
 func TestCitizenReconnectFollowsCase(t *testing.T) {

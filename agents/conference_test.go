@@ -78,8 +78,10 @@ func TestInterpreterConferenceOverSockets(t *testing.T) {
 
 	// The interpreter leaves; the chat goes on.
 	nam.ok(map[string]any{"type": "end", "contact_id": legID})
-	if f := kim.expect("interpreter"); f.str("state") != "left" {
-		t.Errorf("kim got %v; want the interpreter left", f)
+	for {
+		if f := kim.expect("interpreter"); f.str("state") == "left" {
+			break
+		}
 	}
 	if f := cit.expect("interpreter"); f.str("state") != "left" {
 		t.Errorf("citizen got %v; want the interpreter left", f)
@@ -247,5 +249,63 @@ func TestConferenceCarriesTheInterpretersPhone(t *testing.T) {
 	nam.ok(map[string]any{"type": "accept", "offer_id": nam.expect("offer").str("offer_id")})
 	if f := gw.expectNext("conference"); f.str("contact_id") != cv.ID || f.str("agent") != "nam" || f.str("phone") != "sips:nam@interp.example:5061" {
 		t.Errorf("gateway got %v; want conference with nam's phone", f)
+	}
+}
+
+// An interpreter's say on a voice call they interpret is their note on
+// the case too: the agent sees it, the caller's line carries nothing.
+func TestInterpreterSayOnAVoiceCallIsANote(t *testing.T) {
+	e := newEnv(t)
+	e.interpreters()
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	kim.ok(map[string]any{"type": "accept", "offer_id": kim.expect("offer").str("offer_id")})
+	nam := e.available("nam")
+	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi"})
+	offer := nam.expect("offer")
+	nam.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	leg := offer.obj("contact").str("contact_id")
+	nam.ok(map[string]any{"type": "say", "contact_id": leg, "text": "she means the 2023 return"})
+	if f := nam.expect("note"); f.str("text") != "she means the 2023 return" || f.str("agent") != "nam" {
+		t.Errorf("nam got %v; want nam's note", f)
+	}
+	if f := kim.expect("note"); f.str("text") != "she means the 2023 return" {
+		t.Errorf("kim got %v; want nam's note", f)
+	}
+	if kim.received("message") || nam.received("message") {
+		t.Error("an interpreter's say on a voice call became a message")
+	}
+}
+
+// The interpreter's phone hanging up is the call's gateway's to report:
+// the gateway carrying the call may end the interpreter's leg (whatever
+// agency the interpreter works for); another agency's may not, and the
+// call itself goes on.
+func TestCarrierGatewayEndsTheInterpretersLeg(t *testing.T) {
+	e := newEnv(t)
+	e.interpreters()
+	gw := e.gateway("/gateway/gw-gov?agency=gov")
+	other := e.gateway("/gateway/gw-tax?agency=tax")
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	kim.ok(map[string]any{"type": "accept", "offer_id": kim.expect("offer").str("offer_id")})
+	nam := e.available("nam")
+	kim.ok(map[string]any{"type": "interpret", "contact_id": cv.ID, "language": "vi"})
+	offer := nam.expect("offer")
+	nam.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	leg := offer.obj("contact").str("contact_id")
+	gw.expect("conference")
+
+	if f := other.call(map[string]any{"type": "agent_hangup", "contact_id": leg}); f.str("code") != CodeNotFound {
+		t.Errorf("another agency's gateway ending the interpreter's leg answered %v; want not_found", f)
+	}
+	gw.ok(map[string]any{"type": "agent_hangup", "contact_id": leg})
+	if f := nam.expect("contact_ended"); f.str("contact_id") != leg {
+		t.Errorf("nam got %v; want their leg ended", f)
+	}
+	for kim.expect("interpreter").str("state") != "left" {
+	}
+	if c, err := e.r.Contact(cv.ID); err != nil || c.Status != router.StatusAssigned || c.Agent != "kim" {
+		t.Errorf("the call is %+v (%v); want it still with kim", c, err)
 	}
 }

@@ -331,6 +331,15 @@ func (h *Hub) transferredLocked(e *cases.Event) {
 	}
 }
 
+// heldLeg reports whether the ended contact's agent ever held its leg. A
+// leg that ends unanswered after its offer was withdrawn (a warm
+// transfer's leg its target declined, then cancelled) names the agent it
+// was last offered to, whose desk heard offer_revoked and never showed
+// the contact: a contact_ended would be about a contact it never had.
+func heldLeg(e *cases.Event) bool {
+	return e.Contact == nil || !e.Contact.AnsweredAt.IsZero()
+}
+
 // endedLocked handles a contact that ended: by its agent (EventEnded with
 // the disposition as reason), by a transfer (reason "transferred"), by the
 // router (a warm-transfer leg), or by the caller leaving (EventAbandoned).
@@ -345,7 +354,7 @@ func (h *Hub) endedLocked(e *cases.Event) {
 	if po, ok := h.offers[e.ContactID]; ok {
 		delete(h.offers, e.ContactID)
 		h.toAgentLocked(po.agent, e.Seq, offerRevokedFrame{Type: "offer_revoked", OfferID: po.offerID, Reason: e.Reason})
-	} else if e.Agent != "" {
+	} else if e.Agent != "" && heldLeg(e) {
 		reason := e.Reason
 		if byPhone == cases.EndCallerHangup {
 			reason = "abandoned"

@@ -175,6 +175,12 @@ func (h *Hub) gatewayMay(agency, contactID string) *frameError {
 	if agency == "" || cv.Agency == agency {
 		return nil
 	}
+	if cv.ConferenceOf != "" {
+		// An interpreter's voice leg is bridged into a call, not a call of
+		// its own: the gateway carrying that call acts on it (its phone
+		// hanging up), whatever agency the interpreter works for.
+		return h.gatewayMay(agency, cv.ConferenceOf)
+	}
 	h.mu.Lock()
 	carrier := h.calls[contactID]
 	h.mu.Unlock()

@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -319,5 +320,58 @@ func TestGatewayCallerHangupDuringCall(t *testing.T) {
 	}
 	if gw.received("hangup") {
 		t.Error("the gateway got a hangup for a call its caller hung up")
+	}
+}
+
+// A voice call has no chat: an agent's say on it (the desk's text box)
+// is kept as an internal note on the case, never as a message "to the
+// caller" that nobody hears (docs/protocol.md, say).
+func TestAgentSayOnAVoiceCallIsANote(t *testing.T) {
+	e := newEnv(t)
+	gw := e.gateway("/gateway/gw-gov?agency=gov")
+	kim := e.available("kim")
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	kim.ok(map[string]any{"type": "accept", "offer_id": kim.expect("offer").str("offer_id")})
+	gw.expectNext("connect")
+
+	kim.ok(map[string]any{"type": "say", "contact_id": cv.ID, "text": "caller asks about the refund"})
+	if f := kim.expect("note"); f.str("case_id") != cv.CaseID || f.str("text") != "caller asks about the refund" || f.str("agent") != "kim" {
+		t.Errorf("kim got %v; want kim's note on %s", f, cv.CaseID)
+	}
+	if kim.received("message") {
+		t.Error("the say on a voice call reached the desk as a message to the caller")
+	}
+	cs, err := e.r.Case(cv.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range cs.Events {
+		types = append(types, ev.Type)
+		if ev.Type == router.CaseMessage {
+			t.Errorf("the case holds a message entry %+v; want a note", ev)
+		}
+	}
+	if !slices.Contains(types, router.CaseNote) {
+		t.Errorf("case entries %v; want a note", types)
+	}
+	// The gateway carries no text to the caller.
+	if f := gw.call(map[string]any{"type": "transcript", "contact_id": cv.ID, "speaker": "agent", "text": "x"}); f.str("type") != "ack" {
+		t.Errorf("probe answered %v", f)
+	}
+	if gw.received("message") {
+		t.Error("the gateway got a message for the caller")
+	}
+	// A chat's say stays a message.
+	lee := e.available("lee")
+	chat := e.enqueue(router.EnqueueRequest{Caller: caller("c2")})
+	lee.ok(map[string]any{"type": "accept", "offer_id": lee.expect("offer").str("offer_id")})
+	lee.ok(map[string]any{"type": "say", "contact_id": chat.ID, "text": "hello"})
+	if f := lee.expect("message"); f.str("contact_id") != chat.ID {
+		t.Errorf("lee got %v; want the chat's message", f)
+	}
+	// Someone else's call is not found either way.
+	if f := lee.call(map[string]any{"type": "say", "contact_id": cv.ID, "text": "x"}); f.str("code") != CodeNotFound {
+		t.Errorf("lee's say on kim's call answered %v; want not_found", f)
 	}
 }

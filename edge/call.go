@@ -331,8 +331,16 @@ func (c *call) handle(ctx context.Context, ev any) {
 		}
 	case interpGone:
 		if ev.leg == c.interp {
+			// The interpreter's phone hung up: their leg ends in the
+			// router too, as an agent's phone hanging up ends the agent's
+			// (the router's conference_ended that follows finds no
+			// conference left).
+			id := c.interpOf
 			c.endConference()
 			c.rebridge(ctx)
+			if id != "" && !c.ended {
+				c.e.gw.send(map[string]any{"type": "agent_hangup", "contact_id": id})
+			}
 		}
 	case dropTimer:
 		// A transfer whose next agent did not start ringing within the
@@ -444,6 +452,13 @@ func (c *call) frame(ctx context.Context, f serverFrame) {
 	case "transferred":
 		if f.NewContactID == "" {
 			return
+		}
+		// The interpreter's leg ended with the leg transferred away: their
+		// phone leaves now, while the caller and the first agent stay
+		// bridged until the next agent answers (or the grace drops them).
+		if c.stopMix != nil || c.interpOf != "" {
+			c.endConference()
+			c.rebridge(ctx)
 		}
 		c.e.track(c, c.contactID, f.NewContactID)
 		c.contactID = f.NewContactID

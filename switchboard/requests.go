@@ -74,9 +74,33 @@ func (s *Switchboard) Decline(ctx context.Context, username, offerID, reason str
 }
 
 // AgentSay is an agent's (or an interpreter's) message into a contact.
+// On a voice or callback call there is no chat to carry it: the words are
+// kept as the agent's internal note on the case instead, never a message
+// to a caller who cannot read it (docs/protocol.md, say).
 func (s *Switchboard) AgentSay(ctx context.Context, username, contactID, text string) error {
+	if caseID, ok := s.spokenCall(username, contactID); ok {
+		evs, err := s.r.Note(username, caseID, text)
+		return s.commit(ctx, evs, err)
+	}
 	evs, err := s.r.Say(cases.AsAgent(username), contactID, text)
 	return s.commit(ctx, evs, err)
+}
+
+// spokenCall is the case of contactID when username holds it and it is a
+// phone call (for an interpreter's leg: when the contact they interpret
+// is). Anything else — a chat, a contact they do not hold — goes to the
+// router's Say, which answers it as before.
+func (s *Switchboard) spokenCall(username, contactID string) (string, bool) {
+	c, err := s.r.Peek(contactID)
+	if err != nil || c.Agent != username || c.Status != cases.StatusAssigned {
+		return "", false
+	}
+	if c.ConferenceOf != "" {
+		if c, err = s.r.Peek(c.ConferenceOf); err != nil || !c.Status.Live() {
+			return "", false
+		}
+	}
+	return c.CaseID, c.Channel == cases.ChannelVoice || c.Channel == cases.ChannelCallback
 }
 
 // Note adds an agent's note to a case.

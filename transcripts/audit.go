@@ -3,6 +3,7 @@ package transcripts
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,10 @@ const (
 	// ActionErase is a case erased ahead of its retention, with the
 	// reason given.
 	ActionErase = "erase"
+	// ActionRemask is a run of "tellonce remask", which rewrote stored
+	// rows under the current masking rules: its query holds how many
+	// rows of each table it rewrote.
+	ActionRemask = "remask"
 )
 
 // Audit outcomes: the reader got the answer, was refused, or asked for a
@@ -34,6 +39,9 @@ const (
 	OutcomeOK       = "ok"
 	OutcomeDenied   = "denied"
 	OutcomeNotFound = "not_found"
+	// OutcomeFailed is a maintenance run (remask) that stopped on an
+	// error; what it did before stays done.
+	OutcomeFailed = "failed"
 )
 
 // AuditEntry is one access to the case log: who (user, role, agency),
@@ -70,6 +78,28 @@ func (rv *Review) Record(ctx context.Context, e AuditEntry) error {
 		return fmt.Errorf("record %s audit: %w", e.Action, err)
 	}
 	return nil
+}
+
+// storableQuery is storable for a search's encoded parameters: each value
+// decoded, masked and encoded again (the encoding would hide "900101
+// 1234567" behind a '+'), or q itself when nothing changes.
+func storableQuery(q string) string {
+	vs, err := url.ParseQuery(q)
+	if err != nil {
+		return storable(q)
+	}
+	changed := false
+	for _, list := range vs {
+		for i, v := range list {
+			if m := storable(v); m != v {
+				list[i], changed = m, true
+			}
+		}
+	}
+	if !changed {
+		return q
+	}
+	return vs.Encode()
 }
 
 // AuditFilter narrows an audit listing; every field is optional.
@@ -153,7 +183,10 @@ func (rv *Review) Audit(ctx context.Context, f AuditFilter) (AuditPage, error) {
 		page.Next = encodeCursor(last.At, strconv.FormatInt(last.ID, 10))
 	}
 	for i := range page.Items {
-		page.Items[i].At = page.Items[i].At.UTC()
+		it := &page.Items[i]
+		it.At = it.At.UTC()
+		// Rows recorded under older masking rules (see storable).
+		it.CaseID, it.Query, it.Reason = storable(it.CaseID), storableQuery(it.Query), storable(it.Reason)
 	}
 	if page.Items == nil {
 		page.Items = []AuditEntry{}

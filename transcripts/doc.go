@@ -67,7 +67,9 @@
 //
 // Personal data: the journal masks resident registration numbers in every
 // free-text value before it writes a row (rows.go, storable), so no RRN
-// ever reaches the disk; see package privacy for the rules.
+// ever reaches the disk; see package privacy for the rules. Every read
+// applies the same rule again, for rows written under older rules, and
+// Remask rewrites such rows (remask.go).
 //
 // ReadDay and ReadRange read what the statistics rebuild a day from, and
 // what reports over any dates are computed from (package stats): legs,

@@ -114,12 +114,13 @@ func (rv *Review) pastCases(ctx context.Context, earlier []earlierCase, size int
 				}
 			}
 			agencies, _, _, dispositions := touched(served)
-			summary := texts[c.ID].summary
+			dispositions = mapSlice(dispositions, storable)
+			summary := storable(texts[c.ID].summary)
 			if summary == "" {
 				summary = cx.Summary
 			}
 			out[c.Identity] = append(out[c.Identity], cases.PastCase{ID: c.ID, OpenedAt: c.CreatedAt.UTC(), ClosedAt: c.ClosedAt.UTC(),
-				Agencies: agencies, Dispositions: dispositions, Summary: summary, LastNote: texts[c.ID].note})
+				Agencies: agencies, Dispositions: dispositions, Summary: summary, LastNote: storable(texts[c.ID].note)})
 		}
 	}
 	return out, nil

@@ -201,7 +201,7 @@ func snapshotOf(c loadedCase, p *caseParts) (cases.CaseSnapshot, error) {
 	if err != nil {
 		return cases.CaseSnapshot{}, err
 	}
-	s := cases.CaseSnapshot{ID: c.ID, Identity: c.Identity, Caller: cases.Caller{ID: c.CallerID, Name: c.CallerName,
+	s := cases.CaseSnapshot{ID: c.ID, Identity: c.Identity, Caller: cases.Caller{ID: storable(c.CallerID), Name: storable(c.CallerName),
 		Language: c.CallerLanguage}, Context: cx, CreatedAt: c.CreatedAt.UTC()}
 	// Legs in the order the router appended them: by when they started,
 	// then enqueue order, an earlier leg of a contact before its current one.
@@ -232,7 +232,7 @@ func snapshotOf(c loadedCase, p *caseParts) (cases.CaseSnapshot, error) {
 			return cases.CaseSnapshot{}, fmt.Errorf("event %d: decode data: %w", e.Seq, err)
 		}
 		s.Events = append(s.Events, cases.CaseEvent{Seq: e.Seq, At: e.At.UTC(), Type: e.Type,
-			Actor: e.Actor, Text: e.Text, Data: data})
+			Actor: storable(e.Actor), Text: storable(e.Text), Data: storableMap(data)})
 		if e.Type == cases.CaseContactCreated && s.PreviousCaseID == "" && len(s.Events) == 1 {
 			s.PreviousCaseID = data["previous_case_id"] // a case's link is on its first entry
 		}
@@ -246,7 +246,7 @@ func legOf(contactID, queue, agency, channel, agent string, enqueued time.Time, 
 	disposition string) cases.Leg {
 	l := cases.Leg{ContactID: contactID, Queue: queue, Agency: agency, Channel: cases.Channel(channel),
 		EnqueuedAt: enqueued.UTC(), AnsweredAt: nullTime(answered), EndedAt: nullTime(ended),
-		Disposition: disposition}
+		Disposition: storable(disposition)}
 	if answered.Valid {
 		l.Agent = agent
 	}
@@ -273,7 +273,7 @@ func contactSnapshotOf(r *loadedContact) (cases.ContactSnapshot, error) {
 	}
 	return cases.ContactSnapshot{
 		ID: r.ID, Queue: r.Queue, Channel: cases.Channel(r.Channel), Priority: r.Priority, Context: cx,
-		CallbackNumber: r.CallbackNumber, Skills: skills, Seq: r.Seq, EnqueuedAt: r.EnqueuedAt.UTC(),
+		CallbackNumber: storable(r.CallbackNumber), Skills: skills, Seq: r.Seq, EnqueuedAt: r.EnqueuedAt.UTC(),
 		Head: r.Head, Status: cases.ContactStatus(r.Status), Agent: r.Agent,
 		AnsweredAt: nullTime(r.AnsweredAt), WarmOf: r.WarmOf,
 		Due: nullTime(r.DueAt), Slot: r.Slot, Attempts: r.Attempts, ConferenceOf: r.ConferenceOf,

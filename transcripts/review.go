@@ -105,7 +105,8 @@ type Filter struct {
 	From, To    time.Time // started at or after From, before To
 	// Text is found anywhere in the timeline's text (messages, speech-to-
 	// text, notes, summaries, transfer notes), as a substring, ignoring
-	// case.
+	// case; a number (NumberQuery) is found written with any separators
+	// or none.
 	Text  string
 	Limit int    // 1–500, default 50
 	After string // the cursor of the previous page
@@ -157,53 +158,90 @@ type foundCase struct {
 
 // Search lists the cases in scope that match f, newest first, a page at a
 // time (keyset pagination on started_at and case id).
+//
+// A text search finds text only as the reader sees it: a case whose
+// matches are all masked for this reader (the middle of a phone number
+// without pii; a resident registration number stored under an older rule,
+// for anyone) is not found, so a search cannot confirm a masked number
+// one digit at a time. The store is read in batches until a page of
+// visible cases and one more are found, or it runs out, so that neither a
+// short page nor a cursor to an empty page tells of a hidden match.
 func (rv *Review) Search(ctx context.Context, scope Scope, f Filter) (SearchPage, error) {
 	if f.Limit <= 0 {
 		f.Limit = DefaultLimit
 	}
 	f.Limit = min(f.Limit, MaxLimit)
-	q, args, err := rv.searchQuery(scope, f)
-	if err != nil {
-		return SearchPage{}, err
+	want := f.Limit
+	if f.Text != "" {
+		f.Limit = max(f.Limit, searchBatch)
 	}
-	var found []foundCase
-	if err := rv.selectCases(ctx, &found, f.Text, q, args); err != nil {
-		return SearchPage{}, fmt.Errorf("search cases: %w", err)
+	var (
+		kept     []foundCase
+		snippets = map[string]string{}
+	)
+	for {
+		q, args, err := rv.searchQuery(scope, f)
+		if err != nil {
+			return SearchPage{}, err
+		}
+		var found []foundCase
+		if err := rv.selectCases(ctx, &found, f.Text, q, args); err != nil {
+			return SearchPage{}, fmt.Errorf("search cases: %w", err)
+		}
+		more := len(found) > f.Limit
+		if more {
+			found = found[:f.Limit]
+		}
+		if f.Text == "" {
+			kept = found
+			if more {
+				kept = append(kept, foundCase{}) // stands for "there is more"
+			}
+			break
+		}
+		if len(found) > 0 {
+			ids := make([]string, len(found))
+			for i, c := range found {
+				ids[i] = c.ID
+			}
+			batch, err := rv.snippets(ctx, ids, f.Text, f.Redact)
+			if err != nil {
+				return SearchPage{}, err
+			}
+			for _, c := range found {
+				if snip, visible := batch[c.ID]; visible {
+					kept = append(kept, c)
+					snippets[c.ID] = snip
+				}
+			}
+		}
+		if len(kept) > want || !more {
+			break
+		}
+		last := found[len(found)-1]
+		f.After = encodeCursor(last.CreatedAt, last.ID)
 	}
 	page := SearchPage{Items: []Summary{}}
-	if len(found) > f.Limit {
-		found = found[:f.Limit]
-		last := found[len(found)-1]
+	if len(kept) > want {
+		kept = kept[:want]
+		last := kept[want-1]
 		page.Next = encodeCursor(last.CreatedAt, last.ID)
 	}
-	if len(found) == 0 {
+	if len(kept) == 0 {
 		return page, nil
 	}
-	ids := make([]string, len(found))
-	for i, c := range found {
+	ids := make([]string, len(kept))
+	for i, c := range kept {
 		ids[i] = c.ID
 	}
 	legs, err := rv.legsOf(ctx, ids)
 	if err != nil {
 		return SearchPage{}, err
 	}
-	var snippets map[string]string
-	if f.Text != "" {
-		if snippets, err = rv.snippets(ctx, ids, f.Text, f.Redact); err != nil {
-			return SearchPage{}, err
-		}
-	}
-	// Text with digits could find what masking hides from this reader
-	// (the middle of a phone number, digit by digit): such a search only
-	// finds text as the reader sees it. The page may then hold fewer than
-	// Limit cases; Next still follows the last case the store returned.
-	probe := f.Redact && strings.ContainsAny(f.Text, "0123456789")
-	for _, c := range found {
-		if _, visible := snippets[c.ID]; probe && !visible {
-			continue
-		}
+	for _, c := range kept {
 		s := Summary{CaseID: c.ID, Status: c.Status, StartedAt: c.CreatedAt.UTC(), EndedAt: utcPtr(c.ClosedAt)}
 		s.Agencies, s.Queues, s.Agents, s.Dispositions = touched(legs[c.ID])
+		s.Dispositions = mapSlice(s.Dispositions, func(d string) string { return privacy.Mask(d, !f.Redact) })
 		if f.Text != "" {
 			s.Snippet = snippets[c.ID]
 		} else if cx, err := parseContext(c.Context); err == nil {
@@ -213,6 +251,10 @@ func (rv *Review) Search(ctx context.Context, scope Scope, f Filter) (SearchPage
 	}
 	return page, nil
 }
+
+// searchBatch is how many cases a text search reads from the store at a
+// time, at least: some may be dropped as invisible to the reader.
+const searchBatch = 100
 
 // searchQuery builds the search's SQL (with ? placeholders) and its
 // arguments. Each condition is an EXISTS on the legs or the timeline, so
@@ -304,7 +346,15 @@ func answeredOwnLeg() string {
 // word (see shortWordThreshold). SQLite: the FTS5 trigram table for three
 // characters or more; shorter text falls back to LIKE over case_events (a
 // scan).
+//
+// A number search (NumberQuery) compares the entries' text with its
+// separators taken out: no index serves it, so it reads the entries of
+// the cases it walks.
 func (rv *Review) textMatch(text string) (string, []any) {
+	if digits, ok := NumberQuery(text); ok {
+		return `EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = k.id AND ` + strippedSQL("e.text") + ` LIKE ?)`,
+			[]any{"%" + digits + "%"}
+	}
 	like := "%" + escapeLike(text) + "%"
 	short := utf8.RuneCountInString(text) < MinIndexedText
 	if rv.db.Dialect == tsql.Postgres {
@@ -435,8 +485,13 @@ func (rv *Review) snippets(ctx context.Context, ids []string, text string, redac
 	if rv.db.Dialect == tsql.Postgres {
 		op = "ILIKE"
 	}
-	q, args, err := sqlx.In(`SELECT case_id, seq, text FROM case_events WHERE case_id IN (?) AND text `+op+` ? ESCAPE '\' ORDER BY case_id, seq`,
-		ids, "%"+escapeLike(text)+"%")
+	digits, number := NumberQuery(text)
+	cond, pattern := "text "+op+` ? ESCAPE '\'`, "%"+escapeLike(text)+"%"
+	if number {
+		cond, pattern = strippedSQL("text")+" LIKE ?", "%"+digits+"%"
+	}
+	q, args, err := sqlx.In(`SELECT case_id, seq, text FROM case_events WHERE case_id IN (?) AND `+cond+` ORDER BY case_id, seq`,
+		ids, pattern)
 	if err != nil {
 		return nil, fmt.Errorf("read snippets: %w", err)
 	}
@@ -454,7 +509,11 @@ func (rv *Review) snippets(ctx context.Context, ids []string, text string, redac
 			continue
 		}
 		t := privacy.Mask(r.Text, !redact)
-		if i := indexFold(t, text); i >= 0 {
+		if number {
+			if i, n := indexDigits(t, digits); i >= 0 {
+				out[r.CaseID] = cut(t, i, n)
+			}
+		} else if i := indexFold(t, text); i >= 0 {
 			out[r.CaseID] = cut(t, i, len(text))
 		}
 	}

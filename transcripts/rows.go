@@ -313,7 +313,13 @@ func parseContext(s string) (cases.ContactContext, error) {
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
 		return cases.ContactContext{}, fmt.Errorf("decode context: %w", err)
 	}
-	return cases.ContactContext{Summary: c.Summary, IVR: c.IVR, Attributes: c.Attributes}, nil
+	// Rows written under older masking rules are masked again as they are
+	// read (see storable).
+	ivr := c.IVR
+	if ivr != nil {
+		ivr = mapSlice(c.IVR, storable)
+	}
+	return cases.ContactContext{Summary: storable(c.Summary), IVR: ivr, Attributes: storableMap(c.Attributes)}, nil
 }
 
 // ts is a time as both backends keep it: UTC, to the microsecond.
@@ -345,6 +351,12 @@ func clean(s string) string {
 // and caller ids, agents, queues) are not free text and are kept as given;
 // the router has masked any resident registration number in a caller id
 // already, as it enters.
+//
+// Every read of a row applies it again (the caller id and the actor
+// included): a row written before the rules recognised a form still holds
+// that form, and nobody — with the pii permission or without — reads it
+// back, nor does a restore put it into the router. Remask rewrites such
+// rows for good.
 func storable(s string) string { return privacy.MaskRRN(clean(s)) }
 
 // storableMap is m with storable keys and values (m itself when nothing

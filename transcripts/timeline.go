@@ -111,8 +111,9 @@ func (t *Timeline) Allowed(s Scope) bool {
 	return false
 }
 
-// Timeline reads one case whole, or ErrNotFound. It is not masked beyond
-// what was masked before storage: see Redacted.
+// Timeline reads one case whole, or ErrNotFound. It is masked by the
+// storage rule (resident registration numbers, again, for rows stored
+// under older rules) and no further: see Redacted.
 func (rv *Review) Timeline(ctx context.Context, caseID string) (Timeline, error) {
 	var t Timeline
 	err := rv.db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -146,7 +147,7 @@ func (rv *Review) timeline(ctx context.Context, tx *sqlx.Tx, caseID string) (Tim
 	}
 	t := Timeline{
 		CaseID: c.ID, Status: c.Status, StartedAt: c.CreatedAt.UTC(), EndedAt: utcPtr(c.ClosedAt),
-		Caller:  CallerView{ID: c.CallerID, Name: c.CallerName, Language: c.CallerLanguage},
+		Caller:  CallerView{ID: storable(c.CallerID), Name: storable(c.CallerName), Language: c.CallerLanguage},
 		Context: ContextView{Summary: cx.Summary, IVR: orEmpty(cx.IVR), Attributes: cx.Attributes},
 		scope:   reviewScopes{agencies: map[string]bool{}, answered: map[string]bool{}, interpreting: map[string][]string{}},
 	}
@@ -198,8 +199,9 @@ func (rv *Review) timeline(ctx context.Context, tx *sqlx.Tx, caseID string) (Tim
 		if data == nil {
 			data = map[string]string{}
 		}
-		v := EntryView{Seq: e.Seq, At: e.At.UTC(), Type: e.Type, Actor: e.Actor, ContactID: data["contact_id"],
-			Text: e.Text, Data: data}
+		data = storableMap(data)
+		v := EntryView{Seq: e.Seq, At: e.At.UTC(), Type: e.Type, Actor: storable(e.Actor), ContactID: data["contact_id"],
+			Text: storable(e.Text), Data: data}
 		if len(t.Events) == 0 && e.Type == cases.CaseContactCreated {
 			t.PreviousCaseID = data["previous_case_id"]
 		}
@@ -241,8 +243,8 @@ func sortLegs(legs []reviewLeg) {
 
 func legView(l reviewLeg) LegView {
 	v := LegView{ContactID: l.ContactID, Agency: l.Agency, Queue: l.Queue, Channel: l.Channel, Status: l.Status,
-		CallbackNumber: l.CallbackNumber, EnqueuedAt: l.EnqueuedAt.UTC(), AnsweredAt: utcPtr(l.AnsweredAt),
-		EndedAt: utcPtr(l.EndedAt), Disposition: l.Disposition, Interpreter: l.ConferenceOf != ""}
+		CallbackNumber: storable(l.CallbackNumber), EnqueuedAt: l.EnqueuedAt.UTC(), AnsweredAt: utcPtr(l.AnsweredAt),
+		EndedAt: utcPtr(l.EndedAt), Disposition: storable(l.Disposition), Interpreter: l.ConferenceOf != ""}
 	if l.AnsweredAt != nil {
 		v.Agent = l.Agent
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,4 +131,65 @@ func TestAgentSocketFollowsThePIIPermission(t *testing.T) {
 	if got := hello(); !strings.Contains(got, "010-1234-5678") || !strings.Contains(got, "4111 1111 1111 1111") {
 		t.Errorf("an agent with pii gets %s; want the numbers as said", got)
 	}
+}
+
+// A transcript search for a number finds it typed with any separators or
+// none; without pii, a number search that is a personal number once its
+// separators are out is refused and audited like the number itself, the
+// masked digits are not found however they are typed, and the audit list
+// shows such a search masked.
+func TestNumberSearchAcrossSeparators(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		h := newReviewHarness(t, b) // h.in holds 010-1234-5678
+		search := func(as, q string) (reviewPage, *response) {
+			t.Helper()
+			r := h.do(http.MethodGet, "/v1/transcripts?q="+url.QueryEscape(q), as, nil)
+			var p reviewPage
+			if r.status == http.StatusOK {
+				r.decode(t, &p)
+			}
+			return p, r
+		}
+		for _, q := range []string{"010 1234 5678", "01012345678", "010.1234.5678", "010 - 1234 - 5678", "０１０１２３４５６７８"} {
+			before := len(h.auditRows())
+			if p, r := search(asPIISup, q); !r.wantStatus(t, http.StatusOK) || !slices.Equal(p.ids(), []string{h.in}) {
+				t.Errorf("pii search %q = %v; want %s", q, p.ids(), h.in)
+			}
+			if rows := h.auditRows(); len(rows) != before+1 || rows[len(rows)-1].Action != transcripts.ActionSearch {
+				t.Errorf("pii search %q: audit rows %+v; want one more search", q, rows[before:])
+			}
+		}
+		for _, q := range []string{"0 1 0 1 2 3 4 5 6 7 8", "010 12 34 56 78", "(010)(1234)(5678)"} {
+			before := len(h.auditRows())
+			_, r := search(asSup, q)
+			r.wantError(t, http.StatusForbidden, codeForbidden, "q")
+			if rows := h.auditRows(); len(rows) != before+1 || rows[len(rows)-1].Outcome != transcripts.OutcomeDenied {
+				t.Errorf("search %q without pii: audit rows %+v; want one more, denied", q, rows[before:])
+			}
+		}
+		// No oracle: the masked middle is not found in any form; the
+		// visible end is.
+		for q, want := range map[string][]string{
+			"1234": {}, "1 2 3 4": {}, "12.34": {}, "0101234": {}, "10 1234": {}, "12345678": {},
+			"5678": {h.in}, "56 78": {h.in},
+		} {
+			if p, r := search(asSup, q); r.wantStatus(t, http.StatusOK) && !slices.Equal(p.ids(), want) {
+				t.Errorf("search %q without pii = %v; want %v", q, p.ids(), want)
+			}
+		}
+		// The refused search is listed masked to an admin without pii.
+		var page struct {
+			Items []transcripts.AuditEntry `json:"items"`
+		}
+		r := h.do(http.MethodGet, "/v1/audit?user="+asSup+"&action=search", asAdmin, nil)
+		if !r.wantStatus(t, http.StatusOK) || !r.decode(t, &page) {
+			t.FailNow()
+		}
+		for _, e := range page.Items {
+			q, _ := url.QueryUnescape(strings.ReplaceAll(e.Query, "+", " "))
+			if strings.Contains(q, "0 1 0 1 2 3 4") || strings.Contains(q, "12 34") {
+				t.Errorf("an admin without pii reads the search as %q", q)
+			}
+		}
+	})
 }

@@ -155,7 +155,7 @@ func (s *Server) searchTranscripts(w http.ResponseWriter, r *http.Request, p aut
 		s.writeError(w, r, err)
 		return
 	}
-	if !p.PII && privacy.ContainsContact(f.Text) {
+	if !p.PII && searchesByNumber(f.Text) {
 		s.refuse(w, r, p, entry, forbiddenField("q", "searching by a phone, card or registration number needs the pii permission"))
 		return
 	}
@@ -175,6 +175,18 @@ func (s *Server) searchTranscripts(w http.ResponseWriter, r *http.Request, p aut
 		return
 	}
 	list(w, page.Items, page.Next != "", func(transcripts.Summary) string { return page.Next })
+}
+
+// searchesByNumber reports whether a search text holds a registration,
+// phone, card or account number: as written, or — for a number search,
+// which ignores separators — once its separators are taken out
+// ("0 1 0 1 2 3 4 5 6 7 8" is a phone number to the search).
+func searchesByNumber(text string) bool {
+	if privacy.ContainsContact(text) {
+		return true
+	}
+	digits, ok := transcripts.NumberQuery(text)
+	return ok && privacy.ContainsContact(digits)
 }
 
 // auditQuery is a search's parameters as the audit keeps them: without
@@ -347,7 +359,8 @@ func (s *Server) exportTranscript(w http.ResponseWriter, r *http.Request, p auth
 
 // auditActions are the actions ?action= may name.
 var auditActions = []string{transcripts.ActionSearch, transcripts.ActionRead, transcripts.ActionExport,
-	transcripts.ActionContinue, transcripts.ActionContact, transcripts.ActionAudit, transcripts.ActionOffer, transcripts.ActionErase}
+	transcripts.ActionContinue, transcripts.ActionContact, transcripts.ActionAudit, transcripts.ActionOffer, transcripts.ActionErase,
+	transcripts.ActionRemask}
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if s.review == nil {

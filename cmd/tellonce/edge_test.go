@@ -734,6 +734,92 @@ func TestEdgeInterpreterJoinsThreeWay(t *testing.T) {
 	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heard+25, "the caller hearing the agent again, unmixed", &c.heard))
 }
 
+// interpreterOnTheLine brings a caller to han.jiwon's phone and tran.mai
+// into the call three-way on theirs; it returns the desks, the calls as
+// each phone has them, and the caller's contact.
+func interpreterOnTheLine(t *testing.T, s *testServer, e *testEdge, number string) (agent, interpreter *wsClient, caller, callA, callI *phoneCall, contactID string) {
+	t.Helper()
+	agentPhone, interpPhone := newPhone(t, "agent-phone"), newPhone(t, "interpreter-phone")
+	agentPhone.register(t, e, "han.jiwon")
+	interpPhone.register(t, e, "tran.mai")
+	agent = s.availableAgent(t, "han.jiwon")
+	interpreter = s.availableAgent(t, "tran.mai")
+	d, c := newPhone(t, "caller").call(t, e, "126", number)
+	walkToYearEnd(t, d)
+	offer := agent.awaitFunc(t, "the call's offer", typed("offer"))
+	contactID = offer.str("contact", "contact_id")
+	agent.ack(t, obj{"type": "accept", "offer_id": offer.str("offer_id")})
+	callA = awaitAnswered(t, agentPhone)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(10, "the agent hearing the caller", &callA.heard))
+	agent.ack(t, obj{"type": "interpret", "contact_id": contactID, "language": "vi"})
+	iOffer := interpreter.awaitFunc(t, "the interpreter's offer", typed("offer"))
+	interpreter.ack(t, obj{"type": "accept", "offer_id": iOffer.str("offer_id")})
+	callI = awaitAnswered(t, interpPhone)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the interpreter hearing the call", &callI.any))
+	return agent, interpreter, c, callA, callI, contactID
+}
+
+// TestEdgeInterpreterPhoneHangupLeavesTheCall: the interpreter hanging up
+// their phone leaves the conference — their leg ends in the router too
+// (their desk and the agent's are told), and the caller and the agent
+// stay bridged.
+func TestEdgeInterpreterPhoneHangupLeavesTheCall(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s)
+	agent, interpreter, c, callA, callI, contactID := interpreterOnTheLine(t, s, e, "+821055501241")
+
+	_ = callI.hang(context.Background())
+	if f := interpreter.awaitFunc(t, "the interpreter's leg ended", typed("contact_ended")); f.str("reason") != "completed" {
+		t.Errorf("the interpreter's desk got %s; want their leg ended", f)
+	}
+	if f := agent.awaitFunc(t, "the interpreter left", typed("interpreter", "state", "left")); f.str("contact_id") != contactID {
+		t.Errorf("the agent's desk got %s; want the interpreter left %s", f, contactID)
+	}
+	heardC, heardA := c.heard.Load(), callA.heard.Load()
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heardC+25, "the caller hearing the agent, unmixed", &c.heard))
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heardA+25, "the agent hearing the caller, unmixed", &callA.heard))
+	select {
+	case <-c.done:
+		t.Fatal("the caller's leg ended with the interpreter's")
+	case <-callA.done:
+		t.Fatal("the agent's leg ended with the interpreter's")
+	default:
+	}
+	// The agent may bring an interpreter in again.
+	agent.ack(t, obj{"type": "interpret", "contact_id": contactID, "language": "vi"})
+}
+
+// TestEdgeTransferLetsTheInterpreterGo: a call transferred while an
+// interpreter is on the line takes the caller on to the next agent; the
+// interpreter's leg ended with the transfer, so their phone is let go at
+// once (not when the first agent's leg is dropped, a long grace later),
+// and the caller and the first agent stay bridged meanwhile.
+func TestEdgeTransferLetsTheInterpreterGo(t *testing.T) {
+	s := startServer(t, "sqlite")
+	e := startEdge(t, s, "--transfer-grace", "10m")
+	agent, interpreter, c, callA, callI, contactID := interpreterOnTheLine(t, s, e, "+821055501242")
+
+	agent.ack(t, obj{"type": "transfer", "contact_id": contactID, "to": obj{"queue": "nts126.general"}, "mode": "cold"})
+	awaitEnded(t, "the interpreter's phone call", callI.done)
+	interpreter.awaitFunc(t, "the interpreter's leg ended", typed("contact_ended"))
+	heardC, heardA := c.heard.Load(), callA.heard.Load()
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heardC+25, "the caller hearing the first agent, unmixed", &c.heard))
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(heardA+25, "the first agent hearing the caller", &callA.heard))
+	select {
+	case <-c.done:
+		t.Fatal("the caller's leg ended with the transfer")
+	default:
+	}
+	phoneB := newPhone(t, "phone-b")
+	phoneB.register(t, e, "yoon.taeyang")
+	agentB := s.availableAgent(t, "yoon.taeyang")
+	offerB := agentB.awaitFunc(t, "the transferred call's offer", typed("offer"))
+	agentB.ack(t, obj{"type": "accept", "offer_id": offerB.str("offer_id")})
+	callB := awaitAnswered(t, phoneB)
+	awaitEnded(t, "the first agent's phone call", callA.done)
+	clocktest.EventuallyNil(t, "audio", waitTime, atLeast(25, "the next agent hearing the caller", &callB.heard))
+}
+
 // TestEdgeClosedQueueSaysSoAndHangsUp: a menu leading to a queue outside
 // its opening hours tells the caller it is closed and hangs up; nothing is
 // put in line.

@@ -28,6 +28,7 @@ Commands:
   serve     start the HTTP server (API, agent/supervisor/admin consoles)
   migrate   bring the database schema up to date and exit
   users     reset-password NAME: a new password for a user, from the server
+  remask    rewrite stored rows under the current masking rules, once after an upgrade that extends them
   simulate  staffing what-if: how many agents a queue needs, on the real router with a simulated clock
   loadgen   drive a running server with simulated agents and contacts, report latencies
   edge      the SIP edge: answer phone calls, phone menus, agents' phones, as a gateway of a server
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return migrate(ctx, rest, stdout, stderr, getenv)
 	case "users":
 		return users(ctx, rest, stdout, stderr, getenv)
+	case "remask":
+		return remask(ctx, rest, stdout, stderr, getenv)
 	case "simulate":
 		return runSimulate(ctx, rest, stdout, stderr)
 	case "loadgen":
