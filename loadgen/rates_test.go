@@ -37,10 +37,14 @@ func TestRunRates(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"rate asked", "200/s", "max", "server CPU/contact", "highest rate with p99 POST → offer under 20ms"} {
-		if !strings.Contains(out, want) && !strings.Contains(out, "no rate kept p99") {
+	for _, want := range []string{"rate asked", "200/s", "max", "server CPU/contact"} {
+		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
+	}
+	// Which of the two depends on the machine's load.
+	if !strings.Contains(out, "highest rate with p99 POST → offer under 20ms") && !strings.Contains(out, "no rate kept p99") {
+		t.Errorf("summary does not say which rate kept p99 under 20 ms:\n%s", out)
 	}
 	b.Reset()
 	if err := reps[0].Print(&b); err != nil {
