@@ -395,8 +395,8 @@ func (w *writer) waitingIn(queue string) int {
 }
 
 // countContacts counts the contacts an index holds under the key prefix.
-func countContacts(txn *memdb.Txn, index string, prefix ...any) (int, error) {
-	it, err := txn.Get(tableContacts, index, prefix...)
+func countContacts(txn *memdb.Txn, table, index string, prefix ...any) (int, error) {
+	it, err := txn.Get(table, index, prefix...)
 	if err != nil {
 		return 0, err
 	}
