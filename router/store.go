@@ -407,6 +407,23 @@ func (w *writer) putCase(c *caseRow) error {
 	return nil
 }
 
+// caseToChange is the case as this call left it so far, to be changed in
+// place: the call's own version when it has one (nobody else sees it
+// before flush, and every version in w.cases was made by the call), else
+// a copy of the stored row, which becomes the call's version. One copy
+// per case per call instead of one per change.
+func (w *writer) caseToChange(id string) (*caseRow, error) {
+	if c := w.cases[id]; c != nil {
+		return c, nil
+	}
+	cs, err := w.getCase(id)
+	if err != nil {
+		return nil, err
+	}
+	n := cs.copy()
+	return n, w.putCase(n)
+}
+
 // deleteCase removes a case.
 func (w *writer) deleteCase(id string) {
 	if w.cases == nil {
