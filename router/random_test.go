@@ -593,9 +593,10 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 // holds exactly the contact rows that belong in it, as stored.
 func checkSideTables(t testing.TB, txn *memdb.Txn) {
 	t.Helper()
+	all := contactsIn(txn)
 	for _, table := range sideTables() {
 		want := map[string]*contactRow{}
-		for _, c := range contactsIn(txn) {
+		for _, c := range all {
 			if sideHolds(table, c) {
 				want[c.ID] = c
 			}
