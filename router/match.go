@@ -204,7 +204,7 @@ func (w *writer) recheckHelpingTxn(username string) error {
 		if !a.free(class) {
 			continue
 		}
-		for _, qid := range sortedQueues(a.Queues) {
+		for qid := range a.Queues { // any order: marking is a set
 			line := w.m.overflow[lineID(qid, class)]
 			if line == nil || line.Len() == 0 {
 				continue
