@@ -432,9 +432,18 @@ func counted(t *testing.T, c prometheus.Counter) float64 {
 // leader renew at once, and holds off a takeover until it ends: renewals
 // never queue behind the leader's own commits, and a deposed leader's
 // commit still finishes before the next epoch begins.
+//
+// Renewals here are slower and the lease longer than the other tests':
+// the fenced transaction may stay idle for one renewal before the test
+// lifts that bound, and the leader must not step down under a loaded
+// machine while the test counts its renewals.
 func TestFenceHoldsOffTakeoversNotRenewals(t *testing.T) {
+	const (
+		renew = 250 * time.Millisecond
+		ttl   = 10 * renew
+	)
 	db := sqltest.Open(t, "postgres").DB
-	a := run(t, elector(t, db, "a"))
+	a := run(t, electorWith(t, db, "a", renew, ttl))
 	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
 	term, _ := a.leading()
 	ctx := context.Background()
@@ -461,7 +470,7 @@ func TestFenceHoldsOffTakeoversNotRenewals(t *testing.T) {
 	// a lets the lease go (as if deposed); b's takeover waits for the
 	// open commit.
 	a.stop(t)
-	b := elector(t, db, "b")
+	b := electorWith(t, db, "b", renew, ttl)
 	took := make(chan int64, 1)
 	go func() { epoch, _ := b.tryAcquire(ctx, true); took <- epoch }()
 	clocktest.Eventually(t, "b's takeover waits on the row lock", guard, func() bool {
