@@ -110,12 +110,15 @@ func (e *Edge) Run(ctx context.Context) error {
 		}
 		opts = append(opts, diago.WithTransport(tr))
 	}
-	// The peer connections' engine: here, not in New, because a
-	// --webrtc-ports mux opens its socket and starts reading it.
+	// The peer connections' engine: here, not in New, because its
+	// one-port mux opens its socket and starts reading it.
 	if e.rtc, err = newRTCEngine(&e.cfg); err != nil {
 		return err
 	}
 	defer e.rtc.Close()
+	if a := e.rtc.addr(); a != nil {
+		e.log.Info("edge: softphone peers on one UDP port", "addr", a.String())
+	}
 	e.dg = diago.NewDiago(ua, opts...)
 	srv.OnRegister(e.phones.handle)
 	e.mu.Lock()

@@ -3,6 +3,8 @@ package edge
 import (
 	"cmp"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/emiago/diago/media"
 	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
@@ -40,6 +43,56 @@ type rtcEngine struct {
 	turn  *iceservers.Minter // nil: ice's credentials are static
 	name  string             // whose credentials turn mints
 	mux   ice.UDPMux
+	conn  *net.UDPConn // the mux's socket; nil with a port range
+	now   func() time.Time
+
+	// One DTLS certificate for every peer, as a browser keeps one per
+	// page: pion would otherwise make an ECDSA key and certificate for
+	// each peer connection. It is replaced every certRotation; a peer
+	// keeps the one it was made with.
+	certMu sync.Mutex
+	cert   *webrtc.Certificate
+	certAt time.Time
+}
+
+// certRotation is how long the edge's DTLS certificate is used for new
+// peers. pion's certificates are valid for a month; the fingerprint in
+// every offer is what the browser checks, so a new one needs nothing.
+const certRotation = 24 * time.Hour
+
+// certificate is the DTLS certificate for a new peer: the current one,
+// or a new one when it is due.
+func (e *rtcEngine) certificate() (webrtc.Certificate, error) {
+	e.certMu.Lock()
+	defer e.certMu.Unlock()
+	now := e.now()
+	if e.cert == nil || now.Sub(e.certAt) >= certRotation || now.Before(e.certAt) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("dtls key: %w", err)
+		}
+		c, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("dtls certificate: %w", err)
+		}
+		e.cert, e.certAt = c, now
+	}
+	return *e.cert, nil
+}
+
+// newPeer is a peer connection for a caller of law (pcmu, pcma) with the
+// engine's certificate and ICE servers.
+func (e *rtcEngine) newPeer(law string) (*webrtc.PeerConnection, error) {
+	cert, err := e.certificate()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := e.byLaw[law].NewPeerConnection(webrtc.Configuration{ICEServers: e.iceServers(e.now()),
+		Certificates: []webrtc.Certificate{cert}})
+	if err != nil {
+		return nil, fmt.Errorf("peer connection: %w", err)
+	}
+	return pc, nil
 }
 
 // iceServers is the list for a new peer connection: with a TURN secret,
@@ -78,26 +131,34 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 			se.SetIncludeLoopbackCandidate(true)
 		}
 	}
-	var mux ice.UDPMux
+	// One view of the interfaces for every peer, read once here: pion
+	// would otherwise read them (netlink) for each peer connection.
+	ifaces, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("edge: webrtc interfaces: %w", err)
+	}
+	se.SetNet(ifaces)
+	lo, hi := 0, 0
 	if cfg.RTCPorts != "" {
-		lo, hi, _ := parsePorts(cfg.RTCPorts)
-		if lo == hi {
-			// One port for every peer: pion demultiplexes by ICE credentials.
-			var addr *net.UDPAddr
-			if cfg.RTCIP != "" {
-				addr = &net.UDPAddr{IP: net.ParseIP(cfg.RTCIP), Port: lo}
-			} else {
-				addr = &net.UDPAddr{Port: lo}
-			}
-			conn, err := net.ListenUDP("udp", addr)
-			if err != nil {
-				return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cfg.RTCPorts, err)
-			}
-			mux = webrtc.NewICEUDPMux(nil, conn)
-			se.SetICEUDPMux(mux)
-		} else if err := se.SetEphemeralUDPPortRange(uint16(lo), uint16(hi)); err != nil {
-			return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cfg.RTCPorts, err)
+		lo, hi, _ = parsePorts(cfg.RTCPorts)
+	}
+	var mux ice.UDPMux
+	var conn *net.UDPConn
+	if lo == hi {
+		// One port for every peer (without --webrtc-ports, one the kernel
+		// picks): pion demultiplexes by ICE credentials. One socket and
+		// one reader for all, no socket to open per peer.
+		addr := &net.UDPAddr{Port: lo}
+		if cfg.RTCIP != "" {
+			addr.IP = net.ParseIP(cfg.RTCIP)
 		}
+		if conn, err = net.ListenUDP("udp", addr); err != nil {
+			return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cmp.Or(cfg.RTCPorts, "(any one port)"), err)
+		}
+		mux = webrtc.NewICEUDPMux(nil, conn)
+		se.SetICEUDPMux(mux)
+	} else if err := se.SetEphemeralUDPPortRange(uint16(lo), uint16(hi)); err != nil {
+		return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cfg.RTCPorts, err)
 	}
 	if len(cfg.NAT1To1IPs) > 0 {
 		// Behind 1:1 NAT the host candidates carry the public address.
@@ -106,7 +167,8 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 			return nil, fmt.Errorf("edge: --webrtc-public-ip: %w", err)
 		}
 	}
-	e := &rtcEngine{byLaw: map[string]*webrtc.API{}, mux: mux, ice: cfg.ICEServers, turn: cfg.TURN, name: cmp.Or(cfg.Username, "edge")}
+	e := &rtcEngine{byLaw: map[string]*webrtc.API{}, mux: mux, conn: conn, ice: cfg.ICEServers, turn: cfg.TURN, name: cmp.Or(cfg.Username, "edge"),
+		now: time.Now}
 	for law, order := range map[string][]webrtc.RTPCodecParameters{
 		"pcmu": {pcmuParams, pcmaParams}, "pcma": {pcmaParams, pcmuParams},
 	} {
@@ -303,10 +365,9 @@ func (sp *softphone) restart(ctx context.Context) {
 // offer makes a peer connection, sends its offer once ICE gathering is
 // complete, and applies the answer when it comes.
 func (sp *softphone) offer(ctx context.Context) (*peer, error) {
-	api := sp.e.rtc.byLaw[sp.law]
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: sp.e.rtc.iceServers(time.Now())})
+	pc, err := sp.e.rtc.newPeer(sp.law)
 	if err != nil {
-		return nil, fmt.Errorf("peer connection: %w", err)
+		return nil, err
 	}
 	codec := pcmuParams.RTPCodecCapability
 	if sp.law == "pcma" {
@@ -496,7 +557,15 @@ func (e *Edge) rtcFrame(ctx context.Context, f serverFrame) {
 	}
 }
 
-// Close releases what newRTCEngine opened (a --webrtc-ports mux).
+// addr is the one UDP address every peer uses; nil with a port range.
+func (e *rtcEngine) addr() net.Addr {
+	if e.conn == nil {
+		return nil
+	}
+	return e.conn.LocalAddr()
+}
+
+// Close releases what newRTCEngine opened (the one-port mux).
 func (e *rtcEngine) Close() {
 	if e.mux != nil {
 		_ = e.mux.Close()

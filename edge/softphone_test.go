@@ -59,7 +59,7 @@ func TestRTCEngineOffersTheCallersLawFirst(t *testing.T) {
 }
 
 // portOf is a free loopback UDP port.
-func portOf(t *testing.T) string {
+func portOf(t testing.TB) string {
 	t.Helper()
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -104,5 +104,117 @@ func TestRTCEngineMintsTURNCredentials(t *testing.T) {
 	defer e2.Close()
 	if got := e2.iceServers(now); len(got) != 1 || got[0].Username != "u" || got[0].Credential != "p" {
 		t.Errorf("static iceServers = %+v", got)
+	}
+}
+
+// Every peer gets the engine's one DTLS certificate (no key made per
+// call) until it is a day old; then a new one, which later peers share.
+func TestRTCEngineReusesAndRotatesTheCertificate(t *testing.T) {
+	e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	now := time.Unix(1767222000, 0)
+	e.now = func() time.Time { return now }
+	fingerprint := func() string {
+		t.Helper()
+		pc, err := e.newPeer("pcmu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		fps, err := pc.GetConfiguration().Certificates[0].GetFingerprints()
+		if err != nil || len(fps) == 0 {
+			t.Fatalf("fingerprints %v, %v", fps, err)
+		}
+		return fps[0].Value
+	}
+	first := fingerprint()
+	now = now.Add(certRotation - time.Second)
+	if got := fingerprint(); got != first {
+		t.Errorf("a peer made within the day has certificate %s; want the first one, %s", got, first)
+	}
+	now = now.Add(time.Second)
+	second := fingerprint()
+	if second == first {
+		t.Error("the certificate was not replaced after a day")
+	}
+	if got := fingerprint(); got != second {
+		t.Errorf("after the rotation a peer has certificate %s; want the new one, %s", got, second)
+	}
+}
+
+// offerCandidates is a softphone offer's candidates, gathered, from the
+// engine.
+func offerCandidates(t *testing.T, e *rtcEngine) []string {
+	t.Helper()
+	pc, err := e.newPeer("pcmu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(time.Minute):
+		t.Fatal("ICE gathering did not complete within a minute")
+	}
+	var out []string
+	for line := range strings.SplitSeq(pc.LocalDescription().SDP, "\n") {
+		if c, ok := strings.CutPrefix(strings.TrimSpace(line), "a=candidate:"); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// The offer carries host candidates on --webrtc-ip only, none of them an
+// mDNS name, and without --webrtc-ports every peer shares the engine's
+// one port; with a range each peer has a port of its own from it.
+func TestRTCEngineOffersOnlyTheConfiguredAddress(t *testing.T) {
+	e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	port := strconv.Itoa(e.addr().(*net.UDPAddr).Port)
+	for range 2 {
+		cands := offerCandidates(t, e)
+		if len(cands) == 0 {
+			t.Fatal("the offer has no candidate")
+		}
+		for _, c := range cands {
+			// foundation component transport priority address port typ type …
+			f := strings.Fields(c)
+			if len(f) < 8 || f[4] != "127.0.0.1" || f[5] != port || f[7] != "host" || strings.Contains(c, ".local") {
+				t.Errorf("candidate %q; want a host candidate on 127.0.0.1:%s, no mDNS name", c, port)
+			}
+		}
+	}
+	ranged, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", RTCPorts: "20000-29999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ranged.Close()
+	if ranged.addr() != nil {
+		t.Errorf("with a port range the engine has one address %v", ranged.addr())
+	}
+	for _, c := range offerCandidates(t, ranged) {
+		f := strings.Fields(c)
+		p, _ := strconv.Atoi(f[5])
+		if f[4] != "127.0.0.1" || p < 20000 || p > 29999 || strings.Contains(c, ".local") {
+			t.Errorf("candidate %q; want 127.0.0.1 and a port of 20000-29999", c)
+		}
 	}
 }
