@@ -18,6 +18,7 @@ import (
 
 	"github.com/emiago/diago/media"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
@@ -178,7 +179,15 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 				return nil, fmt.Errorf("edge: webrtc codecs: %w", err)
 			}
 		}
-		e.byLaw[law] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+		// RTCP sender and receiver reports only: pion's default set adds
+		// NACK, transport-wide congestion control and a stats recorder,
+		// each with goroutines and state per peer and work per packet, for
+		// nothing on a G.711 stream the edge passes through.
+		ir := &interceptor.Registry{}
+		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+			return nil, fmt.Errorf("edge: webrtc interceptors: %w", err)
+		}
+		e.byLaw[law] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
 	}
 	return e, nil
 }
