@@ -55,7 +55,8 @@ type setupBurst struct {
 	// process's over the burst.
 	edgeCPU, loadCPU time.Duration
 	edgeBefore       float64
-	stages           [][]time.Duration // by setupStageNames
+	stages           [][]time.Duration // by setupStageNames, of the browsers that heard
+	reached          [5]int            // browsers past accept, offer, answer, ICE, DTLS
 	profiles         string
 }
 
@@ -79,6 +80,8 @@ func (b setupBurst) String() string {
 		d := b.stages[i]
 		fmt.Fprintf(&s, "  %-85s p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms\n", name, ms(percentile(d, 0.5)), ms(percentile(d, 0.99)), ms(percentile(d, 1)))
 	}
+	fmt.Fprintf(&s, "browsers that reached each stage: accepted %d, offered %d, answered %d, ICE %d, DTLS %d, heard %d\n",
+		b.reached[0], b.reached[1], b.reached[2], b.reached[3], b.reached[4], b.heard)
 	s.WriteString(b.profiles)
 	return strings.TrimRight(s.String(), "\n")
 }
@@ -130,13 +133,18 @@ func (r *loadRig) acceptAtOnce(m *loadMedia, offered *atomic.Int64, release chan
 	var end int64
 	b.stages = make([][]time.Duration, len(setupStageNames))
 	for i, tab := range tabs {
-		first := tab.first.Load()
+		st := &stages[i]
+		at := []int64{st.accept.Load(), st.offer.Load(), st.answer.Load(), st.ice.Load(), st.dtls.Load(), tab.first.Load()}
+		for j := range b.reached {
+			if at[j] != 0 {
+				b.reached[j]++
+			}
+		}
+		first := at[5]
 		if first == 0 {
 			continue
 		}
 		end = max(end, first)
-		st := &stages[i]
-		at := []int64{st.accept.Load(), st.offer.Load(), st.answer.Load(), st.ice.Load(), st.dtls.Load(), first}
 		for j := range len(at) - 1 {
 			b.stages[j] = append(b.stages[j], time.Duration(at[j+1]-at[j]))
 		}

@@ -814,7 +814,7 @@ func TestEdgeLoadBrowser(t *testing.T) {
 		t.Logf("the first browser that failed: %v", *e)
 	}
 	if bridged < int64(calls)*95/100 {
-		t.Fatalf("only %d of %d calls bridged; the edge's warnings:\n%s", bridged, calls, r.warnings())
+		t.Fatalf("only %d of %d calls bridged; the edge's warnings:\n%s\n%s", bridged, calls, r.warnings(), burst)
 	}
 	var live []*loadLeg
 	for _, tab := range tabs {
