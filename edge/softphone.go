@@ -56,9 +56,6 @@ type rtcEngine struct {
 	certAt time.Time
 }
 
-// muxBuffer is the one-port socket's kernel buffer each way, in bytes.
-const muxBuffer = 4 << 20
-
 // certRotation is how long the edge's DTLS certificate is used for new
 // peers. pion's certificates are valid for a month; the fingerprint in
 // every offer is what the browser checks, so a new one needs nothing.
@@ -159,12 +156,6 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 		if conn, err = net.ListenUDP("udp", addr); err != nil {
 			return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cmp.Or(cfg.RTCPorts, "(any one port)"), err)
 		}
-		// Every call's packets queue on this one socket while its reader
-		// waits for a core: room for about 2 s of 200 calls, not the
-		// default's 0.1 s (the kernel caps it at net.core.rmem_max and
-		// wmem_max).
-		_ = conn.SetReadBuffer(muxBuffer)
-		_ = conn.SetWriteBuffer(muxBuffer)
 		mux = webrtc.NewICEUDPMux(nil, conn)
 		se.SetICEUDPMux(mux)
 	} else if err := se.SetEphemeralUDPPortRange(uint16(lo), uint16(hi)); err != nil {
