@@ -110,8 +110,8 @@ func (e *Edge) Run(ctx context.Context) error {
 		}
 		opts = append(opts, diago.WithTransport(tr))
 	}
-	// The peer connections' engine: here, not in New, because its
-	// one-port mux opens its socket and starts reading it.
+	// The peer connections' engine: here, not in New, because a
+	// --webrtc-ports mux opens its socket and starts reading it.
 	if e.rtc, err = newRTCEngine(&e.cfg); err != nil {
 		return err
 	}

@@ -139,27 +139,25 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 		return nil, fmt.Errorf("edge: webrtc interfaces: %w", err)
 	}
 	se.SetNet(ifaces)
-	lo, hi := 0, 0
-	if cfg.RTCPorts != "" {
-		lo, hi, _ = parsePorts(cfg.RTCPorts)
-	}
 	var mux ice.UDPMux
 	var conn *net.UDPConn
-	if lo == hi {
-		// One port for every peer (without --webrtc-ports, one the kernel
-		// picks): pion demultiplexes by ICE credentials. One socket and
-		// one reader for all, no socket to open per peer.
-		addr := &net.UDPAddr{Port: lo}
-		if cfg.RTCIP != "" {
-			addr.IP = net.ParseIP(cfg.RTCIP)
+	if cfg.RTCPorts != "" {
+		lo, hi, _ := parsePorts(cfg.RTCPorts)
+		if lo == hi {
+			// One port for every peer: pion demultiplexes by ICE
+			// credentials.
+			addr := &net.UDPAddr{Port: lo}
+			if cfg.RTCIP != "" {
+				addr.IP = net.ParseIP(cfg.RTCIP)
+			}
+			if conn, err = net.ListenUDP("udp", addr); err != nil {
+				return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cfg.RTCPorts, err)
+			}
+			mux = webrtc.NewICEUDPMux(nil, conn)
+			se.SetICEUDPMux(mux)
+		} else if err := se.SetEphemeralUDPPortRange(uint16(lo), uint16(hi)); err != nil {
+			return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cfg.RTCPorts, err)
 		}
-		if conn, err = net.ListenUDP("udp", addr); err != nil {
-			return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cmp.Or(cfg.RTCPorts, "(any one port)"), err)
-		}
-		mux = webrtc.NewICEUDPMux(nil, conn)
-		se.SetICEUDPMux(mux)
-	} else if err := se.SetEphemeralUDPPortRange(uint16(lo), uint16(hi)); err != nil {
-		return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cfg.RTCPorts, err)
 	}
 	if len(cfg.NAT1To1IPs) > 0 {
 		// Behind 1:1 NAT the host candidates carry the public address.
@@ -566,7 +564,8 @@ func (e *Edge) rtcFrame(ctx context.Context, f serverFrame) {
 	}
 }
 
-// addr is the one UDP address every peer uses; nil with a port range.
+// addr is the one UDP address every peer uses (--webrtc-ports PORT); nil
+// otherwise.
 func (e *rtcEngine) addr() net.Addr {
 	if e.conn == nil {
 		return nil
@@ -574,7 +573,7 @@ func (e *rtcEngine) addr() net.Addr {
 	return e.conn.LocalAddr()
 }
 
-// Close releases what newRTCEngine opened (the one-port mux).
+// Close releases what newRTCEngine opened (a --webrtc-ports mux).
 func (e *rtcEngine) Close() {
 	if e.mux != nil {
 		_ = e.mux.Close()

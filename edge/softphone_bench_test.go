@@ -21,11 +21,15 @@ import (
 //	go test -run '^$' -bench SoftphonePeerSetup -benchmem -benchtime 200x ./edge/
 func BenchmarkSoftphonePeerSetup(b *testing.B) {
 	for _, v := range []struct{ name, ports string }{
-		{"one-port", ""},                 // the default: one UDP port for every peer
-		{"port-per-peer", "20000-29999"}, // --webrtc-ports LOW-HIGH
+		{"port-per-peer", ""}, // the default: any ephemeral port
+		{"one-port", "one"},   // --webrtc-ports PORT
 	} {
 		b.Run(v.name, func(b *testing.B) {
-			e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", RTCPorts: v.ports})
+			cfg := &Config{RTCIP: "127.0.0.1", RTCPorts: v.ports}
+			if v.ports == "one" {
+				cfg.RTCPorts = portOf(b)
+			}
+			e, err := newRTCEngine(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

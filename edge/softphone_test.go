@@ -180,41 +180,41 @@ func offerCandidates(t *testing.T, e *rtcEngine) []string {
 }
 
 // The offer carries host candidates on --webrtc-ip only, none of them an
-// mDNS name, and without --webrtc-ports every peer shares the engine's
-// one port; with a range each peer has a port of its own from it.
+// mDNS name: with any ephemeral port, with one port for every peer
+// (--webrtc-ports PORT) on that port, with a range on a port of it.
 func TestRTCEngineOffersOnlyTheConfiguredAddress(t *testing.T) {
-	e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	port := strconv.Itoa(e.addr().(*net.UDPAddr).Port)
-	for range 2 {
-		cands := offerCandidates(t, e)
-		if len(cands) == 0 {
-			t.Fatal("the offer has no candidate")
+	one := portOf(t)
+	for _, c := range []struct {
+		ports  string
+		lo, hi int
+	}{{"", 1, 65535}, {one, 0, 0}, {"20000-29999", 20000, 29999}} {
+		e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", RTCPorts: c.ports})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, c := range cands {
-			// foundation component transport priority address port typ type …
-			f := strings.Fields(c)
-			if len(f) < 8 || f[4] != "127.0.0.1" || f[5] != port || f[7] != "host" || strings.Contains(c, ".local") {
-				t.Errorf("candidate %q; want a host candidate on 127.0.0.1:%s, no mDNS name", c, port)
+		if c.lo == 0 {
+			p := e.addr().(*net.UDPAddr).Port
+			c.lo, c.hi = p, p
+		} else if e.addr() != nil {
+			t.Errorf("--webrtc-ports %q: the engine has one address %v", c.ports, e.addr())
+		}
+		for range 2 {
+			cands := offerCandidates(t, e)
+			if len(cands) == 0 {
+				t.Fatalf("--webrtc-ports %q: the offer has no candidate", c.ports)
+			}
+			for _, cand := range cands {
+				// foundation component transport priority address port typ type …
+				f := strings.Fields(cand)
+				if len(f) < 8 {
+					t.Fatalf("candidate %q", cand)
+				}
+				p, _ := strconv.Atoi(f[5])
+				if f[4] != "127.0.0.1" || p < c.lo || p > c.hi || f[7] != "host" || strings.Contains(cand, ".local") {
+					t.Errorf("--webrtc-ports %q: candidate %q; want a host candidate on 127.0.0.1, port %d-%d, no mDNS name", c.ports, cand, c.lo, c.hi)
+				}
 			}
 		}
-	}
-	ranged, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", RTCPorts: "20000-29999"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ranged.Close()
-	if ranged.addr() != nil {
-		t.Errorf("with a port range the engine has one address %v", ranged.addr())
-	}
-	for _, c := range offerCandidates(t, ranged) {
-		f := strings.Fields(c)
-		p, _ := strconv.Atoi(f[5])
-		if f[4] != "127.0.0.1" || p < 20000 || p > 29999 || strings.Contains(c, ".local") {
-			t.Errorf("candidate %q; want 127.0.0.1 and a port of 20000-29999", c)
-		}
+		e.Close()
 	}
 }

@@ -122,7 +122,7 @@ func parseEdge(args []string, stderr io.Writer, getenv func(string) string) (edg
 	fs.StringVar(&turnFile, "turn-secret-file", "", "file holding the secret shared with the TURN servers (coturn's static-auth-secret): the edge mints its own short-lived TURN credentials, and --ice-servers lists TURN servers without user:pass@ (TELLONCE_TURN_SECRET gives the secret itself instead; it is never logged)")
 	fs.DurationVar(&turnTTL, "turn-credential-ttl", turnTTL, "how long the edge's minted TURN credentials last (each peer connection gets fresh ones)")
 	fs.DurationVar(&c.SoftphoneGrace, "softphone-grace", 30*time.Second, "how long a browser agent's call waits, the caller on hold audio, for the desk to reconnect its audio before the agent's leg ends")
-	fs.StringVar(&c.RTCPorts, "webrtc-ports", "", "UDP ports of the softphones' peer connections: PORT (one port for all, demultiplexed) or LOW-HIGH (one per peer); empty: one port for all, picked by the kernel at start")
+	fs.StringVar(&c.RTCPorts, "webrtc-ports", "", "UDP ports of the softphones' peer connections: PORT (one port for all, demultiplexed) or LOW-HIGH (one per peer); empty: any ephemeral port")
 	fs.StringVar(&c.RTCIP, "webrtc-ip", "", "the one local address the softphones' peer connections use (empty: every interface)")
 	fs.StringVar(&publicIPs, "webrtc-public-ip", "", "comma-separated public addresses put in the softphones' candidates when the edge is behind 1:1 NAT")
 	fs.StringVar(&lc.debugAddr, "debug-addr", "", "loopback address serving /metrics (calls, Go runtime, process) and /debug/pprof/ (empty: none)")
