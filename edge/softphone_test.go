@@ -27,8 +27,8 @@ func TestParsePorts(t *testing.T) {
 }
 
 // The engine offers the caller's law first, so a browser answers with it
-// and G.711 passes through; a one-port mux (--webrtc-ports PORT) is
-// opened and closed.
+// and G.711 passes through, without pion's congestion-control
+// interceptor; a one-port mux (--webrtc-ports PORT) is opened and closed.
 func TestRTCEngineOffersTheCallersLawFirst(t *testing.T) {
 	e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", RTCPorts: portOf(t)})
 	if err != nil {
@@ -54,6 +54,11 @@ func TestRTCEngineOffersTheCallersLawFirst(t *testing.T) {
 		}
 		if !strings.Contains(o.SDP, "telephone-event/8000") {
 			t.Errorf("%s caller: no telephone-event offered", law)
+		}
+		// RTCP reports only: no congestion-control feedback or its
+		// header extension (pion's default interceptors) on G.711.
+		if strings.Contains(o.SDP, "transport-cc") || strings.Contains(o.SDP, "transport-wide-cc") {
+			t.Errorf("%s caller: the offer asks for transport-wide congestion control:\n%s", law, o.SDP)
 		}
 	}
 }
