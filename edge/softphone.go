@@ -44,7 +44,7 @@ type rtcEngine struct {
 	turn  *iceservers.Minter // nil: ice's credentials are static
 	name  string             // whose credentials turn mints
 	mux   ice.UDPMux
-	conn  *net.UDPConn // the mux's socket; nil with a port range
+	conn  *net.UDPConn // the mux's socket (--webrtc-ports PORT), else nil
 	now   func() time.Time
 
 	// One DTLS certificate for every peer, as a browser keeps one per
