@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -73,6 +74,7 @@ type loadRig struct {
 	bin     string
 	server  *binaryProcess
 	edge    *exec.Cmd
+	edgeBin string
 	edgeLog *lockedBuffer
 	sipAddr string
 	debug   string // http://127.0.0.1:port
@@ -106,7 +108,10 @@ func startLoadRig(t *testing.T, calls int, edgeFlags ...string) *loadRig {
 	r.sipAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	debugAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	r.debug = "http://" + debugAddr
-	r.edge = exec.Command(r.bin, append([]string{"edge", "--sip-udp", r.sipAddr, "--sip-tcp", "", "--router", r.server.server.base,
+	// TELLONCE_EDGE_LOAD_EDGE_BIN runs another build's edge against this
+	// tree's server and load: a before/after comparison back to back.
+	r.edgeBin = cmp.Or(os.Getenv("TELLONCE_EDGE_LOAD_EDGE_BIN"), r.bin)
+	r.edge = exec.Command(r.edgeBin, append([]string{"edge", "--sip-udp", r.sipAddr, "--sip-tcp", "", "--router", r.server.server.base,
 		"--gateway-user", "gateway", "--dialplan", plan, "--max-calls", strconv.Itoa(calls + 10), "--ring-timeout", "60s",
 		"--announce-every", "1m", "--debug-addr", debugAddr}, edgeFlags...)...)
 	r.edge.Env = append(os.Environ(), "TELLONCE_GATEWAY_PASSWORD="+demo.Password)
@@ -241,7 +246,7 @@ func (r *loadRig) profile(d time.Duration) func() {
 			r.t.Errorf("edge CPU profile: %v", err)
 			return
 		}
-		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", r.bin, path).CombinedOutput()
+		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", r.edgeBin, path).CombinedOutput()
 		if err != nil {
 			r.t.Errorf("go tool pprof: %v", err)
 		}
@@ -747,15 +752,28 @@ func TestEdgeLoadSIP(t *testing.T) {
 
 // loadBrowser answers the edge's offer on an agent's desk socket with a
 // pion peer standing for the page, whose track sends and hears through m.
-func loadBrowser(agent *wsClient, api *webrtc.API, m *loadMedia, l *loadLeg) (*webrtc.PeerConnection, error) {
+// cert is the page's certificate (a browser makes one per page, not per
+// call); st gets the setup's stages as they happen.
+func loadBrowser(agent *wsClient, api *webrtc.API, cert webrtc.Certificate, m *loadMedia, l *loadLeg, st *setupStages) (*webrtc.PeerConnection, error) {
 	offer, err := agent.Await("rtc_offer", 5*time.Minute)
 	if err != nil {
 		return nil, err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	st.offer.Store(int64(time.Since(m.base)))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return nil, err
 	}
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateConnected {
+			st.ice.CompareAndSwap(0, int64(time.Since(m.base)))
+		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected { // ICE and DTLS
+			st.dtls.CompareAndSwap(0, int64(time.Since(m.base)))
+		}
+	})
 	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}, "mic", "desk")
 	if err == nil {
 		err = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.str("sdp")})
@@ -791,6 +809,7 @@ func loadBrowser(agent *wsClient, api *webrtc.API, m *loadMedia, l *loadLeg) (*w
 		return track.WriteSample(pmedia.Sample{Data: b, Duration: 20 * time.Millisecond})
 	}
 	m.add(l)
+	st.answer.Store(int64(time.Since(m.base)))
 	if _, err := agent.Send(obj{"type": "rtc_answer", "contact_id": offer.str("contact_id"), "session": offer.str("session"), "sdp": pc.LocalDescription().SDP}); err != nil {
 		_ = pc.Close()
 		return nil, err
@@ -801,8 +820,10 @@ func loadBrowser(agent *wsClient, api *webrtc.API, m *loadMedia, l *loadLeg) (*w
 // TestEdgeLoadBrowser bridges TELLONCE_EDGE_LOAD_BROWSER calls at once
 // through the edge to agents' browser softphones (pion peers in this
 // process, DTLS-SRTP on loopback) and reports the setup from the
-// agent's accept to the caller's first frame heard in the browser, each
-// direction's delay and loss, and the edge's CPU and memory per call.
+// agent's accept to the caller's first frame heard in the browser, stage
+// by stage, the edge's CPU per setup, each direction's delay and loss,
+// and the edge's CPU and memory per call. Every call is offered first;
+// then every desk accepts at the same instant.
 func TestEdgeLoadBrowser(t *testing.T) {
 	calls := loadEnv(t, "TELLONCE_EDGE_LOAD_BROWSER")
 	if calls == 0 {
@@ -821,9 +842,15 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	start := time.Now()
 	admin := r.server.server.admin(t)
 	agents := make([]*wsClient, calls)
+	certs := make([]webrtc.Certificate, calls)
 	inParallel(t, calls, 8, func(i int) error {
 		var err error
 		if agents[i], err = r.loadAgent(admin, fmt.Sprintf("e2e.web%03d", i), ""); err != nil {
+			return err
+		}
+		// The page's certificate, made when the page opens, as a
+		// browser does: the setup measured is the edge's.
+		if certs[i], err = pageCertificate(); err != nil {
 			return err
 		}
 		_, err = agents[i].Send(obj{"type": "softphone", "on": true})
@@ -831,7 +858,7 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	})
 	t.Logf("%d agents at their desks, softphones on, in %s", calls, time.Since(start).Round(time.Second))
 	tabs := make([]*loadLeg, calls)
-	accepted := make([]atomic.Int64, calls)
+	stages := make([]setupStages, calls)
 	var pcs sync.Map
 	// The first browser that failed, reported with the figures (not from
 	// its goroutine, which may outlive the test).
@@ -839,6 +866,8 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	t.Cleanup(func() {
 		pcs.Range(func(_, v any) bool { _ = v.(*webrtc.PeerConnection).Close(); return true })
 	})
+	var offered atomic.Int64
+	release := make(chan struct{})
 	for i, agent := range agents {
 		tabs[i] = &loadLeg{mark: markAgent}
 		go func() {
@@ -846,11 +875,13 @@ func TestEdgeLoadBrowser(t *testing.T) {
 			if err != nil {
 				return
 			}
-			accepted[i].Store(int64(time.Since(m.base)))
+			offered.Add(1)
+			<-release
+			stages[i].accept.Store(int64(time.Since(m.base)))
 			if _, err := agent.Send(obj{"type": "accept", "offer_id": offer.str("offer_id")}); err != nil {
 				return
 			}
-			pc, err := loadBrowser(agent, api, m, tabs[i])
+			pc, err := loadBrowser(agent, api, certs[i], m, tabs[i], &stages[i])
 			if err != nil {
 				e := fmt.Errorf("browser %d: %w", i, err)
 				browserErr.CompareAndSwap(nil, &e)
@@ -865,36 +896,18 @@ func TestEdgeLoadBrowser(t *testing.T) {
 		callerLegs[i], err = r.dialEdge(callersUA, m, i)
 		return err
 	})
-	hearing := func() (n int64) {
-		for _, tab := range tabs {
-			if tab.first.Load() != 0 {
-				n++
-			}
-		}
-		return n
-	}
-	last, lastAt := int64(-1), time.Now()
-	for n := hearing(); n < int64(calls); n = hearing() {
-		if n != last {
-			last, lastAt = n, time.Now()
-		} else if time.Since(lastAt) > 30*time.Second {
-			break
-		}
-		time.Sleep(100 * time.Millisecond) // polling a count
-	}
-	bridged := hearing()
+	burst := r.acceptAtOnce(m, &offered, release, tabs, stages)
+	bridged := burst.heard
 	t.Logf("%d of %d browsers hearing their caller in %s", bridged, calls, time.Since(start).Round(time.Second))
 	if e := browserErr.Load(); e != nil {
 		t.Logf("the first browser that failed: %v", *e)
 	}
 	if bridged < int64(calls)*95/100 {
-		t.Fatalf("only %d of %d calls bridged; the edge's warnings:\n%s", bridged, calls, r.warnings())
+		t.Fatalf("only %d of %d calls bridged; the edge's warnings:\n%s\n%s", bridged, calls, r.warnings(), burst)
 	}
-	var setup []time.Duration
 	var live []*loadLeg
-	for i, tab := range tabs {
-		if f := tab.first.Load(); f != 0 {
-			setup = append(setup, time.Duration(f-accepted[i].Load()))
+	for _, tab := range tabs {
+		if tab.first.Load() != 0 {
 			live = append(live, tab)
 		}
 	}
@@ -902,6 +915,6 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	_, report := r.measure(m, idle, idleHeap)
 	callerLegs = slices.DeleteFunc(callerLegs, func(l *loadLeg) bool { return l.first.Load() == 0 })
 	up, down := collect(callerLegs, live), collect(live, callerLegs)
-	t.Logf("%d browser-bridged calls (%d asked for):\naccept → the caller heard in the browser: p50 %.0f ms, p99 %.0f ms, max %.0f ms\ncaller → browser: %s\nbrowser → caller: %s\n%s",
-		r.calls, calls, ms(percentile(setup, 0.5)), ms(percentile(setup, 0.99)), ms(percentile(setup, 1)), up, down, report)
+	t.Logf("%d browser-bridged calls (%d asked for):\n%s\ncaller → browser: %s\nbrowser → caller: %s\n%s",
+		r.calls, calls, burst, up, down, report)
 }
