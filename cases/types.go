@@ -49,6 +49,19 @@ type OverflowRule struct {
 	To    string
 }
 
+// HelpWhile is the health a queue keeps before its agents help other
+// queues: they take contacts overflowed into it only while it holds.
+type HelpWhile struct {
+	// MinIdle is a reserve: the queue's agents take an overflowed contact
+	// only while more than MinIdle of them are free for its channel, so
+	// that many stay free for the queue's own callers; zero means no
+	// reserve.
+	MinIdle int
+}
+
+// MaxHelpMinIdle bounds HelpWhile.MinIdle.
+const MaxHelpMinIdle = 10000
+
 // SLA is a queue's service-level target (used by statistics, not routing).
 type SLA struct {
 	AnswerWithin time.Duration
@@ -79,7 +92,10 @@ type QueueConfig struct {
 	WidenAfter     time.Duration
 	Overflow       []OverflowRule
 	OverflowPolicy OverflowPolicy
-	SLA            SLA
+	// HelpWhile limits when the queue's agents take contacts that
+	// overflowed into it from other queues; the zero value: always.
+	HelpWhile HelpWhile
+	SLA       SLA
 	// CallbackAfter is the estimated wait past which a caller may ask for
 	// a callback; zero means callbacks are not offered to waiting callers
 	// (the queue may still take callback contacts). The router does not

@@ -68,6 +68,9 @@ func (q QueueConfig) Validate() error {
 	default:
 		return Invalid("overflow_policy", "unknown policy %q", q.OverflowPolicy)
 	}
+	if q.HelpWhile.MinIdle < 0 || q.HelpWhile.MinIdle > MaxHelpMinIdle {
+		return Invalid("help_while.min_idle", "must be 0-%d", MaxHelpMinIdle)
+	}
 	switch q.Kind {
 	case "", QueueService, QueueInterpreter:
 	default:

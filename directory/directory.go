@@ -162,8 +162,11 @@ type Queue struct {
 	WidenAfterS    int            `json:"widen_after_s"`
 	Overflow       []OverflowRule `json:"overflow"`
 	OverflowPolicy string         `json:"overflow_policy"`
-	SLA            SLA            `json:"sla"`
-	CallbackAfterS int            `json:"callback_after_s"`
+	// HelpWhile: the queue's agents take contacts overflowed into it only
+	// while more than MinIdle of them are free.
+	HelpWhile      HelpWhile `json:"help_while"`
+	SLA            SLA       `json:"sla"`
+	CallbackAfterS int       `json:"callback_after_s"`
 	// CallbackRetries is how often a callback nobody answered is tried
 	// again, CallbackRetryS seconds apart.
 	CallbackRetries int  `json:"callback_retries"`
@@ -179,6 +182,15 @@ type Queue struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// HelpWhile is the health a queue keeps before its agents help other
+// queues: MinIdle of them stay free for its own callers (0: always help).
+type HelpWhile struct {
+	MinIdle int `json:"min_idle"`
+}
+
+// MaxHelpMinIdle bounds HelpWhile.MinIdle.
+const MaxHelpMinIdle = 10000
 
 // Membership places a user in a queue at a proficiency level.
 type Membership struct {

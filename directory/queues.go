@@ -29,6 +29,7 @@ type queueRow struct {
 	WrapupS         int       `db:"wrapup_s"`
 	WidenAfterS     int       `db:"widen_after_s"`
 	OverflowPolicy  string    `db:"overflow_policy"`
+	HelpMinIdle     int       `db:"help_min_idle"`
 	SLAWithinS      int       `db:"sla_answer_within_s"`
 	SLATargetPct    int       `db:"sla_target_pct"`
 	CallbackAfterS  int       `db:"callback_after_s"`
@@ -44,14 +45,14 @@ type queueRow struct {
 
 const queueColumns = `id, agency_id, name, kind, channels, required_skills, strategy, offer_timeout_s, wrapup_s,
 	widen_after_s, overflow_policy, sla_answer_within_s, sla_target_pct, callback_after_s, callback_retries,
-	callback_retry_s, max_waiting, public, hours, aging_s, created_at, updated_at`
+	callback_retry_s, max_waiting, public, hours, aging_s, help_min_idle, created_at, updated_at`
 
 func toRow(q Queue) queueRow {
 	return queueRow{
 		ID: q.ID, Agency: q.Agency, Name: q.Name, Kind: q.Kind,
 		Channels: mustJSON(q.Channels), RequiredSkills: mustJSON(q.RequiredSkills),
 		Strategy: q.Strategy, OfferTimeoutS: q.OfferTimeoutS, WrapupS: q.WrapupS,
-		WidenAfterS: q.WidenAfterS, OverflowPolicy: q.OverflowPolicy,
+		WidenAfterS: q.WidenAfterS, OverflowPolicy: q.OverflowPolicy, HelpMinIdle: q.HelpWhile.MinIdle,
 		SLAWithinS: q.SLA.AnswerWithinS, SLATargetPct: q.SLA.TargetPct,
 		CallbackAfterS: q.CallbackAfterS, CallbackRetries: q.CallbackRetries, CallbackRetryS: q.CallbackRetryS,
 		MaxWaiting: q.MaxWaiting, Public: q.Public, Hours: hoursText(q.Hours), AgingS: q.AgingS,
@@ -71,7 +72,8 @@ func (r queueRow) queue() (Queue, error) {
 	q := Queue{
 		ID: r.ID, Agency: r.Agency, Name: r.Name, Kind: r.Kind, Strategy: r.Strategy,
 		OfferTimeoutS: r.OfferTimeoutS, WrapupS: r.WrapupS, WidenAfterS: r.WidenAfterS,
-		OverflowPolicy: r.OverflowPolicy, SLA: SLA{AnswerWithinS: r.SLAWithinS, TargetPct: r.SLATargetPct},
+		OverflowPolicy: r.OverflowPolicy, HelpWhile: HelpWhile{MinIdle: r.HelpMinIdle},
+		SLA:            SLA{AnswerWithinS: r.SLAWithinS, TargetPct: r.SLATargetPct},
 		CallbackAfterS: r.CallbackAfterS, CallbackRetries: r.CallbackRetries, CallbackRetryS: r.CallbackRetryS,
 		MaxWaiting: r.MaxWaiting, Public: r.Public, AgingS: r.AgingS,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Overflow: []OverflowRule{},
@@ -112,7 +114,7 @@ func (s *Store) CreateQueue(ctx context.Context, agency string, r QueueCreate) (
 		_, err := tx.NamedExecContext(ctx, `INSERT INTO queues (`+queueColumns+`) VALUES (:id, :agency_id, :name,
 			:kind, :channels, :required_skills, :strategy, :offer_timeout_s, :wrapup_s, :widen_after_s, :overflow_policy,
 			:sla_answer_within_s, :sla_target_pct, :callback_after_s, :callback_retries, :callback_retry_s,
-			:max_waiting, :public, :hours, :aging_s, :created_at, :updated_at)`, toRow(q))
+			:max_waiting, :public, :hours, :aging_s, :help_min_idle, :created_at, :updated_at)`, toRow(q))
 		if tsql.IsUniqueViolation(err) {
 			return conflict("queue %s already exists", q.ID)
 		}
@@ -258,7 +260,8 @@ func (s *Store) UpdateQueue(ctx context.Context, id string, p QueueSettings) (Qu
 			sla_answer_within_s = :sla_answer_within_s, sla_target_pct = :sla_target_pct,
 			callback_after_s = :callback_after_s, callback_retries = :callback_retries,
 			callback_retry_s = :callback_retry_s, max_waiting = :max_waiting, public = :public,
-			hours = :hours, aging_s = :aging_s, updated_at = :updated_at WHERE id = :id`, toRow(q)); err != nil {
+			hours = :hours, aging_s = :aging_s, help_min_idle = :help_min_idle, updated_at = :updated_at
+			WHERE id = :id`, toRow(q)); err != nil {
 			return fmt.Errorf("update queue %s: %w", id, err)
 		}
 		if p.Overflow != nil {

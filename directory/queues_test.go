@@ -142,6 +142,8 @@ func badQueueSettings() []queueSettingsCase {
 
 		{"empty overflow policy", func(s *directory.QueueSettings, _ string) { s.OverflowPolicy = new("") }, "overflow_policy"},
 		{"unknown overflow policy", func(s *directory.QueueSettings, _ string) { s.OverflowPolicy = new("newest-first") }, "overflow_policy"},
+		{"negative help reserve", func(s *directory.QueueSettings, _ string) { s.HelpWhile = &directory.HelpWhile{MinIdle: -1} }, "help_while.min_idle"},
+		{"help reserve too large", func(s *directory.QueueSettings, _ string) { s.HelpWhile = &directory.HelpWhile{MinIdle: 10001} }, "help_while.min_idle"},
 
 		{"11 overflow rules", func(s *directory.QueueSettings, _ string) {
 			rules := overflowTo(10)
@@ -230,6 +232,12 @@ func goodQueueSettings() []queueSettingsGood {
 		{"own-first",
 			func(s *directory.QueueSettings) { s.OverflowPolicy = new("own-first") },
 			func(q *directory.Queue) { q.OverflowPolicy = "own-first" }},
+		{"a help reserve",
+			func(s *directory.QueueSettings) { s.HelpWhile = &directory.HelpWhile{MinIdle: 3} },
+			func(q *directory.Queue) { q.HelpWhile.MinIdle = 3 }},
+		{"the largest help reserve",
+			func(s *directory.QueueSettings) { s.HelpWhile = &directory.HelpWhile{MinIdle: 10000} },
+			func(q *directory.Queue) { q.HelpWhile.MinIdle = 10000 }},
 		{"10 overflow rules, in the order given",
 			func(s *directory.QueueSettings) { s.Overflow = new(overflowTo(10)) },
 			func(q *directory.Queue) { q.Overflow = overflowTo(10) }},
@@ -434,7 +442,8 @@ func queueLife(t *testing.T, e *env) {
 			RequiredSkills: &map[string]int{"lang:ko": 3, "topic:tax": 2}, Strategy: new("best-skill"),
 			OfferTimeoutS: new(15), WrapupS: new(45), WidenAfterS: new(90),
 			Overflow:       &[]directory.OverflowRule{{AfterS: 120, To: "dept2.general"}, {AfterS: 60, To: "gov110.target"}},
-			OverflowPolicy: new("oldest-first"), SLA: &directory.SLA{AnswerWithinS: 30, TargetPct: 95},
+			OverflowPolicy: new("oldest-first"), HelpWhile: &directory.HelpWhile{MinIdle: 2},
+			SLA:            &directory.SLA{AnswerWithinS: 30, TargetPct: 95},
 			CallbackAfterS: new(300), CallbackRetries: new(4), CallbackRetryS: new(600),
 			MaxWaiting: new(25), Public: new(false),
 		}}
@@ -443,7 +452,8 @@ func queueLife(t *testing.T, e *env) {
 			RequiredSkills: map[string]int{"lang:ko": 3, "topic:tax": 2}, Strategy: "best-skill",
 			OfferTimeoutS: 15, WrapupS: 45, WidenAfterS: 90,
 			Overflow:       []directory.OverflowRule{{AfterS: 120, To: "dept2.general"}, {AfterS: 60, To: "gov110.target"}},
-			OverflowPolicy: "oldest-first", SLA: directory.SLA{AnswerWithinS: 30, TargetPct: 95},
+			OverflowPolicy: "oldest-first", HelpWhile: directory.HelpWhile{MinIdle: 2},
+			SLA:            directory.SLA{AnswerWithinS: 30, TargetPct: 95},
 			CallbackAfterS: 300, CallbackRetries: 4, CallbackRetryS: 600, MaxWaiting: 25, Public: false,
 			CreatedAt: e.clock.Stamp(), UpdatedAt: e.clock.Stamp(),
 		}

@@ -208,6 +208,7 @@ type QueueSettings struct {
 	WidenAfterS    *int            `json:"widen_after_s"`
 	Overflow       *[]OverflowRule `json:"overflow"`
 	OverflowPolicy *string         `json:"overflow_policy"`
+	HelpWhile      *HelpWhile      `json:"help_while"`
 	SLA            *SLA            `json:"sla"`
 	CallbackAfterS *int            `json:"callback_after_s"`
 	// CallbackRetries and CallbackRetryS: how often, and how many seconds
@@ -359,6 +360,12 @@ func (s *QueueSettings) Apply(q *Queue) error {
 		default:
 			return invalid("overflow_policy", "must be own-first or oldest-first")
 		}
+	}
+	if s.HelpWhile != nil {
+		if n := s.HelpWhile.MinIdle; n < 0 || n > MaxHelpMinIdle {
+			return invalid("help_while.min_idle", "must be 0-%d", MaxHelpMinIdle)
+		}
+		q.HelpWhile = *s.HelpWhile
 	}
 	if s.Public != nil {
 		q.Public = *s.Public

@@ -306,16 +306,19 @@ func (w *writer) clearReservationsTxn(username string) error {
 // eligibility depends on who else is around: contacts passed over by their
 // decliners while this agent was a candidate, and best-skill contacts
 // waiting for the top level. Called when the agent stops being routable or
-// their profile changes.
+// their profile changes. The contacts overflowed into those queues count
+// too: the agent was a candidate for them as well.
 func (w *writer) recheckQueuesTxn(a *agentRow) error {
+	recheck := func(c *contactRow) bool {
+		if len(c.Declined) > 0 || !c.Widened {
+			w.markWaiting(c.ID)
+		}
+		return true
+	}
 	for q := range a.Queues {
 		for _, class := range classes {
-			scanLine(w.m.line(q, class), func(c *contactRow) bool {
-				if len(c.Declined) > 0 || !c.Widened {
-					w.markWaiting(c.ID)
-				}
-				return true
-			})
+			scanLine(w.m.line(q, class), recheck)
+			scanLine(w.m.overflow[lineID(q, class)], recheck)
 		}
 	}
 	return nil

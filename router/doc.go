@@ -98,7 +98,10 @@
 // the queue's strategy decides. Overflow policy belongs to the receiving
 // queue: own-first queues' agents take overflowed contacts only when none of
 // their own (or oldest-first overflow) work is waiting for them; oldest-first
-// queues mix them in by rank.
+// queues mix them in by rank. Either may hold a reserve (HelpWhile.MinIdle):
+// its agents take overflowed contacts only while more than that many of
+// them are free for the contact's class, and when an agent frees above the
+// reserve the contacts overflowed into the queue are placed again.
 //
 // # Choices where the spec left room
 //

@@ -28,6 +28,9 @@ func (w *writer) settle() error {
 			if err := w.fillAgentTxn(u); err != nil {
 				return err
 			}
+			if err := w.recheckHelpingTxn(u); err != nil {
+				return err
+			}
 		}
 		waiting, err := w.waitingByRank()
 		if err != nil {
@@ -150,12 +153,70 @@ func (w *writer) reachTier(a *agentRow, c *contactRow) int {
 		if _, ok := a.Queues[oq]; !ok {
 			continue
 		}
-		if q, err := getQueue(w.txn, oq); err == nil && q.OldestFirst() {
+		q, err := getQueue(w.txn, oq)
+		if err == nil && !w.helping(q, c.class()) {
+			continue // at its reserve: the queue keeps its agents home
+		}
+		if err == nil && q.OldestFirst() {
 			return tierOwn
 		}
 		tier = tierOverflow
 	}
 	return tier
+}
+
+// helping says whether the queue's agents take contacts overflowed into it
+// now: more of them are free for the class than its reserve
+// (HelpWhile.MinIdle). The agent asking is one of the free, so taking the
+// contact leaves the reserve free.
+func (w *writer) helping(q *queueRow, class capClass) bool {
+	return q.HelpWhile.MinIdle <= 0 || w.freeIn(q.ID, class) > q.HelpWhile.MinIdle
+}
+
+// helpingID is helping by queue id; a queue gone holds no reserve.
+func (w *writer) helpingID(queue string, class capClass) bool {
+	q, err := getQueue(w.txn, queue)
+	return err != nil || w.helping(q, class)
+}
+
+// freeIn counts the queue's agents free for the class.
+func (w *writer) freeIn(queue string, class capClass) int {
+	if t := w.m.free[lineID(queue, class)]; t != nil {
+		return t.Len()
+	}
+	return 0
+}
+
+// recheckHelpingTxn re-places the contacts overflowed into the freed
+// agent's queues that hold a reserve and are above it now. The agent's own
+// fill ran first and usually took one; what it could not take (skills,
+// its other work) may suit another free agent of the queue, who had been
+// held back by the reserve until this agent freed.
+func (w *writer) recheckHelpingTxn(username string) error {
+	a, err := w.agent(username)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil || !a.routable() {
+		return err
+	}
+	for _, class := range classes {
+		if !a.free(class) {
+			continue
+		}
+		for qid := range a.Queues { // any order: marking is a set
+			line := w.m.overflow[lineID(qid, class)]
+			if line == nil || line.Len() == 0 {
+				continue
+			}
+			q, err := getQueue(w.txn, qid)
+			if err != nil || q.HelpWhile.MinIdle <= 0 || !w.helping(q, class) {
+				continue
+			}
+			scanLine(line, func(c *contactRow) bool { w.markWaiting(c.ID); return true })
+		}
+	}
+	return nil
 }
 
 // eligible is the whole eligibility rule except own-first, which needs the
@@ -274,8 +335,12 @@ func (w *writer) bestByTier(a *agentRow) (own, over *contactRow, err error) {
 			continue
 		}
 		for _, q := range sortedQueues(a.Queues) {
-			for _, lines := range []map[lineKey]*lineTree{w.m.lines, w.m.overflow} {
-				c, err := w.firstEligible(a, lines[lineID(q, class)])
+			for i, lines := range []map[lineKey]*lineTree{w.m.lines, w.m.overflow} {
+				line := lines[lineID(q, class)]
+				if i == 1 && line != nil && line.Len() > 0 && !w.helpingID(q, class) {
+					continue // at its reserve: none of this line is the agent's through q
+				}
+				c, err := w.firstEligible(a, line)
 				if err != nil {
 					return nil, nil, err
 				}

@@ -56,9 +56,12 @@ func (w *writer) rerankQueue(queue string) error {
 	return nil
 }
 
+// markQueueWaiting re-places the queue's line and the contacts overflowed
+// into it (its overflow policy or reserve may have changed).
 func (w *writer) markQueueWaiting(queue string) error {
 	for _, class := range classes {
 		scanLine(w.m.line(queue, class), func(c *contactRow) bool { w.markWaiting(c.ID); return true })
+		scanLine(w.m.overflow[lineID(queue, class)], func(c *contactRow) bool { w.markWaiting(c.ID); return true })
 	}
 	return nil
 }

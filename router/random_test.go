@@ -44,7 +44,7 @@ func TestRandomOperations(t *testing.T) {
 // randomFeatures are what the randomized run must go through.
 var randomFeatures = []string{"transfer", "warm transfer", "callback", "callback due", "callback attempt",
 	"interpreter", "overflow", "offer from overflow", "widening", "reconnect grace", "offer timeout", "decline",
-	"requeue", "wrap-up"}
+	"requeue", "wrap-up", "help held back", "help above reserve"}
 
 type randomRun struct {
 	t       *testing.T
@@ -71,6 +71,7 @@ func (run *randomRun) checkedStep(step int) []Event {
 		t.Fatalf("step %d (%s) failed", step, op)
 	}
 	checkInvariants(t, run.f.r, run.created)
+	checkSettled(t, run.f.r)
 	run.checkCases()
 	if t.Failed() {
 		t.Fatalf("invariants broken after step %d (%s)", step, op)
@@ -81,7 +82,7 @@ func (run *randomRun) checkedStep(step int) []Event {
 func newRandomRun(t *testing.T, seed uint64) *randomRun {
 	queues := []QueueConfig{
 		queue("q0", func(q *QueueConfig) {
-			q.Overflow = []OverflowRule{{After: 30 * time.Second, To: "q1"}}
+			q.Overflow = []OverflowRule{{After: 30 * time.Second, To: "q1"}, {After: 10 * time.Second, To: "q3"}}
 			q.Wrapup = 5 * time.Second
 		}),
 		queue("q1", func(q *QueueConfig) { q.Strategy = StrategyRoundRobin; q.OverflowPolicy = OverflowOldestFirst }),
@@ -92,6 +93,7 @@ func newRandomRun(t *testing.T, seed uint64) *randomRun {
 		queue("q3", func(q *QueueConfig) {
 			q.Strategy, q.Wrapup = StrategyFewestContacts, 0
 			q.CallbackRetries, q.CallbackRetryAfter = 1, 40*time.Second
+			q.HelpWhile.MinIdle = 1
 		}),
 		queue("q4", func(q *QueueConfig) { q.Kind, q.Channels = QueueInterpreter, []Channel{ChannelVoice, ChannelChat} }),
 	}
@@ -109,6 +111,9 @@ func newRandomRun(t *testing.T, seed uint64) *randomRun {
 			p.Skills["lang:en"] = 1
 		}
 		p.MaxChats = 1 + rng.IntN(3)
+		if i < 3 { // enough members for q3's reserve to matter on every seed
+			p.Queues["q3"] = max(p.Queues["q3"], 1)
+		}
 		agents = append(agents, p)
 	}
 	return &randomRun{t: t, f: newFixture(t, queues, agents), rng: rng,
@@ -336,6 +341,13 @@ func (run *randomRun) seeEvent(e Event) {
 			if a, err := run.f.r.Agent(e.Agent); err == nil {
 				if _, own := a.Queues[e.Contact.Queue]; !own {
 					run.seen["offer from overflow"]++
+					if c, err := getContact(run.f.r.db.Load().Txn(false), e.ContactID); err == nil {
+						for _, q := range c.Overflowed {
+							if _, in := a.Queues[q]; in && q == "q3" {
+								run.seen["help above reserve"]++
+							}
+						}
+					}
 				}
 			}
 		}
@@ -353,6 +365,9 @@ func (run *randomRun) checkCases() {
 		if c.Status == StatusQueued && c.Widened && c.Queue == "q2" {
 			run.seen["widening"]++
 		}
+		if c.Status == StatusQueued && run.heldBack(txn, c) {
+			run.seen["help held back"]++
+		}
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		cs := raw.(*caseRow)
@@ -363,6 +378,21 @@ func (run *randomRun) checkCases() {
 		run.checkExtends(cs.ID, v)
 		run.cases[cs.ID] = v
 	}
+}
+
+// heldBack says whether a waiting contact overflowed into a queue with a
+// reserve that has a free agent for it but is at its reserve.
+func (run *randomRun) heldBack(txn *memdb.Txn, c *contactRow) bool {
+	run.f.r.mu.Lock()
+	defer run.f.r.mu.Unlock()
+	w := &writer{r: run.f.r, txn: txn, m: run.f.r.match}
+	for _, qid := range c.Overflowed {
+		q, err := getQueue(txn, qid)
+		if err == nil && q.HelpWhile.MinIdle > 0 && w.freeIn(qid, c.class()) > 0 && !w.helping(q, c.class()) {
+			return true
+		}
+	}
+	return false
 }
 
 func (run *randomRun) checkExtends(id string, now CaseView) {
@@ -838,4 +868,29 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 	checkInvariants(t, f.r, created)
+}
+
+// checkSettled checks that the writer left no pair behind: no routable
+// agent has a best contact that the queue's strategy would give to a free
+// agent now. Eligibility that depends on other agents (a queue's reserve,
+// decliners, the top skill level) must be re-asked whenever those change.
+func checkSettled(t testing.TB, r *Router) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := &writer{r: r, txn: r.db.Load().Txn(false), m: r.match}
+	it, _ := w.txn.Get(tableAgents, indexID)
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		a := raw.(*agentRow)
+		if !a.routable() {
+			continue
+		}
+		c, err := w.bestContactFor(a)
+		if err != nil || c == nil {
+			continue
+		}
+		if to, err := w.pickAgent(c); err == nil && to != nil {
+			t.Errorf("contact %s waits while %s could take it (best for %s)", c.ID, to.Username, a.Username)
+		}
+	}
 }

@@ -26,7 +26,7 @@ func BenchmarkWeekday8Day(b *testing.B) {
 			b.ReportAllocs()
 			cpu := processCPU(b)
 			for i := range b.N {
-				d, err := newDay(s, w, i, "")
+				d, err := newDay(s, w, i)
 				if err != nil {
 					b.Fatal(err)
 				}

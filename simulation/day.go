@@ -131,7 +131,7 @@ func (t *tally) add(o tally) {
 // checks its form.
 const callbackNumber = "01000000000"
 
-func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, error) {
+func newDay(s Scenario, w World, rep int) (*day, error) {
 	epoch := time.Unix(epochUnix, 0).UTC()
 	clock := &simClock{now: epoch}
 	ids := map[string]int{}
@@ -176,13 +176,10 @@ func newDay(s Scenario, w World, rep int, policy cases.OverflowPolicy) (*day, er
 			} else {
 				qc := cases.QueueConfig{ID: q.ID, Agency: a.ID, Name: q.ID,
 					Channels: voice, Wrapup: routerWrapup(q.WrapupS),
-					SLA:            cases.SLA{AnswerWithin: secs(q.SLAS)},
-					OverflowPolicy: cases.OverflowPolicy(q.OverflowPolicy)}
+					SLA: cases.SLA{AnswerWithin: secs(q.SLAS)}}
+				qc.OverflowPolicy, qc.HelpWhile = routerPolicy(q.OverflowPolicy, q.HelpMinIdle)
 				if q.Callback != nil {
 					qc.CallbackAfter = secs(q.Callback.AfterS)
-				}
-				if policy != "" {
-					qc.OverflowPolicy = policy
 				}
 				if w == WorldWritten && q.Overflow != nil {
 					for _, to := range q.Overflow.To {

@@ -13,7 +13,7 @@ func playDay(t *testing.T, s Scenario, w World) *day {
 	if err := s.Validate(); err != nil {
 		t.Fatalf("scenario: %v", err)
 	}
-	d, err := newDay(s, w, 0, "")
+	d, err := newDay(s, w, 0)
 	if err != nil {
 		t.Fatalf("newDay: %v", err)
 	}

@@ -61,6 +61,9 @@ func (c Comparison) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "scenario %s: %d replications of %g h scored after %g h warm-up", c.Scenario, c.Replications, c.Hours, c.WarmupH)
 	if c.Policy != "" {
 		fmt.Fprintf(&b, ", overflow policy %s everywhere", c.Policy)
+		if c.HelpMinIdle > 0 {
+			fmt.Fprintf(&b, " (reserve %d)", c.HelpMinIdle)
+		}
 	}
 	b.WriteString("; each figure is a mean ± its 95 % confidence interval\n")
 	// The transfer and callback columns only where the scenario has any.

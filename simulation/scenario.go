@@ -81,8 +81,12 @@ type Queue struct {
 	SLAS     float64   `yaml:"sla_s"`
 	Overflow *Overflow `yaml:"overflow"`
 	// OverflowPolicy is how this queue's agents weigh callers overflowing
-	// into it against their own: own-first (default) or oldest-first.
+	// into it against their own: own-first (default), oldest-first, or
+	// help-while-healthy (own-first, and only while more than HelpMinIdle
+	// of the queue's agents are free).
 	OverflowPolicy string `yaml:"overflow_policy"`
+	// HelpMinIdle is the reserve of help-while-healthy.
+	HelpMinIdle int `yaml:"help_min_idle"`
 	// Needs are skills a share of the callers need (a language, say).
 	Needs []Need `yaml:"needs"`
 	// Transfer sends a share of the answered callers on to another queue.
@@ -248,6 +252,9 @@ func (s Scenario) Validate() error {
 			}
 			if err := validPolicy(q.OverflowPolicy); err != nil {
 				return bad(qt+".overflow_policy", "%v", err)
+			}
+			if err := validReserve(q.OverflowPolicy, q.HelpMinIdle); err != nil {
+				return bad(qt+".help_min_idle", "%v", err)
 			}
 			if err := q.Handle.validate(qt + ".handle"); err != nil {
 				return err
@@ -419,12 +426,53 @@ func (d Dist) validate(field string) error {
 	return nil
 }
 
+// PolicyHelpWhileHealthy is own-first with a reserve: a queue's agents
+// take callers overflowing into it only while more than its help_min_idle
+// of them are free (the router's HelpWhile.MinIdle).
+const PolicyHelpWhileHealthy = "help-while-healthy"
+
+// MaxHelpMinIdle bounds a help-while-healthy reserve.
+const MaxHelpMinIdle = cases.MaxHelpMinIdle
+
 func validPolicy(p string) error {
-	switch cases.OverflowPolicy(p) {
-	case "", cases.OverflowOwnFirst, cases.OverflowOldestFirst:
+	switch p {
+	case "", string(cases.OverflowOwnFirst), string(cases.OverflowOldestFirst), PolicyHelpWhileHealthy:
 		return nil
 	}
-	return fmt.Errorf("must be own-first or oldest-first, not %q", p)
+	return fmt.Errorf("must be own-first, oldest-first or %s, not %q", PolicyHelpWhileHealthy, p)
+}
+
+// validReserve checks help_min_idle against the policy it belongs to.
+func validReserve(policy string, minIdle int) error {
+	switch {
+	case policy == PolicyHelpWhileHealthy && (minIdle < 1 || minIdle > cases.MaxHelpMinIdle):
+		return fmt.Errorf("%s needs a reserve of 1 to %d agents, not %d", PolicyHelpWhileHealthy, cases.MaxHelpMinIdle, minIdle)
+	case policy != PolicyHelpWhileHealthy && minIdle != 0:
+		return fmt.Errorf("only with overflow_policy %s", PolicyHelpWhileHealthy)
+	}
+	return nil
+}
+
+// routerPolicy is the router's setting for a scenario policy and reserve.
+func routerPolicy(policy string, minIdle int) (cases.OverflowPolicy, cases.HelpWhile) {
+	if policy == PolicyHelpWhileHealthy {
+		return cases.OverflowOwnFirst, cases.HelpWhile{MinIdle: minIdle}
+	}
+	return cases.OverflowPolicy(policy), cases.HelpWhile{}
+}
+
+// withPolicy is s with every queue's overflow policy and reserve set; the
+// queues are copied, so s itself is unchanged.
+func (s Scenario) withPolicy(policy string, minIdle int) Scenario {
+	s.Agencies = slices.Clone(s.Agencies)
+	for i := range s.Agencies {
+		a := &s.Agencies[i]
+		a.Queues = slices.Clone(a.Queues)
+		for j := range a.Queues {
+			a.Queues[j].OverflowPolicy, a.Queues[j].HelpMinIdle = policy, minIdle
+		}
+	}
+	return s
 }
 
 // validStaff checks a queue's own agents or a team's: a fixed number or

@@ -96,6 +96,42 @@ func TestOverflowSitsBetweenSilosAndPool(t *testing.T) {
 	}
 }
 
+// help-while-healthy: a reserve as large as every queue's crew keeps every
+// agency home, as separate centres; a reserve of one lets them help, less
+// than own-first does.
+func TestHelpWhileHealthy(t *testing.T) {
+	t.Parallel()
+	s := twoLines(300)
+	s.Replications, s.HoursMeasured = 2, 2
+	worlds := []World{WorldWritten, WorldSilos}
+	home := runScenario(t, s, Options{Policy: PolicyHelpWhileHealthy, HelpMinIdle: 5, Worlds: worlds})
+	if home.Policy != PolicyHelpWhileHealthy || home.HelpMinIdle != 5 {
+		t.Errorf("comparison says policy %q reserve %d", home.Policy, home.HelpMinIdle)
+	}
+	written, silos := home.Worlds[0].Overall, home.Worlds[1].Overall
+	if written.ByOtherPct.Mean != 0 || written.WaitS != silos.WaitS {
+		t.Errorf("reserve 5: by other agency %.1f %%, wait %+v; want 0 and the separate centres' %+v",
+			written.ByOtherPct.Mean, written.WaitS, silos.WaitS)
+	}
+	one := runScenario(t, s, Options{Policy: PolicyHelpWhileHealthy, HelpMinIdle: 1, Worlds: worlds}).Worlds[0].Overall
+	own := runScenario(t, s, Options{Policy: "own-first", Worlds: worlds}).Worlds[0].Overall
+	if !(one.ByOtherPct.Mean > 0 && one.ByOtherPct.Mean < own.ByOtherPct.Mean) {
+		t.Errorf("answered by another agency: reserve 1 %.1f %%, own-first %.1f %%; want some help, less than own-first",
+			one.ByOtherPct.Mean, own.ByOtherPct.Mean)
+	}
+	for _, opt := range []Options{{Policy: PolicyHelpWhileHealthy}, {Policy: "own-first", HelpMinIdle: 2}} {
+		if _, err := RunScenario(context.Background(), s, opt, nil); err == nil || !strings.Contains(err.Error(), "help_min_idle") {
+			t.Errorf("%+v: %v; want an error naming help_min_idle", opt, err)
+		}
+	}
+	// The file's own policy, per queue.
+	s.Agencies[0].Queues[0].OverflowPolicy, s.Agencies[0].Queues[0].HelpMinIdle = PolicyHelpWhileHealthy, 5
+	s.Agencies[1].Queues[0].OverflowPolicy, s.Agencies[1].Queues[0].HelpMinIdle = PolicyHelpWhileHealthy, 3
+	if c := runScenario(t, s, Options{Worlds: worlds}); c.Worlds[0].Overall.ByOtherPct.Mean != 0 {
+		t.Errorf("reserves of every crew in the file: %.1f %% answered by another agency; want 0", c.Worlds[0].Overall.ByOtherPct.Mean)
+	}
+}
+
 func TestScenarioSameSeedSameResult(t *testing.T) {
 	t.Parallel()
 	s := twoLines(300)
@@ -179,6 +215,9 @@ func TestParseScenarioNamesTheField(t *testing.T) {
 		{"after_s: 30", "after_s: -30", "overflow.after_s"},
 		{"id: b.voice", "id: a.voice", "agencies[1].queues[0].id"},
 		{"sla_s: 20", "sla_s: 20\n        overflow_policy: newest-first", "overflow_policy"},
+		{"sla_s: 20", "sla_s: 20\n        overflow_policy: help-while-healthy", "agencies[0].queues[0].help_min_idle"},
+		{"sla_s: 20", "sla_s: 20\n        overflow_policy: help-while-healthy\n        help_min_idle: 10001", "agencies[0].queues[0].help_min_idle"},
+		{"sla_s: 20", "sla_s: 20\n        help_min_idle: 2", "agencies[0].queues[0].help_min_idle"},
 		{"sla_s: 20", "sla_seconds: 20", "sla_seconds"},
 		{"[30, 60]", "[300000]", "calls"},
 		{"staffing: [1, 2, 1]", "staffing: [1, -2, 1]", "agencies[1].queues[0].staffing[1]"},

@@ -9,14 +9,14 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
-
-	"tellonce/cases"
 )
 
 // Options change how a scenario is run.
 type Options struct {
-	// Policy, when set, overrides every queue's overflow policy.
-	Policy cases.OverflowPolicy
+	// Policy, when set, overrides every queue's overflow policy: own-first,
+	// oldest-first or help-while-healthy, with HelpMinIdle its reserve.
+	Policy      string
+	HelpMinIdle int
 	// Workers is how many days run at once; zero means GOMAXPROCS.
 	Workers int
 	// Worlds to run; nil means all three.
@@ -34,6 +34,7 @@ type Comparison struct {
 	Hours        float64       `json:"hours"`
 	WarmupH      float64       `json:"warmup_h"`
 	Policy       string        `json:"policy,omitempty"`
+	HelpMinIdle  int           `json:"help_min_idle,omitempty"`
 	Worlds       []WorldResult `json:"worlds"`
 }
 
@@ -109,8 +110,14 @@ func RunScenario(ctx context.Context, s Scenario, opt Options, progress func(Day
 	if err := s.Validate(); err != nil {
 		return Comparison{}, err
 	}
-	if err := validPolicy(string(opt.Policy)); err != nil {
+	if err := validPolicy(opt.Policy); err != nil {
 		return Comparison{}, fmt.Errorf("policy: %w", err)
+	}
+	if opt.Policy != "" {
+		if err := validReserve(opt.Policy, opt.HelpMinIdle); err != nil {
+			return Comparison{}, fmt.Errorf("help_min_idle: %w", err)
+		}
+		s = s.withPolicy(opt.Policy, opt.HelpMinIdle)
 	}
 	worlds := opt.Worlds
 	if worlds == nil {
@@ -131,7 +138,7 @@ func RunScenario(ctx context.Context, s Scenario, opt Options, progress func(Day
 	for wi, w := range worlds {
 		for rep := range s.Replications {
 			g.Go(func() error {
-				d, err := newDay(s, w, rep, opt.Policy)
+				d, err := newDay(s, w, rep)
 				if err != nil {
 					return fmt.Errorf("%s, day %d: %w", w, rep+1, err)
 				}
@@ -157,7 +164,7 @@ func RunScenario(ctx context.Context, s Scenario, opt Options, progress func(Day
 		return Comparison{}, err
 	}
 	c := Comparison{Scenario: s.Name, Replications: s.Replications, Hours: s.HoursMeasured, WarmupH: s.WarmupH,
-		Policy: string(opt.Policy)}
+		Policy: opt.Policy, HelpMinIdle: opt.HelpMinIdle}
 	for wi, w := range worlds {
 		c.Worlds = append(c.Worlds, summarise(s, w, tallies[wi]))
 	}

@@ -46,6 +46,7 @@ func routerQueue(q directory.Queue) cases.QueueConfig {
 		RequiredSkills: q.RequiredSkills, Strategy: cases.Strategy(q.Strategy),
 		OfferTimeout: seconds(q.OfferTimeoutS), Wrapup: wrapup, WidenAfter: seconds(q.WidenAfterS),
 		Overflow: of, OverflowPolicy: cases.OverflowPolicy(q.OverflowPolicy),
+		HelpWhile:     cases.HelpWhile{MinIdle: q.HelpWhile.MinIdle},
 		SLA:           cases.SLA{AnswerWithin: seconds(q.SLA.AnswerWithinS), TargetPct: q.SLA.TargetPct},
 		CallbackAfter: seconds(q.CallbackAfterS), MaxWaiting: q.MaxWaiting,
 		CallbackRetries: q.CallbackRetries, CallbackRetryAfter: seconds(q.CallbackRetryS),

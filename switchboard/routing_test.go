@@ -48,7 +48,7 @@ func TestRouterQueue(t *testing.T) {
 // agency's holidays and zone, and aging_s as a duration.
 func TestRouterQueueHoursAndAging(t *testing.T) {
 	q := directory.NewQueue("gov110", "general")
-	q.AgingS = 90
+	q.AgingS, q.HelpWhile.MinIdle = 90, 3
 	q.Hours = &schedule.Week{Mon: []schedule.Range{{Start: "09:00", End: "18:00"}}}
 	a := directory.Agency{ID: "gov110", TimeZone: "Asia/Seoul", Holidays: directory.Holidays{{Date: "2027-01-11"}}}
 	got, err := RouterQueue(q, a)
@@ -57,6 +57,9 @@ func TestRouterQueueHoursAndAging(t *testing.T) {
 	}
 	if got.Aging != 90*time.Second {
 		t.Errorf("aging = %v; want 90s", got.Aging)
+	}
+	if got.HelpWhile.MinIdle != 3 {
+		t.Errorf("help_while.min_idle = %d; want 3", got.HelpWhile.MinIdle)
 	}
 	seoul, _ := time.LoadLocation("Asia/Seoul")
 	if got.Hours == nil || !got.Hours.Open(time.Date(2027, 1, 4, 10, 0, 0, 0, seoul)) {

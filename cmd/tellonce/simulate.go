@@ -65,12 +65,13 @@ type scenarioRun struct {
 	scenario     simulation.Scenario
 	replications int
 	policy       string
+	helpMinIdle  int
 	chart        string
 }
 
 // runScenario compares the three worlds of a scenario.
 func runScenario(ctx context.Context, sc scenarioRun, format string, stdout, stderr io.Writer) error {
-	cmp, err := simulation.RunScenario(ctx, sc.scenario, simulation.Options{Policy: router.OverflowPolicy(sc.policy)},
+	cmp, err := simulation.RunScenario(ctx, sc.scenario, simulation.Options{Policy: sc.policy, HelpMinIdle: sc.helpMinIdle},
 		func(p simulation.DayProgress) { fmt.Fprint(stderr, progressBar(p.Done, p.Total)) })
 	fmt.Fprintln(stderr)
 	if err != nil {
@@ -110,7 +111,8 @@ func parseSimulate(args []string, stderr io.Writer) (cfg simulation.Config, form
 	fs.SetOutput(stderr)
 	fs.StringVar(&scenario, "scenario", "", "a day of many agencies: a scenario file, or a shipped one ("+strings.Join(simulation.ShippedScenarios(), ", ")+"); compares the three worlds")
 	fs.IntVar(&run.replications, "replications", 0, "with --scenario: days simulated per world, instead of the file's")
-	fs.StringVar(&run.policy, "policy", "", "with --scenario: overflow policy of every queue, own-first or oldest-first, instead of the file's")
+	fs.StringVar(&run.policy, "policy", "", "with --scenario: overflow policy of every queue, own-first, oldest-first or help-while-healthy, instead of the file's")
+	fs.IntVar(&run.helpMinIdle, "help-min-idle", 0, "with --policy help-while-healthy: the reserve, agents of a queue kept free before they help other queues (default 1)")
 	fs.StringVar(&run.chart, "chart", "", "with --scenario: write an SVG chart of waits and service level by hour to this file")
 	fs.StringVar(&agents, "agents", "", "agents on the line: a number (12) or a range (8-16), one run per level (required)")
 	fs.Float64Var(&cfg.ArrivalsPerHour, "arrivals", cfg.ArrivalsPerHour, "calls per hour (Poisson)")
@@ -124,7 +126,7 @@ func parseSimulate(args []string, stderr io.Writer) (cfg simulation.Config, form
 	fs.StringVar(&format, "format", format, "text (a table) or json")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: tellonce simulate --agents N|FROM-TO [flags]
-       tellonce simulate --scenario NAME|FILE [--replications N] [--policy P] [--chart FILE] [--format F]
+       tellonce simulate --scenario NAME|FILE [--replications N] [--policy P [--help-min-idle N]] [--chart FILE] [--format F]
 
 With --scenario it simulates a day of many agencies (docs/simulation.md)
 in three worlds — as written with its overflow rules, separate centres,
@@ -170,8 +172,20 @@ Flags:
 				return cfg, "", nil, fmt.Errorf("--replications: %w", err)
 			}
 		}
-		if p := router.OverflowPolicy(run.policy); p != "" && p != router.OverflowOwnFirst && p != router.OverflowOldestFirst {
-			return cfg, "", nil, fmt.Errorf("--policy must be own-first or oldest-first, not %q", run.policy)
+		switch run.policy {
+		case "", string(router.OverflowOwnFirst), string(router.OverflowOldestFirst):
+			if run.helpMinIdle != 0 {
+				return cfg, "", nil, fmt.Errorf("--help-min-idle goes only with --policy %s", simulation.PolicyHelpWhileHealthy)
+			}
+		case simulation.PolicyHelpWhileHealthy:
+			if run.helpMinIdle == 0 {
+				run.helpMinIdle = 1
+			}
+			if run.helpMinIdle < 1 || run.helpMinIdle > simulation.MaxHelpMinIdle {
+				return cfg, "", nil, fmt.Errorf("--help-min-idle must be 1-%d, not %d", simulation.MaxHelpMinIdle, run.helpMinIdle)
+			}
+		default:
+			return cfg, "", nil, fmt.Errorf("--policy must be own-first, oldest-first or %s, not %q", simulation.PolicyHelpWhileHealthy, run.policy)
 		}
 		return cfg, format, &run, nil
 	}

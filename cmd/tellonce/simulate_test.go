@@ -236,6 +236,8 @@ func TestSimulateScenarioRefuses(t *testing.T) {
 		{[]string{"--scenario", "no-such"}, "weekday-8"},
 		{[]string{"--scenario", "weekday-8", "--agents", "3"}, "give one"},
 		{[]string{"--scenario", "weekday-8", "--policy", "random"}, "--policy"},
+		{[]string{"--scenario", "weekday-8", "--help-min-idle", "2"}, "--help-min-idle"},
+		{[]string{"--scenario", "weekday-8", "--policy", "help-while-healthy", "--help-min-idle", "-1"}, "--help-min-idle"},
 		{[]string{"--scenario", "weekday-8", "--replications", "1"}, "replications"},
 	} {
 		var out, errOut bytes.Buffer

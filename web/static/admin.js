@@ -268,6 +268,7 @@ function editQueue(q) {
   $("#q-skills").value = q ? pairsText(q.required_skills) : "";
   $("#q-overflow").value = q ? q.overflow.map((o) => `${o.after_s} ${o.to}`).join("\n") : "";
   $("#q-policy").value = q ? q.overflow_policy : "own-first";
+  $("#q-help").value = q ? q.help_while.min_idle : 0;
   $("#q-public").checked = q ? q.public : true;
   (q ? $("#q-name") : $("#q-id")).focus();
 }
@@ -292,7 +293,8 @@ $("#queue-form").addEventListener("submit", (ev) => {
     callback_after_s: num($("#q-callback")), callback_retries: num($("#q-retries")), callback_retry_s: num($("#q-retry")),
     max_waiting: num($("#q-max")), aging_s: num($("#q-aging")),
     required_skills: skillsOf($("#q-skills").value), overflow: overflowOf($("#q-overflow").value),
-    overflow_policy: $("#q-policy").value, public: $("#q-public").checked,
+    overflow_policy: $("#q-policy").value, help_while: { min_idle: num($("#q-help")) },
+    public: $("#q-public").checked,
   };
   try {
     body.hours = hoursOf($("#q-hours").value);

@@ -40,6 +40,10 @@ func TestClosedLineInChatAndWallboard(t *testing.T) {
 	admin.click(`#queue-form button[type=submit]`)
 	admin.waitFor("error beside aging", `!document.querySelector('[data-error-for="aging_s"]').hidden`)
 	admin.setValue("#q-aging", "60")
+	admin.setValue("#q-help", "-1")
+	admin.click(`#queue-form button[type=submit]`)
+	admin.waitFor("error beside the help reserve", `!document.querySelector('[data-error-for="help_while.min_idle"]').hidden`)
+	admin.setValue("#q-help", "2")
 	admin.click(`#queue-form button[type=submit]`)
 	admin.waitFor("form closed", `document.querySelector("#queue-form").hidden`)
 	admin.waitText("new queue listed", "#queue-rows", "gov110.night-desk")
@@ -50,11 +54,15 @@ func TestClosedLineInChatAndWallboard(t *testing.T) {
 	})
 
 	var q struct {
-		AgingS int                            `json:"aging_s"`
-		Hours  map[string][]map[string]string `json:"hours"`
+		AgingS    int                            `json:"aging_s"`
+		Hours     map[string][]map[string]string `json:"hours"`
+		HelpWhile struct {
+			MinIdle int `json:"min_idle"`
+		} `json:"help_while"`
 	}
-	if code := login(t, "admin", adminPassword).call("GET", "/v1/queues/gov110.night-desk", nil, &q); code != 200 || q.AgingS != 60 || len(q.Hours["sun"]) != 1 {
-		t.Fatalf("GET the new queue = %d, aging_s %d, hours %v", code, q.AgingS, q.Hours)
+	if code := login(t, "admin", adminPassword).call("GET", "/v1/queues/gov110.night-desk", nil, &q); code != 200 || q.AgingS != 60 ||
+		len(q.Hours["sun"]) != 1 || q.HelpWhile.MinIdle != 2 {
+		t.Fatalf("GET the new queue = %d, aging_s %d, hours %v, help_while %+v", code, q.AgingS, q.Hours, q.HelpWhile)
 	}
 
 	citizen := b.page("citizen")
