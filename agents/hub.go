@@ -114,6 +114,10 @@ type ClosedCases interface {
 // SessionChecker reads sessions back from the database; auth.Sessions
 // implements it.
 type SessionChecker interface {
+	// Unchanged reports whether every one of ids (distinct) is a session
+	// that still exists, has not expired, and whose user has exactly
+	// grant's Role, Agency, PII and Export.
+	Unchanged(ctx context.Context, grant auth.Principal, ids []string) (bool, error)
 	// Current returns the principal of each of ids whose session still
 	// exists and has not expired, by session id; the others are left out.
 	Current(ctx context.Context, ids []string) (map[string]auth.Principal, error)
