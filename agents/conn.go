@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"context"
 	"io"
 	"strconv"
 	"sync"
@@ -24,8 +25,10 @@ const (
 // goroutine serve starts) and at most one writer (writeLoop), which runs
 // only while there is something to write — frames, a ping, the close — so
 // an idle socket costs one parked goroutine and no buffers beyond the
-// reader's. Everything the hub sends goes through the bounded out queue; a
-// full queue cuts the connection rather than wait for it.
+// reader's. Its pings are marked due by the hub's pinger (pingSockets),
+// one ticker for every socket. Everything the hub sends goes through the
+// bounded out queue; a full queue cuts the connection rather than wait for
+// it.
 type conn struct {
 	hub  *Hub
 	ws   *websocket.Conn
@@ -38,8 +41,9 @@ type conn struct {
 	writing  bool     // a writeLoop runs (and, once quitting, stays the last)
 	pingDue  bool
 	quitting bool // the hub stopped the connection: the writer closes it
-	// pinger marks a ping due every PingInterval.
-	pinger     *time.Timer
+	// pingSlot is the tick of pingSockets' round that pings this socket;
+	// set when the hub registers it.
+	pingSlot   uint8
 	writerDone chan struct{} // closed when the socket has been closed by the writer
 
 	// Guarded by hub.mu.
@@ -91,11 +95,7 @@ type pendingFrame struct {
 }
 
 func (h *Hub) newConn(ws *websocket.Conn, kind connKind) *conn {
-	c := &conn{hub: h, ws: ws, kind: kind, writerDone: make(chan struct{})}
-	// One timer per socket rather than a ticker on a writer goroutine: it
-	// wakes a writer only when a ping is due.
-	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.ping)
-	return c
+	return &conn{hub: h, ws: ws, kind: kind, writerDone: make(chan struct{})}
 }
 
 // stopLocked asks the writer to close the connection; the first reason
@@ -138,7 +138,7 @@ func (c *conn) kickLocked() {
 	}
 }
 
-// ping marks a ping due and rearms itself: the pinger's function.
+// ping marks a ping due and wakes the writer.
 func (c *conn) ping() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -147,7 +147,37 @@ func (c *conn) ping() {
 	}
 	c.pingDue = true
 	c.kickLocked()
-	c.pinger.Reset(c.hub.cfg.PingInterval)
+}
+
+// pingSlots is how many ticks of pingSockets one PingInterval has: each
+// tick pings the sockets of one slot, so the writers the pings wake are
+// spread over the interval rather than all woken at once.
+const pingSlots = 25
+
+// pingSockets marks a ping due on every socket once per PingInterval until
+// ctx ends (see Run). One ticker serves every socket: a timer per socket
+// cost an idle socket as much as its hub record. A socket's first ping
+// comes within PingInterval of its registration, as the protocol allows
+// (a client answers pings whenever they come).
+func (h *Hub) pingSockets(ctx context.Context) {
+	t := time.NewTicker(max(h.cfg.PingInterval/pingSlots, time.Millisecond))
+	defer t.Stop()
+	var slot uint8
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		slot = (slot + 1) % pingSlots
+		h.mu.Lock()
+		for c := range h.conns {
+			if c.pingSlot == slot && !c.stopped {
+				c.ping()
+			}
+		}
+		h.mu.Unlock()
+	}
 }
 
 // cutLocked drops a frame and disconnects its slow connection.
@@ -210,7 +240,6 @@ func (c *conn) writeBatch(ping bool, batch [][]byte) bool {
 // wmu): what is queued when draining, the close frame, the socket.
 func (c *conn) close(batch [][]byte) {
 	cfg := c.hub.cfg
-	c.pinger.Stop()
 	if !c.drain || c.writeBatch(false, batch) {
 		msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
 		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(cfg.WriteTimeout))
@@ -231,11 +260,14 @@ func (c *conn) write(msg []byte) error {
 // with too_large, so the connection survives it; past HardFrameBytes
 // gorilla closes the connection with 1009 instead.
 func (c *conn) readPump(handle func(*conn, []byte)) {
-	cfg := c.hub.cfg
+	cfg := &c.hub.cfg
 	c.ws.SetReadLimit(cfg.HardFrameBytes)
 	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	// The handler lives as long as the socket: it holds the socket and the
+	// duration, not a copy of the hub's configuration.
+	ws, wait := c.ws, cfg.PongWait
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(wait))
 	})
 	for {
 		_, r, err := c.ws.NextReader()

@@ -236,13 +236,16 @@ type Hub struct {
 	now          func() time.Time // the clock of worthTelling (a test may replace it)
 	refreshes    atomic.Uint64    // refreshes done, for tests
 
+	// nextPingSlot is the pingSlot of the next socket registered.
+	nextPingSlot uint8
+
 	wg             sync.WaitGroup // one per registered connection
 	dropped, slows atomic.Uint64
 }
 
 // A socket's buffers: see the upgrader in NewHub.
 const (
-	readBufferSize  = 1024
+	readBufferSize  = 256
 	writeBufferSize = 4096
 )
 
@@ -261,9 +264,11 @@ func NewHub(sb *switchboard.Switchboard, cfg Config) *Hub {
 		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, cfg.Now),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.WriteTimeout,
-			// An idle socket keeps its read buffer: a small one (frames
-			// are small; a larger read bypasses it). Write buffers are
-			// lent from a pool only while a frame is written.
+			// An idle socket keeps its read buffer: a small one. It holds
+			// a frame's header and a control frame (at most 125 bytes);
+			// most client frames fit in it too, and the payload of a
+			// larger one is read past it, in a few more reads. Write
+			// buffers are lent from a pool only while a frame is written.
 			ReadBufferSize:  readBufferSize,
 			WriteBufferSize: writeBufferSize,
 			WriteBufferPool: &sync.Pool{},
@@ -293,15 +298,17 @@ func NewHub(sb *switchboard.Switchboard, cfg Config) *Hub {
 }
 
 // Run does the hub's own work until ctx ends or the hub shuts down: it
-// refreshes waiting citizens' places (refreshPlaces) and closes the
-// sockets of sessions that ended (watchSessions). Sockets are served
-// without it, but their places and sign-outs wait for it.
+// pings the sockets (pingSockets), refreshes waiting citizens' places
+// (refreshPlaces) and closes the sockets of sessions that ended
+// (watchSessions). Sockets are served without it, but unpinged they end
+// after PongWait, and their places and sign-outs wait for it.
 func (h *Hub) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(h.ctx, cancel) // Shutdown ends it too
 	defer stop()
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { h.pingSockets(ctx); return nil })
 	g.Go(func() error { h.refreshPlaces(ctx); return nil })
 	g.Go(func() error { h.watchSessions(ctx); return nil })
 	if h.cfg.ChatAbsent > 0 {
@@ -403,9 +410,10 @@ func (h *Hub) addLocked(c *conn) bool {
 		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), deadline)
 		_ = c.ws.Close()
-		c.pinger.Stop()
 		return false
 	}
+	c.pingSlot = h.nextPingSlot
+	h.nextPingSlot = (h.nextPingSlot + 1) % pingSlots
 	h.conns[c] = struct{}{}
 	h.wg.Add(1)
 	return true
@@ -428,13 +436,27 @@ func (h *Hub) read(c *conn, handle func(*conn, []byte)) {
 		if c.revoked.Load() {
 			return
 		}
-		handle(c, data)
+		handleAside(c, data, handle)
 	})
 	h.mu.Lock()
 	h.stopLocked(c, websocket.CloseNormalClosure, "", false) // the reader is gone: end the writer
 	h.mu.Unlock()
 	<-c.writerDone
 	h.finish(c)
+}
+
+// handleAside handles one frame on a goroutine of its own and waits for
+// it, so frames are still handled one at a time, in order. Handling a
+// frame (decoding, the router, encoding the answer and what it causes)
+// runs deep; on the reader's own goroutine it would grow the stack that an
+// idle socket then keeps parked in its read for hours (a collection only
+// halves a stack that is mostly unused), doubling what an agent's idle
+// socket costs. A goroutine per frame costs a microsecond; a frame's
+// durable wait costs milliseconds.
+func handleAside(c *conn, data []byte, handle func(*conn, []byte)) {
+	var wg sync.WaitGroup
+	wg.Go(func() { handle(c, data) })
+	wg.Wait()
 }
 
 // finish unregisters a connection whose goroutines have ended. An agent's
