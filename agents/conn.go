@@ -41,12 +41,17 @@ type conn struct {
 	writing  bool     // a writeLoop runs (and, once quitting, stays the last)
 	pingDue  bool
 	quitting bool // the hub stopped the connection: the writer closes it
-	// pingSlot is the tick of pingSockets' round that pings this socket;
-	// set when the hub registers it.
-	pingSlot   uint8
-	writerDone chan struct{} // closed when the socket has been closed by the writer
+	// lastPong is when the client last answered a ping (at first: when
+	// the hub registered the socket), on the hub's monotonic clock
+	// (Hub.clock); pingSockets closes a socket silent for PongWait.
+	lastPong atomic.Int64
+	// ends counts the reader's end and the writer's close of the socket:
+	// the second of them unregisters the connection (Hub.finish), so that
+	// neither waits for the other.
+	ends atomic.Int32
 
 	// Guarded by hub.mu.
+	pingAt    int64 // when pingSockets pings next, on the hub's clock
 	stopped   bool
 	closeCode int
 	closeText string
@@ -56,7 +61,8 @@ type conn struct {
 	revoked atomic.Bool
 
 	// login is what an agent or gateway socket was opened with: its
-	// session, and the role, agency and permissions it was allowed.
+	// session, and the role, agency and permissions it was allowed. A
+	// gateway's agency ("" for every agency) is the one it serves.
 	login auth.Principal
 	addr  string // where the socket's request came from
 
@@ -71,8 +77,14 @@ type conn struct {
 	helloSeq  uint64
 	pending   []pendingFrame
 
-	// Citizen sessions, guarded by hub.mu. contactID follows the case's
-	// live leg across transfers.
+	// Citizen sessions: their own record, nil on other sockets, so that
+	// an agent's idle socket does not carry a citizen's fields.
+	*citizenConn
+}
+
+// citizenConn is a citizen socket's part of conn, guarded by hub.mu.
+// contactID follows the case's live leg across transfers.
+type citizenConn struct {
 	contactID    string
 	caseID       string // the case never changes, whatever leg the socket follows
 	queue        string
@@ -84,9 +96,6 @@ type conn struct {
 	lastQueued   queuedFrame
 	lastQueuedAt time.Time // when lastQueued was sent
 	afterPlace   []byte    // a frame to send right after the first queued frame
-
-	// Gateway sessions: "" serves every agency.
-	agency string
 }
 
 type pendingFrame struct {
@@ -95,7 +104,19 @@ type pendingFrame struct {
 }
 
 func (h *Hub) newConn(ws *websocket.Conn, kind connKind) *conn {
-	return &conn{hub: h, ws: ws, kind: kind, writerDone: make(chan struct{})}
+	c := &conn{hub: h, ws: ws, kind: kind}
+	if kind == kindCitizen {
+		c.citizenConn = &citizenConn{}
+	}
+	return c
+}
+
+// contact is the contact a citizen socket follows, for logs; "" on others.
+func (c *conn) contact() string {
+	if c.citizenConn == nil {
+		return ""
+	}
+	return c.contactID
 }
 
 // stopLocked asks the writer to close the connection; the first reason
@@ -149,30 +170,38 @@ func (c *conn) ping() {
 	c.kickLocked()
 }
 
-// pingSlots is how many ticks of pingSockets one PingInterval has: each
-// tick pings the sockets of one slot, so the writers the pings wake are
-// spread over the interval rather than all woken at once.
-const pingSlots = 25
+// pingTicks is how many ticks of pingSockets one PingInterval has: a
+// ping goes at most a 25th of the interval late.
+const pingTicks = 25
 
-// pingSockets marks a ping due on every socket once per PingInterval until
-// ctx ends (see Run). One ticker serves every socket: a timer per socket
-// cost an idle socket as much as its hub record. A socket's first ping
-// comes within PingInterval of its registration, as the protocol allows
-// (a client answers pings whenever they come).
+// pingSockets marks a ping due on every socket PingInterval after it was
+// registered and then every PingInterval, and closes the sockets that
+// answered no ping for PongWait, until ctx ends (see Run). One ticker
+// serves every socket: a timer per socket cost an idle socket as much as
+// its hub record. Each socket's own due time (not a share of the ticks)
+// keeps the pings on time when a loaded machine skips ticks.
 func (h *Hub) pingSockets(ctx context.Context) {
-	t := time.NewTicker(max(h.cfg.PingInterval/pingSlots, time.Millisecond))
+	t := time.NewTicker(max(h.cfg.PingInterval/pingTicks, time.Millisecond))
 	defer t.Stop()
-	var slot uint8
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		slot = (slot + 1) % pingSlots
+		now, wait := h.clock(), int64(h.cfg.PongWait)
 		h.mu.Lock()
 		for c := range h.conns {
-			if c.pingSlot == slot && !c.stopped {
+			switch {
+			case c.stopped:
+			case now-c.lastPong.Load() >= wait:
+				// What a read deadline did, without setting one on every
+				// pong on the reader's stack: a socket that answers no
+				// ping is closed as its reader would close it.
+				h.log.Debug("websocket answered no ping", "kind", c.kind, "agent", c.username, "wait", h.cfg.PongWait)
+				h.stopLocked(c, websocket.CloseNormalClosure, "", false)
+			case now >= c.pingAt:
+				c.pingAt = now + int64(h.cfg.PingInterval)
 				c.ping()
 			}
 		}
@@ -185,7 +214,7 @@ func (h *Hub) cutLocked(c *conn) {
 	h.dropped.Add(1)
 	h.slows.Add(1)
 	h.log.Warn("websocket client too slow; disconnecting", "kind", c.kind, "agent", c.username,
-		"contact", c.contactID, "buffer", h.cfg.SendBuffer)
+		"contact", c.contact(), "buffer", h.cfg.SendBuffer)
 	h.stopLocked(c, websocket.CloseTryAgainLater, "too slow", false)
 }
 
@@ -239,13 +268,21 @@ func (c *conn) writeBatch(ping bool, batch [][]byte) bool {
 // were set under hub.mu before quitting, which the writer has seen under
 // wmu): what is queued when draining, the close frame, the socket.
 func (c *conn) close(batch [][]byte) {
-	cfg := c.hub.cfg
 	if !c.drain || c.writeBatch(false, batch) {
 		msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(cfg.WriteTimeout))
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.hub.cfg.WriteTimeout))
 	}
 	_ = c.ws.Close()
-	close(c.writerDone)
+	c.ended()
+}
+
+// ended is called once by the reader when it has ended and once by the
+// writer when it has closed the socket; the second unregisters the
+// connection.
+func (c *conn) ended() {
+	if c.ends.Add(1) == 2 {
+		c.hub.finish(c)
+	}
 }
 
 func (c *conn) write(msg []byte) error {
@@ -259,15 +296,23 @@ func (c *conn) write(msg []byte) error {
 // or closes. A frame over MaxFrameBytes is discarded unread and answered
 // with too_large, so the connection survives it; past HardFrameBytes
 // gorilla closes the connection with 1009 instead.
+//
+// The reader's own goroutine only waits for the next frame; reading its
+// payload and handling it run on a goroutine of their own (aside), one
+// frame at a time and in order, as before. Handling a frame (decoding, the
+// router, encoding the answer and what it causes) runs deep, and even
+// reading a payload grows a stack past its first 2 KiB; on the reader's
+// goroutine that stack would stay grown while the idle socket is parked
+// for hours (a collection halves a stack only when three quarters of it
+// are unused), doubling what an agent's idle socket costs. For the same
+// reason the socket has no read deadline: a pong only notes the time, and
+// pingSockets closes a socket that answers none.
 func (c *conn) readPump(handle func(*conn, []byte)) {
 	cfg := &c.hub.cfg
 	c.ws.SetReadLimit(cfg.HardFrameBytes)
-	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	// The handler lives as long as the socket: it holds the socket and the
-	// duration, not a copy of the hub's configuration.
-	ws, wait := c.ws, cfg.PongWait
-	ws.SetPongHandler(func(string) error {
-		return ws.SetReadDeadline(time.Now().Add(wait))
+	c.ws.SetPongHandler(func(string) error {
+		c.lastPong.Store(c.hub.clock())
+		return nil
 	})
 	for {
 		_, r, err := c.ws.NextReader()
@@ -275,20 +320,39 @@ func (c *conn) readPump(handle func(*conn, []byte)) {
 			c.hub.log.Debug("websocket read ended", "kind", c.kind, "agent", c.username, "err", err)
 			return
 		}
-		data, err := io.ReadAll(io.LimitReader(r, cfg.MaxFrameBytes+1))
-		if err != nil {
+		if !aside(func() bool { return c.readFrame(r, handle) }) {
 			return
 		}
-		if int64(len(data)) > cfg.MaxFrameBytes {
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return // past the hard limit: gorilla has sent 1009
-			}
-			c.hub.replyError(c, nil, &frameError{Code: CodeTooLarge,
-				Message: "frame is larger than " + byteSize(cfg.MaxFrameBytes)})
-			continue
-		}
-		handle(c, data)
 	}
+}
+
+// readFrame reads one frame's payload and hands it to handle; false when
+// the socket failed.
+func (c *conn) readFrame(r io.Reader, handle func(*conn, []byte)) bool {
+	limit := c.hub.cfg.MaxFrameBytes
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return false
+	}
+	if int64(len(data)) > limit {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return false // past the hard limit: gorilla has sent 1009
+		}
+		c.hub.replyError(c, nil, &frameError{Code: CodeTooLarge, Message: "frame is larger than " + byteSize(limit)})
+		return true
+	}
+	handle(c, data)
+	return true
+}
+
+// aside runs f on a goroutine of its own and waits for it: a goroutine
+// costs a microsecond, a frame's durable wait milliseconds.
+func aside(f func() bool) bool {
+	var ok bool
+	var wg sync.WaitGroup
+	wg.Go(func() { ok = f() })
+	wg.Wait()
+	return ok
 }
 
 func byteSize(n int64) string {

@@ -236,8 +236,8 @@ type Hub struct {
 	now          func() time.Time // the clock of worthTelling (a test may replace it)
 	refreshes    atomic.Uint64    // refreshes done, for tests
 
-	// nextPingSlot is the pingSlot of the next socket registered.
-	nextPingSlot uint8
+	// epoch starts the monotonic clock of pongs (clock).
+	epoch time.Time
 
 	wg             sync.WaitGroup // one per registered connection
 	dropped, slows atomic.Uint64
@@ -293,6 +293,7 @@ func NewHub(sb *switchboard.Switchboard, cfg Config) *Hub {
 		rest:         restFor(cfg.PositionInterval),
 		refreshChunk: refreshChunk,
 		now:          time.Now,
+		epoch:        time.Now(),
 	}
 	return h
 }
@@ -316,6 +317,10 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 	return g.Wait()
 }
+
+// clock is the time since the hub was made, in nanoseconds, on the
+// monotonic clock: when sockets last answered a ping.
+func (h *Hub) clock() int64 { return int64(time.Since(h.epoch)) }
 
 // Stats reports connection counts and losses.
 func (h *Hub) Stats() HubStats {
@@ -412,8 +417,9 @@ func (h *Hub) addLocked(c *conn) bool {
 		_ = c.ws.Close()
 		return false
 	}
-	c.pingSlot = h.nextPingSlot
-	h.nextPingSlot = (h.nextPingSlot + 1) % pingSlots
+	now := h.clock()
+	c.pingAt = now + int64(h.cfg.PingInterval)
+	c.lastPong.Store(now)
 	h.conns[c] = struct{}{}
 	h.wg.Add(1)
 	return true
@@ -427,8 +433,9 @@ func (h *Hub) serve(c *conn, handle func(*conn, []byte)) {
 	go h.read(c, handle)
 }
 
-// read reads the connection's frames until it ends, waits for the writer
-// to have closed it and unregisters it.
+// read reads the connection's frames until it ends, then stops the
+// connection; whichever of the reader and the writer ends last
+// unregisters it (conn.ended).
 func (h *Hub) read(c *conn, handle func(*conn, []byte)) {
 	c.readPump(func(c *conn, data []byte) {
 		// A signed-out socket may still have frames read or buffered; none
@@ -436,27 +443,12 @@ func (h *Hub) read(c *conn, handle func(*conn, []byte)) {
 		if c.revoked.Load() {
 			return
 		}
-		handleAside(c, data, handle)
+		handle(c, data)
 	})
 	h.mu.Lock()
 	h.stopLocked(c, websocket.CloseNormalClosure, "", false) // the reader is gone: end the writer
 	h.mu.Unlock()
-	<-c.writerDone
-	h.finish(c)
-}
-
-// handleAside handles one frame on a goroutine of its own and waits for
-// it, so frames are still handled one at a time, in order. Handling a
-// frame (decoding, the router, encoding the answer and what it causes)
-// runs deep; on the reader's own goroutine it would grow the stack that an
-// idle socket then keeps parked in its read for hours (a collection only
-// halves a stack that is mostly unused), doubling what an agent's idle
-// socket costs. A goroutine per frame costs a microsecond; a frame's
-// durable wait costs milliseconds.
-func handleAside(c *conn, data []byte, handle func(*conn, []byte)) {
-	var wg sync.WaitGroup
-	wg.Go(func() { handle(c, data) })
-	wg.Wait()
+	c.ended()
 }
 
 // finish unregisters a connection whose goroutines have ended. An agent's
