@@ -1,7 +1,6 @@
 package agents
 
 import (
-	"context"
 	"io"
 	"strconv"
 	"sync"
@@ -25,10 +24,8 @@ const (
 // goroutine serve starts) and at most one writer (writeLoop), which runs
 // only while there is something to write — frames, a ping, the close — so
 // an idle socket costs one parked goroutine and no buffers beyond the
-// reader's. Its pings are marked due by the hub's pinger (pingSockets),
-// one ticker for every socket. Everything the hub sends goes through the
-// bounded out queue; a full queue cuts the connection rather than wait for
-// it.
+// reader's. Everything the hub sends goes through the bounded out queue;
+// a full queue cuts the connection rather than wait for it.
 type conn struct {
 	hub  *Hub
 	ws   *websocket.Conn
@@ -41,17 +38,14 @@ type conn struct {
 	writing  bool     // a writeLoop runs (and, once quitting, stays the last)
 	pingDue  bool
 	quitting bool // the hub stopped the connection: the writer closes it
-	// lastPong is when the client last answered a ping (at first: when
-	// the hub registered the socket), on the hub's monotonic clock
-	// (Hub.clock); pingSockets closes a socket silent for PongWait.
-	lastPong atomic.Int64
+	// pinger marks a ping due every PingInterval.
+	pinger *time.Timer
 	// ends counts the reader's end and the writer's close of the socket:
 	// the second of them unregisters the connection (Hub.finish), so that
 	// neither waits for the other.
 	ends atomic.Int32
 
 	// Guarded by hub.mu.
-	pingAt    int64 // when pingSockets pings next, on the hub's clock
 	stopped   bool
 	closeCode int
 	closeText string
@@ -105,6 +99,9 @@ type pendingFrame struct {
 
 func (h *Hub) newConn(ws *websocket.Conn, kind connKind) *conn {
 	c := &conn{hub: h, ws: ws, kind: kind}
+	// One timer per socket rather than a ticker on a writer goroutine: it
+	// wakes a writer only when a ping is due.
+	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.ping)
 	if kind == kindCitizen {
 		c.citizenConn = &citizenConn{}
 	}
@@ -159,7 +156,7 @@ func (c *conn) kickLocked() {
 	}
 }
 
-// ping marks a ping due and wakes the writer.
+// ping marks a ping due and rearms itself: the pinger's function.
 func (c *conn) ping() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -168,45 +165,7 @@ func (c *conn) ping() {
 	}
 	c.pingDue = true
 	c.kickLocked()
-}
-
-// pingTicks is how many ticks of pingSockets one PingInterval has: a
-// ping goes at most a 25th of the interval late.
-const pingTicks = 25
-
-// pingSockets marks a ping due on every socket PingInterval after it was
-// registered and then every PingInterval, and closes the sockets that
-// answered no ping for PongWait, until ctx ends (see Run). One ticker
-// serves every socket: a timer per socket cost an idle socket as much as
-// its hub record. Each socket's own due time (not a share of the ticks)
-// keeps the pings on time when a loaded machine skips ticks.
-func (h *Hub) pingSockets(ctx context.Context) {
-	t := time.NewTicker(max(h.cfg.PingInterval/pingTicks, time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now, wait := h.clock(), int64(h.cfg.PongWait)
-		h.mu.Lock()
-		for c := range h.conns {
-			switch {
-			case c.stopped:
-			case now-c.lastPong.Load() >= wait:
-				// What a read deadline did, without setting one on every
-				// pong on the reader's stack: a socket that answers no
-				// ping is closed as its reader would close it.
-				h.log.Debug("websocket answered no ping", "kind", c.kind, "agent", c.username, "wait", h.cfg.PongWait)
-				h.stopLocked(c, websocket.CloseNormalClosure, "", false)
-			case now >= c.pingAt:
-				c.pingAt = now + int64(h.cfg.PingInterval)
-				c.ping()
-			}
-		}
-		h.mu.Unlock()
-	}
+	c.pinger.Reset(c.hub.cfg.PingInterval)
 }
 
 // cutLocked drops a frame and disconnects its slow connection.
@@ -268,6 +227,7 @@ func (c *conn) writeBatch(ping bool, batch [][]byte) bool {
 // were set under hub.mu before quitting, which the writer has seen under
 // wmu): what is queued when draining, the close frame, the socket.
 func (c *conn) close(batch [][]byte) {
+	c.pinger.Stop()
 	if !c.drain || c.writeBatch(false, batch) {
 		msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
 		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.hub.cfg.WriteTimeout))
@@ -304,15 +264,16 @@ func (c *conn) write(msg []byte) error {
 // reading a payload grows a stack past its first 2 KiB; on the reader's
 // goroutine that stack would stay grown while the idle socket is parked
 // for hours (a collection halves a stack only when three quarters of it
-// are unused), doubling what an agent's idle socket costs. For the same
-// reason the socket has no read deadline: a pong only notes the time, and
-// pingSockets closes a socket that answers none.
+// are unused), doubling what an agent's idle socket costs. The pong
+// handler, which lives as long as the socket, holds only the socket and
+// the duration, not a copy of the hub's configuration.
 func (c *conn) readPump(handle func(*conn, []byte)) {
 	cfg := &c.hub.cfg
 	c.ws.SetReadLimit(cfg.HardFrameBytes)
-	c.ws.SetPongHandler(func(string) error {
-		c.lastPong.Store(c.hub.clock())
-		return nil
+	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	ws, wait := c.ws, cfg.PongWait
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(wait))
 	})
 	for {
 		_, r, err := c.ws.NextReader()

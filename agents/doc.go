@@ -18,9 +18,8 @@
 // only while frames, a ping or the close wait in its bounded queue, so an
 // idle socket is one parked goroutine and a 256-byte read buffer; frames
 // are read and handled on a goroutine of their own, so the parked
-// reader's stack stays small; one ticker pings every socket and closes
-// those that answer none; a client that cannot keep up is cut rather than
-// waited for. decode.go reads and
+// reader's stack stays small; a client that cannot keep up is cut rather
+// than waited for. decode.go reads and
 // validates client frames; frames.go and views.go are the server frames'
 // wire shapes; deliver.go maps committed events to frames and never
 // blocks. agent.go, citizen.go and gateway.go serve the three sockets;

@@ -236,9 +236,6 @@ type Hub struct {
 	now          func() time.Time // the clock of worthTelling (a test may replace it)
 	refreshes    atomic.Uint64    // refreshes done, for tests
 
-	// epoch starts the monotonic clock of pongs (clock).
-	epoch time.Time
-
 	wg             sync.WaitGroup // one per registered connection
 	dropped, slows atomic.Uint64
 }
@@ -293,23 +290,20 @@ func NewHub(sb *switchboard.Switchboard, cfg Config) *Hub {
 		rest:         restFor(cfg.PositionInterval),
 		refreshChunk: refreshChunk,
 		now:          time.Now,
-		epoch:        time.Now(),
 	}
 	return h
 }
 
 // Run does the hub's own work until ctx ends or the hub shuts down: it
-// pings the sockets (pingSockets), refreshes waiting citizens' places
-// (refreshPlaces) and closes the sockets of sessions that ended
-// (watchSessions). Sockets are served without it, but unpinged they end
-// after PongWait, and their places and sign-outs wait for it.
+// refreshes waiting citizens' places (refreshPlaces) and closes the
+// sockets of sessions that ended (watchSessions). Sockets are served
+// without it, but their places and sign-outs wait for it.
 func (h *Hub) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(h.ctx, cancel) // Shutdown ends it too
 	defer stop()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { h.pingSockets(ctx); return nil })
 	g.Go(func() error { h.refreshPlaces(ctx); return nil })
 	g.Go(func() error { h.watchSessions(ctx); return nil })
 	if h.cfg.ChatAbsent > 0 {
@@ -317,10 +311,6 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 	return g.Wait()
 }
-
-// clock is the time since the hub was made, in nanoseconds, on the
-// monotonic clock: when sockets last answered a ping.
-func (h *Hub) clock() int64 { return int64(time.Since(h.epoch)) }
 
 // Stats reports connection counts and losses.
 func (h *Hub) Stats() HubStats {
@@ -415,11 +405,9 @@ func (h *Hub) addLocked(c *conn) bool {
 		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), deadline)
 		_ = c.ws.Close()
+		c.pinger.Stop()
 		return false
 	}
-	now := h.clock()
-	c.pingAt = now + int64(h.cfg.PingInterval)
-	c.lastPong.Store(now)
 	h.conns[c] = struct{}{}
 	h.wg.Add(1)
 	return true

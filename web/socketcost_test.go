@@ -217,6 +217,9 @@ func TestIdleAgentSocketCost(t *testing.T) {
 		time.Sleep(idle)
 	}
 	after := readRuntimeFigures(t)
+	if open := ts.Front.Hub().Stats().Agents; open != n {
+		t.Errorf("%d of %d agent sockets open after the idle stretch; want every one", open, n)
+	}
 
 	per := func(a, b float64) float64 { return (b - a) / float64(n) }
 	goroutines := per(before.goroutines, open.goroutines)
