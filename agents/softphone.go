@@ -249,17 +249,25 @@ func (h *Hub) deviceLocked(contactID, agent string) (phone string, browser bool)
 
 // toCallGateways relays a frame of the agent's socket about one of their
 // calls to the gateways carrying it. softphone frames need the socket to
-// hold the agent's softphone.
+// hold the agent's softphone. A call the agent may see but not act on yet
+// or any more (offered to them, or held until it ended) is a conflict, as
+// for the router's frames; anything else is not found.
 func (h *Hub) toCallGateways(c *conn, frame, contactID string, softphone bool, v any) *frameError {
 	cv, err := h.sb.Peek(contactID)
 	if err != nil && !errors.Is(err, cases.ErrNotFound) {
 		return h.errorOf(err)
 	}
-	if err != nil || cv.Agent != c.username || cv.Status != cases.StatusAssigned || cv.Channel == cases.ChannelChat {
+	if err != nil || cv.Agent != c.username || cv.Channel == cases.ChannelChat {
 		if err == nil {
 			h.refusedIDs(c, frame, contactID, "", "")
 		}
 		return &frameError{Code: CodeNotFound, Field: "contact_id", Message: "contact " + contactID + ": not found"}
+	}
+	switch {
+	case !cv.Status.Live():
+		return &frameError{Code: CodeConflict, Field: "contact_id", Message: "the call has ended"}
+	case cv.Status != cases.StatusAssigned:
+		return &frameError{Code: CodeConflict, Field: "contact_id", Message: "the call is not accepted yet: accept its offer first"}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -167,6 +167,41 @@ func TestSoftphoneFramesAreChecked(t *testing.T) {
 	kim.expect("rtc_offer")
 }
 
+// TestCallFramesOnAnOfferedCall: the call-control frames on a call only
+// offered to the agent are a conflict that says to accept it first (the
+// agent may see it); from an agent it has nothing to do with they are
+// not_found; neither reaches the gateway.
+func TestCallFramesOnAnOfferedCall(t *testing.T) {
+	e := newEnv(t)
+	gw := e.gateway("/gateway/gw-gov?agency=gov")
+	kim := e.available("kim")
+	kim.ok(map[string]any{"type": "softphone", "on": true})
+	lee, _ := e.agent("lee")
+	lee.ok(map[string]any{"type": "softphone", "on": true})
+	cv := e.enqueue(router.EnqueueRequest{Channel: router.ChannelVoice, Caller: caller("01012345678")})
+	offer := kim.expect("offer")
+	frames := []map[string]any{
+		{"type": "rtc_answer", "contact_id": cv.ID, "session": "s1", "sdp": testSDP},
+		{"type": "rtc_restart", "contact_id": cv.ID},
+		{"type": "hold", "contact_id": cv.ID, "on": true},
+		{"type": "dtmf", "contact_id": cv.ID, "digits": "1"},
+	}
+	for _, f := range frames {
+		a := kim.call(f)
+		if a.str("code") != CodeConflict || a.str("field") != "contact_id" || !strings.Contains(a.str("message"), "not accepted yet") {
+			t.Errorf("kim's %v on the offered call answered %v; want conflict on contact_id saying it is not accepted yet", f["type"], a)
+		}
+		if a := lee.call(f); a.str("code") != CodeNotFound {
+			t.Errorf("lee's %v answered %v; want not_found", f["type"], a)
+		}
+	}
+	// Nothing was relayed: the gateway's next frame is the accepted call's.
+	kim.ok(map[string]any{"type": "accept", "offer_id": offer.str("offer_id")})
+	gw.expectNext("connect")
+	kim.ok(map[string]any{"type": "hold", "contact_id": cv.ID, "on": true})
+	gw.expectNext("hold")
+}
+
 func TestSecondTabDoesNotStealTheCall(t *testing.T) {
 	e := newEnv(t)
 	first, gw, cv, _ := e.browserCall()

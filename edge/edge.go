@@ -116,6 +116,9 @@ func (e *Edge) Run(ctx context.Context) error {
 		return err
 	}
 	defer e.rtc.Close()
+	if a := e.rtc.addr(); a != nil {
+		e.log.Info("edge: softphone peers on one UDP port", "addr", a.String())
+	}
 	e.dg = diago.NewDiago(ua, opts...)
 	srv.OnRegister(e.phones.handle)
 	e.mu.Lock()

@@ -10,6 +10,8 @@ import (
 	"github.com/emiago/diago"
 	"github.com/emiago/diago/audio"
 	"github.com/emiago/diago/media"
+
+	"tellonce/rtpsock"
 )
 
 // leg is one side of a call on the edge: the caller's, or an agent's
@@ -17,9 +19,16 @@ import (
 // the leg it is bridged to (its peer), so bridging, a transfer or an
 // unbridge is one pointer swap and never touches the caller's stream.
 type leg struct {
-	med    *diago.DialogMedia
-	codec  media.Codec
-	r      io.Reader
+	med   *diago.DialogMedia
+	codec media.Codec
+	r     io.Reader
+	// raw, when set (a SIP leg), reads the leg's RTP socket directly
+	// instead of r: diago's reader takes the time and updates its
+	// statistics for every packet and allocates the sender's address.
+	// Only the leg's audio payload type is relayed; on the caller's leg
+	// tel.pt carries its RFC 4733 digits.
+	raw    *rtpsock.Reader
+	tel    telephoneEvents
 	done   <-chan struct{}
 	hangup func(ctx context.Context) error
 	// contactID is the contact this leg served when it was bridged (an
@@ -81,10 +90,23 @@ func (l *leg) sendDigits(digits string) bool {
 // newLeg wraps an answered dialog's media; digits, when not nil, gets
 // the RFC 4733 telephone-events the leg sends.
 func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Context) error, digits chan<- string) (*leg, error) {
-	l := &leg{med: med, done: done, hangup: hangup, codec: media.CodecAudioFromSession(med.MediaSession()), rtp: med.RTPPacketWriter}
+	sess := med.MediaSession()
+	l := &leg{med: med, done: done, hangup: hangup, codec: media.CodecAudioFromSession(sess), rtp: med.RTPPacketWriter}
 	l.pt = l.codec.PayloadType
+	if conn, err := rtpsock.Conn(sess); err == nil {
+		l.raw = rtpsock.NewReader(conn, rawBatch)
+		l.tel.pt = -1
+		if digits != nil {
+			for _, c := range sess.CommonCodecs() {
+				if c.Name == media.CodecTelephoneEvent8000.Name {
+					l.tel.pt = int(c.PayloadType)
+				}
+			}
+			l.tel.digits = digits
+		}
+	}
 	var err error
-	if digits != nil {
+	if l.raw == nil && digits != nil {
 		dtmf := &diago.DTMFReader{}
 		l.r, err = med.AudioReader(diago.WithAudioReaderDTMF(dtmf))
 		if err == nil {
@@ -97,7 +119,7 @@ func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Co
 			})
 		}
 	}
-	if l.r == nil {
+	if l.raw == nil && l.r == nil {
 		// No telephone-event negotiated: SIP INFO still carries digits.
 		if l.r, err = med.AudioReader(); err != nil {
 			return nil, err
@@ -116,25 +138,89 @@ func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Co
 	return l, nil
 }
 
+// rawBatch is how many datagrams one read of a leg's socket takes: a
+// leg gets one frame each 20 ms, so more than a few are queued only
+// after a stall.
+const rawBatch = 4
+
 // readLoop relays the leg's audio to its peer until the leg ends.
 func (l *leg) readLoop() {
+	if l.raw != nil {
+		var p rtpsock.Packet
+		_ = l.raw.Run(func(d []byte) {
+			if rtpsock.Parse(d, &p) != nil || len(p.Payload) == 0 {
+				return
+			}
+			switch {
+			case p.PayloadType == l.pt:
+				l.relay(p.Payload)
+			case int(p.PayloadType) == l.tel.pt:
+				l.tel.packet(&p)
+			}
+		})
+		return
+	}
 	buf := make([]byte, media.RTPBufSize)
 	for {
 		n, err := l.r.Read(buf)
 		if err != nil {
 			return
 		}
-		l.rx.Add(1)
-		if r := l.rec.Load(); r != nil {
-			if f := transcode(buf[:n], l.codec.Name, r.law); f != nil {
-				_ = r.write(f)
+		l.relay(buf[:n])
+	}
+}
+
+// relay hands one frame the leg sent to its recording and its peer (or
+// the conference's mix).
+func (l *leg) relay(frame []byte) {
+	l.rx.Add(1)
+	if r := l.rec.Load(); r != nil {
+		if f := transcode(frame, l.codec.Name, r.law); f != nil {
+			_ = r.write(f)
+		}
+	}
+	if m := l.mix.Load(); m != nil {
+		m.put(l, frame)
+	} else if p := l.peer.Load(); p != nil {
+		p.write(frame, l.codec)
+	}
+}
+
+// telephoneEvents finds the digits in a leg's RFC 4733 packets as
+// diago's reader does: an event begins with the marker bit or a new
+// timestamp, and is a digit at its first end packet (the end is sent
+// three times).
+type telephoneEvents struct {
+	pt     int // the negotiated payload type; -1: none
+	digits chan<- string
+	open   bool
+	event  uint8
+	ts     uint32
+}
+
+func (t *telephoneEvents) packet(p *rtpsock.Packet) {
+	if t.digits == nil || len(p.Payload) < 4 {
+		return
+	}
+	var ev media.DTMFEvent
+	if media.DTMFDecode(p.Payload, &ev) != nil {
+		return
+	}
+	begins := p.Marker || p.Timestamp != t.ts
+	t.ts = p.Timestamp
+	switch {
+	case ev.EndOfEvent:
+		if t.open && ev.Event == t.event {
+			t.open = false
+			if r := media.DTMFToRune(ev.Event); r != 0 {
+				select {
+				case t.digits <- string(r):
+				default: // a caller pressing faster than the menu listens
+				}
 			}
 		}
-		if m := l.mix.Load(); m != nil {
-			m.put(l, buf[:n])
-		} else if p := l.peer.Load(); p != nil {
-			p.write(buf[:n], l.codec)
-		}
+	case begins:
+		t.open, t.event = true, ev.Event
 	}
 }
 

@@ -1,12 +1,17 @@
 package edge
 
 import (
+	"bytes"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/diago/media"
 	"github.com/pion/rtp"
+
+	"tellonce/clocktest"
+	"tellonce/rtpsock"
 )
 
 // packets records what a leg's RTP writer sends.
@@ -60,5 +65,90 @@ func TestRelayedFramesAreNotPaced(t *testing.T) {
 	}
 	if h[1].SequenceNumber != h[0].SequenceNumber+1 || h[0].PayloadType != 0 {
 		t.Errorf("sequence %d→%d, payload type %d; want consecutive, PCMU", h[0].SequenceNumber, h[1].SequenceNumber, h[0].PayloadType)
+	}
+}
+
+// TestTelephoneEventsGiveEachDigitOnce: an RFC 4733 event is one digit
+// at its first end packet however many begin, continue and end packets
+// carry it; an end with no beginning seen, or of another event, is none.
+func TestTelephoneEventsGiveEachDigitOnce(t *testing.T) {
+	digits := make(chan string, 8)
+	te := telephoneEvents{pt: 101, digits: digits}
+	ev := func(event uint8, end, marker bool, ts uint32) {
+		te.packet(&rtpsock.Packet{PayloadType: 101, Marker: marker, Timestamp: ts,
+			Payload: media.DTMFEncode(media.DTMFEvent{Event: event, EndOfEvent: end, Volume: 10, Duration: 800})})
+	}
+	ev(5, false, true, 1000)
+	ev(5, false, false, 1000)
+	ev(5, true, false, 1000)
+	ev(5, true, false, 1000)
+	ev(5, true, false, 1000)
+	ev(11, false, false, 2000) // a new timestamp begins an event too
+	ev(11, true, false, 2000)
+	ev(3, true, false, 3000) // an end alone
+	ev(7, false, true, 4000)
+	ev(8, true, false, 4000) // another event's end
+	close(digits)
+	var got []string
+	for d := range digits {
+		got = append(got, d)
+	}
+	if len(got) != 2 || got[0] != "5" || got[1] != "#" {
+		t.Fatalf("digits %q; want [5 #]", got)
+	}
+}
+
+// TestRawLegRelaysItsAudioAndDigits: a SIP leg reading its socket
+// directly relays the payload of its audio payload type to its peer,
+// takes telephone-events as digits, and drops other payloads (comfort
+// noise) and what is not RTP.
+func TestRawLegRelaysItsAudioAndDigits(t *testing.T) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digits := make(chan string, 1)
+	peerOut := &packets{}
+	peer := &leg{codec: media.CodecAudioUlaw, rtp: media.NewRTPPacketWriter(peerOut, media.CodecAudioUlaw), pt: 0}
+	l := &leg{codec: media.CodecAudioUlaw, pt: 0, raw: rtpsock.NewReader(conn, rawBatch), tel: telephoneEvents{pt: 101, digits: digits}}
+	bridge(l, peer)
+	done := make(chan struct{})
+	go func() { defer close(done); l.readLoop() }()
+	send, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer send.Close()
+	pkt := func(pt uint8, marker bool, payload []byte) []byte {
+		b := make([]byte, 12, 12+len(payload))
+		rtpsock.Header(b, pt, marker, 1, 160, 42)
+		return append(b, payload...)
+	}
+	for _, b := range [][]byte{
+		pkt(13, false, []byte{40}), // comfort noise
+		[]byte("not rtp"),
+		pkt(101, true, media.DTMFEncode(media.DTMFEvent{Event: 9})),
+		pkt(101, false, media.DTMFEncode(media.DTMFEvent{Event: 9, EndOfEvent: true})),
+		pkt(0, false, bytes.Repeat([]byte{0x22}, 160)),
+	} {
+		if _, err := send.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case d := <-digits:
+		if d != "9" {
+			t.Fatalf("digit %q; want 9", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no digit")
+	}
+	clocktest.Eventually(t, "the audio frame relayed", 30*time.Second, func() bool { return l.rx.Load() >= 1 })
+	conn.Close()
+	<-done
+	peerOut.mu.Lock()
+	defer peerOut.mu.Unlock()
+	if l.rx.Load() != 1 || len(peerOut.got) != 1 || peerOut.got[0].PayloadType != 0 {
+		t.Fatalf("relayed %d frames, the peer sent %d packets; want the one audio frame", l.rx.Load(), len(peerOut.got))
 	}
 }

@@ -3,6 +3,8 @@ package edge
 import (
 	"cmp"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/emiago/diago/media"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 	pmedia "github.com/pion/webrtc/v4/pkg/media"
 
@@ -40,6 +44,56 @@ type rtcEngine struct {
 	turn  *iceservers.Minter // nil: ice's credentials are static
 	name  string             // whose credentials turn mints
 	mux   ice.UDPMux
+	conn  *net.UDPConn // the mux's socket (--webrtc-ports PORT), else nil
+	now   func() time.Time
+
+	// One DTLS certificate for every peer, as a browser keeps one per
+	// page: pion would otherwise make an ECDSA key and certificate for
+	// each peer connection. It is replaced every certRotation; a peer
+	// keeps the one it was made with.
+	certMu sync.Mutex
+	cert   *webrtc.Certificate
+	certAt time.Time
+}
+
+// certRotation is how long the edge's DTLS certificate is used for new
+// peers. pion's certificates are valid for a month; the fingerprint in
+// every offer is what the browser checks, so a new one needs nothing.
+const certRotation = 24 * time.Hour
+
+// certificate is the DTLS certificate for a new peer: the current one,
+// or a new one when it is due.
+func (e *rtcEngine) certificate() (webrtc.Certificate, error) {
+	e.certMu.Lock()
+	defer e.certMu.Unlock()
+	now := e.now()
+	if e.cert == nil || now.Sub(e.certAt) >= certRotation || now.Before(e.certAt) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("dtls key: %w", err)
+		}
+		c, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("dtls certificate: %w", err)
+		}
+		e.cert, e.certAt = c, now
+	}
+	return *e.cert, nil
+}
+
+// newPeer is a peer connection for a caller of law (pcmu, pcma) with the
+// engine's certificate and ICE servers.
+func (e *rtcEngine) newPeer(law string) (*webrtc.PeerConnection, error) {
+	cert, err := e.certificate()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := e.byLaw[law].NewPeerConnection(webrtc.Configuration{ICEServers: e.iceServers(e.now()),
+		Certificates: []webrtc.Certificate{cert}})
+	if err != nil {
+		return nil, fmt.Errorf("peer connection: %w", err)
+	}
+	return pc, nil
 }
 
 // iceServers is the list for a new peer connection: with a TURN secret,
@@ -78,19 +132,25 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 			se.SetIncludeLoopbackCandidate(true)
 		}
 	}
+	// One view of the interfaces for every peer, read once here: pion
+	// would otherwise read them (netlink) for each peer connection.
+	ifaces, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("edge: webrtc interfaces: %w", err)
+	}
+	se.SetNet(ifaces)
 	var mux ice.UDPMux
+	var conn *net.UDPConn
 	if cfg.RTCPorts != "" {
 		lo, hi, _ := parsePorts(cfg.RTCPorts)
 		if lo == hi {
-			// One port for every peer: pion demultiplexes by ICE credentials.
-			var addr *net.UDPAddr
+			// One port for every peer: pion demultiplexes by ICE
+			// credentials.
+			addr := &net.UDPAddr{Port: lo}
 			if cfg.RTCIP != "" {
-				addr = &net.UDPAddr{IP: net.ParseIP(cfg.RTCIP), Port: lo}
-			} else {
-				addr = &net.UDPAddr{Port: lo}
+				addr.IP = net.ParseIP(cfg.RTCIP)
 			}
-			conn, err := net.ListenUDP("udp", addr)
-			if err != nil {
+			if conn, err = net.ListenUDP("udp", addr); err != nil {
 				return nil, fmt.Errorf("edge: --webrtc-ports %s: %w", cfg.RTCPorts, err)
 			}
 			mux = webrtc.NewICEUDPMux(nil, conn)
@@ -106,7 +166,8 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 			return nil, fmt.Errorf("edge: --webrtc-public-ip: %w", err)
 		}
 	}
-	e := &rtcEngine{byLaw: map[string]*webrtc.API{}, mux: mux, ice: cfg.ICEServers, turn: cfg.TURN, name: cmp.Or(cfg.Username, "edge")}
+	e := &rtcEngine{byLaw: map[string]*webrtc.API{}, mux: mux, conn: conn, ice: cfg.ICEServers, turn: cfg.TURN, name: cmp.Or(cfg.Username, "edge"),
+		now: time.Now}
 	for law, order := range map[string][]webrtc.RTPCodecParameters{
 		"pcmu": {pcmuParams, pcmaParams}, "pcma": {pcmaParams, pcmuParams},
 	} {
@@ -116,7 +177,15 @@ func newRTCEngine(cfg *Config) (*rtcEngine, error) {
 				return nil, fmt.Errorf("edge: webrtc codecs: %w", err)
 			}
 		}
-		e.byLaw[law] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+		// RTCP sender and receiver reports only: pion's default set adds
+		// NACK, transport-wide congestion control and a stats recorder,
+		// each with goroutines and state per peer and work per packet, for
+		// nothing on a G.711 stream the edge passes through.
+		ir := &interceptor.Registry{}
+		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+			return nil, fmt.Errorf("edge: webrtc interceptors: %w", err)
+		}
+		e.byLaw[law] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
 	}
 	return e, nil
 }
@@ -303,10 +372,9 @@ func (sp *softphone) restart(ctx context.Context) {
 // offer makes a peer connection, sends its offer once ICE gathering is
 // complete, and applies the answer when it comes.
 func (sp *softphone) offer(ctx context.Context) (*peer, error) {
-	api := sp.e.rtc.byLaw[sp.law]
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: sp.e.rtc.iceServers(time.Now())})
+	pc, err := sp.e.rtc.newPeer(sp.law)
 	if err != nil {
-		return nil, fmt.Errorf("peer connection: %w", err)
+		return nil, err
 	}
 	codec := pcmuParams.RTPCodecCapability
 	if sp.law == "pcma" {
@@ -494,6 +562,15 @@ func (e *Edge) rtcFrame(ctx context.Context, f serverFrame) {
 	case "rtc_restart":
 		sp.restart(ctx)
 	}
+}
+
+// addr is the one UDP address every peer uses (--webrtc-ports PORT); nil
+// otherwise.
+func (e *rtcEngine) addr() net.Addr {
+	if e.conn == nil {
+		return nil
+	}
+	return e.conn.LocalAddr()
 }
 
 // Close releases what newRTCEngine opened (a --webrtc-ports mux).

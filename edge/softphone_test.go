@@ -27,8 +27,8 @@ func TestParsePorts(t *testing.T) {
 }
 
 // The engine offers the caller's law first, so a browser answers with it
-// and G.711 passes through; a one-port mux (--webrtc-ports PORT) is
-// opened and closed.
+// and G.711 passes through, without pion's congestion-control
+// interceptor; a one-port mux (--webrtc-ports PORT) is opened and closed.
 func TestRTCEngineOffersTheCallersLawFirst(t *testing.T) {
 	e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", RTCPorts: portOf(t)})
 	if err != nil {
@@ -55,11 +55,16 @@ func TestRTCEngineOffersTheCallersLawFirst(t *testing.T) {
 		if !strings.Contains(o.SDP, "telephone-event/8000") {
 			t.Errorf("%s caller: no telephone-event offered", law)
 		}
+		// RTCP reports only: no congestion-control feedback or its
+		// header extension (pion's default interceptors) on G.711.
+		if strings.Contains(o.SDP, "transport-cc") || strings.Contains(o.SDP, "transport-wide-cc") {
+			t.Errorf("%s caller: the offer asks for transport-wide congestion control:\n%s", law, o.SDP)
+		}
 	}
 }
 
 // portOf is a free loopback UDP port.
-func portOf(t *testing.T) string {
+func portOf(t testing.TB) string {
 	t.Helper()
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -104,5 +109,117 @@ func TestRTCEngineMintsTURNCredentials(t *testing.T) {
 	defer e2.Close()
 	if got := e2.iceServers(now); len(got) != 1 || got[0].Username != "u" || got[0].Credential != "p" {
 		t.Errorf("static iceServers = %+v", got)
+	}
+}
+
+// Every peer gets the engine's one DTLS certificate (no key made per
+// call) until it is a day old; then a new one, which later peers share.
+func TestRTCEngineReusesAndRotatesTheCertificate(t *testing.T) {
+	e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	now := time.Unix(1767222000, 0)
+	e.now = func() time.Time { return now }
+	fingerprint := func() string {
+		t.Helper()
+		pc, err := e.newPeer("pcmu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		fps, err := pc.GetConfiguration().Certificates[0].GetFingerprints()
+		if err != nil || len(fps) == 0 {
+			t.Fatalf("fingerprints %v, %v", fps, err)
+		}
+		return fps[0].Value
+	}
+	first := fingerprint()
+	now = now.Add(certRotation - time.Second)
+	if got := fingerprint(); got != first {
+		t.Errorf("a peer made within the day has certificate %s; want the first one, %s", got, first)
+	}
+	now = now.Add(time.Second)
+	second := fingerprint()
+	if second == first {
+		t.Error("the certificate was not replaced after a day")
+	}
+	if got := fingerprint(); got != second {
+		t.Errorf("after the rotation a peer has certificate %s; want the new one, %s", got, second)
+	}
+}
+
+// offerCandidates is a softphone offer's candidates, gathered, from the
+// engine.
+func offerCandidates(t *testing.T, e *rtcEngine) []string {
+	t.Helper()
+	pc, err := e.newPeer("pcmu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(time.Minute):
+		t.Fatal("ICE gathering did not complete within a minute")
+	}
+	var out []string
+	for line := range strings.SplitSeq(pc.LocalDescription().SDP, "\n") {
+		if c, ok := strings.CutPrefix(strings.TrimSpace(line), "a=candidate:"); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// The offer carries host candidates on --webrtc-ip only, none of them an
+// mDNS name: with any ephemeral port, with one port for every peer
+// (--webrtc-ports PORT) on that port, with a range on a port of it.
+func TestRTCEngineOffersOnlyTheConfiguredAddress(t *testing.T) {
+	one := portOf(t)
+	for _, c := range []struct {
+		ports  string
+		lo, hi int
+	}{{"", 1, 65535}, {one, 0, 0}, {"20000-29999", 20000, 29999}} {
+		e, err := newRTCEngine(&Config{RTCIP: "127.0.0.1", RTCPorts: c.ports})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.lo == 0 {
+			p := e.addr().(*net.UDPAddr).Port
+			c.lo, c.hi = p, p
+		} else if e.addr() != nil {
+			t.Errorf("--webrtc-ports %q: the engine has one address %v", c.ports, e.addr())
+		}
+		for range 2 {
+			cands := offerCandidates(t, e)
+			if len(cands) == 0 {
+				t.Fatalf("--webrtc-ports %q: the offer has no candidate", c.ports)
+			}
+			for _, cand := range cands {
+				// foundation component transport priority address port typ type …
+				f := strings.Fields(cand)
+				if len(f) < 8 {
+					t.Fatalf("candidate %q", cand)
+				}
+				p, _ := strconv.Atoi(f[5])
+				if f[4] != "127.0.0.1" || p < c.lo || p > c.hi || f[7] != "host" || strings.Contains(cand, ".local") {
+					t.Errorf("--webrtc-ports %q: candidate %q; want a host candidate on 127.0.0.1, port %d-%d, no mDNS name", c.ports, cand, c.lo, c.hi)
+				}
+			}
+		}
+		e.Close()
 	}
 }

@@ -37,6 +37,14 @@ func schemaVersion(t *testing.T) int {
 
 func elector(t *testing.T, db *tsql.DB, node string) *Elector {
 	t.Helper()
+	return electorWith(t, db, node, renew, ttl)
+}
+
+// electorWith is an elector with its own renewal interval and TTL: a test
+// whose point is not how fast a lease moves gives the database more time
+// than a loaded machine may take.
+func electorWith(t *testing.T, db *tsql.DB, node string, renew, ttl time.Duration) *Elector {
+	t.Helper()
 	e, err := New(db, Config{NodeID: node, Address: "127.0.0.1:" + node, Renew: renew, TTL: ttl,
 		SchemaVersion: schemaVersion(t), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -211,13 +219,28 @@ func TestPastEpochIsNeverAccepted(t *testing.T) {
 }
 
 // Two live processes with one node id: the second refuses to start.
+//
+// The second waits out a heartbeat older than the TTL (a dead process of
+// the same node) before it refuses, and takes the id if the first's
+// heartbeat is that old: the TTL here is long enough that a loaded
+// machine does not hold the first's heartbeats back that long.
 func TestDuplicateNodeIDRefuses(t *testing.T) {
+	const ttl = 3 * time.Second
 	db := sqltest.Open(t, "postgres").DB
-	a := run(t, elector(t, db, "a"))
+	a := run(t, electorWith(t, db, "a", renew, ttl))
 	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
-	err := elector(t, db, "a").Run(context.Background(), func(context.Context, Term) error { return nil })
-	if err == nil || !strings.Contains(err.Error(), `--node-id "a"`) {
-		t.Fatalf("a second node a: Run() = %v; want a refusal naming --node-id", err)
+	second := electorWith(t, db, "a", renew, ttl)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- second.Run(ctx, func(context.Context, Term) error { return nil }) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), `--node-id "a"`) {
+			t.Fatalf("a second node a: Run() = %v; want a refusal naming --node-id", err)
+		}
+	case <-time.After(ttl + guard):
+		t.Fatal("a second node a is still running; want it to refuse the id of a live node")
 	}
 }
 
@@ -361,14 +384,23 @@ func TestFailedTermPauseDoublesUpToEightLeases(t *testing.T) {
 // A renewal slower than --lease-renew (a busy database, or a leader busy
 // restoring) still counts while it ends before the step-down deadline:
 // the leader keeps its term.
+//
+// The lease is longer than the other tests' (ten renewals, not six): a
+// renewal's own sleep leaves nearly two seconds to the step-down deadline,
+// which a loaded machine does not spend on one UPDATE, where it could spend
+// the third of a second the shorter lease left.
 func TestSlowRenewalsKeepTheLease(t *testing.T) {
+	const (
+		renew = 250 * time.Millisecond
+		ttl   = 10 * renew
+	)
 	db := sqltest.Open(t, "postgres").DB
-	a := run(t, elector(t, db, "a"))
+	a := run(t, electorWith(t, db, "a", renew, ttl))
 	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
 	term, _ := a.leading()
 	// Every renewal now takes one and a half renewals.
 	if _, err := db.Exec(`CREATE FUNCTION slow_renewal() RETURNS trigger LANGUAGE plpgsql AS
-		$$ BEGIN PERFORM pg_sleep(0.15); RETURN NEW; END $$`); err != nil {
+		$$ BEGIN PERFORM pg_sleep(0.375); RETURN NEW; END $$`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`CREATE TRIGGER slow_renewal BEFORE UPDATE ON leader_lease FOR EACH ROW EXECUTE FUNCTION slow_renewal()`); err != nil {
@@ -376,9 +408,9 @@ func TestSlowRenewalsKeepTheLease(t *testing.T) {
 	}
 	ok := a.e.metrics.renewals.WithLabelValues("ok")
 	from := counted(t, ok)
-	// Eight slow renewals span more than the step-down deadline
-	// (ttl-renew) several times over.
-	clocktest.Eventually(t, "eight slow renewals", guard, func() bool { return counted(t, ok) >= from+8 })
+	// Fourteen slow renewals (5.25 s at least) span more than the
+	// step-down deadline (ttl-renew, 2.25 s) twice over.
+	clocktest.Eventually(t, "fourteen slow renewals", 4*guard, func() bool { return counted(t, ok) >= from+14 })
 	if got, leading := a.leading(); !leading || got.Epoch != term.Epoch {
 		t.Errorf("a's term after slow renewals: %+v, leading %v; want it to keep epoch %d", got, leading, term.Epoch)
 	}
@@ -400,9 +432,18 @@ func counted(t *testing.T, c prometheus.Counter) float64 {
 // leader renew at once, and holds off a takeover until it ends: renewals
 // never queue behind the leader's own commits, and a deposed leader's
 // commit still finishes before the next epoch begins.
+//
+// Renewals here are slower and the lease longer than the other tests':
+// the fenced transaction may stay idle for one renewal before the test
+// lifts that bound, and the leader must not step down under a loaded
+// machine while the test counts its renewals.
 func TestFenceHoldsOffTakeoversNotRenewals(t *testing.T) {
+	const (
+		renew = 250 * time.Millisecond
+		ttl   = 10 * renew
+	)
 	db := sqltest.Open(t, "postgres").DB
-	a := run(t, elector(t, db, "a"))
+	a := run(t, electorWith(t, db, "a", renew, ttl))
 	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
 	term, _ := a.leading()
 	ctx := context.Background()
@@ -429,7 +470,7 @@ func TestFenceHoldsOffTakeoversNotRenewals(t *testing.T) {
 	// a lets the lease go (as if deposed); b's takeover waits for the
 	// open commit.
 	a.stop(t)
-	b := elector(t, db, "b")
+	b := electorWith(t, db, "b", renew, ttl)
 	took := make(chan int64, 1)
 	go func() { epoch, _ := b.tryAcquire(ctx, true); took <- epoch }()
 	clocktest.Eventually(t, "b's takeover waits on the row lock", guard, func() bool {

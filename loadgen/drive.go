@@ -86,6 +86,16 @@ func (f *Fleet) Drive(ctx context.Context, l Load) (Report, error) {
 	clear(f.errs)
 	f.mu.Unlock()
 
+	var cpu0 time.Duration
+	if pid := f.cfg.ServerPID; pid > 0 {
+		var err error
+		if cpu0, err = serverCPU(pid); err != nil {
+			f.mu.Lock()
+			f.drive = nil
+			f.mu.Unlock()
+			return Report{}, fmt.Errorf("loadgen: %w", err)
+		}
+	}
 	dctx, cancel := context.WithTimeout(ctx, l.Duration)
 	defer cancel()
 	start := time.Now()
@@ -137,11 +147,21 @@ schedule:
 	for _, a := range f.agents {
 		a.stopHolds()
 	}
+	var cpu1 time.Duration
+	var cpuErr error
+	if pid := f.cfg.ServerPID; pid > 0 {
+		cpu1, cpuErr = serverCPU(pid)
+	}
 
 	f.mu.Lock()
 	f.drive = nil
 	rep := f.buildReport(d, l)
 	f.mu.Unlock()
+	if cpuErr != nil {
+		rep.Errors[cpuErr.Error()]++
+	} else if f.cfg.ServerPID > 0 {
+		rep.ServerCPU = cpu1 - cpu0
+	}
 	if f.driven != nil {
 		f.driven(d.byCaller)
 	}

@@ -147,6 +147,13 @@ type Config struct {
 	// all that is wanted).
 	skipConnect bool
 
+	// ServerPID, when set, is the server's process on this machine: each
+	// contact phase then reads its CPU time (/proc/PID/stat, Linux)
+	// before the first POST and after the last contact ended, and reports
+	// the server's CPU per contact, a figure the machine's load does not
+	// move the way it moves latencies.
+	ServerPID int
+
 	// Progress, if set, hears how setup, the contact phase and cleanup
 	// advance. It is called from several goroutines, never concurrently.
 	Progress func(Progress)
@@ -281,6 +288,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("loadgen: idle citizens belong to the socket drill: add sockets")
 	case c.Sockets && c.Citizens:
 		return c, errors.New("loadgen: the socket drill holds idle citizens; it does not follow the contacts' chats")
+	case c.ServerPID < 0:
+		return c, fmt.Errorf("loadgen: server pid %d is negative", c.ServerPID)
 	case c.Settle < 0 || c.Settle > 10*time.Minute:
 		return c, fmt.Errorf("loadgen: settle %s: want 0 to 10m", c.Settle)
 	case c.Idle < 0 || c.Idle > time.Hour:

@@ -45,11 +45,25 @@ type Report struct {
 	// the next caller while a line waits (Config.Hold builds one).
 	FreeToOffer Latencies
 
+	// ServerCPU is the server's CPU time (user + system) over the phase,
+	// from the first POST to the last contact ended, when
+	// Config.ServerPID names it; else 0.
+	ServerCPU time.Duration
+
 	// Citizens is what the citizens heard (Config.Citizens), else nil.
 	Citizens *CitizenReport
 
 	// Errors counts what went wrong, by kind.
 	Errors map[string]int
+}
+
+// CPUPerContact is the server's CPU time per contact offered (each
+// created, offered, accepted and ended); 0 when not measured.
+func (r Report) CPUPerContact() time.Duration {
+	if r.ServerCPU <= 0 || r.Offered == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.Offered)
 }
 
 // ErrorCount is the total of Errors.
@@ -232,8 +246,13 @@ func (r Report) Print(w io.Writer) error {
 		r.Load.Contacts, target, r.Load.Concurrency, r.Load.Duration)
 	fmt.Fprintf(&b, "contacts: %d posted, %d created, %d offered, %d ended, %d failed, %d unfinished\n",
 		r.Posted, r.Created, r.Offered, r.Ended, r.Failed, r.Unfinished)
-	fmt.Fprintf(&b, "throughput: %.1f POSTs/s over %s; %.1f offers/s over %s (first POST to last offer)\n\n",
+	fmt.Fprintf(&b, "throughput: %.1f POSTs/s over %s; %.1f offers/s over %s (first POST to last offer)\n",
 		r.PostRate, r.Posting.Round(time.Millisecond), r.OfferRate, r.Elapsed.Round(time.Millisecond))
+	if r.ServerCPU > 0 {
+		fmt.Fprintf(&b, "server CPU: %s over the phase, %s per contact (user + system, /proc)\n",
+			r.ServerCPU.Round(time.Millisecond), ms(r.CPUPerContact()))
+	}
+	b.WriteString("\n")
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "latency\tn\tmean\tp50\tp95\tp99\tmax\t")

@@ -23,31 +23,48 @@ import (
 
 // TestPrepareSocketDrill makes the socket drill's database and fleet file
 // in $LOADGEN_DRILL_DIR (skipped without it): LOADGEN_DRILL_AGENTS agents
-// (default 10,000) over 100 queues, logged in, and hold queues for
-// LOADGEN_DRILL_CITIZENS idle citizens (default 50,000). Through a real
-// server each account costs two argon2id hashes — an hour for 10,000
-// agents on a small shared machine — so the accounts are made here, in a
-// test process with the tests' cheap hasher, on the SQLite file that
-// `tellonce serve` then serves (a login checks a password with the
-// parameters stored in its hash). The accounts' passwords are weak: the
-// file is for the drill only.
+// (default 10,000) over LOADGEN_DRILL_QUEUES queues (default 100, at most
+// one per agent), logged in, and hold queues for LOADGEN_DRILL_CITIZENS
+// idle citizens (default 50,000; 0 for none). Through a real server each
+// account costs two argon2id hashes — an hour for 10,000 agents on a
+// small shared machine — so the accounts are made here, in a test process
+// with the tests' cheap hasher, on the database that `tellonce serve` then
+// serves (a login checks a password with the parameters stored in its
+// hash): the SQLite file tellonce.db in the directory, or the PostgreSQL
+// database LOADGEN_DRILL_DB names (a postgres:// URL; scripts/e2e-load
+// uses it). The accounts' passwords are weak: the database is for the
+// drills only.
 func TestPrepareSocketDrill(t *testing.T) {
 	dir := os.Getenv("LOADGEN_DRILL_DIR")
 	if dir == "" {
 		t.Skip("LOADGEN_DRILL_DIR is not set: see loadgen/BENCHMARKS.md, the socket drill")
 	}
-	agents, citizens := envInt(t, "LOADGEN_DRILL_AGENTS", 10_000), envInt(t, "LOADGEN_DRILL_CITIZENS", 50_000)
+	agents := envInt(t, "LOADGEN_DRILL_AGENTS", 10_000)
+	queues := envInt(t, "LOADGEN_DRILL_QUEUES", min(100, agents))
+	citizens := 50_000
+	if os.Getenv("LOADGEN_DRILL_CITIZENS") != "0" {
+		citizens = envInt(t, "LOADGEN_DRILL_CITIZENS", citizens)
+	} else {
+		citizens = 0
+	}
 	ctx := context.Background()
-	db, err := tsql.Open(ctx, filepath.Join(dir, "tellonce.db"))
+	backend, dsn := "sqlite", filepath.Join(dir, "tellonce.db")
+	if u := os.Getenv("LOADGEN_DRILL_DB"); u != "" {
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			t.Fatalf("LOADGEN_DRILL_DB=%q: want a postgres:// URL (SQLite: leave it unset)", u)
+		}
+		backend, dsn = "postgres", u
+	}
+	db, err := tsql.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServerOn(t, "sqlite", db)
+	ts := startServerOn(t, backend, db)
 	f, err := Setup(ctx, Config{URL: ts.URL, AdminPassword: testAdminPassword, Agents: agents,
-		Queues: min(100, agents), Sockets: true, IdleCitizens: citizens, SetupConcurrency: 16,
+		Queues: queues, Sockets: true, IdleCitizens: citizens, SetupConcurrency: 16,
 		FleetFile: filepath.Join(dir, "fleet.json"), skipConnect: true})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +83,7 @@ func TestPrepareSocketDrill(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("made %s and %s: %d agents, hold queues for %d citizens", filepath.Join(dir, "tellonce.db"), path, agents, citizens)
+	t.Logf("made the %s database and %s: %d agents over %d queues, hold queues for %d citizens", backend, path, agents, queues, citizens)
 }
 
 func envInt(t *testing.T, name string, def int) int {

@@ -286,7 +286,7 @@ func (w *writer) revokeAgentOffersTxn(username, reason string) error {
 // clearReservationsTxn releases contacts held for the agent (sticky or
 // direct transfer) to their queues.
 func (w *writer) clearReservationsTxn(username string) error {
-	it, err := w.tx().Get(tableContacts, indexContactReserved, username)
+	it, err := w.tx().Get(tableHeldFor, indexContactReserved, username)
 	if err != nil {
 		return fmt.Errorf("contacts held for %s: %w", username, err)
 	}

@@ -84,7 +84,7 @@ func staffedIn(txn *memdb.Txn, queue string) (int, error) {
 }
 
 func bookedIn(txn *memdb.Txn, queue string, start time.Time) (int, error) {
-	n, err := countContacts(txn, indexContactSlot, queue, sortableTime(start))
+	n, err := countContacts(txn, tableBooked, indexContactSlot, queue, sortableTime(start))
 	if err != nil {
 		return 0, fmt.Errorf("bookings of %s: %w", queue, err)
 	}
@@ -108,7 +108,7 @@ func (e *BookingError) Unwrap() error { return ErrConflict }
 // the slot that starts at at, checking the slot exists and has room and
 // that the caller holds no other booking.
 func (w *writer) bookTxn(c *contactRow, q *queueRow, at time.Time, handleTime time.Duration) error {
-	if raw, err := w.tx().First(tableContacts, indexContactBooking, c.Identity); err != nil {
+	if raw, err := w.tx().First(tableBooked, indexContactBooking, c.Identity); err != nil {
 		return fmt.Errorf("bookings of the caller of %s: %w", c.ID, err)
 	} else if raw != nil && raw.(*contactRow).ID != c.ID {
 		return &BookingError{CallerID: c.Caller.ID, ContactID: raw.(*contactRow).ID}

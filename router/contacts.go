@@ -303,18 +303,14 @@ func (w *writer) stickyTxn(c *contactRow, cs *caseRow) error {
 // addContactTxn stores a new queued contact as a new leg of its case and
 // schedules its timers.
 func (w *writer) addContactTxn(c *contactRow, q *queueRow) error {
-	cs, err := w.getCase(c.CaseID)
+	n, err := w.caseToChange(c.CaseID)
 	if err != nil {
 		return err
 	}
-	n := cs.copy()
 	c.LegIndex = len(n.Legs)
 	n.Legs = append(n.Legs[:len(n.Legs):len(n.Legs)], Leg{ContactID: c.ID, Queue: c.Queue,
 		Agency: c.Agency, Channel: c.Channel, EnqueuedAt: c.EnqueuedAt, Interpreter: c.ConferenceOf != ""})
 	n.Live++
-	if err := w.putCase(n); err != nil {
-		return err
-	}
 	if q.EffectiveStrategy() != StrategyBestSkill || q.WidenAfter <= 0 {
 		c.Widened = true
 	}
@@ -395,8 +391,8 @@ func (w *writer) waitingIn(queue string) int {
 }
 
 // countContacts counts the contacts an index holds under the key prefix.
-func countContacts(txn *memdb.Txn, index string, prefix ...any) (int, error) {
-	it, err := txn.Get(tableContacts, index, prefix...)
+func countContacts(txn *memdb.Txn, table, index string, prefix ...any) (int, error) {
+	it, err := txn.Get(table, index, prefix...)
 	if err != nil {
 		return 0, err
 	}
@@ -409,19 +405,15 @@ func countContacts(txn *memdb.Txn, index string, prefix ...any) (int, error) {
 
 // appendCaseEventTxn adds an entry to the case timeline with the next seq.
 func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[string]string) (CaseEvent, error) {
-	cs, err := w.getCase(caseID)
+	n, err := w.caseToChange(caseID)
 	if err != nil {
 		return CaseEvent{}, err
 	}
-	n := cs.copy()
 	n.NextSeq++
 	// Resident registration numbers never enter the case, not even in
 	// memory: live frames, reads and the durable store all see them masked.
 	e := CaseEvent{Seq: n.NextSeq, At: w.now, Type: typ, Actor: actor, Text: privacy.MaskRRN(text), Data: maskedData(data)}
-	n.Events = withEvent(cs.Events, e)
-	if err := w.putCase(n); err != nil {
-		return CaseEvent{}, err
-	}
+	n.Events = withEvent(n.Events, e)
 	return e.Clone(), nil
 }
 
@@ -436,9 +428,12 @@ func (w *writer) setLegTxn(c *contactRow, fn func(l *Leg)) error {
 	}
 	l := cs.Legs[c.LegIndex]
 	fn(&l)
-	n := cs.copy()
-	n.Legs = withLeg(cs.Legs, c.LegIndex, l)
-	return w.putCase(n)
+	n, err := w.caseToChange(c.CaseID)
+	if err != nil {
+		return err
+	}
+	n.Legs = withLeg(n.Legs, c.LegIndex, l) // a new slice: older versions share the legs
+	return nil
 }
 
 // Abandon ends a contact because the caller left (hung up, closed the chat),

@@ -41,12 +41,17 @@
 // a contact and offering the agent the next one is one agent row write,
 // and a case that closes in the call is deleted without being written.
 // Indexes are few because every row write writes each of its table's
-// indexes: contacts have their id and, while scheduled in a booked slot
-// or held for one agent, the slot, booking and reserved keys; the other
-// tables their id alone. An agent's held contacts are a list on the agent
-// row (which the same calls write for its load anyway) rather than a
-// contacts index, and pending offers are published with the lines rather
-// than indexed.
+// indexes (go-memdb opens a radix transaction for each and puts each in
+// its root tree at commit, whether the row has a key in it or not): every
+// table is indexed by its id alone. The contacts a secondary key finds —
+// queued and held for one agent (reserved), scheduled in a booked slot
+// (slot, booking) — are few, so those keys are side tables of their own
+// (held_for, booked) holding the same rows, written only when a contact
+// enters, changes in or leaves that state. An agent's held contacts are a
+// list on the agent row (which the same calls write for its load anyway)
+// rather than a contacts index, and pending offers are published with the
+// lines rather than indexed. A call copies a case row once, the first
+// time it changes it, and changes its own copy in place after that.
 //
 // The matching state (matching.go) holds what only routing asks, in
 // structures made for it and owned by the writer: each (queue, class)'s

@@ -25,6 +25,9 @@ type writeGroup struct {
 	pending   []*writeOp // guarded by mu
 	leading   bool       // a leader is running batches; guarded by mu
 	lastGroup int        // calls in the last group taken; owned by the leader of the moment
+	// ops are finished writeOps for the next calls: a call's record and
+	// its wake channel are the same size every time.
+	ops sync.Pool
 }
 
 // write runs fn in a memdb write transaction, runs matching, commits, and
@@ -41,7 +44,11 @@ type writeGroup struct {
 // it, so its error leaves no trace and the others commit. The Sink gets each
 // change's events in commit order, one Publish per change as before.
 func (r *Router) write(fn func(w *writer) error) ([]Event, error) {
-	op := &writeOp{fn: fn, wake: make(chan struct{}, 1)}
+	op, _ := r.group.ops.Get().(*writeOp)
+	if op == nil {
+		op = &writeOp{wake: make(chan struct{}, 1)}
+	}
+	op.fn = fn
 	r.group.mu.Lock()
 	// The call's time is read once, here, in queue order: a re-run after
 	// another call's failure applies the same change at the same time, and
@@ -61,7 +68,16 @@ func (r *Router) write(fn func(w *writer) error) ([]Event, error) {
 	if op.panicked != nil {
 		panic(op.panicked)
 	}
-	return op.events, op.err
+	events, err := op.events, op.err
+	// A call that led its own group was answered on its own channel too;
+	// every send to it is done once lead has returned.
+	select {
+	case <-op.wake:
+	default:
+	}
+	*op = writeOp{wake: op.wake}
+	r.group.ops.Put(op)
+	return events, err
 }
 
 // writeOp is one queued write call.
@@ -193,11 +209,15 @@ func (r *Router) writers(n int, txn *memdb.Txn, ops []*writeOp) []*writer {
 	for i, w := range r.spare[:n] {
 		clear(w.events) // let the last call's views go
 		*w = writer{r: r, txn: txn, m: r.match, now: ops[i].now,
-			cases: w.cases, contacts: w.contacts, agents: w.agents, touched: w.touched, events: w.events[:0]}
+			cases: w.cases, contacts: w.contacts, agents: w.agents, side: w.side, touched: w.touched,
+			freed: w.freed, waiting: w.waiting, ids: w.ids[:0], events: w.events[:0]}
 		clear(w.cases)
 		clear(w.contacts)
 		clear(w.agents)
+		clear(w.side)
 		clear(w.touched)
+		clear(w.freed)
+		clear(w.waiting)
 	}
 	return r.spare[:n]
 }

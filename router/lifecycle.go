@@ -93,13 +93,12 @@ func (w *writer) unlinkWarmTxn(c *contactRow, actor string) error {
 }
 
 func (w *writer) adjustCaseLive(caseID string, delta int) (*caseRow, error) {
-	cs, err := w.getCase(caseID)
+	n, err := w.caseToChange(caseID)
 	if err != nil {
 		return nil, err
 	}
-	n := cs.copy()
 	n.Live += delta
-	return n, w.putCase(n)
+	return n, nil
 }
 
 // closeCaseIfDoneTxn removes a case with no live leg from memdb; the

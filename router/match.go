@@ -23,7 +23,7 @@ func (w *writer) settle() error {
 			return fmt.Errorf("matching did not settle: %w", ErrConflict)
 		}
 		freed := sortedKeys(w.freed)
-		w.freed = nil
+		clear(w.freed)
 		for _, u := range freed {
 			if err := w.fillAgentTxn(u); err != nil {
 				return err
@@ -54,7 +54,7 @@ func (w *writer) waitingByRank() ([]string, error) {
 			cs = append(cs, c)
 		}
 	}
-	w.waiting = nil
+	clear(w.waiting)
 	slices.SortFunc(cs, func(a, b *contactRow) int { return strings.Compare(a.rank(), b.rank()) })
 	ids := make([]string, len(cs))
 	for i, c := range cs {

@@ -46,15 +46,11 @@ func (w *writer) acceptTxn(username, offerID string) error {
 	if err := w.setLegTxn(c, func(l *Leg) { l.Agent, l.AnsweredAt = username, w.now }); err != nil {
 		return err
 	}
-	cs, err := w.getCase(c.CaseID)
+	ncs, err := w.caseToChange(c.CaseID)
 	if err != nil {
 		return err
 	}
-	ncs := cs.copy()
-	ncs.Agents, ncs.LastAgent = withAdded(cs.Agents, username), username
-	if err := w.putCase(ncs); err != nil {
-		return err
-	}
+	ncs.Agents, ncs.LastAgent = withAdded(ncs.Agents, username), username
 	e, err := w.appendCaseEventTxn(c.CaseID, CaseAssigned, "agent:"+username, "",
 		map[string]string{"contact_id": c.ID, "queue": c.Queue})
 	if err != nil {

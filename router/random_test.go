@@ -533,6 +533,7 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 	}
 	r.linesMu.RUnlock()
 	checkHeld(t, txn)
+	checkSideTables(t, txn)
 
 	byLine := map[lineKey][]*contactRow{} // in rank order, from the rows
 	for _, c := range contactsIn(txn) {
@@ -584,6 +585,32 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 		got, err := r.Positions(queue, ids)
 		if err != nil || !maps.Equal(got, want) {
 			t.Errorf("Positions(%s) = %v (%v); want %v", queue, got, err, want)
+		}
+	}
+}
+
+// checkSideTables checks the side tables against the contacts: each
+// holds exactly the contact rows that belong in it, as stored.
+func checkSideTables(t testing.TB, txn *memdb.Txn) {
+	t.Helper()
+	all := contactsIn(txn)
+	for _, table := range sideTables() {
+		want := map[string]*contactRow{}
+		for _, c := range all {
+			if sideHolds(table, c) {
+				want[c.ID] = c
+			}
+		}
+		got := map[string]*contactRow{}
+		it, err := txn.Get(table, indexID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			got[raw.(*contactRow).ID] = raw.(*contactRow)
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("side table %s holds %d contacts; the contacts say %d, or they differ", table, len(got), len(want))
 		}
 	}
 }

@@ -281,7 +281,11 @@ type writer struct {
 	cases    map[string]*caseRow
 	contacts map[string]*contactRow
 	agents   map[string]*agentRow
-	flushErr error // a failed flush inside tx, failing the call
+	// side are the contacts whose row in memdb may be in a side table
+	// (sideTables): flush takes them out of the ones they left.
+	side     map[string]struct{}
+	ids      []string // flush's scratch
+	flushErr error    // a failed flush inside tx, failing the call
 	now      time.Time
 	events   []Event
 	// freed are agents who may take more work; waiting are contacts that

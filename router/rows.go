@@ -188,7 +188,27 @@ func (c *contactRow) computeRank(aging time.Duration) string {
 	if age < 0 {
 		age = 0
 	}
-	return fmt.Sprintf("%d%04d%020d%020d", band, maxPriority-prio, age, c.Seq)
+	p := maxPriority - prio
+	if p < 0 || p > 9999 {
+		return fmt.Sprintf("%d%04d%020d%020d", band, p, age, c.Seq) // out of the validated range
+	}
+	// The same text as the Sprintf above, built without fmt: a rank is
+	// computed on every contact write.
+	var b [45]byte
+	b[0] = byte('0' + band)
+	putDigits(b[1:5], uint64(p))
+	putDigits(b[5:25], uint64(age))
+	putDigits(b[25:45], c.Seq)
+	return string(b[:])
+}
+
+// putDigits writes v in decimal into b, zero-padded to len(b) (which
+// holds every digit of v).
+func putDigits(b []byte, v uint64) {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
 }
 
 // rank is the cached routing order key.

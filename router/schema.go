@@ -16,6 +16,10 @@ const (
 	tableContacts = "contacts"
 	tableCases    = "cases"
 	tableMembers  = "members"
+	// Contacts in the few states a secondary index asks about, each table
+	// holding the same rows as tableContacts (see heldTableSchema).
+	tableHeldFor = "held_for"
+	tableBooked  = "booked"
 )
 
 // Index names. Each answers one question the router asks on a hot path.
@@ -39,6 +43,8 @@ func schema() *memdb.DBSchema {
 		tableContacts: contactsTableSchema(),
 		tableCases:    casesTableSchema(),
 		tableMembers:  membersTableSchema(),
+		tableHeldFor:  heldForTableSchema(),
+		tableBooked:   bookedTableSchema(),
 	}}
 }
 
@@ -60,13 +66,63 @@ func contactsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{Name: tableContacts, Indexes: map[string]*memdb.IndexSchema{
 		indexID: {Name: indexID, Unique: true, AllowMissing: false,
 			Indexer: idIndex("ID", func(o any) string { return o.(*contactRow).ID })},
-		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: true,
+	}}
+}
+
+// heldForTableSchema and bookedTableSchema hold the contact rows that the
+// reserved, slot and booking indexes find, and no others: go-memdb writes
+// every index of a table on every row write (each one a radix transaction
+// and a path in the root tree at commit, present key or not), and a
+// contact row is written about four times per routed contact while very
+// few contacts are ever held for an agent or booked into a slot. So these
+// keys are tables of their own, written only when a contact enters, leaves
+// or changes in one of those states (sideTables, writer.flush).
+func heldForTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableHeldFor, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: idIndex("ID", func(o any) string { return o.(*contactRow).ID })},
+		indexContactReserved: {Name: indexContactReserved, Unique: false, AllowMissing: false,
 			Indexer: &keyIndex{desc: "(reserved agent) while queued", key: contactReservedKey}},
-		indexContactSlot: {Name: indexContactSlot, Unique: false, AllowMissing: true,
+	}}
+}
+
+func bookedTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{Name: tableBooked, Indexes: map[string]*memdb.IndexSchema{
+		indexID: {Name: indexID, Unique: true, AllowMissing: false,
+			Indexer: idIndex("ID", func(o any) string { return o.(*contactRow).ID })},
+		indexContactSlot: {Name: indexContactSlot, Unique: false, AllowMissing: false,
 			Indexer: &keyIndex{desc: "(queue, slot start) while scheduled in a booked slot", key: contactSlotKey}},
 		indexContactBooking: {Name: indexContactBooking, Unique: true, AllowMissing: true,
 			Indexer: &keyIndex{desc: "(identity) while scheduled in a booked slot", key: contactBookingKey}},
 	}}
+}
+
+// sideTables are the contact tables beside tableContacts.
+func sideTables() [2]string { return [2]string{tableHeldFor, tableBooked} }
+
+// sideHolds reports whether a contact row belongs in the side table.
+func sideHolds(table string, c *contactRow) bool {
+	if c == nil {
+		return false
+	}
+	var ok bool
+	switch table {
+	case tableHeldFor:
+		_, ok = contactReservedKey(c)
+	case tableBooked:
+		_, ok = contactSlotKey(c)
+	}
+	return ok
+}
+
+// inSideTable reports whether c belongs in any side table.
+func inSideTable(c *contactRow) bool {
+	for _, t := range sideTables() {
+		if sideHolds(t, c) {
+			return true
+		}
+	}
+	return false
 }
 
 func casesTableSchema() *memdb.TableSchema {

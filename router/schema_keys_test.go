@@ -36,6 +36,8 @@ func keySamples() map[string][]any {
 		tableCases:   {&caseRow{ID: "cs-1", CreatedAt: at}},
 		tableQueues:  {&queueRow{QueueConfig: QueueConfig{ID: "q", Agency: "a"}}},
 		tableMembers: {&memberRow{Queue: "q", Username: "kim"}},
+		tableHeldFor: {queued},
+		tableBooked:  {booked},
 	}
 }
 
@@ -93,4 +95,34 @@ func TestIndexKeysGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "keys.golden", got, "IndexKeysGolden")
+}
+
+// TestRankMatchesItsFormat checks the rank built digit by digit against
+// the format it replaces, at the edges of each field.
+func TestRankMatchesItsFormat(t *testing.T) {
+	at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	for _, c := range []contactRow{
+		{Priority: 0, Seq: 1, CaseCreatedAt: at},
+		{Priority: maxPriority, Seq: 1<<64 - 1, CaseCreatedAt: at, Head: true},
+		{Priority: -maxPriority, Seq: 0, CaseCreatedAt: time.Unix(0, 1<<63-1)},
+		{Priority: 5, Seq: 42, CaseCreatedAt: time.Unix(-5, 0)},
+		{Priority: 2 * maxPriority, Seq: 7, CaseCreatedAt: at}, // out of range: the format's own text
+	} {
+		for _, aging := range []time.Duration{0, time.Minute} {
+			band := 1
+			if c.Head {
+				band = 0
+			}
+			age, prio := c.CaseCreatedAt.UnixNano(), c.Priority
+			if aging > 0 {
+				age -= int64(c.Priority) * int64(aging)
+				prio = 0
+			}
+			age = max(age, 0)
+			want := fmt.Sprintf("%d%04d%020d%020d", band, maxPriority-prio, age, c.Seq)
+			if got := c.computeRank(aging); got != want {
+				t.Errorf("rank of %+v aging %s = %q; want %q", c, aging, got, want)
+			}
+		}
+	}
 }

@@ -319,6 +319,7 @@ func (w *writer) putContact(c *contactRow) error {
 		w.contacts = map[string]*contactRow{}
 	}
 	w.contacts[c.ID] = c
+	w.markSide(old)
 	w.m.putContact(old, c)
 	return w.moveHeld(old, c)
 }
@@ -333,8 +334,40 @@ func (w *writer) deleteContact(c *contactRow) error {
 		w.contacts = map[string]*contactRow{}
 	}
 	w.contacts[c.ID] = nil
+	w.markSide(old)
 	w.m.putContact(old, nil)
 	return w.moveHeld(old, nil)
+}
+
+// markSide remembers that the contact's stored row may be in a side
+// table, when old (the row before this change) is in one.
+func (w *writer) markSide(old *contactRow) {
+	if !inSideTable(old) {
+		return
+	}
+	if w.side == nil {
+		w.side = map[string]struct{}{}
+	}
+	w.side[old.ID] = struct{}{}
+}
+
+// flushSide writes a contact's rows in the side tables: in the ones it
+// belongs in, out of the ones its stored row may have been in.
+func (w *writer) flushSide(id string, c *contactRow) error {
+	_, was := w.side[id]
+	for _, t := range sideTables() {
+		switch {
+		case sideHolds(t, c):
+			if err := w.txn.Insert(t, c); err != nil {
+				return fmt.Errorf("insert %s %s: %w", t, id, err)
+			}
+		case was:
+			if _, err := w.txn.DeleteAll(t, indexID, id); err != nil {
+				return fmt.Errorf("delete %s %s: %w", t, id, err)
+			}
+		}
+	}
+	return nil
 }
 
 // moveHeld keeps the agents' Held lists in step with a contact that was
@@ -374,6 +407,23 @@ func (w *writer) putCase(c *caseRow) error {
 	return nil
 }
 
+// caseToChange is the case as this call left it so far, to be changed in
+// place: the call's own version when it has one (nobody else sees it
+// before flush, and every version in w.cases was made by the call), else
+// a copy of the stored row, which becomes the call's version. One copy
+// per case per call instead of one per change.
+func (w *writer) caseToChange(id string) (*caseRow, error) {
+	if c := w.cases[id]; c != nil {
+		return c, nil
+	}
+	cs, err := w.getCase(id)
+	if err != nil {
+		return nil, err
+	}
+	n := cs.copy()
+	return n, w.putCase(n)
+}
+
 // deleteCase removes a case.
 func (w *writer) deleteCase(id string) {
 	if w.cases == nil {
@@ -386,50 +436,61 @@ func (w *writer) deleteCase(id string) {
 // at the end of the call, and before anything reads through the
 // transaction (tx).
 func (w *writer) flush() error {
-	if err := flushTable(w.txn, tableAgents, w.agents); err != nil {
+	if err := flushTable(w.txn, tableAgents, w.agents, &w.ids, nil); err != nil {
 		return err
 	}
-	if err := flushTable(w.txn, tableContacts, w.contacts); err != nil {
+	if err := flushTable(w.txn, tableContacts, w.contacts, &w.ids, w.flushSide); err != nil {
 		return err
 	}
+	clear(w.side)
 	for _, c := range w.cases {
 		if c != nil {
 			w.r.caseWrites++
 		}
 	}
-	return flushTable(w.txn, tableCases, w.cases)
+	return flushTable(w.txn, tableCases, w.cases, &w.ids, nil)
 }
 
-func flushTable[R any](txn *memdb.Txn, table string, rows map[string]*R) error {
+// flushTable writes rows to table in id order (ids is scratch for the
+// order), then calls also on each, if given.
+func flushTable[R any](txn *memdb.Txn, table string, rows map[string]*R, ids *[]string, also func(id string, row *R) error) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(rows))
+	order := (*ids)[:0]
 	for id := range rows {
-		ids = append(ids, id)
+		order = append(order, id)
 	}
-	if len(ids) > 1 {
-		slices.Sort(ids)
+	if len(order) > 1 {
+		slices.Sort(order)
 	}
-	for _, id := range ids {
-		if row := rows[id]; row != nil {
+	*ids = order
+	for _, id := range order {
+		row := rows[id]
+		if row != nil {
 			if err := txn.Insert(table, row); err != nil {
 				return fmt.Errorf("insert %s %s: %w", table, id, err)
 			}
-			continue
-		}
-		// Deleted: a row the call made and deleted never reached memdb.
-		old, err := txn.First(table, indexID, id)
-		if err != nil {
-			return fmt.Errorf("delete %s %s: %w", table, id, err)
-		}
-		if old != nil {
-			if err := txn.Delete(table, old); err != nil {
+		} else {
+			// Deleted: a row the call made and deleted never reached memdb.
+			old, err := txn.First(table, indexID, id)
+			if err != nil {
 				return fmt.Errorf("delete %s %s: %w", table, id, err)
+			}
+			if old != nil {
+				if err := txn.Delete(table, old); err != nil {
+					return fmt.Errorf("delete %s %s: %w", table, id, err)
+				}
+			}
+		}
+		if also != nil {
+			if err := also(id, row); err != nil {
+				return err
 			}
 		}
 	}
 	clear(rows)
+	clear(order)
 	return nil
 }
 

@@ -73,7 +73,9 @@ type Journal struct {
 	sqls *statements // SQL and prepared statements for this dialect
 	// assigned holds the last row written for each assigned contact, owned
 	// by the writer: when one is re-queued, its ended leg comes from here.
-	assigned   map[string]contactRow
+	assigned map[string]contactRow
+	// pgJSON is the buffer the writer encodes PostgreSQL batches in.
+	pgJSON     jsonWriter
 	maxPending int
 	kick       chan struct{} // wakes Run when something is published
 

@@ -243,14 +243,23 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 // writeRowsPG writes a batch with pgBatch, on PostgreSQL, committed on its
 // own or, with a fence, in tx; like writeRows it is idempotent.
 func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
-	tables := []any{b.caseRows(), b.legs, b.requeuedFromDB, b.contacts, b.events}
 	audit := len(b.audit) > 0
-	if audit {
-		tables = append(tables, b.audit)
-	}
-	args := make([]any, 0, len(tables))
-	for _, rows := range tables {
+	args := make([]any, 0, 6)
+	w := &j.pgJSON
+	args = append(args,
+		array(w, b.caseRows(), (*caseRow).appendJSON))
+	for _, rows := range []any{b.legs, b.requeuedFromDB} { // rare: encoding/json
 		doc, err := jsonRows(rows)
+		if err != nil {
+			return err
+		}
+		args = append(args, doc)
+	}
+	args = append(args,
+		array(w, b.contacts, (*contactRow).appendJSON),
+		array(w, b.events, (*eventRow).appendJSON))
+	if audit {
+		doc, err := jsonRows(b.audit)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +42,11 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&cfg.FleetFile, "fleet", "", "keep the run's agency, users and sessions in this file (made on the first run, read on later ones: setup then hashes no passwords); implies --keep")
 	fs.BoolVar(&cfg.Sockets, "sockets", false, "the socket drill: the server's memory per idle agent and citizen socket, its CPU at idle, and the contacts' latency with every socket open")
 	fs.IntVar(&cfg.IdleCitizens, "idle-citizens", 0, "socket drill: citizens who post a chat to a hold queue nobody staffs and keep its socket open")
+	var rates string
+	var warmup int
+	fs.StringVar(&rates, "rates", "", "a sweep: comma-separated rates (contacts/s, 0: as fast as possible), each a phase of --contacts contacts over the same agents, then a line per rate (replaces --rate)")
+	fs.IntVar(&warmup, "warmup", 0, "with --rates: contacts posted at the first rate before the measured phases, left out of the report")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id on this machine: report its CPU time per contact (utime+stime from /proc/PID/stat over each phase)")
 	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "socket drill: where to read the server's figures (default: the server's /metrics)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "socket drill: bearer token for /metrics (default: $TELLONCE_METRICS_TOKEN)")
 	fs.DurationVar(&cfg.Settle, "settle", loadgen.DefaultSettle, "socket drill: wait this long before each reading of the server's memory")
@@ -112,6 +119,9 @@ Flags:
 		}
 		return nil
 	}
+	if rates != "" {
+		return runRates(ctx, cfg, rates, warmup, stdout, pp)
+	}
 	rep, err := loadgen.Run(ctx, cfg)
 	pp.finish()
 	if rep.Posted == 0 && err != nil {
@@ -126,6 +136,43 @@ Flags:
 	}
 	if !rep.OK() {
 		return fmt.Errorf("loadgen: the run was not clean (%d errors)", rep.ErrorCount())
+	}
+	return nil
+}
+
+// runRates is "tellonce loadgen --rates": one sweep, each rate's report,
+// then the summary table.
+func runRates(ctx context.Context, cfg loadgen.Config, list string, warmup int, stdout io.Writer, pp *progressPrinter) error {
+	var rs loadgen.Rates
+	rs.Warmup = warmup
+	for _, f := range strings.Split(list, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return fmt.Errorf("loadgen: --rates: %q is not a number", f)
+		}
+		rs.Rates = append(rs.Rates, r)
+	}
+	reps, err := loadgen.RunRates(ctx, cfg, rs)
+	pp.finish()
+	for _, rep := range reps {
+		fmt.Fprintln(stdout)
+		if perr := rep.Print(stdout); perr != nil {
+			return perr
+		}
+	}
+	if len(reps) > 0 {
+		fmt.Fprintln(stdout)
+		if perr := loadgen.PrintRates(stdout, reps); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, rep := range reps {
+		if !rep.OK() {
+			return fmt.Errorf("loadgen: the run at %g/s was not clean (%d errors)", rep.Load.Rate, rep.ErrorCount())
+		}
 	}
 	return nil
 }

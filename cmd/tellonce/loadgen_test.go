@@ -24,6 +24,9 @@ func TestLoadgenCommandRefuses(t *testing.T) {
 		{[]string{"--admin-password", "x", "extra"}, "unexpected argument"},
 		{[]string{"--admin-password", "x", "--citizens"}, "use channel chat"},
 		{[]string{"--admin-password", "x", "--hold", "-1s"}, "hold"},
+		{[]string{"--admin-password", "x", "--rates", "100,fast"}, `--rates: "fast"`},
+		{[]string{"--admin-password", "x", "--rates", "100", "--warmup", "-5"}, "warm-up"},
+		{[]string{"--admin-password", "x", "--server-pid", "-2"}, "server pid"},
 	} {
 		var out, errOut strings.Builder
 		err := run(context.Background(), append([]string{"loadgen"}, tc.args...), &out, &errOut, noEnv)

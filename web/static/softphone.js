@@ -136,7 +136,7 @@ function restartCalls() {
 // voice: the server forgets it when the socket goes.
 export async function onHello(f) {
   await learnPhone();
-  sp.iceServers = (f.ice_servers || []).filter((x) => x && x.urls);
+  sp.iceServers = usable(f.ice_servers);
   sp.want = chosen();
   for (const r of document.querySelectorAll("input[name=device]")) r.checked = r.value === sp.want;
   $("#dev-phone").disabled = hasPhone() === false;
@@ -228,8 +228,9 @@ async function answer(f) {
   if (!sp.on) return;
   const old = sp.calls.get(f.contact_id);
   if (old) old.pc.close();
-  // With short-lived TURN credentials each offer brings fresh ones.
-  const pc = new RTCPeerConnection({ iceServers: f.ice_servers || sp.iceServers });
+  // With short-lived TURN credentials each offer brings fresh ones:
+  // hello's may have expired by now.
+  const pc = new RTCPeerConnection({ iceServers: f.ice_servers ? usable(f.ice_servers) : sp.iceServers });
   const call = { id: f.contact_id, pc, session: f.session, state: "new", edgeState: "", held: f.held === true, remote: null, meters: {} };
   sp.calls.set(f.contact_id, call);
   remember();
@@ -274,6 +275,12 @@ async function answer(f) {
       render();
     }
   }
+}
+
+// usable is a list of ICE servers without entries the browser would
+// refuse (no urls), which would otherwise fail the whole peer connection.
+function usable(list) {
+  return (Array.isArray(list) ? list : []).filter((x) => x && x.urls);
 }
 
 // gathered waits for ICE gathering to complete: the answer carries every
@@ -474,6 +481,11 @@ window.tellonceSoftphone = {
       if (r.type === "outbound-rtp") Object.assign(out.outbound, { packets: r.packetsSent, bytes: r.bytesSent });
     });
     return out;
+  },
+  // The ICE servers the current call's peer connection was built with.
+  iceServers() {
+    const call = current();
+    return call ? call.pc.getConfiguration().iceServers : null;
   },
   levels() {
     const call = current();

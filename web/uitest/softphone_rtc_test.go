@@ -310,3 +310,62 @@ func (b *browser) pageIn(p *page, name string) *page {
 	b.pages = append(b.pages, q)
 	return q
 }
+
+// iceOffer has the fake edge offer the page a peer connection carrying
+// iceServers (a JavaScript expression, or "" for none) and waits until the
+// page has built it.
+func iceOffer(t *testing.T, agent *page, contactID, session, iceServers string) {
+	t.Helper()
+	_, sdp := newEdgePeer(t)
+	ice := ""
+	if iceServers != "" {
+		ice = ", ice_servers: " + iceServers
+	}
+	agent.do("offer "+session, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.inject({type: "rtc_offer", contact_id: %s, session: %s, sdp: %s%s})`,
+		jsString(contactID), jsString(session), jsString(sdp), ice)))
+	agent.waitFor("the peer of "+session, fmt.Sprintf(`window.tellonceSoftphone.state().call?.session === %s`, jsString(session)))
+}
+
+// The page builds each peer connection with the ICE servers of its
+// rtc_offer, whose TURN credentials are freshly minted, rather than with
+// hello's, which may have expired; an offer without them falls back to
+// hello's; an entry the browser would refuse is left out rather than
+// failing the call.
+func TestSoftphoneUsesTheOffersICEServers(t *testing.T) {
+	line := softphoneLine(t, "gov110", "uitest-sp-ice", "소프트폰 ICE 시험 창구", "sp-ice")
+	b := newBrowser(t, mediaFlags...)
+	agent := b.page("sp-ice")
+	agent.fakeSoftphoneServer()
+	agent.loginAs("sp-ice", demoPassword)
+	agent.goAvailable()
+	agent.waitFor("softphone claimed", `window.tellonceSoftphone.state().on`)
+	contactID := placeCall(t, line, "ICE 민원인")
+	agent.waitFor("the call's offer", `!document.querySelector("#offer").hidden`)
+	agent.click("#offer-accept")
+	agent.waitFor("call open", `!!document.querySelector(`+jsString(deskPanel)+`)`)
+
+	type iceServer struct {
+		URLs       []string `json:"urls"`
+		Username   string   `json:"username"`
+		Credential string   `json:"credential"`
+	}
+	used := func() []iceServer { return eval[[]iceServer](agent, `window.tellonceSoftphone.iceServers()`) }
+	for i, cred := range []string{"first", "second"} {
+		session := fmt.Sprintf("ice%d", i+1)
+		iceOffer(t, agent, contactID, session, fmt.Sprintf(`[{urls: ["turn:127.0.0.1:3478?transport=udp"], username: "1700000000:sp-ice-%[1]s", credential: "cred-%[1]s"}, {}]`, cred))
+		got := used()
+		if len(got) != 1 || len(got[0].URLs) != 1 || got[0].URLs[0] != "turn:127.0.0.1:3478?transport=udp" ||
+			got[0].Username != "1700000000:sp-ice-"+cred || got[0].Credential != "cred-"+cred {
+			t.Errorf("offer %s: the peer connection's ICE servers are %+v; want the offer's TURN server with its %s credentials", session, got, cred)
+		}
+	}
+	// An offer without ice_servers (static credentials): hello's list,
+	// not the previous offer's.
+	iceOffer(t, agent, contactID, "ice3", "")
+	for _, s := range used() {
+		if s.Username != "" {
+			t.Errorf("an offer without ice_servers built its peer with %+v; want hello's list", used())
+		}
+	}
+	agent.noRawKeys()
+}

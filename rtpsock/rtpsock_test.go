@@ -1,0 +1,132 @@
+package rtpsock
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/emiago/diago/media"
+)
+
+func TestConnIsTheSessionsSocket(t *testing.T) {
+	s, err := media.NewMediaSession(net.IPv4(127, 0, 0, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := Conn(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.LocalAddr().(*net.UDPAddr); got.Port != s.Laddr.Port {
+		t.Fatalf("socket on port %d, the session's RTP port is %d", got.Port, s.Laddr.Port)
+	}
+	if _, err := Conn(nil); err == nil {
+		t.Fatal("Conn(nil) gave no error")
+	}
+}
+
+// Datagrams queued before the reader starts (more than a batch) and
+// sent while it runs all arrive, in order; closing the socket ends Run
+// with nil.
+func TestReaderHandsEveryDatagramInOrder(t *testing.T) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	send := func(i int) {
+		b := make([]byte, 172)
+		binary.BigEndian.PutUint32(b, uint32(i))
+		if _, err := out.Write(b); err != nil {
+			t.Error(err)
+		}
+	}
+	const queued, later = 10, 200
+	for i := range queued {
+		send(i)
+	}
+	got := make(chan int, queued+later)
+	done := make(chan error, 1)
+	go func() {
+		done <- NewReader(conn, 4).Run(func(d []byte) {
+			if len(d) != 172 {
+				t.Errorf("datagram of %d bytes, sent 172", len(d))
+			}
+			got <- int(binary.BigEndian.Uint32(d))
+		})
+	}()
+	for i := queued; i < queued+later; i++ {
+		send(i)
+	}
+	deadline := time.After(30 * time.Second)
+	for want := range queued + later {
+		select {
+		case i := <-got:
+			if i != want {
+				t.Fatalf("datagram %d arrived where %d was due", i, want)
+			}
+		case <-deadline:
+			t.Fatalf("only %d of %d datagrams arrived", want, queued+later)
+		}
+	}
+	conn.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after close: %v", err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	b := make([]byte, 12, 200)
+	Header(b, 0, true, 7, 160, 0xdeadbeef)
+	b = append(b, bytes.Repeat([]byte{0x22}, 160)...)
+	var p Packet
+	if err := Parse(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.PayloadType != 0 || !p.Marker || p.Sequence != 7 || p.Timestamp != 160 || p.SSRC != 0xdeadbeef || len(p.Payload) != 160 {
+		t.Fatalf("parsed %+v", p)
+	}
+	// Two CSRCs, a one-word extension and 4 bytes of padding.
+	x := []byte{0xb2, 101, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1, 1, 2, 2, 2, 2, 0xbe, 0xde, 0, 1, 9, 9, 9, 9, 5, 6, 0, 0, 0, 4}
+	if err := Parse(x, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.PayloadType != 101 || p.Marker || !bytes.Equal(p.Payload, []byte{5, 6}) {
+		t.Fatalf("parsed %+v", p)
+	}
+	for name, bad := range map[string][]byte{
+		"short":     b[:11],
+		"version 1": append([]byte{0x40}, b[1:]...),
+		"csrc":      append([]byte{0x8f}, b[1:20]...),
+		"padding":   {0xa0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 200},
+		"extension": {0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde},
+	} {
+		if err := Parse(bad, &p); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	b := make([]byte, 12, 172)
+	Header(b, 8, false, 1, 2, 3)
+	f.Add(append(b, make([]byte, 160)...))
+	f.Add([]byte{0xb2, 101, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1, 1, 2, 2, 2, 2, 0xbe, 0xde, 0, 1, 9, 9, 9, 9, 5, 6, 0, 0, 0, 4})
+	f.Add([]byte{0xa0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 200})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p Packet
+		if err := Parse(b, &p); err != nil {
+			return
+		}
+		if len(p.Payload) > len(b)-12 {
+			t.Fatalf("payload of %d bytes from a %d-byte packet", len(p.Payload), len(b))
+		}
+	})
+}
