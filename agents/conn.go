@@ -24,8 +24,8 @@ const (
 // goroutine serve starts) and at most one writer (writeLoop), which runs
 // only while there is something to write — frames, a ping, the close — so
 // an idle socket costs one parked goroutine and no buffers beyond the
-// reader's. Everything the hub sends goes through the bounded out queue; a
-// full queue cuts the connection rather than wait for it.
+// reader's. Everything the hub sends goes through the bounded out queue;
+// a full queue cuts the connection rather than wait for it.
 type conn struct {
 	hub  *Hub
 	ws   *websocket.Conn
@@ -39,8 +39,11 @@ type conn struct {
 	pingDue  bool
 	quitting bool // the hub stopped the connection: the writer closes it
 	// pinger marks a ping due every PingInterval.
-	pinger     *time.Timer
-	writerDone chan struct{} // closed when the socket has been closed by the writer
+	pinger *time.Timer
+	// ends counts the reader's end and the writer's close of the socket:
+	// the second of them unregisters the connection (Hub.finish), so that
+	// neither waits for the other.
+	ends atomic.Int32
 
 	// Guarded by hub.mu.
 	stopped   bool
@@ -52,7 +55,8 @@ type conn struct {
 	revoked atomic.Bool
 
 	// login is what an agent or gateway socket was opened with: its
-	// session, and the role, agency and permissions it was allowed.
+	// session, and the role, agency and permissions it was allowed. A
+	// gateway's agency ("" for every agency) is the one it serves.
 	login auth.Principal
 	addr  string // where the socket's request came from
 
@@ -67,8 +71,14 @@ type conn struct {
 	helloSeq  uint64
 	pending   []pendingFrame
 
-	// Citizen sessions, guarded by hub.mu. contactID follows the case's
-	// live leg across transfers.
+	// Citizen sessions: their own record, nil on other sockets, so that
+	// an agent's idle socket does not carry a citizen's fields.
+	*citizenConn
+}
+
+// citizenConn is a citizen socket's part of conn, guarded by hub.mu.
+// contactID follows the case's live leg across transfers.
+type citizenConn struct {
 	contactID    string
 	caseID       string // the case never changes, whatever leg the socket follows
 	queue        string
@@ -80,9 +90,6 @@ type conn struct {
 	lastQueued   queuedFrame
 	lastQueuedAt time.Time // when lastQueued was sent
 	afterPlace   []byte    // a frame to send right after the first queued frame
-
-	// Gateway sessions: "" serves every agency.
-	agency string
 }
 
 type pendingFrame struct {
@@ -91,11 +98,22 @@ type pendingFrame struct {
 }
 
 func (h *Hub) newConn(ws *websocket.Conn, kind connKind) *conn {
-	c := &conn{hub: h, ws: ws, kind: kind, writerDone: make(chan struct{})}
+	c := &conn{hub: h, ws: ws, kind: kind}
 	// One timer per socket rather than a ticker on a writer goroutine: it
 	// wakes a writer only when a ping is due.
 	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.ping)
+	if kind == kindCitizen {
+		c.citizenConn = &citizenConn{}
+	}
 	return c
+}
+
+// contact is the contact a citizen socket follows, for logs; "" on others.
+func (c *conn) contact() string {
+	if c.citizenConn == nil {
+		return ""
+	}
+	return c.contactID
 }
 
 // stopLocked asks the writer to close the connection; the first reason
@@ -155,7 +173,7 @@ func (h *Hub) cutLocked(c *conn) {
 	h.dropped.Add(1)
 	h.slows.Add(1)
 	h.log.Warn("websocket client too slow; disconnecting", "kind", c.kind, "agent", c.username,
-		"contact", c.contactID, "buffer", h.cfg.SendBuffer)
+		"contact", c.contact(), "buffer", h.cfg.SendBuffer)
 	h.stopLocked(c, websocket.CloseTryAgainLater, "too slow", false)
 }
 
@@ -209,14 +227,22 @@ func (c *conn) writeBatch(ping bool, batch [][]byte) bool {
 // were set under hub.mu before quitting, which the writer has seen under
 // wmu): what is queued when draining, the close frame, the socket.
 func (c *conn) close(batch [][]byte) {
-	cfg := c.hub.cfg
 	c.pinger.Stop()
 	if !c.drain || c.writeBatch(false, batch) {
 		msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(cfg.WriteTimeout))
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.hub.cfg.WriteTimeout))
 	}
 	_ = c.ws.Close()
-	close(c.writerDone)
+	c.ended()
+}
+
+// ended is called once by the reader when it has ended and once by the
+// writer when it has closed the socket; the second unregisters the
+// connection.
+func (c *conn) ended() {
+	if c.ends.Add(1) == 2 {
+		c.hub.finish(c)
+	}
 }
 
 func (c *conn) write(msg []byte) error {
@@ -230,12 +256,24 @@ func (c *conn) write(msg []byte) error {
 // or closes. A frame over MaxFrameBytes is discarded unread and answered
 // with too_large, so the connection survives it; past HardFrameBytes
 // gorilla closes the connection with 1009 instead.
+//
+// The reader's own goroutine only waits for the next frame; reading its
+// payload and handling it run on a goroutine of their own (aside), one
+// frame at a time and in order, as before. Handling a frame (decoding, the
+// router, encoding the answer and what it causes) runs deep, and even
+// reading a payload grows a stack past its first 2 KiB; on the reader's
+// goroutine that stack would stay grown while the idle socket is parked
+// for hours (a collection halves a stack only when three quarters of it
+// are unused), doubling what an agent's idle socket costs. The pong
+// handler, which lives as long as the socket, holds only the socket and
+// the duration, not a copy of the hub's configuration.
 func (c *conn) readPump(handle func(*conn, []byte)) {
-	cfg := c.hub.cfg
+	cfg := &c.hub.cfg
 	c.ws.SetReadLimit(cfg.HardFrameBytes)
 	_ = c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(cfg.PongWait))
+	ws, wait := c.ws, cfg.PongWait
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(wait))
 	})
 	for {
 		_, r, err := c.ws.NextReader()
@@ -243,20 +281,39 @@ func (c *conn) readPump(handle func(*conn, []byte)) {
 			c.hub.log.Debug("websocket read ended", "kind", c.kind, "agent", c.username, "err", err)
 			return
 		}
-		data, err := io.ReadAll(io.LimitReader(r, cfg.MaxFrameBytes+1))
-		if err != nil {
+		if !aside(func() bool { return c.readFrame(r, handle) }) {
 			return
 		}
-		if int64(len(data)) > cfg.MaxFrameBytes {
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return // past the hard limit: gorilla has sent 1009
-			}
-			c.hub.replyError(c, nil, &frameError{Code: CodeTooLarge,
-				Message: "frame is larger than " + byteSize(cfg.MaxFrameBytes)})
-			continue
-		}
-		handle(c, data)
 	}
+}
+
+// readFrame reads one frame's payload and hands it to handle; false when
+// the socket failed.
+func (c *conn) readFrame(r io.Reader, handle func(*conn, []byte)) bool {
+	limit := c.hub.cfg.MaxFrameBytes
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return false
+	}
+	if int64(len(data)) > limit {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return false // past the hard limit: gorilla has sent 1009
+		}
+		c.hub.replyError(c, nil, &frameError{Code: CodeTooLarge, Message: "frame is larger than " + byteSize(limit)})
+		return true
+	}
+	handle(c, data)
+	return true
+}
+
+// aside runs f on a goroutine of its own and waits for it: a goroutine
+// costs a microsecond, a frame's durable wait milliseconds.
+func aside(f func() bool) bool {
+	var ok bool
+	var wg sync.WaitGroup
+	wg.Go(func() { ok = f() })
+	wg.Wait()
+	return ok
 }
 
 func byteSize(n int64) string {

@@ -110,3 +110,63 @@ func TestIdleSocketIsPinged(t *testing.T) {
 		t.Fatalf("%d connections registered; want 1", n)
 	}
 }
+
+// A socket that answers no ping is closed once PongWait has passed since
+// its last pong (or since it opened), with a normal close; one that
+// answers stays open meanwhile.
+func TestSilentSocketIsClosed(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.PingInterval, c.PongWait = 50*time.Millisecond, 2*time.Second })
+	silent, _, err := e.dialRaw("/agent/kim?agency=gov")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silent.SetPingHandler(func(string) error { return nil }) // no pong
+	answering, _, err := e.dialRaw("/agent/lee?agency=gov")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer answering.Close()
+	var pongs atomic.Int64
+	answering.SetPingHandler(func(data string) error {
+		pongs.Add(1)
+		return answering.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	ended := make(chan error, 2)
+	var answeringEnded atomic.Bool
+	go func() {
+		for {
+			if _, _, err := silent.ReadMessage(); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			if _, _, err := answering.ReadMessage(); err != nil {
+				answeringEnded.Store(true)
+				return
+			}
+		}
+	}()
+	opened := time.Now()
+	select {
+	case err := <-ended:
+		if took := time.Since(opened); took < 2*time.Second {
+			t.Errorf("the silent socket closed after %v; want PongWait (2s) at least", took)
+		}
+		if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+			t.Errorf("the silent socket ended with %v; want a normal close", err)
+		}
+	case <-time.After(20 * waitFor):
+		t.Fatal("a socket that answers no ping is still open")
+	}
+	// The answering socket outlives a PongWait and more by its pongs.
+	clocktest.Eventually(t, "pongs past PongWait", 20*waitFor, func() bool {
+		return pongs.Load() >= 60 && time.Since(opened) > 3*time.Second || answeringEnded.Load()
+	})
+	if answeringEnded.Load() {
+		t.Fatalf("the socket that answered %d pings was closed", pongs.Load())
+	}
+}

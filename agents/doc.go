@@ -16,8 +16,10 @@
 // gives. Each socket (conn.go) has one reader on a goroutine of its own
 // (the HTTP handler returns once the socket is up) and a writer that runs
 // only while frames, a ping or the close wait in its bounded queue, so an
-// idle socket is one parked goroutine and a 1 KiB read buffer; a client
-// that cannot keep up is cut rather than waited for. decode.go reads and
+// idle socket is one parked goroutine and a 256-byte read buffer; frames
+// are read and handled on a goroutine of their own, so the parked
+// reader's stack stays small; a client that cannot keep up is cut rather
+// than waited for. decode.go reads and
 // validates client frames; frames.go and views.go are the server frames'
 // wire shapes; deliver.go maps committed events to frames and never
 // blocks. agent.go, citizen.go and gateway.go serve the three sockets;

@@ -23,7 +23,7 @@ func (h *Hub) ServeGateway(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	c := h.newConn(ws, kindGateway)
-	c.username, c.agency, c.login, c.addr = p.Username, p.Agency, p, h.clientAddr(r)
+	c.username, c.login, c.addr = p.Username, p, h.clientAddr(r)
 	if !h.startGateway(c) {
 		return
 	}
@@ -58,7 +58,7 @@ func (h *Hub) startGateway(c *conn) bool {
 	f := gatewayHelloFrame{Type: "hello", Calls: []gatewayCallJSON{}}
 	for i := range calls {
 		cv := &calls[i]
-		if carrier, isCall := h.callAgencyLocked(cv.ID, cv); !isCall || (c.agency != "" && c.agency != carrier) {
+		if carrier, isCall := h.callAgencyLocked(cv.ID, cv); !isCall || (c.login.Agency != "" && c.login.Agency != carrier) {
 			continue
 		}
 		g := gatewayCallJSON{ContactID: cv.ID, CaseID: cv.CaseID, Queue: cv.Queue, Agency: cv.Agency,
@@ -92,7 +92,7 @@ func (h *Hub) handleGatewayFrame(c *conn, data []byte) {
 		h.rtcFromGateway(c, ref, cmd)
 		return
 	}
-	ferr = h.gatewayMay(c.agency, cmd.ContactID)
+	ferr = h.gatewayMay(c.login.Agency, cmd.ContactID)
 	if ferr != nil && ferr.Code == CodeNotFound && cmd.Type == "recording" && h.cfg.ClosedCases != nil {
 		h.recordClosed(c, ref, cmd)
 		return
@@ -139,7 +139,7 @@ func (h *Hub) recordClosed(c *conn, ref json.RawMessage, cmd gatewayCommand) {
 		h.replyError(c, ref, h.errorOf(err))
 		return
 	}
-	err := h.cfg.ClosedCases.AppendRecording(ctx, c.agency, cmd.ContactID, "gateway:"+c.username, cmd.recording())
+	err := h.cfg.ClosedCases.AppendRecording(ctx, c.login.Agency, cmd.ContactID, "gateway:"+c.username, cmd.recording())
 	if errors.Is(err, cases.ErrNotFound) {
 		h.refusedIDs(c, cmd.Type, cmd.ContactID, "", "")
 		h.replyError(c, ref, &frameError{Code: CodeNotFound, Message: "contact " + cmd.ContactID + ": not found"})
@@ -224,7 +224,7 @@ func (h *Hub) callAgencyLocked(contactID string, v *cases.ContactView) (string, 
 func (h *Hub) toGatewaysLocked(agency string, seq uint64, v any) {
 	var msg []byte
 	for c := range h.gateways {
-		if c.agency != "" && c.agency != agency {
+		if c.login.Agency != "" && c.login.Agency != agency {
 			continue
 		}
 		if msg == nil {

@@ -114,6 +114,10 @@ type ClosedCases interface {
 // SessionChecker reads sessions back from the database; auth.Sessions
 // implements it.
 type SessionChecker interface {
+	// Unchanged reports whether every one of ids (distinct) is a session
+	// that still exists, has not expired, and whose user has exactly
+	// grant's Role, Agency, PII and Export.
+	Unchanged(ctx context.Context, grant auth.Principal, ids []string) (bool, error)
 	// Current returns the principal of each of ids whose session still
 	// exists and has not expired, by session id; the others are left out.
 	Current(ctx context.Context, ids []string) (map[string]auth.Principal, error)
@@ -238,7 +242,7 @@ type Hub struct {
 
 // A socket's buffers: see the upgrader in NewHub.
 const (
-	readBufferSize  = 1024
+	readBufferSize  = 256
 	writeBufferSize = 4096
 )
 
@@ -257,9 +261,11 @@ func NewHub(sb *switchboard.Switchboard, cfg Config) *Hub {
 		chatLimit: ratelimit.New(1/cfg.ChatRefill.Seconds(), cfg.ChatBurst, 100_000, cfg.Now),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: cfg.WriteTimeout,
-			// An idle socket keeps its read buffer: a small one (frames
-			// are small; a larger read bypasses it). Write buffers are
-			// lent from a pool only while a frame is written.
+			// An idle socket keeps its read buffer: a small one. It holds
+			// a frame's header and a control frame (at most 125 bytes);
+			// most client frames fit in it too, and the payload of a
+			// larger one is read past it, in a few more reads. Write
+			// buffers are lent from a pool only while a frame is written.
 			ReadBufferSize:  readBufferSize,
 			WriteBufferSize: writeBufferSize,
 			WriteBufferPool: &sync.Pool{},
@@ -415,8 +421,9 @@ func (h *Hub) serve(c *conn, handle func(*conn, []byte)) {
 	go h.read(c, handle)
 }
 
-// read reads the connection's frames until it ends, waits for the writer
-// to have closed it and unregisters it.
+// read reads the connection's frames until it ends, then stops the
+// connection; whichever of the reader and the writer ends last
+// unregisters it (conn.ended).
 func (h *Hub) read(c *conn, handle func(*conn, []byte)) {
 	c.readPump(func(c *conn, data []byte) {
 		// A signed-out socket may still have frames read or buffered; none
@@ -429,8 +436,7 @@ func (h *Hub) read(c *conn, handle func(*conn, []byte)) {
 	h.mu.Lock()
 	h.stopLocked(c, websocket.CloseNormalClosure, "", false) // the reader is gone: end the writer
 	h.mu.Unlock()
-	<-c.writerDone
-	h.finish(c)
+	c.ended()
 }
 
 // finish unregisters a connection whose goroutines have ended. An agent's

@@ -3,6 +3,8 @@ package agents
 import (
 	"context"
 	"time"
+
+	"tellonce/auth"
 )
 
 // Sockets follow their login: an agent's or gateway's socket is closed
@@ -78,6 +80,7 @@ func (h *Hub) watchSessions(ctx context.Context) {
 		check = t.C
 	}
 	failing := false
+	round := &sessionRound{groups: map[grant]*sessionGroup{}}
 	for {
 		select {
 		case <-ctx.Done():
@@ -85,7 +88,7 @@ func (h *Hub) watchSessions(ctx context.Context) {
 		case <-sweep.C:
 			h.expireSessions()
 		case <-check:
-			err := h.checkSessions(ctx)
+			err := h.checkSessions(ctx, round)
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return
@@ -115,47 +118,112 @@ func (h *Hub) expireSessions() {
 	}
 }
 
-// checkSessions reads back, in one query, the sessions of the open agent
-// and gateway sockets, and closes those whose session is gone or expired
-// or whose user's role, agency or permissions changed.
-func (h *Hub) checkSessions(ctx context.Context) error {
-	var open []*conn
-	ids := []string{}
-	asked := map[string]struct{}{}
+// grant is what a socket's login allows beyond its user: the sockets
+// of one grant are re-checked together.
+type grant struct {
+	role, agency string
+	pii, export  bool
+}
+
+func grantOf(p auth.Principal) grant {
+	return grant{role: p.Role, agency: p.Agency, pii: p.PII, export: p.Export}
+}
+
+// sessionGroup is the open sockets of one grant and their session ids,
+// each id once.
+type sessionGroup struct {
+	conns []*conn
+	ids   []string
+}
+
+// sessionRound is what a re-check builds. watchSessions keeps it from
+// round to round, cleared rather than rebuilt: with thousands of sockets
+// rebuilding it every SessionCheck was most of what the hub allocated at
+// idle.
+type sessionRound struct {
+	groups map[grant]*sessionGroup
+	asked  map[string]grant // session id → the grant it was asked with
+}
+
+// reset empties the round for the next, dropping the groups that had no
+// socket in the last one. (Between rounds it holds the last round's
+// sockets, closed ones too, for one SessionCheck at most.)
+func (r *sessionRound) reset() {
+	for g, grp := range r.groups {
+		if len(grp.conns) == 0 {
+			delete(r.groups, g)
+			continue
+		}
+		clear(grp.conns)
+		clear(grp.ids)
+		grp.conns, grp.ids = grp.conns[:0], grp.ids[:0]
+	}
+	if r.asked == nil {
+		r.asked = map[string]grant{}
+	}
+	clear(r.asked)
+}
+
+// checkSessions re-checks the sessions of the open agent and gateway
+// sockets against the database and closes those whose session is gone or
+// expired or whose user's role, agency or permissions changed. It asks,
+// per group of sockets with the same grant, only whether all of them
+// still hold (Unchanged: a count, no rows), and reads the sessions back
+// (Current) only for a group where something changed.
+func (h *Hub) checkSessions(ctx context.Context, round *sessionRound) error {
+	round.reset()
 	h.mu.Lock()
 	for c := range h.conns {
 		if c.kind == kindCitizen || c.login.SessionID == "" || c.revoked.Load() {
 			continue
 		}
-		open = append(open, c)
-		if _, ok := asked[c.login.SessionID]; !ok {
-			asked[c.login.SessionID] = struct{}{}
-			ids = append(ids, c.login.SessionID)
+		g := grantOf(c.login)
+		grp := round.groups[g]
+		if grp == nil {
+			grp = &sessionGroup{}
+			round.groups[g] = grp
+		}
+		grp.conns = append(grp.conns, c)
+		// An id asked under another grant too (a socket opened before its
+		// user changed, one after) is asked again in this group, where it
+		// cannot hold: the group is then read back, which is exact.
+		if was, ok := round.asked[c.login.SessionID]; !ok || was != g {
+			round.asked[c.login.SessionID] = g
+			grp.ids = append(grp.ids, c.login.SessionID)
 		}
 	}
 	h.mu.Unlock()
-	if len(ids) == 0 {
-		return nil
-	}
+
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	current, err := h.cfg.Sessions.Current(ctx, ids)
-	if err != nil {
-		return err
-	}
-
-	// Only the sockets asked about: one opened since may rest on a newer
-	// state of its session than the query saw.
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, c := range open {
-		p, ok := current[c.login.SessionID]
-		switch {
-		case !ok:
-			h.signOutLocked(c, "session ended")
-		case p.Role != c.login.Role || p.Agency != c.login.Agency || p.PII != c.login.PII || p.Export != c.login.Export:
-			h.signOutLocked(c, "user changed")
+	for g, grp := range round.groups {
+		if len(grp.ids) == 0 {
+			continue
 		}
+		same, err := h.cfg.Sessions.Unchanged(ctx, auth.Principal{Role: g.role, Agency: g.agency, PII: g.pii, Export: g.export}, grp.ids)
+		if err != nil {
+			return err
+		}
+		if same {
+			continue
+		}
+		current, err := h.cfg.Sessions.Current(ctx, grp.ids)
+		if err != nil {
+			return err
+		}
+		// Only the sockets asked about: one opened since may rest on a
+		// newer state of its session than the query saw.
+		h.mu.Lock()
+		for _, c := range grp.conns {
+			p, ok := current[c.login.SessionID]
+			switch {
+			case !ok:
+				h.signOutLocked(c, "session ended")
+			case grantOf(p) != grantOf(c.login):
+				h.signOutLocked(c, "user changed")
+			}
+		}
+		h.mu.Unlock()
 	}
 	return nil
 }

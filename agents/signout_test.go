@@ -114,13 +114,30 @@ type fakeSessions struct {
 	mu    sync.Mutex
 	live  map[string]auth.Principal // by session id
 	err   error
-	calls [][]string
+	calls [][]string // the ids of each Unchanged
+	reads int        // Current calls
+}
+
+func (s *fakeSessions) Unchanged(_ context.Context, grant auth.Principal, ids []string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, slices.Clone(ids))
+	if s.err != nil {
+		return false, s.err
+	}
+	for _, id := range ids {
+		p, ok := s.live[id]
+		if !ok || p.Role != grant.Role || p.Agency != grant.Agency || p.PII != grant.PII || p.Export != grant.Export {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func (s *fakeSessions) Current(_ context.Context, ids []string) (map[string]auth.Principal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, slices.Sorted(slices.Values(ids)))
+	s.reads++
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -139,22 +156,28 @@ func (s *fakeSessions) set(f func(live map[string]auth.Principal)) {
 	f(s.live)
 }
 
-// checked waits until the store has been asked about exactly ids, in one
-// call.
+// checked waits until the store has been asked whether the sessions ids
+// are unchanged, and about no others, since calls was last emptied.
 func (s *fakeSessions) checked(t *testing.T, ids ...string) {
 	t.Helper()
 	slices.Sort(ids)
 	clocktest.Eventually(t, "one re-check of every open socket's session", waitFor, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return slices.ContainsFunc(s.calls, func(c []string) bool { return slices.Equal(c, ids) })
+		asked := []string{}
+		for _, c := range s.calls {
+			asked = append(asked, c...)
+		}
+		slices.Sort(asked)
+		return slices.Equal(slices.Compact(asked), ids)
 	})
 }
 
-// The periodic re-check closes, after one query for all of them, the
-// sockets whose session is gone or whose user's role, agency or
-// permissions differ from what the socket was opened with; a store that
-// cannot answer leaves the sockets open.
+// The periodic re-check closes the sockets whose session is gone or whose
+// user's role, agency or permissions differ from what the socket was
+// opened with; while nothing changed it reads no session back, only asks
+// whether they are unchanged; a store that cannot answer leaves the
+// sockets open.
 func TestSessionRecheck(t *testing.T) {
 	store := &fakeSessions{live: map[string]auth.Principal{
 		"s-kim":  {Username: "kim", Role: "agent", SessionID: "s-kim"},
@@ -177,6 +200,11 @@ func TestSessionRecheck(t *testing.T) {
 	citizen := e.dial("/citizen/" + e.enqueue(router.EnqueueRequest{Caller: caller("c1")}).ID)
 	citizen.expectNext("queued")
 	store.checked(t, "s-kim", "s-lee", "s-park", "s-choi", "s-gw", "s-gw2")
+	store.mu.Lock()
+	if store.reads != 0 {
+		t.Errorf("nothing changed, yet sessions were read back %d times", store.reads)
+	}
+	store.mu.Unlock()
 
 	store.mu.Lock()
 	store.err = errors.New("database unreachable")
@@ -214,6 +242,21 @@ func TestSessionRecheck(t *testing.T) {
 	if f := citizen.call(map[string]any{"type": "say", "text": ""}); f.str("code") != CodeValidation {
 		t.Errorf("citizen's probe answered %v; want validation: citizens have no login to check", f)
 	}
+}
+
+// One session behind sockets opened with different grants (its user
+// changed between the two): the re-check closes the one whose grant the
+// session no longer has, and only that one.
+func TestSessionRecheckOneSessionTwoGrants(t *testing.T) {
+	store := &fakeSessions{live: map[string]auth.Principal{
+		"s-x": {Username: "kim", Role: "gateway", Agency: "gov", SessionID: "s-x"},
+	}}
+	e := newEnv(t, func(c *Config) { c.Sessions, c.SessionCheck = store, 20*time.Millisecond })
+	kim, _ := e.agent("kim?session=s-x") // opened as an agent, before the change
+	gw := e.gateway("/gateway/kim?agency=gov&session=s-x")
+	start := time.Now()
+	wantSignedOut(t, kim, start)
+	wantOpen(t, gw)
 }
 
 // sendTogether writes frames to c's socket in one write, so that the

@@ -296,7 +296,7 @@ func (h *Hub) toCarrierLocked(contactID string, v any) bool {
 	var msg []byte
 	sent := false
 	for g := range h.gateways {
-		if g.agency != "" && !agencies[g.agency] || len(agencies) == 0 {
+		if g.login.Agency != "" && !agencies[g.login.Agency] || len(agencies) == 0 {
 			continue
 		}
 		if msg == nil {
@@ -313,9 +313,9 @@ func (h *Hub) toCarrierLocked(contactID string, v any) bool {
 // the socket holding the agent's softphone; with none connected it is
 // answered conflict, and the edge waits for an rtc_restart.
 func (h *Hub) rtcFromGateway(c *conn, ref json.RawMessage, cmd gatewayCommand) {
-	ferr := h.gatewayMay(c.agency, cmd.ContactID)
+	ferr := h.gatewayMay(c.login.Agency, cmd.ContactID)
 	cv, err := h.sb.Peek(cmd.ContactID)
-	if ferr != nil && err == nil && cv.ConferenceOf != "" && h.gatewayMay(c.agency, cv.ConferenceOf) == nil {
+	if ferr != nil && err == nil && cv.ConferenceOf != "" && h.gatewayMay(c.login.Agency, cv.ConferenceOf) == nil {
 		ferr = nil // the call's own gateway bridges its interpreter
 	}
 	switch {

@@ -272,6 +272,117 @@ func TestSessionsCurrent(t *testing.T) {
 	})
 }
 
+// Unchanged answers, in one count per batch of ids and past the cache,
+// whether every session still holds exactly the grant: any session
+// deleted or expired, or any of role, agency, pii and export changed
+// behind the cache's back, makes it false; a user's name does not.
+func TestSessionsUnchanged(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		ctx := context.Background()
+		c := clocktest.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+		dir := directory.NewStore(b.DB, c.Now)
+		for _, a := range []string{"gov110", "nts126"} {
+			if _, err := dir.CreateAgency(ctx, directory.AgencyCreate{ID: a, Name: a}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		users := []directory.UserCreate{{Username: "admin", Role: "admin"}, {Username: "kim", Role: "agent", Agency: "gov110"}}
+		for i := range 6 {
+			users = append(users, directory.UserCreate{Username: "agent" + strconv.Itoa(i), Role: "agent", Agency: "gov110"})
+		}
+		for _, u := range users {
+			u.Name, u.Password = u.Username, "long enough pw"
+			if _, err := dir.CreateUser(ctx, u, "h"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := auth.NewSessions(b.DB, time.Hour, c.Now)
+		s.CacheLookups(time.Hour)
+		login := func(username string) string {
+			t.Helper()
+			token, _, err := s.Create(ctx, username, "127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Lookup(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.SessionID
+		}
+		agent := auth.Principal{Role: "agent", Agency: "gov110"}
+		unchanged := func(grant auth.Principal, ids ...string) bool {
+			t.Helper()
+			ok, err := s.Unchanged(ctx, grant, ids)
+			if err != nil {
+				t.Fatalf("Unchanged() = %v", err)
+			}
+			return ok
+		}
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := b.DB.ExecContext(ctx, b.DB.Rebind(q), args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		admin := login("admin")
+		if !unchanged(auth.Principal{Role: "admin"}, admin) {
+			t.Error("an admin's session, no agency: want unchanged")
+		}
+		early := login("kim")
+		c.Advance(30 * time.Minute)
+		kim := login("kim")
+		var ids []string
+		for i := range 6 {
+			ids = append(ids, login("agent"+strconv.Itoa(i)))
+		}
+		if !unchanged(agent, append([]string{early, kim}, ids...)...) {
+			t.Fatal("nothing changed: want unchanged")
+		}
+		if unchanged(agent, kim, "unknown") {
+			t.Error("an unknown session: want changed")
+		}
+		if !unchanged(agent) {
+			t.Error("no sessions: want unchanged")
+		}
+		many := []string{}
+		for i := range 2 * 5000 {
+			many = append(many, "unknown-"+strconv.Itoa(i))
+		}
+		if unchanged(agent, append([]string{kim}, many...)...) {
+			t.Error("more ids than one query takes, most unknown: want changed")
+		}
+		exec(`UPDATE users SET name = ? WHERE username = ?`, "Kim Minji", "kim")
+		if !unchanged(agent, kim) {
+			t.Error("a new name: want unchanged")
+		}
+
+		c.Advance(30 * time.Minute) // early has just expired
+		if unchanged(agent, early) || !unchanged(agent, kim) {
+			t.Error("want an expired session changed, the other one not")
+		}
+		// Behind the cache's back, as another server would; one change to
+		// each of the first five, the sixth's session ended.
+		exec(`UPDATE users SET role = ? WHERE username = ?`, "supervisor", "agent0")
+		exec(`UPDATE users SET agency_id = ? WHERE username = ?`, "nts126", "agent1")
+		exec(`UPDATE users SET agency_id = NULL WHERE username = ?`, "agent2")
+		exec(`UPDATE users SET pii = ? WHERE username = ?`, true, "agent3")
+		exec(`UPDATE users SET can_export = ? WHERE username = ?`, true, "agent4")
+		if err := s.Delete(ctx, ids[5]); err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			if unchanged(agent, kim, id) {
+				t.Errorf("agent%d changed: want changed", i)
+			}
+		}
+		if !unchanged(auth.Principal{Role: "agent", Agency: "gov110", PII: true}, ids[3]) {
+			t.Error("agent3 as they are now: want unchanged")
+		}
+	})
+}
+
 // samePrincipal compares principals, their expiry as an instant.
 func samePrincipal(a, b auth.Principal) bool {
 	same := a.ExpiresAt.Equal(b.ExpiresAt)

@@ -192,7 +192,9 @@ func (s *Sessions) Lookup(ctx context.Context, token string) (Principal, error) 
 	c := cachedSession{secretHash: row.SecretHash, expiresAt: row.ExpiresAt, principal: row.principal()}
 	p, err := c.check(secret, s.now())
 	if err == nil {
-		s.remember(id, c) // only sessions that proved their secret
+		// Only sessions that proved their secret. The id is cloned: it is
+		// a piece of the request's headers, which it would keep alive.
+		s.remember(strings.Clone(id), c)
 	}
 	return p, err
 }
@@ -252,6 +254,36 @@ func (s *Sessions) Current(ctx context.Context, ids []string) (map[string]Princi
 		}
 	}
 	return out, nil
+}
+
+// Unchanged reports whether every one of ids (distinct session ids) is
+// still a session that exists, has not expired, and whose user has
+// exactly grant's role, agency and pii and export permissions. It asks
+// for one count per sessionsPerQuery ids and reads no rows: open
+// WebSockets are re-checked every few seconds, and almost always nothing
+// has changed, so the hub asks this per group of sockets with the same
+// grant, and Current only for a group where something did.
+func (s *Sessions) Unchanged(ctx context.Context, grant Principal, ids []string) (bool, error) {
+	now := s.now().UTC()
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), sessionsPerQuery)]
+		ids = ids[len(batch):]
+		q, args, err := sqlx.In(`SELECT count(*) FROM sessions s JOIN users u ON u.username = s.username
+			WHERE s.id IN (?) AND s.expires_at > ?
+			AND u.role = ? AND COALESCE(u.agency_id, '') = ? AND u.pii = ? AND u.can_export = ?`,
+			batch, now, grant.Role, grant.Agency, grant.PII, grant.Export)
+		if err != nil {
+			return false, fmt.Errorf("check sessions: %w", err)
+		}
+		var n int
+		if err := s.db.GetContext(ctx, &n, s.db.Rebind(q), args...); err != nil {
+			return false, fmt.Errorf("check sessions: %w", err)
+		}
+		if n != len(batch) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // check compares the secret in constant time and the expiry.
