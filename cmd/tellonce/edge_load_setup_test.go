@@ -55,9 +55,11 @@ type setupBurst struct {
 	// process's over the burst.
 	edgeCPU, loadCPU time.Duration
 	edgeBefore       float64
-	stages           [][]time.Duration // by setupStageNames, of the browsers that heard
-	reached          [5]int            // browsers past accept, offer, answer, ICE, DTLS
-	profiles         string
+	// pace is the time between two desks' accepts; 0 when all at once.
+	pace     time.Duration
+	stages   [][]time.Duration // by setupStageNames, of the browsers that heard
+	reached  [5]int            // browsers past accept, offer, answer, ICE, DTLS
+	profiles string
 }
 
 var setupStageNames = []string{
@@ -72,7 +74,11 @@ var setupStageNames = []string{
 func (b setupBurst) String() string {
 	var s strings.Builder
 	perSetup := b.edgeCPU - time.Duration(b.edgeBefore*float64(b.wall))
-	fmt.Fprintf(&s, "setup burst: %d offered and accepted at once, %d hearing their caller after %s\n", b.offered, b.heard, b.wall.Round(time.Millisecond))
+	accepted := "accepted at once"
+	if b.pace > 0 {
+		accepted = fmt.Sprintf("accepted one every %s", b.pace)
+	}
+	fmt.Fprintf(&s, "setup burst: %d offered and %s, %d hearing their caller after %s\n", b.offered, accepted, b.heard, b.wall.Round(time.Millisecond))
 	fmt.Fprintf(&s, "edge CPU over the burst %s (%.2f ms a setup; %.2f ms a setup less the %.1f %% of a core it used just before); load process CPU %s (%.2f ms a setup)\n",
 		b.edgeCPU.Round(time.Millisecond), ms(b.edgeCPU)/float64(max(b.heard, 1)), ms(perSetup)/float64(max(b.heard, 1)), b.edgeBefore*100,
 		b.loadCPU.Round(time.Millisecond), ms(b.loadCPU)/float64(max(b.heard, 1)))
@@ -90,7 +96,7 @@ func (b setupBurst) String() string {
 // first offer, within the 20 s offer timeout), measures the edge's CPU
 // rate for a second, releases every desk's accept at once and waits until
 // every accepted browser hears its caller, or none more for 30 s.
-func (r *loadRig) acceptAtOnce(m *loadMedia, offered *atomic.Int64, release chan struct{}, tabs []*loadLeg, stages []setupStages) setupBurst {
+func (r *loadRig) acceptAtOnce(m *loadMedia, offered *atomic.Int64, release chan struct{}, releasedAt *time.Time, tabs []*loadLeg, stages []setupStages) setupBurst {
 	t := r.t
 	hz, pid := clockTicks(), r.edge.Process.Pid
 	var firstAt time.Time
@@ -109,6 +115,7 @@ func (r *loadRig) acceptAtOnce(m *loadMedia, offered *atomic.Int64, release chan
 	e0, l0, start := readProc(t, pid, hz), cpuTime(), time.Now()
 	b.edgeBefore = float64(e0.cpu-p0.cpu) / float64(start.Sub(w0))
 	stopProfiles := r.profileSetup()
+	*releasedAt = time.Now() // read by the desks after the close
 	close(release)
 	hearing := func() (n int64) {
 		for _, tab := range tabs {

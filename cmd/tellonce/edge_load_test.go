@@ -68,6 +68,20 @@ func loadEnv(t *testing.T, name string) int {
 	return n
 }
 
+// loadPace reads TELLONCE_EDGE_LOAD_BROWSER_PACE: the time between two
+// desks' accepts in the browser load test (0: every desk at once).
+func loadPace(t *testing.T) time.Duration {
+	v := os.Getenv("TELLONCE_EDGE_LOAD_BROWSER_PACE")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > 10*time.Second {
+		t.Fatalf("TELLONCE_EDGE_LOAD_BROWSER_PACE=%q: want a duration above 0 and at most 10s", v)
+	}
+	return d
+}
+
 // loadRig is the server and the edge as processes of their own.
 type loadRig struct {
 	t       *testing.T
@@ -868,6 +882,11 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	})
 	var offered atomic.Int64
 	release := make(chan struct{})
+	// With TELLONCE_EDGE_LOAD_BROWSER_PACE (a duration), the desks accept
+	// one after another that far apart from the release, as agents do in
+	// a working day, instead of all at the same instant.
+	pace := loadPace(t)
+	var releasedAt time.Time
 	for i, agent := range agents {
 		tabs[i] = &loadLeg{mark: markAgent}
 		go func() {
@@ -877,6 +896,10 @@ func TestEdgeLoadBrowser(t *testing.T) {
 			}
 			offered.Add(1)
 			<-release
+			if pace > 0 {
+				// A schedule of accepts, not a wait for a condition.
+				time.Sleep(time.Until(releasedAt.Add(time.Duration(i) * pace)))
+			}
 			stages[i].accept.Store(int64(time.Since(m.base)))
 			if _, err := agent.Send(obj{"type": "accept", "offer_id": offer.str("offer_id")}); err != nil {
 				return
@@ -896,7 +919,8 @@ func TestEdgeLoadBrowser(t *testing.T) {
 		callerLegs[i], err = r.dialEdge(callersUA, m, i)
 		return err
 	})
-	burst := r.acceptAtOnce(m, &offered, release, tabs, stages)
+	burst := r.acceptAtOnce(m, &offered, release, &releasedAt, tabs, stages)
+	burst.pace = pace
 	bridged := burst.heard
 	t.Logf("%d of %d browsers hearing their caller in %s", bridged, calls, time.Since(start).Round(time.Second))
 	if e := browserErr.Load(); e != nil {
