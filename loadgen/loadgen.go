@@ -228,15 +228,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxChats == 0 {
 		c.MaxChats = 1
 	}
-	if c.Contacts == 0 {
-		c.Contacts = DefaultContacts
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.Duration == 0 {
-		c.Duration = DefaultDuration
-	}
+	l := c.Load().withDefaults()
+	c.Contacts, c.Concurrency, c.Duration = l.Contacts, l.Concurrency, l.Duration
 	if c.SetupConcurrency == 0 {
 		c.SetupConcurrency = DefaultSetupConcurrency
 	}

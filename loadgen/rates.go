@@ -78,8 +78,8 @@ func RunRates(ctx context.Context, cfg Config, rs Rates) ([]Report, error) {
 	return reps, nil
 }
 
-// withDefaults fills what Config.withDefaults would, for checking a rate
-// before Setup.
+// withDefaults fills a phase's defaults: Config.withDefaults takes them
+// from here, and a sweep checks each rate with them before Setup.
 func (l Load) withDefaults() Load {
 	if l.Contacts == 0 {
 		l.Contacts = DefaultContacts
