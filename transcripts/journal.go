@@ -93,7 +93,10 @@ type Journal struct {
 
 	// deliveries carries committed batches to the deliverer (Run starts
 	// it when Options.Deliver is set, and stops it before returning).
-	deliveries chan []cases.Event
+	deliveries chan delivery
+	// published holds when each router transaction of the batch being
+	// written was published, owned by the writer: the metrics' waits.
+	published []time.Time
 
 	mu      sync.Mutex
 	notFull *sync.Cond // signalled when pending shrinks or the journal stops
@@ -102,7 +105,7 @@ type Journal struct {
 
 // state is what Publish, Run and Wait share, guarded by Journal.mu.
 type state struct {
-	pending  [][]cases.Event // Publish groups not yet taken by the writer
+	pending  []pendingGroup // Publish groups not yet taken by the writer
 	nPending int
 	running  bool
 	stopped  bool // Run has returned: nothing more will commit
@@ -112,6 +115,19 @@ type state struct {
 	failedTo  uint64
 	failErr   error
 	waiters   waitHeap
+}
+
+// pendingGroup is the events of one Publish call and when it was made.
+type pendingGroup struct {
+	evs []cases.Event
+	at  time.Time
+}
+
+// delivery is a committed batch on its way to Deliver, and when it
+// committed.
+type delivery struct {
+	evs []cases.Event
+	at  time.Time
 }
 
 // NewJournal makes a journal writing to db. Start Run before relying on
@@ -148,6 +164,7 @@ func (j *Journal) Publish(evs []cases.Event) {
 	if len(evs) == 0 {
 		return
 	}
+	at := time.Now()
 	j.mu.Lock()
 	for j.st.running && j.st.nPending >= j.maxPending {
 		j.notFull.Wait()
@@ -158,7 +175,7 @@ func (j *Journal) Publish(evs []cases.Event) {
 			"first_seq", evs[0].Seq, "last_seq", evs[len(evs)-1].Seq)
 		return
 	}
-	j.st.pending = append(j.st.pending, evs)
+	j.st.pending = append(j.st.pending, pendingGroup{evs: evs, at: at})
 	j.st.nPending += len(evs)
 	j.mu.Unlock()
 	j.poke()
@@ -176,17 +193,19 @@ func (j *Journal) poke() {
 func (j *Journal) Committed() uint64 { return j.committed.Load() }
 
 // take appends whole Publish groups to batch while they fit in MaxBatch
-// (always at least one, so an oversized group still goes through).
+// (always at least one, so an oversized group still goes through), and
+// their publishing times to j.published. Only the writer calls it.
 func (j *Journal) take(batch []cases.Event) []cases.Event {
+	from := len(j.published)
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	n := 0
 	for _, g := range j.st.pending {
-		if len(batch) > 0 && len(batch)+len(g) > j.opts.MaxBatch {
+		if len(batch) > 0 && len(batch)+len(g.evs) > j.opts.MaxBatch {
 			break
 		}
-		batch = append(batch, g...)
-		j.st.nPending -= len(g)
+		batch = append(batch, g.evs...)
+		j.published = append(j.published, g.at)
+		j.st.nPending -= len(g.evs)
 		n++
 	}
 	if n > 0 {
@@ -197,6 +216,8 @@ func (j *Journal) take(batch []cases.Event) []cases.Event {
 	if j.st.nPending > 0 {
 		j.poke() // more than one batch was waiting
 	}
+	j.mu.Unlock()
+	j.metrics.taken(j.published[from:], time.Now())
 	return batch
 }
 

@@ -29,7 +29,7 @@ func (j *Journal) Run(ctx context.Context) error {
 		return err
 	}
 	if j.opts.Deliver != nil {
-		j.deliveries = make(chan []cases.Event, j.opts.DeliverQueue)
+		j.deliveries = make(chan delivery, j.opts.DeliverQueue)
 		done := make(chan struct{})
 		go j.deliverLoop(done)
 		defer func() { // what was committed is delivered before Run returns
@@ -177,8 +177,11 @@ func (j *Journal) finish(batch []cases.Event) {
 	}
 	j.st.waiters.release(j.st.committed, nil)
 	j.mu.Unlock()
+	now := time.Now()
+	j.metrics.durableAt(j.published, now)
+	j.published = j.published[:0]
 	if j.deliveries != nil {
-		j.deliveries <- batch
+		j.deliveries <- delivery{evs: batch, at: now}
 	}
 }
 
@@ -188,8 +191,9 @@ func (j *Journal) finish(batch []cases.Event) {
 // never delays an acknowledgement.
 func (j *Journal) deliverLoop(done chan<- struct{}) {
 	defer close(done)
-	for batch := range j.deliveries {
-		j.opts.Deliver(batch)
+	for d := range j.deliveries {
+		j.opts.Deliver(d.evs)
+		j.metrics.delivered(time.Since(d.at))
 	}
 }
 
