@@ -133,6 +133,20 @@ func (t Term) Fence(ctx context.Context, tx *sqlx.Tx) error {
 	return nil
 }
 
+// FenceQuery is Fence folded into a statement of the caller's: a SELECT
+// that yields one row while this term's lease is current and unexpired,
+// none otherwise, holding the lease row FOR KEY SHARE as Fence does. Its
+// parameters are numbered from $first. A commit that writes its rows only
+// when this query yields one (WHERE EXISTS) needs no transaction of its
+// own around the check: check and rows are one statement, committed on
+// its own, one round trip. Nothing is left idle in a transaction, so the
+// idle timeout Fence sets is not needed. When it yields none, Fence in a
+// transaction of its own says why (and counts the refusal).
+func (t Term) FenceQuery(first int) (query string, args []any) {
+	return fmt.Sprintf(`SELECT 1 FROM leader_lease WHERE id = 1 AND epoch = $%d AND node_id = $%d
+		AND expires_at > clock_timestamp() FOR KEY SHARE`, first, first+1), []any{t.Epoch, t.e.cfg.NodeID}
+}
+
 // Elector runs one node's part in the election: see Run.
 type Elector struct {
 	db       *tsql.DB

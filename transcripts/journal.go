@@ -63,6 +63,15 @@ type Options struct {
 	// since this process may no longer write; the journal stops and every
 	// waiter is answered unavailable.
 	Fence func(ctx context.Context, tx *sqlx.Tx) error
+	// FenceQuery, with Fence, on PostgreSQL, is Fence as a query to fold
+	// into the batch's own statement (lease.Term.FenceQuery): a row while
+	// this process may write, none once it may not, parameters numbered
+	// from first. The batch's rows are written only when it yields a row,
+	// so check and rows commit as one statement, in one round trip,
+	// instead of a transaction of four (BEGIN, the check, the rows,
+	// COMMIT). When it yields none, Fence says why, and the refusal is
+	// final as Fence's is.
+	FenceQuery func(first int) (query string, args []any)
 }
 
 // Journal is the durable sink for router events: see the package doc.

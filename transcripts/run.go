@@ -131,8 +131,11 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	if j.db.Dialect == tsql.Postgres && j.opts.Fence == nil {
+	if j.db.Dialect == tsql.Postgres && (j.opts.Fence == nil || j.opts.FenceQuery != nil) {
 		if err := j.writeRowsPG(wctx, nil, rows); err != nil {
+			if errors.Is(err, errNotCurrent) {
+				err = j.whyFenced(wctx)
+			}
 			return fail(err)
 		}
 		j.metrics.committed(len(batch), time.Since(start))
@@ -162,6 +165,26 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	}
 	j.metrics.committed(len(batch), time.Since(start))
 	return nil
+}
+
+// errNotCurrent is a batch statement whose fence yielded no row: nothing
+// was written.
+var errNotCurrent = errors.New("the fence refused the batch")
+
+// whyFenced asks Options.Fence, in a transaction of its own that writes
+// nothing, why the fence folded into a batch refused it. The refusal is
+// final either way: a lease that was not current at the commit may be
+// someone else's by now.
+func (j *Journal) whyFenced(ctx context.Context) error {
+	tx, err := j.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%w: the lease was not current at the commit (begin: %w)", errFenced, err)
+	}
+	defer tx.Rollback()
+	if err := j.opts.Fence(ctx, tx); err != nil {
+		return fmt.Errorf("%w: %w", errFenced, err)
+	}
+	return fmt.Errorf("%w: the lease was not current at the commit", errFenced)
 }
 
 // finish records a committed batch: its waiters are released, then it is
