@@ -2,9 +2,10 @@
 // database routes: the leader holds a one-row lease (node id, advertised
 // address, epoch, expiry on the database's clock) and renews it; the
 // others are standbys that take it, with the next epoch, only once it
-// has expired. Every journal commit of a leader runs Term.Fence in its
-// transaction, so a deposed leader (paused, partitioned, slow) can never
-// commit anything again.
+// has expired. Every journal commit of a leader checks its term in the
+// commit itself — Term.FenceQuery inside the batch's one statement, or
+// Term.Fence in its transaction — so a deposed leader (paused,
+// partitioned, slow) can never commit anything again.
 package lease
 
 import (
