@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,6 +94,29 @@ func listenMetrics(cfg serveConfig, g prometheus.Gatherer, log *slog.Logger) (*s
 	}
 	log.Info("metrics listening", "addr", mln.Addr().String())
 	return newMetricsServer(mln, g, cfg.web.MetricsToken, log), nil
+}
+
+// listenDebug opens --debug-addr (checked to be loopback) for
+// /debug/pprof/: CPU, heap, block and mutex profiles and the execution
+// tracer (/debug/pprof/trace?seconds=10), which shows where a slow
+// request waited — for a core, a lock, the collector, the network.
+// Nothing is served when it is empty.
+func listenDebug(cfg serveConfig, log *slog.Logger) (*sideServer, error) {
+	if cfg.debugAddr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.debugAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen --debug-addr %s: %w", cfg.debugAddr, err)
+	}
+	log.Info("debug listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return newSideServer("debug server", ln, mux, 0, log), nil
 }
 
 // readiness is tellonce_ready: 1 while the database answers with a current

@@ -71,3 +71,25 @@ func TestMetricsCountSocketsAndContacts(t *testing.T) {
 		})
 	})
 }
+
+// --debug-addr serves the profiles and the execution tracer on loopback,
+// and nowhere else: a public address is refused before anything starts.
+func TestServeDebugAddrServesTheTracer(t *testing.T) {
+	if _, err := parseServe("serve", []string{"--debug-addr", "0.0.0.0:6060"}, io.Discard, func(string) string { return "" }); err == nil ||
+		!strings.Contains(err.Error(), "--debug-addr") {
+		t.Errorf("--debug-addr on every interface: %v; want an error naming the flag", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	serveWith(t, "--debug-addr", addr)
+	if code, body := scrape(t, "http://"+addr+"/debug/pprof/", ""); code != http.StatusOK || !strings.Contains(body, "trace") {
+		t.Errorf("/debug/pprof/ on --debug-addr: %d, want 200 listing the tracer", code)
+	}
+	if code, body := scrape(t, "http://"+addr+"/debug/pprof/trace?seconds=1", ""); code != http.StatusOK || len(body) == 0 {
+		t.Errorf("a 1 s execution trace: %d, %d bytes; want 200 with the trace", code, len(body))
+	}
+}
