@@ -46,7 +46,16 @@ type leg struct {
 	rtp  *media.RTPPacketWriter
 	pt   uint8
 	sent bool
-	peer atomic.Pointer[leg]
+	// stream, when set (a SIP leg whose socket rtpsock reads), sends
+	// the leg's RTP straight from that socket instead of rtp: diago's
+	// writer path was a seventh of the relay's CPU. Every packet the
+	// edge sends on the leg, relayed audio, prompts and RFC 4733 digits,
+	// goes through it, so they share one SSRC and sequence. following is
+	// the RTP session of diago's whose remote address it sends to;
+	// a re-INVITE swaps it.
+	stream    *rtpsock.Stream
+	following media.RTPWriter
+	peer      atomic.Pointer[leg]
 	// rec, while set, gets every frame the leg sends the edge, in the
 	// recording's law.
 	rec atomic.Pointer[legRecording]
@@ -69,6 +78,10 @@ func (l *leg) isUp() bool { return l.up == nil || l.up() }
 // sendDigits sends digits to the leg as RFC 4733 events, one after the
 // other, in the background (each takes about 100 ms).
 func (l *leg) sendDigits(digits string) bool {
+	if l.stream != nil && l.tel.pt >= 0 && l.tel.digits != nil {
+		go l.sendEvents(digits)
+		return true
+	}
 	if l.dtmf == nil {
 		return false
 	}
@@ -87,6 +100,62 @@ func (l *leg) sendDigits(digits string) bool {
 	return true
 }
 
+// sendEvents sends digits as RFC 4733 events on the leg's stream,
+// paced as diago's DTMF writer does: seven packets 20 ms apart, the
+// first with the marker, the last three the event's end, all at one
+// timestamp, which then moves on by the event's duration.
+func (l *leg) sendEvents(digits string) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for _, d := range digits {
+		evs := media.RTPDTMFEncode8000(d)
+		l.wmu.Lock()
+		var err error
+		for i, ev := range evs {
+			select {
+			case <-l.done:
+				err = context.Canceled
+			case <-tick.C:
+			}
+			if err == nil {
+				l.follow()
+				err = l.stream.Write(media.DTMFEncode(ev), uint8(l.tel.pt), i == 0, 0)
+			}
+			if err != nil {
+				break
+			}
+		}
+		if err == nil && len(evs) > 0 {
+			l.stream.Advance(uint32(evs[len(evs)-1].Duration))
+		}
+		l.wmu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// follow points the leg's stream at diago's current RTP session: after
+// a re-INVITE diago forks the media session (the same socket) with the
+// new remote address and direction and hands its writer the new one.
+// A session the stream cannot send on (SRTP, RTPNAT) hands the leg
+// back to diago's writer. Called with wmu held.
+func (l *leg) follow() {
+	if l.med == nil || l.med.RTPPacketWriter == nil {
+		return
+	}
+	w := l.med.RTPPacketWriter.Writer()
+	if w == l.following {
+		return
+	}
+	l.following = w
+	rs, ok := w.(*media.RTPSession)
+	if ok && rs.Sess != nil && l.stream.Follow(rs.Sess) == nil {
+		return
+	}
+	l.stream, l.sent = nil, false
+}
+
 // newLeg wraps an answered dialog's media; digits, when not nil, gets
 // the RFC 4733 telephone-events the leg sends.
 func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Context) error, digits chan<- string) (*leg, error) {
@@ -95,6 +164,9 @@ func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Co
 	l.pt = l.codec.PayloadType
 	if conn, err := rtpsock.Conn(sess); err == nil {
 		l.raw = rtpsock.NewReader(conn, rawBatch)
+		if st, err := rtpsock.NewStream(sess); err == nil && med.RTPPacketWriter != nil {
+			l.stream, l.following = st, med.RTPPacketWriter.Writer()
+		}
 		l.tel.pt = -1
 		if digits != nil {
 			for _, c := range sess.CommonCodecs() {
@@ -270,15 +342,23 @@ func (l *leg) write(payload []byte, from media.Codec) {
 
 // send writes one frame in the leg's codec: at once on a SIP leg (the
 // sender's pace is kept; G.711 is one byte a sample, so the timestamp
-// advances by the frame's length), through the writer otherwise.
+// advances by the frame's length), straight from its socket when it
+// can, through the writer otherwise.
 func (l *leg) send(payload []byte) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	var err error
-	if l.rtp != nil {
+	if l.stream != nil {
+		l.follow()
+	}
+	switch {
+	case l.stream != nil:
+		err = l.stream.Write(payload, l.pt, !l.sent, uint32(len(payload)))
+		l.sent = true
+	case l.rtp != nil:
 		_, err = l.rtp.WriteSamples(payload, uint32(len(payload)), !l.sent, l.pt)
 		l.sent = true
-	} else {
+	default:
 		_, err = l.w.Write(payload)
 	}
 	if err == nil {
