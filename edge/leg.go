@@ -50,12 +50,12 @@ type leg struct {
 	// the leg's RTP straight from that socket instead of rtp: diago's
 	// writer path was a seventh of the relay's CPU. Every packet the
 	// edge sends on the leg, relayed audio, prompts and RFC 4733 digits,
-	// goes through it, so they share one SSRC and sequence. following is
-	// the RTP session of diago's whose remote address it sends to;
-	// a re-INVITE swaps it.
-	stream    *rtpsock.Stream
-	following media.RTPWriter
-	peer      atomic.Pointer[leg]
+	// goes through it, so they share one SSRC and sequence. changes says
+	// when a re-INVITE or UPDATE has given diago a new RTP session, whose
+	// remote address and direction the stream then takes.
+	stream  *rtpsock.Stream
+	changes *mediaChanges
+	peer    atomic.Pointer[leg]
 	// rec, while set, gets every frame the leg sends the edge, in the
 	// recording's law.
 	rec atomic.Pointer[legRecording]
@@ -135,37 +135,42 @@ func (l *leg) sendEvents(digits string) {
 	}
 }
 
+// mediaChanges is set by diago after a re-INVITE or UPDATE changed a
+// dialog's media (its OnMediaUpdate), for the leg to take the new
+// session at its next packet: one atomic load a packet, where asking
+// diago's writer for its session takes its lock.
+type mediaChanges struct{ changed atomic.Bool }
+
+func (m *mediaChanges) note(*diago.DialogMedia) { m.changed.Store(true) }
+
 // follow points the leg's stream at diago's current RTP session: after
 // a re-INVITE diago forks the media session (the same socket) with the
-// new remote address and direction and hands its writer the new one.
-// A session the stream cannot send on (SRTP, RTPNAT) hands the leg
-// back to diago's writer. Called with wmu held.
+// new remote address and direction, hands its writer the new one, then
+// calls note. A session the stream cannot send on (SRTP, RTPNAT) hands
+// the leg back to diago's writer. Called with wmu held.
 func (l *leg) follow() {
-	if l.med == nil || l.med.RTPPacketWriter == nil {
+	if l.changes == nil || !l.changes.changed.Load() {
 		return
 	}
-	w := l.med.RTPPacketWriter.Writer()
-	if w == l.following {
-		return
-	}
-	l.following = w
-	rs, ok := w.(*media.RTPSession)
+	l.changes.changed.Store(false)
+	rs, ok := l.med.RTPPacketWriter.Writer().(*media.RTPSession)
 	if ok && rs.Sess != nil && l.stream.Follow(rs.Sess) == nil {
 		return
 	}
 	l.stream, l.sent = nil, false
 }
 
-// newLeg wraps an answered dialog's media; digits, when not nil, gets
-// the RFC 4733 telephone-events the leg sends.
-func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Context) error, digits chan<- string) (*leg, error) {
+// newLeg wraps an answered dialog's media; changes is the dialog's
+// OnMediaUpdate's (nil: the leg sends through diago's writer); digits,
+// when not nil, gets the RFC 4733 telephone-events the leg sends.
+func newLeg(med *diago.DialogMedia, changes *mediaChanges, done <-chan struct{}, hangup func(context.Context) error, digits chan<- string) (*leg, error) {
 	sess := med.MediaSession()
 	l := &leg{med: med, done: done, hangup: hangup, codec: media.CodecAudioFromSession(sess), rtp: med.RTPPacketWriter}
 	l.pt = l.codec.PayloadType
 	if conn, err := rtpsock.Conn(sess); err == nil {
 		l.raw = rtpsock.NewReader(conn, rawBatch)
-		if st, err := rtpsock.NewStream(sess); err == nil && med.RTPPacketWriter != nil {
-			l.stream, l.following = st, med.RTPPacketWriter.Writer()
+		if st, err := rtpsock.NewStream(sess); err == nil && changes != nil && med.RTPPacketWriter != nil {
+			l.stream, l.changes = st, changes
 		}
 		l.tel.pt = -1
 		if digits != nil {

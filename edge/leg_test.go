@@ -214,7 +214,8 @@ func TestSIPLegSendsStraightFromItsSocket(t *testing.T) {
 	digits := make(chan string, 1)
 	done := make(chan struct{})
 	defer close(done)
-	l, err := newLeg(med, done, nil, digits)
+	changes := &mediaChanges{}
+	l, err := newLeg(med, changes, done, nil, digits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,14 +248,15 @@ func TestSIPLegSendsStraightFromItsSocket(t *testing.T) {
 		t.Fatalf("audio after the digit: sequence %d timestamp %d; want %d and %d", after.Sequence, after.Timestamp, first.Sequence+8, first.Timestamp+960)
 	}
 
-	// A re-INVITE: diago forks the session with the new remote SDP and
-	// gives its writer the new RTP session.
+	// A re-INVITE: diago forks the session with the new remote SDP,
+	// gives its writer the new RTP session, then calls OnMediaUpdate.
 	moved := phoneSession(t)
 	fork := med.MediaSession().Fork()
 	if err := fork.RemoteSDP(moved.LocalSDP(false), true); err != nil {
 		t.Fatal(err)
 	}
 	med.RTPPacketWriter.UpdateRTPSession(media.NewRTPSession(fork))
+	changes.note(med)
 	l.write(make([]byte, 160), media.CodecAudioUlaw)
 	p, from := hear(t, moved)
 	if from != port || p.Sequence != after.Sequence+1 || p.SSRC != first.SSRC {
