@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,10 @@ type leg struct {
 	// remote address and direction the stream then takes.
 	stream  *rtpsock.Stream
 	changes *mediaChanges
-	peer    atomic.Pointer[leg]
+	// events says the caller's RFC 4733 digits go out on stream (while
+	// it is set): telephone-event was negotiated.
+	events bool
+	peer   atomic.Pointer[leg]
 	// rec, while set, gets every frame the leg sends the edge, in the
 	// recording's law.
 	rec atomic.Pointer[legRecording]
@@ -78,11 +82,7 @@ func (l *leg) isUp() bool { return l.up == nil || l.up() }
 // sendDigits sends digits to the leg as RFC 4733 events, one after the
 // other, in the background (each takes about 100 ms).
 func (l *leg) sendDigits(digits string) bool {
-	if l.stream != nil && l.tel.pt >= 0 && l.tel.digits != nil {
-		go l.sendEvents(digits)
-		return true
-	}
-	if l.dtmf == nil {
+	if l.dtmf == nil && !l.events {
 		return false
 	}
 	go func() {
@@ -90,7 +90,15 @@ func (l *leg) sendDigits(digits string) bool {
 			// The event's packets and the relayed audio share one RTP
 			// stream: the audio waits for each event (~100 ms).
 			l.wmu.Lock()
-			err := l.dtmf.WriteDTMF(d)
+			var err error
+			switch {
+			case l.events && l.stream != nil:
+				err = l.sendEvent(d)
+			case l.dtmf != nil:
+				err = l.dtmf.WriteDTMF(d)
+			default:
+				err = errors.New("edge: no RFC 4733 writer on the leg")
+			}
 			l.wmu.Unlock()
 			if err != nil {
 				return
@@ -100,39 +108,32 @@ func (l *leg) sendDigits(digits string) bool {
 	return true
 }
 
-// sendEvents sends digits as RFC 4733 events on the leg's stream,
+// sendEvent sends one digit as an RFC 4733 event on the leg's stream,
 // paced as diago's DTMF writer does: seven packets 20 ms apart, the
 // first with the marker, the last three the event's end, all at one
-// timestamp, which then moves on by the event's duration.
-func (l *leg) sendEvents(digits string) {
+// timestamp, which then moves on by the event's duration. Called with
+// wmu held.
+func (l *leg) sendEvent(d rune) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for _, d := range digits {
-		evs := media.RTPDTMFEncode8000(d)
-		l.wmu.Lock()
-		var err error
-		for i, ev := range evs {
-			select {
-			case <-l.done:
-				err = context.Canceled
-			case <-tick.C:
-			}
-			if err == nil {
-				l.follow()
-				err = l.stream.Write(media.DTMFEncode(ev), uint8(l.tel.pt), i == 0, 0)
-			}
-			if err != nil {
-				break
-			}
+	evs := media.RTPDTMFEncode8000(d)
+	for i, ev := range evs {
+		select {
+		case <-l.done:
+			return context.Canceled
+		case <-tick.C:
 		}
-		if err == nil && len(evs) > 0 {
-			l.stream.Advance(uint32(evs[len(evs)-1].Duration))
+		if l.follow(); l.stream == nil {
+			return errors.New("edge: the leg's RTP went back to diago's writer during a digit")
 		}
-		l.wmu.Unlock()
-		if err != nil {
-			return
+		if err := l.stream.Write(media.DTMFEncode(ev), uint8(l.tel.pt), i == 0, 0); err != nil {
+			return err
 		}
 	}
+	if len(evs) > 0 {
+		l.stream.Advance(uint32(evs[len(evs)-1].Duration))
+	}
+	return nil
 }
 
 // mediaChanges is set by diago after a re-INVITE or UPDATE changed a
@@ -181,6 +182,7 @@ func newLeg(med *diago.DialogMedia, changes *mediaChanges, done <-chan struct{},
 			}
 			l.tel.digits = digits
 		}
+		l.events = l.stream != nil && l.tel.pt >= 0 && l.tel.digits != nil
 	}
 	var err error
 	if l.raw == nil && digits != nil {
