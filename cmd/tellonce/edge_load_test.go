@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +57,8 @@ import (
 // TELLONCE_EDGE_LOAD_STRACE=1 counts the edge's system calls over the
 // window with strace (which slows it);
 // TELLONCE_EDGE_LOAD_PROFILE=FILE keeps a CPU profile of the edge over
-// it and logs its top entries; TELLONCE_EDGE_LOAD_BIN=FILE runs that
+// it and logs its top entries (and the load process's in FILE.load);
+// TELLONCE_EDGE_LOAD_BIN=FILE runs that
 // binary as the server and the edge instead of building this tree's
 // (an older edge against the same load side, back to back).
 
@@ -276,11 +278,33 @@ func readProc(t *testing.T, pid int, hz int64) procUsage {
 }
 
 // profile takes a CPU profile of the edge over d into TELLONCE_EDGE_LOAD_PROFILE,
-// when set, and returns a function that waits for it and logs its top.
+// when set, and one of the load process until the returned function is
+// called into FILE.load; that function waits for both and logs their top.
 func (r *loadRig) profile(d time.Duration) func() {
 	path := os.Getenv("TELLONCE_EDGE_LOAD_PROFILE")
 	if path == "" {
 		return func() {}
+	}
+	lf, lerr := os.Create(path + ".load")
+	if lerr == nil {
+		if lerr = pprof.StartCPUProfile(lf); lerr != nil {
+			_ = lf.Close()
+		}
+	}
+	stopLoad := func() {
+		if lerr == nil {
+			pprof.StopCPUProfile()
+			lerr = lf.Close()
+		}
+		if lerr != nil {
+			r.t.Errorf("the load process's CPU profile: %v", lerr)
+			return
+		}
+		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", path+".load").CombinedOutput()
+		if err != nil {
+			r.t.Errorf("go tool pprof: %v", err)
+		}
+		r.t.Logf("load process CPU profile %s.load:\n%s", path, out)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -302,6 +326,7 @@ func (r *loadRig) profile(d time.Duration) func() {
 		done <- err
 	}()
 	return func() {
+		stopLoad()
 		if err := <-done; err != nil {
 			r.t.Errorf("edge CPU profile: %v", err)
 			return
