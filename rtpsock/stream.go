@@ -6,9 +6,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/emiago/diago/media"
 	"github.com/emiago/diago/media/sdp"
+	"github.com/pion/rtcp"
 )
 
 // Stream is one RTP stream sent straight from a media session's own
@@ -16,12 +18,13 @@ import (
 // hold): one sendto a packet and nothing else. diago's writer takes a
 // read lock, marshals a pion packet, locks the session's statistics and
 // reads the clock for every packet, which at hundreds of calls was a
-// seventh of the relay's CPU; its statistics feed RTCP sender reports,
-// which a Stream does not send.
+// seventh of the relay's CPU. A Stream counts what it sends and sends
+// its own RTCP sender report every reportEvery packets instead.
 //
 // The stream's SSRC, sequence and timestamp are its own. A Stream is
 // not safe for concurrent use.
 type Stream struct {
+	sess *media.MediaSession
 	conn *net.UDPConn
 	to   netip.AddrPort
 	// send is false while the session is recvonly or inactive: what it
@@ -31,7 +34,19 @@ type Stream struct {
 	seq  uint16
 	ts   uint32
 	buf  [12 + BufSize]byte
+
+	// What the stream has sent, for its RTCP sender reports (RFC 3550
+	// 6.4.1): packets and payload octets, and packets since the last
+	// report.
+	packets, octets uint32
+	sinceReport     int
 }
+
+// reportEvery is the packets between two sender reports: 5 s of 20 ms
+// frames, RFC 3550's minimum interval. Counting packets rather than
+// reading the clock keeps the clock off the per-packet path; a stream
+// that pauses (hold, silence) reports later, which the RFC allows.
+const reportEvery = 250
 
 // NewStream sends on s's socket to its remote address. A session diago
 // protects with SRTP or lets learn its peer's address from the packets
@@ -62,6 +77,7 @@ func (st *Stream) Follow(s *media.MediaSession) error {
 	if !ap.IsValid() || ap.Port() == 0 {
 		return fmt.Errorf("rtpsock: the session's remote address %s cannot be sent to", s.Raddr.String())
 	}
+	st.sess = s
 	// An IPv4 address in a 16-byte slice is IPv4 to an IPv4 socket.
 	st.to = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	st.send = dir != sdp.ModeRecvonly && dir != sdp.ModeInactive
@@ -85,8 +101,39 @@ func (st *Stream) Write(payload []byte, pt uint8, marker bool, samples uint32) e
 	if _, err := st.conn.WriteToUDPAddrPort(st.buf[:12+n], st.to); err != nil {
 		return fmt.Errorf("rtpsock: sending RTP: %w", err)
 	}
+	st.packets++
+	st.octets += uint32(n)
+	if st.sinceReport++; st.sinceReport >= reportEvery {
+		st.sinceReport = 0
+		// RTCP is advisory: a report that cannot be sent must not
+		// stop the audio, and the next one is 5 s away.
+		_ = st.Report(time.Now())
+	}
 	return nil
 }
+
+// Report sends the stream's RTCP sender report now, on the session's
+// RTCP socket: its SSRC, the wall clock and the RTP timestamp of the
+// next packet, and the packets and octets sent so far. It carries no
+// reception report: what the leg hears is relayed, not counted.
+func (st *Stream) Report(now time.Time) error {
+	secs := uint64(now.Unix()) + ntpEpochOffset
+	frac := uint64(now.Nanosecond()) << 32 / 1e9
+	sr := &rtcp.SenderReport{
+		SSRC:        st.ssrc,
+		NTPTime:     secs<<32 | frac,
+		RTPTime:     st.ts,
+		PacketCount: st.packets,
+		OctetCount:  st.octets,
+	}
+	if err := st.sess.WriteRTCP(sr); err != nil {
+		return fmt.Errorf("rtpsock: sending an RTCP sender report: %w", err)
+	}
+	return nil
+}
+
+// ntpEpochOffset is the seconds from NTP's epoch (1900) to Unix's.
+const ntpEpochOffset = 2208988800
 
 // Advance moves the timestamp on by samples without sending: the time
 // an RFC 4733 event took.

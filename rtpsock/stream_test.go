@@ -9,6 +9,7 @@ import (
 
 	"github.com/emiago/diago/media"
 	"github.com/emiago/diago/media/sdp"
+	"github.com/pion/rtcp"
 )
 
 // session is a media session on loopback; peer, when not nil, is the
@@ -223,5 +224,59 @@ func reportCPU(b *testing.B) func() {
 	start := cpu()
 	return func() {
 		b.ReportMetric(float64(cpu()-start)/float64(max(b.N, 1)), "cpu-ns/op")
+	}
+}
+
+// A stream sends an RTCP sender report every reportEvery packets, on the
+// session's RTCP socket, counting what it sent: without it a trunk or a
+// phone that watches RTCP would see a silent leg.
+func TestStreamSendsSenderReports(t *testing.T) {
+	local, peer := session(t, sdp.ModeSendrecv)
+	st, err := NewStream(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := bytes.Repeat([]byte{0xff}, 160)
+	for range reportEvery {
+		if err := st.Write(frame, 0, false, 160); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type result struct {
+		pkts []rtcp.Packet
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		pkts := make([]rtcp.Packet, 4)
+		n, err := peer.ReadRTCP(buf, pkts)
+		got <- result{pkts[:n], err}
+	}()
+	var r result
+	select {
+	case r = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no RTCP packet reached the peer's RTCP socket")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if len(r.pkts) != 1 {
+		t.Fatalf("got %d RTCP packets; want 1 sender report", len(r.pkts))
+	}
+	sr, ok := r.pkts[0].(*rtcp.SenderReport)
+	if !ok {
+		t.Fatalf("got %T; want a sender report", r.pkts[0])
+	}
+	if sr.SSRC != st.ssrc || sr.PacketCount != reportEvery || sr.OctetCount != reportEvery*160 {
+		t.Errorf("report: SSRC %x, %d packets, %d octets; want SSRC %x, %d packets, %d octets",
+			sr.SSRC, sr.PacketCount, sr.OctetCount, st.ssrc, reportEvery, reportEvery*160)
+	}
+	if sr.RTPTime != st.ts {
+		t.Errorf("report's RTP time %d; want the stream's next timestamp %d", sr.RTPTime, st.ts)
+	}
+	if secs := int64(sr.NTPTime>>32) - ntpEpochOffset; time.Since(time.Unix(secs, 0)).Abs() > time.Minute {
+		t.Errorf("report's NTP time is %s; want about now", time.Unix(secs, 0))
 	}
 }
