@@ -209,11 +209,25 @@ func TestAgentReconnect(t *testing.T) {
 // a write to it times out, whichever comes first — while another agent and
 // citizen keep talking promptly; the agent reconnects to a full desk, since
 // the cut loses frames, not contacts.
+//
+// Nothing in it depends on how fast the machine is: the stalled socket's
+// pings go unanswered, so the pong wait is set far beyond the test (it
+// cannot be what ends the socket), and the write timeout to a minute, four
+// times the wait for each of the other chat's messages (a fan-out that
+// waited for the stalled socket would fail that wait, whatever the load).
 func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
+	const (
+		pongWait     = 10 * time.Minute
+		writeTimeout = time.Minute
+		// How long the flood may take to fill the stalled socket's
+		// buffers on a loaded machine; seconds on a quiet one.
+		floodBound = 4 * time.Minute
+	)
 	eachBackend(t, func(t *testing.T, backend string) {
 		// At debug level the server logs every socket whose reading ended.
 		// The citizens' own message limit is lifted: the flood is the point.
-		s := startServer(t, backend, "--log-level", "debug", "--chat-message-burst", "10000", "--chat-message-refill", "1ms")
+		s := startServer(t, backend, "--log-level", "debug", "--chat-message-burst", "10000", "--chat-message-refill", "1ms",
+			"--ws-pong-wait", pongWait.String(), "--ws-write-timeout", writeTimeout.String())
 		// Another agent talks with another citizen.
 		other := s.availableAgent(t, "kim.minji")
 		fastContact, fast := assignedChat(t, s, other, "gov110.general", "fast-citizen", "빠른 연결")
@@ -271,10 +285,10 @@ func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
 		}
 		var worst time.Duration
 		for start := time.Now(); !gone(); {
-			if time.Since(start) > time.Minute {
+			if time.Since(start) > floodBound {
 				close(stop)
 				wg.Wait()
-				t.Fatalf("the stalled agent was still connected after a minute and %d frames", flood.Load())
+				t.Fatalf("the stalled agent was still connected after %s and %d frames", floodBound, flood.Load())
 			}
 			select {
 			case err := <-errs:
@@ -291,13 +305,11 @@ func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
-		t.Logf("%s: %d flood frames, cut as too slow: %v; the other chat's worst round trip was %s", backend, flood.Load(), cut(), worst)
 		// Each round trip includes a commit shared with the flood, slow on
 		// a loaded machine; a fan-out that waited for the stalled socket
-		// would hold every delivery for the server's 10s write timeout.
-		if worst > 8*time.Second {
-			t.Errorf("the other chat waited %s for a message during the flood", worst)
-		}
+		// would hold every delivery for the write timeout, and the await
+		// above, a quarter of it, would have failed.
+		t.Logf("%s: %d flood frames, cut as too slow: %v; the other chat's worst round trip was %s", backend, flood.Load(), cut(), worst)
 		// After the cut, the others still flow.
 		fast.ack(t, obj{"type": "say", "text": "흐름 확인"})
 		other.awaitFunc(t, "a message after the cut", typed("message", "text", "흐름 확인"))
