@@ -32,6 +32,11 @@ type Sample struct {
 	RSS        float64 // process_resident_memory_bytes
 	HeapInuse  float64 // go_memstats_heap_inuse_bytes
 	StackInuse float64 // go_memstats_stack_inuse_bytes
+	// HeapGoal is the heap size the collector lets the heap reach before
+	// the next collection, set at the end of the last one from the heap it
+	// found live: unlike RSS and HeapInuse it counts no garbage and no
+	// memory freed but not yet returned, so its difference is steady.
+	HeapGoal   float64 // go_memstats_next_gc_bytes
 	Goroutines float64 // go_goroutines
 	CPUSeconds float64 // process_cpu_seconds_total
 }
@@ -367,6 +372,7 @@ func parseSample(r io.Reader) (Sample, error) {
 		"process_resident_memory_bytes": &s.RSS,
 		"go_memstats_heap_inuse_bytes":  &s.HeapInuse,
 		"go_memstats_stack_inuse_bytes": &s.StackInuse,
+		"go_memstats_next_gc_bytes":     &s.HeapGoal,
 		"go_goroutines":                 &s.Goroutines,
 		"process_cpu_seconds_total":     &s.CPUSeconds,
 	}
@@ -407,7 +413,7 @@ func (r SocketsReport) Print(w io.Writer) error {
 	fmt.Fprintf(&b, "setup %s, chats posted in %s, citizen sockets opened in %s\n\n",
 		r.Setup.Round(time.Millisecond), r.Posting.Round(time.Millisecond), r.Opening.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tRSS MiB\theap MiB\tstacks MiB\tgoroutines\t")
+	fmt.Fprintln(tw, "server\tRSS MiB\theap MiB\tstacks MiB\theap goal MiB\tgoal+stacks MiB\tgoroutines\t")
 	for _, row := range []struct {
 		name string
 		s    Sample
@@ -418,23 +424,26 @@ func (r SocketsReport) Print(w io.Writer) error {
 		{"citizens' sockets open", r.CitizensOpen},
 		{"after the contacts", r.AfterLoad},
 	} {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.0f\t\n", row.name, row.s.RSS/(1<<20), row.s.HeapInuse/(1<<20),
-			row.s.StackInuse/(1<<20), row.s.Goroutines)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t\n", row.name, row.s.RSS/(1<<20), row.s.HeapInuse/(1<<20),
+			row.s.StackInuse/(1<<20), row.s.HeapGoal/(1<<20), (row.s.HeapGoal+row.s.StackInuse)/(1<<20), row.s.Goroutines)
 	}
-	fmt.Fprintln(tw, "\t\t\t\t\t")
-	fmt.Fprintln(tw, "per socket\tRSS KiB\theap KiB\tstacks KiB\tgoroutines\t")
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "per socket\tRSS KiB\theap KiB\tstacks KiB\theap goal KiB\tgoal+stacks KiB\tgoroutines\t")
 	per := func(name string, a, b Sample, n int) {
 		if n == 0 {
 			return
 		}
 		k := float64(n) * 1024
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.2f\t\n", name, (b.RSS-a.RSS)/k, (b.HeapInuse-a.HeapInuse)/k,
-			(b.StackInuse-a.StackInuse)/k, (b.Goroutines-a.Goroutines)/float64(n))
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t\n", name, (b.RSS-a.RSS)/k, (b.HeapInuse-a.HeapInuse)/k,
+			(b.StackInuse-a.StackInuse)/k, (b.HeapGoal-a.HeapGoal)/k,
+			(b.HeapGoal+b.StackInuse-a.HeapGoal-a.StackInuse)/k, (b.Goroutines-a.Goroutines)/float64(n))
 	}
 	per("idle agent socket", r.Before, r.AgentsOpen, r.Agents)
 	per("waiting chat (no socket)", r.AgentsOpen, r.ChatsPosted, r.Citizens)
 	per("idle citizen socket", r.ChatsPosted, r.CitizensOpen, r.Citizens)
 	tw.Flush()
+	fmt.Fprintf(&b, "\n(RSS differences count the baseline's garbage and memory freed but not yet returned, which move\n"+
+		"between runs; heap goal + stacks is what the runtime may hold for the sockets, steady from run to run)\n")
 	fmt.Fprintf(&b, "\nserver CPU at idle: %.1f%% of one core over %s\n", 100*r.IdleCPU, r.Idle)
 	fmt.Fprintf(&b, "sockets lost: %d agents, %d citizens\n\n", r.LostAgents, r.LostCitizens)
 	if _, err := io.WriteString(w, b.String()); err != nil {
