@@ -47,12 +47,18 @@ func newEdgeDebugServer(ln net.Listener, e edgeGauges, log *slog.Logger) *sideSe
 				}
 				return 0
 			}))
-	mux := http.NewServeMux()
+	mux := pprofMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return newSideServer("edge debug server", ln, mux, 0, log)
+}
+
+// pprofMux serves /debug/pprof/: the edge's and serve's --debug-addr.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return newSideServer("edge debug server", ln, mux, 0, log)
+	return mux
 }
