@@ -212,13 +212,18 @@ func TestAgentReconnect(t *testing.T) {
 //
 // Nothing in it depends on how fast the machine is: the stalled socket's
 // pings go unanswered, so the pong wait is set far beyond the test (it
-// cannot be what ends the socket), and the write timeout to a minute, four
-// times the wait for each of the other chat's messages (a fan-out that
-// waited for the stalled socket would fail that wait, whatever the load).
+// cannot be what ends the socket); the flood's commits may take many
+// seconds on a loaded machine, so every answer is awaited for up to
+// patience, and the server waits as long for durability before it answers
+// "unavailable"; the write timeout is longer still, so that a fan-out that
+// waited for the stalled socket would fail the other chat's wait whatever
+// the load.
 func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
 	const (
 		pongWait     = 10 * time.Minute
 		writeTimeout = time.Minute
+		ackTimeout   = time.Minute
+		patience     = 45 * time.Second // < writeTimeout
 		// How long the flood may take to fill the stalled socket's
 		// buffers on a loaded machine; seconds on a quiet one.
 		floodBound = 4 * time.Minute
@@ -227,7 +232,7 @@ func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
 		// At debug level the server logs every socket whose reading ended.
 		// The citizens' own message limit is lifted: the flood is the point.
 		s := startServer(t, backend, "--log-level", "debug", "--chat-message-burst", "10000", "--chat-message-refill", "1ms",
-			"--ws-pong-wait", pongWait.String(), "--ws-write-timeout", writeTimeout.String())
+			"--ws-pong-wait", pongWait.String(), "--ws-write-timeout", writeTimeout.String(), "--ws-ack-timeout", ackTimeout.String())
 		// Another agent talks with another citizen.
 		other := s.availableAgent(t, "kim.minji")
 		fastContact, fast := assignedChat(t, s, other, "gov110.general", "fast-citizen", "빠른 연결")
@@ -267,7 +272,7 @@ func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
 						return
 					default:
 					}
-					if _, err := citizen.Send(obj{"type": "say", "text": fmt.Sprintf("%d.%d %s", i, n, long)}); err != nil {
+					if _, err := citizen.SendWithin(obj{"type": "say", "text": fmt.Sprintf("%d.%d %s", i, n, long)}, patience); err != nil {
 						errs <- err
 						return
 					}
@@ -299,16 +304,24 @@ func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
 			}
 			text := fmt.Sprintf("빠른 대화 %d", flood.Load())
 			sent := time.Now()
-			other.ack(t, obj{"type": "say", "contact_id": fastContact.ContactID, "text": text})
-			fast.awaitFunc(t, text, typed("message", "text", text))
+			if _, err := other.SendWithin(obj{"type": "say", "contact_id": fastContact.ContactID, "text": text}, patience); err != nil {
+				close(stop)
+				wg.Wait()
+				t.Fatal(err)
+			}
+			if _, err := fast.AwaitFunc(text, patience, typed("message", "text", text)); err != nil {
+				close(stop)
+				wg.Wait()
+				t.Fatal(err)
+			}
 			worst = max(worst, time.Since(sent))
 		}
 		close(stop)
 		wg.Wait()
 		// Each round trip includes a commit shared with the flood, slow on
 		// a loaded machine; a fan-out that waited for the stalled socket
-		// would hold every delivery for the write timeout, and the await
-		// above, a quarter of it, would have failed.
+		// would hold every delivery for the write timeout, longer than the
+		// waits above.
 		t.Logf("%s: %d flood frames, cut as too slow: %v; the other chat's worst round trip was %s", backend, flood.Load(), cut(), worst)
 		// After the cut, the others still flow.
 		fast.ack(t, obj{"type": "say", "text": "흐름 확인"})
