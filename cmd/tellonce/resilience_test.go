@@ -327,16 +327,19 @@ func TestSlowClientIsCutWithoutStallingOthers(t *testing.T) {
 		fast.ack(t, obj{"type": "say", "text": "흐름 확인"})
 		other.awaitFunc(t, "a message after the cut", typed("message", "text", "흐름 확인"))
 
-		// The stalled socket, read at last, ends: the server let it go
-		// (with 1013 when the full buffer cut it, abnormally when a write
-		// timed out first).
+		// The stalled socket, read at last, ends: the server let it go,
+		// with 1013 when the close frame fitted in the full socket, else
+		// without a close frame: 1006 when the client reads to the end,
+		// none (0) when its pong to a queued ping met the closed socket
+		// first and the rest was reset. Never a normal close, nor a
+		// sign-out.
 		busy.Resume()
 		code, err := busy.Ended(waitTime)
 		if err != nil {
 			t.Fatalf("the stalled agent was not disconnected: %v", err)
 		}
-		if code != websocket.CloseTryAgainLater && code != websocket.CloseAbnormalClosure {
-			t.Errorf("the busy agent's socket ended with close code %d; want 1013 (too slow) or 1006 (dropped)", code)
+		if code != websocket.CloseTryAgainLater && code != websocket.CloseAbnormalClosure && code != 0 {
+			t.Errorf("the busy agent's socket ended with close code %d; want 1013 (too slow), 1006 or none (dropped)", code)
 		}
 		// Nothing was lost for good: a reconnect finds the whole desk, and
 		// the citizens' words are in their cases.
