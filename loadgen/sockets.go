@@ -90,7 +90,7 @@ func RunSockets(ctx context.Context, cfg Config) (SocketsReport, error) {
 	if cfg.MetricsURL == "" {
 		cfg.MetricsURL = base + "/metrics"
 	}
-	p := &metricsProbe{url: cfg.MetricsURL, token: cfg.MetricsToken, hc: &http.Client{Timeout: 30 * time.Second}}
+	p := &metricsProbe{url: cfg.MetricsURL, token: cfg.MetricsToken, debug: cfg.DebugURL, hc: &http.Client{Timeout: 30 * time.Second}}
 	if _, err := p.sample(ctx); err != nil { // fail before any setup
 		return rep, fmt.Errorf("loadgen: %w", err)
 	}
@@ -328,15 +328,41 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // metricsProbe reads the server's /metrics.
 type metricsProbe struct {
 	url, token string
+	debug      string // the server's debug address, or ""
 	hc         *http.Client
 }
 
-// settled waits d, then samples.
+// settled waits d, has the server collect its garbage when its debug
+// address is known, then samples.
 func (p *metricsProbe) settled(ctx context.Context, d time.Duration) (Sample, error) {
 	if err := sleepCtx(ctx, d); err != nil {
 		return Sample{}, err
 	}
+	if p.debug != "" {
+		if err := p.collect(ctx); err != nil {
+			return Sample{}, err
+		}
+	}
 	return p.sample(ctx)
+}
+
+// collect has the server run a garbage collection: its heap profile with
+// gc=1 does (the profile itself is discarded).
+func (p *metricsProbe) collect(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.debug, "/")+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return fmt.Errorf("collect the server's garbage: %w", err)
+	}
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("collect the server's garbage: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("collect the server's garbage at %s: %s", p.debug, resp.Status)
+	}
+	return nil
 }
 
 func (p *metricsProbe) sample(ctx context.Context) (Sample, error) {

@@ -114,10 +114,23 @@ func metricsServer(t *testing.T) string {
 func TestSocketDrillShort(t *testing.T) {
 	ts := startServer(t, "sqlite")
 	ctx := context.Background()
+	// The server's debug address: each settled reading first asks it to
+	// collect its garbage.
+	var collections atomic.Int64
+	debug := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/debug/pprof/heap" && r.URL.Query().Get("gc") == "1" {
+			collections.Add(1)
+		}
+	}))
+	t.Cleanup(debug.Close)
 	rep, err := RunSockets(ctx, Config{URL: ts.URL, AdminPassword: testAdminPassword, Agents: 20, Queues: 2,
-		IdleCitizens: 30, Contacts: 40, MetricsURL: metricsServer(t), Settle: time.Millisecond, Idle: time.Millisecond})
+		IdleCitizens: 30, Contacts: 40, MetricsURL: metricsServer(t), DebugURL: debug.URL,
+		Settle: time.Millisecond, Idle: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := collections.Load(); n != 4 {
+		t.Errorf("the server was asked to collect its garbage %d times; want 4, before each settled reading", n)
 	}
 	var out strings.Builder
 	if err := rep.Print(&out); err != nil {
