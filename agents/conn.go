@@ -45,6 +45,9 @@ type conn struct {
 	quitting bool // the hub stopped the connection: the writer closes it
 	// pinger marks a ping due every PingInterval.
 	pinger *time.Timer
+	// cut is set when the hub cut the connection as too slow: the writer
+	// writes nothing more of its batch.
+	cut atomic.Bool
 	// ends counts the reader's end and the writer's close of the socket:
 	// the second of them unregisters the connection (Hub.finish), so that
 	// neither waits for the other.
@@ -198,7 +201,9 @@ func (h *Hub) cutLocked(c *conn) {
 	h.stopLocked(c, websocket.CloseTryAgainLater, "too slow", false)
 	// Its writer is most likely blocked on the full socket and would hold
 	// it, its goroutine and its buffers for WriteTimeout: end that write
-	// now (the connection is safe for a concurrent deadline change).
+	// now (the connection is safe for a concurrent deadline change), and
+	// the rest of its batch is not written.
+	c.cut.Store(true)
 	_ = c.ws.NetConn().SetWriteDeadline(time.Now())
 }
 
@@ -241,6 +246,9 @@ func (c *conn) writeBatch(ping bool, batch [][]byte) bool {
 		}
 	}
 	for _, msg := range batch {
+		if c.cut.Load() {
+			return false
+		}
 		if err := c.write(msg); err != nil {
 			return false
 		}
