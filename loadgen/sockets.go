@@ -346,10 +346,11 @@ func (p *metricsProbe) settled(ctx context.Context, d time.Duration) (Sample, er
 	return p.sample(ctx)
 }
 
-// collect has the server run a garbage collection: its heap profile with
-// gc=1 does (the profile itself is discarded).
+// collect has the server run a garbage collection and return the memory
+// it freed to the system (POST /debug/free-os-memory on its debug
+// address).
 func (p *metricsProbe) collect(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p.debug, "/")+"/debug/pprof/heap?gc=1", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(p.debug, "/")+"/debug/free-os-memory", nil)
 	if err != nil {
 		return fmt.Errorf("collect the server's garbage: %w", err)
 	}
@@ -359,7 +360,7 @@ func (p *metricsProbe) collect(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("collect the server's garbage at %s: %s", p.debug, resp.Status)
 	}
 	return nil

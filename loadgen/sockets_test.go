@@ -115,12 +115,13 @@ func TestSocketDrillShort(t *testing.T) {
 	ts := startServer(t, "sqlite")
 	ctx := context.Background()
 	// The server's debug address: each settled reading first asks it to
-	// collect its garbage.
+	// collect its garbage and return freed memory.
 	var collections atomic.Int64
 	debug := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/debug/pprof/heap" && r.URL.Query().Get("gc") == "1" {
+		if r.Method == http.MethodPost && r.URL.Path == "/debug/free-os-memory" {
 			collections.Add(1)
 		}
+		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(debug.Close)
 	rep, err := RunSockets(ctx, Config{URL: ts.URL, AdminPassword: testAdminPassword, Agents: 20, Queues: 2,

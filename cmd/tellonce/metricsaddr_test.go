@@ -72,8 +72,9 @@ func TestMetricsCountSocketsAndContacts(t *testing.T) {
 	})
 }
 
-// --debug-addr serves Go's profiles on loopback (not on --addr) and
-// refuses any other address, naming the flag.
+// --debug-addr serves Go's profiles and the collection that returns freed
+// memory on loopback (not on --addr) and refuses any other address, naming
+// the flag.
 func TestServeDebugAddr(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,6 +85,14 @@ func TestServeDebugAddr(t *testing.T) {
 	base, _ := serveWith(t, "--debug-addr", addr)
 	if code, body := scrape(t, "http://"+addr+"/debug/pprof/", ""); code != http.StatusOK || !strings.Contains(body, "goroutine") {
 		t.Errorf("/debug/pprof/ on --debug-addr: %d, want 200 with the profiles", code)
+	}
+	resp, err := http.Post("http://"+addr+"/debug/free-os-memory", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("POST /debug/free-os-memory: %s, want 204", resp.Status)
 	}
 	if code, _ := scrape(t, base+"debug/pprof/", ""); code == http.StatusOK {
 		t.Errorf("/debug/pprof/ on --addr: %d, want it served on --debug-addr only", code)
