@@ -47,6 +47,9 @@ type SocketsReport struct {
 	// Before agents connect, after, after the citizens' chats were posted
 	// and after their sockets opened; after the contact phase.
 	Before, AgentsOpen, ChatsPosted, CitizensOpen, AfterLoad Sample
+	// Collected: the server collected its garbage and returned freed
+	// memory before each settled reading (Config.DebugURL).
+	Collected bool
 	// IdleCPU is the server's CPU seconds per second over Idle.
 	IdleCPU float64
 	Idle    time.Duration
@@ -94,7 +97,7 @@ func RunSockets(ctx context.Context, cfg Config) (SocketsReport, error) {
 	if _, err := p.sample(ctx); err != nil { // fail before any setup
 		return rep, fmt.Errorf("loadgen: %w", err)
 	}
-	rep.Agents, rep.Citizens, rep.Idle = cfg.Agents, cfg.IdleCitizens, cfg.Idle
+	rep.Agents, rep.Citizens, rep.Idle, rep.Collected = cfg.Agents, cfg.IdleCitizens, cfg.Idle, cfg.DebugURL != ""
 	rep.Errors = map[string]int{}
 	var beforeErr error
 	cfg.beforeConnect = func(ctx context.Context) {
@@ -469,8 +472,13 @@ func (r SocketsReport) Print(w io.Writer) error {
 	per("waiting chat (no socket)", r.AgentsOpen, r.ChatsPosted, r.Citizens)
 	per("idle citizen socket", r.ChatsPosted, r.CitizensOpen, r.Citizens)
 	tw.Flush()
-	fmt.Fprintf(&b, "\n(RSS differences count the baseline's garbage and memory freed but not yet returned, which move\n"+
-		"between runs; heap goal + stacks is what the runtime may hold for the sockets, steady from run to run)\n")
+	if r.Collected {
+		fmt.Fprintf(&b, "\n(each reading after the server collected its garbage and returned freed memory to the system:\n"+
+			"RSS differences are what the sockets hold; heap goal + stacks what they may cost with the collector's headroom)\n")
+	} else {
+		fmt.Fprintf(&b, "\n(RSS differences count the garbage and freed memory the server held at each reading, which move\n"+
+			"between runs; --debug-url has it collect and return them first)\n")
+	}
 	fmt.Fprintf(&b, "\nserver CPU at idle: %.1f%% of one core over %s\n", 100*r.IdleCPU, r.Idle)
 	fmt.Fprintf(&b, "sockets lost: %d agents, %d citizens\n\n", r.LostAgents, r.LostCitizens)
 	if _, err := io.WriteString(w, b.String()); err != nil {

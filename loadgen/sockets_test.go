@@ -140,6 +140,9 @@ func TestSocketDrillShort(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("the drill was not clean:\n%s", out.String())
 	}
+	if !rep.Collected || !strings.Contains(out.String(), "returned freed memory") {
+		t.Errorf("the report does not say its readings followed a collection:\n%s", out.String())
+	}
 	for _, s := range []Sample{rep.Before, rep.AgentsOpen, rep.ChatsPosted, rep.CitizensOpen, rep.AfterLoad} {
 		if s.RSS <= 0 || s.HeapInuse <= 0 || s.HeapGoal <= 0 || s.Goroutines <= 0 {
 			t.Fatalf("a reading is empty: %+v\n%s", s, out.String())
