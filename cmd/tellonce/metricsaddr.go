@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,11 +95,8 @@ func listenMetrics(cfg serveConfig, g prometheus.Gatherer, log *slog.Logger) (*s
 	return newMetricsServer(mln, g, cfg.web.MetricsToken, log), nil
 }
 
-// listenDebug opens --debug-addr (checked to be loopback) for
-// /debug/pprof/: CPU, heap, block and mutex profiles and the execution
-// tracer (/debug/pprof/trace?seconds=10), which shows where a slow
-// request waited — for a core, a lock, the collector, the network.
-// Nothing is served when it is empty.
+// listenDebug opens --debug-addr when set (nil otherwise): the profiles of
+// the Go runtime, on loopback only (they have no authentication).
 func listenDebug(cfg serveConfig, log *slog.Logger) (*sideServer, error) {
 	if cfg.debugAddr == "" {
 		return nil, nil
@@ -109,14 +105,9 @@ func listenDebug(cfg serveConfig, log *slog.Logger) (*sideServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen --debug-addr %s: %w", cfg.debugAddr, err)
 	}
-	log.Info("debug listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return newSideServer("debug server", ln, mux, 0, log), nil
+	log.Info("debug listening", "addr", ln.Addr().String())
+	// No write timeout: a profile or a trace streams for the seconds asked.
+	return newSideServer("debug server", ln, pprofMux(), 0, log), nil
 }
 
 // readiness is tellonce_ready: 1 while the database answers with a current

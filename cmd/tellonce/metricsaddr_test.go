@@ -72,24 +72,35 @@ func TestMetricsCountSocketsAndContacts(t *testing.T) {
 	})
 }
 
-// --debug-addr serves the profiles and the execution tracer on loopback,
-// and nowhere else: a public address is refused before anything starts.
-func TestServeDebugAddrServesTheTracer(t *testing.T) {
-	if _, err := parseServe("serve", []string{"--debug-addr", "0.0.0.0:6060"}, io.Discard, func(string) string { return "" }); err == nil ||
-		!strings.Contains(err.Error(), "--debug-addr") {
-		t.Errorf("--debug-addr on every interface: %v; want an error naming the flag", err)
-	}
+// --debug-addr serves Go's profiles and the collection that returns freed
+// memory on loopback (not on --addr) and refuses any other address, naming
+// the flag.
+func TestServeDebugAddr(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	serveWith(t, "--debug-addr", addr)
-	if code, body := scrape(t, "http://"+addr+"/debug/pprof/", ""); code != http.StatusOK || !strings.Contains(body, "trace") {
-		t.Errorf("/debug/pprof/ on --debug-addr: %d, want 200 listing the tracer", code)
+	base, _ := serveWith(t, "--debug-addr", addr)
+	if code, body := scrape(t, "http://"+addr+"/debug/pprof/", ""); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/ on --debug-addr: %d, want 200 with the profiles", code)
 	}
-	if code, body := scrape(t, "http://"+addr+"/debug/pprof/trace?seconds=1", ""); code != http.StatusOK || len(body) == 0 {
-		t.Errorf("a 1 s execution trace: %d, %d bytes; want 200 with the trace", code, len(body))
+	resp, err := http.Post("http://"+addr+"/debug/free-os-memory", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("POST /debug/free-os-memory: %s, want 204", resp.Status)
+	}
+	if code, _ := scrape(t, base+"debug/pprof/", ""); code == http.StatusOK {
+		t.Errorf("/debug/pprof/ on --addr: %d, want it served on --debug-addr only", code)
+	}
+	for _, bad := range []string{"0.0.0.0:6060", "10.0.0.5:6060"} {
+		if _, err := parseServe("serve", nil, io.Discard, env(map[string]string{"TELLONCE_DEBUG_ADDR": bad})); err == nil ||
+			!strings.Contains(err.Error(), "--debug-addr") {
+			t.Errorf("TELLONCE_DEBUG_ADDR=%s: %v; want an error naming --debug-addr", bad, err)
+		}
 	}
 }
