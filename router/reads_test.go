@@ -1,6 +1,7 @@
 package router
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -18,5 +19,48 @@ func TestAgentsListsEveryAgent(t *testing.T) {
 	}
 	if got, _ := f.r.Agents(); !slices.Equal(got, []string{"kim", "park"}) {
 		t.Errorf("after removing lee, Agents() = %v; want kim, park", got)
+	}
+}
+
+// A timeline entry's Data is one map shared by the timeline, the event
+// that announced the entry and every view of the case, not a copy per
+// view: entries never change once appended, and copying them was a
+// sizeable share of a routed contact's garbage.
+func TestTimelineDataIsSharedNotCopied(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, nil)
+	c, evs, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelVoice, Queue: "q", Caller: Caller{ID: "c1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var announced map[string]string
+	for _, e := range evs {
+		if e.CaseEvent != nil && e.CaseEvent.Type == CaseContactCreated {
+			announced = e.CaseEvent.Data
+		}
+	}
+	if announced["contact_id"] != c.ID {
+		t.Fatalf("contact_created entry's Data = %v; want contact_id %s", announced, c.ID)
+	}
+	v1, err := f.r.Case(c.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := f.r.Case(c.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v1.Events) == 0 || len(v2.Events) == 0 {
+		t.Fatalf("case views have no timeline: %v, %v", v1.Events, v2.Events)
+	}
+	same := func(a, b map[string]string) bool {
+		return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	}
+	if !same(v1.Events[0].Data, v2.Events[0].Data) || !same(v1.Events[0].Data, announced) {
+		t.Errorf("the contact_created entry's Data is copied per view; want one shared map")
+	}
+	// The views' slices are their own: reordering one leaves the others.
+	v1.Events[0].Seq = 99
+	if v3, _ := f.r.Case(c.CaseID); v3.Events[0].Seq == 99 {
+		t.Errorf("changing a view's timeline slice changed the case")
 	}
 }

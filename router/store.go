@@ -72,16 +72,16 @@ func (w *writer) liveContactOf(queue, identity string) (*contactRow, error) {
 	return w.m.callers[callerKey{queue, identity}], nil
 }
 
-// eventsOf lists a case's timeline in seq order, as copies.
+// eventsOf lists a case's timeline in seq order, in a slice of its own.
+// The entries' Data maps are shared with the timeline, not copied: an
+// entry never changes once appended (appendCaseEventTxn), and views are
+// read-only for their holders (cases.CaseEvent), so a copy per view per
+// entry bought nothing but garbage.
 func eventsOf(cs *caseRow) []CaseEvent {
-	var out []CaseEvent
-	if len(cs.Events) > 0 {
-		out = make([]CaseEvent, len(cs.Events))
-		for i, e := range cs.Events {
-			out[i] = e.Clone()
-		}
+	if len(cs.Events) == 0 {
+		return nil
 	}
-	return out
+	return slices.Clone(cs.Events)
 }
 
 // contactsOf lists every contact row of a case, through its legs (a
