@@ -147,7 +147,7 @@ func (r *Router) Enqueue(req EnqueueRequest) (ContactView, []Event, error) {
 }
 
 func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
-	q, err := getQueue(w.txn, req.Queue)
+	q, err := w.queue(req.Queue)
 	if err != nil {
 		return nil, err
 	}

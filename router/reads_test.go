@@ -64,3 +64,31 @@ func TestTimelineDataIsSharedNotCopied(t *testing.T) {
 		t.Errorf("changing a view's timeline slice changed the case")
 	}
 }
+
+// A write call reads each queue row from memdb once and keeps it for the
+// call, and a queue the call writes (round robin's RRLast, an upsert) is
+// read anew after that.
+func TestWriterQueueReadsOnceAndForgetsWrites(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, nil)
+	_, err := f.r.write(func(w *writer) error {
+		first, err := w.queue("q")
+		if err != nil {
+			return err
+		}
+		if again, _ := w.queue("q"); again != first {
+			t.Errorf("second read of q in one call is another row; want the call's copy")
+		}
+		changed := &queueRow{QueueConfig: first.QueueConfig.Clone()}
+		changed.Name = "renamed"
+		if err := w.putQueue(changed); err != nil {
+			return err
+		}
+		if got, _ := w.queue("q"); got.Name != "renamed" {
+			t.Errorf("after putQueue, queue(q).Name = %q; want renamed", got.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

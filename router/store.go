@@ -154,7 +154,27 @@ func (w *writer) putQueue(q *queueRow) error {
 	if err := w.txn.Insert(tableQueues, q); err != nil {
 		return fmt.Errorf("insert queue %s: %w", q.ID, err)
 	}
+	delete(w.queues, q.ID)
 	return nil
+}
+
+// queue is the queue as the call sees it, read from the transaction once
+// per call: a routed contact's calls ask for the same queue several times
+// (ranking, matching, offer timeout), and each memdb lookup allocates its
+// key and the index path. putQueue and RemoveQueue forget the call's copy.
+func (w *writer) queue(id string) (*queueRow, error) {
+	if q := w.queues[id]; q != nil {
+		return q, nil
+	}
+	q, err := getQueue(w.txn, id)
+	if err != nil {
+		return nil, err
+	}
+	if w.queues == nil {
+		w.queues = map[string]*queueRow{}
+	}
+	w.queues[id] = q
+	return q, nil
 }
 
 // The rows a call changes are kept on the writer until the call ends
@@ -307,7 +327,7 @@ func (w *writer) deleteAgent(username string) error {
 // it in the lines.
 func (w *writer) putContact(c *contactRow) error {
 	var aging time.Duration
-	if q, err := getQueue(w.txn, c.Queue); err == nil {
+	if q, err := w.queue(c.Queue); err == nil {
 		aging = q.Aging
 	}
 	c.Rank = c.computeRank(aging)
