@@ -504,12 +504,13 @@ func (c *call) connect(ctx context.Context, f serverFrame) {
 	ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
 	go func() {
 		defer cancel()
-		d, med, err := c.e.invite(ringCtx, uri, diago.InviteOptions{})
+		changes := &mediaChanges{}
+		d, med, err := c.e.invite(ringCtx, uri, diago.InviteClientOptions{OnMediaUpdate: changes.note})
 		if err != nil {
 			c.deliver(ringResult{contactID: id, err: err})
 			return
 		}
-		l, err := newLeg(med, d.Context().Done(), d.Hangup, nil)
+		l, err := newLeg(med, changes, d.Context().Done(), d.Hangup, nil)
 		if err != nil {
 			_ = d.Hangup(context.Background())
 			c.deliver(ringResult{contactID: id, err: err})
@@ -630,12 +631,13 @@ func (c *call) conference(ctx context.Context, f serverFrame) {
 	ringCtx, cancel := context.WithTimeout(ctx, c.e.cfg.RingTimeout)
 	go func() {
 		defer cancel()
-		d, med, err := c.e.invite(ringCtx, uri, diago.InviteOptions{})
+		changes := &mediaChanges{}
+		d, med, err := c.e.invite(ringCtx, uri, diago.InviteClientOptions{OnMediaUpdate: changes.note})
 		if err != nil {
 			c.deliver(interpResult{interpOf: id, err: err})
 			return
 		}
-		l, err := newLeg(med, d.Context().Done(), d.Hangup, nil)
+		l, err := newLeg(med, changes, d.Context().Done(), d.Hangup, nil)
 		if err != nil {
 			_ = d.Hangup(context.Background())
 			c.deliver(interpResult{interpOf: id, err: err})

@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/emiago/diago"
@@ -50,7 +52,8 @@ func (e *Edge) dial(ctx context.Context, f serverFrame) {
 	}
 	defer e.active.Add(-1)
 	ringCtx, cancel := context.WithTimeout(ctx, 2*e.cfg.RingTimeout)
-	d, med, err := e.invite(ringCtx, uri, diago.InviteOptions{Username: e.cfg.TrunkUsername, Password: e.cfg.TrunkPassword})
+	changes := &mediaChanges{}
+	d, med, err := e.invite(ringCtx, uri, diago.InviteClientOptions{Username: e.cfg.TrunkUsername, Password: e.cfg.TrunkPassword, OnMediaUpdate: changes.note})
 	cancel()
 	if err != nil {
 		result(ringOutcome(err))
@@ -58,7 +61,7 @@ func (e *Edge) dial(ctx context.Context, f serverFrame) {
 	}
 	c := newCall(e, f.Number)
 	c.callID = d.InviteRequest.CallID().Value()
-	c.caller, err = newLeg(med, d.Context().Done(), d.Hangup, c.digits)
+	c.caller, err = newLeg(med, changes, d.Context().Done(), d.Hangup, c.digits)
 	if err != nil {
 		_ = d.Hangup(context.Background())
 		result("failed")
@@ -97,8 +100,9 @@ func numberOK(n string) bool {
 
 // invite calls uri until ctx ends. The SIP stack may keep waiting for the
 // answer to its CANCEL well past ctx; the caller is not kept waiting, and
-// a phone that answers after all is hung up.
-func (e *Edge) invite(ctx context.Context, uri sip.Uri, opts diago.InviteOptions) (*diago.DialogClientSession, *diago.DialogMedia, error) {
+// a phone that answers after all is hung up. It does what diago's Invite
+// does, which drops OnMediaUpdate, and the leg's stream needs it.
+func (e *Edge) invite(ctx context.Context, uri sip.Uri, opts diago.InviteClientOptions) (*diago.DialogClientSession, *diago.DialogMedia, error) {
 	type answer struct {
 		d   *diago.DialogClientSession
 		med *diago.DialogMedia
@@ -106,7 +110,7 @@ func (e *Edge) invite(ctx context.Context, uri sip.Uri, opts diago.InviteOptions
 	}
 	ch := make(chan answer, 1)
 	go func() {
-		d, med, err := e.dg.Invite(ctx, uri, opts)
+		d, med, err := e.inviteDialog(ctx, uri, opts)
 		ch <- answer{d, med, err}
 	}()
 	select {
@@ -120,4 +124,20 @@ func (e *Edge) invite(ctx context.Context, uri sip.Uri, opts diago.InviteOptions
 		}()
 		return nil, nil, ctx.Err()
 	}
+}
+
+// inviteDialog makes the dialog, invites and acknowledges the answer.
+func (e *Edge) inviteDialog(ctx context.Context, uri sip.Uri, opts diago.InviteClientOptions) (*diago.DialogClientSession, *diago.DialogMedia, error) {
+	d, err := e.dg.NewDialog(uri, diago.NewDialogOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("a dialog to %s: %w", uri.String(), err)
+	}
+	med, err := d.Invite(ctx, opts)
+	if err == nil {
+		err = d.Ack(ctx)
+	}
+	if err != nil {
+		return nil, nil, errors.Join(err, d.Close())
+	}
+	return d, med, nil
 }

@@ -259,12 +259,13 @@ func (e *Edge) inbound(ctx context.Context, d *diago.DialogServerSession) {
 		e.mu.Unlock()
 	}()
 	_ = d.Trying()
-	med, err := d.Answer(diago.AnswerOptions{})
+	changes := &mediaChanges{}
+	med, err := d.Answer(diago.AnswerOptions{OnMediaUpdate: changes.note})
 	if err != nil {
 		e.log.Warn("edge: answering a call", "err", err)
 		return
 	}
-	c.caller, err = newLeg(med, d.Context().Done(), d.Hangup, c.digits)
+	c.caller, err = newLeg(med, changes, d.Context().Done(), d.Hangup, c.digits)
 	if err != nil {
 		e.log.Warn("edge: caller's media", "err", err)
 		return

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,19 @@ type leg struct {
 	rtp  *media.RTPPacketWriter
 	pt   uint8
 	sent bool
-	peer atomic.Pointer[leg]
+	// stream, when set (a SIP leg whose socket rtpsock reads), sends
+	// the leg's RTP straight from that socket instead of rtp: diago's
+	// writer path was a seventh of the relay's CPU. Every packet the
+	// edge sends on the leg, relayed audio, prompts and RFC 4733 digits,
+	// goes through it, so they share one SSRC and sequence. changes says
+	// when a re-INVITE or UPDATE has given diago a new RTP session, whose
+	// remote address and direction the stream then takes.
+	stream  *rtpsock.Stream
+	changes *mediaChanges
+	// events says the caller's RFC 4733 digits go out on stream (while
+	// it is set): telephone-event was negotiated.
+	events bool
+	peer   atomic.Pointer[leg]
 	// rec, while set, gets every frame the leg sends the edge, in the
 	// recording's law.
 	rec atomic.Pointer[legRecording]
@@ -69,7 +82,7 @@ func (l *leg) isUp() bool { return l.up == nil || l.up() }
 // sendDigits sends digits to the leg as RFC 4733 events, one after the
 // other, in the background (each takes about 100 ms).
 func (l *leg) sendDigits(digits string) bool {
-	if l.dtmf == nil {
+	if l.dtmf == nil && !l.events {
 		return false
 	}
 	go func() {
@@ -77,7 +90,15 @@ func (l *leg) sendDigits(digits string) bool {
 			// The event's packets and the relayed audio share one RTP
 			// stream: the audio waits for each event (~100 ms).
 			l.wmu.Lock()
-			err := l.dtmf.WriteDTMF(d)
+			var err error
+			switch {
+			case l.events && l.stream != nil:
+				err = l.sendEvent(d)
+			case l.dtmf != nil:
+				err = l.dtmf.WriteDTMF(d)
+			default:
+				err = errors.New("edge: no RFC 4733 writer on the leg")
+			}
 			l.wmu.Unlock()
 			if err != nil {
 				return
@@ -87,14 +108,71 @@ func (l *leg) sendDigits(digits string) bool {
 	return true
 }
 
-// newLeg wraps an answered dialog's media; digits, when not nil, gets
-// the RFC 4733 telephone-events the leg sends.
-func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Context) error, digits chan<- string) (*leg, error) {
+// sendEvent sends one digit as an RFC 4733 event on the leg's stream,
+// paced as diago's DTMF writer does: seven packets 20 ms apart, the
+// first with the marker, the last three the event's end, all at one
+// timestamp, which then moves on by the event's duration. Called with
+// wmu held.
+func (l *leg) sendEvent(d rune) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	evs := media.RTPDTMFEncode8000(d)
+	for i, ev := range evs {
+		select {
+		case <-l.done:
+			return context.Canceled
+		case <-tick.C:
+		}
+		if l.follow(); l.stream == nil {
+			return errors.New("edge: the leg's RTP went back to diago's writer during a digit")
+		}
+		if err := l.stream.Write(media.DTMFEncode(ev), uint8(l.tel.pt), i == 0, 0); err != nil {
+			return err
+		}
+	}
+	if len(evs) > 0 {
+		l.stream.Advance(uint32(evs[len(evs)-1].Duration))
+	}
+	return nil
+}
+
+// mediaChanges is set by diago after a re-INVITE or UPDATE changed a
+// dialog's media (its OnMediaUpdate), for the leg to take the new
+// session at its next packet: one atomic load a packet, where asking
+// diago's writer for its session takes its lock.
+type mediaChanges struct{ changed atomic.Bool }
+
+func (m *mediaChanges) note(*diago.DialogMedia) { m.changed.Store(true) }
+
+// follow points the leg's stream at diago's current RTP session: after
+// a re-INVITE diago forks the media session (the same socket) with the
+// new remote address and direction, hands its writer the new one, then
+// calls note. A session the stream cannot send on (SRTP, RTPNAT) hands
+// the leg back to diago's writer. Called with wmu held.
+func (l *leg) follow() {
+	if l.changes == nil || !l.changes.changed.Load() {
+		return
+	}
+	l.changes.changed.Store(false)
+	rs, ok := l.med.RTPPacketWriter.Writer().(*media.RTPSession)
+	if ok && rs.Sess != nil && l.stream.Follow(rs.Sess) == nil {
+		return
+	}
+	l.stream, l.sent = nil, false
+}
+
+// newLeg wraps an answered dialog's media; changes is the dialog's
+// OnMediaUpdate's (nil: the leg sends through diago's writer); digits,
+// when not nil, gets the RFC 4733 telephone-events the leg sends.
+func newLeg(med *diago.DialogMedia, changes *mediaChanges, done <-chan struct{}, hangup func(context.Context) error, digits chan<- string) (*leg, error) {
 	sess := med.MediaSession()
 	l := &leg{med: med, done: done, hangup: hangup, codec: media.CodecAudioFromSession(sess), rtp: med.RTPPacketWriter}
 	l.pt = l.codec.PayloadType
 	if conn, err := rtpsock.Conn(sess); err == nil {
 		l.raw = rtpsock.NewReader(conn, rawBatch)
+		if st, err := rtpsock.NewStream(sess); err == nil && changes != nil && med.RTPPacketWriter != nil {
+			l.stream, l.changes = st, changes
+		}
 		l.tel.pt = -1
 		if digits != nil {
 			for _, c := range sess.CommonCodecs() {
@@ -104,6 +182,7 @@ func newLeg(med *diago.DialogMedia, done <-chan struct{}, hangup func(context.Co
 			}
 			l.tel.digits = digits
 		}
+		l.events = l.stream != nil && l.tel.pt >= 0 && l.tel.digits != nil
 	}
 	var err error
 	if l.raw == nil && digits != nil {
@@ -270,15 +349,23 @@ func (l *leg) write(payload []byte, from media.Codec) {
 
 // send writes one frame in the leg's codec: at once on a SIP leg (the
 // sender's pace is kept; G.711 is one byte a sample, so the timestamp
-// advances by the frame's length), through the writer otherwise.
+// advances by the frame's length), straight from its socket when it
+// can, through the writer otherwise.
 func (l *leg) send(payload []byte) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	var err error
-	if l.rtp != nil {
+	if l.stream != nil {
+		l.follow()
+	}
+	switch {
+	case l.stream != nil:
+		err = l.stream.Write(payload, l.pt, !l.sent, uint32(len(payload)))
+		l.sent = true
+	case l.rtp != nil:
 		_, err = l.rtp.WriteSamples(payload, uint32(len(payload)), !l.sent, l.pt)
 		l.sent = true
-	} else {
+	default:
 		_, err = l.w.Write(payload)
 	}
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/diago"
 	"github.com/emiago/diago/media"
 	"github.com/pion/rtp"
 
@@ -150,5 +151,115 @@ func TestRawLegRelaysItsAudioAndDigits(t *testing.T) {
 	defer peerOut.mu.Unlock()
 	if l.rx.Load() != 1 || len(peerOut.got) != 1 || peerOut.got[0].PayloadType != 0 {
 		t.Fatalf("relayed %d frames, the peer sent %d packets; want the one audio frame", l.rx.Load(), len(peerOut.got))
+	}
+}
+
+// sipMedia is a dialog's media as diago sets it up for an answered SIP
+// leg: a media session on loopback that took the SDP of a phone's
+// session (phone, whose socket hears what the leg sends).
+func sipMedia(t *testing.T) (med *diago.DialogMedia, phone *media.MediaSession) {
+	t.Helper()
+	sess, err := media.NewMediaSession(net.IPv4(127, 0, 0, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	phone = phoneSession(t)
+	if err := sess.RemoteSDP(phone.LocalSDP(false), true); err != nil {
+		t.Fatal(err)
+	}
+	rs := media.NewRTPSession(sess)
+	med = &diago.DialogMedia{}
+	med.InitMediaSession(sess, media.NewRTPPacketReaderSession(rs), media.NewRTPPacketWriterSession(rs))
+	return med, phone
+}
+
+func phoneSession(t *testing.T) *media.MediaSession {
+	t.Helper()
+	phone, err := media.NewMediaSession(net.IPv4(127, 0, 0, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { phone.Close() })
+	return phone
+}
+
+// hear reads the next RTP packet off a phone's socket, and its source.
+func hear(t *testing.T, phone *media.MediaSession) (rtpsock.Packet, int) {
+	t.Helper()
+	c, err := rtpsock.Conn(phone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	b := make([]byte, rtpsock.BufSize)
+	n, from, err := c.ReadFromUDP(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p rtpsock.Packet
+	if err := rtpsock.Parse(b[:n], &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Payload = bytes.Clone(p.Payload)
+	return p, from.Port
+}
+
+// TestSIPLegSendsStraightFromItsSocket: a SIP leg's frames leave from
+// its own RTP port (the one its SDP names) for the phone's, the RFC 4733
+// digits sent to the caller in the same stream (one SSRC, the sequence
+// running on), and after a re-INVITE they go where the new SDP says.
+func TestSIPLegSendsStraightFromItsSocket(t *testing.T) {
+	med, phone := sipMedia(t)
+	digits := make(chan string, 1)
+	done := make(chan struct{})
+	defer close(done)
+	changes := &mediaChanges{}
+	l, err := newLeg(med, changes, done, nil, digits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.stream == nil {
+		t.Fatal("the SIP leg sends through diago's writer, not its own stream")
+	}
+	port := med.MediaSession().Laddr.Port
+	l.write(bytes.Repeat([]byte{0x55}, 160), media.CodecAudioUlaw)
+	first, from := hear(t, phone)
+	if from != port || !first.Marker || first.PayloadType != 0 || !bytes.Equal(first.Payload, bytes.Repeat([]byte{0x55}, 160)) {
+		t.Fatalf("from port %d (want %d), marker %v, payload type %d, payload %x", from, port, first.Marker, first.PayloadType, first.Payload[:4])
+	}
+
+	if !l.sendDigits("7") {
+		t.Fatal("the caller's leg sends no digits")
+	}
+	var ev media.DTMFEvent
+	for i := range 7 {
+		p, _ := hear(t, phone)
+		if p.PayloadType != 101 || p.SSRC != first.SSRC || p.Sequence != first.Sequence+1+uint16(i) || p.Timestamp != first.Timestamp+160 || p.Marker != (i == 0) {
+			t.Fatalf("event packet %d: %+v; want payload type 101 in the audio's stream, marked first", i, p)
+		}
+		if err := media.DTMFDecode(p.Payload, &ev); err != nil || ev.Event != 7 || ev.EndOfEvent != (i >= 4) {
+			t.Fatalf("event packet %d: %+v %v; want digit 7, its end in the last three", i, ev, err)
+		}
+	}
+	l.write(make([]byte, 160), media.CodecAudioUlaw)
+	after, _ := hear(t, phone)
+	if after.Sequence != first.Sequence+8 || after.Timestamp != first.Timestamp+160+800 || after.PayloadType != 0 {
+		t.Fatalf("audio after the digit: sequence %d timestamp %d; want %d and %d", after.Sequence, after.Timestamp, first.Sequence+8, first.Timestamp+960)
+	}
+
+	// A re-INVITE: diago forks the session with the new remote SDP,
+	// gives its writer the new RTP session, then calls OnMediaUpdate.
+	moved := phoneSession(t)
+	fork := med.MediaSession().Fork()
+	if err := fork.RemoteSDP(moved.LocalSDP(false), true); err != nil {
+		t.Fatal(err)
+	}
+	med.RTPPacketWriter.UpdateRTPSession(media.NewRTPSession(fork))
+	changes.note(med)
+	l.write(make([]byte, 160), media.CodecAudioUlaw)
+	p, from := hear(t, moved)
+	if from != port || p.Sequence != after.Sequence+1 || p.SSRC != first.SSRC {
+		t.Fatalf("after the re-INVITE: from port %d, sequence %d, SSRC %x; want %d, %d, %x", from, p.Sequence, p.SSRC, port, after.Sequence+1, first.SSRC)
 	}
 }

@@ -121,3 +121,18 @@ func (r *Reader) Run(fn func(datagram []byte)) error {
 	}
 	return err
 }
+
+// Direction is the media direction the session negotiated from our
+// preference and the remote SDP (sendrecv, sendonly, recvonly,
+// inactive), which diago keeps unexported: its own writer drops what a
+// recvonly session would send, and a Stream must do the same.
+func Direction(s *media.MediaSession) (string, error) {
+	if s == nil {
+		return "", errors.New("rtpsock: no media session")
+	}
+	f := reflect.ValueOf(s).Elem().FieldByName("mode")
+	if !f.IsValid() || f.Kind() != reflect.String {
+		return "", errors.New("rtpsock: diago's media session has no mode string field")
+	}
+	return *(*string)(unsafe.Pointer(f.UnsafeAddr())), nil
+}

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,8 +52,13 @@ import (
 //	TELLONCE_EDGE_LOAD_BROWSER=200 go test -count=1 -v -timeout 30m -run '^TestEdgeLoadBrowser$' ./cmd/tellonce/
 //
 // TELLONCE_EDGE_LOAD_SECONDS (default 20) is the measured stretch;
+// TELLONCE_EDGE_LOAD_PHASES=N sends the load side's frames in N bursts
+// every 20 ms instead of each leg on its own phase (see loadPacing);
+// TELLONCE_EDGE_LOAD_STRACE=1 counts the edge's system calls over the
+// window with strace (which slows it);
 // TELLONCE_EDGE_LOAD_PROFILE=FILE keeps a CPU profile of the edge over
-// it and logs its top entries; TELLONCE_EDGE_LOAD_BIN=FILE runs that
+// it and logs its top entries (and the load process's in FILE.load);
+// TELLONCE_EDGE_LOAD_BIN=FILE runs that
 // binary as the server and the edge instead of building this tree's
 // (an older edge against the same load side, back to back).
 
@@ -99,6 +106,47 @@ type loadRig struct {
 	// edgeCPU and loadCPU are the edge's and this process's CPU time
 	// (utime + stime) over the window.
 	edgeCPU, loadCPU time.Duration
+	// syscalls is strace -c's count of the edge's system calls over the
+	// window, by name, with TELLONCE_EDGE_LOAD_STRACE; nil without.
+	syscalls map[string]int64
+}
+
+// strace counts the edge's system calls (strace -c -f) from now until
+// the function it returns is called, when TELLONCE_EDGE_LOAD_STRACE=1;
+// that function returns the counts by name and logs strace's table.
+// strace stops the edge at every system call, so the window's delays
+// and its CPU are not the edge's own then; the counts are.
+func (r *loadRig) strace() func() map[string]int64 {
+	if loadEnv(r.t, "TELLONCE_EDGE_LOAD_STRACE") == 0 {
+		return func() map[string]int64 { return nil }
+	}
+	out := &lockedBuffer{}
+	cmd := exec.Command("strace", "-c", "-f", "-p", strconv.Itoa(r.edge.Process.Pid))
+	cmd.Stderr, cmd.Stdout = out, out
+	if err := cmd.Start(); err != nil {
+		r.t.Errorf("strace: %v", err)
+		return func() map[string]int64 { return nil }
+	}
+	// strace attaches to every thread before it counts: a fixed wait,
+	// there being nothing of it to await from here.
+	time.Sleep(time.Second)
+	return func() map[string]int64 {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		_ = cmd.Wait()
+		r.t.Logf("the edge's system calls over the window (strace -c -f):\n%s", out.String())
+		counts := map[string]int64{}
+		for line := range strings.SplitSeq(out.String(), "\n") {
+			f := strings.Fields(line)
+			// % time, seconds, usecs/call, calls, [errors,] syscall
+			if len(f) < 5 || len(f) > 6 || f[len(f)-1] == "total" {
+				continue
+			}
+			if n, err := strconv.ParseInt(f[3], 10, 64); err == nil {
+				counts[f[len(f)-1]] = n
+			}
+		}
+		return counts
+	}
 }
 
 func startLoadRig(t *testing.T, calls int, edgeFlags ...string) *loadRig {
@@ -230,11 +278,33 @@ func readProc(t *testing.T, pid int, hz int64) procUsage {
 }
 
 // profile takes a CPU profile of the edge over d into TELLONCE_EDGE_LOAD_PROFILE,
-// when set, and returns a function that waits for it and logs its top.
+// when set, and one of the load process until the returned function is
+// called into FILE.load; that function waits for both and logs their top.
 func (r *loadRig) profile(d time.Duration) func() {
 	path := os.Getenv("TELLONCE_EDGE_LOAD_PROFILE")
 	if path == "" {
 		return func() {}
+	}
+	lf, lerr := os.Create(path + ".load")
+	if lerr == nil {
+		if lerr = pprof.StartCPUProfile(lf); lerr != nil {
+			_ = lf.Close()
+		}
+	}
+	stopLoad := func() {
+		if lerr == nil {
+			pprof.StopCPUProfile()
+			lerr = lf.Close()
+		}
+		if lerr != nil {
+			r.t.Errorf("the load process's CPU profile: %v", lerr)
+			return
+		}
+		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", path+".load").CombinedOutput()
+		if err != nil {
+			r.t.Errorf("go tool pprof: %v", err)
+		}
+		r.t.Logf("load process CPU profile %s.load:\n%s", path, out)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -256,6 +326,7 @@ func (r *loadRig) profile(d time.Duration) func() {
 		done <- err
 	}()
 	return func() {
+		stopLoad()
 		if err := <-done; err != nil {
 			r.t.Errorf("edge CPU profile: %v", err)
 			return
@@ -296,12 +367,64 @@ type loadLeg struct {
 
 // loadMedia sends every leg's frames every 20 ms from a few goroutines
 // (not one timer per leg: the load process must not starve the edge it
-// measures) and takes each leg's frames on its reader.
+// measures) and takes each leg's frames on its reader. Each leg has a
+// slot of the 20 ms, fixed when it is added; see pacing.
 type loadMedia struct {
 	base     time.Time
+	pace     loadPacing
 	from, to atomic.Int64 // the window, in ns since base; 0: not yet
 	mu       sync.Mutex
 	legs     []*loadLeg
+	// slots[s][k] are sender s's legs of slot k.
+	slots [][][]*loadLeg
+}
+
+// loadPacing is when in the 20 ms the load side's legs send.
+//
+// Spread (the default) stands for real phones: each leg's 20 ms packet
+// clock starts when its call is answered, so the legs' phases are
+// independent. A leg gets a slot of 1 ms drawn uniformly from the 20
+// when it is added; two senders wake every millisecond and send the
+// legs of that slot, and the edge sees the frames of all calls spread
+// over the 20 ms.
+//
+// TELLONCE_EDGE_LOAD_PHASES=N puts the legs on N phases 20/N ms apart,
+// leg i on phase i mod N, each phase sent at once by its own sender:
+// every 20/N ms the edge gets a burst of 1/N of all frames, a worst case
+// no set of independent phones produces. Before 2026-12-07 16:00 UTC the
+// load side always ran with 4.
+type loadPacing struct {
+	slots   int           // slots in the 20 ms
+	tick    time.Duration // 20 ms / slots
+	senders int
+	spread  bool // a leg's slot is drawn at random, not its index mod slots
+}
+
+func (p loadPacing) String() string {
+	if p.spread {
+		return fmt.Sprintf("spread: each leg on a random %s slot of the 20 ms, %d senders", p.tick, p.senders)
+	}
+	return fmt.Sprintf("%d phases %s apart, one sender each", p.slots, p.tick)
+}
+
+// loadPacingFromEnv reads TELLONCE_EDGE_LOAD_PHASES.
+func loadPacingFromEnv(t *testing.T) loadPacing {
+	if n := loadEnv(t, "TELLONCE_EDGE_LOAD_PHASES"); n > 0 {
+		if n > 20 {
+			t.Fatalf("TELLONCE_EDGE_LOAD_PHASES=%d: want at most 20", n)
+		}
+		return loadPacing{slots: n, tick: 20 * time.Millisecond / time.Duration(n), senders: n}
+	}
+	return loadPacing{slots: 20, tick: time.Millisecond, senders: 2, spread: true}
+}
+
+// newLoadMedia paces every leg as p says, from base.
+func newLoadMedia(p loadPacing) *loadMedia {
+	m := &loadMedia{base: time.Now(), pace: p, slots: make([][][]*loadLeg, p.senders)}
+	for s := range m.slots {
+		m.slots[s] = make([][]*loadLeg, p.slots)
+	}
+	return m
 }
 
 // rtpOut is a SIP leg's RTP stream as the load side sends it: to the
@@ -339,10 +462,18 @@ func (m *loadMedia) sipLeg(med *diago.DialogMedia, mark, want byte) (*loadLeg, e
 	return l, nil
 }
 
+// add starts the leg's frames at its slot from the next one on.
 func (m *loadMedia) add(l *loadLeg) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := len(m.legs)
 	m.legs = append(m.legs, l)
-	m.mu.Unlock()
+	slot := i % m.pace.slots
+	if m.pace.spread {
+		slot = rand.IntN(m.pace.slots)
+	}
+	s := i % m.pace.senders
+	m.slots[s][slot] = append(m.slots[s][slot], l)
 }
 
 func (m *loadMedia) inWindow(at int64) bool {
@@ -350,97 +481,111 @@ func (m *loadMedia) inWindow(at int64) bool {
 	return from != 0 && at >= from && (to == 0 || at < to)
 }
 
-// run sends until ctx ends. The legs are spread over four phases 5 ms
-// apart, so the edge sees a steady stream rather than one burst per 20 ms.
-// A SIP leg's frames leave in sendmmsg batches of sendBatch from the
-// phase's own socket, each batch's frames stamped just before it goes:
-// the load process's system calls, not the edge's, were half its CPU.
+// run sends until ctx ends, each sender from its own socket. A SIP
+// leg's frames leave in sendmmsg batches of sendBatch, each batch's
+// frames stamped just before it goes: the load process's system calls,
+// not the edge's, were half its CPU. A sender late for a tick sends
+// every slot it missed at once, so each leg keeps its 50 frames a
+// second (and the stamp, the send, not the slot, is what the delay
+// counts from).
 func (m *loadMedia) run(ctx context.Context) error {
-	const phases, sendBatch = 4, 16
-	conns := make([]*net.UDPConn, phases)
-	for ph := range conns {
+	conns := make([]*net.UDPConn, m.pace.senders)
+	for s := range conns {
 		var err error
-		if conns[ph], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+		if conns[s], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
 			return fmt.Errorf("the load side's sending socket: %w", err)
 		}
-		defer conns[ph].Close()
+		defer conns[s].Close()
 	}
 	var wg sync.WaitGroup
-	for ph := range phases {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pc := ipv4.NewPacketConn(conns[ph])
-			msgs := make([]ipv4.Message, sendBatch)
-			for i := range msgs {
-				msgs[i].Buffers = [][]byte{make([]byte, 12+160)}
-			}
-			batched := make([]*loadLeg, 0, sendBatch)
-			flush := func() {
-				at := int64(time.Since(m.base))
-				for i := range batched {
-					binary.BigEndian.PutUint64(msgs[i].Buffers[0][12:], uint64(at))
-				}
-				sent := 0
-				for sent < len(batched) {
-					n, err := pc.WriteBatch(msgs[sent:len(batched)], 0)
-					if err != nil || n == 0 {
-						break
-					}
-					sent += n
-				}
-				if m.inWindow(at) {
-					for _, l := range batched[:sent] {
-						l.sent.Add(1)
-					}
-				}
-				batched = batched[:0]
-			}
-			time.Sleep(time.Duration(ph) * 5 * time.Millisecond) // the phase offset, not a wait for a condition
-			tick := time.NewTicker(20 * time.Millisecond)
-			defer tick.Stop()
-			frame := make([]byte, 160)
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-				m.mu.Lock()
-				legs := m.legs
-				m.mu.Unlock()
-				for i := ph; i < len(legs); i += phases {
-					l := legs[i]
-					if o := l.out; o != nil {
-						msg := &msgs[len(batched)]
-						b := msg.Buffers[0]
-						rtpsock.Header(b, o.pt, !o.sentFirst, o.seq, o.ts, o.ssrc)
-						o.sentFirst, o.seq, o.ts = true, o.seq+1, o.ts+160
-						for j := 12 + 8; j < len(b); j++ {
-							b[j] = l.mark
-						}
-						msg.Addr = o.to
-						batched = append(batched, l)
-						if len(batched) == sendBatch {
-							flush()
-						}
-						continue
-					}
-					for j := 8; j < len(frame); j++ {
-						frame[j] = l.mark
-					}
-					at := int64(time.Since(m.base))
-					binary.BigEndian.PutUint64(frame, uint64(at))
-					if err := l.send(frame); err == nil && m.inWindow(at) {
-						l.sent.Add(1)
-					}
-				}
-				flush()
-			}
-		}()
+	for s := range m.pace.senders {
+		wg.Go(func() { m.sender(ctx, s, conns[s]) })
 	}
 	wg.Wait()
 	return nil
+}
+
+const sendBatch = 16
+
+// sender sends the legs of slots[s], each in its slot, until ctx ends.
+func (m *loadMedia) sender(ctx context.Context, s int, conn *net.UDPConn) {
+	pc := ipv4.NewPacketConn(conn)
+	msgs := make([]ipv4.Message, sendBatch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 12+160)}
+	}
+	batched := make([]*loadLeg, 0, sendBatch)
+	flush := func() {
+		at := int64(time.Since(m.base))
+		for i := range batched {
+			binary.BigEndian.PutUint64(msgs[i].Buffers[0][12:], uint64(at))
+		}
+		sent := 0
+		for sent < len(batched) {
+			n, err := pc.WriteBatch(msgs[sent:len(batched)], 0)
+			if err != nil || n == 0 {
+				break
+			}
+			sent += n
+		}
+		if m.inWindow(at) {
+			for _, l := range batched[:sent] {
+				l.sent.Add(1)
+			}
+		}
+		batched = batched[:0]
+	}
+	frame := make([]byte, 160)
+	send := func(legs []*loadLeg) {
+		for _, l := range legs {
+			if o := l.out; o != nil {
+				msg := &msgs[len(batched)]
+				b := msg.Buffers[0]
+				rtpsock.Header(b, o.pt, !o.sentFirst, o.seq, o.ts, o.ssrc)
+				o.sentFirst, o.seq, o.ts = true, o.seq+1, o.ts+160
+				for j := 12 + 8; j < len(b); j++ {
+					b[j] = l.mark
+				}
+				msg.Addr = o.to
+				batched = append(batched, l)
+				if len(batched) == sendBatch {
+					flush()
+				}
+				continue
+			}
+			for j := 8; j < len(frame); j++ {
+				frame[j] = l.mark
+			}
+			at := int64(time.Since(m.base))
+			binary.BigEndian.PutUint64(frame, uint64(at))
+			if err := l.send(frame); err == nil && m.inWindow(at) {
+				l.sent.Add(1)
+			}
+		}
+		flush()
+	}
+	tick := time.NewTicker(m.pace.tick)
+	defer tick.Stop()
+	start := time.Now()
+	next := int64(0) // the next tick to send
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := int64(time.Since(start) / m.pace.tick)
+		// A sender more than 20 ms behind skips ahead rather than send a
+		// leg's frames twice in one go.
+		next = max(next, now-int64(m.pace.slots)+1)
+		for ; next <= now; next++ {
+			k := int(next % int64(m.pace.slots))
+			m.mu.Lock()
+			legs := m.slots[s][k]
+			m.mu.Unlock()
+			send(legs)
+		}
+	}
 }
 
 func (m *loadMedia) heard(l *loadLeg, p []byte, want byte) {
@@ -497,6 +642,7 @@ func (r *loadRig) measure(m *loadMedia, idle procUsage, idleHeap float64) (cpuPe
 	spid := r.server.cmd.Process.Pid
 	time.Sleep(2 * time.Second) // let the last bridges settle before the window; nothing to await
 	done := r.profile(r.window)
+	traced := r.strace()
 	e0, s0, l0 := readProc(t, pid, hz), readProc(t, spid, hz), cpuTime()
 	wall0 := time.Now()
 	m.from.Store(int64(time.Since(m.base)))
@@ -504,6 +650,7 @@ func (r *loadRig) measure(m *loadMedia, idle procUsage, idleHeap float64) (cpuPe
 	m.to.Store(int64(time.Since(m.base)))
 	wall := time.Since(wall0)
 	e1, s1, l1 := readProc(t, pid, hz), readProc(t, spid, hz), cpuTime()
+	r.syscalls = traced()
 	heap, goroutines := r.metric("go_memstats_heap_inuse_bytes"), r.metric("go_goroutines")
 	time.Sleep(time.Second) // frames in flight at the window's end arrive; later ones count as lost
 	done()
@@ -659,7 +806,7 @@ func TestEdgeLoadSIP(t *testing.T) {
 	r := startLoadRig(t, calls)
 	hz := clockTicks()
 	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
-	m := &loadMedia{base: time.Now()}
+	m := newLoadMedia(loadPacingFromEnv(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -749,13 +896,28 @@ func TestEdgeLoadSIP(t *testing.T) {
 	callerLegs = slices.DeleteFunc(callerLegs, func(l *loadLeg) bool { return l.first.Load() == 0 })
 	up, down := collect(callerLegs, phoneLegs), collect(phoneLegs, callerLegs)
 	both := loadResult{sent: up.sent + down.sent, heard: up.heard + down.heard, delays: append(slices.Clone(up.delays), down.delays...)}
-	t.Logf("%d SIP-bridged calls (%d asked for):\ncaller → agent: %s\nagent → caller: %s\nboth: %s\n%s", r.calls, calls, up, down, both, report)
+	t.Logf("%d SIP-bridged calls (%d asked for), the load side's frames %s:\ncaller → agent: %s\nagent → caller: %s\nboth: %s\n%s", r.calls, calls, m.pace, up, down, both, report)
 	// Per frame the edge relayed (heard on the far side) and per frame
 	// the load process sent or heard: measures the machine's load does
 	// not move the way it moves the delays.
 	t.Logf("CPU per frame: edge %.1f µs a frame relayed (%d frames); load process %.1f µs a frame sent or heard",
 		float64(r.edgeCPU.Nanoseconds())/1000/float64(max(both.heard, 1)), both.heard,
 		float64(r.loadCPU.Nanoseconds())/1000/float64(max(both.sent+both.heard, 1)))
+	if sent := r.syscalls["sendto"]; sent > 0 {
+		// Per sendto, one a frame the edge relayed: strace slows the edge
+		// enough that the frames heard in the window are not the ones it
+		// relayed while traced.
+		var total int64
+		var each []string
+		for _, name := range []string{"recvmmsg", "epoll_pwait", "futex", "nanosleep", "write", "read"} {
+			each = append(each, fmt.Sprintf("%s %.3f", name, float64(r.syscalls[name])/float64(sent)))
+		}
+		for _, n := range r.syscalls {
+			total += n
+		}
+		t.Logf("the edge's system calls a frame relayed (a sendto each; strace attached, which slows the edge): %d frames; all %.3f; %s",
+			sent, float64(total)/float64(sent), strings.Join(each, ", "))
+	}
 	if both.heard == 0 {
 		t.Error("no frame crossed the edge in the window")
 	}
@@ -846,7 +1008,7 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	r := startLoadRig(t, calls, "--webrtc-ip", "127.0.0.1")
 	hz := clockTicks()
 	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
-	m := &loadMedia{base: time.Now()}
+	m := newLoadMedia(loadPacingFromEnv(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go m.run(ctx)
@@ -939,6 +1101,6 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	_, report := r.measure(m, idle, idleHeap)
 	callerLegs = slices.DeleteFunc(callerLegs, func(l *loadLeg) bool { return l.first.Load() == 0 })
 	up, down := collect(callerLegs, live), collect(live, callerLegs)
-	t.Logf("%d browser-bridged calls (%d asked for):\n%s\ncaller → browser: %s\nbrowser → caller: %s\n%s",
-		r.calls, calls, burst, up, down, report)
+	t.Logf("%d browser-bridged calls (%d asked for), the load side's frames %s:\n%s\ncaller → browser: %s\nbrowser → caller: %s\n%s",
+		r.calls, calls, m.pace, burst, up, down, report)
 }
