@@ -2,6 +2,7 @@ package agents
 
 import (
 	"io"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,10 @@ import (
 )
 
 type connKind string
+
+// cutCloseWait is how long the close frame of a socket cut as too slow
+// may take to write.
+const cutCloseWait = time.Second
 
 const (
 	kindAgent   connKind = "agent"
@@ -40,6 +45,9 @@ type conn struct {
 	quitting bool // the hub stopped the connection: the writer closes it
 	// pinger marks a ping due every PingInterval.
 	pinger *time.Timer
+	// cut is set when the hub cut the connection as too slow: the writer
+	// writes nothing more of its batch.
+	cut atomic.Bool
 	// ends counts the reader's end and the writer's close of the socket:
 	// the second of them unregisters the connection (Hub.finish), so that
 	// neither waits for the other.
@@ -100,8 +108,11 @@ type pendingFrame struct {
 func (h *Hub) newConn(ws *websocket.Conn, kind connKind) *conn {
 	c := &conn{hub: h, ws: ws, kind: kind}
 	// One timer per socket rather than a ticker on a writer goroutine: it
-	// wakes a writer only when a ping is due.
-	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.ping)
+	// wakes a writer only when a ping is due. The first ping comes at a
+	// random point of the interval: after a restart every desk reconnects
+	// within seconds, and pings in step would wake thousands of writers
+	// at once, every interval, in the way of the offers.
+	c.pinger = time.AfterFunc(firstPing(h.cfg.PingInterval), c.ping)
 	if kind == kindCitizen {
 		c.citizenConn = &citizenConn{}
 	}
@@ -165,7 +176,20 @@ func (c *conn) ping() {
 	}
 	c.pingDue = true
 	c.kickLocked()
-	c.pinger.Reset(c.hub.cfg.PingInterval)
+	c.pinger.Reset(nextPing(c.hub.cfg.PingInterval))
+}
+
+// firstPing is when a new socket's first ping is due: anywhere in the
+// first interval, so that sockets opened together are not pinged together.
+func firstPing(interval time.Duration) time.Duration {
+	return interval/10 + rand.N(interval*9/10+1)
+}
+
+// nextPing is the wait for the next ping: up to a tenth short of the
+// interval, so that sockets drift apart rather than stay in step, and
+// never longer than it, so that a pong comes within PongWait as before.
+func nextPing(interval time.Duration) time.Duration {
+	return interval*9/10 + rand.N(interval/10+1)
 }
 
 // cutLocked drops a frame and disconnects its slow connection.
@@ -175,6 +199,12 @@ func (h *Hub) cutLocked(c *conn) {
 	h.log.Warn("websocket client too slow; disconnecting", "kind", c.kind, "agent", c.username,
 		"contact", c.contact(), "buffer", h.cfg.SendBuffer)
 	h.stopLocked(c, websocket.CloseTryAgainLater, "too slow", false)
+	// Its writer is most likely blocked on the full socket and would hold
+	// it, its goroutine and its buffers for WriteTimeout: end that write
+	// now (the connection is safe for a concurrent deadline change), and
+	// the rest of its batch is not written.
+	c.cut.Store(true)
+	_ = c.ws.NetConn().SetWriteDeadline(time.Now())
 }
 
 // writeLoop writes what is due — a ping, the queued frames — and returns
@@ -216,6 +246,9 @@ func (c *conn) writeBatch(ping bool, batch [][]byte) bool {
 		}
 	}
 	for _, msg := range batch {
+		if c.cut.Load() {
+			return false
+		}
 		if err := c.write(msg); err != nil {
 			return false
 		}
@@ -230,7 +263,13 @@ func (c *conn) close(batch [][]byte) {
 	c.pinger.Stop()
 	if !c.drain || c.writeBatch(false, batch) {
 		msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.hub.cfg.WriteTimeout))
+		wait := c.hub.cfg.WriteTimeout
+		if c.closeCode == websocket.CloseTryAgainLater {
+			// Cut as too slow: its socket is full, and the close frame
+			// gets a moment, not a whole WriteTimeout.
+			wait = min(wait, cutCloseWait)
+		}
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait))
 	}
 	_ = c.ws.Close()
 	c.ended()

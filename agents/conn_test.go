@@ -1,16 +1,19 @@
 package agents
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"tellonce/clocktest"
+	"tellonce/router"
 )
 
 // writerRunning reports whether the agent's socket has a writer now.
@@ -171,5 +174,69 @@ func TestSilentSocketIsClosed(t *testing.T) {
 	})
 	if answeringEnded.Load() {
 		t.Fatalf("the socket that answered %d pings was closed", pongs.Load())
+	}
+}
+
+// A socket cut as too slow is let go at once, not once the write its
+// writer is blocked in times out: with a WriteTimeout of an hour, the
+// slow agent is disconnected well within the wait, while the others
+// keep being served. The client never reads and has a small receive
+// buffer, so the writer soon blocks on a full socket; a send buffer of
+// 2,048 frames fills only while it is blocked (a running writer takes
+// each batch as it comes).
+func TestCutSocketIsReleasedAtOnce(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SendBuffer = 2048; c.WriteTimeout = time.Hour })
+	d := websocket.Dialer{NetDialContext: (&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}).DialContext}
+	slow, _, err := d.Dial(e.url("/agent/kim"), http.Header{"Origin": {allowedOrigin}}) // never reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	clocktest.Eventually(t, "kim connected", waitFor, func() bool { return e.agentView("kim").Connected })
+	lee, _ := e.agent("lee")
+	big := strings.Repeat("x", 4000)
+	for i := uint64(0); e.hub.Stats().SlowClientsCut == 0; i++ {
+		if i > 1_000_000 {
+			t.Fatal("a client that never reads was never cut")
+		}
+		e.hub.Deliver([]router.Event{{Seq: 1<<40 + i, Type: router.EventMessage, ContactID: "ct-x",
+			CaseID: "cs-x", Agent: "kim", Actor: "citizen:x", Text: big, At: t0}})
+	}
+	clocktest.Eventually(t, "the cut agent's socket released", waitFor, func() bool { return e.connCount() == 1 })
+	if e.agentView("kim").Connected {
+		t.Error("the cut agent is still connected in the router")
+	}
+	lee.ok(map[string]any{"type": "state", "state": "break"})
+}
+
+// Pings are spread over the interval: a new socket's first one anywhere
+// in it, the next ones up to a tenth early, never late.
+func TestPingsAreSpread(t *testing.T) {
+	const interval = 25 * time.Second
+	lo, hi := time.Duration(1<<62), time.Duration(0)
+	nlo, nhi := lo, hi
+	for range 1000 {
+		f, n := firstPing(interval), nextPing(interval)
+		if f < interval/10 || f > interval {
+			t.Fatalf("first ping after %s; want within the interval of %s", f, interval)
+		}
+		if n < interval*9/10 || n > interval {
+			t.Fatalf("next ping after %s; want 90-100%% of %s", n, interval)
+		}
+		lo, hi, nlo, nhi = min(lo, f), max(hi, f), min(nlo, n), max(nhi, n)
+	}
+	if hi-lo < interval/2 {
+		t.Errorf("1,000 first pings within %s of each other; want them spread over the interval", hi-lo)
+	}
+	if nhi-nlo < interval/20 {
+		t.Errorf("1,000 next pings within %s of each other; want them spread over a tenth of the interval", nhi-nlo)
 	}
 }

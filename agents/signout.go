@@ -22,6 +22,9 @@ const sweepEvery = 500 * time.Millisecond
 // checkTimeout bounds one re-check query.
 const checkTimeout = 10 * time.Second
 
+// sessionsPerCheck is how many session ids one re-check query asks about.
+const sessionsPerCheck = 500
+
 // SignOut closes every agent and gateway socket of username: their
 // password, role, agency or permissions changed, or they were deleted.
 // why is a short reason for the close frame ("user changed").
@@ -194,36 +197,84 @@ func (h *Hub) checkSessions(ctx context.Context, round *sessionRound) error {
 	}
 	h.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
-	defer cancel()
+	// The queries are spread over half the interval, a chunk of ids at a
+	// time: asked at once, 10,000 sessions were one burst of tens of
+	// milliseconds of CPU every SessionCheck, which the offers under way
+	// waited behind. Each socket is still asked once per SessionCheck, at
+	// the same point of each round.
+	total := 0
+	for _, grp := range round.groups {
+		total += (len(grp.ids) + sessionsPerCheck - 1) / sessionsPerCheck
+	}
+	var pause time.Duration
+	if total > 1 {
+		pause = h.cfg.SessionCheck / 2 / time.Duration(total)
+	}
+	asked := 0
 	for g, grp := range round.groups {
-		if len(grp.ids) == 0 {
-			continue
-		}
-		same, err := h.cfg.Sessions.Unchanged(ctx, auth.Principal{Role: g.role, Agency: g.agency, PII: g.pii, Export: g.export}, grp.ids)
-		if err != nil {
-			return err
-		}
-		if same {
-			continue
-		}
-		current, err := h.cfg.Sessions.Current(ctx, grp.ids)
-		if err != nil {
-			return err
-		}
-		// Only the sockets asked about: one opened since may rest on a
-		// newer state of its session than the query saw.
-		h.mu.Lock()
-		for _, c := range grp.conns {
-			p, ok := current[c.login.SessionID]
-			switch {
-			case !ok:
-				h.signOutLocked(c, "session ended")
-			case grantOf(p) != grantOf(c.login):
-				h.signOutLocked(c, "user changed")
+		for ids := grp.ids; len(ids) > 0; {
+			chunk := ids[:min(len(ids), sessionsPerCheck)]
+			ids = ids[len(chunk):]
+			if asked > 0 && pause > 0 {
+				if err := sleepCtx(ctx, pause); err != nil {
+					return err
+				}
+			}
+			asked++
+			if err := h.checkChunk(ctx, g, grp, chunk); err != nil {
+				return err
 			}
 		}
-		h.mu.Unlock()
 	}
 	return nil
+}
+
+// checkChunk re-checks the sessions ids of the group grp (of grant g) and
+// closes the group's sockets among them that no longer hold.
+func (h *Hub) checkChunk(ctx context.Context, g grant, grp *sessionGroup, ids []string) error {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	same, err := h.cfg.Sessions.Unchanged(ctx, auth.Principal{Role: g.role, Agency: g.agency, PII: g.pii, Export: g.export}, ids)
+	if err != nil {
+		return err
+	}
+	if same {
+		return nil
+	}
+	current, err := h.cfg.Sessions.Current(ctx, ids)
+	if err != nil {
+		return err
+	}
+	in := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		in[id] = struct{}{}
+	}
+	// Only the sockets asked about: one opened since may rest on a newer
+	// state of its session than the query saw.
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range grp.conns {
+		if _, ok := in[c.login.SessionID]; !ok {
+			continue
+		}
+		p, ok := current[c.login.SessionID]
+		switch {
+		case !ok:
+			h.signOutLocked(c, "session ended")
+		case grantOf(p) != grantOf(c.login):
+			h.signOutLocked(c, "user changed")
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -340,4 +341,67 @@ func TestFramesAfterSignOutAreNotApplied(t *testing.T) {
 			t.Error("a signed-out socket got an ack")
 		}
 	})
+}
+
+// timedSessions records when each re-check query came and how many ids
+// it asked about; every session holds.
+type timedSessions struct {
+	mu    sync.Mutex
+	asked []int
+	at    []time.Time
+}
+
+func (s *timedSessions) Unchanged(_ context.Context, _ auth.Principal, ids []string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asked, s.at = append(s.asked, len(ids)), append(s.at, time.Now())
+	return true, nil
+}
+
+func (s *timedSessions) Current(context.Context, []string) (map[string]auth.Principal, error) {
+	return nil, errors.New("not asked while every session holds")
+}
+
+// A re-check of many sockets' sessions is spread over half the interval,
+// sessionsPerCheck ids a query, rather than asked in one burst that the
+// offers under way would wait behind.
+func TestSessionRecheckIsPaced(t *testing.T) {
+	const sockets, check = 3*sessionsPerCheck - 100, 600 * time.Millisecond
+	store := &timedSessions{}
+	e := newEnv(t, func(c *Config) { c.Sessions, c.SessionCheck = store, check })
+	// Stand-ins for open agent sockets: the re-check reads only their login.
+	fakes := make([]*conn, sockets)
+	e.hub.mu.Lock()
+	for i := range fakes {
+		id := "s-" + strconv.Itoa(i)
+		fakes[i] = &conn{hub: e.hub, kind: kindAgent, login: auth.Principal{Role: "agent", SessionID: id}}
+		e.hub.conns[fakes[i]] = struct{}{}
+	}
+	e.hub.mu.Unlock()
+	t.Cleanup(func() {
+		e.hub.mu.Lock()
+		for _, c := range fakes {
+			delete(e.hub.conns, c)
+		}
+		e.hub.mu.Unlock()
+	})
+	clocktest.Eventually(t, "a whole round of re-checks", 20*waitFor, func() bool {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		return len(store.asked) >= 3
+	})
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	for i, n := range store.asked[:3] {
+		if n > sessionsPerCheck {
+			t.Errorf("query %d asked about %d sessions; want at most %d", i, n, sessionsPerCheck)
+		}
+	}
+	if total := store.asked[0] + store.asked[1] + store.asked[2]; total != sockets {
+		t.Errorf("the first round asked about %d sessions; want %d", total, sockets)
+	}
+	// Waits only ever come out longer, so a lower bound holds on any machine.
+	if gap := store.at[2].Sub(store.at[0]); gap < check/2*2/3 {
+		t.Errorf("a round's three queries came within %s; want them spread over %s", gap, check/2)
+	}
 }

@@ -133,6 +133,11 @@ type Config struct {
 	// MetricsURL is where the socket drill reads the server's figures
 	// (default: the server's /metrics); MetricsToken its bearer token.
 	MetricsURL, MetricsToken string
+	// DebugURL, when set, is the server's --debug-addr (http://host:port):
+	// the socket drill has it collect garbage and return freed memory to
+	// the system before each settled reading, so that the resident memory
+	// and the heap goal are the live heap's at that moment.
+	DebugURL string
 	// Settle is how long the socket drill lets the server settle before
 	// each reading of its memory (default 10s); Idle how long it measures
 	// the server's CPU with every socket open and nothing else going on

@@ -32,6 +32,11 @@ type Sample struct {
 	RSS        float64 // process_resident_memory_bytes
 	HeapInuse  float64 // go_memstats_heap_inuse_bytes
 	StackInuse float64 // go_memstats_stack_inuse_bytes
+	// HeapGoal is the heap size the collector lets the heap reach before
+	// the next collection, set at the end of the last one from the heap it
+	// found live: unlike RSS and HeapInuse it counts no garbage and no
+	// memory freed but not yet returned, so its difference is steady.
+	HeapGoal   float64 // go_memstats_next_gc_bytes
 	Goroutines float64 // go_goroutines
 	CPUSeconds float64 // process_cpu_seconds_total
 }
@@ -42,6 +47,9 @@ type SocketsReport struct {
 	// Before agents connect, after, after the citizens' chats were posted
 	// and after their sockets opened; after the contact phase.
 	Before, AgentsOpen, ChatsPosted, CitizensOpen, AfterLoad Sample
+	// Collected: the server collected its garbage and returned freed
+	// memory before each settled reading (Config.DebugURL).
+	Collected bool
 	// IdleCPU is the server's CPU seconds per second over Idle.
 	IdleCPU float64
 	Idle    time.Duration
@@ -85,11 +93,11 @@ func RunSockets(ctx context.Context, cfg Config) (SocketsReport, error) {
 	if cfg.MetricsURL == "" {
 		cfg.MetricsURL = base + "/metrics"
 	}
-	p := &metricsProbe{url: cfg.MetricsURL, token: cfg.MetricsToken, hc: &http.Client{Timeout: 30 * time.Second}}
+	p := &metricsProbe{url: cfg.MetricsURL, token: cfg.MetricsToken, debug: cfg.DebugURL, hc: &http.Client{Timeout: 30 * time.Second}}
 	if _, err := p.sample(ctx); err != nil { // fail before any setup
 		return rep, fmt.Errorf("loadgen: %w", err)
 	}
-	rep.Agents, rep.Citizens, rep.Idle = cfg.Agents, cfg.IdleCitizens, cfg.Idle
+	rep.Agents, rep.Citizens, rep.Idle, rep.Collected = cfg.Agents, cfg.IdleCitizens, cfg.Idle, cfg.DebugURL != ""
 	rep.Errors = map[string]int{}
 	var beforeErr error
 	cfg.beforeConnect = func(ctx context.Context) {
@@ -323,15 +331,42 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // metricsProbe reads the server's /metrics.
 type metricsProbe struct {
 	url, token string
+	debug      string // the server's debug address, or ""
 	hc         *http.Client
 }
 
-// settled waits d, then samples.
+// settled waits d, has the server collect its garbage when its debug
+// address is known, then samples.
 func (p *metricsProbe) settled(ctx context.Context, d time.Duration) (Sample, error) {
 	if err := sleepCtx(ctx, d); err != nil {
 		return Sample{}, err
 	}
+	if p.debug != "" {
+		if err := p.collect(ctx); err != nil {
+			return Sample{}, err
+		}
+	}
 	return p.sample(ctx)
+}
+
+// collect has the server run a garbage collection and return the memory
+// it freed to the system (POST /debug/free-os-memory on its debug
+// address).
+func (p *metricsProbe) collect(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(p.debug, "/")+"/debug/free-os-memory", nil)
+	if err != nil {
+		return fmt.Errorf("collect the server's garbage: %w", err)
+	}
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("collect the server's garbage: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("collect the server's garbage at %s: %s", p.debug, resp.Status)
+	}
+	return nil
 }
 
 func (p *metricsProbe) sample(ctx context.Context) (Sample, error) {
@@ -367,6 +402,7 @@ func parseSample(r io.Reader) (Sample, error) {
 		"process_resident_memory_bytes": &s.RSS,
 		"go_memstats_heap_inuse_bytes":  &s.HeapInuse,
 		"go_memstats_stack_inuse_bytes": &s.StackInuse,
+		"go_memstats_next_gc_bytes":     &s.HeapGoal,
 		"go_goroutines":                 &s.Goroutines,
 		"process_cpu_seconds_total":     &s.CPUSeconds,
 	}
@@ -407,7 +443,7 @@ func (r SocketsReport) Print(w io.Writer) error {
 	fmt.Fprintf(&b, "setup %s, chats posted in %s, citizen sockets opened in %s\n\n",
 		r.Setup.Round(time.Millisecond), r.Posting.Round(time.Millisecond), r.Opening.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tRSS MiB\theap MiB\tstacks MiB\tgoroutines\t")
+	fmt.Fprintln(tw, "server\tRSS MiB\theap MiB\tstacks MiB\theap goal MiB\tgoal+stacks MiB\tgoroutines\t")
 	for _, row := range []struct {
 		name string
 		s    Sample
@@ -418,23 +454,31 @@ func (r SocketsReport) Print(w io.Writer) error {
 		{"citizens' sockets open", r.CitizensOpen},
 		{"after the contacts", r.AfterLoad},
 	} {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.0f\t\n", row.name, row.s.RSS/(1<<20), row.s.HeapInuse/(1<<20),
-			row.s.StackInuse/(1<<20), row.s.Goroutines)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t\n", row.name, row.s.RSS/(1<<20), row.s.HeapInuse/(1<<20),
+			row.s.StackInuse/(1<<20), row.s.HeapGoal/(1<<20), (row.s.HeapGoal+row.s.StackInuse)/(1<<20), row.s.Goroutines)
 	}
-	fmt.Fprintln(tw, "\t\t\t\t\t")
-	fmt.Fprintln(tw, "per socket\tRSS KiB\theap KiB\tstacks KiB\tgoroutines\t")
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "per socket\tRSS KiB\theap KiB\tstacks KiB\theap goal KiB\tgoal+stacks KiB\tgoroutines\t")
 	per := func(name string, a, b Sample, n int) {
 		if n == 0 {
 			return
 		}
 		k := float64(n) * 1024
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.2f\t\n", name, (b.RSS-a.RSS)/k, (b.HeapInuse-a.HeapInuse)/k,
-			(b.StackInuse-a.StackInuse)/k, (b.Goroutines-a.Goroutines)/float64(n))
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t\n", name, (b.RSS-a.RSS)/k, (b.HeapInuse-a.HeapInuse)/k,
+			(b.StackInuse-a.StackInuse)/k, (b.HeapGoal-a.HeapGoal)/k,
+			(b.HeapGoal+b.StackInuse-a.HeapGoal-a.StackInuse)/k, (b.Goroutines-a.Goroutines)/float64(n))
 	}
 	per("idle agent socket", r.Before, r.AgentsOpen, r.Agents)
 	per("waiting chat (no socket)", r.AgentsOpen, r.ChatsPosted, r.Citizens)
 	per("idle citizen socket", r.ChatsPosted, r.CitizensOpen, r.Citizens)
 	tw.Flush()
+	if r.Collected {
+		fmt.Fprintf(&b, "\n(each reading after the server collected its garbage and returned freed memory to the system:\n"+
+			"RSS differences are what the sockets hold; heap goal + stacks what they may cost with the collector's headroom)\n")
+	} else {
+		fmt.Fprintf(&b, "\n(RSS differences count the garbage and freed memory the server held at each reading, which move\n"+
+			"between runs; --debug-url has it collect and return them first)\n")
+	}
 	fmt.Fprintf(&b, "\nserver CPU at idle: %.1f%% of one core over %s\n", 100*r.IdleCPU, r.Idle)
 	fmt.Fprintf(&b, "sockets lost: %d agents, %d citizens\n\n", r.LostAgents, r.LostCitizens)
 	if _, err := io.WriteString(w, b.String()); err != nil {

@@ -114,10 +114,24 @@ func metricsServer(t *testing.T) string {
 func TestSocketDrillShort(t *testing.T) {
 	ts := startServer(t, "sqlite")
 	ctx := context.Background()
+	// The server's debug address: each settled reading first asks it to
+	// collect its garbage and return freed memory.
+	var collections atomic.Int64
+	debug := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/debug/free-os-memory" {
+			collections.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(debug.Close)
 	rep, err := RunSockets(ctx, Config{URL: ts.URL, AdminPassword: testAdminPassword, Agents: 20, Queues: 2,
-		IdleCitizens: 30, Contacts: 40, MetricsURL: metricsServer(t), Settle: time.Millisecond, Idle: time.Millisecond})
+		IdleCitizens: 30, Contacts: 40, MetricsURL: metricsServer(t), DebugURL: debug.URL,
+		Settle: time.Millisecond, Idle: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := collections.Load(); n != 4 {
+		t.Errorf("the server was asked to collect its garbage %d times; want 4, before each settled reading", n)
 	}
 	var out strings.Builder
 	if err := rep.Print(&out); err != nil {
@@ -126,15 +140,18 @@ func TestSocketDrillShort(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("the drill was not clean:\n%s", out.String())
 	}
+	if !rep.Collected || !strings.Contains(out.String(), "returned freed memory") {
+		t.Errorf("the report does not say its readings followed a collection:\n%s", out.String())
+	}
 	for _, s := range []Sample{rep.Before, rep.AgentsOpen, rep.ChatsPosted, rep.CitizensOpen, rep.AfterLoad} {
-		if s.RSS <= 0 || s.HeapInuse <= 0 || s.Goroutines <= 0 {
+		if s.RSS <= 0 || s.HeapInuse <= 0 || s.HeapGoal <= 0 || s.Goroutines <= 0 {
 			t.Fatalf("a reading is empty: %+v\n%s", s, out.String())
 		}
 	}
 	if rep.Load.Offered != 40 || rep.LostAgents != 0 || rep.LostCitizens != 0 {
 		t.Fatalf("offered %d, lost %d agents and %d citizens; want 40, 0, 0", rep.Load.Offered, rep.LostAgents, rep.LostCitizens)
 	}
-	for _, want := range []string{"idle agent socket", "idle citizen socket", "server CPU at idle", "sockets lost: 0 agents, 0 citizens"} {
+	for _, want := range []string{"idle agent socket", "idle citizen socket", "goal+stacks KiB", "server CPU at idle", "sockets lost: 0 agents, 0 citizens"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, out.String())
 		}
@@ -207,13 +224,14 @@ func TestFleetFileIsResumed(t *testing.T) {
 }
 
 func TestParseSampleNamesWhatIsMissing(t *testing.T) {
-	in := "# HELP x\nprocess_resident_memory_bytes 1.5e+07\ngo_goroutines 12\nprocess_cpu_seconds_total 3.25\ngo_memstats_heap_inuse_bytes 4096\n"
+	in := "# HELP x\nprocess_resident_memory_bytes 1.5e+07\ngo_goroutines 12\nprocess_cpu_seconds_total 3.25\ngo_memstats_heap_inuse_bytes 4096\n" +
+		"go_memstats_next_gc_bytes 65536\n"
 	_, err := parseSample(strings.NewReader(in))
 	if err == nil || !strings.Contains(err.Error(), "go_memstats_stack_inuse_bytes") {
 		t.Fatalf("err = %v; want it to name go_memstats_stack_inuse_bytes", err)
 	}
 	s, err := parseSample(strings.NewReader(in + "go_memstats_stack_inuse_bytes 8192\n"))
-	if err != nil || s.RSS != 1.5e7 || s.Goroutines != 12 || s.CPUSeconds != 3.25 || s.StackInuse != 8192 {
+	if err != nil || s.RSS != 1.5e7 || s.Goroutines != 12 || s.CPUSeconds != 3.25 || s.StackInuse != 8192 || s.HeapGoal != 65536 {
 		t.Fatalf("parseSample = %+v, %v", s, err)
 	}
 }

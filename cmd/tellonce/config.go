@@ -43,6 +43,8 @@ type serveConfig struct {
 	tlsCert, tlsKey string
 	// metricsAddr, when set, serves /metrics there instead of on --addr.
 	metricsAddr string
+	// debugAddr, when set, serves /debug/pprof/ there (loopback only).
+	debugAddr string
 	// lease is this node's part in electing a leader on PostgreSQL.
 	lease lease.Config
 	// recordingDir keeps the recordings edges upload; "" with SQLite is
@@ -103,6 +105,7 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.web.MetricsToken, "metrics-token", "", "bearer token /metrics asks for (empty: none; then keep /metrics off public networks with --metrics-addr)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this host:port alone, not on --addr")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "loopback host:port serving /debug/pprof/: CPU and heap profiles, execution traces (empty: none)")
 	fs.StringVar(&c.lease.NodeID, "node-id", "", "this server's name among the servers on one PostgreSQL database, unique among them (default: host name and port)")
 	fs.StringVar(&c.lease.Address, "advertise", "", "host:port where the other servers reach this one, to pass requests to it while it leads (default: the listening address, or the host name and port)")
 	fs.DurationVar(&c.lease.Renew, "lease-renew", lease.DefaultRenew, "how often the leading server renews its lease on PostgreSQL, and a standby looks at it")
@@ -222,6 +225,11 @@ func parseServe(name string, args []string, stderr io.Writer, getenv func(string
 		return c, fmt.Errorf("--ws-ack-timeout %s: want 1s to 1m", s.AckTimeout)
 	case s.ChatAbsent != 0 && (s.ChatAbsent < 10*time.Second || s.ChatAbsent > 24*time.Hour):
 		return c, fmt.Errorf("--chat-absent %s: want 0, or 10s to 24h", s.ChatAbsent)
+	}
+	if c.debugAddr != "" {
+		if err := checkDebugAddr(c.debugAddr); err != nil {
+			return c, err
+		}
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errTLSPair

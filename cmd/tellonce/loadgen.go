@@ -48,6 +48,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.IntVar(&warmup, "warmup", 0, "with --rates: contacts posted at the first rate before the measured phases, left out of the report")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id on this machine: report its CPU time per contact (utime+stime from /proc/PID/stat over each phase)")
 	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "socket drill: where to read the server's figures (default: the server's /metrics)")
+	fs.StringVar(&cfg.DebugURL, "debug-url", "", "socket drill: the server's --debug-addr as http://host:port, to collect its garbage and return freed memory before each reading (default: none)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "socket drill: bearer token for /metrics (default: $TELLONCE_METRICS_TOKEN)")
 	fs.DurationVar(&cfg.Settle, "settle", loadgen.DefaultSettle, "socket drill: wait this long before each reading of the server's memory")
 	fs.DurationVar(&cfg.Idle, "idle", loadgen.DefaultIdle, "socket drill: measure the server's CPU over this long with every socket open and no contacts")

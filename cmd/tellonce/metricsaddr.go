@@ -95,6 +95,21 @@ func listenMetrics(cfg serveConfig, g prometheus.Gatherer, log *slog.Logger) (*s
 	return newMetricsServer(mln, g, cfg.web.MetricsToken, log), nil
 }
 
+// listenDebug opens --debug-addr when set (nil otherwise): the profiles of
+// the Go runtime, on loopback only (they have no authentication).
+func listenDebug(cfg serveConfig, log *slog.Logger) (*sideServer, error) {
+	if cfg.debugAddr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.debugAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen --debug-addr %s: %w", cfg.debugAddr, err)
+	}
+	log.Info("debug listening", "addr", ln.Addr().String())
+	// No write timeout: a profile or a trace streams for the seconds asked.
+	return newSideServer("debug server", ln, pprofMux(), 0, log), nil
+}
+
 // readiness is tellonce_ready: 1 while the database answers with a current
 // schema (what /readyz checks), asked at each scrape.
 func readiness(ctx context.Context, db *tsql.DB) prometheus.Collector {

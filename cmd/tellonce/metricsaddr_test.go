@@ -71,3 +71,36 @@ func TestMetricsCountSocketsAndContacts(t *testing.T) {
 		})
 	})
 }
+
+// --debug-addr serves Go's profiles and the collection that returns freed
+// memory on loopback (not on --addr) and refuses any other address, naming
+// the flag.
+func TestServeDebugAddr(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	base, _ := serveWith(t, "--debug-addr", addr)
+	if code, body := scrape(t, "http://"+addr+"/debug/pprof/", ""); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("/debug/pprof/ on --debug-addr: %d, want 200 with the profiles", code)
+	}
+	resp, err := http.Post("http://"+addr+"/debug/free-os-memory", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("POST /debug/free-os-memory: %s, want 204", resp.Status)
+	}
+	if code, _ := scrape(t, base+"debug/pprof/", ""); code == http.StatusOK {
+		t.Errorf("/debug/pprof/ on --addr: %d, want it served on --debug-addr only", code)
+	}
+	for _, bad := range []string{"0.0.0.0:6060", "10.0.0.5:6060"} {
+		if _, err := parseServe("serve", nil, io.Discard, env(map[string]string{"TELLONCE_DEBUG_ADDR": bad})); err == nil ||
+			!strings.Contains(err.Error(), "--debug-addr") {
+			t.Errorf("TELLONCE_DEBUG_ADDR=%s: %v; want an error naming --debug-addr", bad, err)
+		}
+	}
+}

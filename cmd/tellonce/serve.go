@@ -147,6 +147,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	debug, err := listenDebug(cfg, log)
+	if err != nil {
+		return err
+	}
 	front := relay.New(relay.Config{Leadership: leadership, Ready: db.Ready, Log: log, Metrics: metricsPage})
 	lead := func(ctx context.Context, fence func(context.Context, *sqlx.Tx) error) error {
 		return runLeader(ctx, leaderDeps{cfg: cfg, log: log, db: db, dir: dir, sessions: sessions, hasher: hasher,
@@ -187,6 +191,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	if metrics != nil {
 		g.Go(func() error { return metrics.Run(gctx) })
+	}
+	if debug != nil {
+		g.Go(func() error { return debug.Run(gctx) })
 	}
 	return ignoreCanceled(g.Wait())
 }

@@ -276,6 +276,11 @@ func (c *wsClient) SendRaw(data []byte) error {
 // Send writes f with a fresh id and waits for its answer: the ack, or a
 // *frameError for an error frame.
 func (c *wsClient) Send(f obj) (frame, error) {
+	return c.SendWithin(f, waitTime)
+}
+
+// SendWithin is Send with its own bound on the wait for the answer.
+func (c *wsClient) SendWithin(f obj, timeout time.Duration) (frame, error) {
 	id := c.name + "-" + strconv.FormatUint(c.ids.Add(1), 10)
 	g := make(obj, len(f)+1)
 	for k, v := range f {
@@ -289,7 +294,7 @@ func (c *wsClient) Send(f obj) (frame, error) {
 	if err := c.SendRaw(data); err != nil {
 		return frame{}, fmt.Errorf("%s: send %s: %w", c.name, data, err)
 	}
-	ans, err := c.AwaitFunc("answer to "+id, waitTime, func(a frame) bool {
+	ans, err := c.AwaitFunc("answer to "+id, timeout, func(a frame) bool {
 		return (a.Type == "ack" || a.Type == "error") && a.str("ref") == id
 	})
 	if err != nil {
