@@ -92,3 +92,46 @@ func TestWriterQueueReadsOnceAndForgetsWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A write call reads a stored contact, agent or case from memdb once and
+// keeps it for the call; a row the call changes is read as changed after
+// that, also once its change is flushed to the transaction.
+func TestWriterReadsRowsOnceAndForgetsChanges(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("kim", "q")})
+	c, _, err := f.r.Enqueue(EnqueueRequest{Channel: ChannelVoice, Queue: "q", Caller: Caller{ID: "c1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.r.write(func(w *writer) error {
+		if _, err := w.contact(c.ID); err != nil {
+			return err
+		}
+		if _, err := w.agent("kim"); err != nil {
+			return err
+		}
+		if _, err := w.getCase(c.CaseID); err != nil {
+			return err
+		}
+		if n := testing.AllocsPerRun(10, func() {
+			_, _ = w.contact(c.ID)
+			_, _ = w.agent("kim")
+			_, _ = w.getCase(c.CaseID)
+		}); n != 0 {
+			t.Errorf("reading rows the call read before allocates %.0f times; want 0 (kept for the call)", n)
+		}
+		old, _ := w.contact(c.ID)
+		n := old.copy()
+		n.Priority = old.Priority + 1
+		if err := w.putContact(n); err != nil {
+			return err
+		}
+		w.tx() // flushes the change: the call's version is in the transaction now
+		if got, _ := w.contact(c.ID); got.Priority != n.Priority {
+			t.Errorf("after a flushed change, contact priority = %d; want %d", got.Priority, n.Priority)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -194,7 +194,7 @@ func (w *writer) contact(id string) (*contactRow, error) {
 		}
 		return c, nil
 	}
-	return getContact(w.txn, id)
+	return readOnce(&w.read.contacts, id, func() (*contactRow, error) { return getContact(w.txn, id) })
 }
 
 // agent is the agent as this call left it so far.
@@ -205,7 +205,7 @@ func (w *writer) agent(username string) (*agentRow, error) {
 		}
 		return a, nil
 	}
-	return getAgent(w.txn, username)
+	return readOnce(&w.read.agents, username, func() (*agentRow, error) { return getAgent(w.txn, username) })
 }
 
 // getCase is the case as this call left it so far.
@@ -216,7 +216,42 @@ func (w *writer) getCase(id string) (*caseRow, error) {
 		}
 		return c, nil
 	}
-	return getCase(w.txn, id)
+	return readOnce(&w.read.cases, id, func() (*caseRow, error) { return getCase(w.txn, id) })
+}
+
+// readRows are the stored rows a write call has read from its
+// transaction, by id: a routed contact's calls read the same contact,
+// agent and case several times, and each memdb lookup inside a write
+// transaction allocates an index transaction, the index path and the
+// key. A row the call changes leaves them (forgetRead) and is read
+// through the call's own version, then the transaction, after that.
+type readRows struct {
+	contacts map[string]*contactRow
+	agents   map[string]*agentRow
+	cases    map[string]*caseRow
+}
+
+func (r *readRows) reset() {
+	clear(r.contacts)
+	clear(r.agents)
+	clear(r.cases)
+}
+
+// readOnce returns the row kept in *rows under id, or reads it and keeps
+// it; a failed read is not kept.
+func readOnce[R any](rows *map[string]*R, id string, read func() (*R, error)) (*R, error) {
+	if row := (*rows)[id]; row != nil {
+		return row, nil
+	}
+	row, err := read()
+	if err != nil {
+		return nil, err
+	}
+	if *rows == nil {
+		*rows = map[string]*R{}
+	}
+	(*rows)[id] = row
+	return row, nil
 }
 
 // tx is the call's transaction with the call's changes written to it, for
@@ -240,6 +275,7 @@ func (w *writer) putAgent(a *agentRow) error {
 		w.agents = map[string]*agentRow{}
 	}
 	w.agents[a.Username] = a
+	delete(w.read.agents, a.Username)
 	w.m.putAgent(old, a)
 	return w.putMembers(old, a)
 }
@@ -319,6 +355,7 @@ func (w *writer) deleteAgent(username string) error {
 		w.agents = map[string]*agentRow{}
 	}
 	w.agents[username] = nil
+	delete(w.read.agents, username)
 	w.m.putAgent(a, nil)
 	return w.putMembers(a, nil)
 }
@@ -339,6 +376,7 @@ func (w *writer) putContact(c *contactRow) error {
 		w.contacts = map[string]*contactRow{}
 	}
 	w.contacts[c.ID] = c
+	delete(w.read.contacts, c.ID)
 	w.markSide(old)
 	w.m.putContact(old, c)
 	return w.moveHeld(old, c)
@@ -354,6 +392,7 @@ func (w *writer) deleteContact(c *contactRow) error {
 		w.contacts = map[string]*contactRow{}
 	}
 	w.contacts[c.ID] = nil
+	delete(w.read.contacts, c.ID)
 	w.markSide(old)
 	w.m.putContact(old, nil)
 	return w.moveHeld(old, nil)
@@ -424,6 +463,7 @@ func (w *writer) putCase(c *caseRow) error {
 		w.cases = map[string]*caseRow{}
 	}
 	w.cases[c.ID] = c
+	delete(w.read.cases, c.ID)
 	return nil
 }
 
@@ -450,6 +490,7 @@ func (w *writer) deleteCase(id string) {
 		w.cases = map[string]*caseRow{}
 	}
 	w.cases[id] = nil
+	delete(w.read.cases, id)
 }
 
 // flush writes the call's changed rows to memdb, each once, in id order:
