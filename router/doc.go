@@ -52,8 +52,9 @@
 // rather than a contacts index, and pending offers are published with the
 // lines rather than indexed. A call copies a case row once, the first
 // time it changes it, and changes its own copy in place after that, and
-// reads each queue row from memdb once (a memdb lookup inside a write
-// transaction allocates an index transaction, its path and its key). A
+// reads each stored row (queue, contact, agent, case) from memdb once (a
+// memdb lookup inside a write transaction allocates an index
+// transaction, its path and its key). A
 // timeline entry never changes once appended, so the timeline, the event
 // that announces the entry and every view of the case share its Data map
 // (read-only for all of them) instead of copying it per view.
