@@ -24,6 +24,9 @@ type Leg struct {
 }
 
 // CaseEvent is one entry of a case's timeline. Seq increases per case.
+// An entry never changes once appended, and the router shares its Data
+// map with every event and view that carries the entry: read it, never
+// change it (Clone first to change a copy).
 type CaseEvent struct {
 	Seq   int64
 	At    time.Time

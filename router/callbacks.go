@@ -165,7 +165,7 @@ func (w *writer) requestCallbackTxn(contactID string, req CallbackRequest) (*con
 	if c.Channel == ChannelCallback && req.At.IsZero() {
 		return nil, fmt.Errorf("contact is a callback already: %w", ErrConflict)
 	}
-	q, err := getQueue(w.txn, c.Queue)
+	q, err := w.queue(c.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (w *writer) dueTxn(c *contactRow) error {
 	// Enqueued at the due time, not the tick that noticed it, so waits
 	// measure from the promised time.
 	n.Status, n.Head, n.Slot, n.Due, n.EnqueuedAt = StatusQueued, c.Slot, false, time.Time{}, c.Due
-	q, err := getQueue(w.txn, c.Queue)
+	q, err := w.queue(c.Queue)
 	n.Widened = err != nil || q.EffectiveStrategy() != StrategyBestSkill || q.WidenAfter <= 0
 	if err := w.putContact(n); err != nil {
 		return err
@@ -285,7 +285,7 @@ func (w *writer) callbackResultTxn(username, contactID, result string) error {
 	if result == CallbackAnswered {
 		return nil
 	}
-	q, err := getQueue(w.txn, c.Queue)
+	q, err := w.queue(c.Queue)
 	if err != nil {
 		return err
 	}
@@ -330,7 +330,7 @@ func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*conta
 	if err != nil {
 		return nil, err
 	}
-	q, err := getQueue(w.txn, f.Queue)
+	q, err := w.queue(f.Queue)
 	if errors.Is(err, ErrNotFound) {
 		return nil, invalid("callback.queue", "no queue %s", f.Queue)
 	} else if err != nil {

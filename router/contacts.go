@@ -147,7 +147,7 @@ func (r *Router) Enqueue(req EnqueueRequest) (ContactView, []Event, error) {
 }
 
 func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
-	q, err := getQueue(w.txn, req.Queue)
+	q, err := w.queue(req.Queue)
 	if err != nil {
 		return nil, err
 	}
@@ -404,6 +404,10 @@ func countContacts(txn *memdb.Txn, table, index string, prefix ...any) (int, err
 }
 
 // appendCaseEventTxn adds an entry to the case timeline with the next seq.
+// data becomes the entry's (callers build it for the entry and do not
+// touch it again); the entry never changes once appended, so the timeline,
+// the returned entry and every view of the case share its one Data map
+// instead of each copying it (see eventsOf).
 func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[string]string) (CaseEvent, error) {
 	n, err := w.caseToChange(caseID)
 	if err != nil {
@@ -414,7 +418,7 @@ func (w *writer) appendCaseEventTxn(caseID, typ, actor, text string, data map[st
 	// memory: live frames, reads and the durable store all see them masked.
 	e := CaseEvent{Seq: n.NextSeq, At: w.now, Type: typ, Actor: actor, Text: privacy.MaskRRN(text), Data: maskedData(data)}
 	n.Events = withEvent(n.Events, e)
-	return e.Clone(), nil
+	return e, nil
 }
 
 // setLegTxn applies fn to the contact's leg in its case.

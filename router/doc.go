@@ -51,7 +51,13 @@
 // list on the agent row (which the same calls write for its load anyway)
 // rather than a contacts index, and pending offers are published with the
 // lines rather than indexed. A call copies a case row once, the first
-// time it changes it, and changes its own copy in place after that.
+// time it changes it, and changes its own copy in place after that, and
+// reads each stored row (queue, contact, agent, case) from memdb once (a
+// memdb lookup inside a write transaction allocates an index
+// transaction, its path and its key). A
+// timeline entry never changes once appended, so the timeline, the event
+// that announces the entry and every view of the case share its Data map
+// (read-only for all of them) instead of copying it per view.
 //
 // The matching state (matching.go) holds what only routing asks, in
 // structures made for it and owned by the writer: each (queue, class)'s

@@ -134,7 +134,7 @@ func (w *writer) closeCaseIfDoneTxn(caseID string) error {
 // only that slot, so the agent keeps serving other chats.
 func (w *writer) startWrapupTxn(c *contactRow) error {
 	wrap := DefaultWrapup
-	if q, err := getQueue(w.txn, c.Queue); err == nil {
+	if q, err := w.queue(c.Queue); err == nil {
 		wrap = q.EffectiveWrapup()
 	}
 	if wrap <= 0 {
@@ -223,7 +223,7 @@ func (w *writer) requeueWithTxn(c *contactRow, disposition string, due time.Time
 		if err := w.putTimer(&timerRow{ID: timerID(timerDue, c.ID), Kind: timerDue, Target: c.ID, Due: due}); err != nil {
 			return err
 		}
-	} else if q, err := getQueue(w.txn, c.Queue); err == nil {
+	} else if q, err := w.queue(c.Queue); err == nil {
 		if err := w.scheduleContactTimersTxn(n, q); err != nil {
 			return err
 		}

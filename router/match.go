@@ -153,7 +153,7 @@ func (w *writer) reachTier(a *agentRow, c *contactRow) int {
 		if _, ok := a.Queues[oq]; !ok {
 			continue
 		}
-		q, err := getQueue(w.txn, oq)
+		q, err := w.queue(oq)
 		if err == nil && !w.helping(q, c.class()) {
 			continue // at its reserve: the queue keeps its agents home
 		}
@@ -175,7 +175,7 @@ func (w *writer) helping(q *queueRow, class capClass) bool {
 
 // helpingID is helping by queue id; a queue gone holds no reserve.
 func (w *writer) helpingID(queue string, class capClass) bool {
-	q, err := getQueue(w.txn, queue)
+	q, err := w.queue(queue)
 	return err != nil || w.helping(q, class)
 }
 
@@ -209,7 +209,7 @@ func (w *writer) recheckHelpingTxn(username string) error {
 			if line == nil || line.Len() == 0 {
 				continue
 			}
-			q, err := getQueue(w.txn, qid)
+			q, err := w.queue(qid)
 			if err != nil || q.HelpWhile.MinIdle <= 0 || !w.helping(q, class) {
 				continue
 			}
@@ -379,7 +379,7 @@ func (w *writer) firstEligible(a *agentRow, line *lineTree) (found *contactRow, 
 // pickAgent chooses among the free eligible agents for a contact by its
 // queue's strategy; nil if nobody can take it now.
 func (w *writer) pickAgent(c *contactRow) (*agentRow, error) {
-	q, err := getQueue(w.txn, c.Queue)
+	q, err := w.queue(c.Queue)
 	if err != nil {
 		return nil, nil // queue removed: the contact waits
 	}
@@ -469,7 +469,7 @@ func choose(s Strategy, q *queueRow, c *contactRow, cands []*agentRow) *agentRow
 // offerTxn reserves a waiting contact for an agent until the queue's offer
 // timeout.
 func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
-	q, err := getQueue(w.txn, c.Queue)
+	q, err := w.queue(c.Queue)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func (r *Router) UpsertQueue(cfg QueueConfig) ([]Event, error) {
 
 func (w *writer) upsertQueueTxn(cfg QueueConfig) error {
 	row := &queueRow{QueueConfig: cfg.Clone()}
-	old, err := getQueue(w.txn, cfg.ID)
+	old, err := w.queue(cfg.ID)
 	if err == nil {
 		row.RRLast = old.RRLast
 	}
@@ -70,7 +70,7 @@ func (w *writer) markQueueWaiting(queue string) error {
 // live contacts.
 func (r *Router) RemoveQueue(id string) ([]Event, error) {
 	return r.write(func(w *writer) error {
-		q, err := getQueue(w.txn, id)
+		q, err := w.queue(id)
 		if err != nil {
 			return fmt.Errorf("remove queue: %w", err)
 		}
@@ -82,6 +82,7 @@ func (r *Router) RemoveQueue(id string) ([]Event, error) {
 		if err := w.tx().Delete(tableQueues, q); err != nil {
 			return fmt.Errorf("remove queue %s: %w", id, err)
 		}
+		delete(w.queues, id)
 		return nil
 	})
 }

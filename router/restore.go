@@ -183,7 +183,7 @@ func (w *writer) restoreContactTxn(cs *caseRow, s ContactSnapshot, leg int) erro
 	if err := checkID("contact id", s.ID); err != nil {
 		return err
 	}
-	q, err := getQueue(w.txn, s.Queue)
+	q, err := w.queue(s.Queue)
 	if err != nil {
 		return err
 	}

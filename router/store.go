@@ -72,16 +72,16 @@ func (w *writer) liveContactOf(queue, identity string) (*contactRow, error) {
 	return w.m.callers[callerKey{queue, identity}], nil
 }
 
-// eventsOf lists a case's timeline in seq order, as copies.
+// eventsOf lists a case's timeline in seq order, in a slice of its own.
+// The entries' Data maps are shared with the timeline, not copied: an
+// entry never changes once appended (appendCaseEventTxn), and views are
+// read-only for their holders (cases.CaseEvent), so a copy per view per
+// entry bought nothing but garbage.
 func eventsOf(cs *caseRow) []CaseEvent {
-	var out []CaseEvent
-	if len(cs.Events) > 0 {
-		out = make([]CaseEvent, len(cs.Events))
-		for i, e := range cs.Events {
-			out[i] = e.Clone()
-		}
+	if len(cs.Events) == 0 {
+		return nil
 	}
-	return out
+	return slices.Clone(cs.Events)
 }
 
 // contactsOf lists every contact row of a case, through its legs (a
@@ -154,7 +154,27 @@ func (w *writer) putQueue(q *queueRow) error {
 	if err := w.txn.Insert(tableQueues, q); err != nil {
 		return fmt.Errorf("insert queue %s: %w", q.ID, err)
 	}
+	delete(w.queues, q.ID)
 	return nil
+}
+
+// queue is the queue as the call sees it, read from the transaction once
+// per call: a routed contact's calls ask for the same queue several times
+// (ranking, matching, offer timeout), and each memdb lookup allocates its
+// key and the index path. putQueue and RemoveQueue forget the call's copy.
+func (w *writer) queue(id string) (*queueRow, error) {
+	if q := w.queues[id]; q != nil {
+		return q, nil
+	}
+	q, err := getQueue(w.txn, id)
+	if err != nil {
+		return nil, err
+	}
+	if w.queues == nil {
+		w.queues = map[string]*queueRow{}
+	}
+	w.queues[id] = q
+	return q, nil
 }
 
 // The rows a call changes are kept on the writer until the call ends
@@ -174,7 +194,7 @@ func (w *writer) contact(id string) (*contactRow, error) {
 		}
 		return c, nil
 	}
-	return getContact(w.txn, id)
+	return readOnce(&w.read.contacts, id, func() (*contactRow, error) { return getContact(w.txn, id) })
 }
 
 // agent is the agent as this call left it so far.
@@ -185,7 +205,7 @@ func (w *writer) agent(username string) (*agentRow, error) {
 		}
 		return a, nil
 	}
-	return getAgent(w.txn, username)
+	return readOnce(&w.read.agents, username, func() (*agentRow, error) { return getAgent(w.txn, username) })
 }
 
 // getCase is the case as this call left it so far.
@@ -196,7 +216,42 @@ func (w *writer) getCase(id string) (*caseRow, error) {
 		}
 		return c, nil
 	}
-	return getCase(w.txn, id)
+	return readOnce(&w.read.cases, id, func() (*caseRow, error) { return getCase(w.txn, id) })
+}
+
+// readRows are the stored rows a write call has read from its
+// transaction, by id: a routed contact's calls read the same contact,
+// agent and case several times, and each memdb lookup inside a write
+// transaction allocates an index transaction, the index path and the
+// key. A row the call changes leaves them (forgetRead) and is read
+// through the call's own version, then the transaction, after that.
+type readRows struct {
+	contacts map[string]*contactRow
+	agents   map[string]*agentRow
+	cases    map[string]*caseRow
+}
+
+func (r *readRows) reset() {
+	clear(r.contacts)
+	clear(r.agents)
+	clear(r.cases)
+}
+
+// readOnce returns the row kept in *rows under id, or reads it and keeps
+// it; a failed read is not kept.
+func readOnce[R any](rows *map[string]*R, id string, read func() (*R, error)) (*R, error) {
+	if row := (*rows)[id]; row != nil {
+		return row, nil
+	}
+	row, err := read()
+	if err != nil {
+		return nil, err
+	}
+	if *rows == nil {
+		*rows = map[string]*R{}
+	}
+	(*rows)[id] = row
+	return row, nil
 }
 
 // tx is the call's transaction with the call's changes written to it, for
@@ -220,6 +275,7 @@ func (w *writer) putAgent(a *agentRow) error {
 		w.agents = map[string]*agentRow{}
 	}
 	w.agents[a.Username] = a
+	delete(w.read.agents, a.Username)
 	w.m.putAgent(old, a)
 	return w.putMembers(old, a)
 }
@@ -299,6 +355,7 @@ func (w *writer) deleteAgent(username string) error {
 		w.agents = map[string]*agentRow{}
 	}
 	w.agents[username] = nil
+	delete(w.read.agents, username)
 	w.m.putAgent(a, nil)
 	return w.putMembers(a, nil)
 }
@@ -307,7 +364,7 @@ func (w *writer) deleteAgent(username string) error {
 // it in the lines.
 func (w *writer) putContact(c *contactRow) error {
 	var aging time.Duration
-	if q, err := getQueue(w.txn, c.Queue); err == nil {
+	if q, err := w.queue(c.Queue); err == nil {
 		aging = q.Aging
 	}
 	c.Rank = c.computeRank(aging)
@@ -319,6 +376,7 @@ func (w *writer) putContact(c *contactRow) error {
 		w.contacts = map[string]*contactRow{}
 	}
 	w.contacts[c.ID] = c
+	delete(w.read.contacts, c.ID)
 	w.markSide(old)
 	w.m.putContact(old, c)
 	return w.moveHeld(old, c)
@@ -334,6 +392,7 @@ func (w *writer) deleteContact(c *contactRow) error {
 		w.contacts = map[string]*contactRow{}
 	}
 	w.contacts[c.ID] = nil
+	delete(w.read.contacts, c.ID)
 	w.markSide(old)
 	w.m.putContact(old, nil)
 	return w.moveHeld(old, nil)
@@ -404,6 +463,7 @@ func (w *writer) putCase(c *caseRow) error {
 		w.cases = map[string]*caseRow{}
 	}
 	w.cases[c.ID] = c
+	delete(w.read.cases, c.ID)
 	return nil
 }
 
@@ -430,6 +490,7 @@ func (w *writer) deleteCase(id string) {
 		w.cases = map[string]*caseRow{}
 	}
 	w.cases[id] = nil
+	delete(w.read.cases, id)
 }
 
 // flush writes the call's changed rows to memdb, each once, in id order:

@@ -73,12 +73,12 @@ func (w *writer) fireTimerTxn(t *timerRow) error {
 
 // overflowTxn lets the agents of the rule's target queue take the contact.
 func (w *writer) overflowTxn(c *contactRow, rule int) error {
-	q, err := getQueue(w.txn, c.Queue)
+	q, err := w.queue(c.Queue)
 	if err != nil || rule >= len(q.Overflow) {
 		return nil
 	}
 	to := q.Overflow[rule].To
-	if _, err := getQueue(w.txn, to); err != nil {
+	if _, err := w.queue(to); err != nil {
 		return nil // target not configured (yet): nothing to widen to
 	}
 	n := c.copy()

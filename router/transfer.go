@@ -123,7 +123,7 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 	if err != nil {
 		return nil, err
 	}
-	q, err := getQueue(w.txn, queue)
+	q, err := w.queue(queue)
 	if err != nil {
 		return nil, err
 	}

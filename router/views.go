@@ -7,7 +7,9 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 )
 
-// Views are copies handed to callers; changing them changes nothing inside.
+// Views are copies handed to callers; changing them changes nothing inside,
+// except the Data maps of timeline entries, which are shared with the
+// timeline and read-only (see eventsOf).
 
 func contactView(c *contactRow) ContactView {
 	return ContactView{
