@@ -137,7 +137,7 @@ clean: ## remove bin/ and test output
 socket-drill: build ## 10,000 agent and as many citizen sockets as the open-file limit allows on one server (scripts/socket-drill; AGENTS=, CITIZENS=, CONTACTS=, RATE=)
 	scripts/socket-drill
 
-e2e-load: build ## creation → offer from outside the server, 1,000 agents, per rate and backend: p50/p99/max and server CPU per contact (scripts/e2e-load; BACKEND=, RATES=, CONTACTS=)
+e2e-load: build ## creation → offer from outside the server, 1,000 agents, per rate and backend: p50/p99/max, server CPU per contact and the server's stages (scripts/e2e-load; BACKEND=, RATES=, CONTACTS=)
 	scripts/e2e-load
 
 drill: ## long fault drills: leader kills (DRILL_KILLS=20), SIGTERM, SIGSTOP, database cut, PostgreSQL restarts, a takeover at DRILL_SCALE=1000x10000; weekday-8 against Erlang

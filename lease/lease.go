@@ -2,9 +2,10 @@
 // database routes: the leader holds a one-row lease (node id, advertised
 // address, epoch, expiry on the database's clock) and renews it; the
 // others are standbys that take it, with the next epoch, only once it
-// has expired. Every journal commit of a leader runs Term.Fence in its
-// transaction, so a deposed leader (paused, partitioned, slow) can never
-// commit anything again.
+// has expired. Every journal commit of a leader checks its term in the
+// commit itself — Term.FenceQuery inside the batch's one statement, or
+// Term.Fence in its transaction — so a deposed leader (paused,
+// partitioned, slow) can never commit anything again.
 package lease
 
 import (
@@ -131,6 +132,20 @@ func (t Term) Fence(ctx context.Context, tx *sqlx.Tx) error {
 		return fmt.Errorf("%w: epoch %d (node %s, live %v), this term's %d", ErrDeposed, epoch, node, live, t.Epoch)
 	}
 	return nil
+}
+
+// FenceQuery is Fence folded into a statement of the caller's: a SELECT
+// that yields one row while this term's lease is current and unexpired,
+// none otherwise, holding the lease row FOR KEY SHARE as Fence does. Its
+// parameters are numbered from $first. A commit that writes its rows only
+// when this query yields one (WHERE EXISTS) needs no transaction of its
+// own around the check: check and rows are one statement, committed on
+// its own, one round trip. Nothing is left idle in a transaction, so the
+// idle timeout Fence sets is not needed. When it yields none, Fence in a
+// transaction of its own says why (and counts the refusal).
+func (t Term) FenceQuery(first int) (query string, args []any) {
+	return fmt.Sprintf(`SELECT 1 FROM leader_lease WHERE id = 1 AND epoch = $%d AND node_id = $%d
+		AND expires_at > clock_timestamp() FOR KEY SHARE`, first, first+1), []any{t.Epoch, t.e.cfg.NodeID}
 }
 
 // Elector runs one node's part in the election: see Run.

@@ -497,3 +497,55 @@ func TestFenceHoldsOffTakeoversNotRenewals(t *testing.T) {
 		t.Fatal("b did not take the lease after the commit ended")
 	}
 }
+
+// FenceQuery, the fence as part of a commit's own statement, yields a row
+// while the term's lease is current and none once another node took it;
+// while a transaction holds what it yielded, a takeover waits, as it
+// waits for Fence.
+func TestFenceQueryYieldsARowOnlyForTheCurrentTerm(t *testing.T) {
+	const (
+		renew = 250 * time.Millisecond
+		ttl   = 10 * renew
+	)
+	db := sqltest.Open(t, "postgres").DB
+	a := run(t, electorWith(t, db, "a", renew, ttl))
+	clocktest.Eventually(t, "a leads", guard, func() bool { _, ok := a.leading(); return ok })
+	term, _ := a.leading()
+	ctx := context.Background()
+	q, args := term.FenceQuery(1)
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var rows int
+	if err := tx.GetContext(ctx, &rows, `SELECT count(*) FROM (`+q+`) f`, args...); err != nil || rows != 1 {
+		t.Fatalf("FenceQuery while a leads: %d rows, %v; want 1", rows, err)
+	}
+
+	a.stop(t)
+	b := electorWith(t, db, "b", renew, ttl)
+	took := make(chan int64, 1)
+	go func() { epoch, _ := b.tryAcquire(ctx, true); took <- epoch }()
+	clocktest.Eventually(t, "b's takeover waits on the row lock", guard, func() bool {
+		var waiting int
+		if err := db.Get(&waiting, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`); err != nil {
+			t.Fatal(err)
+		}
+		return waiting > 0
+	})
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case epoch := <-took:
+		if epoch != term.Epoch+1 {
+			t.Fatalf("b took epoch %d; want %d", epoch, term.Epoch+1)
+		}
+	case <-time.After(guard):
+		t.Fatal("b did not take the lease after the commit ended")
+	}
+	if err := db.GetContext(ctx, &rows, `SELECT count(*) FROM (`+q+`) f`, args...); err != nil || rows != 0 {
+		t.Errorf("FenceQuery after b took over: %d rows, %v; want none", rows, err)
+	}
+}

@@ -96,6 +96,17 @@ func (f *Fleet) Drive(ctx context.Context, l Load) (Report, error) {
 			return Report{}, fmt.Errorf("loadgen: %w", err)
 		}
 	}
+	var stages0 histograms
+	probe := f.stagesProbe()
+	if probe != nil {
+		var err error
+		if stages0, err = probe.readHistograms(ctx); err != nil {
+			f.mu.Lock()
+			f.drive = nil
+			f.mu.Unlock()
+			return Report{}, fmt.Errorf("loadgen: the server's stages: %w", err)
+		}
+	}
 	dctx, cancel := context.WithTimeout(ctx, l.Duration)
 	defer cancel()
 	start := time.Now()
@@ -152,6 +163,11 @@ schedule:
 	if pid := f.cfg.ServerPID; pid > 0 {
 		cpu1, cpuErr = serverCPU(pid)
 	}
+	var stages1 histograms
+	var stagesErr error
+	if probe != nil {
+		stages1, stagesErr = probe.readHistograms(context.WithoutCancel(ctx))
+	}
 
 	f.mu.Lock()
 	f.drive = nil
@@ -162,6 +178,11 @@ schedule:
 	} else if f.cfg.ServerPID > 0 {
 		rep.ServerCPU = cpu1 - cpu0
 	}
+	if stagesErr != nil {
+		rep.Errors["the server's stages: "+stagesErr.Error()]++
+	} else if probe != nil {
+		rep.Stages = stageFigures(stages0, stages1)
+	}
 	if f.driven != nil {
 		f.driven(d.byCaller)
 	}
@@ -170,6 +191,19 @@ schedule:
 		return rep, err
 	}
 	return rep, nil
+}
+
+// stagesProbe reads the server's /metrics for Config.ServerStages; nil
+// without it.
+func (f *Fleet) stagesProbe() *metricsProbe {
+	if !f.cfg.ServerStages {
+		return nil
+	}
+	u := f.cfg.MetricsURL
+	if u == "" {
+		u = f.gateway.base + "/metrics"
+	}
+	return &metricsProbe{url: u, token: f.cfg.MetricsToken, hc: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // post sends contact i and records the answer.

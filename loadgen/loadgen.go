@@ -158,6 +158,11 @@ type Config struct {
 	// the server's CPU per contact, a figure the machine's load does not
 	// move the way it moves latencies.
 	ServerPID int
+	// ServerStages reads the server's /metrics (MetricsURL, MetricsToken)
+	// before and after each contact phase and reports the creation's
+	// stages inside the server over it: the handler's, the router's, the
+	// journal's p50 and p99 beside the load generator's own.
+	ServerStages bool
 
 	// Progress, if set, hears how setup, the contact phase and cleanup
 	// advance. It is called from several goroutines, never concurrently.

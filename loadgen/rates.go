@@ -120,6 +120,7 @@ func PrintRates(w io.Writer, reps []Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printStages(&b, reps)
 	if bestOK {
 		fmt.Fprintf(&b, "highest rate with p99 POST → offer under %s and no errors: %.1f offers/s\n", SweepP99Bound, best)
 	} else {

@@ -16,7 +16,7 @@ func TestRunRates(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	reps, err := RunRates(ctx, Config{URL: ts.URL, AdminPassword: testAdminPassword, Agents: 10, Queues: 2,
-		Contacts: 40, Concurrency: 8, ServerPID: os.Getpid()}, Rates{Rates: []float64{200, 0}, Warmup: 10})
+		Contacts: 40, Concurrency: 8, ServerPID: os.Getpid(), ServerStages: true}, Rates{Rates: []float64{200, 0}, Warmup: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +28,19 @@ func TestRunRates(t *testing.T) {
 		if reps[i].Load.Rate != want {
 			t.Errorf("report %d: rate %g, want %g", i, reps[i].Load.Rate, want)
 		}
+		stages := map[string]StageFigure{}
+		for _, s := range reps[i].Stages {
+			stages[s.Name] = s
+		}
+		// Each phase's own: the warm-up and the other rate are not counted.
+		for _, name := range []string{"POST /v1/contacts, the handler", "  enqueue (router + commit)", "journal: published → durable"} {
+			if s := stages[name]; s.N < 40 || s.P99 <= 0 || s.P99 < s.P50 {
+				t.Errorf("report %d: stage %q = %+v; want 40 or more observations (the durable wait also times the accepts and ends), p50 ≤ p99", i, name, s)
+			}
+		}
+		if s := stages["POST /v1/contacts, the handler"]; s.N != 40 {
+			t.Errorf("report %d: %d POSTs seen by the server over the phase; want 40", i, s.N)
+		}
 		if reps[i].ServerCPU <= 0 || reps[i].CPUPerContact() <= 0 {
 			t.Errorf("report %d: server CPU %s, %s per contact: not measured", i, reps[i].ServerCPU, reps[i].CPUPerContact())
 		}
@@ -37,7 +50,7 @@ func TestRunRates(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"rate asked", "200/s", "max", "server CPU/contact"} {
+	for _, want := range []string{"rate asked", "200/s", "max", "server CPU/contact", "in the server", "journal: batch commit"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}

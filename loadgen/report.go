@@ -50,6 +50,10 @@ type Report struct {
 	// Config.ServerPID names it; else 0.
 	ServerCPU time.Duration
 
+	// Stages is what the server's own histograms saw over the phase
+	// (Config.ServerStages), else nil.
+	Stages []StageFigure
+
 	// Citizens is what the citizens heard (Config.Citizens), else nil.
 	Citizens *CitizenReport
 
@@ -277,6 +281,15 @@ func (r Report) Print(w io.Writer) error {
 			ms(l.Mean), ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
 	}
 	tw.Flush()
+	if len(r.Stages) > 0 {
+		b.WriteString("\nin the server, from its /metrics over the phase (quantiles within histogram buckets):\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "stage	n	mean	p50	p99	")
+		for _, s := range r.Stages {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", s.Name, s.N, s.format(s.Mean, false), s.format(s.P50, false), s.format(s.P99, s.Over))
+		}
+		tw.Flush()
+	}
 	if cz := r.Citizens; cz != nil {
 		fmt.Fprintf(&b, "\ncitizens: %d followed their chat, %d heard where they stand, %d an agent join, %d the end\n",
 			cz.Followed, cz.Told, cz.Joined, cz.Ended)

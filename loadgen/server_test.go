@@ -106,7 +106,7 @@ func startServerOn(tb testing.TB, backend string, db *tsql.DB, tune ...func(*web
 		Front: func(p *servertest.Parts) (servertest.Front, error) {
 			var err error
 			srv, err = web.New(cfg, web.Deps{DB: p.DB, Directory: p.Directory, Sessions: p.Sessions,
-				Hasher: p.Hasher, Log: log, Switchboard: p.Switchboard, Tokens: p.Tokens})
+				Hasher: p.Hasher, Log: log, Switchboard: p.Switchboard, Tokens: p.Tokens, Registry: p.Registry})
 			return srv, err
 		},
 	})

@@ -190,6 +190,10 @@ func Start(tb testing.TB, o Options) *Server {
 			front.Deliver(evs)
 		}})
 		p.Journal = journal
+		// Its stages in /metrics when the front serves Registry, as serve's do.
+		if err := journal.RegisterMetrics(p.Registry); err != nil {
+			tb.Fatal(err)
+		}
 		sink = publishFunc(func(evs []cases.Event) {
 			if o.Published != nil {
 				o.Published(evs)

@@ -64,13 +64,22 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return openSQLite(ctx, dsn)
 }
 
+// postgresConns bounds the shared pool on PostgreSQL.
+const postgresConns = 32
+
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	x, err := sqlx.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	x.SetMaxOpenConns(32)
-	x.SetMaxIdleConns(16)
+	// Every connection the pool opens may stay idle: with fewer idle
+	// slots than open connections, a burst that opens them all closes
+	// the surplus as it ends, and the next burst pays PostgreSQL a new
+	// backend and each prepared statement again, on a request's way
+	// (earlier cases before an offer, the journal's batch). Idle ones
+	// still close after five minutes.
+	x.SetMaxOpenConns(postgresConns)
+	x.SetMaxIdleConns(postgresConns)
 	x.SetConnMaxIdleTime(5 * time.Minute)
 	if err := x.PingContext(ctx); err != nil {
 		x.Close()

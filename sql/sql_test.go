@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	tsql "tellonce/sql"
@@ -155,5 +156,40 @@ func TestExportMigrationKeepsAdminsAndSupervisorsExporting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// On PostgreSQL a burst that takes every connection of the pool keeps
+// them all when it ends: none is closed for want of an idle slot, so the
+// next burst pays no new backend and no statement prepared again.
+func TestPostgresPoolKeepsEveryConnectionItOpened(t *testing.T) {
+	b := sqltest.Open(t, "postgres")
+	const burst = 32
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	conns := make(chan error, burst)
+	for range burst {
+		wg.Go(func() {
+			c, err := b.DB.Conn(ctx)
+			if err != nil {
+				conns <- err
+				return
+			}
+			defer c.Close()
+			conns <- nil
+			<-release // held until every one is open
+		})
+	}
+	for range burst {
+		if err := <-conns; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	wg.Wait()
+	st := b.DB.Stats()
+	if st.MaxIdleClosed != 0 || st.Idle != burst {
+		t.Errorf("after a burst of %d: %d idle, %d closed for want of an idle slot; want %d and none", burst, st.Idle, st.MaxIdleClosed, burst)
 	}
 }

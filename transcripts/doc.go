@@ -20,9 +20,17 @@
 // Batches are written one at a time, so the store always holds a prefix
 // of the router's event stream, even after a crash. On PostgreSQL a batch
 // is one statement (each table's rows as one JSON array), committed on its
-// own: one round trip and one WAL flush. On SQLite, in process, it is one
-// transaction of prepared multi-row inserts. See BENCHMARKS.md for what
-// this buys.
+// own: one round trip and one WAL flush. A leader's fence (the lease's
+// epoch, Options.FenceQuery) rides in that statement: its rows are written
+// only while the lease row is current, held until the statement commits,
+// so fencing costs no round trip of its own. On SQLite, in process, it is
+// one transaction of prepared multi-row inserts. See BENCHMARKS.md for
+// what this buys.
+//
+// Every stage a change waits in is timed in /metrics: published → taken
+// into a batch (the wait for the commit in flight), the commit, published
+// → committed (what an acknowledgement waits for), committed → delivered
+// (docs/operations.md lists them).
 //
 // Wiring: call Load (and router.Restore) before starting Run; give Run a
 // context that ends after the web server has drained, so the requests in

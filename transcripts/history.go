@@ -27,11 +27,12 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 	if identity == "" || limit <= 0 {
 		return nil, nil
 	}
-	var earlier []earlierCase
-	err := rv.db.SelectContext(ctx, &earlier, rv.db.Rebind(`SELECT id, identity, context, created_at, closed_at FROM cases
-		WHERE identity = ? AND status = 'closed' AND identity <> '' AND closed_at >= ? AND id <> ?
-		ORDER BY closed_at DESC, id DESC LIMIT ?`), identity, since.UTC(), except, limit)
+	st, err := rv.earlierQuery(ctx)
 	if err != nil {
+		return nil, err
+	}
+	var earlier []earlierCase
+	if err := st.SelectContext(ctx, &earlier, identity, since.UTC(), except, limit); err != nil {
 		return nil, fmt.Errorf("read earlier cases: %w", err)
 	}
 	if len(earlier) == 0 {
@@ -42,6 +43,26 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 		return nil, err
 	}
 	return byIdentity[identity], nil
+}
+
+// earlierQuery is Earlier's query, prepared on first use and kept: it runs
+// before every contact's creation, on the way to its offer, and on
+// PostgreSQL a prepared statement is one round trip where a query with
+// parameters is two (parse and describe, then bind and execute).
+func (rv *Review) earlierQuery(ctx context.Context) (*sqlx.Stmt, error) {
+	rv.earlierMu.Lock()
+	defer rv.earlierMu.Unlock()
+	if rv.earlier != nil {
+		return rv.earlier, nil
+	}
+	st, err := rv.db.PreparexContext(ctx, rv.db.Rebind(`SELECT id, identity, context, created_at, closed_at FROM cases
+		WHERE identity = ? AND status = 'closed' AND identity <> '' AND closed_at >= ? AND id <> ?
+		ORDER BY closed_at DESC, id DESC LIMIT ?`))
+	if err != nil {
+		return nil, fmt.Errorf("read earlier cases: prepare: %w", err)
+	}
+	rv.earlier = st
+	return st, nil
 }
 
 // EarlierOfOpen is Earlier for every open case's caller at once, by

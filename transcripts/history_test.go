@@ -230,3 +230,28 @@ func ids(h []router.PastCase) []string {
 	}
 	return out
 }
+
+// Earlier runs before every contact's creation: its query is prepared once
+// and the same statement serves every look-up after.
+func TestEarlierPreparesItsQueryOnce(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		rv, err := NewReview(b.DB, ReviewOptions{Log: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if h, err := rv.Earlier(ctx, "tel:nobody", t0, "", 5); err != nil || h != nil {
+			t.Fatalf("Earlier() of a first caller = %v, %v; want none", h, err)
+		}
+		first := rv.earlier
+		if first == nil {
+			t.Fatal("Earlier did not keep its prepared query")
+		}
+		if _, err := rv.Earlier(ctx, "tel:someone", t0, "cs-x", 5); err != nil {
+			t.Fatal(err)
+		}
+		if rv.earlier != first {
+			t.Error("Earlier prepared its query again")
+		}
+	})
+}

@@ -63,6 +63,15 @@ type Options struct {
 	// since this process may no longer write; the journal stops and every
 	// waiter is answered unavailable.
 	Fence func(ctx context.Context, tx *sqlx.Tx) error
+	// FenceQuery, with Fence, on PostgreSQL, is Fence as a query to fold
+	// into the batch's own statement (lease.Term.FenceQuery): a row while
+	// this process may write, none once it may not, parameters numbered
+	// from first. The batch's rows are written only when it yields a row,
+	// so check and rows commit as one statement, in one round trip,
+	// instead of a transaction of four (BEGIN, the check, the rows,
+	// COMMIT). When it yields none, Fence says why, and the refusal is
+	// final as Fence's is.
+	FenceQuery func(first int) (query string, args []any)
 }
 
 // Journal is the durable sink for router events: see the package doc.
@@ -93,7 +102,10 @@ type Journal struct {
 
 	// deliveries carries committed batches to the deliverer (Run starts
 	// it when Options.Deliver is set, and stops it before returning).
-	deliveries chan []cases.Event
+	deliveries chan delivery
+	// published holds when each router transaction of the batch being
+	// written was published, owned by the writer: the metrics' waits.
+	published []time.Time
 
 	mu      sync.Mutex
 	notFull *sync.Cond // signalled when pending shrinks or the journal stops
@@ -102,7 +114,7 @@ type Journal struct {
 
 // state is what Publish, Run and Wait share, guarded by Journal.mu.
 type state struct {
-	pending  [][]cases.Event // Publish groups not yet taken by the writer
+	pending  []pendingGroup // Publish groups not yet taken by the writer
 	nPending int
 	running  bool
 	stopped  bool // Run has returned: nothing more will commit
@@ -112,6 +124,19 @@ type state struct {
 	failedTo  uint64
 	failErr   error
 	waiters   waitHeap
+}
+
+// pendingGroup is the events of one Publish call and when it was made.
+type pendingGroup struct {
+	evs []cases.Event
+	at  time.Time
+}
+
+// delivery is a committed batch on its way to Deliver, and when it
+// committed.
+type delivery struct {
+	evs []cases.Event
+	at  time.Time
 }
 
 // NewJournal makes a journal writing to db. Start Run before relying on
@@ -148,6 +173,7 @@ func (j *Journal) Publish(evs []cases.Event) {
 	if len(evs) == 0 {
 		return
 	}
+	at := time.Now()
 	j.mu.Lock()
 	for j.st.running && j.st.nPending >= j.maxPending {
 		j.notFull.Wait()
@@ -158,7 +184,7 @@ func (j *Journal) Publish(evs []cases.Event) {
 			"first_seq", evs[0].Seq, "last_seq", evs[len(evs)-1].Seq)
 		return
 	}
-	j.st.pending = append(j.st.pending, evs)
+	j.st.pending = append(j.st.pending, pendingGroup{evs: evs, at: at})
 	j.st.nPending += len(evs)
 	j.mu.Unlock()
 	j.poke()
@@ -176,17 +202,19 @@ func (j *Journal) poke() {
 func (j *Journal) Committed() uint64 { return j.committed.Load() }
 
 // take appends whole Publish groups to batch while they fit in MaxBatch
-// (always at least one, so an oversized group still goes through).
+// (always at least one, so an oversized group still goes through), and
+// their publishing times to j.published. Only the writer calls it.
 func (j *Journal) take(batch []cases.Event) []cases.Event {
+	from := len(j.published)
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	n := 0
 	for _, g := range j.st.pending {
-		if len(batch) > 0 && len(batch)+len(g) > j.opts.MaxBatch {
+		if len(batch) > 0 && len(batch)+len(g.evs) > j.opts.MaxBatch {
 			break
 		}
-		batch = append(batch, g...)
-		j.st.nPending -= len(g)
+		batch = append(batch, g.evs...)
+		j.published = append(j.published, g.at)
+		j.st.nPending -= len(g.evs)
 		n++
 	}
 	if n > 0 {
@@ -197,6 +225,8 @@ func (j *Journal) take(batch []cases.Event) []cases.Event {
 	if j.st.nPending > 0 {
 		j.poke() // more than one batch was waiting
 	}
+	j.mu.Unlock()
+	j.metrics.taken(j.published[from:], time.Now())
 	return batch
 }
 

@@ -44,6 +44,9 @@ type Review struct {
 	// files deletes a case's recordings with it; nil when the server
 	// keeps none.
 	files CaseFiles
+	// earlierMu guards earlier, Earlier's query prepared once (see there).
+	earlierMu sync.Mutex
+	earlier   *sqlx.Stmt
 }
 
 // CaseFiles deletes the files that belong to a case (its recordings):

@@ -29,7 +29,7 @@ func (j *Journal) Run(ctx context.Context) error {
 		return err
 	}
 	if j.opts.Deliver != nil {
-		j.deliveries = make(chan []cases.Event, j.opts.DeliverQueue)
+		j.deliveries = make(chan delivery, j.opts.DeliverQueue)
 		done := make(chan struct{})
 		go j.deliverLoop(done)
 		defer func() { // what was committed is delivered before Run returns
@@ -131,8 +131,11 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	if j.db.Dialect == tsql.Postgres && j.opts.Fence == nil {
+	if j.db.Dialect == tsql.Postgres && (j.opts.Fence == nil || j.opts.FenceQuery != nil) {
 		if err := j.writeRowsPG(wctx, nil, rows); err != nil {
+			if errors.Is(err, errNotCurrent) {
+				err = j.whyFenced(wctx)
+			}
 			return fail(err)
 		}
 		j.metrics.committed(len(batch), time.Since(start))
@@ -164,6 +167,26 @@ func (j *Journal) write(ctx context.Context, batch []cases.Event) error {
 	return nil
 }
 
+// errNotCurrent is a batch statement whose fence yielded no row: nothing
+// was written.
+var errNotCurrent = errors.New("the fence refused the batch")
+
+// whyFenced asks Options.Fence, in a transaction of its own that writes
+// nothing, why the fence folded into a batch refused it. The refusal is
+// final either way: a lease that was not current at the commit may be
+// someone else's by now.
+func (j *Journal) whyFenced(ctx context.Context) error {
+	tx, err := j.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%w: the lease was not current at the commit (begin: %w)", errFenced, err)
+	}
+	defer tx.Rollback()
+	if err := j.opts.Fence(ctx, tx); err != nil {
+		return fmt.Errorf("%w: %w", errFenced, err)
+	}
+	return fmt.Errorf("%w: the lease was not current at the commit", errFenced)
+}
+
 // finish records a committed batch: its waiters are released, then it is
 // delivered.
 func (j *Journal) finish(batch []cases.Event) {
@@ -177,8 +200,11 @@ func (j *Journal) finish(batch []cases.Event) {
 	}
 	j.st.waiters.release(j.st.committed, nil)
 	j.mu.Unlock()
+	now := time.Now()
+	j.metrics.durableAt(j.published, now)
+	j.published = j.published[:0]
 	if j.deliveries != nil {
-		j.deliveries <- batch
+		j.deliveries <- delivery{evs: batch, at: now}
 	}
 }
 
@@ -188,8 +214,9 @@ func (j *Journal) finish(batch []cases.Event) {
 // never delays an acknowledgement.
 func (j *Journal) deliverLoop(done chan<- struct{}) {
 	defer close(done)
-	for batch := range j.deliveries {
-		j.opts.Deliver(batch)
+	for d := range j.deliveries {
+		j.opts.Deliver(d.evs)
+		j.metrics.delivered(time.Since(d.at))
 	}
 }
 

@@ -132,12 +132,15 @@ func (s *statements) prepare(ctx context.Context, t table, n int) (*sqlx.Stmt, e
 	return s.prepareOnce(ctx, stmtKey{t.name, t.onConflict, n}, func() string { return s.insert(t, n) })
 }
 
-// prepareBatch returns pgBatch(audit), prepared.
-func (s *statements) prepareBatch(ctx context.Context, audit bool) (*sqlx.Stmt, error) {
+// prepareBatch returns pgBatch(audit, fence), prepared: the fence's query
+// is the same for a whole term (its values are parameters), and a journal
+// lives one term.
+func (s *statements) prepareBatch(ctx context.Context, audit bool, fence string) (*sqlx.Stmt, error) {
+	k := stmtKey{table: "batch", conflict: fence}
 	if audit {
-		return s.prepareOnce(ctx, stmtKey{table: "batch+audit"}, func() string { return pgBatch(true) })
+		k.table = "batch+audit"
 	}
-	return s.prepareOnce(ctx, stmtKey{table: "batch"}, func() string { return pgBatch(false) })
+	return s.prepareOnce(ctx, k, func() string { return pgBatch(audit, fence) })
 }
 
 func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() string) (*sqlx.Stmt, error) {
@@ -167,37 +170,56 @@ func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() st
 // INSERT (a statement may not touch a row twice; batchRows.caseRows merges
 // them), and so do the two kinds of ended legs. A batch without audit rows, the
 // common kind, uses the statement without their insert.
-func pgBatch(audit bool) string {
+//
+// With a fence (Options.FenceQuery, its parameters after the rows'), every
+// row is written only if the fence yields a row, and the statement
+// returns how many it yielded: 0 means nothing was written.
+func pgBatch(audit bool, fence string) string {
 	cols := func(t table) string { return strings.Join(t.cols, ", ") }
+	guard, head, tail := "", "WITH ", ""
+	if fence != "" {
+		guard = "\n\tWHERE EXISTS (SELECT FROM f)"
+		head = "WITH f AS (\n\t" + fence + "\n), "
+	}
 	au := ""
 	if audit {
 		au = `, au AS (
 	INSERT INTO access_audit (` + cols(offerAuditTable) + `)
-	SELECT ` + cols(offerAuditTable) + ` FROM json_populate_recordset(NULL::access_audit, $6::json)
+	SELECT ` + cols(offerAuditTable) + ` FROM json_populate_recordset(NULL::access_audit, $6::json)` + guard + `
 	` + offerAuditTable.onConflict + `
 )`
 	}
-	return `WITH cs AS (
+	events := `INSERT INTO case_events (` + cols(eventsTable) + `)
+SELECT ` + cols(eventsTable) + ` FROM json_populate_recordset(NULL::case_events, $5::json)` + guard + `
+` + eventsTable.onConflict
+	if fence != "" {
+		// Every sub-statement runs whether or not the main query reads
+		// it; the main query reports the fence.
+		au += `, ev AS (
+` + events + `
+)`
+		tail = "\nSELECT count(*) FROM f"
+		events = ""
+	}
+	return head + `cs AS (
 	INSERT INTO cases (` + cols(casesTable) + `)
-	SELECT ` + cols(casesTable) + ` FROM json_populate_recordset(NULL::cases, $1::json)
+	SELECT ` + cols(casesTable) + ` FROM json_populate_recordset(NULL::cases, $1::json)` + guard + `
 	` + casesTable.onConflict + `
 ), lg AS (
 	INSERT INTO requeued_legs (` + cols(legsTable) + `)
-	SELECT ` + cols(legsTable) + ` FROM json_populate_recordset(NULL::requeued_legs, $2::json)
+	SELECT ` + cols(legsTable) + ` FROM json_populate_recordset(NULL::requeued_legs, $2::json)` + guard + `
 	UNION ALL
 	SELECT c.id, c.enqueued_at, c.case_id, c.queue_id, c.agency_id, c.channel, c.seq, c.agent,
 		c.answered_at, r.ended_at, r.disposition
 	FROM json_to_recordset($3::json) AS r(contact_id TEXT, disposition TEXT, ended_at TIMESTAMPTZ, enqueued_at TIMESTAMPTZ)
-	JOIN contacts c ON c.id = r.contact_id AND c.enqueued_at < r.enqueued_at
+	JOIN contacts c ON c.id = r.contact_id AND c.enqueued_at < r.enqueued_at` + guard + `
 	` + legsTable.onConflict + `
 ), ct AS (
 	INSERT INTO contacts (` + cols(contactsTable) + `)
-	SELECT ` + cols(contactsTable) + ` FROM json_populate_recordset(NULL::contacts, $4::json)
+	SELECT ` + cols(contactsTable) + ` FROM json_populate_recordset(NULL::contacts, $4::json)` + guard + `
 	` + contactsTable.onConflict + `
 )` + au + `
-INSERT INTO case_events (` + cols(eventsTable) + `)
-SELECT ` + cols(eventsTable) + ` FROM json_populate_recordset(NULL::case_events, $5::json)
-` + eventsTable.onConflict
+` + events + tail
 }
 
 // writeRows writes a batch's rows in tx, on SQLite. Every statement is
@@ -241,7 +263,8 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 }
 
 // writeRowsPG writes a batch with pgBatch, on PostgreSQL, committed on its
-// own or, with a fence, in tx; like writeRows it is idempotent.
+// own (with Options.FenceQuery folded in, when set) or in tx, which
+// Options.Fence has checked; like writeRows it is idempotent.
 func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
 	audit := len(b.audit) > 0
 	args := make([]any, 0, 6)
@@ -265,15 +288,31 @@ func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) err
 		}
 		args = append(args, doc)
 	}
-	st, err := j.sqls.prepareBatch(ctx, audit)
+	fence := ""
+	if tx == nil && j.opts.FenceQuery != nil {
+		q, fargs := j.opts.FenceQuery(len(args) + 1)
+		fence = q
+		args = append(args, fargs...)
+	}
+	st, err := j.sqls.prepareBatch(ctx, audit, fence)
 	if err != nil {
 		return err
 	}
 	if tx != nil {
 		st = tx.StmtxContext(ctx, st)
 	}
-	if _, err := st.ExecContext(ctx, args...); err != nil {
+	if fence == "" {
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("write batch: %w", err)
+		}
+		return nil
+	}
+	var current int
+	if err := st.QueryRowContext(ctx, args...).Scan(&current); err != nil {
 		return fmt.Errorf("write batch: %w", err)
+	}
+	if current == 0 {
+		return errNotCurrent
 	}
 	return nil
 }

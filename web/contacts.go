@@ -119,6 +119,7 @@ func (s *Server) statusOf(c cases.ContactView) contactStatus {
 // from a gateway of the queue's agency (or an all-agency gateway), whose
 // caller id is the number the phone network asserted.
 func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
+	began := time.Now()
 	if err := s.checkCitizenWrite(r); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -185,10 +186,12 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	looked := time.Now()
 	er.History = s.earlierCases(r.Context(), er.Identity, req.CaseID)
 	if er.CallbackAt = req.callbackAt(); !er.CallbackAt.IsZero() {
 		er.HandleTime = s.handleTime(req.Queue) // sizes the slot; only a booking needs it
 	}
+	enqueued := time.Now()
 	c, err := s.board.Enqueue(r.Context(), er)
 	if err != nil {
 		if req.CaseID != "" && errors.Is(err, cases.ErrNotFound) {
@@ -203,11 +206,17 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	answering := time.Now()
 	st := s.statusOf(c)
 	st.CitizenToken = s.tokens.Token(c.ID)
 	st.CaseToken = s.tokens.CaseToken(c.CaseID)
 	st.PreviousCaseID = er.PreviousCaseID
 	writeJSON(w, http.StatusCreated, st)
+	stages := s.metrics.contactStages
+	stages.WithLabelValues(stageAdmit).Observe(looked.Sub(began).Seconds())
+	stages.WithLabelValues(stageHistory).Observe(enqueued.Sub(looked).Seconds())
+	stages.WithLabelValues(stageEnqueue).Observe(answering.Sub(enqueued).Seconds())
+	stages.WithLabelValues(stageAnswer).Observe(time.Since(answering).Seconds())
 }
 
 // continueClosed prepares a request that continues case er.CaseID when

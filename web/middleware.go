@@ -15,12 +15,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"tellonce/auth"
+	"tellonce/transcripts"
 )
 
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// contactStages splits a created contact's POST into its stages.
+	contactStages *prometheus.HistogramVec
 }
+
+// The stages of POST /v1/contacts, in order (tellonce_contact_create_stage_seconds).
+const (
+	// stageAdmit: the handler's start to the look-up of earlier cases:
+	// origin, rate limit, decoding, the caller's identity, validation.
+	stageAdmit = "admit"
+	// stageHistory: the caller's earlier cases read from the log.
+	stageHistory = "history"
+	// stageEnqueue: the router's write and the wait until it is committed.
+	stageEnqueue = "enqueue"
+	// stageAnswer: the tokens and the 201 written.
+	stageAnswer = "answer"
+)
 
 func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
 	m := &httpMetrics{
@@ -33,8 +49,13 @@ func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
 			Help:    "Time to answer HTTP requests, by route pattern and method.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
+		contactStages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tellonce_contact_create_stage_seconds",
+			Help:    "Time each stage of a created contact's POST /v1/contacts took (admit, history, enqueue, answer).",
+			Buckets: transcripts.StageBuckets,
+		}, []string{"stage"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.contactStages} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -60,6 +60,23 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// A created contact's POST is split into its stages, each timed once.
+func TestMetricsTimeAContactsStages(t *testing.T) {
+	h := newHarness(t, sqltest.Open(t, "sqlite"))
+	h.chat(t, "gov110.general", "caller-1")
+	h.chat(t, "gov110.general", "caller-2")
+	r := h.do(http.MethodGet, "/metrics", asAnon, nil)
+	if !r.wantStatus(t, http.StatusOK) {
+		return
+	}
+	for _, stage := range []string{stageAdmit, stageHistory, stageEnqueue, stageAnswer} {
+		want := `tellonce_contact_create_stage_seconds_count{stage="` + stage + `"} 2`
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(string(r.body), "tellonce_contact_create_stage_seconds_count"))
+		}
+	}
+}
+
 func grepLines(s, sub string) string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {

@@ -47,9 +47,10 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&rates, "rates", "", "a sweep: comma-separated rates (contacts/s, 0: as fast as possible), each a phase of --contacts contacts over the same agents, then a line per rate (replaces --rate)")
 	fs.IntVar(&warmup, "warmup", 0, "with --rates: contacts posted at the first rate before the measured phases, left out of the report")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id on this machine: report its CPU time per contact (utime+stime from /proc/PID/stat over each phase)")
-	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "socket drill: where to read the server's figures (default: the server's /metrics)")
+	fs.BoolVar(&cfg.ServerStages, "server-stages", false, "read the server's /metrics before and after each contact phase and report the creation's stages inside the server (handler, router, journal: p50 and p99)")
+	fs.StringVar(&cfg.MetricsURL, "metrics-url", "", "socket drill and --server-stages: where to read the server's figures (default: the server's /metrics)")
 	fs.StringVar(&cfg.DebugURL, "debug-url", "", "socket drill: the server's --debug-addr as http://host:port, to collect its garbage and return freed memory before each reading (default: none)")
-	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "socket drill: bearer token for /metrics (default: $TELLONCE_METRICS_TOKEN)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "socket drill and --server-stages: bearer token for /metrics (default: $TELLONCE_METRICS_TOKEN)")
 	fs.DurationVar(&cfg.Settle, "settle", loadgen.DefaultSettle, "socket drill: wait this long before each reading of the server's memory")
 	fs.DurationVar(&cfg.Idle, "idle", loadgen.DefaultIdle, "socket drill: measure the server's CPU over this long with every socket open and no contacts")
 	fs.Usage = func() {

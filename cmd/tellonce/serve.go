@@ -152,9 +152,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	front := relay.New(relay.Config{Leadership: leadership, Ready: db.Ready, Log: log, Metrics: metricsPage})
-	lead := func(ctx context.Context, fence func(context.Context, *sqlx.Tx) error) error {
+	lead := func(ctx context.Context, fence func(context.Context, *sqlx.Tx) error, fenceQuery func(int) (string, []any)) error {
 		return runLeader(ctx, leaderDeps{cfg: cfg, log: log, db: db, dir: dir, sessions: sessions, hasher: hasher,
-			tokens: tokens, review: review, front: front, metrics: terms, fence: fence, recordings: recs})
+			tokens: tokens, review: review, front: front, metrics: terms, fence: fence, fenceQuery: fenceQuery, recordings: recs})
 	}
 	// The front outlives each term as leader; it stops last, once the
 	// leader has drained and released the lease.
@@ -180,9 +180,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	g.Go(func() error {
 		defer stopRest()
 		if elector == nil {
-			return lead(gctx, nil)
+			return lead(gctx, nil, nil)
 		}
-		return elector.Run(gctx, func(ctx context.Context, t lease.Term) error { return lead(ctx, t.Fence) })
+		return elector.Run(gctx, func(ctx context.Context, t lease.Term) error { return lead(ctx, t.Fence, t.FenceQuery) })
 	})
 	g.Go(func() error { return front.Run(rest) })
 	g.Go(func() error { return purgeSessions(gctx, sessions, log) })
@@ -215,6 +215,8 @@ type leaderDeps struct {
 	front    *relay.Front
 	metrics  *termMetrics
 	fence    func(context.Context, *sqlx.Tx) error
+	// fenceQuery is fence folded into the journal's batch statement.
+	fenceQuery func(first int) (string, []any)
 	// recordings is nil when the server keeps none.
 	recordings *recordings.Store
 }
@@ -228,7 +230,7 @@ type leaderDeps struct {
 func runLeader(ctx context.Context, d leaderDeps) error {
 	began := time.Now()
 	reg := prometheus.NewRegistry()
-	journal := transcripts.NewJournal(d.db, transcripts.Options{Log: d.log, Fence: d.fence})
+	journal := transcripts.NewJournal(d.db, transcripts.Options{Log: d.log, Fence: d.fence, FenceQuery: d.fenceQuery})
 	writes, err := web.NewWriteGroupMetrics(reg, time.Now)
 	if err != nil {
 		return err
