@@ -51,6 +51,8 @@ import (
 //	TELLONCE_EDGE_LOAD=500 go test -count=1 -v -timeout 30m -run '^TestEdgeLoadSIP$' ./cmd/tellonce/
 //	TELLONCE_EDGE_LOAD_BROWSER=200 go test -count=1 -v -timeout 30m -run '^TestEdgeLoadBrowser$' ./cmd/tellonce/
 //
+// Without TELLONCE_EDGE_LOAD (or _BROWSER) each runs its short form: 10
+// SIP or 4 browser calls for 3 s, in `make test`.
 // TELLONCE_EDGE_LOAD_SECONDS (default 20) is the measured stretch;
 // TELLONCE_EDGE_LOAD_PHASES=N sends the load side's frames in N bursts
 // every 20 ms instead of each leg on its own phase (see loadPacing);
@@ -61,6 +63,35 @@ import (
 // TELLONCE_EDGE_LOAD_BIN=FILE runs that
 // binary as the server and the edge instead of building this tree's
 // (an older edge against the same load side, back to back).
+
+// loadCalls reads the calls to bridge from name. Unset, the test runs its
+// short form, short calls for a few seconds, so that `make test` carries
+// the whole rig (server and edge as processes of their own, the load
+// side's SIP or browser legs) and checks that audio flows both ways,
+// without measuring anything.
+func loadCalls(t *testing.T, name string, short int) (calls int, isShort bool) {
+	if n := loadEnv(t, name); n > 0 {
+		return n, false
+	}
+	return short, true
+}
+
+// shortWindow is the measured stretch of a short form, unless
+// TELLONCE_EDGE_LOAD_SECONDS says otherwise.
+func (r *loadRig) shortWindow() {
+	if os.Getenv("TELLONCE_EDGE_LOAD_SECONDS") == "" {
+		r.window = 3 * time.Second
+	}
+}
+
+// checkBothWays fails the test when a direction of the bridged calls
+// carried no audio.
+func checkBothWays(t *testing.T, up, down loadResult) {
+	t.Helper()
+	if up.heard == 0 || down.heard == 0 {
+		t.Errorf("frames heard: %d towards the agents, %d towards the callers; want audio both ways", up.heard, down.heard)
+	}
+}
 
 // loadEnv reads a positive number from the environment; 0 when unset.
 func loadEnv(t *testing.T, name string) int {
@@ -799,11 +830,11 @@ func (r *loadRig) dialEdge(dg *diago.Diago, m *loadMedia, i int) (*loadLeg, erro
 // reports each direction's one-way delay and loss and the edge's CPU and
 // memory per call.
 func TestEdgeLoadSIP(t *testing.T) {
-	calls := loadEnv(t, "TELLONCE_EDGE_LOAD")
-	if calls == 0 {
-		t.Skip("set TELLONCE_EDGE_LOAD=N to bridge N calls through the edge as its own process")
-	}
+	calls, short := loadCalls(t, "TELLONCE_EDGE_LOAD", 10)
 	r := startLoadRig(t, calls)
+	if short {
+		r.shortWindow()
+	}
 	hz := clockTicks()
 	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
 	m := newLoadMedia(loadPacingFromEnv(t))
@@ -897,6 +928,7 @@ func TestEdgeLoadSIP(t *testing.T) {
 	up, down := collect(callerLegs, phoneLegs), collect(phoneLegs, callerLegs)
 	both := loadResult{sent: up.sent + down.sent, heard: up.heard + down.heard, delays: append(slices.Clone(up.delays), down.delays...)}
 	t.Logf("%d SIP-bridged calls (%d asked for), the load side's frames %s:\ncaller → agent: %s\nagent → caller: %s\nboth: %s\n%s", r.calls, calls, m.pace, up, down, both, report)
+	checkBothWays(t, up, down)
 	// Per frame the edge relayed (heard on the far side) and per frame
 	// the load process sent or heard: measures the machine's load does
 	// not move the way it moves the delays.
@@ -1001,11 +1033,11 @@ func loadBrowser(agent *wsClient, api *webrtc.API, cert webrtc.Certificate, m *l
 // and the edge's CPU and memory per call. Every call is offered first;
 // then every desk accepts at the same instant.
 func TestEdgeLoadBrowser(t *testing.T) {
-	calls := loadEnv(t, "TELLONCE_EDGE_LOAD_BROWSER")
-	if calls == 0 {
-		t.Skip("set TELLONCE_EDGE_LOAD_BROWSER=N to bridge N calls to browsers through the edge as its own process")
-	}
+	calls, short := loadCalls(t, "TELLONCE_EDGE_LOAD_BROWSER", 4)
 	r := startLoadRig(t, calls, "--webrtc-ip", "127.0.0.1")
+	if short {
+		r.shortWindow()
+	}
 	hz := clockTicks()
 	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
 	m := newLoadMedia(loadPacingFromEnv(t))
@@ -1103,4 +1135,5 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	up, down := collect(callerLegs, live), collect(live, callerLegs)
 	t.Logf("%d browser-bridged calls (%d asked for), the load side's frames %s:\n%s\ncaller → browser: %s\nbrowser → caller: %s\n%s",
 		r.calls, calls, m.pace, burst, up, down, report)
+	checkBothWays(t, up, down)
 }
