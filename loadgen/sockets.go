@@ -369,26 +369,38 @@ func (p *metricsProbe) collect(ctx context.Context) error {
 	return nil
 }
 
-func (p *metricsProbe) sample(ctx context.Context) (Sample, error) {
+// scrape reads the server's /metrics and hands the body to parse.
+func (p *metricsProbe) scrape(ctx context.Context, parse func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
 	if err != nil {
-		return Sample{}, err
+		return err
 	}
 	if p.token != "" {
 		req.Header.Set("Authorization", "Bearer "+p.token)
 	}
 	resp, err := p.hc.Do(req)
 	if err != nil {
-		return Sample{}, fmt.Errorf("read the server's metrics: %w", err)
+		return fmt.Errorf("read the server's metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, resp.Body)
-		return Sample{}, fmt.Errorf("read the server's metrics at %s: %s (a --metrics-token?)", p.url, resp.Status)
+		return fmt.Errorf("read the server's metrics at %s: %s (a --metrics-token?)", p.url, resp.Status)
 	}
-	s, err := parseSample(resp.Body)
+	if err := parse(resp.Body); err != nil {
+		return fmt.Errorf("read the server's metrics at %s: %w", p.url, err)
+	}
+	return nil
+}
+
+func (p *metricsProbe) sample(ctx context.Context) (Sample, error) {
+	var s Sample
+	err := p.scrape(ctx, func(r io.Reader) (err error) {
+		s, err = parseSample(r)
+		return err
+	})
 	if err != nil {
-		return Sample{}, fmt.Errorf("read the server's metrics at %s: %w", p.url, err)
+		return Sample{}, err
 	}
 	s.At = time.Now()
 	return s, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -69,27 +68,12 @@ type histograms map[string]*histogram
 
 // readHistograms scrapes the server's /metrics for the stages' histograms.
 func (p *metricsProbe) readHistograms(ctx context.Context) (histograms, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
-	}
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("read the server's metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil, fmt.Errorf("read the server's metrics at %s: %s (a --metrics-token?)", p.url, resp.Status)
-	}
-	hs, err := parseHistograms(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read the server's metrics at %s: %w", p.url, err)
-	}
-	return hs, nil
+	var hs histograms
+	err := p.scrape(ctx, func(r io.Reader) (err error) {
+		hs, err = parseHistograms(r)
+		return err
+	})
+	return hs, err
 }
 
 // parseHistograms reads the buckets and sums of the stages' histograms
