@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"reflect"
 	"unsafe"
 
@@ -98,23 +99,42 @@ const BufSize = 1500
 type Reader struct {
 	conn *net.UDPConn
 	bufs [][]byte
+	// from says whether each datagram's source address is read: a
+	// socket shared by many streams tells them apart by it.
+	from bool
 	sys  sysReader
 }
 
 // NewReader reads conn up to batch datagrams a system call (at least 1).
 func NewReader(conn *net.UDPConn, batch int) *Reader {
+	return newReader(conn, batch, false)
+}
+
+// NewReaderFrom is NewReader for RunFrom: it also reads each datagram's
+// source address.
+func NewReaderFrom(conn *net.UDPConn, batch int) *Reader {
+	return newReader(conn, batch, true)
+}
+
+func newReader(conn *net.UDPConn, batch int, from bool) *Reader {
 	batch = max(batch, 1)
-	r := &Reader{conn: conn, bufs: make([][]byte, batch)}
+	r := &Reader{conn: conn, bufs: make([][]byte, batch), from: from}
 	for i := range r.bufs {
 		r.bufs[i] = make([]byte, BufSize)
 	}
-	r.sys.init(r.bufs)
+	r.sys.init(r.bufs, from)
 	return r
 }
 
 // Run calls fn with each datagram until the socket is closed or fails;
 // the slice is reused once fn returns. A closed socket ends it with nil.
 func (r *Reader) Run(fn func(datagram []byte)) error {
+	return r.RunFrom(func(d []byte, _ netip.AddrPort) { fn(d) })
+}
+
+// RunFrom is Run with each datagram's source address, which is the
+// zero AddrPort unless the Reader came from NewReaderFrom.
+func (r *Reader) RunFrom(fn func(datagram []byte, from netip.AddrPort)) error {
 	err := r.run(fn)
 	if errors.Is(err, net.ErrClosed) {
 		return nil

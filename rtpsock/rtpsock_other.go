@@ -2,17 +2,22 @@
 
 package rtpsock
 
+import "net/netip"
+
 type sysReader struct{}
 
-func (s *sysReader) init([][]byte) {}
+func (s *sysReader) init([][]byte, bool) {}
 
 // run reads one datagram a call where recvmmsg is not there.
-func (r *Reader) run(fn func([]byte)) error {
+func (r *Reader) run(fn func([]byte, netip.AddrPort)) error {
 	for {
-		n, _, err := r.conn.ReadFromUDPAddrPort(r.bufs[0])
+		n, from, err := r.conn.ReadFromUDPAddrPort(r.bufs[0])
 		if err != nil {
 			return err
 		}
-		fn(r.bufs[0][:n])
+		if !r.from {
+			from = netip.AddrPort{}
+		}
+		fn(r.bufs[0][:n], from)
 	}
 }

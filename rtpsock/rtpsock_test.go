@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -127,6 +128,92 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(p.Payload) > len(b)-12 {
 			t.Fatalf("payload of %d bytes from a %d-byte packet", len(p.Payload), len(b))
+		}
+	})
+}
+
+// A reader from NewReaderFrom tells datagrams from different senders
+// apart by their source address, on IPv4 and on IPv6; a plain reader
+// gives the zero address.
+func TestReaderFromGivesEachDatagramsSource(t *testing.T) {
+	for _, network := range []struct{ name, addr string }{{"udp4", "127.0.0.1:0"}, {"udp6", "[::1]:0"}} {
+		t.Run(network.name, func(t *testing.T) {
+			laddr, err := net.ResolveUDPAddr(network.name, network.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := net.ListenUDP(network.name, laddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var senders []*net.UDPConn
+			for range 3 {
+				out, err := net.DialUDP(network.name, nil, conn.LocalAddr().(*net.UDPAddr))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer out.Close()
+				senders = append(senders, out)
+			}
+			const each = 20
+			for i := range each {
+				for k, out := range senders {
+					if _, err := out.Write([]byte{byte(k), byte(i)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			type datagram struct {
+				sender int
+				from   netip.AddrPort
+			}
+			got := make(chan datagram, each*len(senders))
+			done := make(chan error, 1)
+			go func() {
+				done <- NewReaderFrom(conn, 8).RunFrom(func(d []byte, from netip.AddrPort) { got <- datagram{int(d[0]), from} })
+			}()
+			deadline := time.After(30 * time.Second)
+			for range each * len(senders) {
+				select {
+				case g := <-got:
+					want := senders[g.sender].LocalAddr().(*net.UDPAddr).AddrPort()
+					if g.from.Addr().Unmap() != want.Addr().Unmap() || g.from.Port() != want.Port() {
+						t.Fatalf("sender %d's datagram came from %s, sent from %s", g.sender, g.from, want)
+					}
+				case <-deadline:
+					t.Fatal("not every datagram arrived")
+				}
+			}
+			conn.Close()
+			if err := <-done; err != nil {
+				t.Fatalf("RunFrom after close: %v", err)
+			}
+		})
+	}
+	t.Run("plain reader", func(t *testing.T) {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		if _, err := out.Write([]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan netip.AddrPort, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- NewReader(conn, 4).RunFrom(func(_ []byte, from netip.AddrPort) { got <- from })
+		}()
+		if from := <-got; from.IsValid() {
+			t.Errorf("a plain reader gave the source %s", from)
+		}
+		conn.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -56,6 +56,9 @@ import (
 // TELLONCE_EDGE_LOAD_SECONDS (default 20) is the measured stretch;
 // TELLONCE_EDGE_LOAD_PHASES=N sends the load side's frames in N bursts
 // every 20 ms instead of each leg on its own phase (see loadPacing);
+// TELLONCE_EDGE_LOAD_MEDIA=per-leg has each of the load side's legs
+// hear the edge on its own socket instead of on a few shared ones (see
+// loadMediaShared);
 // TELLONCE_EDGE_LOAD_STRACE=1 counts the edge's system calls over the
 // window with strace (which slows it);
 // TELLONCE_EDGE_LOAD_PROFILE=FILE keeps a CPU profile of the edge over
@@ -408,6 +411,10 @@ type loadMedia struct {
 	legs     []*loadLeg
 	// slots[s][k] are sender s's legs of slot k.
 	slots [][][]*loadLeg
+	// recv, when set, are the shared sockets the SIP legs hear on (see
+	// loadMediaShared); nextRecv spreads the legs over them.
+	recv     []*loadRecv
+	nextRecv atomic.Int64
 }
 
 // loadPacing is when in the 20 ms the load side's legs send.
@@ -796,9 +803,14 @@ func (r *loadRig) dialEdge(dg *diago.Diago, m *loadMedia, i int) (*loadLeg, erro
 	opts := diago.InviteOptions{Headers: []sip.Header{sip.NewHeader("P-Asserted-Identity", fmt.Sprintf("<sip:+8210777%05d@carrier.example>", i))}}
 	var d *diago.DialogClientSession
 	var med *diago.DialogMedia
+	var l *loadLeg
 	var err error
 	for {
-		d, med, err = dg.Invite(ctx, uri, opts)
+		if m.recv != nil {
+			d, l, err = m.inviteShared(ctx, dg, uri, opts.Headers, markCaller, markAgent)
+		} else {
+			d, med, err = dg.Invite(ctx, uri, opts)
+		}
 		// The user agent's first call may race its listener for the port.
 		if err == nil || !strings.Contains(err.Error(), "address already in use") || ctx.Err() != nil {
 			break
@@ -808,9 +820,10 @@ func (r *loadRig) dialEdge(dg *diago.Diago, m *loadMedia, i int) (*loadLeg, erro
 		return nil, fmt.Errorf("call %d: %w", i, err)
 	}
 	r.t.Cleanup(func() { _ = d.Hangup(context.Background()); _ = d.Close() })
-	l, err := m.sipLeg(med, markCaller, markAgent)
-	if err != nil {
-		return nil, err
+	if l == nil {
+		if l, err = m.sipLeg(med, markCaller, markAgent); err != nil {
+			return nil, err
+		}
 	}
 	for _, digit := range "11" {
 		req := sip.NewRequest(sip.INFO, d.InviteRequest.Recipient)
@@ -829,8 +842,22 @@ func (r *loadRig) dialEdge(dg *diago.Diago, m *loadMedia, i int) (*loadLeg, erro
 // edge to agents' SIP phones (G.711 μ-law both sides, relayed as is) and
 // reports each direction's one-way delay and loss and the edge's CPU and
 // memory per call.
+//
+// Its short form runs with both ways of hearing the edge (see
+// loadMediaShared) unless TELLONCE_EDGE_LOAD_MEDIA names one, so that
+// neither instrument goes stale.
 func TestEdgeLoadSIP(t *testing.T) {
 	calls, short := loadCalls(t, "TELLONCE_EDGE_LOAD", 10)
+	if !short || os.Getenv("TELLONCE_EDGE_LOAD_MEDIA") != "" {
+		edgeLoadSIP(t, calls, short, loadMediaShared(t))
+		return
+	}
+	for _, shared := range []bool{true, false} {
+		t.Run(map[bool]string{true: "shared", false: "per-leg"}[shared], func(t *testing.T) { edgeLoadSIP(t, calls, short, shared) })
+	}
+}
+
+func edgeLoadSIP(t *testing.T, calls int, short, shared bool) {
 	r := startLoadRig(t, calls)
 	if short {
 		r.shortWindow()
@@ -838,6 +865,9 @@ func TestEdgeLoadSIP(t *testing.T) {
 	hz := clockTicks()
 	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
 	m := newLoadMedia(loadPacingFromEnv(t))
+	if shared {
+		m.listenShared(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -852,14 +882,22 @@ func TestEdgeLoadSIP(t *testing.T) {
 	var amu sync.Mutex
 	var answered atomic.Int64
 	_, phones := loadUA(t, "load-phones", func(d *diago.DialogServerSession) {
-		med, err := d.Answer(diago.AnswerOptions{})
-		if err != nil {
-			return
-		}
-		l, err := m.sipLeg(med, markAgent, markCaller)
-		if err != nil {
-			t.Errorf("an agent's phone: %v", err)
-			return
+		var l *loadLeg
+		if m.recv != nil {
+			var err error
+			if l, err = m.answerShared(d, markAgent, markCaller); err != nil {
+				t.Errorf("an agent's phone: %v", err)
+				return
+			}
+		} else {
+			med, err := d.Answer(diago.AnswerOptions{})
+			if err != nil {
+				return
+			}
+			if l, err = m.sipLeg(med, markAgent, markCaller); err != nil {
+				t.Errorf("an agent's phone: %v", err)
+				return
+			}
 		}
 		amu.Lock()
 		agentLegs = append(agentLegs, l)
@@ -927,7 +965,7 @@ func TestEdgeLoadSIP(t *testing.T) {
 	callerLegs = slices.DeleteFunc(callerLegs, func(l *loadLeg) bool { return l.first.Load() == 0 })
 	up, down := collect(callerLegs, phoneLegs), collect(phoneLegs, callerLegs)
 	both := loadResult{sent: up.sent + down.sent, heard: up.heard + down.heard, delays: append(slices.Clone(up.delays), down.delays...)}
-	t.Logf("%d SIP-bridged calls (%d asked for), the load side's frames %s:\ncaller → agent: %s\nagent → caller: %s\nboth: %s\n%s", r.calls, calls, m.pace, up, down, both, report)
+	t.Logf("%d SIP-bridged calls (%d asked for), the load side's frames %s, heard %s:\ncaller → agent: %s\nagent → caller: %s\nboth: %s\n%s", r.calls, calls, m.pace, m.hearing(), up, down, both, report)
 	checkBothWays(t, up, down)
 	// Per frame the edge relayed (heard on the far side) and per frame
 	// the load process sent or heard: measures the machine's load does
@@ -1041,6 +1079,9 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	hz := clockTicks()
 	idle, idleHeap := readProc(t, r.edge.Process.Pid, hz), r.metric("go_memstats_heap_inuse_bytes")
 	m := newLoadMedia(loadPacingFromEnv(t))
+	if loadMediaShared(t) {
+		m.listenShared(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go m.run(ctx)
@@ -1133,7 +1174,7 @@ func TestEdgeLoadBrowser(t *testing.T) {
 	_, report := r.measure(m, idle, idleHeap)
 	callerLegs = slices.DeleteFunc(callerLegs, func(l *loadLeg) bool { return l.first.Load() == 0 })
 	up, down := collect(callerLegs, live), collect(live, callerLegs)
-	t.Logf("%d browser-bridged calls (%d asked for), the load side's frames %s:\n%s\ncaller → browser: %s\nbrowser → caller: %s\n%s",
-		r.calls, calls, m.pace, burst, up, down, report)
+	t.Logf("%d browser-bridged calls (%d asked for), the load side's frames %s, its callers heard %s:\n%s\ncaller → browser: %s\nbrowser → caller: %s\n%s",
+		r.calls, calls, m.pace, m.hearing(), burst, up, down, report)
 	checkBothWays(t, up, down)
 }
