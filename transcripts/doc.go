@@ -27,6 +27,16 @@
 // one transaction of prepared multi-row inserts. See BENCHMARKS.md for
 // what this buys.
 //
+// The statements on a creation's way to its offer (the batch, the
+// earlier-cases query) are prepared, and PostgreSQL keeps the generic
+// plan it made for a prepared statement on each connection however the
+// tables grow; the pool keeps its connections. So the common batch
+// statement reads no table (the join that copies a leg from a contact
+// row is a variant of its own, for contacts assigned before a restart),
+// and the earlier-cases query is prepared again after a number of calls
+// that doubles each time: a plan made while cases was small, on a new
+// database, would otherwise scan the whole table on every creation.
+//
 // Every stage a change waits in is timed in /metrics: published → taken
 // into a batch (the wait for the commit in flight), the commit, published
 // → committed (what an acknowledgement waits for), committed → delivered

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -27,12 +29,14 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 	if identity == "" || limit <= 0 {
 		return nil, nil
 	}
-	st, err := rv.earlierQuery(ctx)
+	st, done, err := rv.earlierQuery(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var earlier []earlierCase
-	if err := st.SelectContext(ctx, &earlier, identity, since.UTC(), except, limit); err != nil {
+	err = st.SelectContext(ctx, &earlier, identity, since.UTC(), except, limit)
+	done()
+	if err != nil {
 		return nil, fmt.Errorf("read earlier cases: %w", err)
 	}
 	if len(earlier) == 0 {
@@ -45,24 +49,77 @@ func (rv *Review) Earlier(ctx context.Context, identity string, since time.Time,
 	return byIdentity[identity], nil
 }
 
-// earlierQuery is Earlier's query, prepared on first use and kept: it runs
-// before every contact's creation, on the way to its offer, and on
-// PostgreSQL a prepared statement is one round trip where a query with
-// parameters is two (parse and describe, then bind and execute).
-func (rv *Review) earlierQuery(ctx context.Context) (*sqlx.Stmt, error) {
-	rv.earlierMu.Lock()
-	defer rv.earlierMu.Unlock()
-	if rv.earlier != nil {
-		return rv.earlier, nil
+// earlierQuery is Earlier's query, prepared: it runs before every
+// contact's creation, on the way to its offer, and on PostgreSQL a
+// prepared statement is one round trip where a query with parameters is
+// two (parse and describe, then bind and execute). done is called when the
+// query has been read.
+//
+// PostgreSQL keeps the generic plan it made for a prepared statement on a
+// connection, and the pool keeps its connections: a plan made while cases
+// was empty (a new database, whose first purge VACUUMs it, so the planner
+// trusts it is empty) scanned the whole table on every call as it grew.
+// So the statement is prepared again after earlierReplanFirst calls, then
+// after twice as many each time up to every earlierReplanMax: the plans
+// follow the table while it grows fast, and cost a prepare per connection
+// now and then once it no longer does.
+func (rv *Review) earlierQuery(ctx context.Context) (st *sqlx.Stmt, done func(), err error) {
+	e := &rv.earlier
+	for {
+		e.mu.RLock()
+		if e.st != nil && e.calls.Add(1) <= e.every {
+			return e.st, e.mu.RUnlock, nil
+		}
+		e.mu.RUnlock()
+		if err := rv.prepareEarlier(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// earlierStmt is Earlier's prepared query and how many calls it has
+// served. Callers hold mu for reading while they use st, so that it is
+// closed only once no query runs on it.
+type earlierStmt struct {
+	mu       sync.RWMutex
+	st       *sqlx.Stmt
+	calls    atomic.Int64 // calls served by st
+	every    int64        // calls st serves before it is prepared again
+	prepared int          // times prepared (tests read it)
+}
+
+// earlierReplanFirst and earlierReplanMax bound the calls between two
+// preparations of Earlier's query (see earlierQuery).
+const (
+	earlierReplanFirst = 64
+	earlierReplanMax   = 1 << 16
+)
+
+// prepareEarlier prepares Earlier's query, first or again, unless another
+// caller just did.
+func (rv *Review) prepareEarlier(ctx context.Context) error {
+	e := &rv.earlier
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st != nil && e.calls.Load() < e.every {
+		return nil
+	}
+	if e.st != nil {
+		if err := e.st.Close(); err != nil {
+			rv.log.Warn("read earlier cases: close the query prepared before", "err", err)
+		}
+		e.st = nil
 	}
 	st, err := rv.db.PreparexContext(ctx, rv.db.Rebind(`SELECT id, identity, context, created_at, closed_at FROM cases
 		WHERE identity = ? AND status = 'closed' AND identity <> '' AND closed_at >= ? AND id <> ?
 		ORDER BY closed_at DESC, id DESC LIMIT ?`))
 	if err != nil {
-		return nil, fmt.Errorf("read earlier cases: prepare: %w", err)
+		return fmt.Errorf("read earlier cases: prepare: %w", err)
 	}
-	rv.earlier = st
-	return st, nil
+	e.every = min(max(2*e.every, earlierReplanFirst), earlierReplanMax)
+	e.st, e.prepared = st, e.prepared+1
+	e.calls.Store(0)
+	return nil
 }
 
 // EarlierOfOpen is Earlier for every open case's caller at once, by

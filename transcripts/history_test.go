@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,27 +232,76 @@ func ids(h []router.PastCase) []string {
 	return out
 }
 
-// Earlier runs before every contact's creation: its query is prepared once
-// and the same statement serves every look-up after.
-func TestEarlierPreparesItsQueryOnce(t *testing.T) {
+// Earlier runs before every contact's creation: its query is prepared and
+// the same statement serves the look-ups after, but not for ever: it is
+// prepared again after earlierReplanFirst calls, then after twice as many
+// each time, so that PostgreSQL's plans follow a growing table.
+func TestEarlierPreparesItsQueryAgainAsItGoes(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
 		rv, err := NewReview(b.DB, ReviewOptions{Log: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		if h, err := rv.Earlier(ctx, "tel:nobody", t0, "", 5); err != nil || h != nil {
-			t.Fatalf("Earlier() of a first caller = %v, %v; want none", h, err)
+		call := func() {
+			t.Helper()
+			if h, err := rv.Earlier(ctx, "tel:nobody", t0, "cs-x", 5); err != nil || h != nil {
+				t.Fatalf("Earlier() of a first caller = %v, %v; want none", h, err)
+			}
 		}
-		first := rv.earlier
-		if first == nil {
-			t.Fatal("Earlier did not keep its prepared query")
+		prepared := func() int {
+			rv.earlier.mu.Lock()
+			defer rv.earlier.mu.Unlock()
+			return rv.earlier.prepared
 		}
-		if _, err := rv.Earlier(ctx, "tel:someone", t0, "cs-x", 5); err != nil {
+		for range earlierReplanFirst {
+			call()
+		}
+		if n := prepared(); n != 1 {
+			t.Fatalf("after %d calls the query was prepared %d times; want once", earlierReplanFirst, n)
+		}
+		call()
+		if n := prepared(); n != 2 {
+			t.Fatalf("after %d calls the query was prepared %d times; want twice", earlierReplanFirst+1, n)
+		}
+		for range 2*earlierReplanFirst - 1 {
+			call()
+		}
+		if n := prepared(); n != 2 {
+			t.Fatalf("the second statement was prepared again within %d calls; want it kept for %d", 2*earlierReplanFirst, 2*earlierReplanFirst)
+		}
+		call()
+		if n := prepared(); n != 3 {
+			t.Errorf("after %d calls the query was prepared %d times; want 3", 3*earlierReplanFirst+1, n)
+		}
+	})
+}
+
+// Earlier's statement is closed and prepared again while other look-ups
+// run: none of them fails.
+func TestEarlierPreparedAgainUnderConcurrentCalls(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, b sqltest.Backend) {
+		rv, err := NewReview(b.DB, ReviewOptions{Log: quiet})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if rv.earlier != first {
-			t.Error("Earlier prepared its query again")
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Go(func() {
+				for range earlierReplanFirst {
+					if _, err := rv.Earlier(ctx, "tel:nobody", t0, "", 5); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("Earlier() while its query was prepared again = %v", err)
 		}
 	})
 }

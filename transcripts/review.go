@@ -44,9 +44,8 @@ type Review struct {
 	// files deletes a case's recordings with it; nil when the server
 	// keeps none.
 	files CaseFiles
-	// earlierMu guards earlier, Earlier's query prepared once (see there).
-	earlierMu sync.Mutex
-	earlier   *sqlx.Stmt
+	// earlier is Earlier's query, prepared (see earlierQuery).
+	earlier earlierStmt
 }
 
 // CaseFiles deletes the files that belong to a case (its recordings):

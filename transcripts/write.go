@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -132,15 +133,30 @@ func (s *statements) prepare(ctx context.Context, t table, n int) (*sqlx.Stmt, e
 	return s.prepareOnce(ctx, stmtKey{t.name, t.onConflict, n}, func() string { return s.insert(t, n) })
 }
 
-// prepareBatch returns pgBatch(audit, fence), prepared: the fence's query
+// prepareBatch returns pgBatch(shape, fence), prepared: the fence's query
 // is the same for a whole term (its values are parameters), and a journal
 // lives one term.
-func (s *statements) prepareBatch(ctx context.Context, audit bool, fence string) (*sqlx.Stmt, error) {
+func (s *statements) prepareBatch(ctx context.Context, shape batchShape, fence string) (*sqlx.Stmt, error) {
 	k := stmtKey{table: "batch", conflict: fence}
-	if audit {
-		k.table = "batch+audit"
+	if shape.audit {
+		k.table += "+audit"
 	}
-	return s.prepareOnce(ctx, k, func() string { return pgBatch(audit, fence) })
+	if shape.copyLegs {
+		k.table += "+copy"
+	}
+	return s.prepareOnce(ctx, k, func() string { return pgBatch(shape, fence) })
+}
+
+// batchShape is which of pgBatch's optional parts a batch needs.
+type batchShape struct {
+	// audit: access_audit rows of offers.
+	audit bool
+	// copyLegs: legs to copy from contact rows (batchRows.requeuedFromDB),
+	// rare: only for contacts assigned before a restart. The common
+	// statement leaves its join out: a prepared statement keeps the plan
+	// PostgreSQL made for it on each connection, and one made while
+	// contacts was empty hashed the whole table in every batch as it grew.
+	copyLegs bool
 }
 
 func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() string) (*sqlx.Stmt, error) {
@@ -158,9 +174,10 @@ func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() st
 }
 
 // pgBatch writes a whole batch in one statement on PostgreSQL, committed on
-// its own: each table's rows travel as one JSON array ($1 cases, $2 ended
-// legs, $3 legs to copy from contact rows, $4 contacts, $5 case events and,
-// with audit, $6 access_audit rows of offers: see offers.go), so
+// its own: each table's rows travel as one JSON array, numbered in this
+// order from $1 (cases, ended legs, with copyLegs legs to copy from
+// contact rows, contacts, case events and, with audit, access_audit rows
+// of offers: see offers.go; the parts a batch lacks take no number), so
 // a batch costs one round trip and one WAL flush, and its size is bound by
 // no parameter limit. A statement is atomic, so the batch commits whole or
 // not at all. It does what the per-table statements of writeRows do, with
@@ -174,23 +191,35 @@ func (s *statements) prepareOnce(ctx context.Context, k stmtKey, query func() st
 // With a fence (Options.FenceQuery, its parameters after the rows'), every
 // row is written only if the fence yields a row, and the statement
 // returns how many it yielded: 0 means nothing was written.
-func pgBatch(audit bool, fence string) string {
+func pgBatch(shape batchShape, fence string) string {
 	cols := func(t table) string { return strings.Join(t.cols, ", ") }
+	n := 0
+	param := func() string { n++; return "$" + strconv.Itoa(n) }
+	pCases, pLegs := param(), param()
+	pCopy := ""
+	if shape.copyLegs {
+		pCopy = param()
+	}
+	pContacts, pEvents := param(), param()
+	pAudit := ""
+	if shape.audit {
+		pAudit = param()
+	}
 	guard, head, tail := "", "WITH ", ""
 	if fence != "" {
 		guard = "\n\tWHERE EXISTS (SELECT FROM f)"
 		head = "WITH f AS (\n\t" + fence + "\n), "
 	}
 	au := ""
-	if audit {
+	if shape.audit {
 		au = `, au AS (
 	INSERT INTO access_audit (` + cols(offerAuditTable) + `)
-	SELECT ` + cols(offerAuditTable) + ` FROM json_populate_recordset(NULL::access_audit, $6::json)` + guard + `
+	SELECT ` + cols(offerAuditTable) + ` FROM json_populate_recordset(NULL::access_audit, ` + pAudit + `::json)` + guard + `
 	` + offerAuditTable.onConflict + `
 )`
 	}
 	events := `INSERT INTO case_events (` + cols(eventsTable) + `)
-SELECT ` + cols(eventsTable) + ` FROM json_populate_recordset(NULL::case_events, $5::json)` + guard + `
+SELECT ` + cols(eventsTable) + ` FROM json_populate_recordset(NULL::case_events, ` + pEvents + `::json)` + guard + `
 ` + eventsTable.onConflict
 	if fence != "" {
 		// Every sub-statement runs whether or not the main query reads
@@ -201,22 +230,26 @@ SELECT ` + cols(eventsTable) + ` FROM json_populate_recordset(NULL::case_events,
 		tail = "\nSELECT count(*) FROM f"
 		events = ""
 	}
-	return head + `cs AS (
-	INSERT INTO cases (` + cols(casesTable) + `)
-	SELECT ` + cols(casesTable) + ` FROM json_populate_recordset(NULL::cases, $1::json)` + guard + `
-	` + casesTable.onConflict + `
-), lg AS (
-	INSERT INTO requeued_legs (` + cols(legsTable) + `)
-	SELECT ` + cols(legsTable) + ` FROM json_populate_recordset(NULL::requeued_legs, $2::json)` + guard + `
+	copied := ""
+	if shape.copyLegs {
+		copied = `
 	UNION ALL
 	SELECT c.id, c.enqueued_at, c.case_id, c.queue_id, c.agency_id, c.channel, c.seq, c.agent,
 		c.answered_at, r.ended_at, r.disposition
-	FROM json_to_recordset($3::json) AS r(contact_id TEXT, disposition TEXT, ended_at TIMESTAMPTZ, enqueued_at TIMESTAMPTZ)
-	JOIN contacts c ON c.id = r.contact_id AND c.enqueued_at < r.enqueued_at` + guard + `
+	FROM json_to_recordset(` + pCopy + `::json) AS r(contact_id TEXT, disposition TEXT, ended_at TIMESTAMPTZ, enqueued_at TIMESTAMPTZ)
+	JOIN contacts c ON c.id = r.contact_id AND c.enqueued_at < r.enqueued_at` + guard
+	}
+	return head + `cs AS (
+	INSERT INTO cases (` + cols(casesTable) + `)
+	SELECT ` + cols(casesTable) + ` FROM json_populate_recordset(NULL::cases, ` + pCases + `::json)` + guard + `
+	` + casesTable.onConflict + `
+), lg AS (
+	INSERT INTO requeued_legs (` + cols(legsTable) + `)
+	SELECT ` + cols(legsTable) + ` FROM json_populate_recordset(NULL::requeued_legs, ` + pLegs + `::json)` + guard + copied + `
 	` + legsTable.onConflict + `
 ), ct AS (
 	INSERT INTO contacts (` + cols(contactsTable) + `)
-	SELECT ` + cols(contactsTable) + ` FROM json_populate_recordset(NULL::contacts, $4::json)` + guard + `
+	SELECT ` + cols(contactsTable) + ` FROM json_populate_recordset(NULL::contacts, ` + pContacts + `::json)` + guard + `
 	` + contactsTable.onConflict + `
 )` + au + `
 ` + events + tail
@@ -266,12 +299,16 @@ func (j *Journal) writeRows(ctx context.Context, tx *sqlx.Tx, b batchRows) error
 // own (with Options.FenceQuery folded in, when set) or in tx, which
 // Options.Fence has checked; like writeRows it is idempotent.
 func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) error {
-	audit := len(b.audit) > 0
+	shape := batchShape{audit: len(b.audit) > 0, copyLegs: len(b.requeuedFromDB) > 0}
 	args := make([]any, 0, 6)
 	w := &j.pgJSON
 	args = append(args,
 		array(w, b.caseRows(), (*caseRow).appendJSON))
-	for _, rows := range []any{b.legs, b.requeuedFromDB} { // rare: encoding/json
+	rare := []any{b.legs} // encoding/json
+	if shape.copyLegs {
+		rare = append(rare, b.requeuedFromDB)
+	}
+	for _, rows := range rare {
 		doc, err := jsonRows(rows)
 		if err != nil {
 			return err
@@ -281,7 +318,7 @@ func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) err
 	args = append(args,
 		array(w, b.contacts, (*contactRow).appendJSON),
 		array(w, b.events, (*eventRow).appendJSON))
-	if audit {
+	if shape.audit {
 		doc, err := jsonRows(b.audit)
 		if err != nil {
 			return err
@@ -294,7 +331,7 @@ func (j *Journal) writeRowsPG(ctx context.Context, tx *sqlx.Tx, b batchRows) err
 		fence = q
 		args = append(args, fargs...)
 	}
-	st, err := j.sqls.prepareBatch(ctx, audit, fence)
+	st, err := j.sqls.prepareBatch(ctx, shape, fence)
 	if err != nil {
 		return err
 	}
