@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"time"
 	"unsafe"
 
 	"github.com/emiago/diago/media"
@@ -99,42 +100,62 @@ const BufSize = 1500
 type Reader struct {
 	conn *net.UDPConn
 	bufs [][]byte
-	// from says whether each datagram's source address is read: a
-	// socket shared by many streams tells them apart by it.
-	from bool
+	opts ReaderOptions
 	sys  sysReader
+}
+
+// ReaderOptions say what a Reader reads beside each datagram.
+type ReaderOptions struct {
+	// Source reads each datagram's source address: a socket that many
+	// streams send to tells them apart by it.
+	Source bool
+	// Arrival reads the time the kernel received each datagram
+	// (SO_TIMESTAMPNS on Linux; the time of the read elsewhere): a
+	// measure of delay that leaves out how long the reader took to be
+	// scheduled.
+	Arrival bool
+}
+
+// Meta is what a Reader read beside a datagram: the zero value of each
+// field its options did not ask for.
+type Meta struct {
+	From    netip.AddrPort
+	Arrival time.Time
 }
 
 // NewReader reads conn up to batch datagrams a system call (at least 1).
 func NewReader(conn *net.UDPConn, batch int) *Reader {
-	return newReader(conn, batch, false)
+	r, _ := NewReaderWith(conn, batch, ReaderOptions{})
+	return r
 }
 
-// NewReaderFrom is NewReader for RunFrom: it also reads each datagram's
-// source address.
-func NewReaderFrom(conn *net.UDPConn, batch int) *Reader {
-	return newReader(conn, batch, true)
-}
-
-func newReader(conn *net.UDPConn, batch int, from bool) *Reader {
+// NewReaderWith is NewReader reading what opts ask beside each datagram,
+// for RunMeta. Asking for arrival times sets a socket option, which can
+// fail.
+func NewReaderWith(conn *net.UDPConn, batch int, opts ReaderOptions) (*Reader, error) {
 	batch = max(batch, 1)
-	r := &Reader{conn: conn, bufs: make([][]byte, batch), from: from}
+	r := &Reader{conn: conn, bufs: make([][]byte, batch), opts: opts}
 	for i := range r.bufs {
 		r.bufs[i] = make([]byte, BufSize)
 	}
-	r.sys.init(r.bufs, from)
-	return r
+	if opts.Arrival {
+		if err := stampArrivals(conn); err != nil {
+			return nil, fmt.Errorf("rtpsock: arrival times: %w", err)
+		}
+	}
+	r.sys.init(r.bufs, opts)
+	return r, nil
 }
 
 // Run calls fn with each datagram until the socket is closed or fails;
 // the slice is reused once fn returns. A closed socket ends it with nil.
 func (r *Reader) Run(fn func(datagram []byte)) error {
-	return r.RunFrom(func(d []byte, _ netip.AddrPort) { fn(d) })
+	return r.RunMeta(func(d []byte, _ *Meta) { fn(d) })
 }
 
-// RunFrom is Run with each datagram's source address, which is the
-// zero AddrPort unless the Reader came from NewReaderFrom.
-func (r *Reader) RunFrom(fn func(datagram []byte, from netip.AddrPort)) error {
+// RunMeta is Run with what the Reader's options asked for beside each
+// datagram; m is reused once fn returns.
+func (r *Reader) RunMeta(fn func(datagram []byte, m *Meta)) error {
 	err := r.run(fn)
 	if errors.Is(err, net.ErrClosed) {
 		return nil

@@ -2,8 +2,10 @@ package rtpsock
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -13,37 +15,83 @@ type mmsghdr struct {
 	n   uint32
 }
 
+// stampSpace is a control buffer's room for one SCM_TIMESTAMPNS message.
+func stampSpace() int { return syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))) }
+
 type sysReader struct {
 	hdrs []mmsghdr
 	iovs []syscall.Iovec
 	// names, when the source addresses are read, are the datagrams'
 	// sockaddrs: an IPv6 one holds an IPv4 one too.
 	names []syscall.RawSockaddrInet6
+	// controls, when the arrival times are read, are the datagrams'
+	// control messages, stampSpace() bytes each.
+	controls []byte
 }
 
-func (s *sysReader) init(bufs [][]byte, from bool) {
+func (s *sysReader) init(bufs [][]byte, opts ReaderOptions) {
 	s.hdrs = make([]mmsghdr, len(bufs))
 	s.iovs = make([]syscall.Iovec, len(bufs))
-	if from {
+	if opts.Source {
 		s.names = make([]syscall.RawSockaddrInet6, len(bufs))
+	}
+	if opts.Arrival {
+		s.controls = make([]byte, stampSpace()*len(bufs))
 	}
 	for i, b := range bufs {
 		s.iovs[i].Base = &b[0]
 		s.iovs[i].SetLen(len(b))
 		s.hdrs[i].hdr.Iov = &s.iovs[i]
 		s.hdrs[i].hdr.Iovlen = 1
-		if from {
+		if s.names != nil {
 			s.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&s.names[i]))
+		}
+		if s.controls != nil {
+			s.hdrs[i].hdr.Control = &s.controls[i*stampSpace()]
 		}
 	}
 }
 
-// source is datagram i's source address, the zero AddrPort when the
-// names are not read or the family is neither IPv4 nor IPv6.
-func (s *sysReader) source(i int) netip.AddrPort {
-	if s.names == nil {
-		return netip.AddrPort{}
+// reset sets the lengths the kernel writes back before each read.
+func (s *sysReader) reset() {
+	for i := range s.hdrs {
+		if s.names != nil {
+			s.hdrs[i].hdr.Namelen = syscall.SizeofSockaddrInet6
+		}
+		if s.controls != nil {
+			s.hdrs[i].hdr.SetControllen(stampSpace())
+		}
 	}
+}
+
+// stampArrivals has the kernel stamp each datagram with its receive time.
+func stampArrivals(conn *net.UDPConn) error {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// meta fills m with what datagram i came with.
+func (s *sysReader) meta(i int, m *Meta) {
+	if s.names != nil {
+		m.From = s.source(i)
+	}
+	if s.controls != nil {
+		m.Arrival = s.arrival(i)
+	}
+}
+
+// source is datagram i's source address, the zero AddrPort when the
+// family is neither IPv4 nor IPv6.
+func (s *sysReader) source(i int) netip.AddrPort {
 	sa := &s.names[i]
 	switch sa.Family {
 	case syscall.AF_INET:
@@ -53,6 +101,27 @@ func (s *sysReader) source(i int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), networkPort(sa.Port))
 	}
 	return netip.AddrPort{}
+}
+
+// arrival is the receive time the kernel stamped datagram i with; the
+// time of the read when it did not (a datagram queued before the option
+// was set).
+func (s *sysReader) arrival(i int) time.Time {
+	space := stampSpace()
+	ctl := s.controls[i*space : (i+1)*space]
+	n := min(int(s.hdrs[i].hdr.Controllen), len(ctl))
+	for off := 0; off+syscall.SizeofCmsghdr <= n; {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&ctl[off]))
+		if h.Len < syscall.SizeofCmsghdr || off+int(h.Len) > n {
+			break
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS && int(h.Len) >= syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{}))) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&ctl[off+syscall.CmsgLen(0)]))
+			return time.Unix(ts.Sec, ts.Nsec)
+		}
+		off += syscall.CmsgSpace(int(h.Len) - syscall.CmsgLen(0))
+	}
+	return time.Now()
 }
 
 // networkPort reads a sockaddr's port, which is in network byte order.
@@ -67,20 +136,19 @@ func networkPort(p uint16) uint16 {
 // read finding the socket empty that every datagram would otherwise
 // cost. A batch read short of full means the queue was drained, so
 // waiting loses nothing; a full one reads again at once.
-func (r *Reader) run(fn func([]byte, netip.AddrPort)) error {
+func (r *Reader) run(fn func([]byte, *Meta)) error {
 	rc, err := r.conn.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("rtpsock: %w", err)
 	}
 	hdrs := r.sys.hdrs
+	withMeta := r.sys.names != nil || r.sys.controls != nil
+	var m Meta
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
 		for {
-			if r.sys.names != nil {
-				// The kernel writes each name's length back.
-				for i := range hdrs {
-					hdrs[i].hdr.Namelen = syscall.SizeofSockaddrInet6
-				}
+			if withMeta {
+				r.sys.reset()
 			}
 			n, _, e := syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), syscall.MSG_DONTWAIT, 0, 0)
 			switch e {
@@ -94,7 +162,10 @@ func (r *Reader) run(fn func([]byte, netip.AddrPort)) error {
 				return true
 			}
 			for i := range int(n) {
-				fn(r.bufs[i][:hdrs[i].n], r.sys.source(i))
+				if withMeta {
+					r.sys.meta(i, &m)
+				}
+				fn(r.bufs[i][:hdrs[i].n], &m)
 			}
 			if int(n) < len(hdrs) {
 				return false

@@ -132,7 +132,7 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// A reader from NewReaderFrom tells datagrams from different senders
+// A reader asked for the source tells datagrams from different senders
 // apart by their source address, on IPv4 and on IPv6; a plain reader
 // gives the zero address.
 func TestReaderFromGivesEachDatagramsSource(t *testing.T) {
@@ -170,7 +170,12 @@ func TestReaderFromGivesEachDatagramsSource(t *testing.T) {
 			got := make(chan datagram, each*len(senders))
 			done := make(chan error, 1)
 			go func() {
-				done <- NewReaderFrom(conn, 8).RunFrom(func(d []byte, from netip.AddrPort) { got <- datagram{int(d[0]), from} })
+				r, err := NewReaderWith(conn, 8, ReaderOptions{Source: true})
+				if err != nil {
+					done <- err
+					return
+				}
+				done <- r.RunMeta(func(d []byte, m *Meta) { got <- datagram{int(d[0]), m.From} })
 			}()
 			deadline := time.After(30 * time.Second)
 			for range each * len(senders) {
@@ -206,7 +211,7 @@ func TestReaderFromGivesEachDatagramsSource(t *testing.T) {
 		got := make(chan netip.AddrPort, 1)
 		done := make(chan error, 1)
 		go func() {
-			done <- NewReader(conn, 4).RunFrom(func(_ []byte, from netip.AddrPort) { got <- from })
+			done <- NewReader(conn, 4).RunMeta(func(_ []byte, m *Meta) { got <- m.From })
 		}()
 		if from := <-got; from.IsValid() {
 			t.Errorf("a plain reader gave the source %s", from)
@@ -216,4 +221,75 @@ func TestReaderFromGivesEachDatagramsSource(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A reader asked for arrival times gives each datagram the time the
+// kernel received it, not the time it was read: datagrams queued before
+// the reader starts arrived before it did.
+//
+// Linux turns its receive stamps on for the whole system when a socket
+// first asks, and may do so a moment later: until then a datagram is
+// stamped when it is read. The test asks until the stamps are on, then
+// checks a queue of datagrams.
+func TestReaderGivesTheKernelsArrivalTime(t *testing.T) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		arrivals, before, sent := queueAndRead(t, 1)
+		if !arrivals[0].After(sent) && !arrivals[0].Before(before) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the datagram arrived at %s, sent between %s and %s: the kernel's stamps never came on",
+				arrivals[0].Format(time.RFC3339Nano), before.Format(time.RFC3339Nano), sent.Format(time.RFC3339Nano))
+		}
+	}
+	arrivals, before, sent := queueAndRead(t, 6)
+	for i, at := range arrivals {
+		if at.Before(before) || at.After(sent) {
+			t.Fatalf("datagram %d arrived at %s, sent between %s and %s", i, at.Format(time.RFC3339Nano),
+				before.Format(time.RFC3339Nano), sent.Format(time.RFC3339Nano))
+		}
+		if i > 0 && at.Before(arrivals[i-1]) {
+			t.Fatalf("datagram %d arrived before the one ahead of it", i)
+		}
+	}
+}
+
+// queueAndRead sends n datagrams to a new socket between before and
+// sent, then starts a reader that asks for their arrival times, and
+// gives those: a time after sent is the read's, not the kernel's.
+func queueAndRead(t *testing.T, n int) (arrivals []time.Time, before, sent time.Time) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r, err := NewReaderWith(conn, 4, ReaderOptions{Arrival: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	before = time.Now()
+	for i := range n {
+		if _, err := out.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent = time.Now()
+	got := make(chan time.Time, n)
+	done := make(chan error, 1)
+	go func() { done <- r.RunMeta(func(_ []byte, m *Meta) { got <- m.Arrival }) }()
+	for range n {
+		arrivals = append(arrivals, <-got)
+	}
+	conn.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return arrivals, before, sent
 }
