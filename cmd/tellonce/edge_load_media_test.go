@@ -88,18 +88,22 @@ func (m *loadMedia) listenShared(t *testing.T) {
 		}
 		rv := &loadRecv{rtp: rtp, rtcp: rtcp, hearers: map[netip.AddrPort]loadHearer{}}
 		t.Cleanup(func() { rtp.Close(); rtcp.Close() })
+		r, err := rtpsock.NewReaderWith(rtp, 64, rtpsock.ReaderOptions{Source: true, Arrival: true})
+		if err != nil {
+			t.Fatal(err)
+		}
 		go func() {
 			var p rtpsock.Packet
-			_ = rtpsock.NewReaderFrom(rtp, 64).RunFrom(func(d []byte, from netip.AddrPort) {
+			_ = r.RunMeta(func(d []byte, meta *rtpsock.Meta) {
 				rv.mu.RLock()
-				h, ok := rv.hearers[from]
+				h, ok := rv.hearers[meta.From]
 				rv.mu.RUnlock()
 				if !ok {
 					rv.stray.Add(1)
 					return
 				}
 				if rtpsock.Parse(d, &p) == nil {
-					m.heard(h.l, p.Payload, h.want)
+					m.heard(h.l, p.Payload, h.want, meta.Arrival)
 				}
 			})
 		}()
