@@ -33,15 +33,7 @@ func TestConnIsTheSessionsSocket(t *testing.T) {
 // sent while it runs all arrive, in order; closing the socket ends Run
 // with nil.
 func TestReaderHandsEveryDatagramInOrder(t *testing.T) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
+	conn, out := loopbackPair(t)
 	send := func(i int) {
 		b := make([]byte, 172)
 		binary.BigEndian.PutUint32(b, uint32(i))
@@ -196,15 +188,7 @@ func TestReaderFromGivesEachDatagramsSource(t *testing.T) {
 		})
 	}
 	t.Run("plain reader", func(t *testing.T) {
-		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer out.Close()
+		conn, out := loopbackPair(t)
 		if _, err := out.Write([]byte{1}); err != nil {
 			t.Fatal(err)
 		}
@@ -260,20 +244,12 @@ func TestReaderGivesTheKernelsArrivalTime(t *testing.T) {
 // gives those: a time after sent is the read's, not the kernel's.
 func queueAndRead(t *testing.T, n int) (arrivals []time.Time, before, sent time.Time) {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, out := loopbackPair(t)
 	defer conn.Close()
 	r, err := NewReaderWith(conn, 4, ReaderOptions{Arrival: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
 	before = time.Now()
 	for i := range n {
 		if _, err := out.Write([]byte{byte(i)}); err != nil {
@@ -292,4 +268,21 @@ func queueAndRead(t *testing.T, n int) (arrivals []time.Time, before, sent time.
 		t.Fatal(err)
 	}
 	return arrivals, before, sent
+}
+
+// loopbackPair is a socket on IPv4 loopback and one connected to it,
+// closed when the test ends.
+func loopbackPair(t *testing.T) (conn, out *net.UDPConn) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	out, err = net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	return conn, out
 }
