@@ -470,16 +470,7 @@ func TestFenceHoldsOffTakeoversNotRenewals(t *testing.T) {
 	// a lets the lease go (as if deposed); b's takeover waits for the
 	// open commit.
 	a.stop(t)
-	b := electorWith(t, db, "b", renew, ttl)
-	took := make(chan int64, 1)
-	go func() { epoch, _ := b.tryAcquire(ctx, true); took <- epoch }()
-	clocktest.Eventually(t, "b's takeover waits on the row lock", guard, func() bool {
-		var waiting int
-		if err := db.Get(&waiting, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`); err != nil {
-			t.Fatal(err)
-		}
-		return waiting > 0
-	})
+	took := takeoverWaiting(t, db, renew, ttl)
 	select {
 	case epoch := <-took:
 		t.Fatalf("b took epoch %d while a commit fenced with %d was open", epoch, term.Epoch)
@@ -524,16 +515,7 @@ func TestFenceQueryYieldsARowOnlyForTheCurrentTerm(t *testing.T) {
 	}
 
 	a.stop(t)
-	b := electorWith(t, db, "b", renew, ttl)
-	took := make(chan int64, 1)
-	go func() { epoch, _ := b.tryAcquire(ctx, true); took <- epoch }()
-	clocktest.Eventually(t, "b's takeover waits on the row lock", guard, func() bool {
-		var waiting int
-		if err := db.Get(&waiting, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`); err != nil {
-			t.Fatal(err)
-		}
-		return waiting > 0
-	})
+	took := takeoverWaiting(t, db, renew, ttl)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -548,4 +530,22 @@ func TestFenceQueryYieldsARowOnlyForTheCurrentTerm(t *testing.T) {
 	if err := db.GetContext(ctx, &rows, `SELECT count(*) FROM (`+q+`) f`, args...); err != nil || rows != 0 {
 		t.Errorf("FenceQuery after b took over: %d rows, %v; want none", rows, err)
 	}
+}
+
+// takeoverWaiting starts a takeover by a new elector "b" and returns once
+// it waits on the lease row's lock; its epoch comes on the channel when
+// it takes the lease.
+func takeoverWaiting(t *testing.T, db *tsql.DB, renew, ttl time.Duration) <-chan int64 {
+	t.Helper()
+	b := electorWith(t, db, "b", renew, ttl)
+	took := make(chan int64, 1)
+	go func() { epoch, _ := b.tryAcquire(context.Background(), true); took <- epoch }()
+	clocktest.Eventually(t, "b's takeover waits on the row lock", guard, func() bool {
+		var waiting int
+		if err := db.Get(&waiting, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`); err != nil {
+			t.Fatal(err)
+		}
+		return waiting > 0
+	})
+	return took
 }

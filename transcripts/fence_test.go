@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -46,15 +45,7 @@ func TestFenceRefusalIsFinal(t *testing.T) {
 		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, deposed) {
 			t.Fatalf("Wait() after the fence refused = %v; want ErrUnavailable wrapping the refusal", err)
 		}
-		select {
-		case err := <-r.done:
-			r.done <- err
-			if !errors.Is(err, deposed) {
-				t.Errorf("Run() = %v; want the fence's refusal", err)
-			}
-		case <-time.After(guard):
-			t.Fatal("Run kept going after the fence refused")
-		}
+		r.awaitEnd(t, deposed)
 		if got := countRows(t, b.DB, "case_events"); got != 2 {
 			t.Errorf("case_events has %d rows; want the 2 committed before the refusal", got)
 		}
@@ -113,15 +104,7 @@ func TestFenceFoldedIntoTheBatch(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, deposed) {
 		t.Fatalf("Wait() after a takeover = %v; want ErrUnavailable wrapping Fence's reason", err)
 	}
-	select {
-	case err := <-r.done:
-		r.done <- err
-		if !errors.Is(err, deposed) {
-			t.Errorf("Run() = %v; want the fence's refusal", err)
-		}
-	case <-time.After(guard):
-		t.Fatal("Run kept going after the fence refused")
-	}
+	r.awaitEnd(t, deposed)
 	if got := countRows(t, b.DB, "case_events"); got != 6 {
 		t.Errorf("case_events has %d rows; want the 6 committed before the takeover, none of the refused batch", got)
 	}

@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -97,6 +98,21 @@ func start(t testing.TB, j *Journal) *running {
 		<-r.done
 	})
 	return r
+}
+
+// awaitEnd waits for Run to end on its own and checks it returned an
+// error wrapping want.
+func (r *running) awaitEnd(t testing.TB, want error) {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		r.done <- err // for the cleanup
+		if !errors.Is(err, want) {
+			t.Errorf("Run() = %v; want %v", err, want)
+		}
+	case <-time.After(guard):
+		t.Fatal("Run kept going after the fence refused")
+	}
 }
 
 // stop cancels Run and returns what it returned.
