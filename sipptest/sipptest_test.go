@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -242,4 +243,64 @@ func TestMediaPcap(t *testing.T) {
 	if err := (Media{Digits: "x"}).WritePcap(path); err == nil || !strings.Contains(err.Error(), "'x'") {
 		t.Errorf("digit x: %v", err)
 	}
+}
+
+// An INVITE retransmitted after the phone answered (its 180 or 200 slow
+// to reach a caller on a loaded machine) is answered with the 200 again,
+// not taken for an unexpected message that aborts the call.
+func TestPhoneAnswersARetransmittedInvite(t *testing.T) {
+	ctx := context.Background()
+	phone := Start(ctx, t, Config{Scenario: Phone, Hold: 10 * time.Second})
+	conn, err := net.Dial("udp", phone.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	dialog := "Call-ID: retrans-1@test\r\nFrom: <sip:caller@127.0.0.1>;tag=c1\r\n"
+	invite := "INVITE sip:phone@" + phone.Addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-retrans-1\r\n" + dialog +
+		"To: <sip:phone@" + phone.Addr + ">\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@" + local + ">\r\nMax-Forwards: 70\r\n" +
+		"Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s"
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+	invite = fmt.Sprintf(invite, len(sdp), sdp)
+	send := func(msg string) {
+		t.Helper()
+		if _, err := conn.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// await reads until a response starting with want to the request of
+	// cseq, and returns its To header.
+	await := func(want, cseq string) string {
+		t.Helper()
+		buf := make([]byte, 4096)
+		for {
+			if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			n, err := conn.Read(buf)
+			if err != nil {
+				t.Fatalf("awaiting %q: %v", want, err)
+			}
+			msg := string(buf[:n])
+			if !strings.HasPrefix(msg, want) || !strings.Contains(msg, "\r\nCSeq: "+cseq+"\r\n") {
+				continue
+			}
+			for _, line := range strings.Split(msg, "\r\n") {
+				if strings.HasPrefix(line, "To:") {
+					return strings.TrimSpace(strings.TrimPrefix(line, "To:"))
+				}
+			}
+			t.Fatalf("%q without a To header", want)
+		}
+	}
+	send(invite)
+	to := await("SIP/2.0 200", "1 INVITE")
+	send(invite) // the same INVITE again, as a UDP retransmission
+	if again := await("SIP/2.0 200", "1 INVITE"); again != to {
+		t.Errorf("the 200 to the retransmission has To %q; the first had %q", again, to)
+	}
+	ack := "ACK sip:phone@" + phone.Addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-retrans-ack\r\n" + dialog +
+		"To: " + to + "\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	send(ack)
 }
