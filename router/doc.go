@@ -51,10 +51,14 @@
 // list on the agent row (which the same calls write for its load anyway)
 // rather than a contacts index, and pending offers are published with the
 // lines rather than indexed. A call copies a case row once, the first
-// time it changes it, and changes its own copy in place after that, and
-// reads each stored row (queue, contact, agent, case) from memdb once (a
-// memdb lookup inside a write transaction allocates an index
-// transaction, its path and its key). A
+// time it changes it, and changes its own copy in place after that. A
+// call reads contact, agent and case rows not from memdb but from the
+// writer's map of the rows memdb holds (storedRows, kept in step by flush
+// and undone with a failed group): a memdb lookup inside a write
+// transaction allocates an index transaction, its path and its key, and
+// a lookup in an index the transaction has already written clones that
+// index's radix transaction and drops its cache of copied nodes, so in a
+// group of calls every later write copied its path again. A
 // timeline entry never changes once appended, so the timeline, the event
 // that announces the entry and every view of the case share its Data map
 // (read-only for all of them) instead of copying it per view.

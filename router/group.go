@@ -209,13 +209,12 @@ func (r *Router) writers(n int, txn *memdb.Txn, ops []*writeOp) []*writer {
 	for i, w := range r.spare[:n] {
 		clear(w.events) // let the last call's views go
 		*w = writer{r: r, txn: txn, m: r.match, now: ops[i].now,
-			cases: w.cases, contacts: w.contacts, agents: w.agents, queues: w.queues, read: w.read, side: w.side, touched: w.touched,
+			cases: w.cases, contacts: w.contacts, agents: w.agents, queues: w.queues, side: w.side, touched: w.touched,
 			freed: w.freed, waiting: w.waiting, ids: w.ids[:0], events: w.events[:0]}
 		clear(w.cases)
 		clear(w.contacts)
 		clear(w.agents)
 		clear(w.queues)
-		w.read.reset()
 		clear(w.side)
 		clear(w.touched)
 		clear(w.freed)

@@ -122,6 +122,8 @@ type matching struct {
 	dues     *timerTree
 	byTarget map[string]map[string]*timerRow
 	expiries *offerTree // pending offers, soonest expiry first
+	// stored are memdb's rows by id, for the writer's reads.
+	stored storedRows
 	// changed are the lines changed since the last publish.
 	changed map[lineKey]struct{}
 	// changedOffers are the offers added or dropped since the last
@@ -138,7 +140,40 @@ func newMatching() *matching {
 	return &matching{lines: map[lineKey]*lineTree{}, overflow: map[lineKey]*lineTree{}, free: map[lineKey]*freeTree{},
 		offers: map[string]*offerRow{}, callers: map[callerKey]*contactRow{},
 		timers: map[string]*timerRow{}, dues: newTimerTree(), byTarget: map[string]map[string]*timerRow{}, expiries: newOfferTree(), changed: map[lineKey]struct{}{},
-		changedOffers: map[string]struct{}{}, logging: true}
+		changedOffers: map[string]struct{}{}, logging: true,
+		stored: storedRows{contacts: map[string]*contactRow{}, cases: map[string]*caseRow{}, agents: map[string]*agentRow{}}}
+}
+
+// storedRows are the rows memdb holds, by id: the writer reads them here
+// rather than through its transaction, where a lookup costs two radix
+// searches, an index transaction and a key, and a delete hands memdb the
+// stored row instead of looking it up first. They are memdb's own row
+// values, changed only by flush in step with the transaction, and undone
+// with a group that fails. Readers never use them: they read snapshots.
+type storedRows struct {
+	contacts map[string]*contactRow
+	cases    map[string]*caseRow
+	agents   map[string]*agentRow
+}
+
+// restore puts back the row of table under id that was prev (nil: none).
+func (s storedRows) restore(table, id string, prev any) {
+	switch table {
+	case tableContacts:
+		putStored(s.contacts, id, prev)
+	case tableCases:
+		putStored(s.cases, id, prev)
+	case tableAgents:
+		putStored(s.agents, id, prev)
+	}
+}
+
+func putStored[R any](rows map[string]*R, id string, prev any) {
+	if prev == nil {
+		delete(rows, id)
+		return
+	}
+	rows[id] = prev.(*R)
 }
 
 // undoStep is one change to one structure: on undo, added is taken out
@@ -157,6 +192,9 @@ type undoStep struct {
 	prevCaller     *contactRow // nil: there was none
 	addedTimer     *timerRow
 	removedTimer   *timerRow
+	storedTable    string // a change of a stored row: its table, id and the row before (nil: none)
+	storedID       string
+	storedPrev     any
 }
 
 func (m *matching) record(s undoStep) {
@@ -170,6 +208,8 @@ func (m *matching) rollback() {
 	for i := len(m.undo) - 1; i >= 0; i-- {
 		s := m.undo[i]
 		switch {
+		case s.storedTable != "":
+			m.stored.restore(s.storedTable, s.storedID, s.storedPrev)
 		case s.addedTimer != nil:
 			m.unindexTimer(s.addedTimer)
 		case s.removedTimer != nil:
@@ -533,12 +573,22 @@ func rebuildMatching(txn *memdb.Txn) *matching {
 	m.logging = false
 	if it, err := txn.Get(tableContacts, indexID); err == nil {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			m.putContact(nil, raw.(*contactRow)) // lines, overflow lines and its offer
+			c := raw.(*contactRow)
+			m.stored.contacts[c.ID] = c
+			m.putContact(nil, c) // lines, overflow lines and its offer
 		}
 	}
 	if it, err := txn.Get(tableAgents, indexID); err == nil {
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			m.putAgent(nil, raw.(*agentRow))
+			a := raw.(*agentRow)
+			m.stored.agents[a.Username] = a
+			m.putAgent(nil, a)
+		}
+	}
+	if it, err := txn.Get(tableCases, indexID); err == nil {
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			cs := raw.(*caseRow)
+			m.stored.cases[cs.ID] = cs
 		}
 	}
 	m.logging = true

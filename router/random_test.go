@@ -556,6 +556,9 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 	if !maps.Equal(m.callers, want.callers) {
 		t.Errorf("callers' places: %d kept, the rows say %d, or they differ", len(m.callers), len(want.callers))
 	}
+	compareStored(t, "contact", m.stored.contacts, want.stored.contacts)
+	compareStored(t, "case", m.stored.cases, want.stored.cases)
+	compareStored(t, "agent", m.stored.agents, want.stored.agents)
 	r.linesMu.RLock()
 	compareTrees(t, "published line", r.view, m.lines)
 	if !maps.Equal(r.offers, m.offers) {
@@ -615,6 +618,22 @@ func checkLines(t testing.TB, r *Router, txn *memdb.Txn) {
 		got, err := r.Positions(queue, ids)
 		if err != nil || !maps.Equal(got, want) {
 			t.Errorf("Positions(%s) = %v (%v); want %v", queue, got, err, want)
+		}
+	}
+}
+
+// compareStored checks the writer's stored rows of a table against the
+// rows memdb holds: the same ids, each the very row memdb stores.
+func compareStored[R any](t testing.TB, what string, got, want map[string]*R) {
+	t.Helper()
+	for id, row := range want {
+		if got[id] != row {
+			t.Errorf("stored %s %s: the writer keeps %p, memdb %p", what, id, got[id], row)
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			t.Errorf("stored %s %s: the writer keeps it, memdb has no such row", what, id)
 		}
 	}
 }

@@ -281,10 +281,8 @@ type writer struct {
 	cases    map[string]*caseRow
 	contacts map[string]*contactRow
 	agents   map[string]*agentRow
-	// queues are the queue rows this call read (writer.queue); read are
-	// the other rows it read from txn (readRows).
+	// queues are the queue rows this call read (writer.queue).
 	queues map[string]*queueRow
-	read   readRows
 	// side are the contacts whose row in memdb may be in a side table
 	// (sideTables): flush takes them out of the ones they left.
 	side     map[string]struct{}

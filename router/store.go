@@ -188,70 +188,36 @@ func (w *writer) queue(id string) (*queueRow, error) {
 
 // contact is the contact as this call left it so far.
 func (w *writer) contact(id string) (*contactRow, error) {
-	if c, ok := w.contacts[id]; ok {
-		if c == nil {
-			return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
-		}
+	if c := current(w.contacts, w.m.stored.contacts, id); c != nil {
 		return c, nil
 	}
-	return readOnce(&w.read.contacts, id, func() (*contactRow, error) { return getContact(w.txn, id) })
+	return nil, fmt.Errorf("contact %s: %w", id, ErrNotFound)
 }
 
 // agent is the agent as this call left it so far.
 func (w *writer) agent(username string) (*agentRow, error) {
-	if a, ok := w.agents[username]; ok {
-		if a == nil {
-			return nil, fmt.Errorf("agent %s: %w", username, ErrNotFound)
-		}
+	if a := current(w.agents, w.m.stored.agents, username); a != nil {
 		return a, nil
 	}
-	return readOnce(&w.read.agents, username, func() (*agentRow, error) { return getAgent(w.txn, username) })
+	return nil, fmt.Errorf("agent %s: %w", username, ErrNotFound)
 }
 
 // getCase is the case as this call left it so far.
 func (w *writer) getCase(id string) (*caseRow, error) {
-	if c, ok := w.cases[id]; ok {
-		if c == nil {
-			return nil, fmt.Errorf("case %s: %w", id, ErrNotFound)
-		}
+	if c := current(w.cases, w.m.stored.cases, id); c != nil {
 		return c, nil
 	}
-	return readOnce(&w.read.cases, id, func() (*caseRow, error) { return getCase(w.txn, id) })
+	return nil, fmt.Errorf("case %s: %w", id, ErrNotFound)
 }
 
-// readRows are the stored rows a write call has read from its
-// transaction, by id: a routed contact's calls read the same contact,
-// agent and case several times, and each memdb lookup inside a write
-// transaction allocates an index transaction, the index path and the
-// key. A row the call changes leaves them (forgetRead) and is read
-// through the call's own version, then the transaction, after that.
-type readRows struct {
-	contacts map[string]*contactRow
-	agents   map[string]*agentRow
-	cases    map[string]*caseRow
-}
-
-func (r *readRows) reset() {
-	clear(r.contacts)
-	clear(r.agents)
-	clear(r.cases)
-}
-
-// readOnce returns the row kept in *rows under id, or reads it and keeps
-// it; a failed read is not kept.
-func readOnce[R any](rows *map[string]*R, id string, read func() (*R, error)) (*R, error) {
-	if row := (*rows)[id]; row != nil {
-		return row, nil
+// current is the row under id as the call sees it: the call's own
+// version if it changed the row (nil if it deleted it), else the stored
+// one; nil when there is none.
+func current[R any](changed, stored map[string]*R, id string) *R {
+	if r, ok := changed[id]; ok {
+		return r
 	}
-	row, err := read()
-	if err != nil {
-		return nil, err
-	}
-	if *rows == nil {
-		*rows = map[string]*R{}
-	}
-	(*rows)[id] = row
-	return row, nil
+	return stored[id]
 }
 
 // tx is the call's transaction with the call's changes written to it, for
@@ -267,15 +233,11 @@ func (w *writer) tx() *memdb.Txn {
 // putAgent keeps a as the call's newest version of the agent, moving it
 // in the free sets and its queue memberships.
 func (w *writer) putAgent(a *agentRow) error {
-	old, err := w.agent(a.Username)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("insert agent %s: %w", a.Username, err)
-	}
+	old := current(w.agents, w.m.stored.agents, a.Username)
 	if w.agents == nil {
 		w.agents = map[string]*agentRow{}
 	}
 	w.agents[a.Username] = a
-	delete(w.read.agents, a.Username)
 	w.m.putAgent(old, a)
 	return w.putMembers(old, a)
 }
@@ -355,7 +317,6 @@ func (w *writer) deleteAgent(username string) error {
 		w.agents = map[string]*agentRow{}
 	}
 	w.agents[username] = nil
-	delete(w.read.agents, username)
 	w.m.putAgent(a, nil)
 	return w.putMembers(a, nil)
 }
@@ -368,15 +329,11 @@ func (w *writer) putContact(c *contactRow) error {
 		aging = q.Aging
 	}
 	c.Rank = c.computeRank(aging)
-	old, err := w.contact(c.ID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("insert contact %s: %w", c.ID, err)
-	}
+	old := current(w.contacts, w.m.stored.contacts, c.ID)
 	if w.contacts == nil {
 		w.contacts = map[string]*contactRow{}
 	}
 	w.contacts[c.ID] = c
-	delete(w.read.contacts, c.ID)
 	w.markSide(old)
 	w.m.putContact(old, c)
 	return w.moveHeld(old, c)
@@ -392,7 +349,6 @@ func (w *writer) deleteContact(c *contactRow) error {
 		w.contacts = map[string]*contactRow{}
 	}
 	w.contacts[c.ID] = nil
-	delete(w.read.contacts, c.ID)
 	w.markSide(old)
 	w.m.putContact(old, nil)
 	return w.moveHeld(old, nil)
@@ -463,7 +419,6 @@ func (w *writer) putCase(c *caseRow) error {
 		w.cases = map[string]*caseRow{}
 	}
 	w.cases[c.ID] = c
-	delete(w.read.cases, c.ID)
 	return nil
 }
 
@@ -490,17 +445,17 @@ func (w *writer) deleteCase(id string) {
 		w.cases = map[string]*caseRow{}
 	}
 	w.cases[id] = nil
-	delete(w.read.cases, id)
 }
 
 // flush writes the call's changed rows to memdb, each once, in id order:
 // at the end of the call, and before anything reads through the
-// transaction (tx).
+// transaction (tx). The matching state's stored rows follow, so the
+// writer's reads see what memdb holds.
 func (w *writer) flush() error {
-	if err := flushTable(w.txn, tableAgents, w.agents, &w.ids, nil); err != nil {
+	if err := flushTable(w.txn, w.m, tableAgents, w.agents, w.m.stored.agents, &w.ids, nil); err != nil {
 		return err
 	}
-	if err := flushTable(w.txn, tableContacts, w.contacts, &w.ids, w.flushSide); err != nil {
+	if err := flushTable(w.txn, w.m, tableContacts, w.contacts, w.m.stored.contacts, &w.ids, w.flushSide); err != nil {
 		return err
 	}
 	clear(w.side)
@@ -509,12 +464,12 @@ func (w *writer) flush() error {
 			w.r.caseWrites++
 		}
 	}
-	return flushTable(w.txn, tableCases, w.cases, &w.ids, nil)
+	return flushTable(w.txn, w.m, tableCases, w.cases, w.m.stored.cases, &w.ids, nil)
 }
 
-// flushTable writes rows to table in id order (ids is scratch for the
-// order), then calls also on each, if given.
-func flushTable[R any](txn *memdb.Txn, table string, rows map[string]*R, ids *[]string, also func(id string, row *R) error) error {
+// flushTable writes rows to table and to stored, in id order (ids is
+// scratch for the order), then calls also on each, if given.
+func flushTable[R any](txn *memdb.Txn, m *matching, table string, rows, stored map[string]*R, ids *[]string, also func(id string, row *R) error) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -527,23 +482,24 @@ func flushTable[R any](txn *memdb.Txn, table string, rows map[string]*R, ids *[]
 	}
 	*ids = order
 	for _, id := range order {
-		row := rows[id]
-		if row != nil {
+		row, old := rows[id], stored[id]
+		switch {
+		case row != nil:
 			if err := txn.Insert(table, row); err != nil {
 				return fmt.Errorf("insert %s %s: %w", table, id, err)
 			}
-		} else {
-			// Deleted: a row the call made and deleted never reached memdb.
-			old, err := txn.First(table, indexID, id)
-			if err != nil {
+			stored[id] = row
+			recordStored(m, table, id, old)
+		case old != nil:
+			// The stored row is memdb's: Delete finds it by its id
+			// without another lookup.
+			if err := txn.Delete(table, old); err != nil {
 				return fmt.Errorf("delete %s %s: %w", table, id, err)
 			}
-			if old != nil {
-				if err := txn.Delete(table, old); err != nil {
-					return fmt.Errorf("delete %s %s: %w", table, id, err)
-				}
-			}
+			delete(stored, id)
+			recordStored(m, table, id, old)
 		}
+		// Else a row the call made and deleted, which never reached memdb.
 		if also != nil {
 			if err := also(id, row); err != nil {
 				return err
@@ -553,6 +509,16 @@ func flushTable[R any](txn *memdb.Txn, table string, rows map[string]*R, ids *[]
 	clear(rows)
 	clear(order)
 	return nil
+}
+
+// recordStored logs a change of a stored row whose version before was old
+// (nil: none) for a rollback.
+func recordStored[R any](m *matching, table, id string, old *R) {
+	s := undoStep{storedTable: table, storedID: id}
+	if old != nil {
+		s.storedPrev = old
+	}
+	m.record(s)
 }
 
 // putTimer sets a timer (replacing one of the same id).
