@@ -1,21 +1,21 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
-
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -407,7 +407,7 @@ func (p *metricsProbe) sample(ctx context.Context) (Sample, error) {
 }
 
 // parseSample picks the figures a Sample holds out of Prometheus's text
-// format; every one of them must be there.
+// format; every one of them must be there, unlabelled.
 func parseSample(r io.Reader) (Sample, error) {
 	var s Sample
 	want := map[string]*float64{
@@ -418,31 +418,22 @@ func parseSample(r io.Reader) (Sample, error) {
 		"go_goroutines":                 &s.Goroutines,
 		"process_cpu_seconds_total":     &s.CPUSeconds,
 	}
-	found := 0
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		dst, known := want[name]
-		if !ok || !known {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			return s, fmt.Errorf("%s: %w", name, err)
-		}
-		*dst = v
-		delete(want, name)
-		found++
-	}
-	if err := sc.Err(); err != nil {
+	samples, err := parseExposition(r)
+	if err != nil {
 		return s, err
 	}
-	if len(want) > 0 {
-		var missing []string
-		for k := range want {
-			missing = append(missing, k)
+	for _, smp := range samples {
+		if len(smp.Metric) != 1 { // labels besides the name: another series
+			continue
 		}
+		name := string(smp.Metric[model.MetricNameLabel])
+		if dst, ok := want[name]; ok {
+			*dst = float64(smp.Value)
+			delete(want, name)
+		}
+	}
+	if len(want) > 0 {
+		missing := slices.Sorted(maps.Keys(want))
 		return s, fmt.Errorf("missing %s", strings.Join(missing, ", "))
 	}
 	return s, nil

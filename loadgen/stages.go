@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/prometheus/common/model"
 )
 
 // serverStage is one of the server's histograms that a contact phase
@@ -77,25 +78,21 @@ func (p *metricsProbe) readHistograms(ctx context.Context) (histograms, error) {
 }
 
 // parseHistograms reads the buckets and sums of the stages' histograms
-// out of Prometheus's text format; other lines are skipped.
+// out of Prometheus's text format; other series are skipped. A series is
+// taken by its name, as Prometheus's histogram_quantile takes it, so
+// buckets exposed without a # TYPE line count too.
 func parseHistograms(r io.Reader) (histograms, error) {
 	wanted := map[string]bool{}
 	for _, s := range serverStages {
 		wanted[s.metric] = true
 	}
+	samples, err := parseExposition(r)
+	if err != nil {
+		return nil, err
+	}
 	hs := histograms{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		series, value, ok := cutValue(line)
-		if !ok {
-			continue
-		}
-		name, labels, _ := strings.Cut(series, "{")
+	for _, smp := range samples {
+		name := string(smp.Metric[model.MetricNameLabel])
 		var base string
 		var bucket bool
 		switch {
@@ -109,33 +106,23 @@ func parseHistograms(r io.Reader) (histograms, error) {
 		if !wanted[base] {
 			continue
 		}
-		kv, le, err := parseLabels(strings.TrimSuffix(labels, "}"))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		key := base + "|" + kv
+		key := base + "|" + stageLabels(smp.Metric)
 		h := hs[key]
 		if h == nil {
 			h = &histogram{}
 			hs[key] = h
 		}
 		if !bucket {
-			h.sum = v
+			h.sum = float64(smp.Value)
 			continue
 		}
+		le := string(smp.Metric[model.BucketLabel])
 		bound, err := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
 		if err != nil {
 			return nil, fmt.Errorf("%s: le %q: %w", name, le, err)
 		}
 		h.bounds = append(h.bounds, bound)
-		h.counts = append(h.counts, v)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
+		h.counts = append(h.counts, float64(smp.Value))
 	}
 	for key, h := range hs {
 		if len(h.bounds) == 0 || !math.IsInf(h.bounds[len(h.bounds)-1], 1) ||
@@ -146,49 +133,17 @@ func parseHistograms(r io.Reader) (histograms, error) {
 	return hs, nil
 }
 
-// cutValue splits a sample line into its series and value (a timestamp,
-// if any, dropped). Label values may hold spaces, so the series ends at
-// the closing brace.
-func cutValue(line string) (series, value string, ok bool) {
-	end := strings.LastIndexByte(line, '}')
-	if end < 0 {
-		end = strings.IndexByte(line, ' ')
-		if end < 0 {
-			return "", "", false
-		}
-		end--
-	}
-	series, rest := line[:end+1], strings.TrimSpace(line[end+1:])
-	value, _, _ = strings.Cut(rest, " ")
-	return series, value, value != ""
-}
-
-// parseLabels returns the labels but le as sorted "k=v" pairs joined by
-// commas, and le's value.
-func parseLabels(s string) (kv, le string, err error) {
+// stageLabels is a series' labels but its name and le as sorted "k=v"
+// pairs joined by commas, as serverStage.labels writes them.
+func stageLabels(m model.Metric) string {
 	var pairs []string
-	for s != "" {
-		name, rest, ok := strings.Cut(s, "=")
-		if !ok || !strings.HasPrefix(rest, `"`) {
-			return "", "", fmt.Errorf("labels %q: want name=\"value\"", s)
+	for k, v := range m {
+		if k != model.MetricNameLabel && k != model.BucketLabel {
+			pairs = append(pairs, string(k)+"="+string(v))
 		}
-		prefix, err := strconv.QuotedPrefix(rest)
-		if err != nil {
-			return "", "", fmt.Errorf("labels %q: %w", s, err)
-		}
-		value, err := strconv.Unquote(prefix)
-		if err != nil {
-			return "", "", fmt.Errorf("labels %q: %w", s, err)
-		}
-		if name = strings.TrimSpace(name); name == "le" {
-			le = value
-		} else {
-			pairs = append(pairs, name+"="+value)
-		}
-		s = strings.TrimPrefix(strings.TrimSpace(rest[len(prefix):]), ",")
 	}
 	slices.Sort(pairs)
-	return strings.Join(pairs, ","), le, nil
+	return strings.Join(pairs, ",")
 }
 
 // stageFigures is what each stage saw between two readings.

@@ -74,7 +74,9 @@ func TestParseHistogramsRefusesBrokenBuckets(t *testing.T) {
 		`tellonce_journal_commit_seconds_bucket{le=0.1} 1`,
 		`tellonce_journal_commit_seconds_sum nope`,
 	} {
-		if _, err := parseHistograms(strings.NewReader(in)); err == nil {
+		// Each line ends as the format requires, so that the refusal is
+		// the buckets' own and not that of an input cut short.
+		if _, err := parseHistograms(strings.NewReader(in + "\n")); err == nil {
 			t.Errorf("parseHistograms(%q) accepted it", in)
 		}
 	}

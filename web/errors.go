@@ -1,10 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"tellonce/auth"
@@ -53,11 +55,20 @@ var (
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client may have gone; nothing else to do
+	if err := enc.Encode(v); err != nil {
+		// Only a value the API never answers with fails; as before, the
+		// status goes out without a body.
+		b.Reset()
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	// With its length the answer is complete once flushed, before the
+	// access log is written, rather than when its last chunk goes.
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes()) // the client may have gone; nothing else to do
 }
 
 // writeError answers with the contract's error shape. Errors it does not

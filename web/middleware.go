@@ -63,10 +63,12 @@ func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
 	return m, nil
 }
 
-// statusWriter remembers the status code a handler answered with.
+// statusWriter remembers the status code a handler answered with, and
+// whether it took the connection over.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	hijacked bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -92,10 +94,25 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // upgrade answers 101 on the hijacked connection itself.
 func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil && w.status == 0 {
-		w.status = http.StatusSwitchingProtocols
+	if err == nil {
+		w.hijacked = true
+		if w.status == 0 {
+			w.status = http.StatusSwitchingProtocols
+		}
 	}
 	return conn, rw, err
+}
+
+// flush sends what the handler wrote to the client now rather than when
+// the handler returns to the server. A hijacked connection is no longer
+// the server's to write to, and an answer with nothing written yet is left
+// for the server to complete: flushing it would commit a 200 without a
+// length.
+func (w *statusWriter) flush() {
+	if w.hijacked || w.status == 0 {
+		return
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush() // the client may have gone
 }
 
 // handle registers h for pattern with metrics, logging and panic recovery,
@@ -130,6 +147,8 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 					writeJSON(sw, http.StatusInternalServerError, map[string]any{"error": apiError{Code: codeInternal, Message: "internal error; it has been logged"}})
 				}
 			}
+			// el is the handler's time alone: neither the flush below nor
+			// the client's reading counts.
 			el := time.Since(start)
 			code := sw.status
 			if code == 0 {
@@ -137,6 +156,11 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			}
 			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
 			s.metrics.duration.WithLabelValues(route, r.Method).Observe(el.Seconds())
+			// The answer reaches the client before the access log is
+			// written, so a slow log does not slow every request. An answer
+			// with a Content-Length is then complete on the wire; a chunked
+			// one still ends when the handler returns to the server.
+			sw.flush()
 			level := slogLevelFor(code)
 			s.log.Log(r.Context(), level, "http", "method", r.Method, "route", route, "status", code,
 				"ms", float64(el.Microseconds())/1000, "client", s.clientAddr(r))
