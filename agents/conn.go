@@ -19,6 +19,11 @@ type connKind string
 // may take to write.
 const cutCloseWait = time.Second
 
+// closeLinger is how long a socket the server has sent its close frame on
+// is still read, for the client's answering close frame, before it is
+// closed regardless (see conn.close).
+const closeLinger = 2 * time.Second
+
 const (
 	kindAgent   connKind = "agent"
 	kindCitizen connKind = "citizen"
@@ -48,9 +53,10 @@ type conn struct {
 	// cut is set when the hub cut the connection as too slow: the writer
 	// writes nothing more of its batch.
 	cut atomic.Bool
-	// ends counts the reader's end and the writer's close of the socket:
-	// the second of them unregisters the connection (Hub.finish), so that
-	// neither waits for the other.
+	// ends counts the reader's end and the writer's end (its close frame
+	// written or given up on): the second of them closes the socket and
+	// unregisters the connection (Hub.finish), so that neither waits for
+	// the other.
 	ends atomic.Int32
 
 	// Guarded by hub.mu.
@@ -210,8 +216,8 @@ func (h *Hub) cutLocked(c *conn) {
 // writeLoop writes what is due — a ping, the queued frames — and returns
 // when nothing is left, so that an idle socket has no writer. Once the hub
 // has stopped the connection it writes the close frame (after what is
-// queued, when asked to drain), closes the socket, which ends the reader
-// too, and is the last writer the connection has.
+// queued, when asked to drain), ends the socket (see close) and is the
+// last writer the connection has.
 func (c *conn) writeLoop() {
 	for {
 		c.wmu.Lock()
@@ -258,28 +264,60 @@ func (c *conn) writeBatch(ping bool, batch [][]byte) bool {
 
 // close ends the connection as the hub asked (closeCode and the rest
 // were set under hub.mu before quitting, which the writer has seen under
-// wmu): what is queued when draining, the close frame, the socket.
+// wmu): what is queued when draining, the close frame, then the end of
+// the socket.
+//
+// Once the close frame is out, the socket is not closed at once but only
+// shut for writing: the client sees the close frame and the end of the
+// stream, while the reader reads on until the client's answering close
+// frame, the client's end of the stream or closeLinger, and the socket
+// is closed when the reader too has ended (ended). A socket closed
+// outright would answer whatever the client sent meanwhile — a frame sent
+// before it read our close frame, or that answer itself — with a reset,
+// and a browser that meets the reset before it has read the close frame
+// reports an abnormal close (1006) rather than our code: a desk signed out
+// (CloseSignedOut) would take that for a dropped connection and reconnect.
 func (c *conn) close(batch [][]byte) {
 	c.pinger.Stop()
 	if !c.drain || c.writeBatch(false, batch) {
 		msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
 		wait := c.hub.cfg.WriteTimeout
-		if c.closeCode == websocket.CloseTryAgainLater {
+		cut := c.closeCode == websocket.CloseTryAgainLater
+		if cut {
 			// Cut as too slow: its socket is full, and the close frame
-			// gets a moment, not a whole WriteTimeout.
+			// gets a moment, not a whole WriteTimeout (nor any lingering:
+			// a client that does not read will not answer).
 			wait = min(wait, cutCloseWait)
 		}
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait))
+		if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)) == nil && !cut && c.linger() {
+			c.ended()
+			return
+		}
 	}
 	_ = c.ws.Close()
 	c.ended()
 }
 
+// linger shuts the socket for writing and bounds the reads still to come
+// by closeLinger; false when the socket cannot be half-closed (it is then
+// closed at once).
+func (c *conn) linger() bool {
+	hc, ok := c.ws.NetConn().(interface{ CloseWrite() error })
+	if !ok || hc.CloseWrite() != nil {
+		return false
+	}
+	// A pong to a ping sent before the close frame may still push this
+	// back to PongWait; no ping follows the close frame.
+	return c.ws.SetReadDeadline(time.Now().Add(closeLinger)) == nil
+}
+
 // ended is called once by the reader when it has ended and once by the
-// writer when it has closed the socket; the second unregisters the
+// writer when it has written its close frame (or given up on it); the
+// second closes the socket, if it is still open, and unregisters the
 // connection.
 func (c *conn) ended() {
 	if c.ends.Add(1) == 2 {
+		_ = c.ws.Close()
 		c.hub.finish(c)
 	}
 }

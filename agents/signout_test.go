@@ -3,12 +3,15 @@ package agents
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"tellonce/auth"
 	"tellonce/clocktest"
@@ -403,5 +406,54 @@ func TestSessionRecheckIsPaced(t *testing.T) {
 	// Waits only ever come out longer, so a lower bound holds on any machine.
 	if gap := store.at[2].Sub(store.at[0]); gap < check/2*2/3 {
 		t.Errorf("a round's three queries came within %s; want them spread over %s", gap, check/2)
+	}
+}
+
+// A signed-out client that still sends — a frame sent before it read the
+// close frame, as a desk answering its hello does, then its answer to the
+// close — is read, not reset: the server shuts its side of the socket
+// after the close frame and reads on until that answer. A socket closed
+// outright answers such frames with a reset, and a browser that meets the
+// reset before it has read the close frame reports an abnormal close
+// (1006) rather than CloseSignedOut: the desk then reconnects instead of
+// saying the login ended.
+func TestSignedOutClientIsNotReset(t *testing.T) {
+	e := newEnv(t)
+	ws, _, err := e.dialRaw("/agent/kim?session=s1")
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	_ = ws.SetReadDeadline(time.Now().Add(waitFor))
+	if _, hello, err := ws.ReadMessage(); err != nil || !strings.Contains(string(hello), `"type":"hello"`) {
+		t.Fatalf("first frame %s, %v; want hello", hello, err)
+	}
+	ws.SetCloseHandler(func(int, string) error { return nil }) // the test answers by hand, later
+
+	e.hub.EndSession("s1")
+	var ce *websocket.CloseError
+	if _, _, err := ws.ReadMessage(); !errors.As(err, &ce) || ce.Code != CloseSignedOut {
+		t.Fatalf("after the logout: %v; want close %d", err, CloseSignedOut)
+	}
+	raw := ws.NetConn()
+	if n, err := raw.Read(make([]byte, 16)); n != 0 || err != io.EOF {
+		t.Fatalf("after the close frame: %d bytes, %v; want the end of the stream", n, err)
+	}
+	// Only now, with the server's side ended, does the client write: a
+	// frame, then its close frame (masked with a zero key, code 4003).
+	state := `{"type":"state","state":"break","reason":"lunch","id":"b"}`
+	frames := append([]byte{0x81, 0x80 | byte(len(state)), 0, 0, 0, 0}, state...)
+	frames = append(frames, 0x88, 0x80|2, 0, 0, 0, 0, byte(CloseSignedOut>>8), byte(CloseSignedOut&0xff))
+	for i, b := range [][]byte{frames[:len(frames)-8], frames[len(frames)-8:]} {
+		if _, err := raw.Write(b); err != nil {
+			t.Fatalf("write %d after the server's close frame: %v; want it read, not the socket reset", i+1, err)
+		}
+	}
+	if n, err := raw.Read(make([]byte, 16)); n != 0 || err != io.EOF {
+		t.Errorf("reading on: %d bytes, %v; want the end of the stream, not a reset", n, err)
+	}
+	clocktest.Eventually(t, "kim's socket finished on the client's answer", waitFor, func() bool { return e.connCount() == 0 })
+	if st := e.agentView("kim").State; st == router.StateBreak {
+		t.Error("a frame after the logout was applied")
 	}
 }
