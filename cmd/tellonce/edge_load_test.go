@@ -183,9 +183,57 @@ func (r *loadRig) strace() func() map[string]int64 {
 	}
 }
 
+// startEdge starts the edge process on ports of its own and waits for its
+// gateway socket to be up; false when the process exited first.
+func (r *loadRig) startEdge(plan string, edgeFlags []string) bool {
+	t := r.t
+	t.Helper()
+	r.sipAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	debugAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	r.debug = "http://" + debugAddr
+	r.edgeLog = &lockedBuffer{}
+	edge, logs := exec.Command(r.edgeBin, append([]string{"edge", "--sip-udp", r.sipAddr, "--sip-tcp", "", "--router", r.server.server.base,
+		"--gateway-user", "gateway", "--dialplan", plan, "--max-calls", strconv.Itoa(r.calls + 10), "--ring-timeout", "60s",
+		"--announce-every", "1m", "--debug-addr", debugAddr}, edgeFlags...)...), r.edgeLog
+	r.edge = edge
+	edge.Env = append(os.Environ(), "TELLONCE_GATEWAY_PASSWORD="+demo.Password)
+	edge.Stderr = logs
+	if err := edge.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = edge.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = edge.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = edge.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("edge log (pid %d):\n%s", edge.Process.Pid, tail(logs.String(), 60))
+		}
+	})
+	up := false
+	clocktest.EventuallyNil(t, "the edge's gateway socket up", time.Minute, func() error {
+		select {
+		case <-exited:
+			return nil // nothing more to wait for
+		default:
+		}
+		if v := r.metric("tellonce_edge_gateway_online"); v != 1 {
+			return fmt.Errorf("tellonce_edge_gateway_online %v", v)
+		}
+		up = true
+		return nil
+	})
+	return up
+}
+
 func startLoadRig(t *testing.T, calls int, edgeFlags ...string) *loadRig {
 	t.Helper()
-	r := &loadRig{t: t, calls: calls, window: 20 * time.Second, edgeLog: &lockedBuffer{}}
+	r := &loadRig{t: t, calls: calls, window: 20 * time.Second}
 	if s := loadEnv(t, "TELLONCE_EDGE_LOAD_SECONDS"); s > 0 {
 		r.window = time.Duration(s) * time.Second
 	}
@@ -201,40 +249,20 @@ func startLoadRig(t *testing.T, calls int, edgeFlags ...string) *loadRig {
 	if err := os.WriteFile(plan, []byte(edgePlan), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.sipAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
-	debugAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	r.debug = "http://" + debugAddr
 	// TELLONCE_EDGE_LOAD_EDGE_BIN runs another build's edge against this
 	// tree's server and load: a before/after comparison back to back.
 	r.edgeBin = cmp.Or(os.Getenv("TELLONCE_EDGE_LOAD_EDGE_BIN"), r.bin)
-	r.edge = exec.Command(r.edgeBin, append([]string{"edge", "--sip-udp", r.sipAddr, "--sip-tcp", "", "--router", r.server.server.base,
-		"--gateway-user", "gateway", "--dialplan", plan, "--max-calls", strconv.Itoa(calls + 10), "--ring-timeout", "60s",
-		"--announce-every", "1m", "--debug-addr", debugAddr}, edgeFlags...)...)
-	r.edge.Env = append(os.Environ(), "TELLONCE_GATEWAY_PASSWORD="+demo.Password)
-	r.edge.Stderr = r.edgeLog
-	if err := r.edge.Start(); err != nil {
-		t.Fatal(err)
+	// The edge's ports were free when freePort handed them out, but
+	// another process may bind one first (the debug port is probed for
+	// UDP and bound for TCP, and the tests beside this one open TCP
+	// connections all the time): an edge that could not bind its ports is
+	// started again on others.
+	for attempt := 1; !r.startEdge(plan, edgeFlags); attempt++ {
+		if attempt == 3 || !strings.Contains(r.edgeLog.String(), "address already in use") {
+			t.Fatalf("the edge exited before its gateway socket was up:\n%s", tail(r.edgeLog.String(), 40))
+		}
+		t.Logf("the edge could not bind its ports; again on others: %s", tail(r.edgeLog.String(), 2))
 	}
-	exited := make(chan struct{})
-	go func() { _ = r.edge.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = r.edge.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = r.edge.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("edge log (pid %d):\n%s", r.edge.Process.Pid, tail(r.edgeLog.String(), 60))
-		}
-	})
-	clocktest.EventuallyNil(t, "the edge's gateway socket up", time.Minute, func() error {
-		if v := r.metric("tellonce_edge_gateway_online"); v != 1 {
-			return fmt.Errorf("tellonce_edge_gateway_online %v", v)
-		}
-		return nil
-	})
 	r.idleGoroutines = r.metric("go_goroutines")
 	return r
 }
@@ -253,7 +281,9 @@ func (r *loadRig) warnings() string {
 // metric reads one unlabelled value from the edge's /metrics; -1 when
 // it cannot.
 func (r *loadRig) metric(name string) float64 {
-	res, err := http.Get(r.debug + "/metrics")
+	// Bounded: whatever holds the port may not be the edge.
+	c := http.Client{Timeout: 5 * time.Second}
+	res, err := c.Get(r.debug + "/metrics")
 	if err != nil {
 		return -1
 	}
