@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -121,6 +122,18 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		p.b.t.Fatalf("%s: %s: %v", p.name, what, err)
 	}
+}
+
+// onNewDocument runs source in every document the page loads from now
+// on, before the page's own scripts: how a test stands in for a browser
+// API or records what the page does with one.
+func (p *page) onNewDocument(what, source string) {
+	p.b.t.Helper()
+	p.do(what, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument,
+			cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: source})
+		return err
+	}))
 }
 
 // waitFor polls a JavaScript condition until it holds. A poll that a

@@ -1,13 +1,8 @@
 package uitest
 
 import (
-	"context"
 	"net/http"
 	"testing"
-
-	"github.com/chromedp/cdproto/cdp"
-	cdppage "github.com/chromedp/cdproto/page"
-	"github.com/chromedp/chromedp"
 )
 
 // recordSockets keeps, from the next document on, every WebSocket the
@@ -15,9 +10,7 @@ import (
 // code the page saw.
 func (p *page) recordSockets() {
 	p.b.t.Helper()
-	p.do("record sockets", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
-			Source: `window.sockets = [];
+	p.onNewDocument("record sockets", `window.sockets = [];
 				window.WebSocket = class extends WebSocket {
 					constructor(...args) {
 						super(...args);
@@ -25,9 +18,7 @@ func (p *page) recordSockets() {
 						window.sockets.push(s);
 						this.addEventListener("close", (ev) => { s.code = ev.code; });
 					}
-				};`})
-		return err
-	}))
+				};`)
 }
 
 // A desk whose login ends (here: the admin changes the agent's

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
@@ -30,9 +28,7 @@ var mediaFlags = []chromedp.ExecAllocatorOption{
 // as if the server had sent it. Every other frame goes to the server.
 func (p *page) fakeSoftphoneServer() {
 	p.b.t.Helper()
-	p.do("fake the softphone relay", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
-			Source: `window.sentFrames = [];
+	p.onNewDocument("fake the softphone relay", `window.sentFrames = [];
 				const faked = ["softphone", "rtc_answer", "rtc_restart", "hold", "dtmf"];
 				const Native = WebSocket;
 				window.WebSocket = class extends Native {
@@ -46,9 +42,7 @@ func (p *page) fakeSoftphoneServer() {
 						setTimeout(() => this.onmessage({ data: JSON.stringify(reply) }), 0);
 					}
 				};
-				window.inject = (f) => window.deskSocket.onmessage({ data: JSON.stringify(f) });`})
-		return err
-	}))
+				window.inject = (f) => window.deskSocket.onmessage({ data: JSON.stringify(f) });`)
 }
 
 // edgePeer is the edge's side of one browser call, played by pion: it
@@ -271,12 +265,8 @@ func TestSoftphonePageProtocol(t *testing.T) {
 	// asks before taking it.
 	second := b.pageIn(agent, "sp-rtc-2")
 	second.fakeSoftphoneServer()
-	second.do("refuse the first claim", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
-			Source: `window.fakeReply = (f) => f.type === "softphone" && f.on && !f.take
-				? { type: "error", ref: f.id, code: "softphone_busy", message: "the softphone is in another tab" } : null;`})
-		return err
-	}))
+	second.onNewDocument("refuse the first claim", `window.fakeReply = (f) => f.type === "softphone" && f.on && !f.take
+				? { type: "error", ref: f.id, code: "softphone_busy", message: "the softphone is in another tab" } : null;`)
 	second.navigate("/console")
 	second.waitFor("the move prompt", `document.querySelector("#take-dialog").open`)
 	if st := eval[map[string]any](second, `window.tellonceSoftphone.state()`); st["on"] != false || st["busy"] != true {

@@ -1,15 +1,12 @@
 package uitest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -17,13 +14,9 @@ import (
 // window.sentFrames, from the next document on.
 func (p *page) recordFrames() {
 	p.b.t.Helper()
-	p.do("record sent frames", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
-			Source: `window.sentFrames = [];
+	p.onNewDocument("record sent frames", `window.sentFrames = [];
 				const send = WebSocket.prototype.send;
-				WebSocket.prototype.send = function (d) { try { window.sentFrames.push(JSON.parse(d)); } catch {} return send.call(this, d); };`})
-		return err
-	}))
+				WebSocket.prototype.send = function (d) { try { window.sentFrames.push(JSON.parse(d)); } catch {} return send.call(this, d); };`)
 }
 
 // softphoneFrames are the softphone frames the page sent since it loaded.

@@ -1,17 +1,12 @@
 package uitest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/chromedp/cdproto/cdp"
-	cdppage "github.com/chromedp/cdproto/page"
-	"github.com/chromedp/chromedp"
 )
 
 // statsServed reports whether this build serves live statistics (and
@@ -37,11 +32,7 @@ func TestWallboardUpdatesLive(t *testing.T) {
 	// one point).
 	quiet := b.page("sup.kdca1339-no-stream")
 	awaitHistory(t, quiet.loginAs("sup.kdca1339", demoPassword), "kdca1339.vaccination", 2)
-	quiet.do("hold back the stream", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
-			Source: `window.EventSource = class { addEventListener() {} close() {} };`})
-		return err
-	}))
+	quiet.onNewDocument("hold back the stream", `window.EventSource = class { addEventListener() {} close() {} };`)
 	quiet.navigate("/supervisor")
 	quiet.waitFor("queue card", `!!document.querySelector('[data-queue="kdca1339.vaccination"]')`)
 	quiet.waitFor("waiting chart drawn from history",
