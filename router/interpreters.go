@@ -213,12 +213,13 @@ func (w *writer) emitInterpreterWith(main, leg *contactRow, reason, interpreter 
 }
 
 // conferenceData is what a message on a contact carries for its joined
-// interpreter, if any: who they are and their own leg's id.
-func conferenceData(txn *memdb.Txn, c *contactRow) map[string]string {
+// interpreter, if any: who they are and their own leg's id. The leg is
+// read as the call sees it, without flushing the call's rows first.
+func (w *writer) conferenceData(c *contactRow) map[string]string {
 	if c.Interpreter == "" {
 		return nil
 	}
-	leg, err := getContact(txn, c.Interpreter)
+	leg, err := w.contact(c.Interpreter)
 	if err != nil || leg.Status != StatusAssigned {
 		return nil
 	}

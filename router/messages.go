@@ -86,7 +86,7 @@ func (r *Router) Transcript(contactID string, speaker PartyRole, text string) ([
 			}
 			actor = "agent:" + c.Agent
 		case RoleInterpreter:
-			conf := conferenceData(w.tx(), c)
+			conf := w.conferenceData(c)
 			if conf == nil {
 				return fmt.Errorf("transcript on %s: no interpreter has joined: %w", contactID, ErrConflict)
 			}
@@ -106,7 +106,7 @@ func (w *writer) speakTxn(contactID, caseType string, typ EventType, actor, text
 		return err
 	}
 	w.emit(Event{Type: typ, CaseID: c.CaseID, ContactID: c.ID, Queue: c.Queue, Agent: c.Agent,
-		Actor: actor, Text: e.Text, CaseEvent: &e, Data: conferenceData(w.tx(), c)})
+		Actor: actor, Text: e.Text, CaseEvent: &e, Data: w.conferenceData(c)})
 	return nil
 }
 
