@@ -63,8 +63,8 @@ var benchSetup = func() func(b *testing.B) *benchRouter {
 		}
 		for c := range benchContacts {
 			at := t0.Add(time.Duration(c) * benchStep)
-			id := r.id("ct")
-			snap.Cases = append(snap.Cases, CaseSnapshot{ID: r.id("cs"), Caller: Caller{ID: fmt.Sprint("w", c)},
+			id := MakeID("ct", at)
+			snap.Cases = append(snap.Cases, CaseSnapshot{ID: MakeID("cs", at), Caller: Caller{ID: fmt.Sprint("w", c)},
 				CreatedAt: at,
 				Contacts: []ContactSnapshot{{ID: id, Queue: snap.Queues[c%benchQueues].ID, Channel: ChannelVoice,
 					Seq: uint64(c + 1), EnqueuedAt: at, Status: StatusQueued}}})

@@ -351,7 +351,7 @@ func (w *writer) fileCallbackTxn(username, contactID string, f FollowUp) (*conta
 	}
 	w.r.seq++
 	leg := &contactRow{
-		ID: w.r.id("ct"), CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), Queue: q.ID, Agency: q.Agency, Channel: ChannelCallback,
+		ID: w.id("ct"), CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), Queue: q.ID, Agency: q.Agency, Channel: ChannelCallback,
 		Caller: c.Caller, Priority: c.Priority, Context: c.Context, CallbackNumber: number,
 		Skills: contactSkills(q.RequiredSkills, nil, c.Caller.Language),
 		Seq:    w.r.seq, CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,

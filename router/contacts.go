@@ -190,7 +190,7 @@ func (w *writer) enqueueTxn(req EnqueueRequest) (*contactRow, error) {
 	}
 	w.r.seq++
 	c := &contactRow{
-		ID: w.r.id("ct"), CaseID: cs.ID, Identity: identity, IdemKey: req.IdempotencyKey, Queue: q.ID, Agency: q.Agency, Channel: req.Channel,
+		ID: w.id("ct"), CaseID: cs.ID, Identity: identity, IdemKey: req.IdempotencyKey, Queue: q.ID, Agency: q.Agency, Channel: req.Channel,
 		Caller: maskedCaller(req.Caller), Priority: req.Priority, Context: maskedContext(req.Context),
 		CallbackNumber: req.CallbackNumber, Extra: maps.Clone(req.Skills),
 		Skills: contactSkills(q.RequiredSkills, req.Skills, req.Caller.Language),
@@ -242,7 +242,7 @@ func (w *writer) caseForTxn(req EnqueueRequest) (*caseRow, error) {
 		return cs, nil
 	}
 	caller := maskedCaller(req.Caller)
-	cs := &caseRow{ID: w.r.id("cs"), CallerID: caller.ID, Identity: req.identityOf(), Caller: caller,
+	cs := &caseRow{ID: w.id("cs"), CallerID: caller.ID, Identity: req.identityOf(), Caller: caller,
 		Context: maskedContext(req.Context), CreatedAt: w.now, History: clonePastCases(req.History),
 		PreviousCaseID: req.PreviousCaseID}
 	return cs, w.putCase(cs)

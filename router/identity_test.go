@@ -143,27 +143,58 @@ func TestAbandonByRecordsActor(t *testing.T) {
 	}
 }
 
-func TestRandomIDsAreUnguessable(t *testing.T) {
+// Ids are unguessable: 80 random bits after the time they were made, so
+// a thousand ids made in one millisecond still differ in their last 16
+// characters (the random bits alone).
+func TestIDsAreUnguessable(t *testing.T) {
 	seen := map[string]bool{}
+	tails := map[string]bool{}
 	for range 1000 {
-		id := RandomID("ct")
+		id := MakeID("ct", t0)
 		if !strings.HasPrefix(id, "ct-") || len(id) != len("ct-")+26 {
-			t.Fatalf("RandomID = %q; want ct- and 26 characters", id)
+			t.Fatalf("MakeID = %q; want ct- and 26 characters", id)
 		}
 		if err := checkID("id", id); err != nil {
-			t.Fatalf("RandomID %q is not a valid id: %v", id, err)
+			t.Fatalf("MakeID %q is not a valid id: %v", id, err)
 		}
-		if seen[id] {
-			t.Fatalf("RandomID repeated %q", id)
+		if seen[id] || tails[id[len(id)-16:]] {
+			t.Fatalf("MakeID repeated %q, or its random part", id)
 		}
-		seen[id] = true
+		seen[id], tails[id[len(id)-16:]] = true, true
 	}
-	r, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
+}
+
+// Ids made close together share their leading characters, which is what
+// keeps go-memdb's trees and SQL indexes local, and sort in the order
+// they were made.
+func TestIDsBeginWithTheTimeTheyWereMade(t *testing.T) {
+	a, b := MakeID("ct", t0), MakeID("ct", t0)
+	if a[:len("ct-")+9] != b[:len("ct-")+9] {
+		t.Errorf("ids of one instant %q and %q do not share the time's 9 characters", a, b)
 	}
-	if a, b := r.id("cs"), r.id("cs"); a == b || strings.TrimPrefix(a, "cs-")[:20] == strings.TrimPrefix(b, "cs-")[:20] {
-		t.Errorf("default ids %q and %q look related", a, b)
+	prev := MakeID("ct", t0)
+	for _, d := range []time.Duration{time.Millisecond, time.Second, time.Hour, 24 * time.Hour, 365 * 24 * time.Hour} {
+		next := MakeID("ct", t0.Add(d))
+		if next <= prev {
+			t.Errorf("id made %s later (%q) does not sort after %q", d, next, prev)
+		}
+		prev = next
+	}
+	if id := MakeID("cs", time.Unix(-5, 0)); !strings.HasPrefix(id, "cs-222222222") {
+		t.Errorf("an id made before 1970 = %q; want the time clamped to zero", id)
+	}
+
+	// The router's default stamps the call's time, not the machine's.
+	f := newFixture(t, []QueueConfig{queue("q")}, nil)
+	f.r.newID = nil
+	f.clock.Set(t0.Add(90 * 24 * time.Hour))
+	c := f.enqueue("q", "01012345678")
+	want := MakeID("ct", f.clock.Now())
+	if c.ID[:len("ct-")+9] != want[:len("ct-")+9] || c.ID == want {
+		t.Errorf("default contact id %q; want the time of %q and its own random part", c.ID, want)
+	}
+	if cv, err := f.r.Case(c.CaseID); err != nil || !strings.HasPrefix(cv.ID, "cs-"+want[len("ct-"):len("ct-")+9]) {
+		t.Errorf("default case id %q (%v); want cs- and the time of %q", c.CaseID, err, want)
 	}
 }
 

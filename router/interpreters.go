@@ -101,7 +101,7 @@ func (w *writer) interpretTxn(username, contactID, language, note string, share 
 	extra := map[string]int{"lang:" + language: 1}
 	w.r.seq++
 	leg := &contactRow{
-		ID: w.r.id("ct"), CaseID: c.CaseID, Queue: home.ID, Agency: home.Agency, Channel: channel,
+		ID: w.id("ct"), CaseID: c.CaseID, Queue: home.ID, Agency: home.Agency, Channel: channel,
 		Caller: interpreterCaller(c.Caller), Priority: c.Priority, Extra: extra,
 		Skills: contactSkills(home.RequiredSkills, extra, ""), Seq: w.r.seq,
 		CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,

@@ -474,7 +474,7 @@ func (w *writer) offerTxn(c *contactRow, a *agentRow) error {
 		return err
 	}
 	n := c.copy()
-	n.Status, n.Agent, n.OfferID, n.OfferExpires = StatusOffered, a.Username, w.r.id("of"), w.now.Add(q.EffectiveOfferTimeout())
+	n.Status, n.Agent, n.OfferID, n.OfferExpires = StatusOffered, a.Username, w.id("of"), w.now.Add(q.EffectiveOfferTimeout())
 	if err := w.putContact(n); err != nil { // the matching state takes the offer from the row
 		return err
 	}

@@ -33,9 +33,10 @@ type Config struct {
 	// Sink may be nil.
 	Sink Sink
 	// NewID makes opaque ids for contacts ("ct"), cases ("cs") and offers
-	// ("of"). The default is 128 random bits: an id is a name, never a
-	// key, but one that cannot be guessed tells nobody which contacts and
-	// cases exist. Tests inject counters to read their ids back.
+	// ("of"). The default is MakeID at the call's time: an id is a name,
+	// never a key, but one that cannot be guessed tells nobody which
+	// contacts and cases exist. Tests inject counters to read their ids
+	// back.
 	NewID func(kind string) string
 	// ReconnectGrace is how long a disconnected agent keeps their contacts
 	// (default 30s).
@@ -182,24 +183,37 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// id makes a new opaque id; callers hold r.mu.
-func (r *Router) id(kind string) string {
-	if r.newID != nil {
-		return r.newID(kind)
+// id makes a new opaque id at the call's time.
+func (w *writer) id(kind string) string {
+	if w.r.newID != nil {
+		return w.r.newID(kind)
 	}
-	return RandomID(kind)
+	return MakeID(kind, w.now)
 }
 
-// idEncoding spells random ids in lower case without padding: they are
-// valid ids (checkID) and read well in logs.
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// idEncoding spells ids in lower case without padding: they are valid ids
+// (checkID) and read well in logs. Its alphabet is in byte order, so ids
+// sort as the bits they spell.
+var idEncoding = base32.NewEncoding("234567abcdefghijklmnopqrstuvwxyz").WithPadding(base32.NoPadding)
 
-// RandomID is kind followed by 128 random bits.
-func RandomID(kind string) string {
+// MakeID is kind, "-" and 26 characters spelling 128 bits: the time at in
+// milliseconds (48 bits), then 80 random bits.
+//
+// The random bits make an id unguessable. The time first makes ids made
+// close together share their leading characters: go-memdb keeps rows in
+// radix trees by id, and ids that share a prefix share a path, so a
+// routed contact copies narrower nodes and a write group copies shared
+// paths once (router/BENCHMARKS.md); SQL indexes by id grow at one end
+// instead of everywhere. Ids made in different milliseconds sort in the
+// order they were made. What an id tells its holder besides is when it
+// was made (docs/trust.md).
+func MakeID(kind string, at time.Time) string {
 	var b [16]byte
+	ms := max(at.UnixMilli(), 0)
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 	// crypto/rand.Read never fails on the platforms Go supports (it
 	// panics inside rather than return a short read).
-	_, _ = rand.Read(b[:])
+	_, _ = rand.Read(b[6:])
 	return kind + "-" + idEncoding.EncodeToString(b[:])
 }
 

@@ -138,7 +138,7 @@ func (w *writer) transferTxn(username, contactID string, to Target, mode Transfe
 	}
 	w.r.seq++
 	leg := &contactRow{
-		ID: w.r.id("ct"), CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), Queue: q.ID, Agency: q.Agency, Channel: c.Channel,
+		ID: w.id("ct"), CaseID: c.CaseID, Identity: c.Identity, Origin: originOf(c), Queue: q.ID, Agency: q.Agency, Channel: c.Channel,
 		Caller: c.Caller, Priority: c.Priority, Context: c.Context, CallbackNumber: c.CallbackNumber,
 		Skills: contactSkills(q.RequiredSkills, nil, c.Caller.Language),
 		Seq:    w.r.seq, CaseCreatedAt: c.CaseCreatedAt, EnqueuedAt: w.now, Status: StatusQueued,

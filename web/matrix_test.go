@@ -483,7 +483,7 @@ func (m *mxWorld) join(f *mxFix, interp *mxConn) *mxFix {
 
 // missing is a fixture of ids that exist nowhere.
 func missing(holder *mxConn) *mxFix {
-	return &mxFix{id: router.RandomID("ct"), caseID: router.RandomID("cs"), offerID: router.RandomID("of"), holder: holder}
+	return &mxFix{id: router.MakeID("ct", time.Now()), caseID: router.MakeID("cs", time.Now()), offerID: router.MakeID("of", time.Now()), holder: holder}
 }
 
 // newMatrix builds the world and its shared scene.

@@ -196,21 +196,25 @@ func TestNoSquattingEitherWay(t *testing.T) {
 	h.chatAs(t, chatBody("gov110.general", "anything"), withDevice(device), withOrigin(h.ts.URL)).wantStatus(t, http.StatusConflict)
 }
 
-// Ids are random: two contacts made one after the other share no prefix
-// a counter would give them.
+// Ids are unguessable: two contacts made one after the other share at
+// most the time they were made (the first ten characters); the 80 random
+// bits after it (the last sixteen) are each their own, not a counter's.
 func TestIDsAreNotSequential(t *testing.T) {
 	h := newHarness(t, sqltest.Open(t, "sqlite"))
 	a := h.chat(t, "gov110.general", "seq-1")
 	b := h.chat(t, "gov110.general", "seq-2")
-	common := 0
-	for common < len(a.ContactID) && common < len(b.ContactID) && a.ContactID[common] == b.ContactID[common] {
-		common++
-	}
-	if common > len("ct-")+2 || len(a.ContactID) < len("ct-")+26 {
-		t.Errorf("contact ids %s and %s look sequential", a.ContactID, b.ContactID)
-	}
-	if strings.HasPrefix(b.CaseID, a.CaseID[:len("cs-")+3]) {
-		t.Errorf("case ids %s and %s look sequential", a.CaseID, b.CaseID)
+	for _, p := range [][2]string{{a.ContactID, b.ContactID}, {a.CaseID, b.CaseID}} {
+		if len(p[0]) != len("ct-")+26 || len(p[1]) != len("ct-")+26 {
+			t.Fatalf("ids %s and %s: want a kind, a dash and 26 characters", p[0], p[1])
+		}
+		x, y := p[0][len(p[0])-16:], p[1][len(p[1])-16:]
+		common := 0
+		for common < len(x) && x[common] == y[common] {
+			common++
+		}
+		if common > 2 {
+			t.Errorf("ids %s and %s share the start of their random part", p[0], p[1])
+		}
 	}
 }
 
@@ -403,7 +407,7 @@ func TestUnseenIDsReadAsUnknownOnes(t *testing.T) {
 	victim := h.victimCall(t)
 	mine := h.chat(t, "gov110.general", "unseen-1")
 	token := withHeader("X-Citizen-Token", mine.CitizenToken)
-	unknownContact, unknownCase := router.RandomID("ct"), router.RandomID("cs")
+	unknownContact, unknownCase := router.MakeID("ct", time.Now()), router.MakeID("cs", time.Now())
 	for _, c := range []struct {
 		name, method, path, as string
 		opts                   []reqOpt
