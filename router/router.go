@@ -201,9 +201,9 @@ var idEncoding = base32.NewEncoding("234567abcdefghijklmnopqrstuvwxyz").WithPadd
 //
 // The random bits make an id unguessable. The time first makes ids made
 // close together share their leading characters: go-memdb keeps rows in
-// radix trees by id, and ids that share a prefix share a path, so a
-// routed contact copies narrower nodes and a write group copies shared
-// paths once (router/BENCHMARKS.md); SQL indexes by id grow at one end
+// radix trees by id, and ids that share a prefix share a path, so writes
+// made close together copy fewer nodes and a write group copies a shared
+// path once (router/BENCHMARKS.md); SQL indexes by id grow at one end
 // instead of everywhere. Ids made in different milliseconds sort in the
 // order they were made. What an id tells its holder besides is when it
 // was made (docs/trust.md).
