@@ -82,7 +82,11 @@ func (r *Router) Connect(username string) (Desk, []Event, error) {
 		if err := w.settle(); err != nil {
 			return err
 		}
-		desk, err = deskTxn(w.tx(), username)
+		// The desk is read through the call's own view, not a flush to
+		// memdb and a read through the transaction: that would write the
+		// call's rows twice and, in a write group, make the calls after
+		// it copy their radix paths again (router/BENCHMARKS.md).
+		desk, err = deskOf(username, w.agent, w.agentContacts, w.getCase)
 		return err
 	})
 	return desk, events, err
@@ -356,12 +360,19 @@ func (r *Router) Desk(username string) (Desk, error) {
 }
 
 func deskTxn(txn *memdb.Txn, username string) (Desk, error) {
-	a, err := getAgent(txn, username)
+	return deskOf(username, func(u string) (*agentRow, error) { return getAgent(txn, u) },
+		func(u string) ([]*contactRow, error) { return agentContacts(txn, u) }, snapshotCases(txn))
+}
+
+// deskOf is an agent's desk read through the lookups given: a snapshot's
+// (Desk) or a write call's own (Connect).
+func deskOf(username string, agent func(string) (*agentRow, error), contacts func(string) ([]*contactRow, error), cases caseGetter) (Desk, error) {
+	a, err := agent(username)
 	if err != nil {
 		return Desk{}, err
 	}
 	desk := Desk{Agent: agentView(a)}
-	held, err := agentContacts(txn, username)
+	held, err := contacts(username)
 	if err != nil {
 		return Desk{}, err
 	}
@@ -369,7 +380,7 @@ func deskTxn(txn *memdb.Txn, username string) (Desk, error) {
 		if c.Status != StatusAssigned {
 			continue
 		}
-		cv, err := offerCaseView(snapshotCases(txn), c)
+		cv, err := offerCaseView(cases, c)
 		if err != nil {
 			return Desk{}, err
 		}

@@ -39,6 +39,51 @@ func TestACallWritesItsCaseOnce(t *testing.T) {
 	}
 }
 
+// The calls of a routed contact, and an agent's reconnect, read through
+// the call's own view only. None flushes its rows to memdb before its end
+// to read them back through the transaction: that writes them twice and,
+// in a write group, makes the calls after it copy their radix paths again.
+func TestRoutingCallsReadWithoutFlushing(t *testing.T) {
+	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
+	f.online("a")
+	none := func(what string, call func()) {
+		t.Helper()
+		f.r.mu.Lock()
+		before := f.r.midFlushes
+		f.r.mu.Unlock()
+		call()
+		f.r.mu.Lock()
+		defer f.r.mu.Unlock()
+		if n := f.r.midFlushes - before; n != 0 {
+			t.Errorf("%s flushed its rows %d times before its end; want none", what, n)
+		}
+	}
+	var first, second ContactView
+	none("an enqueue offered at once", func() { first = f.enqueue("q", "first") })
+	none("an accept", func() { f.accept(first.ID) })
+	none("a message", func() {
+		_, err := f.r.Say(AsAgent("a"), first.ID, "hello")
+		f.must(err)
+	})
+	none("an enqueue that waits", func() { second = f.enqueue("q", "second") })
+	_, err := f.r.Disconnect("a")
+	f.must(err)
+	none("a reconnect within the grace", func() {
+		desk, _, err := f.r.Connect("a")
+		f.must(err)
+		if len(desk.Contacts) != 1 || desk.Contacts[0].Contact.ID != first.ID {
+			t.Errorf("reconnected desk holds %+v; want the call %s", desk.Contacts, first.ID)
+		}
+	})
+	none("an end that offers the next", func() {
+		_, err := f.r.End("a", first.ID, "resolved", "")
+		f.must(err)
+	})
+	if c := f.contact(second.ID); c.Status != StatusOffered {
+		t.Errorf("the waiting contact is %s after the end; want offered", c.Status)
+	}
+}
+
 // A call that fails after changing lines, free sets, offers, callers'
 // places and timers leaves the matching state exactly as it was, and the
 // calls grouped with it still commit theirs.

@@ -122,6 +122,10 @@ type Router struct {
 	// caseWrites counts case rows written to memdb, for the test that a
 	// call writes its case once; guarded by mu.
 	caseWrites uint64
+	// midFlushes counts flushes before a call's end (writer.tx), for the
+	// test that the calls of routing never read through the transaction;
+	// guarded by mu.
+	midFlushes uint64
 	eventSeq   uint64 // guarded by mu
 	wake       chan struct{}
 

@@ -224,6 +224,7 @@ func current[R any](changed, stored map[string]*R, id string) *R {
 // reads that do not go through contact, agent or getCase. A failed write
 // is kept for the end of the call (runOp), which fails it.
 func (w *writer) tx() *memdb.Txn {
+	w.r.midFlushes++
 	if err := w.flush(); err != nil && w.flushErr == nil {
 		w.flushErr = err
 	}
