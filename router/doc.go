@@ -58,7 +58,9 @@
 // transaction allocates an index transaction, its path and its key, and
 // a lookup in an index the transaction has already written clones that
 // index's radix transaction and drops its cache of copied nodes, so in a
-// group of calls every later write copied its path again. A
+// group of calls every later write copied its path again. The calls of
+// routing (enqueue, accept, messages, end, a reconnect) never flush to
+// read through the transaction (writer.tx); a test counts it. A
 // timeline entry never changes once appended, so the timeline, the event
 // that announces the entry and every view of the case share its Data map
 // (read-only for all of them) instead of copying it per view.
