@@ -15,15 +15,7 @@ import (
 func TestACallWritesItsCaseOnce(t *testing.T) {
 	f := newFixture(t, []QueueConfig{queue("q")}, []AgentProfile{agent("a", "q")})
 	f.online("a")
-	writes := func(call func()) uint64 {
-		f.r.mu.Lock()
-		before := f.r.caseWrites
-		f.r.mu.Unlock()
-		call()
-		f.r.mu.Lock()
-		defer f.r.mu.Unlock()
-		return f.r.caseWrites - before
-	}
+	writes := func(call func()) uint64 { return f.countDuring(&f.r.caseWrites, call) }
 	var c ContactView
 	if n := writes(func() { c = f.enqueue("q", "caller") }); n != 1 {
 		t.Errorf("enqueue (new case, offered at once) wrote the case %d times; want 1", n)
@@ -48,13 +40,7 @@ func TestRoutingCallsReadWithoutFlushing(t *testing.T) {
 	f.online("a")
 	none := func(what string, call func()) {
 		t.Helper()
-		f.r.mu.Lock()
-		before := f.r.midFlushes
-		f.r.mu.Unlock()
-		call()
-		f.r.mu.Lock()
-		defer f.r.mu.Unlock()
-		if n := f.r.midFlushes - before; n != 0 {
+		if n := f.countDuring(&f.r.midFlushes, call); n != 0 {
 			t.Errorf("%s flushed its rows %d times before its end; want none", what, n)
 		}
 	}
@@ -82,6 +68,18 @@ func TestRoutingCallsReadWithoutFlushing(t *testing.T) {
 	if c := f.contact(second.ID); c.Status != StatusOffered {
 		t.Errorf("the waiting contact is %s after the end; want offered", c.Status)
 	}
+}
+
+// countDuring is how much one of the router's counters (guarded by its
+// mu) grew while call ran.
+func (f *fixture) countDuring(counter *uint64, call func()) uint64 {
+	f.r.mu.Lock()
+	before := *counter
+	f.r.mu.Unlock()
+	call()
+	f.r.mu.Lock()
+	defer f.r.mu.Unlock()
+	return *counter - before
 }
 
 // A call that fails after changing lines, free sets, offers, callers'
