@@ -271,10 +271,12 @@ type caseRow struct {
 	PreviousCaseID string
 }
 
-// withEvent returns events plus e (see caseRow.Events on sharing).
+// withEvent returns events plus e (see caseRow.Events on sharing). A new
+// timeline has room for four entries: a call's case usually has three
+// (created, assigned, ended), and every open case keeps its room.
 func withEvent(events []CaseEvent, e CaseEvent) []CaseEvent {
 	if len(events) == cap(events) {
-		grown := make([]CaseEvent, len(events), 2*len(events)+8)
+		grown := make([]CaseEvent, len(events), 2*len(events)+4)
 		copy(grown, events)
 		events = grown
 	}
