@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"tellonce/servertest"
 )
 
 // heldLog is a stuck log writer: each access-log line ("http") waits in
@@ -39,27 +39,9 @@ func (h heldLog) Handle(_ context.Context, r slog.Record) error {
 func (h heldLog) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h heldLog) WithGroup(string) slog.Handler      { return h }
 
-// lockedBuffer collects the HTTP server's own error log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // instrumented serves h as route through the access log, whose lines are
 // held until the test takes them; errs is the HTTP server's error log.
-func instrumented(t *testing.T, route string, h http.HandlerFunc) (ts *httptest.Server, lines <-chan slog.Record, errs *lockedBuffer) {
+func instrumented(t *testing.T, route string, h http.HandlerFunc) (ts *httptest.Server, lines <-chan slog.Record, errs *servertest.LogBuffer) {
 	t.Helper()
 	m, err := newHTTPMetrics(prometheus.NewRegistry())
 	if err != nil {
@@ -68,7 +50,7 @@ func instrumented(t *testing.T, route string, h http.HandlerFunc) (ts *httptest.
 	done := make(chan struct{})
 	held := heldLog{lines: make(chan slog.Record), done: done}
 	s := &Server{telemetry: telemetry{log: slog.New(held), metrics: m}}
-	errs = &lockedBuffer{}
+	errs = &servertest.LogBuffer{}
 	ts = httptest.NewUnstartedServer(s.instrument(route, h))
 	ts.Config.ErrorLog = log.New(errs, "", 0)
 	ts.Start()

@@ -67,7 +67,7 @@ type binaryProcess struct {
 // restored assignments with their agents while the test checks them.
 func startBinary(t *testing.T, bin, dsn string, flags ...string) *binaryProcess {
 	t.Helper()
-	p := &binaryProcess{server: &testServer{dsn: dsn, logs: &lockedBuffer{}}, exited: make(chan struct{})}
+	p := &binaryProcess{server: &testServer{dsn: dsn, logs: &servertest.LogBuffer{}}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--trust-proxy", "127.0.0.1,::1",
 		"--reconnect-grace", "5m", "--log-level", "warn"}, flags...)...)
 	p.cmd.Env = append(os.Environ(), "TELLONCE_ADMIN_PASSWORD="+e2eAdminPassword)

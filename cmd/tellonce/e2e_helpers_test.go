@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tellonce/demo"
+	"tellonce/servertest"
 	tsql "tellonce/sql"
 	"tellonce/sql/sqltest"
 )
@@ -45,7 +46,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, backend string)) {
 type testServer struct {
 	base string // http://127.0.0.1:port/
 	dsn  string
-	logs *lockedBuffer
+	logs *servertest.LogBuffer
 
 	adminOnce  sync.Once
 	adminToken string
@@ -67,9 +68,9 @@ func startServer(t testing.TB, backend string, flags ...string) *testServer {
 // the test ends: a graceful stop, as on SIGTERM.
 func serveOn(t testing.TB, dsn string, flags ...string) (*testServer, func()) {
 	t.Helper()
-	s := &testServer{dsn: dsn, logs: &lockedBuffer{}}
+	s := &testServer{dsn: dsn, logs: &servertest.LogBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out servertest.LogBuffer
 	done := make(chan error, 1)
 	args := append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}, flags...)
 	go func() {

@@ -37,6 +37,7 @@ import (
 	"tellonce/clocktest"
 	"tellonce/demo"
 	"tellonce/rtpsock"
+	"tellonce/servertest"
 	"tellonce/sql/sqltest"
 )
 
@@ -130,7 +131,7 @@ type loadRig struct {
 	server  *binaryProcess
 	edge    *exec.Cmd
 	edgeBin string
-	edgeLog *lockedBuffer
+	edgeLog *servertest.LogBuffer
 	sipAddr string
 	debug   string // http://127.0.0.1:port
 	calls   int
@@ -154,7 +155,7 @@ func (r *loadRig) strace() func() map[string]int64 {
 	if loadEnv(r.t, "TELLONCE_EDGE_LOAD_STRACE") == 0 {
 		return func() map[string]int64 { return nil }
 	}
-	out := &lockedBuffer{}
+	out := &servertest.LogBuffer{}
 	cmd := exec.Command("strace", "-c", "-f", "-p", strconv.Itoa(r.edge.Process.Pid))
 	cmd.Stderr, cmd.Stdout = out, out
 	if err := cmd.Start(); err != nil {
@@ -191,7 +192,7 @@ func (r *loadRig) startEdge(plan string, edgeFlags []string) bool {
 	r.sipAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	debugAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	r.debug = "http://" + debugAddr
-	r.edgeLog = &lockedBuffer{}
+	r.edgeLog = &servertest.LogBuffer{}
 	edge, logs := exec.Command(r.edgeBin, append([]string{"edge", "--sip-udp", r.sipAddr, "--sip-tcp", "", "--router", r.server.server.base,
 		"--gateway-user", "gateway", "--dialplan", plan, "--max-calls", strconv.Itoa(r.calls + 10), "--ring-timeout", "60s",
 		"--announce-every", "1m", "--debug-addr", debugAddr}, edgeFlags...)...), r.edgeLog

@@ -25,6 +25,7 @@ import (
 	"tellonce/clocktest"
 	"tellonce/demo"
 	"tellonce/edge"
+	"tellonce/servertest"
 	"tellonce/sql/sqltest"
 )
 
@@ -77,7 +78,7 @@ func freePort(t testing.TB) int {
 type testEdge struct {
 	*edge.Edge
 	addr string // 127.0.0.1:port
-	logs *lockedBuffer
+	logs *servertest.LogBuffer
 }
 
 // startEdge runs "tellonce edge" in-process against s with extra flags.
@@ -113,7 +114,7 @@ func launchEdge(t testing.TB, s *testServer, flags ...string) *testEdge {
 	if err != nil {
 		t.Fatalf("parseEdge: %v %s", err, out.String())
 	}
-	logs := &lockedBuffer{}
+	logs := &servertest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	e, err := buildEdge(ctx, cfg, opts, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if err != nil {

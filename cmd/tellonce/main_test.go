@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -133,31 +132,13 @@ func TestDescribeDBHidesPassword(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe to write from the server goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServeDemoAndGracefulStop starts the server in-process on the
 // embedded default, checks it answers with demo data, then cancels it.
 func TestServeDemoAndGracefulStop(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out lockedBuffer
+	var out servertest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "t.db")}, &out, io.Discard,
@@ -186,7 +167,7 @@ func TestServeDemoAndGracefulStop(t *testing.T) {
 	}
 }
 
-func waitFor(t testing.TB, out *lockedBuffer, done <-chan error) string {
+func waitFor(t testing.TB, out *servertest.LogBuffer, done <-chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -217,7 +198,7 @@ func TestSIGTERMStopsTheBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr servertest.LogBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tellonce/clocktest"
+	"tellonce/servertest"
 	"tellonce/sql/sqltest"
 )
 
@@ -29,7 +30,7 @@ func TestFailedRestoreStandsByAndRetries(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, logs lockedBuffer
+	var out, logs servertest.LogBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--demo", "--addr", "127.0.0.1:0", "--db", dsn, "--log-level", "warn"}, lease...),

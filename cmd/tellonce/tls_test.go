@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"tellonce/clocktest"
+	"tellonce/servertest"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 named cn, and
@@ -75,7 +76,7 @@ func TestCertReloadsOnSIGHUPAndOnChange(t *testing.T) {
 	dir := t.TempDir()
 	cf, kf := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCert(t, cf, kf, "first")
-	var logs lockedBuffer
+	var logs servertest.LogBuffer
 	c, err := newCertReloader(cf, kf, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -145,10 +146,10 @@ var servingAnyRE = regexp.MustCompile(`serving on (https?://[0-9.:]+/)`)
 
 // serveWith runs serve on a fresh SQLite file with flags and returns its
 // base URL; it stops when the test ends.
-func serveWith(t *testing.T, flags ...string) (string, *lockedBuffer) {
+func serveWith(t *testing.T, flags ...string) (string, *servertest.LogBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, logs lockedBuffer
+	var out, logs servertest.LogBuffer
 	done := make(chan error, 1)
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "t.db")}, flags...)
 	go func() {
