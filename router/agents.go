@@ -86,7 +86,7 @@ func (r *Router) Connect(username string) (Desk, []Event, error) {
 		// memdb and a read through the transaction: that would write the
 		// call's rows twice and, in a write group, make the calls after
 		// it copy their radix paths again (router/BENCHMARKS.md).
-		desk, err = deskOf(username, w.agent, w.agentContacts, w.getCase)
+		desk, err = deskOf(username, w.agent, w.contact, w.getCase)
 		return err
 	})
 	return desk, events, err
@@ -361,18 +361,18 @@ func (r *Router) Desk(username string) (Desk, error) {
 
 func deskTxn(txn *memdb.Txn, username string) (Desk, error) {
 	return deskOf(username, func(u string) (*agentRow, error) { return getAgent(txn, u) },
-		func(u string) ([]*contactRow, error) { return agentContacts(txn, u) }, snapshotCases(txn))
+		func(id string) (*contactRow, error) { return getContact(txn, id) }, snapshotCases(txn))
 }
 
 // deskOf is an agent's desk read through the lookups given: a snapshot's
 // (Desk) or a write call's own (Connect).
-func deskOf(username string, agent func(string) (*agentRow, error), contacts func(string) ([]*contactRow, error), cases caseGetter) (Desk, error) {
+func deskOf(username string, agent func(string) (*agentRow, error), contact func(string) (*contactRow, error), cases caseGetter) (Desk, error) {
 	a, err := agent(username)
 	if err != nil {
 		return Desk{}, err
 	}
 	desk := Desk{Agent: agentView(a)}
-	held, err := contacts(username)
+	held, err := heldBy(username, agent, contact)
 	if err != nil {
 		return Desk{}, err
 	}

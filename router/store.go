@@ -106,18 +106,14 @@ func contactsOf(cs *caseRow, get func(id string) (*contactRow, error)) ([]*conta
 	return out, nil
 }
 
-// agentContacts lists the contacts offered to or assigned to an agent on
-// a snapshot, by contact id.
-func agentContacts(txn *memdb.Txn, username string) ([]*contactRow, error) {
-	return heldBy(username, func(u string) (*agentRow, error) { return getAgent(txn, u) },
-		func(id string) (*contactRow, error) { return getContact(txn, id) })
-}
-
-// agentContacts is agentContacts inside a write call.
+// agentContacts lists the contacts offered to or assigned to an agent as
+// the write call sees them, by contact id.
 func (w *writer) agentContacts(username string) ([]*contactRow, error) {
 	return heldBy(username, w.agent, w.contact)
 }
 
+// heldBy lists the contacts offered to or assigned to an agent, by
+// contact id, through the lookups given (a snapshot's or a write call's).
 func heldBy(username string, agent func(string) (*agentRow, error), contact func(string) (*contactRow, error)) ([]*contactRow, error) {
 	a, err := agent(username)
 	if errors.Is(err, ErrNotFound) {
