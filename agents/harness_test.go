@@ -58,7 +58,8 @@ func (d *fakeDurable) Wait(ctx context.Context, seq uint64) error {
 }
 
 // hubSink is the in-test pipeline: it hands each commit's events to the
-// hub at once, in commit order (the router calls it under its write lock).
+// hub at once, in commit order (the router calls it before its next write
+// group).
 // While holding, commits are kept back until release, as a journal that
 // lags behind the router would.
 type hubSink struct {

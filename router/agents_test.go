@@ -125,7 +125,7 @@ func TestProfileChangesMoveMembership(t *testing.T) {
 	f := newFixture(t, []QueueConfig{queue("q1"), queue("q2")}, []AgentProfile{agent("kim", "q1")})
 	check := func(step string) {
 		t.Helper()
-		checkLines(t, f.r, f.r.db.Load().Txn(false))
+		checkLines(t, f.r, rows(f.r), true)
 		if t.Failed() {
 			t.Fatalf("after %s", step)
 		}

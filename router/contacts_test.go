@@ -160,7 +160,7 @@ func TestCaseClosesAndLeavesMemdb(t *testing.T) {
 // left in memdb.
 func assertEmpty(t *testing.T, r *Router) {
 	t.Helper()
-	txn := r.db.Load().Txn(false)
+	txn := rows(r)
 	for _, table := range []string{tableContacts, tableCases} {
 		it, err := txn.Get(table, indexID)
 		if err != nil {

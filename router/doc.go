@@ -16,10 +16,15 @@
 //
 // Every write method runs in a memdb write transaction built from small
 // fooTxn helpers on a writer (the transaction plus the change's time, its
-// events and the matching work it created), then matches, commits and hands
-// the events to the Sink in commit order. Concurrent write calls share one
-// transaction (group commit, see Router.write); a call that fails is taken
-// out and the others re-run, so each call still commits all or nothing.
+// events and the matching work it created), then matches and hands the
+// events to the Sink in commit order. Concurrent write calls are run as a
+// group (see Router.write); a call that fails is taken out and the others
+// re-run, so each call still commits all or nothing. The transaction is
+// not committed at the group's end: it stays open for the next calls
+// until a reader takes a snapshot, or it holds maxUnpublished calls
+// (publish.go), so calls share go-memdb's copies of the paths they write.
+// A failed call aborts it, and the rows the calls before it wrote are
+// written again into a new one from the writer's rows.
 // A call's time is read from the Clock once, when the call is queued, and
 // never inside the apply: the same calls from the same state make the same
 // decisions (TestRebuiltRouterDecidesAsTheOriginal), which keeps a
@@ -78,10 +83,17 @@
 // with after every operation. Timers are nobody's rows: Restore schedules
 // them anew while filling memdb, as it always did. A failed write group
 // is rolled back by an undo log (cheaper than copy-on-write trees, which
-// copy a path per change even when nothing fails).
+// copy a path per change even when nothing fails); the stored rows are
+// rolled back with it, and the open memdb transaction is rebuilt from
+// them.
 //
 // How each read is served:
 //
+//   - Every read that takes a memdb snapshot, or the lines or offers
+//     published with it, first commits the open transaction if calls have
+//     returned since the last commit (Router.fresh): a read sees every
+//     call that returned before it began, as if each call had committed.
+//     A read with nothing to publish takes no lock but linesMu's.
 //   - Contact, Position, NearPosition, Positions, Waiting and
 //     QueueSnapshot's line: a memdb snapshot with the lines published at
 //     the same commit (copy-on-write copies of the writer's trees, swapped
@@ -90,8 +102,10 @@
 //     in a line of any length.
 //   - Offer: the pending offers published with the lines at each commit
 //     (a map swapped under linesMu with the changed lines).
-//   - NextDeadline: the soonest offer expiry and timer published with the
-//     commit.
+//   - NextDeadline: the soonest offer expiry and timer, published at every
+//     group's end, committed or not, so Run never sleeps past them.
+//   - LiveCalls: commits under the write lock and pairs the snapshot with
+//     the last event's seq.
 //   - Everything else (cases, agents, desks, wallboard counts, snapshots
 //     for the durable store): the memdb snapshot alone.
 //

@@ -61,6 +61,7 @@ func (run *randomRun) rebuilt() *randomRun {
 	}
 	f.r = r
 	old.r.mu.Lock()
+	old.r.publishOpen()
 	db := old.r.db.Load().Snapshot()
 	r.seq, r.eventSeq = old.r.seq, old.r.eventSeq
 	old.r.mu.Unlock()

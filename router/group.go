@@ -11,13 +11,13 @@ import (
 )
 
 // The write path: every change is a call of write. Concurrent calls are
-// committed as a group — begin one memdb transaction, apply the calls one
-// after the other, commit, publish each call's events — by whichever
-// caller leads at the moment. A call may be run more than once: when
-// another call of its group fails, the group's transaction is aborted and
-// the others re-run on a fresh one, so a write call's fn must do nothing
-// outside its transaction (it may not count, send or log as if it had
-// committed).
+// committed as a group — apply the calls one after the other to the open
+// memdb transaction, publish the lines and each call's events — by
+// whichever caller leads at the moment; memdb's commit waits for a reader
+// (publish.go). A call may be run more than once: when another call of
+// its group fails, the group is rolled back and the others re-run, so a
+// write call's fn must do nothing outside its transaction (it may not
+// count, send or log as if it had committed).
 
 // writeGroup is the queue of write calls waiting to be committed.
 type writeGroup struct {
@@ -30,19 +30,20 @@ type writeGroup struct {
 	ops sync.Pool
 }
 
-// write runs fn in a memdb write transaction, runs matching, commits, and
-// publishes the events. An error aborts everything fn did: no state, no
+// write runs fn in the open memdb write transaction, runs matching, and
+// publishes the events. An error undoes everything fn did: no state, no
 // events.
 //
 // Concurrent calls are committed as a group: each call queues its change,
-// and one caller at a time (the leader) runs everything queued so far in one
-// memdb transaction, each change after the one before it, as if the calls
-// had come one by one in queue order. go-memdb copies the path to the leaf
-// of every index it writes, but only once per transaction, so a group pays
-// the copying and the commit once instead of once per call. A change that
-// fails is isolated: the group's transaction is aborted and re-run without
-// it, so its error leaves no trace and the others commit. The Sink gets each
-// change's events in commit order, one Publish per change as before.
+// and one caller at a time (the leader) runs everything queued so far, each
+// change after the one before it, as if the calls had come one by one in
+// queue order. go-memdb copies the path to the leaf of every index it
+// writes, but only once per transaction, so calls that share a transaction
+// pay the copying once; the transaction outlives the group until a reader
+// needs it (publish.go). A change that fails is isolated: the group is
+// rolled back and re-run without it, so its error leaves no trace and the
+// others commit. The Sink gets each change's events in commit order, one
+// Publish per change as before.
 func (r *Router) write(fn func(w *writer) error) ([]Event, error) {
 	op, _ := r.group.ops.Get().(*writeOp)
 	if op == nil {
@@ -120,6 +121,16 @@ func (r *Router) lead() {
 		// Even if the group failed outside any one call (in a commit, say),
 		// answer its callers and pass the lead on, so the router stays usable.
 		p := recover()
+		// The events go to the sink after the write lock is released
+		// (the deferred unlock below runs first), in commit order: the
+		// next group does not start before handOff.
+		if r.sink != nil {
+			for _, op := range batch {
+				if op.committed && len(op.events) > 0 {
+					publish(r.sink, op, op.events)
+				}
+			}
+		}
 		if observed != nil {
 			observed()
 		}
@@ -160,14 +171,16 @@ func (r *Router) handOff(batch []*writeOp, p any) {
 // call is dropped and the transaction re-run with the others.
 func (r *Router) runBatch(ops []*writeOp) {
 	defer func() {
-		// A panic outside the calls (a commit, say) leaves no half-applied
-		// matching state; after a commit the log is empty.
+		// A panic outside the calls leaves no half-applied matching state
+		// and no half-written transaction; after a group's end the log is
+		// empty.
 		if len(r.match.undo) > 0 {
 			r.match.rollback()
+			r.abortOpen()
 		}
 	}()
 	for len(ops) > 0 {
-		txn := r.db.Load().Txn(true)
+		txn := r.openTxn()
 		writers := r.writers(len(ops), txn, ops)
 		failed := -1
 		for i, op := range ops {
@@ -177,24 +190,26 @@ func (r *Router) runBatch(ops []*writeOp) {
 			}
 		}
 		if failed >= 0 {
-			txn.Abort()
-			r.match.rollback() // the matching state goes back with the transaction
+			// The matching state and the stored rows go back to the
+			// group's start, and the transaction with them.
+			r.match.rollback()
+			r.abortOpen()
 			ops = slices.Delete(slices.Clone(ops), failed, failed+1)
 			continue
 		}
-		r.linesMu.Lock()
-		txn.Commit()
 		r.match.forget()
-		r.match.publish(r)
+		r.openCalls += len(ops)
+		if r.writesOther || r.openCalls >= maxUnpublished {
+			r.publishOpen()
+		}
+		r.linesMu.Lock()
+		r.stale = r.open != nil
+		r.match.publishDeadlines(r)
 		r.linesMu.Unlock()
 		for i, w := range writers {
 			// One copy for the sink and the caller alike (both only read
 			// it); the writer's own buffer serves the next call.
-			events := slices.Clone(w.finish())
-			if r.sink != nil && len(events) > 0 {
-				publish(r.sink, ops[i], events)
-			}
-			ops[i].events, ops[i].committed = events, true
+			ops[i].events, ops[i].committed = slices.Clone(w.finish()), true
 		}
 		return
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	memdb "github.com/hashicorp/go-memdb"
+
 	"tellonce/clocktest"
 )
 
@@ -185,4 +187,22 @@ func wantErr(t *testing.T, what string, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("%s = %v; want %v", what, err, target)
 	}
+}
+
+// writerRows reads the rows as the writer holds them, published to readers
+// or not: the open transaction's, else memdb's. The caller holds r.mu.
+func writerRows(r *Router) *memdb.Txn {
+	if r.open != nil {
+		return r.open.Snapshot()
+	}
+	return r.db.Load().Txn(false)
+}
+
+// rows is writerRows for a caller that does not hold r.mu: a test's look
+// at the writer's rows between calls that leaves the open transaction
+// open, as no reader came.
+func rows(r *Router) *memdb.Txn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return writerRows(r)
 }

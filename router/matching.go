@@ -40,11 +40,12 @@ import (
 // group, the very cost that made memdb's trees slow here, while the log
 // costs one small entry per change and nothing more unless it is used.
 //
-// Readers never see the writer's trees. At commit the lines a group
-// changed are published as copy-on-write copies (btree Copy, constant
-// time) into Router.view, paired with the memdb snapshot under linesMu: a
-// reader takes both at once and so sees every line exactly as of that
-// snapshot, never a half-applied call.
+// Readers never see the writer's trees. When memdb's open transaction is
+// committed (publish.go), the lines changed since the last commit are
+// published as copy-on-write copies (btree Copy, constant time) into
+// Router.view, paired with the memdb snapshot under linesMu: a reader
+// takes both at once and so sees every line exactly as of that snapshot,
+// never a half-applied call.
 
 // treeDegree keeps nodes small: a published line's next change copies the
 // nodes on its path, so a node's size is garbage per changed line.
@@ -134,6 +135,10 @@ type matching struct {
 	// failure).
 	undo    []undoStep
 	logging bool
+	// unpublished are the stored rows written since memdb's last
+	// publication, in the order written (repeats included): what a failed
+	// group's rebuild of the open transaction writes again (publish.go).
+	unpublished []storedRef
 }
 
 func newMatching() *matching {
@@ -484,10 +489,10 @@ func (m *matching) line(queue string, class capClass) *lineTree {
 	return m.lines[lineID(queue, class)]
 }
 
-// publish copies the lines changed since the last publish into the
-// router's view, with the soonest offer expiry; the caller holds linesMu
-// for writing.
-func (m *matching) publish(r *Router) {
+// publishDeadlines gives the router the soonest offer expiry and timer,
+// at every group's end: Run must not wait past them. The caller holds
+// linesMu for writing.
+func (m *matching) publishDeadlines(r *Router) {
 	r.firstOffer, r.firstTimer = time.Time{}, time.Time{}
 	if o, ok := m.expiries.Min(); ok {
 		r.firstOffer = o.ExpiresAt
@@ -495,6 +500,13 @@ func (m *matching) publish(r *Router) {
 	if t, ok := m.dues.Min(); ok {
 		r.firstTimer = t.Due
 	}
+}
+
+// publish copies the lines and offers changed since the last publish into
+// the router's view, with memdb's commit (publish.go): the writer's trees
+// are copied once per publication, however many calls changed them. The
+// caller holds linesMu for writing.
+func (m *matching) publish(r *Router) {
 	view := r.view
 	for id := range m.changed {
 		if id == (lineKey{}) {

@@ -10,6 +10,13 @@ type groupLog struct {
 	mu          sync.Mutex
 	sizes       []int
 	open, total int
+	published   int // calls published
+}
+
+func (g *groupLog) Published(calls int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.published += calls
 }
 
 func (g *groupLog) WriteGroup(size int) func() {
@@ -26,7 +33,8 @@ func (g *groupLog) WriteGroup(size int) func() {
 }
 
 // Every write call is in exactly one observed group, each group is closed
-// once, and a failed call is counted in the group it was taken in.
+// once, and a failed call is counted in the group it was taken in; every
+// call that succeeded is published to readers once.
 func TestWriteObserverHearsEveryGroup(t *testing.T) {
 	obs := &groupLog{}
 	r, err := New(Config{Writes: obs})
@@ -51,8 +59,20 @@ func TestWriteObserverHearsEveryGroup(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	r.snapshot() // a reader publishes what is left
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
+	succeeded := 0
+	for g := range goroutines {
+		for i := range calls {
+			if (g+i)%7 != 0 {
+				succeeded++
+			}
+		}
+	}
+	if obs.published != succeeded {
+		t.Errorf("the commits published %d calls; want the %d that succeeded", obs.published, succeeded)
+	}
 	if obs.total != goroutines*calls {
 		t.Errorf("the groups held %d calls; want %d", obs.total, goroutines*calls)
 	}

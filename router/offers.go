@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
 )
 
 // Accept assigns the offered contact to the agent. Accepting the new leg of
@@ -224,9 +226,8 @@ func (w *writer) ownOffer(username, offerID string) (*offerRow, error) {
 
 // Offer returns a pending offer.
 func (r *Router) Offer(offerID string) (OfferView, error) {
-	r.linesMu.RLock()
-	o := r.offers[offerID]
-	r.linesMu.RUnlock()
+	var o *offerRow
+	r.fresh(func(*memdb.MemDB) { o = r.offers[offerID] })
 	if o == nil {
 		return OfferView{}, fmt.Errorf("offer %s: %w", offerID, ErrNotFound)
 	}

@@ -47,7 +47,7 @@ func TestConnectFailedRequeuesAtHeadAndAgentNotReady(t *testing.T) {
 	if to := f.offeredTo(first.ID); to != "lee" {
 		t.Errorf("the missed call is offered to %q; want lee", to)
 	}
-	row, err := getContact(f.r.db.Load().Txn(false), first.ID)
+	row, err := getContact(rows(f.r), first.ID)
 	f.must(err)
 	if len(row.Declined) != 1 || row.Declined[0] != "kim" {
 		t.Errorf("declined = %v; want kim", row.Declined)

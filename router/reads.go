@@ -20,13 +20,15 @@ func (r *Router) Contact(id string) (ContactView, error) {
 // contactWithLines reads a contact on a snapshot, with its queue's lines
 // as of that snapshot.
 func (r *Router) contactWithLines(id string) (*contactRow, [2]*lineTree, error) {
-	r.linesMu.RLock()
-	defer r.linesMu.RUnlock()
-	c, err := getContact(r.db.Load().Txn(false), id)
-	if err != nil {
-		return nil, [2]*lineTree{}, err
-	}
-	return c, r.viewOf(c.Queue), nil
+	var c *contactRow
+	var lines [2]*lineTree
+	var err error
+	r.fresh(func(db *memdb.MemDB) {
+		if c, err = getContact(db.Txn(false), id); err == nil {
+			lines = r.viewOf(c.Queue)
+		}
+	})
+	return c, lines, err
 }
 
 // viewOf is the queue's published lines; the caller holds linesMu.
@@ -38,9 +40,9 @@ func (r *Router) viewOf(queue string) [2]*lineTree {
 // The published copies are swapped with each commit under linesMu, so
 // taking both under it pairs them.
 func (r *Router) readLines(queue string, fn func(txn *memdb.Txn, lines [2]*lineTree) error) error {
-	r.linesMu.RLock()
-	txn, lines := r.db.Load().Txn(false), r.viewOf(queue)
-	r.linesMu.RUnlock()
+	var txn *memdb.Txn
+	var lines [2]*lineTree
+	r.fresh(func(db *memdb.MemDB) { txn, lines = db.Txn(false), r.viewOf(queue) })
 	return fn(txn, lines)
 }
 
@@ -184,9 +186,10 @@ func (r *Router) Waiting(queue string) ([]ContactView, error) {
 // LiveCalls lists the live (not ended) voice and callback contacts, in id
 // order, and the Seq of the last event the listing reflects: events up to
 // seq are in it, later ones are not. It takes the write lock for a moment
-// to pair the snapshot with seq, so it must not be called from a Sink.
+// to pair the snapshot with seq.
 func (r *Router) LiveCalls() ([]ContactView, uint64, error) {
 	r.mu.Lock()
+	r.publishOpen()
 	txn := r.db.Load().Txn(false)
 	seq := r.eventSeq
 	r.mu.Unlock()
@@ -205,9 +208,10 @@ func (r *Router) LiveCalls() ([]ContactView, uint64, error) {
 	return out, seq, nil
 }
 
-// LastSeq is the Seq of the last event this router published: once it is
-// durable, so is every change made so far. It takes the write lock for a
-// moment, so it must not be called from a Sink.
+// LastSeq is the Seq of the last event of a change this router has made
+// (its Sink has the event, or gets it before the next write group runs):
+// once it is durable, so is every change made so far. It takes the write
+// lock for a moment.
 func (r *Router) LastSeq() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()

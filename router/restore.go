@@ -20,6 +20,8 @@ func (r *Router) Restore(s Snapshot) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// What the calls before wrote is published: a failed restore keeps it.
+	r.publishOpen()
 	txn := db.Txn(true)
 	defer txn.Abort()
 	// The restore's own steps (relinking legs, ending orphans) work on a
@@ -34,6 +36,7 @@ func (r *Router) Restore(s Snapshot) error {
 	}
 	txn.Commit()
 	r.install(db, rebuildMatching(db.Txn(false)).withTimers(w.m))
+	r.dropOpen() // the restore's own writes of queues went to its database
 	r.seq = max(r.seq, maxSeq)
 	r.poke()
 	return nil
@@ -46,6 +49,7 @@ func (r *Router) install(db *memdb.MemDB, m *matching) {
 	r.linesMu.Lock()
 	defer r.linesMu.Unlock()
 	r.db.Store(db)
+	r.stale = false
 	r.match = m
 	r.view = map[lineKey]*lineTree{}
 	r.offers = map[string]*offerRow{}
@@ -56,6 +60,7 @@ func (r *Router) install(db *memdb.MemDB, m *matching) {
 		m.changed[id] = struct{}{}
 	}
 	m.publish(r)
+	m.publishDeadlines(r)
 }
 
 func (w *writer) restoreTxn(s Snapshot, maxSeq *uint64) error {

@@ -22,8 +22,11 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 
 // Sink receives every committed change's events, synchronously and in
-// commit order, while the router still holds its write lock: a Sink must
-// not call back into the Router.
+// commit order: after the router has released its write lock, but before
+// the change's caller is answered and before the next write group starts.
+// A Sink may read the Router (a read publishes what it needs, see
+// publish.go), but must not write to it: the write would wait for the
+// group whose events the Sink holds.
 type Sink interface{ Publish(events []Event) }
 
 // Config holds the router's dependencies and its global timings.
@@ -69,11 +72,15 @@ type Config struct {
 // clock, between WriteGroup and the call of the function it returns.
 type WriteObserver interface {
 	// WriteGroup is called as a leader takes a group of size calls; the
-	// function it returns is called once the group's transaction has
-	// committed (or failed) and its events were handed to the sink, before
+	// function it returns is called once the group's calls have been
+	// applied (or failed) and their events were handed to the sink, before
 	// the callers are answered. WriteGroup runs under the router's write
 	// lock and done just after it is released: both must be quick.
 	WriteGroup(size int) (done func())
+	// Published is called when memdb's open transaction is committed
+	// for readers, with the write calls it held (publish.go); under the
+	// router's write lock, so it must be quick.
+	Published(calls int)
 }
 
 // Default global timings.
@@ -98,7 +105,7 @@ type Router struct {
 	newID func(kind string) string
 	cfg   Config
 
-	mu sync.Mutex // serializes writes, Restore and the sink
+	mu sync.Mutex // serializes writes, Restore and memdb's commits
 	db atomic.Pointer[memdb.MemDB]
 	// match is the writer's matching state (see matching.go); guarded by mu.
 	match *matching
@@ -127,7 +134,18 @@ type Router struct {
 	// guarded by mu.
 	midFlushes uint64
 	eventSeq   uint64 // guarded by mu
-	wake       chan struct{}
+	// open is the memdb transaction holding the calls that have returned
+	// since the last publication (nil: none), openCalls how many, and
+	// writesOther whether one of them wrote queues or memberships, which
+	// publishes at the group's end (see publish.go); publications counts
+	// the commits. Guarded by mu.
+	open         *memdb.Txn
+	openCalls    int
+	writesOther  bool
+	publications uint64
+	// stale: open holds changes readers have not seen; guarded by linesMu.
+	stale bool
+	wake  chan struct{}
 
 	// Group commit: concurrent write calls queue here and one of them, the
 	// leader, runs the queued batch in one memdb transaction (see write).
@@ -223,7 +241,7 @@ func MakeID(kind string, at time.Time) string {
 
 // read runs fn on a consistent read-only snapshot.
 func (r *Router) read(fn func(txn *memdb.Txn) error) error {
-	return fn(r.db.Load().Txn(false))
+	return fn(r.snapshot())
 }
 
 // poke wakes Run so it recomputes the next deadline.

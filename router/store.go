@@ -147,6 +147,7 @@ func agentOffers(held []*contactRow) []*offerRow {
 }
 
 func (w *writer) putQueue(q *queueRow) error {
+	w.r.writesOther = true
 	if err := w.txn.Insert(tableQueues, q); err != nil {
 		return fmt.Errorf("insert queue %s: %w", q.ID, err)
 	}
@@ -255,6 +256,7 @@ func (w *writer) putMembers(old, a *agentRow) error {
 	if old != nil && a != nil && maps.EqualFunc(from, to, func(int, int) bool { return true }) {
 		return nil
 	}
+	w.r.writesOther = true
 	for _, q := range sortedKeys(from) {
 		if _, ok := to[q]; !ok {
 			if _, err := w.txn.DeleteAll(tableMembers, indexID, q, username); err != nil {
@@ -511,6 +513,7 @@ func flushTable[R any](txn *memdb.Txn, m *matching, table string, rows, stored m
 // recordStored logs a change of a stored row whose version before was old
 // (nil: none) for a rollback.
 func recordStored[R any](m *matching, table, id string, old *R) {
+	m.unpublished = append(m.unpublished, storedRef{table, id})
 	s := undoStep{storedTable: table, storedID: id}
 	if old != nil {
 		s.storedPrev = old

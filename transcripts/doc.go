@@ -6,8 +6,8 @@
 // # The journal
 //
 // A Journal is the router's event Sink. Publish only queues the events in
-// memory: it runs under the router's write lock, so it must not wait for a
-// disk. One writer goroutine (Run) takes everything queued, writes it in a
+// memory: it runs on the router's write path (before the next write group),
+// so it must not wait for a disk. One writer goroutine (Run) takes everything queued, writes it in a
 // single SQL transaction and commits — group commit: one fsync for as many
 // events as arrived while the previous commit was in flight — then records
 // the highest committed router Event.Seq, releases the Wait calls it

@@ -165,8 +165,8 @@ func NewJournal(db *tsql.DB, opts Options) *Journal {
 }
 
 // Publish queues the events of one router transaction for the writer. It
-// implements router.Sink: the router calls it under its write lock, in
-// commit order, so it only blocks when the writer has fallen more than
+// implements router.Sink: the router calls it before the next write group
+// runs, in commit order, so it only blocks when the writer has fallen more than
 // DefaultMaxPending events behind. Events published after Run has stopped
 // cannot be stored; they are logged and their Wait calls fail.
 func (j *Journal) Publish(evs []cases.Event) {

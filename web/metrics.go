@@ -31,27 +31,32 @@ func MetricsHandler(reg prometheus.Gatherer, token string) http.Handler {
 }
 
 // WriteGroupMetrics exposes the router's write groups (router.Config's
-// Writes): how many calls each group took and how long it took to commit
-// and hand its events to the journal, timed with now, so the router itself
-// reads no clock for it.
+// Writes): how many calls each group took and how long it took to apply
+// them and hand their events to the journal, timed with now, so the router
+// itself reads no clock for it; and how many calls each memdb commit
+// published to readers.
 type WriteGroupMetrics struct {
-	size    prometheus.Histogram
-	seconds prometheus.Histogram
-	now     func() time.Time
+	size      prometheus.Histogram
+	seconds   prometheus.Histogram
+	published prometheus.Histogram
+	now       func() time.Time
 }
 
 // NewWriteGroupMetrics registers the write group metrics in reg.
 func NewWriteGroupMetrics(reg prometheus.Registerer, now func() time.Time) (*WriteGroupMetrics, error) {
 	m := &WriteGroupMetrics{
 		size: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tellonce_router_write_group_size",
-			Help:    "Write calls the router committed in one group (one memdb transaction).",
+			Help:    "Write calls the router ran in one group.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32}}),
+		published: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tellonce_router_publish_calls",
+			Help:    "Write calls in each memdb commit that published them to readers.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128}}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tellonce_router_write_group_seconds",
-			Help:    "Time a write group held the router's write lock: its calls, matching, the commit and handing the events to the journal.",
+			Help:    "Time a write group held the router's write lock: its calls, matching, a commit if it made one and handing the events to the journal.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1}}),
 		now: now,
 	}
-	for _, c := range []prometheus.Collector{m.size, m.seconds} {
+	for _, c := range []prometheus.Collector{m.size, m.seconds, m.published} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("write group metrics: %w", err)
 		}
@@ -65,3 +70,6 @@ func (m *WriteGroupMetrics) WriteGroup(size int) func() {
 	start := m.now()
 	return func() { m.seconds.Observe(m.now().Sub(start).Seconds()) }
 }
+
+// Published implements router.WriteObserver.
+func (m *WriteGroupMetrics) Published(calls int) { m.published.Observe(float64(calls)) }

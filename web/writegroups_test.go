@@ -10,8 +10,9 @@ import (
 	"tellonce/router"
 )
 
-// The write group metrics take each group's size, and its time on the
-// caller's clock from WriteGroup to done.
+// The write group metrics take each group's size, its time on the
+// caller's clock from WriteGroup to done, and the calls each commit
+// published.
 func TestWriteGroupMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	clock := clocktest.New(clockStart)
@@ -24,6 +25,7 @@ func TestWriteGroupMetrics(t *testing.T) {
 	clock.Advance(3 * time.Millisecond)
 	done()
 	m.WriteGroup(1)()
+	m.Published(6)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +40,9 @@ func TestWriteGroupMetrics(t *testing.T) {
 	}
 	if g := got["tellonce_router_write_group_seconds"]; g != [2]float64{2, 0.003} {
 		t.Errorf("write group seconds: count, sum = %v; want 2, 0.003", g)
+	}
+	if g := got["tellonce_router_publish_calls"]; g != [2]float64{1, 6} {
+		t.Errorf("publish calls: count, sum = %v; want 1, 6", g)
 	}
 	if _, err := NewWriteGroupMetrics(reg, clock.Now); err == nil {
 		t.Error("registering the metrics twice in one registry succeeded")
