@@ -119,7 +119,16 @@ func p99(d []time.Duration) time.Duration {
 // contact, which frees them and makes the router offer them the best of
 // 500 waiting contacts; a new contact is enqueued at the back so the line
 // stays at 100,000.
-func BenchmarkRouteSteadyState(b *testing.B) {
+func BenchmarkRouteSteadyState(b *testing.B) { routeSteadily(b, false) }
+
+// BenchmarkRouteReadEach is BenchmarkRouteSteadyState with a reader after
+// every routed contact: the new contact's place is read on a snapshot, as
+// a citizen's page does when it opens. Each read commits the calls before
+// it (publish.go), so memdb commits once per routed contact rather than
+// once per maxUnpublished calls: the least that calls can share.
+func BenchmarkRouteReadEach(b *testing.B) { routeSteadily(b, true) }
+
+func routeSteadily(b *testing.B, read bool) {
 	st := benchSetup(b)
 	r := st.f.r
 	endLat := make([]time.Duration, 0, b.N)
@@ -143,12 +152,17 @@ func BenchmarkRouteSteadyState(b *testing.B) {
 		st.collect(evs)
 		st.next++
 		t = time.Now()
-		_, evs, err = r.Enqueue(EnqueueRequest{Channel: ChannelVoice, Queue: o.queue, Caller: Caller{ID: fmt.Sprint("n", st.next)}})
+		c, evs, err := r.Enqueue(EnqueueRequest{Channel: ChannelVoice, Queue: o.queue, Caller: Caller{ID: fmt.Sprint("n", st.next)}})
 		enqLat = append(enqLat, time.Since(t))
 		if err != nil {
 			b.Fatal(err)
 		}
 		st.collect(evs)
+		if read {
+			if v, err := r.Contact(c.ID); err != nil || v.Position < 1 {
+				b.Fatalf("Contact(%s) = place %d, %v", c.ID, v.Position, err)
+			}
+		}
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/contact")
