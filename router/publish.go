@@ -21,9 +21,10 @@ import (
 // What readers see does not change: every read that takes a memdb
 // snapshot first publishes what the calls that have returned wrote
 // (fresh), so a read sees every call that returned before it began, as
-// before. The matching state, the published lines and the events are
-// still the group's, at the group's end; only memdb's commit waits. The
-// journal does not read memdb, and nothing else does but the readers.
+// before. The matching state, the soonest deadlines (for Run) and the
+// events are still the group's, at its end; memdb's commit and the
+// readers' copies of the lines and offers wait for a reader. The journal
+// does not read memdb, and nothing else does but the readers.
 //
 // A call that fails (or a group that panics) cannot be taken out of an
 // open transaction, so the transaction is aborted and rebuilt: the rows
