@@ -33,6 +33,7 @@ var serverStages = []serverStage{
 	{name: "  enqueue (router + commit)", metric: "tellonce_contact_create_stage_seconds", labels: "stage=enqueue"},
 	{name: "  answer (tokens, 201)", metric: "tellonce_contact_create_stage_seconds", labels: "stage=answer"},
 	{name: "router write group (lock held)", metric: "tellonce_router_write_group_seconds"},
+	{name: "router: calls per memdb commit", metric: "tellonce_router_publish_calls", events: true},
 	{name: "journal: published → batch", metric: "tellonce_journal_queued_seconds"},
 	{name: "journal: batch commit", metric: "tellonce_journal_commit_seconds"},
 	{name: "journal: published → durable", metric: "tellonce_journal_durable_seconds"},
