@@ -12,9 +12,9 @@ import (
 
 // The write path: every change is a call of write. Concurrent calls are
 // committed as a group — apply the calls one after the other to the open
-// memdb transaction, publish the lines and each call's events — by
-// whichever caller leads at the moment; memdb's commit waits for a reader
-// (publish.go). A call may be run more than once: when another call of
+// memdb transaction, publish the soonest deadlines and each call's
+// events — by whichever caller leads at the moment; memdb's commit waits
+// for a reader (publish.go). A call may be run more than once: when another call of
 // its group fails, the group is rolled back and the others re-run, so a
 // write call's fn must do nothing outside its transaction (it may not
 // count, send or log as if it had committed).

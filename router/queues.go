@@ -79,12 +79,7 @@ func (r *Router) RemoveQueue(id string) ([]Event, error) {
 		} else if n > 0 {
 			return fmt.Errorf("remove queue %s: %d live contacts: %w", id, n, ErrConflict)
 		}
-		w.r.writesOther = true
-		if err := w.tx().Delete(tableQueues, q); err != nil {
-			return fmt.Errorf("remove queue %s: %w", id, err)
-		}
-		delete(w.queues, id)
-		return nil
+		return w.deleteQueue(q)
 	})
 }
 

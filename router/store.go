@@ -146,10 +146,22 @@ func agentOffers(held []*contactRow) []*offerRow {
 	return out
 }
 
+// putQueue and deleteQueue write a queue row to the transaction at once:
+// queues change seldom. A group that writes one publishes at its end
+// (publish.go).
 func (w *writer) putQueue(q *queueRow) error {
 	w.r.writesOther = true
 	if err := w.txn.Insert(tableQueues, q); err != nil {
 		return fmt.Errorf("insert queue %s: %w", q.ID, err)
+	}
+	delete(w.queues, q.ID)
+	return nil
+}
+
+func (w *writer) deleteQueue(q *queueRow) error {
+	w.r.writesOther = true
+	if err := w.tx().Delete(tableQueues, q); err != nil {
+		return fmt.Errorf("remove queue %s: %w", q.ID, err)
 	}
 	delete(w.queues, q.ID)
 	return nil
@@ -513,7 +525,9 @@ func flushTable[R any](txn *memdb.Txn, m *matching, table string, rows, stored m
 // recordStored logs a change of a stored row whose version before was old
 // (nil: none) for a rollback.
 func recordStored[R any](m *matching, table, id string, old *R) {
-	m.unpublished = append(m.unpublished, storedRef{table, id})
+	if m.logging { // else a restore's state, dropped
+		m.unpublished = append(m.unpublished, storedRef{table, id})
+	}
 	s := undoStep{storedTable: table, storedID: id}
 	if old != nil {
 		s.storedPrev = old
